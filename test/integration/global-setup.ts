@@ -1,2 +1,19 @@
-// Placeholder: the sandbox issues replace this with a start of the local Azure + Kubernetes world.
-export default async function globalSetup(): Promise<void> {}
+// Starts the sandbox (local Azure + local cluster) once for the integration and e2e projects,
+// unless one is already running (`npm run sandbox`), in which case it is reused and left up.
+import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const stateDir = join(root, '.sandbox');
+const startedMarker = join(stateDir, 'started-by-jest');
+
+export default async function globalSetup(): Promise<void> {
+  const cli = join(root, 'test', 'sandbox', 'cli.ts');
+  const status = execFileSync(process.execPath, [cli, 'status'], { encoding: 'utf8' });
+  if (status.startsWith('running')) return;
+  const args = [cli, 'up', '--detach'];
+  if (process.env.AKV_AKS_SANDBOX_NO_KUBE === '1') args.push('--no-kube');
+  execFileSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (existsSync(stateDir)) writeFileSync(startedMarker, String(Date.now()));
+}
