@@ -42,3 +42,13 @@ export interface Plan {
 export function isWrite(item: PlanItem): boolean {
   return item.action !== 'unchanged' && item.action !== 'keep' && item.action !== 'refuse';
 }
+
+/** A secret's state after the vault step: what the gate expects pods to have mounted. */
+export interface SecretVersion {
+  /** Secret name in the vault (as declared in the manifest). */
+  name: string;
+  /** Current version id in the vault after this run (latest enabled version); undefined in plan mode for a new secret. */
+  version?: string;
+  /** True when this run wrote (or, in plan mode, would write) a new version. */
+  changed: boolean;
+}
