@@ -115,6 +115,37 @@ export interface RequestRecord {
   class?: 'read' | 'write';
 }
 
+/** A request to a control route (plain HTTP, JSON body already parsed; undefined when empty). */
+export interface ControlRequest {
+  method: string;
+  /** Path without the query string, e.g. `/vault/vaults/kv-new`. */
+  path: string;
+  query: URLSearchParams;
+  body: unknown;
+}
+
+export interface ControlResponse {
+  status: number;
+  /** Serialised as JSON (omitted: empty body). */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type ControlHandler = (req: ControlRequest) => ControlResponse | Promise<ControlResponse>;
+
+/** Input of `addVault` (defaults: resource group `rg-sandbox`, RBAC on, the next free proxy port). */
+export interface NewVault {
+  name: string;
+  resourceGroup?: string;
+  location?: string;
+  enableRbacAuthorization?: boolean;
+  accessPolicies?: AccessPolicyEntry[];
+  enableSoftDelete?: boolean;
+  softDeleteRetentionInDays?: number;
+  enablePurgeProtection?: boolean;
+  proxyPort?: number;
+}
+
 export interface AzureWorld {
   readonly tenantId: string;
   readonly subscriptionId: string;
@@ -153,6 +184,21 @@ export interface AzureWorld {
   /** Records a served request for the stats of the control API. */
   record(req: RequestRecord): void;
 
+  /**
+   * Adds a control route: requests whose method matches (`*` = any) and whose path starts with
+   * `pathPrefix` (e.g. `/vault/`, `/kube/`) go to `handler`. Later registrations win on ties of
+   * equal prefix length; the longest matching prefix is chosen.
+   */
+  registerControlRoute(method: string, pathPrefix: string, handler: ControlHandler): void;
+
+  /** Adds a vault to the world (ARM sees it at once); returns its record. Throws if the name exists. */
+  addVault(input: NewVault): VaultRecord;
+  /** Removes a vault added at run time (or a seeded one); returns whether it existed. */
+  removeVault(name: string): boolean;
+
+  /** Called after `POST /reset` restored the seed (vaults added at run time are gone by then). */
+  onReset(listener: () => void | Promise<void>): void;
+
   /** Live knobs (set through the control API). */
   config: {
     /** Data-plane delay after a role assignment is created. */
@@ -165,5 +211,12 @@ export interface AzureWorld {
     vaultThrottle: boolean;
     /** ARM throttling (token buckets per subscription and principal). */
     armThrottle: boolean;
+    /** ARM token buckets (per subscription + principal; reads and writes separately). */
+    armReadCapacity: number;
+    armReadRefillPerSecond: number;
+    armWriteCapacity: number;
+    armWriteRefillPerSecond: number;
+    /** How long one federated-credential write keeps its identity "busy" (409 for a second write). */
+    ficWriteInProgressMs: number;
   };
 }
