@@ -1,0 +1,70 @@
+// Bundles the action's entry points with ncc into dist/ (committed; `--check` verifies it is
+// byte-identical to a fresh build, as CI does).
+import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const ncc = join(root, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js');
+
+const ENTRIES: Array<{ src: string; out: string; shebang?: boolean }> = [
+  { src: 'src/main.ts', out: '' },
+  { src: 'src/verify.ts', out: 'verify' },
+  { src: 'src/cli/main.ts', out: 'cli', shebang: true },
+];
+
+function build(outDir: string): void {
+  rmSync(outDir, { recursive: true, force: true });
+  for (const e of ENTRIES) {
+    const dir = join(outDir, e.out);
+    execFileSync(process.execPath, [ncc, 'build', join(root, e.src), '-o', dir, '--license', 'licenses.txt', '--target', 'es2023', '-q'], {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    if (e.shebang) {
+      const file = join(dir, 'index.js');
+      const text = readFileSync(file, 'utf8');
+      if (!text.startsWith('#!')) writeFileSync(file, `#!/usr/bin/env node\n${text}`);
+      chmodSync(file, 0o755);
+    }
+  }
+  // The manifest's JSON Schema ships with the action, for editors (yaml-language-server).
+  const schema = join(root, 'src', 'manifest', 'schema.json');
+  if (existsSync(schema)) cpSync(schema, join(outDir, 'akv-aks.schema.json'));
+}
+
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push(relative(dir, p));
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out.sort();
+}
+
+if (process.argv.includes('--check')) {
+  const fresh = mkdtempSync(join(tmpdir(), 'akv-aks-dist-'));
+  build(fresh);
+  const committed = join(root, 'dist');
+  const a = listFiles(committed);
+  const b = listFiles(fresh);
+  const differing = [...new Set([...a, ...b])].filter(
+    (f) => !a.includes(f) || !b.includes(f) || !readFileSync(join(committed, f)).equals(readFileSync(join(fresh, f))),
+  );
+  rmSync(fresh, { recursive: true, force: true });
+  if (differing.length) {
+    console.error(`dist/ is stale: ${differing.join(', ')} differ from a fresh build. Run: npm run build, and commit dist/.`);
+    process.exit(1);
+  }
+  console.log('dist/ matches a fresh build of src/.');
+} else {
+  build(join(root, 'dist'));
+  for (const f of listFiles(join(root, 'dist'))) {
+    console.log(`${(statSync(join(root, 'dist', f)).size / 1024).toFixed(0).padStart(6)} kB  dist/${f}`);
+  }
+}

@@ -1,0 +1,56 @@
+// `npm test`: everything CI checks, in order: types, lint, the committed bundle, unit tests, then
+// the integration and end-to-end tests against the sandbox (started by jest's global setup, or
+// reused when `npm run sandbox` is already up). Ends with one `tests: N passed, N failed` line.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const bin = (name: string): string => join(root, 'node_modules', '.bin', name);
+const args = process.argv.slice(2);
+const only = (name: string): boolean => !args.some((a) => a.startsWith('--only=')) || args.includes(`--only=${name}`);
+
+interface Totals {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+const totals: Totals = { passed: 0, failed: 0, skipped: 0 };
+const failures: string[] = [];
+
+function step(name: string, cmd: string, cmdArgs: string[]): boolean {
+  process.stderr.write(`\n=== ${name}\n`);
+  const r = spawnSync(cmd, cmdArgs, { cwd: root, stdio: 'inherit', env: process.env });
+  if (r.status !== 0) failures.push(name);
+  return r.status === 0;
+}
+
+function jest(projects: string[], extra: string[]): void {
+  const name = projects.join('+');
+  const out = join(root, '.sandbox', `jest-${name}.json`);
+  mkdirSync(join(root, '.sandbox'), { recursive: true });
+  rmSync(out, { force: true });
+  step(`jest ${name}`, process.execPath, [join(root, 'scripts', 'jest.ts'), '--selectProjects', ...projects, '--json', `--outputFile=${out}`, ...extra]);
+  if (!existsSync(out)) {
+    totals.failed += 1; // jest died before writing results
+    return;
+  }
+  const r = JSON.parse(readFileSync(out, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numRuntimeErrorTestSuites: number };
+  totals.passed += r.numPassedTests;
+  totals.failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
+  totals.skipped += r.numPendingTests + r.numTodoTests;
+}
+
+if (only('static')) {
+  step('typecheck', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']);
+  step('lint', bin('eslint'), ['.']);
+  step('dist is a fresh build of src', process.execPath, [join(root, 'scripts', 'build.ts'), '--check']);
+}
+if (only('unit')) jest(['unit'], []);
+// One jest run for both server-backed projects, so the sandbox starts once.
+const served = ['integration', 'e2e'].filter(only);
+if (served.length) jest(served, ['--runInBand', '--passWithNoTests']);
+
+if (failures.length) process.stderr.write(`\nfailed steps: ${failures.join(', ')}\n`);
+console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exit(failures.length ? 1 : 0);

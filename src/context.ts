@@ -1,0 +1,95 @@
+// Every input of the action is read and checked here, once, into a typed Settings object;
+// the rest of the code takes Settings and never calls core.getInput.
+import * as core from '@actions/core';
+import { parseDuration } from './util/duration.ts';
+
+export const MODES = ['plan', 'apply', 'rotate', 'verify'] as const;
+export type Mode = (typeof MODES)[number];
+
+export interface Settings {
+  manifestPath: string;
+  mode: Mode;
+  clientId: string;
+  tenantId: string;
+  subscriptionId: string;
+  /** Azure cloud (azure/login's `environment` names). */
+  environment: string;
+  /** Audience of the GitHub ID token exchanged at Entra. */
+  audience: string;
+  kubeconfig?: string;
+  kubeContext?: string;
+  /** Service-account issuer override (otherwise read from the cluster). */
+  oidcIssuer?: string;
+  /** Overall budget for waiting steps (proof of access, rollouts, the gate). */
+  timeoutMs: number;
+  /** Run the proof-of-access step after ensuring identities (apply/rotate). */
+  prove: boolean;
+  /** Run the gate after apply/rotate (verify mode always gates). */
+  gate: boolean;
+  /** Environment the secret values are read from (the step's env). */
+  env: Record<string, string | undefined>;
+  /** Facts about the run used for ownership tags. */
+  repository?: string;
+  commit?: string;
+  workspace: string;
+}
+
+export class InputError extends Error {
+  constructor(input: string, message: string) {
+    super(`input '${input}': ${message}`);
+    this.name = 'InputError';
+  }
+}
+
+function guidInput(name: string, required: boolean, fallbackEnv: string | undefined): string {
+  const value = core.getInput(name) || fallbackEnv || '';
+  if (!value) {
+    if (required) throw new InputError(name, 'is required (the same value as azure/login\'s input of that name)');
+    return '';
+  }
+  if (!/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(value)) {
+    throw new InputError(name, 'must be a GUID');
+  }
+  return value.toLowerCase();
+}
+
+function booleanInput(name: string, fallback: boolean): boolean {
+  const raw = core.getInput(name).trim().toLowerCase();
+  if (!raw) return fallback;
+  if (['true', 'yes', '1'].includes(raw)) return true;
+  if (['false', 'no', '0'].includes(raw)) return false;
+  throw new InputError(name, `expected true or false, got '${raw}'`);
+}
+
+export function getSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const modeRaw = (core.getInput('mode') || 'apply').trim().toLowerCase();
+  if (!(MODES as readonly string[]).includes(modeRaw)) {
+    throw new InputError('mode', `must be one of ${MODES.join(', ')}; got '${modeRaw}'`);
+  }
+  const mode = modeRaw as Mode;
+  // verify only reads the vault and the cluster but still logs in; every mode needs the ids.
+  const timeoutRaw = core.getInput('timeout') || '10m';
+  const timeoutMs = parseDuration(timeoutRaw);
+  if (timeoutMs === undefined || timeoutMs <= 0) {
+    throw new InputError('timeout', `expected seconds or a duration such as 90s, 10m, 1h; got '${timeoutRaw}'`);
+  }
+  return {
+    manifestPath: core.getInput('manifest') || 'akv-aks.yaml',
+    mode,
+    clientId: guidInput('client-id', true, env.AZURE_CLIENT_ID),
+    tenantId: guidInput('tenant-id', true, env.AZURE_TENANT_ID),
+    subscriptionId: guidInput('subscription-id', true, env.AZURE_SUBSCRIPTION_ID),
+    environment: core.getInput('environment') || 'AzureCloud',
+    audience: core.getInput('audience') || 'api://AzureADTokenExchange',
+    kubeconfig: core.getInput('kubeconfig') || undefined,
+    kubeContext: core.getInput('context') || undefined,
+    oidcIssuer: core.getInput('oidc-issuer') || undefined,
+    timeoutMs,
+    prove: booleanInput('prove-access', true),
+    gate: booleanInput('gate', true),
+    env,
+    repository: env.GITHUB_REPOSITORY,
+    commit: env.GITHUB_SHA,
+    workspace: env.GITHUB_WORKSPACE || process.cwd(),
+  };
+}
