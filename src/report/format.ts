@@ -1,0 +1,85 @@
+// Pure formatting of a RunReport: plain-text lines for the log and table rows for the step summary.
+import type { PlanAction, PlanItem } from '../plan/types.ts';
+import type { GatePodRow, RunReport } from './model.ts';
+
+const SYMBOL: Record<PlanAction, string> = {
+  create: '+',
+  update: '~',
+  unchanged: '=',
+  recover: '^',
+  adopt: '&',
+  refuse: '!',
+  prune: '-',
+  keep: '.',
+  restart: '@',
+  delete: '-',
+};
+
+/** `3 create, 1 update, 12 unchanged`, in a stable order of actions. */
+export function countByAction(items: readonly PlanItem[]): string {
+  const counts = new Map<PlanAction, number>();
+  for (const i of items) counts.set(i.action, (counts.get(i.action) ?? 0) + 1);
+  const order = Object.keys(SYMBOL) as PlanAction[];
+  const parts = order.filter((a) => counts.has(a)).map((a) => `${counts.get(a)} ${a}`);
+  return parts.length ? parts.join(', ') : 'nothing to do';
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+/** One aligned line per plan item, grouped in the order the items were produced. */
+export function planLines(items: readonly PlanItem[]): string[] {
+  const kindW = Math.max(4, ...items.map((i) => i.kind.length));
+  const nameW = Math.max(4, ...items.map((i) => displayName(i).length));
+  const actW = Math.max(6, ...items.map((i) => i.action.length));
+  return items.map((i) =>
+    `${SYMBOL[i.action]} ${pad(i.action, actW)}  ${pad(i.kind, kindW)}  ${pad(displayName(i), nameW)}${i.reason ? `  ${i.reason}` : ''}`.trimEnd(),
+  );
+}
+
+export function displayName(i: PlanItem): string {
+  return i.namespace && !i.name.startsWith(`${i.namespace}/`) ? `${i.namespace}/${i.name}` : i.name;
+}
+
+export function planRows(items: readonly PlanItem[]): string[][] {
+  return items.map((i) => [i.action, i.kind, displayName(i), i.reason ?? '']);
+}
+
+function short(version: string | undefined): string {
+  if (!version) return '—';
+  return version.length > 12 ? `${version.slice(0, 12)}…` : version;
+}
+
+/** One row per pod and object: pod, node, object, expected, mounted, status, last event. */
+export function gateRows(pods: readonly GatePodRow[]): string[][] {
+  const rows: string[][] = [];
+  for (const p of pods) {
+    // A pod that is not ready shows its phase on every row; a ready one, each object's verdict.
+    const status = (ok: boolean): string => (!p.ready ? p.phase : ok ? 'ok' : 'mismatch');
+    if (!p.objects.length) rows.push([`${p.namespace}/${p.pod}`, p.node ?? '—', '—', '—', '—', status(p.ok), p.lastEvent ?? '']);
+    for (const o of p.objects) {
+      rows.push([`${p.namespace}/${p.pod}`, p.node ?? '—', o.object, short(o.expected), short(o.mounted), status(o.ok), p.lastEvent ?? '']);
+    }
+  }
+  return rows;
+}
+
+/** Fixed-width text table for the log. */
+export function textTable(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((cell, c) => pad(cell, widths[c]!)).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
+export const PLAN_HEADER = ['Action', 'Kind', 'Name', 'Reason'];
+export const GATE_HEADER = ['Pod', 'Node', 'Object', 'Expected', 'Mounted', 'Status', 'Last event'];
+
+/** One-line outcome for the top of the summary. */
+export function headline(r: RunReport): string {
+  if (r.error) return `❌ ${r.mode} failed: ${r.error.split('\n')[0]}`;
+  if (r.mode === 'plan') return `📝 plan: ${countByAction(r.plan)} (nothing was written)`;
+  if (r.gate && !r.gate.passed) return `❌ ${r.mode}: the gate failed`;
+  if (r.gate?.passed) return `✅ ${r.mode}: pods mounted the expected versions`;
+  return `✅ ${r.mode}: ${countByAction(r.plan)}`;
+}

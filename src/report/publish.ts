@@ -1,0 +1,53 @@
+// Publishes a RunReport through the runner: step outputs, the step summary (tables) and
+// annotations for each diagnosis. Values never reach here: the report is value-free by type.
+import * as core from '@actions/core';
+import { formatDuration } from '../util/duration.ts';
+import { countByAction, GATE_HEADER, gateRows, headline, PLAN_HEADER, planRows } from './format.ts';
+import type { RunReport } from './model.ts';
+
+export function setOutputs(r: RunReport): void {
+  const changed = r.secrets.filter((s) => s.changed).map((s) => s.name);
+  core.setOutput('changed-secrets', JSON.stringify(changed));
+  core.setOutput('restarted-workloads', JSON.stringify(r.restarted.map((w) => `${w.kind}/${w.namespace}/${w.name}`)));
+  core.setOutput('verified', String(r.verified));
+  core.setOutput('report', JSON.stringify(r));
+}
+
+export function annotateDiagnoses(r: RunReport): void {
+  for (const d of r.gate?.diagnoses ?? []) {
+    const where = d.pod ? `${d.namespace}/${d.pod}` : d.namespace ?? '';
+    core.error(`${d.message}\nFix: ${d.fix}`, { title: `akv-aks: ${d.cause}${where ? ` (${where})` : ''}` });
+  }
+  for (const w of r.warnings) core.warning(w, { title: 'akv-aks' });
+}
+
+const header = (cells: string[]): Array<{ data: string; header: true }> => cells.map((data) => ({ data, header: true }));
+
+export async function writeSummary(r: RunReport): Promise<void> {
+  if (!process.env.GITHUB_STEP_SUMMARY) return; // outside a runner
+  const s = core.summary.addHeading('Key Vault → AKS secrets', 2).addRaw(headline(r), true);
+  const facts: string[] = [`mode \`${r.mode}\``, `manifest \`${r.manifest}\``];
+  if (r.vault) facts.push(`vault \`${r.vault.name}\`${r.vault.authorization ? ` (${r.vault.authorization})` : ''}`);
+  if (r.cluster?.context) facts.push(`cluster context \`${r.cluster.context}\``);
+  if (r.durationMs !== undefined) facts.push(`took ${formatDuration(r.durationMs)}`);
+  s.addRaw(`\n\n${facts.join(' · ')}\n`, true);
+  if (r.plan.length) {
+    s.addHeading(r.mode === 'plan' ? `Plan: ${countByAction(r.plan)}` : `Changes: ${countByAction(r.plan)}`, 3);
+    s.addTable([header(PLAN_HEADER), ...planRows(r.plan)]);
+  }
+  if (r.restarted.length) {
+    s.addHeading('Restarted workloads', 3);
+    s.addTable([header(['Workload', 'Reason']), ...r.restarted.map((w) => [`${w.kind} ${w.namespace}/${w.name}`, w.reason])]);
+  }
+  if (r.gate) {
+    s.addHeading(`Gate: ${r.gate.passed ? 'passed' : 'failed'} after ${formatDuration(r.gate.waitedMs)}`, 3);
+    if (r.gate.pods.length) s.addTable([header(GATE_HEADER), ...gateRows(r.gate.pods)]);
+    if (r.gate.diagnoses.length) {
+      s.addHeading('Diagnosis', 4);
+      s.addTable([header(['Cause', 'Where', 'What happened', 'Fix']), ...r.gate.diagnoses.map((d) => [d.cause, d.pod ? `${d.namespace}/${d.pod}` : d.namespace ?? '', d.message, d.fix])]);
+    }
+  }
+  if (r.warnings.length) s.addHeading('Warnings', 3).addList(r.warnings);
+  if (r.error) s.addHeading('Error', 3).addCodeBlock(r.error);
+  await s.write();
+}
