@@ -1,0 +1,160 @@
+// Pure helpers over Deployments, StatefulSets, DaemonSets, ReplicaSets and Pods: which pods belong to
+// which workload, which pods are current, and whether a rollout is complete (as kubectl rollout status).
+import type { V1DaemonSet, V1Deployment, V1Pod, V1PodTemplateSpec, V1ReplicaSet, V1StatefulSet } from '@kubernetes/client-node';
+import type { WorkloadKind, WorkloadRef } from '../rotate/discovery.ts';
+
+export type Workload =
+  | { kind: 'Deployment'; obj: V1Deployment }
+  | { kind: 'StatefulSet'; obj: V1StatefulSet }
+  | { kind: 'DaemonSet'; obj: V1DaemonSet };
+
+export function refOf(w: Workload): WorkloadRef {
+  return { kind: w.kind, namespace: w.obj.metadata?.namespace ?? '', name: w.obj.metadata?.name ?? '' };
+}
+
+export function templateOf(w: Workload): V1PodTemplateSpec | undefined {
+  return w.obj.spec?.template;
+}
+
+export function isTerminating(pod: V1Pod): boolean {
+  return Boolean(pod.metadata?.deletionTimestamp);
+}
+
+export function isFinished(pod: V1Pod): boolean {
+  const phase = pod.status?.phase;
+  return phase === 'Succeeded' || phase === 'Failed';
+}
+
+function controllerOf(meta: { ownerReferences?: Array<{ kind: string; name: string; uid: string; controller?: boolean }> } | undefined) {
+  const refs = meta?.ownerReferences ?? [];
+  return refs.find((r) => r.controller) ?? refs[0];
+}
+
+/** The workload that owns a pod (through its ReplicaSet for Deployments). */
+export function podOwner(pod: V1Pod, replicaSets: readonly V1ReplicaSet[]): WorkloadRef | undefined {
+  const ns = pod.metadata?.namespace ?? '';
+  const owner = controllerOf(pod.metadata);
+  if (!owner) return undefined;
+  if (owner.kind === 'StatefulSet' || owner.kind === 'DaemonSet') return { kind: owner.kind, namespace: ns, name: owner.name };
+  if (owner.kind === 'ReplicaSet') {
+    const rs = replicaSets.find((r) => r.metadata?.namespace === ns && (r.metadata?.uid === owner.uid || r.metadata?.name === owner.name));
+    const rsOwner = controllerOf(rs?.metadata);
+    if (rsOwner?.kind === 'Deployment') return { kind: 'Deployment', namespace: ns, name: rsOwner.name };
+  }
+  return undefined;
+}
+
+function sameRef(a: WorkloadRef, b: WorkloadRef): boolean {
+  return a.kind === b.kind && a.namespace === b.namespace && a.name === b.name;
+}
+
+/** All live (not terminating, not finished) pods of a workload. */
+export function podsOf(ref: WorkloadRef, pods: readonly V1Pod[], replicaSets: readonly V1ReplicaSet[]): V1Pod[] {
+  return pods.filter((p) => !isTerminating(p) && !isFinished(p)).filter((p) => {
+    const o = podOwner(p, replicaSets);
+    return o !== undefined && sameRef(o, ref);
+  });
+}
+
+const REVISION = 'deployment.kubernetes.io/revision';
+
+/** The Deployment's newest ReplicaSet (the one whose revision equals the Deployment's). */
+export function newestReplicaSet(d: V1Deployment, replicaSets: readonly V1ReplicaSet[]): V1ReplicaSet | undefined {
+  const ns = d.metadata?.namespace;
+  const owned = replicaSets.filter((r) => r.metadata?.namespace === ns && controllerOf(r.metadata)?.kind === 'Deployment'
+    && (controllerOf(r.metadata)?.uid === d.metadata?.uid || controllerOf(r.metadata)?.name === d.metadata?.name));
+  const rev = d.metadata?.annotations?.[REVISION];
+  const exact = rev ? owned.find((r) => r.metadata?.annotations?.[REVISION] === rev) : undefined;
+  if (exact) return exact;
+  return owned.sort((a, b) => Number(b.metadata?.annotations?.[REVISION] ?? 0) - Number(a.metadata?.annotations?.[REVISION] ?? 0))[0];
+}
+
+/** Pods of the workload's current revision (a Deployment's newest ReplicaSet, a StatefulSet's update revision). */
+export function currentPods(w: Workload, pods: readonly V1Pod[], replicaSets: readonly V1ReplicaSet[]): V1Pod[] {
+  const all = podsOf(refOf(w), pods, replicaSets);
+  if (w.kind === 'Deployment') {
+    const rs = newestReplicaSet(w.obj, replicaSets);
+    if (!rs) return all;
+    return all.filter((p) => controllerOf(p.metadata)?.uid === rs.metadata?.uid || controllerOf(p.metadata)?.name === rs.metadata?.name);
+  }
+  if (w.kind === 'StatefulSet') {
+    const rev = w.obj.status?.updateRevision;
+    if (!rev) return all;
+    return all.filter((p) => p.metadata?.labels?.['controller-revision-hash'] === rev);
+  }
+  const gen = w.obj.metadata?.generation;
+  // DaemonSet pods carry pod-template-generation; keep the ones of the current template.
+  return all.filter((p) => {
+    const g = p.metadata?.labels?.['pod-template-generation'];
+    return g === undefined || gen === undefined || g === String(gen);
+  });
+}
+
+export interface RolloutStatus {
+  done: boolean;
+  /** Short state for the log / diagnosis: "2 of 3 updated replicas are available"... */
+  message: string;
+  /** Set when the Deployment's progress deadline was exceeded. */
+  stuck?: string;
+}
+
+/** Same rules as `kubectl rollout status`. */
+export function rolloutStatus(w: Workload): RolloutStatus {
+  const gen = w.obj.metadata?.generation ?? 0;
+  const observed = w.obj.status?.observedGeneration ?? 0;
+  if (observed < gen) return { done: false, message: 'waiting for the controller to observe the new generation' };
+  if (w.kind === 'Deployment') {
+    const d = w.obj;
+    const cond = d.status?.conditions?.find((c) => c.type === 'Progressing');
+    if (cond?.reason === 'ProgressDeadlineExceeded') {
+      return { done: false, message: `rollout exceeded its progress deadline`, stuck: cond.message ?? 'ProgressDeadlineExceeded' };
+    }
+    if (d.spec?.paused) return { done: false, message: 'deployment is paused' };
+    const want = d.spec?.replicas ?? 1;
+    const updated = d.status?.updatedReplicas ?? 0;
+    const total = d.status?.replicas ?? 0;
+    const available = d.status?.availableReplicas ?? 0;
+    if (updated < want) return { done: false, message: `${updated} of ${want} new replicas updated` };
+    if (total > updated) return { done: false, message: `${total - updated} old replicas pending termination` };
+    if (available < updated) return { done: false, message: `${available} of ${updated} updated replicas available` };
+    return { done: true, message: 'rolled out' };
+  }
+  if (w.kind === 'StatefulSet') {
+    const s = w.obj;
+    if (s.spec?.updateStrategy?.type === 'OnDelete') return { done: true, message: 'OnDelete update strategy: not tracked' };
+    const want = s.spec?.replicas ?? 1;
+    const ready = s.status?.readyReplicas ?? 0;
+    if (ready < want) return { done: false, message: `${ready} of ${want} pods ready` };
+    const partition = s.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
+    if (partition > 0) {
+      const updated = s.status?.updatedReplicas ?? 0;
+      if (updated < want - partition) return { done: false, message: `${updated} of ${want - partition} pods updated` };
+      return { done: true, message: 'partitioned roll out complete' };
+    }
+    if (s.status?.updateRevision && s.status.currentRevision !== s.status.updateRevision) {
+      return { done: false, message: `${s.status.updatedReplicas ?? 0} of ${want} pods updated` };
+    }
+    return { done: true, message: 'rolled out' };
+  }
+  const ds = w.obj;
+  if (ds.spec?.updateStrategy?.type === 'OnDelete') return { done: true, message: 'OnDelete update strategy: not tracked' };
+  const desired = ds.status?.desiredNumberScheduled ?? 0;
+  const updated = ds.status?.updatedNumberScheduled ?? 0;
+  const available = ds.status?.numberAvailable ?? 0;
+  if (updated < desired) return { done: false, message: `${updated} of ${desired} pods updated` };
+  if (available < desired) return { done: false, message: `${available} of ${desired} updated pods available` };
+  return { done: true, message: 'rolled out' };
+}
+
+/** Update strategies under which a template change does not replace pods by itself. */
+export function onDeleteStrategy(w: Workload): boolean {
+  if (w.kind === 'StatefulSet') return w.obj.spec?.updateStrategy?.type === 'OnDelete';
+  if (w.kind === 'DaemonSet') return w.obj.spec?.updateStrategy?.type === 'OnDelete';
+  return false;
+}
+
+export function isPodReady(pod: V1Pod): boolean {
+  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet'];

@@ -1,0 +1,134 @@
+// Pure: the digest of the versions a workload mounts and the decision whether to restart it.
+//
+// How restarts stay targeted and a first deploy never rolls twice:
+// - The digest covers, for every target the template consumes with `rotation: restart`, each object
+//   it depends on and the version it must now see (the pinned version, else the vault's current one).
+// - On a restart the action writes the digest to the pod template annotation
+//   `akv-aks-action/secrets-digest` (that write is what rolls the pods, under the workload's own
+//   update strategy) and to the same annotation on the workload's metadata (which never rolls).
+// - Next runs compare the new digest with the last one recorded (template first, then metadata):
+//   equal means nothing to do and nothing is written; different means exactly one restart, however
+//   many of the workload's objects changed.
+// - A workload with no digest yet (first deploy, or first run of the action against it) is only
+//   restarted on evidence that its pods hold old content: a SecretProviderClassPodStatus of a current
+//   pod reporting another version than expected, or an env consumer whose pod predates a secret this
+//   run changed. Otherwise the digest is recorded on the workload's metadata only: no rollout.
+import { createHash } from 'node:crypto';
+import type { MountedObject } from '../manifest/types.ts';
+import type { SecretVersion } from '../plan/types.ts';
+import type { ConsumedTarget, WorkloadRef } from './discovery.ts';
+import { needsNewPod } from './discovery.ts';
+
+export const DIGEST_ANNOTATION = 'akv-aks-action/secrets-digest';
+export const RESTARTED_AT_ANNOTATION = 'akv-aks-action/restarted-at';
+
+export type VersionIndex = ReadonlyMap<string, SecretVersion>;
+
+export function indexVersions(secrets: readonly SecretVersion[]): Map<string, SecretVersion> {
+  const m = new Map<string, SecretVersion>();
+  for (const s of secrets) m.set(s.name.toLowerCase(), s);
+  return m;
+}
+
+/** The version a pod must mount for an object: the pinned one, else the vault's current one. */
+export function expectedVersion(o: MountedObject, versions: VersionIndex): string | undefined {
+  return o.version ?? versions.get(o.secret.toLowerCase())?.version;
+}
+
+/** The id the Azure provider writes in SecretProviderClassPodStatus objects: `<objectType>/<objectName>`. */
+export function objectId(o: MountedObject): string {
+  return `${o.objectType}/${o.secret}`;
+}
+
+/** Digest of the versions a workload's restart-rotated targets mount (order-independent). */
+export function mountedVersionsDigest(consumed: readonly ConsumedTarget[], versions: VersionIndex): string | undefined {
+  const lines: string[] = [];
+  for (const c of consumed) {
+    if (c.target.rotation !== 'restart') continue;
+    for (const o of c.objects) {
+      lines.push([c.target.secretProviderClass, o.objectType, o.secret, expectedVersion(o, versions) ?? '?'].join('\t'));
+    }
+  }
+  if (lines.length === 0) return undefined;
+  lines.sort();
+  return createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 32);
+}
+
+export interface PodEvidence {
+  name: string;
+  createdAt?: Date;
+  /** Per SecretProviderClass name: object id -> mounted version, from a mounted SPCPS of this pod. */
+  mounted: ReadonlyMap<string, ReadonlyMap<string, string>>;
+}
+
+export interface WorkloadObservation {
+  ref: WorkloadRef;
+  templateDigest?: string;
+  recordedDigest?: string;
+  consumed: ConsumedTarget[];
+  pods: PodEvidence[];
+}
+
+export type RestartAction = 'restart' | 'unchanged' | 'record';
+
+export interface RestartDecision {
+  action: RestartAction;
+  /** Undefined when no consumed target rotates by restart. */
+  digest?: string;
+  reason: string;
+  /** Names of the objects that explain a restart (value-free). */
+  changed: string[];
+}
+
+function changedObjects(consumed: readonly ConsumedTarget[], versions: VersionIndex): string[] {
+  const names = new Set<string>();
+  for (const c of consumed) {
+    if (c.target.rotation !== 'restart') continue;
+    for (const o of c.objects) if (versions.get(o.secret.toLowerCase())?.changed && !o.version) names.add(o.secret);
+  }
+  return [...names].sort();
+}
+
+/** Objects whose content the workload's current pods evidently hold in an old version. */
+export function staleEvidence(obs: WorkloadObservation, versions: VersionIndex, changeTime: Date): string[] {
+  const stale = new Set<string>();
+  for (const c of obs.consumed) {
+    if (c.target.rotation !== 'restart') continue;
+    for (const pod of obs.pods) {
+      if (c.ways.includes('csi')) {
+        const mounted = pod.mounted.get(c.target.secretProviderClass);
+        if (mounted) {
+          for (const o of c.objects) {
+            const want = expectedVersion(o, versions);
+            const have = mounted.get(objectId(o));
+            if (want && have && have !== want) stale.add(o.secret);
+          }
+        }
+      }
+      if (needsNewPod(c) && pod.createdAt && pod.createdAt.getTime() < changeTime.getTime()) {
+        for (const o of c.objects) if (versions.get(o.secret.toLowerCase())?.changed && !o.version) stale.add(o.secret);
+      }
+    }
+  }
+  return [...stale].sort();
+}
+
+export function decideRestart(obs: WorkloadObservation, versions: VersionIndex, changeTime: Date): RestartDecision {
+  const digest = mountedVersionsDigest(obs.consumed, versions);
+  if (digest === undefined) {
+    const modes = [...new Set(obs.consumed.map((c) => c.target.rotation))].join(', ');
+    return { action: 'unchanged', reason: `rotation: ${modes}`, changed: [] };
+  }
+  const last = obs.templateDigest ?? obs.recordedDigest;
+  if (last === digest) return { action: 'unchanged', digest, reason: 'mounted versions unchanged', changed: [] };
+  if (last !== undefined) {
+    const changed = changedObjects(obs.consumed, versions);
+    const reason = changed.length
+      ? `new version of ${changed.join(', ')}`
+      : 'mounted versions differ from the last restart';
+    return { action: 'restart', digest, reason, changed };
+  }
+  const stale = staleEvidence(obs, versions, changeTime);
+  if (stale.length) return { action: 'restart', digest, reason: `pods hold an old version of ${stale.join(', ')}`, changed: stale };
+  return { action: 'record', digest, reason: 'first deploy: versions recorded without a rollout', changed: [] };
+}

@@ -1,0 +1,200 @@
+// Targeted rotation: restart exactly the workloads whose mounted objects changed (see decide.ts for
+// the digest rules), one template write per workload, under the workload's own update strategy.
+import * as core from '@actions/core';
+import { PatchStrategy } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
+import type { Manifest } from '../manifest/types.ts';
+import type { PlanItem, SecretVersion } from '../plan/types.ts';
+import type { KubeSession } from '../kube/client.ts';
+import { errorSummary, FIELD_MANAGER, statusOf } from '../kube/client.ts';
+import { mountedVersions, spcpsFor, SPC_GROUP, SPC_VERSION, SPCPS_PLURAL } from '../kube/spcps.ts';
+import type { SpcPodStatus } from '../kube/spcps.ts';
+import type { Workload } from '../kube/workloads.ts';
+import { currentPods, onDeleteStrategy, refOf, templateOf } from '../kube/workloads.ts';
+import { discoverConsumption, needsNewPod, workloadKey } from './discovery.ts';
+import type { ConsumedTarget } from './discovery.ts';
+import { decideRestart, DIGEST_ANNOTATION, indexVersions } from './decide.ts';
+import type { PodEvidence, RestartDecision, WorkloadObservation } from './decide.ts';
+
+export interface RestartedWorkload {
+  kind: 'Deployment' | 'StatefulSet' | 'DaemonSet';
+  namespace: string;
+  name: string;
+  reason: string;
+}
+
+/** What the cluster holds in one namespace, as far as rotation and the gate need it. */
+export interface NamespaceSnapshot {
+  namespace: string;
+  workloads: Workload[];
+  replicaSets: V1ReplicaSet[];
+  pods: V1Pod[];
+  spcps: SpcPodStatus[];
+  /** False when the SecretProviderClassPodStatus CRD is not served (driver not installed). */
+  spcpsServed: boolean;
+}
+
+export async function readNamespace(kube: KubeSession, namespace: string): Promise<NamespaceSnapshot> {
+  const [deps, stss, dss, rss, pods] = await Promise.all([
+    kube.apps.listNamespacedDeployment({ namespace }),
+    kube.apps.listNamespacedStatefulSet({ namespace }),
+    kube.apps.listNamespacedDaemonSet({ namespace }),
+    kube.apps.listNamespacedReplicaSet({ namespace }),
+    kube.core.listNamespacedPod({ namespace }),
+  ]);
+  let spcps: SpcPodStatus[] = [];
+  let spcpsServed = true;
+  try {
+    const list = (await kube.custom.listNamespacedCustomObject({
+      group: SPC_GROUP,
+      version: SPC_VERSION,
+      namespace,
+      plural: SPCPS_PLURAL,
+    })) as { items?: SpcPodStatus[] };
+    spcps = list.items ?? [];
+  } catch (err) {
+    if (statusOf(err) !== 404) throw err;
+    spcpsServed = false;
+  }
+  const workloads: Workload[] = [
+    ...deps.items.map((obj) => ({ kind: 'Deployment' as const, obj })),
+    ...stss.items.map((obj) => ({ kind: 'StatefulSet' as const, obj })),
+    ...dss.items.map((obj) => ({ kind: 'DaemonSet' as const, obj })),
+  ];
+  return { namespace, workloads, replicaSets: rss.items, pods: pods.items, spcps, spcpsServed };
+}
+
+export interface WorkloadConsumption {
+  workload: Workload;
+  consumed: ConsumedTarget[];
+}
+
+/** Workloads of a snapshot whose pod templates consume any target of the manifest. */
+export function consumersIn(snap: NamespaceSnapshot, manifest: Manifest): WorkloadConsumption[] {
+  const out: WorkloadConsumption[] = [];
+  for (const w of snap.workloads) {
+    const consumed = discoverConsumption(snap.namespace, templateOf(w)?.spec, manifest.targets);
+    if (consumed.length) out.push({ workload: w, consumed });
+  }
+  return out;
+}
+
+export function observe(wc: WorkloadConsumption, snap: NamespaceSnapshot): WorkloadObservation {
+  const pods: PodEvidence[] = currentPods(wc.workload, snap.pods, snap.replicaSets).map((p) => {
+    const mounted = new Map<string, ReadonlyMap<string, string>>();
+    for (const c of wc.consumed) {
+      const s = spcpsFor(p, c.target.secretProviderClass, snap.spcps);
+      if (s?.status?.mounted) mounted.set(c.target.secretProviderClass, mountedVersions(s));
+    }
+    const created = p.metadata?.creationTimestamp;
+    return { name: p.metadata?.name ?? '', createdAt: created ? new Date(created) : undefined, mounted };
+  });
+  return {
+    ref: refOf(wc.workload),
+    templateDigest: templateOf(wc.workload)?.metadata?.annotations?.[DIGEST_ANNOTATION],
+    recordedDigest: wc.workload.obj.metadata?.annotations?.[DIGEST_ANNOTATION],
+    consumed: wc.consumed,
+    pods,
+  };
+}
+
+/** Value-free warnings about consumers that restarts (or CSI rotation) cannot refresh. */
+export function consumptionWarnings(wc: WorkloadConsumption): string[] {
+  const ref = refOf(wc.workload);
+  const who = `${ref.kind} ${ref.namespace}/${ref.name}`;
+  const warnings: string[] = [];
+  for (const c of wc.consumed) {
+    if (c.subPathMounts.length) {
+      warnings.push(
+        `${who} mounts ${c.target.secretProviderClass} through subPath (${c.subPathMounts.join(', ')}): subPath files are never updated in place; only a restart refreshes them`,
+      );
+    }
+    if (c.target.rotation === 'csi' && needsNewPod(c)) {
+      warnings.push(
+        `${who} reads the synced Secret ${c.target.syncTo?.secretName ?? ''} as environment variables: with rotation: csi its pods keep the old values until they restart`,
+      );
+    }
+    if (c.missingKeys.length) {
+      warnings.push(`${who} reads keys ${c.missingKeys.join(', ')} of ${c.target.syncTo?.secretName ?? ''} that the manifest does not sync`);
+    }
+  }
+  if (onDeleteStrategy(wc.workload) && wc.consumed.some((c) => c.target.rotation === 'restart')) {
+    warnings.push(`${who} uses updateStrategy OnDelete: a restart updates its template but its pods are replaced only when deleted`);
+  }
+  if (wc.workload.kind === 'Deployment' && wc.workload.obj.spec?.paused) {
+    warnings.push(`${who} is paused: a restart takes effect when it is resumed`);
+  }
+  return warnings;
+}
+
+const API_VERSION = { Deployment: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1' } as const;
+
+function patchBody(wc: WorkloadConsumption, decision: RestartDecision): KubernetesObject & Record<string, unknown> {
+  const ref = refOf(wc.workload);
+  const digest = decision.digest ?? '';
+  const body: KubernetesObject & Record<string, unknown> = {
+    apiVersion: API_VERSION[ref.kind],
+    kind: ref.kind,
+    metadata: { name: ref.name, namespace: ref.namespace, annotations: { [DIGEST_ANNOTATION]: digest } },
+  };
+  if (decision.action === 'restart') {
+    body.spec = { template: { metadata: { annotations: { [DIGEST_ANNOTATION]: digest } } } };
+  }
+  return body;
+}
+
+export async function restartChangedWorkloads(
+  kube: KubeSession,
+  manifest: Manifest,
+  secrets: SecretVersion[],
+  opts: { mode: 'plan' | 'apply'; changedAt?: Date },
+): Promise<{ items: PlanItem[]; restarted: RestartedWorkload[]; warnings: string[] }> {
+  const versions = indexVersions(secrets);
+  const changeTime = opts.changedAt ?? new Date();
+  const namespaces = [...new Set(manifest.targets.map((t) => t.namespace))].sort();
+  const items: PlanItem[] = [];
+  const restarted: RestartedWorkload[] = [];
+  const warnings: string[] = [];
+  const seen = new Set<string>();
+
+  for (const ns of namespaces) {
+    let snap: NamespaceSnapshot;
+    try {
+      snap = await readNamespace(kube, ns);
+    } catch (err) {
+      throw new Error(`cannot list workloads in namespace ${ns}: ${errorSummary(err)}`);
+    }
+    for (const wc of consumersIn(snap, manifest)) {
+      const ref = refOf(wc.workload);
+      const key = workloadKey(ref);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      warnings.push(...consumptionWarnings(wc));
+      const decision = decideRestart(observe(wc, snap), versions, changeTime);
+      const name = `${ref.namespace}/${ref.name}`;
+      const reason = `${ref.kind}: ${decision.reason}`;
+      if (decision.action === 'restart') {
+        items.push({ kind: 'workload', name, namespace: ref.namespace, action: 'restart', reason });
+      } else {
+        items.push({ kind: 'workload', name, namespace: ref.namespace, action: 'unchanged', reason });
+      }
+      if (opts.mode === 'plan' || decision.action === 'unchanged') {
+        core.debug(`rotation: ${ref.kind} ${name}: ${decision.action} (${decision.reason})`);
+        continue;
+      }
+      try {
+        await kube.objects.patch(patchBody(wc, decision), undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch);
+      } catch (err) {
+        throw new Error(`cannot ${decision.action === 'restart' ? 'restart' : 'annotate'} ${ref.kind} ${name}: ${errorSummary(err)}`);
+      }
+      if (decision.action === 'restart') {
+        restarted.push({ kind: ref.kind, namespace: ref.namespace, name: ref.name, reason: decision.reason });
+        core.info(`Restarted ${ref.kind} ${name}: ${decision.reason}`);
+      } else {
+        core.info(`Recorded mounted versions on ${ref.kind} ${name} (first deploy, no rollout)`);
+      }
+    }
+  }
+  // Warnings are returned for the caller to publish (annotations / summary), not printed twice here.
+  return { items, restarted, warnings };
+}
