@@ -1,0 +1,52 @@
+// SDK clients of one session, pointed at the session's cloud (or the sandbox's endpoints).
+import { AuthorizationManagementClient } from '@azure/arm-authorization';
+import { KeyVaultManagementClient } from '@azure/arm-keyvault';
+import { ManagedServiceIdentityClient } from '@azure/arm-msi';
+import { SecretClient } from '@azure/keyvault-secrets';
+import type { TokenCredential } from '@azure/core-auth';
+import { isCloudVaultHost } from './cloud.ts';
+import type { Cloud } from './cloud.ts';
+import { sdkClientOptions } from './http.ts';
+import type { AzureSession } from './login.ts';
+
+export function msiClient(session: AzureSession, subscriptionId = session.subscriptionId): ManagedServiceIdentityClient {
+  const { cloud } = session;
+  return new ManagedServiceIdentityClient(session.credential, subscriptionId, {
+    ...sdkClientOptions(),
+    endpoint: cloud.armEndpoint,
+    $host: cloud.armEndpoint,
+    credentialScopes: [cloud.armScope],
+  });
+}
+
+export function authorizationClient(session: AzureSession, subscriptionId = session.subscriptionId): AuthorizationManagementClient {
+  const { cloud } = session;
+  return new AuthorizationManagementClient(session.credential, subscriptionId, {
+    ...sdkClientOptions(),
+    endpoint: cloud.armEndpoint,
+    $host: cloud.armEndpoint,
+    credentialScopes: [cloud.armScope],
+  });
+}
+
+export function keyVaultManagementClient(session: AzureSession, subscriptionId = session.subscriptionId): KeyVaultManagementClient {
+  const { cloud } = session;
+  return new KeyVaultManagementClient(session.credential, subscriptionId, {
+    ...sdkClientOptions(),
+    endpoint: cloud.armEndpoint,
+    credentials: { scopes: [cloud.armScope] },
+  });
+}
+
+/** A data-plane client for a vault URI (from ARM's properties.vaultUri), as any principal. */
+export function secretClient(credential: TokenCredential, cloud: Cloud, vaultUri: string): SecretClient {
+  return new SecretClient(vaultUri, credential, {
+    ...sdkClientOptions(),
+    disableChallengeResourceVerification: !isCloudVaultHost(cloud, vaultUri),
+  });
+}
+
+/** ARM scopes are passed to the SDK without their leading slash (the path template adds one). */
+export function scopeParam(scope: string): string {
+  return scope.replace(/^\/+/, '');
+}

@@ -1,0 +1,161 @@
+// Login with GitHub OIDC: a ClientAssertionCredential whose assertion callback asks the runner for a
+// fresh ID token each time (so a long job never presents an expired assertion, AADSTS700024).
+import * as core from '@actions/core';
+import type { TokenCredential } from '@azure/core-auth';
+import { ClientAssertionCredential } from '@azure/identity';
+import type { Cloud } from './cloud.ts';
+import { errorCodes, messageOf } from './http.ts';
+import { audienceText, decodeJwtClaims } from './jwt.ts';
+
+export const DEFAULT_AUDIENCE = 'api://AzureADTokenExchange';
+
+export interface AzureSession {
+  credential: TokenCredential;
+  cloud: Cloud;
+  tenantId: string;
+  subscriptionId: string;
+  clientId: string;
+}
+
+export type LoginErrorKind =
+  | 'missing-id-token-permission'
+  | 'no-matching-federated-credential'
+  | 'assertion-expired'
+  | 'unknown-client'
+  | 'unknown-tenant'
+  | 'invalid-input'
+  | 'other';
+
+export class LoginError extends Error {
+  readonly kind: LoginErrorKind;
+  /** The claims of the GitHub token that was presented (never the token itself). */
+  readonly presented?: { iss?: string; sub?: string; aud?: string };
+  constructor(kind: LoginErrorKind, message: string, presented?: { iss?: string; sub?: string; aud?: string }, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'LoginError';
+    this.kind = kind;
+    this.presented = presented;
+  }
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A federated-credential name derived from a GitHub subject (for the suggestion in the diagnosis). */
+export function suggestedCredentialName(subject: string): string {
+  const name = subject
+    .replace(/^repo:/, 'github-')
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^[-_]+|[-_]+$/g, '');
+  return (name || 'github').slice(0, 120);
+}
+
+/** The diagnosis of a failed login, from the error and the claims of the last GitHub token presented. */
+export function diagnoseLoginError(
+  e: unknown,
+  ctx: { clientId: string; tenantId: string; audience: string; lastAssertion?: string },
+): LoginError {
+  if (e instanceof LoginError) return e;
+  const msg = messageOf(e);
+  if (/ACTIONS_ID_TOKEN_REQUEST_(URL|TOKEN)/.test(msg)) {
+    return new LoginError(
+      'missing-id-token-permission',
+      'Cannot request a GitHub OIDC token: the job lacks the `id-token: write` permission. Add to the workflow (or job):\n' +
+        'permissions:\n  id-token: write\n  contents: read',
+      undefined,
+      e,
+    );
+  }
+  const codes = errorCodes(e);
+  const claims = ctx.lastAssertion ? decodeJwtClaims(ctx.lastAssertion) : undefined;
+  const presented = claims ? { iss: claims.iss, sub: claims.sub, aud: audienceText(claims.aud) } : undefined;
+  if (codes.includes('AADSTS70021') || codes.includes('AADSTS700213')) {
+    const iss = presented?.iss ?? '(unknown issuer)';
+    const sub = presented?.sub ?? '(unknown subject)';
+    const aud = presented?.aud ?? ctx.audience;
+    const fic = { name: suggestedCredentialName(sub), issuer: iss, subject: sub, audiences: [aud] };
+    return new LoginError(
+      'no-matching-federated-credential',
+      `Microsoft Entra found no federated identity credential on app ${ctx.clientId} matching the GitHub token presented ` +
+        `(AADSTS70021): issuer ${JSON.stringify(iss)}, subject ${JSON.stringify(sub)}, audience ${JSON.stringify(aud)}. ` +
+        `Issuer, subject and audience must match byte for byte. Create it with:\n` +
+        `  az ad app federated-credential create --id ${ctx.clientId} --parameters '${JSON.stringify(fic)}'`,
+      presented,
+      e,
+    );
+  }
+  if (codes.includes('AADSTS700024')) {
+    return new LoginError('assertion-expired', 'The GitHub token presented to Microsoft Entra was outside its validity window (AADSTS700024); check the runner clock.', presented, e);
+  }
+  if (codes.includes('AADSTS700016') || codes.includes('unauthorized_client')) {
+    return new LoginError('unknown-client', `Microsoft Entra does not know client-id ${ctx.clientId} in tenant ${ctx.tenantId} (AADSTS700016); check the client-id and tenant-id inputs.`, presented, e);
+  }
+  if (codes.includes('AADSTS90002') || codes.includes('AADSTS900023')) {
+    return new LoginError('unknown-tenant', `Tenant ${ctx.tenantId} was not found (${codes.filter((c) => c.startsWith('AADSTS')).join(', ')}); check the tenant-id input.`, presented, e);
+  }
+  return new LoginError('other', `Azure login failed for client ${ctx.clientId} in tenant ${ctx.tenantId}: ${firstLine(msg)}`, presented, e);
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]?.slice(0, 500) ?? '';
+}
+
+/** Builds the credential without proving it (the proof is `login`). */
+export function githubOidcCredential(opts: {
+  clientId: string;
+  tenantId: string;
+  cloud: Cloud;
+  audience?: string;
+  getIdToken?: (audience: string) => Promise<string>;
+}): { credential: ClientAssertionCredential; lastAssertion: () => string | undefined } {
+  const audience = opts.audience ?? DEFAULT_AUDIENCE;
+  const getIdToken = opts.getIdToken ?? ((aud: string) => core.getIDToken(aud));
+  let last: string | undefined;
+  const credential = new ClientAssertionCredential(
+    opts.tenantId,
+    opts.clientId,
+    async () => {
+      const token = await getIdToken(audience);
+      core.setSecret(token);
+      last = token;
+      return token;
+    },
+    { authorityHost: opts.cloud.authorityHost, disableInstanceDiscovery: opts.cloud.customAuthority === true },
+  );
+  return { credential, lastAssertion: () => last };
+}
+
+/** Builds the ClientAssertionCredential (fresh GitHub ID token per assertion via @actions/core getIDToken,
+ * audience default api://AzureADTokenExchange) and proves it by fetching an ARM token; throws LoginError
+ * with a diagnosis (missing id-token: write; AADSTS70021 naming the presented iss/sub/aud from the GitHub
+ * token's claims and the exact federated credential to create). */
+export async function login(opts: {
+  clientId: string;
+  tenantId: string;
+  subscriptionId: string;
+  cloud: Cloud;
+  audience?: string;
+  getIdToken?: (audience: string) => Promise<string>;
+}): Promise<AzureSession> {
+  const audience = opts.audience ?? DEFAULT_AUDIENCE;
+  for (const [input, value] of [
+    ['client-id', opts.clientId],
+    ['tenant-id', opts.tenantId],
+    ['subscription-id', opts.subscriptionId],
+  ] as const) {
+    if (!value) throw new LoginError('invalid-input', `input ${input} is required`);
+    if (!GUID.test(value) && input !== 'tenant-id') throw new LoginError('invalid-input', `input ${input} must be a GUID, got ${JSON.stringify(value)}`);
+  }
+  const { credential, lastAssertion } = githubOidcCredential({ ...opts, audience });
+  core.info(`Logging in to ${opts.cloud.name} as ${opts.clientId} (tenant ${opts.tenantId}) with a GitHub OIDC token (audience ${audience})`);
+  try {
+    const token = await credential.getToken(opts.cloud.armScope);
+    if (!token?.token) throw new Error('Microsoft Entra returned no access token');
+    core.setSecret(token.token);
+  } catch (e) {
+    throw diagnoseLoginError(e, { clientId: opts.clientId, tenantId: opts.tenantId, audience, lastAssertion: lastAssertion() });
+  }
+  const claims = lastAssertion() ? decodeJwtClaims(lastAssertion() ?? '') : undefined;
+  core.info(`Logged in (GitHub subject ${claims?.sub ?? 'unknown'})`);
+  return { credential, cloud: opts.cloud, tenantId: opts.tenantId, subscriptionId: opts.subscriptionId, clientId: opts.clientId };
+}

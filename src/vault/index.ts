@@ -1,0 +1,402 @@
+// Key Vault: describe the vault (ARM), sync the manifest's secrets (data plane), report versions.
+import * as core from '@actions/core';
+import type { SecretClient, SecretProperties } from '@azure/keyvault-secrets';
+import { keyVaultManagementClient, secretClient } from '../auth/arm.ts';
+import { hasCode, messageOf, retryWhile, statusOf } from '../auth/http.ts';
+import type { AzureSession } from '../auth/login.ts';
+import type { Manifest } from '../manifest/types.ts';
+import type { PlanItem, SecretVersion } from '../plan/types.ts';
+import { RateLimiter, VAULT_LIMITS, mapLimited } from './limiter.ts';
+import {
+  DIGEST_KEY_CONTENT_TYPE,
+  DIGEST_KEY_SECRET,
+  OWNER,
+  TAG_OWNER,
+  planSecrets,
+  secretsNeedingValueRead,
+} from './plan.ts';
+import type { DeletedSecretInfo, DesiredProperties, LiveSecret, PlannedSecret, VaultState } from './plan.ts';
+import { generateValue, maskValue, newDigestKey, valueDigest } from './values.ts';
+
+export interface VaultAccessPolicy {
+  tenantId: string;
+  objectId: string;
+  applicationId?: string;
+  permissions: { secrets?: string[]; keys?: string[]; certificates?: string[] };
+}
+
+export interface VaultInfo {
+  id: string;
+  name: string;
+  uri: string;
+  rbac: boolean;
+  tenantId: string;
+  resourceGroup?: string;
+  subscriptionId?: string;
+  /** Present for access-policy vaults (rbac false). */
+  accessPolicies?: VaultAccessPolicy[];
+}
+
+export class VaultSyncError extends Error {
+  /** Secret names concerned (never values). */
+  readonly secrets: string[];
+  constructor(message: string, secrets: string[], cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'VaultSyncError';
+    this.secrets = secrets;
+  }
+}
+
+/** ARM Vaults_Get: the data-plane URI (properties.vaultUri), the permission model, access policies. */
+export async function describeVault(session: AzureSession, manifest: Manifest): Promise<VaultInfo> {
+  const subscriptionId = manifest.vault.subscriptionId ?? session.subscriptionId;
+  const client = keyVaultManagementClient(session, subscriptionId);
+  let v;
+  try {
+    v = await client.vaults.get(manifest.vault.resourceGroup, manifest.vault.name);
+  } catch (e) {
+    const status = statusOf(e);
+    if (status === 404) {
+      throw new VaultSyncError(
+        `Key Vault ${manifest.vault.name} not found in resource group ${manifest.vault.resourceGroup} of subscription ${subscriptionId}`,
+        [],
+        e,
+      );
+    }
+    if (status === 403) {
+      throw new VaultSyncError(`The deployer ${session.clientId} may not read Key Vault ${manifest.vault.name} (ARM 403): grant it Reader (or more) on the vault`, [], e);
+    }
+    throw e;
+  }
+  const p = v.properties;
+  if (!p?.vaultUri) throw new VaultSyncError(`ARM returned Key Vault ${manifest.vault.name} without properties.vaultUri`, []);
+  const info: VaultInfo = {
+    id: v.id ?? `/subscriptions/${subscriptionId}/resourceGroups/${manifest.vault.resourceGroup}/providers/Microsoft.KeyVault/vaults/${manifest.vault.name}`,
+    name: v.name ?? manifest.vault.name,
+    uri: p.vaultUri,
+    rbac: p.enableRbacAuthorization === true,
+    tenantId: p.tenantId,
+    resourceGroup: manifest.vault.resourceGroup,
+    subscriptionId,
+  };
+  if (!info.rbac) {
+    info.accessPolicies = (p.accessPolicies ?? []).map((a) => ({
+      tenantId: a.tenantId,
+      objectId: a.objectId,
+      applicationId: a.applicationId,
+      permissions: {
+        secrets: a.permissions.secrets?.map(String),
+        keys: a.permissions.keys?.map(String),
+        certificates: a.permissions.certificates?.map(String),
+      },
+    }));
+  }
+  core.info(`Key Vault ${info.name}: ${info.rbac ? 'Azure RBAC' : 'access policies'}, ${info.uri}`);
+  return info;
+}
+
+function toLive(p: SecretProperties): LiveSecret {
+  return {
+    name: p.name,
+    version: p.version || undefined,
+    enabled: p.enabled,
+    tags: { ...(p.tags ?? {}) },
+    contentType: p.contentType,
+    createdOn: p.createdOn,
+    expiresOn: p.expiresOn,
+    notBefore: p.notBefore,
+    managed: p.managed,
+  };
+}
+
+/** The vault's secrets (metadata of their current versions) in LIST pages of 25. */
+async function listLive(client: SecretClient, limiter: RateLimiter): Promise<Map<string, LiveSecret>> {
+  const live = new Map<string, LiveSecret>();
+  const pages = client.listPropertiesOfSecrets().byPage({ maxPageSize: 25 });
+  let n = 0;
+  for (;;) {
+    const page = await limiter.run('read', () => pages.next());
+    if (page.done) break;
+    n++;
+    for (const p of page.value) live.set(p.name.toLowerCase(), toLive(p));
+  }
+  core.debug(`listed ${live.size} secrets in ${n} page(s)`);
+  return live;
+}
+
+/** The latest version of a secret, from its versions' metadata (no value read). */
+async function latestVersion(client: SecretClient, limiter: RateLimiter, name: string): Promise<string | undefined> {
+  let best: { version: string; created: number } | undefined;
+  const pages = client.listPropertiesOfSecretVersions(name).byPage({ maxPageSize: 25 });
+  for (;;) {
+    const page = await limiter.run('read', () => pages.next());
+    if (page.done) break;
+    for (const p of page.value) {
+      const created = p.createdOn?.getTime() ?? 0;
+      if (p.version && (!best || created > best.created || (created === best.created && p.version > best.version))) best = { version: p.version, created };
+    }
+  }
+  return best?.version;
+}
+
+async function getDeleted(client: SecretClient, limiter: RateLimiter, name: string): Promise<DeletedSecretInfo | undefined> {
+  try {
+    const d = await limiter.run('read', () => client.getDeletedSecret(name));
+    return { name: d.name, tags: { ...(d.properties.tags ?? {}) } };
+  } catch (e) {
+    if (statusOf(e) === 404) return undefined;
+    // Vaults without soft delete, or no permission on deleted secrets: treat as none (the write will tell).
+    if (statusOf(e) === 403 || hasCode(e, 'BadParameter')) return undefined;
+    throw e;
+  }
+}
+
+async function readValue(client: SecretClient, limiter: RateLimiter, name: string): Promise<string | undefined> {
+  try {
+    const s = await limiter.run('read', () => client.getSecret(name));
+    if (s.value !== undefined) maskValue(s.value);
+    return s.value;
+  } catch (e) {
+    if (statusOf(e) === 404) return undefined;
+    throw e;
+  }
+}
+
+const PROPAGATION_TIMEOUT_MS = 120_000;
+
+/** Recovers a soft-deleted secret and waits until it can be read again (404s for a while after). */
+async function recover(client: SecretClient, limiter: RateLimiter, name: string): Promise<void> {
+  await retryWhile(
+    async () => {
+      const poller = await limiter.run('write', () => client.beginRecoverDeletedSecret(name, { intervalInMs: 1_000 }));
+      await poller.pollUntilDone();
+    },
+    (e) => hasCode(e, 'ObjectIsBeingDeleted') || statusOf(e) === 409,
+    { timeoutMs: PROPAGATION_TIMEOUT_MS, onRetry: () => core.info(`secret ${name}: deletion still in progress, waiting to recover it`) },
+  );
+}
+
+/** setSecret that waits through ObjectIsBeingDeleted and recovers on ObjectIsDeletedButRecoverable. */
+async function writeVersion(client: SecretClient, limiter: RateLimiter, name: string, value: string, props: DesiredProperties, mayRecover: boolean): Promise<string | undefined> {
+  return retryWhile(
+    async () => {
+      try {
+        const s = await limiter.run('write', () =>
+          client.setSecret(name, value, {
+            tags: props.tags,
+            contentType: props.contentType,
+            expiresOn: props.expiresOn,
+            notBefore: props.notBefore,
+            enabled: true,
+          }),
+        );
+        return s.properties.version;
+      } catch (e) {
+        if (hasCode(e, 'ObjectIsDeletedButRecoverable') && mayRecover) {
+          core.info(`secret ${name}: soft-deleted meanwhile, recovering`);
+          await recover(client, limiter, name);
+          throw Object.assign(new Error('recovered; write again'), { code: 'AkvAksRetryAfterRecover' });
+        }
+        throw e;
+      }
+    },
+    (e) => hasCode(e, 'ObjectIsBeingDeleted', 'AkvAksRetryAfterRecover'),
+    { timeoutMs: PROPAGATION_TIMEOUT_MS, onRetry: () => core.info(`secret ${name}: waiting for a pending deletion to finish`) },
+  );
+}
+
+interface SyncContext {
+  client: SecretClient;
+  limiter: RateLimiter;
+}
+
+async function loadDigestKey(ctx: SyncContext, create: boolean): Promise<{ key: Buffer; persisted: boolean }> {
+  const existing = await readValue(ctx.client, ctx.limiter, DIGEST_KEY_SECRET);
+  if (existing) return { key: Buffer.from(existing, 'utf8'), persisted: true };
+  const fresh = newDigestKey();
+  maskValue(fresh);
+  if (!create) return { key: Buffer.from(fresh, 'utf8'), persisted: false };
+  const deleted = await getDeleted(ctx.client, ctx.limiter, DIGEST_KEY_SECRET);
+  if (deleted) {
+    await recover(ctx.client, ctx.limiter, DIGEST_KEY_SECRET);
+    const again = await readValue(ctx.client, ctx.limiter, DIGEST_KEY_SECRET);
+    if (again) return { key: Buffer.from(again, 'utf8'), persisted: true };
+  }
+  core.info(`creating the digest key secret ${DIGEST_KEY_SECRET} (change detection without reading values)`);
+  await writeVersion(ctx.client, ctx.limiter, DIGEST_KEY_SECRET, fresh, { tags: { [TAG_OWNER]: OWNER }, contentType: DIGEST_KEY_CONTENT_TYPE }, true);
+  return { key: Buffer.from(fresh, 'utf8'), persisted: true };
+}
+
+/** The names whose current version the gate needs: mounted, not pinned. */
+function mountedNames(manifest: Manifest): Set<string> {
+  const names = new Set<string>();
+  for (const t of manifest.targets) for (const o of t.objects) if (!o.version) names.add(o.secret.toLowerCase());
+  return names;
+}
+
+function envValue(env: Record<string, string | undefined>, variable: string, secret: string): string {
+  const v = env[variable];
+  if (v === undefined || v === '') throw new VaultSyncError(`secret ${secret}: environment variable ${variable} is not set (or empty)`, [secret]);
+  maskValue(v);
+  return v;
+}
+
+export async function syncSecrets(
+  session: AzureSession,
+  vault: VaultInfo,
+  manifest: Manifest,
+  opts: { mode: 'plan' | 'apply' | 'rotate'; env: Record<string, string | undefined>; now: Date; manifestPath: string; commit?: string; repository?: string },
+): Promise<{ items: PlanItem[]; secrets: SecretVersion[] }> {
+  if (manifest.secrets.some((s) => s.name.toLowerCase() === DIGEST_KEY_SECRET)) {
+    throw new VaultSyncError(`the secret name ${DIGEST_KEY_SECRET} is reserved by the action`, [DIGEST_KEY_SECRET]);
+  }
+  const ctx: SyncContext = { client: secretClient(session.credential, session.cloud, vault.uri), limiter: new RateLimiter(VAULT_LIMITS) };
+  const writing = opts.mode !== 'plan';
+
+  // Desired values of env secrets: read and masked first.
+  const values = new Map<string, string>();
+  for (const s of manifest.secrets) if (s.source.kind === 'env') values.set(s.name.toLowerCase(), envValue(opts.env, s.source.env, s.name));
+
+  const live = await listLive(ctx.client, ctx.limiter);
+  const missing = manifest.secrets.filter((s) => !live.has(s.name.toLowerCase()));
+  const deletedList = await mapLimited(missing, VAULT_LIMITS.concurrency, (s) => getDeleted(ctx.client, ctx.limiter, s.name));
+  const state: VaultState = { live, deleted: new Map() };
+  for (const d of deletedList) if (d) state.deleted.set(d.name.toLowerCase(), d);
+
+  let digestKey: Buffer | undefined;
+  if (values.size) digestKey = (await loadDigestKey(ctx, writing)).key;
+  const digests = new Map<string, string>();
+  for (const [k, v] of values) if (digestKey) digests.set(k, valueDigest(digestKey, k, v));
+  const digest = (name: string): string | undefined => digests.get(name.toLowerCase());
+
+  // Values read only where the digest cannot decide (first run, adopted secrets, a new digest key).
+  const toRead = secretsNeedingValueRead(manifest, state, digest);
+  const equals = new Map<string, boolean>();
+  await mapLimited(toRead, VAULT_LIMITS.concurrency, async (name) => {
+    const current = await readValue(ctx.client, ctx.limiter, name);
+    equals.set(name.toLowerCase(), current !== undefined && current === values.get(name.toLowerCase()));
+  });
+  if (toRead.length) core.info(`compared ${toRead.length} value(s) without a matching digest tag`);
+
+  const plan = planSecrets({
+    manifest,
+    state,
+    mode: opts.mode,
+    now: opts.now,
+    manifestPath: opts.manifestPath,
+    commit: opts.commit,
+    repository: opts.repository,
+    digest,
+    valueEquals: (name) => equals.get(name.toLowerCase()),
+  });
+  const items = plan.secrets.map((p) => p.item);
+  for (const it of items) core.info(`secret ${it.name}: ${it.action}${it.reason ? ` (${it.reason})` : ''}`);
+
+  if (writing) {
+    const refused = plan.secrets.filter((p) => p.op.kind === 'refuse');
+    if (refused.length) {
+      throw new VaultSyncError(
+        `refusing to write Key Vault ${vault.name}; nothing was written: ` + refused.map((p) => `${p.name}: ${p.item.reason ?? 'refused'}`).join('; '),
+        refused.map((p) => p.name),
+      );
+    }
+  }
+
+  const written = new Map<string, string | undefined>();
+  if (writing) {
+    await mapLimited(plan.secrets, VAULT_LIMITS.concurrency, async (p) => {
+      const v = await execute(ctx, p, values);
+      if (v.wrote) written.set(p.name.toLowerCase(), v.version);
+    });
+  }
+
+  // Versions for the gate.
+  const wanted = mountedNames(manifest);
+  const secrets: SecretVersion[] = [];
+  await mapLimited(manifest.secrets, VAULT_LIMITS.concurrency, async (spec) => {
+    const key = spec.name.toLowerCase();
+    const p = plan.secrets.find((x) => x.spec === spec);
+    const changed = p?.op.kind === 'set';
+    let version: string | undefined;
+    if (written.has(key)) version = written.get(key);
+    else if (!changed && live.has(key) && wanted.has(key)) version = live.get(key)?.version ?? (await latestVersion(ctx.client, ctx.limiter, spec.name));
+    secrets.push({ name: spec.name, version, changed });
+  });
+  secrets.sort((a, b) => manifest.secrets.findIndex((s) => s.name === a.name) - manifest.secrets.findIndex((s) => s.name === b.name));
+  return { items, secrets };
+}
+
+async function execute(ctx: SyncContext, p: PlannedSecret, values: Map<string, string>): Promise<{ wrote: boolean; version?: string }> {
+  const { client, limiter } = ctx;
+  switch (p.op.kind) {
+    case 'none':
+    case 'refuse':
+      return { wrote: false };
+    case 'set': {
+      const spec = p.spec;
+      if (!spec) return { wrote: false };
+      let value: string;
+      if (spec.source.kind === 'env') value = values.get(spec.name.toLowerCase()) ?? '';
+      else if (spec.source.kind === 'generate') {
+        value = generateValue(spec.source.length, spec.source.charset);
+        maskValue(value);
+      } else return { wrote: false };
+      if (p.op.recover) {
+        core.info(`secret ${p.name}: recovering the soft-deleted secret`);
+        await recover(client, limiter, p.name);
+      }
+      const version = await writeVersion(client, limiter, p.name, value, p.op.properties, true);
+      core.info(`secret ${p.name}: wrote a new version`);
+      return { wrote: true, version };
+    }
+    case 'properties': {
+      const version = p.live?.version ?? (await latestVersion(client, limiter, p.name));
+      if (!version) throw new VaultSyncError(`secret ${p.name}: cannot find its current version to update its properties`, [p.name]);
+      const props = p.op.properties;
+      await limiter.run('write', () =>
+        client.updateSecretProperties(p.name, version, { tags: props.tags, contentType: props.contentType, expiresOn: props.expiresOn, notBefore: props.notBefore }),
+      );
+      core.info(`secret ${p.name}: updated properties`);
+      return { wrote: false };
+    }
+    case 'prune': {
+      const purge = p.op.purge;
+      try {
+        const poller = await limiter.run('write', () => client.beginDeleteSecret(p.name, { intervalInMs: 1_000 }));
+        if (purge) {
+          await poller.pollUntilDone();
+          await retryWhile(() => limiter.run('write', () => client.purgeDeletedSecret(p.name)), (e) => hasCode(e, 'ObjectIsBeingDeleted') || statusOf(e) === 409, {
+            timeoutMs: PROPAGATION_TIMEOUT_MS,
+          });
+        }
+      } catch (e) {
+        throw new VaultSyncError(`secret ${p.name}: prune failed: ${messageOf(e)}`, [p.name], e);
+      }
+      core.info(`secret ${p.name}: deleted${purge ? ' and purged' : ' (recoverable)'}`);
+      return { wrote: false };
+    }
+  }
+}
+
+/** Current latest version of each named object (for verify-only mode), in as few calls as possible. */
+export async function currentVersions(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<SecretVersion[]> {
+  const client = secretClient(session.credential, session.cloud, vault.uri);
+  const limiter = new RateLimiter(VAULT_LIMITS);
+  const live = await listLive(client, limiter);
+  const wanted = mountedNames(manifest);
+  const out: SecretVersion[] = [];
+  const missing: string[] = [];
+  await mapLimited(manifest.secrets, VAULT_LIMITS.concurrency, async (spec) => {
+    const l = live.get(spec.name.toLowerCase());
+    if (!l) {
+      if (!(spec.source.kind === 'existing' && spec.source.objectType === 'key')) missing.push(spec.name);
+      out.push({ name: spec.name, changed: false });
+      return;
+    }
+    const version = wanted.has(spec.name.toLowerCase()) ? (l.version ?? (await latestVersion(client, limiter, spec.name))) : l.version;
+    out.push({ name: spec.name, version, changed: false });
+  });
+  if (missing.length) throw new VaultSyncError(`Key Vault ${vault.name} lacks secret(s) the manifest declares: ${missing.sort().join(', ')}`, missing);
+  out.sort((a, b) => manifest.secrets.findIndex((s) => s.name === a.name) - manifest.secrets.findIndex((s) => s.name === b.name));
+  return out;
+}
