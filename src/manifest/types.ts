@@ -61,7 +61,13 @@ export type IdentitySpec =
   /** An identity managed elsewhere (app registration or UAMI): only the vault grant is ensured. */
   | { mode: 'external'; clientId: string; principalId: string }
   /** The kubelet / VM managed identity: `useVMManagedIdentity`, no federation, no service account. */
-  | { mode: 'kubelet'; clientId: string; principalId?: string };
+  | {
+      mode: 'kubelet';
+      clientId: string;
+      principalId?: string;
+      /** System-assigned VM identity: rendered without `userAssignedIdentityID`. */
+      systemAssigned?: boolean;
+    };
 
 export interface AccessSpec {
   /** `vault` grants at vault scope; `secret` grants one assignment per mounted object. */
@@ -118,6 +124,7 @@ export interface Manifest {
   cluster: ClusterRef;
   identityDefaults: IdentityDefaults;
   /** Azure cloud name as the CSI provider spells it in `cloudName` (AzurePublicCloud, ...). */
+  cloudName?: string;
   secrets: SecretSpec[];
   targets: TargetSpec[];
   /** Delete (never purge) secrets and objects the action owns that the manifest no longer declares. */

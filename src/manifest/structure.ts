@@ -1,0 +1,180 @@
+// Structural validation against schema.json, with ajv's errors turned into field paths and messages.
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import schema from './schema.json' with { type: 'json' };
+import type { FieldPath } from './paths.ts';
+import { suggestion } from './suggest.ts';
+
+export interface RawIssue {
+  path: FieldPath;
+  /** Point at the mapping key (unknown or missing fields) or at the value. */
+  at: 'key' | 'value';
+  message: string;
+}
+
+export const manifestSchema: Record<string, unknown> = schema;
+
+let compiled: ValidateFunction | undefined;
+function validator(): ValidateFunction {
+  if (!compiled) {
+    const ajv = new Ajv2020({ allErrors: true, verbose: true, strictTypes: false, strictRequired: false, strictTuples: false });
+    // Keywords editors (yaml-language-server) understand; ajv only needs to accept them.
+    ajv.addVocabulary(['patternErrorMessage', 'markdownDescription']);
+    compiled = ajv.compile(schema);
+  }
+  return compiled;
+}
+
+/** aad-pod-identity fields people carry over from older setups: refused with a migration path. */
+export const POD_IDENTITY_KEYS = new Set(['usePodIdentity', 'podIdentity', 'aadPodIdentity', 'aadpodidbinding', 'azureIdentityBinding', 'azureIdentity']);
+
+export const POD_IDENTITY_MESSAGE =
+  'aad-pod-identity (usePodIdentity) is deprecated and not supported: move to Microsoft Entra Workload ID. ' +
+  'Remove this field and set `identity: { create: true }` (the action creates a user-assigned managed identity, ' +
+  'federates it with `serviceAccount` and annotates the service account), or `identity: { clientId, principalId }` ' +
+  'for the identity your AzureIdentity used; pods then need the label `azure.workload.identity/use: "true"` ' +
+  'and `serviceAccountName` instead of `aadpodidbinding`';
+
+/** Fields that exist elsewhere in the format, with the place they belong. */
+const MISPLACED: Record<string, string> = {
+  rotateAfter: '`rotateAfter` applies only to generated secrets: put it under `generate: { rotateAfter }`',
+  length: '`length` applies only to generated secrets: put it under `generate`',
+  charset: '`charset` applies only to generated secrets: put it under `generate`',
+  objectType: '`objectType` belongs under `existing: { objectType }` (secrets the action writes are always of type secret)',
+};
+
+function pointerToPath(pointer: string, data: unknown): (string | number)[] {
+  const out: (string | number)[] = [];
+  let node = data;
+  for (const raw of pointer.split('/').slice(1)) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(node)) {
+      const i = Number(seg);
+      out.push(i);
+      node = node[i];
+    } else {
+      out.push(seg);
+      node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[seg] : undefined;
+    }
+  }
+  return out;
+}
+
+function describeType(v: unknown): string {
+  if (v === null) return 'null (empty)';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'a number' : 'a decimal number';
+  return `a ${typeof v}`;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  string: 'a string',
+  integer: 'a whole number',
+  number: 'a number',
+  boolean: 'true or false',
+  object: 'a mapping',
+  array: 'a list',
+};
+
+function valueAt(data: unknown, path: ReadonlyArray<string | number>): unknown {
+  let node = data;
+  for (const seg of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string | number, unknown>)[seg];
+  }
+  return node;
+}
+
+function mapError(e: ErrorObject, data: unknown): RawIssue | undefined {
+  const path = pointerToPath(e.instancePath, data);
+  const value = valueAt(data, path);
+  // With `verbose`, ajv hands over the schema object holding the failed keyword (schemaPath is
+  // relative to whichever $ref'd definition ajv compiled separately, so it cannot be resolved).
+  const parentSchema = (e.parentSchema ?? {}) as { properties?: Record<string, unknown>; patternErrorMessage?: string };
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      const known = Object.keys(parentSchema.properties ?? {});
+      const at: FieldPath = [...path, key];
+      if (POD_IDENTITY_KEYS.has(key)) return { path: at, at: 'key', message: POD_IDENTITY_MESSAGE };
+      const misplaced = MISPLACED[key];
+      if (misplaced && known.includes('generate')) return { path: at, at: 'key', message: misplaced };
+      return { path: at, at: 'key', message: `unknown field \`${key}\`${suggestion(key, known)}` };
+    }
+    case 'required': {
+      const missing = String(params.missingProperty);
+      return { path: [...path, missing], at: 'key', message: `missing required field \`${missing}\`` };
+    }
+    case 'type': {
+      const expected = String(params.type)
+        .split(',')
+        .map((t) => TYPE_NAMES[t] ?? t)
+        .join(' or ');
+      return { path, at: 'value', message: `must be ${expected}, not ${describeType(value)}` };
+    }
+    case 'enum': {
+      const allowed = (params.allowedValues as unknown[]).map(String);
+      const hint = typeof value === 'string' ? suggestion(value, allowed) : '';
+      return { path, at: 'value', message: `must be one of: ${allowed.join(', ')}${hint}` };
+    }
+    case 'const': {
+      const allowed = params.allowedValue;
+      if (allowed === true) return { path, at: 'value', message: 'must be true (to use an existing identity, give its `name` instead)' };
+      return { path, at: 'value', message: `must be ${JSON.stringify(allowed)}` };
+    }
+    case 'pattern': {
+      const holder = parentSchema;
+      const shown = typeof value === 'string' ? ` (got ${JSON.stringify(value)})` : '';
+      if (e.propertyName !== undefined) {
+        return { path: [...path, e.propertyName], at: 'key', message: `${holder?.patternErrorMessage ?? `must match ${String(params.pattern)}`}` };
+      }
+      return { path, at: 'value', message: `${holder?.patternErrorMessage ?? `must match ${String(params.pattern)}`}${shown}` };
+    }
+    case 'minLength':
+      if (e.propertyName !== undefined) return { path: [...path, e.propertyName], at: 'key', message: 'must not be empty' };
+      return { path, at: 'value', message: params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters long` };
+    case 'maxLength':
+      if (e.propertyName !== undefined) {
+        return { path: [...path, e.propertyName], at: 'key', message: `must be at most ${String(params.limit)} characters long` };
+      }
+      return { path, at: 'value', message: `must be at most ${String(params.limit)} characters long (got ${typeof value === 'string' ? value.length : '?'})` };
+    case 'minimum':
+      return { path, at: 'value', message: `must be at least ${String(params.limit)}` };
+    case 'maximum':
+      return { path, at: 'value', message: `must be at most ${String(params.limit)}` };
+    case 'minItems':
+      return { path, at: 'value', message: `must list at least ${String(params.limit)} item${params.limit === 1 ? '' : 's'}` };
+    case 'minProperties':
+      return { path, at: 'value', message: 'must not be empty' };
+    case 'maxProperties':
+      return { path, at: 'value', message: `must have at most ${String(params.limit)} entries` };
+    case 'propertyNames':
+      return undefined; // the failing name is reported by the nested keyword
+    default:
+      return { path, at: 'value', message: e.message ?? `fails ${e.keyword}` };
+  }
+}
+
+/**
+ * Validates the raw document against the schema. `oneOf` alternatives (value sources, identity
+ * shapes) are left to the semantic checks, which can say which combination is wrong.
+ */
+export function checkStructure(data: unknown): RawIssue[] {
+  const validate = validator();
+  if (validate(data)) return [];
+  const out: RawIssue[] = [];
+  const seen = new Set<string>();
+  for (const e of validate.errors ?? []) {
+    if (e.schemaPath.includes('/oneOf')) continue;
+    const issue = mapError(e, data);
+    if (!issue) continue;
+    // One problem per field: a bad name that is also too long reads better as one message.
+    const id = JSON.stringify(issue.path);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push(issue);
+  }
+  return out;
+}
