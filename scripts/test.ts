@@ -45,6 +45,7 @@ if (only('static')) {
   step('typecheck', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']);
   step('lint', bin('eslint'), ['.']);
   step('dist is a fresh build of src', process.execPath, [join(root, 'scripts', 'build.ts'), '--check']);
+  step('README reference is generated from action.yml and the schema', process.execPath, [join(root, 'scripts', 'docs.ts'), '--check']);
 }
 if (only('unit')) jest(['unit'], []);
 // One jest run for both server-backed projects, so the sandbox starts once.
