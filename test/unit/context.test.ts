@@ -1,0 +1,74 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { getSettings } from '../../src/context.ts';
+import { parseCommandFile } from '../support/runner.ts';
+
+const ids = {
+  'CLIENT-ID': '11111111-1111-1111-1111-111111111111',
+  'TENANT-ID': '72F988BF-86F1-41AF-91AB-2D7CD011DB47',
+  'SUBSCRIPTION-ID': '00000000-0000-0000-0000-00000000aaaa',
+};
+
+function setInputs(inputs: Record<string, string>): void {
+  for (const [k, v] of Object.entries(inputs)) process.env[`INPUT_${k}`] = v;
+}
+
+describe('getSettings', () => {
+  let saved: NodeJS.ProcessEnv;
+  beforeEach(() => {
+    saved = { ...process.env };
+    for (const k of Object.keys(process.env)) if (k.startsWith('INPUT_') || k.startsWith('AZURE_')) delete process.env[k];
+  });
+  afterEach(() => {
+    process.env = saved;
+  });
+
+  it('applies defaults and normalises ids', () => {
+    setInputs(ids);
+    const s = getSettings();
+    expect(s).toMatchObject({
+      manifestPath: 'akv-aks.yaml',
+      mode: 'apply',
+      tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+      environment: 'AzureCloud',
+      audience: 'api://AzureADTokenExchange',
+      timeoutMs: 600_000,
+      prove: true,
+      gate: true,
+    });
+  });
+
+  it('reads every input', () => {
+    setInputs({ ...ids, MODE: 'Verify', MANIFEST: 'deploy/a.yaml', TIMEOUT: '90s', 'PROVE-ACCESS': 'false', GATE: 'no', CONTEXT: 'prod', 'OIDC-ISSUER': 'https://issuer/x/' });
+    const s = getSettings();
+    expect(s.mode).toBe('verify');
+    expect(s.manifestPath).toBe('deploy/a.yaml');
+    expect(s.timeoutMs).toBe(90_000);
+    expect(s.prove).toBe(false);
+    expect(s.gate).toBe(false);
+    expect(s.kubeContext).toBe('prod');
+    expect(s.oidcIssuer).toBe('https://issuer/x/');
+  });
+
+  it('falls back to the AZURE_* variables azure/login users already set', () => {
+    const s = getSettings({ AZURE_CLIENT_ID: ids['CLIENT-ID'], AZURE_TENANT_ID: ids['TENANT-ID'], AZURE_SUBSCRIPTION_ID: ids['SUBSCRIPTION-ID'] });
+    expect(s.clientId).toBe(ids['CLIENT-ID']);
+  });
+
+  it.each([
+    [{ MODE: 'deploy' }, "input 'mode': must be one of plan, apply, rotate, verify; got 'deploy'"],
+    [{ TIMEOUT: 'soon' }, "input 'timeout': expected seconds or a duration such as 90s, 10m, 1h; got 'soon'"],
+    [{ GATE: 'maybe' }, "input 'gate': expected true or false, got 'maybe'"],
+    [{ 'CLIENT-ID': 'not-a-guid' }, "input 'client-id': must be a GUID"],
+    [{ 'TENANT-ID': '' }, "input 'tenant-id': is required (the same value as azure/login's input of that name)"],
+  ])('rejects %p', (bad, message) => {
+    setInputs({ ...ids, ...bad });
+    expect(() => getSettings({})).toThrow(message);
+  });
+});
+
+describe('parseCommandFile', () => {
+  it('reads plain and heredoc entries', () => {
+    const text = 'verified=true\nreport<<ghadelimiter_1\n{"a":1}\nline two\nghadelimiter_1\nchanged-secrets=["x"]\n';
+    expect(parseCommandFile(text)).toEqual({ verified: 'true', report: '{"a":1}\nline two', 'changed-secrets': '["x"]' });
+  });
+});
