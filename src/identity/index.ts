@@ -1,0 +1,321 @@
+// Identities per namespace (user-assigned managed identities), federated identity credentials for
+// service accounts, and the vault grant (RBAC role assignment or access policy), planned purely in
+// plan.ts and executed here exactly as planned.
+import * as core from '@actions/core';
+import type { ManagedServiceIdentityClient } from '@azure/arm-msi';
+import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam } from '../auth/arm.ts';
+import { hasCode, messageOf, retryWhile, statusOf } from '../auth/http.ts';
+import type { AzureSession } from '../auth/login.ts';
+import type { IdentitySpec, Manifest } from '../manifest/types.ts';
+import type { PlanItem } from '../plan/types.ts';
+import type { VaultInfo } from '../vault/index.ts';
+import { mapLimited } from '../vault/limiter.ts';
+import {
+  TOKEN_EXCHANGE_AUDIENCE,
+  grantScopes,
+  groupIdentities,
+  missingPermissions,
+  planFederation,
+  planGrants,
+  roleAssignmentName,
+  wantedCredentials,
+  wantedPermissions,
+} from './plan.ts';
+import type { IdentityGroup, LiveAssignment, LiveCredential, WantedGrant } from './plan.ts';
+
+export { proveAccess, ProofError } from './prove.ts';
+
+export interface NamespaceIdentity {
+  namespace: string;
+  mode: IdentitySpec['mode'];
+  name?: string;
+  clientId?: string;
+  principalId?: string;
+  resourceId?: string;
+  /** Service accounts of this namespace that use the identity. */
+  serviceAccounts?: string[];
+}
+
+export class IdentityError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'IdentityError';
+  }
+}
+
+export const OWNER_TAGS = { 'managed-by': 'akv-aks-action' };
+const EVENTUAL_MS = 180_000;
+
+interface ResolvedIdentity {
+  exists: boolean;
+  name?: string;
+  clientId?: string;
+  principalId?: string;
+  resourceId?: string;
+  subscriptionId: string;
+  resourceGroup?: string;
+}
+
+async function getIdentity(msi: ManagedServiceIdentityClient, rg: string, name: string): Promise<{ id?: string; clientId?: string; principalId?: string } | undefined> {
+  try {
+    const i = await msi.userAssignedIdentities.get(rg, name);
+    return { id: i.id, clientId: i.clientId, principalId: i.principalId };
+  } catch (e) {
+    if (statusOf(e) === 404) return undefined;
+    throw e;
+  }
+}
+
+async function listCredentials(msi: ManagedServiceIdentityClient, rg: string, name: string): Promise<LiveCredential[]> {
+  const out: LiveCredential[] = [];
+  for await (const c of msi.federatedIdentityCredentials.list(rg, name)) {
+    out.push({ name: c.name ?? '', issuer: c.issuer, subject: c.subject, audiences: c.audiences });
+  }
+  return out;
+}
+
+/** Serialises async work per key (writes on one identity; the vault's access policies). */
+class KeyedMutex {
+  private readonly tails = new Map<string, Promise<unknown>>();
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    this.tails.set(
+      key,
+      next.catch(() => undefined),
+    );
+    return next;
+  }
+}
+
+export async function ensureIdentities(
+  session: AzureSession,
+  vault: VaultInfo,
+  manifest: Manifest,
+  opts: { mode: 'plan' | 'apply'; issuer: string },
+): Promise<{ items: PlanItem[]; identities: NamespaceIdentity[] }> {
+  const apply = opts.mode === 'apply';
+  const groups = groupIdentities(manifest, session.subscriptionId);
+  const needsIssuer = groups.some((g) => (g.spec.mode === 'managed' || g.spec.mode === 'existing') && g.targets.some((t) => t.serviceAccount));
+  if (needsIssuer && !opts.issuer) throw new IdentityError('the cluster OIDC issuer is required to federate service accounts (none was given or discovered)');
+  if (needsIssuer && !/^https:\/\//.test(opts.issuer)) throw new IdentityError(`the cluster OIDC issuer must be an https URL, got ${JSON.stringify(opts.issuer)}`);
+
+  const auth = authorizationClient(session);
+  const kvm = vault.rbac ? undefined : keyVaultManagementClient(session, vault.subscriptionId ?? session.subscriptionId);
+  const mutex = new KeyedMutex();
+
+  // Role definitions by name, looked up once at the vault scope.
+  const roleIds = new Map<string, string>();
+  if (vault.rbac) {
+    for (const role of new Set(manifest.targets.map((t) => t.access.role))) {
+      let found: string | undefined;
+      const filter = `roleName eq '${role.replace(/'/g, "''")}'`;
+      for await (const d of auth.roleDefinitions.list(scopeParam(vault.id), { filter })) {
+        if (d.roleName?.toLowerCase() === role.toLowerCase() && d.id) found = d.id;
+      }
+      if (!found) throw new IdentityError(`role definition ${JSON.stringify(role)} not found at ${vault.id}`);
+      roleIds.set(role, found);
+    }
+  }
+
+  const perGroup = await mapLimited(groups, 4, (g) => ensureGroup(session, vault, manifest, g, { apply, issuer: opts.issuer, auth, kvm, mutex, roleIds }));
+  const items = perGroup.flatMap((r) => r.items);
+  const identities = perGroup.flatMap((r) => r.identities);
+  return { items, identities };
+}
+
+interface GroupDeps {
+  apply: boolean;
+  issuer: string;
+  auth: ReturnType<typeof authorizationClient>;
+  kvm?: ReturnType<typeof keyVaultManagementClient>;
+  mutex: KeyedMutex;
+  roleIds: Map<string, string>;
+}
+
+async function ensureGroup(
+  session: AzureSession,
+  vault: VaultInfo,
+  manifest: Manifest,
+  g: IdentityGroup,
+  deps: GroupDeps,
+): Promise<{ items: PlanItem[]; identities: NamespaceIdentity[] }> {
+  const items: PlanItem[] = [];
+  const spec = g.spec;
+  const namespaces = [...new Set(g.targets.map((t) => t.namespace))];
+  const ns0 = namespaces.length === 1 ? namespaces[0] : undefined;
+  let resolved: ResolvedIdentity;
+  let msi: ManagedServiceIdentityClient | undefined;
+  let createdNow = false;
+
+  if (spec.mode === 'managed' || spec.mode === 'existing') {
+    const sub = spec.subscriptionId ?? session.subscriptionId;
+    msi = msiClient(session, sub);
+    const itemName = `${spec.resourceGroup}/${spec.name}`;
+    const live = await getIdentity(msi, spec.resourceGroup, spec.name);
+    resolved = { exists: !!live, name: spec.name, clientId: live?.clientId, principalId: live?.principalId, resourceId: live?.id, subscriptionId: sub, resourceGroup: spec.resourceGroup };
+    if (live) {
+      items.push({ kind: 'identity', name: itemName, namespace: ns0, action: 'unchanged', reason: spec.mode === 'existing' ? 'existing identity' : undefined });
+    } else if (spec.mode === 'existing') {
+      throw new IdentityError(`user-assigned identity ${spec.name} (resource group ${spec.resourceGroup}, subscription ${sub}) does not exist; the manifest declares it as existing`);
+    } else {
+      items.push({ kind: 'identity', name: itemName, namespace: ns0, action: 'create', reason: `in ${spec.location}` });
+      if (deps.apply) {
+        const tags = { ...manifest.identityDefaults.tags, ...OWNER_TAGS };
+        const created = await deps.mutex.run(`uami:${g.key}`, () => msi!.userAssignedIdentities.createOrUpdate(spec.resourceGroup, spec.name, { location: spec.location, tags }));
+        createdNow = true;
+        resolved = { ...resolved, exists: true, clientId: created.clientId, principalId: created.principalId, resourceId: created.id };
+        core.info(`identity ${itemName}: created (client id ${created.clientId})`);
+      }
+    }
+  } else if (spec.mode === 'external') {
+    resolved = { exists: true, clientId: spec.clientId, principalId: spec.principalId, subscriptionId: session.subscriptionId };
+  } else {
+    let principalId = spec.principalId;
+    if (!principalId) principalId = await kubeletPrincipal(session, spec.clientId);
+    resolved = { exists: true, clientId: spec.clientId, principalId, subscriptionId: session.subscriptionId };
+  }
+
+  // Federation (managed / existing identities only; serialised per identity).
+  if (msi && resolved.resourceGroup && resolved.name) {
+    const wanted = wantedCredentials(manifest, g, deps.issuer);
+    const rg = resolved.resourceGroup;
+    const idName = resolved.name;
+    const live = resolved.exists
+      ? await retryWhile(() => listCredentials(msi!, rg, idName), (e) => createdNow && statusOf(e) === 404, { timeoutMs: EVENTUAL_MS })
+      : [];
+    const fed = planFederation(idName, live, wanted);
+    items.push(...fed.items);
+    if (fed.budgetError) throw new IdentityError(fed.budgetError);
+    if (deps.apply) {
+      await deps.mutex.run(`uami:${g.key}`, async () => {
+        for (const w of fed.writes) {
+          await retryWhile(
+            () =>
+              msi!.federatedIdentityCredentials.createOrUpdate(rg, idName, w.name, {
+                issuer: w.issuer,
+                subject: w.subject,
+                audiences: [TOKEN_EXCHANGE_AUDIENCE],
+              }),
+            (e) => statusOf(e) === 404 || hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'),
+            { timeoutMs: EVENTUAL_MS, onRetry: (e) => core.info(`federated credential ${idName}/${w.name}: retrying (${statusOf(e) ?? ''} ${firstCode(e)})`) },
+          );
+          core.info(`federated credential ${idName}/${w.name}: ${w.subject} on ${w.issuer}`);
+        }
+      });
+    }
+  }
+
+  // The vault grant.
+  const label = resolved.name ?? resolved.clientId ?? g.display;
+  if (vault.rbac) {
+    const wantedGrants: WantedGrant[] = [];
+    for (const t of g.targets) {
+      const roleDefinitionId = deps.roleIds.get(t.access.role);
+      if (!roleDefinitionId) throw new IdentityError(`role ${t.access.role} was not resolved`);
+      for (const scope of grantScopes(vault.id, t)) wantedGrants.push({ scope, roleDefinitionId, roleName: t.access.role });
+    }
+    let live: LiveAssignment[] = [];
+    if (resolved.principalId && !createdNow) {
+      const pid = resolved.principalId;
+      for await (const a of deps.auth.roleAssignments.listForScope(scopeParam(vault.id), { filter: `principalId eq '${pid}'` })) {
+        if (a.scope && a.roleDefinitionId && a.principalId) live.push({ scope: a.scope, roleDefinitionId: a.roleDefinitionId, principalId: a.principalId });
+      }
+    }
+    const grants = planGrants(resolved.principalId, label, wantedGrants, live, ns0);
+    items.push(...grants.items);
+    if (deps.apply && grants.missing.length) {
+      const pid = resolved.principalId;
+      if (!pid) throw new IdentityError(`identity ${label} has no principal id to grant ${grants.missing[0]?.roleName} to`);
+      for (const m of grants.missing) {
+        const name = roleAssignmentName(m.scope, pid, m.roleDefinitionId);
+        await retryWhile(
+          async () => {
+            try {
+              await deps.auth.roleAssignments.create(scopeParam(m.scope), name, { roleDefinitionId: m.roleDefinitionId, principalId: pid, principalType: 'ServicePrincipal' });
+            } catch (e) {
+              if (hasCode(e, 'RoleAssignmentExists')) return;
+              throw e;
+            }
+          },
+          (e) => hasCode(e, 'PrincipalNotFound'),
+          { timeoutMs: EVENTUAL_MS, onRetry: () => core.info(`role assignment for ${label}: principal not visible yet, retrying`) },
+        );
+        core.info(`role assignment: ${m.roleName} for ${label} at ${m.scope}`);
+      }
+      live = [];
+    }
+  } else {
+    const wantedPerms = wantedPermissions(g.targets);
+    const pid = resolved.principalId;
+    const tenantId = vault.tenantId || session.tenantId;
+    const state = pid ? missingPermissions(vault.accessPolicies ?? [], tenantId, pid, wantedPerms) : { present: false, missing: wantedPerms };
+    const need = state.missing.secrets.length + state.missing.keys.length + state.missing.certificates.length > 0;
+    const perms = [
+      state.missing.secrets.length ? `secrets: ${state.missing.secrets.join(',')}` : '',
+      state.missing.keys.length ? `keys: ${state.missing.keys.join(',')}` : '',
+      state.missing.certificates.length ? `certificates: ${state.missing.certificates.join(',')}` : '',
+    ].filter(Boolean);
+    items.push({
+      kind: 'access-policy',
+      name: `${vault.name} for ${label}`,
+      namespace: ns0,
+      action: !need ? 'unchanged' : state.present ? 'update' : 'create',
+      reason: need ? perms.join('; ') : undefined,
+    });
+    if (deps.apply && need) {
+      if (!pid) throw new IdentityError(`identity ${label} has no principal id for an access policy`);
+      const kvm = deps.kvm;
+      if (!kvm || !vault.resourceGroup) throw new IdentityError(`cannot update the access policies of ${vault.name}`);
+      await deps.mutex.run(`vault:${vault.id}`, () =>
+        retryWhile(
+          () =>
+            kvm.vaults.updateAccessPolicy(vault.resourceGroup!, vault.name, 'add', {
+              properties: {
+                accessPolicies: [
+                  {
+                    tenantId,
+                    objectId: pid,
+                    permissions: { secrets: state.missing.secrets, keys: state.missing.keys, certificates: state.missing.certificates },
+                  },
+                ],
+              },
+            }),
+          (e) => statusOf(e) === 409 || hasCode(e, 'PrincipalNotFound'),
+          { timeoutMs: EVENTUAL_MS },
+        ),
+      );
+      vault.accessPolicies = [
+        ...(vault.accessPolicies ?? []),
+        { tenantId, objectId: pid, permissions: { secrets: state.missing.secrets, keys: state.missing.keys, certificates: state.missing.certificates } },
+      ];
+      core.info(`access policy on ${vault.name} for ${label}: ${perms.join('; ')}`);
+    }
+  }
+
+  const identities: NamespaceIdentity[] = namespaces.map((ns) => ({
+    namespace: ns,
+    mode: spec.mode,
+    name: resolved.name,
+    clientId: resolved.clientId,
+    principalId: resolved.principalId,
+    resourceId: resolved.resourceId,
+    serviceAccounts: [...new Set(g.targets.filter((t) => t.namespace === ns && t.serviceAccount).map((t) => t.serviceAccount as string))],
+  }));
+  return { items, identities };
+}
+
+function firstCode(e: unknown): string {
+  return messageOf(e).split('\n')[0]?.slice(0, 200) ?? '';
+}
+
+/** The principal (object) id of a kubelet identity given by client id: the UAMI with that client id. */
+async function kubeletPrincipal(session: AzureSession, clientId: string): Promise<string> {
+  const msi = msiClient(session);
+  for await (const i of msi.userAssignedIdentities.listBySubscription()) {
+    if (i.clientId?.toLowerCase() === clientId.toLowerCase() && i.principalId) return i.principalId;
+  }
+  throw new IdentityError(
+    `kubelet identity ${clientId}: no user-assigned identity with this client id is visible in subscription ${session.subscriptionId}; give its principalId in the manifest`,
+  );
+}

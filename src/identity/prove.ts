@@ -1,0 +1,172 @@
+// Proof before use: exchange each target's service-account token at Entra as the pod would, and read
+// each mounted object from the vault with the resulting token. Propagation delays (a new federated
+// credential: AADSTS70021; a new role: ForbiddenByRbac) are waited through until the timeout; then
+// the failure is classified.
+import * as core from '@actions/core';
+import { ClientAssertionCredential } from '@azure/identity';
+import { msiClient, secretClient } from '../auth/arm.ts';
+import { errorCodes, messageOf, sleep, statusOf } from '../auth/http.ts';
+import { decodeJwtClaims, audienceText } from '../auth/jwt.ts';
+import type { AzureSession } from '../auth/login.ts';
+import type { Manifest, TargetSpec } from '../manifest/types.ts';
+import type { VaultInfo } from '../vault/index.ts';
+import { maskValue } from '../vault/values.ts';
+import type { NamespaceIdentity } from './index.ts';
+import { serviceAccountSubject } from './plan.ts';
+
+export type ProofCause = 'federation-mismatch' | 'missing-role' | 'missing-secret' | 'unknown-identity' | 'token-request' | 'other';
+
+export class ProofError extends Error {
+  /** The classified cause. */
+  readonly kind: ProofCause;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  constructor(cause: ProofCause, namespace: string, serviceAccount: string, message: string, error?: unknown) {
+    super(message, error === undefined ? undefined : { cause: error });
+    this.name = 'ProofError';
+    this.kind = cause;
+    this.namespace = namespace;
+    this.serviceAccount = serviceAccount;
+  }
+}
+
+interface Attempt {
+  ok: boolean;
+  error?: unknown;
+  object?: string;
+  token?: string;
+}
+
+/** Classifies a failed attempt (pure; exported for tests). */
+export function classifyProofError(e: unknown): ProofCause {
+  const codes = errorCodes(e);
+  if (codes.includes('AADSTS70021') || codes.includes('AADSTS700213') || codes.includes('AADSTS700211')) return 'federation-mismatch';
+  if (codes.includes('AADSTS700016') || codes.includes('AADSTS7000229')) return 'unknown-identity';
+  const status = statusOf(e);
+  if (status === 403 || codes.some((c) => /^Forbidden/.test(c))) return 'missing-role';
+  if (status === 404 || codes.includes('SecretNotFound')) return 'missing-secret';
+  return 'other';
+}
+
+function sameIdentity(i: NamespaceIdentity, t: TargetSpec): boolean {
+  if (i.namespace !== t.namespace || i.mode !== t.identity.mode) return false;
+  if (t.identity.mode === 'managed' || t.identity.mode === 'existing') return i.name?.toLowerCase() === t.identity.name.toLowerCase();
+  if (t.identity.mode === 'external') return i.clientId?.toLowerCase() === t.identity.clientId.toLowerCase();
+  return false;
+}
+
+async function describeFederation(session: AzureSession, t: TargetSpec): Promise<string> {
+  if (t.identity.mode !== 'managed' && t.identity.mode !== 'existing') return 'the identity is external: check its federated credentials where it is managed';
+  try {
+    const msi = msiClient(session, t.identity.subscriptionId ?? session.subscriptionId);
+    const lines: string[] = [];
+    for await (const c of msi.federatedIdentityCredentials.list(t.identity.resourceGroup, t.identity.name)) {
+      lines.push(`${c.name}: issuer ${JSON.stringify(c.issuer)}, subject ${JSON.stringify(c.subject)}, audiences ${JSON.stringify(c.audiences)}`);
+    }
+    return lines.length ? `federated credentials on ${t.identity.name}: ${lines.join('; ')}` : `identity ${t.identity.name} has no federated credentials`;
+  } catch (e) {
+    return `(could not list the federated credentials of ${t.identity.name}: ${messageOf(e).split('\n')[0]})`;
+  }
+}
+
+export async function proveAccess(
+  session: AzureSession,
+  vault: VaultInfo,
+  manifest: Manifest,
+  identities: NamespaceIdentity[],
+  getToken: (namespace: string, serviceAccount: string) => Promise<string>,
+  opts: { timeoutMs: number },
+): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const targets = manifest.targets.filter((t) => t.serviceAccount && t.identity.mode !== 'kubelet');
+  const tenantId = vault.tenantId || session.tenantId;
+
+  await Promise.all(
+    targets.map(async (t) => {
+      const sa = t.serviceAccount as string;
+      const ident = identities.find((i) => sameIdentity(i, t)) ?? identities.find((i) => i.namespace === t.namespace && i.mode === t.identity.mode);
+      const clientId = ident?.clientId ?? (t.identity.mode === 'external' ? t.identity.clientId : undefined);
+      if (!clientId) throw new ProofError('unknown-identity', t.namespace, sa, `no client id known for the identity of ${t.namespace}/${sa}`);
+      let lastToken: string | undefined;
+      const credential = new ClientAssertionCredential(
+        tenantId,
+        clientId,
+        async () => {
+          const token = await getToken(t.namespace, sa);
+          core.setSecret(token);
+          lastToken = token;
+          return token;
+        },
+        { authorityHost: session.cloud.authorityHost, disableInstanceDiscovery: session.cloud.customAuthority === true },
+      );
+      const client = secretClient(credential, session.cloud, vault.uri);
+      const objects = t.objects.filter((o) => o.objectType !== 'key');
+      const pending = new Set(objects.map((o) => `${o.secret}@${o.version ?? ''}`));
+      let delay = 1_000;
+      let last: Attempt = { ok: false };
+      for (let attempt = 1; ; attempt++) {
+        last = { ok: true };
+        for (const o of objects) {
+          const k = `${o.secret}@${o.version ?? ''}`;
+          if (!pending.has(k)) continue;
+          try {
+            const s = await client.getSecret(o.secret, o.version ? { version: o.version } : undefined);
+            if (s.value !== undefined) maskValue(s.value);
+            pending.delete(k);
+          } catch (e) {
+            last = { ok: false, error: e, object: o.secret, token: lastToken };
+            break;
+          }
+        }
+        if (last.ok) {
+          core.info(`proof: ${t.namespace}/${sa} read ${objects.length} object(s) from ${vault.name} as ${clientId}${attempt > 1 ? ` after ${attempt} attempts` : ''}`);
+          return;
+        }
+        const cause = classifyProofError(last.error);
+        if (Date.now() + delay > deadline) break;
+        core.info(`proof: ${t.namespace}/${sa}: ${cause} (${errorCodes(last.error).join(', ') || statusOf(last.error) || 'error'}); retrying in ${delay / 1000}s`);
+        await sleep(delay);
+        delay = Math.min(8_000, delay * 2);
+      }
+      throw await explain(session, vault, t, sa, clientId, last);
+    }),
+  );
+}
+
+async function explain(session: AzureSession, vault: VaultInfo, t: TargetSpec, sa: string, clientId: string, last: Attempt): Promise<ProofError> {
+  const e = last.error;
+  const cause = classifyProofError(e);
+  const who = `${t.namespace}/${sa}`;
+  switch (cause) {
+    case 'federation-mismatch': {
+      const claims = last.token ? decodeJwtClaims(last.token) : undefined;
+      const expectedSubject = serviceAccountSubject(t.namespace, sa);
+      const presented = claims
+        ? `the service-account token presents issuer ${JSON.stringify(claims.iss)}, subject ${JSON.stringify(claims.sub)}, audience ${JSON.stringify(audienceText(claims.aud))}`
+        : 'the service-account token could not be decoded';
+      return new ProofError(
+        cause,
+        t.namespace,
+        sa,
+        `proof failed for ${who}: Microsoft Entra found no federated credential matching the token (AADSTS70021); ${presented}; ` +
+          `expected subject ${JSON.stringify(expectedSubject)}; ${await describeFederation(session, t)}. Issuer and subject must match byte for byte.`,
+        e,
+      );
+    }
+    case 'missing-role':
+      return new ProofError(
+        cause,
+        t.namespace,
+        sa,
+        `proof failed for ${who}: the identity ${clientId} may not read ${last.object ?? 'the secret'} from ${vault.name} (${errorCodes(e).join(', ') || '403'}); ` +
+          (vault.rbac ? `it needs ${t.access.role} at ${t.access.scope === 'vault' ? 'the vault' : 'each secret'} scope` : 'it needs an access policy with get on secrets'),
+        e,
+      );
+    case 'missing-secret':
+      return new ProofError(cause, t.namespace, sa, `proof failed for ${who}: secret ${last.object ?? ''} not found in ${vault.name}`, e);
+    case 'unknown-identity':
+      return new ProofError(cause, t.namespace, sa, `proof failed for ${who}: Microsoft Entra does not know the identity ${clientId} (${errorCodes(e).join(', ')})`, e);
+    default:
+      return new ProofError(cause, t.namespace, sa, `proof failed for ${who}: ${messageOf(e).split('\n')[0]?.slice(0, 300)}`, e);
+  }
+}
