@@ -1,0 +1,175 @@
+// Pure: classify why a pod did not mount what it should, from the CSI driver's FailedMount event
+// messages (the Azure provider's wording), the pod's container states and the rollout conditions.
+import type { TargetSpec } from '../manifest/types.ts';
+
+export type DiagnosisCause =
+  | 'federation-mismatch'
+  | 'missing-role'
+  | 'missing-secret'
+  | 'driver-missing'
+  | 'crash-loop'
+  | 'stale-version'
+  | 'not-mounted'
+  | 'rollout-stuck'
+  | 'timeout'
+  | 'unknown';
+
+export interface Diagnosis {
+  cause: DiagnosisCause;
+  message: string;
+  fix: string;
+  namespace?: string;
+  pod?: string;
+}
+
+/** Strings the provider quotes from Entra's AADSTS70021 answer. */
+export interface PresentedAssertion {
+  issuer?: string;
+  subject?: string;
+  audience?: string;
+}
+
+function quoted(message: string, label: string): string | undefined {
+  // Entra: "Assertion Issuer: 'https://…'." — the quotes may arrive JSON-escaped.
+  const text = message.replace(/\\u0027/g, "'").replace(/\\'/g, "'");
+  const m = new RegExp(`${label}:\\s*'([^']*)'`, 'i').exec(text);
+  return m?.[1];
+}
+
+export function presentedAssertion(message: string): PresentedAssertion {
+  return {
+    issuer: quoted(message, 'Assertion Issuer'),
+    subject: quoted(message, 'Assertion Subject'),
+    audience: quoted(message, 'Assertion Audience'),
+  };
+}
+
+/** The secret name a provider error names, when it names one. */
+function objectNamed(message: string): string | undefined {
+  return (
+    /objectName:\s*([0-9A-Za-z-]+)/.exec(message)?.[1] ??
+    /secret with \(name\/id\) ([0-9A-Za-z-]+)/i.exec(message)?.[1] ??
+    /\/secrets\/([0-9A-Za-z-]+)/.exec(message)?.[1]
+  );
+}
+
+function subjectFor(target: TargetSpec | undefined): string | undefined {
+  return target?.serviceAccount ? `system:serviceaccount:${target.namespace}:${target.serviceAccount}` : undefined;
+}
+
+export interface MountFailureContext {
+  namespace?: string;
+  pod?: string;
+  /** The target whose SecretProviderClass failed (for the expected subject and the vault). */
+  target?: TargetSpec;
+  vault?: string;
+  /** The cluster's service-account issuer, when known. */
+  issuer?: string;
+}
+
+/**
+ * Classifies one FailedMount message. Only names, ids and the strings Entra echoes (issuer, subject,
+ * audience) are copied into the diagnosis; secret values never appear in these messages.
+ */
+export function classifyMountFailure(message: string, ctx: MountFailureContext = {}): Diagnosis {
+  const base = { namespace: ctx.namespace, pod: ctx.pod };
+  const vault = ctx.vault ? `vault ${ctx.vault}` : 'the vault';
+  const who = ctx.target?.serviceAccount ? `service account ${ctx.target.namespace}/${ctx.target.serviceAccount}` : 'the pod identity';
+  if (/AADSTS70021/.test(message)) {
+    const p = presentedAssertion(message);
+    const expectedSubject = subjectFor(ctx.target);
+    const parts = [`AADSTS70021: no federated identity credential matches the token of ${who}`];
+    if (p.issuer !== undefined) parts.push(`presented issuer '${p.issuer}'`);
+    if (p.subject !== undefined) parts.push(`presented subject '${p.subject}'`);
+    if (p.audience !== undefined) parts.push(`presented audience '${p.audience}'`);
+    if (ctx.issuer !== undefined && p.issuer !== undefined && ctx.issuer !== p.issuer) parts.push(`cluster issuer '${ctx.issuer}'`);
+    const fixIssuer = p.issuer ?? ctx.issuer ?? "the cluster's service-account issuer (az aks show --query oidcIssuerProfile.issuerUrl)";
+    const fixSubject = p.subject ?? expectedSubject ?? 'system:serviceaccount:<namespace>:<service-account>';
+    return {
+      ...base,
+      cause: 'federation-mismatch',
+      message: parts.join('; '),
+      fix: `the identity's federated credential must have issuer '${fixIssuer}' and subject '${fixSubject}' byte for byte (case and trailing slash included) with audience api://AzureADTokenExchange; run the action in apply mode to write it, or correct oidcIssuer in the manifest`,
+    };
+  }
+  if (/AADSTS700016|AADSTS700213|AADSTS7000215|AADSTS70011|AADSTS90002/.test(message)) {
+    const code = /AADSTS\d+/.exec(message)?.[0] ?? 'AADSTS';
+    return {
+      ...base,
+      cause: 'federation-mismatch',
+      message: `${code}: Microsoft Entra refused the token exchange for ${who}`,
+      fix: "check the service account's azure.workload.identity/client-id annotation and the SecretProviderClass clientID name the identity the action federated, and the tenant id",
+    };
+  }
+  if (/ForbiddenByRbac|ForbiddenByPolicy|\b403\b|does not have secrets? get permission|Caller is not authorized/i.test(message)) {
+    const object = objectNamed(message);
+    const policy = /ForbiddenByPolicy|access polic|does not have secrets? get permission/i.test(message);
+    return {
+      ...base,
+      cause: 'missing-role',
+      message: `${vault} refused to read ${object ? `secret ${object}` : 'a mounted object'} (${policy ? 'access policy' : 'RBAC'}: 403)`,
+      fix: policy
+        ? `grant the identity an access policy with secret get permission on ${vault} (run the action in apply mode)`
+        : `assign "Key Vault Secrets User" to the identity at the vault${object ? ` or secret ${object}` : ''} scope (run the action in apply mode); new assignments take a few minutes to propagate`,
+    };
+  }
+  if (/SecretNotFound|KeyNotFound|CertificateNotFound|was not found in this key vault|\b404\b/i.test(message) && !/SecretProviderClass/i.test(message)) {
+    const object = objectNamed(message);
+    return {
+      ...base,
+      cause: 'missing-secret',
+      message: `${object ? `secret ${object}` : 'a mounted object'} does not exist in ${vault} (or the pinned version does not)`,
+      fix: `declare the secret in the manifest (or create it in ${vault}) and check objectVersion pins`,
+    };
+  }
+  if (/not found in the list of registered CSI drivers|driver name secrets-store\.csi\.k8s\.io not found|provider not found|failed to find provider/i.test(message)) {
+    return {
+      ...base,
+      cause: 'driver-missing',
+      message: 'the Secrets Store CSI driver (or its Azure provider) is not running on the node',
+      fix: 'enable the azure-keyvault-secrets-provider add-on (az aks enable-addons --addons azure-keyvault-secrets-provider) or install the driver and the Azure provider',
+    };
+  }
+  if (/SecretProviderClass[^ ]* "[^"]*" not found|failed to get secretproviderclass/i.test(message)) {
+    return {
+      ...base,
+      cause: 'not-mounted',
+      message: 'the pod references a SecretProviderClass that does not exist in its namespace',
+      fix: 'check the volume\'s secretProviderClass attribute against the manifest\'s secretProviderClass names, and run the action in apply mode',
+    };
+  }
+  return {
+    ...base,
+    cause: 'unknown',
+    message: firstLine(message),
+    fix: 'read the FailedMount event (kubectl describe pod) and the CSI driver / provider logs',
+  };
+}
+
+/** First line of a message, bounded, for tables. */
+export function firstLine(message: string, max = 300): string {
+  const line = message.split('\n')[0] ?? '';
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+export function crashLoop(namespace: string, pod: string, container: string): Diagnosis {
+  return {
+    cause: 'crash-loop',
+    namespace,
+    pod,
+    message: `container ${container} is in CrashLoopBackOff`,
+    fix: `read its logs (kubectl logs -n ${namespace} ${pod} -c ${container} --previous); the secrets mounted, the application fails to start`,
+  };
+}
+
+export function dedupe(list: readonly Diagnosis[]): Diagnosis[] {
+  const seen = new Set<string>();
+  const out: Diagnosis[] = [];
+  for (const d of list) {
+    const key = `${d.cause}|${d.namespace ?? ''}|${d.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(d);
+  }
+  return out;
+}

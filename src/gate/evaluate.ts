@@ -1,0 +1,325 @@
+// Pure: evaluate the gate on one snapshot of the cluster. The watcher (index.ts) calls this after
+// every change it sees and stops when it passes, or at the deadline with `final: true`.
+import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
+import type { Manifest, MountedObject, TargetSpec } from '../manifest/types.ts';
+import type { SecretVersion } from '../plan/types.ts';
+import { mountedVersions, spcpsFor } from '../kube/spcps.ts';
+import type { Workload } from '../kube/workloads.ts';
+import { currentPods, isPodReady, refOf, rolloutStatus, templateOf } from '../kube/workloads.ts';
+import { needsNewPod, objectFileName } from '../rotate/discovery.ts';
+import type { ConsumedTarget } from '../rotate/discovery.ts';
+import { DIGEST_ANNOTATION, expectedVersion, indexVersions, mountedVersionsDigest, objectId } from '../rotate/decide.ts';
+import type { VersionIndex } from '../rotate/decide.ts';
+import { consumersIn } from '../rotate/index.ts';
+import type { NamespaceSnapshot } from '../rotate/index.ts';
+import { classifyMountFailure, crashLoop, dedupe, firstLine } from './diagnose.ts';
+import type { Diagnosis } from './diagnose.ts';
+
+export interface PodObjectReport {
+  object: string;
+  expected?: string;
+  mounted?: string;
+  ok: boolean;
+}
+
+export interface PodReport {
+  namespace: string;
+  pod: string;
+  node?: string;
+  workload?: string;
+  phase: string;
+  ready: boolean;
+  objects: PodObjectReport[];
+  lastEvent?: string;
+  ok: boolean;
+}
+
+/** A synced Kubernetes Secret as the gate sees it: key names and SHA-256 digests of the values only. */
+export interface SyncedSecretState {
+  namespace: string;
+  name: string;
+  keys: Record<string, string>;
+}
+
+export interface GateSnapshot {
+  namespaces: NamespaceSnapshot[];
+  events: CoreV1Event[];
+  secrets: SyncedSecretState[];
+}
+
+export interface GateOptions {
+  /** When the secrets changed: env consumers must run pods created after it. */
+  changedAt?: Date;
+  /** Vault secret name -> SHA-256 hex of its current value, to compare synced Secret content. */
+  contentDigests?: Record<string, string>;
+  /** The cluster's service-account issuer, for federation diagnoses. */
+  issuer?: string;
+  /** At the deadline: explain everything still pending. */
+  final: boolean;
+}
+
+export interface GateEvaluation {
+  passed: boolean;
+  pods: PodReport[];
+  diagnoses: Diagnosis[];
+  /** What is still awaited (value-free, for the log). */
+  pending: string[];
+  warnings: string[];
+  /** A failure waiting cannot fix (driver not installed): stop early. */
+  fatal: boolean;
+}
+
+function time(v: unknown): number {
+  if (v instanceof Date) return v.getTime();
+  if (typeof v === 'string' && v) return Date.parse(v);
+  return 0;
+}
+
+function eventTime(e: CoreV1Event): number {
+  return Math.max(time(e.lastTimestamp), time(e.eventTime), time(e.firstTimestamp), time(e.metadata?.creationTimestamp));
+}
+
+function podEvents(pod: V1Pod, events: readonly CoreV1Event[]): CoreV1Event[] {
+  const uid = pod.metadata?.uid;
+  return events
+    .filter((e) => e.involvedObject?.kind === 'Pod' && e.involvedObject.namespace === pod.metadata?.namespace
+      && (e.involvedObject.uid ? e.involvedObject.uid === uid : e.involvedObject.name === pod.metadata?.name))
+    .sort((a, b) => eventTime(b) - eventTime(a));
+}
+
+function podPhase(pod: V1Pod): string {
+  if (pod.metadata?.deletionTimestamp) return 'Terminating';
+  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  const waiting = statuses.find((s) => s.state?.waiting?.reason)?.state?.waiting?.reason;
+  if (waiting) return waiting;
+  return pod.status?.phase ?? 'Unknown';
+}
+
+function crashLooping(pod: V1Pod): string | undefined {
+  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  return statuses.find((s) => s.state?.waiting?.reason === 'CrashLoopBackOff')?.name;
+}
+
+function label(c: ConsumedTarget, o: MountedObject, multi: boolean): string {
+  const name = o.alias && o.alias !== o.secret ? `${o.secret} (${o.alias})` : o.secret;
+  return multi ? `${c.target.secretProviderClass}/${name}` : name;
+}
+
+interface PodCheck {
+  report: PodReport;
+  staleCsi: string[];
+  staleEnv: string[];
+  unmountedSpcs: TargetSpec[];
+  failedMount?: string;
+}
+
+function checkPod(
+  pod: V1Pod,
+  w: Workload,
+  consumed: ConsumedTarget[],
+  snap: NamespaceSnapshot,
+  gs: GateSnapshot,
+  versions: VersionIndex,
+  opts: GateOptions,
+): PodCheck {
+  const ns = snap.namespace;
+  const objects: PodObjectReport[] = [];
+  const staleCsi: string[] = [];
+  const staleEnv: string[] = [];
+  const unmountedSpcs: TargetSpec[] = [];
+  const multi = consumed.length > 1;
+  const ref = refOf(w);
+
+  for (const c of consumed) {
+    const rotation = c.target.rotation;
+    if (c.ways.includes('csi')) {
+      const status = spcpsFor(pod, c.target.secretProviderClass, snap.spcps);
+      const mounted = status?.status?.mounted ? mountedVersions(status) : undefined;
+      if (!mounted) unmountedSpcs.push(c.target);
+      for (const o of c.objects) {
+        const want = expectedVersion(o, versions);
+        const have = mounted?.get(objectId(o));
+        const versionOk = rotation === 'none' || want === undefined || have === want;
+        const ok = have !== undefined && versionOk;
+        if (have !== undefined && !versionOk) staleCsi.push(o.secret);
+        objects.push({ object: label(c, o, multi), expected: want, mounted: mounted ? (have ?? 'absent') : undefined, ok });
+      }
+    }
+    const sync = c.target.syncTo;
+    const viaSecret = c.ways.some((x) => x !== 'csi');
+    if (sync && viaSecret) {
+      const secret = gs.secrets.find((s) => s.namespace === ns && s.name === sync.secretName);
+      for (const k of sync.keys) {
+        const o = c.target.objects.find((x) => objectFileName(x) === k.object);
+        if (!o || !c.objects.includes(o)) continue;
+        const have = secret?.keys[k.key];
+        const want = opts.contentDigests?.[o.secret];
+        let state = have === undefined ? 'missing' : 'synced';
+        if (have !== undefined && want !== undefined && rotation !== 'none' && have !== want) state = 'content differs';
+        objects.push({ object: `${sync.secretName}[${k.key}]`, expected: want !== undefined ? 'synced, same content' : 'synced', mounted: state, ok: state === 'synced' });
+      }
+      if (needsNewPod(c) && rotation === 'restart') {
+        const fresh = envFresh(pod, w, consumed, versions, opts);
+        if (!fresh.ok) staleEnv.push(sync.secretName);
+        objects.push({ object: `env from ${sync.secretName}`, expected: fresh.expected, mounted: fresh.actual, ok: fresh.ok });
+      }
+    }
+  }
+  const events = podEvents(pod, gs.events);
+  const failed = events.find((e) => e.reason === 'FailedMount');
+  const last = failed ?? events.find((e) => e.type === 'Warning');
+  const ready = isPodReady(pod);
+  const report: PodReport = {
+    namespace: ns,
+    pod: pod.metadata?.name ?? '',
+    node: pod.spec?.nodeName,
+    workload: `${ref.kind}/${ref.name}`,
+    phase: podPhase(pod),
+    ready,
+    objects,
+    lastEvent: last ? `${last.reason ?? ''}: ${firstLine(last.message ?? '', 400)}` : undefined,
+    ok: ready && objects.every((o) => o.ok),
+  };
+  return { report, staleCsi, staleEnv, unmountedSpcs, failedMount: failed?.message };
+}
+
+/** Env consumers see new content only in pods started after the change. */
+function envFresh(pod: V1Pod, w: Workload, consumed: ConsumedTarget[], versions: VersionIndex, opts: GateOptions): { ok: boolean; expected: string; actual: string } {
+  const digest = mountedVersionsDigest(consumed, versions);
+  const podDigest = pod.metadata?.annotations?.[DIGEST_ANNOTATION];
+  const created = time(pod.metadata?.creationTimestamp);
+  const createdText = created ? new Date(created).toISOString() : 'unknown';
+  const expected = opts.changedAt ? `pod started after ${opts.changedAt.toISOString()}` : `pod started for versions ${digest?.slice(0, 8) ?? '?'}`;
+  if (digest !== undefined && podDigest === digest) return { ok: true, expected, actual: `started for versions ${podDigest.slice(0, 8)}` };
+  if (opts.changedAt && created >= opts.changedAt.getTime()) return { ok: true, expected, actual: `started ${createdText}` };
+  if (podDigest !== undefined) return { ok: false, expected, actual: `started for versions ${podDigest.slice(0, 8)}` };
+  const recorded = w.obj.metadata?.annotations?.[DIGEST_ANNOTATION];
+  const templateDigest = templateOf(w)?.metadata?.annotations?.[DIGEST_ANNOTATION];
+  if (recorded !== undefined && templateDigest === undefined && recorded !== digest) {
+    return { ok: false, expected, actual: `started ${createdText}, before the change` };
+  }
+  if (opts.changedAt) return { ok: false, expected, actual: `started ${createdText}` };
+  // Never restarted by the action and no change time: nothing says the pod predates the versions.
+  return { ok: true, expected, actual: `started ${createdText}` };
+}
+
+function diagnosePod(check: PodCheck, pod: V1Pod, manifest: Manifest, opts: GateOptions): Diagnosis | undefined {
+  if (check.report.ok) return undefined;
+  const ns = check.report.namespace;
+  const name = check.report.pod;
+  const looping = crashLooping(pod);
+  if (looping) return crashLoop(ns, name, looping);
+  if (check.failedMount && check.unmountedSpcs.length) {
+    const target = check.unmountedSpcs[0];
+    return classifyMountFailure(check.failedMount, { namespace: ns, pod: name, target, vault: manifest.vault.name, issuer: opts.issuer });
+  }
+  if (check.staleCsi.length) {
+    return {
+      cause: 'stale-version',
+      namespace: ns,
+      pod: name,
+      message: `pod mounted an older version of ${[...new Set(check.staleCsi)].join(', ')} than the vault's current one`,
+      fix: 'run the action in apply mode to restart its workload (rotation: restart), or enable the driver\'s secret rotation (rotation: csi) and wait for its poll interval; check objectVersion pins',
+    };
+  }
+  if (check.staleEnv.length) {
+    return {
+      cause: 'stale-version',
+      namespace: ns,
+      pod: name,
+      message: `pod reads ${check.staleEnv.join(', ')} as environment variables but started before the secrets changed`,
+      fix: 'restart its workload (run the action in apply mode with rotation: restart)',
+    };
+  }
+  if (check.unmountedSpcs.length) {
+    return {
+      cause: 'not-mounted',
+      namespace: ns,
+      pod: name,
+      message: `no mounted SecretProviderClassPodStatus for ${check.unmountedSpcs.map((t) => t.secretProviderClass).join(', ')} and no FailedMount event yet`,
+      fix: 'check that the pod is scheduled and the CSI driver runs on its node (kubectl describe pod)',
+    };
+  }
+  const missing = check.report.objects.filter((o) => !o.ok).map((o) => o.object);
+  if (missing.length) {
+    return {
+      cause: 'not-mounted',
+      namespace: ns,
+      pod: name,
+      message: `${missing.join(', ')} not synced`,
+      fix: 'the synced Secret is created by the driver once a pod mounts the SecretProviderClass; check its secretObjects and that a pod mounts it',
+    };
+  }
+  return {
+    cause: 'unknown',
+    namespace: ns,
+    pod: name,
+    message: `pod is ${check.report.phase}, not ready${check.report.lastEvent ? ` (${check.report.lastEvent})` : ''}`,
+    fix: 'kubectl describe pod and the container logs',
+  };
+}
+
+export function evaluateGate(manifest: Manifest, expected: readonly SecretVersion[], gs: GateSnapshot, opts: GateOptions): GateEvaluation {
+  const versions = indexVersions(expected);
+  const pods: PodReport[] = [];
+  const diagnoses: Diagnosis[] = [];
+  const pending: string[] = [];
+  const warnings: string[] = [];
+  let fatal = false;
+
+  for (const snap of gs.namespaces) {
+    const consumers = consumersIn(snap, manifest);
+    const targetsHere = manifest.targets.filter((t) => t.namespace === snap.namespace);
+    for (const t of targetsHere) {
+      if (!consumers.some((wc) => wc.consumed.some((c) => c.target === t))) {
+        warnings.push(`no Deployment, StatefulSet or DaemonSet in ${t.namespace} mounts SecretProviderClass ${t.secretProviderClass}${t.syncTo ? ` or reads Secret ${t.syncTo.secretName}` : ''}: nothing to verify for it`);
+      }
+    }
+    if (!snap.spcpsServed && consumers.some((wc) => wc.consumed.some((c) => c.ways.includes('csi')))) {
+      fatal = true;
+      diagnoses.push({
+        cause: 'driver-missing',
+        namespace: snap.namespace,
+        message: 'the cluster does not serve SecretProviderClassPodStatus (secrets-store.csi.x-k8s.io/v1): the Secrets Store CSI driver is not installed',
+        fix: 'enable the azure-keyvault-secrets-provider add-on (az aks enable-addons --addons azure-keyvault-secrets-provider) or install the driver and the Azure provider',
+      });
+    }
+    for (const wc of consumers) {
+      const ref = refOf(wc.workload);
+      const rollout = rolloutStatus(wc.workload);
+      if (!rollout.done) pending.push(`${ref.kind} ${ref.namespace}/${ref.name}: ${rollout.message}`);
+      if (rollout.stuck) {
+        diagnoses.push({
+          cause: 'rollout-stuck',
+          namespace: ref.namespace,
+          message: `${ref.kind} ${ref.namespace}/${ref.name}: ${rollout.stuck}`,
+          fix: 'its new pods never became available: see the pod diagnoses below, then kubectl rollout undo or fix and re-run',
+        });
+      }
+      const current = currentPods(wc.workload, snap.pods, snap.replicaSets);
+      if (current.length === 0 && rollout.done) {
+        const replicas = wc.workload.kind === 'DaemonSet' ? wc.workload.obj.status?.desiredNumberScheduled : wc.workload.obj.spec?.replicas;
+        if (replicas !== 0) pending.push(`${ref.kind} ${ref.namespace}/${ref.name}: no current pods yet`);
+      }
+      for (const pod of current) {
+        const check = checkPod(pod, wc.workload, wc.consumed, snap, gs, versions, opts);
+        pods.push(check.report);
+        if (!check.report.ok) {
+          pending.push(`pod ${check.report.namespace}/${check.report.pod}: ${check.report.phase}`);
+          const d = diagnosePod(check, pod, manifest, opts);
+          if (d) diagnoses.push(d);
+        }
+      }
+    }
+  }
+  const passed = !fatal && pending.length === 0 && pods.every((p) => p.ok);
+  let outDiagnoses = passed ? [] : dedupe(diagnoses);
+  if (!passed && opts.final && outDiagnoses.length === 0) {
+    outDiagnoses = [{
+      cause: 'timeout',
+      message: `still waiting: ${pending.slice(0, 5).join('; ')}${pending.length > 5 ? ` (+${pending.length - 5} more)` : ''}`,
+      fix: 'raise the timeout input, or look at the rollout (kubectl rollout status) and the pods',
+    }];
+  }
+  return { passed, pods, diagnoses: outDiagnoses, pending, warnings, fatal };
+}

@@ -1,0 +1,215 @@
+// The deployment gate: watch the target namespaces (workloads, ReplicaSets, pods, SPC pod statuses,
+// warning events, synced Secrets) and re-evaluate on every change until every current pod of every
+// consuming workload mounted exactly the expected versions, or the deadline passes.
+import * as core from '@actions/core';
+import { createHash } from 'node:crypto';
+import type { CoreV1Event, KubernetesListObject, KubernetesObject, V1DaemonSet, V1Deployment, V1Pod, V1ReplicaSet, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
+import type { Manifest } from '../manifest/types.ts';
+import type { SecretVersion } from '../plan/types.ts';
+import type { KubeSession } from '../kube/client.ts';
+import { SPC_GROUP, SPC_VERSION, SPCPS_PLURAL } from '../kube/spcps.ts';
+import type { SpcPodStatus } from '../kube/spcps.ts';
+import { Mirror } from '../kube/watch.ts';
+import type { NamespaceSnapshot } from '../rotate/index.ts';
+import { evaluateGate } from './evaluate.ts';
+import type { GateEvaluation, GateSnapshot, PodReport, SyncedSecretState } from './evaluate.ts';
+import type { Diagnosis } from './diagnose.ts';
+
+export type { Diagnosis, DiagnosisCause } from './diagnose.ts';
+export type { PodObjectReport, PodReport, GateSnapshot, SyncedSecretState } from './evaluate.ts';
+export { evaluateGate } from './evaluate.ts';
+export { classifyMountFailure } from './diagnose.ts';
+
+export interface GateResult {
+  passed: boolean;
+  pods: PodReport[];
+  diagnoses: Diagnosis[];
+  waitedMs: number;
+  /** Value-free notes (targets nothing consumes...). */
+  warnings?: string[];
+}
+
+export interface GateRunOptions {
+  timeoutMs: number;
+  /** When the secrets changed: env consumers must run pods created after it. */
+  changedAt?: Date;
+  /** Vault secret name -> SHA-256 hex of the current value, to compare synced Secrets' content. */
+  contentDigests?: Record<string, string>;
+  /** The cluster's service-account issuer, quoted in federation diagnoses. */
+  issuer?: string;
+}
+
+interface NamespaceMirrors {
+  namespace: string;
+  deployments: Mirror<V1Deployment>;
+  statefulSets: Mirror<V1StatefulSet>;
+  daemonSets: Mirror<V1DaemonSet>;
+  replicaSets: Mirror<V1ReplicaSet>;
+  pods: Mirror<V1Pod>;
+  spcps: Mirror<SpcPodStatus & KubernetesObject>;
+  events: Mirror<CoreV1Event>;
+  secrets: Array<Mirror<V1Secret>>;
+}
+
+function all(m: NamespaceMirrors): Array<Mirror<KubernetesObject>> {
+  return [m.deployments, m.statefulSets, m.daemonSets, m.replicaSets, m.pods, m.spcps, m.events, ...m.secrets] as Array<Mirror<KubernetesObject>>;
+}
+
+function mirrorsFor(kube: KubeSession, manifest: Manifest, namespace: string, onChange: () => void): NamespaceMirrors {
+  const apps = `/apis/apps/v1/namespaces/${namespace}`;
+  const core1 = `/api/v1/namespaces/${namespace}`;
+  const synced = [...new Set(manifest.targets.filter((t) => t.namespace === namespace && t.syncTo).map((t) => t.syncTo!.secretName))];
+  return {
+    namespace,
+    deployments: new Mirror(kube, { path: `${apps}/deployments`, list: () => kube.apps.listNamespacedDeployment({ namespace }) }, onChange),
+    statefulSets: new Mirror(kube, { path: `${apps}/statefulsets`, list: () => kube.apps.listNamespacedStatefulSet({ namespace }) }, onChange),
+    daemonSets: new Mirror(kube, { path: `${apps}/daemonsets`, list: () => kube.apps.listNamespacedDaemonSet({ namespace }) }, onChange),
+    replicaSets: new Mirror(kube, { path: `${apps}/replicasets`, list: () => kube.apps.listNamespacedReplicaSet({ namespace }) }, onChange),
+    pods: new Mirror(kube, { path: `${core1}/pods`, list: () => kube.core.listNamespacedPod({ namespace }) }, onChange),
+    spcps: new Mirror<SpcPodStatus & KubernetesObject>(
+      kube,
+      {
+        path: `/apis/${SPC_GROUP}/${SPC_VERSION}/namespaces/${namespace}/${SPCPS_PLURAL}`,
+        list: async () =>
+          (await kube.custom.listNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace, plural: SPCPS_PLURAL })) as KubernetesListObject<SpcPodStatus & KubernetesObject>,
+      },
+      onChange,
+    ),
+    events: new Mirror(
+      kube,
+      { path: `${core1}/events`, fieldSelector: 'type=Warning', list: () => kube.core.listNamespacedEvent({ namespace, fieldSelector: 'type=Warning' }) },
+      onChange,
+    ),
+    secrets: synced.map(
+      (name) =>
+        new Mirror(
+          kube,
+          {
+            path: `${core1}/secrets`,
+            fieldSelector: `metadata.name=${name}`,
+            list: () => kube.core.listNamespacedSecret({ namespace, fieldSelector: `metadata.name=${name}` }),
+          },
+          onChange,
+        ),
+    ),
+  };
+}
+
+/** Key names and value digests only: the gate never holds on to a synced value beyond this. */
+export function syncedState(secret: V1Secret): SyncedSecretState {
+  const keys: Record<string, string> = {};
+  for (const [k, v] of Object.entries(secret.data ?? {})) {
+    keys[k] = createHash('sha256').update(Buffer.from(v, 'base64')).digest('hex');
+  }
+  for (const [k, v] of Object.entries(secret.stringData ?? {})) {
+    keys[k] = createHash('sha256').update(v, 'utf8').digest('hex');
+  }
+  return { namespace: secret.metadata?.namespace ?? '', name: secret.metadata?.name ?? '', keys };
+}
+
+function snapshotOf(mirrors: NamespaceMirrors[]): GateSnapshot {
+  const namespaces: NamespaceSnapshot[] = mirrors.map((m) => ({
+    namespace: m.namespace,
+    workloads: [
+      ...m.deployments.items().map((obj) => ({ kind: 'Deployment' as const, obj })),
+      ...m.statefulSets.items().map((obj) => ({ kind: 'StatefulSet' as const, obj })),
+      ...m.daemonSets.items().map((obj) => ({ kind: 'DaemonSet' as const, obj })),
+    ],
+    replicaSets: m.replicaSets.items(),
+    pods: m.pods.items(),
+    spcps: m.spcps.items(),
+    spcpsServed: !m.spcps.notServed,
+  }));
+  return {
+    namespaces,
+    events: mirrors.flatMap((m) => m.events.items()),
+    secrets: mirrors.flatMap((m) => m.secrets.flatMap((s) => s.items().map(syncedState))),
+  };
+}
+
+/**
+ * Watch-based wait (no fixed sleeps) for the affected rollouts, then every current pod of the
+ * workloads that mount each target's SPC must have an SPCPS (matching pod UID, mounted: true) whose
+ * object versions equal `expected` (secret name -> version), synced Secrets must hold the keys (and
+ * content, compared by digest against the vault only if given), env consumers must be pods created
+ * after the change.
+ */
+export async function runGate(kube: KubeSession, manifest: Manifest, expected: SecretVersion[], opts: GateRunOptions): Promise<GateResult> {
+  const started = Date.now();
+  const namespaces = [...new Set(manifest.targets.map((t) => t.namespace))].sort();
+  if (namespaces.length === 0) return { passed: true, pods: [], diagnoses: [], waitedMs: 0, warnings: [] };
+
+  let settle: (e: GateEvaluation) => void = () => undefined;
+  const done = new Promise<GateEvaluation>((resolve) => {
+    settle = resolve;
+  });
+  let finished = false;
+  let scheduled = false;
+  let ready = false;
+  let lastPending = '';
+  const mirrors: NamespaceMirrors[] = [];
+
+  const evaluate = (final: boolean): GateEvaluation =>
+    evaluateGate(manifest, expected, snapshotOf(mirrors), { changedAt: opts.changedAt, contentDigests: opts.contentDigests, issuer: opts.issuer, final });
+
+  const known = (): boolean => mirrors.flatMap(all).every((m) => m.listed || m.notServed);
+  const check = (): void => {
+    scheduled = false;
+    if (finished || !ready || !known()) return;
+    const e = evaluate(false);
+    if (e.passed || e.fatal) {
+      finished = true;
+      settle(e);
+      return;
+    }
+    const pending = e.pending.join('; ');
+    if (pending !== lastPending) {
+      lastPending = pending;
+      core.info(`gate: waiting for ${e.pending.length} item(s): ${e.pending.slice(0, 3).join('; ')}${e.pending.length > 3 ? '; …' : ''}`);
+    }
+  };
+  const onChange = (): void => {
+    if (scheduled || finished) return;
+    scheduled = true;
+    setImmediate(check);
+  };
+
+  for (const ns of namespaces) mirrors.push(mirrorsFor(kube, manifest, ns, onChange));
+  const timer = setTimeout(() => {
+    if (finished) return;
+    finished = true;
+    if (!known()) {
+      const failing = mirrors.flatMap(all).filter((m) => !m.listed && !m.notServed);
+      settle({
+        passed: false,
+        pods: [],
+        pending: failing.map((m) => m.path),
+        warnings: [],
+        fatal: false,
+        diagnoses: [{
+          cause: 'timeout',
+          message: `could not read ${failing.map((m) => `${m.path}${m.lastError ? ` (${m.lastError})` : ''}`).join(', ')}`,
+          fix: 'check the kubeconfig credentials can list and watch pods, events, secrets, workloads and secretproviderclasspodstatuses in the target namespaces',
+        }],
+      });
+      return;
+    }
+    settle(evaluate(true));
+  }, Math.max(0, opts.timeoutMs));
+  try {
+    await Promise.all(mirrors.flatMap(all).map((m) => m.start()));
+    for (const m of mirrors.flatMap(all)) {
+      if (m.lastError && !m.notServed) core.debug(`gate: ${m.path}: ${m.lastError}`);
+    }
+    ready = true;
+    check();
+    const result = await done;
+    const waitedMs = Date.now() - started;
+    for (const w of result.warnings) core.debug(`gate: ${w}`);
+    return { passed: result.passed, pods: result.pods, diagnoses: result.diagnoses, waitedMs, warnings: result.warnings };
+  } finally {
+    finished = true;
+    clearTimeout(timer);
+    await Promise.all(mirrors.flatMap(all).map((m) => m.stop()));
+  }
+}
