@@ -29,7 +29,9 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
   if (doc.errors.length > 0) {
     const issues = doc.errors.map((e): ManifestIssue => {
       const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-      const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      let message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      if (e.code === 'MULTIPLE_DOCS') message = 'the manifest must be one YAML document (found another after `---`)';
+      else if (e.code === 'DUPLICATE_KEY') message = `${message} (the same key appears twice in one mapping)`;
       return { file, line: pos.line, col: pos.col, path: '', message: `YAML syntax: ${lowerFirst(message)}` };
     });
     throw new ManifestError(dedupe(issues).sort(byPosition));
