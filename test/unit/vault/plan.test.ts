@@ -1,0 +1,169 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  DIGEST_KEY_SECRET,
+  OWNER,
+  TAG_DIGEST,
+  TAG_MANIFEST,
+  TAG_OWNER,
+  planSecrets,
+  secretsNeedingValueRead,
+} from '../../../src/vault/plan.ts';
+import type { LiveSecret, PlanInput, VaultState } from '../../../src/vault/plan.ts';
+import { manifest, secret } from './fixtures.ts';
+
+const NOW = new Date('2026-11-23T12:00:00Z');
+const owned = (name: string, extra: Record<string, string> = {}, over: Partial<LiveSecret> = {}): LiveSecret => ({
+  name,
+  enabled: true,
+  tags: { [TAG_OWNER]: OWNER, [TAG_MANIFEST]: 'akv-aks.yaml', ...extra },
+  createdOn: new Date('2026-11-01T00:00:00Z'),
+  ...over,
+});
+
+function state(live: LiveSecret[] = [], deleted: { name: string; tags: Record<string, string> }[] = []): VaultState {
+  return { live: new Map(live.map((l) => [l.name.toLowerCase(), l])), deleted: new Map(deleted.map((d) => [d.name.toLowerCase(), d])) };
+}
+
+function input(over: Partial<PlanInput>): PlanInput {
+  return {
+    manifest: manifest(),
+    state: state(),
+    mode: 'apply',
+    now: NOW,
+    manifestPath: 'akv-aks.yaml',
+    commit: 'abc123',
+    repository: 'contoso/payments',
+    digest: (n) => `d:${n}`,
+    valueEquals: () => undefined,
+    ...over,
+  };
+}
+
+const actions = (p: ReturnType<typeof planSecrets>): string[] => p.secrets.map((s) => `${s.name}:${s.item.action}`);
+
+describe('planSecrets', () => {
+  it('creates missing secrets with ownership, digest, source and commit tags', () => {
+    const p = planSecrets(input({ manifest: manifest({ secrets: [secret('db-password', { contentType: 'text/plain', tags: { team: 'pay' } })] }) }));
+    expect(actions(p)).toEqual(['db-password:create']);
+    const op = p.secrets[0]?.op;
+    expect(op?.kind).toBe('set');
+    if (op?.kind !== 'set') throw new Error('expected set');
+    expect(op.recover).toBe(false);
+    expect(op.properties.tags).toMatchObject({ [TAG_OWNER]: OWNER, [TAG_MANIFEST]: 'akv-aks.yaml', 'akv-aks-commit': 'abc123', 'akv-aks-repository': 'contoso/payments', team: 'pay', [TAG_DIGEST]: 'd:db-password' });
+    expect(op.properties.contentType).toBe('text/plain');
+  });
+
+  it('leaves a secret whose digest tag matches alone (no value read needed)', () => {
+    const m = manifest({ secrets: [secret('db-password')] });
+    const st = state([owned('db-password', { [TAG_DIGEST]: 'd:db-password', 'akv-aks-source': 'env' })]);
+    expect(secretsNeedingValueRead(m, st, (n) => `d:${n}`)).toEqual([]);
+    const p = planSecrets(input({ manifest: m, state: st }));
+    expect(actions(p)).toEqual(['db-password:unchanged']);
+    expect(p.secrets[0]?.op.kind).toBe('none');
+  });
+
+  it('ignores a different commit tag on an unchanged secret', () => {
+    const m = manifest({ secrets: [secret('a')] });
+    const st = state([owned('a', { [TAG_DIGEST]: 'd:a', 'akv-aks-source': 'env', 'akv-aks-commit': 'old' })]);
+    expect(actions(planSecrets(input({ manifest: m, state: st })))).toEqual(['a:unchanged']);
+  });
+
+  it('writes a new version when the compared value differs, and only tags when it is equal', () => {
+    const m = manifest({ secrets: [secret('a'), secret('b')] });
+    const st = state([owned('a', { 'akv-aks-source': 'env' }), owned('b', { 'akv-aks-source': 'env' })]);
+    expect(secretsNeedingValueRead(m, st, (n) => `d:${n}`)).toEqual(['a', 'b']);
+    const p = planSecrets(input({ manifest: m, state: st, valueEquals: (n) => n === 'b' }));
+    expect(p.secrets.map((s) => [s.name, s.item.action, s.op.kind, s.item.reason])).toEqual([
+      ['a', 'update', 'set', 'value changed'],
+      ['b', 'update', 'properties', 'properties changed: digest tag'],
+    ]);
+  });
+
+  it('refuses an existing secret it does not own unless adopt is set', () => {
+    const foreign: LiveSecret = { name: 'api-key', enabled: true, tags: { owner: 'someone' } };
+    const refused = planSecrets(input({ manifest: manifest({ secrets: [secret('api-key')] }), state: state([foreign]) }));
+    expect(actions(refused)).toEqual(['api-key:refuse']);
+    expect(refused.secrets[0]?.item.reason).toMatch(/adopt: true/);
+    expect(secretsNeedingValueRead(manifest({ secrets: [secret('api-key')] }), state([foreign]), () => 'x')).toEqual([]);
+
+    const adopted = planSecrets(input({ manifest: manifest({ secrets: [secret('api-key', { adopt: true })] }), state: state([foreign]), valueEquals: () => true }));
+    expect(actions(adopted)).toEqual(['api-key:adopt']);
+    const op = adopted.secrets[0]?.op;
+    if (op?.kind !== 'properties') throw new Error('expected a properties update');
+    expect(op.properties.tags).toMatchObject({ owner: 'someone', [TAG_OWNER]: OWNER, [TAG_MANIFEST]: 'akv-aks.yaml' });
+  });
+
+  it('recovers a soft-deleted secret it owned, refuses one it did not', () => {
+    const m = manifest({ secrets: [secret('old'), secret('theirs')] });
+    const p = planSecrets(input({ manifest: m, state: state([], [{ name: 'old', tags: { [TAG_OWNER]: OWNER } }, { name: 'theirs', tags: {} }]) }));
+    expect(actions(p)).toEqual(['old:recover', 'theirs:refuse']);
+    const op = p.secrets[0]?.op;
+    expect(op?.kind === 'set' && op.recover).toBe(true);
+  });
+
+  it('matches names case-insensitively', () => {
+    const p = planSecrets(input({ manifest: manifest({ secrets: [secret('Db-Pass')] }), state: state([owned('db-pass', { [TAG_DIGEST]: 'd:Db-Pass', 'akv-aks-source': 'env' })]) }));
+    expect(actions(p)).toEqual(['Db-Pass:unchanged']);
+  });
+
+  it('keeps dropped secrets unless prune, never the digest key nor another manifest\'s secrets', () => {
+    const live = [owned('gone'), owned(DIGEST_KEY_SECRET), owned('other', { [TAG_MANIFEST]: 'other.yaml' }), { name: 'foreign', tags: {} }];
+    const keep = planSecrets(input({ manifest: manifest(), state: state(live) }));
+    expect(actions(keep)).toEqual(['gone:keep']);
+    const prune = planSecrets(input({ manifest: manifest({ prune: true }), state: state(live) }));
+    expect(actions(prune)).toEqual(['gone:prune']);
+    expect(prune.secrets[0]?.op).toEqual({ kind: 'prune', purge: false });
+    const purge = planSecrets(input({ manifest: manifest({ prune: true, purge: true }), state: state(live) }));
+    expect(purge.secrets[0]?.op).toEqual({ kind: 'prune', purge: true });
+  });
+
+  it('regenerates a generated secret only in rotate mode and only when older than rotateAfter', () => {
+    const gen = secret('api-key', { source: { kind: 'generate', length: 32, charset: 'alphanumeric', rotateAfterSeconds: 30 * 86_400 } });
+    const young = owned('api-key', { 'akv-aks-source': 'generate' }, { createdOn: new Date('2026-11-20T00:00:00Z') });
+    const old = owned('api-key', { 'akv-aks-source': 'generate' }, { createdOn: new Date('2026-10-01T00:00:00Z') });
+    const m = manifest({ secrets: [gen] });
+    expect(actions(planSecrets(input({ manifest: m, state: state([old]), mode: 'apply' })))).toEqual(['api-key:unchanged']);
+    expect(actions(planSecrets(input({ manifest: m, state: state([young]), mode: 'rotate' })))).toEqual(['api-key:unchanged']);
+    const rotated = planSecrets(input({ manifest: m, state: state([old]), mode: 'rotate' }));
+    expect(actions(rotated)).toEqual(['api-key:update']);
+    expect(rotated.secrets[0]?.item.reason).toBe('rotateAfter 30d elapsed');
+    expect(rotated.secrets[0]?.op.kind).toBe('set');
+  });
+
+  it('reports existing secrets unchanged when present, refused and listed when missing', () => {
+    const m = manifest({ secrets: [secret('tls', { source: { kind: 'existing', objectType: 'cert' } }), secret('gone', { source: { kind: 'existing', objectType: 'secret' } })] });
+    const p = planSecrets(input({ manifest: m, state: state([{ name: 'tls', tags: {}, managed: true }]) }));
+    expect(actions(p)).toEqual(['tls:unchanged', 'gone:refuse']);
+    expect(p.missingExisting).toEqual(['gone']);
+    expect(p.secrets.every((s) => s.op.kind !== 'set' && s.op.kind !== 'properties')).toBe(true);
+  });
+
+  it('updates properties (contentType, tags, absolute dates) without a new version', () => {
+    const m = manifest({ secrets: [secret('a', { contentType: 'application/json', tags: { env: 'prod' }, expires: '2027-01-01T00:00:00Z' })] });
+    const st = state([owned('a', { [TAG_DIGEST]: 'd:a', 'akv-aks-source': 'env', env: 'dev' }, { contentType: 'text/plain' })]);
+    const p = planSecrets(input({ manifest: m, state: st }));
+    const s = p.secrets[0];
+    expect(s?.item.action).toBe('update');
+    expect(s?.item.reason).toBe('properties changed: tags, contentType, expires');
+    if (s?.op.kind !== 'properties') throw new Error('expected properties');
+    expect(s.op.properties.contentType).toBe('application/json');
+    expect(s.op.properties.tags.env).toBe('prod');
+    expect(s.op.properties.expiresOn?.toISOString()).toBe('2027-01-01T00:00:00.000Z');
+  });
+
+  it('sets relative expiry from the write time and rewrites a disabled current version', () => {
+    const m = manifest({ secrets: [secret('a', { expiresAfterSeconds: 3600 })] });
+    const created = planSecrets(input({ manifest: m }));
+    const op = created.secrets[0]?.op;
+    if (op?.kind !== 'set') throw new Error('expected set');
+    expect(op.properties.expiresOn?.getTime()).toBe(NOW.getTime() + 3_600_000);
+    const disabled = planSecrets(input({ manifest: m, state: state([owned('a', { [TAG_DIGEST]: 'd:a' }, { enabled: false })]) }));
+    expect(disabled.secrets[0]?.item.reason).toBe('current version disabled');
+  });
+
+  it('never puts a value in an item', () => {
+    const p = planSecrets(input({ manifest: manifest({ secrets: [secret('a'), secret('b')] }), state: state([owned('b')]), valueEquals: () => false }));
+    const text = JSON.stringify(p.secrets.map((s) => s.item));
+    expect(text).not.toMatch(/d:a|d:b/);
+  });
+});

@@ -1,0 +1,119 @@
+import { describe, expect, it } from '@jest/globals';
+import { RateLimiter, mapLimited } from '../../../src/vault/limiter.ts';
+import { charsetAlphabet, digestsEqual, generateValue, maskValue, newDigestKey, valueDigest } from '../../../src/vault/values.ts';
+
+describe('generateValue', () => {
+  it.each(['alphanumeric', 'base64url', 'hex', 'ascii'] as const)('draws %s values of the requested length from the charset only', (charset) => {
+    const alphabet = new Set(charsetAlphabet(charset));
+    const values = Array.from({ length: 20 }, () => generateValue(64, charset));
+    for (const v of values) {
+      expect(v).toHaveLength(64);
+      expect([...v].every((c) => alphabet.has(c))).toBe(true);
+    }
+    expect(new Set(values).size).toBe(20);
+  });
+
+  it('covers the whole alphabet (no modulo bias hiding characters)', () => {
+    const seen = new Set(generateValue(4000, 'hex'));
+    expect([...seen].sort().join('')).toBe('0123456789abcdef');
+  });
+
+  it('rejects impossible lengths', () => {
+    expect(() => generateValue(0, 'hex')).toThrow(/length/);
+    expect(() => generateValue(1.5, 'hex')).toThrow(/length/);
+  });
+});
+
+describe('valueDigest', () => {
+  it('is keyed and bound to the secret name', () => {
+    const k1 = Buffer.from(newDigestKey());
+    const k2 = Buffer.from(newDigestKey());
+    const d = valueDigest(k1, 'db-password', 'hunter2');
+    expect(d).toBe(valueDigest(k1, 'DB-Password', 'hunter2'));
+    expect(d).not.toBe(valueDigest(k2, 'db-password', 'hunter2'));
+    expect(d).not.toBe(valueDigest(k1, 'other', 'hunter2'));
+    expect(d).not.toBe(valueDigest(k1, 'db-password', 'hunter3'));
+    expect(d).not.toContain('hunter2');
+    expect(d.length).toBeLessThanOrEqual(256);
+    expect(digestsEqual(d, valueDigest(k1, 'db-password', 'hunter2'))).toBe(true);
+    expect(digestsEqual(undefined, d)).toBe(false);
+    expect(digestsEqual(`${d}x`, d)).toBe(false);
+  });
+});
+
+describe('maskValue', () => {
+  it('masks the value and each non-empty line of a multi-line value', () => {
+    const masked: string[] = [];
+    maskValue('-----BEGIN KEY-----\nabc\r\n\n  def  \n-----END KEY-----', (v) => masked.push(v));
+    expect(masked).toEqual(['-----BEGIN KEY-----\nabc\r\n\n  def  \n-----END KEY-----', '-----BEGIN KEY-----', 'abc', 'def', '-----END KEY-----']);
+    const none: string[] = [];
+    maskValue('', (v) => none.push(v));
+    expect(none).toEqual([]);
+  });
+});
+
+describe('RateLimiter', () => {
+  it('never starts more than the window allows, per class', async () => {
+    let t = 0;
+    const limiter = new RateLimiter({
+      concurrency: 50,
+      windowMs: 10_000,
+      writesPerWindow: 3,
+      readsPerWindow: 5,
+      now: () => t,
+      sleep: async (ms) => {
+        t += ms;
+      },
+    });
+    const inWindow: number[] = [];
+    await Promise.all(Array.from({ length: 7 }, () => limiter.run('write', async () => inWindow.push(limiter.inWindow('write')))));
+    expect(inWindow).toHaveLength(7);
+    expect(Math.max(...inWindow)).toBeLessThanOrEqual(3);
+    // 7 writes at 3 per 10 s need a third window
+    expect(t).toBeGreaterThanOrEqual(20_000);
+    expect(t).toBeLessThan(30_000);
+    // writes do not consume the read budget
+    expect(limiter.inWindow('read')).toBe(0);
+  });
+
+  it('bounds the requests in flight', async () => {
+    const limiter = new RateLimiter({ concurrency: 2, windowMs: 10_000, writesPerWindow: 100, readsPerWindow: 100 });
+    let active = 0;
+    let peak = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, () =>
+        limiter.run('read', async () => {
+          active++;
+          peak = Math.max(peak, active);
+          await new Promise((r) => setTimeout(r, 5));
+          active--;
+        }),
+      ),
+    );
+    expect(peak).toBe(2);
+  });
+});
+
+describe('mapLimited', () => {
+  it('keeps order, bounds concurrency and surfaces the first error after all settle', async () => {
+    let active = 0;
+    let peak = 0;
+    const out = await mapLimited([1, 2, 3, 4, 5], 2, async (n) => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise((r) => setTimeout(r, 3));
+      active--;
+      return n * 10;
+    });
+    expect(out).toEqual([10, 20, 30, 40, 50]);
+    expect(peak).toBe(2);
+    const done: number[] = [];
+    await expect(
+      mapLimited([1, 2, 3], 3, async (n) => {
+        if (n === 2) throw new Error('boom 2');
+        done.push(n);
+      }),
+    ).rejects.toThrow('boom 2');
+    expect(done.sort()).toEqual([1, 3]);
+  });
+});
