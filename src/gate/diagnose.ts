@@ -141,9 +141,15 @@ export function classifyMountFailure(message: string, ctx: MountFailureContext =
   return {
     ...base,
     cause: 'unknown',
-    message: firstLine(message),
+    message: oneLine(message, 300),
     fix: 'read the FailedMount event (kubectl describe pod) and the CSI driver / provider logs',
   };
+}
+
+/** A multi-line message on one line (whitespace collapsed), bounded, for tables. */
+export function oneLine(message: string, max = 400): string {
+  const line = message.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
 /** First line of a message, bounded, for tables. */
