@@ -4,10 +4,11 @@
 // management API, with the proxy's `127.0.0.1:<proxyPort>` authority as an alias so the ids and
 // nextLinks it writes point at the proxy).
 //
-// Version: 7.x, the current line, because it serves api-version 2025-07-01, the default of
-// @azure/keyvault-secrets 4.12 (3.4.33, the last Java 17 release, needs serviceVersion "7.6"
-// in every client, which would make the sandbox differ from production). 7.x needs Java 25:
-// findJava() looks for it (AKV_AKS_JAVA, then the JDKs under /usr/lib/jvm, then PATH).
+// Version: 7.x, the current line, because it serves api-version 2025-07-01 (3.4.33, the last
+// Java 17 release, stops at 7.6). Note that @azure/keyvault-secrets 4.12.0 defaults to
+// 2026-04-01, which no lowkey release serves yet: clients of a lowkey-backed sandbox need
+// serviceVersion "2025-07-01". 7.x needs Java 25: findJava() looks for it (AKV_AKS_JAVA, then
+// the JDKs under /usr/lib/jvm, then PATH).
 //
 // When the registry does not serve the artifact, ensureLowkeyJar() says so and returns
 // undefined; startVault then serves the vaults from the built-in engine (store.ts).

@@ -14,8 +14,8 @@ export interface StoreOptions {
   purgeProtection: boolean;
 }
 
-export const SUPPORTED_API_VERSIONS = ['7.0', '7.1', '7.2', '7.3', '7.4', '7.5', '7.6', '2025-07-01'];
-const LATEST_API_VERSION = '2025-07-01';
+export const SUPPORTED_API_VERSIONS = ['7.0', '7.1', '7.2', '7.3', '7.4', '7.5', '7.6', '2025-07-01', '2026-04-01'];
+const LATEST_API_VERSION = '2026-04-01';
 const MAX_VALUE_CHARS = 25 * 1024;
 const MAX_PAGE = 25;
 const NAME_RE = /^[0-9a-zA-Z-]{1,127}$/;
