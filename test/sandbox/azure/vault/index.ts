@@ -173,9 +173,10 @@ function registerRoutes(world: AzureWorld, proxy: VaultProxy, backend: VaultBack
         const name = decodeURIComponent(path.slice('/vault/vaults/'.length));
         const rec = world.vault(name);
         if (!rec) return { status: 404, body: { error: `unknown vault ${name}` } };
+        // World first, so the sync timer does not reopen the listener in between.
+        world.removeVault(rec.name);
         await proxy.close(rec.name);
         await backend.dropVault(rec.name);
-        world.removeVault(rec.name);
         return { status: 200, body: { removed: rec.name } };
       }
       if (path === '/vault/throttle' && (m === 'PUT' || m === 'POST')) {
