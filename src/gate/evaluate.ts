@@ -190,16 +190,19 @@ function envFresh(pod: V1Pod, w: Workload, consumed: ConsumedTarget[], versions:
   const created = time(pod.metadata?.creationTimestamp);
   const createdText = created ? new Date(created).toISOString() : 'unknown';
   const expected = opts.changedAt ? `pod started after ${opts.changedAt.toISOString()}` : `pod started for versions ${digest?.slice(0, 8) ?? '?'}`;
-  if (digest !== undefined && podDigest === digest) return { ok: true, expected, actual: `started for versions ${podDigest.slice(0, 8)}` };
   if (opts.changedAt && created >= opts.changedAt.getTime()) return { ok: true, expected, actual: `started ${createdText}` };
+  if (digest !== undefined && podDigest === digest) return { ok: true, expected, actual: `started for versions ${podDigest.slice(0, 8)}` };
   if (podDigest !== undefined) return { ok: false, expected, actual: `started for versions ${podDigest.slice(0, 8)}` };
   const recorded = w.obj.metadata?.annotations?.[DIGEST_ANNOTATION];
   const templateDigest = templateOf(w)?.metadata?.annotations?.[DIGEST_ANNOTATION];
-  if (recorded !== undefined && templateDigest === undefined && recorded !== digest) {
-    return { ok: false, expected, actual: `started ${createdText}, before the change` };
+  if (templateDigest === undefined && recorded !== undefined) {
+    return recorded === digest
+      ? { ok: true, expected, actual: `started ${createdText}, versions recorded` }
+      : { ok: false, expected, actual: `started ${createdText}, before the change` };
   }
-  if (opts.changedAt) return { ok: false, expected, actual: `started ${createdText}` };
-  // Never restarted by the action and no change time: nothing says the pod predates the versions.
+  const changed = consumed.some((c) => needsNewPod(c) && c.objects.some((o) => !o.version && versions.get(o.secret.toLowerCase())?.changed));
+  if (opts.changedAt && changed) return { ok: false, expected, actual: `started ${createdText}` };
+  // Never restarted by the action and nothing says the pod predates the versions it must see.
   return { ok: true, expected, actual: `started ${createdText}` };
 }
 

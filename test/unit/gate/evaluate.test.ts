@@ -170,6 +170,9 @@ describe('evaluateGate', () => {
     expect(before.passed).toBe(false);
     const after = evaluateGate(m, expected, world({ spec: envSpec, secrets: synced, podOver: { created: '2026-03-01T00:00:00Z' } }), { final: true, changedAt });
     expect(after.passed).toBe(true);
+    // An older pod whose env objects did not change is fine.
+    const unchanged = expected.map((x) => ({ ...x, changed: false }));
+    expect(evaluateGate(m, unchanged, world({ spec: envSpec, secrets: synced }), { final: true, changedAt }).passed).toBe(true);
   });
 
   it('rotation none does not require the new version', () => {

@@ -1,0 +1,142 @@
+// Apply → first deploy → gate; no-op re-run; one secret changes → only its consumers restart and the
+// gate waits for their new pods. Against the sandbox's real kube-apiserver + controller-manager and
+// the kubelet/CSI stand-in mounting through the local Azure.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { KubeSession } from '../../../src/kube/client.ts';
+import { readServiceAccountIssuer } from '../../../src/kube/client.ts';
+import { applyKubeObjects } from '../../../src/kube/apply.ts';
+import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
+import { DIGEST_ANNOTATION } from '../../../src/rotate/decide.ts';
+import { runGate } from '../../../src/gate/index.ts';
+import type { Manifest } from '../../../src/manifest/types.ts';
+import type { SecretVersion } from '../../../src/plan/types.ts';
+import type { AzureSide, TestIdentity } from './helpers.ts';
+import {
+  azureSide, createIdentity, csiPodSpec, deleteNamespace, deploymentOf, envPodSpec, federate, grantSecretsUser,
+  kubeAvailable, mounted, readDeployment, sandboxKube, shortId, testManifest, testTarget, writeSecret,
+} from './helpers.ts';
+
+jest.setTimeout(180_000);
+const describeKube = kubeAvailable() ? describe : describe.skip;
+
+describeKube('rotation and gate against the sandbox cluster', () => {
+  const id = shortId();
+  const ns = `it-rot-${id}`;
+  const dbName = `it-${id}-db`;
+  const keyName = `it-${id}-key`;
+  let kube: KubeSession;
+  let az: AzureSide;
+  let identity: TestIdentity;
+  let manifest: Manifest;
+  let versions: SecretVersion[];
+  const facts = (): { tenantId: string; clientIds: Record<string, string> } => ({ tenantId: az.env.AKV_AKS_SANDBOX_TENANT_ID!, clientIds: { [ns]: identity.clientId } });
+
+  beforeAll(async () => {
+    kube = sandboxKube();
+    az = await azureSide();
+    const issuer = await readServiceAccountIssuer(kube);
+    identity = await createIdentity(az, `id-sandbox-${ns}`);
+    await federate(az, identity, issuer, ns, 'api');
+    await grantSecretsUser(az, identity);
+    versions = [
+      { name: dbName, version: await writeSecret(az, dbName), changed: true },
+      { name: keyName, version: await writeSecret(az, keyName), changed: true },
+    ];
+    manifest = testManifest([
+      testTarget(ns, identity.name, {
+        secretProviderClass: 'db-secrets',
+        objects: [mounted(dbName, { alias: 'DB_PASSWORD' })],
+        syncTo: { secretName: 'db-env', type: 'Opaque', labels: {}, annotations: {}, keys: [{ key: 'DB_PASSWORD', object: 'DB_PASSWORD' }] },
+      }),
+      testTarget(ns, identity.name, { secretProviderClass: 'key-secrets', objects: [mounted(keyName)] }),
+    ]);
+  });
+
+  afterAll(async () => {
+    if (kube) await deleteNamespace(kube, ns);
+  });
+
+  it('plans, applies, and a first deploy passes the gate with the exact versions and no extra rollout', async () => {
+    const plan = await applyKubeObjects(kube, manifest, facts(), { mode: 'plan' });
+    expect(plan.map((i) => `${i.kind}:${i.name}:${i.action}`)).toEqual([
+      `namespace:${ns}:create`,
+      `service-account:${ns}/api:create`,
+      `secret-provider-class:${ns}/db-secrets:create`,
+      `secret-provider-class:${ns}/key-secrets:create`,
+    ]);
+    await expect(kube.core.readNamespace({ name: ns })).rejects.toBeDefined();
+
+    const applied = await applyKubeObjects(kube, manifest, facts(), { mode: 'apply' });
+    expect(applied.map((i) => i.action)).toEqual(['create', 'create', 'create', 'create']);
+    const sa = await kube.core.readNamespacedServiceAccount({ namespace: ns, name: 'api' });
+    expect(sa.metadata?.annotations?.['azure.workload.identity/client-id']).toBe(identity.clientId);
+    expect(sa.metadata?.managedFields?.some((f) => f.manager === 'akv-aks-action' && f.operation === 'Apply')).toBe(true);
+
+    // The workloads are deployed by the user's own step, after the action.
+    await kube.apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'db-reader', csiPodSpec('db-secrets')) });
+    await kube.apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'key-reader', csiPodSpec('key-secrets')) });
+    await kube.apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'env-reader', envPodSpec('db-env')) });
+
+    const rotation = await restartChangedWorkloads(kube, manifest, versions, { mode: 'apply' });
+    expect(rotation.restarted).toEqual([]);
+
+    const gate = await runGate(kube, manifest, versions, { timeoutMs: 90_000 });
+    expect(gate.diagnoses).toEqual([]);
+    expect(gate.passed).toBe(true);
+    const byWorkload = new Map(gate.pods.map((p) => [p.workload, p]));
+    expect([...byWorkload.keys()].sort()).toEqual(['Deployment/db-reader', 'Deployment/env-reader', 'Deployment/key-reader']);
+    expect(byWorkload.get('Deployment/db-reader')!.objects[0]).toMatchObject({ expected: versions[0]!.version, mounted: versions[0]!.version, ok: true });
+    expect(byWorkload.get('Deployment/key-reader')!.objects[0]).toMatchObject({ expected: versions[1]!.version, mounted: versions[1]!.version, ok: true });
+    for (const name of ['db-reader', 'key-reader', 'env-reader']) {
+      const d = await readDeployment(kube, ns, name);
+      expect(d.metadata?.generation).toBe(1); // recorded on metadata only: never rolled
+    }
+  });
+
+  it('a no-op re-run changes and restarts nothing', async () => {
+    const before = await Promise.all(['db-reader', 'key-reader', 'env-reader'].map((n) => readDeployment(kube, ns, n)));
+    const unchanged = versions.map((v) => ({ ...v, changed: false }));
+    const applied = await applyKubeObjects(kube, manifest, facts(), { mode: 'apply' });
+    expect(applied.map((i) => i.action)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    const rotation = await restartChangedWorkloads(kube, manifest, unchanged, { mode: 'apply' });
+    expect(rotation.restarted).toEqual([]);
+    expect(rotation.items.every((i) => i.action === 'unchanged')).toBe(true);
+    const after = await Promise.all(['db-reader', 'key-reader', 'env-reader'].map((n) => readDeployment(kube, ns, n)));
+    for (let i = 0; i < before.length; i++) {
+      expect(after[i]!.metadata?.generation).toBe(before[i]!.metadata?.generation);
+      expect(after[i]!.metadata?.resourceVersion).toBe(before[i]!.metadata?.resourceVersion);
+      expect(after[i]!.metadata?.annotations?.[DIGEST_ANNOTATION]).toBe(before[i]!.metadata?.annotations?.[DIGEST_ANNOTATION]);
+    }
+    const gate = await runGate(kube, manifest, unchanged, { timeoutMs: 30_000 });
+    expect(gate.passed).toBe(true);
+  });
+
+  it('a new version of one secret restarts only its consumers, and the gate waits for their new pods', async () => {
+    const oldPods = await kube.core.listNamespacedPod({ namespace: ns });
+    const oldKeyPod = oldPods.items.find((p) => p.metadata?.name?.startsWith('key-reader'))!.metadata!.name!;
+    const changedAt = new Date();
+    versions = [{ ...versions[0]!, changed: false }, { name: keyName, version: await writeSecret(az, keyName), changed: true }];
+
+    const plan = await restartChangedWorkloads(kube, manifest, versions, { mode: 'plan' });
+    expect(plan.items.filter((i) => i.action === 'restart').map((i) => i.name)).toEqual([`${ns}/key-reader`]);
+
+    const rotation = await restartChangedWorkloads(kube, manifest, versions, { mode: 'apply', changedAt });
+    expect(rotation.restarted.map((w) => w.name)).toEqual(['key-reader']);
+    expect(rotation.restarted[0]!.reason).toBe(`new version of ${keyName}`);
+    expect((await readDeployment(kube, ns, 'key-reader')).metadata?.generation).toBe(2);
+    expect((await readDeployment(kube, ns, 'db-reader')).metadata?.generation).toBe(1);
+    expect((await readDeployment(kube, ns, 'env-reader')).metadata?.generation).toBe(1);
+
+    const gate = await runGate(kube, manifest, versions, { timeoutMs: 90_000, changedAt });
+    expect(gate.diagnoses).toEqual([]);
+    expect(gate.passed).toBe(true);
+    const keyPods = gate.pods.filter((p) => p.workload === 'Deployment/key-reader');
+    expect(keyPods).toHaveLength(1);
+    expect(keyPods[0]!.pod).not.toBe(oldKeyPod);
+    expect(keyPods[0]!.objects[0]).toMatchObject({ expected: versions[1]!.version, mounted: versions[1]!.version, ok: true });
+
+    // And running it again restarts nothing more.
+    const again = await restartChangedWorkloads(kube, manifest, versions.map((v) => ({ ...v, changed: false })), { mode: 'apply' });
+    expect(again.restarted).toEqual([]);
+  });
+});
