@@ -24,7 +24,7 @@ function byPosition(a: ManifestIssue, b: ManifestIssue): number {
 /** Parses and validates manifest text; `file` is used in messages only. Throws ManifestError. */
 export function parseManifest(text: string, file: string, opts: LoadOptions = {}): ManifestDocument {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true, merge: true });
 
   if (doc.errors.length > 0) {
     const issues = doc.errors.map((e): ManifestIssue => {

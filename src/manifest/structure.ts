@@ -112,6 +112,11 @@ function mapError(e: ErrorObject, data: unknown): RawIssue | undefined {
         .split(',')
         .map((t) => TYPE_NAMES[t] ?? t)
         .join(' or ');
+      const last = path[path.length - 1];
+      const parent = path[path.length - 2];
+      if (typeof value === 'string' && typeof last === 'number' && parent === 'objects') {
+        return { path, at: 'value', message: `must be a mapping like \`{ secret: ${value} }\`, not a string` };
+      }
       return { path, at: 'value', message: `must be ${expected}, not ${describeType(value)}` };
     }
     case 'enum': {

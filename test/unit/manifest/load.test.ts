@@ -112,6 +112,19 @@ describe('normalisation applies every default', () => {
     expect(ext.syncTo!.keys).toEqual([{ key: 'key', object: 'ExamplePassword' }]);
   });
 
+  test('empty generate/existing take their defaults; merged anchors fill targets', () => {
+    const m = load('anchors-and-defaults.yaml');
+    expect(m.secrets.map((s) => s.source)).toEqual([
+      { kind: 'generate', length: 32, charset: 'alphanumeric' },
+      { kind: 'existing', objectType: 'secret' },
+    ]);
+    expect(m.targets.map((t) => [t.namespace, t.serviceAccount, t.secretProviderClass, t.objects.length, t.rotation])).toEqual([
+      ['blue', 'api', 'api-secrets', 2, 'restart'],
+      ['green', 'api', 'api-secrets', 2, 'csi'],
+    ]);
+    expect(m.targets.map((t) => (t.identity.mode === 'managed' ? t.identity.name : ''))).toEqual(['id-sandbox-blue', 'id-sandbox-green']);
+  });
+
   test('the default identity name is cut to 128 characters', () => {
     const cluster = 'c'.repeat(63);
     const ns = 'n'.repeat(63);
