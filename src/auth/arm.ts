@@ -38,10 +38,17 @@ export function keyVaultManagementClient(session: AzureSession, subscriptionId =
   });
 }
 
+/**
+ * Key Vault data-plane API version, pinned: the action uses nothing newer than 2025-07-01 (GA), and a
+ * pinned version keeps its behaviour independent of the SDK's default (4.12 defaults to 2026-04-01).
+ */
+export const KEYVAULT_API_VERSION = '2025-07-01';
+
 /** A data-plane client for a vault URI (from ARM's properties.vaultUri), as any principal. */
 export function secretClient(credential: TokenCredential, cloud: Cloud, vaultUri: string): SecretClient {
   return new SecretClient(vaultUri, credential, {
     ...sdkClientOptions(),
+    serviceVersion: KEYVAULT_API_VERSION,
     disableChallengeResourceVerification: !isCloudVaultHost(cloud, vaultUri),
   });
 }

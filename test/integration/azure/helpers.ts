@@ -1,0 +1,180 @@
+// Shared setup of the Azure-side integration tests: a logged-in session against the sandbox, a
+// private vault per test file (so request counts are not mixed with other tests'), stdout capture.
+import { randomBytes } from 'node:crypto';
+import { authorizationClient, scopeParam, secretClient } from '../../../src/auth/arm.ts';
+import { resolveCloud } from '../../../src/auth/cloud.ts';
+import { login } from '../../../src/auth/login.ts';
+import type { AzureSession } from '../../../src/auth/login.ts';
+import { roleAssignmentName } from '../../../src/identity/plan.ts';
+import type { SecretClient } from '@azure/keyvault-secrets';
+import { control, sandboxEnv } from '../../support/sandbox.ts';
+
+export const DEPLOYER_CLIENT_ID = '11111111-1111-1111-1111-111111111111';
+
+/** Exports the sandbox's variables to process.env (the action reads them there) and logs in. */
+export async function sandboxSession(): Promise<AzureSession> {
+  const env = sandboxEnv();
+  for (const k of ['ACTIONS_ID_TOKEN_REQUEST_URL', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'AKV_AKS_AUTHORITY_HOST', 'AKV_AKS_ARM_ENDPOINT']) {
+    const v = env[k];
+    if (v) process.env[k] = v;
+  }
+  const cloud = resolveCloud('AzureCloud', process.env);
+  return login({
+    clientId: env.AKV_AKS_SANDBOX_CLIENT_ID ?? DEPLOYER_CLIENT_ID,
+    tenantId: env.AKV_AKS_SANDBOX_TENANT_ID ?? '',
+    subscriptionId: env.AKV_AKS_SANDBOX_SUBSCRIPTION_ID ?? '',
+    cloud,
+  });
+}
+
+interface WorldDump {
+  principals: { clientId: string; objectId: string }[];
+  roleAssignments: { scope: string; principalId: string; roleDefinitionId: string }[];
+  federatedCredentials: { clientId: string; name: string; issuer: string; subject: string }[];
+  identities: { name: string; resourceGroup: string; clientId: string; principalId: string; tags?: Record<string, string> }[];
+  config: Record<string, unknown>;
+}
+
+export async function world(): Promise<WorldDump> {
+  return control<WorldDump>('GET', '/world');
+}
+
+export async function deployerObjectId(): Promise<string> {
+  const w = await world();
+  const p = w.principals.find((x) => x.clientId === DEPLOYER_CLIENT_ID);
+  if (!p) throw new Error('deployer principal missing from the sandbox world');
+  return p.objectId;
+}
+
+export interface TestVault {
+  name: string;
+  id: string;
+  uri: string;
+  rbac: boolean;
+  remove(): Promise<void>;
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * POST /vault/vaults. The sandbox's background vault sync can open the new vault's proxy port before
+ * the route does (the route then answers 400 EADDRINUSE although the vault is up): look it up then.
+ */
+async function addVault(body: Record<string, unknown>): Promise<{ id: string; vaultUri: string }> {
+  try {
+    return await control<{ id: string; vaultUri: string }>('POST', '/vault/vaults', body);
+  } catch (e) {
+    await new Promise((r) => setTimeout(r, 500));
+    const w = await world();
+    const rec = (w as unknown as { vaults: { name: string; id: string; vaultUri: string }[] }).vaults.find((v) => v.name === body.name);
+    const listening = (await control<{ name: string; listening: boolean }[]>('GET', '/vault/vaults')).find((v) => v.name === body.name)?.listening;
+    if (rec && listening) return rec;
+    throw e;
+  }
+}
+
+/** A fresh vault the deployer can write (Secrets Officer, or an all-secrets access policy). */
+export async function createTestVault(session: AzureSession, opts: { rbac: boolean; prefix?: string }): Promise<TestVault> {
+  const name = uniqueName(opts.prefix ?? 'kv-d-');
+  const oid = await deployerObjectId();
+  const body: Record<string, unknown> = { name, enableRbacAuthorization: opts.rbac };
+  if (!opts.rbac) {
+    body.accessPolicies = [
+      { tenantId: session.tenantId, objectId: oid, permissions: { secrets: ['get', 'list', 'set', 'delete', 'recover', 'backup', 'restore', 'purge'], keys: [], certificates: [] } },
+    ];
+  }
+  const rec = await addVault(body);
+  if (opts.rbac) {
+    const auth = authorizationClient(session);
+    let officer: string | undefined;
+    for await (const d of auth.roleDefinitions.list(scopeParam(rec.id), { filter: "roleName eq 'Key Vault Secrets Officer'" })) officer = d.id;
+    if (!officer) throw new Error('Key Vault Secrets Officer role definition missing');
+    await auth.roleAssignments.create(scopeParam(rec.id), roleAssignmentName(rec.id, oid, officer), { roleDefinitionId: officer, principalId: oid, principalType: 'ServicePrincipal' });
+  }
+  // Wait until the data plane lets the deployer in (RBAC propagation delay of the sandbox, if set).
+  const client = secretClient(session.credential, session.cloud, rec.vaultUri);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await client.listPropertiesOfSecrets().byPage({ maxPageSize: 1 }).next();
+      break;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  return {
+    name,
+    id: rec.id,
+    uri: rec.vaultUri,
+    rbac: opts.rbac,
+    remove: async () => {
+      await control('DELETE', `/vault/vaults/${name}`).catch(() => undefined);
+    },
+  };
+}
+
+export function dataClient(session: AzureSession, vault: TestVault): SecretClient {
+  return secretClient(session.credential, session.cloud, vault.uri);
+}
+
+export interface VaultStats {
+  requests: number;
+  reads: number;
+  writes: number;
+  throttled: number;
+}
+
+/** Requests the vault's authorization proxy served (this vault only). */
+export async function vaultStats(name: string): Promise<VaultStats> {
+  const all = await control<{ name: string; stats: VaultStats }[]>('GET', '/vault/vaults');
+  const v = all.find((x) => x.name === name);
+  if (!v) throw new Error(`vault ${name} unknown to the sandbox`);
+  return v.stats;
+}
+
+export interface ArmRecord {
+  service: string;
+  method: string;
+  path: string;
+  status: number;
+  at: number;
+}
+
+/** ARM requests since `since` whose path mentions one of `needles` (case-insensitive). */
+export async function armRequests(since: number, needles: string[]): Promise<ArmRecord[]> {
+  const s = await control<{ records: ArmRecord[] }>('GET', '/stats');
+  const lower = needles.map((n) => n.toLowerCase());
+  return s.records.filter((r) => r.service === 'arm' && r.at >= since && lower.some((n) => r.path.toLowerCase().includes(n)));
+}
+
+export const isWriteMethod = (m: string): boolean => !['GET', 'HEAD'].includes(m.toUpperCase());
+
+/** Captures what @actions/core (and anything else) writes to stdout, for the no-secret-in-logs checks. */
+export function captureStdout(): { text(): string; stop(): void } {
+  const chunks: string[] = [];
+  const original = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    return (original as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stdout.write;
+  return {
+    text: () => chunks.join(''),
+    stop: () => {
+      process.stdout.write = original;
+    },
+  };
+}
+
+/**
+ * The captured log as a runner would show it: `::add-mask::` commands are consumed by the runner
+ * (they are how values get masked), everything else is printed.
+ */
+export function visibleLog(captured: string): string {
+  return captured
+    .split('\n')
+    .filter((l) => !l.startsWith('::add-mask::'))
+    .join('\n');
+}

@@ -1,0 +1,265 @@
+// Key Vault sync through the real SDKs against the sandbox's vault (authorization proxy + engine),
+// on a private vault so the proxy's request counts are this file's alone.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { SecretClient } from '@azure/keyvault-secrets';
+import type { AzureSession } from '../../../src/auth/login.ts';
+import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
+import { DIGEST_KEY_SECRET, OWNER, TAG_DIGEST, TAG_OWNER } from '../../../src/vault/plan.ts';
+import { VaultSyncError, currentVersions, describeVault, syncSecrets } from '../../../src/vault/index.ts';
+import type { VaultInfo } from '../../../src/vault/index.ts';
+import { control } from '../../support/sandbox.ts';
+import { captureStdout, createTestVault, dataClient, sandboxSession, vaultStats, visibleLog } from './helpers.ts';
+import type { TestVault } from './helpers.ts';
+
+jest.setTimeout(120_000);
+
+const DB_PASSWORD = `pw-${Math.random().toString(36).slice(2)}-Zq9!`;
+const DB_PASSWORD_2 = `pw2-${Math.random().toString(36).slice(2)}-Kx7%`;
+const MULTI = `-----BEGIN PRIVATE KEY-----\nline-one-${Math.random().toString(36).slice(2)}\nline-two-${Math.random().toString(36).slice(2)}\n-----END PRIVATE KEY-----`;
+const FOREIGN_VALUE = `foreign-${Math.random().toString(36).slice(2)}`;
+const TLS_VALUE = `tls-${Math.random().toString(36).slice(2)}`;
+
+const env: Record<string, string> = { DB_PASSWORD, MULTI, LEGACY_TOKEN: `legacy-new-${Math.random().toString(36).slice(2)}` };
+const knownValues = (): string[] => [DB_PASSWORD, DB_PASSWORD_2, MULTI, ...MULTI.split('\n').filter((l) => l.length > 8), FOREIGN_VALUE, TLS_VALUE, env.LEGACY_TOKEN ?? ''];
+const generated: string[] = [];
+
+let session: AzureSession;
+let tv: TestVault;
+let vault: VaultInfo;
+let client: SecretClient;
+let capture: ReturnType<typeof captureStdout>;
+
+const envSecret = (name: string, variable: string, over: Partial<SecretSpec> = {}): SecretSpec => ({ name, source: { kind: 'env', env: variable }, tags: {}, adopt: false, ...over });
+
+function manifestWith(secrets: SecretSpec[], over: Partial<Manifest> = {}): Manifest {
+  return {
+    apiVersion: 'akv-aks/v1',
+    vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
+    cluster: { name: 'sandbox' },
+    identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
+    secrets,
+    targets: [
+      {
+        namespace: 'payments',
+        createNamespace: true,
+        serviceAccount: 'payments-api',
+        identity: { mode: 'managed', name: 'id-sandbox-payments', resourceGroup: 'rg-ids', location: 'westeurope' },
+        access: { scope: 'vault', role: 'Key Vault Secrets User' },
+        secretProviderClass: 'payments-secrets',
+        objects: [
+          { secret: 'db-password', objectType: 'secret' },
+          { secret: 'api-key', objectType: 'secret' },
+        ],
+        rotation: 'restart',
+      },
+    ],
+    prune: false,
+    purge: false,
+    ...over,
+  };
+}
+
+const baseSecrets = (): SecretSpec[] => [
+  envSecret('db-password', 'DB_PASSWORD', { contentType: 'text/plain', tags: { team: 'payments' } }),
+  { name: 'api-key', source: { kind: 'generate', length: 40, charset: 'alphanumeric', rotateAfterSeconds: 1 }, tags: {}, adopt: false },
+  envSecret('multi-line', 'MULTI'),
+  { name: 'tls-cert', source: { kind: 'existing', objectType: 'secret' }, tags: {}, adopt: false },
+];
+
+const run = (m: Manifest, mode: 'plan' | 'apply' | 'rotate' = 'apply') =>
+  syncSecrets(session, vault, m, { mode, env, now: new Date(), manifestPath: 'deploy/akv-aks.yaml', commit: 'c0ffee', repository: 'contoso/payments' });
+
+const summary = (items: { name: string; action: string }[]): string[] => items.map((i) => `${i.name}:${i.action}`);
+
+async function versionsOf(name: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const p of client.listPropertiesOfSecretVersions(name)) if (p.version) out.push(p.version);
+  return out;
+}
+
+beforeAll(async () => {
+  capture = captureStdout();
+  session = await sandboxSession();
+  tv = await createTestVault(session, { rbac: true });
+  client = dataClient(session, tv);
+  await client.setSecret('tls-cert', TLS_VALUE, { tags: { owner: 'platform-team' } });
+  vault = await describeVault(session, manifestWith([]));
+});
+
+afterAll(async () => {
+  capture?.stop();
+  await tv?.remove();
+});
+
+describe('syncSecrets against the sandbox vault', () => {
+  it('describeVault reads the data-plane URI and the permission model from ARM', () => {
+    expect(vault.uri).toBe(tv.uri);
+    expect(vault.rbac).toBe(true);
+    expect(vault.id.toLowerCase()).toBe(tv.id.toLowerCase());
+  });
+
+  it('plan mode writes nothing and lists what apply would do', async () => {
+    const before = await vaultStats(tv.name);
+    const r = await run(manifestWith(baseSecrets()), 'plan');
+    expect(summary(r.items)).toEqual(['db-password:create', 'api-key:create', 'multi-line:create', 'tls-cert:unchanged']);
+    expect((await vaultStats(tv.name)).writes - before.writes).toBe(0);
+    await expect(client.getSecret('db-password')).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it('a first apply creates what the manifest declares, owned and tagged', async () => {
+    const r = await run(manifestWith(baseSecrets()));
+    expect(summary(r.items)).toEqual(['db-password:create', 'api-key:create', 'multi-line:create', 'tls-cert:unchanged']);
+    const db = await client.getSecret('db-password');
+    expect(db.value).toBe(DB_PASSWORD);
+    expect(db.properties.contentType).toBe('text/plain');
+    expect(db.properties.tags).toMatchObject({ [TAG_OWNER]: OWNER, team: 'payments', 'akv-aks-manifest': 'deploy/akv-aks.yaml', 'akv-aks-commit': 'c0ffee' });
+    expect(db.properties.tags?.[TAG_DIGEST]).toMatch(/^hmac-sha256-v1:/);
+    const key = await client.getSecret('api-key');
+    expect(key.value).toMatch(/^[A-Za-z0-9]{40}$/);
+    generated.push(key.value ?? '');
+    expect((await client.getSecret('multi-line')).value).toBe(MULTI);
+    // the digest key lives in the vault as a secret, owned by the action
+    expect((await client.getSecret(DIGEST_KEY_SECRET)).properties.tags?.[TAG_OWNER]).toBe(OWNER);
+    // versions for the gate: what the vault now serves
+    const byName = Object.fromEntries(r.secrets.map((s) => [s.name, s]));
+    expect(byName['db-password']).toEqual({ name: 'db-password', version: db.properties.version, changed: true });
+    expect(byName['api-key']?.version).toBe(key.properties.version);
+    expect(byName['tls-cert']?.changed).toBe(false);
+  });
+
+  it('a second apply writes nothing (zero write requests at the vault)', async () => {
+    const before = await vaultStats(tv.name);
+    const r = await run(manifestWith(baseSecrets()));
+    const after = await vaultStats(tv.name);
+    expect(summary(r.items)).toEqual(['db-password:unchanged', 'api-key:unchanged', 'multi-line:unchanged', 'tls-cert:unchanged']);
+    expect(after.writes - before.writes).toBe(0);
+    expect(r.secrets.every((s) => !s.changed)).toBe(true);
+    const db = await client.getSecret('db-password');
+    expect(r.secrets.find((s) => s.name === 'db-password')?.version).toBe(db.properties.version);
+    // LIST pages + the digest key + version lookups of mounted secrets: a handful, not a GET per secret value
+    expect(after.requests - before.requests).toBeLessThanOrEqual(6);
+  });
+
+  it('currentVersions reports the same versions without writing', async () => {
+    const before = await vaultStats(tv.name);
+    const v = await currentVersions(session, vault, manifestWith(baseSecrets()));
+    expect(v.find((s) => s.name === 'db-password')?.version).toBe((await client.getSecret('db-password')).properties.version);
+    expect(v.find((s) => s.name === 'api-key')?.version).toBe((await client.getSecret('api-key')).properties.version);
+    expect((await vaultStats(tv.name)).writes - before.writes).toBe(0);
+  });
+
+  it('a changed value creates exactly one new version', async () => {
+    const oldVersions = await versionsOf('db-password');
+    env.DB_PASSWORD = DB_PASSWORD_2;
+    const before = await vaultStats(tv.name);
+    const r = await run(manifestWith(baseSecrets()));
+    const after = await vaultStats(tv.name);
+    expect(summary(r.items)).toEqual(['db-password:update', 'api-key:unchanged', 'multi-line:unchanged', 'tls-cert:unchanged']);
+    expect(r.items[0]).toMatchObject({ reason: 'value changed' });
+    expect(after.writes - before.writes).toBe(1);
+    const newVersions = await versionsOf('db-password');
+    expect(newVersions).toHaveLength(oldVersions.length + 1);
+    const db = await client.getSecret('db-password');
+    expect(db.value).toBe(DB_PASSWORD_2);
+    expect(r.secrets.find((s) => s.name === 'db-password')).toEqual({ name: 'db-password', version: db.properties.version, changed: true });
+  });
+
+  it('rotate mode regenerates a generated secret older than rotateAfter', async () => {
+    await new Promise((r) => setTimeout(r, 1_100));
+    const before = (await client.getSecret('api-key')).properties.version;
+    const r = await run(manifestWith(baseSecrets()), 'rotate');
+    expect(r.items.find((i) => i.name === 'api-key')).toMatchObject({ action: 'update', reason: 'rotateAfter 1s elapsed' });
+    const key = await client.getSecret('api-key');
+    generated.push(key.value ?? '');
+    expect(key.properties.version).not.toBe(before);
+    expect(key.value).not.toBe(generated[0]);
+  });
+
+  it('refuses an existing secret it does not own (nothing written), and adopts it when told', async () => {
+    await client.setSecret('legacy-token', FOREIGN_VALUE, { tags: { owner: 'someone-else' } });
+    const secrets = [...baseSecrets(), envSecret('legacy-token', 'LEGACY_TOKEN')];
+    const plan = await run(manifestWith(secrets), 'plan');
+    expect(plan.items.find((i) => i.name === 'legacy-token')).toMatchObject({ action: 'refuse' });
+    const before = await vaultStats(tv.name);
+    const err = await run(manifestWith(secrets)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VaultSyncError);
+    expect((err as VaultSyncError).secrets).toEqual(['legacy-token']);
+    expect((err as Error).message).toMatch(/legacy-token.*adopt: true/);
+    expect((await vaultStats(tv.name)).writes - before.writes).toBe(0);
+    expect((await client.getSecret('legacy-token')).value).toBe(FOREIGN_VALUE);
+
+    const adopted = [...baseSecrets(), envSecret('legacy-token', 'LEGACY_TOKEN', { adopt: true })];
+    const r = await run(manifestWith(adopted));
+    expect(r.items.find((i) => i.name === 'legacy-token')).toMatchObject({ action: 'adopt' });
+    const s = await client.getSecret('legacy-token');
+    expect(s.value).toBe(env.LEGACY_TOKEN);
+    expect(s.properties.tags).toMatchObject({ [TAG_OWNER]: OWNER });
+  });
+
+  it('recovers a soft-deleted secret, waiting through ObjectIsBeingDeleted and the 404 after recovery, then writes it', async () => {
+    await control('PUT', '/vault/settle', { vault: tv.name, deleteMs: 1_500, recoverMs: 1_500 });
+    try {
+      const poller = await client.beginDeleteSecret('multi-line');
+      await poller.pollUntilDone();
+      const r = await run(manifestWith(baseSecrets()));
+      expect(r.items.find((i) => i.name === 'multi-line')).toMatchObject({ action: 'recover' });
+      const s = await client.getSecret('multi-line');
+      expect(s.value).toBe(MULTI);
+      expect(r.secrets.find((x) => x.name === 'multi-line')).toMatchObject({ changed: true, version: s.properties.version });
+    } finally {
+      await control('PUT', '/vault/settle', { vault: tv.name, deleteMs: 0, recoverMs: 0 });
+    }
+  });
+
+  it('keeps dropped secrets unless prune, and prune deletes without purging', async () => {
+    const without = baseSecrets().filter((s) => s.name !== 'multi-line');
+    const keep = await run(manifestWith(without));
+    expect(keep.items.find((i) => i.name === 'multi-line')).toMatchObject({ action: 'keep' });
+    expect((await client.getSecret('multi-line')).value).toBe(MULTI);
+    const pruned = await run(manifestWith(without, { prune: true }));
+    expect(pruned.items.find((i) => i.name === 'multi-line')).toMatchObject({ action: 'prune' });
+    // only what this manifest owns and dropped (legacy-token was adopted above, then dropped): never the
+    // digest key, nor the unowned tls-cert
+    expect(pruned.items.filter((i) => i.action === 'prune' || i.action === 'keep').map((i) => `${i.name}:${i.action}`)).toEqual(['legacy-token:prune', 'multi-line:prune']);
+    expect(pruned.items.map((i) => i.name)).not.toContain(DIGEST_KEY_SECRET);
+    expect((await client.getSecret('tls-cert')).value).toBe(TLS_VALUE);
+    const deadline = Date.now() + 10_000;
+    let deleted;
+    while (!deleted && Date.now() < deadline) deleted = await client.getDeletedSecret('multi-line').catch(() => undefined);
+    expect(deleted?.name).toBe('multi-line');
+  });
+
+  it('fails naming an existing secret the vault lacks', async () => {
+    const m = manifestWith([...baseSecrets(), { name: 'not-there', source: { kind: 'existing', objectType: 'secret' }, tags: {}, adopt: false }]);
+    await expect(run(m)).rejects.toThrow(/not-there/);
+    await expect(currentVersions(session, vault, m)).rejects.toThrow(/not-there/);
+  });
+
+  it('honours 429 with Retry-After and backs off on 429 without it', async () => {
+    env.DB_PASSWORD = `${DB_PASSWORD}-third`;
+    await control('POST', '/vault/faults', { vault: tv.name, method: 'PUT', pathPattern: '/secrets/db-password', times: 2, effect: { kind: 'status', status: 429 } });
+    await control('POST', '/vault/faults', { vault: tv.name, method: 'GET', pathPattern: '^/secrets\\?', times: 1, effect: { kind: 'status', status: 429, retryAfterSeconds: 1 } });
+    const before = await vaultStats(tv.name);
+    const started = Date.now();
+    const r = await run(manifestWith(baseSecrets()));
+    expect((await vaultStats(tv.name)).throttled - before.throttled).toBe(3);
+    expect(r.items.find((i) => i.name === 'db-password')).toMatchObject({ action: 'update' });
+    expect((await client.getSecret('db-password')).value).toBe(env.DB_PASSWORD);
+    // 1 s Retry-After + 1 s and 2 s backoff at least
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3_900);
+    knownValues().push(env.DB_PASSWORD ?? '');
+  });
+
+  it('never prints a secret value (masks aside, which the runner consumes)', () => {
+    const log = visibleLog(capture.text());
+    expect(log.length).toBeGreaterThan(0);
+    for (const v of [...knownValues(), env.DB_PASSWORD ?? '', ...generated]) {
+      if (v) expect(log).not.toContain(v);
+    }
+    // every value was masked, multi-line values line by line
+    const masks = capture.text();
+    expect(masks).toContain(`::add-mask::${DB_PASSWORD}`);
+    for (const line of MULTI.split('\n')) expect(masks).toContain(`::add-mask::${line}`);
+    for (const g of generated) expect(masks).toContain(`::add-mask::${g}`);
+  });
+});
