@@ -1,0 +1,108 @@
+// The gate's failures against the sandbox cluster: a federated credential whose issuer does not match
+// (AADSTS70021), an identity without a Key Vault role (ForbiddenByRbac), and verify-only mode catching a
+// pod that still mounts an older version than the vault's current one.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { KubeSession } from '../../../src/kube/client.ts';
+import { readServiceAccountIssuer } from '../../../src/kube/client.ts';
+import { applyKubeObjects } from '../../../src/kube/apply.ts';
+import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
+import { runGate } from '../../../src/gate/index.ts';
+import type { Manifest } from '../../../src/manifest/types.ts';
+import type { AzureSide, TestIdentity } from './helpers.ts';
+import {
+  azureSide, createIdentity, csiPodSpec, deleteNamespace, deploymentOf, federate, grantSecretsUser,
+  kubeAvailable, mounted, sandboxKube, shortId, testManifest, testTarget, writeSecret,
+} from './helpers.ts';
+
+jest.setTimeout(180_000);
+const describeKube = kubeAvailable() ? describe : describe.skip;
+
+describeKube('gate failures against the sandbox cluster', () => {
+  const id = shortId();
+  let kube: KubeSession;
+  let az: AzureSide;
+  let issuer: string;
+  const namespaces: string[] = [];
+
+  beforeAll(async () => {
+    kube = sandboxKube();
+    az = await azureSide();
+    issuer = await readServiceAccountIssuer(kube);
+  });
+
+  afterAll(async () => {
+    if (kube) for (const ns of namespaces) await deleteNamespace(kube, ns);
+  });
+
+  async function deployTarget(suffix: string, setup: (identity: TestIdentity, ns: string) => Promise<void>): Promise<{ ns: string; manifest: Manifest; secret: string; version: string; identity: TestIdentity }> {
+    const ns = `it-${suffix}-${id}`;
+    namespaces.push(ns);
+    const secret = `it-${id}-${suffix}`;
+    const version = await writeSecret(az, secret);
+    const identity = await createIdentity(az, `id-sandbox-${ns}`);
+    await setup(identity, ns);
+    const manifest = testManifest([testTarget(ns, identity.name, { secretProviderClass: 'app-secrets', objects: [mounted(secret)] })]);
+    await applyKubeObjects(kube, manifest, { tenantId: az.env.AKV_AKS_SANDBOX_TENANT_ID!, clientIds: { [ns]: identity.clientId } }, { mode: 'apply' });
+    await kube.apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'app', csiPodSpec('app-secrets')) });
+    return { ns, manifest, secret, version, identity };
+  }
+
+  it('a federated credential with another issuer fails the gate with the AADSTS70021 diagnosis', async () => {
+    // Trailing slash: the byte-exact comparison Entra makes.
+    const t = await deployTarget('fed', async (identity, ns) => {
+      await federate(az, identity, `${issuer}/`, ns, 'api');
+      await grantSecretsUser(az, identity);
+    });
+    const gate = await runGate(kube, t.manifest, [{ name: t.secret, version: t.version, changed: true }], { timeoutMs: 15_000, issuer });
+    expect(gate.passed).toBe(false);
+    const fed = gate.diagnoses.find((d) => d.cause === 'federation-mismatch');
+    expect(fed).toBeDefined();
+    expect(fed!.message).toContain('AADSTS70021');
+    expect(fed!.message).toContain(`presented subject 'system:serviceaccount:${t.ns}:api'`);
+    expect(fed!.message).toContain(`presented issuer '${issuer}'`);
+    expect(fed!.namespace).toBe(t.ns);
+    const pod = gate.pods.find((p) => p.workload === 'Deployment/app');
+    expect(pod).toBeDefined();
+    expect(pod!.ready).toBe(false);
+    expect(pod!.node).toBeTruthy();
+    expect(pod!.objects[0]).toMatchObject({ object: t.secret, expected: t.version, ok: false });
+    expect(pod!.lastEvent).toMatch(/^FailedMount: .*AADSTS70021/);
+  });
+
+  it('an identity without a Key Vault role fails the gate with the RBAC diagnosis', async () => {
+    const t = await deployTarget('rbac', async (identity, ns) => {
+      await federate(az, identity, issuer, ns, 'api');
+    });
+    const gate = await runGate(kube, t.manifest, [{ name: t.secret, version: t.version, changed: true }], { timeoutMs: 15_000, issuer });
+    expect(gate.passed).toBe(false);
+    const rbac = gate.diagnoses.find((d) => d.cause === 'missing-role');
+    expect(rbac).toBeDefined();
+    expect(rbac!.message).toContain(`secret ${t.secret}`);
+    expect(rbac!.fix).toContain('Key Vault Secrets User');
+    expect(gate.diagnoses.some((d) => d.cause === 'federation-mismatch')).toBe(false);
+  });
+
+  it('verify-only mode catches a pod still mounting an older version', async () => {
+    const t = await deployTarget('stale', async (identity, ns) => {
+      await federate(az, identity, issuer, ns, 'api');
+      await grantSecretsUser(az, identity);
+    });
+    const first = await runGate(kube, t.manifest, [{ name: t.secret, version: t.version, changed: true }], { timeoutMs: 90_000 });
+    expect(first.passed).toBe(true);
+
+    // Someone writes a new version straight into the vault; nothing restarts the pod.
+    const newer = await writeSecret(az, t.secret);
+    expect(newer).not.toBe(t.version);
+    const verify = await runGate(kube, t.manifest, [{ name: t.secret, version: newer, changed: false }], { timeoutMs: 8_000 });
+    expect(verify.passed).toBe(false);
+    expect(verify.diagnoses.map((d) => d.cause)).toEqual(['stale-version']);
+    expect(verify.pods[0]!.objects[0]).toMatchObject({ expected: newer, mounted: t.version, ok: false });
+
+    // The apply mode fixes it: one restart, then the gate passes on the new pod.
+    const rotation = await restartChangedWorkloads(kube, t.manifest, [{ name: t.secret, version: newer, changed: true }], { mode: 'apply' });
+    expect(rotation.restarted.map((w) => w.name)).toEqual(['app']);
+    const after = await runGate(kube, t.manifest, [{ name: t.secret, version: newer, changed: true }], { timeoutMs: 90_000 });
+    expect(after.passed).toBe(true);
+    expect(after.pods[0]!.objects[0]).toMatchObject({ expected: newer, mounted: newer, ok: true });
+  });
+});
