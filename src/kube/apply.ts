@@ -131,9 +131,9 @@ async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[
     const spcs = (await kube.custom.listClusterCustomObject({ group: SPC_GROUP, version: SPC_VERSION, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] };
     out.push(...(spcs.items ?? []).map((i) => ({ ...i, apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass' }) as Obj));
   } catch (err) {
-    if (statusOf(err) === 404) return out; // CRD absent: nothing of ours can exist
-    if (statusOf(err) !== 403) throw err;
-    for (const namespace of namespaces) {
+    // 404: the CRD is absent, so no SecretProviderClass of ours can exist.
+    if (statusOf(err) !== 404 && statusOf(err) !== 403) throw err;
+    for (const namespace of statusOf(err) === 403 ? namespaces : []) {
       const spcs = (await kube.custom.listNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] };
       out.push(...(spcs.items ?? []).map((i) => ({ ...i, apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass' }) as Obj));
     }
