@@ -79,7 +79,7 @@ export interface MountDeps {
   /** Secrets of nodePublishSecretRef (service-principal mode), or undefined when absent. */
   nodePublishSecret(namespace: string, name: string): Promise<Record<string, string> | undefined>;
   /** The vault's data-plane URL (`properties.vaultUri`) or undefined when no such vault exists. */
-  vaultUri(name: string): string | undefined;
+  vaultUri(name: string): string | undefined | Promise<string | undefined>;
   /** Entra authority host (https://127.0.0.1:47011). */
   authorityHost: string;
   /** A token for a managed identity (useVMManagedIdentity), as IMDS would hand it out. */
@@ -344,7 +344,7 @@ async function providerMount(deps: MountDeps, pod: PodRef, params: Record<string
     return tokenPromise;
   };
 
-  const vaultUri = deps.vaultUri(keyvaultName);
+  const vaultUri = await deps.vaultUri(keyvaultName);
   const files = new Map<string, Buffer>();
   const mounted: MountedObject[] = [];
   for (const o of objects) {

@@ -16,6 +16,24 @@ import { Kubelet } from './kubelet.ts';
 export { NODE_NAME } from './bootstrap.ts';
 export { APISERVER_URL, CLUSTER_NAME } from './controlplane.ts';
 
+/**
+ * Without an in-process world (the kube part started on its own next to a running Azure
+ * supervisor), vaults are looked up through the control API's `GET /vault/vaults`.
+ */
+function vaultsThroughControl(base: string | undefined): (name: string) => Promise<string | undefined> {
+  return async (name) => {
+    if (!base) return undefined;
+    try {
+      const res = await fetch(new URL('/vault/vaults', base));
+      if (!res.ok) return undefined;
+      const list = (await res.json()) as Array<{ name: string; vaultUri: string }>;
+      return list.find((v) => v.name.toLowerCase() === name.toLowerCase())?.vaultUri;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
 export async function startKube(ctx: SandboxContext): Promise<RunningPart> {
   const log = (m: string): void => ctx.log('kube', m);
   const started = Date.now();
@@ -53,7 +71,7 @@ export async function startKube(ctx: SandboxContext): Promise<RunningPart> {
       nodeName: NODE_NAME,
       log: (m) => ctx.log('kubelet', m),
       authorityHost,
-      vaultUri: (name) => world?.vault(name)?.vaultUri,
+      vaultUri: world ? (name) => world.vault(name)?.vaultUri : vaultsThroughControl(ctx.env.AKV_AKS_SANDBOX_CONTROL),
       managedIdentityToken: managedIdentityTokenSource(world),
     });
     await kubelet.start();

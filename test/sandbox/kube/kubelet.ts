@@ -97,7 +97,7 @@ export interface KubeletOptions {
   nodeName: string;
   log: (message: string) => void;
   authorityHost: string;
-  vaultUri: (name: string) => string | undefined;
+  vaultUri: (name: string) => string | undefined | Promise<string | undefined>;
   managedIdentityToken: (clientId: string | undefined, resource: string) => Promise<TokenResult>;
   config?: Partial<KubeletConfig>;
 }
@@ -767,8 +767,8 @@ export class Kubelet {
         source: component === 'kubelet' ? { component, host: this.opts.nodeName } : { component },
         reportingComponent: component,
         reportingInstance: component === 'kubelet' ? this.opts.nodeName : '',
-        firstTimestamp: now as unknown as Date,
-        lastTimestamp: now as unknown as Date,
+        firstTimestamp: new Date(now),
+        lastTimestamp: new Date(now),
         count: 1,
       };
       await this.core.createNamespacedEvent({ namespace, body: ev });
