@@ -67,6 +67,11 @@ export interface GateEvaluation {
   warnings: string[];
   /** A failure waiting cannot fix (driver not installed): stop early. */
   fatal: boolean;
+  /**
+   * Every rollout is complete and every failing pod is ready but holds an old version that nothing
+   * will refresh (rotation: restart, no rollout under way): only a restart helps, waiting does not.
+   */
+  settled: boolean;
 }
 
 function time(v: unknown): number {
@@ -111,6 +116,8 @@ interface PodCheck {
   staleEnv: string[];
   unmountedSpcs: TargetSpec[];
   failedMount?: string;
+  /** A stale object belongs to a target the driver's auto-rotation refreshes (rotation: csi). */
+  awaitingCsiRotation: boolean;
 }
 
 function checkPod(
@@ -129,6 +136,7 @@ function checkPod(
   const unmountedSpcs: TargetSpec[] = [];
   const multi = consumed.length > 1;
   const ref = refOf(w);
+  let awaitingCsiRotation = false;
 
   for (const c of consumed) {
     const rotation = c.target.rotation;
@@ -141,7 +149,10 @@ function checkPod(
         const have = mounted?.get(objectId(o));
         const versionOk = rotation === 'none' || want === undefined || have === want;
         const ok = have !== undefined && versionOk;
-        if (have !== undefined && !versionOk) staleCsi.push(o.secret);
+        if (have !== undefined && !versionOk) {
+          staleCsi.push(o.secret);
+          if (rotation === 'csi') awaitingCsiRotation = true;
+        }
         objects.push({ object: label(c, o, multi), expected: want, mounted: mounted ? (have ?? 'absent') : undefined, ok });
       }
     }
@@ -180,7 +191,7 @@ function checkPod(
     lastEvent: last ? `${last.reason ?? ''}: ${oneLine(last.message ?? '', 400)}` : undefined,
     ok: ready && objects.every((o) => o.ok),
   };
-  return { report, staleCsi, staleEnv, unmountedSpcs, failedMount: failed?.message };
+  return { report, staleCsi, staleEnv, unmountedSpcs, failedMount: failed?.message, awaitingCsiRotation };
 }
 
 /** Env consumers see new content only in pods started after the change. */
@@ -269,6 +280,7 @@ export function evaluateGate(manifest: Manifest, expected: readonly SecretVersio
   const pending: string[] = [];
   const warnings: string[] = [];
   let fatal = false;
+  let unsettled = 0;
 
   for (const snap of gs.namespaces) {
     const consumers = consumersIn(snap, manifest);
@@ -290,7 +302,10 @@ export function evaluateGate(manifest: Manifest, expected: readonly SecretVersio
     for (const wc of consumers) {
       const ref = refOf(wc.workload);
       const rollout = rolloutStatus(wc.workload);
-      if (!rollout.done) pending.push(`${ref.kind} ${ref.namespace}/${ref.name}: ${rollout.message}`);
+      if (!rollout.done) {
+        pending.push(`${ref.kind} ${ref.namespace}/${ref.name}: ${rollout.message}`);
+        unsettled++;
+      }
       if (rollout.stuck) {
         diagnoses.push({
           cause: 'rollout-stuck',
@@ -302,7 +317,10 @@ export function evaluateGate(manifest: Manifest, expected: readonly SecretVersio
       const current = currentPods(wc.workload, snap.pods, snap.replicaSets);
       if (current.length === 0 && rollout.done) {
         const replicas = wc.workload.kind === 'DaemonSet' ? wc.workload.obj.status?.desiredNumberScheduled : wc.workload.obj.spec?.replicas;
-        if (replicas !== 0) pending.push(`${ref.kind} ${ref.namespace}/${ref.name}: no current pods yet`);
+        if (replicas !== 0) {
+          pending.push(`${ref.kind} ${ref.namespace}/${ref.name}: no current pods yet`);
+          unsettled++;
+        }
       }
       for (const pod of current) {
         const check = checkPod(pod, wc.workload, wc.consumed, snap, gs, versions, opts);
@@ -311,6 +329,8 @@ export function evaluateGate(manifest: Manifest, expected: readonly SecretVersio
           pending.push(`pod ${check.report.namespace}/${check.report.pod}: ${check.report.phase}`);
           const d = diagnosePod(check, pod, manifest, opts);
           if (d) diagnoses.push(d);
+          const stuckStale = check.report.ready && d?.cause === 'stale-version' && !check.awaitingCsiRotation;
+          if (!stuckStale) unsettled++;
         }
       }
     }
@@ -324,5 +344,6 @@ export function evaluateGate(manifest: Manifest, expected: readonly SecretVersio
       fix: 'raise the timeout input, or look at the rollout (kubectl rollout status) and the pods',
     }];
   }
-  return { passed, pods, diagnoses: outDiagnoses, pending, warnings, fatal };
+  const settled = !passed && !fatal && unsettled === 0;
+  return { passed, pods, diagnoses: outDiagnoses, pending, warnings, fatal, settled };
 }

@@ -31,6 +31,12 @@ export interface GateResult {
 
 export interface GateRunOptions {
   timeoutMs: number;
+  /**
+   * How long a settled failure (rollouts complete, pods ready but holding an old version that nothing
+   * will refresh) must stay unchanged before the gate fails without waiting for the timeout. Default 5 s;
+   * each change seen restarts it.
+   */
+  settleMs?: number;
   /** When the secrets changed: env consumers must run pods created after it. */
   changedAt?: Date;
   /** Vault secret name -> SHA-256 hex of the current value, to compare synced Secrets' content. */
@@ -152,15 +158,31 @@ export async function runGate(kube: KubeSession, manifest: Manifest, expected: S
   const evaluate = (final: boolean): GateEvaluation =>
     evaluateGate(manifest, expected, snapshotOf(mirrors), { changedAt: opts.changedAt, contentDigests: opts.contentDigests, issuer: opts.issuer, final });
 
+  let settleTimer: NodeJS.Timeout | undefined;
+  const settleMs = opts.settleMs ?? 5_000;
   const known = (): boolean => mirrors.flatMap(all).every((m) => m.listed || m.notServed);
   const check = (): void => {
     scheduled = false;
     if (finished || !ready || !known()) return;
     const e = evaluate(false);
+    if (settleTimer) {
+      clearTimeout(settleTimer);
+      settleTimer = undefined;
+    }
     if (e.passed || e.fatal) {
       finished = true;
       settle(e);
       return;
+    }
+    if (e.settled) {
+      // Debounce, not a poll: any change seen before it fires clears it and re-evaluates.
+      settleTimer = setTimeout(() => {
+        if (finished) return;
+        const last = evaluate(true);
+        if (!last.settled && !last.passed) return;
+        finished = true;
+        settle(last);
+      }, settleMs);
     }
     const pending = e.pending.join('; ');
     if (pending !== lastPending) {
@@ -186,6 +208,7 @@ export async function runGate(kube: KubeSession, manifest: Manifest, expected: S
         pending: failing.map((m) => m.path),
         warnings: [],
         fatal: false,
+        settled: false,
         diagnoses: [{
           cause: 'timeout',
           message: `could not read ${failing.map((m) => `${m.path}${m.lastError ? ` (${m.lastError})` : ''}`).join(', ')}`,
@@ -210,6 +233,7 @@ export async function runGate(kube: KubeSession, manifest: Manifest, expected: S
   } finally {
     finished = true;
     clearTimeout(timer);
+    if (settleTimer) clearTimeout(settleTimer);
     await Promise.all(mirrors.flatMap(all).map((m) => m.stop()));
   }
 }

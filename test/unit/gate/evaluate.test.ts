@@ -82,6 +82,16 @@ describe('evaluateGate', () => {
     expect(e.diagnoses[0]!.message).toContain('db-password');
   });
 
+  it('a stale but rolled-out pod under rotation: restart is settled (waiting cannot help); under csi it is not', () => {
+    const snap = world({ versions: { 'secret/db-password': 'v1', 'secret/api-key': 'k1' } });
+    expect(evaluateGate(m, expected, snap, { final: false }).settled).toBe(true);
+    const csi = manifest([{ ...t, rotation: 'csi' }]);
+    expect(evaluateGate(csi, expected, snap, { final: false }).settled).toBe(false);
+    const rolling = world({ versions: { 'secret/db-password': 'v1', 'secret/api-key': 'k1' }, depOver: { generation: 2 }, mutateDep: (d) => { d.status!.observedGeneration = 1; } });
+    expect(evaluateGate(m, expected, rolling, { final: false }).settled).toBe(false);
+    expect(evaluateGate(m, expected, world(), { final: false }).settled).toBe(false);
+  });
+
   it('an SPCPS of another pod with the same name (other UID) does not count', () => {
     const snap = world({ versions: null });
     const other = spcps({ metadata: { name: 'api-abc-1', namespace: 'payments', uid: 'uid-old' } }, 'payments-secrets', { 'secret/db-password': 'v2', 'secret/api-key': 'k1' });
