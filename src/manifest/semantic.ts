@@ -292,8 +292,26 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
     return id;
   });
 
+  // One Azure identity (name + resource group) must be declared the same way everywhere it is used.
+  const identityDecl = new Map<string, { id: IdentitySpec; index: number }>();
+  declared.forEach((id, t) => {
+    if (!id) return;
+    const key = identityKey(id);
+    if (key === undefined) return;
+    const prev = identityDecl.get(key);
+    if (!prev) identityDecl.set(key, { id, index: t });
+    else if (!sameIdentity(prev.id, id)) {
+      fail(
+        ['targets', t, 'identity'],
+        `identity \`${id.name}\` in ${id.resourceGroup} is declared differently by targets[${prev.index}] (line ${ctx.lineOf(['targets', prev.index, 'identity'])}) as the ${describeIdentity(prev.id)}${prev.id.mode === 'managed' ? ` in ${prev.id.location}` : ''}; declare it the same way everywhere`,
+        'key',
+      );
+    }
+  });
+
   const targets: TargetSpec[] = [];
   const spcNames = new Map<string, number>();
+  const syncedSecrets = new Map<string, number>();
   const federated = new Map<string, { name: string; subjects: Set<string> }>();
   rawTargets.forEach((raw, t) => {
     const at: FieldPath = ['targets', t];
@@ -451,6 +469,16 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
         }
       }
       const secretName = str(s.secretName);
+      if (secretName !== undefined && namespace !== undefined) {
+        const id = `${namespace}/${secretName}`;
+        const prev = syncedSecrets.get(id);
+        if (prev !== undefined) {
+          fail(
+            [...at, 'syncTo', 'secretName'],
+            `Secret \`${secretName}\` in namespace \`${namespace}\` is already synced by targets[${prev}] (line ${ctx.lineOf(['targets', prev, 'syncTo', 'secretName'])}); two SecretProviderClasses cannot sync into one Secret`,
+          );
+        } else syncedSecrets.set(id, t);
+      }
       if (secretName !== undefined) {
         syncTo = { secretName, type, labels: strMap(s.labels), annotations: strMap(s.annotations), keys };
       }
