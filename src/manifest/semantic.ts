@@ -295,7 +295,7 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
   // One Azure identity (name + resource group) must be declared the same way everywhere it is used.
   const identityDecl = new Map<string, { id: IdentitySpec; index: number }>();
   declared.forEach((id, t) => {
-    if (!id) return;
+    if (!id || (id.mode !== 'managed' && id.mode !== 'existing')) return;
     const key = identityKey(id);
     if (key === undefined) return;
     const prev = identityDecl.get(key);
