@@ -112,6 +112,23 @@ describe('managed identities and federated credentials', () => {
     await c.msi.federatedIdentityCredentials.createOrUpdate('rg-ids', 'id-conc', 'three', { ...GITHUB_FIC, subject: 's3' });
   });
 
+  test('lists are paged with nextLink; a failing page surfaces from the SDK iterator', async () => {
+    await control('PATCH', '/config', { ficWriteInProgressMs: 0, armListPageSize: 2 });
+    await c.msi.userAssignedIdentities.createOrUpdate('rg-ids', 'id-pages', { location: 'eastus' });
+    for (let i = 0; i < 5; i++) await c.msi.federatedIdentityCredentials.createOrUpdate('rg-ids', 'id-pages', `page-${i}`, { ...GITHUB_FIC, subject: `s${i}` });
+    const all = await collect(c.msi.federatedIdentityCredentials.list('rg-ids', 'id-pages'));
+    expect(all.map((f) => f.name)).toEqual(['page-0', 'page-1', 'page-2', 'page-3', 'page-4']);
+    await control('POST', '/faults', { service: 'arm', method: 'GET', pathPattern: 'federatedIdentityCredentials\\?.*skiptoken=2', effect: { kind: 'status', status: 400, code: 'BadRequest', message: 'page failed' } });
+    const seen: string[] = [];
+    const e = await failure(
+      (async () => {
+        for await (const f of c.msi.federatedIdentityCredentials.list('rg-ids', 'id-pages')) seen.push(f.name!);
+      })(),
+    );
+    expect(seen).toEqual(['page-0', 'page-1']);
+    expect(e.statusCode).toBe(400);
+  });
+
   test('a "404 just after creation" is available as a fault', async () => {
     await c.msi.userAssignedIdentities.createOrUpdate('rg-ids', 'id-late', { location: 'eastus' });
     await control('POST', '/faults', { service: 'arm', method: 'GET', pathPattern: 'userAssignedIdentities/id-late\\?', effect: { kind: 'status', status: 404, code: 'ResourceNotFound' } });

@@ -218,5 +218,7 @@ export interface AzureWorld {
     armWriteRefillPerSecond: number;
     /** How long one federated-credential write keeps its identity "busy" (409 for a second write). */
     ficWriteInProgressMs: number;
+    /** ARM list page size: longer lists answer with `nextLink` (`$skiptoken=<offset>`). */
+    armListPageSize: number;
   };
 }

@@ -114,6 +114,7 @@ export function defaultConfig(): AzureWorld['config'] {
     armWriteCapacity: 200,
     armWriteRefillPerSecond: 10,
     ficWriteInProgressMs: 300,
+    armListPageSize: 100,
   };
 }
 

@@ -95,9 +95,22 @@ export class Arm {
     const ctx: ArmContext = { world: w, method: req.method, path: path.length > 1 ? path.replace(/\/$/, '') : path, query: req.url.searchParams, body, caller };
     for (const route of ROUTES) {
       const r = await route(ctx);
-      if (r) return { ...r, class: kind };
+      if (r) return { ...this.page(req, r), class: kind };
     }
     return armError(404, 'NotFound', `The sandbox ARM has no resource at '${path}'.`);
+  }
+
+  /** Splits `{ value: [...] }` list answers into pages linked by `nextLink` ($skiptoken = offset). */
+  private page(req: HttpRequestInfo, r: Reply): Reply {
+    const body = r.body as { value?: unknown[] } | undefined;
+    if (req.method !== 'GET' || r.status !== 200 || !body || !Array.isArray(body.value)) return r;
+    const size = Math.max(1, Math.floor(this.world.config.armListPageSize));
+    const offset = Math.max(0, Number(req.url.searchParams.get('$skiptoken') ?? '0') || 0);
+    const value = body.value.slice(offset, offset + size);
+    if (offset + size >= body.value.length) return { ...r, body: { ...body, value } };
+    const next = new URL(req.url.toString());
+    next.searchParams.set('$skiptoken', String(offset + size));
+    return { ...r, body: { ...body, value, nextLink: next.toString() } };
   }
 }
 
