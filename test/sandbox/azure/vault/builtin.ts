@@ -1,7 +1,9 @@
-// Backend of the proxy that serves every vault from the in-process engine (store.ts).
+// Backend of the proxy that serves every vault from the in-process engine (store.ts for
+// secrets, objects.ts for keys and certificates).
 import type { VaultRecord } from '../world-api.ts';
 import { badParameter } from './errors.ts';
 import type { BackendAnswer, BackendRequest, VaultBackend } from './proxy.ts';
+import { KeyCertStore } from './objects.ts';
 import { SecretStore, type StoreOptions } from './store.ts';
 
 function storeOptions(v: VaultRecord): StoreOptions {
@@ -18,8 +20,14 @@ export class BuiltinBackend implements VaultBackend {
 
   async ensureVault(v: VaultRecord): Promise<void> {
     const s = this.stores.get(v.name.toLowerCase());
-    if (s) s.options = storeOptions(v);
-    else this.stores.set(v.name.toLowerCase(), new SecretStore(storeOptions(v)));
+    if (s) {
+      s.options = storeOptions(v);
+      if (s.others) s.others.options = storeOptions(v);
+    } else {
+      const secrets = new SecretStore(storeOptions(v));
+      secrets.others = new KeyCertStore(storeOptions(v), secrets);
+      this.stores.set(v.name.toLowerCase(), secrets);
+    }
   }
 
   async dropVault(name: string): Promise<void> {

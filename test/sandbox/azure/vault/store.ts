@@ -30,6 +30,9 @@ interface SecretVersion {
   exp?: number;
   created: number;
   updated: number;
+  /** Set on the secret of a certificate (its PEM or PFX), with the key's id. */
+  managed?: boolean;
+  kid?: string;
 }
 
 interface SecretEntity {
@@ -60,9 +63,46 @@ function optNumber(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? Math.floor(v) : undefined;
 }
 
+
+/** The `recoveryLevel` (and `recoverableDays`) attributes a vault's settings give its objects. */
+export function recoveryLevelOf(o: StoreOptions): { recoveryLevel: string; recoverableDays?: number } {
+  if (!o.softDelete) return { recoveryLevel: 'Purgeable' };
+  const custom = o.retentionDays < 90;
+  const base = `${custom ? 'CustomizedRecoverable' : 'Recoverable'}${o.purgeProtection ? '' : '+Purgeable'}`;
+  return custom ? { recoveryLevel: base, recoverableDays: o.retentionDays } : { recoveryLevel: base };
+}
+
+/** One page of a listing (`maxresults` 1..25, opaque `$skiptoken`, nextLink on the vault URI). */
+export function pageOf(base: string, path: string, req: StoreRequest, items: Record<string, unknown>[]): KvAnswer {
+  const maxRaw = req.query.get('maxresults');
+  let max = MAX_PAGE;
+  if (maxRaw !== null) {
+    const n = Number(maxRaw);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE) return badParameter(`Invalid maxresults: ${maxRaw}. It must be between 1 and ${MAX_PAGE}.`);
+    max = n;
+  }
+  const token = req.query.get('$skiptoken');
+  let offset = 0;
+  if (token) {
+    const decoded = Number(Buffer.from(token, 'base64url').toString('utf8'));
+    if (!Number.isInteger(decoded) || decoded < 0) return badParameter('Invalid $skiptoken.');
+    offset = decoded;
+  }
+  const slice = items.slice(offset, offset + max);
+  const next = offset + max < items.length ? offset + max : undefined;
+  const apiVersion = req.query.get('api-version') ?? LATEST_API_VERSION;
+  const nextLink =
+    next === undefined
+      ? null
+      : `${base}${path}?api-version=${encodeURIComponent(apiVersion)}&$skiptoken=${Buffer.from(String(next)).toString('base64url')}&maxresults=${max}`;
+  return { status: 200, body: { value: slice, nextLink } };
+}
+
 export class SecretStore {
   private readonly secrets = new Map<string, SecretEntity>();
   options: StoreOptions;
+  /** Serves keys and certificates (objects.ts) when set. */
+  others?: { handle(req: StoreRequest, base: string): KvAnswer; options: StoreOptions; clear(): void };
   private readonly now: () => number;
 
   constructor(options: StoreOptions, now: () => number = Date.now) {
@@ -74,9 +114,10 @@ export class SecretStore {
     return Math.floor(this.now() / 1000);
   }
 
-  /** Drops every secret (live and deleted). */
+  /** Drops every object (live and deleted). */
   clear(): void {
     this.secrets.clear();
+    this.others?.clear();
   }
 
   /** Number of live and deleted secrets (for stats; never values). */
@@ -91,11 +132,7 @@ export class SecretStore {
   }
 
   private recoveryLevel(): { recoveryLevel: string; recoverableDays?: number } {
-    const o = this.options;
-    if (!o.softDelete) return { recoveryLevel: 'Purgeable' };
-    const custom = o.retentionDays < 90;
-    const base = `${custom ? 'CustomizedRecoverable' : 'Recoverable'}${o.purgeProtection ? '' : '+Purgeable'}`;
-    return custom ? { recoveryLevel: base, recoverableDays: o.retentionDays } : { recoveryLevel: base };
+    return recoveryLevelOf(this.options);
   }
 
   private purgeExpired(): void {
@@ -120,6 +157,8 @@ export class SecretStore {
     b.id = `${base}secrets/${s.name}/${v.version}`;
     b.attributes = this.attributes(v);
     if (v.tags && Object.keys(v.tags).length > 0) b.tags = v.tags;
+    if (v.kid) b.kid = `${base}${v.kid}`;
+    if (v.managed) b.managed = true;
     return b;
   }
 
@@ -144,32 +183,12 @@ export class SecretStore {
     it.attributes = this.attributes(v);
     if (v.tags && Object.keys(v.tags).length > 0) it.tags = v.tags;
     if (v.contentType !== undefined) it.contentType = v.contentType;
+    if (v.managed) it.managed = true;
     return it;
   }
 
   private page(base: string, path: string, req: StoreRequest, items: Record<string, unknown>[]): KvAnswer {
-    const maxRaw = req.query.get('maxresults');
-    let max = MAX_PAGE;
-    if (maxRaw !== null) {
-      const n = Number(maxRaw);
-      if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE) return badParameter(`Invalid maxresults: ${maxRaw}. It must be between 1 and ${MAX_PAGE}.`);
-      max = n;
-    }
-    const token = req.query.get('$skiptoken');
-    let offset = 0;
-    if (token) {
-      const decoded = Number(Buffer.from(token, 'base64url').toString('utf8'));
-      if (!Number.isInteger(decoded) || decoded < 0) return badParameter('Invalid $skiptoken.');
-      offset = decoded;
-    }
-    const slice = items.slice(offset, offset + max);
-    const next = offset + max < items.length ? offset + max : undefined;
-    const apiVersion = req.query.get('api-version') ?? LATEST_API_VERSION;
-    const nextLink =
-      next === undefined
-        ? null
-        : `${base}${path}?api-version=${encodeURIComponent(apiVersion)}&$skiptoken=${Buffer.from(String(next)).toString('base64url')}&maxresults=${max}`;
-    return { status: 200, body: { value: slice, nextLink } };
+    return pageOf(base, path, req, items);
   }
 
   private live(name: string): SecretEntity | undefined {
@@ -183,6 +202,25 @@ export class SecretStore {
       .sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1));
   }
 
+  /** Adds the secret version backing a certificate version (same name and version id). */
+  putManaged(name: string, v: Omit<SecretVersion, 'managed'>): void {
+    const key = name.toLowerCase();
+    const s = this.secrets.get(key) ?? { name, versions: [] };
+    delete s.deleted;
+    s.versions.push({ ...v, managed: true });
+    this.secrets.set(key, s);
+  }
+
+  /** Follows its certificate: deleted, recovered or purged along with it. */
+  linked(name: string, action: 'delete' | 'recover' | 'purge', deleted?: { deletedDate: number; scheduledPurgeDate: number }): void {
+    const key = name.toLowerCase();
+    const s = this.secrets.get(key);
+    if (!s) return;
+    if (action === 'purge' || (action === 'delete' && !this.options.softDelete)) this.secrets.delete(key);
+    else if (action === 'delete') s.deleted = deleted;
+    else delete s.deleted;
+  }
+
   /** Answers one Key Vault secrets request. `base` is the vault URI with a trailing slash. */
   handle(req: StoreRequest, base: string): KvAnswer {
     const apiVersion = req.query.get('api-version');
@@ -193,8 +231,10 @@ export class SecretStore {
     const seg = pathSegments(req.pathname);
     const method = req.method.toUpperCase();
     const head = seg[0];
-    if (head === 'keys' || head === 'deletedkeys' || head === 'certificates' || head === 'deletedcertificates')
-      return badParameter(`The sandbox's built-in vault serves secrets only; '${head}' operations are not available.`);
+    if (head === 'keys' || head === 'deletedkeys' || head === 'certificates' || head === 'deletedcertificates') {
+      if (this.others) return this.others.handle(req, base);
+      return badParameter(`This vault engine serves secrets only; '${head}' operations are not available.`);
+    }
     if (head !== 'secrets' && head !== 'deletedsecrets') return kvError(404, 'NotFound', 'The requested resource was not found.');
     const name = seg[1];
     if (name !== undefined && !(head === 'secrets' && name === 'restore') && !NAME_RE.test(name))
