@@ -332,8 +332,10 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
 
     // service account
     const serviceAccount = str(raw.serviceAccount);
+    const inherited = declared[t] === undefined && namespace !== undefined ? nsIdentity.get(namespace) : undefined;
+    const from = inherited && inherited.index !== t ? ` (the namespace's identity, declared by targets[${inherited.index}])` : '';
     if (identity?.mode === 'kubelet' && raw.serviceAccount !== undefined) {
-      fail([...at, 'serviceAccount'], 'must be absent with a kubelet identity: the kubelet / VM identity is not federated with a service account (use `identity: { create: true }` for per-service-account access)', 'key');
+      fail([...at, 'serviceAccount'], `must be absent with a kubelet identity${from}: the kubelet / VM identity is not federated with a service account (use \`identity: { create: true }\` for per-service-account access)`, 'key');
     } else if (identity && identity.mode !== 'kubelet' && raw.serviceAccount === undefined) {
       fail([...at, 'serviceAccount'], `missing required field \`serviceAccount\` (required with a ${identity.mode} identity; only kubelet identities run without one)`, 'key');
     }
