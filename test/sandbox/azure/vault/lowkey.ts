@@ -39,7 +39,11 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: nu
  * Fetches the pinned lowkey-vault jar with Maven into `<cacheDir>/lowkey-vault/` once.
  * Returns its path, or undefined when it cannot be had (the reason goes to `log`).
  */
-export async function ensureLowkeyJar(cacheDir: string, log: (message: string) => void, opts: { force?: boolean } = {}): Promise<string | undefined> {
+export async function ensureLowkeyJar(
+  cacheDir: string,
+  log: (message: string) => void,
+  opts: { force?: boolean; /** Maven command (default `mvn` on PATH). */ mvn?: string } = {},
+): Promise<string | undefined> {
   const dir = join(cacheDir, 'lowkey-vault');
   const jar = join(dir, `${LOWKEY_ARTIFACT}-${LOWKEY_VERSION}.jar`);
   if (existsSync(jar)) return jar;
@@ -54,7 +58,7 @@ export async function ensureLowkeyJar(cacheDir: string, log: (message: string) =
   }
   log(`fetching lowkey-vault ${LOWKEY_VERSION} with Maven (first start only)`);
   const artifact = `${LOWKEY_GROUP}:${LOWKEY_ARTIFACT}:${LOWKEY_VERSION}:jar`;
-  const r = await run('mvn', ['-q', '-B', 'dependency:copy', `-Dartifact=${artifact}`, `-DoutputDirectory=${dir}`], 10 * 60_000);
+  const r = await run(opts.mvn ?? 'mvn', ['-q', '-B', 'dependency:copy', `-Dartifact=${artifact}`, `-DoutputDirectory=${dir}`], 10 * 60_000);
   if (r.code === 0 && existsSync(jar)) {
     log(`lowkey-vault ${LOWKEY_VERSION} cached in ${dir}`);
     return jar;
