@@ -32,6 +32,13 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
       let message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
       if (e.code === 'MULTIPLE_DOCS') message = 'the manifest must be one YAML document (found another after `---`)';
       else if (e.code === 'DUPLICATE_KEY') message = `${message} (the same key appears twice in one mapping)`;
+      else if (/end with an? [}\]]/.test(message)) {
+        const open = unclosedBracket(text, e.pos[0]);
+        if (open !== undefined) {
+          const at = lineCounter.linePos(open);
+          message = `${message} (the \`${text[open]}\` at line ${at.line}, column ${at.col} is not closed)`;
+        }
+      }
       return { file, line: pos.line, col: pos.col, path: '', message: `YAML syntax: ${lowerFirst(message)}` };
     });
     throw new ManifestError(dedupe(issues).sort(byPosition));
@@ -86,6 +93,26 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
 export function loadManifest(file: string, opts: LoadOptions = {}): ManifestDocument {
   const text = readFileSync(file, 'utf8');
   return parseManifest(text, file, opts);
+}
+
+/** Offset of the innermost flow bracket still open at `end` (outside quotes and comments). */
+function unclosedBracket(text: string, end: number): number | undefined {
+  const stack: number[] = [];
+  let quote: string | undefined;
+  for (let i = 0; i < end && i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) {
+      while (i < end && text[i] !== '\n') i++;
+    } else if ((c === '"' || c === "'") && (i === 0 || /[\s,[{:]/.test(text[i - 1]!))) quote = c;
+    else if (c === '{' || c === '[') stack.push(i);
+    else if ((c === '}' || c === ']') && stack.length > 0) stack.pop();
+  }
+  return stack.at(-1);
 }
 
 function lowerFirst(s: string): string {
