@@ -38,6 +38,9 @@ export class LoginError extends Error {
   }
 }
 
+/** Entra's "no federated credential matches the assertion" family (issuer / subject / audience / case). */
+export const FEDERATION_CODES = ['AADSTS70021', 'AADSTS700211', 'AADSTS700212', 'AADSTS700213', 'AADSTS7002138'];
+
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A federated-credential name derived from a GitHub subject (for the suggestion in the diagnosis). */
@@ -69,7 +72,7 @@ export function diagnoseLoginError(
   const codes = errorCodes(e);
   const claims = ctx.lastAssertion ? decodeJwtClaims(ctx.lastAssertion) : undefined;
   const presented = claims ? { iss: claims.iss, sub: claims.sub, aud: audienceText(claims.aud) } : undefined;
-  if (codes.includes('AADSTS70021') || codes.includes('AADSTS700213')) {
+  if (FEDERATION_CODES.some((c) => codes.includes(c))) {
     const iss = presented?.iss ?? '(unknown issuer)';
     const sub = presented?.sub ?? '(unknown subject)';
     const aud = presented?.aud ?? ctx.audience;
@@ -77,7 +80,7 @@ export function diagnoseLoginError(
     return new LoginError(
       'no-matching-federated-credential',
       `Microsoft Entra found no federated identity credential on app ${ctx.clientId} matching the GitHub token presented ` +
-        `(AADSTS70021): issuer ${JSON.stringify(iss)}, subject ${JSON.stringify(sub)}, audience ${JSON.stringify(aud)}. ` +
+        `(${codes.filter((c) => FEDERATION_CODES.includes(c)).join(', ')}): issuer ${JSON.stringify(iss)}, subject ${JSON.stringify(sub)}, audience ${JSON.stringify(aud)}. ` +
         `Issuer, subject and audience must match byte for byte. Create it with:\n` +
         `  az ad app federated-credential create --id ${ctx.clientId} --parameters '${JSON.stringify(fic)}'`,
       presented,

@@ -7,6 +7,7 @@ import { ClientAssertionCredential } from '@azure/identity';
 import { msiClient, secretClient } from '../auth/arm.ts';
 import { errorCodes, messageOf, sleep, statusOf } from '../auth/http.ts';
 import { decodeJwtClaims, audienceText } from '../auth/jwt.ts';
+import { FEDERATION_CODES } from '../auth/login.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { Manifest, TargetSpec } from '../manifest/types.ts';
 import type { VaultInfo } from '../vault/index.ts';
@@ -40,7 +41,7 @@ interface Attempt {
 /** Classifies a failed attempt (pure; exported for tests). */
 export function classifyProofError(e: unknown): ProofCause {
   const codes = errorCodes(e);
-  if (codes.includes('AADSTS70021') || codes.includes('AADSTS700213') || codes.includes('AADSTS700211')) return 'federation-mismatch';
+  if (FEDERATION_CODES.some((c) => codes.includes(c))) return 'federation-mismatch';
   if (codes.includes('AADSTS700016') || codes.includes('AADSTS7000229')) return 'unknown-identity';
   const status = statusOf(e);
   if (status === 403 || codes.some((c) => /^Forbidden/.test(c))) return 'missing-role';
@@ -148,7 +149,7 @@ async function explain(session: AzureSession, vault: VaultInfo, t: TargetSpec, s
         cause,
         t.namespace,
         sa,
-        `proof failed for ${who}: Microsoft Entra found no federated credential matching the token (AADSTS70021); ${presented}; ` +
+        `proof failed for ${who}: Microsoft Entra found no federated credential matching the token (${errorCodes(e).filter((c) => FEDERATION_CODES.includes(c)).join(', ')}); ${presented}; ` +
           `expected subject ${JSON.stringify(expectedSubject)}; ${await describeFederation(session, t)}. Issuer and subject must match byte for byte.`,
         e,
       );
