@@ -55,12 +55,15 @@ describe('managed identities and federated credentials', () => {
     expect(got.principalId).toBe(created.principalId);
     const listed = await collect(c.msi.userAssignedIdentities.listByResourceGroup('rg-ids'));
     expect(listed.map((i) => i.name)).toEqual(['id-payments']);
+    expect((await collect(c.msi.userAssignedIdentities.listBySubscription())).map((i) => i.name)).toEqual(['id-payments']);
     const world = await control<{ principals: Array<{ clientId: string; kind: string }> }>('GET', '/world');
     expect(world.principals.find((p) => p.clientId === created.clientId)?.kind).toBe('managedIdentity');
     await c.msi.userAssignedIdentities.delete('rg-ids', 'id-payments');
     const gone = await failure(c.msi.userAssignedIdentities.get('rg-ids', 'id-payments'));
     expect(gone.statusCode).toBe(404);
     expect(gone.code).toBe('ResourceNotFound');
+    const moved = await failure(c.msi.userAssignedIdentities.createOrUpdate('rg-ids', 'id-payments-2', { location: 'eastus' }).then(() => c.msi.userAssignedIdentities.createOrUpdate('rg-ids', 'id-payments-2', { location: 'westeurope' })));
+    expect(moved.code).toBe('InvalidResourceLocation');
     const noRg = await failure(c.msi.userAssignedIdentities.createOrUpdate('rg-missing', 'id-x', { location: 'eastus' }));
     expect(noRg.code).toBe('ResourceGroupNotFound');
   });

@@ -132,6 +132,7 @@ function roleAssignments(ctx: ArmContext, scope: string, name: string | undefine
   const principalType = typeof props.principalType === 'string' ? props.principalType : undefined;
   const description = typeof props.description === 'string' ? props.description : undefined;
   if (!roleDefinitionId || !principalId) return armError(400, 'InvalidRoleAssignmentRequest', "The role assignment request must contain 'roleDefinitionId' and 'principalId'.");
+  if (!isGuid(principalId)) return armError(400, 'InvalidPrincipalId', `A valid principal ID must be provided for role assignment. The principal ID '${principalId}' is not valid.`);
   const roleGuid = roleDefinitionId.split('/').pop() ?? '';
   const role = BUILT_IN_ROLES.find((r) => r.name.toLowerCase() === roleGuid.toLowerCase());
   if (!role) return armError(400, 'RoleDefinitionDoesNotExist', `The specified role definition with ID '${roleGuid}' does not exist.`);

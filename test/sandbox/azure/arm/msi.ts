@@ -66,6 +66,14 @@ function putIdentity(ctx: ArmContext, sub: string, rg: string, name: string): Re
   if (typeof body.location !== 'string' || !body.location) return armError(400, 'LocationRequired', 'The location property is required for this definition.');
   const tags = body.tags && typeof body.tags === 'object' ? (body.tags as Record<string, string>) : {};
   const existing = findIdentity(w, sub, rg, name);
+  const location = body.location.toLowerCase().replace(/\s+/g, '');
+  if (existing && existing.location !== location) {
+    return armError(
+      400,
+      'InvalidResourceLocation',
+      `The resource '${name}' already exists in location '${existing.location}' in resource group '${rg}'. A resource with the same name cannot be created in location '${location}'. Please select a new resource name.`,
+    );
+  }
   if (existing) {
     existing.tags = tags;
     return { status: 200, body: identityBody(existing) };
@@ -75,7 +83,7 @@ function putIdentity(ctx: ArmContext, sub: string, rg: string, name: string): Re
     name,
     subscriptionId: sub,
     resourceGroup: rg,
-    location: body.location.toLowerCase().replace(/\s+/g, ''),
+    location,
     tags,
     clientId: randomUUID(),
     principalId: randomUUID(),
