@@ -287,6 +287,22 @@ describe('authentication, api-version, authorization and throttling', () => {
     expect(arm[arm.length - 1]).toBe(200);
   });
 
+  test('injected latency and a connection reset (retried by the SDK) on ARM', async () => {
+    await c.keyVault.vaults.get('rg-sandbox', 'kv-sandbox'); // token cached
+    await control('POST', '/faults', { service: 'arm', method: 'GET', pathPattern: 'vaults/kv-sandbox', effect: { kind: 'latency', ms: 400 } });
+    let started = Date.now();
+    await c.keyVault.vaults.get('rg-sandbox', 'kv-sandbox');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(380);
+    await control('POST', '/faults', { service: 'arm', method: 'GET', pathPattern: 'vaults/kv-sandbox', effect: { kind: 'reset' } });
+    await control('POST', '/stats/reset');
+    started = Date.now();
+    expect((await c.keyVault.vaults.get('rg-sandbox', 'kv-sandbox')).name).toBe('kv-sandbox');
+    const stats = await control<{ records: Array<{ service: string; status: number }> }>('GET', '/stats');
+    expect(stats.records.filter((r) => r.service === 'arm').map((r) => r.status)).toEqual([0, 200]);
+    const faults = await control<{ faults: unknown[] }>('GET', '/faults');
+    expect(faults.faults).toEqual([]);
+  });
+
   test('an injected 429 with Retry-After is honoured by arm-msi', async () => {
     await c.msi.userAssignedIdentities.createOrUpdate('rg-ids', 'id-429', { location: 'eastus' });
     await control('POST', '/faults', { service: 'arm', method: 'GET', pathPattern: 'id-429', effect: { kind: 'status', status: 429, retryAfterSeconds: 1 } });

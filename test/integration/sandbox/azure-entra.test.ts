@@ -79,6 +79,14 @@ describe('GitHub OIDC issuer', () => {
     expect(c.repository_owner).toBe('fabrikam');
   });
 
+  test('a 503 from the runner endpoint is retried by @actions/core', async () => {
+    await control('POST', '/faults', { service: 'github', method: 'GET', pathPattern: '/idtoken', effect: { kind: 'status', status: 503 } });
+    await control('POST', '/stats/reset');
+    expect(jwtClaims(await githubIdToken()).iss).toBe('https://127.0.0.1:47010');
+    const stats = await control<{ records: Array<{ service: string; status: number }> }>('GET', '/stats');
+    expect(stats.records.filter((r) => r.service === 'github').map((r) => r.status)).toEqual([503, 200]);
+  });
+
   test('the runner endpoint refuses a wrong request token', async () => {
     const res = await fetch(`${env.ACTIONS_ID_TOKEN_REQUEST_URL}&audience=x`, { headers: { authorization: 'Bearer nope' } });
     expect(res.status).toBe(401);
