@@ -75,7 +75,7 @@ export async function startVault(ctx: SandboxContext, world: AzureWorld, opts: S
   const backend = await chooseBackend(ctx, mode);
   const cert = issueServerCert(ctx.pkiDir, opts.certName ?? 'vault-proxy');
   const proxy = new VaultProxy({ world, backend, cert, log: (m) => ctx.log('vault', m) });
-  await proxy.sync();
+  await proxy.sync({ strict: true });
   for (const l of proxy.listening()) ctx.log('vault', `vault ${l.name}: https://127.0.0.1:${l.port}/ (${backend.kind})`);
 
   let syncing = false;

@@ -267,8 +267,14 @@ export class VaultProxy {
     await new Promise<void>((r) => s.server.close(() => r()));
   }
 
-  /** Opens listeners for new world vaults and closes those of removed ones. */
-  async sync(): Promise<void> {
+  private readonly failed = new Map<string, { until: number; message: string }>();
+
+  /**
+   * Opens listeners for new world vaults and closes those of removed ones. `strict` throws on
+   * the first vault that cannot be opened; otherwise a failure is logged once and retried after
+   * 10 s (so a busy port does not flood the log).
+   */
+  async sync(opts: { strict?: boolean } = {}): Promise<void> {
     const want = new Map(this.world.vaults().map((v) => [v.name.toLowerCase(), v]));
     for (const name of [...this.servers.keys()]) {
       if (!want.has(name)) {
@@ -277,7 +283,19 @@ export class VaultProxy {
         this.states.delete(name);
       }
     }
-    for (const v of want.values()) await this.open(v);
+    for (const [key, v] of want) {
+      const f = this.failed.get(key);
+      if (!opts.strict && f && f.until > Date.now()) continue;
+      try {
+        await this.open(v);
+        this.failed.delete(key);
+      } catch (e) {
+        if (opts.strict) throw e;
+        const message = (e as Error).message;
+        if (f?.message !== message) this.log(`vault ${v.name}: cannot serve on port ${v.proxyPort}: ${message}`);
+        this.failed.set(key, { until: Date.now() + 10_000, message });
+      }
+    }
   }
 
   async stop(): Promise<void> {
