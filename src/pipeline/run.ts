@@ -1,0 +1,144 @@
+// The whole chain, in order, for one mode. Each step is a plain function of the settings and
+// what earlier steps found; this file only sequences them, logs sections and fills the report.
+import * as core from '@actions/core';
+import { isAbsolute, relative, resolve } from 'node:path';
+import type { Settings } from '../context.ts';
+import { resolveCloud } from '../auth/cloud.ts';
+import { login } from '../auth/login.ts';
+import { runGate } from '../gate/index.ts';
+import { ensureIdentities, proveAccess } from '../identity/index.ts';
+import { applyKubeObjects } from '../kube/apply.ts';
+import { connectKube, readServiceAccountIssuer, serviceAccountToken } from '../kube/client.ts';
+import { loadManifest } from '../manifest/load.ts';
+import type { Manifest } from '../manifest/types.ts';
+import type { PlanItem } from '../plan/types.ts';
+import { countByAction, planLines, textTable, GATE_HEADER, gateRows } from '../report/format.ts';
+import type { RunReport } from '../report/model.ts';
+import { restartChangedWorkloads } from '../rotate/index.ts';
+import { currentVersions, describeVault, syncSecrets } from '../vault/index.ts';
+import { formatDuration } from '../util/duration.ts';
+
+async function section<T>(title: string, fn: () => Promise<T>): Promise<T> {
+  return core.group(title, fn);
+}
+
+/** Masks every env-sourced value (and each of its lines) before any step could print it. */
+export function maskEnvValues(manifest: Manifest, env: Record<string, string | undefined>): void {
+  for (const s of manifest.secrets) {
+    if (s.source.kind !== 'env') continue;
+    const value = env[s.source.env];
+    if (!value) continue;
+    core.setSecret(value);
+    for (const line of value.split(/\r?\n/)) if (line.trim()) core.setSecret(line);
+  }
+}
+
+function logPlan(title: string, items: PlanItem[]): void {
+  core.info(`${title}: ${countByAction(items)}`);
+  for (const line of planLines(items)) core.info(`  ${line}`);
+}
+
+/** Runs the pipeline for `settings.mode`, filling `report` as it goes (also when it throws). */
+export async function runPipeline(settings: Settings, report: RunReport): Promise<void> {
+  const started = Date.now();
+  const deadline = started + settings.timeoutMs;
+  const manifestFile = isAbsolute(settings.manifestPath) ? settings.manifestPath : resolve(settings.workspace, settings.manifestPath);
+  report.manifest = relative(settings.workspace, manifestFile) || settings.manifestPath;
+  const writes = settings.mode !== 'verify';
+
+  const doc = await section('Manifest', async () => {
+    // verify writes nothing, so it needs no secret values in its environment.
+    const d = loadManifest(manifestFile, { env: writes ? settings.env : undefined });
+    maskEnvValues(d.manifest, settings.env);
+    core.info(`${report.manifest}: ${d.manifest.secrets.length} secrets, ${d.manifest.targets.length} targets, vault ${d.manifest.vault.name}`);
+    return d;
+  });
+  const manifest = doc.manifest;
+  report.vault = { name: manifest.vault.name };
+
+  const cloud = resolveCloud(settings.environment, settings.env);
+  const session = await section('Login (GitHub OIDC → Microsoft Entra)', async () => {
+    const s = await login({ clientId: settings.clientId, tenantId: settings.tenantId, subscriptionId: settings.subscriptionId, cloud, audience: settings.audience });
+    core.info(`logged in as ${settings.clientId} in tenant ${settings.tenantId} (${cloud.name})`);
+    return s;
+  });
+  const vault = await describeVault(session, manifest);
+  report.vault = { name: vault.name, uri: vault.uri, authorization: vault.rbac ? 'rbac' : 'access-policy' };
+  const kube = connectKube({ kubeconfig: settings.kubeconfig, context: settings.kubeContext });
+  report.cluster = { context: kube.context, server: kube.server };
+
+  if (settings.mode === 'verify') {
+    report.secrets = await currentVersions(session, vault, manifest);
+    await gate(settings, manifest, kube, report, deadline);
+    return;
+  }
+
+  const planMode = settings.mode === 'plan';
+  const azureMode = planMode ? 'plan' : 'apply';
+  const sync = await section(`Key Vault ${vault.name}`, async () => {
+    const r = await syncSecrets(session, vault, manifest, {
+      mode: settings.mode === 'rotate' ? 'rotate' : azureMode,
+      env: settings.env,
+      now: new Date(),
+      manifestPath: report.manifest,
+      commit: settings.commit,
+      repository: settings.repository,
+    });
+    logPlan('secrets', r.items);
+    return r;
+  });
+  report.plan.push(...sync.items);
+  report.secrets = sync.secrets;
+
+  const needsIssuer = manifest.targets.some((t) => t.identity.mode === 'managed' || t.identity.mode === 'existing');
+  const issuer = needsIssuer ? settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await readServiceAccountIssuer(kube)) : '';
+  report.cluster.issuer = issuer || undefined;
+  const ids = await section('Identities, federation and vault access', async () => {
+    const r = await ensureIdentities(session, vault, manifest, { mode: azureMode, issuer });
+    logPlan('identities', r.items);
+    return r;
+  });
+  report.plan.push(...ids.items);
+
+  const clientIds: Record<string, string> = {};
+  for (const i of ids.identities) if (i.clientId) clientIds[i.namespace] = i.clientId;
+  const kubeItems = await section('Kubernetes objects', async () => {
+    const items = await applyKubeObjects(kube, manifest, { tenantId: settings.tenantId, cloudName: cloud.csiCloudName, clientIds }, { mode: azureMode });
+    logPlan('kubernetes', items);
+    return items;
+  });
+  report.plan.push(...kubeItems);
+
+  if (!planMode && settings.prove && manifest.targets.some((t) => t.serviceAccount && t.identity.mode !== 'kubelet')) {
+    await section('Proof of access (as a pod would)', () =>
+      proveAccess(session, vault, manifest, ids.identities, (ns, sa) => serviceAccountToken(kube, ns, sa), { timeoutMs: Math.max(1_000, deadline - Date.now()) }),
+    );
+  }
+
+  const rotation = await section('Rotation', async () => {
+    const r = await restartChangedWorkloads(kube, manifest, report.secrets, { mode: azureMode });
+    logPlan('workloads', r.items);
+    return r;
+  });
+  report.plan.push(...rotation.items);
+  report.restarted = rotation.restarted.map((w) => ({ kind: w.kind, namespace: w.namespace, name: w.name, reason: w.reason }));
+  report.warnings.push(...rotation.warnings);
+
+  if (!planMode && settings.gate) await gate(settings, manifest, kube, report, deadline);
+  else if (!planMode) report.verified = false;
+}
+
+async function gate(settings: Settings, manifest: Manifest, kube: ReturnType<typeof connectKube>, report: RunReport, deadline: number): Promise<void> {
+  const result = await section('Gate: pods mounted the expected versions', async () => {
+    const r = await runGate(kube, manifest, report.secrets, { timeoutMs: Math.max(1_000, deadline - Date.now()) });
+    for (const line of textTable(GATE_HEADER, gateRows(r.pods))) core.info(line);
+    core.info(`gate ${r.passed ? 'passed' : 'failed'} after ${formatDuration(r.waitedMs)}`);
+    return r;
+  });
+  report.gate = { passed: result.passed, waitedMs: result.waitedMs, pods: result.pods, diagnoses: result.diagnoses };
+  report.verified = result.passed;
+  if (!result.passed) {
+    const causes = result.diagnoses.map((d) => `${d.cause}${d.pod ? ` (${d.namespace}/${d.pod})` : ''}: ${d.message}`);
+    throw new Error(`the gate failed${settings.mode === 'verify' ? '' : ` after ${settings.mode}`}: ${causes.join('; ') || 'pods did not converge'}`);
+  }
+}
