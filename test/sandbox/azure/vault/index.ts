@@ -2,7 +2,10 @@
 // front of a vault emulator, plus the `/vault/...` control routes.
 //
 // Backend: lowkey-vault when its jar can be had (lowkey.ts), else the built-in engine
-// (store.ts). AKV_AKS_SANDBOX_VAULT_BACKEND=builtin|lowkey|auto (default auto) chooses.
+// (store.ts secrets, objects.ts keys and certificates). AKV_AKS_SANDBOX_VAULT_BACKEND=
+// builtin|lowkey|auto (default auto) chooses. On this project's machines the Maven registry
+// answers "not found" for com.github.nagyesta.lowkey-vault (every version tried), so `auto`
+// serves from the built-in engine; the refusal is remembered for a day in .cache/lowkey-vault/.
 //
 // Control routes (plain HTTP on the control port; `vault` omitted = every vault):
 //   GET    /vault/vaults                      listeners, limits, usage, stats (no values)
