@@ -58,7 +58,7 @@ export async function ensureLowkeyJar(
   }
   log(`fetching lowkey-vault ${LOWKEY_VERSION} with Maven (first start only)`);
   const artifact = `${LOWKEY_GROUP}:${LOWKEY_ARTIFACT}:${LOWKEY_VERSION}:jar`;
-  const r = await run(opts.mvn ?? 'mvn', ['-q', '-B', 'dependency:copy', `-Dartifact=${artifact}`, `-DoutputDirectory=${dir}`], 10 * 60_000);
+  const r = await run(opts.mvn ?? 'mvn', ['-q', '-B', 'dependency:copy', `-Dartifact=${artifact}`, `-DoutputDirectory=${dir}`], 5 * 60_000);
   if (r.code === 0 && existsSync(jar)) {
     log(`lowkey-vault ${LOWKEY_VERSION} cached in ${dir}`);
     return jar;
