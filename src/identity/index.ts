@@ -197,7 +197,8 @@ async function ensureGroup(
                 subject: w.subject,
                 audiences: [TOKEN_EXCHANGE_AUDIENCE],
               }),
-            (e) => statusOf(e) === 404 || hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'),
+            // 404: a just-created identity not yet visible to its child resources; 409: another write in flight
+            (e) => (createdNow && statusOf(e) === 404) || hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'),
             { timeoutMs: EVENTUAL_MS, onRetry: (e) => core.info(`federated credential ${idName}/${w.name}: retrying (${statusOf(e) ?? ''} ${firstCode(e)})`) },
           );
           core.info(`federated credential ${idName}/${w.name}: ${w.subject} on ${w.issuer}`);

@@ -250,6 +250,15 @@ describe('syncSecrets against the sandbox vault', () => {
     knownValues().push(env.DB_PASSWORD ?? '');
   });
 
+  it('reads through a failing LIST page (the SDK retries 5xx) and still writes nothing', async () => {
+    await control('POST', '/vault/faults/list-page', { vault: tv.name, page: 1, status: 503, times: 1 });
+    const before = await vaultStats(tv.name);
+    const r = await run(manifestWith(baseSecrets()));
+    expect(r.items.filter((i) => i.action !== 'unchanged' && i.action !== 'keep')).toEqual([]);
+    const after = await vaultStats(tv.name);
+    expect(after.writes - before.writes).toBe(0);
+  });
+
   it('never prints a secret value (masks aside, which the runner consumes)', () => {
     const log = visibleLog(capture.text());
     expect(log.length).toBeGreaterThan(0);
