@@ -2,6 +2,8 @@
 // target needs (managed identity, federated credential, Key Vault role, secrets) done with the real
 // SDKs against the sandbox's ARM / Entra / vault, typed manifests, and sample workloads.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { TokenCredential } from '@azure/identity';
 import type { V1Deployment, V1PodSpec } from '@kubernetes/client-node';
@@ -17,12 +19,26 @@ export const VAULT = 'kv-sandbox';
 export const VAULT_RG = 'rg-sandbox';
 export const IDS_RG = 'rg-ids';
 
-export function kubeAvailable(): boolean {
+const root = resolve(import.meta.dirname, '..', '..', '..');
+
+/**
+ * The sandbox cluster's kubeconfig: from `.sandbox/env.json` (full `npm run sandbox -- up`), else from
+ * `.sandbox/kube/env.json` (the kube part started next to the Azure part by test/sandbox/kube/dev.ts).
+ */
+export function sandboxKubeconfig(): string | undefined {
   try {
-    return Boolean(sandboxEnv().KUBECONFIG);
+    const env = sandboxEnv();
+    if (env.KUBECONFIG) return env.KUBECONFIG;
   } catch {
-    return false;
+    return undefined;
   }
+  const dev = join(root, '.sandbox', 'kube', 'env.json');
+  if (!existsSync(dev)) return undefined;
+  return (JSON.parse(readFileSync(dev, 'utf8')) as Record<string, string>).KUBECONFIG;
+}
+
+export function kubeAvailable(): boolean {
+  return sandboxKubeconfig() !== undefined;
 }
 
 export function shortId(): string {
@@ -89,7 +105,7 @@ export async function writeSecret(az: AzureSide, name: string): Promise<string> 
 }
 
 export function sandboxKube(): KubeSession {
-  return connectKube({ kubeconfig: sandboxEnv().KUBECONFIG });
+  return connectKube({ kubeconfig: sandboxKubeconfig() });
 }
 
 export async function deleteNamespace(kube: KubeSession, name: string): Promise<void> {
