@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, test } from '@jest/globals';
-import { control, sandboxEnv } from '../../support/sandbox.ts';
+import { sandboxEnv } from '../../support/sandbox.ts';
 import { ARM_SCOPE, federatedCredential, useRunnerEnv } from '../../sandbox/azure/sdk-clients.ts';
 import { shapeMismatches } from '../../sandbox/azure/shape.ts';
 
@@ -98,11 +98,13 @@ const SCENARIOS: Record<string, () => Promise<Observed[]>> = {
   },
   // the example vault uses access policies, like the seeded kv-legacy
   'keyvault/2026-02-01/getVault.json': async () => [await call('GET', `${KV.replace('kv-sandbox', 'kv-legacy')}?${KV_V}`)],
-  'keyvault/2026-02-01/updateAccessPoliciesAdd.json': async () => [
-    await call('PUT', `/subscriptions/${SUB}/resourceGroups/rg-sandbox/providers/Microsoft.KeyVault/vaults/kv-legacy/accessPolicies/add?${KV_V}`, {
-      properties: { accessPolicies: [{ tenantId: env.AKV_AKS_SANDBOX_TENANT_ID, objectId: randomUUID(), permissions: { certificates: ['get'], keys: ['encrypt'], secrets: ['get'] } }] },
-    }),
-  ],
+  'keyvault/2026-02-01/updateAccessPoliciesAdd.json': async () => {
+    const base = `/subscriptions/${SUB}/resourceGroups/rg-sandbox/providers/Microsoft.KeyVault/vaults/kv-legacy/accessPolicies`;
+    const body = { properties: { accessPolicies: [{ tenantId: env.AKV_AKS_SANDBOX_TENANT_ID, objectId: randomUUID(), permissions: { certificates: ['get'], keys: ['encrypt'], secrets: ['get'] } }] } };
+    const added = await call('PUT', `${base}/add?${KV_V}`, body);
+    await call('PUT', `${base}/remove?${KV_V}`, body); // leave the shared vault as it was
+    return [added];
+  },
 };
 
 const index = JSON.parse(readFileSync(join(EXAMPLES, 'index.json'), 'utf8')) as Array<{ file: string }>;
@@ -110,7 +112,6 @@ const armFiles = index.map((e) => e.file).filter((f) => /^(msi|authorization|key
 
 beforeAll(async () => {
   useRunnerEnv(env);
-  await control('POST', '/reset');
   token = (await federatedCredential(env).getToken(ARM_SCOPE)).token;
 });
 

@@ -1,6 +1,7 @@
 // Entra fetches an external issuer's keys over HTTPS from its discovery document (as it will for
 // the kube-apiserver's service-account issuer): cached, refetched on an unknown kid; an
 // unreachable issuer gives AADSTS50166; a key the issuer no longer publishes gives AADSTS700027.
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
@@ -11,7 +12,7 @@ import { issueServerCert } from '../../sandbox/pki.ts';
 import { newSigningKey, signJwt } from '../../sandbox/azure/jwt.ts';
 import type { SigningKey } from '../../sandbox/azure/jwt.ts';
 import { ARM_SCOPE, VAULT_SCOPE, armClients, federatedCredential, jwtClaims, useRunnerEnv } from '../../sandbox/azure/sdk-clients.ts';
-import { control, sandboxEnv } from '../../support/sandbox.ts';
+import { sandboxEnv } from '../../support/sandbox.ts';
 
 const env = sandboxEnv();
 const pkiDir = join(resolve(import.meta.dirname, '..', '..', '..'), '.sandbox', 'pki');
@@ -45,9 +46,11 @@ async function identityFor(name: string, iss: string): Promise<string> {
   return mi.clientId!;
 }
 
+const run = randomUUID().slice(0, 6);
+const n = (base: string): string => `${base}-${run}`;
+
 beforeAll(async () => {
   useRunnerEnv(env);
-  await control('POST', '/reset');
   const cert = issueServerCert(pkiDir, 'test-issuer');
   server = createServer({ cert: readFileSync(cert.cert), key: readFileSync(cert.key) }, (req, res) => {
     res.setHeader('content-type', 'application/json');
@@ -68,7 +71,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise<void>((r) => server.close(() => r()));
-  await control('POST', '/reset');
 });
 
 describe('external issuer keys', () => {
@@ -77,7 +79,7 @@ describe('external issuer keys', () => {
     const k2 = newSigningKey();
     published = [k1];
     hits = { discovery: 0, jwks: 0 };
-    const clientId = await identityFor('id-kube-issuer', issuer);
+    const clientId = await identityFor(n('id-kube-issuer'), issuer);
 
     const t1 = await federatedCredential(env, clientId, assertion(k1)).getToken(ARM_SCOPE);
     expect(jwtClaims(t1.token).appid).toBe(clientId);
@@ -96,7 +98,7 @@ describe('external issuer keys', () => {
 
   test('an issuer that cannot be reached gives AADSTS50166', async () => {
     const dead = 'https://127.0.0.1:9'; // discard port: nothing listens
-    const clientId = await identityFor('id-dead-issuer', dead);
+    const clientId = await identityFor(n('id-dead-issuer'), dead);
     const msg = await loginError(clientId, assertion(newSigningKey(), dead));
     expect(msg).toContain('AADSTS50166');
   });
