@@ -15,7 +15,7 @@ import { maskValue } from '../vault/values.ts';
 import type { NamespaceIdentity } from './index.ts';
 import { serviceAccountSubject } from './plan.ts';
 
-export type ProofCause = 'federation-mismatch' | 'missing-role' | 'missing-secret' | 'unknown-identity' | 'token-request' | 'other';
+export type ProofCause = 'federation-mismatch' | 'issuer-unreachable' | 'missing-role' | 'missing-secret' | 'unknown-identity' | 'other';
 
 export class ProofError extends Error {
   /** The classified cause. */
@@ -42,6 +42,7 @@ interface Attempt {
 export function classifyProofError(e: unknown): ProofCause {
   const codes = errorCodes(e);
   if (FEDERATION_CODES.some((c) => codes.includes(c))) return 'federation-mismatch';
+  if (codes.includes('AADSTS50166') || codes.includes('AADSTS50027')) return 'issuer-unreachable';
   if (codes.includes('AADSTS700016') || codes.includes('AADSTS7000229')) return 'unknown-identity';
   const status = statusOf(e);
   if (status === 403 || codes.some((c) => /^Forbidden/.test(c))) return 'missing-role';
@@ -165,6 +166,18 @@ async function explain(session: AzureSession, vault: VaultInfo, t: TargetSpec, s
       );
     case 'missing-secret':
       return new ProofError(cause, t.namespace, sa, `proof failed for ${who}: secret ${last.object ?? ''} not found in ${vault.name}`, e);
+    case 'issuer-unreachable': {
+      const iss = last.token ? decodeJwtClaims(last.token)?.iss : undefined;
+      return new ProofError(
+        cause,
+        t.namespace,
+        sa,
+        `proof failed for ${who}: Microsoft Entra could not fetch the signing keys of the cluster's service-account issuer ${JSON.stringify(iss ?? '(unknown)')} ` +
+          `(${errorCodes(e).filter((c) => c.startsWith('AADSTS')).join(', ')}): the issuer's /.well-known/openid-configuration and JWKS must be publicly reachable ` +
+          `(enable the cluster's OIDC issuer)`,
+        e,
+      );
+    }
     case 'unknown-identity':
       return new ProofError(cause, t.namespace, sa, `proof failed for ${who}: Microsoft Entra does not know the identity ${clientId} (${errorCodes(e).join(', ')})`, e);
     default:

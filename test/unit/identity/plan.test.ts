@@ -164,6 +164,7 @@ describe('classifyProofError', () => {
     expect(classifyProofError({ name: 'AuthenticationError', message: 'AADSTS70021: No matching federated identity record found' })).toBe('federation-mismatch');
     expect(classifyProofError({ statusCode: 403, code: 'Forbidden', details: { error: { code: 'Forbidden', innererror: { code: 'ForbiddenByRbac' } } } })).toBe('missing-role');
     expect(classifyProofError({ statusCode: 404, code: 'SecretNotFound' })).toBe('missing-secret');
+    expect(classifyProofError({ message: "AADSTS50166: Request to External OIDC endpoint failed. Issuer: 'https://x'" })).toBe('issuer-unreachable');
     expect(classifyProofError(new Error('socket hang up'))).toBe('other');
   });
 });
