@@ -132,12 +132,19 @@ export function testTarget(namespace: string, identityName: string, over: Partia
   };
 }
 
+/**
+ * The cluster name of this test file's manifests. It makes the instance label (vault + cluster)
+ * unique, so label-scoped listing and pruning never reach objects other runs left in the shared
+ * sandbox cluster.
+ */
+export const TEST_CLUSTER = `it-${randomBytes(3).toString('hex')}`;
+
 export function testManifest(targets: TargetSpec[], over: Partial<Manifest> = {}): Manifest {
   const names = [...new Set(targets.flatMap((t) => t.objects.map((o) => o.secret)))];
   return {
     apiVersion: 'akv-aks/v1',
     vault: { name: VAULT, resourceGroup: VAULT_RG },
-    cluster: { name: 'sandbox' },
+    cluster: { name: TEST_CLUSTER },
     identityDefaults: { tags: {} },
     secrets: names.map((name) => ({ name, source: { kind: 'existing', objectType: 'secret' }, tags: {}, adopt: false })),
     targets,
