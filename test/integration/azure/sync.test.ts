@@ -229,6 +229,17 @@ describe('syncSecrets against the sandbox vault', () => {
     expect(deleted?.name).toBe('multi-line');
   });
 
+  it('purges only when prune and purge are both set', async () => {
+    const extra = [...baseSecrets().filter((s) => s.name !== 'multi-line'), envSecret('short-lived', 'DB_PASSWORD')];
+    await run(manifestWith(extra));
+    expect((await client.getSecret('short-lived')).properties.tags?.[TAG_OWNER]).toBe(OWNER);
+    const dropped = baseSecrets().filter((s) => s.name !== 'multi-line');
+    const r = await run(manifestWith(dropped, { prune: true, purge: true }));
+    expect(r.items.find((i) => i.name === 'short-lived')).toMatchObject({ action: 'prune', reason: 'dropped from the manifest: delete and purge' });
+    await expect(client.getSecret('short-lived')).rejects.toMatchObject({ statusCode: 404 });
+    await expect(client.getDeletedSecret('short-lived')).rejects.toMatchObject({ statusCode: 404 });
+  });
+
   it('fails naming an existing secret the vault lacks', async () => {
     const m = manifestWith([...baseSecrets(), { name: 'not-there', source: { kind: 'existing', objectType: 'secret' }, tags: {}, adopt: false }]);
     await expect(run(m)).rejects.toThrow(/not-there/);
