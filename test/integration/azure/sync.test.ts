@@ -270,10 +270,32 @@ describe('syncSecrets against the sandbox vault', () => {
     expect(after.writes - before.writes).toBe(0);
   });
 
+  it('writes 30 secrets through a vault throttled to 10 writes per 2 s, then reads them back in LIST pages of 25', async () => {
+    const many = Array.from({ length: 30 }, (_, i) => envSecret(`bulk-${String(i).padStart(2, '0')}`, `BULK_${i}`));
+    for (let i = 0; i < 30; i++) env[`BULK_${i}`] = `bulk-value-${i}-${Math.random().toString(36).slice(2)}`;
+    const m = manifestWith([...baseSecrets().filter((x) => x.name !== 'multi-line'), ...many]);
+    await control('PUT', '/vault/throttle', { vault: tv.name, create: 10, windowMs: 2_000 });
+    try {
+      const before = await vaultStats(tv.name);
+      const r = await run(m);
+      const after = await vaultStats(tv.name);
+      expect(r.items.filter((i) => i.action === 'create')).toHaveLength(30);
+      expect(after.throttled - before.throttled).toBeGreaterThan(0);
+      const mark = capture.text().length;
+      const again = await run(m);
+      expect(again.items.filter((i) => i.action !== 'unchanged' && i.action !== 'keep')).toEqual([]);
+      expect((await vaultStats(tv.name)).writes - after.writes).toBe(0);
+      expect(capture.text().slice(mark)).toMatch(/listed 3\d secrets in 2 page\(s\)/);
+      expect((await client.getSecret('bulk-29')).value).toBe(env.BULK_29);
+    } finally {
+      await control('PUT', '/vault/throttle', { vault: tv.name, create: 300, other: 4_000, windowMs: 10_000 });
+    }
+  });
+
   it('never prints a secret value (masks aside, which the runner consumes)', () => {
     const log = visibleLog(capture.text());
     expect(log.length).toBeGreaterThan(0);
-    for (const v of [...knownValues(), env.DB_PASSWORD ?? '', ...generated]) {
+    for (const v of [...knownValues(), ...Object.values(env), ...generated]) {
       if (v) expect(log).not.toContain(v);
     }
     // every value was masked, multi-line values line by line
