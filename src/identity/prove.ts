@@ -103,6 +103,8 @@ export async function proveAccess(
       );
       const client = secretClient(credential, session.cloud, vault.uri);
       const objects = t.objects.filter((o) => o.objectType !== 'key');
+      const keys = t.objects.length - objects.length;
+      if (keys) core.info(`proof: ${t.namespace}/${sa}: ${keys} key object(s) not read (the proof reads secrets and certificates' secrets only)`);
       const pending = new Set(objects.map((o) => `${o.secret}@${o.version ?? ''}`));
       let delay = 1_000;
       let last: Attempt = { ok: false };

@@ -219,6 +219,17 @@ export function planSecrets(input: PlanInput): SecretPlan {
       continue;
     }
 
+    if (live?.managed) {
+      out.push({
+        name: spec.name,
+        spec,
+        live,
+        op: { kind: 'refuse' },
+        item: { ...base, action: 'refuse', reason: 'backs a Key Vault certificate (declare it as existing with objectType cert)' },
+      });
+      continue;
+    }
+
     if (live) {
       const owned = isOwned(live.tags);
       if (!owned && !spec.adopt) {
@@ -310,7 +321,7 @@ export function secretsNeedingValueRead(manifest: Manifest, state: VaultState, d
   for (const spec of manifest.secrets) {
     if (spec.source.kind !== 'env') continue;
     const live = state.live.get(lower(spec.name));
-    if (!live || live.enabled === false) continue;
+    if (!live || live.enabled === false || live.managed) continue;
     if (!isOwned(live.tags) && !spec.adopt) continue;
     const d = digest(spec.name);
     if (d !== undefined && live.tags[TAG_DIGEST] === d) continue;

@@ -161,6 +161,15 @@ describe('planSecrets', () => {
     expect(disabled.secrets[0]?.item.reason).toBe('current version disabled');
   });
 
+  it('refuses to write over the secret backing a certificate', () => {
+    const m = manifest({ secrets: [secret('tls', { adopt: true })] });
+    const st = state([{ name: 'tls', tags: {}, managed: true, enabled: true }]);
+    expect(secretsNeedingValueRead(m, st, () => 'x')).toEqual([]);
+    const p = planSecrets(input({ manifest: m, state: st }));
+    expect(actions(p)).toEqual(['tls:refuse']);
+    expect(p.secrets[0]?.item.reason).toMatch(/certificate/);
+  });
+
   it('never puts a value in an item', () => {
     const p = planSecrets(input({ manifest: manifest({ secrets: [secret('a'), secret('b')] }), state: state([owned('b')]), valueEquals: () => false }));
     const text = JSON.stringify(p.secrets.map((s) => s.item));
