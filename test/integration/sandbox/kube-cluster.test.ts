@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { freshNamespace, isReady, kubeClients, kubeEnv, kubelet, podEvents, podsWithLabel, waitFor, type KubeClients } from '../../sandbox/kube/test-helpers.ts';
 
 const ISSUER = 'https://127.0.0.1:47643';
+const T = 90_000;
 let k: KubeClients;
 let ns: string;
 
@@ -33,7 +34,7 @@ describe('control plane', () => {
     expect(Object.keys(cfg.users[0]!.user).sort()).toEqual(['client-certificate-data', 'client-key-data']);
     const version = await k.kc.makeApiClient(VersionApi).getCode();
     expect(version.gitVersion).toMatch(/^v1\.\d+\.\d+$/);
-  });
+  }, T);
 
   it('serves the service-account issuer discovery documents anonymously', async () => {
     const res = await fetch(`${ISSUER}/.well-known/openid-configuration`);
@@ -45,7 +46,7 @@ describe('control plane', () => {
     expect(jwks.keys[0]!.kty).toBe('RSA');
     // everything else stays closed to anonymous callers
     expect((await fetch(`${ISSUER}/api/v1/namespaces/default/secrets`)).status).toBe(403);
-  });
+  }, T);
 
   it('issues TokenRequest tokens with the workload-identity audience and the issuer', async () => {
     await k.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'tr-sa' } } });
@@ -58,7 +59,7 @@ describe('control plane', () => {
     expect(payload.iss).toBe(ISSUER);
     expect(payload.sub).toBe(`system:serviceaccount:${ns}:tr-sa`);
     expect(payload.aud).toEqual(['api://AzureADTokenExchange']);
-  });
+  }, T);
 
   it('has the upstream Secrets Store CRDs, the CSIDriver with tokenRequests, and a Ready node', async () => {
     const ext = k.kc.makeApiClient(ApiextensionsV1Api);
@@ -70,7 +71,7 @@ describe('control plane', () => {
     expect(driver.spec.tokenRequests?.map((t) => t.audience)).toEqual(['api://AzureADTokenExchange']);
     const node = await k.core.readNode({ name: 'aks-nodepool1-0' });
     expect(node.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
-  });
+  }, T);
 });
 
 describe('controllers and the kubelet stand-in', () => {
@@ -102,7 +103,7 @@ describe('controllers and the kubelet stand-in', () => {
       return d.status?.availableReplicas === 2 ? d : undefined;
     });
     expect(dep.status?.readyReplicas).toBe(2);
-  });
+  }, T);
 
   it('holds a pod in CreateContainerConfigError until the Secret its env reads exists', async () => {
     await k.core.createNamespacedPod({
@@ -120,7 +121,7 @@ describe('controllers and the kubelet stand-in', () => {
     expect((await podEvents(k.core, ns, 'env-pod', 'Failed'))[0]?.message).toBe('Error: secret "later" not found');
     await k.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'later' }, stringData: { k: 'v' } } });
     await waitFor('env-pod ready', async () => isReady(await k.core.readNamespacedPod({ name: 'env-pod', namespace: ns })));
-  });
+  }, T);
 
   it('crash-loops a pod on request and lets it recover', async () => {
     await kubelet('PATCH', '/config', { crashLoop: [{ namespace: ns, pod: 'crashy' }] });
@@ -136,12 +137,12 @@ describe('controllers and the kubelet stand-in', () => {
       await kubelet('PATCH', '/config', { crashLoop: [] });
     }
     await waitFor('crashy ready after the knob is cleared', async () => isReady(await k.core.readNamespacedPod({ name: 'crashy', namespace: ns })));
-  });
+  }, T);
 
   it('deletes pods for good and garbage-collects a deleted Deployment', async () => {
     await k.apps.deleteNamespacedDeployment({ name: 'plain', namespace: ns, propagationPolicy: 'Background' });
     await waitFor('pods of the deleted deployment gone', async () => (await podsWithLabel(k.core, ns, 'app=plain')).length === 0, 60_000);
     const status = await kubelet<{ pods: Array<{ namespace: string; name: string }> }>('GET', '/status');
     expect(status.pods.filter((p) => p.namespace === ns && p.name.startsWith('plain-'))).toEqual([]);
-  });
+  }, T);
 });

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
+import net from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ensureCa } from '../pki.ts';
@@ -24,9 +25,6 @@ export const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/16';
 export const DISABLED_CONTROLLERS = [
   'node-lifecycle-controller',
   'node-ipam-controller',
-  'cloud-node-lifecycle-controller',
-  'service-lb-controller',
-  'node-route-controller',
   'certificatesigningrequest-signing-controller',
   'persistentvolume-attach-detach-controller',
 ];
@@ -79,8 +77,23 @@ function httpsGet(url: string, ca: Buffer, client?: { cert: Buffer; key: Buffer 
   });
 }
 
+/** Resolves when nothing listens on 127.0.0.1:port (a leftover etcd would answer our health check). */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: HOST, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const { bins, dir, pkiDir, log } = opts;
+  for (const port of [PORTS.etcdClient, PORTS.etcdPeer, PORTS.kubeApiserver, PORTS.kubelet]) {
+    if (!(await portFree(port))) throw new Error(`127.0.0.1:${port} is already in use: is another sandbox (or a leftover etcd/kube-apiserver) running?`);
+  }
   await rm(dir, { recursive: true, force: true });
   const etcdData = join(dir, 'etcd');
   const logDir = join(dir, 'logs');
@@ -173,6 +186,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
         '--authorization-mode=Node,RBAC',
         '--anonymous-auth=true',
+        // the endpoint reconciler refuses a loopback advertise address; nothing in-cluster needs it
+        '--endpoint-reconciler-type=none',
         '--allow-privileged=true',
         '--profiling=false',
         '--enable-priority-and-fairness=false',

@@ -377,8 +377,8 @@ export class Kubelet {
       await this.core.deleteNamespacedPod({
         name: pod.metadata!.name!,
         namespace: pod.metadata!.namespace!,
-        gracePeriodSeconds: 0,
-        body: { preconditions: { uid: pod.metadata!.uid } },
+        // with a body, the API server reads the options from it only (query parameters are ignored)
+        body: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata!.uid } },
       });
     } catch (err) {
       const code = statusCode(err);
