@@ -39,6 +39,7 @@ export function planLines(items: readonly PlanItem[]): string[] {
 }
 
 export function displayName(i: PlanItem): string {
+  if (i.kind === 'namespace') return i.name;
   return i.namespace && !i.name.startsWith(`${i.namespace}/`) ? `${i.namespace}/${i.name}` : i.name;
 }
 
