@@ -1,34 +1,48 @@
-// Bundles the action's entry points with ncc into dist/ (committed; `--check` verifies it is
-// byte-identical to a fresh build, as CI does).
+// Bundles the action with ncc into dist/ (committed; `--check` verifies it is byte-identical to a
+// fresh build, as CI does). The pipeline is bundled once, minified, into dist/lib/; the action's
+// entries (dist/index.js, dist/verify/index.js) are src/main.ts and src/verify.ts with their one
+// import pointed at that bundle, so the sub-action costs no second copy. The CLI, which needs no
+// SDK, has its own small bundle.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const ncc = join(root, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js');
 
-const ENTRIES: Array<{ src: string; out: string; shebang?: boolean }> = [
-  { src: 'src/main.ts', out: '' },
-  { src: 'src/verify.ts', out: 'verify' },
+const BUNDLES: Array<{ src: string; out: string; shebang?: boolean }> = [
+  { src: 'src/pipeline/action.ts', out: 'lib' },
   { src: 'src/cli/main.ts', out: 'cli', shebang: true },
+];
+const ENTRIES: Array<{ src: string; out: string; lib: string }> = [
+  { src: 'src/main.ts', out: 'index.js', lib: './lib/index.js' },
+  { src: 'src/verify.ts', out: 'verify/index.js', lib: '../lib/index.js' },
 ];
 
 function build(outDir: string): void {
   rmSync(outDir, { recursive: true, force: true });
-  for (const e of ENTRIES) {
-    const dir = join(outDir, e.out);
-    execFileSync(process.execPath, [ncc, 'build', join(root, e.src), '-o', dir, '--license', 'licenses.txt', '--target', 'es2023', '-q'], {
+  for (const b of BUNDLES) {
+    const dir = join(outDir, b.out);
+    execFileSync(process.execPath, [ncc, 'build', join(root, b.src), '-o', dir, '-m', '--license', 'licenses.txt', '--target', 'es2023', '-q'], {
       cwd: root,
       stdio: ['ignore', 'inherit', 'inherit'],
     });
-    if (e.shebang) {
+    if (b.shebang) {
       const file = join(dir, 'index.js');
       const text = readFileSync(file, 'utf8');
       if (!text.startsWith('#!')) writeFileSync(file, `#!/usr/bin/env node\n${text}`);
       chmodSync(file, 0o755);
     }
   }
+  for (const e of ENTRIES) {
+    const text = readFileSync(join(root, e.src), 'utf8');
+    if (!text.includes("'./pipeline/action.ts'")) throw new Error(`${e.src} must import './pipeline/action.ts' (the bundled pipeline)`);
+    const file = join(outDir, e.out);
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, text.replace("'./pipeline/action.ts'", `'${e.lib}'`));
+  }
+  writeFileSync(join(outDir, 'package.json'), '{ "type": "module" }\n');
   // The manifest's JSON Schema ships with the action, for editors (yaml-language-server).
   const schema = join(root, 'src', 'manifest', 'schema.json');
   if (existsSync(schema)) cpSync(schema, join(outDir, 'akv-aks.schema.json'));
