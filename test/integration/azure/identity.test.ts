@@ -225,6 +225,35 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
     expect(faults.faults.filter((f) => f.pathPattern?.includes(name) || f.pathPattern?.includes(tv.name))).toEqual([]);
   });
 
+  it('retries through eventual consistency: a new identity 404, a concurrent credential write 409, PrincipalNotFound', async () => {
+    const name = uniqueName('id-ec-');
+    const m = manifest(tv.name, [target('eventual', 'sa', name)]);
+    const fic = `${name}/federatedIdentityCredentials`;
+    await control('POST', '/faults', { service: 'arm', method: 'PUT', pathPattern: fic, times: 1, effect: { kind: 'status', status: 404, code: 'ParentResourceNotFound', message: 'parent not found' } });
+    await control('POST', '/faults', {
+      service: 'arm',
+      method: 'PUT',
+      pathPattern: fic,
+      times: 1,
+      effect: { kind: 'status', status: 409, code: 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity', message: 'Too many writes' },
+    });
+    await control('POST', '/faults', {
+      service: 'arm',
+      method: 'PUT',
+      pathPattern: `${tv.name}/providers/Microsoft.Authorization/roleAssignments`,
+      times: 1,
+      effect: { kind: 'status', status: 400, code: 'PrincipalNotFound', message: 'Principal does not exist in the directory' },
+    });
+    const r = await ensureIdentities(session, vault, m, { mode: 'apply', issuer: issuer.url });
+    expect(r.items.map((i) => `${i.kind}:${i.action}`)).toEqual(['identity:create', 'federated-credential:create', 'role-assignment:create']);
+    const w = await world();
+    const ident = w.identities.find((i) => i.name === name);
+    expect(w.federatedCredentials.filter((f) => f.clientId === ident?.clientId)).toHaveLength(1);
+    expect(w.roleAssignments.filter((a) => a.principalId === ident?.principalId)).toHaveLength(1);
+    const left = await control<{ faults: { pathPattern?: string }[] }>('GET', '/faults');
+    expect(left.faults.filter((f) => f.pathPattern?.includes(name) || f.pathPattern?.includes(tv.name))).toEqual([]);
+  });
+
   it('kubelet mode: a grant for the kubelet identity (looked up by client id), no federation; external mode: grant only', async () => {
     const msi = msiClient(session);
     const kubelet = await msi.userAssignedIdentities.createOrUpdate('rg-ids', uniqueName('id-kubelet-'), { location: 'westeurope' });
