@@ -1,0 +1,4 @@
+// Entry of the action (`uses: org/akv-aks-action@v1`): the mode comes from the `mode` input.
+import { runAction } from './lib/index.js';
+
+await runAction();

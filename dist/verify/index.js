@@ -1,0 +1,4 @@
+// Entry of the release-gate sub-action (`uses: org/akv-aks-action/verify@v1`): verify mode only.
+import { runAction } from '../lib/index.js';
+
+await runAction('verify');
