@@ -12,7 +12,9 @@
 // - A workload with no digest yet (first deploy, or first run of the action against it) is only
 //   restarted on evidence that its pods hold old content: a SecretProviderClassPodStatus of a current
 //   pod reporting another version than expected, or an env consumer whose pod predates a secret this
-//   run changed. Otherwise the digest is recorded on the workload's metadata only: no rollout.
+//   run changed. Otherwise the digest is recorded on the workload's metadata only: no rollout (the
+//   API server bumps a Deployment's generation for an annotation change, but its template, revision
+//   and ReplicaSet stay the same, so no pod is replaced).
 import { createHash } from 'node:crypto';
 import type { MountedObject } from '../manifest/types.ts';
 import type { SecretVersion } from '../plan/types.ts';

@@ -87,10 +87,16 @@ describeKube('rotation and gate against the sandbox cluster', () => {
     expect([...byWorkload.keys()].sort()).toEqual(['Deployment/db-reader', 'Deployment/env-reader', 'Deployment/key-reader']);
     expect(byWorkload.get('Deployment/db-reader')!.objects[0]).toMatchObject({ expected: versions[0]!.version, mounted: versions[0]!.version, ok: true });
     expect(byWorkload.get('Deployment/key-reader')!.objects[0]).toMatchObject({ expected: versions[1]!.version, mounted: versions[1]!.version, ok: true });
+    // Recorded on the Deployments' metadata only (which bumps their generation but not their
+    // template): still one ReplicaSet each, revision 1, no digest in the pod templates.
     for (const name of ['db-reader', 'key-reader', 'env-reader']) {
       const d = await readDeployment(kube, ns, name);
-      expect(d.metadata?.generation).toBe(1); // recorded on metadata only: never rolled
+      expect(d.metadata?.annotations?.['deployment.kubernetes.io/revision']).toBe('1');
+      expect(d.metadata?.annotations?.[DIGEST_ANNOTATION]).toMatch(/^[0-9a-f]{32}$/);
+      expect(d.spec?.template.metadata?.annotations?.[DIGEST_ANNOTATION]).toBeUndefined();
     }
+    const rss = await kube.apps.listNamespacedReplicaSet({ namespace: ns });
+    expect(rss.items.map((r) => r.metadata?.ownerReferences?.[0]?.name).sort()).toEqual(['db-reader', 'env-reader', 'key-reader']);
   });
 
   it('a no-op re-run changes and restarts nothing', async () => {
@@ -113,6 +119,7 @@ describeKube('rotation and gate against the sandbox cluster', () => {
 
   it('a new version of one secret restarts only its consumers, and the gate waits for their new pods', async () => {
     const oldPods = await kube.core.listNamespacedPod({ namespace: ns });
+    const before = new Map((await kube.apps.listNamespacedDeployment({ namespace: ns })).items.map((d) => [d.metadata!.name!, d]));
     const oldKeyPod = oldPods.items.find((p) => p.metadata?.name?.startsWith('key-reader'))!.metadata!.name!;
     const changedAt = new Date();
     versions = [{ ...versions[0]!, changed: false }, { name: keyName, version: await writeSecret(az, keyName), changed: true }];
@@ -123,9 +130,12 @@ describeKube('rotation and gate against the sandbox cluster', () => {
     const rotation = await restartChangedWorkloads(kube, manifest, versions, { mode: 'apply', changedAt });
     expect(rotation.restarted.map((w) => w.name)).toEqual(['key-reader']);
     expect(rotation.restarted[0]!.reason).toBe(`new version of ${keyName}`);
-    expect((await readDeployment(kube, ns, 'key-reader')).metadata?.generation).toBe(2);
-    expect((await readDeployment(kube, ns, 'db-reader')).metadata?.generation).toBe(1);
-    expect((await readDeployment(kube, ns, 'env-reader')).metadata?.generation).toBe(1);
+    const keyReader = await readDeployment(kube, ns, 'key-reader');
+    expect(keyReader.metadata?.generation).toBe(before.get('key-reader')!.metadata!.generation! + 1);
+    expect(keyReader.spec?.template.metadata?.annotations?.[DIGEST_ANNOTATION]).toBe(keyReader.metadata?.annotations?.[DIGEST_ANNOTATION]);
+    for (const name of ['db-reader', 'env-reader']) {
+      expect((await readDeployment(kube, ns, name)).metadata?.resourceVersion).toBe(before.get(name)!.metadata!.resourceVersion);
+    }
 
     const gate = await runGate(kube, manifest, versions, { timeoutMs: 90_000, changedAt });
     expect(gate.diagnoses).toEqual([]);
