@@ -204,7 +204,8 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
     ]);
     await expect(ensureIdentities(session, vault, m, { mode: 'apply', issuer: issuer.url })).rejects.toThrow(IdentityError);
     await expect(ensureIdentities(session, vault, m, { mode: 'apply', issuer: issuer.url })).rejects.toThrow(/21 federated credentials/);
-    const writes = (await armRequests(since, [name])).filter((x) => isWriteMethod(x.method));
+    // (the sandbox stamps a record after answering, so the last set-up write may carry a later time)
+    const writes = (await armRequests(since, [name])).filter((x) => isWriteMethod(x.method) && !/federatedIdentityCredentials\/pre-\d+\?/.test(x.path));
     expect(writes).toEqual([]);
     expect(id.clientId).toBeTruthy();
   });
