@@ -19,11 +19,12 @@ export function serviceAccountSubject(namespace: string, serviceAccount: string)
  */
 export function federatedCredentialName(cluster: string, namespace: string, serviceAccount: string): string {
   const raw = `${cluster}-${namespace}-${serviceAccount}`;
-  let name = raw.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '');
-  const changed = name !== raw;
-  if (name.length > 120 || (changed && name.length > 0)) {
+  const clean = raw.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  let name = clean;
+  if (clean !== raw || clean.length > 120) {
+    // sanitised or shortened: a hash of the raw name keeps distinct inputs distinct
     const h = createHash('sha256').update(raw).digest('hex').slice(0, 8);
-    if (name.length > 120 || changed) name = `${name.slice(0, 111).replace(/[-_]+$/, '')}-${h}`;
+    name = `${clean.slice(0, 111).replace(/[-_]+$/, '')}-${h}`.replace(/^-/, '');
   }
   while (name.length < 3) name += '-x';
   return name;
