@@ -86,7 +86,7 @@ export class IssuerKeys {
 
   private getJson(url: string): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const req = request(url, { method: 'GET', ca: this.ca, timeout: 5000, headers: { accept: 'application/json' } }, (res) => {
+      const req = request(url, { method: 'GET', ca: this.ca, timeout: 5000, headers: { accept: 'application/jwk-set+json, application/json' } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
