@@ -16,6 +16,7 @@ import { countByAction, planLines, textTable, GATE_HEADER, gateRows } from '../r
 import type { RunReport } from '../report/model.ts';
 import { restartChangedWorkloads } from '../rotate/index.ts';
 import { currentVersions, describeVault, syncSecrets } from '../vault/index.ts';
+import { maskValue } from '../vault/values.ts';
 import { formatDuration } from '../util/duration.ts';
 
 async function section<T>(title: string, fn: () => Promise<T>): Promise<T> {
@@ -25,11 +26,7 @@ async function section<T>(title: string, fn: () => Promise<T>): Promise<T> {
 /** Masks every env-sourced value (and each of its lines) before any step could print it. */
 export function maskEnvValues(manifest: Manifest, env: Record<string, string | undefined>): void {
   for (const s of manifest.secrets) {
-    if (s.source.kind !== 'env') continue;
-    const value = env[s.source.env];
-    if (!value) continue;
-    core.setSecret(value);
-    for (const line of value.split(/\r?\n/)) if (line.trim()) core.setSecret(line);
+    if (s.source.kind === 'env') maskValue(env[s.source.env] ?? '');
   }
 }
 
