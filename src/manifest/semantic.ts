@@ -514,6 +514,10 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
   if (data.purge === true && data.prune !== true) {
     fail(['purge'], '`purge: true` requires `prune: true` (only pruned secrets are purged)', 'key');
   }
+  const rawCleanup = isMap(data.cleanup) ? data.cleanup : undefined;
+  if (rawCleanup?.purge === true && rawCleanup.deleteSecrets !== true) {
+    fail(['cleanup', 'purge'], '`cleanup.purge: true` requires `cleanup.deleteSecrets: true` (only deleted secrets are purged)', 'key');
+  }
 
   const vaultName = str(vault.name);
   const vaultRg = str(vault.resourceGroup);
@@ -537,6 +541,7 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
   if (defaultsLocation !== undefined) manifest.identityDefaults.location = defaultsLocation;
   const cloud = str(data.cloudName);
   if (cloud !== undefined) manifest.cloudName = cloud;
+  if (rawCleanup) manifest.cleanup = { deleteSecrets: bool(rawCleanup.deleteSecrets, false), purge: bool(rawCleanup.purge, false) };
   return manifest;
 }
 

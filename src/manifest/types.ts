@@ -131,6 +131,16 @@ export interface Manifest {
   prune: boolean;
   /** With prune: also purge deleted secrets (irreversible). */
   purge: boolean;
+  /** What clean-up mode may remove besides what it always removes; absent: the defaults (secrets kept). */
+  cleanup?: CleanupSpec;
+}
+
+/** Top-level `cleanup:` of the manifest, read by `mode: cleanup` / `plan-cleanup` only. */
+export interface CleanupSpec {
+  /** Soft-delete the manifest's secrets the action wrote (default false: secrets stay). */
+  deleteSecrets: boolean;
+  /** With deleteSecrets: purge them too (irreversible; default false). */
+  purge: boolean;
 }
 
 /** A loaded manifest with a way back to source positions, for errors raised after validation. */
