@@ -1,0 +1,352 @@
+// The benchmark proper (see run.ts for the entry). Progress goes to stderr; the table and the
+// machine line to stdout. The action's @actions/core output (which includes ::add-mask:: commands
+// carrying secret values) is swallowed while the bench runs.
+import { cpus, totalmem } from 'node:os';
+import { msiClient } from '../../src/auth/arm.ts';
+import type { AzureSession } from '../../src/auth/login.ts';
+import { connectKube, readServiceAccountIssuer } from '../../src/kube/client.ts';
+import type { KubeSession } from '../../src/kube/client.ts';
+import {
+  burstFloorMs,
+  fmtBytes,
+  fmtMs,
+  fmtRatio,
+  machineLine,
+  median,
+  parseArgs,
+  rowsTable,
+  speedup,
+  verdict,
+  writeFloorMs,
+} from './format.ts';
+import type { BenchArgs, Row } from './format.ts';
+import { control, createVault, deployerSession, ensureSandbox, kubeconfigPath, removeVault, sandboxEnv, throttleOf, waitWindowEmpty } from './sandbox.ts';
+
+import { addVaultLatency, baselineRun, benchManifest, describe, engineFullRun, engineSync, gateRound, secretValues } from './scenarios.ts';
+import type { GateRound, Layout } from './scenarios.ts';
+import { bundleSize, spawnOnce } from './startup.ts';
+
+const WRITES_PER_WINDOW = 300;
+const WINDOW_MS = 10_000;
+
+const out = process.stdout.write.bind(process.stdout);
+const t0 = Date.now();
+const progress = (m: string): void => {
+  process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${m}\n`);
+};
+
+/** Drops everything written to stdout except through `out` (the action's log and mask commands). */
+function swallowActionOutput(): void {
+  process.stdout.write = ((_chunk: unknown, enc?: unknown, cb?: unknown): boolean => {
+    const done = typeof enc === 'function' ? enc : cb;
+    if (typeof done === 'function') (done as () => void)();
+    return true;
+  }) as typeof process.stdout.write;
+}
+
+async function kubeIfReachable(): Promise<{ kube?: KubeSession; why?: string }> {
+  const path = kubeconfigPath();
+  if (!path) return { why: 'no cluster in the sandbox (started with --no-kube and no kube dev driver)' };
+  try {
+    const kube = connectKube({ kubeconfig: path });
+    await Promise.race([kube.core.listNamespace({ limit: 1 }), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 10_000))]);
+    return { kube };
+  } catch (e) {
+    return { why: `cluster not reachable: ${(e as Error).message}` };
+  }
+}
+
+async function throttleOn(): Promise<boolean> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const w = await control<{ config: { vaultThrottle?: boolean } }>('GET', '/world');
+    if (w.config.vaultThrottle === true) return true;
+    if (Date.now() > deadline) return false;
+    progress('the vault throttle is switched off sandbox-wide (another test?); waiting for it to be on again');
+    await new Promise((r) => setTimeout(r, 2_000));
+  }
+}
+
+interface Cleanup {
+  vaults: string[];
+  namespaces: string[];
+  identities: string[];
+}
+
+async function cleanup(session: AzureSession, kube: KubeSession | undefined, c: Cleanup): Promise<void> {
+  for (const v of c.vaults) await removeVault(v);
+  if (kube) for (const name of c.namespaces) await kube.core.deleteNamespace({ name }).catch(() => undefined);
+  const msi = msiClient(session);
+  for (const name of c.identities) await msi.userAssignedIdentities.delete('rg-ids', name).catch(() => undefined);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let args: BenchArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 2;
+  }
+  const benchStart = Date.now();
+  ensureSandbox(progress);
+  swallowActionOutput();
+  const sandbox = sandboxEnv();
+  const { kube, why: noKube } = await kubeIfReachable();
+  if (noKube) progress(`${noKube}: the Kubernetes steps and the gate are skipped`);
+  const session = await deployerSession();
+  if (!(await throttleOn())) {
+    progress('the vault throttle stayed off: a benchmark without it would not be honest; stopping');
+    return 1;
+  }
+
+  const runId = Math.random().toString(16).slice(2, 6);
+  const layout: Layout = {
+    runId,
+    cluster: `bench-${runId}`,
+    secrets: args.secrets,
+    namespaces: Array.from({ length: args.namespaces }, (_, i) => `bench-${runId}-${i}`),
+    identityRg: 'rg-ids',
+  };
+  const trash: Cleanup = { vaults: [], namespaces: kube ? [...layout.namespaces] : [], identities: layout.namespaces.map((_, i) => `id-${runId}-${i}`) };
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  let failed = false;
+
+  try {
+    const values = secretValues(args.secrets);
+    const N = args.secrets;
+    const NS = args.namespaces;
+
+    // --- first sync into empty vaults (engine and baseline each in a fresh vault) -----------------
+    progress(`first sync of ${N} secrets: creating two fresh vaults`);
+    const [ve, vb] = await Promise.all([createVault(session, 'kvbe'), createVault(session, 'kvbb')]);
+    trash.vaults.push(ve.name, vb.name);
+    const th = await throttleOf(ve.name);
+    if (!th?.enabled) throw new Error('the vault throttle is off');
+    const throttleText = `throttle on: ${th.limits.create} secret writes / ${th.limits.other} other ops per ${th.limits.windowMs / 1000} s per vault`;
+    progress(throttleText);
+    const me = benchManifest(ve, layout);
+    const mb = benchManifest(vb, layout);
+    const infoE = await describe(session, me);
+
+    progress(`engine: syncSecrets (apply) of ${N} secrets`);
+    const e1 = await engineSync(session, infoE, me, values);
+    progress(`engine: ${fmtMs(e1.phase.ms)}, ${e1.phase.counters.writes} writes, ${e1.phase.counters.requests} requests, ${e1.phase.counters.throttled} 429s`);
+    progress(`baseline: GET then SET per secret, sequential, ${N} secrets`);
+    const b1 = await baselineRun(session, vb, mb, values);
+    progress(`baseline: ${fmtMs(b1.ms)}, ${b1.counters.writes} writes, ${b1.counters.requests} requests, ${b1.counters.throttled} 429s`);
+
+    const firstLabel = `first sync, ${N} secrets`;
+    const r1 = speedup(b1.ms, e1.phase.ms);
+    rows.push({ scenario: firstLabel, metric: 'wall time', action: fmtMs(e1.phase.ms), baseline: fmtMs(b1.ms), ratio: fmtRatio(r1), target: '>= 8x', verdict: verdict(r1 >= 8) });
+    rows.push({
+      scenario: firstLabel,
+      metric: '429s received',
+      action: String(e1.phase.counters.throttled),
+      baseline: String(b1.counters.throttled),
+      ratio: '',
+      target: '<= 1 (first signal)',
+      verdict: verdict(e1.phase.counters.throttled <= 1),
+    });
+    rows.push({
+      scenario: firstLabel,
+      metric: 'Key Vault writes / requests',
+      action: `${e1.phase.counters.writes} / ${e1.phase.counters.requests}`,
+      baseline: `${b1.counters.writes} / ${b1.counters.requests}`,
+      ratio: '',
+      target: '',
+      verdict: '',
+    });
+    const floorE = writeFloorMs(e1.phase.counters.writes, WRITES_PER_WINDOW, WINDOW_MS);
+    const floorB = writeFloorMs(b1.counters.writes, WRITES_PER_WINDOW, WINDOW_MS);
+    rows.push({
+      scenario: firstLabel,
+      metric: `time / write floor (${e1.phase.counters.writes} writes at 300/10 s = ${fmtMs(floorE)})`,
+      action: `${fmtMs(e1.phase.ms)} = ${fmtRatio(e1.phase.ms / floorE)}`,
+      baseline: `${fmtMs(b1.ms)} = ${fmtRatio(b1.ms / floorB)}`,
+      ratio: '',
+      target: '<= 1.20x floor',
+      verdict: verdict(e1.phase.ms <= floorE * 1.2),
+    });
+    const burstB = burstFloorMs(b1.counters.writes, WRITES_PER_WINDOW, WINDOW_MS);
+    if (r1 < 8 && b1.counters.writes > WRITES_PER_WINDOW) {
+      notes.push(
+        `first sync: both sides must write every secret once, and the vault admits ${WRITES_PER_WINDOW} writes per ${WINDOW_MS / 1000} s: ` +
+          `${b1.counters.writes} writes cannot complete in under ${fmtMs(burstB)} (burst of ${WRITES_PER_WINDOW}, then the window) for anyone. ` +
+          `On loopback the sequential baseline already reaches that floor (${fmtMs(b1.ms)}, ${b1.counters.throttled} 429s retried by the SDK), ` +
+          `so a ratio of 8x is physically impossible here with the throttle on; the ratio only opens up when requests have a real round trip (see the latency row, if run).`,
+      );
+    } else if (r1 < 8) {
+      notes.push(
+        `first sync: ${b1.counters.writes} writes stay under one throttle window, and loopback requests take about ` +
+          `${fmtMs(b1.ms / Math.max(1, b1.counters.requests))} each, so the sequential baseline has little latency to lose; the ratio measures client overhead, not round trips.`,
+      );
+    }
+
+    // --- first full apply (identities, federation, role, Kubernetes objects), not measured --------
+    const issuer = kube ? await readServiceAccountIssuer(kube) : 'https://127.0.0.1:47643';
+    progress(`first full apply of ${NS} namespaces (identities, federated credentials, role assignments${kube ? ', Kubernetes objects' : ''})`);
+    const first = await engineFullRun(session, infoE, me, values, { issuer, kube, tenantId: session.tenantId });
+    progress(`first full apply: ${fmtMs(first.totalMs)} (${first.steps.map((s) => `${s.name} ${fmtMs(s.ms)}`).join(', ')})`);
+
+    // --- no-op re-run -------------------------------------------------------------------------------
+    await waitWindowEmpty(ve.name, WINDOW_MS, e1.phase.endedAt);
+    progress(`no-op re-run: engine (${N} secrets x ${NS} namespaces)`);
+    const noop = await engineFullRun(session, infoE, me, values, { issuer, kube, tenantId: session.tenantId });
+    const syncMs = noop.steps.find((s) => s.name === 'vault sync')?.ms ?? NaN;
+    progress(`engine no-op: ${fmtMs(noop.totalMs)} (${noop.steps.map((s) => `${s.name} ${fmtMs(s.ms)}`).join(', ')}), ${noop.counters.writes} writes, ${noop.counters.requests} requests`);
+    await waitWindowEmpty(vb.name, WINDOW_MS, b1.endedAt);
+    progress('no-op re-run: baseline');
+    const b2 = await baselineRun(session, vb, mb, values);
+    progress(`baseline no-op: ${fmtMs(b2.ms)}, ${b2.counters.writes} writes, ${b2.counters.requests} requests, ${b2.counters.throttled} 429s`);
+    const noopLabel = `no-op re-run, ${N} secrets x ${NS} ns`;
+    rows.push({ scenario: noopLabel, metric: 'Key Vault writes', action: String(noop.counters.writes), baseline: String(b2.counters.writes), ratio: '', target: '0', verdict: verdict(noop.counters.writes === 0) });
+    rows.push({
+      scenario: noopLabel,
+      metric: 'Key Vault requests',
+      action: String(noop.counters.requests),
+      baseline: String(b2.counters.requests),
+      ratio: '',
+      target: '<= 40',
+      verdict: verdict(noop.counters.requests <= 40),
+    });
+    const rs = speedup(b2.ms, syncMs);
+    rows.push({ scenario: noopLabel, metric: 'wall time: vault sync', action: fmtMs(syncMs), baseline: fmtMs(b2.ms), ratio: fmtRatio(rs), target: '>= 20x', verdict: verdict(rs >= 20) });
+    const rf = speedup(b2.ms, noop.totalMs);
+    rows.push({
+      scenario: noopLabel,
+      metric: `wall time: ${noop.steps.map((s) => s.name).join(' + ')}`,
+      action: fmtMs(noop.totalMs),
+      baseline: fmtMs(b2.ms),
+      ratio: fmtRatio(rf),
+      target: '>= 20x',
+      verdict: verdict(rf >= 20),
+    });
+    if (noop.counters.requests > 40) {
+      const byStatus = Object.entries(noop.counters.byStatus)
+        .map(([k, v]) => `${v}x${k}`)
+        .join(', ');
+      notes.push(
+        `no-op requests: ${noop.counters.requests} (${byStatus}). A LIST page holds 25 secrets, so ${N} secrets alone take ${Math.ceil(N / 25)} pages; ` +
+          `LIST answers carry no version, so every mounted secret whose version the gate needs costs a versions lookup (src/vault/index.ts latestVersion).`,
+      );
+    }
+    if (!kube) notes.push(`no-op: ${noKube}; the whole re-run row covers vault sync + identities only`);
+
+    // --- first sync with a region round trip (both sides alike) ----------------------------------
+    if (args.latencyMs > 0 && args.latencySecrets > 0) {
+      const L = args.latencySecrets;
+      progress(`first sync of ${L} secrets with +${args.latencyMs} ms per vault request: two fresh vaults`);
+      const [le, lb] = await Promise.all([createVault(session, 'kvle'), createVault(session, 'kvlb')]);
+      trash.vaults.push(le.name, lb.name);
+      await addVaultLatency(le.name, args.latencyMs);
+      await addVaultLatency(lb.name, args.latencyMs);
+      const lvalues = secretValues(L);
+      const lLayout: Layout = { ...layout, secrets: L, namespaces: [] };
+      const lme = benchManifest(le, lLayout);
+      const le1 = await engineSync(session, await describe(session, lme), lme, lvalues);
+      progress(`engine: ${fmtMs(le1.phase.ms)}`);
+      const lb1 = await baselineRun(session, lb, benchManifest(lb, lLayout), lvalues);
+      progress(`baseline: ${fmtMs(lb1.ms)}`);
+      const rl = speedup(lb1.ms, le1.phase.ms);
+      rows.push({
+        scenario: `first sync, ${L} secrets, +${args.latencyMs} ms/request`,
+        metric: 'wall time',
+        action: fmtMs(le1.phase.ms),
+        baseline: fmtMs(lb1.ms),
+        ratio: fmtRatio(rl),
+        target: '(>= 8x)',
+        verdict: verdict(rl >= 8),
+      });
+      rows.push({
+        scenario: `first sync, ${L} secrets, +${args.latencyMs} ms/request`,
+        metric: '429s received',
+        action: String(le1.phase.counters.throttled),
+        baseline: String(lb1.counters.throttled),
+        ratio: '',
+        target: '<= 1',
+        verdict: verdict(le1.phase.counters.throttled <= 1),
+      });
+    }
+
+    // --- gate latency --------------------------------------------------------------------------------
+    if (kube) {
+      const gateNs = layout.namespaces.slice(0, args.gateNamespaces);
+      const rounds: GateRound[] = [];
+      for (let r = 0; r < args.gateRounds; r++) {
+        progress(`gate round ${r + 1}/${args.gateRounds}: a Deployment of 2 pods in ${gateNs.length} namespace(s), runGate in-process`);
+        const g = await gateRound(kube, me, noop.secrets, gateNs, r, 2);
+        progress(`gate: ${g.passed ? 'passed' : `failed (${g.failure ?? ''})`}, ${g.pods} pods, latency ${fmtMs(g.latencyMs)}${g.valid ? '' : ' (not an update-to-pass measurement)'}`);
+        rounds.push(g);
+      }
+      const valid = rounds.filter((g) => g.passed && g.valid).map((g) => g.latencyMs);
+      const worst = valid.length ? Math.max(...valid) : NaN;
+      rows.push({
+        scenario: `gate, ${gateNs.length} ns x 2 pods`,
+        metric: `last SPCPS update -> pass (median / max of ${valid.length})`,
+        action: valid.length ? `${fmtMs(median(valid))} / ${fmtMs(worst)}` : 'n/a',
+        baseline: '',
+        ratio: '',
+        target: '<= 1 s',
+        verdict: verdict(valid.length ? worst <= 1000 : undefined),
+      });
+      const bad = rounds.filter((g) => !g.passed || !g.valid);
+      if (bad.length) notes.push(`gate: ${bad.length} round(s) not counted: ${bad.map((g) => (g.passed ? 'SPCPS arrived before the gate started' : (g.failure ?? 'failed').slice(0, 240))).join('; ')}`);
+      notes.push('gate latency: time the bench\'s own SPCPS watch saw the last new pod mounted, to the moment runGate resolved (same process, same apiserver).');
+    } else {
+      rows.push({ scenario: 'gate', metric: 'last SPCPS update -> pass', action: 'n/a', baseline: '', ratio: '', target: '<= 1 s', verdict: 'n/a' });
+    }
+
+    // --- process start to first request --------------------------------------------------------------
+    const starts: number[] = [];
+    for (let i = 0; i < args.startRuns; i++) {
+      const s = await spawnOnce({
+        sandbox,
+        kubeconfig: kubeconfigPath(),
+        vault: ve.name,
+        cluster: layout.cluster,
+        namespace: layout.namespaces[0] ?? 'default',
+        identity: `id-${runId}-0`,
+        secretEnv: { BENCH_START_VALUE: secretValues(1).BENCH_S_0000 ?? 'x' },
+      });
+      progress(`node dist/index.js #${i + 1}: first request after ${fmtMs(s.firstRequestMs)}, exit ${s.exitCode} after ${fmtMs(s.wallMs)}${s.errors.length ? `; ${s.errors.join(' | ')}` : ''}`);
+      if (Number.isFinite(s.firstRequestMs)) starts.push(s.firstRequestMs);
+    }
+    const startMed = median(starts);
+    rows.push({
+      scenario: `process start (${process.version})`,
+      metric: `spawn -> first request (median of ${starts.length})`,
+      action: fmtMs(startMed),
+      baseline: '',
+      ratio: '',
+      target: '<= 0.5 s',
+      verdict: verdict(starts.length ? startMed <= 500 : undefined),
+    });
+
+    // --- bundle size ------------------------------------------------------------------------------------
+    const b = bundleSize();
+    rows.push({ scenario: 'bundle', metric: 'dist/lib/index.js', action: fmtBytes(b.libIndex), baseline: '', ratio: '', target: '', verdict: '' });
+    rows.push({ scenario: 'bundle', metric: `dist/ total (${b.files} files)`, action: fmtBytes(b.total), baseline: '', ratio: '', target: '', verdict: '' });
+
+    out('\n');
+    out(`akv-aks-action benchmark${args.quick ? ' (--quick)' : ''}: action engine vs naive baseline (GET then SET per secret, sequential, same SDK and credential)\n`);
+    out(`${throttleText}; each side in its own fresh vault; ${fmtMs(Date.now() - benchStart)} in all\n\n`);
+    for (const line of rowsTable(rows)) out(`${line}\n`);
+    out('\n');
+    for (const n of notes) out(`note: ${n}\n`);
+    const cpu = cpus();
+    out(`${machineLine({ cpuModel: cpu[0]?.model.trim() ?? 'unknown CPU', cores: cpu.length, memoryBytes: totalmem(), node: process.version, platform: `${process.platform}-${process.arch}` })}\n`);
+  } catch (e) {
+    failed = true;
+    progress(`benchmark failed: ${(e as Error).message}`);
+  } finally {
+    if (!args.keep) {
+      progress('cleaning up (vaults, namespaces, identities)');
+      await cleanup(session, kube, trash).catch((e: unknown) => progress(`cleanup: ${(e as Error).message}`));
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+
