@@ -1,0 +1,413 @@
+// End-to-end helpers: run the committed bundle as a runner does (test/support/runner.ts) against the
+// shared sandbox, with a unique runner job per step (so its GitHub ID-token requests are told apart
+// from other tests' in GET /stats), every artifact fed to a LeakScan, and the test-side views the
+// assertions need: the vault through the SDK, the cluster through @kubernetes/client-node, ARM and
+// Key Vault request records.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { SecretClient } from '@azure/keyvault-secrets';
+import type { TokenCredential } from '@azure/identity';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubernetesObject,
+  type V1Deployment,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { armClients, federatedCredential, useRunnerEnv } from '../sandbox/azure/sdk-clients.ts';
+import type { ArmClients } from '../sandbox/azure/sdk-clients.ts';
+import { LeakScan } from '../support/leaks.ts';
+import { runAction, type RunnerResult } from '../support/runner.ts';
+import { control, sandboxEnv } from '../support/sandbox.ts';
+
+export const root = resolve(import.meta.dirname, '..', '..');
+export const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+export const SUBSCRIPTION = '00000000-0000-0000-0000-00000000aaaa';
+export const DEPLOYER_CLIENT_ID = '11111111-1111-1111-1111-111111111111';
+export const SANDBOX_ISSUER = 'https://127.0.0.1:47643';
+export const KEY_VAULT_SECRETS_USER = '4633458b-17de-408a-b874-0445c86b69e6';
+
+export function shortId(n = 3): string {
+  return randomBytes(n).toString('hex');
+}
+
+/** A random test value with letters, digits and characters that URL- and base64-encode visibly. */
+export function secretValue(tag: string): string {
+  return `${tag}-${randomBytes(12).toString('base64url')}+/=%&?${randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * The sandbox's environment: `.sandbox/env.json` of a full `npm run sandbox -- up`, completed (when it
+ * runs without its cluster part) by `.sandbox/kube/env.json` of the cluster started next to it by
+ * test/sandbox/kube/dev.ts.
+ */
+export function e2eEnv(): Record<string, string> {
+  const env = sandboxEnv();
+  if (!env.KUBECONFIG) {
+    const dev = join(root, '.sandbox', 'kube', 'env.json');
+    if (existsSync(dev)) {
+      const kubeEnv = JSON.parse(readFileSync(dev, 'utf8')) as Record<string, string>;
+      for (const [k, v] of Object.entries(kubeEnv)) if (env[k] === undefined) env[k] = v;
+    }
+  }
+  return env;
+}
+
+// ---- the run report (the action's `report` output) ---------------------------------------------
+
+export interface ReportPlanItem {
+  kind: string;
+  name: string;
+  action: string;
+  namespace?: string;
+  reason?: string;
+}
+export interface ReportPodObject {
+  object: string;
+  expected?: string;
+  mounted?: string;
+  ok: boolean;
+}
+export interface ReportPod {
+  namespace: string;
+  pod: string;
+  workload?: string;
+  phase: string;
+  ready: boolean;
+  objects: ReportPodObject[];
+  ok: boolean;
+}
+export interface RunReport {
+  mode: string;
+  manifest: string;
+  vault?: { name: string; uri?: string; authorization?: string };
+  cluster?: { context?: string; server?: string; issuer?: string };
+  plan: ReportPlanItem[];
+  secrets: Array<{ name: string; version?: string; changed: boolean }>;
+  restarted: Array<{ kind: string; namespace: string; name: string; reason: string }>;
+  warnings: string[];
+  gate?: { passed: boolean; waitedMs: number; pods: ReportPod[]; diagnoses: Array<{ cause: string; message: string; fix: string; namespace?: string; pod?: string }> };
+  verified: boolean;
+  error?: string;
+}
+
+export interface Step extends RunnerResult {
+  report: RunReport;
+  /** The runner job id this step's GitHub token requests carry. */
+  jobId: string;
+  startedAt: number;
+  endedAt: number;
+}
+
+export function parseReport(r: RunnerResult): RunReport {
+  const raw = r.outputs.report;
+  if (!raw) throw new Error(`the step wrote no report output (exit ${r.exitCode}); log tail:\n${r.log.slice(-3000)}`);
+  return JSON.parse(raw) as RunReport;
+}
+
+export function jsonOutput(r: RunnerResult, name: string): string[] {
+  const raw = r.outputs[name];
+  if (raw === undefined) throw new Error(`output ${name} missing`);
+  return JSON.parse(raw) as string[];
+}
+
+/** Lines of the log as the runner shows them (no ::add-mask:: commands). */
+export function logLines(r: RunnerResult): string[] {
+  return r.log.split('\n').filter((l) => !l.startsWith('::add-mask::'));
+}
+
+export function errorLines(r: RunnerResult): string[] {
+  return logLines(r).filter((l) => l.startsWith('::error'));
+}
+
+// ---- the runner ------------------------------------------------------------------------------
+
+export interface StepOptions {
+  label: string;
+  mode?: 'plan' | 'apply' | 'rotate' | 'verify';
+  /** dist/index.js (default) or dist/verify/index.js. */
+  entry?: string;
+  workspace: string;
+  env?: Record<string, string>;
+  inputs?: Record<string, string>;
+  timeoutMs?: number;
+  /** Print the log as it arrives (AKV_AKS_E2E_VERBOSE=1). */
+  verbose?: boolean;
+}
+
+/**
+ * One scenario's runner: every step runs the bundle with the sandbox's environment and a unique
+ * runner job id, and every artifact goes to the scenario's leak scan.
+ */
+export class Runner {
+  readonly leaks = new LeakScan();
+  readonly steps: Step[] = [];
+  private n = 0;
+
+  baseEnv(jobId: string): Record<string, string> {
+    const env = e2eEnv();
+    const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
+    if (!url) throw new Error('ACTIONS_ID_TOKEN_REQUEST_URL missing from .sandbox/env.json');
+    // The sandbox's runner endpoint accepts any plan/job: a job id of our own marks our requests.
+    env.ACTIONS_ID_TOKEN_REQUEST_URL = url.replace(/\/jobs\/[^/]+\/idtoken/, `/jobs/${jobId}/idtoken`);
+    return env;
+  }
+
+  async run(o: StepOptions): Promise<Step> {
+    const jobId = randomUUID();
+    const sandbox = e2eEnv();
+    const inputs: Record<string, string> = {
+      manifest: 'akv-aks.yaml',
+      'client-id': sandbox.AKV_AKS_SANDBOX_CLIENT_ID ?? DEPLOYER_CLIENT_ID,
+      'tenant-id': sandbox.AKV_AKS_SANDBOX_TENANT_ID ?? TENANT,
+      'subscription-id': sandbox.AKV_AKS_SANDBOX_SUBSCRIPTION_ID ?? SUBSCRIPTION,
+      timeout: '3m',
+      ...(o.entry && o.entry !== 'dist/index.js' ? {} : { mode: o.mode ?? 'apply' }),
+      ...o.inputs,
+    };
+    const label = `${o.label}#${++this.n}`;
+    const startedAt = Date.now();
+    const verbose = o.verbose ?? process.env.AKV_AKS_E2E_VERBOSE === '1';
+    const r = await runAction({
+      entry: o.entry,
+      inputs,
+      env: o.env,
+      workspace: o.workspace,
+      baseEnv: this.baseEnv(jobId),
+      timeoutMs: o.timeoutMs ?? 6 * 60_000,
+      onLog: verbose ? (c) => process.stderr.write(c) : undefined,
+    });
+    this.leaks.addRun(label, r);
+    let report: RunReport;
+    try {
+      report = parseReport(r);
+    } catch {
+      report = { mode: '', manifest: '', plan: [], secrets: [], restarted: [], warnings: [], verified: false };
+    }
+    const step: Step = { ...r, report, jobId, startedAt, endedAt: Date.now() };
+    this.steps.push(step);
+    return step;
+  }
+}
+
+/** A short, value-free account of a step for assertion messages. */
+export function describeStep(s: Step): string {
+  const tail = logLines(s)
+    .filter((l) => !l.startsWith('::debug::'))
+    .slice(-60)
+    .join('\n');
+  return `exit ${s.exitCode}; outputs ${JSON.stringify({ ...s.outputs, report: undefined })}; error ${s.report.error ?? '-'}\n--- log tail ---\n${tail}`;
+}
+
+/** Fails with the step's log tail when the exit code is not the expected one. */
+export function expectExit(s: Step, code: number): void {
+  if (s.exitCode !== code) throw new Error(`expected exit ${code}, got ${describeStep(s)}`);
+}
+
+// ---- Azure, test side --------------------------------------------------------------------------
+
+export interface AzureTestSide {
+  env: Record<string, string>;
+  credential: TokenCredential;
+  arm: ArmClients;
+}
+
+export function azureTestSide(): AzureTestSide {
+  const env = sandboxEnv();
+  useRunnerEnv(env);
+  const credential = federatedCredential(env);
+  return { env, credential, arm: armClients(env, credential) };
+}
+
+export function vaultClient(az: AzureTestSide, vaultUri: string): SecretClient {
+  return new SecretClient(vaultUri, az.credential, { disableChallengeResourceVerification: true });
+}
+
+export async function secretVersions(client: SecretClient, name: string): Promise<Array<{ version: string; createdOn?: Date; enabled?: boolean }>> {
+  const out: Array<{ version: string; createdOn?: Date; enabled?: boolean }> = [];
+  for await (const p of client.listPropertiesOfSecretVersions(name)) if (p.version) out.push({ version: p.version, createdOn: p.createdOn, enabled: p.enabled });
+  return out;
+}
+
+export interface SandboxVault {
+  name: string;
+  id: string;
+  uri: string;
+  remove(): Promise<void>;
+}
+
+interface WorldVault {
+  name: string;
+  id: string;
+  vaultUri: string;
+}
+
+/**
+ * A vault of this scenario's own (RBAC), so its request counts are ours alone: created through the
+ * sandbox control API, the deployer made Key Vault Secrets Officer on it through ARM.
+ */
+export async function createScenarioVault(az: AzureTestSide, prefix: string): Promise<SandboxVault> {
+  const name = `${prefix}${shortId(4)}`;
+  let rec: { id: string; vaultUri: string };
+  try {
+    rec = await control<{ id: string; vaultUri: string }>('POST', '/vault/vaults', { name, enableRbacAuthorization: true });
+  } catch (e) {
+    // The background vault sync can open the proxy port first: then the vault exists anyway.
+    await new Promise((r) => setTimeout(r, 500));
+    const w = await control<{ vaults: WorldVault[] }>('GET', '/world');
+    const found = w.vaults.find((v) => v.name === name);
+    if (!found) throw e;
+    rec = found;
+  }
+  const deployer = (await control<{ principals: Array<{ clientId: string; objectId: string }> }>('GET', '/world')).principals.find((p) => p.clientId === DEPLOYER_CLIENT_ID);
+  if (!deployer) throw new Error('deployer principal missing from the sandbox world');
+  const officer = `/subscriptions/${SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/b86a8fe4-44ce-4948-aee5-eccb2c155cd7`;
+  // arm-authorization puts the scope after the host's slash: no leading slash (else //subscriptions).
+  await az.arm.authorization.roleAssignments.create(rec.id.replace(/^\/+/, ''), randomUUID(), { roleDefinitionId: officer, principalId: deployer.objectId, principalType: 'ServicePrincipal' });
+  const client = vaultClient(az, rec.vaultUri);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await client.listPropertiesOfSecrets().byPage({ maxPageSize: 1 }).next();
+      break;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  return { name, id: rec.id, uri: rec.vaultUri, remove: async () => void (await control('DELETE', `/vault/vaults/${name}`).catch(() => undefined)) };
+}
+
+export interface VaultProxyStats {
+  requests: number;
+  reads: number;
+  writes: number;
+  throttled: number;
+}
+
+/** Requests one vault's authorization proxy served (that vault only). */
+export async function vaultStats(name: string): Promise<VaultProxyStats> {
+  const all = await control<Array<{ name: string; stats: VaultProxyStats }>>('GET', '/vault/vaults');
+  const v = all.find((x) => x.name.toLowerCase() === name.toLowerCase());
+  if (!v) throw new Error(`vault ${name} unknown to the sandbox`);
+  return v.stats;
+}
+
+export interface RequestRecord {
+  service: string;
+  method: string;
+  path: string;
+  status: number;
+  at: number;
+  class?: string;
+}
+
+export async function requestRecords(): Promise<RequestRecord[]> {
+  return (await control<{ records: RequestRecord[] }>('GET', '/stats')).records;
+}
+
+export const isWriteMethod = (m: string): boolean => !['GET', 'HEAD'].includes(m.toUpperCase());
+
+/** ARM writes (PUT/PATCH/POST/DELETE) between two instants whose path mentions one of `needles`. */
+export async function armWritesBetween(from: number, to: number, needles: string[]): Promise<RequestRecord[]> {
+  const lower = needles.map((n) => n.toLowerCase());
+  return (await requestRecords()).filter(
+    (r) => r.service === 'arm' && r.at >= from && r.at <= to && isWriteMethod(r.method) && lower.some((n) => r.path.toLowerCase().includes(n)),
+  );
+}
+
+// ---- the cluster, test side ------------------------------------------------------------------
+
+export interface Kube {
+  kc: KubeConfig;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  custom: CustomObjectsApi;
+  objects: KubernetesObjectApi;
+}
+
+export function kube(): Kube {
+  const env = e2eEnv();
+  if (!env.KUBECONFIG) throw new Error('the sandbox runs without a cluster (KUBECONFIG missing from .sandbox/env.json and .sandbox/kube/env.json)');
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.KUBECONFIG);
+  return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), custom: kc.makeApiClient(CustomObjectsApi), objects: KubernetesObjectApi.makeApiClient(kc) };
+}
+
+/** A Deployment mounting one SecretProviderClass through the CSI driver, as a team would deploy it. */
+export function appDeployment(o: { namespace: string; name: string; serviceAccount?: string; spc: string; replicas?: number; workloadIdentity?: boolean }): KubernetesObject & Record<string, unknown> {
+  const podLabels: Record<string, string> = { app: o.name };
+  if (o.workloadIdentity !== false) podLabels['azure.workload.identity/use'] = 'true';
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: o.name, namespace: o.namespace, labels: { app: o.name } },
+    spec: {
+      replicas: o.replicas ?? 1,
+      selector: { matchLabels: { app: o.name } },
+      template: {
+        metadata: { labels: podLabels },
+        spec: {
+          ...(o.serviceAccount ? { serviceAccountName: o.serviceAccount } : {}),
+          containers: [{ name: 'app', image: 'mcr.microsoft.com/oss/nginx/nginx:1.27.3', volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }] }],
+          volumes: [{ name: 'secrets', csi: { driver: 'secrets-store.csi.k8s.io', readOnly: true, volumeAttributes: { secretProviderClass: o.spc } } }],
+        },
+      },
+    },
+  };
+}
+
+/** Server-side apply, as `kubectl apply --server-side` (and scripts/demo.ts) does. */
+export async function applyObject(k: Kube, obj: KubernetesObject): Promise<void> {
+  await k.objects.patch(obj, undefined, undefined, 'akv-aks-e2e', true, PatchStrategy.ServerSideApply);
+}
+
+export async function deployment(k: Kube, namespace: string, name: string): Promise<V1Deployment> {
+  return k.apps.readNamespacedDeployment({ namespace, name });
+}
+
+export async function podsOf(k: Kube, namespace: string, app: string): Promise<V1Pod[]> {
+  const list = await k.core.listNamespacedPod({ namespace, labelSelector: `app=${app}` });
+  return list.items.filter((p) => !p.metadata?.deletionTimestamp);
+}
+
+/** `kubectl rollout restart`: a new pod-template annotation. */
+export async function rolloutRestart(k: Kube, namespace: string, name: string): Promise<void> {
+  await k.objects.patch(
+    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace }, spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } } } } as KubernetesObject,
+    undefined,
+    undefined,
+    'akv-aks-e2e',
+    undefined,
+    PatchStrategy.MergePatch,
+  );
+}
+
+export async function deleteNamespace(k: Kube, name: string): Promise<void> {
+  await k.core.deleteNamespace({ name }).catch(() => undefined);
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 500): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** The manifests under test/fixtures/e2e, with `${NAME}` placeholders filled. */
+export function fixture(name: string, vars: Record<string, string>): string {
+  const text = readFileSync(join(root, 'test', 'fixtures', 'e2e', name), 'utf8');
+  return text.replace(/\$\{([A-Z0-9_]+)\}/g, (m, k: string) => {
+    const v = vars[k];
+    if (v === undefined) throw new Error(`fixture ${name}: no value for ${m}`);
+    return v;
+  });
+}
