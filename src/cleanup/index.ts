@@ -1,0 +1,405 @@
+// Clean-up mode: reads what exists in the cluster and in Azure for the manifest's targets, plans
+// purely in plan.ts (what is deleted, in which order, what is kept and why), and in apply mode
+// deletes exactly what was planned, in that order. Plan mode only reads.
+import * as core from '@actions/core';
+import type { KubernetesObject, V1ManagedFieldsEntry } from '@kubernetes/client-node';
+import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam, secretClient } from '../auth/arm.ts';
+import { hasCode, messageOf, retryWhile, statusOf as azureStatus } from '../auth/http.ts';
+import type { AzureSession } from '../auth/login.ts';
+import { groupIdentities } from '../identity/plan.ts';
+import type { LiveCredential } from '../identity/plan.ts';
+import type { KubeSession } from '../kube/client.ts';
+import { errorSummary, statusOf as kubeStatus } from '../kube/client.ts';
+import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../kube/spcps.ts';
+import type { Manifest } from '../manifest/types.ts';
+import type { PlanItem } from '../plan/types.ts';
+import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../render/labels.ts';
+import { RateLimiter, VAULT_LIMITS } from '../vault/limiter.ts';
+import type { VaultInfo } from '../vault/index.ts';
+import { declaredKubeObjects, kubeKeepReason, planCleanup } from './plan.ts';
+import type { CleanupOp, CleanupStep, FoundRoleAssignment, IdentityFound, KubeFound, KubeKind, KubeState, NamespaceEntry, SecretsState } from './plan.ts';
+
+export { planCleanup } from './plan.ts';
+export type { CleanupInput, CleanupOp, CleanupStep } from './plan.ts';
+
+export interface CleanupOptions {
+  mode: 'plan' | 'apply';
+  /** The cluster's service-account issuer; federated credentials with another issuer are kept. */
+  issuer?: string;
+}
+
+/** Thrown when a deletion fails; `items` holds the whole plan (what ran, what failed, what did not run). */
+export class CleanupError extends Error {
+  readonly items: PlanItem[];
+  constructor(message: string, items: PlanItem[], cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'CleanupError';
+    this.items = items;
+  }
+}
+
+const EVENTUAL_MS = 120_000;
+
+type Obj = KubernetesObject & { metadata?: KubernetesObject['metadata'] & { managedFields?: V1ManagedFieldsEntry[]; deletionTimestamp?: unknown } };
+
+function toFound(kind: KubeKind, o: Obj): KubeFound {
+  const md = o.metadata ?? {};
+  const managed = md.managedFields;
+  return {
+    kind,
+    name: md.name ?? '',
+    namespace: kind === 'Namespace' ? undefined : md.namespace,
+    labels: { ...(md.labels ?? {}) },
+    managers: managed ? managed.filter((m) => !m.subresource).map((m) => m.manager ?? '') : undefined,
+    deleting: md.deletionTimestamp !== undefined && md.deletionTimestamp !== null,
+    uid: md.uid,
+    resourceVersion: md.resourceVersion,
+  };
+}
+
+async function readOrUndefined<T>(fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (kubeStatus(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+/** Kinds listed in a namespace the action may delete, to tell whether anything else lives there. */
+const CONTENT_KINDS: { apiVersion: string; kind: string }[] = [
+  { apiVersion: 'v1', kind: 'Pod' },
+  { apiVersion: 'v1', kind: 'Service' },
+  { apiVersion: 'v1', kind: 'ConfigMap' },
+  { apiVersion: 'v1', kind: 'Secret' },
+  { apiVersion: 'v1', kind: 'ServiceAccount' },
+  { apiVersion: 'v1', kind: 'PersistentVolumeClaim' },
+  { apiVersion: 'apps/v1', kind: 'Deployment' },
+  { apiVersion: 'apps/v1', kind: 'StatefulSet' },
+  { apiVersion: 'apps/v1', kind: 'DaemonSet' },
+  { apiVersion: 'apps/v1', kind: 'ReplicaSet' },
+  { apiVersion: 'batch/v1', kind: 'Job' },
+  { apiVersion: 'batch/v1', kind: 'CronJob' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' },
+  { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' },
+  { apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass' },
+];
+
+async function namespaceContent(kube: KubeSession, namespace: string): Promise<NamespaceEntry[]> {
+  const out: NamespaceEntry[] = [];
+  for (const k of CONTENT_KINDS) {
+    try {
+      let cont: string | undefined;
+      do {
+        const list = await kube.objects.list(k.apiVersion, k.kind, namespace, undefined, undefined, undefined, undefined, undefined, 500, cont);
+        for (const i of list.items) out.push({ kind: k.kind, name: i.metadata?.name ?? '' });
+        cont = list.metadata?._continue || undefined;
+      } while (cont);
+    } catch (err) {
+      const s = kubeStatus(err);
+      if (s === 404) continue; // kind not served by this cluster
+      // Unknown content: the namespace must stay.
+      out.push({ kind: k.kind, name: `(cannot list: ${s ? `HTTP ${s}` : 'error'})` });
+    }
+  }
+  return out;
+}
+
+/** The declared objects (by name) and every object carrying this manifest's labels. */
+export async function readKubeState(kube: KubeSession, manifest: Manifest): Promise<KubeState> {
+  const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${INSTANCE_LABEL}=${instanceId(manifest)}`;
+  const namespaces = [...new Set(manifest.targets.map((t) => t.namespace))];
+  const found = new Map<string, KubeFound>();
+  const add = (kind: KubeKind, o: Obj): void => {
+    const f = toFound(kind, o);
+    found.set(`${kind}/${f.namespace ?? ''}/${f.name}`, f);
+  };
+
+  for (const d of declaredKubeObjects(manifest)) {
+    let o: Obj | undefined;
+    try {
+      if (d.kind === 'Namespace') o = (await readOrUndefined(() => kube.core.readNamespace({ name: d.name }))) as Obj | undefined;
+      else if (d.kind === 'ServiceAccount') o = (await readOrUndefined(() => kube.core.readNamespacedServiceAccount({ name: d.name, namespace: d.namespace ?? '' }))) as Obj | undefined;
+      else {
+        o = (await readOrUndefined(() =>
+          kube.custom.getNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace: d.namespace ?? '', plural: SPC_PLURAL, name: d.name }),
+        )) as Obj | undefined;
+      }
+    } catch (err) {
+      throw new Error(`cannot read ${d.kind} ${d.namespace ? `${d.namespace}/` : ''}${d.name}: ${errorSummary(err)}`);
+    }
+    if (o) add(d.kind, o);
+  }
+
+  // Labelled objects cluster-wide (or, without the permission, in the manifest's namespaces).
+  try {
+    for (const i of (await kube.core.listServiceAccountForAllNamespaces({ labelSelector: selector })).items) add('ServiceAccount', i as Obj);
+  } catch (err) {
+    if (kubeStatus(err) !== 403) throw new Error(`cannot list ServiceAccounts: ${errorSummary(err)}`);
+    for (const namespace of namespaces) {
+      for (const i of (await kube.core.listNamespacedServiceAccount({ namespace, labelSelector: selector })).items) add('ServiceAccount', i as Obj);
+    }
+  }
+  try {
+    const spcs = (await kube.custom.listClusterCustomObject({ group: SPC_GROUP, version: SPC_VERSION, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] };
+    for (const i of spcs.items ?? []) add('SecretProviderClass', i);
+  } catch (err) {
+    const s = kubeStatus(err);
+    if (s !== 404 && s !== 403) throw new Error(`cannot list SecretProviderClasses: ${errorSummary(err)}`);
+    for (const namespace of s === 403 ? namespaces : []) {
+      const spcs = (await kube.custom.listNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] };
+      for (const i of spcs.items ?? []) add('SecretProviderClass', i);
+    }
+  }
+  try {
+    for (const i of (await kube.core.listNamespace({ labelSelector: selector })).items) add('Namespace', i as Obj);
+  } catch (err) {
+    if (kubeStatus(err) !== 403) throw new Error(`cannot list Namespaces: ${errorSummary(err)}`);
+  }
+
+  // What else lives in the namespaces the action could delete.
+  const instance = instanceId(manifest);
+  const content: Record<string, NamespaceEntry[]> = {};
+  for (const f of found.values()) {
+    if (f.kind !== 'Namespace' || f.deleting || kubeKeepReason(f, instance)) continue;
+    content[f.name] = await namespaceContent(kube, f.name);
+  }
+  return { objects: [...found.values()], content };
+}
+
+/** Identities of the manifest with their federated credentials and role assignments. */
+async function readIdentities(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<{ identities: IdentityFound[]; roleNames: Map<string, string> }> {
+  const vaultSub = vault.subscriptionId ?? session.subscriptionId;
+  const auth = vault.rbac ? authorizationClient(session, vaultSub) : undefined;
+  const roleNames = new Map<string, string>();
+  if (auth) {
+    for (const role of new Set(manifest.targets.map((t) => t.access.role))) {
+      const filter = `roleName eq '${role.replace(/'/g, "''")}'`;
+      for await (const d of auth.roleDefinitions.list(scopeParam(vault.id), { filter })) {
+        if (d.id && d.roleName) roleNames.set((d.id.split('/').pop() ?? d.id).toLowerCase(), d.roleName);
+      }
+    }
+  }
+  const identities: IdentityFound[] = [];
+  for (const g of groupIdentities(manifest, session.subscriptionId)) {
+    const spec = g.spec;
+    const found: IdentityFound = { key: g.key, spec, targets: g.targets, exists: true, subscriptionId: session.subscriptionId, credentials: [], roleAssignments: [] };
+    if (spec.mode === 'managed' || spec.mode === 'existing') {
+      const sub = spec.subscriptionId ?? session.subscriptionId;
+      found.subscriptionId = sub;
+      const msi = msiClient(session, sub);
+      let live;
+      try {
+        live = await msi.userAssignedIdentities.get(spec.resourceGroup, spec.name);
+      } catch (e) {
+        if (azureStatus(e) !== 404) throw e;
+      }
+      if (!live) {
+        found.exists = false;
+        identities.push(found);
+        continue;
+      }
+      found.tags = { ...(live.tags ?? {}) };
+      found.principalId = live.principalId;
+      const creds: LiveCredential[] = [];
+      for await (const c of msi.federatedIdentityCredentials.list(spec.resourceGroup, spec.name)) {
+        creds.push({ name: c.name ?? '', issuer: c.issuer, subject: c.subject, audiences: c.audiences });
+      }
+      found.credentials = creds;
+    } else if (spec.mode === 'external') {
+      found.principalId = spec.principalId;
+    } else {
+      found.principalId = spec.principalId ?? (await kubeletPrincipal(session, spec.clientId));
+    }
+    if (auth && found.principalId) {
+      const pid = found.principalId;
+      const ras: FoundRoleAssignment[] = [];
+      // principalId filter at the subscription: every assignment of the principal at, above and below it.
+      for await (const a of auth.roleAssignments.listForScope(`subscriptions/${vaultSub}`, { filter: `principalId eq '${pid}'` })) {
+        if (a.name && a.scope && a.roleDefinitionId && a.principalId && a.principalId.toLowerCase() === pid.toLowerCase()) {
+          ras.push({ name: a.name, scope: a.scope, roleDefinitionId: a.roleDefinitionId, principalId: a.principalId });
+        }
+      }
+      found.roleAssignments = ras;
+    }
+    identities.push(found);
+  }
+  return { identities, roleNames };
+}
+
+/** The principal id of a kubelet identity given by client id (undefined when not visible). */
+async function kubeletPrincipal(session: AzureSession, clientId: string): Promise<string | undefined> {
+  const msi = msiClient(session);
+  for await (const i of msi.userAssignedIdentities.listBySubscription()) {
+    if (i.clientId?.toLowerCase() === clientId.toLowerCase() && i.principalId) return i.principalId;
+  }
+  return undefined;
+}
+
+async function readSecrets(session: AzureSession, vault: VaultInfo, manifest: Manifest, limiter: RateLimiter): Promise<SecretsState | undefined> {
+  const opts = manifest.cleanup;
+  if (!opts?.deleteSecrets) return undefined;
+  const wanted = manifest.secrets.filter((s) => s.source.kind !== 'existing');
+  if (!wanted.length) return undefined;
+  const client = secretClient(session.credential, session.cloud, vault.uri);
+  const state: SecretsState = { live: new Map(), deleted: new Map() };
+  const pages = client.listPropertiesOfSecrets().byPage({ maxPageSize: 25 });
+  for (;;) {
+    const page = await limiter.run('read', () => pages.next());
+    if (page.done) break;
+    for (const p of page.value) state.live.set(p.name.toLowerCase(), { name: p.name, tags: { ...(p.tags ?? {}) } });
+  }
+  if (opts.purge) {
+    for (const s of wanted) {
+      if (state.live.has(s.name.toLowerCase())) continue;
+      try {
+        const d = await limiter.run('read', () => client.getDeletedSecret(s.name));
+        state.deleted.set(s.name.toLowerCase(), { name: d.name, tags: { ...(d.properties.tags ?? {}) } });
+      } catch (e) {
+        if (azureStatus(e) !== 404) throw e;
+      }
+    }
+  }
+  return state;
+}
+
+interface Executors {
+  session: AzureSession;
+  vault: VaultInfo;
+  kube: KubeSession;
+  limiter: RateLimiter;
+}
+
+async function execute(x: Executors, op: CleanupOp): Promise<void> {
+  const { session, vault, kube } = x;
+  switch (op.kind) {
+    case 'kube': {
+      const preconditions = op.uid ? { uid: op.uid, resourceVersion: op.resourceVersion } : undefined;
+      try {
+        await kube.objects.delete(
+          { apiVersion: op.apiVersion, kind: op.objectKind, metadata: { name: op.name, namespace: op.namespace } },
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          'Background',
+          preconditions ? { preconditions } : undefined,
+        );
+      } catch (err) {
+        const s = kubeStatus(err);
+        if (s === 404) return;
+        if (s === 409) throw new Error(`${op.objectKind} ${op.namespace ? `${op.namespace}/` : ''}${op.name} changed since it was read (${errorSummary(err)}); run the clean-up again`);
+        throw new Error(`cannot delete ${op.objectKind} ${op.namespace ? `${op.namespace}/` : ''}${op.name}: ${errorSummary(err)}`);
+      }
+      return;
+    }
+    case 'role-assignment': {
+      try {
+        await authorizationClient(session, vault.subscriptionId ?? session.subscriptionId).roleAssignments.delete(scopeParam(op.scope), op.name);
+      } catch (e) {
+        if (azureStatus(e) !== 404) throw e;
+      }
+      return;
+    }
+    case 'access-policy': {
+      if (!vault.resourceGroup) throw new Error(`the resource group of ${vault.name} is unknown`);
+      const kvm = keyVaultManagementClient(session, vault.subscriptionId ?? session.subscriptionId);
+      await retryWhile(
+        () =>
+          kvm.vaults.updateAccessPolicy(vault.resourceGroup!, vault.name, 'remove', {
+            properties: { accessPolicies: [{ tenantId: op.tenantId, objectId: op.objectId, applicationId: op.applicationId, permissions: op.permissions }] },
+          }),
+        (e) => azureStatus(e) === 409,
+        { timeoutMs: EVENTUAL_MS },
+      );
+      return;
+    }
+    case 'federated-credential': {
+      const msi = msiClient(session, op.subscriptionId);
+      await retryWhile(
+        async () => {
+          try {
+            await msi.federatedIdentityCredentials.delete(op.resourceGroup, op.identity, op.name);
+          } catch (e) {
+            if (azureStatus(e) === 404) return;
+            throw e;
+          }
+        },
+        (e) => hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity') || azureStatus(e) === 409,
+        { timeoutMs: EVENTUAL_MS },
+      );
+      return;
+    }
+    case 'identity': {
+      try {
+        await msiClient(session, op.subscriptionId).userAssignedIdentities.delete(op.resourceGroup, op.name);
+      } catch (e) {
+        if (azureStatus(e) !== 404) throw e;
+      }
+      return;
+    }
+    case 'secret': {
+      const client = secretClient(session.credential, session.cloud, vault.uri);
+      if (!op.alreadyDeleted) {
+        try {
+          const poller = await x.limiter.run('write', () => client.beginDeleteSecret(op.name, { intervalInMs: 1_000 }));
+          if (op.purge) await poller.pollUntilDone();
+        } catch (e) {
+          if (azureStatus(e) !== 404) throw e;
+        }
+      }
+      if (op.purge) {
+        await retryWhile(() => x.limiter.run('write', () => client.purgeDeletedSecret(op.name)), (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatus(e) === 409, {
+          timeoutMs: EVENTUAL_MS,
+        });
+      }
+      return;
+    }
+  }
+}
+
+/** Reads everything clean-up decides on (never a secret value), then plans. No writes. */
+export async function planCleanupRun(session: AzureSession, vault: VaultInfo, kube: KubeSession, manifest: Manifest, opts: { issuer?: string }, limiter = new RateLimiter(VAULT_LIMITS)): Promise<CleanupStep[]> {
+  const kubeState = await readKubeState(kube, manifest);
+  const { identities, roleNames } = await readIdentities(session, vault, manifest);
+  const secrets = await readSecrets(session, vault, manifest, limiter);
+  return planCleanup({
+    manifest,
+    vault: { id: vault.id, name: vault.name, rbac: vault.rbac, tenantId: vault.tenantId || session.tenantId, accessPolicies: vault.accessPolicies },
+    kube: kubeState,
+    identities,
+    secrets,
+    issuer: opts.issuer || undefined,
+    roleNames,
+  });
+}
+
+/**
+ * Clean-up mode. `plan`: the list of what would be deleted and kept (reads only). `apply`: deletes
+ * exactly the planned `delete` items, in the planned order (Kubernetes objects, vault grants,
+ * federated credentials, identities, then secrets when the manifest asks). Items are value-free.
+ * A failed deletion stops the run with a CleanupError carrying the items.
+ */
+export async function runCleanup(session: AzureSession, vault: VaultInfo, kube: KubeSession, manifest: Manifest, opts: CleanupOptions): Promise<{ items: PlanItem[] }> {
+  const limiter = new RateLimiter(VAULT_LIMITS);
+  const steps = await planCleanupRun(session, vault, kube, manifest, { issuer: opts.issuer }, limiter);
+  const items = steps.map((s) => s.item);
+  if (opts.mode === 'plan') return { items };
+  for (const [i, s] of steps.entries()) {
+    if (!s.op) continue;
+    try {
+      await execute({ session, vault, kube, limiter }, s.op);
+    } catch (e) {
+      const done = steps.slice(0, i).filter((x) => x.op).length;
+      const left = steps.slice(i + 1).filter((x) => x.op).length;
+      throw new CleanupError(
+        `clean-up stopped at ${s.item.kind} ${s.item.name}: ${messageOf(e).split('\n')[0]} (${done} deletion(s) done, ${left} not run; run the clean-up again after fixing the cause)`,
+        items,
+        e,
+      );
+    }
+    core.info(`deleted ${s.item.kind} ${s.item.name}${s.item.reason ? ` (${s.item.reason})` : ''}`);
+  }
+  return { items };
+}

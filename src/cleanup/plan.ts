@@ -1,0 +1,433 @@
+// Pure planning of clean-up mode (no I/O): from what was found in the cluster and in Azure, the
+// ordered list of deletions (each with its value-free PlanItem) and of what is kept and why.
+//
+// Ownership rules (nothing else is ever deleted):
+// - Kubernetes objects: both the managed-by and this manifest's instance label, no other field
+//   manager holding fields of the object, not already being deleted; a namespace also only when
+//   nothing but the action's own objects (and the defaults Kubernetes puts there) is left in it.
+// - Federated credentials: name = federatedCredentialName(cluster, ns, sa) of its own subject
+//   `system:serviceaccount:ns:sa` (the action's deterministic name), issuer = the cluster's when known.
+// - Role assignments: name = roleAssignmentName(scope, principal, role) (the action's deterministic
+//   id), at the vault or below it.
+// - Access-policy entries: only for identities the action created (they carry no owner mark of
+//   their own); only the permissions the action grants are removed.
+// - Identities: `mode: managed` with the ownership tag, and nothing left on them that the action
+//   did not create (other federated credentials, other role assignments).
+// - Secrets: only with `cleanup.deleteSecrets`, only secrets the action wrote (ownership tag),
+//   never `existing` ones; purged only with `cleanup.purge`.
+import { federatedCredentialName, normalizeScope, roleAssignmentName, scopeCovers, shortScope, wantedPermissions } from '../identity/plan.ts';
+import type { LiveCredential, PolicyPermissions } from '../identity/plan.ts';
+import type { IdentitySpec, Manifest, TargetSpec } from '../manifest/types.ts';
+import type { PlanItem, PlanKind } from '../plan/types.ts';
+import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../render/labels.ts';
+
+export type KubeKind = 'SecretProviderClass' | 'ServiceAccount' | 'Namespace';
+
+/** The ownership tag the identity step puts on identities it creates. */
+export const IDENTITY_OWNER_TAG = 'managed-by';
+export const IDENTITY_OWNER_VALUE = 'akv-aks-action';
+/** The ownership tag the vault step puts on secrets it writes. */
+export const SECRET_OWNER_TAG = 'managed-by';
+export const SECRET_OWNER_VALUE = 'akv-aks-action';
+/** The field manager of the action's server-side applies. */
+export const ACTION_FIELD_MANAGER = 'akv-aks-action';
+
+export interface KubeFound {
+  kind: KubeKind;
+  name: string;
+  /** Namespace of a namespaced object (absent for a Namespace). */
+  namespace?: string;
+  labels: Record<string, string>;
+  /** Field managers holding fields of the object (metadata.managedFields, status subresource excluded); undefined when unknown. */
+  managers?: string[];
+  /** metadata.deletionTimestamp is set. */
+  deleting?: boolean;
+  uid?: string;
+  resourceVersion?: string;
+}
+
+/** One object found in a namespace the action may delete (to tell whether anything else lives there). */
+export interface NamespaceEntry {
+  kind: string;
+  name: string;
+}
+
+export interface KubeState {
+  /** The declared objects that exist (read by name) and every object carrying this manifest's labels. */
+  objects: KubeFound[];
+  /** Content of the namespaces the action owns, listed by kind (only those namespaces). */
+  content: Record<string, NamespaceEntry[]>;
+}
+
+export interface FoundRoleAssignment {
+  name: string;
+  scope: string;
+  roleDefinitionId: string;
+  principalId: string;
+}
+
+export interface FoundAccessPolicy {
+  tenantId: string;
+  objectId: string;
+  applicationId?: string;
+  permissions: { secrets?: string[]; keys?: string[]; certificates?: string[] };
+}
+
+export interface IdentityFound {
+  /** identityKey() of the group. */
+  key: string;
+  spec: IdentitySpec;
+  targets: TargetSpec[];
+  /** False when a managed/existing identity does not exist (external and kubelet: always true). */
+  exists: boolean;
+  subscriptionId: string;
+  tags?: Record<string, string>;
+  principalId?: string;
+  /** Federated credentials on a managed/existing identity. */
+  credentials: LiveCredential[];
+  /** Every role assignment of the principal in the subscription (RBAC vaults; empty otherwise). */
+  roleAssignments: FoundRoleAssignment[];
+}
+
+export interface SecretFound {
+  name: string;
+  tags: Record<string, string>;
+}
+
+export interface SecretsState {
+  /** Live secrets, keyed by lower-cased name. */
+  live: Map<string, SecretFound>;
+  /** Soft-deleted secrets (looked up only when purging), keyed by lower-cased name. */
+  deleted: Map<string, SecretFound>;
+}
+
+export interface CleanupVault {
+  id: string;
+  name: string;
+  rbac: boolean;
+  tenantId: string;
+  accessPolicies?: FoundAccessPolicy[];
+}
+
+export interface CleanupInput {
+  manifest: Manifest;
+  vault: CleanupVault;
+  kube: KubeState;
+  identities: IdentityFound[];
+  /** Absent when the secrets were not read (cleanup.deleteSecrets false). */
+  secrets?: SecretsState;
+  /** The cluster's service-account issuer, when known: credentials of another issuer are kept. */
+  issuer?: string;
+  /** Display names of role definitions by id (lower-cased GUID); unknown ones show their GUID. */
+  roleNames?: Map<string, string>;
+}
+
+export type CleanupOp =
+  | { kind: 'kube'; apiVersion: string; objectKind: KubeKind; name: string; namespace?: string; uid?: string; resourceVersion?: string }
+  | { kind: 'role-assignment'; scope: string; name: string }
+  | { kind: 'access-policy'; tenantId: string; objectId: string; applicationId?: string; permissions: PolicyPermissions }
+  | { kind: 'federated-credential'; subscriptionId: string; resourceGroup: string; identity: string; name: string }
+  | { kind: 'identity'; subscriptionId: string; resourceGroup: string; name: string }
+  | { kind: 'secret'; name: string; purge: boolean; alreadyDeleted: boolean };
+
+export interface CleanupStep {
+  item: PlanItem;
+  /** The deletion to run (only for items with action `delete`). */
+  op?: CleanupOp;
+}
+
+const KIND_TO_PLAN: Record<KubeKind, PlanKind> = {
+  Namespace: 'namespace',
+  ServiceAccount: 'service-account',
+  SecretProviderClass: 'secret-provider-class',
+};
+const API_VERSION: Record<KubeKind, string> = {
+  Namespace: 'v1',
+  ServiceAccount: 'v1',
+  SecretProviderClass: 'secrets-store.csi.x-k8s.io/v1',
+};
+/** Deletion order on the Kubernetes side: the reverse of the apply order (Namespace, ServiceAccount, SecretProviderClass). */
+const KUBE_ORDER: KubeKind[] = ['SecretProviderClass', 'ServiceAccount', 'Namespace'];
+
+/** What Kubernetes itself puts into every namespace: never a reason to keep one. */
+export function isNamespaceDefault(e: NamespaceEntry): boolean {
+  return (e.kind === 'ServiceAccount' && e.name === 'default') || (e.kind === 'ConfigMap' && e.name === 'kube-root-ca.crt');
+}
+
+const lower = (s: string): string => s.toLowerCase();
+const guidOf = (id: string): string => lower(id.split('/').pop() ?? id);
+
+function kubeName(o: { kind: KubeKind; name: string; namespace?: string }): string {
+  return o.kind === 'Namespace' ? o.name : `${o.namespace ?? ''}/${o.name}`;
+}
+function kubeKey(o: { kind: KubeKind; name: string; namespace?: string }): string {
+  return `${o.kind}/${o.namespace ?? ''}/${o.name}`;
+}
+
+/** The Kubernetes objects the manifest declares (what apply would have created). */
+export function declaredKubeObjects(manifest: Manifest): { kind: KubeKind; name: string; namespace?: string }[] {
+  const out = new Map<string, { kind: KubeKind; name: string; namespace?: string }>();
+  const add = (o: { kind: KubeKind; name: string; namespace?: string }): void => {
+    if (!out.has(kubeKey(o))) out.set(kubeKey(o), o);
+  };
+  for (const t of manifest.targets) {
+    if (t.createNamespace) add({ kind: 'Namespace', name: t.namespace });
+    if (t.serviceAccount && t.identity.mode !== 'kubelet') add({ kind: 'ServiceAccount', name: t.serviceAccount, namespace: t.namespace });
+    add({ kind: 'SecretProviderClass', name: t.secretProviderClass, namespace: t.namespace });
+  }
+  return [...out.values()];
+}
+
+function summarise(entries: NamespaceEntry[], max = 5): string {
+  const shown = entries.slice(0, max).map((e) => `${e.kind}/${e.name}`);
+  return entries.length > max ? `${shown.join(', ')} and ${entries.length - max} more` : shown.join(', ');
+}
+
+/** Why a found Kubernetes object may not be deleted (undefined: it may). Namespace content is checked separately. */
+export function kubeKeepReason(o: KubeFound, instance: string): string | undefined {
+  const managedBy = o.labels[MANAGED_BY_LABEL];
+  const inst = o.labels[INSTANCE_LABEL];
+  if (managedBy !== MANAGED_BY_VALUE || inst === undefined) return `not created by the action (lacks the ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} and ${INSTANCE_LABEL} labels)`;
+  if (inst !== instance) return `belongs to another manifest (${INSTANCE_LABEL}=${inst})`;
+  const others = (o.managers ?? []).filter((m) => m !== ACTION_FIELD_MANAGER);
+  if (others.length) return `also changed by ${[...new Set(others)].sort().join(', ')}: not only the action's (delete it by hand if it is no longer needed)`;
+  return undefined;
+}
+
+function planKube(input: CleanupInput): CleanupStep[] {
+  const instance = instanceId(input.manifest);
+  const found = new Map<string, KubeFound>();
+  for (const o of input.kube.objects) found.set(kubeKey(o), o);
+  const declared = declaredKubeObjects(input.manifest);
+  const all = new Map<string, { kind: KubeKind; name: string; namespace?: string }>();
+  for (const d of declared) all.set(kubeKey(d), d);
+  for (const o of input.kube.objects) if (!all.has(kubeKey(o))) all.set(kubeKey(o), o);
+
+  const steps: CleanupStep[] = [];
+  const deleted = new Set<string>();
+  for (const kind of KUBE_ORDER) {
+    const ofKind = [...all.values()].filter((o) => o.kind === kind).sort((a, b) => kubeName(a).localeCompare(kubeName(b)));
+    for (const ref of ofKind) {
+      const base = { kind: KIND_TO_PLAN[kind], name: kubeName(ref), namespace: ref.namespace ?? (kind === 'Namespace' ? ref.name : undefined) };
+      const o = found.get(kubeKey(ref));
+      if (!o) {
+        steps.push({ item: { ...base, action: 'unchanged', reason: 'not found' } });
+        continue;
+      }
+      if (o.deleting) {
+        steps.push({ item: { ...base, action: 'unchanged', reason: 'already being deleted' } });
+        continue;
+      }
+      let reason = kubeKeepReason(o, instance);
+      if (!reason && kind === 'Namespace') {
+        const left = (input.kube.content[o.name] ?? []).filter((e) => {
+          if (isNamespaceDefault(e)) return false;
+          if (e.kind === 'ServiceAccount' || e.kind === 'SecretProviderClass') return !deleted.has(`${e.kind}/${o.name}/${e.name}`);
+          return true;
+        });
+        if (left.length) reason = `holds objects the action does not own: ${summarise(left)}`;
+      }
+      if (reason) {
+        steps.push({ item: { ...base, action: 'keep', reason } });
+        continue;
+      }
+      deleted.add(kubeKey(o));
+      steps.push({
+        item: { ...base, action: 'delete', reason: kind === 'Namespace' ? 'created by the action, nothing else left in it' : 'created by the action' },
+        op: { kind: 'kube', apiVersion: API_VERSION[kind], objectKind: kind, name: o.name, namespace: o.namespace, uid: o.uid, resourceVersion: o.resourceVersion },
+      });
+    }
+  }
+  return steps;
+}
+
+function identityLabel(g: IdentityFound): string {
+  return g.spec.mode === 'managed' || g.spec.mode === 'existing' ? g.spec.name : g.spec.clientId;
+}
+function singleNamespace(g: IdentityFound): string | undefined {
+  const ns = [...new Set(g.targets.map((t) => t.namespace))];
+  return ns.length === 1 ? ns[0] : undefined;
+}
+
+/** True when the identity is one the action created (managed mode and the ownership tag). */
+export function identityOwned(g: IdentityFound): boolean {
+  return g.spec.mode === 'managed' && g.exists && g.tags?.[IDENTITY_OWNER_TAG] === IDENTITY_OWNER_VALUE;
+}
+
+const SUBJECT = /^system:serviceaccount:([^:]+):([^:]+)$/;
+
+/** Why a federated credential is not the action's (undefined: it is, and may be deleted). */
+export function credentialKeepReason(c: LiveCredential, cluster: string, issuer: string | undefined): string | undefined {
+  const m = SUBJECT.exec(c.subject ?? '');
+  if (!m || federatedCredentialName(cluster, m[1]!, m[2]!).toLowerCase() !== c.name.toLowerCase()) {
+    return `not created by the action for cluster ${cluster}`;
+  }
+  if (issuer !== undefined && c.issuer !== issuer) return `issuer differs from this cluster's (${c.issuer ?? 'none'})`;
+  return undefined;
+}
+
+/** True when a role assignment is one the action created for this vault (its deterministic name, at or below the vault). */
+export function assignmentOwned(a: FoundRoleAssignment, vaultId: string): boolean {
+  return scopeCovers(vaultId, a.scope) && lower(a.name) === roleAssignmentName(a.scope, a.principalId, a.roleDefinitionId);
+}
+
+interface IdentityPlan {
+  grants: CleanupStep[];
+  credentials: CleanupStep[];
+  identity: CleanupStep[];
+}
+
+function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
+  const out: IdentityPlan = { grants: [], credentials: [], identity: [] };
+  const label = identityLabel(g);
+  const namespace = singleNamespace(g);
+  const uami = g.spec.mode === 'managed' || g.spec.mode === 'existing' ? g.spec : undefined;
+  const idItemName = uami ? `${uami.resourceGroup}/${uami.name}` : label;
+  if (uami && !g.exists) {
+    out.identity.push({ item: { kind: 'identity', name: idItemName, namespace, action: 'unchanged', reason: 'not found' } });
+    return out;
+  }
+  const owned = identityOwned(g);
+
+  // Vault grants.
+  let foreignAssignments = 0;
+  if (input.vault.rbac) {
+    for (const a of [...g.roleAssignments].sort((x, y) => normalizeScope(x.scope).localeCompare(normalizeScope(y.scope)))) {
+      const mine = assignmentOwned(a, input.vault.id);
+      if (!mine) foreignAssignments++;
+      const near = scopeCovers(input.vault.id, a.scope) || scopeCovers(a.scope, input.vault.id);
+      if (!mine && !near) continue;
+      const role = input.roleNames?.get(guidOf(a.roleDefinitionId)) ?? guidOf(a.roleDefinitionId);
+      const name = `${role} for ${label} at ${shortScope(a.scope)}`;
+      if (mine) {
+        out.grants.push({ item: { kind: 'role-assignment', name, namespace, action: 'delete', reason: 'created by the action' }, op: { kind: 'role-assignment', scope: a.scope, name: a.name } });
+      } else {
+        out.grants.push({ item: { kind: 'role-assignment', name, namespace, action: 'keep', reason: 'not created by the action' } });
+      }
+    }
+  } else if (g.principalId) {
+    const pid = lower(g.principalId);
+    const tenant = lower(input.vault.tenantId);
+    const entries = (input.vault.accessPolicies ?? []).filter((p) => lower(p.objectId) === pid && (!tenant || lower(p.tenantId) === tenant));
+    const name = `${input.vault.name} for ${label}`;
+    if (!entries.length) {
+      out.grants.push({ item: { kind: 'access-policy', name, namespace, action: 'unchanged', reason: 'no entry' } });
+    } else if (!owned) {
+      out.grants.push({
+        item: { kind: 'access-policy', name, namespace, action: 'keep', reason: 'access-policy entries carry no owner mark and the identity was not created by the action: remove it by hand if the action added it' },
+      });
+    } else {
+      const granted = wantedPermissions(g.targets);
+      const has = (k: keyof PolicyPermissions): Set<string> => new Set(entries.flatMap((e) => (e.permissions[k] ?? []).map(lower)));
+      const remove: PolicyPermissions = {
+        secrets: granted.secrets.filter((p) => has('secrets').has(p)),
+        keys: granted.keys.filter((p) => has('keys').has(p)),
+        certificates: granted.certificates.filter((p) => has('certificates').has(p)),
+      };
+      const removing = remove.secrets.length + remove.keys.length + remove.certificates.length;
+      const extra = (['secrets', 'keys', 'certificates'] as const).some((k) => [...has(k)].some((p) => !remove[k].includes(p)));
+      if (!removing) {
+        out.grants.push({ item: { kind: 'access-policy', name, namespace, action: 'keep', reason: 'holds none of the permissions the action grants' } });
+      } else {
+        const perms = (['secrets', 'keys', 'certificates'] as const).filter((k) => remove[k].length).map((k) => `${k}: ${remove[k].join(',')}`);
+        const entry = entries[0]!;
+        out.grants.push({
+          item: { kind: 'access-policy', name, namespace, action: 'delete', reason: `${perms.join('; ')}${extra ? ' (other permissions stay)' : ''}` },
+          op: { kind: 'access-policy', tenantId: entry.tenantId, objectId: entry.objectId, applicationId: entry.applicationId, permissions: remove },
+        });
+      }
+    }
+  }
+
+  // Federated credentials.
+  let foreignCredentials = 0;
+  if (uami) {
+    for (const c of [...g.credentials].sort((x, y) => x.name.localeCompare(y.name))) {
+      const reason = credentialKeepReason(c, input.manifest.cluster.name, input.issuer);
+      const name = `${uami.name}/${c.name}`;
+      if (reason) {
+        foreignCredentials++;
+        out.credentials.push({ item: { kind: 'federated-credential', name, namespace, action: 'keep', reason } });
+      } else {
+        out.credentials.push({
+          item: { kind: 'federated-credential', name, namespace, action: 'delete', reason: `subject ${c.subject ?? ''}` },
+          op: { kind: 'federated-credential', subscriptionId: g.subscriptionId, resourceGroup: uami.resourceGroup, identity: uami.name, name: c.name },
+        });
+      }
+    }
+  }
+
+  // The identity itself.
+  let keep: string | undefined;
+  if (g.spec.mode === 'existing') keep = 'existing identity: never deleted';
+  else if (g.spec.mode === 'external') keep = 'external identity: never deleted';
+  else if (g.spec.mode === 'kubelet') keep = 'kubelet identity: never deleted';
+  else if (!owned) keep = `not created by the action (no ${IDENTITY_OWNER_TAG}: ${IDENTITY_OWNER_VALUE} tag)`;
+  else if (foreignCredentials) keep = `still holds ${foreignCredentials} federated credential(s) the action did not create`;
+  else if (foreignAssignments) keep = `still holds ${foreignAssignments} role assignment(s) the action did not create`;
+  if (keep || !uami) {
+    out.identity.push({ item: { kind: 'identity', name: idItemName, namespace, action: 'keep', reason: keep } });
+  } else {
+    out.identity.push({
+      item: { kind: 'identity', name: idItemName, namespace, action: 'delete', reason: 'created by the action' },
+      op: { kind: 'identity', subscriptionId: g.subscriptionId, resourceGroup: uami.resourceGroup, name: uami.name },
+    });
+  }
+  return out;
+}
+
+function planSecrets(input: CleanupInput): CleanupStep[] {
+  const steps: CleanupStep[] = [];
+  const opts = input.manifest.cleanup ?? { deleteSecrets: false, purge: false };
+  const seen = new Set<string>();
+  for (const s of input.manifest.secrets) {
+    const key = lower(s.name);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const base = { kind: 'secret' as const, name: s.name };
+    if (s.source.kind === 'existing') {
+      steps.push({ item: { ...base, action: 'keep', reason: 'existing secret: never written by the action' } });
+      continue;
+    }
+    if (!opts.deleteSecrets) {
+      steps.push({ item: { ...base, action: 'keep', reason: 'secrets stay (recoverable data): set cleanup.deleteSecrets to delete them' } });
+      continue;
+    }
+    const live = input.secrets?.live.get(key);
+    const deleted = input.secrets?.deleted.get(key);
+    const owned = (f: SecretFound | undefined): boolean => f?.tags[SECRET_OWNER_TAG] === SECRET_OWNER_VALUE;
+    if (live) {
+      if (!owned(live)) {
+        steps.push({ item: { ...base, action: 'keep', reason: `not written by the action (no ${SECRET_OWNER_TAG}: ${SECRET_OWNER_VALUE} tag)` } });
+      } else {
+        steps.push({
+          item: { ...base, action: 'delete', reason: opts.purge ? 'soft-delete, then purge (irreversible)' : 'soft-delete (recoverable)' },
+          op: { kind: 'secret', name: live.name, purge: opts.purge, alreadyDeleted: false },
+        });
+      }
+    } else if (deleted && opts.purge && owned(deleted)) {
+      steps.push({ item: { ...base, action: 'delete', reason: 'purge the soft-deleted secret (irreversible)' }, op: { kind: 'secret', name: deleted.name, purge: true, alreadyDeleted: true } });
+    } else if (deleted) {
+      steps.push({ item: { ...base, action: 'unchanged', reason: owned(deleted) ? 'already deleted (recoverable)' : 'already deleted, not written by the action' } });
+    } else {
+      steps.push({ item: { ...base, action: 'unchanged', reason: 'not found' } });
+    }
+  }
+  return steps;
+}
+
+/**
+ * The clean-up, in execution order: the reverse of the order apply creates things in —
+ * SecretProviderClasses, ServiceAccounts, Namespaces; then vault grants (role assignments or
+ * access-policy entries), federated credentials, identities; last the secrets (only when asked).
+ */
+export function planCleanup(input: CleanupInput): CleanupStep[] {
+  const perIdentity = input.identities.map((g) => planIdentity(input, g));
+  return [
+    ...planKube(input),
+    ...perIdentity.flatMap((p) => p.grants),
+    ...perIdentity.flatMap((p) => p.credentials),
+    ...perIdentity.flatMap((p) => p.identity),
+    ...planSecrets(input),
+  ];
+}
