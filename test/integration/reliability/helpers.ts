@@ -1,0 +1,482 @@
+// The reliability suite's scenario kit: each scenario owns a fresh vault (control API), its own
+// namespace(s) and identity names, runs the committed bundle (dist/index.js) as a runner does, and
+// undoes every fault and knob it set. Test-side views (vault versions through the SDK, request
+// records through GET /stats, the world dump, the cluster) are what assertions compare.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { SecretClient } from '@azure/keyvault-secrets';
+import type { TokenCredential } from '@azure/identity';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { armClients, federatedCredential, useRunnerEnv, type ArmClients } from '../../sandbox/azure/sdk-clients.ts';
+import { runAction, type RunnerResult } from '../../support/runner.ts';
+import { control, sandboxEnv } from '../../support/sandbox.ts';
+
+export const root = resolve(import.meta.dirname, '..', '..', '..');
+export const SUBSCRIPTION = '00000000-0000-0000-0000-00000000aaaa';
+export const DEPLOYER_CLIENT_ID = '11111111-1111-1111-1111-111111111111';
+export const IDS_RG = 'rg-ids';
+const SECRETS_OFFICER = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7';
+
+export function shortId(n = 3): string {
+  return randomBytes(n).toString('hex');
+}
+
+/** A random value with characters that encode visibly (never printed; fed to the leak scan). */
+export function secretValue(tag: string): string {
+  return `${tag}-${randomBytes(12).toString('base64url')}+/=%${randomBytes(5).toString('hex')}`;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** `.sandbox/env.json`, completed by `.sandbox/kube/env.json` when the cluster runs next to it. */
+export function fullEnv(): Record<string, string> {
+  const env = sandboxEnv();
+  const dev = join(root, '.sandbox', 'kube', 'env.json');
+  if (existsSync(dev)) {
+    const kubeEnv = JSON.parse(readFileSync(dev, 'utf8')) as Record<string, string>;
+    for (const [k, v] of Object.entries(kubeEnv)) if (env[k] === undefined) env[k] = v;
+  }
+  return env;
+}
+
+export function bundleBuilt(): boolean {
+  return existsSync(join(root, 'dist', 'index.js'));
+}
+
+// ---- requests and world ------------------------------------------------------------------------
+
+export interface RequestRecord {
+  service: string;
+  class?: string;
+  method: string;
+  path: string;
+  status: number;
+  at: number;
+}
+
+export async function records(): Promise<RequestRecord[]> {
+  return (await control<{ records: RequestRecord[] }>('GET', '/stats')).records;
+}
+
+export interface WorldDump {
+  principals: Array<{ clientId: string; objectId: string }>;
+  identities: Array<{ name: string; resourceGroup: string; clientId: string; principalId: string; tags?: Record<string, string> }>;
+  federatedCredentials: Array<{ identityName?: string; clientId?: string; name: string; issuer: string; subject: string; audiences?: string[] }>;
+  roleAssignments: Array<{ name?: string; id?: string; scope: string; principalId: string; roleDefinitionId: string }>;
+  vaults: Array<{ name: string; id: string; vaultUri: string; accessPolicies?: unknown[] }>;
+}
+
+export async function world(): Promise<WorldDump> {
+  return control<WorldDump>('GET', '/world');
+}
+
+// ---- faults and knobs (always undone) -----------------------------------------------------------
+
+export interface FaultSpec {
+  service: 'github' | 'entra' | 'arm' | 'keyvault';
+  method?: string;
+  pathPattern?: string;
+  times?: number;
+  effect: { kind: 'status'; status: number; code?: string; message?: string; retryAfterSeconds?: number; headers?: Record<string, string> } | { kind: 'latency'; ms: number } | { kind: 'reset' };
+}
+
+/** Undo list of one scenario: world faults by id, vault faults/settle per vault, config knobs. */
+export class Restorer {
+  private undo: Array<() => Promise<unknown>> = [];
+
+  async worldFault(f: FaultSpec): Promise<string> {
+    const { id } = await control<{ id: string }>('POST', '/faults', f);
+    this.undo.push(() => control('DELETE', `/faults/${id}`).catch(() => undefined));
+    return id;
+  }
+
+  async vaultFault(vault: string, f: Omit<FaultSpec, 'service'>): Promise<void> {
+    await control('POST', '/vault/faults', { vault, ...f });
+    this.undo.push(() => control('DELETE', '/vault/faults', { vault }).catch(() => undefined));
+  }
+
+  async listPageFault(vault: string, page: number, status = 500, times = 1): Promise<void> {
+    await control('POST', '/vault/faults/list-page', { vault, page, status, times });
+    this.undo.push(() => control('DELETE', '/vault/faults', { vault }).catch(() => undefined));
+  }
+
+  async settle(vault: string, s: { deleteMs?: number; recoverMs?: number }): Promise<void> {
+    await control('PUT', '/vault/settle', { vault, ...s });
+    this.undo.push(() => control('PUT', '/vault/settle', { vault, deleteMs: 0, recoverMs: 0 }).catch(() => undefined));
+  }
+
+  async throttle(vault: string, limits: { create?: number; other?: number; windowMs?: number }): Promise<void> {
+    const before = (await control<Array<{ name: string; throttle: { limits: Record<string, number> } }>>('GET', '/vault/vaults')).find((v) => v.name === vault)?.throttle.limits;
+    await control('PUT', '/vault/throttle', { vault, ...limits });
+    if (before) this.undo.push(() => control('PUT', '/vault/throttle', { vault, create: before.create, other: before.other, windowMs: before.windowMs }).catch(() => undefined));
+  }
+
+  /** PATCH /config with the previous values restored at the end (world knobs and `github`). */
+  async config(patch: Record<string, unknown>): Promise<void> {
+    const cur = await control<{ config: Record<string, unknown>; github: Record<string, unknown> }>('GET', '/config');
+    const back: Record<string, unknown> = {};
+    for (const k of Object.keys(patch)) {
+      if (k === 'github') {
+        const g: Record<string, unknown> = {};
+        for (const gk of Object.keys(patch.github as object)) g[gk] = cur.github[gk] ?? null;
+        back.github = g;
+      } else back[k] = cur.config[k];
+    }
+    await control('PATCH', '/config', patch);
+    this.undo.push(() => control('PATCH', '/config', back).catch(() => undefined));
+  }
+
+  async kubelet(patch: Record<string, unknown>): Promise<void> {
+    const base = fullEnv().AKV_AKS_SANDBOX_KUBELET;
+    if (!base) throw new Error('AKV_AKS_SANDBOX_KUBELET missing');
+    const cur = (await (await fetch(new URL('/status', base))).json()) as { config: Record<string, unknown> };
+    const back: Record<string, unknown> = {};
+    for (const k of Object.keys(patch)) back[k] = cur.config[k];
+    const res = await fetch(new URL('/config', base), { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) });
+    if (!res.ok) throw new Error(`kubelet PATCH /config: ${res.status} ${await res.text()}`);
+    this.undo.push(() => fetch(new URL('/config', base), { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(back) }).catch(() => undefined));
+  }
+
+  push(fn: () => Promise<unknown>): void {
+    this.undo.push(fn);
+  }
+
+  async restore(): Promise<void> {
+    const list = this.undo.reverse();
+    this.undo = [];
+    for (const fn of list) await fn().catch(() => undefined);
+  }
+}
+
+// ---- Azure, test side ---------------------------------------------------------------------------
+
+export interface AzureSide {
+  env: Record<string, string>;
+  credential: TokenCredential;
+  arm: ArmClients;
+}
+
+export function azureSide(): AzureSide {
+  const env = sandboxEnv();
+  useRunnerEnv(env);
+  const credential = federatedCredential(env);
+  return { env, credential, arm: armClients(env, credential) };
+}
+
+export interface TestVault {
+  name: string;
+  id: string;
+  uri: string;
+  client: SecretClient;
+  remove(): Promise<void>;
+}
+
+/** A fresh RBAC vault; the deployer made Key Vault Secrets Officer on it; ready on the data plane. */
+export async function createVault(az: AzureSide, prefix = 'kv-rel-'): Promise<TestVault> {
+  let name = '';
+  let rec: { id: string; vaultUri: string } | undefined;
+  // The route picks the lowest proxy port the world does not use; on a busy machine that port can
+  // be the local end of some loopback connection (Linux hands out ephemeral ports in this range),
+  // and the route answers 400 EADDRINUSE for as long as that connection lives. So this suite asks
+  // for a port of its own in a range the world leaves alone, another one on each attempt.
+  for (let attempt = 0; !rec; attempt++) {
+    name = `${prefix}${shortId(4)}`;
+    const used = new Set((await world()).vaults.map((v) => (v as { proxyPort?: number }).proxyPort));
+    let proxyPort = 0;
+    do proxyPort = 47150 + Math.floor(Math.random() * 200);
+    while (used.has(proxyPort));
+    try {
+      rec = await control<{ id: string; vaultUri: string }>('POST', '/vault/vaults', { name, enableRbacAuthorization: true, proxyPort });
+    } catch (e) {
+      await sleep(700);
+      rec = (await world()).vaults.find((v) => v.name === name);
+      if (!rec && attempt >= 15) throw e;
+    }
+  }
+  const deployer = (await world()).principals.find((p) => p.clientId === DEPLOYER_CLIENT_ID);
+  if (!deployer) throw new Error('deployer principal missing from the sandbox world');
+  const officer = `/subscriptions/${SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/${SECRETS_OFFICER}`;
+  await az.arm.authorization.roleAssignments.create(rec.id.replace(/^\/+/, ''), randomUUID(), { roleDefinitionId: officer, principalId: deployer.objectId, principalType: 'ServicePrincipal' });
+  const client = new SecretClient(rec.vaultUri, az.credential, { disableChallengeResourceVerification: true });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await client.listPropertiesOfSecrets().byPage({ maxPageSize: 1 }).next();
+      break;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await sleep(300);
+    }
+  }
+  return { name, id: rec.id, uri: rec.vaultUri, client, remove: async () => void (await control('DELETE', `/vault/vaults/${name}`).catch(() => undefined)) };
+}
+
+export async function versionsOf(client: SecretClient, name: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const p of client.listPropertiesOfSecretVersions(name)) if (p.version) out.push(p.version);
+  return out;
+}
+
+/** Whether the vault's current value of `name` equals `expected` (the value itself never leaves). */
+export async function valueIs(client: SecretClient, name: string, expected: string): Promise<boolean> {
+  return (await client.getSecret(name)).value === expected;
+}
+
+// ---- the cluster, test side ---------------------------------------------------------------------
+
+export interface Kube {
+  kc: KubeConfig;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  custom: CustomObjectsApi;
+  objects: KubernetesObjectApi;
+}
+
+export function kubeAvailable(): boolean {
+  return Boolean(fullEnv().KUBECONFIG);
+}
+
+export function kube(): Kube {
+  const env = fullEnv();
+  if (!env.KUBECONFIG) throw new Error('the sandbox runs without a cluster (KUBECONFIG missing)');
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.KUBECONFIG);
+  return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), custom: kc.makeApiClient(CustomObjectsApi), objects: KubernetesObjectApi.makeApiClient(kc) };
+}
+
+/** A Deployment mounting one SecretProviderClass through the CSI driver (workload identity). */
+export function appDeployment(o: { namespace: string; name: string; serviceAccount: string; spc: string; replicas?: number; progressDeadlineSeconds?: number }): KubernetesObject & Record<string, unknown> {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: o.name, namespace: o.namespace, labels: { app: o.name } },
+    spec: {
+      replicas: o.replicas ?? 1,
+      ...(o.progressDeadlineSeconds !== undefined ? { progressDeadlineSeconds: o.progressDeadlineSeconds } : {}),
+      selector: { matchLabels: { app: o.name } },
+      template: {
+        metadata: { labels: { app: o.name, 'azure.workload.identity/use': 'true' } },
+        spec: {
+          serviceAccountName: o.serviceAccount,
+          containers: [{ name: 'app', image: 'mcr.microsoft.com/oss/nginx/nginx:1.27.3', volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }] }],
+          volumes: [{ name: 'secrets', csi: { driver: 'secrets-store.csi.k8s.io', readOnly: true, volumeAttributes: { secretProviderClass: o.spc } } }],
+        },
+      },
+    },
+  };
+}
+
+export async function applyObject(k: Kube, obj: KubernetesObject, manager = 'akv-aks-reliability'): Promise<void> {
+  await k.objects.patch(obj, undefined, undefined, manager, true, PatchStrategy.ServerSideApply);
+}
+
+export async function deleteNamespace(k: Kube, name: string): Promise<void> {
+  await k.core.deleteNamespace({ name }).catch(() => undefined);
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 300): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+// ---- manifests --------------------------------------------------------------------------------
+
+export interface ManifestOptions {
+  vault: string;
+  /** Secrets from env: name → env variable. */
+  fromEnv: Record<string, string>;
+  targets: Array<{ namespace: string; serviceAccount: string; spc: string; objects: string[]; identityName?: string; rotation?: 'restart' | 'none' }>;
+  cluster?: string;
+}
+
+export function manifestYaml(o: ManifestOptions): string {
+  const lines = [
+    'apiVersion: akv-aks/v1',
+    `vault: { name: ${o.vault}, resourceGroup: rg-sandbox }`,
+    `cluster: { name: ${o.cluster ?? 'sandbox'} }`,
+    `identityDefaults: { resourceGroup: ${IDS_RG}, location: westeurope }`,
+    'secrets:',
+    ...Object.entries(o.fromEnv).map(([name, env]) => `  - { name: ${name}, from: { env: ${env} } }`),
+    'targets:',
+  ];
+  const seenNs = new Set<string>();
+  for (const t of o.targets) {
+    lines.push(`  - namespace: ${t.namespace}`);
+    if (!seenNs.has(t.namespace)) lines.push('    createNamespace: true');
+    seenNs.add(t.namespace);
+    lines.push(`    serviceAccount: ${t.serviceAccount}`);
+    lines.push(t.identityName ? `    identity: { create: true, name: ${t.identityName} }` : '    identity: { create: true }');
+    lines.push(`    secretProviderClass: ${t.spc}`);
+    lines.push('    objects:');
+    for (const s of t.objects) lines.push(`      - { secret: ${s} }`);
+    lines.push(`    rotation: ${t.rotation ?? 'restart'}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+// ---- the bundle as a runner runs it ----------------------------------------------------------
+
+export interface ReportShape {
+  mode: string;
+  plan: Array<{ kind: string; name: string; action: string; namespace?: string; reason?: string }>;
+  secrets: Array<{ name: string; version?: string; changed: boolean }>;
+  restarted: Array<{ kind: string; namespace: string; name: string; reason: string }>;
+  warnings: string[];
+  gate?: { passed: boolean; waitedMs: number; pods: Array<{ namespace: string; pod: string; ok: boolean; objects: Array<{ object: string; expected?: string; mounted?: string; ok: boolean }> }>; diagnoses: Array<{ cause: string; message: string; fix: string; namespace?: string; pod?: string }> };
+  verified: boolean;
+  error?: string;
+}
+
+export interface Run extends RunnerResult {
+  report?: ReportShape;
+  jobId: string;
+  startedAt: number;
+  endedAt: number;
+  killed: boolean;
+}
+
+export interface RunOptions {
+  workspace: string;
+  env?: Record<string, string>;
+  inputs?: Record<string, string>;
+  /** Variables removed from the runner's environment (e.g. ACTIONS_ID_TOKEN_REQUEST_URL). */
+  unset?: string[];
+  timeoutMs?: number;
+  /**
+   * Called with the whole log so far on every chunk; return true to SIGKILL the process now. The
+   * process is found by its unique runner job id in the environment (`/proc/<pid>/environ`).
+   */
+  killWhen?: (logSoFar: string) => boolean | Promise<boolean>;
+}
+
+/** Every artifact of every run, for the leak scan at the end of the suite. */
+export const artifacts: Array<{ label: string; text: string }> = [];
+/** Every secret value any scenario used (label → value). */
+export const usedValues = new Map<string, string>();
+
+function findPidByEnv(marker: string): number | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const envText = readFileSync(`/proc/${d}/environ`, 'latin1');
+      if (envText.includes(marker)) return Number(d);
+    } catch {
+      /* gone or not ours */
+    }
+  }
+  return undefined;
+}
+
+export function newWorkspace(manifest: string): string {
+  const ws = mkdtempSync(join(tmpdir(), 'akv-aks-rel-'));
+  writeFileSync(join(ws, 'akv-aks.yaml'), manifest);
+  return ws;
+}
+
+export async function runBundle(label: string, o: RunOptions): Promise<Run> {
+  const jobId = randomUUID();
+  const env = fullEnv();
+  const base: Record<string, string> = { ...env };
+  // The sandbox's runner endpoint accepts any job id: ours marks this run's token requests.
+  if (base.ACTIONS_ID_TOKEN_REQUEST_URL) base.ACTIONS_ID_TOKEN_REQUEST_URL = base.ACTIONS_ID_TOKEN_REQUEST_URL.replace(/\/jobs\/[^/]+\/idtoken/, `/jobs/${jobId}/idtoken`);
+  base.AKV_AKS_RELIABILITY_RUN = jobId;
+  for (const k of o.unset ?? []) delete base[k];
+  const inputs: Record<string, string> = {
+    manifest: 'akv-aks.yaml',
+    mode: 'apply',
+    'client-id': env.AKV_AKS_SANDBOX_CLIENT_ID ?? DEPLOYER_CLIENT_ID,
+    'tenant-id': env.AKV_AKS_SANDBOX_TENANT_ID ?? '',
+    'subscription-id': env.AKV_AKS_SANDBOX_SUBSCRIPTION_ID ?? SUBSCRIPTION,
+    timeout: '90s',
+    ...o.inputs,
+  };
+  let killed = false;
+  let soFar = '';
+  let checking = false;
+  const startedAt = Date.now();
+  const verbose = process.env.AKV_AKS_RELIABILITY_VERBOSE === '1';
+  const check = (): void => {
+    if (!o.killWhen || killed || checking) return;
+    checking = true;
+    void Promise.resolve(o.killWhen(soFar))
+      .then((yes) => {
+        if (!yes || killed) return;
+        const pid = findPidByEnv(`AKV_AKS_RELIABILITY_RUN=${jobId}`);
+        if (pid) {
+          killed = true;
+          process.kill(pid, 'SIGKILL');
+        }
+      })
+      .catch(() => undefined)
+      .finally(() => (checking = false));
+  };
+  // Polled as well as on each log chunk: a step can do many requests without printing.
+  const poll = o.killWhen ? setInterval(check, 50) : undefined;
+  const r = await runAction({
+    inputs,
+    env: o.env,
+    workspace: o.workspace,
+    baseEnv: base,
+    timeoutMs: o.timeoutMs ?? 4 * 60_000,
+    onLog: (chunk) => {
+      soFar += chunk;
+      if (verbose) process.stderr.write(chunk);
+      check();
+    },
+  }).finally(() => clearInterval(poll));
+  const run: Run = { ...r, jobId, startedAt, endedAt: Date.now(), killed };
+  try {
+    run.report = r.outputs.report ? (JSON.parse(r.outputs.report) as ReportShape) : undefined;
+  } catch {
+    run.report = undefined;
+  }
+  artifacts.push({ label: `${label} log`, text: r.log }, { label: `${label} summary`, text: r.summary });
+  for (const [k, v] of Object.entries(r.outputs)) artifacts.push({ label: `${label} output ${k}`, text: v });
+  return run;
+}
+
+/** The log as the runner shows it (the runner consumes ::add-mask:: commands). */
+export function visible(r: RunnerResult): string {
+  return r.log
+    .split('\n')
+    .filter((l) => !l.startsWith('::add-mask::'))
+    .join('\n');
+}
+
+export function errorLines(r: RunnerResult): string[] {
+  return visible(r)
+    .split('\n')
+    .filter((l) => l.startsWith('::error'));
+}
+
+/** A value-free account of a run for assertion messages. */
+export function describeRun(r: Run): string {
+  const tail = visible(r)
+    .split('\n')
+    .filter((l) => !l.startsWith('::debug::'))
+    .slice(-40)
+    .join('\n');
+  return `exit ${r.exitCode}${r.killed ? ' (killed)' : ''}; error ${r.report?.error ?? '-'}\n--- log tail ---\n${tail}`;
+}
+
+export function expectExit(r: Run, code: number): void {
+  if (r.exitCode !== code) throw new Error(`expected exit ${code}, got ${describeRun(r)}`);
+}
+
+/** The leak scan: each artifact searched for each value used (raw, base64, URL- and JSON-encoded). */
+export function leaks(): string[] {
+  const hits: string[] = [];
+  for (const [label, value] of usedValues) {
+    if (value.length < 8) continue;
+    const forms = new Set([value, Buffer.from(value).toString('base64'), Buffer.from(value).toString('base64url'), encodeURIComponent(value), JSON.stringify(value).slice(1, -1)]);
+    for (const a of artifacts) for (const f of forms) if (a.text.includes(f)) hits.push(`${label} in ${a.label}`);
+  }
+  return hits;
+}

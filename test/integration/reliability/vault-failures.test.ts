@@ -1,0 +1,213 @@
+// Reliability suite, Key Vault data plane: the whole action (dist/index.js, as a runner runs it)
+// under each injected failure, each scenario in its own fresh vault and namespace. Each ends in
+// success or a precise message, with nothing lost (every secret holds its value) and no duplicate
+// versions (checked through the SDK and through the sandbox's request records).
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import {
+  Restorer,
+  artifacts,
+  azureSide,
+  bundleBuilt,
+  createVault,
+  deleteNamespace,
+  expectExit,
+  kube,
+  leaks,
+  manifestYaml,
+  newWorkspace,
+  records,
+  runBundle,
+  secretValue,
+  shortId,
+  usedValues,
+  valueIs,
+  versionsOf,
+  type AzureSide,
+  type Kube,
+  type RequestRecord,
+  type TestVault,
+} from './helpers.ts';
+
+jest.setTimeout(4 * 60_000);
+
+const built = bundleBuilt();
+const d = built ? describe : describe.skip;
+
+let az: AzureSide;
+let k: Kube;
+const restorer = new Restorer();
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(() => {
+  if (!built) return;
+  az = azureSide();
+  k = kube();
+});
+
+afterEach(async () => {
+  await restorer.restore();
+});
+
+afterAll(async () => {
+  await restorer.restore();
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+interface Scenario {
+  id: string;
+  vault: TestVault;
+  ns: string;
+  names: string[];
+  env: Record<string, string>;
+  workspace: string;
+}
+
+/** A fresh vault + namespace + manifest with `n` env-sourced secrets (values random, never printed). */
+async function scenario(tag: string, n = 3): Promise<Scenario> {
+  const id = shortId();
+  const vault = await createVault(az);
+  const ns = `rel-${tag}-${id}`;
+  cleanups.push(() => vault.remove(), () => deleteNamespace(k, ns), () => az.arm.msi.userAssignedIdentities.delete('rg-ids', `id-sandbox-${ns}`));
+  const names: string[] = [];
+  const fromEnv: Record<string, string> = {};
+  const env: Record<string, string> = {};
+  for (let i = 0; i < n; i++) {
+    const name = `r${id}-${tag}-${i}`;
+    names.push(name);
+    fromEnv[name] = `V_${i}`;
+    env[`V_${i}`] = secretValue(`${tag}${i}`);
+    usedValues.set(`${name}`, env[`V_${i}`]!);
+  }
+  const workspace = newWorkspace(manifestYaml({ vault: vault.name, fromEnv, targets: [{ namespace: ns, serviceAccount: 'api', spc: 'app', objects: names.slice(0, 2) }] }));
+  return { id, vault, ns, names, env, workspace };
+}
+
+// The vault step is under test here: the proof of access is not (it has its own scenarios).
+const INPUTS = { 'prove-access': 'false' };
+
+/** Each secret holds exactly `count` versions and its current value is the manifest's. */
+async function expectIntact(s: Scenario, count = 1): Promise<void> {
+  for (const [i, name] of s.names.entries()) {
+    expect({ name, versions: (await versionsOf(s.vault.client, name)).length }).toEqual({ name, versions: count });
+    expect({ name, valueMatches: await valueIs(s.vault.client, name, s.env[`V_${i}`]!) }).toEqual({ name, valueMatches: true });
+  }
+}
+
+/** Key Vault records of this scenario's secrets (their names are unique to it) since `since`. */
+async function kvRecords(s: Scenario, since: number): Promise<RequestRecord[]> {
+  return (await records()).filter((r) => r.service === 'keyvault' && r.at >= since && r.path.includes(`r${s.id}-`));
+}
+
+/** Successful writes (PUT /secrets/<name>) per secret: exactly one each on a first sync. */
+function successfulSets(recs: RequestRecord[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of recs) {
+    const m = /^\/secrets\/([^/]+)\/?$/.exec(r.path);
+    if (r.method === 'PUT' && m && r.status >= 200 && r.status < 300) out[m[1]!] = (out[m[1]!] ?? 0) + 1;
+  }
+  return out;
+}
+
+const once = (s: Scenario): Record<string, number> => Object.fromEntries(s.names.map((n) => [n, 1]));
+
+d('Key Vault failures through the bundle', () => {
+  it('429 with Retry-After on writes: waited out, one version per secret', async () => {
+    const s = await scenario('t429ra');
+    await restorer.vaultFault(s.vault.name, { method: 'PUT', pathPattern: `^/secrets/r${s.id}-`, times: 2, effect: { kind: 'status', status: 429, retryAfterSeconds: 1 } });
+    const r = await runBundle('kv-429-retry-after', { workspace: s.workspace, env: s.env, inputs: INPUTS });
+    expectExit(r, 0);
+    const recs = await kvRecords(s, r.startedAt);
+    expect(recs.filter((x) => x.status === 429)).toHaveLength(2);
+    expect(successfulSets(recs)).toEqual(once(s));
+    await expectIntact(s);
+  });
+
+  it('429 without Retry-After: backed off and retried, one version per secret', async () => {
+    const s = await scenario('t429');
+    await restorer.vaultFault(s.vault.name, { method: 'PUT', pathPattern: `^/secrets/r${s.id}-`, times: 2, effect: { kind: 'status', status: 429 } });
+    const r = await runBundle('kv-429', { workspace: s.workspace, env: s.env, inputs: INPUTS });
+    expectExit(r, 0);
+    const recs = await kvRecords(s, r.startedAt);
+    expect(recs.filter((x) => x.status === 429)).toHaveLength(2);
+    expect(successfulSets(recs)).toEqual(once(s));
+    await expectIntact(s);
+  });
+
+  it('a failing LIST page (second page, 500) neither loses secrets nor rewrites them', async () => {
+    const s = await scenario('list', 30);
+    const first = await runBundle('kv-list-first', { workspace: s.workspace, env: s.env, inputs: INPUTS });
+    expectExit(first, 0);
+    await restorer.listPageFault(s.vault.name, 2, 500, 2);
+    const r = await runBundle('kv-list-page', { workspace: s.workspace, env: s.env, inputs: INPUTS });
+    expectExit(r, 0);
+    const recs = await kvRecords(s, r.startedAt);
+    expect(recs.filter((x) => x.class === 'write')).toEqual([]);
+    expect(JSON.parse(r.outputs['changed-secrets'] ?? 'null')).toEqual([]);
+    await expectIntact(s);
+  });
+
+  it('a failing LIST page that does not recover fails precisely and writes nothing', async () => {
+    const s = await scenario('listhard', 30);
+    const first = await runBundle('kv-list-hard-first', { workspace: s.workspace, env: s.env, inputs: INPUTS });
+    expectExit(first, 0);
+    // More failures than any retry policy tries: the run must stop, not conclude secrets are missing.
+    await restorer.listPageFault(s.vault.name, 2, 500, 50);
+    const r = await runBundle('kv-list-page-hard', { workspace: s.workspace, env: s.env, inputs: INPUTS });
+    expectExit(r, 1);
+    expect(r.report?.error ?? '').toMatch(/500|list|page|Internal/i);
+    expect((await kvRecords(s, r.startedAt)).filter((x) => x.class === 'write')).toEqual([]);
+    await restorer.restore();
+    await expectIntact(s);
+  });
+
+  it('a soft-deleted secret (ObjectIsBeingDeleted, then ObjectIsDeletedButRecoverable, then 404 after recovery) is recovered without a new version', async () => {
+    const s = await scenario('softdel');
+    expectExit(await runBundle('kv-softdel-first', { workspace: s.workspace, env: s.env, inputs: INPUTS }), 0);
+    await restorer.settle(s.vault.name, { deleteMs: 2_500, recoverMs: 2_500 });
+    const victim = s.names[0]!;
+    await (await s.vault.client.beginDeleteSecret(victim)).pollUntilDone().catch(() => undefined);
+    const r = await runBundle('kv-softdel', { workspace: s.workspace, env: s.env, inputs: INPUTS });
+    expectExit(r, 0);
+    const recs = await kvRecords(s, r.startedAt);
+    // It went through the settling windows (409 ObjectIsBeingDeleted / 404 after recovery) and recovered.
+    expect(recs.some((x) => x.method === 'POST' && x.path.includes(`/deletedsecrets/${victim}/recover`) && x.status < 300)).toBe(true);
+    expect(recs.some((x) => x.status === 409 || x.status === 404)).toBe(true);
+    expect(r.report?.plan.find((p) => p.kind === 'secret' && p.name === victim)?.action).toBe('recover');
+    await expectIntact(s);
+  });
+
+  it('a secret soft-deleted and changed: recovered, then exactly one new version', async () => {
+    const s = await scenario('softchg');
+    expectExit(await runBundle('kv-softchg-first', { workspace: s.workspace, env: s.env, inputs: INPUTS }), 0);
+    await restorer.settle(s.vault.name, { recoverMs: 2_000 });
+    const victim = s.names[1]!;
+    await (await s.vault.client.beginDeleteSecret(victim)).pollUntilDone().catch(() => undefined);
+    s.env.V_1 = secretValue('softchg1b');
+    usedValues.set(`${victim}#2`, s.env.V_1);
+    const r = await runBundle('kv-softchg', { workspace: s.workspace, env: s.env, inputs: INPUTS });
+    expectExit(r, 0);
+    expect(JSON.parse(r.outputs['changed-secrets'] ?? 'null')).toEqual([victim]);
+    expect((await versionsOf(s.vault.client, victim)).length).toBe(2);
+    expect(await valueIs(s.vault.client, victim, s.env.V_1)).toBe(true);
+    for (const name of [s.names[0]!, s.names[2]!]) expect((await versionsOf(s.vault.client, name)).length).toBe(1);
+  });
+
+  it('connection resets on a write and on a read: retried, one version per secret', async () => {
+    const s = await scenario('reset');
+    await restorer.vaultFault(s.vault.name, { method: 'PUT', pathPattern: `^/secrets/r${s.id}-`, times: 1, effect: { kind: 'reset' } });
+    await restorer.vaultFault(s.vault.name, { method: 'GET', pathPattern: '^/secrets', times: 1, effect: { kind: 'reset' } });
+    const r = await runBundle('kv-reset', { workspace: s.workspace, env: s.env, inputs: INPUTS });
+    expectExit(r, 0);
+    const all = (await records()).filter((x) => x.service === 'keyvault' && x.at >= r.startedAt && x.status === 0);
+    expect(all.length).toBeGreaterThanOrEqual(1);
+    expect(successfulSets(await kvRecords(s, r.startedAt))).toEqual(once(s));
+    await expectIntact(s);
+  });
+});
+
+d('leak scan (this file)', () => {
+  it('no secret value in any log, output or summary', () => {
+    expect(artifacts.length).toBeGreaterThan(0);
+    expect(leaks()).toEqual([]);
+  });
+});
