@@ -480,3 +480,73 @@ export function leaks(): string[] {
   }
   return hits;
 }
+
+// ---- one scenario: a fresh vault, a namespace, a manifest --------------------------------------
+
+export interface Scenario {
+  id: string;
+  vault: TestVault;
+  ns: string;
+  identity: string;
+  names: string[];
+  env: Record<string, string>;
+  workspace: string;
+}
+
+export interface ScenarioOptions {
+  /** Number of env-sourced secrets (default 3); the target mounts the first two. */
+  secrets?: number;
+  /** Service accounts of the namespace's targets (default ['api']), each with its own SPC. */
+  serviceAccounts?: string[];
+}
+
+/**
+ * A fresh vault + namespace + manifest with env-sourced secrets (values random, recorded for the
+ * leak scan, never printed). `cleanups` receives the undo steps (vault, namespace, identity).
+ */
+export async function makeScenario(az: AzureSide, k: Kube, tag: string, cleanups: Array<() => Promise<unknown>>, o: ScenarioOptions = {}): Promise<Scenario> {
+  const id = shortId();
+  const vault = await createVault(az);
+  const ns = `rel-${tag}-${id}`;
+  const identity = `id-sandbox-${ns}`;
+  cleanups.push(
+    () => vault.remove(),
+    () => deleteNamespace(k, ns),
+    () => az.arm.msi.userAssignedIdentities.delete(IDS_RG, identity),
+  );
+  const names: string[] = [];
+  const fromEnv: Record<string, string> = {};
+  const env: Record<string, string> = {};
+  for (let i = 0; i < (o.secrets ?? 3); i++) {
+    const name = `r${id}-${tag}-${i}`;
+    names.push(name);
+    fromEnv[name] = `V_${i}`;
+    env[`V_${i}`] = secretValue(`${tag}${i}`);
+    usedValues.set(name, env[`V_${i}`]!);
+  }
+  const sas = o.serviceAccounts ?? ['api'];
+  const targets = sas.map((sa, i) => ({ namespace: ns, serviceAccount: sa, spc: i === 0 ? 'app' : `app-${sa}`, objects: names.slice(0, 2) }));
+  const workspace = newWorkspace(manifestYaml({ vault: vault.name, fromEnv, targets }));
+  return { id, vault, ns, identity, names, env, workspace };
+}
+
+/** Each secret holds exactly `count` versions and its current value is the manifest's. */
+export async function intactState(s: Scenario): Promise<Array<{ name: string; versions: number; valueMatches: boolean }>> {
+  const out: Array<{ name: string; versions: number; valueMatches: boolean }> = [];
+  for (const [i, name] of s.names.entries()) {
+    out.push({ name, versions: (await versionsOf(s.vault.client, name)).length, valueMatches: await valueIs(s.vault.client, name, s.env[`V_${i}`]!) });
+  }
+  return out;
+}
+
+export function expectedIntact(s: Scenario, versions = 1): Array<{ name: string; versions: number; valueMatches: boolean }> {
+  return s.names.map((name) => ({ name, versions, valueMatches: true }));
+}
+
+/** ARM records since `since` whose path mentions `needle` (case-insensitive). */
+export async function armRecords(since: number, needle: string): Promise<RequestRecord[]> {
+  const n = needle.toLowerCase();
+  return (await records()).filter((r) => r.service === 'arm' && r.at >= since && r.path.toLowerCase().includes(n));
+}
+
+export const isWrite = (r: RequestRecord): boolean => !['GET', 'HEAD'].includes(r.method.toUpperCase());

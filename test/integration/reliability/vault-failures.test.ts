@@ -8,24 +8,22 @@ import {
   artifacts,
   azureSide,
   bundleBuilt,
-  createVault,
-  deleteNamespace,
   expectExit,
+  expectedIntact,
+  intactState,
   kube,
   leaks,
-  manifestYaml,
-  newWorkspace,
+  makeScenario,
   records,
   runBundle,
   secretValue,
-  shortId,
   usedValues,
   valueIs,
   versionsOf,
   type AzureSide,
   type Kube,
   type RequestRecord,
-  type TestVault,
+  type Scenario,
 } from './helpers.ts';
 
 jest.setTimeout(4 * 60_000);
@@ -53,44 +51,15 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
 
-interface Scenario {
-  id: string;
-  vault: TestVault;
-  ns: string;
-  names: string[];
-  env: Record<string, string>;
-  workspace: string;
-}
-
-/** A fresh vault + namespace + manifest with `n` env-sourced secrets (values random, never printed). */
 async function scenario(tag: string, n = 3): Promise<Scenario> {
-  const id = shortId();
-  const vault = await createVault(az);
-  const ns = `rel-${tag}-${id}`;
-  cleanups.push(() => vault.remove(), () => deleteNamespace(k, ns), () => az.arm.msi.userAssignedIdentities.delete('rg-ids', `id-sandbox-${ns}`));
-  const names: string[] = [];
-  const fromEnv: Record<string, string> = {};
-  const env: Record<string, string> = {};
-  for (let i = 0; i < n; i++) {
-    const name = `r${id}-${tag}-${i}`;
-    names.push(name);
-    fromEnv[name] = `V_${i}`;
-    env[`V_${i}`] = secretValue(`${tag}${i}`);
-    usedValues.set(`${name}`, env[`V_${i}`]!);
-  }
-  const workspace = newWorkspace(manifestYaml({ vault: vault.name, fromEnv, targets: [{ namespace: ns, serviceAccount: 'api', spc: 'app', objects: names.slice(0, 2) }] }));
-  return { id, vault, ns, names, env, workspace };
+  return makeScenario(az, k, tag, cleanups, { secrets: n });
 }
 
 // The vault step is under test here: the proof of access is not (it has its own scenarios).
 const INPUTS = { 'prove-access': 'false' };
 
-/** Each secret holds exactly `count` versions and its current value is the manifest's. */
 async function expectIntact(s: Scenario, count = 1): Promise<void> {
-  for (const [i, name] of s.names.entries()) {
-    expect({ name, versions: (await versionsOf(s.vault.client, name)).length }).toEqual({ name, versions: count });
-    expect({ name, valueMatches: await valueIs(s.vault.client, name, s.env[`V_${i}`]!) }).toEqual({ name, valueMatches: true });
-  }
+  expect(await intactState(s)).toEqual(expectedIntact(s, count));
 }
 
 /** Key Vault records of this scenario's secrets (their names are unique to it) since `since`. */
