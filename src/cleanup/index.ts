@@ -225,6 +225,18 @@ async function readIdentities(session: AzureSession, vault: VaultInfo, manifest:
     }
     identities.push(found);
   }
+  // Names of the other roles the principals hold (display only; a failed lookup shows the GUID).
+  if (auth) {
+    const unknown = new Set(identities.flatMap((i) => i.roleAssignments.map((a) => (a.roleDefinitionId.split('/').pop() ?? a.roleDefinitionId).toLowerCase())).filter((g) => !roleNames.has(g)));
+    for (const guid of unknown) {
+      try {
+        const d = await auth.roleDefinitions.get(scopeParam(vault.id), guid);
+        if (d.roleName) roleNames.set(guid, d.roleName);
+      } catch (e) {
+        core.debug(`role definition ${guid}: ${messageOf(e).split('\n')[0] ?? ''}`);
+      }
+    }
+  }
   return { identities, roleNames };
 }
 
