@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { authorizationClient, msiClient, scopeParam } from '../../../src/auth/arm.ts';
 import type { AzureSession } from '../../../src/auth/login.ts';
-import { runCleanup } from '../../../src/cleanup/index.ts';
+import { CleanupError, runCleanup } from '../../../src/cleanup/index.ts';
 import { ensureIdentities } from '../../../src/identity/index.ts';
 import { federatedCredentialName, roleAssignmentName } from '../../../src/identity/plan.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
@@ -21,6 +21,7 @@ import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import type { VaultInfo } from '../../../src/vault/index.ts';
 import { armRequests, captureStdout, createTestVault, dataClient, isWriteMethod, sandboxSession, vaultStats, visibleLog, world } from '../azure/helpers.ts';
 import type { TestVault } from '../azure/helpers.ts';
+import { control } from '../../support/sandbox.ts';
 import { kubeAvailable, sandboxKubeconfig } from '../kube/helpers.ts';
 
 jest.setTimeout(240_000);
@@ -345,7 +346,7 @@ describe('clean-up on an access-policy vault', () => {
     await apVault?.remove();
   });
 
-  it('removes the access-policy entry of the identity it created, keeps the external identity\'s entry', async () => {
+  it('removes the access-policy entry of the identity it created, keeps the external identity\'s entry; resumes after a failure', async () => {
     const fresh = await describeVault(session, manifestAp);
     const principal = (await world()).identities.find((i) => i.name === idName)!.principalId;
     expect(fresh.accessPolicies?.map((p) => p.objectId)).toEqual(expect.arrayContaining([principal, externalPrincipal]));
@@ -360,7 +361,28 @@ describe('clean-up on an access-policy vault', () => {
     ]);
     expect(await armSince(since, [apVault.name])).toEqual([]);
 
-    await runCleanup(session, fresh, kube, manifestAp, { mode: 'apply', issuer });
+    // A failing deletion stops the run with the plan attached; a second run finishes the job.
+    const fault = await control<{ id: string }>('POST', '/faults', {
+      service: 'arm',
+      method: 'DELETE',
+      pathPattern: `userAssignedIdentities/${idName}\\?`,
+      times: 1,
+      effect: { kind: 'status', status: 400, code: 'InjectedFailure', message: 'injected by the clean-up test' },
+    });
+    let failed: unknown;
+    try {
+      await runCleanup(session, fresh, kube, manifestAp, { mode: 'apply', issuer });
+    } catch (e) {
+      failed = e;
+    } finally {
+      await control('DELETE', `/faults/${fault.id}`).catch(() => undefined);
+    }
+    expect(failed).toBeInstanceOf(CleanupError);
+    expect((failed as CleanupError).message).toMatch(new RegExp(`^clean-up stopped at identity rg-ids/${idName}: .*\\(2 deletion\\(s\\) done, 0 not run; run the clean-up again`));
+    expect((failed as CleanupError).items.filter((i) => i.action === 'delete').map((i) => i.kind)).toEqual(['access-policy', 'federated-credential', 'identity']);
+    expect((await world()).identities.map((i) => i.name)).toContain(idName);
+    const again = await runCleanup(session, await describeVault(session, manifestAp), kube, manifestAp, { mode: 'apply', issuer });
+    expect(again.items.filter((i) => i.action === 'delete').map((i) => i.kind)).toEqual(['identity']);
     const after = await describeVault(session, manifestAp);
     const objectIds = after.accessPolicies?.map((p) => p.objectId) ?? [];
     expect(objectIds).not.toContain(principal);
