@@ -1,6 +1,13 @@
 // Clean-up mode: reads what exists in the cluster and in Azure for the manifest's targets, plans
 // purely in plan.ts (what is deleted, in which order, what is kept and why), and in apply mode
 // deletes exactly what was planned, in that order. Plan mode only reads.
+//
+// Action modes (the choice): `mode: cleanup` deletes, `mode: plan-cleanup` prints the same list and
+// writes nothing. A separate mode rather than a `dry-run` input keeps `plan` what it already is
+// everywhere in the action (a mode that never writes), so `plan-cleanup` is to `cleanup` what `plan`
+// is to `apply`. Neither needs secret values (load the manifest without the env check, as verify does)
+// nor runs proof, rotation or the gate. Key Vault secrets stay unless the manifest says
+// `cleanup: { deleteSecrets: true }` (soft delete), and are purged only with `purge: true` as well.
 import * as core from '@actions/core';
 import type { KubernetesObject, V1ManagedFieldsEntry } from '@kubernetes/client-node';
 import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam, secretClient } from '../auth/arm.ts';
