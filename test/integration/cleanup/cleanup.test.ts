@@ -317,7 +317,7 @@ describeKube('clean-up mode against the sandbox', () => {
   });
 });
 
-describe('clean-up on an access-policy vault', () => {
+describeKube('clean-up on an access-policy vault', () => {
   let apVault: TestVault;
   let info: VaultInfo;
   const ns = `cu-ap-${run}`;
