@@ -2,6 +2,7 @@
 // namespace(s) and identity names, runs the committed bundle (dist/index.js) as a runner does, and
 // undoes every fault and knob it set. Test-side views (vault versions through the SDK, request
 // records through GET /stats, the world dump, the cluster) are what assertions compare.
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -550,3 +551,25 @@ export async function armRecords(since: number, needle: string): Promise<Request
 }
 
 export const isWrite = (r: RequestRecord): boolean => !['GET', 'HEAD'].includes(r.method.toUpperCase());
+
+/**
+ * Why the running sandbox cannot be trusted for a scenario, if it cannot: its supervisor started
+ * before the last commit to the Azure simulators (e.g. 8921dd9, Entra asking the kube-apiserver for
+ * its JWKS as application/jwk-set+json; an older Entra gets 406 and answers AADSTS50166 to every
+ * workload-identity exchange). Undefined when fresh or unknown.
+ */
+export function staleSandbox(): string | undefined {
+  try {
+    const pid = readFileSync(join(root, '.sandbox', 'supervisor.pid'), 'utf8').trim();
+    const ticks = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[19]);
+    const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    const startedAt = Date.now() / 1000 - uptime + ticks / 100;
+    const committed = Number(execFileSync('git', ['log', '-1', '--format=%ct', '--', 'test/sandbox/azure'], { cwd: root, encoding: 'utf8' }).trim());
+    if (Number.isFinite(startedAt) && Number.isFinite(committed) && startedAt < committed) {
+      return `the running sandbox (pid ${pid}) started before the last commit to test/sandbox/azure: restart it (npm run sandbox -- down, then up)`;
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
