@@ -2,7 +2,7 @@
 // machine line to stdout. The action's @actions/core output (which includes ::add-mask:: commands
 // carrying secret values) is swallowed while the bench runs.
 import { cpus, totalmem } from 'node:os';
-import { msiClient } from '../../src/auth/arm.ts';
+import { authorizationClient, msiClient, scopeParam } from '../../src/auth/arm.ts';
 import type { AzureSession } from '../../src/auth/login.ts';
 import { connectKube, readServiceAccountIssuer } from '../../src/kube/client.ts';
 import { VAULT_LIMITS } from '../../src/vault/limiter.ts';
@@ -25,7 +25,7 @@ import { control, createVault, deployerSession, ensureSandbox, kubeconfigPath, r
 
 import { addVaultLatency, baselineRun, benchManifest, describe, engineFullRun, engineSync, gateRound, secretValues } from './scenarios.ts';
 import type { GateRound, Layout } from './scenarios.ts';
-import { bundleSize, spawnOnce } from './startup.ts';
+import { bareNodeMs, bundleSize, spawnOnce } from './startup.ts';
 
 const WRITES_PER_WINDOW = 300;
 const WINDOW_MS = 10_000;
@@ -69,13 +69,26 @@ async function throttleOn(): Promise<boolean> {
 }
 
 interface Cleanup {
-  vaults: string[];
+  /** Vault names with their resource ids (role assignments at those scopes are removed too). */
+  vaults: { name: string; id: string }[];
   namespaces: string[];
   identities: string[];
 }
 
 async function cleanup(session: AzureSession, kube: KubeSession | undefined, c: Cleanup): Promise<void> {
-  for (const v of c.vaults) await removeVault(v);
+  const auth = authorizationClient(session);
+  for (const v of c.vaults) {
+    const ids: string[] = [];
+    try {
+      for await (const a of auth.roleAssignments.listForScope(scopeParam(v.id))) {
+        if (a.id && a.scope?.toLowerCase() === v.id.toLowerCase()) ids.push(a.id);
+      }
+    } catch (e) {
+      progress(`cleanup: role assignments of ${v.name}: ${(e as Error).message}`);
+    }
+    for (const id of ids) await auth.roleAssignments.deleteById(scopeParam(id)).catch((e: unknown) => progress(`cleanup: ${(e as Error).message}`));
+    await removeVault(v.name);
+  }
   if (kube) for (const name of c.namespaces) await kube.core.deleteNamespace({ name }).catch(() => undefined);
   const msi = msiClient(session);
   for (const name of c.identities) await msi.userAssignedIdentities.delete('rg-ids', name).catch(() => undefined);
@@ -122,7 +135,7 @@ export async function main(argv: string[]): Promise<number> {
     // --- first sync into empty vaults (engine and baseline each in a fresh vault) -----------------
     progress(`first sync of ${N} secrets: creating two fresh vaults`);
     const [ve, vb] = await Promise.all([createVault(session, 'kvbe'), createVault(session, 'kvbb')]);
-    trash.vaults.push(ve.name, vb.name);
+    trash.vaults.push(ve, vb);
     const th = await throttleOf(ve.name);
     if (!th?.enabled) throw new Error('the vault throttle is off');
     const throttleText = `throttle on: ${th.limits.create} secret writes / ${th.limits.other} other ops per ${th.limits.windowMs / 1000} s per vault`;
@@ -248,7 +261,7 @@ export async function main(argv: string[]): Promise<number> {
       const L = args.latencySecrets;
       progress(`first sync of ${L} secrets with +${args.latencyMs} ms per vault request: two fresh vaults`);
       const [le, lb] = await Promise.all([createVault(session, 'kvle'), createVault(session, 'kvlb')]);
-      trash.vaults.push(le.name, lb.name);
+      trash.vaults.push(le, lb);
       await addVaultLatency(le.name, args.latencyMs);
       await addVaultLatency(lb.name, args.latencyMs);
       const lvalues = secretValues(L);
@@ -335,6 +348,18 @@ export async function main(argv: string[]): Promise<number> {
       ratio: '',
       target: '<= 0.5 s',
       verdict: verdict(starts.length ? startMed <= 500 : undefined),
+    });
+
+    const bare: number[] = [];
+    for (let i = 0; i < args.startRuns; i++) bare.push(await bareNodeMs());
+    rows.push({
+      scenario: `process start (${process.version})`,
+      metric: `context: \`node -e 0\` spawn -> exit, median of ${bare.length}`,
+      action: fmtMs(median(bare)),
+      baseline: '',
+      ratio: '',
+      target: '',
+      verdict: '',
     });
 
     // --- bundle size ------------------------------------------------------------------------------------

@@ -136,3 +136,11 @@ export function bundleSize(): BundleSize {
   const t = walk(dist);
   return { libIndex: statSync(join(dist, 'lib', 'index.js')).size, total: t.bytes, files: t.files };
 }
+
+/** Spawn to exit of `node -e 0`: the runtime's own start-up on this machine, for context. */
+export async function bareNodeMs(): Promise<number> {
+  const started = performance.now();
+  const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  await new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return performance.now() - started;
+}
