@@ -104,6 +104,11 @@ export interface Step extends RunnerResult {
   endedAt: number;
 }
 
+/** The gate's row for one mounted secret of a pod (labelled `name`, `name (alias)` or `spc/name (alias)`). */
+export function podObject(pod: ReportPod, secret: string): ReportPodObject | undefined {
+  return pod.objects.find((o) => o.object === secret || o.object.endsWith(`/${secret}`) || o.object.startsWith(`${secret} (`) || o.object.includes(`/${secret} (`));
+}
+
 export function parseReport(r: RunnerResult): RunReport {
   const raw = r.outputs.report;
   if (!raw) throw new Error(`the step wrote no report output (exit ${r.exitCode}); log tail:\n${r.log.slice(-3000)}`);

@@ -25,6 +25,7 @@ import {
   jsonOutput,
   kube,
   logLines,
+  podObject,
   requestRecords,
   secretValue,
   secretVersions,
@@ -166,7 +167,7 @@ describe('main job end to end', () => {
     expect(worker).toHaveLength(1);
     const dbVersion = await currentVersion(DB);
     for (const p of web) {
-      const o = p.objects.find((x) => x.object === 'DB_PASSWORD' || x.object === DB);
+      const o = podObject(p, DB);
       expect(o).toMatchObject({ expected: dbVersion, mounted: dbVersion, ok: true });
     }
     expect(s.summary).toMatch(/Gate: passed/);
@@ -255,7 +256,7 @@ describe('main job end to end', () => {
     const web = gate.pods.filter((p) => p.pod.startsWith('web-'));
     expect(web).toHaveLength(2);
     for (const p of web) {
-      const o = p.objects.find((x) => x.object === 'DB_PASSWORD' || x.object === DB)!;
+      const o = podObject(p, DB)!;
       expect(o).toMatchObject({ expected: written.properties.version, mounted: stale, ok: false });
     }
     // The worker is not affected.

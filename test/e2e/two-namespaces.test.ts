@@ -23,6 +23,7 @@ import {
   fixture,
   jsonOutput,
   kube,
+  podObject,
   secretValue,
   secretVersions,
   shortId,
@@ -134,7 +135,7 @@ describe('two namespaces with different identities', () => {
     const shared = (await secrets.getSecret(SHARED)).properties.version;
     for (const p of pods) {
       expect(p.ok).toBe(true);
-      expect(p.objects.find((o) => o.object === 'SHARED')?.mounted).toBe(shared);
+      expect(podObject(p, SHARED)?.mounted).toBe(shared);
     }
   });
 
