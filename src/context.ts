@@ -3,7 +3,7 @@
 import * as core from '@actions/core';
 import { parseDuration } from './util/duration.ts';
 
-export const MODES = ['plan', 'apply', 'rotate', 'verify'] as const;
+export const MODES = ['plan', 'apply', 'rotate', 'verify', 'plan-cleanup', 'cleanup'] as const;
 export type Mode = (typeof MODES)[number];
 
 export interface Settings {

@@ -4,18 +4,19 @@ import * as core from '@actions/core';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { Settings } from '../context.ts';
 import { resolveCloud } from '../auth/cloud.ts';
-import { login } from '../auth/login.ts';
+import { login, type AzureSession } from '../auth/login.ts';
+import { CleanupError, runCleanup } from '../cleanup/index.ts';
 import { runGate } from '../gate/index.ts';
 import { ensureIdentities, proveAccess } from '../identity/index.ts';
 import { applyKubeObjects } from '../kube/apply.ts';
-import { connectKube, readServiceAccountIssuer, serviceAccountToken } from '../kube/client.ts';
+import { connectKube, readServiceAccountIssuer, serviceAccountToken, type KubeSession } from '../kube/client.ts';
 import { loadManifest } from '../manifest/load.ts';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import { countByAction, planLines, textTable, GATE_HEADER, gateRows } from '../report/format.ts';
 import type { RunReport } from '../report/model.ts';
 import { restartChangedWorkloads } from '../rotate/index.ts';
-import { currentVersions, describeVault, syncSecrets } from '../vault/index.ts';
+import { currentVersions, describeVault, syncSecrets, type VaultInfo } from '../vault/index.ts';
 import { maskValue } from '../vault/values.ts';
 import { formatDuration } from '../util/duration.ts';
 
@@ -41,10 +42,10 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   const deadline = started + settings.timeoutMs;
   const manifestFile = isAbsolute(settings.manifestPath) ? settings.manifestPath : resolve(settings.workspace, settings.manifestPath);
   report.manifest = relative(settings.workspace, manifestFile) || settings.manifestPath;
-  const writes = settings.mode !== 'verify';
+  // Only these modes write secret values, so only they need them in the environment.
+  const writes = settings.mode === 'plan' || settings.mode === 'apply' || settings.mode === 'rotate';
 
   const doc = await section('Manifest', async () => {
-    // verify writes nothing, so it needs no secret values in its environment.
     const d = loadManifest(manifestFile, { env: writes ? settings.env : undefined });
     maskEnvValues(d.manifest, settings.env);
     core.info(`${report.manifest}: ${d.manifest.secrets.length} secrets, ${d.manifest.targets.length} targets, vault ${d.manifest.vault.name}`);
@@ -63,6 +64,11 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   report.vault = { name: vault.name, uri: vault.uri, authorization: vault.rbac ? 'rbac' : 'access-policy' };
   const kube = connectKube({ kubeconfig: settings.kubeconfig, context: settings.kubeContext });
   report.cluster = { context: kube.context, server: kube.server };
+
+  if (settings.mode === 'cleanup' || settings.mode === 'plan-cleanup') {
+    await cleanup(settings, manifest, session, vault, kube, report);
+    return;
+  }
 
   if (settings.mode === 'verify') {
     report.secrets = await currentVersions(session, vault, manifest);
@@ -125,7 +131,24 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   else if (!planMode) report.verified = false;
 }
 
-async function gate(settings: Settings, manifest: Manifest, kube: ReturnType<typeof connectKube>, report: RunReport, deadline: number): Promise<void> {
+/** Removes what the action created for the manifest, in reverse order; never what it does not own. */
+async function cleanup(settings: Settings, manifest: Manifest, session: AzureSession, vault: VaultInfo, kube: KubeSession, report: RunReport): Promise<void> {
+  // The issuer only narrows which federated credentials count as the action's: unknown is acceptable.
+  const issuer = settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await readServiceAccountIssuer(kube).catch(() => undefined));
+  const mode = settings.mode === 'cleanup' ? 'apply' : 'plan';
+  await section(mode === 'plan' ? 'Clean-up plan (nothing is deleted)' : 'Clean-up', async () => {
+    try {
+      const r = await runCleanup(session, vault, kube, manifest, { mode, issuer });
+      logPlan('clean-up', r.items);
+      report.plan.push(...r.items);
+    } catch (e) {
+      if (e instanceof CleanupError) report.plan.push(...e.items);
+      throw e;
+    }
+  });
+}
+
+async function gate(settings: Settings, manifest: Manifest, kube: KubeSession, report: RunReport, deadline: number): Promise<void> {
   const result = await section('Gate: pods mounted the expected versions', async () => {
     const r = await runGate(kube, manifest, report.secrets, { timeoutMs: Math.max(1_000, deadline - Date.now()) });
     for (const line of textTable(GATE_HEADER, gateRows(r.pods))) core.info(line);

@@ -55,7 +55,7 @@ describe('getSettings', () => {
   });
 
   it.each([
-    [{ MODE: 'deploy' }, "input 'mode': must be one of plan, apply, rotate, verify; got 'deploy'"],
+    [{ MODE: 'deploy' }, "input 'mode': must be one of plan, apply, rotate, verify, plan-cleanup, cleanup; got 'deploy'"],
     [{ TIMEOUT: 'soon' }, "input 'timeout': expected seconds or a duration such as 90s, 10m, 1h; got 'soon'"],
     [{ GATE: 'maybe' }, "input 'gate': expected true or false, got 'maybe'"],
     [{ 'CLIENT-ID': 'not-a-guid' }, "input 'client-id': must be a GUID"],
