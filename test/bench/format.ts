@@ -19,6 +19,8 @@ export interface BenchArgs {
   latencySecrets: number;
   /** Leave the bench's vaults, namespaces and identities in place. */
   keep: boolean;
+  /** Also write the results as Markdown (table, notes, machine) to this file. */
+  markdown?: string;
 }
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
@@ -43,8 +45,14 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       continue;
     }
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    if (flag === '--markdown') {
+      const file = inline ?? argv[++i];
+      if (!file || file.startsWith('--')) throw new Error('--markdown needs a file path');
+      args.markdown = file;
+      continue;
+    }
     const key = numeric[flag];
-    if (!key) throw new Error(`unknown argument ${a} (known: --quick, --keep, ${Object.keys(numeric).join(', ')})`);
+    if (!key) throw new Error(`unknown argument ${a} (known: --quick, --keep, --markdown FILE, ${Object.keys(numeric).join(', ')})`);
     const raw = inline ?? argv[++i];
     const n = Number(raw);
     if (raw === undefined || !Number.isInteger(n) || n < 0) throw new Error(`${flag} needs a whole number >= 0, got ${String(raw)}`);

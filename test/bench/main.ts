@@ -1,6 +1,7 @@
 // The benchmark proper (see run.ts for the entry). Progress goes to stderr; the table and the
 // machine line to stdout. The action's @actions/core output (which includes ::add-mask:: commands
 // carrying secret values) is swallowed while the bench runs.
+import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { authorizationClient, msiClient, scopeParam } from '../../src/auth/arm.ts';
 import type { AzureSession } from '../../src/auth/login.ts';
@@ -13,6 +14,7 @@ import {
   fmtMs,
   fmtRatio,
   machineLine,
+  markdownTable,
   median,
   parseArgs,
   rowsTable,
@@ -92,6 +94,17 @@ async function cleanup(session: AzureSession, kube: KubeSession | undefined, c: 
   if (kube) for (const name of c.namespaces) await kube.core.deleteNamespace({ name }).catch(() => undefined);
   const msi = msiClient(session);
   for (const name of c.identities) await msi.userAssignedIdentities.delete('rg-ids', name).catch(() => undefined);
+}
+
+/** The command line as a reader would re-run it (without the Markdown output option). */
+function shownArgs(argv: readonly string[]): string {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--markdown') i++;
+    else if (!a.startsWith('--markdown=')) kept.push(a);
+  }
+  return kept.length ? ` -- ${kept.join(' ')}` : '';
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -374,7 +387,22 @@ export async function main(argv: string[]): Promise<number> {
     out('\n');
     for (const n of notes) out(`note: ${n}\n`);
     const cpu = cpus();
-    out(`${machineLine({ cpuModel: cpu[0]?.model.trim() ?? 'unknown CPU', cores: cpu.length, memoryBytes: totalmem(), node: process.version, platform: `${process.platform}-${process.arch}` })}\n`);
+    const machine = machineLine({ cpuModel: cpu[0]?.model.trim() ?? 'unknown CPU', cores: cpu.length, memoryBytes: totalmem(), node: process.version, platform: `${process.platform}-${process.arch}` });
+    out(`${machine}\n`);
+    if (args.markdown) {
+      const md = [
+        `Run of ${new Date(benchStart).toISOString()} (\`npm run bench${shownArgs(argv)}\`, ${fmtMs(Date.now() - benchStart)}), ${throttleText}.`,
+        '',
+        ...markdownTable(rows),
+        '',
+        ...notes.map((n) => `- ${n}`),
+        '',
+        `\`${machine}\``,
+        '',
+      ];
+      writeFileSync(args.markdown, md.join('\n'));
+      progress(`Markdown written to ${args.markdown}`);
+    }
   } catch (e) {
     failed = true;
     progress(`benchmark failed: ${(e as Error).message}`);

@@ -142,3 +142,12 @@ describe('tables', () => {
     );
   });
 });
+
+describe('--markdown', () => {
+  it('takes a file in both spellings and refuses a missing one', () => {
+    expect(parseArgs(['--markdown', '/tmp/b.md']).markdown).toBe('/tmp/b.md');
+    expect(parseArgs(['--quick', '--markdown=/tmp/q.md']).markdown).toBe('/tmp/q.md');
+    expect(() => parseArgs(['--markdown'])).toThrow(/needs a file path/);
+    expect(() => parseArgs(['--markdown', '--quick'])).toThrow(/needs a file path/);
+  });
+});
