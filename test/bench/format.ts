@@ -207,10 +207,13 @@ export interface MachineInfo {
   memoryBytes: number;
   node: string;
   platform: string;
+  /** 1-minute load averages seen at the start and the end of the run (the machine is shared). */
+  load?: { start: number; end: number };
 }
 
 export function machineLine(m: MachineInfo): string {
-  return `machine: ${m.cpuModel} | ${m.cores} cores | ${fmtBytes(m.memoryBytes)} RAM | Node ${m.node} | ${m.platform}`;
+  const load = m.load ? ` | load avg (1 min) ${m.load.start.toFixed(2)} at start, ${m.load.end.toFixed(2)} at end` : '';
+  return `machine: ${m.cpuModel} | ${m.cores} cores | ${fmtBytes(m.memoryBytes)} RAM | Node ${m.node} | ${m.platform}${load}`;
 }
 
 /** Throttle floor of `writes` secret writes at `perWindow` per `windowMs` (the issue's rate reading). */

@@ -2,7 +2,7 @@
 // machine line to stdout. The action's @actions/core output (which includes ::add-mask:: commands
 // carrying secret values) is swallowed while the bench runs.
 import { writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { authorizationClient, msiClient, scopeParam } from '../../src/auth/arm.ts';
 import type { AzureSession } from '../../src/auth/login.ts';
 import { connectKube, readServiceAccountIssuer } from '../../src/kube/client.ts';
@@ -116,6 +116,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const benchStart = Date.now();
+  const loadAtStart = loadavg()[0] ?? NaN;
   ensureSandbox(progress);
   swallowActionOutput();
   const sandbox = sandboxEnv();
@@ -387,7 +388,7 @@ export async function main(argv: string[]): Promise<number> {
     out('\n');
     for (const n of notes) out(`note: ${n}\n`);
     const cpu = cpus();
-    const machine = machineLine({ cpuModel: cpu[0]?.model.trim() ?? 'unknown CPU', cores: cpu.length, memoryBytes: totalmem(), node: process.version, platform: `${process.platform}-${process.arch}` });
+    const machine = machineLine({ cpuModel: cpu[0]?.model.trim() ?? 'unknown CPU', cores: cpu.length, memoryBytes: totalmem(), node: process.version, platform: `${process.platform}-${process.arch}`, load: { start: loadAtStart, end: loadavg()[0] ?? NaN } });
     out(`${machine}\n`);
     if (args.markdown) {
       const md = [

@@ -140,6 +140,7 @@ describe('tables', () => {
     expect(machineLine({ cpuModel: 'CPU X', cores: 2, memoryBytes: 4 * 1024 ** 3, node: 'v24.9.0', platform: 'linux-x64' })).toBe(
       'machine: CPU X | 2 cores | 4096.00 MiB RAM | Node v24.9.0 | linux-x64',
     );
+    expect(machineLine({ cpuModel: 'C', cores: 1, memoryBytes: 1024, node: 'v24', platform: 'p', load: { start: 5.041, end: 3.5 } })).toMatch(/\| load avg \(1 min\) 5\.04 at start, 3\.50 at end$/);
   });
 });
 
