@@ -573,3 +573,18 @@ export function staleSandbox(): string | undefined {
   }
   return undefined;
 }
+
+export interface VaultStats {
+  requests: number;
+  reads: number;
+  writes: number;
+  throttled: number;
+}
+
+/** Requests one vault's authorization proxy served (that vault only). */
+export async function vaultStats(name: string): Promise<VaultStats> {
+  const all = await control<Array<{ name: string; stats: VaultStats }>>('GET', '/vault/vaults');
+  const v = all.find((x) => x.name.toLowerCase() === name.toLowerCase());
+  if (!v) throw new Error(`vault ${name} unknown to the sandbox`);
+  return v.stats;
+}

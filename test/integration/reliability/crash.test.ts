@@ -1,0 +1,247 @@
+// Reliability suite, crash consistency: the bundle is SIGKILLed at each pipeline step (detected
+// from the log's `::group::` lines as they stream, or from the vault's write count mid-way through a
+// 50-secret sync), then run again to completion. The end state (versions per secret, tags,
+// identities, federated credentials, role assignments, ServiceAccounts, SecretProviderClasses,
+// workload annotations) must equal that of an uninterrupted run on another fresh vault and
+// namespace: no extra Key Vault version, no orphaned or duplicate role assignment. A third run
+// writes nothing.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import {
+  Restorer,
+  artifacts,
+  azureSide,
+  bundleBuilt,
+  describeRun,
+  expectExit,
+  kube,
+  leaks,
+  makeScenario,
+  records,
+  runBundle,
+  staleSandbox,
+  vaultStats,
+  world,
+  type AzureSide,
+  type Kube,
+  type Run,
+  type Scenario,
+} from './helpers.ts';
+
+jest.setTimeout(6 * 60_000);
+
+const built = bundleBuilt();
+const d = built ? describe : describe.skip;
+// Without a sandbox whose Entra can read the cluster's JWKS, neither the proof nor a pod mount can
+// succeed: the crash runs then skip the proof (the kill point "Proof" is kept as a no-op step).
+const stale = staleSandbox();
+const INPUTS: Record<string, string> = stale ? { 'prove-access': 'false', timeout: '60s' } : { timeout: '60s' };
+
+let az: AzureSide;
+let k: Kube;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(() => {
+  if (!built) return;
+  az = azureSide();
+  k = kube();
+});
+
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+const SAS = ['api', 'worker'];
+
+// ---- the end state, normalized (scenario ids, vault names and principal ids replaced) -----------
+
+type Json = Record<string, unknown>;
+
+function clean(o: KubernetesObject | undefined): Json | undefined {
+  if (!o) return undefined;
+  const m = o.metadata ?? {};
+  const { kind, apiVersion } = o;
+  const rest = { ...(o as Json) };
+  delete rest.metadata;
+  delete rest.status;
+  return { kind, apiVersion, name: m.name, labels: m.labels ?? {}, annotations: m.annotations ?? {}, ...rest };
+}
+
+async function endState(s: Scenario): Promise<string> {
+  const w = await world();
+  const ident = w.identities.filter((i) => i.name === s.identity);
+  const principals = new Map<string, string>();
+  for (const i of ident) principals.set(i.principalId, 'IDENTITY_PRINCIPAL');
+  const deployer = w.principals.find((p) => p.clientId === az.env.AKV_AKS_SANDBOX_CLIENT_ID);
+  if (deployer) principals.set(deployer.objectId, 'DEPLOYER');
+
+  // Key Vault: every secret (the manifest's and the action's own), its versions and tags.
+  const secrets: Json = {};
+  for await (const p of s.vault.client.listPropertiesOfSecrets()) {
+    const versions: string[] = [];
+    for await (const v of s.vault.client.listPropertiesOfSecretVersions(p.name)) if (v.version) versions.push(v.version);
+    const tags = { ...(p.tags ?? {}) };
+    if (tags['akv-aks-digest']) tags['akv-aks-digest'] = 'DIGEST';
+    secrets[p.name] = { versions: versions.length, enabled: p.enabled, contentType: p.contentType, tags };
+  }
+  const deleted: string[] = [];
+  for await (const p of s.vault.client.listDeletedSecrets()) deleted.push(p.name);
+
+  // ARM: the identity, its credentials, and every assignment at or under the vault.
+  const identities = ident.map((i) => ({ name: i.name, resourceGroup: i.resourceGroup, tags: i.tags ?? {} }));
+  const clientIds = new Set(ident.map((i) => i.clientId));
+  const fics = w.federatedCredentials
+    .filter((f) => f.identityName === s.identity || (f.clientId !== undefined && clientIds.has(f.clientId)))
+    .map((f) => ({ name: f.name, issuer: f.issuer, subject: f.subject, audiences: f.audiences }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const vaultId = s.vault.id.toLowerCase();
+  const grants = w.roleAssignments
+    .filter((r) => r.scope.toLowerCase().startsWith(vaultId) || principals.get(r.principalId) === 'IDENTITY_PRINCIPAL')
+    .map((r) => ({ scope: r.scope.toLowerCase(), role: r.roleDefinitionId.split('/').pop(), principal: principals.get(r.principalId) ?? `ORPHAN:${r.principalId}` }))
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+
+  // Cluster: the namespace's ServiceAccounts (but the default one), SecretProviderClasses, workloads.
+  const sas = (await k.core.listNamespacedServiceAccount({ namespace: s.ns })).items
+    .filter((x) => x.metadata?.name !== 'default')
+    .map((x) => clean({ ...x, kind: 'ServiceAccount', apiVersion: 'v1' }))
+    .sort((a, b) => String(a?.name).localeCompare(String(b?.name)));
+  const spcs = ((await k.custom.listNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: s.ns, plural: 'secretproviderclasses' })) as { items: KubernetesObject[] }).items
+    .map((x) => clean(x))
+    .sort((a, b) => String(a?.name).localeCompare(String(b?.name)));
+  const deployments = (await k.apps.listNamespacedDeployment({ namespace: s.ns })).items.map((x) => ({
+    name: x.metadata?.name,
+    annotations: Object.keys(x.metadata?.annotations ?? {})
+      .filter((a) => a.startsWith('akv-aks'))
+      .sort(),
+    templateAnnotations: Object.keys(x.spec?.template.metadata?.annotations ?? {})
+      .filter((a) => a.startsWith('akv-aks'))
+      .sort(),
+  }));
+
+  let text = JSON.stringify({ secrets, deleted, identities, fics, grants, sas, spcs, deployments }, null, 1);
+  for (const i of ident) text = text.split(i.clientId).join('CLIENT_ID').split(i.principalId).join('IDENTITY_PRINCIPAL');
+  text = text.split(s.vault.name).join('VAULT').split(s.id).join('ID');
+  return text;
+}
+
+// ---- scenarios --------------------------------------------------------------------------------
+
+async function crashScenario(n: number): Promise<Scenario> {
+  const s = await makeScenario(az, k, 'crash', cleanups, { secrets: n, serviceAccounts: SAS });
+  return s;
+}
+
+/** The reference end states: uninterrupted runs, per manifest size. */
+const reference = new Map<number, string>();
+async function referenceState(n: number): Promise<string> {
+  const known = reference.get(n);
+  if (known) return known;
+  const s = await crashScenario(n);
+  const r = await runBundle(`crash-reference-${n}`, { workspace: s.workspace, env: s.env, inputs: INPUTS });
+  expectExit(r, 0);
+  const state = await endState(s);
+  reference.set(n, state);
+  return state;
+}
+
+async function vaultWrites(s: Scenario, since: number): Promise<number> {
+  return (await records()).filter((x) => x.service === 'keyvault' && x.class === 'write' && x.at >= since && x.path.includes(`r${s.id}-`) && x.status >= 200 && x.status < 300).length;
+}
+
+/** Runs, killed when `when` says so; then again to completion; then a third time (a no-op). */
+async function crashAndRecover(
+  label: string,
+  n: number,
+  when: (log: string, s: Scenario, startedAt: number) => boolean | Promise<boolean>,
+  prepare?: (s: Scenario) => Promise<void>,
+): Promise<{ s: Scenario; killed: Run; rerun: Run }> {
+  const s = await crashScenario(n);
+  await prepare?.(s);
+  const startedAt = Date.now();
+  const killed = await runBundle(`crash-${label}`, { workspace: s.workspace, env: s.env, inputs: INPUTS, killWhen: (log) => when(log, s, startedAt) });
+  if (!killed.killed) throw new Error(`the run was not killed at ${label}: ${describeRun(killed)}`);
+  expect(killed.exitCode).not.toBe(0);
+  const rerun = await runBundle(`crash-${label}-rerun`, { workspace: s.workspace, env: s.env, inputs: INPUTS });
+  expectExit(rerun, 0);
+  return { s, killed, rerun };
+}
+
+const afterGroup = (title: string) => (log: string): boolean => log.split('\n').some((l) => l.startsWith(`::group::${title}`));
+const afterLine = (re: RegExp) => (log: string): boolean => re.test(log);
+
+const KILL_POINTS: Array<{ label: string; when: (log: string) => boolean }> = [
+  { label: 'key-vault-start', when: afterGroup('Key Vault') },
+  { label: 'after-first-secret-write', when: afterLine(/secret r[0-9a-f]+-crash-\d+: wrote a new version/) },
+  { label: 'identities-start', when: afterGroup('Identities') },
+  { label: 'after-identity-created', when: afterLine(/identity rg-ids\/[^\n]*: created/) },
+  { label: 'after-first-federated-credential', when: afterLine(/federated credential [^\n]*: system:serviceaccount/) },
+  { label: 'kubernetes-objects-start', when: afterGroup('Kubernetes objects') },
+  { label: 'after-namespace-created', when: afterLine(/created Namespace /) },
+  { label: 'proof-start', when: (log) => afterGroup('Proof')(log) || (stale !== undefined && afterGroup('Rotation')(log)) },
+  { label: 'rotation-start', when: afterGroup('Rotation') },
+  { label: 'gate-start', when: afterGroup('Gate') },
+];
+
+d(`crash consistency: SIGKILL at each step, then a re-run${stale ? ' (proof skipped: stale sandbox)' : ''}`, () => {
+  it('an uninterrupted run gives the reference end state (and a re-run writes nothing)', async () => {
+    const ref = await referenceState(4);
+    const parsed = JSON.parse(ref) as { secrets: Record<string, { versions: number }>; grants: Array<{ principal: string }>; fics: unknown[] };
+    // Sanity of the reference itself: 4 secrets of one version each (+ the digest key), two credentials, no orphan.
+    expect(Object.values(parsed.secrets).every((x) => x.versions === 1)).toBe(true);
+    expect(Object.keys(parsed.secrets)).toHaveLength(5);
+    expect(parsed.fics).toHaveLength(2);
+    expect(parsed.grants.filter((g) => g.principal.startsWith('ORPHAN'))).toEqual([]);
+    expect(parsed.grants.filter((g) => g.principal === 'IDENTITY_PRINCIPAL')).toHaveLength(1);
+  });
+
+  for (const kp of KILL_POINTS) {
+    it(`killed at ${kp.label}: the re-run reaches the reference end state, the next run writes nothing`, async () => {
+      const ref = await referenceState(4);
+      const { s, rerun } = await crashAndRecover(kp.label, 4, (log) => kp.when(log));
+      expect(await endState(s)).toBe(ref);
+      const third = await runBundle(`crash-${kp.label}-third`, { workspace: s.workspace, env: s.env, inputs: INPUTS });
+      expectExit(third, 0);
+      expect(JSON.parse(third.outputs['changed-secrets'] ?? 'null')).toEqual([]);
+      expect(await vaultWrites(s, third.startedAt)).toBe(0);
+      expect((third.report?.plan ?? []).filter((p) => !['unchanged', 'keep'].includes(p.action))).toEqual([]);
+      expect(rerun.report?.error).toBeUndefined();
+    });
+  }
+
+  it('killed mid-way through a 50-secret sync (after 20 vault writes): the re-run writes only the rest', async () => {
+    const ref = await referenceState(50);
+    const restorer = new Restorer();
+    try {
+      // The vault's throttle at 10 writes per second stretches the sync over ~5 s, so the write
+      // count (GET /vault/vaults, this vault's own) is seen passing 20 well before the end.
+      const { s, killed, rerun } = await crashAndRecover(
+        'mid-sync',
+        50,
+        async (_log, sc) => (await vaultStats(sc.vault.name)).writes >= 20,
+        (sc) => restorer.throttle(sc.vault.name, { create: 10, other: 200, windowMs: 1_000 }),
+      );
+      await restorer.restore();
+      await checkMidSync(s, killed, rerun, ref);
+    } finally {
+      await restorer.restore();
+    }
+  });
+});
+
+async function checkMidSync(s: Scenario, killed: Run, rerun: Run, ref: string): Promise<void> {
+  const total = await vaultWrites(s, killed.startedAt);
+  const beforeKill = total - (await vaultWrites(s, rerun.startedAt));
+  // Killed mid-way (the proxy's count also holds the digest key and writes still in flight).
+  expect(beforeKill).toBeGreaterThanOrEqual(10);
+  expect(beforeKill).toBeLessThan(50);
+  // Each secret written exactly once over both runs: the writes before the kill are not redone.
+  expect(total).toBe(50);
+  expect(await endState(s)).toBe(ref);
+}
+
+d('leak scan (this file)', () => {
+  it('no secret value in any log, output or summary', () => {
+    expect(artifacts.length).toBeGreaterThan(0);
+    expect(leaks()).toEqual([]);
+  });
+});
