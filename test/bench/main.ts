@@ -23,7 +23,7 @@ import {
   writeFloorMs,
 } from './format.ts';
 import type { BenchArgs, Row } from './format.ts';
-import { control, createVault, deployerSession, ensureSandbox, kubeconfigPath, removeVault, sandboxEnv, throttleOf, waitWindowEmpty } from './sandbox.ts';
+import { control, createVault, deployerSession, ensureSandbox, stopSandbox, kubeconfigPath, removeVault, sandboxEnv, throttleOf, waitWindowEmpty } from './sandbox.ts';
 
 import { addVaultLatency, baselineRun, benchManifest, describe, engineFullRun, engineSync, gateRound, secretValues } from './scenarios.ts';
 import type { GateRound, Layout } from './scenarios.ts';
@@ -117,7 +117,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const benchStart = Date.now();
   const loadAtStart = loadavg()[0] ?? NaN;
-  ensureSandbox(progress);
+  const startedSandbox = ensureSandbox(progress);
   swallowActionOutput();
   const sandbox = sandboxEnv();
   const { kube, why: noKube } = await kubeIfReachable();
@@ -125,6 +125,7 @@ export async function main(argv: string[]): Promise<number> {
   const session = await deployerSession();
   if (!(await throttleOn())) {
     progress('the vault throttle stayed off: a benchmark without it would not be honest; stopping');
+    if (startedSandbox) stopSandbox();
     return 1;
   }
 
@@ -312,7 +313,9 @@ export async function main(argv: string[]): Promise<number> {
       const rounds: GateRound[] = [];
       for (let r = 0; r < args.gateRounds; r++) {
         progress(`gate round ${r + 1}/${args.gateRounds}: a Deployment of 2 pods in ${gateNs.length} namespace(s), runGate in-process`);
-        const g = await gateRound(kube, me, noop.secrets, gateNs, r, 2);
+        const g = await gateRound(kube, me, noop.secrets, gateNs, r, 2).catch(
+          (e: unknown): GateRound => ({ latencyMs: NaN, waitedMs: NaN, passed: false, valid: false, pods: 0, failure: `gate round: ${(e as Error).message}` }),
+        );
         progress(`gate: ${g.passed ? 'passed' : `failed (${g.failure ?? ''})`}, ${g.pods} pods, latency ${fmtMs(g.latencyMs)}${g.valid ? '' : ' (not an update-to-pass measurement)'}`);
         rounds.push(g);
         if (!g.passed) {
@@ -411,6 +414,10 @@ export async function main(argv: string[]): Promise<number> {
     if (!args.keep) {
       progress('cleaning up (vaults, namespaces, identities)');
       await cleanup(session, kube, trash).catch((e: unknown) => progress(`cleanup: ${(e as Error).message}`));
+    }
+    if (startedSandbox) {
+      progress('stopping the sandbox this run started');
+      stopSandbox();
     }
   }
   return failed ? 1 : 0;

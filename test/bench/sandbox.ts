@@ -28,6 +28,10 @@ export function ensureSandbox(log: (m: string) => void): boolean {
   return true;
 }
 
+export function stopSandbox(): void {
+  execFileSync(process.execPath, [join(root, 'test', 'sandbox', 'cli.ts'), 'down'], { stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
 export function sandboxEnv(): Record<string, string> {
   return JSON.parse(readFileSync(join(stateDir, 'env.json'), 'utf8')) as Record<string, string>;
 }
