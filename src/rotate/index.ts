@@ -143,6 +143,14 @@ function patchBody(wc: WorkloadConsumption, decision: RestartDecision): Kubernet
   return body;
 }
 
+/**
+ * When this run started (the process start: the action runs once per process). Pods created after it
+ * cannot predate a secret version this run wrote, so they are not evidence of old content.
+ */
+export function runStartedAt(): Date {
+  return new Date(Date.now() - process.uptime() * 1000);
+}
+
 export async function restartChangedWorkloads(
   kube: KubeSession,
   manifest: Manifest,
@@ -150,7 +158,7 @@ export async function restartChangedWorkloads(
   opts: { mode: 'plan' | 'apply'; changedAt?: Date },
 ): Promise<{ items: PlanItem[]; restarted: RestartedWorkload[]; warnings: string[] }> {
   const versions = indexVersions(secrets);
-  const changeTime = opts.changedAt ?? new Date();
+  const changeTime = opts.changedAt ?? runStartedAt();
   const namespaces = [...new Set(manifest.targets.map((t) => t.namespace))].sort();
   const items: PlanItem[] = [];
   const restarted: RestartedWorkload[] = [];
