@@ -146,6 +146,25 @@ export function classifyMountFailure(message: string, ctx: MountFailureContext =
   };
 }
 
+/**
+ * The part of a FailedMount message worth a table cell: the driver's wrapping removed, and for
+ * provider errors the object plus Entra's AADSTS sentence or the vault's status and error codes.
+ */
+export function summarizeMountMessage(message: string, max = 300): string {
+  const flat = oneLine(message, 100_000);
+  const object = /objectType:(\w+), objectName:([0-9A-Za-z-]+)/.exec(flat);
+  const prefix = object ? `${object[1]} ${object[2]}: ` : '';
+  const aad = /AADSTS\d+:[^"\\]*/.exec(flat);
+  if (aad) return oneLine(`${prefix}${aad[0].trim()}`, max);
+  const status = /RESPONSE (\d{3})/.exec(flat)?.[1];
+  if (status) {
+    const codes = [...flat.matchAll(/"code"\s*:\s*"([A-Za-z]+)"|ERROR CODE: ([A-Za-z]+)/g)].map((m) => m[1] ?? m[2]);
+    return oneLine(`${prefix}HTTP ${status} ${[...new Set(codes)].join(' / ')}`.trim(), max);
+  }
+  const tail = flat.replace(/^.*?failed to mount objects, error: /, '').replace(/^MountVolume\.SetUp failed for volume "[^"]*" : /, '');
+  return oneLine(tail, max);
+}
+
 /** A multi-line message on one line (whitespace collapsed), bounded, for tables. */
 export function oneLine(message: string, max = 400): string {
   const line = message.replace(/\s+/g, ' ').trim();

@@ -12,7 +12,7 @@ import { DIGEST_ANNOTATION, expectedVersion, indexVersions, mountedVersionsDiges
 import type { VersionIndex } from '../rotate/decide.ts';
 import { consumersIn } from '../rotate/index.ts';
 import type { NamespaceSnapshot } from '../rotate/index.ts';
-import { classifyMountFailure, crashLoop, dedupe, oneLine } from './diagnose.ts';
+import { classifyMountFailure, crashLoop, dedupe, oneLine, summarizeMountMessage } from './diagnose.ts';
 import type { Diagnosis } from './diagnose.ts';
 
 export interface PodObjectReport {
@@ -188,7 +188,7 @@ function checkPod(
     phase: podPhase(pod),
     ready,
     objects,
-    lastEvent: last ? `${last.reason ?? ''}: ${oneLine(last.message ?? '', 400)}` : undefined,
+    lastEvent: last ? `${last.reason ?? ''}: ${last.reason === 'FailedMount' ? summarizeMountMessage(last.message ?? '') : oneLine(last.message ?? '', 300)}` : undefined,
     ok: ready && objects.every((o) => o.ok),
   };
   return { report, staleCsi, staleEnv, unmountedSpcs, failedMount: failed?.message, awaitingCsiRotation };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { classifyMountFailure, presentedAssertion } from '../../../src/gate/diagnose.ts';
+import { classifyMountFailure, presentedAssertion, summarizeMountMessage } from '../../../src/gate/diagnose.ts';
 import { obj, target } from '../rotate/helpers.ts';
 
 const wrap = (provider: string): string =>
@@ -33,6 +33,19 @@ ERROR CODE: SecretNotFound
 { "error": { "code": "SecretNotFound", "message": "A secret with (name/id) api-key was not found in this key vault." } }`);
 
 const t = target({ namespace: 'payments', secretProviderClass: 'payments-secrets', serviceAccount: 'api', objects: [obj('db-password')] });
+
+describe('summarizeMountMessage', () => {
+  it('keeps the object and the AADSTS sentence', () => {
+    expect(summarizeMountMessage(aadsts70021)).toMatch(/^secret db-password: AADSTS70021: No matching federated identity record found for presented assertion\. Assertion Issuer: 'https:\/\/127\.0\.0\.1:47643'/);
+  });
+  it('keeps the status and error codes of a vault answer', () => {
+    expect(summarizeMountMessage(rbac)).toBe('secret db-password: HTTP 403 Forbidden / ForbiddenByRbac');
+    expect(summarizeMountMessage(notFound)).toBe('secret api-key: HTTP 404 SecretNotFound');
+  });
+  it('drops the driver wrapping otherwise', () => {
+    expect(summarizeMountMessage(wrap('error connecting to provider "azure"'))).toBe('error connecting to provider "azure"');
+  });
+});
 
 describe('classifyMountFailure', () => {
   it('AADSTS70021 → federation mismatch, quoting the presented issuer and subject', () => {
