@@ -37,6 +37,28 @@ export function sandboxKubeconfig(): string | undefined {
   return (JSON.parse(readFileSync(dev, 'utf8')) as Record<string, string>).KUBECONFIG;
 }
 
+/** The kubelet/CSI stand-in's control base URL (AKV_AKS_SANDBOX_KUBELET). */
+export function kubeletBase(): string {
+  const env = sandboxEnv();
+  if (env.AKV_AKS_SANDBOX_KUBELET) return env.AKV_AKS_SANDBOX_KUBELET;
+  const dev = join(root, '.sandbox', 'kube', 'env.json');
+  const fromDev = existsSync(dev) ? (JSON.parse(readFileSync(dev, 'utf8')) as Record<string, string>).AKV_AKS_SANDBOX_KUBELET : undefined;
+  if (!fromDev) throw new Error('no kubelet control URL in the sandbox environment');
+  return fromDev;
+}
+
+/** Calls the kubelet stand-in's control routes (GET /status, PATCH /config, POST /rotate). */
+export async function kubeletControl(method: string, path: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(new URL(path, kubeletBase()), {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`kubelet ${method} ${path}: ${res.status} ${text.slice(0, 200)}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
 export function kubeAvailable(): boolean {
   return sandboxKubeconfig() !== undefined;
 }
