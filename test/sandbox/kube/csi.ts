@@ -198,22 +198,43 @@ function boolParam(params: Record<string, string>, name: string): boolean {
   throw new ProviderError(`failed to parse ${name} flag, error: strconv.ParseBool: parsing "${v}": invalid syntax`);
 }
 
-interface Discovery {
-  token_endpoint: string;
+/** Go's net/http error text for a transport failure: `Post "url": <cause>`. */
+export function transportError(method: string, url: string, err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const verb = method === 'POST' ? 'Post' : 'Get';
+  return `${verb} "${url}": ${cause?.message ?? (err as Error).message}`;
 }
 
-async function discoverTokenEndpoint(deps: MountDeps, tenantId: string): Promise<string | HttpFailure> {
-  const url = `${deps.authorityHost.replace(/\/$/, '')}/${tenantId}/v2.0/.well-known/openid-configuration`;
-  const res = await deps.fetch(url);
+async function send(deps: MountDeps, method: string, url: string, init?: RequestInit): Promise<Response | string> {
+  try {
+    return await deps.fetch(url, { ...init, method });
+  } catch (err) {
+    return transportError(method, url, err);
+  }
+}
+
+/**
+ * A client-credentials request at Entra as azidentity/MSAL make it: authority discovery, then the
+ * token endpoint. Transport failures read `<Cred>: <Go error>`, Entra's refusals the full
+ * AuthenticationFailedError text (with Entra's AADSTS body).
+ */
+async function tokenRequest(deps: MountDeps, tenantId: string, form: URLSearchParams, credType: string, anchor?: string): Promise<TokenResult> {
+  const discoveryUrl = `${deps.authorityHost.replace(/\/$/, '')}/${tenantId}/v2.0/.well-known/openid-configuration`;
+  const disc = await send(deps, 'GET', discoveryUrl);
+  if (typeof disc === 'string') return { ok: false, error: `${credType}: ${disc}` };
+  const discBody = await disc.text();
+  if (!disc.ok) return { ok: false, error: azidentityAuthError(credType, { method: 'GET', url: discoveryUrl, status: disc.status, statusText: disc.statusText, body: discBody }, anchor) };
+  const endpoint = (JSON.parse(discBody) as { token_endpoint: string }).token_endpoint;
+  const res = await send(deps, 'POST', endpoint, { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+  if (typeof res === 'string') return { ok: false, error: `${credType}: ${res}` };
   const body = await res.text();
-  if (!res.ok) return { method: 'GET', url, status: res.status, statusText: res.statusText, body };
-  return (JSON.parse(body) as Discovery).token_endpoint;
+  if (!res.ok) return { ok: false, error: azidentityAuthError(credType, { method: 'POST', url: endpoint, status: res.status, statusText: res.statusText, body }, anchor) };
+  const token = (JSON.parse(body) as { access_token?: string }).access_token;
+  return token ? { ok: true, token } : { ok: false, error: `${credType}: token response had no access_token` };
 }
 
 /** Client-assertion exchange at Entra, as azidentity's ClientAssertionCredential does it. */
-async function exchangeAssertion(deps: MountDeps, tenantId: string, clientId: string, assertion: string, credType: string, anchor?: string): Promise<TokenResult> {
-  const endpoint = await discoverTokenEndpoint(deps, tenantId);
-  if (typeof endpoint !== 'string') return { ok: false, error: azidentityAuthError(credType, endpoint, anchor) };
+function exchangeAssertion(deps: MountDeps, tenantId: string, clientId: string, assertion: string): Promise<TokenResult> {
   const form = new URLSearchParams({
     client_id: clientId,
     scope: `${KEYVAULT_RESOURCE}/.default`,
@@ -221,22 +242,12 @@ async function exchangeAssertion(deps: MountDeps, tenantId: string, clientId: st
     client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
     client_assertion: assertion,
   });
-  const res = await deps.fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
-  const body = await res.text();
-  if (!res.ok) return { ok: false, error: azidentityAuthError(credType, { method: 'POST', url: endpoint, status: res.status, statusText: res.statusText, body }, anchor) };
-  const token = (JSON.parse(body) as { access_token?: string }).access_token;
-  return token ? { ok: true, token } : { ok: false, error: `${credType}: token response had no access_token` };
+  return tokenRequest(deps, tenantId, form, 'ClientAssertionCredential');
 }
 
-async function clientSecretToken(deps: MountDeps, tenantId: string, clientId: string, clientSecret: string): Promise<TokenResult> {
-  const endpoint = await discoverTokenEndpoint(deps, tenantId);
-  if (typeof endpoint !== 'string') return { ok: false, error: azidentityAuthError('ClientSecretCredential', endpoint, 'client-secret') };
+function clientSecretToken(deps: MountDeps, tenantId: string, clientId: string, clientSecret: string): Promise<TokenResult> {
   const form = new URLSearchParams({ client_id: clientId, scope: `${KEYVAULT_RESOURCE}/.default`, grant_type: 'client_credentials', client_secret: clientSecret });
-  const res = await deps.fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
-  const body = await res.text();
-  if (!res.ok) return { ok: false, error: azidentityAuthError('ClientSecretCredential', { method: 'POST', url: endpoint, status: res.status, statusText: res.statusText, body }, 'client-secret') };
-  const token = (JSON.parse(body) as { access_token?: string }).access_token;
-  return token ? { ok: true, token } : { ok: false, error: 'ClientSecretCredential: token response had no access_token' };
+  return tokenRequest(deps, tenantId, form, 'ClientSecretCredential', 'client-secret');
 }
 
 interface FetchedObject {
@@ -247,13 +258,8 @@ interface FetchedObject {
 async function fetchObject(deps: MountDeps, vaultUri: string, token: string, o: KeyVaultObject): Promise<FetchedObject | string> {
   const collection = o.objectType === 'secret' ? 'secrets' : o.objectType === 'key' ? 'keys' : 'certificates';
   const url = `${vaultUri.replace(/\/?$/, '/')}${collection}/${encodeURIComponent(o.objectName)}/${encodeURIComponent(o.objectVersion ?? '')}?api-version=${KEYVAULT_API_VERSION}`;
-  let res: Response;
-  try {
-    res = await deps.fetch(url, { headers: { authorization: `Bearer ${token}` } });
-  } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-    return `Get "${url}": ${cause}`;
-  }
+  const res = await send(deps, 'GET', url, { headers: { authorization: `Bearer ${token}` } });
+  if (typeof res === 'string') return res;
   const body = await res.text();
   if (!res.ok) {
     return azcoreResponseError({ method: 'GET', url, status: res.status, statusText: res.statusText, body, errorCodeHeader: res.headers.get('x-ms-error-code') ?? undefined });
@@ -336,7 +342,7 @@ async function providerMount(deps: MountDeps, pod: PodRef, params: Record<string
       } else if (mode === 'VMManagedIdentity') {
         tokenPromise = deps.managedIdentityToken((params.userAssignedIdentityID ?? '').trim() || undefined, KEYVAULT_RESOURCE);
       } else if (assertion) {
-        tokenPromise = exchangeAssertion(deps, tenantId, clientId, assertion, 'ClientAssertionCredential');
+        tokenPromise = exchangeAssertion(deps, tenantId, clientId, assertion);
       } else {
         tokenPromise = clientSecretToken(deps, tenantId, spClient!.id, spClient!.secret);
       }

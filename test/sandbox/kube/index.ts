@@ -4,10 +4,12 @@
 import { join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { AzureWorld } from '../azure/world-api.ts';
+import { ensureCa } from '../pki.ts';
 import { HOST, PORTS } from '../ports.ts';
 import type { RunningPart, SandboxContext } from '../types.ts';
 import { NODE_NAME, bootstrapCluster } from './bootstrap.ts';
 import { ensureKubeBinaries } from './build.ts';
+import { caFetch } from './ca-fetch.ts';
 import { handleKubeletControl, startKubeletControl } from './control.ts';
 import { APISERVER_URL, startControlPlane } from './controlplane.ts';
 import { managedIdentityTokenSource } from './imds.ts';
@@ -73,6 +75,7 @@ export async function startKube(ctx: SandboxContext): Promise<RunningPart> {
       authorityHost,
       vaultUri: world ? (name) => world.vault(name)?.vaultUri : vaultsThroughControl(ctx.env.AKV_AKS_SANDBOX_CONTROL),
       managedIdentityToken: managedIdentityTokenSource(world),
+      fetch: caFetch(ensureCa(ctx.pkiDir).cert),
     });
     await kubelet.start();
     const k = kubelet;

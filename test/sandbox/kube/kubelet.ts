@@ -99,6 +99,8 @@ export interface KubeletOptions {
   authorityHost: string;
   vaultUri: (name: string) => string | undefined | Promise<string | undefined>;
   managedIdentityToken: (clientId: string | undefined, resource: string) => Promise<TokenResult>;
+  /** fetch for Entra and the vault proxies (default: the global one). */
+  fetch?: typeof fetch;
   config?: Partial<KubeletConfig>;
 }
 
@@ -551,7 +553,7 @@ export class Kubelet {
       vaultUri: this.opts.vaultUri,
       authorityHost: this.opts.authorityHost,
       managedIdentityToken: this.opts.managedIdentityToken,
-      fetch: globalThis.fetch,
+      fetch: this.opts.fetch ?? globalThis.fetch,
     };
   }
 
