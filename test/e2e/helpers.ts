@@ -29,7 +29,6 @@ export const root = resolve(import.meta.dirname, '..', '..');
 export const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 export const SUBSCRIPTION = '00000000-0000-0000-0000-00000000aaaa';
 export const DEPLOYER_CLIENT_ID = '11111111-1111-1111-1111-111111111111';
-export const SANDBOX_ISSUER = 'https://127.0.0.1:47643';
 export const KEY_VAULT_SECRETS_USER = '4633458b-17de-408a-b874-0445c86b69e6';
 
 export function shortId(n = 3): string {
@@ -57,6 +56,15 @@ export function e2eEnv(): Record<string, string> {
   }
   return env;
 }
+
+/** The cluster's service-account issuer: the kube-apiserver URL (https://127.0.0.1:47643). */
+export const SANDBOX_ISSUER = ((): string => {
+  try {
+    return e2eEnv().AKV_AKS_SANDBOX_KUBE_API ?? 'https://127.0.0.1:47643';
+  } catch {
+    return 'https://127.0.0.1:47643';
+  }
+})();
 
 // ---- the run report (the action's `report` output) ---------------------------------------------
 
