@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import {
   Restorer,
+  appDeployment,
+  applyObject,
   artifacts,
   azureSide,
   bundleBuilt,
@@ -128,6 +130,14 @@ async function endState(s: Scenario): Promise<string> {
 
 async function crashScenario(n: number): Promise<Scenario> {
   const s = await makeScenario(az, k, 'crash', cleanups, { secrets: n, serviceAccounts: SAS });
+  if (!stale) {
+    // The teams' workloads are there before the action runs (the same in every scenario), so the
+    // rotation and gate steps have pods to restart and check. Their pods mount only through a
+    // working workload-identity exchange, hence not on a stale sandbox.
+    await k.core.createNamespace({ body: { metadata: { name: s.ns } } });
+    await applyObject(k, appDeployment({ namespace: s.ns, name: 'web', serviceAccount: 'api', spc: 'app' }));
+    await applyObject(k, appDeployment({ namespace: s.ns, name: 'worker', serviceAccount: 'worker', spc: 'app-worker' }));
+  }
   return s;
 }
 
@@ -176,7 +186,7 @@ const KILL_POINTS: Array<{ label: string; when: (log: string) => boolean }> = [
   { label: 'after-identity-created', when: afterLine(/identity rg-ids\/[^\n]*: created/) },
   { label: 'after-first-federated-credential', when: afterLine(/federated credential [^\n]*: system:serviceaccount/) },
   { label: 'kubernetes-objects-start', when: afterGroup('Kubernetes objects') },
-  { label: 'after-namespace-created', when: afterLine(/created Namespace /) },
+  { label: 'after-first-kube-object', when: afterLine(/created (Namespace|ServiceAccount) /) },
   { label: 'proof-start', when: (log) => afterGroup('Proof')(log) || (stale !== undefined && afterGroup('Rotation')(log)) },
   { label: 'rotation-start', when: afterGroup('Rotation') },
   { label: 'gate-start', when: afterGroup('Gate') },
