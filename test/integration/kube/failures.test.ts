@@ -2,6 +2,7 @@
 // (AADSTS70021), an identity without a Key Vault role (ForbiddenByRbac), and verify-only mode catching a
 // pod that still mounts an older version than the vault's current one.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeSession } from '../../../src/kube/client.ts';
 import { readServiceAccountIssuer } from '../../../src/kube/client.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
@@ -11,7 +12,7 @@ import type { Manifest } from '../../../src/manifest/types.ts';
 import type { AzureSide, TestIdentity } from './helpers.ts';
 import {
   azureSide, createIdentity, csiPodSpec, deleteNamespace, deploymentOf, federate, grantSecretsUser,
-  kubeAvailable, mounted, sandboxKube, shortId, testManifest, testTarget, writeSecret,
+  kubeAvailable, kubeletControl, mounted, sandboxKube, shortId, testManifest, testTarget, writeSecret,
 } from './helpers.ts';
 
 jest.setTimeout(180_000);
@@ -80,6 +81,49 @@ describeKube('gate failures against the sandbox cluster', () => {
     expect(rbac!.message).toContain(`secret ${t.secret}`);
     expect(rbac!.fix).toContain('Key Vault Secrets User');
     expect(gate.diagnoses.some((d) => d.cause === 'federation-mismatch')).toBe(false);
+  });
+
+  it('a mounted secret missing from the vault fails the gate with the missing-secret diagnosis', async () => {
+    const t = await deployTarget('nosecret', async (identity, ns) => {
+      await federate(az, identity, issuer, ns, 'api');
+      await grantSecretsUser(az, identity);
+    });
+    const absent = `${t.secret}-absent`;
+    const manifest = testManifest([testTarget(t.ns, t.identity.name, { secretProviderClass: 'app-secrets', objects: [mounted(t.secret), mounted(absent)] })]);
+    await applyKubeObjects(kube, manifest, { tenantId: az.env.AKV_AKS_SANDBOX_TENANT_ID!, clientIds: { [t.ns]: t.identity.clientId } }, { mode: 'apply' });
+    // The SPC changed under a running pod; a new pod mounts the new list (one object is missing).
+    await kube.apps.patchNamespacedDeployment(
+      { namespace: t.ns, name: 'app', body: { spec: { template: { metadata: { annotations: { 'test/restart': '1' } } } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const gate = await runGate(kube, manifest, [{ name: t.secret, version: t.version, changed: false }, { name: absent, changed: false }], { timeoutMs: 15_000 });
+    expect(gate.passed).toBe(false);
+    const missing = gate.diagnoses.find((d) => d.cause === 'missing-secret');
+    expect(missing?.message).toContain(`secret ${absent}`);
+  });
+
+  it('a crash-looping container is diagnosed as such', async () => {
+    const t = await deployTarget('crash', async (identity, ns) => {
+      await federate(az, identity, issuer, ns, 'api');
+      await grantSecretsUser(az, identity);
+    });
+    const config = ((await kubeletControl('GET', '/status')) as { config: { crashLoop: Array<{ namespace?: string }> } }).config;
+    const others = config.crashLoop.filter((r) => r.namespace !== t.ns);
+    await kubeletControl('PATCH', '/config', { crashLoop: [...others, { namespace: t.ns, pod: 'app' }] });
+    try {
+      await kube.apps.patchNamespacedDeployment(
+        { namespace: t.ns, name: 'app', body: { spec: { template: { metadata: { annotations: { 'test/restart': '1' } } } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      const gate = await runGate(kube, t.manifest, [{ name: t.secret, version: t.version, changed: true }], { timeoutMs: 15_000 });
+      expect(gate.passed).toBe(false);
+      const crash = gate.diagnoses.find((d) => d.cause === 'crash-loop');
+      expect(crash?.message).toContain('container app');
+      expect(crash?.namespace).toBe(t.ns);
+    } finally {
+      const now = ((await kubeletControl('GET', '/status')) as { config: { crashLoop: Array<{ namespace?: string }> } }).config;
+      await kubeletControl('PATCH', '/config', { crashLoop: now.crashLoop.filter((r) => r.namespace !== t.ns) });
+    }
   });
 
   it('verify-only mode catches a pod still mounting an older version', async () => {
