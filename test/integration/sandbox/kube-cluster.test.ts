@@ -139,6 +139,33 @@ describe('controllers and the kubelet stand-in', () => {
     await waitFor('crashy ready after the knob is cleared', async () => isReady(await k.core.readNamespacedPod({ name: 'crashy', namespace: ns })));
   }, T);
 
+  it('injects mount failures on request, then mounts for real (here: the SPC does not exist)', async () => {
+    await kubelet('PATCH', '/config', { failMounts: [{ namespace: ns, pod: 'inject', message: 'rpc error: code = Unknown desc = injected by the test', times: 1 }] });
+    await k.core.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: 'inject' },
+        spec: {
+          containers: [{ name: 'app', image: 'busybox', volumeMounts: [{ name: 'kv', mountPath: '/mnt/kv', readOnly: true }] }],
+          volumes: [{ name: 'kv', csi: { driver: 'secrets-store.csi.k8s.io', readOnly: true, volumeAttributes: { secretProviderClass: 'nope' } } }],
+        },
+      },
+    });
+    const messages = await waitFor('both FailedMount events', async () => {
+      const m = (await podEvents(k.core, ns, 'inject', 'FailedMount')).map((e) => e.message ?? '');
+      return m.length >= 2 ? m : undefined;
+    });
+    expect(messages).toContain('MountVolume.SetUp failed for volume "kv" : rpc error: code = Unknown desc = injected by the test');
+    expect(messages).toContain(
+      `MountVolume.SetUp failed for volume "kv" : rpc error: code = Unknown desc = failed to get secretproviderclass ${ns}/nope, error: secretproviderclasses.secrets-store.csi.x-k8s.io "nope" not found`,
+    );
+    const pod = await k.core.readNamespacedPod({ name: 'inject', namespace: ns });
+    expect(pod.status?.phase).toBe('Pending');
+    expect(pod.status?.containerStatuses?.[0]?.state?.waiting?.reason).toBe('ContainerCreating');
+    const st = await kubelet<{ config: { failMounts: unknown[] } }>('GET', '/status');
+    expect(st.config.failMounts).toEqual([]);
+  }, T);
+
   it('deletes pods for good and garbage-collects a deleted Deployment', async () => {
     await k.apps.deleteNamespacedDeployment({ name: 'plain', namespace: ns, propagationPolicy: 'Background' });
     await waitFor('pods of the deleted deployment gone', async () => (await podsWithLabel(k.core, ns, 'app=plain')).length === 0, 60_000);

@@ -254,6 +254,21 @@ describe('a Deployment mounting a SecretProviderClass', () => {
   }, T);
 });
 
+describe('periodic rotation (rotationIntervalSeconds)', () => {
+  it('picks up a new version on its own once the interval is set, and stops when it is 0', async () => {
+    const web = (await podsWithLabel(k.core, ns, 'app=web')).find(isReady)!;
+    const third = (await secrets.setSecret('db-password', randomBytes(12).toString('base64url'))).properties.version!;
+    await kubelet('PATCH', '/config', { rotationIntervalSeconds: 1 });
+    try {
+      await waitFor('SPCPS with the third version', async () => (await spcps(web)).status.objects[0]?.version === third, 30_000);
+    } finally {
+      await kubelet('PATCH', '/config', { rotationIntervalSeconds: 0 });
+    }
+    const st = await kubelet<{ config: { rotationIntervalSeconds: number } }>('GET', '/status');
+    expect(st.config.rotationIntervalSeconds).toBe(0);
+  }, T);
+});
+
 describe('VM managed identity (useVMManagedIdentity)', () => {
   it('mounts with a node-assigned identity and fails for an identity IMDS does not know', async () => {
     for (const [name, idValue] of [
