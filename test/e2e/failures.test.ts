@@ -128,7 +128,8 @@ describe('missing role', () => {
     }
     await rolloutRestart(k, NS, 'app');
 
-    const s = await run('verify (role deleted)', 'verify');
+    // A 403 can be a propagation delay: the gate waits its whole budget before diagnosing it.
+    const s = await run('verify (role deleted)', 'verify', { timeout: '30s' });
     expectExit(s, 1);
     expect(s.outputs.verified).toBe('false');
     const diagnoses = s.report.gate?.diagnoses ?? [];
