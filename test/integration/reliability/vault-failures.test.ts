@@ -123,7 +123,11 @@ d('Key Vault failures through the bundle', () => {
     await restorer.listPageFault(s.vault.name, 2, 500, 50);
     const r = await runBundle('kv-list-page-hard', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 1);
-    expect(r.report?.error ?? '').toMatch(/500|list|page|Internal/i);
+    // Precise: which vault, which operation, what the service answered.
+    const error = r.report?.error ?? '';
+    expect(error).toContain('500');
+    expect(error).toContain(s.vault.name);
+    expect(error).toMatch(/list/i);
     expect((await kvRecords(s, r.startedAt)).filter((x) => x.class === 'write')).toEqual([]);
     await restorer.restore();
     await expectIntact(s);
@@ -132,7 +136,7 @@ d('Key Vault failures through the bundle', () => {
   it('a soft-deleted secret (ObjectIsBeingDeleted, then ObjectIsDeletedButRecoverable, then 404 after recovery) is recovered without a new version', async () => {
     const s = await scenario('softdel');
     expectExit(await runBundle('kv-softdel-first', { workspace: s.workspace, env: s.env, inputs: INPUTS }), 0);
-    await restorer.settle(s.vault.name, { deleteMs: 2_500, recoverMs: 2_500 });
+    await restorer.settle(s.vault.name, { deleteMs: 1_500, recoverMs: 2_500 });
     const victim = s.names[0]!;
     await (await s.vault.client.beginDeleteSecret(victim)).pollUntilDone().catch(() => undefined);
     const r = await runBundle('kv-softdel', { workspace: s.workspace, env: s.env, inputs: INPUTS });
@@ -140,8 +144,26 @@ d('Key Vault failures through the bundle', () => {
     const recs = await kvRecords(s, r.startedAt);
     // It went through the settling windows (409 ObjectIsBeingDeleted / 404 after recovery) and recovered.
     expect(recs.some((x) => x.method === 'POST' && x.path.includes(`/deletedsecrets/${victim}/recover`) && x.status < 300)).toBe(true);
-    expect(recs.some((x) => x.status === 409 || x.status === 404)).toBe(true);
+    const recovered = recs.find((x) => x.method === 'POST' && x.path.includes(`/deletedsecrets/${victim}/recover`) && x.status < 300)!;
+    // After the recovery, the secret still answered 404 for a while (recoverMs), and the run waited.
+    expect(recs.some((x) => x.at >= recovered.at && x.method === 'GET' && x.path.startsWith(`/secrets/${victim}`) && x.status === 404)).toBe(true);
     expect(r.report?.plan.find((p) => p.kind === 'secret' && p.name === victim)?.action).toBe('recover');
+    await expectIntact(s);
+  });
+
+  it('a secret deleted moments before the run (ObjectIsBeingDeleted while the deletion settles): waited out, recovered, nothing lost', async () => {
+    const s = await scenario('beingdel');
+    expectExit(await runBundle('kv-beingdel-first', { workspace: s.workspace, env: s.env, inputs: INPUTS }), 0);
+    await restorer.settle(s.vault.name, { deleteMs: 6_000 });
+    const victim = s.names[2]!;
+    // Only the DELETE itself: polling until the deleted secret shows would wait the window out.
+    await s.vault.client.beginDeleteSecret(victim);
+    const r = await runBundle('kv-beingdel', { workspace: s.workspace, env: s.env, inputs: INPUTS });
+    expectExit(r, 0);
+    const recs = await kvRecords(s, r.startedAt);
+    // The write or the recovery met ObjectIsBeingDeleted (409) and was retried until the deletion settled.
+    expect(recs.some((x) => x.path.includes(victim) && x.status === 409)).toBe(true);
+    expect(recs.some((x) => x.method === 'POST' && x.path.includes(`/deletedsecrets/${victim}/recover`) && x.status < 300)).toBe(true);
     await expectIntact(s);
   });
 
@@ -160,6 +182,10 @@ d('Key Vault failures through the bundle', () => {
     expect(await valueIs(s.vault.client, victim, s.env.V_1)).toBe(true);
     for (const name of [s.names[0]!, s.names[2]!]) expect((await versionsOf(s.vault.client, name)).length).toBe(1);
   });
+
+  it.todo(
+    'a connection reset AFTER the vault applied a write (response lost, the SDK re-sends the PUT): still one version — needs a sandbox fault that destroys the socket after the backend answered (proxy.ts resets before step 2)',
+  );
 
   it('connection resets on a write and on a read: retried, one version per secret', async () => {
     const s = await scenario('reset');
