@@ -220,12 +220,15 @@ export async function runGate(kube: KubeSession, manifest: Manifest, expected: S
     settle(evaluate(true));
   }, Math.max(0, opts.timeoutMs));
   try {
-    await Promise.all(mirrors.flatMap(all).map((m) => m.start()));
-    for (const m of mirrors.flatMap(all)) {
-      if (m.lastError && !m.notServed) core.debug(`gate: ${m.path}: ${m.lastError}`);
-    }
-    ready = true;
-    check();
+    // The deadline also bounds the start: a list or watch that never answers cannot hold the gate.
+    const startedAll = Promise.all(mirrors.flatMap(all).map((m) => m.start())).then(() => {
+      for (const m of mirrors.flatMap(all)) {
+        if (m.lastError && !m.notServed) core.debug(`gate: ${m.path}: ${m.lastError}`);
+      }
+      ready = true;
+      check();
+    });
+    await Promise.race([startedAll, done]);
     const result = await done;
     const waitedMs = Date.now() - started;
     for (const w of result.warnings) core.debug(`gate: ${w}`);

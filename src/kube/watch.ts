@@ -32,6 +32,8 @@ export class Mirror<T extends KubernetesObject> {
       const result = await spec.list();
       this.listed = true;
       this.lastError = undefined;
+      // An empty list fires no add callback: tell the owner the mirror now knows its collection.
+      queueMicrotask(onChange);
       return result;
     };
     this.lw = new ListWatch<T>(spec.path, new Watch(kube.kc), list, false, undefined, spec.fieldSelector);
