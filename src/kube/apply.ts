@@ -17,6 +17,16 @@ export type { RenderFacts } from '../render/index.ts';
 
 type Obj = KubernetesObject & Record<string, unknown>;
 
+/**
+ * Set on an object that existed before the action first applied it (a ServiceAccount a chart created,
+ * say): the action manages its fields from then on but never deletes it when pruning.
+ */
+export const ADOPTED_ANNOTATION = 'akv-aks-action/adopted';
+
+function adopted(o: { metadata?: { annotations?: Record<string, string> } } | undefined): boolean {
+  return o?.metadata?.annotations?.[ADOPTED_ANNOTATION] === 'true';
+}
+
 const KIND_TO_PLAN: Record<string, PlanKind> = {
   Namespace: 'namespace',
   ServiceAccount: 'service-account',
@@ -208,9 +218,13 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
       continue;
     }
     const force = existing === undefined || ownedBy(existing, instance);
+    // Keep (or set) the adoption mark: server-side apply would drop a field the manager stops sending.
+    const applied: KubeObject = existing && (adopted(existing) || !ownedBy(existing, instance))
+      ? { ...o, metadata: { ...o.metadata, annotations: { ...o.metadata.annotations, [ADOPTED_ANNOTATION]: 'true' } } }
+      : o;
     let after: Obj;
     try {
-      after = await serverSideApply(kube, o, plan, force);
+      after = await serverSideApply(kube, applied, plan, force);
     } catch (err) {
       const status = statusOf(err);
       if (status === 409) {
@@ -229,7 +243,7 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
       if (!plan) core.info(`created ${o.kind} ${name}`);
       continue;
     }
-    const paths = changedPaths(o, existing, after);
+    const paths = changedPaths(applied, existing, after);
     const adopting = !ownedBy(existing, instance);
     if (paths.length === 0) push('unchanged');
     else push(adopting ? 'adopt' : 'update', `changed: ${paths.join(', ')}`);
@@ -248,6 +262,10 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
     }
     if (!manifest.prune) {
       items.push({ kind, name, namespace, action: 'keep', reason: 'no longer declared (prune: false)' });
+      continue;
+    }
+    if (adopted(o)) {
+      items.push({ kind, name, namespace, action: 'keep', reason: 'existed before the action (adopted): never deleted' });
       continue;
     }
     items.push({ kind, name, namespace, action: 'prune', reason: 'no longer declared' });

@@ -85,4 +85,23 @@ describeKube('applyKubeObjects against the sandbox API server', () => {
     const sa = await kube.core.readNamespacedServiceAccount({ namespace: existingNs, name: 'api' });
     expect(sa.metadata?.annotations?.['azure.workload.identity/client-id']).toBe('someone-elses');
   });
+
+  it('adopts a pre-existing object without conflicts, and never prunes it', async () => {
+    await kube.core.createNamespacedServiceAccount({ namespace: existingNs, fieldManager: 'helm', body: { metadata: { name: 'worker', labels: { team: 'a' } } } });
+    const withWorker = testManifest([testTarget(existingNs, 'id-y', { createNamespace: false, serviceAccount: 'worker', secretProviderClass: 'w', objects: [mounted('s')] })]);
+    const items = await applyKubeObjects(kube, withWorker, facts, { mode: 'apply' });
+    expect(items.find((i) => i.name === `${existingNs}/worker`)).toMatchObject({ kind: 'service-account', action: 'adopt' });
+    const sa = await kube.core.readNamespacedServiceAccount({ namespace: existingNs, name: 'worker' });
+    expect(sa.metadata?.labels?.team).toBe('a');
+    expect(sa.metadata?.annotations?.['akv-aks-action/adopted']).toBe('true');
+    // Re-applied: unchanged, the mark kept.
+    const again = await applyKubeObjects(kube, withWorker, facts, { mode: 'apply' });
+    expect(again.find((i) => i.name === `${existingNs}/worker`)).toMatchObject({ action: 'unchanged' });
+    // Dropped with prune: its SPC goes, the adopted ServiceAccount stays.
+    const other = testManifest([testTarget(existingNs, 'id-y', { createNamespace: false, serviceAccount: undefined, identity: { mode: 'kubelet', clientId: '00000000-0000-0000-0000-0000000000k1' }, secretProviderClass: 'k', objects: [mounted('s')] })], { prune: true });
+    const pruned = await applyKubeObjects(kube, other, facts, { mode: 'apply' });
+    expect(pruned.find((i) => i.name === `${existingNs}/worker`)).toMatchObject({ action: 'keep', reason: 'existed before the action (adopted): never deleted' });
+    expect(pruned.find((i) => i.name === `${existingNs}/w`)).toMatchObject({ action: 'prune' });
+    await expect(kube.core.readNamespacedServiceAccount({ namespace: existingNs, name: 'worker' })).resolves.toBeDefined();
+  });
 });
