@@ -22,7 +22,6 @@ import type { ConsumedTarget, WorkloadRef } from './discovery.ts';
 import { needsNewPod } from './discovery.ts';
 
 export const DIGEST_ANNOTATION = 'akv-aks-action/secrets-digest';
-export const RESTARTED_AT_ANNOTATION = 'akv-aks-action/restarted-at';
 
 export type VersionIndex = ReadonlyMap<string, SecretVersion>;
 
