@@ -1,6 +1,7 @@
 // The benchmark proper (see run.ts for the entry). Progress goes to stderr; the table and the
 // machine line to stdout. The action's @actions/core output (which includes ::add-mask:: commands
 // carrying secret values) is swallowed while the bench runs.
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { authorizationClient, msiClient, scopeParam } from '../../src/auth/arm.ts';
@@ -23,7 +24,7 @@ import {
   writeFloorMs,
 } from './format.ts';
 import type { BenchArgs, Row } from './format.ts';
-import { control, createVault, deployerSession, ensureSandbox, stopSandbox, kubeconfigPath, removeVault, sandboxEnv, throttleOf, waitWindowEmpty } from './sandbox.ts';
+import { control, createVault, deployerSession, ensureSandbox, root, stopSandbox, kubeconfigPath, removeVault, sandboxEnv, throttleOf, waitWindowEmpty } from './sandbox.ts';
 
 import { addVaultLatency, baselineRun, benchManifest, describe, engineFullRun, engineSync, gateRound, secretValues } from './scenarios.ts';
 import type { GateRound, Layout } from './scenarios.ts';
@@ -94,6 +95,14 @@ async function cleanup(session: AzureSession, kube: KubeSession | undefined, c: 
   for (const name of c.identities) await msi.userAssignedIdentities.delete('rg-ids', name).catch(() => undefined);
 }
 
+function gitHead(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown commit';
+  }
+}
+
 /** The command line as a reader would re-run it (without the Markdown output option). */
 function shownArgs(argv: readonly string[]): string {
   const kept: string[] = [];
@@ -116,6 +125,8 @@ export async function main(argv: string[]): Promise<number> {
   const benchStart = Date.now();
   const loadAtStart = loadavg()[0] ?? NaN;
   const startedSandbox = ensureSandbox(progress);
+  const startedSandboxText = startedSandbox ? 'sandbox started by the bench' : 'running sandbox reused';
+  const source = process.env.AKV_AKS_BENCH_SOURCE ?? `working tree at ${gitHead()}, ${startedSandboxText}`;
   swallowActionOutput();
   const sandbox = sandboxEnv();
   const { kube, why: noKube } = await kubeIfReachable();
@@ -386,7 +397,7 @@ export async function main(argv: string[]): Promise<number> {
 
     out('\n');
     out(`akv-aks-action benchmark${args.quick ? ' (--quick)' : ''}: action engine vs naive baseline (GET then SET per secret, sequential, same SDK and credential)\n`);
-    out(`${throttleText}; each side in its own fresh vault; ${fmtMs(Date.now() - benchStart)} in all\n\n`);
+    out(`${throttleText}; each side in its own fresh vault; ${source}; ${fmtMs(Date.now() - benchStart)} in all\n\n`);
     for (const line of rowsTable(rows)) out(`${line}\n`);
     out('\n');
     for (const n of notes) out(`note: ${n}\n`);
@@ -395,7 +406,7 @@ export async function main(argv: string[]): Promise<number> {
     out(`${machine}\n`);
     if (args.markdown) {
       const md = [
-        `Run of ${new Date(benchStart).toISOString()} (\`npm run bench${shownArgs(argv)}\`, ${fmtMs(Date.now() - benchStart)}), ${throttleText}.`,
+        `Run of ${new Date(benchStart).toISOString()} (\`npm run bench${shownArgs(argv)}\`, ${source}, ${fmtMs(Date.now() - benchStart)}), ${throttleText}.`,
         '',
         ...markdownTable(rows),
         '',

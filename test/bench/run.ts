@@ -28,7 +28,11 @@ if (argv.includes('--isolated')) {
       .map((a, i, all) => (all[i - 1] === '--markdown' ? resolve(a) : a.startsWith('--markdown=') ? `--markdown=${resolve(a.slice(11))}` : a));
     const quoted = [process.execPath, join(dir, 'test', 'bench', 'run.ts'), ...rest].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
     process.stderr.write(`[bench] isolated: HEAD in ${dir}, own sandbox in a new network namespace\n`);
-    const r = spawnSync('unshare', ['-n', 'sh', '-c', `ip link set lo up && cd '${dir}' && exec ${quoted}`], { stdio: 'inherit' });
+    const head = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const r = spawnSync('unshare', ['-n', 'sh', '-c', `ip link set lo up && cd '${dir}' && exec ${quoted}`], {
+      stdio: 'inherit',
+      env: { ...process.env, AKV_AKS_BENCH_SOURCE: `commit ${head} in a private sandbox (--isolated)` },
+    });
     if (r.error) process.stderr.write(`[bench] unshare: ${r.error.message}\n`);
     process.exitCode = r.status ?? 1;
   } finally {
