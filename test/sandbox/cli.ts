@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureCa } from './pki.ts';
+import { trustBundle } from './pki.ts';
 import type { RunningPart, SandboxContext } from './types.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -47,17 +47,25 @@ function shellQuote(v: string): string {
 async function up(opts: { kube: boolean }): Promise<void> {
   if (runningPid() && runningPid() !== process.pid) throw new Error(`a sandbox is already running (pid ${runningPid()}); run: npm run sandbox -- down`);
   mkdirSync(stateDir, { recursive: true });
+  const pkiDir = join(stateDir, 'pki');
+  const trust = trustBundle(pkiDir);
+  // In-process clients (the kubelet stand-in, Entra's issuer fetches) must trust the sandbox CA, and
+  // Node reads NODE_EXTRA_CA_CERTS only at start: run again with it when it is not set that way.
+  if (process.env.NODE_EXTRA_CA_CERTS !== trust) {
+    const child = spawn(process.execPath, process.argv.slice(1), { stdio: 'inherit', env: { ...process.env, NODE_EXTRA_CA_CERTS: trust } });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+    child.on('exit', (code) => process.exit(code ?? 1));
+    return;
+  }
   rmSync(readyFile, { force: true });
   writeFileSync(pidFile, String(process.pid));
-  const pkiDir = join(stateDir, 'pki');
-  const ca = ensureCa(pkiDir);
   const ctx: SandboxContext = {
     root,
     stateDir,
     pkiDir,
     cacheDir: join(root, '.cache'),
     log,
-    env: { NODE_EXTRA_CA_CERTS: ca.cert, AKV_AKS_SANDBOX_STATE: stateDir },
+    env: { NODE_EXTRA_CA_CERTS: trust, AKV_AKS_SANDBOX_STATE: stateDir },
     shared: {},
   };
   const parts: RunningPart[] = [];
@@ -113,10 +121,10 @@ async function upDetached(args: string[]): Promise<void> {
   rmSync(readyFile, { force: true });
   const logPath = join(stateDir, 'supervisor.log');
   const out = openSync(logPath, 'w');
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'up', ...args.filter((a) => a !== '--detach')], {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'up', ...args.filter((a) => a !== '--detach' && a !== 'up')], {
     detached: true,
     stdio: ['ignore', out, out],
-    env: process.env,
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: trustBundle(join(stateDir, 'pki')) },
   });
   child.unref();
   log('supervisor', `starting in the background (pid ${child.pid}), log: ${logPath}`);

@@ -1,7 +1,7 @@
 // One local certificate authority for every HTTPS server of the sandbox (simulators, the
 // vault proxy, lowkey-vault, kube-apiserver), so clients need a single NODE_EXTRA_CA_CERTS bundle.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface CertPaths {
@@ -62,4 +62,19 @@ export function pkcs12(dir: string, name: string, paths: CertPaths): string {
     openssl(['pkcs12', '-export', '-in', paths.cert, '-inkey', paths.key, '-name', name, '-out', p12, '-passout', 'pass:changeit'], dir);
   }
   return p12;
+}
+
+/**
+ * The CA bundle every sandbox client process gets as NODE_EXTRA_CA_CERTS: the sandbox CA plus
+ * whatever extra CAs the machine already trusts that way (so registry access keeps working).
+ * Node reads the variable only at start, so processes must be spawned with it.
+ */
+export function trustBundle(dir: string, inherited: string | undefined = process.env.NODE_EXTRA_CA_CERTS): string {
+  const ca = ensureCa(dir);
+  const bundle = join(dir, 'trust-bundle.pem');
+  const parts = [readFileSync(ca.cert, 'utf8')];
+  if (inherited && inherited !== bundle && existsSync(inherited)) parts.push(readFileSync(inherited, 'utf8'));
+  const text = parts.map((p) => p.trimEnd() + '\n').join('');
+  if (!existsSync(bundle) || readFileSync(bundle, 'utf8') !== text) writeFileSync(bundle, text);
+  return bundle;
 }
