@@ -72,12 +72,14 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
 
   if (settings.mode === 'verify') {
     report.secrets = await currentVersions(session, vault, manifest);
-    await gate(settings, manifest, kube, report, deadline);
+    await gate(settings, manifest, kube, report, deadline, {});
     return;
   }
 
   const planMode = settings.mode === 'plan';
   const azureMode = planMode ? 'plan' : 'apply';
+  // Pods created before this instant cannot hold what this run writes (restart and gate evidence).
+  const changedAt = new Date();
   const sync = await section(`Key Vault ${vault.name}`, async () => {
     const r = await syncSecrets(session, vault, manifest, {
       mode: settings.mode === 'rotate' ? 'rotate' : azureMode,
@@ -119,7 +121,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   }
 
   const rotation = await section('Rotation', async () => {
-    const r = await restartChangedWorkloads(kube, manifest, report.secrets, { mode: azureMode });
+    const r = await restartChangedWorkloads(kube, manifest, report.secrets, { mode: azureMode, changedAt });
     logPlan('workloads', r.items);
     return r;
   });
@@ -127,7 +129,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   report.restarted = rotation.restarted.map((w) => ({ kind: w.kind, namespace: w.namespace, name: w.name, reason: w.reason }));
   report.warnings.push(...rotation.warnings);
 
-  if (!planMode && settings.gate) await gate(settings, manifest, kube, report, deadline);
+  if (!planMode && settings.gate) await gate(settings, manifest, kube, report, deadline, { changedAt, issuer: issuer || undefined });
   else if (!planMode) report.verified = false;
 }
 
@@ -148,9 +150,17 @@ async function cleanup(settings: Settings, manifest: Manifest, session: AzureSes
   });
 }
 
-async function gate(settings: Settings, manifest: Manifest, kube: KubeSession, report: RunReport, deadline: number): Promise<void> {
+async function gate(
+  settings: Settings,
+  manifest: Manifest,
+  kube: KubeSession,
+  report: RunReport,
+  deadline: number,
+  hints: { changedAt?: Date; issuer?: string },
+): Promise<void> {
   const result = await section('Gate: pods mounted the expected versions', async () => {
-    const r = await runGate(kube, manifest, report.secrets, { timeoutMs: Math.max(1_000, deadline - Date.now()) });
+    const r = await runGate(kube, manifest, report.secrets, { timeoutMs: Math.max(1_000, deadline - Date.now()), ...hints });
+    report.warnings.push(...(r.warnings ?? []));
     for (const line of textTable(GATE_HEADER, gateRows(r.pods))) core.info(line);
     core.info(`gate ${r.passed ? 'passed' : 'failed'} after ${formatDuration(r.waitedMs)}`);
     return r;
