@@ -2,6 +2,8 @@
 // - broken federation: the `oidc-issuer` input with a trailing slash (not byte-exact) federates the
 //   service account on the wrong issuer; the proof of access fails with Entra's AADSTS70021 and the
 //   diagnosis names both issuers; the next run with the right issuer repairs the credential;
+// - a federated credential deleted through ARM: a restarted pod cannot exchange its token; the
+//   gate's diagnosis names the presented issuer and subject; apply writes the credential again;
 // - missing role: the identity's Key Vault role assignment deleted through ARM after apply; a pod
 //   restarted then cannot mount; the release gate (verify) fails with the RBAC diagnosis; apply
 //   grants it again and the gate passes.
@@ -112,6 +114,36 @@ describe('broken federation', () => {
   });
 });
 
+describe('federated credential deleted through ARM', () => {
+  it('a restarted pod cannot exchange its token: the gate fails with the federation diagnosis; apply writes it again', async () => {
+    await applyObject(k, appDeployment({ namespace: NS, name: 'fed', serviceAccount: 'app', spc: 'app-secrets' }));
+    const w = await world();
+    const ident = w.identities.find((i) => i.name === IDENTITY)!;
+    const fics = w.federatedCredentials.filter((f) => f.clientId === ident.clientId);
+    expect(fics).toHaveLength(1);
+    await az.arm.msi.federatedIdentityCredentials.delete('rg-ids', IDENTITY, fics[0]!.name);
+    await rolloutRestart(k, NS, 'fed');
+
+    // Entra answers AADSTS70021 for a credential that has not propagated yet too: the gate waits its budget.
+    const s = await run('verify (credential deleted)', 'verify', { timeout: '30s' });
+    expectExit(s, 1);
+    const fed = (s.report.gate?.diagnoses ?? []).find((d) => d.cause === 'federation-mismatch');
+    expect(fed).toBeDefined();
+    expect(fed!.message).toContain('AADSTS70021');
+    expect(fed!.message).toContain(`presented issuer '${SANDBOX_ISSUER}'`);
+    expect(fed!.message).toContain(`system:serviceaccount:${NS}:app`);
+    expect(fed!.fix).toContain(`issuer '${SANDBOX_ISSUER}'`);
+    expect(s.summary).toContain('federation-mismatch');
+
+    const again = await run('apply (credential written again)', 'apply');
+    expectExit(again, 0);
+    expect(again.report.plan.some((i) => i.kind === 'federated-credential' && i.action === 'create')).toBe(true);
+    expect(again.outputs.verified).toBe('true');
+    const after = (await world()).federatedCredentials.filter((f) => f.clientId === ident.clientId);
+    expect(after.map((f) => `${f.issuer} ${f.subject}`)).toEqual([`${SANDBOX_ISSUER} system:serviceaccount:${NS}:app`]);
+  });
+});
+
 describe('missing role', () => {
   it('the role assignment deleted through ARM: a restarted pod cannot mount and the gate fails with the RBAC diagnosis', async () => {
     await applyObject(k, appDeployment({ namespace: NS, name: 'app', serviceAccount: 'app', spc: 'app-secrets' }));
@@ -155,7 +187,7 @@ describe('missing role', () => {
   });
 
   it('leaks no secret value in any log, output, summary or report', () => {
-    expect(runner.steps.length).toBeGreaterThanOrEqual(5);
+    expect(runner.steps.length).toBeGreaterThanOrEqual(7);
     expect(() => runner.leaks.assertNoLeaks()).not.toThrow();
   });
 });
