@@ -29,7 +29,7 @@ import {
   type Kube,
   type Step,
 } from './helpers.ts';
-import { control } from '../support/sandbox.ts';
+import { control, sandboxEnv } from '../support/sandbox.ts';
 
 jest.setTimeout(10 * 60_000);
 
@@ -62,6 +62,11 @@ async function legacy(): Promise<WorldVault> {
 }
 
 beforeAll(async () => {
+  // The node's managed-identity tokens come from the Azure world of the same sandbox process: a
+  // cluster started apart (test/sandbox/kube/dev.ts) cannot mount with the kubelet identity.
+  if (!sandboxEnv().KUBECONFIG) {
+    throw new Error('kubelet-identity e2e needs the full sandbox (`npm run sandbox -- up`: Azure and the cluster in one process); this one runs the cluster apart (no node managed-identity tokens)');
+  }
   az = azureTestSide();
   k = kube();
   const created = await az.arm.msi.userAssignedIdentities.createOrUpdate('rg-ids', KUBELET, { location: 'westeurope', tags: { purpose: 'e2e kubelet identity' } });
