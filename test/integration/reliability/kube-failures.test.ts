@@ -20,6 +20,7 @@ import {
   makeScenario,
   runBundle,
   secretValue,
+  sleep,
   usedValues,
   versionsOf,
   waitFor,
@@ -104,7 +105,10 @@ d('the gate diagnoses what pods mounted (verify mode through the bundle)', () =>
     const s = await applied('gatediag');
     const [a, b] = s.names as [string, string];
     const versionsA1 = await current(s, a);
-    // A newer version of `a` written behind the action's back: the vault's current one now differs from what one pod mounted.
+    // A newer version of `a` written behind the action's back: the vault's current one now differs
+    // from what one pod mounted. A second later than the first (Key Vault's createdOn has whole
+    // seconds: two versions in one second are the separate scenario below).
+    await sleep(1_100);
     const newer = secretValue('gatediag-newer');
     usedValues.set(`${a}#2`, newer);
     const a2 = (await s.vault.client.setSecret(a, newer)).properties.version!;
@@ -139,6 +143,27 @@ d('the gate diagnoses what pods mounted (verify mode through the bundle)', () =>
     // verify writes nothing: still exactly two versions of `a`, one of `b`.
     expect((await versionsOf(s.vault.client, a)).length).toBe(2);
     expect((await versionsOf(s.vault.client, b)).length).toBe(1);
+  });
+
+  it('two versions written within one second (createdOn ties): verify still expects the current one', async () => {
+    const s = await applied('tie');
+    const a = s.names[0]!;
+    // Write versions until one lands in the same createdOn second as the one before it with a
+    // version id that sorts lower: the current version is then not the "latest by createdOn, then id".
+    let prev = await s.vault.client.getSecret(a);
+    let current: string | undefined;
+    for (let i = 0; i < 40 && !current; i++) {
+      const value = secretValue(`tie${i}`);
+      usedValues.set(`${a}#tie${i}`, value);
+      const next = await s.vault.client.setSecret(a, value);
+      const sameSecond = next.properties.createdOn?.getTime() === prev.properties.createdOn?.getTime();
+      if (sameSecond && (next.properties.version ?? '') < (prev.properties.version ?? '')) current = next.properties.version;
+      prev = next;
+    }
+    expect(current).toBeDefined();
+    expect((await s.vault.client.getSecret(a)).properties.version).toBe(current);
+    const r = await runBundle('verify-tie', { workspace: s.workspace, env: {}, inputs: { mode: 'verify', timeout: '5s' } });
+    expect(r.report?.secrets.find((x) => x.name === a)?.version).toBe(current);
   });
 
   it('ProgressDeadlineExceeded: a Deployment whose pods cannot mount, with a 2-second progress deadline, is diagnosed as a stuck rollout', async () => {
