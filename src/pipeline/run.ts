@@ -1,17 +1,18 @@
 // The whole chain, in order, for one mode. Each step is a plain function of the settings and
 // what earlier steps found; this file only sequences them, logs sections and fills the report.
 import * as core from '@actions/core';
+import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { Settings } from '../context.ts';
 import { resolveCloud } from '../auth/cloud.ts';
 import { login, type AzureSession } from '../auth/login.ts';
-import { CleanupError, runCleanup } from '../cleanup/index.ts';
+import { runCleanup } from '../cleanup/index.ts';
 import { runGate } from '../gate/index.ts';
 import { ensureIdentities, proveAccess } from '../identity/index.ts';
 import { applyKubeObjects } from '../kube/apply.ts';
 import { connectKube, readServiceAccountIssuer, serviceAccountToken, type KubeSession } from '../kube/client.ts';
-import { loadManifest } from '../manifest/load.ts';
-import type { Manifest } from '../manifest/types.ts';
+import { parseManifest } from '../manifest/load.ts';
+import { ManifestError, type Manifest, type ManifestDocument } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import { countByAction, planLines, textTable, GATE_HEADER, gateRows } from '../report/format.ts';
 import type { RunReport } from '../report/model.ts';
@@ -31,6 +32,30 @@ export function maskEnvValues(manifest: Manifest, env: Record<string, string | u
   }
 }
 
+/**
+ * Loads the manifest, naming it as the user wrote it (relative to the workspace) in every error, and
+ * annotating each problem on its line so it shows in the pull request's files view.
+ */
+export function readManifest(file: string, shownAs: string, env: Record<string, string | undefined> | undefined): ManifestDocument {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`manifest ${shownAs}: ${code === 'ENOENT' ? 'no such file (the `manifest` input is relative to the workspace)' : (e as Error).message}`);
+  }
+  try {
+    return parseManifest(text, shownAs, { env });
+  } catch (e) {
+    if (e instanceof ManifestError) {
+      for (const i of e.issues) {
+        core.error(`${i.path ? `${i.path}: ` : ''}${i.message}`, { title: 'akv-aks manifest', file: shownAs, startLine: i.line, startColumn: i.col });
+      }
+    }
+    throw e;
+  }
+}
+
 function logPlan(title: string, items: PlanItem[]): void {
   core.info(`${title}: ${countByAction(items)}`);
   for (const line of planLines(items)) core.info(`  ${line}`);
@@ -46,7 +71,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   const writes = settings.mode === 'plan' || settings.mode === 'apply' || settings.mode === 'rotate';
 
   const doc = await section('Manifest', async () => {
-    const d = loadManifest(manifestFile, { env: writes ? settings.env : undefined });
+    const d = readManifest(manifestFile, report.manifest, writes ? settings.env : undefined);
     maskEnvValues(d.manifest, settings.env);
     core.info(`${report.manifest}: ${d.manifest.secrets.length} secrets, ${d.manifest.targets.length} targets, vault ${d.manifest.vault.name}`);
     return d;
@@ -81,14 +106,14 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   // Pods created before this instant cannot hold what this run writes (restart and gate evidence).
   const changedAt = new Date();
   const sync = await section(`Key Vault ${vault.name}`, async () => {
-    const r = await syncSecrets(session, vault, manifest, {
+    const r = await withPlannedItems(report, () => syncSecrets(session, vault, manifest, {
       mode: settings.mode === 'rotate' ? 'rotate' : azureMode,
       env: settings.env,
       now: new Date(),
       manifestPath: report.manifest,
       commit: settings.commit,
       repository: settings.repository,
-    });
+    }));
     logPlan('secrets', r.items);
     return r;
   });
@@ -133,20 +158,30 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   else if (!planMode) report.verified = false;
 }
 
+/** Runs a step; when it fails after planning, the items it planned (refusals...) still reach the report. */
+export async function withPlannedItems<T>(report: RunReport, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const items = (e as { items?: unknown }).items;
+    if (Array.isArray(items)) {
+      report.plan.push(...(items as PlanItem[]));
+      logPlan('planned before the failure', items as PlanItem[]);
+    }
+    throw e;
+  }
+}
+
 /** Removes what the action created for the manifest, in reverse order; never what it does not own. */
 async function cleanup(settings: Settings, manifest: Manifest, session: AzureSession, vault: VaultInfo, kube: KubeSession, report: RunReport): Promise<void> {
   // The issuer only narrows which federated credentials count as the action's: unknown is acceptable.
   const issuer = settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await readServiceAccountIssuer(kube).catch(() => undefined));
   const mode = settings.mode === 'cleanup' ? 'apply' : 'plan';
   await section(mode === 'plan' ? 'Clean-up plan (nothing is deleted)' : 'Clean-up', async () => {
-    try {
-      const r = await runCleanup(session, vault, kube, manifest, { mode, issuer });
-      logPlan('clean-up', r.items);
-      report.plan.push(...r.items);
-    } catch (e) {
-      if (e instanceof CleanupError) report.plan.push(...e.items);
-      throw e;
-    }
+    // A CleanupError carries the items done and not done: withPlannedItems reports them.
+    const r = await withPlannedItems(report, () => runCleanup(session, vault, kube, manifest, { mode, issuer }));
+    logPlan('clean-up', r.items);
+    report.plan.push(...r.items);
   });
 }
 
