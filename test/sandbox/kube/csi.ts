@@ -177,7 +177,13 @@ export function parseObjects(objects: string): KeyVaultObject[] {
     };
     const fileName = kv.objectAlias ?? kv.objectName;
     let problem: string | undefined;
-    if (!fileName) problem = 'file name must not be empty';
+    const format = kv.objectFormat?.toLowerCase();
+    const encoding = kv.objectEncoding?.toLowerCase();
+    if (format && format !== 'pem' && format !== 'pfx') problem = `invalid objectFormat: ${kv.objectFormat}, should be PEM or PFX`;
+    else if (kv.objectFormat === 'pfx' && kv.objectType !== 'secret') problem = 'PFX format only supported for objectType: secret';
+    else if (encoding && kv.objectType !== 'secret') problem = 'objectEncoding only supported for objectType: secret';
+    else if (encoding && !['hex', 'base64', 'utf-8'].includes(encoding)) problem = `invalid objectEncoding: ${kv.objectEncoding}, should be hex, base64 or utf-8`;
+    else if (!fileName) problem = 'file name must not be empty';
     else if (fileName.startsWith('/')) problem = 'file name must be a relative path';
     else if (fileName.split('/').includes('..')) problem = "file name must not contain '..'";
     if (problem) throw new ProviderError(objectTypeError(kv, problem));
@@ -270,7 +276,8 @@ async function fetchObject(deps: MountDeps, vaultUri: string, token: string, o: 
   let content: Buffer;
   if (o.objectType === 'secret') {
     const value = parsed.value ?? '';
-    content = o.objectEncoding === 'base64' ? Buffer.from(value, 'base64') : o.objectEncoding === 'hex' ? Buffer.from(value, 'hex') : Buffer.from(value, 'utf8');
+    const encoding = o.objectFormat?.toLowerCase() === 'pfx' ? 'base64' : o.objectEncoding?.toLowerCase();
+    content = encoding === 'base64' ? Buffer.from(value, 'base64') : encoding === 'hex' ? Buffer.from(value, 'hex') : Buffer.from(value, 'utf8');
   } else if (o.objectType === 'cert') {
     const der = Buffer.from(parsed.cer ?? '', 'base64');
     content = Buffer.from(`-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`);

@@ -181,6 +181,17 @@ describe('mountVolume (workload identity)', () => {
     expect(world.tokenForms).toHaveLength(0);
   });
 
+  it('reports an unreachable Entra as a Go transport error', async () => {
+    const world: FakeWorld = { secrets: {}, calls: [], tokenForms: [] };
+    const refused = (async () => {
+      throw Object.assign(new TypeError('fetch failed'), { cause: new Error('connect ECONNREFUSED 127.0.0.1:47011') });
+    }) as typeof fetch;
+    const out = await mountVolume(deps(world, { fetch: refused }), POD, VOLUME);
+    expect(!out.ok && out.message).toContain(
+      `objectName:db-password, objectVersion:: ClientAssertionCredential: Get "https://127.0.0.1:47011/${TENANT}/v2.0/.well-known/openid-configuration": connect ECONNREFUSED 127.0.0.1:47011`,
+    );
+  });
+
   it('without clientID or nodePublishSecretRef there is no identity', async () => {
     const world: FakeWorld = { secrets: {}, calls: [], tokenForms: [] };
     const out = await mountVolume(deps(world, {}, spc({ keyvaultName: 'kv-sandbox', tenantId: TENANT, objects: OBJECTS })), POD, VOLUME);
@@ -205,6 +216,36 @@ describe('texts and parsing', () => {
       ['api-key', 'api'],
     ]);
     expect(() => parseObjects('array:\n  - |\n    objectName: x\n    objectAlias: ../etc\n    objectType: secret\n')).toThrow("file name must not contain '..'");
+  });
+
+  it('parseObjects validates objectFormat/objectEncoding as the provider does', () => {
+    const one = (extra: string, type = 'secret') => `array:\n  - |\n    objectName: x\n    objectType: ${type}\n${extra ? `    ${extra}\n` : ''}`;
+    expect(() => parseObjects(one('objectFormat: der'))).toThrow('failed to get objectType:secret, objectName:x, objectVersion:: invalid objectFormat: der, should be PEM or PFX');
+    expect(() => parseObjects(one('objectFormat: pfx', 'cert'))).toThrow('PFX format only supported for objectType: secret');
+    expect(() => parseObjects(one('objectEncoding: base64', 'key'))).toThrow('objectEncoding only supported for objectType: secret');
+    expect(() => parseObjects(one('objectEncoding: rot13'))).toThrow('invalid objectEncoding: rot13, should be hex, base64 or utf-8');
+    expect(parseObjects(one('objectEncoding: Base64'))[0]!.objectEncoding).toBe('Base64');
+  });
+
+  it('decodes base64/hex-encoded secrets into the file content', async () => {
+    const world: FakeWorld = {
+      secrets: {
+        b64: { status: 200, body: { value: Buffer.from('plain-b64').toString('base64'), id: 'https://v/secrets/b64/1' } },
+        hex: { status: 200, body: { value: Buffer.from('plain-hex').toString('hex'), id: 'https://v/secrets/hex/2' } },
+      },
+      calls: [],
+      tokenForms: [],
+    };
+    const objects = 'array:\n  - |\n    objectName: b64\n    objectType: secret\n    objectEncoding: base64\n  - |\n    objectName: hex\n    objectType: secret\n    objectEncoding: hex\n';
+    const out = await mountVolume(deps(world, {}, spc({ clientID: 'cid', keyvaultName: 'kv-sandbox', tenantId: TENANT, objects })), POD, VOLUME);
+    expect(out.ok).toBe(true);
+    if (!out.ok) return;
+    expect(out.files.get('b64')?.toString()).toBe('plain-b64');
+    expect(out.files.get('hex')?.toString()).toBe('plain-hex');
+    expect(out.objects).toEqual([
+      { id: 'secret/b64', version: '1' },
+      { id: 'secret/hex', version: '2' },
+    ]);
   });
 
   it('secretObjectData maps files to keys and names a missing object', () => {
