@@ -163,6 +163,52 @@ export async function ensureKubeBinaries(opts: BuildOptions): Promise<KubeBinari
     return bins;
   }
 
+  // One build at a time (several checkouts may share one .cache): a lock folder holding the pid.
+  const lock = join(base, 'build.lock');
+  await mkdir(base, { recursive: true });
+  for (let waited = 0; ; waited++) {
+    try {
+      await mkdir(lock);
+      await writeFile(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch {
+      const holder = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => '0'));
+      let alive = false;
+      try {
+        if (holder > 0) process.kill(holder, 0);
+        alive = holder > 0;
+      } catch {
+        alive = false;
+      }
+      if (!alive) {
+        await rm(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (waited % 12 === 0) log(`another build (pid ${holder}) is running; waiting for it`);
+      await new Promise((r) => setTimeout(r, 5000));
+      const after = await readStamp(stampPath);
+      if (after?.kubernetes === KUBERNETES_VERSION && after.etcd === ETCD_VERSION && after.recipe === RECIPE && !opts.force && Object.values(bins).every((p) => existsSync(p))) {
+        log('the other build finished: binaries up to date');
+        return bins;
+      }
+    }
+  }
+  try {
+    return await build(opts, log, base, binDir, stampPath, bins, goVersion);
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+async function build(
+  opts: BuildOptions,
+  log: (m: string) => void,
+  base: string,
+  binDir: string,
+  stampPath: string,
+  bins: KubeBinaries,
+  goVersion: string,
+): Promise<KubeBinaries> {
   const started = Date.now();
   log(`building control plane: kubernetes ${KUBERNETES_VERSION}, etcd ${ETCD_VERSION} with ${goVersion} (first build takes many minutes)`);
   await mkdir(binDir, { recursive: true });
