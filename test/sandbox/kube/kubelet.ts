@@ -777,7 +777,9 @@ export class Kubelet {
       this.events.set(key, { name, count: 1 });
     } catch (err) {
       if (statusCode(err) === 404 && seen) this.events.delete(key);
-      else if (statusCode(err) !== 404) this.opts.log(`event ${reason} for ${namespace}/${pod.metadata!.name} not written: ${apiMessage(err)}`);
+      else if (statusCode(err) !== 404 && !apiMessage(err).includes('is being terminated')) {
+        this.opts.log(`event ${reason} for ${namespace}/${pod.metadata!.name} not written: ${apiMessage(err)}`);
+      }
     }
   }
 
