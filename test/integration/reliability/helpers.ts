@@ -4,9 +4,9 @@
 // records through GET /stats, the world dump, the cluster) are what assertions compare.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { TokenCredential } from '@azure/identity';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
@@ -42,8 +42,49 @@ export function fullEnv(): Record<string, string> {
   return env;
 }
 
+let bundleCopy: string | undefined;
+
+function bundleComplete(): number | undefined {
+  const dist = join(root, 'dist');
+  for (const f of ['index.js', 'package.json', 'lib/index.js', 'verify/index.js']) if (!existsSync(join(dist, f))) return undefined;
+  return statSync(join(dist, 'lib', 'index.js')).size;
+}
+
+/**
+ * Whether a complete bundle exists; the first call copies it to a private directory that every run
+ * of this test file uses, since another engineer's `npm run build` empties dist/ for ~40 s. A build
+ * in progress is waited for (up to 60 s).
+ */
 export function bundleBuilt(): boolean {
-  return existsSync(join(root, 'dist', 'index.js'));
+  if (bundleCopy) return true;
+  const pause = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const size = bundleComplete();
+    if (size !== undefined) {
+      pause(1_000);
+      if (bundleComplete() === size) {
+        const dir = mkdtempSync(join(tmpdir(), 'akv-aks-rel-dist-'));
+        try {
+          cpSync(join(root, 'dist'), dir, { recursive: true });
+          if (existsSync(join(dir, 'lib', 'index.js')) && existsSync(join(dir, 'index.js'))) {
+            bundleCopy = dir;
+            return true;
+          }
+        } catch {
+          /* the build started again meanwhile: try once more */
+        }
+      }
+    }
+    if (Date.now() > deadline) return false;
+    pause(2_000);
+  }
+}
+
+/** The runner's `entry` for the private copy of the bundle (relative to the repository root). */
+function bundleEntry(): string {
+  if (!bundleBuilt() || !bundleCopy) throw new Error('no complete bundle in dist/ (npm run build)');
+  return relative(root, join(bundleCopy, 'index.js'));
 }
 
 // ---- requests and world ------------------------------------------------------------------------
@@ -421,6 +462,7 @@ export async function runBundle(label: string, o: RunOptions): Promise<Run> {
   // Polled as well as on each log chunk: a step can do many requests without printing.
   const poll = o.killWhen ? setInterval(check, 50) : undefined;
   const r = await runAction({
+    entry: bundleEntry(),
     inputs,
     env: o.env,
     workspace: o.workspace,
