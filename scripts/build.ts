@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { minify } from 'terser';
 import { join, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -20,7 +21,7 @@ const ENTRIES: Array<{ src: string; out: string; lib: string }> = [
   { src: 'src/verify.ts', out: 'verify/index.js', lib: '../lib/index.js' },
 ];
 
-function build(outDir: string): void {
+async function build(outDir: string): Promise<void> {
   rmSync(outDir, { recursive: true, force: true });
   for (const b of BUNDLES) {
     const dir = join(outDir, b.out);
@@ -28,6 +29,13 @@ function build(outDir: string): void {
       cwd: root,
       stdio: ['ignore', 'inherit', 'inherit'],
     });
+    // ncc minifies its entry file only; the chunks of dynamic imports get the same treatment here.
+    for (const chunk of readdirSync(dir).filter((f) => /^\d+\.index\.js$/.test(f))) {
+      const file = join(dir, chunk);
+      const result = await minify(readFileSync(file, 'utf8'), { module: true, compress: true, mangle: true, format: { comments: false } });
+      if (result.code === undefined) throw new Error(`terser produced nothing for ${file}`);
+      writeFileSync(file, result.code);
+    }
     if (b.shebang) {
       const file = join(dir, 'index.js');
       const text = readFileSync(file, 'utf8');
@@ -63,7 +71,7 @@ function listFiles(dir: string): string[] {
 
 if (process.argv.includes('--check')) {
   const fresh = mkdtempSync(join(tmpdir(), 'akv-aks-dist-'));
-  build(fresh);
+  await build(fresh);
   const committed = join(root, 'dist');
   const a = listFiles(committed);
   const b = listFiles(fresh);
@@ -77,7 +85,7 @@ if (process.argv.includes('--check')) {
   }
   console.log('dist/ matches a fresh build of src/.');
 } else {
-  build(join(root, 'dist'));
+  await build(join(root, 'dist'));
   for (const f of listFiles(join(root, 'dist'))) {
     console.log(`${(statSync(join(root, 'dist', f)).size / 1024).toFixed(0).padStart(6)} kB  dist/${f}`);
   }

@@ -6,20 +6,17 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import type { Settings } from '../context.ts';
 import { resolveCloud } from '../auth/cloud.ts';
 import { login, type AzureSession } from '../auth/login.ts';
-import { runCleanup } from '../cleanup/index.ts';
-import { runGate } from '../gate/index.ts';
-import { ensureIdentities, proveAccess } from '../identity/index.ts';
-import { applyKubeObjects } from '../kube/apply.ts';
-import { connectKube, readServiceAccountIssuer, serviceAccountToken, type KubeSession } from '../kube/client.ts';
+import type { KubeSession } from '../kube/client.ts';
 import { parseManifest } from '../manifest/load.ts';
 import { ManifestError, type Manifest, type ManifestDocument } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import { countByAction, planLines, textTable, GATE_HEADER, gateRows } from '../report/format.ts';
 import type { RunReport } from '../report/model.ts';
-import { restartChangedWorkloads } from '../rotate/index.ts';
-import { currentVersions, describeVault, syncSecrets, type VaultInfo } from '../vault/index.ts';
+import type { VaultInfo } from '../vault/index.ts';
 import { maskValue } from '../vault/values.ts';
 import { formatDuration } from '../util/duration.ts';
+
+type Steps = typeof import('./steps.ts');
 
 async function section<T>(title: string, fn: () => Promise<T>): Promise<T> {
   return core.group(title, fn);
@@ -80,24 +77,28 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   report.vault = { name: manifest.vault.name };
 
   const cloud = resolveCloud(settings.environment, settings.env);
+  let loading: Promise<Steps> | undefined;
   const session = await section('Login (GitHub OIDC → Microsoft Entra)', async () => {
-    const s = await login({ clientId: settings.clientId, tenantId: settings.tenantId, subscriptionId: settings.subscriptionId, cloud, audience: settings.audience });
+    const pending = login({ clientId: settings.clientId, tenantId: settings.tenantId, subscriptionId: settings.subscriptionId, cloud, audience: settings.audience });
+    loading = import('./steps.ts'); // parsed while the token exchange is on the wire
+    const s = await pending;
     core.info(`logged in as ${settings.clientId} in tenant ${settings.tenantId} (${cloud.name})`);
     return s;
   });
-  const vault = await describeVault(session, manifest);
+  const S = await (loading ?? import('./steps.ts'));
+  const vault = await S.describeVault(session, manifest);
   report.vault = { name: vault.name, uri: vault.uri, authorization: vault.rbac ? 'rbac' : 'access-policy' };
-  const kube = connectKube({ kubeconfig: settings.kubeconfig, context: settings.kubeContext });
+  const kube = S.connectKube({ kubeconfig: settings.kubeconfig, context: settings.kubeContext });
   report.cluster = { context: kube.context, server: kube.server };
 
   if (settings.mode === 'cleanup' || settings.mode === 'plan-cleanup') {
-    await cleanup(settings, manifest, session, vault, kube, report);
+    await cleanup(S, settings, manifest, session, vault, kube, report);
     return;
   }
 
   if (settings.mode === 'verify') {
-    report.secrets = await currentVersions(session, vault, manifest);
-    await gate(settings, manifest, kube, report, deadline, {});
+    report.secrets = await S.currentVersions(session, vault, manifest);
+    await gate(S, settings, manifest, kube, report, deadline, {});
     return;
   }
 
@@ -106,7 +107,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   // Pods created before this instant cannot hold what this run writes (restart and gate evidence).
   const changedAt = new Date();
   const sync = await section(`Key Vault ${vault.name}`, async () => {
-    const r = await withPlannedItems(report, () => syncSecrets(session, vault, manifest, {
+    const r = await withPlannedItems(report, () => S.syncSecrets(session, vault, manifest, {
       mode: settings.mode === 'rotate' ? 'rotate' : azureMode,
       env: settings.env,
       now: new Date(),
@@ -121,10 +122,10 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   report.secrets = sync.secrets;
 
   const needsIssuer = manifest.targets.some((t) => t.identity.mode === 'managed' || t.identity.mode === 'existing');
-  const issuer = needsIssuer ? settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await readServiceAccountIssuer(kube)) : '';
+  const issuer = needsIssuer ? settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await S.readServiceAccountIssuer(kube)) : '';
   report.cluster.issuer = issuer || undefined;
   const ids = await section('Identities, federation and vault access', async () => {
-    const r = await ensureIdentities(session, vault, manifest, { mode: azureMode, issuer });
+    const r = await S.ensureIdentities(session, vault, manifest, { mode: azureMode, issuer });
     logPlan('identities', r.items);
     return r;
   });
@@ -133,7 +134,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   const clientIds: Record<string, string> = {};
   for (const i of ids.identities) if (i.clientId) clientIds[i.namespace] = i.clientId;
   const kubeItems = await section('Kubernetes objects', async () => {
-    const items = await applyKubeObjects(kube, manifest, { tenantId: settings.tenantId, cloudName: cloud.csiCloudName, clientIds }, { mode: azureMode });
+    const items = await S.applyKubeObjects(kube, manifest, { tenantId: settings.tenantId, cloudName: cloud.csiCloudName, clientIds }, { mode: azureMode });
     logPlan('kubernetes', items);
     return items;
   });
@@ -141,12 +142,12 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
 
   if (!planMode && settings.prove && manifest.targets.some((t) => t.serviceAccount && t.identity.mode !== 'kubelet')) {
     await section('Proof of access (as a pod would)', () =>
-      proveAccess(session, vault, manifest, ids.identities, (ns, sa) => serviceAccountToken(kube, ns, sa), { timeoutMs: Math.max(1_000, deadline - Date.now()) }),
+      S.proveAccess(session, vault, manifest, ids.identities, (ns, sa) => S.serviceAccountToken(kube, ns, sa), { timeoutMs: Math.max(1_000, deadline - Date.now()) }),
     );
   }
 
   const rotation = await section('Rotation', async () => {
-    const r = await restartChangedWorkloads(kube, manifest, report.secrets, { mode: azureMode, changedAt });
+    const r = await S.restartChangedWorkloads(kube, manifest, report.secrets, { mode: azureMode, changedAt });
     logPlan('workloads', r.items);
     return r;
   });
@@ -154,7 +155,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   report.restarted = rotation.restarted.map((w) => ({ kind: w.kind, namespace: w.namespace, name: w.name, reason: w.reason }));
   report.warnings.push(...rotation.warnings);
 
-  if (!planMode && settings.gate) await gate(settings, manifest, kube, report, deadline, { changedAt, issuer: issuer || undefined });
+  if (!planMode && settings.gate) await gate(S, settings, manifest, kube, report, deadline, { changedAt, issuer: issuer || undefined });
   else if (!planMode) report.verified = false;
 }
 
@@ -173,19 +174,20 @@ export async function withPlannedItems<T>(report: RunReport, fn: () => Promise<T
 }
 
 /** Removes what the action created for the manifest, in reverse order; never what it does not own. */
-async function cleanup(settings: Settings, manifest: Manifest, session: AzureSession, vault: VaultInfo, kube: KubeSession, report: RunReport): Promise<void> {
+async function cleanup(S: Steps, settings: Settings, manifest: Manifest, session: AzureSession, vault: VaultInfo, kube: KubeSession, report: RunReport): Promise<void> {
   // The issuer only narrows which federated credentials count as the action's: unknown is acceptable.
-  const issuer = settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await readServiceAccountIssuer(kube).catch(() => undefined));
+  const issuer = settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await S.readServiceAccountIssuer(kube).catch(() => undefined));
   const mode = settings.mode === 'cleanup' ? 'apply' : 'plan';
   await section(mode === 'plan' ? 'Clean-up plan (nothing is deleted)' : 'Clean-up', async () => {
     // A CleanupError carries the items done and not done: withPlannedItems reports them.
-    const r = await withPlannedItems(report, () => runCleanup(session, vault, kube, manifest, { mode, issuer }));
+    const r = await withPlannedItems(report, () => S.runCleanup(session, vault, kube, manifest, { mode, issuer }));
     logPlan('clean-up', r.items);
     report.plan.push(...r.items);
   });
 }
 
 async function gate(
+  S: Steps,
   settings: Settings,
   manifest: Manifest,
   kube: KubeSession,
@@ -194,7 +196,7 @@ async function gate(
   hints: { changedAt?: Date; issuer?: string },
 ): Promise<void> {
   const result = await section('Gate: pods mounted the expected versions', async () => {
-    const r = await runGate(kube, manifest, report.secrets, { timeoutMs: Math.max(1_000, deadline - Date.now()), ...hints });
+    const r = await S.runGate(kube, manifest, report.secrets, { timeoutMs: Math.max(1_000, deadline - Date.now()), ...hints });
     report.warnings.push(...(r.warnings ?? []));
     for (const line of textTable(GATE_HEADER, gateRows(r.pods))) core.info(line);
     core.info(`gate ${r.passed ? 'passed' : 'failed'} after ${formatDuration(r.waitedMs)}`);

@@ -1,0 +1,10 @@
+// The heavy steps of the pipeline (Azure management and data-plane SDKs, the Kubernetes client),
+// loaded with a dynamic import once the login request is on the wire, so that the process reaches
+// its first request without parsing them first. The bundler emits this as a separate chunk.
+export { runCleanup } from '../cleanup/index.ts';
+export { runGate } from '../gate/index.ts';
+export { ensureIdentities, proveAccess } from '../identity/index.ts';
+export { applyKubeObjects } from '../kube/apply.ts';
+export { connectKube, readServiceAccountIssuer, serviceAccountToken } from '../kube/client.ts';
+export { restartChangedWorkloads } from '../rotate/index.ts';
+export { currentVersions, describeVault, syncSecrets } from '../vault/index.ts';
