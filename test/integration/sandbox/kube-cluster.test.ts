@@ -30,7 +30,10 @@ describe('control plane', () => {
     };
     expect(cfg['current-context']).toBe('sandbox');
     expect(cfg.clusters[0]!.cluster.server).toBe(ISSUER);
-    expect(Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString()).toBe(readFileSync(kubeEnv().NODE_EXTRA_CA_CERTS!, 'utf8'));
+    // the cluster's CA is the sandbox CA, which the NODE_EXTRA_CA_CERTS bundle carries
+    const clusterCa = Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString().trim();
+    expect(clusterCa).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(readFileSync(kubeEnv().NODE_EXTRA_CA_CERTS!, 'utf8').includes(clusterCa)).toBe(true);
     expect(Object.keys(cfg.users[0]!.user).sort()).toEqual(['client-certificate-data', 'client-key-data']);
     const version = await k.kc.makeApiClient(VersionApi).getCode();
     expect(version.gitVersion).toMatch(/^v1\.\d+\.\d+$/);
@@ -96,8 +99,11 @@ describe('controllers and the kubelet stand-in', () => {
       expect(p.metadata?.ownerReferences?.[0]?.kind).toBe('ReplicaSet');
       expect(p.status?.containerStatuses?.[0]?.state?.running).toBeDefined();
     }
-    const events = await podEvents(k.core, ns, pods[0]!.metadata!.name!);
-    expect(events.map((e) => e.reason)).toEqual(expect.arrayContaining(['Scheduled', 'Started']));
+    const reasons = await waitFor('Scheduled and Started events', async () => {
+      const r = (await podEvents(k.core, ns, pods[0]!.metadata!.name!)).map((e) => e.reason);
+      return r.includes('Scheduled') && r.includes('Started') ? r : undefined;
+    }, 10_000);
+    expect(reasons).toEqual(expect.arrayContaining(['Scheduled', 'Pulled', 'Created', 'Started']));
     const dep = await waitFor('deployment available', async () => {
       const d = await k.apps.readNamespacedDeployment({ name: 'plain', namespace: ns });
       return d.status?.availableReplicas === 2 ? d : undefined;

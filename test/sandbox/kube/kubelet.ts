@@ -688,6 +688,16 @@ export class Kubelet {
         state: { running: { startedAt: now } },
       };
     });
+    // events first: the kubelet records container starts before its status update reaches the API
+    for (const c of pod.spec?.containers ?? []) {
+      if (crashing(c)) {
+        await this.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${s.name}_${s.namespace}(${s.uid})`);
+      } else {
+        await this.event(pod, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`);
+        await this.event(pod, 'Normal', 'Created', `Created container: ${c.name}`);
+        await this.event(pod, 'Normal', 'Started', `Started container ${c.name}`);
+      }
+    }
     const allReady = containerStatuses.every((c) => c.ready);
     const unready = containerStatuses.filter((c) => !c.ready).map((c) => c.name);
     const ip = this.podIp(s);
@@ -724,15 +734,6 @@ export class Kubelet {
     s.started = true;
     s.crashLooping = crash !== undefined;
     this.stats.podsStarted++;
-    for (const c of pod.spec?.containers ?? []) {
-      if (crashing(c)) {
-        await this.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${s.name}_${s.namespace}(${s.uid})`);
-      } else {
-        await this.event(pod, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`);
-        await this.event(pod, 'Normal', 'Created', `Created container: ${c.name}`);
-        await this.event(pod, 'Normal', 'Started', `Started container ${c.name}`);
-      }
-    }
   }
 
   private async patchStatus(pod: V1Pod, status: Record<string, unknown>): Promise<void> {
