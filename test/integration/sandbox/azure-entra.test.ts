@@ -8,6 +8,8 @@ import type { ConfigSnapshot } from '../../sandbox/azure/test-hooks.ts';
 import { ARM_SCOPE, VAULT_SCOPE, armClients, federatedCredential, githubIdToken, jwtClaims, useRunnerEnv } from '../../sandbox/azure/sdk-clients.ts';
 
 const env = sandboxEnv();
+/** The sandbox's GitHub issuer, as the runner's tokens carry it (no trailing slash). */
+const GITHUB_ISSUER = env.AKV_AKS_SANDBOX_GITHUB_ISSUER!;
 const DEPLOYER_OID = '5b0c3c1e-2f6d-4c8a-9d1e-7a3f0b6e4d21';
 
 async function loginError(clientId: string, getAssertion?: () => Promise<string>): Promise<string> {
@@ -53,7 +55,7 @@ describe('GitHub OIDC issuer', () => {
   test('getIDToken returns a signed token with GitHub claims and a 5-minute lifetime', async () => {
     const token = await githubIdToken('api://AzureADTokenExchange');
     const c = jwtClaims(token);
-    expect(c.iss).toBe('https://127.0.0.1:47010');
+    expect(c.iss).toBe(GITHUB_ISSUER);
     expect(c.aud).toBe('api://AzureADTokenExchange');
     expect(c.sub).toBe('repo:contoso/payments:ref:refs/heads/main');
     expect(c.repository).toBe('contoso/payments');
@@ -63,7 +65,7 @@ describe('GitHub OIDC issuer', () => {
     expect(typeof c.job_workflow_ref).toBe('string');
     expect(Number(c.exp) - Number(c.iat)).toBe(300);
 
-    const disco = (await (await fetch('https://127.0.0.1:47010/.well-known/openid-configuration')).json()) as { issuer: string; jwks_uri: string };
+    const disco = (await (await fetch(`${GITHUB_ISSUER}/.well-known/openid-configuration`)).json()) as { issuer: string; jwks_uri: string };
     expect(disco.issuer).toBe(c.iss);
     const jwks = (await (await fetch(disco.jwks_uri)).json()) as { keys: Array<{ kid: string }> };
     const [h, p, s] = token.split('.') as [string, string, string];
@@ -89,7 +91,7 @@ describe('GitHub OIDC issuer', () => {
   test('a 503 from the runner endpoint is retried by @actions/core', async () => {
     await addFault({ service: 'github', method: 'GET', pathPattern: '/idtoken', effect: { kind: 'status', status: 503 } });
     const since = Date.now();
-    expect(jwtClaims(await githubIdToken()).iss).toBe('https://127.0.0.1:47010');
+    expect(jwtClaims(await githubIdToken()).iss).toBe(GITHUB_ISSUER);
     expect((await recordsSince(since, 'github', /\/idtoken/)).map((r) => r.status)).toEqual([503, 200]);
   });
 
@@ -156,20 +158,20 @@ describe('Entra', () => {
     const clients = armClients(env, federatedCredential(env));
     const mi = await clients.msi.userAssignedIdentities.createOrUpdate('rg-ids', n('id-entra-slash'), { location: 'eastus' });
     await clients.msi.federatedIdentityCredentials.createOrUpdate('rg-ids', n('id-entra-slash'), 'github-main', {
-      issuer: 'https://127.0.0.1:47010/',
+      issuer: `${GITHUB_ISSUER}/`,
       subject: 'repo:contoso/payments:ref:refs/heads/main',
       audiences: ['api://AzureADTokenExchange'],
     });
     const msg = await loginError(mi.clientId!);
     expect(msg).toContain('AADSTS70021');
-    expect(msg).toContain("Assertion Issuer: 'https://127.0.0.1:47010'");
+    expect(msg).toContain(`Assertion Issuer: '${GITHUB_ISSUER}'`);
     expect(msg).toContain("Assertion Subject: 'repo:contoso/payments:ref:refs/heads/main'");
     expect(msg).toContain("Assertion Audience: 'api://AzureADTokenExchange'");
 
     // the exact issuer works, once the credential has propagated
     await control('PATCH', '/config', { ficPropagationMs: 1500 });
     await clients.msi.federatedIdentityCredentials.createOrUpdate('rg-ids', n('id-entra-slash'), 'github-main', {
-      issuer: 'https://127.0.0.1:47010',
+      issuer: GITHUB_ISSUER,
       subject: 'repo:contoso/payments:ref:refs/heads/main',
       audiences: ['api://AzureADTokenExchange'],
     });
