@@ -11,6 +11,7 @@ import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId, renderA
 import type { KubeObject, RenderFacts } from '../render/index.ts';
 import type { KubeSession } from './client.ts';
 import { errorSummary, FIELD_MANAGER, statusOf } from './client.ts';
+import { KUBE_CONCURRENCY, limiter, mapLimit } from './pool.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from './spcps.ts';
 
 export type { RenderFacts } from '../render/index.ts';
@@ -132,10 +133,8 @@ async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[
     out.push(...sas.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'ServiceAccount' }) as Obj));
   } catch (err) {
     if (statusOf(err) !== 403) throw err;
-    for (const namespace of namespaces) {
-      const sas = await kube.core.listNamespacedServiceAccount({ namespace, labelSelector: selector });
-      out.push(...sas.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'ServiceAccount' }) as Obj));
-    }
+    const lists = await mapLimit(namespaces, KUBE_CONCURRENCY, (namespace) => kube.core.listNamespacedServiceAccount({ namespace, labelSelector: selector }));
+    for (const sas of lists) out.push(...sas.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'ServiceAccount' }) as Obj));
   }
   try {
     const spcs = (await kube.custom.listClusterCustomObject({ group: SPC_GROUP, version: SPC_VERSION, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] };
@@ -143,10 +142,9 @@ async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[
   } catch (err) {
     // 404: the CRD is absent, so no SecretProviderClass of ours can exist.
     if (statusOf(err) !== 404 && statusOf(err) !== 403) throw err;
-    for (const namespace of statusOf(err) === 403 ? namespaces : []) {
-      const spcs = (await kube.custom.listNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] };
-      out.push(...(spcs.items ?? []).map((i) => ({ ...i, apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass' }) as Obj));
-    }
+    const lists = await mapLimit(statusOf(err) === 403 ? namespaces : [], KUBE_CONCURRENCY, async (namespace) =>
+      (await kube.custom.listNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] });
+    for (const spcs of lists) out.push(...(spcs.items ?? []).map((i) => ({ ...i, apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass' }) as Obj));
   }
   const nss = await kube.core.listNamespace({ labelSelector: selector }).catch((err: unknown) => {
     if (statusOf(err) === 403) return { items: [] };
@@ -160,6 +158,66 @@ function key(o: { apiVersion?: string; kind?: string; metadata?: { name?: string
   return `${o.kind ?? ''}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 }
 
+type Fields = { [k: string]: Fields };
+
+function plainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+/** The FieldsV1 set a server-side apply of `v` records (maps by key, lists and scalars whole); undefined when unsure. */
+function fieldSet(v: Record<string, unknown>): Fields | undefined {
+  const out: Fields = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (x === undefined) continue;
+    if (x === null) return undefined;
+    if (plainObject(x)) {
+      const inner = fieldSet(x);
+      if (!inner) return undefined;
+      out[`f:${k}`] = inner;
+    } else {
+      out[`f:${k}`] = {};
+    }
+  }
+  return out;
+}
+
+/** True when `live` already holds every field of `want` with the same value (lists compared whole). */
+function holds(live: unknown, want: unknown): boolean {
+  if (plainObject(want)) {
+    if (!plainObject(live)) return false;
+    return Object.entries(want).every(([k, w]) => w === undefined || holds(live[k], w));
+  }
+  if (Array.isArray(want)) return Array.isArray(live) && stable(live) === stable(want);
+  return live === want;
+}
+
+/**
+ * True when a server-side apply of `applied` by the action's field manager would change nothing on
+ * `live`: the manager's Apply entry in managedFields (same apiVersion, no subresource) records exactly
+ * the fields `applied` sets (so no field would be released or newly claimed), and the live object holds
+ * each of them with the applied value. Anything unusual (metadata beyond labels and annotations, nulls,
+ * several entries, a different apiVersion) answers false, and the caller applies as usual.
+ */
+export function applyIsNoop(applied: KubeObject, live: Obj | undefined): boolean {
+  if (!live) return false;
+  const { name, namespace, labels, annotations, ...otherMeta } = applied.metadata;
+  if (Object.values(otherMeta).some((v) => v !== undefined)) return false;
+  if (name !== live.metadata?.name || (namespace ?? undefined) !== (live.metadata?.namespace ?? undefined)) return false;
+  const entries = (live.metadata?.managedFields ?? []).filter((e) => e.manager === FIELD_MANAGER && e.operation === 'Apply' && !e.subresource);
+  if (entries.length !== 1) return false;
+  const entry = entries[0]!;
+  if (entry.apiVersion !== applied.apiVersion || (entry.fieldsType ?? 'FieldsV1') !== 'FieldsV1') return false;
+  const body: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(applied)) if (k !== 'apiVersion' && k !== 'kind' && k !== 'metadata') body[k] = v;
+  const meta: Record<string, unknown> = {};
+  if (labels !== undefined) meta.labels = labels;
+  if (annotations !== undefined) meta.annotations = annotations;
+  if (Object.keys(meta).length) body.metadata = meta;
+  const want = fieldSet(body);
+  if (!want || stable(want) !== stable(entry.fieldsV1 ?? {})) return false;
+  return holds(live, body);
+}
+
 /**
  * Namespaces (only createNamespace), ServiceAccounts, SecretProviderClasses rendered by src/render, applied by
  * server-side apply with field manager 'akv-aks-action' (plan mode: dry-run=All + diff → value-free PlanItems);
@@ -171,13 +229,21 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
   const desired = renderAll(manifest, facts);
   const instance = instanceId(manifest);
   const plan = opts.mode === 'plan';
-  const items: PlanItem[] = [];
   const missingNamespaces = new Set<string>();
   const toCreate = new Set(desired.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));
+  const request = limiter(KUBE_CONCURRENCY);
 
-  for (const ns of [...new Set(desired.map((o) => o.metadata.namespace).filter((n): n is string => Boolean(n)))].sort()) {
-    if (!toCreate.has(ns) && !(await namespaceExists(kube, ns))) missingNamespaces.add(ns);
-  }
+  // One labelled list per kind finds every object this manifest already applied (they carry its
+  // labels): no read per object on a re-run. The same lists decide what to prune at the end.
+  const owned = await ownedObjects(kube, manifest);
+  const ownedByKey = new Map(owned.map((o) => [key(o), o]));
+  // A namespace holding one of our objects exists; the others are read, a few at a time.
+  const known = new Set(owned.map((o) => (o.kind === 'Namespace' ? o.metadata?.name : o.metadata?.namespace)).filter((n): n is string => Boolean(n)));
+  const toCheck = [...new Set(desired.map((o) => o.metadata.namespace).filter((n): n is string => Boolean(n)))].sort().filter((ns) => !toCreate.has(ns) && !known.has(ns));
+  const exists = await mapLimit(toCheck, KUBE_CONCURRENCY, (ns) => namespaceExists(kube, ns));
+  toCheck.forEach((ns, i) => {
+    if (!exists[i]) missingNamespaces.add(ns);
+  });
   if (missingNamespaces.size && !plan) {
     throw new Error(
       `namespace${missingNamespaces.size > 1 ? 's' : ''} ${[...missingNamespaces].join(', ')} do${missingNamespaces.size > 1 ? '' : 'es'} not exist: create ${missingNamespaces.size > 1 ? 'them' : 'it'} or set createNamespace: true on the target`,
@@ -185,73 +251,68 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
   }
   const createdNamespaces = new Set<string>();
 
-  for (const o of desired) {
+  const one = async (o: KubeObject): Promise<PlanItem> => {
     const kind = KIND_TO_PLAN[o.kind] ?? 'secret-provider-class';
     const name = itemName(o);
     const base = { kind, name, namespace: o.metadata.namespace ?? (o.kind === 'Namespace' ? o.metadata.name : undefined) };
-    const push = (action: PlanAction, reason?: string): void => {
-      items.push(reason ? { ...base, action, reason } : { ...base, action });
-    };
+    const item = (action: PlanAction, reason?: string): PlanItem => (reason ? { ...base, action, reason } : { ...base, action });
     const ns = o.metadata.namespace;
-    if (ns && missingNamespaces.has(ns)) {
-      push('refuse', `namespace ${ns} does not exist and createNamespace is false`);
-      continue;
-    }
-    let existing: Obj | undefined;
-    try {
-      existing = await readObject(kube, o);
-    } catch (err) {
-      if (plan && o.kind === 'SecretProviderClass') {
-        push('refuse', crdHint(o, err));
-        continue;
+    if (ns && missingNamespaces.has(ns)) return item('refuse', `namespace ${ns} does not exist and createNamespace is false`);
+    let existing: Obj | undefined = ownedByKey.get(key(o));
+    if (!existing) {
+      try {
+        existing = await request(() => readObject(kube, o));
+      } catch (err) {
+        if (plan && o.kind === 'SecretProviderClass') return item('refuse', crdHint(o, err));
+        throw new Error(`cannot read ${o.kind} ${name}: ${crdHint(o, err)}`);
       }
-      throw new Error(`cannot read ${o.kind} ${name}: ${crdHint(o, err)}`);
     }
-    if (o.kind === 'Namespace' && existing && !ownedBy(existing, instance)) {
-      // A namespace the action did not create is left exactly as it is.
-      push('unchanged', 'exists, not created by the action');
-      continue;
-    }
-    if (plan && ns && toCreate.has(ns) && createdNamespaces.has(ns)) {
-      // The namespace does not exist yet, so a dry run of its content cannot be asked for.
-      push('create', `in new namespace ${ns}`);
-      continue;
-    }
+    // A namespace the action did not create is left exactly as it is.
+    if (o.kind === 'Namespace' && existing && !ownedBy(existing, instance)) return item('unchanged', 'exists, not created by the action');
+    // The namespace does not exist yet, so a dry run of its content cannot be asked for.
+    if (plan && ns && toCreate.has(ns) && createdNamespaces.has(ns)) return item('create', `in new namespace ${ns}`);
     const force = existing === undefined || ownedBy(existing, instance);
     // Keep (or set) the adoption mark: server-side apply would drop a field the manager stops sending.
     const applied: KubeObject = existing && (adopted(existing) || !ownedBy(existing, instance))
       ? { ...o, metadata: { ...o.metadata, annotations: { ...o.metadata.annotations, [ADOPTED_ANNOTATION]: 'true' } } }
       : o;
+    // Already applied exactly so by the action: the apply (or its dry run) would change nothing.
+    if (existing && ownedBy(existing, instance) && applyIsNoop(applied, existing)) return item('unchanged');
     let after: Obj;
     try {
-      after = await serverSideApply(kube, applied, plan, force);
+      after = await request(() => serverSideApply(kube, applied, plan, force));
     } catch (err) {
       const status = statusOf(err);
       if (status === 409) {
         const msg = `${o.kind} ${name} exists with fields another manager owns (${errorSummary(err)}); the action does not overwrite objects it does not own: remove the conflicting fields or add the labels ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} and ${INSTANCE_LABEL}=${instance} to hand it over`;
-        if (plan) {
-          push('refuse', 'owned by another field manager');
-          continue;
-        }
+        if (plan) return item('refuse', 'owned by another field manager');
         throw new Error(msg);
       }
       throw new Error(`cannot apply ${o.kind} ${name}: ${crdHint(o, err)}`);
     }
     if (!existing) {
       if (o.kind === 'Namespace') createdNamespaces.add(o.metadata.name);
-      push('create');
       if (!plan) core.info(`created ${o.kind} ${name}`);
-      continue;
+      return item('create');
     }
     const paths = changedPaths(applied, existing, after);
     const adopting = !ownedBy(existing, instance);
-    if (paths.length === 0) push('unchanged');
-    else push(adopting ? 'adopt' : 'update', `changed: ${paths.join(', ')}`);
     if (!plan && paths.length) core.info(`${adopting ? 'adopted' : 'updated'} ${o.kind} ${name} (${paths.join(', ')})`);
-  }
+    if (paths.length === 0) return item('unchanged');
+    return item(adopting ? 'adopt' : 'update', `changed: ${paths.join(', ')}`);
+  };
+
+  // Namespaces first (renderAll puts them first), then their content: independent objects run a few
+  // at a time; the items keep the rendered order.
+  const namespaceObjects = desired.filter((o) => o.kind === 'Namespace');
+  const rest = desired.filter((o) => o.kind !== 'Namespace');
+  const items: PlanItem[] = [
+    ...(await mapLimit(namespaceObjects, KUBE_CONCURRENCY, one)),
+    ...(await mapLimit(rest, KUBE_CONCURRENCY, one)),
+  ];
 
   const wanted = new Set(desired.map(key));
-  for (const o of await ownedObjects(kube, manifest)) {
+  for (const o of owned) {
     if (wanted.has(key(o)) || !ownedBy(o, instance)) continue;
     const kind = KIND_TO_PLAN[o.kind ?? ''] ?? 'secret-provider-class';
     const name = itemName(o);

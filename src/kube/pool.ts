@@ -1,0 +1,49 @@
+// Bounded concurrency for Kubernetes API calls: a no-op re-run is latency-bound (one round trip per
+// list or object), so independent calls run a few at a time instead of one by one. The API server's
+// default --max-requests-inflight is 400; the action keeps well under it.
+
+/** Requests the action keeps in flight at once against one API server. */
+export const KUBE_CONCURRENCY = 8;
+
+/**
+ * Maps `items` through `fn` with at most `limit` calls pending, keeping the input order in the
+ * result. After a failure no new call starts; the calls already running are awaited and the error of
+ * the earliest failed item (in input order) is thrown, so the outcome does not depend on timing.
+ */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  const errors = new Map<number, unknown>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && errors.size === 0) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i] as T, i);
+      } catch (err) {
+        errors.set(i, err);
+      }
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, () => worker());
+  await Promise.all(workers);
+  if (errors.size) throw errors.get(Math.min(...errors.keys()));
+  return results;
+}
+
+/** A semaphore: `run(fn)` starts fn once fewer than `limit` runs are pending. */
+export function limiter(limit: number): <R>(fn: () => Promise<R>) => Promise<R> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async <R>(fn: () => Promise<R>): Promise<R> => {
+    // A released slot is handed to the next waiter directly, so `active` never exceeds `limit`.
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active++;
+    try {
+      return await fn();
+    } finally {
+      const wake = waiting.shift();
+      if (wake) wake();
+      else active--;
+    }
+  };
+}
