@@ -12,11 +12,15 @@ import {
   DIGEST_KEY_SECRET,
   OWNER,
   TAG_OWNER,
+  isOwned,
+  isReservedSecretName,
   planSecrets,
   secretsNeedingValueRead,
 } from './plan.ts';
 import type { DeletedSecretInfo, DesiredProperties, LiveSecret, PlannedSecret, VaultState } from './plan.ts';
 import { generateValue, maskValue, newDigestKey, valueDigest } from './values.ts';
+import { STATE_CONTENT_TYPE, VersionIndex, attributesFingerprint, decodeShard, entryFor, stateShardOf } from './versions.ts';
+import type { IndexEntry } from './versions.ts';
 
 export interface VaultAccessPolicy {
   tenantId: string;
@@ -40,11 +44,33 @@ export interface VaultInfo {
 export class VaultSyncError extends Error {
   /** Secret names concerned (never values). */
   readonly secrets: string[];
-  constructor(message: string, secrets: string[], cause?: unknown) {
+  /**
+   * The value-free plan of the run when the failure came after planning (refused secrets, missing
+   * `existing` objects, a failed write or prune), so the report can still show it; empty otherwise.
+   */
+  readonly items: PlanItem[];
+  constructor(message: string, secrets: string[], cause?: unknown, items: PlanItem[] = []) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'VaultSyncError';
     this.secrets = secrets;
+    this.items = items;
   }
+}
+
+/**
+ * Gives an error thrown after planning the planned items: a VaultSyncError is re-made with them;
+ * another error (an SDK error after its retries) gets a non-enumerable `items` property, the same
+ * shape the pipeline reads.
+ */
+function withItems(e: unknown, items: PlanItem[]): unknown {
+  if (e instanceof VaultSyncError) {
+    if (e.items.length) return e;
+    const again = new VaultSyncError(e.message, e.secrets, e.cause, items);
+    if (e.stack) again.stack = e.stack;
+    return again;
+  }
+  if (e && typeof e === 'object' && !('items' in e)) Object.defineProperty(e, 'items', { value: items, enumerable: false, configurable: true });
+  return e;
 }
 
 /** ARM Vaults_Get: the data-plane URI (properties.vaultUri), the permission model, access policies. */
@@ -103,6 +129,7 @@ function toLive(p: SecretProperties): LiveSecret {
     tags: { ...(p.tags ?? {}) },
     contentType: p.contentType,
     createdOn: p.createdOn,
+    updatedOn: p.updatedOn,
     expiresOn: p.expiresOn,
     notBefore: p.notBefore,
     managed: p.managed,
@@ -124,19 +151,96 @@ async function listLive(client: SecretClient, limiter: RateLimiter): Promise<Map
   return live;
 }
 
-/** The latest version of a secret, from its versions' metadata (no value read). */
-async function latestVersion(client: SecretClient, limiter: RateLimiter, name: string): Promise<string | undefined> {
-  let best: { version: string; created: number } | undefined;
+/**
+ * The current version of a secret whose version the index does not know, from its versions'
+ * metadata (no value read): the latest by `created`. Key Vault's times have whole seconds, so when
+ * several versions share the latest second, those whose attributes match what LIST shows of the
+ * current one are kept, and if that still leaves several, one GET of the secret (its value masked
+ * and dropped) names the current version. Also returns the index entry for the answer.
+ */
+async function currentVersion(client: SecretClient, limiter: RateLimiter, name: string, live?: LiveSecret): Promise<{ version?: string; entry?: IndexEntry }> {
+  const all: SecretProperties[] = [];
   const pages = client.listPropertiesOfSecretVersions(name).byPage({ maxPageSize: 25 });
   for (;;) {
     const page = await limiter.run('read', () => pages.next());
     if (page.done) break;
-    for (const p of page.value) {
-      const created = p.createdOn?.getTime() ?? 0;
-      if (p.version && (!best || created > best.created || (created === best.created && p.version > best.version))) best = { version: p.version, created };
-    }
+    for (const p of page.value) if (p.version) all.push(p);
   }
-  return best?.version;
+  if (!all.length) return {};
+  const created = (p: SecretProperties): number => p.createdOn?.getTime() ?? 0;
+  const newest = Math.max(...all.map(created));
+  let tied = all.filter((p) => created(p) === newest);
+  if (tied.length > 1 && live) {
+    const fp = attributesFingerprint(live);
+    const same = tied.filter((p) => attributesFingerprint(toLive(p)) === fp && p.updatedOn?.getTime() === live.updatedOn?.getTime());
+    if (same.length) tied = same;
+  }
+  if (tied.length > 1) {
+    try {
+      const s = await limiter.run('read', () => client.getSecret(name));
+      if (s.value !== undefined) maskValue(s.value);
+      const v = s.properties.version;
+      if (v) return { version: v, entry: entryFor(v, toLive(s.properties)) };
+    } catch (e) {
+      // No permission to read values: the best guess below (the gate then shows any mismatch).
+      core.debug(`secret ${name}: several versions created in one second and no read of the current one (${statusOf(e) ?? 'error'})`);
+    }
+    tied.sort((a, b) => ((a.version ?? '') < (b.version ?? '') ? 1 : -1));
+    return { version: tied[0]?.version };
+  }
+  const best = tied[0] as SecretProperties;
+  return { version: best.version, entry: entryFor(best.version, toLive(best)) };
+}
+
+/**
+ * The version index shards the LIST shows (owned by the action), read in parallel. Undefined when
+ * a shard name is held by a secret the action does not own: the index is then neither used nor written.
+ */
+async function readIndex(client: SecretClient, limiter: RateLimiter, live: Map<string, LiveSecret>): Promise<VersionIndex | undefined> {
+  const found: { shard: number; name: string }[] = [];
+  for (const l of live.values()) {
+    const shard = stateShardOf(l.name);
+    if (shard === undefined) continue;
+    if (!isOwned(l.tags)) {
+      core.info(`secret ${l.name} is not managed by akv-aks-action: versions are looked up per secret`);
+      return undefined;
+    }
+    found.push({ shard, name: l.name });
+  }
+  const shards = new Map<number, Map<string, IndexEntry> | undefined>();
+  await mapLimited(found, VAULT_LIMITS.concurrency, async (f) => {
+    try {
+      const s = await limiter.run('read', () => client.getSecret(f.name));
+      shards.set(f.shard, decodeShard(s.value));
+    } catch (e) {
+      if (statusOf(e) === 404 || statusOf(e) === 403) {
+        shards.set(f.shard, undefined);
+        return;
+      }
+      throw e;
+    }
+  });
+  return new VersionIndex(shards);
+}
+
+/** Writes the index shards that changed (none on a no-op run). A failure costs only the next run's lookups. */
+async function writeIndex(ctx: SyncContext, index: VersionIndex, live: Map<string, LiveSecret>): Promise<void> {
+  let writes;
+  try {
+    writes = index.shardWrites(live);
+  } catch (e) {
+    core.info(`version index not updated: ${messageOf(e)}`);
+    return;
+  }
+  if (!writes.length) return;
+  try {
+    await mapLimited(writes, VAULT_LIMITS.concurrency, (w) =>
+      writeVersion(ctx.client, ctx.limiter, w.name, w.value, { tags: { [TAG_OWNER]: OWNER }, contentType: STATE_CONTENT_TYPE }, true),
+    );
+    core.debug(`version index updated (${writes.length} shard(s))`);
+  } catch (e) {
+    core.info(`version index not updated (the next run looks versions up per secret): ${messageOf(e)}`);
+  }
 }
 
 async function getDeleted(client: SecretClient, limiter: RateLimiter, name: string): Promise<DeletedSecretInfo | undefined> {
@@ -177,7 +281,7 @@ async function recover(client: SecretClient, limiter: RateLimiter, name: string)
 }
 
 /** setSecret that waits through ObjectIsBeingDeleted and recovers on ObjectIsDeletedButRecoverable. */
-async function writeVersion(client: SecretClient, limiter: RateLimiter, name: string, value: string, props: DesiredProperties, mayRecover: boolean): Promise<string | undefined> {
+async function writeVersion(client: SecretClient, limiter: RateLimiter, name: string, value: string, props: DesiredProperties, mayRecover: boolean): Promise<SecretProperties> {
   return retryWhile(
     async () => {
       try {
@@ -190,7 +294,7 @@ async function writeVersion(client: SecretClient, limiter: RateLimiter, name: st
             enabled: true,
           }),
         );
-        return s.properties.version;
+        return s.properties;
       } catch (e) {
         if (hasCode(e, 'ObjectIsDeletedButRecoverable') && mayRecover) {
           core.info(`secret ${name}: soft-deleted meanwhile, recovering`);
@@ -208,6 +312,8 @@ async function writeVersion(client: SecretClient, limiter: RateLimiter, name: st
 interface SyncContext {
   client: SecretClient;
   limiter: RateLimiter;
+  /** What this run learns about versions (undefined when the index is unusable). */
+  index?: VersionIndex;
 }
 
 async function loadDigestKey(ctx: SyncContext, create: boolean): Promise<{ key: Buffer; persisted: boolean }> {
@@ -241,15 +347,42 @@ function envValue(env: Record<string, string | undefined>, variable: string, sec
   return v;
 }
 
+/** LIST (pages of 25) and the version index, then the index's validated versions on the live secrets. */
+async function readState(ctx: SyncContext): Promise<Map<string, LiveSecret>> {
+  const live = await listLive(ctx.client, ctx.limiter);
+  ctx.index = await readIndex(ctx.client, ctx.limiter, live);
+  let known = 0;
+  if (ctx.index) {
+    for (const l of live.values()) {
+      const v = ctx.index.lookup(l);
+      if (v) {
+        l.version = v;
+        known++;
+      }
+    }
+  }
+  core.debug(`version index: ${known} of ${live.size} current version(s) known`);
+  return live;
+}
+
+/** The version of a live secret: from the index when it still matches, else looked up (and learned). */
+async function versionOf(ctx: SyncContext, l: LiveSecret): Promise<string | undefined> {
+  if (l.version) return l.version;
+  const r = await currentVersion(ctx.client, ctx.limiter, l.name, l);
+  if (r.entry && r.entry.updated === Math.floor((l.updatedOn?.getTime() ?? -1_000) / 1000) && r.entry.fp === attributesFingerprint(l)) ctx.index?.learn(l.name, r.entry);
+  else ctx.index?.forget(l.name);
+  l.version = r.version;
+  return r.version;
+}
+
 export async function syncSecrets(
   session: AzureSession,
   vault: VaultInfo,
   manifest: Manifest,
   opts: { mode: 'plan' | 'apply' | 'rotate'; env: Record<string, string | undefined>; now: Date; manifestPath: string; commit?: string; repository?: string },
 ): Promise<{ items: PlanItem[]; secrets: SecretVersion[] }> {
-  if (manifest.secrets.some((s) => s.name.toLowerCase() === DIGEST_KEY_SECRET)) {
-    throw new VaultSyncError(`the secret name ${DIGEST_KEY_SECRET} is reserved by the action`, [DIGEST_KEY_SECRET]);
-  }
+  const reserved = manifest.secrets.find((s) => isReservedSecretName(s.name));
+  if (reserved) throw new VaultSyncError(`the secret name ${reserved.name} is reserved by the action`, [reserved.name]);
   const ctx: SyncContext = { client: secretClient(session.credential, session.cloud, vault.uri), limiter: new RateLimiter(VAULT_LIMITS) };
   const writing = opts.mode !== 'plan';
 
@@ -257,7 +390,7 @@ export async function syncSecrets(
   const values = new Map<string, string>();
   for (const s of manifest.secrets) if (s.source.kind === 'env') values.set(s.name.toLowerCase(), envValue(opts.env, s.source.env, s.name));
 
-  const live = await listLive(ctx.client, ctx.limiter);
+  const live = await readState(ctx);
   const missing = manifest.secrets.filter((s) => !live.has(s.name.toLowerCase()));
   const deletedList = await mapLimited(missing, VAULT_LIMITS.concurrency, (s) => getDeleted(ctx.client, ctx.limiter, s.name));
   const state: VaultState = { live, deleted: new Map() };
@@ -292,38 +425,47 @@ export async function syncSecrets(
   const items = plan.secrets.map((p) => p.item);
   for (const it of items) core.info(`secret ${it.name}: ${it.action}${it.reason ? ` (${it.reason})` : ''}`);
 
-  if (writing) {
-    const refused = plan.secrets.filter((p) => p.op.kind === 'refuse');
-    if (refused.length) {
-      throw new VaultSyncError(
-        `refusing to write Key Vault ${vault.name}; nothing was written: ` + refused.map((p) => `${p.name}: ${p.item.reason ?? 'refused'}`).join('; '),
-        refused.map((p) => p.name),
-      );
+  try {
+    if (writing) {
+      const refused = plan.secrets.filter((p) => p.op.kind === 'refuse');
+      if (refused.length) {
+        throw new VaultSyncError(
+          `refusing to write Key Vault ${vault.name}; nothing was written: ` + refused.map((p) => `${p.name}: ${p.item.reason ?? 'refused'}`).join('; '),
+          refused.map((p) => p.name),
+          undefined,
+          items,
+        );
+      }
     }
-  }
 
-  const written = new Map<string, string | undefined>();
-  if (writing) {
-    await mapLimited(plan.secrets, VAULT_LIMITS.concurrency, async (p) => {
-      const v = await execute(ctx, p, values);
-      if (v.wrote) written.set(p.name.toLowerCase(), v.version);
+    const written = new Map<string, string | undefined>();
+    if (writing) {
+      await mapLimited(plan.secrets, VAULT_LIMITS.concurrency, async (p) => {
+        const v = await execute(ctx, p, values);
+        if (v.wrote) written.set(p.name.toLowerCase(), v.version);
+      });
+    }
+
+    // Versions for the gate: written ones from the writes, the others from the index or a lookup.
+    const wanted = mountedNames(manifest);
+    const secrets: SecretVersion[] = [];
+    await mapLimited(manifest.secrets, VAULT_LIMITS.concurrency, async (spec) => {
+      const key = spec.name.toLowerCase();
+      const p = plan.secrets.find((x) => x.spec === spec);
+      const changed = p?.op.kind === 'set';
+      let version: string | undefined;
+      const l = live.get(key);
+      if (written.has(key)) version = written.get(key);
+      else if (!changed && l && wanted.has(key)) version = await versionOf(ctx, l);
+      secrets.push({ name: spec.name, version, changed });
     });
-  }
+    secrets.sort((a, b) => manifest.secrets.findIndex((s) => s.name === a.name) - manifest.secrets.findIndex((s) => s.name === b.name));
 
-  // Versions for the gate.
-  const wanted = mountedNames(manifest);
-  const secrets: SecretVersion[] = [];
-  await mapLimited(manifest.secrets, VAULT_LIMITS.concurrency, async (spec) => {
-    const key = spec.name.toLowerCase();
-    const p = plan.secrets.find((x) => x.spec === spec);
-    const changed = p?.op.kind === 'set';
-    let version: string | undefined;
-    if (written.has(key)) version = written.get(key);
-    else if (!changed && live.has(key) && wanted.has(key)) version = live.get(key)?.version ?? (await latestVersion(ctx.client, ctx.limiter, spec.name));
-    secrets.push({ name: spec.name, version, changed });
-  });
-  secrets.sort((a, b) => manifest.secrets.findIndex((s) => s.name === a.name) - manifest.secrets.findIndex((s) => s.name === b.name));
-  return { items, secrets };
+    if (writing && ctx.index) await writeIndex(ctx, ctx.index, live);
+    return { items, secrets };
+  } catch (e) {
+    throw withItems(e, items);
+  }
 }
 
 async function execute(ctx: SyncContext, p: PlannedSecret, values: Map<string, string>): Promise<{ wrote: boolean; version?: string }> {
@@ -345,22 +487,25 @@ async function execute(ctx: SyncContext, p: PlannedSecret, values: Map<string, s
         core.info(`secret ${p.name}: recovering the soft-deleted secret`);
         await recover(client, limiter, p.name);
       }
-      const version = await writeVersion(client, limiter, p.name, value, p.op.properties, true);
+      const props = await writeVersion(client, limiter, p.name, value, p.op.properties, true);
+      ctx.index?.learn(p.name, entryFor(props.version, toLive(props)));
       core.info(`secret ${p.name}: wrote a new version`);
-      return { wrote: true, version };
+      return { wrote: true, version: props.version };
     }
     case 'properties': {
-      const version = p.live?.version ?? (await latestVersion(client, limiter, p.name));
+      const version = p.live ? await versionOf(ctx, p.live) : undefined;
       if (!version) throw new VaultSyncError(`secret ${p.name}: cannot find its current version to update its properties`, [p.name]);
       const props = p.op.properties;
-      await limiter.run('write', () =>
+      const updated = await limiter.run('write', () =>
         client.updateSecretProperties(p.name, version, { tags: props.tags, contentType: props.contentType, expiresOn: props.expiresOn, notBefore: props.notBefore }),
       );
+      ctx.index?.learn(p.name, entryFor(updated.version ?? version, toLive(updated)));
       core.info(`secret ${p.name}: updated properties`);
       return { wrote: false };
     }
     case 'prune': {
       const purge = p.op.purge;
+      ctx.index?.forget(p.name);
       try {
         const poller = await limiter.run('write', () => client.beginDeleteSecret(p.name, { intervalInMs: 1_000 }));
         if (purge) {
@@ -380,9 +525,8 @@ async function execute(ctx: SyncContext, p: PlannedSecret, values: Map<string, s
 
 /** Current latest version of each named object (for verify-only mode), in as few calls as possible. */
 export async function currentVersions(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<SecretVersion[]> {
-  const client = secretClient(session.credential, session.cloud, vault.uri);
-  const limiter = new RateLimiter(VAULT_LIMITS);
-  const live = await listLive(client, limiter);
+  const ctx: SyncContext = { client: secretClient(session.credential, session.cloud, vault.uri), limiter: new RateLimiter(VAULT_LIMITS) };
+  const live = await readState(ctx);
   const wanted = mountedNames(manifest);
   const out: SecretVersion[] = [];
   const missing: string[] = [];
@@ -393,7 +537,7 @@ export async function currentVersions(session: AzureSession, vault: VaultInfo, m
       out.push({ name: spec.name, changed: false });
       return;
     }
-    const version = wanted.has(spec.name.toLowerCase()) ? (l.version ?? (await latestVersion(client, limiter, spec.name))) : l.version;
+    const version = wanted.has(spec.name.toLowerCase()) ? await versionOf(ctx, l) : l.version;
     out.push({ name: spec.name, version, changed: false });
   });
   if (missing.length) throw new VaultSyncError(`Key Vault ${vault.name} lacks secret(s) the manifest declares: ${missing.sort().join(', ')}`, missing);

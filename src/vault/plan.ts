@@ -3,6 +3,7 @@
 // value-free PlanItems. Plan mode prints these; apply executes exactly these.
 import type { Manifest, SecretSpec } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
+import { stateShardOf } from './versions.ts';
 
 export const TAG_OWNER = 'managed-by';
 export const OWNER = 'akv-aks-action';
@@ -15,6 +16,11 @@ export const TAG_SOURCE = 'akv-aks-source';
 export const DIGEST_KEY_SECRET = 'akv-aks-digest-key';
 export const DIGEST_KEY_CONTENT_TYPE = 'application/vnd.akv-aks.digest-key';
 
+/** Names the action keeps for itself: the digest key and the version index shards (src/vault/versions.ts). */
+export function isReservedSecretName(name: string): boolean {
+  return name.toLowerCase() === DIGEST_KEY_SECRET || stateShardOf(name) !== undefined;
+}
+
 /** Metadata of a secret's current version, as LIST returns it (no value). */
 export interface LiveSecret {
   name: string;
@@ -24,6 +30,8 @@ export interface LiveSecret {
   tags: Record<string, string>;
   contentType?: string;
   createdOn?: Date;
+  /** When the current version was written or its properties last changed (whole seconds). */
+  updatedOn?: Date;
   expiresOn?: Date;
   notBefore?: Date;
   /** True for the secret backing a Key Vault certificate. */
@@ -298,7 +306,7 @@ export function planSecrets(input: PlanInput): SecretPlan {
   // Secrets this manifest owns but no longer declares.
   const dropped = [...state.live.values()]
     .filter((s) => isOwned(s.tags) && s.tags[TAG_MANIFEST] === tagValue(input.manifestPath))
-    .filter((s) => !declared.has(lower(s.name)) && lower(s.name) !== DIGEST_KEY_SECRET)
+    .filter((s) => !declared.has(lower(s.name)) && !isReservedSecretName(s.name))
     .sort((a, b) => a.name.localeCompare(b.name));
   for (const s of dropped) {
     if (manifest.prune) {
