@@ -9,6 +9,8 @@ import {
   KubernetesObjectApi,
   WellKnownApi,
 } from '@kubernetes/client-node';
+import type { Cluster } from '@kubernetes/client-node';
+import { createHash } from 'node:crypto';
 
 export interface KubeSession {
   kc: KubeConfig;
@@ -28,6 +30,38 @@ export class KubeConfigError extends Error {
     super(message);
     this.name = 'KubeConfigError';
   }
+}
+
+type DispatcherFactory = (cluster: Cluster | null, agentOptions: Record<string, unknown>) => unknown;
+
+/**
+ * client-node 2.0 builds a new undici Agent for every API request (KubeConfig.createDispatcher), so
+ * each request opens a new TLS connection with a full handshake: a few milliseconds of CPU per call,
+ * the bulk of a no-op re-run's Kubernetes time. This keeps one dispatcher per distinct cluster + TLS
+ * material (keep-alive connections reused, as kubectl does); new credentials (a rotated client
+ * certificate) give a new key and so a new dispatcher. If the library's internals differ, nothing is changed.
+ */
+export function poolConnections(kc: KubeConfig): boolean {
+  const target = kc as unknown as { createDispatcher?: DispatcherFactory };
+  const original = target.createDispatcher;
+  if (typeof original !== 'function') return false;
+  const cache = new Map<string, unknown>();
+  target.createDispatcher = (cluster, agentOptions) => {
+    const h = createHash('sha256');
+    for (const part of [cluster?.name, cluster?.server, cluster?.proxyUrl]) h.update(`${part ?? ''}\0`);
+    for (const k of Object.keys(agentOptions).sort()) {
+      const v = agentOptions[k];
+      if (v === undefined) continue;
+      h.update(`${k}=`);
+      const parts = Array.isArray(v) ? v : [v];
+      for (const x of parts) h.update(typeof x === 'string' || Buffer.isBuffer(x) ? x : JSON.stringify(x) ?? '');
+      h.update('\0');
+    }
+    const key = h.digest('hex');
+    if (!cache.has(key)) cache.set(key, original.call(kc, cluster, agentOptions));
+    return cache.get(key);
+  };
+  return true;
 }
 
 /** Loads the kubeconfig (file given, else `KUBECONFIG` / ~/.kube/config) and selects the context. */
@@ -55,6 +89,7 @@ export function connectKube(opts: { kubeconfig?: string; context?: string } = {}
       'kubeconfig has no current cluster: run azure/aks-set-context first or give the kubeconfig / context inputs',
     );
   }
+  poolConnections(kc);
   return {
     kc,
     core: kc.makeApiClient(CoreV1Api),

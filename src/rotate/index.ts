@@ -7,13 +7,14 @@ import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
 import type { KubeSession } from '../kube/client.ts';
 import { errorSummary, FIELD_MANAGER, statusOf } from '../kube/client.ts';
+import { KUBE_CONCURRENCY, limiter, mapLimit } from '../kube/pool.ts';
 import { mountedVersions, spcpsFor, SPC_GROUP, SPC_VERSION, SPCPS_PLURAL } from '../kube/spcps.ts';
 import type { SpcPodStatus } from '../kube/spcps.ts';
 import type { Workload } from '../kube/workloads.ts';
 import { currentPods, onDeleteStrategy, refOf, templateOf } from '../kube/workloads.ts';
 import { discoverConsumption, needsNewPod, workloadKey } from './discovery.ts';
 import type { ConsumedTarget } from './discovery.ts';
-import { decideRestart, DIGEST_ANNOTATION, indexVersions } from './decide.ts';
+import { decideRestart, DIGEST_ANNOTATION, indexVersions, mountedVersionsDigest } from './decide.ts';
 import type { PodEvidence, RestartDecision, WorkloadObservation } from './decide.ts';
 
 export interface RestartedWorkload {
@@ -34,34 +35,50 @@ export interface NamespaceSnapshot {
   spcpsServed: boolean;
 }
 
-export async function readNamespace(kube: KubeSession, namespace: string): Promise<NamespaceSnapshot> {
-  const [deps, stss, dss, rss, pods] = await Promise.all([
-    kube.apps.listNamespacedDeployment({ namespace }),
-    kube.apps.listNamespacedStatefulSet({ namespace }),
-    kube.apps.listNamespacedDaemonSet({ namespace }),
-    kube.apps.listNamespacedReplicaSet({ namespace }),
-    kube.core.listNamespacedPod({ namespace }),
+type Run = <R>(fn: () => Promise<R>) => Promise<R>;
+const direct: Run = (fn) => fn();
+
+/** The namespace's Deployments, StatefulSets and DaemonSets (three lists). */
+async function readWorkloads(kube: KubeSession, namespace: string, run: Run = direct): Promise<Workload[]> {
+  const [deps, stss, dss] = await Promise.all([
+    run(() => kube.apps.listNamespacedDeployment({ namespace })),
+    run(() => kube.apps.listNamespacedStatefulSet({ namespace })),
+    run(() => kube.apps.listNamespacedDaemonSet({ namespace })),
   ]);
-  let spcps: SpcPodStatus[] = [];
-  let spcpsServed = true;
-  try {
-    const list = (await kube.custom.listNamespacedCustomObject({
-      group: SPC_GROUP,
-      version: SPC_VERSION,
-      namespace,
-      plural: SPCPS_PLURAL,
-    })) as { items?: SpcPodStatus[] };
-    spcps = list.items ?? [];
-  } catch (err) {
-    if (statusOf(err) !== 404) throw err;
-    spcpsServed = false;
-  }
-  const workloads: Workload[] = [
+  return [
     ...deps.items.map((obj) => ({ kind: 'Deployment' as const, obj })),
     ...stss.items.map((obj) => ({ kind: 'StatefulSet' as const, obj })),
     ...dss.items.map((obj) => ({ kind: 'DaemonSet' as const, obj })),
   ];
-  return { namespace, workloads, replicaSets: rss.items, pods: pods.items, spcps, spcpsServed };
+}
+
+/** What pods run in the namespace and what they mounted: ReplicaSets, Pods, SecretProviderClassPodStatuses. */
+async function readPods(kube: KubeSession, namespace: string, run: Run = direct): Promise<Omit<NamespaceSnapshot, 'namespace' | 'workloads'>> {
+  const spcpsList = async (): Promise<{ spcps: SpcPodStatus[]; spcpsServed: boolean }> => {
+    try {
+      const list = (await kube.custom.listNamespacedCustomObject({
+        group: SPC_GROUP,
+        version: SPC_VERSION,
+        namespace,
+        plural: SPCPS_PLURAL,
+      })) as { items?: SpcPodStatus[] };
+      return { spcps: list.items ?? [], spcpsServed: true };
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+      return { spcps: [], spcpsServed: false };
+    }
+  };
+  const [rss, pods, s] = await Promise.all([
+    run(() => kube.apps.listNamespacedReplicaSet({ namespace })),
+    run(() => kube.core.listNamespacedPod({ namespace })),
+    run(spcpsList),
+  ]);
+  return { replicaSets: rss.items, pods: pods.items, spcps: s.spcps, spcpsServed: s.spcpsServed };
+}
+
+export async function readNamespace(kube: KubeSession, namespace: string): Promise<NamespaceSnapshot> {
+  const [workloads, rest] = await Promise.all([readWorkloads(kube, namespace), readPods(kube, namespace)]);
+  return { namespace, workloads, ...rest };
 }
 
 export interface WorkloadConsumption {
@@ -163,45 +180,62 @@ export async function restartChangedWorkloads(
   const items: PlanItem[] = [];
   const restarted: RestartedWorkload[] = [];
   const warnings: string[] = [];
-  const seen = new Set<string>();
-
-  for (const ns of namespaces) {
+  const request = limiter(KUBE_CONCURRENCY);
+  interface Outcome { items: PlanItem[]; restarted: RestartedWorkload[]; warnings: string[] }
+  // Namespaces are independent: a few at a time, each outcome kept in namespace order.
+  const outcomes = await mapLimit(namespaces, KUBE_CONCURRENCY, async (ns): Promise<Outcome> => {
+    const out: Outcome = { items: [], restarted: [], warnings: [] };
     let snap: NamespaceSnapshot;
     try {
-      snap = await readNamespace(kube, ns);
+      const workloads = await readWorkloads(kube, ns, request);
+      snap = { namespace: ns, workloads, replicaSets: [], pods: [], spcps: [], spcpsServed: true };
+      // Pods are evidence only for a consumer with no digest recorded yet (decideRestart's first
+      // deploy): when every consumer has one, the digests alone decide and the pods are not listed.
+      const needsPods = consumersIn(snap, manifest).some((wc) => {
+        const obs = { templateDigest: templateOf(wc.workload)?.metadata?.annotations?.[DIGEST_ANNOTATION], recordedDigest: wc.workload.obj.metadata?.annotations?.[DIGEST_ANNOTATION] };
+        return (obs.templateDigest ?? obs.recordedDigest) === undefined && mountedVersionsDigest(wc.consumed, versions) !== undefined;
+      });
+      if (needsPods) snap = { namespace: ns, workloads, ...(await readPods(kube, ns, request)) };
     } catch (err) {
       throw new Error(`cannot list workloads in namespace ${ns}: ${errorSummary(err)}`);
     }
+    const seen = new Set<string>();
     for (const wc of consumersIn(snap, manifest)) {
       const ref = refOf(wc.workload);
       const key = workloadKey(ref);
       if (seen.has(key)) continue;
       seen.add(key);
-      warnings.push(...consumptionWarnings(wc));
+      out.warnings.push(...consumptionWarnings(wc));
       const decision = decideRestart(observe(wc, snap), versions, changeTime);
       const name = `${ref.namespace}/${ref.name}`;
       const reason = `${ref.kind}: ${decision.reason}`;
       if (decision.action === 'restart') {
-        items.push({ kind: 'workload', name, namespace: ref.namespace, action: 'restart', reason });
+        out.items.push({ kind: 'workload', name, namespace: ref.namespace, action: 'restart', reason });
       } else {
-        items.push({ kind: 'workload', name, namespace: ref.namespace, action: 'unchanged', reason });
+        out.items.push({ kind: 'workload', name, namespace: ref.namespace, action: 'unchanged', reason });
       }
       if (opts.mode === 'plan' || decision.action === 'unchanged') {
         core.debug(`rotation: ${ref.kind} ${name}: ${decision.action} (${decision.reason})`);
         continue;
       }
       try {
-        await kube.objects.patch(patchBody(wc, decision), undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch);
+        await request(() => kube.objects.patch(patchBody(wc, decision), undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch));
       } catch (err) {
         throw new Error(`cannot ${decision.action === 'restart' ? 'restart' : 'annotate'} ${ref.kind} ${name}: ${errorSummary(err)}`);
       }
       if (decision.action === 'restart') {
-        restarted.push({ kind: ref.kind, namespace: ref.namespace, name: ref.name, reason: decision.reason });
+        out.restarted.push({ kind: ref.kind, namespace: ref.namespace, name: ref.name, reason: decision.reason });
         core.info(`Restarted ${ref.kind} ${name}: ${decision.reason}`);
       } else {
         core.info(`Recorded mounted versions on ${ref.kind} ${name} (first deploy, no rollout)`);
       }
     }
+    return out;
+  });
+  for (const o of outcomes) {
+    items.push(...o.items);
+    restarted.push(...o.restarted);
+    warnings.push(...o.warnings);
   }
   // Warnings are returned for the caller to publish (annotations / summary), not printed twice here.
   return { items, restarted, warnings };
