@@ -17,8 +17,10 @@
 // engine then asks the vault for that secret's versions.
 //
 // Size: a Key Vault value holds at most 25 KB; shards are kept under 24,000 characters. One entry
-// costs about 45 characters compressed (measured in test/unit/vault/versions.test.ts), so one shard
-// holds about 500 secrets; beyond that the index grows by shards (up to MAX_SHARDS).
+// costs about 46 characters compressed (the random 32-hex version id and the fingerprint do not
+// compress; names like `bench-s-0001` almost vanish): one shard holds about 515 secrets (500 take
+// 23,100 characters, checked in test/unit/vault/versions.test.ts); beyond that the index grows by
+// shards, up to MAX_SHARDS (about 33,000 secrets).
 import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { LiveSecret } from './plan.ts';

@@ -1,0 +1,288 @@
+// syncSecrets / currentVersions on an in-memory fake of the SecretClient (no server): the version
+// index's request counts, its fallback when a secret changes behind the action's back, and the
+// planned items carried by VaultSyncError.
+import { beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import type { AzureSession } from '../../../src/auth/login.ts';
+import type { SecretSpec } from '../../../src/manifest/types.ts';
+import { manifest, secret, target } from './fixtures.ts';
+
+interface Version {
+  version: string;
+  value: string;
+  tags: Record<string, string>;
+  contentType?: string;
+  enabled: boolean;
+  created: number;
+  updated: number;
+}
+
+/** The vault's secrets with their versions (last = current), and the calls made. */
+class FakeVault {
+  secrets = new Map<string, { name: string; versions: Version[] }>();
+  calls: string[] = [];
+  clock = 1_795_460_000;
+
+  private props(name: string, v: Version, withVersion: boolean): Record<string, unknown> {
+    return {
+      name,
+      version: withVersion ? v.version : undefined,
+      enabled: v.enabled,
+      tags: { ...v.tags },
+      contentType: v.contentType,
+      createdOn: new Date(v.created * 1000),
+      updatedOn: new Date(v.updated * 1000),
+    };
+  }
+
+  private pages<T>(call: string, items: T[]): { byPage: (o: { maxPageSize: number }) => AsyncIterableIterator<T[]> } {
+    return {
+      byPage: ({ maxPageSize }) => {
+        let i = 0;
+        let first = true;
+        const it = {
+          next: async (): Promise<IteratorResult<T[]>> => {
+            if (!first && i >= items.length) return { done: true, value: undefined };
+            first = false;
+            this.calls.push(call);
+            const page = items.slice(i, i + maxPageSize);
+            i += maxPageSize;
+            if (!page.length) return { done: true, value: undefined };
+            return { done: false, value: page };
+          },
+          [Symbol.asyncIterator]() {
+            return it;
+          },
+        };
+        return it as AsyncIterableIterator<T[]>;
+      },
+    };
+  }
+
+  private notFound(name: string): Error {
+    return Object.assign(new Error(`secret ${name} not found`), { statusCode: 404, code: 'SecretNotFound' });
+  }
+
+  put(name: string, value: string, o: { tags?: Record<string, string>; contentType?: string } = {}): Version {
+    const key = name.toLowerCase();
+    const s = this.secrets.get(key) ?? { name, versions: [] };
+    const v: Version = { version: randomBytes(16).toString('hex'), value, tags: { ...(o.tags ?? {}) }, contentType: o.contentType, enabled: true, created: this.clock, updated: this.clock };
+    s.versions.push(v);
+    this.secrets.set(key, s);
+    return v;
+  }
+
+  current(name: string): Version | undefined {
+    return this.secrets.get(name.toLowerCase())?.versions.at(-1);
+  }
+
+  client(): unknown {
+    return {
+      listPropertiesOfSecrets: () => this.pages('LIST', [...this.secrets.values()].map((s) => this.props(s.name, s.versions.at(-1) as Version, false))),
+      listPropertiesOfSecretVersions: (name: string) => this.pages(`VERSIONS ${name}`, (this.secrets.get(name.toLowerCase())?.versions ?? []).map((v) => this.props(name, v, true))),
+      getSecret: async (name: string) => {
+        this.calls.push(`GET ${name}`);
+        const s = this.secrets.get(name.toLowerCase());
+        const v = s?.versions.at(-1);
+        if (!s || !v) throw this.notFound(name);
+        return { name: s.name, value: v.value, properties: this.props(s.name, v, true) };
+      },
+      getDeletedSecret: async (name: string) => {
+        this.calls.push(`GET deleted ${name}`);
+        throw this.notFound(name);
+      },
+      setSecret: async (name: string, value: string, o: { tags?: Record<string, string>; contentType?: string }) => {
+        this.calls.push(`SET ${name}`);
+        const v = this.put(name, value, o);
+        return { name, value, properties: this.props(name, v, true) };
+      },
+      updateSecretProperties: async (name: string, version: string, o: { tags?: Record<string, string>; contentType?: string }) => {
+        this.calls.push(`PATCH ${name}`);
+        const v = this.secrets.get(name.toLowerCase())?.versions.find((x) => x.version === version);
+        if (!v) throw this.notFound(name);
+        if (o.tags) v.tags = { ...o.tags };
+        if (o.contentType !== undefined) v.contentType = o.contentType;
+        v.updated = this.clock;
+        return this.props(name, v, true);
+      },
+    };
+  }
+}
+
+let fake = new FakeVault();
+jest.unstable_mockModule('../../../src/auth/arm.ts', () => ({
+  secretClient: () => fake.client(),
+  keyVaultManagementClient: () => {
+    throw new Error('not used');
+  },
+}));
+
+let vaultIndex: typeof import('../../../src/vault/index.ts');
+beforeAll(async () => {
+  vaultIndex = await import('../../../src/vault/index.ts');
+});
+
+const session = {} as AzureSession;
+const vault = { id: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv', name: 'kv', uri: 'https://kv.vault.azure.net/', rbac: true, tenantId: 't' };
+const N = 60;
+const specs = (): SecretSpec[] => Array.from({ length: N }, (_, i) => secret(`app-${String(i).padStart(2, '0')}`));
+const env: Record<string, string> = {};
+for (let i = 0; i < N; i++) env[`APP_${String(i).padStart(2, '0')}`] = `value-${i}-${randomBytes(6).toString('hex')}`;
+const m = (secrets = specs()) =>
+  manifest({
+    secrets,
+    targets: [0, 1, 2].map((t) => target(`ns${t}`, { objects: secrets.filter((_, i) => i % 3 === t).map((s) => ({ secret: s.name, objectType: 'secret' as const })) })),
+  });
+const sync = (mode: 'plan' | 'apply' | 'rotate' = 'apply', man = m()) => vaultIndex.syncSecrets(session, vault, man, { mode, env, now: new Date(), manifestPath: 'akv-aks.yaml' });
+
+const counts = (calls: string[]) => ({
+  list: calls.filter((c) => c === 'LIST').length,
+  versions: calls.filter((c) => c.startsWith('VERSIONS')).length,
+  gets: calls.filter((c) => c.startsWith('GET ')).length,
+  sets: calls.filter((c) => c.startsWith('SET') || c.startsWith('PATCH')).length,
+});
+
+beforeEach(() => {
+  fake = new FakeVault();
+});
+
+describe('syncSecrets with the version index', () => {
+  it('a no-op re-run reads LIST pages, the digest key and the index: no lookup per secret, no write', async () => {
+    const first = await sync();
+    expect(first.items.every((i) => i.action === 'create')).toBe(true);
+    expect(counts(fake.calls).sets).toBe(N + 2); // the secrets, the digest key, the index
+    fake.clock += 5;
+    fake.calls = [];
+    const again = await sync();
+    expect(again.items.every((i) => i.action === 'unchanged')).toBe(true);
+    // 62 secrets in pages of 25: 3 pages; GETs: digest key + index
+    expect(counts(fake.calls)).toEqual({ list: 3, versions: 0, gets: 2, sets: 0 });
+    for (const s of again.secrets) expect(s.version).toBe(fake.current(s.name)?.version);
+    expect(again.secrets.map((s) => s.version)).toEqual(first.secrets.map((s) => s.version));
+  });
+
+  it('verify (currentVersions) answers from the index too', async () => {
+    await sync();
+    fake.calls = [];
+    const v = await vaultIndex.currentVersions(session, vault, m());
+    expect(counts(fake.calls)).toEqual({ list: 3, versions: 0, gets: 1, sets: 0 });
+    for (const s of v) expect(s.version).toBe(fake.current(s.name)?.version);
+  });
+
+  it('a version written behind the action’s back (same value and tags, a second later) is looked up, reported, and indexed once', async () => {
+    await sync();
+    fake.clock += 2;
+    const cur = fake.current('app-07') as Version;
+    const behind = fake.put('app-07', cur.value, { tags: cur.tags, contentType: cur.contentType });
+    fake.calls = [];
+    const r = await sync();
+    expect(r.items.find((i) => i.name === 'app-07')?.action).toBe('unchanged');
+    expect(r.secrets.find((s) => s.name === 'app-07')).toEqual({ name: 'app-07', version: behind.version, changed: false });
+    expect(counts(fake.calls)).toEqual({ list: 3, versions: 1, gets: 2, sets: 1 });
+    expect(fake.calls).toContain('SET akv-aks-state');
+    fake.calls = [];
+    await sync();
+    expect(counts(fake.calls)).toEqual({ list: 3, versions: 0, gets: 2, sets: 0 });
+  });
+
+  it('two versions within one second with equal attributes: the current one is read, not guessed', async () => {
+    await sync();
+    fake.clock += 2;
+    const cur = fake.current('app-01') as Version;
+    let last = cur;
+    let tie = false;
+    // versions in one second until the current one's id sorts below an older one of that second
+    for (let i = 0; i < 50 && !tie; i++) {
+      last = fake.put('app-01', cur.value, { tags: cur.tags });
+      const same = fake.secrets.get('app-01')?.versions.filter((v) => v.created === fake.clock) ?? [];
+      tie = same.some((v) => v.version > last.version);
+    }
+    expect(tie).toBe(true);
+    fake.calls = [];
+    const v = await vaultIndex.currentVersions(session, vault, m());
+    expect(v.find((s) => s.name === 'app-01')?.version).toBe(last.version);
+    expect(fake.calls).toEqual(expect.arrayContaining(['VERSIONS app-01', 'GET app-01']));
+  });
+
+  it('plan mode uses the index but never writes it', async () => {
+    await sync();
+    fake.clock += 2;
+    const cur = fake.current('app-02') as Version;
+    fake.put('app-02', cur.value, { tags: cur.tags });
+    fake.calls = [];
+    await sync('plan');
+    expect(counts(fake.calls).sets).toBe(0);
+    expect(counts(fake.calls).versions).toBe(1);
+  });
+
+  it('a changed value: one new version, its id straight from the write, the index rewritten', async () => {
+    await sync();
+    env.APP_05 = `changed-${randomBytes(6).toString('hex')}`;
+    fake.clock += 2;
+    fake.calls = [];
+    const r = await sync();
+    expect(fake.calls.filter((c) => c.startsWith('SET'))).toEqual(['SET app-05', 'SET akv-aks-state']);
+    expect(counts(fake.calls).versions).toBe(0);
+    expect(r.secrets.find((s) => s.name === 'app-05')).toEqual({ name: 'app-05', version: fake.current('app-05')?.version, changed: true });
+  });
+
+  it('refuses a manifest secret named like an index shard', async () => {
+    await expect(sync('apply', m([...specs(), secret('akv-aks-state-2')]))).rejects.toThrow(/akv-aks-state-2 is reserved/);
+  });
+
+  it('an index shard the action does not own is neither used nor overwritten', async () => {
+    fake.put('akv-aks-state', 'someone else', { tags: { owner: 'x' } });
+    await sync();
+    fake.calls = [];
+    const r = await sync();
+    expect(fake.current('akv-aks-state')?.value).toBe('someone else');
+    expect(counts(fake.calls).versions).toBe(N);
+    expect(counts(fake.calls).sets).toBe(0);
+    for (const s of r.secrets) expect(s.version).toBe(fake.current(s.name)?.version);
+  });
+});
+
+describe('VaultSyncError carries the planned items', () => {
+  it('an unowned secret refused in apply: the error holds the whole plan', async () => {
+    fake.put('app-03', 'foreign', { tags: { owner: 'someone-else' } });
+    const err = await sync().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(vaultIndex.VaultSyncError);
+    const e = err as InstanceType<typeof vaultIndex.VaultSyncError>;
+    expect(e.secrets).toEqual(['app-03']);
+    expect(e.items).toHaveLength(N);
+    expect(e.items.find((i) => i.name === 'app-03')).toMatchObject({ action: 'refuse' });
+    expect(e.items.filter((i) => i.action === 'create')).toHaveLength(N - 1);
+    expect(counts(fake.calls).sets).toBe(1); // only the digest key: nothing of the manifest written
+  });
+
+  it('a missing existing object: the error holds the plan', async () => {
+    const err = await sync('apply', m([...specs().slice(0, 2), { name: 'tls', source: { kind: 'existing', objectType: 'secret' }, tags: {}, adopt: false }])).catch((e: unknown) => e);
+    const e = err as InstanceType<typeof vaultIndex.VaultSyncError>;
+    expect(e).toBeInstanceOf(vaultIndex.VaultSyncError);
+    expect(e.items.map((i) => `${i.name}:${i.action}`)).toEqual(['app-00:create', 'app-01:create', 'tls:refuse']);
+  });
+
+  it('a failure before planning has no items', async () => {
+    const err = await vaultIndex
+      .syncSecrets(session, vault, m(), { mode: 'apply', env: {}, now: new Date(), manifestPath: 'akv-aks.yaml' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(vaultIndex.VaultSyncError);
+    expect((err as InstanceType<typeof vaultIndex.VaultSyncError>).items).toEqual([]);
+  });
+
+  it('an SDK error during the writes still carries the plan (non-enumerable items)', async () => {
+    const c = fake.client() as Record<string, unknown>;
+    const failing = Object.assign(new Error('Forbidden'), { statusCode: 403 });
+    const set = c.setSecret as (name: string, ...rest: unknown[]) => Promise<unknown>;
+    // the digest key is written before planning; the manifest's secrets after it
+    c.setSecret = async (name: string, ...rest: unknown[]) => {
+      if (name === 'akv-aks-digest-key') return set(name, ...rest);
+      throw failing;
+    };
+    fake.client = () => c;
+    const err = await sync().catch((e: unknown) => e);
+    expect(err).toBe(failing);
+    expect(Object.keys(err as object)).not.toContain('items');
+    expect((err as { items?: unknown[] }).items).toHaveLength(N);
+  });
+});
