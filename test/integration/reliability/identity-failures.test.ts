@@ -265,7 +265,8 @@ d('ARM failures through the bundle', () => {
     expect(error).toContain(s.identity);
     expect(error).toMatch(/21 federated credentials/);
     expect(error).toMatch(/at most 20/);
-    expect(writes(await armRecords(r.startedAt, ficPath(s)))).toEqual([]);
+    // (The set-up's own writes, other-N, can be stamped a moment after they were answered.)
+    expect(writes(await armRecords(r.startedAt, ficPath(s))).filter((x) => !x.path.includes('/federatedIdentityCredentials/other-'))).toEqual([]);
     expect((await azureState(s)).fics.filter((f) => f.includes(s.ns))).toEqual([]);
   });
 
