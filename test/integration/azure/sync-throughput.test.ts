@@ -1,0 +1,90 @@
+// The client limiter against the sandbox vault's real throttle (300 secret writes per 10 s): a first
+// sync of 500 secrets (+ the digest key + the version index = 502 writes) fits in two windows at 290
+// writes per window, with no 429 beyond at most the throttle's first signal.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import type { AzureSession } from '../../../src/auth/login.ts';
+import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
+import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
+import { VAULT_LIMITS } from '../../../src/vault/limiter.ts';
+import { control } from '../../support/sandbox.ts';
+import { captureStdout, createTestVault, sandboxSession, vaultStats } from './helpers.ts';
+import type { TestVault } from './helpers.ts';
+
+jest.setTimeout(180_000);
+
+const N = 500;
+const env: Record<string, string> = {};
+for (let i = 0; i < N; i++) env[`S_${i}`] = randomBytes(18).toString('base64url');
+
+let session: AzureSession;
+let tv: TestVault;
+let capture: ReturnType<typeof captureStdout>;
+
+function manifest(): Manifest {
+  const secrets: SecretSpec[] = Array.from({ length: N }, (_, i) => ({ name: `s-${String(i).padStart(4, '0')}`, source: { kind: 'env', env: `S_${i}` }, tags: {}, adopt: false }));
+  return {
+    apiVersion: 'akv-aks/v1',
+    vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
+    cluster: { name: 'sandbox' },
+    identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
+    secrets,
+    targets: Array.from({ length: 20 }, (_, t) => ({
+      namespace: `ns-${t}`,
+      createNamespace: true,
+      serviceAccount: 'app',
+      identity: { mode: 'managed' as const, name: `id-tp-${t}`, resourceGroup: 'rg-ids', location: 'westeurope' },
+      access: { scope: 'vault' as const, role: 'Key Vault Secrets User' },
+      secretProviderClass: 'app-secrets',
+      objects: secrets.filter((_, i) => i % 20 === t).map((s) => ({ secret: s.name, objectType: 'secret' as const })),
+      rotation: 'restart' as const,
+    })),
+    prune: false,
+    purge: false,
+  };
+}
+
+beforeAll(async () => {
+  capture = captureStdout();
+  session = await sandboxSession();
+  tv = await createTestVault(session, { rbac: true, prefix: 'kv-tp-' });
+  await control('PUT', '/vault/throttle', { vault: tv.name, enabled: true, create: 300, other: 4_000, windowMs: 10_000 });
+  await control('POST', '/vault/throttle/reset', { vault: tv.name });
+});
+
+afterAll(async () => {
+  capture?.stop();
+  await tv?.remove();
+});
+
+describe('first sync of 500 secrets under the vault throttle', () => {
+  it('290 writes per window by default (a margin of 10 under 300)', () => {
+    expect(VAULT_LIMITS.writesPerWindow).toBe(290);
+    expect(VAULT_LIMITS.windowMs).toBe(10_000);
+    expect(300 - VAULT_LIMITS.writesPerWindow).toBeGreaterThanOrEqual(VAULT_LIMITS.concurrency);
+  });
+
+  it('takes two windows (not three), with at most one 429, then a no-op re-run stays cheap', async () => {
+    const vault = await describeVault(session, manifest());
+    const before = await vaultStats(tv.name);
+    const t0 = Date.now();
+    const r = await syncSecrets(session, vault, manifest(), { mode: 'apply', env, now: new Date(), manifestPath: 'deploy/akv-aks.yaml' });
+    const ms = Date.now() - t0;
+    const after = await vaultStats(tv.name);
+    expect(r.items.filter((i) => i.action === 'create')).toHaveLength(N);
+    expect(after.writes - before.writes - (after.throttled - before.throttled)).toBe(N + 2);
+    expect(after.throttled - before.throttled).toBeLessThanOrEqual(1);
+    // 502 writes: the 291st waits for the first window to turn (~10 s); a third window would end past 20 s
+    expect(ms).toBeLessThan(20_000);
+    expect(ms).toBeGreaterThanOrEqual(10_000);
+    process.stderr.write(`first sync of ${N} secrets: ${ms} ms, ${after.throttled - before.throttled} x 429\n`);
+
+    const b2 = await vaultStats(tv.name);
+    const again = await syncSecrets(session, vault, manifest(), { mode: 'apply', env, now: new Date(), manifestPath: 'deploy/akv-aks.yaml' });
+    const a2 = await vaultStats(tv.name);
+    expect(again.items.filter((i) => i.action !== 'unchanged')).toEqual([]);
+    expect(a2.writes - b2.writes).toBe(0);
+    // 401 challenge + 21 LIST pages (502 secrets) + digest key + index
+    expect(a2.requests - b2.requests).toBeLessThanOrEqual(24);
+  });
+});
