@@ -22,6 +22,7 @@ import {
   records,
   runBundle,
   staleSandbox,
+  usedValues,
   vaultStats,
   world,
   type AzureSide,
@@ -110,8 +111,11 @@ async function endState(s: Scenario): Promise<string> {
   const spcs = ((await k.custom.listNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: s.ns, plural: 'secretproviderclasses' })) as { items: KubernetesObject[] }).items
     .map((x) => clean(x))
     .sort((a, b) => String(a?.name).localeCompare(String(b?.name)));
+  // A rollout restart makes a new ReplicaSet: their count per Deployment tells restarts apart.
+  const replicaSets = (await k.apps.listNamespacedReplicaSet({ namespace: s.ns })).items;
   const deployments = (await k.apps.listNamespacedDeployment({ namespace: s.ns })).items.map((x) => ({
     name: x.metadata?.name,
+    replicaSets: replicaSets.filter((rs) => (rs.metadata?.ownerReferences ?? []).some((o) => o.uid === x.metadata?.uid)).length,
     annotations: Object.keys(x.metadata?.annotations ?? {})
       .filter((a) => a.startsWith('akv-aks'))
       .sort(),
@@ -215,6 +219,45 @@ d(`crash consistency: SIGKILL at each step, then a re-run${stale ? ' (proof skip
       expect(await vaultWrites(s, third.startedAt)).toBe(0);
       expect((third.report?.plan ?? []).filter((p) => !['unchanged', 'keep'].includes(p.action))).toEqual([]);
       expect(rerun.report?.error).toBeUndefined();
+    });
+  }
+
+  // A changed value: the second run writes one version and restarts its consumer. Killed at the
+  // rotation or the gate of that run, the re-run must still restart it exactly once.
+  const changedRef = new Map<string, string>();
+  async function changeValue(s: Scenario): Promise<void> {
+    const first = await runBundle('crash-change-first', { workspace: s.workspace, env: s.env, inputs: INPUTS });
+    expectExit(first, 0);
+    s.env.V_0 = `${s.env.V_0}-changed`;
+    usedValues.set(`${s.names[0]}#2`, s.env.V_0);
+  }
+  async function changedReference(): Promise<string> {
+    const known = changedRef.get('ref');
+    if (known) return known;
+    const s = await crashScenario(4);
+    await changeValue(s);
+    expectExit(await runBundle('crash-change-reference', { workspace: s.workspace, env: s.env, inputs: INPUTS }), 0);
+    const state = await endState(s);
+    changedRef.set('ref', state);
+    return state;
+  }
+  for (const kp of [
+    { label: 'change-rotation-start', when: afterGroup('Rotation') },
+    { label: 'change-after-restart', when: afterLine(/Restarted Deployment /) },
+    { label: 'change-gate-start', when: afterGroup('Gate') },
+  ]) {
+    const runIt = stale ? it.skip : it;
+    runIt(`a changed value, killed at ${kp.label}: the re-run restarts the consumer exactly once and reaches the reference`, async () => {
+      const ref = await changedReference();
+      const parsed = JSON.parse(ref) as { secrets: Record<string, { versions: number }>; deployments: Array<{ name: string; replicaSets: number }> };
+      expect(Object.values(parsed.secrets).filter((x) => x.versions === 2)).toHaveLength(1);
+      // The reference restarted both consumers once (a second ReplicaSet each).
+      expect(parsed.deployments.map((x) => [x.name, x.replicaSets]).sort()).toEqual([
+        ['web', 2],
+        ['worker', 2],
+      ]);
+      const { s } = await crashAndRecover(kp.label, 4, (log) => kp.when(log), changeValue);
+      expect(await endState(s)).toBe(ref);
     });
   }
 
