@@ -69,7 +69,7 @@ function withItems(e: unknown, items: PlanItem[]): unknown {
     if (e.stack) again.stack = e.stack;
     return again;
   }
-  if (e && typeof e === 'object' && !('items' in e)) Object.defineProperty(e, 'items', { value: items, enumerable: false, configurable: true });
+  if (e && typeof e === 'object' && !('items' in e) && Object.isExtensible(e)) Object.defineProperty(e, 'items', { value: items, enumerable: false, configurable: true });
   return e;
 }
 
@@ -213,11 +213,10 @@ async function readIndex(client: SecretClient, limiter: RateLimiter, live: Map<s
       const s = await limiter.run('read', () => client.getSecret(f.name));
       shards.set(f.shard, decodeShard(s.value));
     } catch (e) {
-      if (statusOf(e) === 404 || statusOf(e) === 403) {
-        shards.set(f.shard, undefined);
-        return;
-      }
-      throw e;
+      // Unreadable (no `get` permission, deleted meanwhile, throttled past the SDK's retries): the
+      // index is only an optimisation, so this run looks versions up instead of failing.
+      core.info(`version index shard ${f.name} not read (${statusOf(e) ?? 'error'}): versions are looked up per secret`);
+      shards.set(f.shard, undefined);
     }
   });
   return new VersionIndex(shards);
