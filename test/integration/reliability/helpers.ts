@@ -4,7 +4,7 @@
 // records through GET /stats, the world dump, the cluster) are what assertions compare.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { SecretClient } from '@azure/keyvault-secrets';
@@ -64,6 +64,11 @@ export function bundleBuilt(): boolean {
     if (size !== undefined) {
       pause(1_000);
       if (bundleComplete() === size) {
+        // Copies of earlier runs (7 MB each) older than an hour go first.
+        for (const old of readdirSync(tmpdir()).filter((n) => n.startsWith('akv-aks-rel-dist-'))) {
+          const p = join(tmpdir(), old);
+          if (Date.now() - statSync(p).mtimeMs > 3_600_000) rmSync(p, { recursive: true, force: true });
+        }
         const dir = mkdtempSync(join(tmpdir(), 'akv-aks-rel-dist-'));
         try {
           cpSync(join(root, 'dist'), dir, { recursive: true });
