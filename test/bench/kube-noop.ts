@@ -5,6 +5,7 @@
 // N namespaces each get a target (createNamespace, ServiceAccount, SecretProviderClass) and a
 // Deployment consumer (0 replicas: nothing to schedule on a shared cluster); a first apply + rotation
 // puts everything in place, then each round re-runs both steps, which must write nothing.
+// The namespaces are deleted at the end and waited for (--keep leaves them).
 // Re-runs itself with the sandbox CA trusted (Node reads NODE_EXTRA_CA_CERTS at start only).
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -171,5 +172,14 @@ try {
 } finally {
   if (!keep) {
     for (const name of namespaces) await raw.core.deleteNamespace({ name }).catch(() => undefined);
+    // Wait until they are gone, so the namespace controller's work does not load the next run.
+    const deadline = Date.now() + 120_000;
+    for (const name of namespaces) {
+      while (Date.now() < deadline) {
+        const gone = await raw.core.readNamespace({ name }).then(() => false, () => true);
+        if (gone) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 }
