@@ -4,7 +4,7 @@
 import * as core from '@actions/core';
 import type { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam } from '../auth/arm.ts';
-import { hasCode, messageOf, retryWhile, statusOf } from '../auth/http.ts';
+import { errorCodes, hasCode, messageOf, retryWhile, statusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { IdentitySpec, Manifest } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
@@ -44,6 +44,27 @@ export class IdentityError extends Error {
 }
 
 export const OWNER_TAGS = { 'managed-by': 'akv-aks-action' };
+
+/** What to do about a role assignment ARM refused, by error code. */
+const GRANT_FIXES: Record<string, string> = {
+  RoleAssignmentLimitExceeded:
+    'the subscription has reached its role-assignment limit: remove unused assignments, or grant at vault scope instead of per secret (access.scope: vault)',
+  AuthorizationFailed:
+    'the workflow identity may not write role assignments there: give it Role Based Access Control Administrator (constrained to Key Vault roles) or User Access Administrator on the vault',
+  LinkedAuthorizationFailed: 'the workflow identity lacks a permission on a linked resource (the role definition or the principal)',
+  RoleDefinitionDoesNotExist: 'the role named in access.role does not exist at that scope',
+};
+
+/** A refused role assignment, named by what was asked (role, identity, scope) and ARM's code, with the fix. */
+export function grantFailure(e: unknown, roleName: string, identity: string, scope: string): IdentityError {
+  const codes = errorCodes(e);
+  const code = codes.find((c) => c in GRANT_FIXES) ?? codes[0];
+  const fix = code ? GRANT_FIXES[code] : undefined;
+  return new IdentityError(
+    `role assignment ${roleName} for ${identity} at ${scope} was refused${code ? ` (${code})` : ''}: ${messageOf(e)}${fix ? `; ${fix}` : ''}`,
+    e,
+  );
+}
 const EVENTUAL_MS = 180_000;
 
 interface ResolvedIdentity {
@@ -236,7 +257,8 @@ async function ensureGroup(
               await deps.auth.roleAssignments.create(scopeParam(m.scope), name, { roleDefinitionId: m.roleDefinitionId, principalId: pid, principalType: 'ServicePrincipal' });
             } catch (e) {
               if (hasCode(e, 'RoleAssignmentExists')) return;
-              throw e;
+              if (hasCode(e, 'PrincipalNotFound')) throw e; // retried below while the principal propagates
+              throw grantFailure(e, m.roleName, label, m.scope);
             }
           },
           (e) => hasCode(e, 'PrincipalNotFound'),
