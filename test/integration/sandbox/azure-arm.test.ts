@@ -6,13 +6,14 @@ import { control, sandboxEnv } from '../../support/sandbox.ts';
 import { addFault, configSnapshot, recordsSince, removeFaults, restoreConfig } from '../../sandbox/azure/test-hooks.ts';
 import type { ConfigSnapshot } from '../../sandbox/azure/test-hooks.ts';
 import { ARM_SCOPE, VAULT_SCOPE, armClients, federatedCredential, useRunnerEnv } from '../../sandbox/azure/sdk-clients.ts';
+import { PORTS } from '../../sandbox/ports.ts';
 
 const env = sandboxEnv();
 const SUB = env.AKV_AKS_SANDBOX_SUBSCRIPTION_ID!;
 const KV_SANDBOX = `/subscriptions/${SUB}/resourceGroups/rg-sandbox/providers/Microsoft.KeyVault/vaults/kv-sandbox`;
 const SECRETS_USER = `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6`;
 const SECRETS_OFFICER = `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/b86a8fe4-44ce-4948-aee5-eccb2c155cd7`;
-const GITHUB_FIC = { issuer: 'https://127.0.0.1:47010', subject: 'repo:contoso/payments:ref:refs/heads/main', audiences: ['api://AzureADTokenExchange'] };
+const GITHUB_FIC = { issuer: env.AKV_AKS_SANDBOX_GITHUB_ISSUER!, subject: 'repo:contoso/payments:ref:refs/heads/main', audiences: ['api://AzureADTokenExchange'] };
 
 /** arm-authorization takes the scope without its leading '/' (it writes `/{scope}/providers/...`). */
 const scopeArg = (id: string): string => id.replace(/^\//, '');
@@ -229,7 +230,7 @@ describe('role assignments and definitions', () => {
 describe('key vaults', () => {
   test('get returns the proxy vaultUri and the permission model; access policies can be added', async () => {
     const kv = await c.keyVault.vaults.get('rg-sandbox', 'kv-sandbox');
-    expect(kv.properties.vaultUri).toBe('https://127.0.0.1:47100/');
+    expect(kv.properties.vaultUri).toBe(`https://127.0.0.1:${PORTS.vaultProxyBase}/`);
     expect(kv.properties.enableRbacAuthorization).toBe(true);
     expect(kv.properties.tenantId).toBe(env.AKV_AKS_SANDBOX_TENANT_ID);
     expect(kv.properties.sku).toEqual({ family: 'A', name: 'standard' });

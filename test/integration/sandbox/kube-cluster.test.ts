@@ -6,8 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApiextensionsV1Api, StorageV1Api, VersionApi } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { freshNamespace, isReady, kubeClients, kubeEnv, kubelet, podEvents, podsWithLabel, waitFor, type KubeClients } from '../../sandbox/kube/test-helpers.ts';
+import { PORTS } from '../../sandbox/ports.ts';
 
-const ISSUER = 'https://127.0.0.1:47643';
+/** The cluster's service-account issuer is its API server's URL. */
+const ISSUER = `https://127.0.0.1:${PORTS.kubeApiserver}`;
 const T = 90_000;
 let k: KubeClients;
 let ns: string;

@@ -12,11 +12,13 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { control } from '../../support/sandbox.ts';
 import { loadWorkload } from '../../fixtures/workloads/index.ts';
 import { freshNamespace, isReady, kubeClients, kubeEnv, kubelet, podEvents, podsWithLabel, waitFor, type KubeClients } from '../../sandbox/kube/test-helpers.ts';
+import { PORTS } from '../../sandbox/ports.ts';
 
 const FED_AUDIENCE = 'api://AzureADTokenExchange';
 const SECRETS_USER = '4633458b-17de-408a-b874-0445c86b69e6';
 const SECRETS_OFFICER = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7';
-const ISSUER = 'https://127.0.0.1:47643';
+/** The cluster's service-account issuer is its API server's URL. */
+const ISSUER = `https://127.0.0.1:${PORTS.kubeApiserver}`;
 const T = 90_000;
 
 const suffix = randomUUID().slice(0, 8);
