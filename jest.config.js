@@ -9,6 +9,8 @@ const common = {
   transform: tsTransform,
   // ts-jest rewrites the sources' `.ts` import suffixes to `.js`; map them back to the files.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // Sandbox state (etcd's .snap files would read as obsolete jest snapshots) and build caches.
+  modulePathIgnorePatterns: ['<rootDir>/.sandbox/', '<rootDir>/.cache/', '<rootDir>/dist/'],
 };
 
 export default {
