@@ -126,32 +126,43 @@ async function serverSideApply(kube: KubeSession, o: KubeObject, dryRun: boolean
 /** Objects carrying this manifest's instance labels, found cluster-wide (or in the manifest's namespaces if not allowed). */
 async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[]> {
   const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${INSTANCE_LABEL}=${instanceId(manifest)}`;
-  const out: Obj[] = [];
   const namespaces = [...new Set(manifest.targets.map((t) => t.namespace))];
-  try {
-    const sas = await kube.core.listServiceAccountForAllNamespaces({ labelSelector: selector });
-    out.push(...sas.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'ServiceAccount' }) as Obj));
-  } catch (err) {
-    if (statusOf(err) !== 403) throw err;
-    const lists = await mapLimit(namespaces, KUBE_CONCURRENCY, (namespace) => kube.core.listNamespacedServiceAccount({ namespace, labelSelector: selector }));
-    for (const sas of lists) out.push(...sas.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'ServiceAccount' }) as Obj));
-  }
-  try {
-    const spcs = (await kube.custom.listClusterCustomObject({ group: SPC_GROUP, version: SPC_VERSION, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] };
-    out.push(...(spcs.items ?? []).map((i) => ({ ...i, apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass' }) as Obj));
-  } catch (err) {
-    // 404: the CRD is absent, so no SecretProviderClass of ours can exist.
-    if (statusOf(err) !== 404 && statusOf(err) !== 403) throw err;
-    const lists = await mapLimit(statusOf(err) === 403 ? namespaces : [], KUBE_CONCURRENCY, async (namespace) =>
-      (await kube.custom.listNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] });
-    for (const spcs of lists) out.push(...(spcs.items ?? []).map((i) => ({ ...i, apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass' }) as Obj));
-  }
-  const nss = await kube.core.listNamespace({ labelSelector: selector }).catch((err: unknown) => {
-    if (statusOf(err) === 403) return { items: [] };
-    throw err;
-  });
-  out.push(...nss.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'Namespace' }) as Obj));
-  return out;
+  const serviceAccounts = async (): Promise<Obj[]> => {
+    const out: Obj[] = [];
+    try {
+      const sas = await kube.core.listServiceAccountForAllNamespaces({ labelSelector: selector });
+      out.push(...sas.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'ServiceAccount' }) as Obj));
+    } catch (err) {
+      if (statusOf(err) !== 403) throw err;
+      const lists = await mapLimit(namespaces, KUBE_CONCURRENCY, (namespace) => kube.core.listNamespacedServiceAccount({ namespace, labelSelector: selector }));
+      for (const sas of lists) out.push(...sas.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'ServiceAccount' }) as Obj));
+    }
+    return out;
+  };
+  const providerClasses = async (): Promise<Obj[]> => {
+    const out: Obj[] = [];
+    try {
+      const spcs = (await kube.custom.listClusterCustomObject({ group: SPC_GROUP, version: SPC_VERSION, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] };
+      out.push(...(spcs.items ?? []).map((i) => ({ ...i, apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass' }) as Obj));
+    } catch (err) {
+      // 404: the CRD is absent, so no SecretProviderClass of ours can exist.
+      if (statusOf(err) !== 404 && statusOf(err) !== 403) throw err;
+      const lists = await mapLimit(statusOf(err) === 403 ? namespaces : [], KUBE_CONCURRENCY, async (namespace) =>
+        (await kube.custom.listNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] });
+      for (const spcs of lists) out.push(...(spcs.items ?? []).map((i) => ({ ...i, apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass' }) as Obj));
+    }
+    return out;
+  };
+  const ownNamespaces = async (): Promise<Obj[]> => {
+    const nss = await kube.core.listNamespace({ labelSelector: selector }).catch((err: unknown) => {
+      if (statusOf(err) === 403) return { items: [] };
+      throw err;
+    });
+    return nss.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'Namespace' }) as Obj);
+  };
+  // The three kinds are independent: listed together, kept in this order (it orders the prune items).
+  const [sas, spcs, nss] = await Promise.all([serviceAccounts(), providerClasses(), ownNamespaces()]);
+  return [...sas, ...spcs, ...nss];
 }
 
 function key(o: { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } }): string {
