@@ -136,13 +136,23 @@ function toLive(p: SecretProperties): LiveSecret {
   };
 }
 
-/** The vault's secrets (metadata of their current versions) in LIST pages of 25. */
-async function listLive(client: SecretClient, limiter: RateLimiter): Promise<Map<string, LiveSecret>> {
+/**
+ * The vault's secrets (metadata of their current versions) in LIST pages of 25. A page that still
+ * fails after the SDK's retries stops the run (never "the secret is missing"), naming the vault,
+ * the page and the service's answer.
+ */
+async function listLive(client: SecretClient, limiter: RateLimiter, vaultName: string): Promise<Map<string, LiveSecret>> {
   const live = new Map<string, LiveSecret>();
   const pages = client.listPropertiesOfSecrets().byPage({ maxPageSize: 25 });
   let n = 0;
   for (;;) {
-    const page = await limiter.run('read', () => pages.next());
+    let page;
+    try {
+      page = await limiter.run('read', () => pages.next());
+    } catch (e) {
+      const status = statusOf(e);
+      throw new VaultSyncError(`Key Vault ${vaultName}: listing its secrets failed at page ${n + 1}${status ? ` (HTTP ${status})` : ''}: ${messageOf(e)}`, [], e);
+    }
     if (page.done) break;
     n++;
     for (const p of page.value) live.set(p.name.toLowerCase(), toLive(p));
@@ -347,8 +357,8 @@ function envValue(env: Record<string, string | undefined>, variable: string, sec
 }
 
 /** LIST (pages of 25) and the version index, then the index's validated versions on the live secrets. */
-async function readState(ctx: SyncContext): Promise<Map<string, LiveSecret>> {
-  const live = await listLive(ctx.client, ctx.limiter);
+async function readState(ctx: SyncContext, vaultName: string): Promise<Map<string, LiveSecret>> {
+  const live = await listLive(ctx.client, ctx.limiter, vaultName);
   ctx.index = await readIndex(ctx.client, ctx.limiter, live);
   let known = 0;
   if (ctx.index) {
@@ -389,7 +399,7 @@ export async function syncSecrets(
   const values = new Map<string, string>();
   for (const s of manifest.secrets) if (s.source.kind === 'env') values.set(s.name.toLowerCase(), envValue(opts.env, s.source.env, s.name));
 
-  const live = await readState(ctx);
+  const live = await readState(ctx, vault.name);
   const missing = manifest.secrets.filter((s) => !live.has(s.name.toLowerCase()));
   const deletedList = await mapLimited(missing, VAULT_LIMITS.concurrency, (s) => getDeleted(ctx.client, ctx.limiter, s.name));
   const state: VaultState = { live, deleted: new Map() };
@@ -525,7 +535,7 @@ async function execute(ctx: SyncContext, p: PlannedSecret, values: Map<string, s
 /** Current latest version of each named object (for verify-only mode), in as few calls as possible. */
 export async function currentVersions(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<SecretVersion[]> {
   const ctx: SyncContext = { client: secretClient(session.credential, session.cloud, vault.uri), limiter: new RateLimiter(VAULT_LIMITS) };
-  const live = await readState(ctx);
+  const live = await readState(ctx, vault.name);
   const wanted = mountedNames(manifest);
   const out: SecretVersion[] = [];
   const missing: string[] = [];

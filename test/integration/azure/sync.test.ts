@@ -277,6 +277,19 @@ describe('syncSecrets against the sandbox vault', () => {
     expect(after.writes - before.writes).toBe(0);
   });
 
+  it('a LIST page that keeps failing stops the run precisely (vault, page, status) and writes nothing', async () => {
+    await control('POST', '/vault/faults/list-page', { vault: tv.name, page: 1, status: 500, times: 50 });
+    try {
+      const before = await vaultStats(tv.name);
+      const err = await run(manifestWith(baseSecrets())).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(VaultSyncError);
+      expect((err as Error).message).toMatch(new RegExp(`^Key Vault ${tv.name}: listing its secrets failed at page 1 \\(HTTP 500\\)`));
+      expect((await vaultStats(tv.name)).writes - before.writes).toBe(0);
+    } finally {
+      await control('DELETE', '/vault/faults', { vault: tv.name });
+    }
+  });
+
   it('writes 30 secrets through a vault throttled to 10 writes per 2 s, then reads them back in LIST pages of 25', async () => {
     const many = Array.from({ length: 30 }, (_, i) => envSecret(`bulk-${String(i).padStart(2, '0')}`, `BULK_${i}`));
     for (let i = 0; i < 30; i++) env[`BULK_${i}`] = `bulk-value-${i}-${Math.random().toString(36).slice(2)}`;

@@ -242,6 +242,33 @@ describe('syncSecrets with the version index', () => {
   });
 });
 
+describe('LIST failures', () => {
+  it('a LIST page failing past the SDK retries stops the run naming the vault, the page and the answer', async () => {
+    await sync();
+    const c = fake.client() as Record<string, unknown>;
+    const list = c.listPropertiesOfSecrets as () => { byPage: (o: { maxPageSize: number }) => AsyncIterableIterator<unknown[]> };
+    c.listPropertiesOfSecrets = () => ({
+      byPage: (o: { maxPageSize: number }) => {
+        const it = list().byPage(o);
+        let n = 0;
+        return {
+          next: async () => {
+            if (++n === 2) throw Object.assign(new Error('Pagination failed with unexpected statusCode 500'), { statusCode: 500 });
+            return it.next();
+          },
+        };
+      },
+    });
+    fake.client = () => c;
+    fake.calls = [];
+    const err = await sync().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(vaultIndex.VaultSyncError);
+    expect((err as Error).message).toBe('Key Vault kv: listing its secrets failed at page 2 (HTTP 500): Pagination failed with unexpected statusCode 500');
+    expect(counts(fake.calls).sets).toBe(0);
+    await expect(vaultIndex.currentVersions(session, vault, m())).rejects.toThrow(/Key Vault kv: listing its secrets failed at page 2/);
+  });
+});
+
 describe('VaultSyncError carries the planned items', () => {
   it('an unowned secret refused in apply: the error holds the whole plan', async () => {
     fake.put('app-03', 'foreign', { tags: { owner: 'someone-else' } });
