@@ -278,11 +278,11 @@ async function readValue(client: SecretClient, limiter: RateLimiter, name: strin
 const PROPAGATION_TIMEOUT_MS = 120_000;
 
 /** Recovers a soft-deleted secret and waits until it can be read again (404s for a while after). */
-async function recover(client: SecretClient, limiter: RateLimiter, name: string): Promise<void> {
-  await retryWhile(
+async function recover(client: SecretClient, limiter: RateLimiter, name: string): Promise<SecretProperties> {
+  return retryWhile(
     async () => {
       const poller = await limiter.run('write', () => client.beginRecoverDeletedSecret(name, { intervalInMs: 1_000 }));
-      await poller.pollUntilDone();
+      return poller.pollUntilDone();
     },
     (e) => hasCode(e, 'ObjectIsBeingDeleted') || statusOf(e) === 409,
     { timeoutMs: PROPAGATION_TIMEOUT_MS, onRetry: () => core.info(`secret ${name}: deletion still in progress, waiting to recover it`) },
@@ -499,6 +499,12 @@ async function execute(ctx: SyncContext, p: PlannedSecret, values: Map<string, s
       const props = await writeVersion(client, limiter, p.name, value, p.op.properties, true);
       ctx.index?.learn(p.name, entryFor(props.version, toLive(props)));
       core.info(`secret ${p.name}: wrote a new version`);
+      return { wrote: true, version: props.version };
+    }
+    case 'recover': {
+      core.info(`secret ${p.name}: recovering the soft-deleted secret (its value is the wanted one: no new version)`);
+      const props = await recover(client, limiter, p.name);
+      if (props.version) ctx.index?.learn(p.name, entryFor(props.version, toLive(props)));
       return { wrote: true, version: props.version };
     }
     case 'properties': {

@@ -63,6 +63,8 @@ export type SecretOp =
   /** Update the current version's properties (tags, contentType, dates): no new version. */
   | { kind: 'properties'; properties: DesiredProperties }
   | { kind: 'refuse' }
+  /** Bring back a soft-deleted secret whose recovered value is already the wanted one: no new version. */
+  | { kind: 'recover' }
   | { kind: 'prune'; purge: boolean };
 
 export interface PlannedSecret {
@@ -197,6 +199,18 @@ function newVersionReason(spec: SecretSpec, live: LiveSecret, input: PlanInput):
   return undefined;
 }
 
+/**
+ * Whether recovering a soft-deleted secret already gives the wanted value, so no new version is due:
+ * an env value whose keyed digest matches the deleted secret's digest tag, or a generated value (any
+ * value will do; `mode: rotate` regenerates it on a later run once it is due).
+ */
+function recoveredValueIsWanted(spec: SecretSpec, deleted: DeletedSecretInfo, input: PlanInput): boolean {
+  if (spec.source.kind === 'generate') return true;
+  if (spec.source.kind !== 'env') return false;
+  const d = input.digest(spec.name);
+  return d !== undefined && deleted.tags[TAG_DIGEST] === d;
+}
+
 export function planSecrets(input: PlanInput): SecretPlan {
   const { manifest, state } = input;
   const out: PlannedSecret[] = [];
@@ -284,6 +298,8 @@ export function planSecrets(input: PlanInput): SecretPlan {
           op: { kind: 'refuse' },
           item: { ...base, action: 'refuse', reason: 'soft-deleted secret not managed by akv-aks-action (set adopt: true to recover it)' },
         });
+      } else if (recoveredValueIsWanted(spec, deleted, input)) {
+        out.push({ name: spec.name, spec, op: { kind: 'recover' }, item: { ...base, action: 'recover', reason: 'soft-deleted: recover (value unchanged)' } });
       } else {
         out.push({
           name: spec.name,

@@ -101,6 +101,21 @@ describe('planSecrets', () => {
     expect(op?.kind === 'set' && op.recover).toBe(true);
   });
 
+  it('recovers without a new version when the recovered value is already the wanted one', () => {
+    const m = manifest({
+      secrets: [secret('same'), secret('changed'), secret('gen', { source: { kind: 'generate', length: 32, charset: 'alphanumeric' } })],
+    });
+    const deleted = [
+      { name: 'same', tags: { [TAG_OWNER]: OWNER, [TAG_DIGEST]: 'd:same' } },
+      { name: 'changed', tags: { [TAG_OWNER]: OWNER, [TAG_DIGEST]: 'd:an-older-value' } },
+      { name: 'gen', tags: { [TAG_OWNER]: OWNER } },
+    ];
+    const p = planSecrets(input({ manifest: m, state: state([], deleted) }));
+    expect(actions(p)).toEqual(['same:recover', 'changed:recover', 'gen:recover']);
+    expect(p.secrets.map((x) => (x.op.kind === 'set' ? `set+recover=${x.op.recover}` : x.op.kind))).toEqual(['recover', 'set+recover=true', 'recover']);
+    expect(p.secrets[0]?.item.reason).toBe('soft-deleted: recover (value unchanged)');
+  });
+
   it('matches names case-insensitively', () => {
     const p = planSecrets(input({ manifest: manifest({ secrets: [secret('Db-Pass')] }), state: state([owned('db-pass', { [TAG_DIGEST]: 'd:Db-Pass', 'akv-aks-source': 'env' })]) }));
     expect(actions(p)).toEqual(['Db-Pass:unchanged']);
