@@ -105,7 +105,7 @@ describe('planSecrets', () => {
     const m = manifest({
       secrets: [secret('same'), secret('changed'), secret('gen', { source: { kind: 'generate', length: 32, charset: 'alphanumeric' } })],
     });
-    const deleted = [
+    const deleted: { name: string; tags: Record<string, string> }[] = [
       { name: 'same', tags: { [TAG_OWNER]: OWNER, [TAG_DIGEST]: 'd:same' } },
       { name: 'changed', tags: { [TAG_OWNER]: OWNER, [TAG_DIGEST]: 'd:an-older-value' } },
       { name: 'gen', tags: { [TAG_OWNER]: OWNER } },
