@@ -11,6 +11,7 @@ import {
   DIGEST_KEY_CONTENT_TYPE,
   DIGEST_KEY_SECRET,
   OWNER,
+  TAG_DIGEST,
   TAG_OWNER,
   isOwned,
   isReservedSecretName,
@@ -307,7 +308,10 @@ async function writeVersion(client: SecretClient, limiter: RateLimiter, name: st
       } catch (e) {
         if (hasCode(e, 'ObjectIsDeletedButRecoverable') && mayRecover) {
           core.info(`secret ${name}: soft-deleted meanwhile, recovering`);
-          await recover(client, limiter, name);
+          const recovered = await recover(client, limiter, name);
+          // The recovered version may already hold this very value (same keyed digest): no second version.
+          const wanted = props.tags[TAG_DIGEST];
+          if (wanted && recovered.tags?.[TAG_DIGEST] === wanted) return recovered;
           throw Object.assign(new Error('recovered; write again'), { code: 'AkvAksRetryAfterRecover' });
         }
         throw e;
