@@ -203,16 +203,22 @@ describe('syncSecrets against the sandbox vault', () => {
     expect(s.properties.tags).toMatchObject({ [TAG_OWNER]: OWNER });
   });
 
-  it('recovers a soft-deleted secret, waiting through ObjectIsBeingDeleted and the 404 after recovery, then writes it', async () => {
+  it('recovers a soft-deleted secret, waiting through ObjectIsBeingDeleted and the 404 after recovery, with no new version when its value is unchanged', async () => {
     await control('PUT', '/vault/settle', { vault: tv.name, deleteMs: 1_500, recoverMs: 1_500 });
     try {
+      const versionsBefore: string[] = [];
+      for await (const v of client.listPropertiesOfSecretVersions('multi-line')) versionsBefore.push(v.version!);
       const poller = await client.beginDeleteSecret('multi-line');
       await poller.pollUntilDone();
       const r = await run(manifestWith(baseSecrets()));
-      expect(r.items.find((i) => i.name === 'multi-line')).toMatchObject({ action: 'recover' });
+      expect(r.items.find((i) => i.name === 'multi-line')).toMatchObject({ action: 'recover', reason: 'soft-deleted: recover (value unchanged)' });
       const s = await client.getSecret('multi-line');
       expect(s.value).toBe(MULTI);
-      expect(r.secrets.find((x) => x.name === 'multi-line')).toMatchObject({ changed: true, version: s.properties.version });
+      const versionsAfter: string[] = [];
+      for await (const v of client.listPropertiesOfSecretVersions('multi-line')) versionsAfter.push(v.version!);
+      expect(versionsAfter.sort()).toEqual(versionsBefore.sort());
+      // The version pods mounted before the deletion is current again: nothing to restart.
+      expect(r.secrets.find((x) => x.name === 'multi-line')).toMatchObject({ changed: false, version: s.properties.version });
     } finally {
       await control('PUT', '/vault/settle', { vault: tv.name, deleteMs: 0, recoverMs: 0 });
     }
