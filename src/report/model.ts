@@ -1,39 +1,17 @@
 // The value-free record of one run, from which the log, the step summary, the outputs and the
 // JSON `report` output are all produced. Nothing in here may hold a secret value.
+import type { Diagnosis, PodReport } from '../gate/index.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
 
-export interface GateObjectRow {
-  object: string;
-  expected?: string;
-  mounted?: string;
-  ok: boolean;
-}
-
-export interface GatePodRow {
-  namespace: string;
-  pod: string;
-  node?: string;
-  workload?: string;
-  phase: string;
-  ready: boolean;
-  objects: GateObjectRow[];
-  lastEvent?: string;
-  ok: boolean;
-}
-
-export interface GateDiagnosis {
-  cause: string;
-  message: string;
-  fix: string;
-  namespace?: string;
-  pod?: string;
-}
+// The gate's own row types: the report carries them as they are (type-only, so the report module
+// does not load the gate's code).
+export type { Diagnosis as GateDiagnosis, PodObjectReport as GateObjectRow, PodReport as GatePodRow } from '../gate/index.ts';
 
 export interface GateSection {
   passed: boolean;
   waitedMs: number;
-  pods: GatePodRow[];
-  diagnoses: GateDiagnosis[];
+  pods: PodReport[];
+  diagnoses: Diagnosis[];
 }
 
 export interface RestartRow {
