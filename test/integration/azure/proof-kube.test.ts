@@ -103,11 +103,7 @@ suite('proveAccess with TokenRequest tokens from the sandbox cluster (skipped wh
     expect(issuer).toMatch(/^https:\/\/127\.0\.0\.1:\d+/);
   });
 
-  // Blocked by the sandbox, not by the action: the Entra simulator (test/sandbox/azure/entra.ts) fetches
-  // the issuer's JWKS with `Accept: application/json`, and kube-apiserver answers /openid/v1/jwks with
-  // 406 unless `application/jwk-set+json` is acceptable, so every exchange ends in AADSTS50166. The same
-  // proof passes with the stand-in issuer of identity.test.ts. Unskip once the simulator accepts JWKS.
-  it.skip('SKIPPED (sandbox Entra gets 406 from the kube-apiserver JWKS: Accept: application/json): waits through the propagation delays, then reads the mounted secret as the pod would', async () => {
+  it('waits through the propagation delays, then reads the mounted secret as the pod would', async () => {
     const id = uniqueName(`id-${cluster}-`);
     const before = (await control<{ config: Record<string, number> }>('GET', '/config')).config;
     await control('PATCH', '/config', { ficPropagationMs: 2_000, rbacPropagationMs: 3_000 });
