@@ -101,6 +101,8 @@ export interface RequestRecord {
   path: string;
   status: number;
   at: number;
+  /** Served, but the client saw a reset instead of the answer (a drop-response fault). */
+  dropped?: boolean;
 }
 
 export async function records(): Promise<RequestRecord[]> {
@@ -126,7 +128,7 @@ export interface FaultSpec {
   method?: string;
   pathPattern?: string;
   times?: number;
-  effect: { kind: 'status'; status: number; code?: string; message?: string; retryAfterSeconds?: number; headers?: Record<string, string> } | { kind: 'latency'; ms: number } | { kind: 'reset' };
+  effect: { kind: 'status'; status: number; code?: string; message?: string; retryAfterSeconds?: number; headers?: Record<string, string> } | { kind: 'latency'; ms: number } | { kind: 'reset' } | { kind: 'drop-response' };
 }
 
 /** Undo list of one scenario: world faults by id, vault faults/settle per vault, config knobs. */

@@ -47,7 +47,7 @@ export function validateFault(input: unknown): Omit<Fault, 'id' | 'times'> & { t
     if (typeof e.status !== 'number' || e.status < 100 || e.status > 599) return 'effect.status must be an HTTP status';
   } else if (e.kind === 'latency') {
     if (typeof e.ms !== 'number' || e.ms < 0) return 'effect.ms must be a non-negative number';
-  } else if (e.kind !== 'reset') return "effect.kind must be 'status', 'latency' or 'reset'";
+  } else if (e.kind !== 'reset' && e.kind !== 'drop-response') return "effect.kind must be 'status', 'latency', 'reset' or 'drop-response'";
   return {
     service: f.service as AzureService,
     method: f.method as string | undefined,

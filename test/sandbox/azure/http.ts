@@ -107,6 +107,7 @@ export async function startHttpsService(o: ServiceOptions): Promise<RunningServe
       const rawPath = req.url ?? '/';
       let status = 0;
       let cls: RequestRecord['class'] | undefined;
+      let dropped = false;
       try {
         const body = await readBody(req);
         const fault = o.world.takeFault(o.service, method, rawPath);
@@ -124,6 +125,11 @@ export async function startHttpsService(o: ServiceOptions): Promise<RunningServe
         }
         status = reply.status;
         cls = reply.class;
+        if (fault?.effect.kind === 'drop-response') {
+          dropped = true;
+          req.socket.destroy();
+          return;
+        }
         sendReply(res, reply);
       } catch (e) {
         status = 500;
@@ -138,6 +144,7 @@ export async function startHttpsService(o: ServiceOptions): Promise<RunningServe
           status,
           at: Date.now(),
           class: cls ?? (method === 'GET' || method === 'HEAD' ? 'read' : 'write'),
+          ...(dropped ? { dropped } : {}),
         });
       }
     })();

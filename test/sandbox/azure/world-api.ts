@@ -102,7 +102,8 @@ export interface Fault {
   effect:
     | { kind: 'status'; status: number; code?: string; message?: string; retryAfterSeconds?: number; headers?: Record<string, string> }
     | { kind: 'latency'; ms: number }
-    | { kind: 'reset' }; // destroy the socket without an answer
+    | { kind: 'reset' } // destroy the socket without an answer, before the request is served
+    | { kind: 'drop-response' }; // serve the request (it takes effect), then destroy the socket instead of answering
 }
 
 export interface RequestRecord {
@@ -113,6 +114,8 @@ export interface RequestRecord {
   at: number;
   /** For the vault: 'read' | 'write' (secret writes count against the 300/10 s bucket). */
   class?: 'read' | 'write';
+  /** Served, but the answer was never sent (a `drop-response` fault): the client saw a reset. */
+  dropped?: boolean;
 }
 
 /** A request to a control route (plain HTTP, JSON body already parsed; undefined when empty). */

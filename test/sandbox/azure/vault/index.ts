@@ -210,8 +210,8 @@ function registerRoutes(world: AzureWorld, proxy: VaultProxy, backend: VaultBack
         return { status: 200, body: describe() };
       }
       if (path === '/vault/faults' && m === 'POST') {
-        if (!isRecord(body) || !isRecord(body.effect) || !['status', 'latency', 'reset'].includes(String(body.effect.kind)))
-          return { status: 400, body: { error: 'effect {kind: status|latency|reset, ...} is required' } };
+        if (!isRecord(body) || !isRecord(body.effect) || !['status', 'latency', 'reset', 'drop-response'].includes(String(body.effect.kind)))
+          return { status: 400, body: { error: 'effect {kind: status|latency|reset|drop-response, ...} is required' } };
         if (body.pathPattern !== undefined) new RegExp(String(body.pathPattern));
         const ids: string[] = [];
         for (const n of targets(body)) {

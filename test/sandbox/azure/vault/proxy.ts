@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 import { HOST } from '../../ports.ts';
 import type { CertPaths } from '../../pki.ts';
-import type { AzureWorld, Fault, VaultRecord } from '../world-api.ts';
+import type { AzureWorld, Fault, RequestRecord, VaultRecord } from '../world-api.ts';
 import { classifyVaultRequest, type VaultOperation } from './actions.ts';
 import type { KvAnswer } from './errors.ts';
 import {
@@ -353,6 +353,7 @@ export class VaultProxy {
     }
 
     // 1. Injected faults (world-wide for the service, then this vault's own).
+    let dropResponse = false;
     const fault = this.world.takeFault('keyvault', method, pathAndQuery) ?? takeMatching(st.faults, method, pathAndQuery);
     if (fault) {
       if (fault.effect.kind === 'reset') {
@@ -362,6 +363,7 @@ export class VaultProxy {
         return;
       }
       if (fault.effect.kind === 'latency') await sleep(fault.effect.ms);
+      if (fault.effect.kind === 'drop-response') dropResponse = true;
       if (fault.effect.kind === 'status') {
         o = classifyVaultRequest(method, url.pathname);
         finish(faultAnswer(fault.effect));
@@ -438,10 +440,17 @@ export class VaultProxy {
     };
     const cid = req.headers['x-ms-client-request-id'];
     if (typeof cid === 'string') out['x-ms-client-request-id'] = cid;
+    this.count(st, o, answer.status);
+    const record: RequestRecord = { service: 'keyvault', method, path: url.pathname, status: answer.status, at: Date.now(), class: o.write ? 'write' : 'read' };
+    if (dropResponse) {
+      // The vault has done it; the client only sees its connection reset.
+      req.socket.destroy();
+      this.world.record({ ...record, dropped: true });
+      return;
+    }
     res.writeHead(answer.status, out);
     res.end(answer.body);
-    this.count(st, o, answer.status);
-    this.world.record({ service: 'keyvault', method, path: url.pathname, status: answer.status, at: Date.now(), class: o.write ? 'write' : 'read' });
+    this.world.record(record);
   }
 
   private specialFault(st: VaultState, o: VaultOperation, url: URL): KvAnswer | undefined {
