@@ -4,6 +4,7 @@ import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { TokenCredential } from '@azure/core-auth';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { isCloudVaultHost } from './cloud.ts';
 import type { Cloud } from './cloud.ts';
 import { sdkClientOptions } from './http.ts';
@@ -44,10 +45,15 @@ export function keyVaultManagementClient(session: AzureSession, subscriptionId =
  */
 export const KEYVAULT_API_VERSION = '2025-07-01';
 
-/** A data-plane client for a vault URI (from ARM's properties.vaultUri), as any principal. */
-export function secretClient(credential: TokenCredential, cloud: Cloud, vaultUri: string): SecretClient {
+/**
+ * A data-plane client for a vault URI (from ARM's properties.vaultUri), as any principal.
+ * `perRetry`: more policies run on every attempt (the vault engine's guard against re-sent writes).
+ */
+export function secretClient(credential: TokenCredential, cloud: Cloud, vaultUri: string, perRetry: PipelinePolicy[] = []): SecretClient {
+  const base = sdkClientOptions();
   return new SecretClient(vaultUri, credential, {
-    ...sdkClientOptions(),
+    ...base,
+    additionalPolicies: [...base.additionalPolicies, ...perRetry.map((policy) => ({ policy, position: 'perRetry' as const }))],
     serviceVersion: KEYVAULT_API_VERSION,
     disableChallengeResourceVerification: !isCloudVaultHost(cloud, vaultUri),
   });

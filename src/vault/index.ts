@@ -7,6 +7,7 @@ import type { AzureSession } from '../auth/login.ts';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
 import { RateLimiter, VAULT_LIMITS, mapLimited } from './limiter.ts';
+import { lostWriteGuardPolicy } from './lost-write.ts';
 import {
   DIGEST_KEY_CONTENT_TYPE,
   DIGEST_KEY_SECRET,
@@ -396,7 +397,7 @@ export async function syncSecrets(
 ): Promise<{ items: PlanItem[]; secrets: SecretVersion[] }> {
   const reserved = manifest.secrets.find((s) => isReservedSecretName(s.name));
   if (reserved) throw new VaultSyncError(`the secret name ${reserved.name} is reserved by the action`, [reserved.name]);
-  const ctx: SyncContext = { client: secretClient(session.credential, session.cloud, vault.uri), limiter: new RateLimiter(VAULT_LIMITS) };
+  const ctx: SyncContext = { client: secretClient(session.credential, session.cloud, vault.uri, [lostWriteGuardPolicy()]), limiter: new RateLimiter(VAULT_LIMITS) };
   const writing = opts.mode !== 'plan';
 
   // Desired values of env secrets: read and masked first.

@@ -270,6 +270,20 @@ d('ARM failures through the bundle', () => {
     expect((await azureState(s)).fics.filter((f) => f.includes(s.ns))).toEqual([]);
   });
 
+  it('answers lost after ARM applied the writes (identity, credential, role assignment): the re-sent PUTs change nothing, one of each', async () => {
+    const s = await makeScenario(az, k, 'armlost', cleanups);
+    for (const path of [`${identityPath(s)}\\?`, ficPath(s), grantPath(s)])
+      await restorer.worldFault({ service: 'arm', method: 'PUT', pathPattern: path, times: 1, effect: { kind: 'drop-response' } });
+    const r = await runBundle('arm-lost', { workspace: s.workspace, env: s.env, inputs: INPUTS });
+    expectExit(r, 0);
+    const recs = [...(await armRecords(r.startedAt, identityPath(s))), ...(await armRecords(r.startedAt, grantPath(s)))];
+    // Each of the three was applied, its answer dropped, and the SDK's re-send answered normally.
+    expect(recs.filter((x) => x.dropped).length).toBe(3);
+    expect(recs.filter((x) => x.dropped).every((x) => recs.some((y) => y.path === x.path && y.at >= x.at && !y.dropped && ok(y.status)))).toBe(true);
+    expect(await azureState(s)).toEqual(expectedAzure(s));
+    expect(await intactState(s)).toEqual(expectedIntact(s));
+  });
+
   it('connection resets on ARM (identity write, vault read): retried, one identity, one assignment', async () => {
     const s = await makeScenario(az, k, 'armreset', cleanups);
     await restorer.worldFault({ service: 'arm', method: 'PUT', pathPattern: `${identityPath(s)}\\?`, times: 1, effect: { kind: 'reset' } });

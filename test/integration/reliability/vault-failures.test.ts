@@ -183,9 +183,21 @@ d('Key Vault failures through the bundle', () => {
     for (const name of [s.names[0]!, s.names[2]!]) expect((await versionsOf(s.vault.client, name)).length).toBe(1);
   });
 
-  it.todo(
-    'a connection reset AFTER the vault applied a write (response lost, the SDK re-sends the PUT): still one version — needs a sandbox fault that destroys the socket after the backend answered (proxy.ts resets before step 2)',
-  );
+  it('a connection reset AFTER the vault applied a write (answer lost, the SDK re-sends the PUT): read back instead, still one version each', async () => {
+    const s = await scenario('lost');
+    await restorer.vaultFault(s.vault.name, { method: 'PUT', pathPattern: `^/secrets/r${s.id}-`, times: 2, effect: { kind: 'drop-response' } });
+    const r = await runBundle('kv-lost', { workspace: s.workspace, env: s.env, inputs: INPUTS });
+    expectExit(r, 0);
+    const recs = await kvRecords(s, r.startedAt);
+    const dropped = recs.filter((x) => x.dropped);
+    expect(dropped.map((x) => x.method)).toEqual(['PUT', 'PUT']);
+    // Each dropped write was applied by the vault, then answered by a read of it, not a second PUT.
+    expect(successfulSets(recs)).toEqual(once(s));
+    for (const x of dropped) expect(recs.some((y) => y.method === 'GET' && y.path === x.path && y.at >= x.at && y.status === 200)).toBe(true);
+    expect(r.log.match(/the answer to its write was lost, but the vault already holds that write/g)?.length).toBe(2);
+    expect((JSON.parse(r.outputs['changed-secrets'] ?? '[]') as string[]).sort()).toEqual([...s.names].sort());
+    await expectIntact(s);
+  });
 
   it('connection resets on a write and on a read: retried, one version per secret', async () => {
     const s = await scenario('reset');
