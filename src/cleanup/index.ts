@@ -8,6 +8,7 @@
 // is to `apply`. Neither needs secret values (load the manifest without the env check, as verify does)
 // nor runs proof, rotation or the gate. Key Vault secrets stay unless the manifest says
 // `cleanup: { deleteSecrets: true }` (soft delete), and are purged only with `purge: true` as well.
+import { readLedgers } from '../identity/record.ts';
 import * as core from '@actions/core';
 import type { KubernetesObject, V1ManagedFieldsEntry } from '@kubernetes/client-node';
 import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam, secretClient } from '../auth/arm.ts';
@@ -383,7 +384,9 @@ export async function planCleanupRun(session: AzureSession, vault: VaultInfo, ku
   const kubeState = await readKubeState(kube, manifest);
   const { identities, roleNames } = await readIdentities(session, vault, manifest);
   const secrets = await readSecrets(session, vault, manifest, limiter);
+  const ledgers = await readLedgers(session, vault);
   return planCleanup({
+    ledgers,
     manifest,
     vault: { id: vault.id, name: vault.name, rbac: vault.rbac, tenantId: vault.tenantId || session.tenantId, accessPolicies: vault.accessPolicies },
     kube: kubeState,

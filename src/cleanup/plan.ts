@@ -9,14 +9,20 @@
 //   `system:serviceaccount:ns:sa` (the action's deterministic name), issuer = the cluster's when known.
 // - Role assignments: name = roleAssignmentName(scope, principal, role) (the action's deterministic
 //   id), at the vault or below it.
-// - Access-policy entries: only for identities the action created (they carry no owner mark of
-//   their own); only the permissions the action grants are removed.
+// - Access-policy entries carry no owner mark: a permission the action grants is removed when the
+//   identity is the action's, or when the grant ledgers (identity/ledger.ts) record it as added by
+//   the action; either way never while another manifest's ledger relies on it.
+// - Role assignments another manifest's ledger relies on stay (one assignment per principal, role
+//   and scope serves both).
+// - The manifest's own grant ledger goes after its grants.
 // - Identities: `mode: managed` with the ownership tag, and nothing left on them that the action
 //   did not create (other federated credentials, other role assignments).
 // - Secrets: only with `cleanup.deleteSecrets`, only secrets the action wrote (ownership tag),
 //   never `existing` ones; purged only with `cleanup.purge`.
 import { federatedCredentialName, normalizeScope, roleAssignmentName, scopeCovers, shortScope, wantedPermissions } from '../identity/plan.ts';
 import type { LiveCredential, PolicyPermissions } from '../identity/plan.ts';
+import { ledgerName, otherClaims, permKey } from '../identity/ledger.ts';
+import type { GrantLedger } from '../identity/ledger.ts';
 import type { IdentitySpec, Manifest, TargetSpec } from '../manifest/types.ts';
 import type { PlanItem, PlanKind } from '../plan/types.ts';
 import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../render/labels.ts';
@@ -120,6 +126,8 @@ export interface CleanupInput {
   issuer?: string;
   /** Display names of role definitions by id (lower-cased GUID); unknown ones show their GUID. */
   roleNames?: Map<string, string>;
+  /** Every grant ledger in the vault (this manifest's and the others'); absent when not read. */
+  ledgers?: GrantLedger[];
 }
 
 export type CleanupOp =
@@ -135,6 +143,8 @@ export interface CleanupStep {
   /** The deletion to run (only for items with action `delete`). */
   op?: CleanupOp;
 }
+
+const PERMISSION_KINDS = ['secrets', 'keys', 'certificates'] as const;
 
 const KIND_TO_PLAN: Record<KubeKind, PlanKind> = {
   Namespace: 'namespace',
@@ -288,6 +298,7 @@ function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
     return out;
   }
   const owned = identityOwned(g);
+  const claims = input.ledgers ? otherClaims(input.ledgers, instanceId(input.manifest)) : undefined;
 
   // Vault grants.
   let foreignAssignments = 0;
@@ -299,7 +310,11 @@ function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
       if (!mine && !near) continue;
       const role = input.roleNames?.get(guidOf(a.roleDefinitionId)) ?? guidOf(a.roleDefinitionId);
       const name = `${role} for ${label} at ${shortScope(a.scope)}`;
-      if (mine) {
+      const sharedWith = mine ? claims?.assignments.get(lower(a.name)) : undefined;
+      if (sharedWith?.length) {
+        // Azure holds one assignment per principal, role and scope: another manifest's grant is this same one.
+        out.grants.push({ item: { kind: 'role-assignment', name, namespace, action: 'keep', reason: `created by the action, still relied on by ${sharedWith.join(', ')}` } });
+      } else if (mine) {
         out.grants.push({ item: { kind: 'role-assignment', name, namespace, action: 'delete', reason: 'created by the action' }, op: { kind: 'role-assignment', scope: a.scope, name: a.name } });
       } else {
         out.grants.push({ item: { kind: 'role-assignment', name, namespace, action: 'keep', reason: 'not created by the action' } });
@@ -312,27 +327,35 @@ function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
     const name = `${input.vault.name} for ${label}`;
     if (!entries.length) {
       out.grants.push({ item: { kind: 'access-policy', name, namespace, action: 'unchanged', reason: 'no entry' } });
-    } else if (!owned) {
-      out.grants.push({
-        item: { kind: 'access-policy', name, namespace, action: 'keep', reason: 'access-policy entries carry no owner mark and the identity was not created by the action: remove it by hand if the action added it' },
-      });
     } else {
       const granted = wantedPermissions(g.targets);
       const has = (k: keyof PolicyPermissions): Set<string> => new Set(entries.flatMap((e) => (e.permissions[k] ?? []).map(lower)));
-      const remove: PolicyPermissions = {
-        secrets: granted.secrets.filter((p) => has('secrets').has(p)),
-        keys: granted.keys.filter((p) => has('keys').has(p)),
-        certificates: granted.certificates.filter((p) => has('certificates').has(p)),
-      };
+      const remove: PolicyPermissions = { secrets: [], keys: [], certificates: [] };
+      const shared = new Set<string>();
+      const foreign: string[] = [];
+      for (const k of PERMISSION_KINDS) {
+        for (const perm of granted[k].filter((x) => has(k).has(x))) {
+          const key = permKey(pid, k, perm);
+          const others = claims?.permissions.get(key);
+          if (others?.length) for (const o of others) shared.add(o);
+          // An entry has no owner mark: the ledger says whether the action added the permission.
+          else if (owned || claims?.added.has(key)) remove[k].push(perm);
+          else foreign.push(`${k}: ${perm}`);
+        }
+      }
       const removing = remove.secrets.length + remove.keys.length + remove.certificates.length;
-      const extra = (['secrets', 'keys', 'certificates'] as const).some((k) => [...has(k)].some((p) => !remove[k].includes(p)));
+      const kept = [
+        shared.size ? `still relied on by ${[...shared].join(', ')}` : '',
+        foreign.length ? `${foreign.join(', ')} not recorded as added by the action${owned ? '' : ' (the identity is not the action\'s): remove by hand if the action added it'}` : '',
+      ].filter(Boolean);
+      const extra = PERMISSION_KINDS.some((k) => [...has(k)].some((p) => !remove[k].includes(p)));
       if (!removing) {
-        out.grants.push({ item: { kind: 'access-policy', name, namespace, action: 'keep', reason: 'holds none of the permissions the action grants' } });
+        out.grants.push({ item: { kind: 'access-policy', name, namespace, action: 'keep', reason: kept.length ? kept.join('; ') : 'holds none of the permissions the action grants' } });
       } else {
-        const perms = (['secrets', 'keys', 'certificates'] as const).filter((k) => remove[k].length).map((k) => `${k}: ${remove[k].join(',')}`);
+        const perms = PERMISSION_KINDS.filter((k) => remove[k].length).map((k) => `${k}: ${remove[k].join(',')}`);
         const entry = entries[0]!;
         out.grants.push({
-          item: { kind: 'access-policy', name, namespace, action: 'delete', reason: `${perms.join('; ')}${extra ? ' (other permissions stay)' : ''}` },
+          item: { kind: 'access-policy', name, namespace, action: 'delete', reason: `${perms.join('; ')}${extra ? ' (other permissions stay)' : ''}${kept.length ? `; ${kept.join('; ')}` : ''}` },
           op: { kind: 'access-policy', tenantId: entry.tenantId, objectId: entry.objectId, applicationId: entry.applicationId, permissions: remove },
         });
       }
@@ -428,6 +451,15 @@ export function planCleanup(input: CleanupInput): CleanupStep[] {
     ...perIdentity.flatMap((p) => p.grants),
     ...perIdentity.flatMap((p) => p.credentials),
     ...perIdentity.flatMap((p) => p.identity),
+    ...planLedger(input),
     ...planSecrets(input),
   ];
+}
+
+/** This manifest's grant ledger goes once its grants are gone (other manifests' ledgers stay). */
+function planLedger(input: CleanupInput): CleanupStep[] {
+  const instance = instanceId(input.manifest);
+  if (!input.ledgers?.some((l) => l.instance === instance)) return [];
+  const name = ledgerName(instance);
+  return [{ item: { kind: 'secret', name, action: 'delete', reason: "this manifest's grant ledger (value-free state, recoverable)" }, op: { kind: 'secret', name, purge: false, alreadyDeleted: false } }];
 }

@@ -21,7 +21,10 @@ import {
   wantedCredentials,
   wantedPermissions,
 } from './plan.ts';
-import type { IdentityGroup, LiveAssignment, LiveCredential, WantedGrant } from './plan.ts';
+import type { IdentityGroup, LiveAssignment, LiveCredential, PolicyPermissions, WantedGrant } from './plan.ts';
+import type { LedgerClaims } from './ledger.ts';
+import { recordGrants } from './record.ts';
+import { instanceId } from '../render/labels.ts';
 
 export { proveAccess, ProofError } from './prove.ts';
 
@@ -113,7 +116,7 @@ export async function ensureIdentities(
   session: AzureSession,
   vault: VaultInfo,
   manifest: Manifest,
-  opts: { mode: 'plan' | 'apply'; issuer: string },
+  opts: { mode: 'plan' | 'apply'; issuer: string; manifestPath?: string },
 ): Promise<{ items: PlanItem[]; identities: NamespaceIdentity[] }> {
   const apply = opts.mode === 'apply';
   const groups = groupIdentities(manifest, session.subscriptionId);
@@ -140,9 +143,29 @@ export async function ensureIdentities(
   }
 
   const perGroup = await mapLimited(groups, 4, (g) => ensureGroup(session, vault, manifest, g, { apply, issuer: opts.issuer, auth, kvm, mutex, roleIds }));
+  if (apply) {
+    // The ledger first: an interrupted run leaves a recorded claim, never an unrecorded grant.
+    const claims: LedgerClaims = { instance: instanceId(manifest), manifest: opts.manifestPath ?? '', assignments: [], policies: {}, addedNow: {} };
+    for (const r of perGroup) {
+      claims.assignments.push(...r.claims.assignments);
+      Object.assign(claims.policies, r.claims.policies);
+      Object.assign(claims.addedNow, r.claims.addedNow);
+    }
+    await recordGrants(session, vault, claims);
+    await mapLimited(perGroup, 4, (r) => r.grant());
+  }
   const items = perGroup.flatMap((r) => r.items);
   const identities = perGroup.flatMap((r) => r.identities);
   return { items, identities };
+}
+
+interface GroupResult {
+  items: PlanItem[];
+  identities: NamespaceIdentity[];
+  /** What the group's vault grant relies on and adds, for the grant ledger. */
+  claims: Omit<LedgerClaims, 'instance' | 'manifest'>;
+  /** Makes the planned vault grant (run after the ledger records it). */
+  grant: () => Promise<void>;
 }
 
 interface GroupDeps {
@@ -160,8 +183,10 @@ async function ensureGroup(
   manifest: Manifest,
   g: IdentityGroup,
   deps: GroupDeps,
-): Promise<{ items: PlanItem[]; identities: NamespaceIdentity[] }> {
+): Promise<GroupResult> {
   const items: PlanItem[] = [];
+  const claims: GroupResult['claims'] = { assignments: [], policies: {}, addedNow: {} };
+  let grant = async (): Promise<void> => undefined;
   const spec = g.spec;
   const namespaces = [...new Set(g.targets.map((t) => t.namespace))];
   const ns0 = namespaces.length === 1 ? namespaces[0] : undefined;
@@ -237,7 +262,7 @@ async function ensureGroup(
       if (!roleDefinitionId) throw new IdentityError(`role ${t.access.role} was not resolved`);
       for (const scope of grantScopes(vault.id, t)) wantedGrants.push({ scope, roleDefinitionId, roleName: t.access.role });
     }
-    let live: LiveAssignment[] = [];
+    const live: LiveAssignment[] = [];
     if (resolved.principalId && !createdNow) {
       const pid = resolved.principalId;
       for await (const a of deps.auth.roleAssignments.listForScope(scopeParam(vault.id), { filter: `principalId eq '${pid}'` })) {
@@ -246,27 +271,11 @@ async function ensureGroup(
     }
     const grants = planGrants(resolved.principalId, label, wantedGrants, live, ns0);
     items.push(...grants.items);
+    const pid = resolved.principalId;
+    if (pid) claims.assignments = wantedGrants.map((w) => roleAssignmentName(w.scope, pid, w.roleDefinitionId));
     if (deps.apply && grants.missing.length) {
-      const pid = resolved.principalId;
       if (!pid) throw new IdentityError(`identity ${label} has no principal id to grant ${grants.missing[0]?.roleName} to`);
-      for (const m of grants.missing) {
-        const name = roleAssignmentName(m.scope, pid, m.roleDefinitionId);
-        await retryWhile(
-          async () => {
-            try {
-              await deps.auth.roleAssignments.create(scopeParam(m.scope), name, { roleDefinitionId: m.roleDefinitionId, principalId: pid, principalType: 'ServicePrincipal' });
-            } catch (e) {
-              if (hasCode(e, 'RoleAssignmentExists')) return;
-              if (hasCode(e, 'PrincipalNotFound')) throw e; // retried below while the principal propagates
-              throw grantFailure(e, m.roleName, label, m.scope);
-            }
-          },
-          (e) => hasCode(e, 'PrincipalNotFound'),
-          { timeoutMs: EVENTUAL_MS, onRetry: () => core.info(`role assignment for ${label}: principal not visible yet, retrying`) },
-        );
-        core.info(`role assignment: ${m.roleName} for ${label} at ${m.scope}`);
-      }
-      live = [];
+      grant = () => createAssignments(deps, grants.missing, pid, label);
     }
   } else {
     const wantedPerms = wantedPermissions(g.targets);
@@ -286,33 +295,15 @@ async function ensureGroup(
       action: !need ? 'unchanged' : state.present ? 'update' : 'create',
       reason: need ? perms.join('; ') : undefined,
     });
+    if (pid) {
+      claims.policies[pid.toLowerCase()] = wantedPerms;
+      claims.addedNow[pid.toLowerCase()] = state.missing;
+    }
     if (deps.apply && need) {
       if (!pid) throw new IdentityError(`identity ${label} has no principal id for an access policy`);
       const kvm = deps.kvm;
       if (!kvm || !vault.resourceGroup) throw new IdentityError(`cannot update the access policies of ${vault.name}`);
-      await deps.mutex.run(`vault:${vault.id}`, () =>
-        retryWhile(
-          () =>
-            kvm.vaults.updateAccessPolicy(vault.resourceGroup!, vault.name, 'add', {
-              properties: {
-                accessPolicies: [
-                  {
-                    tenantId,
-                    objectId: pid,
-                    permissions: { secrets: state.missing.secrets, keys: state.missing.keys, certificates: state.missing.certificates },
-                  },
-                ],
-              },
-            }),
-          (e) => statusOf(e) === 409 || hasCode(e, 'PrincipalNotFound'),
-          { timeoutMs: EVENTUAL_MS },
-        ),
-      );
-      vault.accessPolicies = [
-        ...(vault.accessPolicies ?? []),
-        { tenantId, objectId: pid, permissions: { secrets: state.missing.secrets, keys: state.missing.keys, certificates: state.missing.certificates } },
-      ];
-      core.info(`access policy on ${vault.name} for ${label}: ${perms.join('; ')}`);
+      grant = () => addAccessPolicy(deps, kvm, vault, { tenantId, objectId: pid, permissions: state.missing }, `${label}: ${perms.join('; ')}`);
     }
   }
 
@@ -325,7 +316,47 @@ async function ensureGroup(
     resourceId: resolved.resourceId,
     serviceAccounts: [...new Set(g.targets.filter((t) => t.namespace === ns && t.serviceAccount).map((t) => t.serviceAccount as string))],
   }));
-  return { items, identities };
+  return { items, identities, claims, grant };
+}
+
+/** Creates the missing role assignments under their deterministic names (an existing one counts as made). */
+async function createAssignments(deps: GroupDeps, missing: WantedGrant[], pid: string, label: string): Promise<void> {
+  for (const m of missing) {
+    const name = roleAssignmentName(m.scope, pid, m.roleDefinitionId);
+    await retryWhile(
+      async () => {
+        try {
+          await deps.auth.roleAssignments.create(scopeParam(m.scope), name, { roleDefinitionId: m.roleDefinitionId, principalId: pid, principalType: 'ServicePrincipal' });
+        } catch (e) {
+          if (hasCode(e, 'RoleAssignmentExists')) return;
+          if (hasCode(e, 'PrincipalNotFound')) throw e; // retried below while the principal propagates
+          throw grantFailure(e, m.roleName, label, m.scope);
+        }
+      },
+      (e) => hasCode(e, 'PrincipalNotFound'),
+      { timeoutMs: EVENTUAL_MS, onRetry: () => core.info(`role assignment for ${label}: principal not visible yet, retrying`) },
+    );
+    core.info(`role assignment: ${m.roleName} for ${label} at ${m.scope}`);
+  }
+}
+
+/** Adds the missing access-policy permissions (one vault update at a time: ARM answers 409 to concurrent ones). */
+async function addAccessPolicy(
+  deps: GroupDeps,
+  kvm: NonNullable<GroupDeps['kvm']>,
+  vault: VaultInfo,
+  entry: { tenantId: string; objectId: string; permissions: PolicyPermissions },
+  what: string,
+): Promise<void> {
+  await deps.mutex.run(`vault:${vault.id}`, () =>
+    retryWhile(
+      () => kvm.vaults.updateAccessPolicy(vault.resourceGroup!, vault.name, 'add', { properties: { accessPolicies: [entry] } }),
+      (e) => statusOf(e) === 409 || hasCode(e, 'PrincipalNotFound'),
+      { timeoutMs: EVENTUAL_MS },
+    ),
+  );
+  vault.accessPolicies = [...(vault.accessPolicies ?? []), entry];
+  core.info(`access policy on ${vault.name} for ${what}`);
 }
 
 function firstCode(e: unknown): string {

@@ -125,7 +125,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   const issuer = needsIssuer ? settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await S.readServiceAccountIssuer(kube)) : '';
   report.cluster.issuer = issuer || undefined;
   const ids = await section('Identities, federation and vault access', async () => {
-    const r = await S.ensureIdentities(session, vault, manifest, { mode: azureMode, issuer });
+    const r = await S.ensureIdentities(session, vault, manifest, { mode: azureMode, issuer, manifestPath: report.manifest });
     logPlan('identities', r.items);
     return r;
   });

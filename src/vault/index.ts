@@ -8,6 +8,7 @@ import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
 import { RateLimiter, VAULT_LIMITS, mapLimited } from './limiter.ts';
 import { lostWriteGuardPolicy } from './lost-write.ts';
+import { isLedgerName } from '../identity/ledger.ts';
 import {
   DIGEST_KEY_CONTENT_TYPE,
   DIGEST_KEY_SECRET,
@@ -41,6 +42,8 @@ export interface VaultInfo {
   subscriptionId?: string;
   /** Present for access-policy vaults (rbac false). */
   accessPolicies?: VaultAccessPolicy[];
+  /** Names of the grant ledgers (`akv-aks-grants-*`) the secret sync saw listed; undefined when it did not list. */
+  ledgerNames?: string[];
 }
 
 export class VaultSyncError extends Error {
@@ -405,6 +408,7 @@ export async function syncSecrets(
   for (const s of manifest.secrets) if (s.source.kind === 'env') values.set(s.name.toLowerCase(), envValue(opts.env, s.source.env, s.name));
 
   const live = await readState(ctx, vault.name);
+  vault.ledgerNames = [...live.values()].filter((l) => isLedgerName(l.name)).map((l) => l.name);
   const missing = manifest.secrets.filter((s) => !live.has(s.name.toLowerCase()));
   const deletedList = await mapLimited(missing, VAULT_LIMITS.concurrency, (s) => getDeleted(ctx.client, ctx.limiter, s.name));
   const state: VaultState = { live, deleted: new Map() };
@@ -563,4 +567,48 @@ export async function currentVersions(session: AzureSession, vault: VaultInfo, m
   if (missing.length) throw new VaultSyncError(`Key Vault ${vault.name} lacks secret(s) the manifest declares: ${missing.sort().join(', ')}`, missing);
   out.sort((a, b) => manifest.secrets.findIndex((s) => s.name === a.name) - manifest.secrets.findIndex((s) => s.name === b.name));
   return out;
+}
+
+// ---- the action's own value-free state secrets (grant ledgers), for the identity and clean-up steps ----
+
+function stateContext(session: AzureSession, vault: VaultInfo): SyncContext {
+  return { client: secretClient(session.credential, session.cloud, vault.uri, [lostWriteGuardPolicy()]), limiter: new RateLimiter(VAULT_LIMITS) };
+}
+
+/** Names of the vault's live secrets that satisfy `match` (one LIST). */
+export async function listSecretNames(session: AzureSession, vault: VaultInfo, match: (name: string) => boolean): Promise<string[]> {
+  const ctx = stateContext(session, vault);
+  return [...(await listLive(ctx.client, ctx.limiter, vault.name)).values()].map((l) => l.name).filter(match);
+}
+
+/** Current values of owned state secrets by name (undefined: absent, or not written by the action). */
+export async function readStateSecrets(session: AzureSession, vault: VaultInfo, names: string[]): Promise<Map<string, string | undefined>> {
+  const ctx = stateContext(session, vault);
+  const out = new Map<string, string | undefined>();
+  await mapLimited(names, VAULT_LIMITS.concurrency, async (name) => {
+    try {
+      const s = await ctx.limiter.run('read', () => ctx.client.getSecret(name));
+      out.set(name, s.properties.tags?.[TAG_OWNER] === OWNER ? s.value : undefined);
+    } catch (e) {
+      if (statusOf(e) !== 404) throw e;
+      out.set(name, undefined);
+    }
+  });
+  return out;
+}
+
+/** Writes an owned state secret (recovering it first when soft-deleted). */
+export async function writeStateSecret(session: AzureSession, vault: VaultInfo, name: string, value: string, contentType: string): Promise<void> {
+  const ctx = stateContext(session, vault);
+  await writeVersion(ctx.client, ctx.limiter, name, value, { tags: { [TAG_OWNER]: OWNER }, contentType }, true);
+}
+
+/** Deletes an owned state secret (recoverable, as every deletion the action makes without purge). */
+export async function deleteStateSecret(session: AzureSession, vault: VaultInfo, name: string): Promise<void> {
+  const ctx = stateContext(session, vault);
+  try {
+    await ctx.limiter.run('write', () => ctx.client.beginDeleteSecret(name, { intervalInMs: 1_000 }));
+  } catch (e) {
+    if (statusOf(e) !== 404) throw e;
+  }
 }

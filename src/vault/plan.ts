@@ -4,6 +4,7 @@
 import type { Manifest, SecretSpec } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import { stateShardOf } from './versions.ts';
+import { isLedgerName } from '../identity/ledger.ts';
 
 export const TAG_OWNER = 'managed-by';
 export const OWNER = 'akv-aks-action';
@@ -18,7 +19,7 @@ export const DIGEST_KEY_CONTENT_TYPE = 'application/vnd.akv-aks.digest-key';
 
 /** Names the action keeps for itself: the digest key and the version index shards (src/vault/versions.ts). */
 export function isReservedSecretName(name: string): boolean {
-  return name.toLowerCase() === DIGEST_KEY_SECRET || stateShardOf(name) !== undefined;
+  return name.toLowerCase() === DIGEST_KEY_SECRET || stateShardOf(name) !== undefined || isLedgerName(name);
 }
 
 /** Metadata of a secret's current version, as LIST returns it (no value). */

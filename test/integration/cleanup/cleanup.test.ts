@@ -5,7 +5,7 @@
 // clean-up (no writes), and the opt-in secret deletion and purge.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { authorizationClient, msiClient, scopeParam } from '../../../src/auth/arm.ts';
+import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam } from '../../../src/auth/arm.ts';
 import type { AzureSession } from '../../../src/auth/login.ts';
 import { CleanupError, runCleanup } from '../../../src/cleanup/index.ts';
 import { ensureIdentities } from '../../../src/identity/index.ts';
@@ -16,7 +16,7 @@ import { connectKube, readServiceAccountIssuer, statusOf } from '../../../src/ku
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../../../src/kube/spcps.ts';
 import type { Manifest, TargetSpec } from '../../../src/manifest/types.ts';
 import type { PlanItem } from '../../../src/plan/types.ts';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../../src/render/labels.ts';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../../../src/render/labels.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import type { VaultInfo } from '../../../src/vault/index.ts';
 import { armRequests, captureStdout, createTestVault, dataClient, isWriteMethod, sandboxSession, vaultStats, visibleLog, world } from '../azure/helpers.ts';
@@ -212,6 +212,7 @@ describeKube('clean-up mode against the sandbox', () => {
         `keep identity rg-ids/${ID_A}`,
         `delete identity rg-ids/${ID_B}`,
         `keep identity rg-ids/${ID_C}`,
+        `delete secret akv-aks-grants-${instanceId(manifest())}`,
         'keep secret db-password',
         'keep secret api-key',
         'keep secret user-cert',
@@ -240,6 +241,7 @@ describeKube('clean-up mode against the sandbox', () => {
       'role-assignment', 'role-assignment', 'role-assignment',
       'federated-credential', 'federated-credential', 'federated-credential',
       'identity',
+      'secret', // the manifest's grant ledger
     ]);
 
     // Kubernetes: the action's objects gone, the look-alikes there.
@@ -274,9 +276,10 @@ describeKube('clean-up mode against the sandbox', () => {
     const deployer = w.principals.find((p) => p.clientId === session.clientId)!.objectId;
     expect(assignments.some((a) => a.principalId === deployer && a.name === roleAssignmentName(tv.id, deployer, 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'))).toBe(true);
 
-    // Key Vault: nothing written or deleted.
-    expect((await vaultStats(tv.name)).writes).toBe(vaultBefore.writes);
+    // Key Vault: only the grant ledger deleted.
+    expect((await vaultStats(tv.name)).writes).toBe(vaultBefore.writes + 1);
     const data = dataClient(session, tv);
+    await expect(data.getSecret(`akv-aks-grants-${instanceId(manifest())}`)).rejects.toMatchObject({ statusCode: 404 });
     for (const name of ['db-password', 'api-key', 'user-cert', 'unrelated']) expect((await data.getSecret(name)).properties.enabled).toBe(true);
     expect(visibleLog(capture.text())).not.toContain(SECRET_VALUE);
   });
@@ -322,8 +325,11 @@ describeKube('clean-up on an access-policy vault', () => {
   let info: VaultInfo;
   const ns = `cu-ap-${run}`;
   const idName = `id-${cluster}-ap`;
+  // An external identity the action grants, and one whose entry someone made by hand before the action ran.
   const externalPrincipal = randomUUID();
   const externalClient = randomUUID();
+  const handPrincipal = randomUUID();
+  const handClient = randomUUID();
   const m = (): Manifest => ({
     ...manifest(),
     vault: { name: apVault.name, resourceGroup: 'rg-sandbox' },
@@ -331,34 +337,47 @@ describeKube('clean-up on an access-policy vault', () => {
     targets: [
       target(ns, 'api', idName),
       target(`${ns}-x`, 'ext', '', { identity: { mode: 'external', clientId: externalClient, principalId: externalPrincipal } }),
+      target(`${ns}-h`, 'hand', '', { identity: { mode: 'external', clientId: handClient, principalId: handPrincipal } }),
     ],
   });
   let manifestAp: Manifest;
+  const ledger = (): string => `akv-aks-grants-${instanceId(manifestAp)}`;
 
   beforeAll(async () => {
     apVault = await createTestVault(session ?? (await sandboxSession()), { rbac: false, prefix: 'kv-cuap-' });
     manifestAp = m();
+    await keyVaultManagementClient(session).vaults.updateAccessPolicy('rg-sandbox', apVault.name, 'add', {
+      properties: { accessPolicies: [{ tenantId: session.tenantId, objectId: handPrincipal, permissions: { secrets: ['get'] } }] },
+    });
     info = await describeVault(session, manifestAp);
-    await ensureIdentities(session, info, manifestAp, { mode: 'apply', issuer: issuer ?? 'https://127.0.0.1:47643' });
+    await ensureIdentities(session, info, manifestAp, { mode: 'apply', issuer: issuer ?? 'https://127.0.0.1:47643', manifestPath: 'deploy/akv-aks.yaml' });
   });
   afterAll(async () => {
     await msiClient(session).userAssignedIdentities.delete('rg-ids', idName).catch(() => undefined);
     await apVault?.remove();
   });
 
-  it('removes the access-policy entry of the identity it created, keeps the external identity\'s entry; resumes after a failure', async () => {
+  it('removes the entries the action added (its identity\'s and an external one\'s), keeps the hand-made one; resumes after a failure', async () => {
     const fresh = await describeVault(session, manifestAp);
     const principal = (await world()).identities.find((i) => i.name === idName)!.principalId;
-    expect(fresh.accessPolicies?.map((p) => p.objectId)).toEqual(expect.arrayContaining([principal, externalPrincipal]));
+    expect(fresh.accessPolicies?.map((p) => p.objectId)).toEqual(expect.arrayContaining([principal, externalPrincipal, handPrincipal]));
+    // The ledger apply wrote: what each principal relies on, and which of it the action added.
+    const recorded = JSON.parse((await dataClient(session, apVault).getSecret(ledger())).value ?? '{}') as { manifest: string; added: Record<string, unknown> };
+    expect(recorded.manifest).toBe('deploy/akv-aks.yaml');
+    expect(Object.keys(recorded.added).sort()).toEqual([principal, externalPrincipal].map((x) => x.toLowerCase()).sort());
     await settle();
     const since = Date.now();
     const plan = await runCleanup(session, fresh, kube, manifestAp, { mode: 'plan', issuer });
-    expect(summary(plan.items).filter((s) => / (access-policy|identity) /.test(s))).toEqual([
+    expect(summary(plan.items).filter((s) => / (access-policy|identity|secret akv-aks-grants)/.test(s))).toEqual([
       `delete access-policy ${apVault.name} for ${idName}`,
-      `keep access-policy ${apVault.name} for ${externalClient}`,
+      `delete access-policy ${apVault.name} for ${externalClient}`,
+      `keep access-policy ${apVault.name} for ${handClient}`,
       `delete identity rg-ids/${idName}`,
       `keep identity ${externalClient}`,
+      `keep identity ${handClient}`,
+      `delete secret ${ledger()}`,
     ]);
+    expect(plan.items.find((i) => i.name === `${apVault.name} for ${handClient}`)?.reason).toMatch(/^secrets: get not recorded as added by the action/);
     expect(await armSince(since, [apVault.name])).toEqual([]);
 
     // A failing deletion stops the run with the plan attached; a second run finishes the job.
@@ -378,15 +397,64 @@ describeKube('clean-up on an access-policy vault', () => {
       await control('DELETE', `/faults/${fault.id}`).catch(() => undefined);
     }
     expect(failed).toBeInstanceOf(CleanupError);
-    expect((failed as CleanupError).message).toMatch(new RegExp(`^clean-up stopped at identity rg-ids/${idName}: .*\\(2 deletion\\(s\\) done, 0 not run; run the clean-up again`));
-    expect((failed as CleanupError).items.filter((i) => i.action === 'delete').map((i) => i.kind)).toEqual(['access-policy', 'federated-credential', 'identity']);
+    expect((failed as CleanupError).message).toMatch(new RegExp(`^clean-up stopped at identity rg-ids/${idName}: .*\\(3 deletion\\(s\\) done, 1 not run; run the clean-up again`));
+    expect((failed as CleanupError).items.filter((i) => i.action === 'delete').map((i) => i.kind)).toEqual(['access-policy', 'access-policy', 'federated-credential', 'identity', 'secret']);
     expect((await world()).identities.map((i) => i.name)).toContain(idName);
     const again = await runCleanup(session, await describeVault(session, manifestAp), kube, manifestAp, { mode: 'apply', issuer });
-    expect(again.items.filter((i) => i.action === 'delete').map((i) => i.kind)).toEqual(['identity']);
+    expect(again.items.filter((i) => i.action === 'delete').map((i) => `${i.kind} ${i.name}`)).toEqual([`identity rg-ids/${idName}`, `secret ${ledger()}`]);
     const after = await describeVault(session, manifestAp);
     const objectIds = after.accessPolicies?.map((p) => p.objectId) ?? [];
     expect(objectIds).not.toContain(principal);
-    expect(objectIds).toContain(externalPrincipal);
+    expect(objectIds).not.toContain(externalPrincipal);
+    expect(objectIds).toContain(handPrincipal);
     expect((await world()).identities.map((i) => i.name)).not.toContain(idName);
+    await expect(dataClient(session, apVault).getSecret(ledger())).rejects.toMatchObject({ statusCode: 404 });
+  });
+});
+
+describeKube.each([
+  ['an RBAC vault (one role assignment serves both)', true],
+  ['an access-policy vault (one entry serves both)', false],
+])('two manifests (two clusters) granting one external identity on %s', (_, rbac) => {
+  let shared: TestVault;
+  const principal = randomUUID();
+  const client = randomUUID();
+  const ns = `cu-sh-${run}-${rbac ? 'r' : 'p'}`;
+  const forCluster = (name: string): Manifest => ({
+    ...manifest(),
+    vault: { name: shared.name, resourceGroup: 'rg-sandbox' },
+    cluster: { name },
+    secrets: [{ name: 'db-password', source: { kind: 'env', env: 'DB_PASSWORD' }, tags: {}, adopt: false }],
+    targets: [target(ns, 'api', '', { identity: { mode: 'external', clientId: client, principalId: principal } })],
+  });
+  const granted = async (): Promise<boolean> => {
+    if (rbac) return (await world()).roleAssignments.some((a) => a.principalId === principal && a.scope.toLowerCase() === shared.id.toLowerCase());
+    return ((await describeVault(session, forCluster('x'))).accessPolicies ?? []).some((p) => p.objectId === principal && (p.permissions.secrets ?? []).includes('get'));
+  };
+
+  beforeAll(async () => {
+    shared = await createTestVault(session ?? (await sandboxSession()), { rbac, prefix: 'kv-cush-' });
+    for (const [c, path] of [[`${cluster}a`, 'a.yaml'], [`${cluster}b`, 'b.yaml']] as const) {
+      const mc = forCluster(c);
+      await ensureIdentities(session, await describeVault(session, mc), mc, { mode: 'apply', issuer: issuer ?? 'https://127.0.0.1:47643', manifestPath: path });
+    }
+  });
+  afterAll(async () => {
+    await shared?.remove();
+  });
+
+  it('the first clean-up keeps the shared grant, naming the other manifest; the last one removes it', async () => {
+    expect(await granted()).toBe(true);
+    const a = forCluster(`${cluster}a`);
+    const first = await runCleanup(session, await describeVault(session, a), kube, a, { mode: 'apply', issuer });
+    const grant = first.items.find((i) => i.kind === (rbac ? 'role-assignment' : 'access-policy'));
+    expect(grant).toMatchObject({ action: 'keep', reason: expect.stringContaining(`still relied on by b.yaml (${instanceId(forCluster(`${cluster}b`))})`) });
+    expect(await granted()).toBe(true);
+    const b = forCluster(`${cluster}b`);
+    const last = await runCleanup(session, await describeVault(session, b), kube, b, { mode: 'apply', issuer });
+    expect(last.items.find((i) => i.kind === (rbac ? 'role-assignment' : 'access-policy'))?.action).toBe('delete');
+    expect(await granted()).toBe(false);
+    // Both ledgers are gone with their manifests.
+    for (const c of [a, b]) await expect(dataClient(session, shared).getSecret(`akv-aks-grants-${instanceId(c)}`)).rejects.toMatchObject({ statusCode: 404 });
   });
 });

@@ -5,6 +5,8 @@ import type { CleanupInput, CleanupStep, FoundRoleAssignment, IdentityFound, Kub
 import { federatedCredentialName, groupIdentities, roleAssignmentName } from '../../../src/identity/plan.ts';
 import type { Manifest, TargetSpec } from '../../../src/manifest/types.ts';
 import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../../../src/render/labels.ts';
+import { normalizeLedger } from '../../../src/identity/ledger.ts';
+import type { GrantLedger } from '../../../src/identity/ledger.ts';
 
 const SUB = '00000000-0000-0000-0000-00000000aaaa';
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -279,9 +281,63 @@ describe('planCleanup: identities, federation, grants', () => {
       item: { kind: 'access-policy', name: 'kv-app for id-c1-pay', namespace: 'pay', action: 'delete', reason: 'secrets: get (other permissions stay)' },
       op: { kind: 'access-policy', tenantId: TENANT, objectId: PID_PAY, applicationId: undefined, permissions: { secrets: ['get'], keys: [], certificates: [] } },
     });
-    expect(find(steps, 'access-policy', 'kv-app for cccccccc-0000-0000-0000-000000000003').item).toMatchObject({ action: 'keep', reason: expect.stringMatching(/no owner mark/) });
+    expect(find(steps, 'access-policy', 'kv-app for cccccccc-0000-0000-0000-000000000003').item).toMatchObject({ action: 'keep', reason: expect.stringMatching(/not recorded as added by the action/) });
     expect(steps.some((s) => s.item.kind === 'role-assignment')).toBe(false);
     expect(find(steps, 'identity', 'rg-ids/id-c1-pay').item.action).toBe('delete');
+  });
+});
+
+describe('planCleanup: grant ledgers (shared and external grants)', () => {
+  const KUBELET = 'dddddddd-0000-0000-0000-000000000004';
+  const kubeletTarget = (ns: string): TargetSpec => target(ns, { serviceAccount: undefined, identity: { mode: 'kubelet', clientId: 'eeeeeeee-0000-0000-0000-000000000005', principalId: KUBELET } });
+  const policyVault = (perms: string[]) => ({ id: VAULT_ID, name: 'kv-app', rbac: false, tenantId: TENANT, accessPolicies: [{ tenantId: TENANT, objectId: KUBELET, permissions: { secrets: perms } }] });
+  const ledger = (instance: string, added: string[], manifestPath = `deploy/${instance}.yaml`): GrantLedger =>
+    normalizeLedger({ instance, manifest: manifestPath, assignments: [], policies: { [KUBELET]: { secrets: ['get'], keys: [], certificates: [] } }, added: { [KUBELET]: { secrets: added, keys: [], certificates: [] } } });
+  const m = manifest([kubeletTarget('pay')]);
+  const mine = instanceId(m);
+  const item = (steps: CleanupStep[]): CleanupStep => find(steps, 'access-policy', 'kv-app for eeeeeeee-0000-0000-0000-000000000005');
+
+  test('a kubelet identity: the permission the ledger says the action added is removed, then the ledger itself', () => {
+    const steps = planCleanup(input(m, { vault: policyVault(['get', 'list']), kube: { objects: [], content: {} }, identities: identities(m, () => ({ principalId: KUBELET })), ledgers: [ledger(mine, ['get'])] }));
+    expect(item(steps)).toEqual({
+      item: { kind: 'access-policy', name: 'kv-app for eeeeeeee-0000-0000-0000-000000000005', namespace: 'pay', action: 'delete', reason: 'secrets: get (other permissions stay)' },
+      op: { kind: 'access-policy', tenantId: TENANT, objectId: KUBELET, applicationId: undefined, permissions: { secrets: ['get'], keys: [], certificates: [] } },
+    });
+    expect(find(steps, 'identity', 'eeeeeeee-0000-0000-0000-000000000005').item.action).toBe('keep');
+    const last = steps.filter((s) => s.op).at(-1);
+    expect(last).toEqual({
+      item: { kind: 'secret', name: `akv-aks-grants-${mine}`, action: 'delete', reason: "this manifest's grant ledger (value-free state, recoverable)" },
+      op: { kind: 'secret', name: `akv-aks-grants-${mine}`, purge: false, alreadyDeleted: false },
+    });
+  });
+
+  test('a permission that was there before the action claimed it stays', () => {
+    const steps = planCleanup(input(m, { vault: policyVault(['get']), kube: { objects: [], content: {} }, identities: identities(m, () => ({ principalId: KUBELET })), ledgers: [ledger(mine, [])] }));
+    expect(item(steps).item).toMatchObject({ action: 'keep', reason: expect.stringMatching(/^secrets: get not recorded as added by the action/) });
+    expect(item(steps).op).toBeUndefined();
+  });
+
+  test('a permission another manifest relies on stays, named by that manifest, whoever added it', () => {
+    const other = ledger('kv-app--c2', ['get'], 'deploy/c2.yaml');
+    for (const own of [ledger(mine, ['get']), ledger(mine, [])]) {
+      const steps = planCleanup(input(m, { vault: policyVault(['get']), kube: { objects: [], content: {} }, identities: identities(m, () => ({ principalId: KUBELET })), ledgers: [own, other] }));
+      expect(item(steps).item).toMatchObject({ action: 'keep', reason: 'still relied on by deploy/c2.yaml (kv-app--c2)' });
+      // Its own ledger still goes; the other manifest's stays.
+      expect(steps.filter((s) => s.op?.kind === 'secret').map((s) => s.item.name)).toEqual([`akv-aks-grants-${mine}`]);
+    }
+  });
+
+  test('a role assignment another manifest relies on (same principal, role, scope) is kept; without that claim it goes', () => {
+    const ext = manifest([target('ext', { identity: { mode: 'external', clientId: 'cccccccc-0000-0000-0000-000000000003', principalId: PID_EXT } })]);
+    const ra = ownedAssignment(PID_EXT);
+    const claim = (instance: string): GrantLedger => normalizeLedger({ instance, manifest: `deploy/${instance}.yaml`, assignments: [ra.name], policies: {}, added: {} });
+    const shared = planCleanup(input(ext, { kube: { objects: [], content: {} }, ledgers: [claim(instanceId(ext)), claim('kv-app--c2')] }));
+    expect(find(shared, 'role-assignment', 'Key Vault Secrets User for cccccccc-0000-0000-0000-000000000003 at vaults/kv-app').item).toMatchObject({
+      action: 'keep',
+      reason: 'created by the action, still relied on by deploy/kv-app--c2.yaml (kv-app--c2)',
+    });
+    const alone = planCleanup(input(ext, { kube: { objects: [], content: {} }, ledgers: [claim(instanceId(ext))] }));
+    expect(find(alone, 'role-assignment', 'Key Vault Secrets User for cccccccc-0000-0000-0000-000000000003 at vaults/kv-app')).toMatchObject({ item: { action: 'delete' }, op: { kind: 'role-assignment', name: ra.name } });
   });
 });
 

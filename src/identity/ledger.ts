@@ -1,0 +1,173 @@
+// The grant ledger: which vault grants each manifest relies on, kept in the vault itself, because
+// neither an access-policy entry nor a role assignment can carry an owner mark of its own.
+//
+// One owned secret per manifest instance (vault + cluster, as on its Kubernetes objects):
+// `akv-aks-grants-<instance>`, a value-free JSON record written only by that manifest's runs, so
+// manifests sharing a vault never overwrite each other's records. It holds:
+// - `assignments`: the deterministic role-assignment names the manifest's grants use. Two manifests
+//   granting one principal the same role at the same scope share one assignment (Azure allows only
+//   one), so clean-up deletes it only when no other manifest's ledger names it.
+// - `policies`: per principal (object id), the access-policy permissions the manifest relies on;
+// - `added`: of those, the ones the action put there (absent when first claimed, or marked added by
+//   another manifest's ledger then). Clean-up removes a permission only when it was added by the
+//   action and no other manifest relies on it, so a permission granted by hand is never removed,
+//   even for an identity the action did not create (kubelet and external identities).
+// The ledger is written before the grants it records (an interrupted run leaves a claim, never an
+// unrecorded grant), and only when its content changes.
+import type { PolicyPermissions } from './plan.ts';
+
+export const LEDGER_PREFIX = 'akv-aks-grants-';
+export const LEDGER_CONTENT_TYPE = 'application/vnd.akv-aks.grants+json';
+const KINDS = ['secrets', 'keys', 'certificates'] as const;
+
+export interface GrantLedger {
+  v: 1;
+  /** instanceId() of the manifest (vault--cluster). */
+  instance: string;
+  /** Manifest path as the last run saw it (for messages only). */
+  manifest: string;
+  /** Role-assignment names (lower-case GUIDs), sorted. */
+  assignments: string[];
+  /** Object id (lower-case) -> permissions relied on. */
+  policies: Record<string, PolicyPermissions>;
+  /** Object id (lower-case) -> the subset the action added. */
+  added: Record<string, PolicyPermissions>;
+}
+
+export function ledgerName(instance: string): string {
+  return `${LEDGER_PREFIX}${instance}`;
+}
+
+export function isLedgerName(name: string): boolean {
+  return name.toLowerCase().startsWith(LEDGER_PREFIX) && /^[0-9a-zA-Z-]+$/.test(name);
+}
+
+const lower = (s: string): string => s.toLowerCase();
+const sortedUnique = (xs: Iterable<string>): string[] => [...new Set([...xs].map(lower))].sort();
+const emptyPerms = (): PolicyPermissions => ({ secrets: [], keys: [], certificates: [] });
+const isEmpty = (p: PolicyPermissions): boolean => KINDS.every((k) => p[k].length === 0);
+
+function normalizePerms(p: Partial<PolicyPermissions> | undefined): PolicyPermissions {
+  const out = emptyPerms();
+  for (const k of KINDS) out[k] = sortedUnique(Array.isArray(p?.[k]) ? (p[k] as unknown[]).filter((x): x is string => typeof x === 'string') : []);
+  return out;
+}
+
+function normalizeMap(m: Record<string, Partial<PolicyPermissions>> | undefined): Record<string, PolicyPermissions> {
+  const merged = new Map<string, PolicyPermissions>();
+  for (const [id, perms] of Object.entries(m ?? {})) merged.set(lower(id), union(merged.get(lower(id)), normalizePerms(perms)));
+  const out: Record<string, PolicyPermissions> = {};
+  for (const id of [...merged.keys()].sort()) {
+    const perms = merged.get(id) as PolicyPermissions;
+    if (!isEmpty(perms)) out[id] = perms;
+  }
+  return out;
+}
+
+/** The canonical ledger (sorted, lower-cased, empty entries dropped): equal content, equal text. */
+export function normalizeLedger(l: Omit<GrantLedger, 'v'> & { v?: number }): GrantLedger {
+  return {
+    v: 1,
+    instance: lower(l.instance),
+    manifest: l.manifest,
+    assignments: sortedUnique(l.assignments),
+    policies: normalizeMap(l.policies),
+    added: normalizeMap(l.added),
+  };
+}
+
+export function encodeLedger(l: GrantLedger): string {
+  return JSON.stringify(normalizeLedger(l));
+}
+
+/** The ledger in a secret's value, or undefined when it is not one (then it is ignored, never trusted). */
+export function decodeLedger(text: string | undefined): GrantLedger | undefined {
+  if (!text) return undefined;
+  try {
+    const raw = JSON.parse(text) as Partial<GrantLedger>;
+    if (!raw || raw.v !== 1 || typeof raw.instance !== 'string') return undefined;
+    return normalizeLedger({
+      instance: raw.instance,
+      manifest: typeof raw.manifest === 'string' ? raw.manifest : '',
+      assignments: Array.isArray(raw.assignments) ? raw.assignments.filter((x): x is string => typeof x === 'string') : [],
+      policies: raw.policies && typeof raw.policies === 'object' ? raw.policies : {},
+      added: raw.added && typeof raw.added === 'object' ? raw.added : {},
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+export function sameLedger(a: GrantLedger | undefined, b: GrantLedger | undefined): boolean {
+  return a !== undefined && b !== undefined && encodeLedger(a) === encodeLedger(b);
+}
+
+function intersect(a: PolicyPermissions | undefined, b: PolicyPermissions): PolicyPermissions {
+  const out = emptyPerms();
+  for (const k of KINDS) out[k] = (a?.[k] ?? []).filter((x) => b[k].includes(x));
+  return out;
+}
+
+function union(...ps: Array<PolicyPermissions | undefined>): PolicyPermissions {
+  const out = emptyPerms();
+  for (const k of KINDS) out[k] = sortedUnique(ps.flatMap((p) => p?.[k] ?? []));
+  return out;
+}
+
+/** What this run's grants rely on and add (addedNow: permissions it is about to put there). */
+export interface LedgerClaims {
+  instance: string;
+  manifest: string;
+  assignments: string[];
+  policies: Record<string, PolicyPermissions>;
+  addedNow: Record<string, PolicyPermissions>;
+}
+
+/**
+ * The ledger after this run: its claims, with `added` = what it adds now, plus what was already
+ * marked added (by its previous ledger or, when given, another manifest's) and is still claimed.
+ */
+export function nextLedger(prev: GrantLedger | undefined, claims: LedgerClaims, others: GrantLedger[] = []): GrantLedger {
+  const policies = normalizeMap(claims.policies);
+  const added: Record<string, PolicyPermissions> = {};
+  for (const [id, wanted] of Object.entries(policies)) {
+    const now = normalizeMap(claims.addedNow)[id];
+    const before = prev?.added[id];
+    const elsewhere = others.map((o) => o.added[id]);
+    added[id] = intersect(union(now, before, ...elsewhere), wanted);
+  }
+  return normalizeLedger({ instance: claims.instance, manifest: claims.manifest, assignments: claims.assignments, policies, added });
+}
+
+/** True when writing `next` would only repeat `prev` except for what others could add (no new claims). */
+export function claimsUnchanged(prev: GrantLedger | undefined, next: GrantLedger): boolean {
+  if (!prev) return false;
+  const a = normalizeLedger(prev);
+  return JSON.stringify([a.assignments, a.policies]) === JSON.stringify([next.assignments, next.policies]);
+}
+
+/** Who else relies on what: assignment name -> manifests; `objectId|kind|perm` -> manifests. */
+export interface OtherClaims {
+  assignments: Map<string, string[]>;
+  permissions: Map<string, string[]>;
+  /** `objectId|kind|perm` marked added by any ledger (including this manifest's own). */
+  added: Set<string>;
+}
+
+export const permKey = (objectId: string, kind: keyof PolicyPermissions, perm: string): string => `${lower(objectId)}|${kind}|${lower(perm)}`;
+
+const who = (l: GrantLedger): string => (l.manifest ? `${l.manifest} (${l.instance})` : l.instance);
+
+export function otherClaims(ledgers: GrantLedger[], instance: string): OtherClaims {
+  const out: OtherClaims = { assignments: new Map(), permissions: new Map(), added: new Set() };
+  const push = (m: Map<string, string[]>, k: string, v: string): void => {
+    m.set(k, [...(m.get(k) ?? []), v]);
+  };
+  for (const l of ledgers) {
+    for (const [id, p] of Object.entries(l.added)) for (const k of KINDS) for (const x of p[k]) out.added.add(permKey(id, k, x));
+    if (lower(l.instance) === lower(instance)) continue;
+    for (const a of l.assignments) push(out.assignments, a, who(l));
+    for (const [id, p] of Object.entries(l.policies)) for (const k of KINDS) for (const x of p[k]) push(out.permissions, permKey(id, k, x), who(l));
+  }
+  return out;
+}

@@ -1,0 +1,84 @@
+// The grant ledger's pure rules: canonical form, what counts as added, who else relies on what.
+import { describe, expect, it } from '@jest/globals';
+import { claimsUnchanged, decodeLedger, encodeLedger, isLedgerName, ledgerName, nextLedger, normalizeLedger, otherClaims, permKey } from '../../../src/identity/ledger.ts';
+import type { LedgerClaims } from '../../../src/identity/ledger.ts';
+import { isReservedSecretName } from '../../../src/vault/plan.ts';
+
+const P = 'AAAAAAAA-0000-0000-0000-000000000001';
+const p = P.toLowerCase();
+const perms = (secrets: string[], keys: string[] = [], certificates: string[] = []) => ({ secrets, keys, certificates });
+
+function claims(over: Partial<LedgerClaims> = {}): LedgerClaims {
+  return { instance: 'kv-app--c1', manifest: 'deploy/akv-aks.yaml', assignments: [], policies: { [P]: perms(['get']) }, addedNow: {}, ...over };
+}
+
+describe('ledger names', () => {
+  it('one per manifest instance, reserved from manifests', () => {
+    expect(ledgerName('kv-app--c1')).toBe('akv-aks-grants-kv-app--c1');
+    expect(isLedgerName('akv-aks-grants-kv-app--c1')).toBe(true);
+    expect(isLedgerName('AKV-AKS-GRANTS-x')).toBe(true);
+    expect(isLedgerName('akv-aks-grant')).toBe(false);
+    expect(isReservedSecretName('akv-aks-grants-kv-app--c1')).toBe(true);
+    expect(isReservedSecretName('grants')).toBe(false);
+  });
+});
+
+describe('encode / decode', () => {
+  it('round-trips in a canonical form (case, order, duplicates, empty entries)', () => {
+    const l = normalizeLedger({
+      instance: 'KV-APP--C1',
+      manifest: 'a.yaml',
+      assignments: ['B', 'a', 'b'],
+      policies: { [P]: perms(['get', 'GET']), other: perms([]) },
+      added: { [P]: perms(['get']) },
+    });
+    expect(l).toEqual({ v: 1, instance: 'kv-app--c1', manifest: 'a.yaml', assignments: ['a', 'b'], policies: { [p]: perms(['get']) }, added: { [p]: perms(['get']) } });
+    expect(decodeLedger(encodeLedger(l))).toEqual(l);
+  });
+  it.each([['not json', '{'], ['another version', JSON.stringify({ v: 2, instance: 'x' })], ['no instance', JSON.stringify({ v: 1 })], ['empty', '']])('ignores %s', (_, text) => {
+    expect(decodeLedger(text)).toBeUndefined();
+  });
+  it('drops malformed parts instead of trusting them', () => {
+    const l = decodeLedger(JSON.stringify({ v: 1, instance: 'x', assignments: [1, 'a'], policies: { [P]: { secrets: ['get', 7] } }, added: 'nope' }));
+    expect(l).toEqual({ v: 1, instance: 'x', manifest: '', assignments: ['a'], policies: { [p]: perms(['get']) }, added: {} });
+  });
+});
+
+describe('nextLedger', () => {
+  it('first claim: what the run adds is marked added; what was there is not', () => {
+    const l = nextLedger(undefined, claims({ policies: { [P]: perms(['get'], ['get']) }, addedNow: { [P]: perms([], ['get']) } }));
+    expect(l.policies[p]).toEqual(perms(['get'], ['get']));
+    expect(l.added[p]).toEqual(perms([], ['get']));
+  });
+  it('keeps its earlier marks while still claimed, drops them with the claim', () => {
+    const first = nextLedger(undefined, claims({ addedNow: { [P]: perms(['get']) } }));
+    expect(nextLedger(first, claims()).added[p]).toEqual(perms(['get']));
+    const dropped = nextLedger(first, claims({ policies: {} }));
+    expect(dropped.added).toEqual({});
+    expect(claimsUnchanged(first, dropped)).toBe(false);
+    expect(claimsUnchanged(first, nextLedger(first, claims()))).toBe(true);
+  });
+  it("inherits another manifest's added mark on what it also claims (so the last one out removes it)", () => {
+    const other = nextLedger(undefined, claims({ instance: 'kv-app--c2', addedNow: { [P]: perms(['get']) } }));
+    const mine = nextLedger(undefined, claims(), [other]);
+    expect(mine.added[p]).toEqual(perms(['get']));
+    // Not what it does not claim.
+    const keysOnly = nextLedger(undefined, claims({ policies: { [P]: perms([], ['get']) } }), [other]);
+    expect(keysOnly.added).toEqual({});
+  });
+});
+
+describe('otherClaims', () => {
+  it("lists other manifests' assignments and permissions, and every added mark including its own", () => {
+    const mine = normalizeLedger({ instance: 'kv-app--c1', manifest: 'a.yaml', assignments: ['ra-1'], policies: { [P]: perms(['get']) }, added: { [P]: perms(['get']) } });
+    const other = normalizeLedger({ instance: 'kv-app--c2', manifest: 'b.yaml', assignments: ['ra-1', 'ra-2'], policies: { [P]: perms(['get'], ['get']) }, added: {} });
+    const c = otherClaims([mine, other], 'KV-APP--C1');
+    expect([...c.assignments.entries()]).toEqual([
+      ['ra-1', ['b.yaml (kv-app--c2)']],
+      ['ra-2', ['b.yaml (kv-app--c2)']],
+    ]);
+    expect(c.permissions.get(permKey(P, 'secrets', 'GET'))).toEqual(['b.yaml (kv-app--c2)']);
+    expect(c.permissions.get(permKey(P, 'keys', 'get'))).toEqual(['b.yaml (kv-app--c2)']);
+    expect([...c.added]).toEqual([permKey(P, 'secrets', 'get')]);
+  });
+});
