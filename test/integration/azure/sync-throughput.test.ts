@@ -1,5 +1,5 @@
 // The client limiter against the sandbox vault's real throttle (300 secret writes per 10 s): a first
-// sync of 500 secrets (+ the digest key + the version index = 502 writes) fits in two windows at 290
+// sync of 500 secrets (+ the digest key + the version index = 502 writes) fits in two windows at 282
 // writes per window, with no 429 beyond at most the throttle's first signal.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
@@ -58,10 +58,11 @@ afterAll(async () => {
 });
 
 describe('first sync of 500 secrets under the vault throttle', () => {
-  it('290 writes per window by default (a margin of 10 under 300)', () => {
-    expect(VAULT_LIMITS.writesPerWindow).toBe(290);
+  it('writes per window by default: under 300 by at least the requests in flight, plus two', () => {
     expect(VAULT_LIMITS.windowMs).toBe(10_000);
-    expect(300 - VAULT_LIMITS.writesPerWindow).toBeGreaterThanOrEqual(VAULT_LIMITS.concurrency);
+    expect(300 - VAULT_LIMITS.writesPerWindow).toBeGreaterThanOrEqual(VAULT_LIMITS.concurrency + 2);
+    // 502 writes still fit in two windows.
+    expect(2 * VAULT_LIMITS.writesPerWindow).toBeGreaterThanOrEqual(N + 2);
   });
 
   it('takes two windows (not three), with at most one 429, then a no-op re-run stays cheap', async () => {
