@@ -8,10 +8,10 @@
 // is to `apply`. Neither needs secret values (load the manifest without the env check, as verify does)
 // nor runs proof, rotation or the gate. Key Vault secrets stay unless the manifest says
 // `cleanup: { deleteSecrets: true }` (soft delete), and are purged only with `purge: true` as well.
-import { readLedgers } from '../identity/record.ts';
 import * as core from '@actions/core';
 import type { KubernetesObject, V1ManagedFieldsEntry } from '@kubernetes/client-node';
 import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam, secretClient } from '../auth/arm.ts';
+import { readLedgers } from '../identity/record.ts';
 import { hasCode, messageOf, retryWhile, statusOf as azureStatus } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import { groupIdentities } from '../identity/plan.ts';

@@ -299,6 +299,8 @@ function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
   }
   const owned = identityOwned(g);
   const claims = input.ledgers ? otherClaims(input.ledgers, instanceId(input.manifest)) : undefined;
+  /** Other manifests whose ledgers rely on a grant of this identity (which then stays, and so does it). */
+  const sharedBy = new Set<string>();
 
   // Vault grants.
   let foreignAssignments = 0;
@@ -313,6 +315,7 @@ function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
       const sharedWith = mine ? claims?.assignments.get(lower(a.name)) : undefined;
       if (sharedWith?.length) {
         // Azure holds one assignment per principal, role and scope: another manifest's grant is this same one.
+        for (const o of sharedWith) sharedBy.add(o);
         out.grants.push({ item: { kind: 'role-assignment', name, namespace, action: 'keep', reason: `created by the action, still relied on by ${sharedWith.join(', ')}` } });
       } else if (mine) {
         out.grants.push({ item: { kind: 'role-assignment', name, namespace, action: 'delete', reason: 'created by the action' }, op: { kind: 'role-assignment', scope: a.scope, name: a.name } });
@@ -337,7 +340,12 @@ function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
         for (const perm of granted[k].filter((x) => has(k).has(x))) {
           const key = permKey(pid, k, perm);
           const others = claims?.permissions.get(key);
-          if (others?.length) for (const o of others) shared.add(o);
+          if (others?.length) {
+            for (const o of others) {
+              shared.add(o);
+              sharedBy.add(o);
+            }
+          }
           // An entry has no owner mark: the ledger says whether the action added the permission.
           else if (owned || claims?.added.has(key)) remove[k].push(perm);
           else foreign.push(`${k}: ${perm}`);
@@ -388,6 +396,7 @@ function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
   else if (!owned) keep = `not created by the action (no ${IDENTITY_OWNER_TAG}: ${IDENTITY_OWNER_VALUE} tag)`;
   else if (foreignCredentials) keep = `still holds ${foreignCredentials} federated credential(s) the action did not create`;
   else if (foreignAssignments) keep = `still holds ${foreignAssignments} role assignment(s) the action did not create`;
+  else if (sharedBy.size) keep = `its vault grant is still relied on by ${[...sharedBy].join(', ')}`;
   if (keep || !uami) {
     out.identity.push({ item: { kind: 'identity', name: idItemName, namespace, action: 'keep', reason: keep } });
   } else {

@@ -602,13 +602,3 @@ export async function writeStateSecret(session: AzureSession, vault: VaultInfo, 
   const ctx = stateContext(session, vault);
   await writeVersion(ctx.client, ctx.limiter, name, value, { tags: { [TAG_OWNER]: OWNER }, contentType }, true);
 }
-
-/** Deletes an owned state secret (recoverable, as every deletion the action makes without purge). */
-export async function deleteStateSecret(session: AzureSession, vault: VaultInfo, name: string): Promise<void> {
-  const ctx = stateContext(session, vault);
-  try {
-    await ctx.limiter.run('write', () => ctx.client.beginDeleteSecret(name, { intervalInMs: 1_000 }));
-  } catch (e) {
-    if (statusOf(e) !== 404) throw e;
-  }
-}

@@ -341,6 +341,18 @@ describe('planCleanup: grant ledgers (shared and external grants)', () => {
   });
 });
 
+describe('planCleanup: an identity of this manifest whose grant another manifest shares', () => {
+  test('the grant and the identity stay, both naming the other manifest', () => {
+    const m = manifest([target('pay')]);
+    const claim = normalizeLedger({ instance: 'kv-app--c2', manifest: 'c2.yaml', assignments: [ownedAssignment(PID_PAY).name], policies: {}, added: {} });
+    const steps = planCleanup(input(m, { ledgers: [claim] }));
+    expect(find(steps, 'role-assignment', 'Key Vault Secrets User for id-c1-pay at vaults/kv-app').item).toMatchObject({ action: 'keep', reason: 'created by the action, still relied on by c2.yaml (kv-app--c2)' });
+    expect(find(steps, 'identity', 'rg-ids/id-c1-pay').item).toMatchObject({ action: 'keep', reason: 'its vault grant is still relied on by c2.yaml (kv-app--c2)' });
+    // Its federated credential is this manifest's own: it goes.
+    expect(find(steps, 'federated-credential', `id-c1-pay/${federatedCredentialName('c1', 'pay', 'api')}`).item.action).toBe('delete');
+  });
+});
+
 describe('planCleanup: secrets', () => {
   const live = (tags: Record<string, string>) => (name: string) => [name.toLowerCase(), { name, tags }] as const;
   const owned = live({ 'managed-by': 'akv-aks-action' });
