@@ -25,7 +25,7 @@ import { PORTS } from '../ports.ts';
 import type { CertPaths } from '../pki.ts';
 import { formBody, startHttpsService } from './http.ts';
 import type { HttpRequestInfo, Reply, RunningServer } from './http.ts';
-import { decodeJwt, signJwt, verifyWithJwk } from './jwt.ts';
+import { decodeJwt, verifyWithJwk } from './jwt.ts';
 import type { DecodedJwt } from './jwt.ts';
 import type { World } from './world.ts';
 import type { JsonWebKey } from 'node:crypto';
@@ -275,33 +275,10 @@ export class Entra {
         `The resource principal named ${resource ?? scope} was not found in the tenant named ${w.tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
       );
     }
-    const iat = Math.floor(now / 1000);
     const lifetime = 3599;
-    const claims: Record<string, unknown> = {
-      aud,
-      iss: w.tokenIssuer,
-      iat,
-      nbf: iat,
-      exp: iat + lifetime,
-      aio: randomUUID(),
-      appid: principal.clientId,
-      appidacr: '2',
-      azp: principal.clientId,
-      azpacr: '2',
-      idp: `https://sts.windows.net/${w.tenantId}/`,
-      idtyp: 'app',
-      oid: principal.objectId,
-      rh: '0.sandbox.',
-      sub: principal.objectId,
-      tid: w.tenantId,
-      uti: randomUUID().replace(/-/g, '').slice(0, 22),
-      ver: '2.0',
-    };
-    const identity = [...w.identities.values()].find((i) => i.clientId === principal.clientId);
-    if (identity) claims.xms_mirid = identity.id;
     return {
       status: 200,
-      body: { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: signJwt(w.entraKey, claims) },
+      body: { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: w.issueAppToken(principal, aud, lifetime) },
     };
   }
 }

@@ -165,6 +165,9 @@ export interface AzureWorld {
   roleAssignments(): RoleAssignmentRecord[];
   roleDefinitions(): RoleDefinitionRecord[];
 
+  /** The token IMDS hands a node for a managed identity assigned to it (undefined: no such identity). */
+  managedIdentityToken(clientId: string, resource: string): string | undefined;
+
   /** Verifies an access token minted by the Entra simulator (signature, expiry, audience). */
   verifyAccessToken(token: string, audience: string): { ok: true; claims: AccessTokenClaims } | { ok: false; reason: string };
 

@@ -4,7 +4,7 @@
 // share one instance; tests reach it only through the control API.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PORTS, HOST } from '../ports.ts';
-import { decodeJwt, newSigningKey, verifyWithJwk } from './jwt.ts';
+import { decodeJwt, newSigningKey, signJwt, verifyWithJwk } from './jwt.ts';
 import type { SigningKey } from './jwt.ts';
 import { BUILT_IN_ROLES } from './roles.ts';
 import type {
@@ -308,6 +308,44 @@ export class World implements AzureWorld {
 
   principalByClientId(clientId: string): PrincipalRecord | undefined {
     return this.principalMap.get(clientId.toLowerCase()) ?? this.principalMap.get(clientId);
+  }
+
+  /**
+   * An app-only access token Entra issues to `principal` for `aud` (v2.0 claims, the user-assigned
+   * identity's resource id as xms_mirid). The token endpoint and the managed-identity path share it.
+   */
+  issueAppToken(principal: PrincipalRecord, aud: string, lifetimeSeconds = 3599): string {
+    const iat = Math.floor(Date.now() / 1000);
+    const claims: Record<string, unknown> = {
+      aud,
+      iss: this.tokenIssuer,
+      iat,
+      nbf: iat,
+      exp: iat + lifetimeSeconds,
+      aio: randomUUID(),
+      appid: principal.clientId,
+      appidacr: '2',
+      azp: principal.clientId,
+      azpacr: '2',
+      idp: `https://sts.windows.net/${this.tenantId}/`,
+      idtyp: 'app',
+      oid: principal.objectId,
+      rh: '0.sandbox.',
+      sub: principal.objectId,
+      tid: this.tenantId,
+      uti: randomUUID().replace(/-/g, '').slice(0, 22),
+      ver: '2.0',
+    };
+    const identity = [...this.identities.values()].find((i) => i.clientId === principal.clientId);
+    if (identity) claims.xms_mirid = identity.id;
+    return signJwt(this.entraKey, claims);
+  }
+
+  /** What IMDS hands a node for a managed identity assigned to it: a token, or undefined when no such identity exists. */
+  managedIdentityToken(clientId: string, resource: string): string | undefined {
+    const principal = this.principalByClientId(clientId);
+    if (!principal || principal.kind !== 'managedIdentity') return undefined;
+    return this.issueAppToken(principal, resource, 86_399);
   }
 
   principalByObjectId(objectId: string): PrincipalRecord | undefined {
