@@ -269,6 +269,36 @@ async function getDeleted(client: SecretClient, limiter: RateLimiter, name: stri
   }
 }
 
+/**
+ * The soft-deleted secrets among `names`. Few names: a GET each. Many (a first sync): the LIST of
+ * deleted secrets in pages of 25 instead, unless that listing turns out longer than the GETs it
+ * replaces (a vault full of deleted secrets); then the names not seen yet are probed one by one.
+ */
+async function findDeleted(client: SecretClient, limiter: RateLimiter, names: string[]): Promise<DeletedSecretInfo[]> {
+  const probe = (list: string[]): Promise<(DeletedSecretInfo | undefined)[]> => mapLimited(list, VAULT_LIMITS.concurrency, (n) => getDeleted(client, limiter, n));
+  if (names.length <= 25) return (await probe(names)).filter((d): d is DeletedSecretInfo => d !== undefined);
+  const wanted = new Set(names.map((n) => n.toLowerCase()));
+  const found: DeletedSecretInfo[] = [];
+  const pages = client.listDeletedSecrets().byPage({ maxPageSize: 25 });
+  try {
+    for (let read = 0; ; read++) {
+      if (read >= names.length) {
+        const seen = new Set(found.map((d) => d.name.toLowerCase()));
+        const rest = (await probe(names.filter((n) => !seen.has(n.toLowerCase())))).filter((d): d is DeletedSecretInfo => d !== undefined);
+        return [...found, ...rest];
+      }
+      const page = await limiter.run('read', () => pages.next());
+      if (page.done) return found;
+      for (const d of page.value) if (wanted.has(d.name.toLowerCase())) found.push({ name: d.name, tags: { ...(d.properties.tags ?? {}) } });
+    }
+  } catch (e) {
+    // No permission to list deleted secrets (access policies tell `list` from `get`): probe by name.
+    if (statusOf(e) === 403) return (await probe(names)).filter((d): d is DeletedSecretInfo => d !== undefined);
+    if (hasCode(e, 'BadParameter')) return found; // no soft delete on this vault
+    throw e;
+  }
+}
+
 async function readValue(client: SecretClient, limiter: RateLimiter, name: string): Promise<string | undefined> {
   try {
     const s = await limiter.run('read', () => client.getSecret(name));
@@ -410,9 +440,9 @@ export async function syncSecrets(
   const live = await readState(ctx, vault.name);
   vault.ledgerNames = [...live.values()].filter((l) => isLedgerName(l.name)).map((l) => l.name);
   const missing = manifest.secrets.filter((s) => !live.has(s.name.toLowerCase()));
-  const deletedList = await mapLimited(missing, VAULT_LIMITS.concurrency, (s) => getDeleted(ctx.client, ctx.limiter, s.name));
+  const deletedList = await findDeleted(ctx.client, ctx.limiter, missing.map((s) => s.name));
   const state: VaultState = { live, deleted: new Map() };
-  for (const d of deletedList) if (d) state.deleted.set(d.name.toLowerCase(), d);
+  for (const d of deletedList) state.deleted.set(d.name.toLowerCase(), d);
 
   let digestKey: Buffer | undefined;
   if (values.size) digestKey = (await loadDigestKey(ctx, writing)).key;

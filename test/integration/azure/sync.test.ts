@@ -318,6 +318,26 @@ describe('syncSecrets against the sandbox vault', () => {
     }
   });
 
+  it('a first sync of many names looks for soft-deleted ones in one LIST of deleted secrets, not a GET per name, and recovers them', async () => {
+    const names = Array.from({ length: 30 }, (_, i) => `dl-${String(i).padStart(2, '0')}`);
+    for (let i = 0; i < 30; i++) env[`DL_${i}`] = `dl-value-${i}-${Math.random().toString(36).slice(2)}`;
+    const specs = names.map((n, i) => envSecret(n, `DL_${i}`));
+    const keep = baseSecrets().filter((x) => x.name !== 'multi-line');
+    await run(manifestWith([...keep, ...specs.slice(0, 2)]));
+    for (const n of names.slice(0, 2)) await (await client.beginDeleteSecret(n)).pollUntilDone();
+    const since = Date.now();
+    const r = await run(manifestWith([...keep, ...specs]));
+    const byName = new Map(r.items.map((i) => [i.name, i.action]));
+    expect(names.map((n) => byName.get(n))).toEqual([...names.slice(0, 2).map(() => 'recover'), ...names.slice(2).map(() => 'create')]);
+    const recs = (await control<{ records: Array<{ service: string; method: string; path: string; at: number }> }>('GET', '/stats')).records.filter(
+      (x) => x.service === 'keyvault' && x.at >= since && x.path.startsWith('/deletedsecrets'),
+    );
+    expect(recs.filter((x) => x.method === 'GET' && /^\/deletedsecrets\/?$/.test(x.path)).length).toBeGreaterThanOrEqual(1);
+    expect(recs.filter((x) => x.method === 'GET' && /^\/deletedsecrets\/[^/]+$/.test(x.path))).toEqual([]);
+    // Recovered with their value unchanged: still one version each.
+    for (const n of names.slice(0, 2)) expect(await versionsOf(n)).toHaveLength(1);
+  });
+
   it('never prints a secret value (masks aside, which the runner consumes)', () => {
     const log = visibleLog(capture.text());
     expect(log.length).toBeGreaterThan(0);
