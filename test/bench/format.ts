@@ -27,7 +27,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   const quick = argv.includes('--quick');
   const args: BenchArgs = quick
     ? { quick, secrets: 60, namespaces: 4, gateNamespaces: 1, gateRounds: 1, startRuns: 3, latencyMs: 0, latencySecrets: 0, keep: false }
-    : { quick, secrets: 500, namespaces: 20, gateNamespaces: 2, gateRounds: 3, startRuns: 5, latencyMs: 20, latencySecrets: 200, keep: false };
+    : { quick, secrets: 500, namespaces: 20, gateNamespaces: 2, gateRounds: 3, startRuns: 5, latencyMs: 100, latencySecrets: 500, keep: false };
   const numeric: Record<string, keyof BenchArgs> = {
     '--secrets': 'secrets',
     '--namespaces': 'namespaces',

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { AzureSession } from '../../../src/auth/login.ts';
 import type { SecretSpec } from '../../../src/manifest/types.ts';
 import { manifest, secret, target } from './fixtures.ts';
+import { OWNER, TAG_OWNER } from '../../../src/vault/plan.ts';
 
 interface Version {
   version: string;
@@ -20,6 +21,10 @@ interface Version {
 /** The vault's secrets with their versions (last = current), and the calls made. */
 class FakeVault {
   secrets = new Map<string, { name: string; versions: Version[] }>();
+  /** Soft-deleted secrets by lower-cased name. */
+  deleted = new Map<string, { name: string; tags: Record<string, string> }>();
+  /** An error the LIST of deleted secrets answers with (e.g. 403), instead of pages. */
+  deletedListError?: Error;
   calls: string[] = [];
   clock = 1_795_460_000;
 
@@ -89,7 +94,22 @@ class FakeVault {
       },
       getDeletedSecret: async (name: string) => {
         this.calls.push(`GET deleted ${name}`);
-        throw this.notFound(name);
+        const d = this.deleted.get(name.toLowerCase());
+        if (!d) throw this.notFound(name);
+        return { name: d.name, properties: { name: d.name, tags: { ...d.tags } } };
+      },
+      listDeletedSecrets: () => {
+        const pages = this.pages('LIST deleted', [...this.deleted.values()].map((d) => ({ name: d.name, properties: { name: d.name, tags: { ...d.tags } } })));
+        const failure = this.deletedListError;
+        if (!failure) return pages;
+        return {
+          byPage: () => ({
+            next: async () => {
+              this.calls.push('LIST deleted');
+              throw failure;
+            },
+          }),
+        };
       },
       setSecret: async (name: string, value: string, o: { tags?: Record<string, string>; contentType?: string }) => {
         this.calls.push(`SET ${name}`);
@@ -239,6 +259,49 @@ describe('syncSecrets with the version index', () => {
     expect(counts(fake.calls).versions).toBe(N);
     expect(counts(fake.calls).sets).toBe(0);
     for (const s of r.secrets) expect(s.version).toBe(fake.current(s.name)?.version);
+  });
+});
+
+describe('looking for soft-deleted secrets on a first sync', () => {
+  const OWNED = { [TAG_OWNER]: OWNER };
+  const perName = (calls: string[]): number => calls.filter((c) => c.startsWith('GET deleted ')).length;
+  const listed = (calls: string[]): number => calls.filter((c) => c === 'LIST deleted').length;
+
+  it('many missing names: the LIST of deleted secrets (pages of 25), no GET per name; a deleted one is recovered', async () => {
+    fake.deleted.set('app-07', { name: 'app-07', tags: OWNED });
+    fake.deleted.set('someone-else', { name: 'someone-else', tags: {} });
+    const r = await vaultIndex.syncSecrets(session, vault, m(), { mode: 'plan', env, now: new Date(), manifestPath: 'akv-aks.yaml' });
+    expect(listed(fake.calls)).toBe(1);
+    expect(perName(fake.calls)).toBe(0);
+    expect(r.items.find((i) => i.name === 'app-07')?.action).toBe('recover');
+    expect(r.items.filter((i) => i.action === 'create')).toHaveLength(N - 1);
+  });
+
+  it('few missing names: a GET each, no listing', async () => {
+    await sync('apply', m(specs().slice(0, 3)));
+    fake.calls = [];
+    await vaultIndex.syncSecrets(session, vault, m(specs().slice(0, 6)), { mode: 'plan', env, now: new Date(), manifestPath: 'akv-aks.yaml' });
+    expect(perName(fake.calls)).toBe(3);
+    expect(listed(fake.calls)).toBe(0);
+  });
+
+  it('a listing longer than the GETs it replaces stops there, and the names not seen yet are probed one by one', async () => {
+    const few = specs().slice(0, 30);
+    for (let i = 0; i < 1_000; i++) fake.deleted.set(`old-${i}`, { name: `old-${i}`, tags: {} });
+    fake.deleted.set('app-29', { name: 'app-29', tags: OWNED }); // last in the listing: not reached within the budget
+    const r = await vaultIndex.syncSecrets(session, vault, m(few), { mode: 'plan', env, now: new Date(), manifestPath: 'akv-aks.yaml' });
+    expect(listed(fake.calls)).toBe(30);
+    expect(perName(fake.calls)).toBe(30);
+    expect(r.items.find((i) => i.name === 'app-29')?.action).toBe('recover');
+  });
+
+  it('no permission to list deleted secrets (403): probed by name instead', async () => {
+    fake.deletedListError = Object.assign(new Error('Forbidden'), { statusCode: 403, code: 'Forbidden' });
+    fake.deleted.set('app-03', { name: 'app-03', tags: OWNED });
+    const r = await vaultIndex.syncSecrets(session, vault, m(), { mode: 'plan', env, now: new Date(), manifestPath: 'akv-aks.yaml' });
+    expect(listed(fake.calls)).toBe(1);
+    expect(perName(fake.calls)).toBe(N);
+    expect(r.items.find((i) => i.name === 'app-03')?.action).toBe('recover');
   });
 });
 
