@@ -1,5 +1,6 @@
 // Reading and writing the grant ledgers (ledger.ts) in the vault.
 import * as core from '@actions/core';
+import { messageOf, statusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { VaultInfo } from '../vault/index.ts';
 import { listSecretNames, readStateSecrets, writeStateSecret } from '../vault/index.ts';
@@ -18,6 +19,17 @@ export async function readLedgers(session: AzureSession, vault: VaultInfo, named
  * one), and the other manifests' only when its claims change; writes only when the content changes.
  */
 export async function recordGrants(session: AzureSession, vault: VaultInfo, claims: LedgerClaims): Promise<void> {
+  try {
+    await writeLedger(session, vault, claims);
+  } catch (e) {
+    // A workflow identity that may read but not write secrets (a manifest of `existing` secrets only)
+    // still gets its grants; without the record, clean-up keeps what it cannot attribute.
+    if (statusOf(e) !== 403) throw e;
+    core.warning(`grant ledger ${ledgerName(claims.instance)} not written (${messageOf(e).split('\n')[0] ?? 'Forbidden'}): the grants are made, but clean-up will not know which of them the action added or shares with other manifests`);
+  }
+}
+
+async function writeLedger(session: AzureSession, vault: VaultInfo, claims: LedgerClaims): Promise<void> {
   const own = ledgerName(claims.instance);
   const listed = vault.ledgerNames;
   const known = listed === undefined || listed.some((n) => n.toLowerCase() === own);

@@ -199,6 +199,21 @@ d('Key Vault failures through the bundle', () => {
     await expectIntact(s);
   });
 
+  it('a vault that refuses the grant ledger (403 on its write): the run still succeeds, with a warning naming it', async () => {
+    const s = await scenario('ledger403');
+    await restorer.vaultFault(s.vault.name, {
+      method: 'PUT',
+      pathPattern: '^/secrets/akv-aks-grants-',
+      times: 1,
+      effect: { kind: 'status', status: 403, code: 'Forbidden', message: 'The user, group or application does not have secrets set permission on key vault.' },
+    });
+    const r = await runBundle('kv-ledger403', { workspace: s.workspace, env: s.env, inputs: INPUTS });
+    expectExit(r, 0);
+    expect(r.log).toMatch(/::warning::grant ledger akv-aks-grants-\S+ not written \(.*does not have secrets set permission/);
+    expect((await kvRecords(s, r.startedAt)).length).toBeGreaterThan(0);
+    await expectIntact(s);
+  });
+
   it('connection resets on a write and on a read: retried, one version per secret', async () => {
     const s = await scenario('reset');
     await restorer.vaultFault(s.vault.name, { method: 'PUT', pathPattern: `^/secrets/r${s.id}-`, times: 1, effect: { kind: 'reset' } });
