@@ -23,7 +23,8 @@ import { armClients, federatedCredential, useRunnerEnv } from '../sandbox/azure/
 import type { ArmClients } from '../sandbox/azure/sdk-clients.ts';
 import { LeakScan } from '../support/leaks.ts';
 import { runAction, type RunnerResult } from '../support/runner.ts';
-import { control, sandboxEnv } from '../support/sandbox.ts';
+import { control, recordMark, sandboxEnv } from '../support/sandbox.ts';
+import type { RequestRecord } from '../sandbox/azure/world-api.ts';
 
 export const root = resolve(import.meta.dirname, '..', '..');
 export const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -110,6 +111,8 @@ export interface Step extends RunnerResult {
   jobId: string;
   startedAt: number;
   endedAt: number;
+  /** Sandbox record marks around the step: its requests have `from <= seq < to`. */
+  records: { from: number; to: number };
 }
 
 /** The gate's row for one mounted secret of a pod (labelled `name`, `name (alias)` or `spc/name (alias)`). */
@@ -184,6 +187,7 @@ export class Runner {
       ...o.inputs,
     };
     const label = `${o.label}#${++this.n}`;
+    const from = await recordMark();
     const startedAt = Date.now();
     const verbose = o.verbose ?? process.env.AKV_AKS_E2E_VERBOSE === '1';
     const r = await runAction({
@@ -202,7 +206,7 @@ export class Runner {
     } catch {
       report = { mode: '', manifest: '', plan: [], secrets: [], restarted: [], warnings: [], verified: false };
     }
-    const step: Step = { ...r, report, jobId, startedAt, endedAt: Date.now() };
+    const step: Step = { ...r, report, jobId, startedAt, endedAt: Date.now(), records: { from, to: await recordMark() } };
     this.steps.push(step);
     return step;
   }
@@ -311,14 +315,7 @@ export async function vaultStats(name: string): Promise<VaultProxyStats> {
   return v.stats;
 }
 
-export interface RequestRecord {
-  service: string;
-  method: string;
-  path: string;
-  status: number;
-  at: number;
-  class?: string;
-}
+export type { RequestRecord };
 
 export async function requestRecords(): Promise<RequestRecord[]> {
   return (await control<{ records: RequestRecord[] }>('GET', '/stats')).records;
@@ -326,11 +323,16 @@ export async function requestRecords(): Promise<RequestRecord[]> {
 
 export const isWriteMethod = (m: string): boolean => !['GET', 'HEAD'].includes(m.toUpperCase());
 
-/** ARM writes (PUT/PATCH/POST/DELETE) between two instants whose path mentions one of `needles`. */
-export async function armWritesBetween(from: number, to: number, needles: string[]): Promise<RequestRecord[]> {
+/** A step's own sandbox records (and any other client's made during it). */
+export async function stepRecords(s: Step): Promise<RequestRecord[]> {
+  return (await requestRecords()).filter((r) => r.seq >= s.records.from && r.seq < s.records.to);
+}
+
+/** ARM writes (PUT/PATCH/POST/DELETE) during a step whose path mentions one of `needles`. */
+export async function armWritesDuring(s: Step, needles: string[]): Promise<RequestRecord[]> {
   const lower = needles.map((n) => n.toLowerCase());
-  return (await requestRecords()).filter(
-    (r) => r.service === 'arm' && r.at >= from && r.at <= to && isWriteMethod(r.method) && lower.some((n) => r.path.toLowerCase().includes(n)),
+  return (await stepRecords(s)).filter(
+    (r) => r.service === 'arm' && isWriteMethod(r.method) && lower.some((n) => r.path.toLowerCase().includes(n)),
   );
 }
 

@@ -14,14 +14,14 @@ import {
   Runner,
   appDeployment,
   applyObject,
-  armWritesBetween,
+  armWritesDuring,
   azureTestSide,
   deleteNamespace,
   expectExit,
   fixture,
   jsonOutput,
   kube,
-  requestRecords,
+  stepRecords,
   secretValue,
   shortId,
   vaultClient,
@@ -135,11 +135,11 @@ describe('kubelet identity on the access-policy vault kv-legacy', () => {
     expectExit(s, 0);
     expect(jsonOutput(s, 'changed-secrets')).toEqual([]);
     expect(s.report.plan.filter((i) => i.action !== 'unchanged')).toEqual([]);
-    const kvWrites = (await requestRecords()).filter((r) => r.service === 'keyvault' && r.class === 'write' && r.at >= s.startedAt && r.at <= s.endedAt && r.path.includes(P));
+    const kvWrites = (await stepRecords(s)).filter((r) => r.service === 'keyvault' && r.class === 'write' && r.path.includes(P));
     expect(kvWrites).toEqual([]);
     // Access-policy writes name the vault only; another test may touch kv-legacy meanwhile, so the
     // world's entry for our principal is checked too.
-    expect(await armWritesBetween(s.startedAt, s.endedAt, ['vaults/kv-legacy/accessPolicies'])).toEqual([]);
+    expect(await armWritesDuring(s, ['vaults/kv-legacy/accessPolicies'])).toEqual([]);
     expect((await legacy()).accessPolicies.filter((p) => p.objectId === kubelet.principalId)).toHaveLength(1);
     expect(s.outputs.verified).toBe('true');
   });

@@ -14,7 +14,7 @@ import {
   Runner,
   appDeployment,
   applyObject,
-  armWritesBetween,
+  armWritesDuring,
   azureTestSide,
   createScenarioVault,
   deleteNamespace,
@@ -27,7 +27,7 @@ import {
   logLines,
   podObject,
   podsOf,
-  requestRecords,
+  stepRecords,
   secretValue,
   secretVersions,
   shortId,
@@ -97,7 +97,7 @@ describe('main job end to end', () => {
     expectExit(s, 0);
     const after = await vaultStats(vault.name);
     expect(after.writes - before.writes).toBe(0);
-    expect(await armWritesBetween(s.startedAt, s.endedAt, [IDENTITY, vault.name, NS])).toEqual([]);
+    expect(await armWritesDuring(s, [IDENTITY, vault.name, NS])).toEqual([]);
     expect(jsonOutput(s, 'changed-secrets').sort()).toEqual([API, DB, WORKER].sort());
     expect(s.outputs.verified).toBe('false');
     const planned = s.report.plan.map((i) => `${i.kind}:${i.action}`);
@@ -188,9 +188,9 @@ describe('main job end to end', () => {
       const s = await run(`apply (no-op, ${round})`, 'apply');
       expectExit(s, 0);
       expect((await vaultStats(vault.name)).writes - stats.writes).toBe(0);
-      expect(await armWritesBetween(s.startedAt, s.endedAt, [IDENTITY, vault.name, NS])).toEqual([]);
+      expect(await armWritesDuring(s, [IDENTITY, vault.name, NS])).toEqual([]);
       // Nor any Key Vault write naming our secrets (the vault's own count above covers the digest key).
-      const kvWrites = (await requestRecords()).filter((r) => r.service === 'keyvault' && r.at >= s.startedAt && r.at <= s.endedAt && r.class === 'write' && r.path.includes(P));
+      const kvWrites = (await stepRecords(s)).filter((r) => r.service === 'keyvault' && r.class === 'write' && r.path.includes(P));
       expect(kvWrites).toEqual([]);
       expect(jsonOutput(s, 'changed-secrets')).toEqual([]);
       expect(jsonOutput(s, 'restarted-workloads')).toEqual([]);

@@ -21,3 +21,11 @@ export async function control<T = unknown>(method: string, path: string, body?: 
   if (!res.ok) throw new Error(`control ${method} ${path}: ${res.status} ${text}`);
   return (text ? JSON.parse(text) : undefined) as T;
 }
+
+/**
+ * A mark in the sandbox's request records: every record with `seq >= mark` came after this call.
+ * Tests use it rather than `Date.now()`, which ties with the previous step's last answer within a millisecond.
+ */
+export async function recordMark(): Promise<number> {
+  return (await control<{ seq: number }>('GET', '/stats/mark')).seq;
+}

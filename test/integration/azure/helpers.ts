@@ -140,14 +140,14 @@ export interface ArmRecord {
   method: string;
   path: string;
   status: number;
-  at: number;
+  seq: number;
 }
 
-/** ARM requests since `since` whose path mentions one of `needles` (case-insensitive). */
-export async function armRequests(since: number, needles: string[]): Promise<ArmRecord[]> {
+/** ARM requests since `mark` (from recordMark) whose path mentions one of `needles` (case-insensitive). */
+export async function armRequests(mark: number, needles: string[]): Promise<ArmRecord[]> {
   const s = await control<{ records: ArmRecord[] }>('GET', '/stats');
   const lower = needles.map((n) => n.toLowerCase());
-  return s.records.filter((r) => r.service === 'arm' && r.at >= since && lower.some((n) => r.path.toLowerCase().includes(n)));
+  return s.records.filter((r) => r.service === 'arm' && r.seq >= mark && lower.some((n) => r.path.toLowerCase().includes(n)));
 }
 
 export const isWriteMethod = (m: string): boolean => !['GET', 'HEAD'].includes(m.toUpperCase());

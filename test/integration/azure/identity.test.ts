@@ -8,7 +8,7 @@ import { federatedCredentialName, roleAssignmentName } from '../../../src/identi
 import type { Manifest, TargetSpec } from '../../../src/manifest/types.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import type { VaultInfo } from '../../../src/vault/index.ts';
-import { control } from '../../support/sandbox.ts';
+import { control, recordMark } from '../../support/sandbox.ts';
 import { armRequests, captureStdout, createTestVault, isWriteMethod, sandboxSession, uniqueName, visibleLog, world } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
 import { startTestIssuer } from './sa-issuer.ts';
@@ -86,7 +86,7 @@ afterAll(async () => {
 
 describe('ensureIdentities + proveAccess (RBAC vault)', () => {
   it('plan mode lists identities, credentials and role assignments without an ARM write', async () => {
-    const since = Date.now();
+    const since = await recordMark();
     const r = await ensureIdentities(session, vault, manifest(tv.name, mainTargets()), { mode: 'plan', issuer: issuer.url });
     expect(summary(r.items)).toEqual([
       `identity:rg-ids/${ID}:create`,
@@ -146,7 +146,7 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
   });
 
   it('a second apply writes nothing at ARM', async () => {
-    const since = Date.now();
+    const since = await recordMark();
     const r = await ensureIdentities(session, vault, manifest(tv.name, mainTargets()), { mode: 'apply', issuer: issuer.url });
     expect(r.items.filter((i) => i.action !== 'unchanged')).toEqual([]);
     expect(r.items).toHaveLength(7);
@@ -197,7 +197,7 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
         audiences: ['api://AzureADTokenExchange'],
       });
     }
-    const since = Date.now();
+    const since = await recordMark();
     const m = manifest(tv.name, [
       target('budget', 'a', name, { identity: { mode: 'existing', name, resourceGroup: 'rg-ids' } }),
       target('budget', 'b', name, { identity: { mode: 'existing', name, resourceGroup: 'rg-ids' } }),

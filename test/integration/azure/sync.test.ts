@@ -8,7 +8,7 @@ import { DIGEST_KEY_SECRET, OWNER, TAG_DIGEST, TAG_OWNER } from '../../../src/va
 import { VaultSyncError, currentVersions, describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import { STATE_SECRET } from '../../../src/vault/versions.ts';
 import type { VaultInfo } from '../../../src/vault/index.ts';
-import { control } from '../../support/sandbox.ts';
+import { control, recordMark } from '../../support/sandbox.ts';
 import { captureStdout, createTestVault, dataClient, sandboxSession, vaultStats, visibleLog } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
 
@@ -325,12 +325,12 @@ describe('syncSecrets against the sandbox vault', () => {
     const keep = baseSecrets().filter((x) => x.name !== 'multi-line');
     await run(manifestWith([...keep, ...specs.slice(0, 2)]));
     for (const n of names.slice(0, 2)) await (await client.beginDeleteSecret(n)).pollUntilDone();
-    const since = Date.now();
+    const since = await recordMark();
     const r = await run(manifestWith([...keep, ...specs]));
     const byName = new Map(r.items.map((i) => [i.name, i.action]));
     expect(names.map((n) => byName.get(n))).toEqual([...names.slice(0, 2).map(() => 'recover'), ...names.slice(2).map(() => 'create')]);
-    const recs = (await control<{ records: Array<{ service: string; method: string; path: string; at: number }> }>('GET', '/stats')).records.filter(
-      (x) => x.service === 'keyvault' && x.at >= since && x.path.startsWith('/deletedsecrets'),
+    const recs = (await control<{ records: Array<{ service: string; method: string; path: string; seq: number }> }>('GET', '/stats')).records.filter(
+      (x) => x.service === 'keyvault' && x.seq >= since && x.path.startsWith('/deletedsecrets'),
     );
     expect(recs.filter((x) => x.method === 'GET' && /^\/deletedsecrets\/?$/.test(x.path)).length).toBeGreaterThanOrEqual(1);
     expect(recs.filter((x) => x.method === 'GET' && /^\/deletedsecrets\/[^/]+$/.test(x.path))).toEqual([]);

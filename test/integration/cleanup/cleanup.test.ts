@@ -21,7 +21,7 @@ import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import type { VaultInfo } from '../../../src/vault/index.ts';
 import { armRequests, captureStdout, createTestVault, dataClient, isWriteMethod, sandboxSession, vaultStats, visibleLog, world } from '../azure/helpers.ts';
 import type { TestVault } from '../azure/helpers.ts';
-import { control } from '../../support/sandbox.ts';
+import { control, recordMark } from '../../support/sandbox.ts';
 import { kubeAvailable, sandboxKubeconfig } from '../kube/helpers.ts';
 
 jest.setTimeout(240_000);
@@ -108,7 +108,7 @@ async function namespaceGoneOrTerminating(name: string): Promise<boolean> {
 /** A moment for the sandbox to stamp the records of earlier requests (it stamps after answering). */
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 300));
 
-/** ARM writes since `since` on this file's resources (identities carry the cluster name; grants sit on the test vaults). */
+/** ARM writes since the mark `since` on this file's resources (identities carry the cluster name; grants sit on the test vaults). */
 const armSince = async (since: number, vaults: string[] = [tv.name]): Promise<{ method: string; path: string }[]> =>
   (await armRequests(since, [cluster, ...vaults.map((v) => `/vaults/${v}/`)])).filter((r) => isWriteMethod(r.method));
 
@@ -178,7 +178,7 @@ afterAll(async () => {
 describeKube('clean-up mode against the sandbox', () => {
   it('plan lists what would be deleted and kept, and writes nothing at ARM, the vault or the cluster', async () => {
     await settle();
-    const since = Date.now();
+    const since = await recordMark();
     const vaultBefore = await vaultStats(tv.name);
     const saBefore = await kube.core.readNamespacedServiceAccount({ namespace: NS_A, name: 'api' });
     const r = await runCleanup(session, vault, kube, manifest(), { mode: 'plan', issuer });
@@ -230,7 +230,7 @@ describeKube('clean-up mode against the sandbox', () => {
 
   it('clean-up deletes what the action owns in reverse order and leaves every look-alike and the secrets', async () => {
     await settle();
-    const since = Date.now();
+    const since = await recordMark();
     const vaultBefore = await vaultStats(tv.name);
     const r = await runCleanup(session, vault, kube, manifest(), { mode: 'apply', issuer });
     const deleted = r.items.filter((i) => i.action === 'delete');
@@ -286,7 +286,7 @@ describeKube('clean-up mode against the sandbox', () => {
 
   it('a second clean-up writes nothing', async () => {
     await settle();
-    const since = Date.now();
+    const since = await recordMark();
     const vaultBefore = await vaultStats(tv.name);
     const r = await runCleanup(session, vault, kube, manifest(), { mode: 'apply', issuer });
     expect(r.items.filter((i) => i.action === 'delete')).toEqual([]);
@@ -366,7 +366,7 @@ describeKube('clean-up on an access-policy vault', () => {
     expect(recorded.manifest).toBe('deploy/akv-aks.yaml');
     expect(Object.keys(recorded.added).sort()).toEqual([principal, externalPrincipal].map((x) => x.toLowerCase()).sort());
     await settle();
-    const since = Date.now();
+    const since = await recordMark();
     const plan = await runCleanup(session, fresh, kube, manifestAp, { mode: 'plan', issuer });
     expect(summary(plan.items).filter((s) => / (access-policy|identity|secret akv-aks-grants)/.test(s))).toEqual([
       `delete access-policy ${apVault.name} for ${idName}`,

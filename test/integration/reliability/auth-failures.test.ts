@@ -57,9 +57,9 @@ async function tokenRequests(r: Run): Promise<number> {
 }
 
 /** Requests that reached the scenario's vault or named its secrets or identity. */
-async function touched(s: Scenario, since: number): Promise<string[]> {
+async function touched(s: Scenario, mark: number): Promise<string[]> {
   return (await records())
-    .filter((x) => x.at >= since && (x.path.includes(`r${s.id}-`) || x.path.toLowerCase().includes(s.identity) || x.path.includes(s.vault.name)))
+    .filter((x) => x.seq >= mark && (x.path.includes(`r${s.id}-`) || x.path.toLowerCase().includes(s.identity) || x.path.includes(s.vault.name)))
     .map((x) => `${x.service} ${x.method} ${x.path} ${x.status}`);
 }
 
@@ -97,7 +97,7 @@ d('GitHub tokens and sign-in', () => {
     expectExit(r, 1);
     expect(r.report?.error ?? '').toContain('AADSTS700024');
     expect(r.report?.error ?? '').toMatch(/clock|validity/i);
-    expect(await touched(s, r.startedAt)).toEqual([]);
+    expect(await touched(s, r.mark)).toEqual([]);
   });
 
   it('missing `id-token: write` (ACTIONS_ID_TOKEN_REQUEST_URL unset): precise failure before any request', async () => {
@@ -105,7 +105,7 @@ d('GitHub tokens and sign-in', () => {
     const r = await runBundle('gh-no-id-token', { workspace: s.workspace, env: s.env, inputs: NO_PROOF, unset: ['ACTIONS_ID_TOKEN_REQUEST_URL', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'] });
     expectExit(r, 1);
     expect(r.report?.error ?? '').toContain('id-token: write');
-    expect(await touched(s, r.startedAt)).toEqual([]);
+    expect(await touched(s, r.mark)).toEqual([]);
   });
 });
 

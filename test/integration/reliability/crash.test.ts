@@ -163,21 +163,20 @@ async function referenceState(n: number): Promise<string> {
   return state;
 }
 
-async function vaultWrites(s: Scenario, since: number): Promise<number> {
-  return (await records()).filter((x) => x.service === 'keyvault' && x.class === 'write' && x.at >= since && x.path.includes(`r${s.id}-`) && x.status >= 200 && x.status < 300).length;
+async function vaultWrites(s: Scenario, mark: number): Promise<number> {
+  return (await records()).filter((x) => x.service === 'keyvault' && x.class === 'write' && x.seq >= mark && x.path.includes(`r${s.id}-`) && x.status >= 200 && x.status < 300).length;
 }
 
 /** Runs, killed when `when` says so; then again to completion; then a third time (a no-op). */
 async function crashAndRecover(
   label: string,
   n: number,
-  when: (log: string, s: Scenario, startedAt: number) => boolean | Promise<boolean>,
+  when: (log: string, s: Scenario) => boolean | Promise<boolean>,
   prepare?: (s: Scenario) => Promise<void>,
 ): Promise<{ s: Scenario; killed: Run; rerun: Run }> {
   const s = await crashScenario(n);
   await prepare?.(s);
-  const startedAt = Date.now();
-  const killed = await runBundle(`crash-${label}`, { workspace: s.workspace, env: s.env, inputs: INPUTS, killWhen: (log) => when(log, s, startedAt) });
+  const killed = await runBundle(`crash-${label}`, { workspace: s.workspace, env: s.env, inputs: INPUTS, killWhen: (log) => when(log, s) });
   if (!killed.killed) throw new Error(`the run was not killed at ${label}: ${describeRun(killed)}`);
   expect(killed.exitCode).not.toBe(0);
   const rerun = await runBundle(`crash-${label}-rerun`, { workspace: s.workspace, env: s.env, inputs: INPUTS });
@@ -223,7 +222,7 @@ d(`crash consistency: SIGKILL at each step, then a re-run${stale ? ' (proof skip
       const third = await runBundle(`crash-${kp.label}-third`, { workspace: s.workspace, env: s.env, inputs: INPUTS });
       expectExit(third, 0);
       expect(JSON.parse(third.outputs['changed-secrets'] ?? 'null')).toEqual([]);
-      expect(await vaultWrites(s, third.startedAt)).toBe(0);
+      expect(await vaultWrites(s, third.mark)).toBe(0);
       expect((third.report?.plan ?? []).filter((p) => !['unchanged', 'keep'].includes(p.action))).toEqual([]);
       expect(rerun.report?.error).toBeUndefined();
     });
@@ -292,8 +291,8 @@ d(`crash consistency: SIGKILL at each step, then a re-run${stale ? ' (proof skip
 });
 
 async function checkMidSync(s: Scenario, killed: Run, rerun: Run, ref: string): Promise<void> {
-  const total = await vaultWrites(s, killed.startedAt);
-  const beforeKill = total - (await vaultWrites(s, rerun.startedAt));
+  const total = await vaultWrites(s, killed.mark);
+  const beforeKill = total - (await vaultWrites(s, rerun.mark));
   // Killed mid-way (the proxy's count also holds the digest key and writes still in flight).
   expect(beforeKill).toBeGreaterThanOrEqual(10);
   expect(beforeKill).toBeLessThan(50);

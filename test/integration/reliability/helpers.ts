@@ -12,7 +12,8 @@ import type { TokenCredential } from '@azure/identity';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { armClients, federatedCredential, useRunnerEnv, type ArmClients } from '../../sandbox/azure/sdk-clients.ts';
 import { runAction, type RunnerResult } from '../../support/runner.ts';
-import { control, sandboxEnv } from '../../support/sandbox.ts';
+import { control, recordMark, sandboxEnv } from '../../support/sandbox.ts';
+import type { RequestRecord } from '../../sandbox/azure/world-api.ts';
 
 export const root = resolve(import.meta.dirname, '..', '..', '..');
 export const SUBSCRIPTION = '00000000-0000-0000-0000-00000000aaaa';
@@ -94,16 +95,7 @@ function bundleEntry(): string {
 
 // ---- requests and world ------------------------------------------------------------------------
 
-export interface RequestRecord {
-  service: string;
-  class?: string;
-  method: string;
-  path: string;
-  status: number;
-  at: number;
-  /** Served, but the client saw a reset instead of the answer (a drop-response fault). */
-  dropped?: boolean;
-}
+export type { RequestRecord };
 
 export async function records(): Promise<RequestRecord[]> {
   return (await control<{ records: RequestRecord[] }>('GET', '/stats')).records;
@@ -388,6 +380,8 @@ export interface Run extends RunnerResult {
   jobId: string;
   startedAt: number;
   endedAt: number;
+  /** recordMark() taken just before the process started: its requests have `seq >= mark`. */
+  mark: number;
   killed: boolean;
 }
 
@@ -449,6 +443,7 @@ export async function runBundle(label: string, o: RunOptions): Promise<Run> {
   let killed = false;
   let soFar = '';
   let checking = false;
+  const mark = await recordMark();
   const startedAt = Date.now();
   const verbose = process.env.AKV_AKS_RELIABILITY_VERBOSE === '1';
   const check = (): void => {
@@ -481,7 +476,7 @@ export async function runBundle(label: string, o: RunOptions): Promise<Run> {
       check();
     },
   }).finally(() => clearInterval(poll));
-  const run: Run = { ...r, jobId, startedAt, endedAt: Date.now(), killed };
+  const run: Run = { ...r, jobId, startedAt, endedAt: Date.now(), mark, killed };
   try {
     run.report = r.outputs.report ? (JSON.parse(r.outputs.report) as ReportShape) : undefined;
   } catch {
@@ -593,10 +588,10 @@ export function expectedIntact(s: Scenario, versions = 1): Array<{ name: string;
   return s.names.map((name) => ({ name, versions, valueMatches: true }));
 }
 
-/** ARM records since `since` whose path mentions `needle` (case-insensitive). */
-export async function armRecords(since: number, needle: string): Promise<RequestRecord[]> {
+/** ARM records since `mark` (a Run's) whose path mentions `needle` (case-insensitive). */
+export async function armRecords(mark: number, needle: string): Promise<RequestRecord[]> {
   const n = needle.toLowerCase();
-  return (await records()).filter((r) => r.service === 'arm' && r.at >= since && r.path.toLowerCase().includes(n));
+  return (await records()).filter((r) => r.service === 'arm' && r.seq >= mark && r.path.toLowerCase().includes(n));
 }
 
 export const isWrite = (r: RequestRecord): boolean => !['GET', 'HEAD'].includes(r.method.toUpperCase());

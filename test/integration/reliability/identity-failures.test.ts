@@ -107,7 +107,7 @@ d('ARM failures through the bundle', () => {
     });
     const r = await runBundle('arm-429', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
-    const recs = (await armRecords(r.startedAt, identityPath(s))).filter((x) => !x.path.includes('federatedIdentityCredentials'));
+    const recs = (await armRecords(r.mark, identityPath(s))).filter((x) => !x.path.includes('federatedIdentityCredentials'));
     expect(writes(recs).map((x) => x.status)).toEqual([429, expect.any(Number)]);
     expect(ok(writes(recs)[1]!.status)).toBe(true);
     // The retry waited for Retry-After (1 s).
@@ -134,7 +134,7 @@ d('ARM failures through the bundle', () => {
     });
     const r = await runBundle('arm-new-identity-404', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
-    const recs = await armRecords(r.startedAt, ficPath(s));
+    const recs = await armRecords(r.mark, ficPath(s));
     expect(writes(recs).map((x) => x.status)).toEqual([404, expect.any(Number)]);
     expect(writes(recs, ok)).toHaveLength(1);
     expect(await azureState(s)).toEqual(expectedAzure(s));
@@ -156,7 +156,7 @@ d('ARM failures through the bundle', () => {
     });
     const r = await runBundle('arm-fic-409', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
-    const recs = writes(await armRecords(r.startedAt, ficPath(s)));
+    const recs = writes(await armRecords(r.mark, ficPath(s)));
     expect(recs.filter((x) => x.status === 409)).toHaveLength(2);
     expect(recs.filter((x) => ok(x.status))).toHaveLength(2);
     expect(await azureState(s)).toEqual(expectedAzure(s, ['api', 'worker']));
@@ -174,7 +174,7 @@ d('ARM failures through the bundle', () => {
     });
     const r = await runBundle('arm-principal-not-found', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
-    const recs = writes(await armRecords(r.startedAt, grantPath(s)));
+    const recs = writes(await armRecords(r.mark, grantPath(s)));
     expect(recs.filter((x) => x.status === 400).length).toBeGreaterThanOrEqual(2);
     expect(recs.filter((x) => ok(x.status))).toHaveLength(1);
     expect(await azureState(s)).toEqual(expectedAzure(s));
@@ -191,15 +191,15 @@ d('ARM failures through the bundle', () => {
     });
     const r = await runBundle('arm-ra-exists', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
-    expect(writes(await armRecords(r.startedAt, grantPath(s))).map((x) => x.status)).toEqual([409]);
+    expect(writes(await armRecords(r.mark, grantPath(s))).map((x) => x.status)).toEqual([409]);
     // ARM said it exists (the fault answered in its place): the next run sees it missing and writes it once.
     const again = await runBundle('arm-ra-exists-again', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(again, 0);
-    expect(writes(await armRecords(again.startedAt, grantPath(s))).filter((x) => ok(x.status))).toHaveLength(1);
+    expect(writes(await armRecords(again.mark, grantPath(s))).filter((x) => ok(x.status))).toHaveLength(1);
     expect(await azureState(s)).toEqual(expectedAzure(s));
     const third = await runBundle('arm-ra-exists-third', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(third, 0);
-    expect(writes(await armRecords(third.startedAt, grantPath(s)))).toEqual([]);
+    expect(writes(await armRecords(third.mark, grantPath(s)))).toEqual([]);
   });
 
   it('RoleAssignmentLimitExceeded fails precisely, with no retry loop and nothing half-granted', async () => {
@@ -216,7 +216,7 @@ d('ARM failures through the bundle', () => {
     const error = r.report?.error ?? '';
     expect(error).toMatch(/RoleAssignmentLimitExceeded|role assignments/i);
     expect(error).toMatch(new RegExp(`${s.identity}|${s.vault.name}`));
-    expect(writes(await armRecords(r.startedAt, grantPath(s))).map((x) => x.status)).toEqual([400]);
+    expect(writes(await armRecords(r.mark, grantPath(s))).map((x) => x.status)).toEqual([400]);
     expect((await azureState(s)).grants).toEqual([]);
     // Secrets were synced before the failure and stay intact.
     expect(await intactState(s)).toEqual(expectedIntact(s));
@@ -236,8 +236,8 @@ d('ARM failures through the bundle', () => {
     expect(error).toContain(s.identity);
     expect(error).toMatch(/at most 20/);
     expect(error).toMatch(/targets\[20\]/);
-    expect(writes(await armRecords(r.startedAt, s.identity))).toEqual([]);
-    expect((await records()).filter((x) => x.at >= r.startedAt && x.path.includes(`r${s.id}-`))).toEqual([]);
+    expect(writes(await armRecords(r.mark, s.identity))).toEqual([]);
+    expect((await records()).filter((x) => x.seq >= r.mark && x.path.includes(`r${s.id}-`))).toEqual([]);
   });
 
   it('a 21st federated credential on an identity that already holds 19: fails precisely before any credential write', async () => {
@@ -266,7 +266,7 @@ d('ARM failures through the bundle', () => {
     expect(error).toMatch(/21 federated credentials/);
     expect(error).toMatch(/at most 20/);
     // (The set-up's own writes, other-N, can be stamped a moment after they were answered.)
-    expect(writes(await armRecords(r.startedAt, ficPath(s))).filter((x) => !x.path.includes('/federatedIdentityCredentials/other-'))).toEqual([]);
+    expect(writes(await armRecords(r.mark, ficPath(s))).filter((x) => !x.path.includes('/federatedIdentityCredentials/other-'))).toEqual([]);
     expect((await azureState(s)).fics.filter((f) => f.includes(s.ns))).toEqual([]);
   });
 
@@ -276,10 +276,10 @@ d('ARM failures through the bundle', () => {
       await restorer.worldFault({ service: 'arm', method: 'PUT', pathPattern: path, times: 1, effect: { kind: 'drop-response' } });
     const r = await runBundle('arm-lost', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
-    const recs = [...(await armRecords(r.startedAt, identityPath(s))), ...(await armRecords(r.startedAt, grantPath(s)))];
+    const recs = [...(await armRecords(r.mark, identityPath(s))), ...(await armRecords(r.mark, grantPath(s)))];
     // Each of the three was applied, its answer dropped, and the SDK's re-send answered normally.
     expect(recs.filter((x) => x.dropped).length).toBe(3);
-    expect(recs.filter((x) => x.dropped).every((x) => recs.some((y) => y.path === x.path && y.at >= x.at && !y.dropped && ok(y.status)))).toBe(true);
+    expect(recs.filter((x) => x.dropped).every((x) => recs.some((y) => y.path === x.path && y.seq > x.seq && !y.dropped && ok(y.status)))).toBe(true);
     expect(await azureState(s)).toEqual(expectedAzure(s));
     expect(await intactState(s)).toEqual(expectedIntact(s));
   });
@@ -290,7 +290,7 @@ d('ARM failures through the bundle', () => {
     await restorer.worldFault({ service: 'arm', method: 'GET', pathPattern: `vaults/${s.vault.name}\\?`, times: 1, effect: { kind: 'reset' } });
     const r = await runBundle('arm-reset', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
-    const recs = (await armRecords(r.startedAt, identityPath(s))).filter((x) => !x.path.includes('federatedIdentityCredentials'));
+    const recs = (await armRecords(r.mark, identityPath(s))).filter((x) => !x.path.includes('federatedIdentityCredentials'));
     expect(writes(recs).map((x) => x.status)).toEqual([0, expect.any(Number)]);
     expect(await azureState(s)).toEqual(expectedAzure(s));
     expect(await intactState(s)).toEqual(expectedIntact(s));

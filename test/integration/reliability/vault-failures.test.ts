@@ -62,9 +62,9 @@ async function expectIntact(s: Scenario, count = 1): Promise<void> {
   expect(await intactState(s)).toEqual(expectedIntact(s, count));
 }
 
-/** Key Vault records of this scenario's secrets (their names are unique to it) since `since`. */
-async function kvRecords(s: Scenario, since: number): Promise<RequestRecord[]> {
-  return (await records()).filter((r) => r.service === 'keyvault' && r.at >= since && r.path.includes(`r${s.id}-`));
+/** Key Vault records of this scenario's secrets (their names are unique to it) since `mark`. */
+async function kvRecords(s: Scenario, mark: number): Promise<RequestRecord[]> {
+  return (await records()).filter((r) => r.service === 'keyvault' && r.seq >= mark && r.path.includes(`r${s.id}-`));
 }
 
 /** Successful writes (PUT /secrets/<name>) per secret: exactly one each on a first sync. */
@@ -85,7 +85,7 @@ d('Key Vault failures through the bundle', () => {
     await restorer.vaultFault(s.vault.name, { method: 'PUT', pathPattern: `^/secrets/r${s.id}-`, times: 2, effect: { kind: 'status', status: 429, retryAfterSeconds: 1 } });
     const r = await runBundle('kv-429-retry-after', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
-    const recs = await kvRecords(s, r.startedAt);
+    const recs = await kvRecords(s, r.mark);
     expect(recs.filter((x) => x.status === 429)).toHaveLength(2);
     expect(successfulSets(recs)).toEqual(once(s));
     await expectIntact(s);
@@ -96,7 +96,7 @@ d('Key Vault failures through the bundle', () => {
     await restorer.vaultFault(s.vault.name, { method: 'PUT', pathPattern: `^/secrets/r${s.id}-`, times: 2, effect: { kind: 'status', status: 429 } });
     const r = await runBundle('kv-429', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
-    const recs = await kvRecords(s, r.startedAt);
+    const recs = await kvRecords(s, r.mark);
     expect(recs.filter((x) => x.status === 429)).toHaveLength(2);
     expect(successfulSets(recs)).toEqual(once(s));
     await expectIntact(s);
@@ -109,7 +109,7 @@ d('Key Vault failures through the bundle', () => {
     await restorer.listPageFault(s.vault.name, 2, 500, 2);
     const r = await runBundle('kv-list-page', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
-    const recs = await kvRecords(s, r.startedAt);
+    const recs = await kvRecords(s, r.mark);
     expect(recs.filter((x) => x.class === 'write')).toEqual([]);
     expect(JSON.parse(r.outputs['changed-secrets'] ?? 'null')).toEqual([]);
     await expectIntact(s);
@@ -128,7 +128,7 @@ d('Key Vault failures through the bundle', () => {
     expect(error).toContain('500');
     expect(error).toContain(s.vault.name);
     expect(error).toMatch(/list/i);
-    expect((await kvRecords(s, r.startedAt)).filter((x) => x.class === 'write')).toEqual([]);
+    expect((await kvRecords(s, r.mark)).filter((x) => x.class === 'write')).toEqual([]);
     await restorer.restore();
     await expectIntact(s);
   });
@@ -141,12 +141,12 @@ d('Key Vault failures through the bundle', () => {
     await (await s.vault.client.beginDeleteSecret(victim)).pollUntilDone().catch(() => undefined);
     const r = await runBundle('kv-softdel', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
-    const recs = await kvRecords(s, r.startedAt);
+    const recs = await kvRecords(s, r.mark);
     // It went through the settling windows (409 ObjectIsBeingDeleted / 404 after recovery) and recovered.
     expect(recs.some((x) => x.method === 'POST' && x.path.includes(`/deletedsecrets/${victim}/recover`) && x.status < 300)).toBe(true);
     const recovered = recs.find((x) => x.method === 'POST' && x.path.includes(`/deletedsecrets/${victim}/recover`) && x.status < 300)!;
     // After the recovery, the secret still answered 404 for a while (recoverMs), and the run waited.
-    expect(recs.some((x) => x.at >= recovered.at && x.method === 'GET' && x.path.startsWith(`/secrets/${victim}`) && x.status === 404)).toBe(true);
+    expect(recs.some((x) => x.seq > recovered.seq && x.method === 'GET' && x.path.startsWith(`/secrets/${victim}`) && x.status === 404)).toBe(true);
     expect(r.report?.plan.find((p) => p.kind === 'secret' && p.name === victim)?.action).toBe('recover');
     await expectIntact(s);
   });
@@ -160,7 +160,7 @@ d('Key Vault failures through the bundle', () => {
     await s.vault.client.beginDeleteSecret(victim);
     const r = await runBundle('kv-beingdel', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
-    const recs = await kvRecords(s, r.startedAt);
+    const recs = await kvRecords(s, r.mark);
     // The write or the recovery met ObjectIsBeingDeleted (409) and was retried until the deletion settled.
     expect(recs.some((x) => x.path.includes(victim) && x.status === 409)).toBe(true);
     expect(recs.some((x) => x.method === 'POST' && x.path.includes(`/deletedsecrets/${victim}/recover`) && x.status < 300)).toBe(true);
@@ -188,12 +188,12 @@ d('Key Vault failures through the bundle', () => {
     await restorer.vaultFault(s.vault.name, { method: 'PUT', pathPattern: `^/secrets/r${s.id}-`, times: 2, effect: { kind: 'drop-response' } });
     const r = await runBundle('kv-lost', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
-    const recs = await kvRecords(s, r.startedAt);
+    const recs = await kvRecords(s, r.mark);
     const dropped = recs.filter((x) => x.dropped);
     expect(dropped.map((x) => x.method)).toEqual(['PUT', 'PUT']);
     // Each dropped write was applied by the vault, then answered by a read of it, not a second PUT.
     expect(successfulSets(recs)).toEqual(once(s));
-    for (const x of dropped) expect(recs.some((y) => y.method === 'GET' && y.path === x.path && y.at >= x.at && y.status === 200)).toBe(true);
+    for (const x of dropped) expect(recs.some((y) => y.method === 'GET' && y.path === x.path && y.seq > x.seq && y.status === 200)).toBe(true);
     expect(r.log.match(/the answer to its write was lost, but the vault already holds that write/g)?.length).toBe(2);
     expect((JSON.parse(r.outputs['changed-secrets'] ?? '[]') as string[]).sort()).toEqual([...s.names].sort());
     await expectIntact(s);
@@ -210,7 +210,7 @@ d('Key Vault failures through the bundle', () => {
     const r = await runBundle('kv-ledger403', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
     expect(r.log).toMatch(/::warning::grant ledger akv-aks-grants-\S+ not written \(.*does not have secrets set permission/);
-    expect((await kvRecords(s, r.startedAt)).length).toBeGreaterThan(0);
+    expect((await kvRecords(s, r.mark)).length).toBeGreaterThan(0);
     await expectIntact(s);
   });
 
@@ -220,9 +220,9 @@ d('Key Vault failures through the bundle', () => {
     await restorer.vaultFault(s.vault.name, { method: 'GET', pathPattern: '^/secrets', times: 1, effect: { kind: 'reset' } });
     const r = await runBundle('kv-reset', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
-    const all = (await records()).filter((x) => x.service === 'keyvault' && x.at >= r.startedAt && x.status === 0);
+    const all = (await records()).filter((x) => x.service === 'keyvault' && x.seq >= r.mark && x.status === 0);
     expect(all.length).toBeGreaterThanOrEqual(1);
-    expect(successfulSets(await kvRecords(s, r.startedAt))).toEqual(once(s));
+    expect(successfulSets(await kvRecords(s, r.mark))).toEqual(once(s));
     await expectIntact(s);
   });
 });

@@ -2,7 +2,7 @@
 // @azure/arm-authorization, @azure/arm-keyvault), logged in with a GitHub federated token.
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, test } from '@jest/globals';
-import { control, sandboxEnv } from '../../support/sandbox.ts';
+import { control, recordMark, sandboxEnv } from '../../support/sandbox.ts';
 import { addFault, configSnapshot, recordsSince, removeFaults, restoreConfig } from '../../sandbox/azure/test-hooks.ts';
 import type { ConfigSnapshot } from '../../sandbox/azure/test-hooks.ts';
 import { ARM_SCOPE, VAULT_SCOPE, armClients, federatedCredential, useRunnerEnv } from '../../sandbox/azure/sdk-clients.ts';
@@ -290,11 +290,12 @@ describe('authentication, api-version, authorization and throttling', () => {
     expect(Number(r3.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(((await r3.json()) as { error: { code: string } }).error.code).toBe('SubscriptionRequestsThrottled');
 
+    const mark = await recordMark();
     const started = Date.now();
     const kv = await c.keyVault.vaults.get('rg-sandbox', 'kv-sandbox');
     expect(kv.name).toBe('kv-sandbox');
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-    const arm = (await recordsSince(started, 'arm', /vaults\/kv-sandbox\?/)).map((r) => r.status);
+    const arm = (await recordsSince(mark, 'arm', /vaults\/kv-sandbox\?/)).map((r) => r.status);
     expect(arm[0]).toBe(429);
     expect(arm[arm.length - 1]).toBe(200);
   });
@@ -302,13 +303,13 @@ describe('authentication, api-version, authorization and throttling', () => {
   test('injected latency and a connection reset (retried by the SDK) on ARM', async () => {
     await c.keyVault.vaults.get('rg-sandbox', 'kv-sandbox'); // token cached
     await addFault({ service: 'arm', method: 'GET', pathPattern: 'vaults/kv-sandbox', effect: { kind: 'latency', ms: 400 } });
-    let started = Date.now();
+    const started = Date.now();
     await c.keyVault.vaults.get('rg-sandbox', 'kv-sandbox');
     expect(Date.now() - started).toBeGreaterThanOrEqual(380);
     const resetId = await addFault({ service: 'arm', method: 'GET', pathPattern: 'vaults/kv-sandbox', effect: { kind: 'reset' } });
-    started = Date.now();
+    const mark = await recordMark();
     expect((await c.keyVault.vaults.get('rg-sandbox', 'kv-sandbox')).name).toBe('kv-sandbox');
-    expect((await recordsSince(started, 'arm', /vaults\/kv-sandbox\?/)).map((r) => r.status)).toEqual([0, 200]);
+    expect((await recordsSince(mark, 'arm', /vaults\/kv-sandbox\?/)).map((r) => r.status)).toEqual([0, 200]);
     const faults = await control<{ faults: Array<{ id: string }> }>('GET', '/faults');
     expect(faults.faults.some((f) => f.id === resetId)).toBe(false);
   });

@@ -2,7 +2,7 @@
 // @actions/core getIDToken and @azure/identity ClientAssertionCredential.
 import { createPublicKey, randomUUID, verify } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, test } from '@jest/globals';
-import { control, sandboxEnv } from '../../support/sandbox.ts';
+import { control, recordMark, sandboxEnv } from '../../support/sandbox.ts';
 import { addFault, configSnapshot, recordsSince, removeFaults, restoreConfig } from '../../sandbox/azure/test-hooks.ts';
 import type { ConfigSnapshot } from '../../sandbox/azure/test-hooks.ts';
 import { ARM_SCOPE, VAULT_SCOPE, armClients, federatedCredential, githubIdToken, jwtClaims, useRunnerEnv } from '../../sandbox/azure/sdk-clients.ts';
@@ -90,7 +90,7 @@ describe('GitHub OIDC issuer', () => {
 
   test('a 503 from the runner endpoint is retried by @actions/core', async () => {
     await addFault({ service: 'github', method: 'GET', pathPattern: '/idtoken', effect: { kind: 'status', status: 503 } });
-    const since = Date.now();
+    const since = await recordMark();
     expect(jwtClaims(await githubIdToken()).iss).toBe(GITHUB_ISSUER);
     expect((await recordsSince(since, 'github', /\/idtoken/)).map((r) => r.status)).toEqual([503, 200]);
   });
@@ -209,7 +209,7 @@ describe('Entra', () => {
 
   test('injected faults apply to Entra (503 then success through the SDK retry)', async () => {
     await addFault({ service: 'entra', method: 'POST', pathPattern: '/oauth2/v2.0/token', effect: { kind: 'status', status: 503, retryAfterSeconds: 0 } });
-    const since = Date.now();
+    const since = await recordMark();
     await expect(federatedCredential(env).getToken(ARM_SCOPE)).resolves.toBeTruthy();
     expect((await recordsSince(since, 'entra', /\/oauth2\/v2\.0\/token/)).map((r) => r.status)).toEqual([503, 200]);
     const stats = await control<{ counts: Array<{ service: string; class: string; method: string; status: number; count: number }> }>('GET', '/stats');

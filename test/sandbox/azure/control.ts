@@ -4,6 +4,7 @@
 //   GET    /faults           pending faults
 //   DELETE /faults           clear all faults;  DELETE /faults/<id>: one
 //   GET    /stats            { counts: [{service,class,method,status,count}], records: [...] }
+//   GET    /stats/mark       { seq } the next record's seq: records with seq >= it come after
 //   POST   /stats/reset      forget the request records
 //   GET    /config           { config, github }
 //   PATCH  /config           { <config knob>: value, ..., github: { repository, ref, environment, event,
@@ -119,6 +120,7 @@ async function route(world: World, req: IncomingMessage): Promise<ControlRespons
     return { status: before === world.faults.length ? 404 : 200, body: {} };
   }
   if (method === 'GET' && path === '/stats') return { status: 200, body: world.stats() };
+  if (method === 'GET' && path === '/stats/mark') return { status: 200, body: { seq: world.nextSeq } };
   if (method === 'POST' && path === '/stats/reset') {
     world.records = [];
     return { status: 200, body: {} };

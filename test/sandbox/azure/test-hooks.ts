@@ -32,8 +32,8 @@ export async function removeFaults(): Promise<void> {
   for (const id of added.splice(0)) if (pending.has(id)) await control('DELETE', `/faults/${id}`);
 }
 
-/** Request records since `since` (ms epoch) for a service, optionally only paths matching `path`. */
-export async function recordsSince(since: number, service: RequestRecord['service'], path?: RegExp): Promise<RequestRecord[]> {
+/** Request records since `mark` (from recordMark) for a service, optionally only paths matching `path`. */
+export async function recordsSince(mark: number, service: RequestRecord['service'], path?: RegExp): Promise<RequestRecord[]> {
   const { records } = await control<{ records: RequestRecord[] }>('GET', '/stats');
-  return records.filter((r) => r.at >= since && r.service === service && (!path || path.test(r.path)));
+  return records.filter((r) => r.seq >= mark && r.service === service && (!path || path.test(r.path)));
 }

@@ -111,7 +111,10 @@ export interface RequestRecord {
   method: string;
   path: string;
   status: number;
+  /** When the answer was recorded (ms epoch). Use `seq` to order records against a test's steps. */
   at: number;
+  /** Position in the world's record stream (assigned by `record`; never reused, not reset by /stats/reset). */
+  seq: number;
   /** For the vault: 'read' | 'write' (secret writes count against the 300/10 s bucket). */
   class?: 'read' | 'write';
   /** Served, but the answer was never sent (a `drop-response` fault): the client saw a reset. */
@@ -188,7 +191,7 @@ export interface AzureWorld {
   takeFault(service: AzureService, method: string, path: string): Fault | undefined;
 
   /** Records a served request for the stats of the control API. */
-  record(req: RequestRecord): void;
+  record(req: Omit<RequestRecord, 'seq'>): void;
 
   /**
    * Adds a control route: requests whose method matches (`*` = any) and whose path starts with

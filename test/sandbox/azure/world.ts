@@ -471,8 +471,11 @@ export class World implements AzureWorld {
     return undefined;
   }
 
-  record(req: RequestRecord): void {
-    this.records.push(req);
+  /** The `seq` the next record gets: a test's mark, immune to two steps in the same millisecond. */
+  nextSeq = 0;
+
+  record(req: Omit<RequestRecord, 'seq'>): void {
+    this.records.push({ ...req, seq: this.nextSeq++ });
     if (this.records.length > MAX_RECORDS) this.records.splice(0, this.records.length - MAX_RECORDS);
   }
 

@@ -441,7 +441,7 @@ export class VaultProxy {
     const cid = req.headers['x-ms-client-request-id'];
     if (typeof cid === 'string') out['x-ms-client-request-id'] = cid;
     this.count(st, o, answer.status);
-    const record: RequestRecord = { service: 'keyvault', method, path: url.pathname, status: answer.status, at: Date.now(), class: o.write ? 'write' : 'read' };
+    const record: Omit<RequestRecord, 'seq'> = { service: 'keyvault', method, path: url.pathname, status: answer.status, at: Date.now(), class: o.write ? 'write' : 'read' };
     if (dropResponse) {
       // The vault has done it; the client only sees its connection reset.
       req.socket.destroy();
