@@ -232,7 +232,7 @@ export async function main(argv: string[]): Promise<number> {
     }
 
     // --- first full apply (identities, federation, role, Kubernetes objects), not measured --------
-    const issuer = kube ? await readServiceAccountIssuer(kube) : 'https://127.0.0.1:47643';
+    const issuer = kube ? await readServiceAccountIssuer(kube) : 'https://127.0.0.1:27643';
     progress(`first full apply of ${NS} namespaces (identities, federated credentials, role assignments${kube ? ', Kubernetes objects' : ''})`);
     const first = await engineFullRun(session, infoE, me, values, { issuer, kube, tenantId: session.tenantId });
     progress(`first full apply: ${fmtMs(first.totalMs)} (${first.steps.map((s) => `${s.name} ${fmtMs(s.ms)}`).join(', ')})`);

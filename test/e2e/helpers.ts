@@ -58,12 +58,12 @@ export function e2eEnv(): Record<string, string> {
   return env;
 }
 
-/** The cluster's service-account issuer: the kube-apiserver URL (https://127.0.0.1:47643). */
+/** The cluster's service-account issuer: the kube-apiserver URL (https://127.0.0.1:27643). */
 export const SANDBOX_ISSUER = ((): string => {
   try {
-    return e2eEnv().AKV_AKS_SANDBOX_KUBE_API ?? 'https://127.0.0.1:47643';
+    return e2eEnv().AKV_AKS_SANDBOX_KUBE_API ?? 'https://127.0.0.1:27643';
   } catch {
-    return 'https://127.0.0.1:47643';
+    return 'https://127.0.0.1:27643';
   }
 })();
 

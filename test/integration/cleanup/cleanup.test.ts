@@ -350,7 +350,7 @@ describeKube('clean-up on an access-policy vault', () => {
       properties: { accessPolicies: [{ tenantId: session.tenantId, objectId: handPrincipal, permissions: { secrets: ['get'] } }] },
     });
     info = await describeVault(session, manifestAp);
-    await ensureIdentities(session, info, manifestAp, { mode: 'apply', issuer: issuer ?? 'https://127.0.0.1:47643', manifestPath: 'deploy/akv-aks.yaml' });
+    await ensureIdentities(session, info, manifestAp, { mode: 'apply', issuer: issuer ?? 'https://127.0.0.1:27643', manifestPath: 'deploy/akv-aks.yaml' });
   });
   afterAll(async () => {
     await msiClient(session).userAssignedIdentities.delete('rg-ids', idName).catch(() => undefined);
@@ -436,7 +436,7 @@ describeKube.each([
     shared = await createTestVault(session ?? (await sandboxSession()), { rbac, prefix: 'kv-cush-' });
     for (const [c, path] of [[`${cluster}a`, 'a.yaml'], [`${cluster}b`, 'b.yaml']] as const) {
       const mc = forCluster(c);
-      await ensureIdentities(session, await describeVault(session, mc), mc, { mode: 'apply', issuer: issuer ?? 'https://127.0.0.1:47643', manifestPath: path });
+      await ensureIdentities(session, await describeVault(session, mc), mc, { mode: 'apply', issuer: issuer ?? 'https://127.0.0.1:27643', manifestPath: path });
     }
   });
   afterAll(async () => {

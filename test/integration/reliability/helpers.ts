@@ -218,15 +218,14 @@ export interface TestVault {
 export async function createVault(az: AzureSide, prefix = 'kv-rel-'): Promise<TestVault> {
   let name = '';
   let rec: { id: string; vaultUri: string } | undefined;
-  // The route picks the lowest proxy port the world does not use; on a busy machine that port can
-  // be the local end of some loopback connection (Linux hands out ephemeral ports in this range),
-  // and the route answers 400 EADDRINUSE for as long as that connection lives. So this suite asks
-  // for a port of its own in a range the world leaves alone, another one on each attempt.
+  // The route picks the lowest proxy port the world does not use, and another suite may be adding
+  // vaults at the same moment; this suite asks for a port of its own in a range the world leaves
+  // alone, another one on each attempt (a 400 EADDRINUSE is retried).
   for (let attempt = 0; !rec; attempt++) {
     name = `${prefix}${shortId(4)}`;
     const used = new Set((await world()).vaults.map((v) => (v as { proxyPort?: number }).proxyPort));
     let proxyPort = 0;
-    do proxyPort = 47150 + Math.floor(Math.random() * 200);
+    do proxyPort = 27150 + Math.floor(Math.random() * 200);
     while (used.has(proxyPort));
     try {
       rec = await control<{ id: string; vaultUri: string }>('POST', '/vault/vaults', { name, enableRbacAuthorization: true, proxyPort });

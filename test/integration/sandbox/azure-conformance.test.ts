@@ -68,13 +68,13 @@ const SCENARIOS: Record<string, () => Promise<Observed[]>> = {
   'msi/2024-11-30/FederatedIdentityCredentialCreate.json': async () => {
     const { name } = await newIdentity();
     const path = `${identityPath(name)}/federatedIdentityCredentials/ficResourceName?${MSI_V}`;
-    const body = { properties: { issuer: 'https://127.0.0.1:47643', subject: 'system:serviceaccount:ns:svcaccount', audiences: ['api://AzureADTokenExchange'] } };
+    const body = { properties: { issuer: 'https://127.0.0.1:27643', subject: 'system:serviceaccount:ns:svcaccount', audiences: ['api://AzureADTokenExchange'] } };
     return [await call('PUT', path, body), await call('PUT', path, body)];
   },
   'msi/2024-11-30/FederatedIdentityCredentialGet.json': async () => {
     const { name } = await newIdentity();
     const path = `${identityPath(name)}/federatedIdentityCredentials/ficResourceName?${MSI_V}`;
-    await call('PUT', path, { properties: { issuer: 'https://127.0.0.1:47643', subject: 'system:serviceaccount:ns:svcaccount', audiences: ['api://AzureADTokenExchange'] } });
+    await call('PUT', path, { properties: { issuer: 'https://127.0.0.1:27643', subject: 'system:serviceaccount:ns:svcaccount', audiences: ['api://AzureADTokenExchange'] } });
     return [await call('GET', path)];
   },
   'authorization/2022-04-01/RoleAssignments_CreateForResource.json': async () => {

@@ -1,4 +1,4 @@
-// Control routes of the kubelet/CSI stand-in, plain HTTP on 127.0.0.1:47014 (AKV_AKS_SANDBOX_KUBELET):
+// Control routes of the kubelet/CSI stand-in, plain HTTP on 127.0.0.1:27014 (AKV_AKS_SANDBOX_KUBELET):
 //   GET   /status   pods, volumes (mounted versions, errors), config and counters
 //   PATCH /config   { rotationIntervalSeconds?, retryBaseMs?, retryMaxMs?, failMounts?, crashLoop? }
 //   POST  /rotate   one rotation pass now (what the rotation poll does), then the status

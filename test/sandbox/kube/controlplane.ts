@@ -1,4 +1,4 @@
-// The local control plane: etcd, kube-apiserver (127.0.0.1:47643, serving cert from the sandbox CA,
+// The local control plane: etcd, kube-apiserver (127.0.0.1:27643, serving cert from the sandbox CA,
 // service-account issuer = its own URL) and kube-controller-manager. Data dirs are wiped at start.
 import { readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';

@@ -80,7 +80,7 @@ export interface MountDeps {
   nodePublishSecret(namespace: string, name: string): Promise<Record<string, string> | undefined>;
   /** The vault's data-plane URL (`properties.vaultUri`) or undefined when no such vault exists. */
   vaultUri(name: string): string | undefined | Promise<string | undefined>;
-  /** Entra authority host (https://127.0.0.1:47011). */
+  /** Entra authority host (https://127.0.0.1:27011). */
   authorityHost: string;
   /** A token for a managed identity (useVMManagedIdentity), as IMDS would hand it out. */
   managedIdentityToken(clientId: string | undefined, resource: string): Promise<TokenResult>;

@@ -1,6 +1,6 @@
 // The local AKS cluster of the sandbox: control plane (etcd, kube-apiserver, kube-controller-manager
 // built from the Go module proxy by build.ts), cluster bootstrap (CRDs, CSIDriver, node, issuer
-// discovery) and the kubelet/CSI stand-in with its control routes on 127.0.0.1:47014.
+// discovery) and the kubelet/CSI stand-in with its control routes on 127.0.0.1:27014.
 import { join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { AzureWorld } from '../azure/world-api.ts';

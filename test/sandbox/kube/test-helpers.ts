@@ -27,7 +27,7 @@ export function kubeEnv(): Record<string, string> {
   return {
     ...env,
     KUBECONFIG: env.KUBECONFIG ?? join(root, '.sandbox', 'kube', 'kubeconfig'),
-    AKV_AKS_SANDBOX_KUBELET: env.AKV_AKS_SANDBOX_KUBELET ?? 'http://127.0.0.1:47014',
+    AKV_AKS_SANDBOX_KUBELET: env.AKV_AKS_SANDBOX_KUBELET ?? 'http://127.0.0.1:27014',
   };
 }
 

@@ -19,16 +19,16 @@ describe('resolveCloud', () => {
   });
 
   it('takes https endpoint overrides from the environment and refuses http', () => {
-    const c = resolveCloud('AzureCloud', { AKV_AKS_AUTHORITY_HOST: 'https://127.0.0.1:47011/', AKV_AKS_ARM_ENDPOINT: 'https://127.0.0.1:47012' });
-    expect(c).toMatchObject({ authorityHost: 'https://127.0.0.1:47011', armEndpoint: 'https://127.0.0.1:47012', customAuthority: true, armScope: 'https://management.azure.com/.default' });
-    expect(() => resolveCloud('AzureCloud', { AKV_AKS_ARM_ENDPOINT: 'http://127.0.0.1:47012' })).toThrow(/https/);
+    const c = resolveCloud('AzureCloud', { AKV_AKS_AUTHORITY_HOST: 'https://127.0.0.1:27011/', AKV_AKS_ARM_ENDPOINT: 'https://127.0.0.1:27012' });
+    expect(c).toMatchObject({ authorityHost: 'https://127.0.0.1:27011', armEndpoint: 'https://127.0.0.1:27012', customAuthority: true, armScope: 'https://management.azure.com/.default' });
+    expect(() => resolveCloud('AzureCloud', { AKV_AKS_ARM_ENDPOINT: 'http://127.0.0.1:27012' })).toThrow(/https/);
     expect(() => resolveCloud('AzureCloud', { AKV_AKS_AUTHORITY_HOST: 'not a url' })).toThrow(/not a URL/);
   });
 
   it('tells cloud vault hosts from others', () => {
     const c = resolveCloud('AzureCloud', {});
     expect(isCloudVaultHost(c, 'https://kv-x.vault.azure.net/')).toBe(true);
-    expect(isCloudVaultHost(c, 'https://127.0.0.1:47100/')).toBe(false);
+    expect(isCloudVaultHost(c, 'https://127.0.0.1:27100/')).toBe(false);
     expect(isCloudVaultHost(c, 'https://evilvault.azure.net/')).toBe(false);
   });
 });

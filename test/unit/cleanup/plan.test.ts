@@ -12,7 +12,7 @@ const SUB = '00000000-0000-0000-0000-00000000aaaa';
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const VAULT_ID = `/subscriptions/${SUB}/resourceGroups/rg-sandbox/providers/Microsoft.KeyVault/vaults/kv-app`;
 const USER_ROLE = `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6`;
-const ISSUER = 'https://127.0.0.1:47643';
+const ISSUER = 'https://127.0.0.1:27643';
 const PID_PAY = 'aaaaaaaa-0000-0000-0000-000000000001';
 const PID_EXT = 'bbbbbbbb-0000-0000-0000-000000000002';
 

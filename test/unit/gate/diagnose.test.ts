@@ -5,14 +5,14 @@ import { obj, target } from '../rotate/helpers.ts';
 const wrap = (provider: string): string =>
   `MountVolume.SetUp failed for volume "secrets" : rpc error: code = Unknown desc = failed to mount secrets store objects for pod payments/api-1, err: rpc error: code = Unknown desc = failed to mount objects, error: ${provider}`;
 
-const aadsts70021 = wrap(`failed to get objectType:secret, objectName:db-password, objectVersion:: FromAssertion(): http call(https://127.0.0.1:47011/72f988bf/oauth2/v2.0/token)(POST) error: reply status code was 400:
+const aadsts70021 = wrap(`failed to get objectType:secret, objectName:db-password, objectVersion:: FromAssertion(): http call(https://127.0.0.1:27011/72f988bf/oauth2/v2.0/token)(POST) error: reply status code was 400:
 {
   "error": "invalid_request",
-  "error_description": "AADSTS70021: No matching federated identity record found for presented assertion. Assertion Issuer: 'https://127.0.0.1:47643'. Assertion Subject: 'system:serviceaccount:payments:api'. Assertion Audience: 'api://AzureADTokenExchange'. https://docs.microsoft.com/azure/active-directory/develop/workload-identity-federation",
+  "error_description": "AADSTS70021: No matching federated identity record found for presented assertion. Assertion Issuer: 'https://127.0.0.1:27643'. Assertion Subject: 'system:serviceaccount:payments:api'. Assertion Audience: 'api://AzureADTokenExchange'. https://docs.microsoft.com/azure/active-directory/develop/workload-identity-federation",
   "error_codes": [70021]
 }`);
 
-const rbac = wrap(`failed to get objectType:secret, objectName:db-password, objectVersion:: GET https://127.0.0.1:47100/secrets/db-password/
+const rbac = wrap(`failed to get objectType:secret, objectName:db-password, objectVersion:: GET https://127.0.0.1:27100/secrets/db-password/
 --------------------------------------------------------------------------------
 RESPONSE 403: 403 Forbidden
 ERROR CODE: Forbidden
@@ -27,7 +27,7 @@ ERROR CODE: Forbidden
 --------------------------------------------------------------------------------
 `);
 
-const notFound = wrap(`failed to get objectType:secret, objectName:api-key, objectVersion:: GET https://127.0.0.1:47100/secrets/api-key/
+const notFound = wrap(`failed to get objectType:secret, objectName:api-key, objectVersion:: GET https://127.0.0.1:27100/secrets/api-key/
 RESPONSE 404: 404 Not Found
 ERROR CODE: SecretNotFound
 { "error": { "code": "SecretNotFound", "message": "A secret with (name/id) api-key was not found in this key vault." } }`);
@@ -36,7 +36,7 @@ const t = target({ namespace: 'payments', secretProviderClass: 'payments-secrets
 
 describe('summarizeMountMessage', () => {
   it('keeps the object and the AADSTS sentence', () => {
-    expect(summarizeMountMessage(aadsts70021)).toMatch(/^secret db-password: AADSTS70021: No matching federated identity record found for presented assertion\. Assertion Issuer: 'https:\/\/127\.0\.0\.1:47643'/);
+    expect(summarizeMountMessage(aadsts70021)).toMatch(/^secret db-password: AADSTS70021: No matching federated identity record found for presented assertion\. Assertion Issuer: 'https:\/\/127\.0\.0\.1:27643'/);
   });
   it('keeps the status and error codes of a vault answer', () => {
     expect(summarizeMountMessage(rbac)).toBe('secret db-password: HTTP 403 Forbidden / ForbiddenByRbac');
@@ -49,12 +49,12 @@ describe('summarizeMountMessage', () => {
 
 describe('classifyMountFailure', () => {
   it('AADSTS70021 → federation mismatch, quoting the presented issuer and subject', () => {
-    const d = classifyMountFailure(aadsts70021, { namespace: 'payments', pod: 'api-1', target: t, issuer: 'https://127.0.0.1:47643/' });
+    const d = classifyMountFailure(aadsts70021, { namespace: 'payments', pod: 'api-1', target: t, issuer: 'https://127.0.0.1:27643/' });
     expect(d.cause).toBe('federation-mismatch');
-    expect(d.message).toContain("presented issuer 'https://127.0.0.1:47643'");
+    expect(d.message).toContain("presented issuer 'https://127.0.0.1:27643'");
     expect(d.message).toContain("presented subject 'system:serviceaccount:payments:api'");
-    expect(d.message).toContain("cluster issuer 'https://127.0.0.1:47643/'");
-    expect(d.fix).toContain("issuer 'https://127.0.0.1:47643' and subject 'system:serviceaccount:payments:api'");
+    expect(d.message).toContain("cluster issuer 'https://127.0.0.1:27643/'");
+    expect(d.fix).toContain("issuer 'https://127.0.0.1:27643' and subject 'system:serviceaccount:payments:api'");
     expect(d.pod).toBe('api-1');
   });
 

@@ -102,7 +102,7 @@ describe('evaluateGate', () => {
   });
 
   it('a FailedMount AADSTS70021 event becomes the federation diagnosis with the pod table data', () => {
-    const msg = "MountVolume.SetUp failed for volume \"secrets\" : AADSTS70021: No matching federated identity record found for presented assertion. Assertion Issuer: 'https://127.0.0.1:47643'. Assertion Subject: 'system:serviceaccount:payments:api'.";
+    const msg = "MountVolume.SetUp failed for volume \"secrets\" : AADSTS70021: No matching federated identity record found for presented assertion. Assertion Issuer: 'https://127.0.0.1:27643'. Assertion Subject: 'system:serviceaccount:payments:api'.";
     const snap = world({
       versions: null,
       podOver: { ready: false, phase: 'Pending' },
@@ -110,7 +110,7 @@ describe('evaluateGate', () => {
       events: [failedMount(msg)],
       mutateDep: (d) => { d.status!.availableReplicas = 0; },
     });
-    const e = evaluateGate(m, expected, snap, { final: true, issuer: 'https://127.0.0.1:47643' });
+    const e = evaluateGate(m, expected, snap, { final: true, issuer: 'https://127.0.0.1:27643' });
     expect(e.passed).toBe(false);
     expect(e.pods[0]!.phase).toBe('ContainerCreating');
     expect(e.pods[0]!.lastEvent).toMatch(/^FailedMount: .*AADSTS70021/);

@@ -19,7 +19,7 @@ import { manifest, target } from '../vault/fixtures.ts';
 
 const VAULT = '/subscriptions/00000000-0000-0000-0000-00000000aaaa/resourceGroups/rg-sandbox/providers/Microsoft.KeyVault/vaults/kv-sandbox';
 const ROLE = '/subscriptions/00000000-0000-0000-0000-00000000aaaa/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6';
-const ISSUER = 'https://127.0.0.1:47643';
+const ISSUER = 'https://127.0.0.1:27643';
 
 describe('names', () => {
   it('uuidV5 matches the RFC 4122 test vector', () => {

@@ -77,7 +77,7 @@ describe('normalisation applies every default', () => {
     expect(api!.access.scope).toBe('secret');
     expect(reports!.identity).toEqual({ mode: 'managed', name: 'id-reports', resourceGroup: 'rg-ids', location: 'northeurope' });
     expect(m.vault.subscriptionId).toBe('00000000-0000-0000-0000-00000000aaaa');
-    expect(m.cluster.oidcIssuer).toBe('https://127.0.0.1:47643');
+    expect(m.cluster.oidcIssuer).toBe('https://127.0.0.1:27643');
     expect(m.prune).toBe(true);
     const wi = load('workload-identity.yaml');
     expect(wi.secrets[0]!.expiresAfterSeconds).toBe(90 * 86400);

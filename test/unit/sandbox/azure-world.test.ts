@@ -25,8 +25,8 @@ describe('seed', () => {
     expect(w.tenantId).toBe('72f988bf-86f1-41af-91ab-2d7cd011db47');
     expect(w.subscriptionId).toBe('00000000-0000-0000-0000-00000000aaaa');
     expect(w.vaults().map((v) => [v.name, v.enableRbacAuthorization, v.vaultUri])).toEqual([
-      ['kv-sandbox', true, 'https://127.0.0.1:47100/'],
-      ['kv-legacy', false, 'https://127.0.0.1:47101/'],
+      ['kv-sandbox', true, 'https://127.0.0.1:27100/'],
+      ['kv-legacy', false, 'https://127.0.0.1:27101/'],
     ]);
     expect(w.federatedCredentials(SEED.deployer.clientId).map((f) => f.subject)).toEqual([
       'repo:contoso/payments:ref:refs/heads/main',
@@ -134,7 +134,7 @@ describe('faults, control routes, reset', () => {
       told++;
     });
     w.addVault({ name: 'kv-extra' });
-    expect(w.vault('kv-extra')!.proxyPort).toBe(47102);
+    expect(w.vault('kv-extra')!.proxyPort).toBe(27102);
     w.assignments = [];
     w.config.rbacPropagationMs = 5000;
     w.github.environment = 'prod';

@@ -44,7 +44,7 @@ function deps(world: FakeWorld, over: Partial<MountDeps> = {}, theSpc: SecretPro
     const url = String(input);
     world.calls.push(`${init?.method ?? 'GET'} ${url}`);
     if (url.endsWith('/v2.0/.well-known/openid-configuration')) {
-      return new Response(JSON.stringify({ token_endpoint: `https://127.0.0.1:47011/${TENANT}/oauth2/v2.0/token` }), { status: 200 });
+      return new Response(JSON.stringify({ token_endpoint: `https://127.0.0.1:27011/${TENANT}/oauth2/v2.0/token` }), { status: 200 });
     }
     if (url.includes('/oauth2/v2.0/token')) {
       world.tokenForms.push(new URLSearchParams(String(init?.body)));
@@ -65,8 +65,8 @@ function deps(world: FakeWorld, over: Partial<MountDeps> = {}, theSpc: SecretPro
     tokenAudiences: async () => ['api://AzureADTokenExchange'],
     serviceAccountToken: async (pod, aud) => `sa-token-for-${pod.name}-${aud}`,
     nodePublishSecret: async () => undefined,
-    vaultUri: (name) => (name === 'kv-sandbox' ? 'https://127.0.0.1:47100/' : undefined),
-    authorityHost: 'https://127.0.0.1:47011',
+    vaultUri: (name) => (name === 'kv-sandbox' ? 'https://127.0.0.1:27100/' : undefined),
+    authorityHost: 'https://127.0.0.1:27011',
     managedIdentityToken: async () => ({ ok: true, token: 'mi-token' }),
     fetch: fakeFetch,
     ...over,
@@ -74,7 +74,7 @@ function deps(world: FakeWorld, over: Partial<MountDeps> = {}, theSpc: SecretPro
 }
 
 function okSecret(name: string, version: string) {
-  return { status: 200, body: { value: SECRET_VALUE, id: `https://127.0.0.1:47100/secrets/${name}/${version}`, attributes: { enabled: true } } };
+  return { status: 200, body: { value: SECRET_VALUE, id: `https://127.0.0.1:27100/secrets/${name}/${version}`, attributes: { enabled: true } } };
 }
 
 const VOLUME = { name: 'secrets-store01-inline', readOnly: true, volumeAttributes: { secretProviderClass: 'app-secrets' } };
@@ -184,11 +184,11 @@ describe('mountVolume (workload identity)', () => {
   it('reports an unreachable Entra as a Go transport error', async () => {
     const world: FakeWorld = { secrets: {}, calls: [], tokenForms: [] };
     const refused = (async () => {
-      throw Object.assign(new TypeError('fetch failed'), { cause: new Error('connect ECONNREFUSED 127.0.0.1:47011') });
+      throw Object.assign(new TypeError('fetch failed'), { cause: new Error('connect ECONNREFUSED 127.0.0.1:27011') });
     }) as typeof fetch;
     const out = await mountVolume(deps(world, { fetch: refused }), POD, VOLUME);
     expect(!out.ok && out.message).toContain(
-      `objectName:db-password, objectVersion:: ClientAssertionCredential: Get "https://127.0.0.1:47011/${TENANT}/v2.0/.well-known/openid-configuration": connect ECONNREFUSED 127.0.0.1:47011`,
+      `objectName:db-password, objectVersion:: ClientAssertionCredential: Get "https://127.0.0.1:27011/${TENANT}/v2.0/.well-known/openid-configuration": connect ECONNREFUSED 127.0.0.1:27011`,
     );
   });
 

@@ -4,11 +4,11 @@ import { faultAnswer } from '../../sandbox/azure/vault/proxy.ts';
 
 describe('Key Vault error answers', () => {
   it('challenges like the service (SDK recordings): 401, AKV10000, WWW-Authenticate with the authority and resource', () => {
-    const a = missingToken('https://127.0.0.1:47011/72f988bf-86f1-41af-91ab-2d7cd011db47');
+    const a = missingToken('https://127.0.0.1:27011/72f988bf-86f1-41af-91ab-2d7cd011db47');
     expect(a.status).toBe(401);
     expect(a.body).toEqual({ error: { code: 'Unauthorized', message: 'AKV10000: Request is missing a Bearer or PoP token.' } });
     expect(a.headers?.['www-authenticate']).toBe(
-      'Bearer authorization="https://127.0.0.1:47011/72f988bf-86f1-41af-91ab-2d7cd011db47", resource="https://vault.azure.net"',
+      'Bearer authorization="https://127.0.0.1:27011/72f988bf-86f1-41af-91ab-2d7cd011db47", resource="https://vault.azure.net"',
     );
   });
 

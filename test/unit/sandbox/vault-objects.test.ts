@@ -3,7 +3,7 @@ import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { KeyCertStore } from '../../sandbox/azure/vault/objects.ts';
 import { SecretStore, type StoreOptions } from '../../sandbox/azure/vault/store.ts';
 
-const BASE = 'https://127.0.0.1:47100/';
+const BASE = 'https://127.0.0.1:27100/';
 
 function engine(opts: Partial<StoreOptions> = {}): SecretStore {
   const o: StoreOptions = { softDelete: true, retentionDays: 90, purgeProtection: false, ...opts };
@@ -26,7 +26,7 @@ describe('keys in the built-in engine', () => {
     const rsa = call(s, 'POST', '/keys/signing/create', { kty: 'RSA', key_size: 2048, tags: { use: 'sig' } });
     expect(rsa.status).toBe(200);
     const kb = rsa.body as KeyBundle;
-    expect(kb.key.kid).toMatch(/^https:\/\/127\.0\.0\.1:47100\/keys\/signing\/[0-9a-f]{32}$/);
+    expect(kb.key.kid).toMatch(/^https:\/\/127\.0\.0\.1:27100\/keys\/signing\/[0-9a-f]{32}$/);
     expect(kb.key.kty).toBe('RSA');
     expect(typeof kb.key.n).toBe('string');
     expect(kb.key.e).toBe('AQAB');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { SecretStore, type StoreOptions } from '../../sandbox/azure/vault/store.ts';
 
-const BASE = 'https://127.0.0.1:47100/';
+const BASE = 'https://127.0.0.1:27100/';
 const AV = '2025-07-01';
 
 function mk(opts: Partial<StoreOptions> = {}, clock = { now: 1_700_000_000_000 }): { s: SecretStore; clock: { now: number } } {
@@ -34,7 +34,7 @@ describe('SecretStore (built-in Key Vault secrets engine)', () => {
     expect(a.status).toBe(200);
     const b1 = a.body as Bundle;
     expect(b1.value).toBe('v1');
-    expect(b1.id).toMatch(/^https:\/\/127\.0\.0\.1:47100\/secrets\/db-pass\/[0-9a-f]{32}$/);
+    expect(b1.id).toMatch(/^https:\/\/127\.0\.0\.1:27100\/secrets\/db-pass\/[0-9a-f]{32}$/);
     expect(b1.attributes.recoveryLevel).toBe('CustomizedRecoverable+Purgeable');
     expect(b1.attributes.recoverableDays).toBe(7);
     const b2 = call(s, 'PUT', '/secrets/db-pass', { value: 'v2' }).body as Bundle;
