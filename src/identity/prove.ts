@@ -11,6 +11,7 @@ import { FEDERATION_CODES } from '../auth/login.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { Manifest, TargetSpec } from '../manifest/types.ts';
 import type { VaultInfo } from '../vault/index.ts';
+import { keyReader } from '../vault/keys.ts';
 import { maskValue } from '../vault/values.ts';
 import type { NamespaceIdentity } from './index.ts';
 import { serviceAccountSubject } from './plan.ts';
@@ -35,6 +36,8 @@ interface Attempt {
   ok: boolean;
   error?: unknown;
   object?: string;
+  /** `key` when the failed read went to the keys API. */
+  objectType?: string;
   token?: string;
 }
 
@@ -46,7 +49,7 @@ export function classifyProofError(e: unknown): ProofCause {
   if (codes.includes('AADSTS700016') || codes.includes('AADSTS7000229')) return 'unknown-identity';
   const status = statusOf(e);
   if (status === 403 || codes.some((c) => /^Forbidden/.test(c))) return 'missing-role';
-  if (status === 404 || codes.includes('SecretNotFound')) return 'missing-secret';
+  if (status === 404 || codes.includes('SecretNotFound') || codes.includes('KeyNotFound')) return 'missing-secret';
   return 'other';
 }
 
@@ -102,9 +105,8 @@ export async function proveAccess(
         { authorityHost: session.cloud.authorityHost, disableInstanceDiscovery: session.cloud.customAuthority === true },
       );
       const client = secretClient(credential, session.cloud, vault.uri);
-      const objects = t.objects.filter((o) => o.objectType !== 'key');
-      const keys = t.objects.length - objects.length;
-      if (keys) core.info(`proof: ${t.namespace}/${sa}: ${keys} key object(s) not read (the proof reads secrets and certificates' secrets only)`);
+      const keys = keyReader(credential, session.cloud, vault.uri);
+      const objects = t.objects;
       const pending = new Set(objects.map((o) => `${o.secret}@${o.version ?? ''}`));
       let delay = 1_000;
       let last: Attempt = { ok: false };
@@ -114,11 +116,16 @@ export async function proveAccess(
           const k = `${o.secret}@${o.version ?? ''}`;
           if (!pending.has(k)) continue;
           try {
-            const s = await client.getSecret(o.secret, o.version ? { version: o.version } : undefined);
-            if (s.value !== undefined) maskValue(s.value);
+            if (o.objectType === 'key') {
+              // As the provider does: GET /keys/{name}[/{version}] (public key material only).
+              await keys.version(o.secret, o.version);
+            } else {
+              const s = await client.getSecret(o.secret, o.version ? { version: o.version } : undefined);
+              if (s.value !== undefined) maskValue(s.value);
+            }
             pending.delete(k);
           } catch (e) {
-            last = { ok: false, error: e, object: o.secret, token: lastToken };
+            last = { ok: false, error: e, object: o.secret, objectType: o.objectType, token: lastToken };
             break;
           }
         }
@@ -162,12 +169,14 @@ async function explain(session: AzureSession, vault: VaultInfo, t: TargetSpec, s
         cause,
         t.namespace,
         sa,
-        `proof failed for ${who}: the identity ${clientId} may not read ${last.object ?? 'the secret'} from ${vault.name} (${errorCodes(e).join(', ') || '403'}); ` +
-          (vault.rbac ? `it needs ${t.access.role} at ${t.access.scope === 'vault' ? 'the vault' : 'each secret'} scope` : 'it needs an access policy with get on secrets'),
+        `proof failed for ${who}: the identity ${clientId} may not read ${last.objectType === 'key' ? 'key ' : ''}${last.object ?? 'the secret'} from ${vault.name} (${errorCodes(e).join(', ') || '403'}); ` +
+          (vault.rbac
+            ? `it needs ${t.access.role} at ${t.access.scope === 'vault' ? 'the vault' : 'each object'} scope`
+            : `it needs an access policy with get on ${last.objectType === 'key' ? 'keys' : 'secrets'}`),
         e,
       );
     case 'missing-secret':
-      return new ProofError(cause, t.namespace, sa, `proof failed for ${who}: secret ${last.object ?? ''} not found in ${vault.name}`, e);
+      return new ProofError(cause, t.namespace, sa, `proof failed for ${who}: ${last.objectType === 'key' ? 'key' : 'secret'} ${last.object ?? ''} not found in ${vault.name}`, e);
     case 'issuer-unreachable': {
       const iss = last.token ? decodeJwtClaims(last.token)?.iss : undefined;
       return new ProofError(

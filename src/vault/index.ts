@@ -7,6 +7,8 @@ import type { AzureSession } from '../auth/login.ts';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
 import { RateLimiter, VAULT_LIMITS, mapLimited } from './limiter.ts';
+import { keyReader } from './keys.ts';
+import type { KeyLookup } from './keys.ts';
 import { lostWriteGuardPolicy } from './lost-write.ts';
 import { isLedgerName } from '../identity/ledger.ts';
 import {
@@ -363,21 +365,30 @@ interface SyncContext {
   index?: VersionIndex;
 }
 
-async function loadDigestKey(ctx: SyncContext, create: boolean): Promise<{ key: Buffer; persisted: boolean }> {
+/**
+ * The digest key. A new one is only held in memory here: `persist` writes it once the plan holds no
+ * refusal, so a refused run writes nothing. A soft-deleted one is recovered at once (rare): its
+ * digests are the ones on the vault's tags.
+ */
+async function loadDigestKey(ctx: SyncContext, writing: boolean): Promise<{ key: Buffer; persist?: () => Promise<void> }> {
   const existing = await readValue(ctx.client, ctx.limiter, DIGEST_KEY_SECRET);
-  if (existing) return { key: Buffer.from(existing, 'utf8'), persisted: true };
+  if (existing) return { key: Buffer.from(existing, 'utf8') };
   const fresh = newDigestKey();
   maskValue(fresh);
-  if (!create) return { key: Buffer.from(fresh, 'utf8'), persisted: false };
+  if (!writing) return { key: Buffer.from(fresh, 'utf8') };
   const deleted = await getDeleted(ctx.client, ctx.limiter, DIGEST_KEY_SECRET);
   if (deleted) {
     await recover(ctx.client, ctx.limiter, DIGEST_KEY_SECRET);
     const again = await readValue(ctx.client, ctx.limiter, DIGEST_KEY_SECRET);
-    if (again) return { key: Buffer.from(again, 'utf8'), persisted: true };
+    if (again) return { key: Buffer.from(again, 'utf8') };
   }
-  core.info(`creating the digest key secret ${DIGEST_KEY_SECRET} (change detection without reading values)`);
-  await writeVersion(ctx.client, ctx.limiter, DIGEST_KEY_SECRET, fresh, { tags: { [TAG_OWNER]: OWNER }, contentType: DIGEST_KEY_CONTENT_TYPE }, true);
-  return { key: Buffer.from(fresh, 'utf8'), persisted: true };
+  return {
+    key: Buffer.from(fresh, 'utf8'),
+    persist: async () => {
+      core.info(`creating the digest key secret ${DIGEST_KEY_SECRET} (change detection without reading values)`);
+      await writeVersion(ctx.client, ctx.limiter, DIGEST_KEY_SECRET, fresh, { tags: { [TAG_OWNER]: OWNER }, contentType: DIGEST_KEY_CONTENT_TYPE }, true);
+    },
+  };
 }
 
 /** The names whose current version the gate needs: mounted, not pinned. */
@@ -385,6 +396,22 @@ function mountedNames(manifest: Manifest): Set<string> {
   const names = new Set<string>();
   for (const t of manifest.targets) for (const o of t.objects) if (!o.version) names.add(o.secret.toLowerCase());
   return names;
+}
+
+const isExistingKey = (spec: Manifest['secrets'][number]): boolean => spec.source.kind === 'existing' && spec.source.objectType === 'key';
+
+/** The keys API's answer for each `existing` key of the manifest (none: no request). */
+async function lookupKeys(session: AzureSession, vault: VaultInfo, manifest: Manifest, limiter: RateLimiter): Promise<Map<string, KeyLookup>> {
+  const names = manifest.secrets.filter(isExistingKey).map((s) => s.name);
+  const found = new Map<string, KeyLookup>();
+  if (!names.length) return found;
+  const reader = keyReader(session.credential, session.cloud, vault.uri);
+  await mapLimited(names, VAULT_LIMITS.concurrency, async (name) => {
+    found.set(name.toLowerCase(), await limiter.run('read', () => reader.lookup(name)));
+  });
+  const unreadable = [...found.values()].find((k) => k.state === 'unreadable');
+  if (unreadable) core.info(`keys: the deployer may not read keys in ${vault.name} (HTTP ${unreadable.status}); their existence and versions are not checked here`);
+  return found;
 }
 
 function envValue(env: Record<string, string | undefined>, variable: string, secret: string): string {
@@ -439,15 +466,14 @@ export async function syncSecrets(
 
   const live = await readState(ctx, vault.name);
   vault.ledgerNames = [...live.values()].filter((l) => isLedgerName(l.name)).map((l) => l.name);
-  const missing = manifest.secrets.filter((s) => !live.has(s.name.toLowerCase()));
+  const missing = manifest.secrets.filter((s) => !isExistingKey(s) && !live.has(s.name.toLowerCase()));
   const deletedList = await findDeleted(ctx.client, ctx.limiter, missing.map((s) => s.name));
-  const state: VaultState = { live, deleted: new Map() };
+  const state: VaultState = { live, deleted: new Map(), keys: await lookupKeys(session, vault, manifest, ctx.limiter) };
   for (const d of deletedList) state.deleted.set(d.name.toLowerCase(), d);
 
-  let digestKey: Buffer | undefined;
-  if (values.size) digestKey = (await loadDigestKey(ctx, writing)).key;
+  const digestKey = values.size ? await loadDigestKey(ctx, writing) : undefined;
   const digests = new Map<string, string>();
-  for (const [k, v] of values) if (digestKey) digests.set(k, valueDigest(digestKey, k, v));
+  for (const [k, v] of values) if (digestKey) digests.set(k, valueDigest(digestKey.key, k, v));
   const digest = (name: string): string | undefined => digests.get(name.toLowerCase());
 
   // Values read only where the digest cannot decide (first run, adopted secrets, a new digest key).
@@ -488,6 +514,8 @@ export async function syncSecrets(
 
     const written = new Map<string, string | undefined>();
     if (writing) {
+      // Before the secrets: their digest tags mean nothing without it (a crash in between only costs value reads).
+      await digestKey?.persist?.();
       await mapLimited(plan.secrets, VAULT_LIMITS.concurrency, async (p) => {
         const v = await execute(ctx, p, values);
         if (v.wrote) written.set(p.name.toLowerCase(), v.version);
@@ -503,7 +531,9 @@ export async function syncSecrets(
       const changed = p?.op.kind === 'set';
       let version: string | undefined;
       const l = live.get(key);
-      if (written.has(key)) version = written.get(key);
+      const k = state.keys?.get(key);
+      if (isExistingKey(spec)) version = k?.state === 'found' ? k.version : undefined;
+      else if (written.has(key)) version = written.get(key);
       else if (!changed && l && wanted.has(key)) version = await versionOf(ctx, l);
       secrets.push({ name: spec.name, version, changed });
     });
@@ -581,20 +611,27 @@ async function execute(ctx: SyncContext, p: PlannedSecret, values: Map<string, s
 export async function currentVersions(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<SecretVersion[]> {
   const ctx: SyncContext = { client: secretClient(session.credential, session.cloud, vault.uri), limiter: new RateLimiter(VAULT_LIMITS) };
   const live = await readState(ctx, vault.name);
+  const keys = await lookupKeys(session, vault, manifest, ctx.limiter);
   const wanted = mountedNames(manifest);
   const out: SecretVersion[] = [];
   const missing: string[] = [];
   await mapLimited(manifest.secrets, VAULT_LIMITS.concurrency, async (spec) => {
+    if (isExistingKey(spec)) {
+      const k = keys.get(spec.name.toLowerCase());
+      if (k?.state === 'missing') missing.push(spec.name);
+      out.push({ name: spec.name, version: k?.state === 'found' ? k.version : undefined, changed: false });
+      return;
+    }
     const l = live.get(spec.name.toLowerCase());
     if (!l) {
-      if (!(spec.source.kind === 'existing' && spec.source.objectType === 'key')) missing.push(spec.name);
+      missing.push(spec.name);
       out.push({ name: spec.name, changed: false });
       return;
     }
     const version = wanted.has(spec.name.toLowerCase()) ? await versionOf(ctx, l) : l.version;
     out.push({ name: spec.name, version, changed: false });
   });
-  if (missing.length) throw new VaultSyncError(`Key Vault ${vault.name} lacks secret(s) the manifest declares: ${missing.sort().join(', ')}`, missing);
+  if (missing.length) throw new VaultSyncError(`Key Vault ${vault.name} lacks object(s) the manifest declares: ${missing.sort().join(', ')}`, missing);
   out.sort((a, b) => manifest.secrets.findIndex((s) => s.name === a.name) - manifest.secrets.findIndex((s) => s.name === b.name));
   return out;
 }

@@ -3,6 +3,7 @@
 // value-free PlanItems. Plan mode prints these; apply executes exactly these.
 import type { Manifest, SecretSpec } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
+import type { KeyLookup } from './keys.ts';
 import { stateShardOf } from './versions.ts';
 import { isLedgerName } from '../identity/ledger.ts';
 
@@ -48,6 +49,8 @@ export interface VaultState {
   /** Keyed by lower-cased name (vault names are case-insensitive). */
   live: Map<string, LiveSecret>;
   deleted: Map<string, DeletedSecretInfo>;
+  /** Existing keys the manifest declares, as the keys API answered (lower-cased names); absent: not read. */
+  keys?: Map<string, KeyLookup>;
 }
 
 export interface DesiredProperties {
@@ -224,12 +227,22 @@ export function planSecrets(input: PlanInput): SecretPlan {
     const deleted = state.deleted.get(key);
     const base = { kind: 'secret' as const, name: spec.name };
 
+    if (spec.source.kind === 'existing' && spec.source.objectType === 'key') {
+      // Keys live apart from secrets (a secret of the same name is another object): the keys API decides.
+      const k = state.keys?.get(key);
+      if (k?.state === 'missing') {
+        missingExisting.push(spec.name);
+        out.push({ name: spec.name, spec, op: { kind: 'refuse' }, item: { ...base, action: 'refuse', reason: 'declared existing key but missing from the vault' } });
+      } else {
+        const reason = k?.state === 'found' ? 'existing key (never written by the action)' : `existing key (not checked: the deployer may not read keys${k ? `, HTTP ${k.status}` : ''})`;
+        out.push({ name: spec.name, spec, op: { kind: 'none' }, item: { ...base, action: 'unchanged', reason } });
+      }
+      continue;
+    }
+
     if (spec.source.kind === 'existing') {
       if (live) {
         out.push({ name: spec.name, spec, live, op: { kind: 'none' }, item: { ...base, action: 'unchanged', reason: 'existing (never written by the action)' } });
-      } else if (spec.source.objectType === 'key') {
-        // Keys are not secrets: the secrets API cannot see them; the proof step reads them.
-        out.push({ name: spec.name, spec, op: { kind: 'none' }, item: { ...base, action: 'unchanged', reason: 'existing key (not checked here)' } });
       } else {
         missingExisting.push(spec.name);
         out.push({

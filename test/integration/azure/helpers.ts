@@ -75,6 +75,16 @@ async function addVault(body: Record<string, unknown>): Promise<{ id: string; va
   }
 }
 
+/** Assigns the deployer a built-in role at `scope` (the data plane may take the sandbox's propagation delay to follow). */
+export async function grantDeployer(session: AzureSession, scope: string, roleName: string): Promise<void> {
+  const oid = await deployerObjectId();
+  const auth = authorizationClient(session);
+  let role: string | undefined;
+  for await (const d of auth.roleDefinitions.list(scopeParam(scope), { filter: `roleName eq '${roleName}'` })) role = d.id;
+  if (!role) throw new Error(`${roleName} role definition missing`);
+  await auth.roleAssignments.create(scopeParam(scope), roleAssignmentName(scope, oid, role), { roleDefinitionId: role, principalId: oid, principalType: 'ServicePrincipal' });
+}
+
 /** A fresh vault the deployer can write (Secrets Officer, or an all-secrets access policy). */
 export async function createTestVault(session: AzureSession, opts: { rbac: boolean; prefix?: string }): Promise<TestVault> {
   const name = uniqueName(opts.prefix ?? 'kv-d-');
@@ -86,13 +96,7 @@ export async function createTestVault(session: AzureSession, opts: { rbac: boole
     ];
   }
   const rec = await addVault(body);
-  if (opts.rbac) {
-    const auth = authorizationClient(session);
-    let officer: string | undefined;
-    for await (const d of auth.roleDefinitions.list(scopeParam(rec.id), { filter: "roleName eq 'Key Vault Secrets Officer'" })) officer = d.id;
-    if (!officer) throw new Error('Key Vault Secrets Officer role definition missing');
-    await auth.roleAssignments.create(scopeParam(rec.id), roleAssignmentName(rec.id, oid, officer), { roleDefinitionId: officer, principalId: oid, principalType: 'ServicePrincipal' });
-  }
+  if (opts.rbac) await grantDeployer(session, rec.id, 'Key Vault Secrets Officer');
   // Wait until the data plane lets the deployer in (RBAC propagation delay of the sandbox, if set).
   const client = secretClient(session.credential, session.cloud, rec.vaultUri);
   const deadline = Date.now() + 60_000;
@@ -114,6 +118,23 @@ export async function createTestVault(session: AzureSession, opts: { rbac: boole
       await control('DELETE', `/vault/vaults/${name}`).catch(() => undefined);
     },
   };
+}
+
+/** Creates a key version as a client of the vault would (POST /keys/{name}/create); returns its version. */
+export async function createKey(session: AzureSession, tv: TestVault, name: string): Promise<string> {
+  const deadline = Date.now() + 60_000; // a 403 while a new role assignment propagates is waited through
+  for (;;) {
+    const token = await session.credential.getToken('https://vault.azure.net/.default');
+    const res = await fetch(`${tv.uri}keys/${name}/create?api-version=7.6`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token?.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ kty: 'RSA', key_size: 2048 }),
+    });
+    const body = (await res.json()) as { key?: { kid?: string } };
+    if (res.status === 200) return body.key!.kid!.split('/').pop()!;
+    if (res.status !== 403 || Date.now() > deadline) throw new Error(`create key ${name}: HTTP ${res.status} ${JSON.stringify(body)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 export function dataClient(session: AzureSession, vault: TestVault): SecretClient {

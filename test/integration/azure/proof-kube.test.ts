@@ -11,7 +11,7 @@ import type { Manifest } from '../../../src/manifest/types.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import type { VaultInfo } from '../../../src/vault/index.ts';
 import { control, sandboxEnv } from '../../support/sandbox.ts';
-import { captureStdout, createTestVault, sandboxSession, uniqueName, visibleLog } from './helpers.ts';
+import { captureStdout, createKey, createTestVault, grantDeployer, sandboxSession, uniqueName, visibleLog } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
 
 jest.setTimeout(180_000);
@@ -42,22 +42,25 @@ let tv: TestVault;
 let vault: VaultInfo;
 let capture: ReturnType<typeof captureStdout>;
 
-function manifest(identityName: string): Manifest {
+function manifest(identityName: string, o: { role?: string; key?: boolean } = {}): Manifest {
   return {
     apiVersion: 'akv-aks/v1',
     vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
     cluster: { name: cluster },
     identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
-    secrets: [{ name: 'db-password', source: { kind: 'env', env: 'DB_PASSWORD' }, tags: {}, adopt: false }],
+    secrets: [
+      { name: 'db-password', source: { kind: 'env', env: 'DB_PASSWORD' }, tags: {}, adopt: false },
+      ...(o.key ? [{ name: 'signing', source: { kind: 'existing' as const, objectType: 'key' as const }, tags: {}, adopt: false }] : []),
+    ],
     targets: [
       {
         namespace: ns,
         createNamespace: true,
         serviceAccount: 'app',
         identity: { mode: 'managed', name: identityName, resourceGroup: 'rg-ids', location: 'westeurope' },
-        access: { scope: 'vault', role: 'Key Vault Secrets User' },
+        access: { scope: 'vault', role: o.role ?? 'Key Vault Secrets User' },
         secretProviderClass: 'app-secrets',
-        objects: [{ secret: 'db-password', objectType: 'secret' }],
+        objects: [{ secret: 'db-password', objectType: 'secret' }, ...(o.key ? [{ secret: 'signing', objectType: 'key' as const }] : [])],
         rotation: 'restart',
       },
     ],
@@ -128,6 +131,23 @@ suite('proveAccess with TokenRequest tokens from the sandbox cluster (skipped wh
     expect((err as ProofError).kind).toBe('federation-mismatch');
     expect((err as Error).message).toContain(JSON.stringify(issuer));
     expect((err as Error).message).toContain(JSON.stringify(wrong));
+  });
+
+  it('reads a mounted key through the keys API: a role without keys/read fails naming the key, one with it passes', async () => {
+    await grantDeployer(session, tv.id, 'Key Vault Crypto Officer');
+    await createKey(session, tv, 'signing');
+    const id = uniqueName(`id-${cluster}-`);
+    const denied = manifest(id, { key: true });
+    const r = await ensureIdentities(session, vault, denied, { mode: 'apply', issuer });
+    const err = await proveAccess(session, vault, denied, r.identities, tokenRequest, { timeoutMs: 3_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProofError);
+    expect((err as ProofError).kind).toBe('missing-role');
+    expect((err as Error).message).toContain(`may not read key signing from ${tv.name}`);
+    // One role that reads both secret values and keys (the Certificate User role does).
+    const allowed = manifest(id, { key: true, role: 'Key Vault Certificate User' });
+    const again = await ensureIdentities(session, vault, allowed, { mode: 'apply', issuer });
+    await proveAccess(session, vault, allowed, again.identities, tokenRequest, { timeoutMs: 60_000 });
+    expect(visibleLog(capture.text())).toMatch(new RegExp(`proof: ${ns}/app read 2 object`));
   });
 
   it('logs no secret value and no token', () => {

@@ -43,6 +43,15 @@ export const BUILT_IN_ROLES: readonly BuiltInRole[] = [
     notDataActions: [],
   },
   {
+    name: '14b46e9e-c2b7-41b4-b07b-48a6ebf60603',
+    roleName: 'Key Vault Crypto Officer',
+    description: "Perform any action on the keys of a key vault, except manage permissions. Only works for key vaults that use the 'Azure role-based access control' permission model.",
+    actions: KV_READ_ACTIONS,
+    notActions: [],
+    dataActions: ['Microsoft.KeyVault/vaults/keys/*', 'Microsoft.KeyVault/vaults/keyrotationpolicies/*'],
+    notDataActions: [],
+  },
+  {
     name: '21090545-7ca7-4776-b22c-e363652d74d2',
     roleName: 'Key Vault Reader',
     description: "Read metadata of key vaults and its certificates, keys, and secrets. Cannot read sensitive values such as secret contents or key material. Only works for key vaults that use the 'Azure role-based access control' permission model.",

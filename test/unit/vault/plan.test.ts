@@ -153,6 +153,27 @@ describe('planSecrets', () => {
     expect(p.secrets.every((s) => s.op.kind !== 'set' && s.op.kind !== 'properties')).toBe(true);
   });
 
+  it('decides existing keys by the keys API answer, not by a secret of the same name', () => {
+    const key = (name: string) => secret(name, { source: { kind: 'existing', objectType: 'key' } });
+    const m = manifest({ secrets: [key('found'), key('gone'), key('hidden'), key('unread')] });
+    const st = state([{ name: 'gone', tags: {} }]); // a secret named like the missing key proves nothing
+    st.keys = new Map([
+      ['found', { state: 'found', version: 'v1' }],
+      ['gone', { state: 'missing' }],
+      ['hidden', { state: 'unreadable', status: 403 }],
+    ]);
+    const p = planSecrets(input({ manifest: m, state: st }));
+    expect(actions(p)).toEqual(['found:unchanged', 'gone:refuse', 'hidden:unchanged', 'unread:unchanged']);
+    expect(p.secrets.map((s) => s.item.reason)).toEqual([
+      'existing key (never written by the action)',
+      'declared existing key but missing from the vault',
+      'existing key (not checked: the deployer may not read keys, HTTP 403)',
+      'existing key (not checked: the deployer may not read keys)',
+    ]);
+    expect(p.missingExisting).toEqual(['gone']);
+    expect(p.secrets.every((s) => s.op.kind === 'none' || s.op.kind === 'refuse')).toBe(true);
+  });
+
   it('updates properties (contentType, tags, absolute dates) without a new version', () => {
     const m = manifest({ secrets: [secret('a', { contentType: 'application/json', tags: { env: 'prod' }, expires: '2027-01-01T00:00:00Z' })] });
     const st = state([owned('a', { [TAG_DIGEST]: 'd:a', 'akv-aks-source': 'env', env: 'dev' }, { contentType: 'text/plain' })]);

@@ -131,10 +131,25 @@ class FakeVault {
 
 let fake = new FakeVault();
 jest.unstable_mockModule('../../../src/auth/arm.ts', () => ({
+  KEYVAULT_API_VERSION: '2025-07-01',
   secretClient: () => fake.client(),
   keyVaultManagementClient: () => {
     throw new Error('not used');
   },
+}));
+/** The keys API as the fake vault's keys: name -> current version (absent: 404); `keysForbidden`: 403. */
+let fakeKeys = new Map<string, string>();
+let keysForbidden = false;
+const keyRequests: string[] = [];
+jest.unstable_mockModule('../../../src/vault/keys.ts', () => ({
+  keyReader: () => ({
+    lookup: async (name: string) => {
+      keyRequests.push(name);
+      if (keysForbidden) return { state: 'unreadable', status: 403 };
+      const v = fakeKeys.get(name);
+      return v ? { state: 'found', version: v } : { state: 'missing' };
+    },
+  }),
 }));
 
 let vaultIndex: typeof import('../../../src/vault/index.ts');
@@ -164,6 +179,9 @@ const counts = (calls: string[]) => ({
 
 beforeEach(() => {
   fake = new FakeVault();
+  fakeKeys = new Map();
+  keysForbidden = false;
+  keyRequests.length = 0;
 });
 
 describe('syncSecrets with the version index', () => {
@@ -305,6 +323,40 @@ describe('looking for soft-deleted secrets on a first sync', () => {
   });
 });
 
+describe('existing keys', () => {
+  const withKey = (): SecretSpec[] => [...specs().slice(0, 2), { name: 'signing', source: { kind: 'existing', objectType: 'key' }, tags: {}, adopt: false }];
+
+  it('a present key: its current version goes to the gate, with one keys request and no secrets request for it', async () => {
+    fakeKeys.set('signing', 'k1');
+    const r = await sync('apply', m(withKey()));
+    expect(r.secrets.find((s) => s.name === 'signing')).toEqual({ name: 'signing', version: 'k1', changed: false });
+    expect(keyRequests).toEqual(['signing']);
+    expect(fake.calls.filter((c) => c.includes('signing'))).toEqual([]);
+    fakeKeys.set('signing', 'k2');
+    expect((await vaultIndex.currentVersions(session, vault, m(withKey()))).find((s) => s.name === 'signing')?.version).toBe('k2');
+  });
+
+  it('a missing key stops apply before any write and fails verify naming it', async () => {
+    const err = await sync('apply', m(withKey())).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(vaultIndex.VaultSyncError);
+    expect((err as Error).message).toContain('signing: declared existing key but missing from the vault');
+    expect(counts(fake.calls).sets).toBe(0);
+    await expect(vaultIndex.currentVersions(session, vault, m(withKey()))).rejects.toThrow('Key Vault kv lacks object(s) the manifest declares: app-00, app-01, signing');
+  });
+
+  it('a deployer that may not read keys: unchecked, no version, no failure', async () => {
+    keysForbidden = true;
+    const r = await sync('apply', m(withKey()));
+    expect(r.items.find((i) => i.name === 'signing')?.reason).toBe('existing key (not checked: the deployer may not read keys, HTTP 403)');
+    expect(r.secrets.find((s) => s.name === 'signing')).toEqual({ name: 'signing', version: undefined, changed: false });
+  });
+
+  it('no existing key in the manifest: no keys request', async () => {
+    await sync();
+    expect(keyRequests).toEqual([]);
+  });
+});
+
 describe('LIST failures', () => {
   it('a LIST page failing past the SDK retries stops the run naming the vault, the page and the answer', async () => {
     await sync();
@@ -342,7 +394,7 @@ describe('VaultSyncError carries the planned items', () => {
     expect(e.items).toHaveLength(N);
     expect(e.items.find((i) => i.name === 'app-03')).toMatchObject({ action: 'refuse' });
     expect(e.items.filter((i) => i.action === 'create')).toHaveLength(N - 1);
-    expect(counts(fake.calls).sets).toBe(1); // only the digest key: nothing of the manifest written
+    expect(counts(fake.calls).sets).toBe(0); // nothing written, not even the new digest key
   });
 
   it('a missing existing object: the error holds the plan', async () => {
