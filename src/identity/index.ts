@@ -18,10 +18,11 @@ import {
   planFederation,
   planGrants,
   roleAssignmentName,
+  unreadableObjects,
   wantedCredentials,
   wantedPermissions,
 } from './plan.ts';
-import type { IdentityGroup, LiveAssignment, LiveCredential, PolicyPermissions, WantedGrant } from './plan.ts';
+import type { IdentityGroup, LiveAssignment, LiveCredential, PolicyPermissions, RolePermission, WantedGrant } from './plan.ts';
 import type { LedgerClaims } from './ledger.ts';
 import { recordGrants } from './record.ts';
 import { instanceId } from '../render/labels.ts';
@@ -117,7 +118,7 @@ export async function ensureIdentities(
   vault: VaultInfo,
   manifest: Manifest,
   opts: { mode: 'plan' | 'apply'; issuer: string; manifestPath?: string },
-): Promise<{ items: PlanItem[]; identities: NamespaceIdentity[] }> {
+): Promise<{ items: PlanItem[]; identities: NamespaceIdentity[]; warnings: string[] }> {
   const apply = opts.mode === 'apply';
   const groups = groupIdentities(manifest, session.subscriptionId);
   const needsIssuer = groups.some((g) => (g.spec.mode === 'managed' || g.spec.mode === 'existing') && g.targets.some((t) => t.serviceAccount));
@@ -130,15 +131,29 @@ export async function ensureIdentities(
 
   // Role definitions by name, looked up once at the vault scope.
   const roleIds = new Map<string, string>();
+  const warnings: string[] = [];
   if (vault.rbac) {
+    const permissions = new Map<string, RolePermission[]>();
     for (const role of new Set(manifest.targets.map((t) => t.access.role))) {
       let found: string | undefined;
       const filter = `roleName eq '${role.replace(/'/g, "''")}'`;
       for await (const d of auth.roleDefinitions.list(scopeParam(vault.id), { filter })) {
-        if (d.roleName?.toLowerCase() === role.toLowerCase() && d.id) found = d.id;
+        if (d.roleName?.toLowerCase() === role.toLowerCase() && d.id) {
+          found = d.id;
+          permissions.set(role, d.permissions ?? []);
+        }
       }
       if (!found) throw new IdentityError(`role definition ${JSON.stringify(role)} not found at ${vault.id}`);
       roleIds.set(role, found);
+    }
+    // A role that cannot read what a target mounts makes every mount fail; the identity may hold
+    // other grants, so this warns rather than stops (the proof step, when on, tests the real access).
+    for (const t of manifest.targets) {
+      for (const u of unreadableObjects(permissions.get(t.access.role) ?? [], t)) {
+        const w = `${t.namespace}: role ${JSON.stringify(t.access.role)} does not grant ${u.action}, which the CSI provider needs to read ${u.type} object(s) ${u.objects.join(', ')}; unless the identity holds it from another grant, those mounts fail (a role that reads secrets, keys and certificates: "Key Vault Certificate User")`;
+        core.info(`warning: ${w}`); // the report turns it into an annotation
+        warnings.push(w);
+      }
     }
   }
 
@@ -156,7 +171,7 @@ export async function ensureIdentities(
   }
   const items = perGroup.flatMap((r) => r.items);
   const identities = perGroup.flatMap((r) => r.identities);
-  return { items, identities };
+  return { items, identities, warnings };
 }
 
 interface GroupResult {

@@ -183,11 +183,50 @@ export interface LiveAssignment {
   principalId: string;
 }
 
-/** Scopes a target's identity must be granted at (vault, or one per mounted object). */
+/** Key Vault's collection for an object type: where the provider reads it, and its RBAC scope. */
+const collectionOf = (t: ObjectType): string => (t === 'key' ? 'keys' : t === 'cert' ? 'certificates' : 'secrets');
+
+/** Scopes a target's identity must be granted at (vault, or one per mounted object, in its own collection). */
 export function grantScopes(vaultId: string, target: TargetSpec): string[] {
   if (target.access.scope === 'vault') return [vaultId];
-  const kind = (t: ObjectType): string => (t === 'key' ? 'keys' : 'secrets');
-  return [...new Set(target.objects.map((o) => `${vaultId}/${kind(o.objectType)}/${o.secret}`))];
+  return [...new Set(target.objects.map((o) => `${vaultId}/${collectionOf(o.objectType)}/${o.secret}`))];
+}
+
+/**
+ * The data action the CSI provider's read of each object type needs: GetSecret for `secret`
+ * (also a certificate fetched as a secret, with its private key), GetKey for `key`, GetCertificate for `cert`.
+ */
+export const READ_DATA_ACTIONS: Record<ObjectType, string> = {
+  secret: 'Microsoft.KeyVault/vaults/secrets/getSecret/action',
+  key: 'Microsoft.KeyVault/vaults/keys/read',
+  cert: 'Microsoft.KeyVault/vaults/certificates/read',
+};
+
+export interface RolePermission {
+  dataActions?: string[];
+  notDataActions?: string[];
+}
+
+const actionPattern = (p: string): RegExp => new RegExp(`^${p.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`, 'i');
+
+/** Whether a role's permissions allow a data action (wildcards as Azure RBAC reads them; notDataActions subtract). */
+export function roleAllows(permissions: readonly RolePermission[], action: string): boolean {
+  return permissions.some(
+    (p) => (p.dataActions ?? []).some((a) => actionPattern(a).test(action)) && !(p.notDataActions ?? []).some((a) => actionPattern(a).test(action)),
+  );
+}
+
+/**
+ * Object types a target mounts that its role cannot read, with the missing data action and the
+ * objects concerned; empty when the role covers them all.
+ */
+export function unreadableObjects(permissions: readonly RolePermission[], target: TargetSpec): { type: ObjectType; action: string; objects: string[] }[] {
+  const out: { type: ObjectType; action: string; objects: string[] }[] = [];
+  for (const type of ['secret', 'key', 'cert'] as const) {
+    const objects = [...new Set(target.objects.filter((o) => o.objectType === type).map((o) => o.secret))];
+    if (objects.length && !roleAllows(permissions, READ_DATA_ACTIONS[type])) out.push({ type, action: READ_DATA_ACTIONS[type], objects });
+  }
+  return out;
 }
 
 const roleGuid = (id: string): string => (id.split('/').pop() ?? id).toLowerCase();

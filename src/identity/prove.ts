@@ -11,7 +11,7 @@ import { FEDERATION_CODES } from '../auth/login.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { Manifest, TargetSpec } from '../manifest/types.ts';
 import type { VaultInfo } from '../vault/index.ts';
-import { keyReader } from '../vault/keys.ts';
+import { objectReader } from '../vault/objects.ts';
 import { maskValue } from '../vault/values.ts';
 import type { NamespaceIdentity } from './index.ts';
 import { serviceAccountSubject } from './plan.ts';
@@ -36,7 +36,7 @@ interface Attempt {
   ok: boolean;
   error?: unknown;
   object?: string;
-  /** `key` when the failed read went to the keys API. */
+  /** The failed object's type (keys and certificates are read through their own APIs). */
   objectType?: string;
   token?: string;
 }
@@ -49,7 +49,7 @@ export function classifyProofError(e: unknown): ProofCause {
   if (codes.includes('AADSTS700016') || codes.includes('AADSTS7000229')) return 'unknown-identity';
   const status = statusOf(e);
   if (status === 403 || codes.some((c) => /^Forbidden/.test(c))) return 'missing-role';
-  if (status === 404 || codes.includes('SecretNotFound') || codes.includes('KeyNotFound')) return 'missing-secret';
+  if (status === 404 || ['SecretNotFound', 'KeyNotFound', 'CertificateNotFound'].some((c) => codes.includes(c))) return 'missing-secret';
   return 'other';
 }
 
@@ -105,7 +105,7 @@ export async function proveAccess(
         { authorityHost: session.cloud.authorityHost, disableInstanceDiscovery: session.cloud.customAuthority === true },
       );
       const client = secretClient(credential, session.cloud, vault.uri);
-      const keys = keyReader(credential, session.cloud, vault.uri);
+      const objectsApi = objectReader(credential, session.cloud, vault.uri);
       const objects = t.objects;
       const pending = new Set(objects.map((o) => `${o.secret}@${o.version ?? ''}`));
       let delay = 1_000;
@@ -116,9 +116,9 @@ export async function proveAccess(
           const k = `${o.secret}@${o.version ?? ''}`;
           if (!pending.has(k)) continue;
           try {
-            if (o.objectType === 'key') {
-              // As the provider does: GET /keys/{name}[/{version}] (public key material only).
-              await keys.version(o.secret, o.version);
+            if (o.objectType === 'key' || o.objectType === 'cert') {
+              // As the provider reads them: GET /keys|certificates/{name}[/{version}] (no private material).
+              await objectsApi.version(o.objectType === 'key' ? 'keys' : 'certificates', o.secret, o.version);
             } else {
               const s = await client.getSecret(o.secret, o.version ? { version: o.version } : undefined);
               if (s.value !== undefined) maskValue(s.value);
@@ -143,6 +143,10 @@ export async function proveAccess(
     }),
   );
 }
+
+/** How a message names a mounted object of a type: `key signing`, `certificate tls`, `secret db`. */
+const objectWord = (type: string | undefined): string => (type === 'key' ? 'key' : type === 'cert' ? 'certificate' : 'secret');
+const policyWord = (type: string | undefined): string => (type === 'key' ? 'keys' : type === 'cert' ? 'certificates' : 'secrets');
 
 async function explain(session: AzureSession, vault: VaultInfo, t: TargetSpec, sa: string, clientId: string, last: Attempt): Promise<ProofError> {
   const e = last.error;
@@ -169,14 +173,14 @@ async function explain(session: AzureSession, vault: VaultInfo, t: TargetSpec, s
         cause,
         t.namespace,
         sa,
-        `proof failed for ${who}: the identity ${clientId} may not read ${last.objectType === 'key' ? 'key ' : ''}${last.object ?? 'the secret'} from ${vault.name} (${errorCodes(e).join(', ') || '403'}); ` +
+        `proof failed for ${who}: the identity ${clientId} may not read ${objectWord(last.objectType)} ${last.object ?? '?'} from ${vault.name} (${errorCodes(e).join(', ') || '403'}); ` +
           (vault.rbac
             ? `it needs ${t.access.role} at ${t.access.scope === 'vault' ? 'the vault' : 'each object'} scope`
-            : `it needs an access policy with get on ${last.objectType === 'key' ? 'keys' : 'secrets'}`),
+            : `it needs an access policy with get on ${policyWord(last.objectType)}`),
         e,
       );
     case 'missing-secret':
-      return new ProofError(cause, t.namespace, sa, `proof failed for ${who}: ${last.objectType === 'key' ? 'key' : 'secret'} ${last.object ?? ''} not found in ${vault.name}`, e);
+      return new ProofError(cause, t.namespace, sa, `proof failed for ${who}: ${objectWord(last.objectType)} ${last.object ?? ''} not found in ${vault.name}`, e);
     case 'issuer-unreachable': {
       const iss = last.token ? decodeJwtClaims(last.token)?.iss : undefined;
       return new ProofError(

@@ -130,6 +130,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
     return r;
   });
   report.plan.push(...ids.items);
+  report.warnings.push(...ids.warnings);
 
   const clientIds: Record<string, string> = {};
   for (const i of ids.identities) if (i.clientId) clientIds[i.namespace] = i.clientId;

@@ -7,8 +7,8 @@ import type { AzureSession } from '../auth/login.ts';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
 import { RateLimiter, VAULT_LIMITS, mapLimited } from './limiter.ts';
-import { keyReader } from './keys.ts';
-import type { KeyLookup } from './keys.ts';
+import { objectReader } from './objects.ts';
+import type { ObjectLookup } from './objects.ts';
 import { lostWriteGuardPolicy } from './lost-write.ts';
 import { isLedgerName } from '../identity/ledger.ts';
 import {
@@ -401,13 +401,13 @@ function mountedNames(manifest: Manifest): Set<string> {
 const isExistingKey = (spec: Manifest['secrets'][number]): boolean => spec.source.kind === 'existing' && spec.source.objectType === 'key';
 
 /** The keys API's answer for each `existing` key of the manifest (none: no request). */
-async function lookupKeys(session: AzureSession, vault: VaultInfo, manifest: Manifest, limiter: RateLimiter): Promise<Map<string, KeyLookup>> {
+async function lookupKeys(session: AzureSession, vault: VaultInfo, manifest: Manifest, limiter: RateLimiter): Promise<Map<string, ObjectLookup>> {
   const names = manifest.secrets.filter(isExistingKey).map((s) => s.name);
-  const found = new Map<string, KeyLookup>();
+  const found = new Map<string, ObjectLookup>();
   if (!names.length) return found;
-  const reader = keyReader(session.credential, session.cloud, vault.uri);
+  const reader = objectReader(session.credential, session.cloud, vault.uri);
   await mapLimited(names, VAULT_LIMITS.concurrency, async (name) => {
-    found.set(name.toLowerCase(), await limiter.run('read', () => reader.lookup(name)));
+    found.set(name.toLowerCase(), await limiter.run('read', () => reader.lookup('keys', name)));
   });
   const unreadable = [...found.values()].find((k) => k.state === 'unreadable');
   if (unreadable) core.info(`keys: the deployer may not read keys in ${vault.name} (HTTP ${unreadable.status}); their existence and versions are not checked here`);

@@ -3,7 +3,7 @@
 // value-free PlanItems. Plan mode prints these; apply executes exactly these.
 import type { Manifest, SecretSpec } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
-import type { KeyLookup } from './keys.ts';
+import type { ObjectLookup } from './objects.ts';
 import { stateShardOf } from './versions.ts';
 import { isLedgerName } from '../identity/ledger.ts';
 
@@ -50,7 +50,7 @@ export interface VaultState {
   live: Map<string, LiveSecret>;
   deleted: Map<string, DeletedSecretInfo>;
   /** Existing keys the manifest declares, as the keys API answered (lower-cased names); absent: not read. */
-  keys?: Map<string, KeyLookup>;
+  keys?: Map<string, ObjectLookup>;
 }
 
 export interface DesiredProperties {

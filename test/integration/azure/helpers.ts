@@ -137,6 +137,22 @@ export async function createKey(session: AzureSession, tv: TestVault, name: stri
   }
 }
 
+/** Creates a self-signed certificate (POST /certificates/{name}/create), waiting through a propagating role. */
+export async function createCertificate(session: AzureSession, tv: TestVault, name: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const token = await session.credential.getToken('https://vault.azure.net/.default');
+    const res = await fetch(`${tv.uri}certificates/${name}/create?api-version=7.6`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token?.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ policy: { issuer: { name: 'Self' }, x509_props: { subject: `CN=${name}.contoso.test` }, secret_props: { contentType: 'application/x-pem-file' } } }),
+    });
+    if (res.status === 202) return;
+    if (res.status !== 403 || Date.now() > deadline) throw new Error(`create certificate ${name}: HTTP ${res.status} ${await res.text()}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 export function dataClient(session: AzureSession, vault: TestVault): SecretClient {
   return secretClient(session.credential, session.cloud, vault.uri);
 }

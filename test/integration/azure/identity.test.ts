@@ -105,6 +105,18 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
     expect(writes).toEqual([]);
   });
 
+  it('plan mode warns when a role cannot read what the target mounts (from the role definition ARM returns)', async () => {
+    const keyTarget = target(NS, 'api', ID, { objects: [{ secret: 'db-password', objectType: 'secret' }, { secret: 'signing', objectType: 'key' }] });
+    const r = await ensureIdentities(session, vault, manifest(tv.name, [keyTarget]), { mode: 'plan', issuer: issuer.url });
+    expect(r.warnings).toEqual([
+      `${NS}: role "Key Vault Secrets User" does not grant Microsoft.KeyVault/vaults/keys/read, which the CSI provider needs to read key object(s) signing; ` +
+        'unless the identity holds it from another grant, those mounts fail (a role that reads secrets, keys and certificates: "Key Vault Certificate User")',
+    ]);
+    const covered = target(NS, 'api', ID, { ...keyTarget, access: { scope: 'vault', role: 'Key Vault Certificate User' } });
+    expect((await ensureIdentities(session, vault, manifest(tv.name, [covered]), { mode: 'plan', issuer: issuer.url })).warnings).toEqual([]);
+    expect((await ensureIdentities(session, vault, manifest(tv.name, mainTargets()), { mode: 'plan', issuer: issuer.url })).warnings).toEqual([]);
+  });
+
   it('apply creates them as planned, then the proof waits through the propagation delays and passes', async () => {
     const before = (await control<{ config: Record<string, number> }>('GET', '/config')).config;
     await control('PATCH', '/config', { ficPropagationMs: 3_000, rbacPropagationMs: 4_000 });

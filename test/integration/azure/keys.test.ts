@@ -1,13 +1,13 @@
 // Existing keys (objectType key) through the keys API of the sandbox vault: the plan tells a missing
 // key from a present one, the gate gets the key's version, and a deployer that may not read keys
-// leaves them unchecked instead of failing.
+// leaves them unchecked instead of failing. Certificates are read through their own API as well.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { AzureSession } from '../../../src/auth/login.ts';
 import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
 import { VaultSyncError, currentVersions, describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import type { VaultInfo } from '../../../src/vault/index.ts';
-import { keyReader } from '../../../src/vault/keys.ts';
-import { captureStdout, createKey, createTestVault, grantDeployer, sandboxSession, vaultStats } from './helpers.ts';
+import { objectReader } from '../../../src/vault/objects.ts';
+import { captureStdout, createCertificate, createKey, createTestVault, dataClient, grantDeployer, sandboxSession, vaultStats } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
 
 jest.setTimeout(120_000);
@@ -55,9 +55,9 @@ const run = (mode: 'plan' | 'apply') => syncSecrets(session, vault, manifest(), 
 
 /** Waits until the deployer's new role reaches the data plane (the sandbox may delay it). */
 async function untilKeysReadable(): Promise<void> {
-  const reader = keyReader(session.credential, session.cloud, tv.uri);
+  const reader = objectReader(session.credential, session.cloud, tv.uri);
   const deadline = Date.now() + 60_000;
-  while ((await reader.lookup('probe-absent')).state === 'unreadable') {
+  while ((await reader.lookup('keys', 'probe-absent')).state === 'unreadable') {
     if (Date.now() > deadline) throw new Error('the deployer still may not read keys');
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -109,13 +109,22 @@ describe('existing keys against the sandbox vault', () => {
     expect((await currentVersions(session, vault, manifest())).find((s) => s.name === 'signing')?.version).toBe(v2);
   });
 
-  it('the key reader checks a pinned version and names the missing one', async () => {
-    const reader = keyReader(session.credential, session.cloud, tv.uri);
-    const current = await reader.version('signing');
-    await expect(reader.version('signing', current)).resolves.toBe(current);
-    const err = await reader.version('signing', '0'.repeat(32)).catch((e: unknown) => e);
+  it('the object reader checks a pinned version and names the missing one', async () => {
+    const reader = objectReader(session.credential, session.cloud, tv.uri);
+    const current = await reader.version('keys', 'signing');
+    await expect(reader.version('keys', 'signing', current)).resolves.toBe(current);
+    const err = await reader.version('keys', 'signing', '0'.repeat(32)).catch((e: unknown) => e);
     expect((err as { statusCode?: number }).statusCode).toBe(404);
     expect((err as { code?: string }).code).toBe('KeyNotFound');
-    expect(await reader.lookup('no-such-key')).toEqual({ state: 'missing' });
+    expect(await reader.lookup('keys', 'no-such-key')).toEqual({ state: 'missing' });
+  });
+
+  it('reads a certificate as the provider does (GET /certificates), at the version of its backing secret', async () => {
+    await grantDeployer(session, tv.id, 'Key Vault Administrator');
+    await createCertificate(session, tv, 'tls');
+    const reader = objectReader(session.credential, session.cloud, tv.uri);
+    const version = await reader.version('certificates', 'tls');
+    expect((await dataClient(session, tv).getSecret('tls')).properties.version).toBe(version);
+    expect(await reader.lookup('certificates', 'no-such-cert')).toEqual({ state: 'missing' });
   });
 });

@@ -11,7 +11,7 @@ import type { Manifest } from '../../../src/manifest/types.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import type { VaultInfo } from '../../../src/vault/index.ts';
 import { control, sandboxEnv } from '../../support/sandbox.ts';
-import { captureStdout, createKey, createTestVault, grantDeployer, sandboxSession, uniqueName, visibleLog } from './helpers.ts';
+import { captureStdout, createCertificate, createKey, createTestVault, grantDeployer, sandboxSession, uniqueName, visibleLog } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
 
 jest.setTimeout(180_000);
@@ -42,7 +42,7 @@ let tv: TestVault;
 let vault: VaultInfo;
 let capture: ReturnType<typeof captureStdout>;
 
-function manifest(identityName: string, o: { role?: string; key?: boolean } = {}): Manifest {
+function manifest(identityName: string, o: { role?: string; key?: boolean; cert?: boolean } = {}): Manifest {
   return {
     apiVersion: 'akv-aks/v1',
     vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
@@ -51,6 +51,7 @@ function manifest(identityName: string, o: { role?: string; key?: boolean } = {}
     secrets: [
       { name: 'db-password', source: { kind: 'env', env: 'DB_PASSWORD' }, tags: {}, adopt: false },
       ...(o.key ? [{ name: 'signing', source: { kind: 'existing' as const, objectType: 'key' as const }, tags: {}, adopt: false }] : []),
+      ...(o.cert ? [{ name: 'tls', source: { kind: 'existing' as const, objectType: 'cert' as const }, tags: {}, adopt: false }] : []),
     ],
     targets: [
       {
@@ -60,7 +61,11 @@ function manifest(identityName: string, o: { role?: string; key?: boolean } = {}
         identity: { mode: 'managed', name: identityName, resourceGroup: 'rg-ids', location: 'westeurope' },
         access: { scope: 'vault', role: o.role ?? 'Key Vault Secrets User' },
         secretProviderClass: 'app-secrets',
-        objects: [{ secret: 'db-password', objectType: 'secret' }, ...(o.key ? [{ secret: 'signing', objectType: 'key' as const }] : [])],
+        objects: [
+          { secret: 'db-password', objectType: 'secret' },
+          ...(o.key ? [{ secret: 'signing', objectType: 'key' as const }] : []),
+          ...(o.cert ? [{ secret: 'tls', objectType: 'cert' as const }] : []),
+        ],
         rotation: 'restart',
       },
     ],
@@ -148,6 +153,20 @@ suite('proveAccess with TokenRequest tokens from the sandbox cluster (skipped wh
     const again = await ensureIdentities(session, vault, allowed, { mode: 'apply', issuer });
     await proveAccess(session, vault, allowed, again.identities, tokenRequest, { timeoutMs: 60_000 });
     expect(visibleLog(capture.text())).toMatch(new RegExp(`proof: ${ns}/app read 2 object`));
+  });
+
+  it('reads a mounted certificate through the certificates API, as the provider does: its backing secret is not enough', async () => {
+    await grantDeployer(session, tv.id, 'Key Vault Administrator');
+    await createCertificate(session, tv, 'tls');
+    const id = uniqueName(`id-${cluster}-`);
+    const denied = manifest(id, { cert: true });
+    const r = await ensureIdentities(session, vault, denied, { mode: 'apply', issuer });
+    const err = await proveAccess(session, vault, denied, r.identities, tokenRequest, { timeoutMs: 3_000 }).catch((e: unknown) => e);
+    expect((err as ProofError).kind).toBe('missing-role');
+    expect((err as Error).message).toContain(`may not read certificate tls from ${tv.name}`);
+    const allowed = manifest(id, { cert: true, role: 'Key Vault Certificate User' });
+    const again = await ensureIdentities(session, vault, allowed, { mode: 'apply', issuer });
+    await proveAccess(session, vault, allowed, again.identities, tokenRequest, { timeoutMs: 60_000 });
   });
 
   it('logs no secret value and no token', () => {

@@ -3,6 +3,9 @@ import {
   FIC_LIMIT,
   federatedCredentialName,
   grantScopes,
+  READ_DATA_ACTIONS,
+  roleAllows,
+  unreadableObjects,
   groupIdentities,
   missingPermissions,
   planFederation,
@@ -133,9 +136,58 @@ describe('planGrants', () => {
         { secret: 'a', objectType: 'secret' },
         { secret: 'a', alias: 'A2', objectType: 'secret' },
         { secret: 'k', objectType: 'key' },
+        { secret: 'tls', objectType: 'cert' },
+        { secret: 'tls', alias: 'tls.pfx', objectType: 'secret' },
       ],
     });
-    expect(grantScopes(VAULT, t)).toEqual([`${VAULT}/secrets/a`, `${VAULT}/keys/k`]);
+    // A certificate is read from /certificates (GetCertificate), its private key from /secrets.
+    expect(grantScopes(VAULT, t)).toEqual([`${VAULT}/secrets/a`, `${VAULT}/keys/k`, `${VAULT}/certificates/tls`, `${VAULT}/secrets/tls`]);
+  });
+});
+
+describe('role coverage of what a target mounts', () => {
+  // Data actions of the built-in roles, as Azure publishes them.
+  const SECRETS_USER = [{ dataActions: ['Microsoft.KeyVault/vaults/secrets/getSecret/action', 'Microsoft.KeyVault/vaults/secrets/readMetadata/action'] }];
+  const READER = [{ dataActions: ['Microsoft.KeyVault/vaults/*/read', 'Microsoft.KeyVault/vaults/secrets/readMetadata/action'] }];
+  const CERT_USER = [
+    {
+      dataActions: [
+        'Microsoft.KeyVault/vaults/certificates/read',
+        'Microsoft.KeyVault/vaults/secrets/getSecret/action',
+        'Microsoft.KeyVault/vaults/secrets/readMetadata/action',
+        'Microsoft.KeyVault/vaults/keys/read',
+      ],
+    },
+  ];
+  const ADMIN = [{ dataActions: ['Microsoft.KeyVault/vaults/*'] }];
+  const mixed = target('p', {
+    objects: [
+      { secret: 'db', objectType: 'secret' },
+      { secret: 'signing', objectType: 'key' },
+      { secret: 'tls', objectType: 'cert' },
+      { secret: 'tls', alias: 'tls.pfx', objectType: 'secret' },
+    ],
+  });
+
+  it('matches data actions with Azure wildcards, case-insensitively, and subtracts notDataActions', () => {
+    expect(roleAllows(READER, 'Microsoft.KeyVault/vaults/keys/read')).toBe(true);
+    expect(roleAllows(READER, 'Microsoft.KeyVault/vaults/secrets/getSecret/action')).toBe(false);
+    expect(roleAllows(ADMIN, 'microsoft.keyvault/VAULTS/secrets/getsecret/action')).toBe(true);
+    expect(roleAllows([{ dataActions: ['Microsoft.KeyVault/vaults/*'], notDataActions: ['Microsoft.KeyVault/vaults/keys/*'] }], READ_DATA_ACTIONS.key)).toBe(false);
+    expect(roleAllows([], READ_DATA_ACTIONS.secret)).toBe(false);
+    // A dot in an action is not a wildcard.
+    expect(roleAllows([{ dataActions: ['Microsoft.KeyVault/vaults/keys/read'] }], 'Microsoft.KeyVault/vaults/keysXread')).toBe(false);
+  });
+
+  it('names what each role leaves unreadable: Secrets User misses keys and certificates, Reader misses secret values', () => {
+    expect(unreadableObjects(SECRETS_USER, mixed)).toEqual([
+      { type: 'key', action: 'Microsoft.KeyVault/vaults/keys/read', objects: ['signing'] },
+      { type: 'cert', action: 'Microsoft.KeyVault/vaults/certificates/read', objects: ['tls'] },
+    ]);
+    expect(unreadableObjects(READER, mixed)).toEqual([{ type: 'secret', action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action', objects: ['db', 'tls'] }]);
+    expect(unreadableObjects(CERT_USER, mixed)).toEqual([]);
+    expect(unreadableObjects(ADMIN, mixed)).toEqual([]);
+    expect(unreadableObjects(SECRETS_USER, target('q', { objects: [{ secret: 'db', objectType: 'secret' }] }))).toEqual([]);
   });
 });
 

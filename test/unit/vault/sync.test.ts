@@ -141,9 +141,9 @@ jest.unstable_mockModule('../../../src/auth/arm.ts', () => ({
 let fakeKeys = new Map<string, string>();
 let keysForbidden = false;
 const keyRequests: string[] = [];
-jest.unstable_mockModule('../../../src/vault/keys.ts', () => ({
-  keyReader: () => ({
-    lookup: async (name: string) => {
+jest.unstable_mockModule('../../../src/vault/objects.ts', () => ({
+  objectReader: () => ({
+    lookup: async (_collection: string, name: string) => {
       keyRequests.push(name);
       if (keysForbidden) return { state: 'unreadable', status: 403 };
       const v = fakeKeys.get(name);
