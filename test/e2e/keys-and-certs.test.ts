@@ -1,0 +1,151 @@
+// A key and a certificate the vault already holds, mounted next to a secret the action writes, end
+// to end through the bundle: the proof reads all three as the pod's identity would (keys and
+// certificates through their own APIs), the gate checks the key's and the certificate's versions as
+// well as the secret's, and a key rotated outside the action restarts exactly its consumer.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SecretClient } from '@azure/keyvault-secrets';
+import {
+  DEPLOYER_CLIENT_ID,
+  Runner,
+  SUBSCRIPTION,
+  appDeployment,
+  applyObject,
+  azureTestSide,
+  createScenarioVault,
+  deleteNamespace,
+  deployment,
+  expectExit,
+  fixture,
+  jsonOutput,
+  kube,
+  podObject,
+  secretValue,
+  shortId,
+  vaultClient,
+  type AzureTestSide,
+  type Kube,
+  type SandboxVault,
+  type Step,
+} from './helpers.ts';
+import { control } from '../support/sandbox.ts';
+
+jest.setTimeout(10 * 60_000);
+
+const id = shortId();
+const NS = `e2e-k-${id}`;
+const P = `t${id}`;
+const KEY = `${P}-signing`;
+const CERT = `${P}-tls`;
+const KEY_VAULT_ADMINISTRATOR = '00482a5a-887f-4fb3-b363-3b7fe8e74483';
+
+const runner = new Runner();
+let az: AzureTestSide;
+let k: Kube;
+let vault: SandboxVault;
+let secrets: SecretClient;
+let workspace: string;
+const env: Record<string, string> = { DB: secretValue('db') };
+
+const apply = (label: string): Promise<Step> => runner.run({ label, mode: 'apply', workspace, env });
+const verify = (label: string): Promise<Step> => runner.run({ label, entry: 'dist/verify/index.js', workspace });
+
+/** A data-plane request as the deployer (waiting through its new role's propagation). */
+async function asDeployer(method: string, path: string, body: unknown, ok: number): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const token = await az.credential.getToken('https://vault.azure.net/.default');
+    const res = await fetch(`${vault.uri}${path}?api-version=7.6`, {
+      method,
+      headers: { authorization: `Bearer ${token?.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (res.status === ok) return JSON.parse(text) as Record<string, unknown>;
+    if (res.status !== 403 || Date.now() > deadline) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+const newKeyVersion = async (): Promise<string> => ((await asDeployer('POST', `keys/${KEY}/create`, { kty: 'RSA', key_size: 2048 }, 200)).key as { kid: string }).kid.split('/').pop()!;
+
+async function generation(): Promise<number> {
+  return (await deployment(k, NS, 'api')).metadata?.generation ?? -1;
+}
+
+beforeAll(async () => {
+  az = azureTestSide();
+  k = kube();
+  vault = await createScenarioVault(az, 'kv-ekc-');
+  secrets = vaultClient(az, vault.uri);
+  // The deployer also manages keys and certificates here, so it can create them and read keys.
+  const deployer = (await control<{ principals: Array<{ clientId: string; objectId: string }> }>('GET', '/world')).principals.find((p) => p.clientId === DEPLOYER_CLIENT_ID)!;
+  const admin = `/subscriptions/${SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/${KEY_VAULT_ADMINISTRATOR}`;
+  await az.arm.authorization.roleAssignments.create(vault.id.replace(/^\/+/, ''), randomUUID(), { roleDefinitionId: admin, principalId: deployer.objectId, principalType: 'ServicePrincipal' });
+  await asDeployer('POST', `certificates/${CERT}/create`, { policy: { issuer: { name: 'Self' }, x509_props: { subject: 'CN=api.contoso.test' }, secret_props: { contentType: 'application/x-pem-file' } } }, 202);
+  workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-keys-'));
+  writeFileSync(join(workspace, 'akv-aks.yaml'), fixture('keys-and-certs.yaml', { VAULT: vault.name, NS, P }));
+  runner.leaks.addSecret('DB', env.DB!);
+});
+
+afterAll(async () => {
+  if (k) await deleteNamespace(k, NS);
+  await az?.arm.msi.userAssignedIdentities.delete('rg-ids', `id-sandbox-${NS}`).catch(() => undefined);
+  await vault?.remove();
+});
+
+describe('an existing key and certificate mounted next to a written secret', () => {
+  let keyV1 = '';
+
+  it('a missing key is refused before anything is written, naming it', async () => {
+    const s = await apply('apply (key missing)');
+    expectExit(s, 1);
+    expect(s.report.plan.find((p) => p.kind === 'secret' && p.name === KEY)).toMatchObject({ action: 'refuse', reason: 'declared existing key but missing from the vault' });
+    expect(s.report.error).toContain(`${KEY}: declared existing key but missing from the vault`);
+    await expect(secrets.getSecret(`${P}-db`)).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it('first deploy: the proof reads the secret, the key and the certificate as the pod\'s identity; the report carries the key\'s version', async () => {
+    keyV1 = await newKeyVersion();
+    const s = await apply('apply');
+    expectExit(s, 0);
+    expect(jsonOutput(s, 'changed-secrets')).toEqual([`${P}-db`]);
+    expect(s.log).toContain(`proof: ${NS}/api read 3 object(s)`);
+    expect(s.report.secrets.find((x) => x.name === KEY)).toEqual({ name: KEY, version: keyV1, changed: false });
+    expect(s.report.warnings.filter((w) => w.includes('does not grant'))).toEqual([]); // the role reads every kind mounted
+    await applyObject(k, appDeployment({ namespace: NS, name: 'api', serviceAccount: 'api', spc: 'api-secrets' }));
+  });
+
+  it('the release gate checks the mounted key and certificate versions against the vault\'s', async () => {
+    const s = await verify('verify');
+    expectExit(s, 0);
+    const certVersion = (await secrets.getSecret(CERT)).properties.version; // a certificate's version is its secret's
+    const pods = s.report.gate?.pods ?? [];
+    expect(pods.length).toBeGreaterThan(0);
+    for (const p of pods) {
+      expect(p.ok).toBe(true);
+      expect(podObject(p, KEY)).toMatchObject({ expected: keyV1, mounted: keyV1, ok: true });
+      expect(podObject(p, CERT)).toMatchObject({ expected: certVersion, mounted: certVersion, ok: true });
+    }
+  });
+
+  it('a key rotated outside the action: apply restarts its consumer and the gate sees the new key version', async () => {
+    const before = await generation();
+    const keyV2 = await newKeyVersion();
+    const s = await apply('apply (key rotated outside)');
+    expectExit(s, 0);
+    expect(jsonOutput(s, 'changed-secrets')).toEqual([]); // the action wrote nothing
+    expect(jsonOutput(s, 'restarted-workloads')).toEqual([`Deployment/${NS}/api`]);
+    expect(await generation()).toBeGreaterThan(before);
+    for (const p of s.report.gate?.pods ?? []) expect(podObject(p, KEY)).toMatchObject({ expected: keyV2, mounted: keyV2, ok: true });
+    expect(s.outputs.verified).toBe('true');
+  });
+
+  it('leaks no secret value in any log, output, summary or report', () => {
+    expect(runner.steps.length).toBeGreaterThanOrEqual(4);
+    expect(() => runner.leaks.assertNoLeaks()).not.toThrow();
+  });
+});
