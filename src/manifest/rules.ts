@@ -15,6 +15,12 @@ export const MAX_FEDERATED_CREDENTIALS = 20;
 export const MAX_IDENTITY_NAME = 128;
 
 export const DEFAULT_ROLE = 'Key Vault Secrets User';
+/**
+ * The default when a target mounts keys or certificates (objectType key/cert): the provider reads
+ * those through the keys and certificates APIs, which Secrets User does not cover. Certificate User
+ * is the narrowest built-in role with secret values, `keys/read` and `certificates/read`.
+ */
+export const DEFAULT_ROLE_WITH_KEYS_OR_CERTS = 'Key Vault Certificate User';
 export const DEFAULT_GENERATE_LENGTH = 32;
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };

@@ -7,6 +7,7 @@ import { didYouMean, suggestion } from './suggest.ts';
 import {
   DEFAULT_GENERATE_LENGTH,
   DEFAULT_ROLE,
+  DEFAULT_ROLE_WITH_KEYS_OR_CERTS,
   MAX_FEDERATED_CREDENTIALS,
   SECRET_KEY,
   defaultIdentityName,
@@ -487,7 +488,8 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
     }
 
     // access
-    const access: AccessSpec = { scope: 'vault', role: DEFAULT_ROLE };
+    const readsKeysOrCerts = objects.some((o) => o.objectType === 'key' || o.objectType === 'cert');
+    const access: AccessSpec = { scope: 'vault', role: readsKeysOrCerts ? DEFAULT_ROLE_WITH_KEYS_OR_CERTS : DEFAULT_ROLE };
     if (isMap(raw.access)) {
       if (raw.access.scope === 'secret' || raw.access.scope === 'vault') access.scope = raw.access.scope;
       const role = str(raw.access.role);

@@ -72,7 +72,7 @@ export type IdentitySpec =
 export interface AccessSpec {
   /** `vault` grants at vault scope; `secret` grants one assignment per mounted object. */
   scope: 'vault' | 'secret';
-  /** Role definition name; default "Key Vault Secrets User" (read-only secret values). */
+  /** Role definition name; default "Key Vault Secrets User" (read-only secret values), "Key Vault Certificate User" when keys or certificates are mounted. */
   role: string;
 }
 

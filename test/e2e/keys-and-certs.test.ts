@@ -115,7 +115,9 @@ describe('an existing key and certificate mounted next to a written secret', () 
     expect(jsonOutput(s, 'changed-secrets')).toEqual([`${P}-db`]);
     expect(s.log).toContain(`proof: ${NS}/api read 3 object(s)`);
     expect(s.report.secrets.find((x) => x.name === KEY)).toEqual({ name: KEY, version: keyV1, changed: false });
-    expect(s.report.warnings.filter((w) => w.includes('does not grant'))).toEqual([]); // the role reads every kind mounted
+    // No role in the manifest: the default for keys and certificates reads every kind mounted.
+    expect(s.report.plan.filter((p) => p.kind === 'role-assignment').map((p) => p.name)).toEqual([`Key Vault Certificate User for id-sandbox-${NS} at vaults/${vault.name}`]);
+    expect(s.report.warnings.filter((w) => w.includes('does not grant'))).toEqual([]);
     await applyObject(k, appDeployment({ namespace: NS, name: 'api', serviceAccount: 'api', spc: 'api-secrets' }));
   });
 

@@ -112,6 +112,23 @@ describe('normalisation applies every default', () => {
     expect(ext.syncTo!.keys).toEqual([{ key: 'key', object: 'ExamplePassword' }]);
   });
 
+  test('the default role reads what the target mounts: Certificate User once a key or certificate is mounted', () => {
+    const withKey = BASE.replace('    from: { env: DB_PASSWORD }\n', '    from: { env: DB_PASSWORD }\n  - name: signing\n    existing: { objectType: key }\n').replace(
+      '      - { secret: db-password }\n',
+      '      - { secret: db-password }\n      - { secret: signing }\n',
+    );
+    expect(parseManifest(withKey, 'm.yaml').manifest.targets[0]!.access).toEqual({ scope: 'vault', role: 'Key Vault Certificate User' });
+    expect(parseManifest(BASE, 'm.yaml').manifest.targets[0]!.access).toEqual({ scope: 'vault', role: 'Key Vault Secrets User' });
+    // A certificate fetched as a secret (its private key) is a secret read: Secrets User suffices.
+    const certAsSecret = BASE.replace('    from: { env: DB_PASSWORD }\n', '    from: { env: DB_PASSWORD }\n  - name: tls\n    existing: { objectType: cert }\n').replace(
+      '      - { secret: db-password }\n',
+      '      - { secret: db-password }\n      - { secret: tls, objectType: secret, format: pfx, encoding: base64 }\n',
+    );
+    expect(parseManifest(certAsSecret, 'm.yaml').manifest.targets[0]!.access.role).toBe('Key Vault Secrets User');
+    expect(load('object-types.yaml').targets[0]!.access.role).toBe('Key Vault Certificate User');
+    expect(load('kubelet-secret-and-key.yaml').targets[0]!.access.role).toBe('Key Vault Administrator'); // explicit wins
+  });
+
   test('empty generate/existing take their defaults; merged anchors fill targets', () => {
     const m = load('anchors-and-defaults.yaml');
     expect(m.secrets.map((s) => s.source)).toEqual([
