@@ -138,35 +138,34 @@ suite('proveAccess with TokenRequest tokens from the sandbox cluster (skipped wh
     expect((err as Error).message).toContain(JSON.stringify(wrong));
   });
 
-  it('reads a mounted key through the keys API: a role without keys/read fails naming the key, one with it passes', async () => {
-    await grantDeployer(session, tv.id, 'Key Vault Crypto Officer');
-    await createKey(session, tv, 'signing');
+  /**
+   * Proof of one mounted key or certificate: with Key Vault Secrets User (secret values only) it fails
+   * naming the object; with Key Vault Certificate User (which adds keys/read and certificates/read) it passes.
+   */
+  async function deniedThenAllowed(kind: 'key' | 'cert', word: string, name: string): Promise<void> {
     const id = uniqueName(`id-${cluster}-`);
-    const denied = manifest(id, { key: true });
+    const denied = manifest(id, { [kind]: true });
     const r = await ensureIdentities(session, vault, denied, { mode: 'apply', issuer });
     const err = await proveAccess(session, vault, denied, r.identities, tokenRequest, { timeoutMs: 3_000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProofError);
     expect((err as ProofError).kind).toBe('missing-role');
-    expect((err as Error).message).toContain(`may not read key signing from ${tv.name}`);
-    // One role that reads both secret values and keys (the Certificate User role does).
-    const allowed = manifest(id, { key: true, role: 'Key Vault Certificate User' });
+    expect((err as Error).message).toContain(`may not read ${word} ${name} from ${tv.name}`);
+    const allowed = manifest(id, { [kind]: true, role: 'Key Vault Certificate User' });
     const again = await ensureIdentities(session, vault, allowed, { mode: 'apply', issuer });
     await proveAccess(session, vault, allowed, again.identities, tokenRequest, { timeoutMs: 60_000 });
+  }
+
+  it('reads a mounted key through the keys API, as the provider does', async () => {
+    await grantDeployer(session, tv.id, 'Key Vault Crypto Officer');
+    await createKey(session, tv, 'signing');
+    await deniedThenAllowed('key', 'key', 'signing');
     expect(visibleLog(capture.text())).toMatch(new RegExp(`proof: ${ns}/app read 2 object`));
   });
 
   it('reads a mounted certificate through the certificates API, as the provider does: its backing secret is not enough', async () => {
     await grantDeployer(session, tv.id, 'Key Vault Administrator');
     await createCertificate(session, tv, 'tls');
-    const id = uniqueName(`id-${cluster}-`);
-    const denied = manifest(id, { cert: true });
-    const r = await ensureIdentities(session, vault, denied, { mode: 'apply', issuer });
-    const err = await proveAccess(session, vault, denied, r.identities, tokenRequest, { timeoutMs: 3_000 }).catch((e: unknown) => e);
-    expect((err as ProofError).kind).toBe('missing-role');
-    expect((err as Error).message).toContain(`may not read certificate tls from ${tv.name}`);
-    const allowed = manifest(id, { cert: true, role: 'Key Vault Certificate User' });
-    const again = await ensureIdentities(session, vault, allowed, { mode: 'apply', issuer });
-    await proveAccess(session, vault, allowed, again.identities, tokenRequest, { timeoutMs: 60_000 });
+    await deniedThenAllowed('cert', 'certificate', 'tls');
   });
 
   it('logs no secret value and no token', () => {
