@@ -44,14 +44,22 @@ export function presentedAssertion(message: string): PresentedAssertion {
   };
 }
 
-/** The secret name a provider error names, when it names one. */
-function objectNamed(message: string): string | undefined {
-  return (
-    /objectName:\s*([0-9A-Za-z-]+)/.exec(message)?.[1] ??
-    /secret with \(name\/id\) ([0-9A-Za-z-]+)/i.exec(message)?.[1] ??
-    /\/secrets\/([0-9A-Za-z-]+)/.exec(message)?.[1]
-  );
+/** The object a provider error names, when it names one: its kind (as a word) and name. */
+function objectNamed(message: string): { word: 'secret' | 'key' | 'certificate'; name: string } | undefined {
+  const typed = /objectType:\s*(\w+), objectName:\s*([0-9A-Za-z-]+)/.exec(message);
+  if (typed) return { word: typed[1] === 'key' ? 'key' : typed[1] === 'cert' ? 'certificate' : 'secret', name: typed[2]! };
+  const fromUrl = /\/(secrets|keys|certificates)\/([0-9A-Za-z-]+)/.exec(message);
+  if (fromUrl) return { word: fromUrl[1] === 'keys' ? 'key' : fromUrl[1] === 'certificates' ? 'certificate' : 'secret', name: fromUrl[2]! };
+  const name = /objectName:\s*([0-9A-Za-z-]+)/.exec(message)?.[1] ?? /secret with \(name\/id\) ([0-9A-Za-z-]+)/i.exec(message)?.[1];
+  return name ? { word: 'secret', name } : undefined;
 }
+
+/** Per kind: the RBAC data action the provider's read needs, and the access-policy permission list. */
+const READS: Record<'secret' | 'key' | 'certificate', { action: string; policy: string }> = {
+  secret: { action: 'secrets/getSecret/action', policy: 'secret' },
+  key: { action: 'keys/read', policy: 'key' },
+  certificate: { action: 'certificates/read', policy: 'certificate' },
+};
 
 function subjectFor(target: TargetSpec | undefined): string | undefined {
   return target?.serviceAccount ? `system:serviceaccount:${target.namespace}:${target.serviceAccount}` : undefined;
@@ -103,14 +111,16 @@ export function classifyMountFailure(message: string, ctx: MountFailureContext =
   }
   if (/ForbiddenByRbac|ForbiddenByPolicy|\b403\b|does not have secrets? get permission|Caller is not authorized/i.test(message)) {
     const object = objectNamed(message);
-    const policy = /ForbiddenByPolicy|access polic|does not have secrets? get permission/i.test(message);
+    const policy = /ForbiddenByPolicy|access polic|does not have (secrets?|keys?|certificates?) get permission/i.test(message);
+    const kind = object?.word ?? 'secret';
+    const role = kind === 'secret' ? '"Key Vault Secrets User"' : `a role with ${READS[kind].action} ("Key Vault Certificate User" reads secrets, keys and certificates)`;
     return {
       ...base,
       cause: 'missing-role',
-      message: `${vault} refused to read ${object ? `secret ${object}` : 'a mounted object'} (${policy ? 'access policy' : 'RBAC'}: 403)`,
+      message: `${vault} refused to read ${object ? `${object.word} ${object.name}` : 'a mounted object'} (${policy ? 'access policy' : 'RBAC'}: 403)`,
       fix: policy
-        ? `grant the identity an access policy with secret get permission on ${vault} (run the action in apply mode)`
-        : `assign "Key Vault Secrets User" to the identity at the vault${object ? ` or secret ${object}` : ''} scope (run the action in apply mode); new assignments take a few minutes to propagate`,
+        ? `grant the identity an access policy with ${READS[kind].policy} get permission on ${vault} (run the action in apply mode)`
+        : `assign ${role} to the identity at the vault${object ? ` or ${object.word} ${object.name}` : ''} scope (run the action in apply mode); new assignments take a few minutes to propagate`,
     };
   }
   if (/SecretNotFound|KeyNotFound|CertificateNotFound|was not found in this key vault|\b404\b/i.test(message) && !/SecretProviderClass/i.test(message)) {
@@ -118,8 +128,10 @@ export function classifyMountFailure(message: string, ctx: MountFailureContext =
     return {
       ...base,
       cause: 'missing-secret',
-      message: `${object ? `secret ${object}` : 'a mounted object'} does not exist in ${vault} (or the pinned version does not)`,
-      fix: `declare the secret in the manifest (or create it in ${vault}) and check objectVersion pins`,
+      message: `${object ? `${object.word} ${object.name}` : 'a mounted object'} does not exist in ${vault} (or the pinned version does not)`,
+      fix: object?.word === 'key' || object?.word === 'certificate'
+        ? `create the ${object.word} in ${vault} (the action never writes keys or certificates), or fix its name, objectType and objectVersion pin`
+        : `declare the secret in the manifest (or create it in ${vault}) and check objectVersion pins`,
     };
   }
   if (/not found in the list of registered CSI drivers|driver name secrets-store\.csi\.k8s\.io not found|provider not found|failed to find provider/i.test(message)) {

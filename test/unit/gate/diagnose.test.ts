@@ -71,6 +71,28 @@ describe('classifyMountFailure', () => {
     expect(d.fix).toContain('Key Vault Secrets User');
   });
 
+  it('a key or certificate the role cannot read: named by kind, with the data action it needs', () => {
+    const keyRbac = rbac.replace('objectType:secret, objectName:db-password', 'objectType:key, objectName:signing').replace('/secrets/db-password/', '/keys/signing/');
+    const d = classifyMountFailure(keyRbac, { vault: 'kv-sandbox' });
+    expect(d.cause).toBe('missing-role');
+    expect(d.message).toBe('vault kv-sandbox refused to read key signing (RBAC: 403)');
+    expect(d.fix).toContain('a role with keys/read ("Key Vault Certificate User" reads secrets, keys and certificates)');
+    expect(d.fix).toContain('at the vault or key signing scope');
+    const certPolicy = wrap(
+      "failed to get objectType:cert, objectName:tls, objectVersion:: The user, group or application 'appid=x' does not have certificates get permission on key vault 'kv-legacy'. ERROR CODE: Forbidden \"innererror\":{\"code\":\"ForbiddenByPolicy\"}",
+    );
+    const p = classifyMountFailure(certPolicy, { vault: 'kv-legacy' });
+    expect(p.message).toBe('vault kv-legacy refused to read certificate tls (access policy: 403)');
+    expect(p.fix).toContain('access policy with certificate get permission');
+  });
+
+  it('a missing key is not declared in the manifest but created in the vault', () => {
+    const d = classifyMountFailure(notFound.replace('objectType:secret, objectName:api-key', 'objectType:key, objectName:signing').replace(/SecretNotFound/g, 'KeyNotFound'));
+    expect(d.cause).toBe('missing-secret');
+    expect(d.message).toContain('key signing does not exist');
+    expect(d.fix).toContain('create the key in the vault (the action never writes keys or certificates)');
+  });
+
   it('access policies get an access-policy fix', () => {
     const d = classifyMountFailure(wrap('ERROR CODE: Forbidden "innererror":{"code":"ForbiddenByPolicy"}'), { vault: 'kv-legacy' });
     expect(d.cause).toBe('missing-role');
