@@ -449,6 +449,21 @@ async function versionOf(ctx: SyncContext, l: LiveSecret): Promise<string | unde
   return r.version;
 }
 
+/**
+ * The deployer's client and limiter for a vault, one per login session: one auth challenge and one
+ * request budget for the secret sync, the verify read and the state secrets (grant ledgers) alike.
+ * The client carries the lost-write guard, which only acts on secret PUTs.
+ */
+const deployerClients = new WeakMap<AzureSession, Map<string, { client: SecretClient; limiter: RateLimiter }>>();
+
+function deployerContext(session: AzureSession, vault: VaultInfo): SyncContext {
+  let perVault = deployerClients.get(session);
+  if (!perVault) deployerClients.set(session, (perVault = new Map()));
+  let shared = perVault.get(vault.uri);
+  if (!shared) perVault.set(vault.uri, (shared = { client: secretClient(session.credential, session.cloud, vault.uri, [lostWriteGuardPolicy()]), limiter: new RateLimiter(VAULT_LIMITS) }));
+  return { client: shared.client, limiter: shared.limiter };
+}
+
 export async function syncSecrets(
   session: AzureSession,
   vault: VaultInfo,
@@ -457,7 +472,7 @@ export async function syncSecrets(
 ): Promise<{ items: PlanItem[]; secrets: SecretVersion[] }> {
   const reserved = manifest.secrets.find((s) => isReservedSecretName(s.name));
   if (reserved) throw new VaultSyncError(`the secret name ${reserved.name} is reserved by the action`, [reserved.name]);
-  const ctx: SyncContext = { client: secretClient(session.credential, session.cloud, vault.uri, [lostWriteGuardPolicy()]), limiter: new RateLimiter(VAULT_LIMITS) };
+  const ctx = deployerContext(session, vault);
   const writing = opts.mode !== 'plan';
 
   // Desired values of env secrets: read and masked first.
@@ -609,7 +624,7 @@ async function execute(ctx: SyncContext, p: PlannedSecret, values: Map<string, s
 
 /** Current latest version of each named object (for verify-only mode), in as few calls as possible. */
 export async function currentVersions(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<SecretVersion[]> {
-  const ctx: SyncContext = { client: secretClient(session.credential, session.cloud, vault.uri), limiter: new RateLimiter(VAULT_LIMITS) };
+  const ctx = deployerContext(session, vault);
   const live = await readState(ctx, vault.name);
   const keys = await lookupKeys(session, vault, manifest, ctx.limiter);
   const wanted = mountedNames(manifest);
@@ -638,19 +653,16 @@ export async function currentVersions(session: AzureSession, vault: VaultInfo, m
 
 // ---- the action's own value-free state secrets (grant ledgers), for the identity and clean-up steps ----
 
-function stateContext(session: AzureSession, vault: VaultInfo): SyncContext {
-  return { client: secretClient(session.credential, session.cloud, vault.uri, [lostWriteGuardPolicy()]), limiter: new RateLimiter(VAULT_LIMITS) };
-}
 
 /** Names of the vault's live secrets that satisfy `match` (one LIST). */
 export async function listSecretNames(session: AzureSession, vault: VaultInfo, match: (name: string) => boolean): Promise<string[]> {
-  const ctx = stateContext(session, vault);
+  const ctx = deployerContext(session, vault);
   return [...(await listLive(ctx.client, ctx.limiter, vault.name)).values()].map((l) => l.name).filter(match);
 }
 
 /** Current values of owned state secrets by name (undefined: absent, or not written by the action). */
 export async function readStateSecrets(session: AzureSession, vault: VaultInfo, names: string[]): Promise<Map<string, string | undefined>> {
-  const ctx = stateContext(session, vault);
+  const ctx = deployerContext(session, vault);
   const out = new Map<string, string | undefined>();
   await mapLimited(names, VAULT_LIMITS.concurrency, async (name) => {
     try {
@@ -666,6 +678,6 @@ export async function readStateSecrets(session: AzureSession, vault: VaultInfo, 
 
 /** Writes an owned state secret (recovering it first when soft-deleted). */
 export async function writeStateSecret(session: AzureSession, vault: VaultInfo, name: string, value: string, contentType: string): Promise<void> {
-  const ctx = stateContext(session, vault);
+  const ctx = deployerContext(session, vault);
   await writeVersion(ctx.client, ctx.limiter, name, value, { tags: { [TAG_OWNER]: OWNER }, contentType }, true);
 }

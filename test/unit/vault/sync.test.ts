@@ -157,7 +157,8 @@ beforeAll(async () => {
   vaultIndex = await import('../../../src/vault/index.ts');
 });
 
-const session = {} as AzureSession;
+/** A new login per test: the engine keeps one client per session and vault, and each test has its own fake vault. */
+let session = {} as AzureSession;
 const vault = { id: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv', name: 'kv', uri: 'https://kv.vault.azure.net/', rbac: true, tenantId: 't' };
 const N = 60;
 const specs = (): SecretSpec[] => Array.from({ length: N }, (_, i) => secret(`app-${String(i).padStart(2, '0')}`));
@@ -179,6 +180,7 @@ const counts = (calls: string[]) => ({
 
 beforeEach(() => {
   fake = new FakeVault();
+  session = {} as AzureSession;
   fakeKeys = new Map();
   keysForbidden = false;
   keyRequests.length = 0;
@@ -375,6 +377,7 @@ describe('LIST failures', () => {
       },
     });
     fake.client = () => c;
+    session = {} as AzureSession; // a new run: its client is the failing one
     fake.calls = [];
     const err = await sync().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(vaultIndex.VaultSyncError);
