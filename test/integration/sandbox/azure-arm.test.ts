@@ -264,7 +264,7 @@ describe('authentication, api-version, authorization and throttling', () => {
     const wrongAud = await fetch(url, { headers: { authorization: `Bearer ${vaultToken}` } });
     expect(wrongAud.status).toBe(401);
     expect(((await wrongAud.json()) as { error: { code: string } }).error.code).toBe('InvalidAuthenticationTokenAudience');
-    const badVersion = await fetch(url.replace('2026-02-01', '2015-06-01'), { headers: { authorization: `Bearer ${await armToken()}` } });
+    const badVersion = await fetch(url.replace('2026-02-01', '2014-01-01'), { headers: { authorization: `Bearer ${await armToken()}` } });
     expect(badVersion.status).toBe(400);
     expect(((await badVersion.json()) as { error: { code: string } }).error.code).toBe('NoRegisteredProviderFound');
 

@@ -130,8 +130,16 @@ function audiences(payload: Record<string, unknown>): string[] {
   return [];
 }
 
+/** Entra's multi-tenant aliases: they resolve to the sandbox's only tenant. */
+export const TENANT_ALIASES = ['common', 'organizations'];
+
+/**
+ * The v2.0 discovery document for `tenant` (an id or an alias). For an alias the endpoints keep the
+ * alias and the issuer is the `{tenantid}` template, as Entra's /common document has it.
+ */
 export function discoveryDocument(world: World, tenant: string): Record<string, unknown> {
   const base = `${world.authorityHost}/${tenant}`;
+  const alias = TENANT_ALIASES.includes(tenant.toLowerCase());
   return {
     token_endpoint: `${base}/oauth2/v2.0/token`,
     token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
@@ -141,7 +149,7 @@ export function discoveryDocument(world: World, tenant: string): Record<string, 
     id_token_signing_alg_values_supported: ['RS256'],
     response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
     scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
-    issuer: `${base}/v2.0`,
+    issuer: alias ? `${world.authorityHost}/{tenantid}/v2.0` : `${base}/v2.0`,
     request_uri_parameter_supported: false,
     userinfo_endpoint: `${world.authorityHost}/oidc/userinfo`,
     authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
@@ -159,6 +167,21 @@ export function discoveryDocument(world: World, tenant: string): Record<string, 
   };
 }
 
+/**
+ * MSAL's instance discovery (`/common/discovery/instance?api-version=1.1&authorization_endpoint=...`):
+ * the sandbox's login host is its own only alias.
+ */
+function instanceDiscovery(w: World, url: URL): Record<string, unknown> {
+  const endpoint = url.searchParams.get('authorization_endpoint') ?? '';
+  const tenant = /^https:\/\/[^/]+\/([^/]+)\//.exec(endpoint)?.[1] ?? 'common';
+  const host = new URL(w.authorityHost).host;
+  return {
+    tenant_discovery_endpoint: `${w.authorityHost}/${tenant}/v2.0/.well-known/openid-configuration`,
+    'api-version': '1.1',
+    metadata: [{ preferred_network: host, preferred_cache: host, aliases: [host] }],
+  };
+}
+
 export class Entra {
   private world: World;
   private keys: IssuerKeys;
@@ -173,14 +196,16 @@ export class Entra {
     const path = req.url.pathname;
     const corr = (req.headers['client-request-id'] as string | undefined) ?? randomUUID();
     const err = (status: number, error: string, code: number, desc: string): Reply => aadError(status, error, code, desc, corr, w.authorityHost);
-    const m = /^\/([^/]+)\/(v2\.0\/\.well-known\/openid-configuration|discovery\/v2\.0\/keys|oauth2\/v2\.0\/token)$/.exec(path);
+    const m = /^\/([^/]+)\/(v2\.0\/\.well-known\/openid-configuration|discovery\/v2\.0\/keys|oauth2\/v2\.0\/token|discovery\/instance)$/.exec(path);
     if (!m) return { status: 404, text: '' };
     const tenant = m[1]!;
     const what = m[2]!;
-    if (tenant.toLowerCase() !== w.tenantId) {
+    const isAlias = TENANT_ALIASES.includes(tenant.toLowerCase());
+    if (!isAlias && tenant.toLowerCase() !== w.tenantId) {
       return err(400, 'invalid_tenant', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.`);
     }
-    if (what.startsWith('v2.0/') && req.method === 'GET') return { status: 200, body: discoveryDocument(w, w.tenantId) };
+    if (what.startsWith('v2.0/') && req.method === 'GET') return { status: 200, body: discoveryDocument(w, isAlias ? tenant.toLowerCase() : w.tenantId) };
+    if (what === 'discovery/instance' && req.method === 'GET') return { status: 200, body: instanceDiscovery(w, req.url) };
     if (what.startsWith('discovery/') && req.method === 'GET') return { status: 200, body: { keys: [{ ...w.entraKey.jwk, x5t: w.entraKey.kid, issuer: w.tokenIssuer }] } };
     if (what.startsWith('oauth2/') && req.method === 'POST') return this.token(formBody(req), err);
     return { status: 405, text: '' };

@@ -85,7 +85,9 @@ function handle(world: World, method: string, url: URL, auth: string | undefined
   }
   if (method === 'GET' && path === '/.well-known/jwks') return { status: 200, body: { keys: [world.githubKey.jwk] } };
   if (method === 'GET' && /^\/_apis\/distributedtask\/hubs\/build\/plans\/[^/]+\/jobs\/[^/]+\/idtoken$/.test(path)) {
-    if (auth !== `Bearer ${world.idTokenRequestToken}`) {
+    // HTTP auth schemes are case-insensitive (RFC 9110 11.1): `bearer` and `BEARER` are `Bearer`.
+    const presented = /^bearer\s+(\S+)\s*$/i.exec(auth ?? '')?.[1];
+    if (presented !== world.idTokenRequestToken) {
       return { status: 401, body: { $id: '1', message: 'TF400813: The user is not authorized to access this resource.', typeName: 'Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException', errorCode: 0, eventId: 3000 } };
     }
     const audience = url.searchParams.get('audience') ?? undefined;

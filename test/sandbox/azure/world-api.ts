@@ -28,6 +28,8 @@ export interface VaultRecord {
   vaultUri: string;
   /** ARM resource id. */
   id: string;
+  /** ARM tags (set by a vault PUT/PATCH). */
+  tags?: Record<string, string>;
 }
 
 export interface RoleAssignmentRecord {
@@ -185,6 +187,8 @@ export interface AzureWorld {
     principalObjectId: string,
     dataAction: string,
     object?: { kind: 'secrets' | 'keys' | 'certificates'; name: string },
+    /** The access-policy permission of the operation (e.g. `list` for keys/read on a listing). */
+    policyPermission?: string,
   ): VaultDecision;
 
   /** Returns and consumes the first fault matching this request, if any. */

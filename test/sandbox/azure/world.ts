@@ -166,6 +166,8 @@ export class World implements AzureWorld {
   readonly tokenIssuer = `${SEED.authorityHost}/${SEED.tenantId}/v2.0`;
   readonly githubIssuer = SEED.githubIssuer;
   readonly armEndpoint = SEED.armEndpoint;
+  /** Region of seeded resources and of requests that name none. */
+  readonly defaultLocation = SEED.location;
   /** Bearer token the runner endpoint expects (ACTIONS_ID_TOKEN_REQUEST_TOKEN). */
   readonly idTokenRequestToken = randomBytes(24).toString('hex');
   readonly githubKey: SigningKey = newSigningKey();
@@ -397,6 +399,7 @@ export class World implements AzureWorld {
     principalObjectId: string,
     dataAction: string,
     object?: { kind: 'secrets' | 'keys' | 'certificates'; name: string },
+    operationPermission?: string,
   ): VaultDecision {
     const vault = this.vault(vaultName);
     const principal = this.principalByObjectId(principalObjectId);
@@ -432,7 +435,10 @@ export class World implements AzureWorld {
           `Vault: ${vaultTag}\r\n`,
       };
     }
-    const need = policyPermission(dataAction);
+    // One RBAC data action can stand for two policy permissions (keys/read is both get and list):
+    // the operation's own permission, when given, is the one access policies check.
+    const derived = policyPermission(dataAction);
+    const need = derived && operationPermission ? { ...derived, perm: operationPermission.toLowerCase() } : derived;
     const oid = principalObjectId.toLowerCase();
     const entry = vault.accessPolicies.find((p: AccessPolicyEntry) => p.objectId.toLowerCase() === oid && p.tenantId === this.tenantId);
     if (need && entry) {

@@ -4,6 +4,7 @@ import { BUILT_IN_ROLES } from '../roles.ts';
 import type { BuiltInRole } from '../roles.ts';
 import type { RoleAssignmentRecord } from '../world-api.ts';
 import { lowerId } from '../world.ts';
+import { ROLE_ASSIGNMENT_VERSIONS, ROLE_DEFINITION_VERSIONS, atLeast } from './api-versions.ts';
 import { API_VERSIONS, armError, authorizeArm, checkApiVersion, isGuid } from './common.ts';
 import type { ArmContext, ArmRoute } from './common.ts';
 
@@ -12,13 +13,17 @@ const RD_TYPE = 'Microsoft.Authorization/roleDefinitions';
 const RE_RA = /^(.*)\/providers\/Microsoft\.Authorization\/roleAssignments(?:\/([^/]+))?$/i;
 const RE_RD = /^(.*)\/providers\/Microsoft\.Authorization\/roleDefinitions(?:\/([^/]+))?$/i;
 
-export function assignmentBody(a: RoleAssignmentRecord, createdBy?: string): Record<string, unknown> {
-  return {
-    properties: {
-      roleDefinitionId: a.roleDefinitionId,
-      principalId: a.principalId,
-      principalType: a.principalType,
-      scope: a.scope,
+/**
+ * A role assignment as `apiVersion` shows it: 2015-07-01 has roleDefinitionId, principalId and
+ * scope; principalType and canDelegate come with 2018-09-01-preview; description, condition,
+ * createdOn/updatedOn/createdBy/updatedBy and delegatedManagedIdentityResourceId with 2020-04-01-preview.
+ */
+export function assignmentBody(a: RoleAssignmentRecord, createdBy?: string, apiVersion: string = ROLE_ASSIGNMENT_VERSIONS[1]): Record<string, unknown> {
+  const properties: Record<string, unknown> = { roleDefinitionId: a.roleDefinitionId, principalId: a.principalId };
+  if (atLeast(apiVersion, '2018-09-01')) properties.principalType = a.principalType;
+  properties.scope = a.scope;
+  if (atLeast(apiVersion, '2020-04-01')) {
+    Object.assign(properties, {
       condition: null,
       conditionVersion: null,
       createdOn: a.createdOn,
@@ -27,30 +32,23 @@ export function assignmentBody(a: RoleAssignmentRecord, createdBy?: string): Rec
       updatedBy: createdBy ?? null,
       delegatedManagedIdentityResourceId: null,
       description: a.description ?? null,
-    },
-    id: a.id,
-    type: RA_TYPE,
-    name: a.name,
-  };
+    });
+  }
+  return { properties, id: a.id, type: RA_TYPE, name: a.name };
 }
 
-export function definitionBody(sub: string, r: BuiltInRole): Record<string, unknown> {
-  return {
-    id: `/subscriptions/${sub}/providers/${RD_TYPE}/${r.name}`,
-    name: r.name,
-    type: RD_TYPE,
-    properties: {
-      roleName: r.roleName,
-      type: 'BuiltInRole',
-      description: r.description,
-      assignableScopes: ['/'],
-      permissions: [{ actions: r.actions, notActions: r.notActions, dataActions: r.dataActions, notDataActions: r.notDataActions }],
-      createdOn: '2020-05-19T17:52:46.2349235Z',
-      updatedOn: '2025-01-01T00:00:00.0000000Z',
-      createdBy: null,
-      updatedBy: null,
-    },
-  };
+/**
+ * A role definition as `apiVersion` shows it: dataActions/notDataActions from 2018-01-01-preview,
+ * createdOn/updatedOn/createdBy/updatedBy from 2022-04-01 (2022-05-01-preview likewise).
+ */
+export function definitionBody(sub: string, r: BuiltInRole, apiVersion: string = ROLE_DEFINITION_VERSIONS[1]): Record<string, unknown> {
+  const permission: Record<string, unknown> = { actions: r.actions, notActions: r.notActions };
+  if (atLeast(apiVersion, '2018-01-01')) Object.assign(permission, { dataActions: r.dataActions, notDataActions: r.notDataActions });
+  const properties: Record<string, unknown> = { roleName: r.roleName, type: 'BuiltInRole', description: r.description, assignableScopes: ['/'], permissions: [permission] };
+  if (atLeast(apiVersion, '2022-04-01')) {
+    Object.assign(properties, { createdOn: '2020-05-19T17:52:46.2349235Z', updatedOn: '2025-01-01T00:00:00.0000000Z', createdBy: null, updatedBy: null });
+  }
+  return { id: `/subscriptions/${sub}/providers/${RD_TYPE}/${r.name}`, name: r.name, type: RD_TYPE, properties };
 }
 
 /** Scope check: our subscription (and the vault, for vault scopes). */
@@ -109,7 +107,7 @@ function roleAssignments(ctx: ArmContext, scope: string, name: string | undefine
       if (pid && a.principalId.toLowerCase() !== pid.toLowerCase()) return false;
       return true;
     });
-    return { status: 200, body: { value: value.map((a) => assignmentBody(a)) } };
+    return { status: 200, body: { value: value.map((a) => assignmentBody(a, undefined, ctx.query.get('api-version') ?? undefined)) } };
   }
   if (!isGuid(name)) return armError(400, 'InvalidRoleAssignmentId', `The role assignment ID '${name}' is not valid. The role assignment ID must be a GUID.`);
   const action = ctx.method === 'GET' ? 'read' : ctx.method === 'DELETE' ? 'delete' : 'write';
@@ -118,12 +116,12 @@ function roleAssignments(ctx: ArmContext, scope: string, name: string | undefine
   const existing = w.assignments.find((a) => a.name.toLowerCase() === name.toLowerCase());
   if (ctx.method === 'GET') {
     if (!existing || lowerId(existing.scope) !== lowerId(scope)) return armError(404, 'RoleAssignmentNotFound', `The role assignment '${name}' is not found.`);
-    return { status: 200, body: assignmentBody(existing) };
+    return { status: 200, body: assignmentBody(existing, undefined, ctx.query.get('api-version') ?? undefined) };
   }
   if (ctx.method === 'DELETE') {
     if (!existing || lowerId(existing.scope) !== lowerId(scope)) return { status: 204 };
     w.assignments = w.assignments.filter((a) => a !== existing);
-    return { status: 200, body: assignmentBody(existing) };
+    return { status: 200, body: assignmentBody(existing, undefined, ctx.query.get('api-version') ?? undefined) };
   }
   if (ctx.method !== 'PUT') return armError(405, 'MethodNotAllowed', 'The requested resource does not support http method.');
   const props = ((ctx.body ?? {}) as { properties?: Record<string, unknown> }).properties ?? {};
@@ -144,7 +142,7 @@ function roleAssignments(ctx: ArmContext, scope: string, name: string | undefine
       existing.roleDefinitionId.split('/').pop()!.toLowerCase() === role.name;
     if (!same) return armError(400, 'RoleAssignmentUpdateNotPermitted', 'Tenant ID, application ID, principal ID, and scope are not allowed to be updated.');
     if (description !== undefined) existing.description = description;
-    return { status: 200, body: assignmentBody(existing, ctx.caller.oid) };
+    return { status: 200, body: assignmentBody(existing, ctx.caller.oid, ctx.query.get('api-version') ?? undefined) };
   }
   const dup = w.assignments.find(
     (a) => lowerId(a.scope) === lowerId(scope) && a.principalId.toLowerCase() === principalId.toLowerCase() && a.roleDefinitionId.split('/').pop()!.toLowerCase() === role.name,
@@ -161,7 +159,7 @@ function roleAssignments(ctx: ArmContext, scope: string, name: string | undefine
   const rec = w.makeAssignment(scope, role.name, principalId, principalType ?? 'ServicePrincipal', Date.now() + w.config.rbacPropagationMs, name.toLowerCase(), description);
   rec.roleDefinitionId = canonicalRoleId;
   w.assignments.push(rec);
-  return { status: 201, body: assignmentBody(rec, ctx.caller.oid) };
+  return { status: 201, body: assignmentBody(rec, ctx.caller.oid, ctx.query.get('api-version') ?? undefined) };
 }
 
 function roleDefinitions(ctx: ArmContext, scope: string, id: string | undefined): Reply {
@@ -170,12 +168,12 @@ function roleDefinitions(ctx: ArmContext, scope: string, id: string | undefined)
   if (id !== undefined) {
     const r = BUILT_IN_ROLES.find((x) => x.name.toLowerCase() === id.toLowerCase());
     if (!r) return armError(404, 'RoleDefinitionDoesNotExist', `The specified role definition with ID '${id}' does not exist.`);
-    return { status: 200, body: definitionBody(sub, r) };
+    return { status: 200, body: definitionBody(sub, r, ctx.query.get('api-version') ?? undefined) };
   }
   const f = parseFilter(ctx.query.get('$filter'));
   const value = BUILT_IN_ROLES.filter((r) => (f.roleName === undefined || r.roleName === f.roleName) && (f.type === undefined || f.type === 'BuiltInRole'));
   void scope;
-  return { status: 200, body: { value: value.map((r) => definitionBody(sub, r)) } };
+  return { status: 200, body: { value: value.map((r) => definitionBody(sub, r, ctx.query.get('api-version') ?? undefined)) } };
 }
 
 export const authorizationRoute: ArmRoute = (ctx) => {
@@ -184,7 +182,8 @@ export const authorizationRoute: ArmRoute = (ctx) => {
   if (!ra && !rd) return undefined;
   const m = (ra ?? rd)!;
   const scope = m[1] || '/';
-  const bad = checkApiVersion(ctx, API_VERSIONS.authorization, ra ? 'roleAssignments' : 'roleDefinitions') ?? checkScope(ctx, scope);
+  // Role assignments and definitions have no location: ARM names 'global'.
+  const bad = checkApiVersion(ctx, ra ? API_VERSIONS.roleAssignments : API_VERSIONS.roleDefinitions, ra ? 'roleAssignments' : 'roleDefinitions', 'global') ?? checkScope(ctx, scope);
   if (bad) return bad;
   return ra ? roleAssignments(ctx, scope, m[2]) : roleDefinitions(ctx, scope, m[2]);
 };

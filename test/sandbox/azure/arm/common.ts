@@ -3,6 +3,15 @@ import type { Reply } from '../http.ts';
 import type { AccessTokenClaims } from '../world-api.ts';
 import { lowerId } from '../world.ts';
 import type { World } from '../world.ts';
+import {
+  KEYVAULT_VERSIONS,
+  MSI_FIC_VERSIONS,
+  MSI_IDENTITY_VERSIONS,
+  RESOURCES_VERSIONS,
+  ROLE_ASSIGNMENT_VERSIONS,
+  ROLE_DEFINITION_VERSIONS,
+  SUBSCRIPTIONS_VERSIONS,
+} from './api-versions.ts';
 
 export interface ArmContext {
   world: World;
@@ -21,23 +30,55 @@ export function armError(status: number, code: string, message: string, headers?
 }
 
 export const API_VERSIONS = {
-  msi: ['2024-11-30', '2023-01-31', '2018-11-30'],
-  authorization: ['2022-04-01'],
-  keyvault: ['2026-02-01', '2025-05-01', '2024-11-01', '2023-07-01'],
+  msi: MSI_IDENTITY_VERSIONS,
+  fic: MSI_FIC_VERSIONS,
+  roleAssignments: ROLE_ASSIGNMENT_VERSIONS,
+  roleDefinitions: ROLE_DEFINITION_VERSIONS,
+  keyvault: KEYVAULT_VERSIONS,
+  subscriptions: SUBSCRIPTIONS_VERSIONS,
+  resources: RESOURCES_VERSIONS,
 } as const;
 
-/** undefined when the request's api-version is one the resource type supports. */
-export function checkApiVersion(ctx: ArmContext, supported: readonly string[], resourceType: string): Reply | undefined {
+/** Regions the sandbox accepts, as ARM lists them in NoRegisteredProviderFound. */
+export const SANDBOX_LOCATIONS = ['eastus', 'eastus2', 'westus', 'westus2', 'centralus', 'northeurope', 'westeurope', 'uksouth', 'swedencentral'];
+
+/** The location ARM names for a request: the body's, else the resource's, else the caller's fallback. */
+export function requestLocation(ctx: ArmContext, fallback: string | undefined): string {
+  const fromBody = ((ctx.body ?? {}) as { location?: unknown }).location;
+  if (typeof fromBody === 'string' && fromBody) return fromBody.toLowerCase().replace(/\s+/g, '');
+  return fallback ?? ctx.world.defaultLocation;
+}
+
+/**
+ * undefined when the request's api-version is one the resource type supports; otherwise ARM's
+ * answer: 400 NoRegisteredProviderFound naming the location, the version, the type and the
+ * supported versions (`location` 'global' for location-less types such as role assignments).
+ */
+export function checkApiVersion(ctx: ArmContext, supported: readonly string[], resourceType: string, location?: string): Reply | undefined {
   const v = ctx.query.get('api-version');
   if (!v) return armError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
-  if (!supported.includes(v)) {
+  if (!supported.some((s) => s.toLowerCase() === v.toLowerCase())) {
+    const where = location ?? requestLocation(ctx, undefined);
+    const locations = where === 'global' ? 'global' : SANDBOX_LOCATIONS.join(', ');
     return armError(
       400,
       'NoRegisteredProviderFound',
-      `No registered resource provider found for location 'eastus' and API version '${v}' for type '${resourceType}'. The supported api-versions are '${supported.join(', ')}'. The supported locations are 'eastus, westus, westeurope'.`,
+      `No registered resource provider found for location '${where}' and API version '${v}' for type '${resourceType}'. The supported api-versions are '${supported.join(', ')}'. The supported locations are '${locations}'.`,
     );
   }
   return undefined;
+}
+
+/** ARM's own providers (Microsoft.Resources) answer an unknown version with InvalidApiVersionParameter. */
+export function checkArmApiVersion(ctx: ArmContext, supported: readonly string[]): Reply | undefined {
+  const v = ctx.query.get('api-version');
+  if (!v) return armError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+  if (supported.some((s) => s.toLowerCase() === v.toLowerCase())) return undefined;
+  return armError(
+    400,
+    'InvalidApiVersionParameter',
+    `The api-version '${v}' is invalid. The supported versions are '${supported.join(',')}'. Please see https://aka.ms/arm-api-versions for more details.`,
+  );
 }
 
 export function isGuid(s: string): boolean {

@@ -11,9 +11,10 @@ import { ArmThrottle, armError } from './common.ts';
 import type { ArmContext, ArmRoute } from './common.ts';
 import { keyVaultRoute } from './keyvault.ts';
 import { msiRoute } from './msi.ts';
+import { metadataEndpoints, resourcesRoute } from './resources.ts';
 
 export const ARM_AUDIENCES = ['https://management.azure.com/', 'https://management.core.windows.net/'];
-const ROUTES: ArmRoute[] = [msiRoute, authorizationRoute, keyVaultRoute];
+const ROUTES: ArmRoute[] = [msiRoute, authorizationRoute, keyVaultRoute, resourcesRoute];
 
 function unauthorized(code: string, message: string): Reply {
   return armError(401, code, message, {
@@ -41,6 +42,8 @@ export class Arm {
 
   private async inner(req: HttpRequestInfo, headers: Record<string, string>): Promise<Reply> {
     const w = this.world;
+    // Azure serves the cloud metadata without authentication (clients read it before any login).
+    if (req.method === 'GET' && /^\/metadata\/endpoints\/?$/i.test(req.url.pathname)) return metadataEndpoints(w, req.url.searchParams.get('api-version'));
     const auth = req.headers.authorization;
     if (!auth || !/^Bearer\s+/i.test(auth)) return unauthorized('AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.");
     const token = auth.replace(/^Bearer\s+/i, '');
@@ -100,11 +103,13 @@ export class Arm {
     return armError(404, 'NotFound', `The sandbox ARM has no resource at '${path}'.`);
   }
 
-  /** Splits `{ value: [...] }` list answers into pages linked by `nextLink` ($skiptoken = offset). */
+  /** Splits `{ value: [...] }` list answers into pages linked by `nextLink` ($skiptoken = offset, `$top` = page size). */
   private page(req: HttpRequestInfo, r: Reply): Reply {
     const body = r.body as { value?: unknown[] } | undefined;
     if (req.method !== 'GET' || r.status !== 200 || !body || !Array.isArray(body.value)) return r;
-    const size = Math.max(1, Math.floor(this.world.config.armListPageSize));
+    // `$top` (FIC and generic resource lists) asks for smaller pages than the sandbox's default.
+    const top = Number(req.url.searchParams.get('$top') ?? NaN);
+    const size = Math.max(1, Math.floor(Number.isInteger(top) && top > 0 ? Math.min(top, this.world.config.armListPageSize) : this.world.config.armListPageSize));
     const offset = Math.max(0, Number(req.url.searchParams.get('$skiptoken') ?? '0') || 0);
     const value = body.value.slice(offset, offset + size);
     if (offset + size >= body.value.length) return { ...r, body: { ...body, value } };

@@ -1,4 +1,5 @@
-// Microsoft.KeyVault/vaults: get, list, and access-policy updates (add | replace | remove).
+// Microsoft.KeyVault/vaults: get, list, create-or-update (PUT), update (PATCH), access-policy
+// updates (add | replace | remove); Microsoft.KeyVault/managedHSMs lists (the sandbox has none).
 import type { Reply } from '../http.ts';
 import type { AccessPolicyEntry, VaultRecord } from '../world-api.ts';
 import { API_VERSIONS, armError, authorizeArm, checkApiVersion } from './common.ts';
@@ -8,6 +9,7 @@ const VAULT_TYPE = 'Microsoft.KeyVault/vaults';
 const RE_LIST_SUB = /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.KeyVault\/vaults$/i;
 const RE_LIST_RG = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.KeyVault\/vaults$/i;
 const RE_VAULT = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)$/i;
+const RE_HSM_LIST = /^\/subscriptions\/([^/]+)(?:\/resourceGroups\/([^/]+))?\/providers\/Microsoft\.KeyVault\/managedHSMs$/i;
 const RE_POLICY = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)\/accessPolicies\/([^/]+)$/i;
 const PERMISSION_KINDS = ['keys', 'secrets', 'certificates', 'storage'] as const;
 
@@ -32,7 +34,7 @@ export function vaultBody(v: VaultRecord): Record<string, unknown> {
     name: v.name,
     type: VAULT_TYPE,
     location: v.location,
-    tags: {},
+    tags: v.tags ?? {},
     systemData: {
       createdBy: 'sandbox',
       createdByType: 'Application',
@@ -105,9 +107,89 @@ function scopeError(ctx: ArmContext, sub: string, rg?: string): Reply | undefine
   return undefined;
 }
 
+interface VaultProps {
+  tenantId?: unknown;
+  sku?: unknown;
+  accessPolicies?: unknown;
+  enableRbacAuthorization?: unknown;
+  enableSoftDelete?: unknown;
+  softDeleteRetentionInDays?: unknown;
+  enablePurgeProtection?: unknown;
+}
+
+/** Applies the writable vault properties of a PUT/PATCH body; a Reply when one is refused. */
+function applyVaultProps(v: VaultRecord, props: VaultProps, creating: boolean): Reply | undefined {
+  if (props.accessPolicies !== undefined) {
+    const policies = parsePolicies({ properties: { accessPolicies: props.accessPolicies } });
+    if (!Array.isArray(policies)) return policies;
+    v.accessPolicies = policies;
+  }
+  if (typeof props.enableRbacAuthorization === 'boolean') v.enableRbacAuthorization = props.enableRbacAuthorization;
+  if (props.enableSoftDelete === false && (creating || v.enableSoftDelete)) {
+    return armError(400, 'BadRequest', 'The property "enableSoftDelete" cannot be set to false. Enabling the soft delete protection for this vault is required.');
+  }
+  if (props.softDeleteRetentionInDays !== undefined) {
+    const days = props.softDeleteRetentionInDays;
+    if (typeof days !== 'number' || !Number.isInteger(days) || days < 7 || days > 90) {
+      return armError(400, 'BadRequest', `The value of the property "softDeleteRetentionInDays" must be between 7 and 90 (inclusive).`);
+    }
+    if (!creating && days !== v.softDeleteRetentionInDays) {
+      return armError(400, 'BadRequest', 'The property "softDeleteRetentionInDays" cannot be changed after the vault is created.');
+    }
+    v.softDeleteRetentionInDays = days;
+  }
+  if (props.enablePurgeProtection === false && v.enablePurgeProtection) {
+    return armError(400, 'BadRequest', 'The property "enablePurgeProtection" cannot be set to false. Once purge protection is enabled for a vault, it cannot be disabled.');
+  }
+  if (props.enablePurgeProtection === true) v.enablePurgeProtection = true;
+  return undefined;
+}
+
+/** Vaults_CreateOrUpdate: 200 with the whole vault (new vaults open their proxy on the next sync). */
+function putVault(ctx: ArmContext, rg: string, name: string, existing: VaultRecord | undefined): Reply {
+  const w = ctx.world;
+  const body = (ctx.body ?? {}) as { location?: unknown; tags?: unknown; properties?: VaultProps };
+  if (typeof body.location !== 'string' || !body.location) return armError(400, 'LocationRequired', 'The location property is required for this definition.');
+  const props = body.properties;
+  if (!props || typeof props.tenantId !== 'string' || !props.sku || typeof props.sku !== 'object') {
+    return armError(400, 'BadRequest', 'The parameters properties.tenantId and properties.sku are required.');
+  }
+  if (props.tenantId.toLowerCase() !== w.tenantId) return armError(400, 'BadRequest', `The tenant '${props.tenantId}' is not the tenant of the subscription.`);
+  if (existing && existing.resourceGroup.toLowerCase() !== rg.toLowerCase()) {
+    return armError(409, 'VaultAlreadyExists', `The vault name '${name}' is already in use. Vault names are globally unique so it is possible that the name is already taken.`);
+  }
+  if (!existing && !/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/.test(name)) {
+    return armError(400, 'VaultNameNotValid', `The vault name '${name}' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens.`);
+  }
+  const creating = !existing;
+  const v = existing ?? w.addVault({ name, resourceGroup: rg, location: body.location.toLowerCase().replace(/\s+/g, ''), enableRbacAuthorization: false, accessPolicies: [] });
+  const snapshot = structuredClone(v);
+  const refused = applyVaultProps(v, props, creating);
+  if (refused) {
+    if (creating) w.removeVault(name);
+    else Object.assign(v, snapshot);
+    return refused;
+  }
+  if (body.tags && typeof body.tags === 'object') v.tags = body.tags as Record<string, string>;
+  return { status: creating ? 201 : 200, body: vaultBody(v) };
+}
+
+/** Vaults_Update: only the given properties change. */
+function patchVault(ctx: ArmContext, v: VaultRecord): Reply {
+  const body = (ctx.body ?? {}) as { tags?: unknown; properties?: VaultProps };
+  const snapshot = structuredClone(v);
+  const refused = applyVaultProps(v, body.properties ?? {}, false);
+  if (refused) {
+    Object.assign(v, snapshot);
+    return refused;
+  }
+  if (body.tags && typeof body.tags === 'object') v.tags = body.tags as Record<string, string>;
+  return { status: 200, body: vaultBody(v) };
+}
+
 export const keyVaultRoute: ArmRoute = (ctx) => {
   const w = ctx.world;
-  const version = (): Reply | undefined => checkApiVersion(ctx, API_VERSIONS.keyvault, 'vaults');
+  const version = (location?: string): Reply | undefined => checkApiVersion(ctx, API_VERSIONS.keyvault, 'vaults', location);
   let m: RegExpExecArray | null;
   if ((m = RE_LIST_SUB.exec(ctx.path)) || (m = RE_LIST_RG.exec(ctx.path))) {
     const sub = m[1]!;
@@ -121,17 +203,31 @@ export const keyVaultRoute: ArmRoute = (ctx) => {
   }
   if ((m = RE_VAULT.exec(ctx.path))) {
     const [, sub, rg, name] = m as unknown as [string, string, string, string];
-    const bad = version() ?? scopeError(ctx, sub, rg) ?? authorizeArm(ctx, `/subscriptions/${sub}/resourceGroups/${rg}/providers/${VAULT_TYPE}/${name}`, `${VAULT_TYPE}/${ctx.method === 'GET' ? 'read' : 'write'}`);
+    const bad =
+      version(w.vault(name)?.location) ??
+      scopeError(ctx, sub, rg) ??
+      authorizeArm(ctx, `/subscriptions/${sub}/resourceGroups/${rg}/providers/${VAULT_TYPE}/${name}`, `${VAULT_TYPE}/${ctx.method === 'GET' ? 'read' : 'write'}`);
     if (bad) return bad;
     const v = w.vault(name);
+    if (ctx.method === 'PUT') return putVault(ctx, rg, name, v);
     if (!v || v.resourceGroup.toLowerCase() !== rg.toLowerCase()) return vaultNotFound(rg, name);
     if (ctx.method === 'GET') return { status: 200, body: vaultBody(v) };
-    return armError(405, 'MethodNotAllowed', 'Creating or changing vaults through ARM is not supported by the sandbox; use the control API.');
+    if (ctx.method === 'PATCH') return patchVault(ctx, v);
+    return armError(405, 'MethodNotAllowed', 'The requested resource does not support http method.');
+  }
+  if ((m = RE_HSM_LIST.exec(ctx.path))) {
+    const [, sub, rg] = m as unknown as [string, string, string | undefined];
+    if (ctx.method !== 'GET') return armError(405, 'MethodNotAllowed', 'The requested resource does not support http method.');
+    const scope = rg ? `/subscriptions/${sub}/resourceGroups/${rg}` : `/subscriptions/${sub}`;
+    const bad = checkApiVersion(ctx, API_VERSIONS.keyvault, 'managedHSMs') ?? scopeError(ctx, sub, rg) ?? authorizeArm(ctx, scope, 'Microsoft.KeyVault/managedHSMs/read');
+    return bad ?? { status: 200, body: { value: [] } };
   }
   if ((m = RE_POLICY.exec(ctx.path))) {
     const [, sub, rg, name, kind] = m as unknown as [string, string, string, string, string];
     const bad =
-      version() ?? scopeError(ctx, sub, rg) ?? authorizeArm(ctx, `/subscriptions/${sub}/resourceGroups/${rg}/providers/${VAULT_TYPE}/${name}`, `${VAULT_TYPE}/accessPolicies/write`);
+      version(w.vault(name)?.location) ??
+      scopeError(ctx, sub, rg) ??
+      authorizeArm(ctx, `/subscriptions/${sub}/resourceGroups/${rg}/providers/${VAULT_TYPE}/${name}`, `${VAULT_TYPE}/accessPolicies/write`);
     if (bad) return bad;
     if (ctx.method !== 'PUT') return armError(405, 'MethodNotAllowed', 'The requested resource does not support http method.');
     const op = kind.toLowerCase();

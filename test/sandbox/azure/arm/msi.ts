@@ -4,6 +4,7 @@ import { sleep } from '../http.ts';
 import type { Reply } from '../http.ts';
 import { lowerId } from '../world.ts';
 import type { FicEntry, IdentityRecord, World } from '../world.ts';
+import { MSI_IDENTITY_VERSIONS, atLeast } from './api-versions.ts';
 import { API_VERSIONS, armError, authorizeArm, checkApiVersion } from './common.ts';
 import type { ArmContext, ArmRoute } from './common.ts';
 
@@ -33,15 +34,11 @@ function checkScope(ctx: ArmContext, sub: string, rg?: string): Reply | undefine
   return undefined;
 }
 
-export function identityBody(i: IdentityRecord): Record<string, unknown> {
-  return {
-    id: i.id,
-    name: i.name,
-    type: IDENTITY_TYPE,
-    location: i.location,
-    tags: i.tags,
-    properties: { tenantId: i.tenantId, principalId: i.principalId, clientId: i.clientId, isolationScope: 'None' },
-  };
+/** The identity as `apiVersion` shows it: isolationScope exists from 2023-07-31-preview on (not in 2023-01-31). */
+export function identityBody(i: IdentityRecord, apiVersion: string = MSI_IDENTITY_VERSIONS[0]): Record<string, unknown> {
+  const properties: Record<string, unknown> = { tenantId: i.tenantId, principalId: i.principalId, clientId: i.clientId };
+  if (atLeast(apiVersion, '2023-07-31')) properties.isolationScope = 'None';
+  return { id: i.id, name: i.name, type: IDENTITY_TYPE, location: i.location, tags: i.tags, properties };
 }
 
 export function ficBody(f: FicEntry): Record<string, unknown> {
@@ -76,7 +73,7 @@ function putIdentity(ctx: ArmContext, sub: string, rg: string, name: string): Re
   }
   if (existing) {
     existing.tags = tags;
-    return { status: 200, body: identityBody(existing) };
+    return { status: 200, body: identityBody(existing, ctx.query.get('api-version') ?? undefined) };
   }
   const rec: IdentityRecord = {
     id: identityId(sub, rg, name),
@@ -92,7 +89,7 @@ function putIdentity(ctx: ArmContext, sub: string, rg: string, name: string): Re
   };
   w.identities.set(lowerId(rec.id), rec);
   w.principalMap.set(rec.clientId, { clientId: rec.clientId, objectId: rec.principalId, displayName: name, kind: 'managedIdentity', visibleAt: Date.now() + w.config.principalVisibilityMs });
-  return { status: 201, body: identityBody(rec) };
+  return { status: 201, body: identityBody(rec, ctx.query.get('api-version') ?? undefined) };
 }
 
 function deleteIdentity(ctx: ArmContext, sub: string, rg: string, name: string): Reply {
@@ -176,39 +173,53 @@ function putFic(ctx: ArmContext, rec: IdentityRecord, name: string): Promise<Rep
   });
 }
 
+/** FIC list: `$top` (1..1000 in the spec) is validated here and pages the answer in Arm.page. */
+function ficList(ctx: ArmContext, all: FicEntry[]): Reply {
+  const rawTop = ctx.query.get('$top');
+  if (rawTop !== null) {
+    const top = Number(rawTop);
+    if (!Number.isInteger(top) || top < 1 || top > 1000) return armError(400, 'BadRequest', `The value '${rawTop}' of query parameter '$top' is invalid. It must be an integer between 1 and 1000.`);
+  }
+  return { status: 200, body: { value: all.map(ficBody) } };
+}
+
 export const msiRoute: ArmRoute = (ctx) => {
   const w = ctx.world;
   let m: RegExpExecArray | null;
-  const version = (): Reply | undefined => checkApiVersion(ctx, API_VERSIONS.msi, 'userAssignedIdentities');
+  const apiVersion = ctx.query.get('api-version') ?? '';
+  const version = (location?: string): Reply | undefined => checkApiVersion(ctx, API_VERSIONS.msi, 'userAssignedIdentities', location);
+  const ficVersion = (location?: string): Reply | undefined =>
+    checkApiVersion(ctx, API_VERSIONS.fic, 'userAssignedIdentities/federatedIdentityCredentials', location);
+  const show = (i: IdentityRecord): Record<string, unknown> => identityBody(i, apiVersion);
   if ((m = RE_LIST_SUB.exec(ctx.path))) {
     if (ctx.method !== 'GET') return armError(405, 'MethodNotAllowed', 'The requested resource does not support http method.');
     const [, sub] = m as unknown as [string, string];
     const bad = version() ?? checkScope(ctx, sub) ?? authorizeArm(ctx, `/subscriptions/${sub}`, `${IDENTITY_TYPE}/read`);
     if (bad) return bad;
-    return { status: 200, body: { value: [...w.identities.values()].map(identityBody) } };
+    return { status: 200, body: { value: [...w.identities.values()].map(show) } };
   }
   if ((m = RE_LIST_RG.exec(ctx.path))) {
     if (ctx.method !== 'GET') return armError(405, 'MethodNotAllowed', 'The requested resource does not support http method.');
     const [, sub, rg] = m as unknown as [string, string, string];
     const bad = version() ?? checkScope(ctx, sub, rg) ?? authorizeArm(ctx, `/subscriptions/${sub}/resourceGroups/${rg}`, `${IDENTITY_TYPE}/read`);
     if (bad) return bad;
-    return { status: 200, body: { value: [...w.identities.values()].filter((i) => i.resourceGroup.toLowerCase() === rg.toLowerCase()).map(identityBody) } };
+    return { status: 200, body: { value: [...w.identities.values()].filter((i) => i.resourceGroup.toLowerCase() === rg.toLowerCase()).map(show) } };
   }
   if ((m = RE_IDENTITY.exec(ctx.path))) {
     const [, sub, rg, name] = m as unknown as [string, string, string, string];
     const scope = `/subscriptions/${sub}/resourceGroups/${rg}/providers/${IDENTITY_TYPE}/${name}`;
     const action = ctx.method === 'GET' ? 'read' : ctx.method === 'DELETE' ? 'delete' : 'write';
-    const bad = version() ?? checkScope(ctx, sub, rg) ?? authorizeArm(ctx, scope, `${IDENTITY_TYPE}/${action}`);
+    const bad = version(findIdentity(w, sub, rg, name)?.location) ?? checkScope(ctx, sub, rg) ?? authorizeArm(ctx, scope, `${IDENTITY_TYPE}/${action}`);
     if (bad) return bad;
     if (ctx.method === 'PUT') return putIdentity(ctx, sub, rg, name);
     if (ctx.method === 'DELETE') return deleteIdentity(ctx, sub, rg, name);
     const rec = findIdentity(w, sub, rg, name);
     if (!rec) return notFound(rg, name);
-    if (ctx.method === 'GET') return { status: 200, body: identityBody(rec) };
+    if (ctx.method === 'GET') return { status: 200, body: show(rec) };
     if (ctx.method === 'PATCH') {
       const tags = ((ctx.body ?? {}) as { tags?: Record<string, string> }).tags;
       if (tags) rec.tags = tags;
-      return { status: 200, body: identityBody(rec) };
+      return { status: 200, body: show(rec) };
     }
     return armError(405, 'MethodNotAllowed', 'The requested resource does not support http method.');
   }
@@ -218,7 +229,7 @@ export const msiRoute: ArmRoute = (ctx) => {
     const [, sub, rg, name, ficName] = (fics ?? fic) as unknown as [string, string, string, string, string | undefined];
     const action = ctx.method === 'GET' ? 'read' : ctx.method === 'DELETE' ? 'delete' : 'write';
     const scope = `/subscriptions/${sub}/resourceGroups/${rg}/providers/${IDENTITY_TYPE}/${name}`;
-    const bad = version() ?? checkScope(ctx, sub, rg) ?? authorizeArm(ctx, scope, `${FIC_TYPE}/${action}`);
+    const bad = ficVersion(findIdentity(w, sub, rg, name)?.location) ?? checkScope(ctx, sub, rg) ?? authorizeArm(ctx, scope, `${FIC_TYPE}/${action}`);
     if (bad) return bad;
     const rec = findIdentity(w, sub, rg, name);
     if (!rec) {
@@ -231,7 +242,7 @@ export const msiRoute: ArmRoute = (ctx) => {
     }
     if (fics) {
       if (ctx.method !== 'GET') return armError(405, 'MethodNotAllowed', 'The requested resource does not support http method.');
-      return { status: 200, body: { value: w.fics.filter((f) => f.identityId === rec.id).map(ficBody) } };
+      return ficList(ctx, w.fics.filter((f) => f.identityId === rec.id));
     }
     const n = ficName!;
     if (ctx.method === 'PUT') return putFic(ctx, rec, n);

@@ -407,6 +407,7 @@ export class VaultProxy {
       verified.claims.oid,
       o.dataAction,
       o.objectName ? { kind: o.objectKind, name: o.objectName } : undefined,
+      o.permission,
     );
     if (!decision.allowed) {
       finish(forbidden(decision.code, decision.message));

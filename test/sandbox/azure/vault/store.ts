@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { KvAnswer } from './errors.ts';
 import { badParameter, deletedButRecoverable, deletedSecretNotFound, kvError, secretNotFound } from './errors.ts';
 import { pathSegments } from './actions.ts';
+import { KEYVAULT_DATA_VERSIONS } from '../arm/api-versions.ts';
 
 export interface StoreOptions {
   softDelete: boolean;
@@ -14,7 +15,8 @@ export interface StoreOptions {
   purgeProtection: boolean;
 }
 
-export const SUPPORTED_API_VERSIONS = ['7.0', '7.1', '7.2', '7.3', '7.4', '7.5', '7.6', '2025-07-01', '2026-04-01'];
+/** Every data-plane version Azure publishes (list and its sources in arm/api-versions.ts). */
+export const SUPPORTED_API_VERSIONS: readonly string[] = KEYVAULT_DATA_VERSIONS;
 const LATEST_API_VERSION = '2026-04-01';
 const MAX_VALUE_CHARS = 25 * 1024;
 const MAX_PAGE = 25;
@@ -69,7 +71,8 @@ export function recoveryLevelOf(o: StoreOptions): { recoveryLevel: string; recov
   if (!o.softDelete) return { recoveryLevel: 'Purgeable' };
   const custom = o.retentionDays < 90;
   const base = `${custom ? 'CustomizedRecoverable' : 'Recoverable'}${o.purgeProtection ? '' : '+Purgeable'}`;
-  return custom ? { recoveryLevel: base, recoverableDays: o.retentionDays } : { recoveryLevel: base };
+  // Key Vault reports recoverableDays whenever soft delete is on (90 included), not only when customized.
+  return { recoveryLevel: base, recoverableDays: o.retentionDays };
 }
 
 /** One page of a listing (`maxresults` 1..25, opaque `$skiptoken`, nextLink on the vault URI). */
