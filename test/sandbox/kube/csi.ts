@@ -1,8 +1,14 @@
 // What the Secrets Store CSI Driver (NodePublishVolume) and the Azure Key Vault provider
-// (GetSecretsStoreObjectContent) do for one pod volume, with their error texts:
-//   driver:   pkg/secrets-store/nodeserver.go, utils.go (kubernetes-sigs/secrets-store-csi-driver)
-//   provider: pkg/provider/provider.go, pkg/auth/auth.go (Azure/secrets-store-csi-driver-provider-azure)
-//   SDK:      azcore ResponseError and azidentity AuthenticationFailedError texts (azure-sdk-for-go)
+// (GetSecretsStoreObjectContent) do for one pod volume, with their error texts, taken from:
+//   driver:   github.com/kubernetes-sigs/secrets-store-csi-driver @ 0aad886f70e94a6037325f4eaba4660338dde448
+//             pkg/secrets-store/nodeserver.go, provider_client.go, utils.go  (cited "driver <file>:<line>")
+//   provider: github.com/Azure/secrets-store-csi-driver-provider-azure @ d5f7cf5b598c2eede99ad3683de0ba10f7a8736b
+//             pkg/server/server.go, pkg/provider/provider.go, pkg/provider/types/parameters.go, pkg/auth/auth.go
+//             (cited "provider <file>:<line>"); the provider authenticates with azidentity
+//             (NewClientAssertionCredential, auth.go:220), so Entra failures read as azidentity's
+//             AuthenticationFailedError and vault failures as azcore's ResponseError (azure-sdk-for-go).
+//   kubelet:  "MountVolume.SetUp failed for volume %q : <err>" (kubernetes operation_generator GenerateError).
+// gRPC turns the driver's plain errors into `rpc error: code = Unknown desc = <err>`.
 // Secret values only live in the returned `files` (in memory); they never reach a message.
 import { parse as parseYaml } from 'yaml';
 
@@ -93,12 +99,16 @@ export type MountOutcome =
 
 class ProviderError extends Error {}
 
-/** The full text of the kubelet's FailedMount event for a volume. */
+/** The full text of the kubelet's FailedMount event for a volume (kubelet GenerateError, see header). */
 export function failedMountMessage(volumeName: string, driverError: string): string {
   return `MountVolume.SetUp failed for volume "${volumeName}" : ${driverError}`;
 }
 
-/** How the driver reports a provider error back to the kubelet (both wrapped as gRPC Unknown). */
+/**
+ * How the driver reports a provider error back to the kubelet (both wrapped as gRPC Unknown):
+ * driver nodeserver.go:251 "failed to mount secrets store objects for pod %s/%s, err: %w" around
+ * provider server.go:61 "failed to mount objects, error: %w".
+ */
 export function providerFailure(namespace: string, pod: string, providerError: string): string {
   return `rpc error: code = Unknown desc = failed to mount secrets store objects for pod ${namespace}/${pod}, err: rpc error: code = Unknown desc = failed to mount objects, error: ${providerError}`;
 }
@@ -144,6 +154,7 @@ export function azidentityAuthError(credType: string, f: HttpFailure, anchor?: s
   return text;
 }
 
+/** provider provider.go:599 wrapObjectTypeError: "failed to get objectType:%s, objectName:%s, objectVersion:%s" + ": <cause>". */
 export function objectTypeError(obj: KeyVaultObject, cause: string): string {
   return `failed to get objectType:${obj.objectType}, objectName:${obj.objectName}, objectVersion:${obj.objectVersion ?? ''}: ${cause}`;
 }
@@ -154,6 +165,7 @@ export function parseObjects(objects: string): KeyVaultObject[] {
   try {
     outer = parseYaml(objects);
   } catch (err) {
+    // provider provider.go:260
     throw new ProviderError(`failed to yaml unmarshal objects, error: ${(err as Error).message.split('\n')[0]}`);
   }
   const array = (outer as { array?: unknown } | null)?.array;
@@ -163,6 +175,7 @@ export function parseObjects(objects: string): KeyVaultObject[] {
     try {
       o = (typeof item === 'string' ? parseYaml(item) : item) as Record<string, unknown>;
     } catch (err) {
+      // provider provider.go:269
       throw new ProviderError(`unmarshal failed for keyVaultObjects at index ${i}, error: ${(err as Error).message.split('\n')[0]}`);
     }
     const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v).trim());
@@ -191,7 +204,7 @@ export function parseObjects(objects: string): KeyVaultObject[] {
   });
 }
 
-/** `<type>/<name>`, the id the provider reports and the SPCPS carries. */
+/** `<type>/<name>`, the id the provider reports and the SPCPS carries (provider types/parameters.go:113 GetObjectUID, single version). */
 export function objectUid(o: KeyVaultObject): string {
   return `${o.objectType}/${o.objectName}`;
 }
@@ -314,6 +327,7 @@ async function providerMount(deps: MountDeps, pod: PodRef, params: Record<string
     throw new ProviderError(`failed to build auth config for mode ${mode}: identity binding (useAzureTokenProxy) is not simulated by the sandbox`);
   }
   if (clientId && mode === 'None') {
+    // provider provider.go:148 + :240, auth.go:40 and :411; auth.go:361/375/378 for the service-principal mode
     if (!saTokens) throw new ProviderError(`failed to build auth config for mode ${mode}: failed to parse workload identity tokens, error: service account tokens not found`);
     const tokens = JSON.parse(saTokens) as Record<string, { token?: string }>;
     assertion = tokens[TOKEN_AUDIENCE]?.token;
@@ -334,6 +348,7 @@ async function providerMount(deps: MountDeps, pod: PodRef, params: Record<string
       throw new ProviderError(objectTypeError(o, 'Invalid vaultObjectTypes. Should be secret, key, or cert'));
     }
   }
+  // provider provider.go:289 errors.Wrap("failed to get vault") around :102 / :107
   if (keyvaultName.length < 3 || keyvaultName.length > 24) throw new ProviderError(`failed to get vault: Invalid vault name: "${keyvaultName}", must be between 3 and 24 chars`);
   if (!/^[-A-Za-z0-9]+$/.test(keyvaultName)) throw new ProviderError(`failed to get vault: Invalid vault name: "${keyvaultName}", must match [-a-zA-Z0-9]{3,24}`);
 
@@ -381,12 +396,15 @@ export async function mountVolume(deps: MountDeps, pod: PodRef, volume: CsiVolum
   const attrib = volume.volumeAttributes ?? {};
   const spcName = attrib.secretProviderClass ?? '';
   const fail = (driverError: string, reason: string): MountOutcome => ({ ok: false, spcName: spcName || undefined, message: failedMountMessage(volume.name, driverError), reason });
+  // driver nodeserver.go:114
   if (Object.keys(attrib).length === 0) return fail('rpc error: code = InvalidArgument desc = Volume attributes missing in request', 'InvalidArgument');
+  // driver nodeserver.go:181
   if (!spcName) return fail('rpc error: code = Unknown desc = secretProviderClass is not set', 'SecretProviderClassNotSet');
   let spc: SecretProviderClassLike | undefined;
   try {
     spc = await deps.getSecretProviderClass(pod.namespace, spcName);
   } catch (err) {
+    // driver utils.go:95 getSecretProviderItem
     return fail(`rpc error: code = Unknown desc = failed to get secretproviderclass ${pod.namespace}/${spcName}, error: ${(err as Error).message}`, 'SecretProviderClassNotFound');
   }
   if (!spc) {
@@ -396,11 +414,13 @@ export async function mountVolume(deps: MountDeps, pod: PodRef, volume: CsiVolum
     );
   }
   const provider = spc.spec?.provider ?? '';
+  // driver utils.go:167 and :175
   if (!provider) return fail(`rpc error: code = Unknown desc = provider not set in ${pod.namespace}/${spcName}`, 'FailedToMount');
   if (!spc.spec?.parameters || Object.keys(spc.spec.parameters).length === 0) {
     return fail(`rpc error: code = Unknown desc = parameters not set in ${pod.namespace}/${spcName}`, 'FailedToMount');
   }
   if (provider !== 'azure') {
+    // driver nodeserver.go:251 + :358 "error connecting to provider %q: %w" + provider_client.go:149 "%w: provider %q"
     return fail(
       `rpc error: code = Unknown desc = failed to mount secrets store objects for pod ${pod.namespace}/${pod.name}, err: error connecting to provider "${provider}": provider not found: provider "${provider}"`,
       'ProviderNotFound',
@@ -425,6 +445,7 @@ export async function mountVolume(deps: MountDeps, pod: PodRef, volume: CsiVolum
     }
     params['csi.storage.k8s.io/serviceAccount.tokens'] = JSON.stringify(tokens);
   }
+  // driver nodeserver.go:209
   if (volume.readOnly !== true) return fail('rpc error: code = InvalidArgument desc = Readonly is not true in request', 'InvalidArgument');
   let secrets: Record<string, string> | undefined;
   if (volume.nodePublishSecretRef?.name) {

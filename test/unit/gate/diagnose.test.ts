@@ -1,36 +1,67 @@
 import { describe, expect, it } from '@jest/globals';
 import { classifyMountFailure, presentedAssertion, summarizeMountMessage } from '../../../src/gate/diagnose.ts';
 import { obj, target } from '../rotate/helpers.ts';
+import { azcoreResponseError, azidentityAuthError, failedMountMessage, objectTypeError, providerFailure } from '../../sandbox/kube/csi.ts';
+import type { KeyVaultObject } from '../../sandbox/kube/csi.ts';
 
-const wrap = (provider: string): string =>
-  `MountVolume.SetUp failed for volume "secrets" : rpc error: code = Unknown desc = failed to mount secrets store objects for pod payments/api-1, err: rpc error: code = Unknown desc = failed to mount objects, error: ${provider}`;
+// Fixtures in the exact texts the real driver, provider and Azure SDK for Go produce: the
+// format functions live in the CSI stand-in, which cites kubernetes-sigs/secrets-store-csi-driver
+// @ 0aad886f70e94a6037325f4eaba4660338dde448 and Azure/secrets-store-csi-driver-provider-azure
+// @ d5f7cf5b598c2eede99ad3683de0ba10f7a8736b next to each format (test/sandbox/kube/csi.ts).
+const wrap = (provider: string): string => failedMountMessage('secrets', providerFailure('payments', 'api-1', provider));
+const secret = (name: string): KeyVaultObject => ({ objectName: name, objectType: 'secret', objectVersion: '' });
 
-const aadsts70021 = wrap(`failed to get objectType:secret, objectName:db-password, objectVersion:: FromAssertion(): http call(https://127.0.0.1:27011/72f988bf/oauth2/v2.0/token)(POST) error: reply status code was 400:
-{
-  "error": "invalid_request",
-  "error_description": "AADSTS70021: No matching federated identity record found for presented assertion. Assertion Issuer: 'https://127.0.0.1:27643'. Assertion Subject: 'system:serviceaccount:payments:api'. Assertion Audience: 'api://AzureADTokenExchange'. https://docs.microsoft.com/azure/active-directory/develop/workload-identity-federation",
-  "error_codes": [70021]
-}`);
+// provider auth.go:220 azidentity.NewClientAssertionCredential -> AuthenticationFailedError around Entra's answer
+const aadsts70021 = wrap(
+  objectTypeError(
+    secret('db-password'),
+    azidentityAuthError(
+      'ClientAssertionCredential',
+      {
+        method: 'POST',
+        url: 'https://127.0.0.1:27011/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token',
+        status: 400,
+        statusText: 'Bad Request',
+        body: JSON.stringify({
+          error: 'invalid_request',
+          error_description:
+            "AADSTS70021: No matching federated identity record found for presented assertion. Assertion Issuer: 'https://127.0.0.1:27643'. Assertion Subject: 'system:serviceaccount:payments:api'. Assertion Audience: 'api://AzureADTokenExchange'. https://learn.microsoft.com/entra/workload-id/workload-identity-federation Trace ID: t Correlation ID: c Timestamp: 2026-01-01 00:00:00Z",
+          error_codes: [70021],
+        }),
+      },
+      'client-assertion',
+    ),
+  ),
+);
 
-const rbac = wrap(`failed to get objectType:secret, objectName:db-password, objectVersion:: GET https://127.0.0.1:27100/secrets/db-password/
---------------------------------------------------------------------------------
-RESPONSE 403: 403 Forbidden
-ERROR CODE: Forbidden
---------------------------------------------------------------------------------
-{
-  "error": {
-    "code": "Forbidden",
-    "message": "Caller is not authorized to perform action on resource.",
-    "innererror": { "code": "ForbiddenByRbac" }
-  }
-}
---------------------------------------------------------------------------------
-`);
+// the provider's GetSecret -> azcore ResponseError around Key Vault's 403
+const rbac = wrap(
+  objectTypeError(
+    secret('db-password'),
+    azcoreResponseError({
+      method: 'GET',
+      url: 'https://127.0.0.1:27100/secrets/db-password/?api-version=7.6',
+      status: 403,
+      statusText: 'Forbidden',
+      errorCodeHeader: 'Forbidden',
+      body: JSON.stringify({ error: { code: 'Forbidden', message: 'Caller is not authorized to perform action on resource.', innererror: { code: 'ForbiddenByRbac' } } }),
+    }),
+  ),
+);
 
-const notFound = wrap(`failed to get objectType:secret, objectName:api-key, objectVersion:: GET https://127.0.0.1:27100/secrets/api-key/
-RESPONSE 404: 404 Not Found
-ERROR CODE: SecretNotFound
-{ "error": { "code": "SecretNotFound", "message": "A secret with (name/id) api-key was not found in this key vault." } }`);
+const notFound = wrap(
+  objectTypeError(
+    secret('api-key'),
+    azcoreResponseError({
+      method: 'GET',
+      url: 'https://127.0.0.1:27100/secrets/api-key/?api-version=7.6',
+      status: 404,
+      statusText: 'Not Found',
+      errorCodeHeader: 'SecretNotFound',
+      body: JSON.stringify({ error: { code: 'SecretNotFound', message: 'A secret with (name/id) api-key was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182' } }),
+    }),
+  ),
+);
 
 const t = target({ namespace: 'payments', secretProviderClass: 'payments-secrets', serviceAccount: 'api', objects: [obj('db-password')] });
 
@@ -79,7 +110,23 @@ describe('classifyMountFailure', () => {
     expect(d.fix).toContain('a role with keys/read ("Key Vault Certificate User" reads secrets, keys and certificates)');
     expect(d.fix).toContain('at the vault or key signing scope');
     const certPolicy = wrap(
-      "failed to get objectType:cert, objectName:tls, objectVersion:: The user, group or application 'appid=x' does not have certificates get permission on key vault 'kv-legacy'. ERROR CODE: Forbidden \"innererror\":{\"code\":\"ForbiddenByPolicy\"}",
+      objectTypeError(
+        { objectName: 'tls', objectType: 'cert', objectVersion: '' },
+        azcoreResponseError({
+          method: 'GET',
+          url: 'https://127.0.0.1:27101/certificates/tls/?api-version=7.6',
+          status: 403,
+          statusText: 'Forbidden',
+          errorCodeHeader: 'Forbidden',
+          body: JSON.stringify({
+            error: {
+              code: 'Forbidden',
+              message: "The user, group or application 'appid=x;oid=y' does not have certificates get permission on key vault 'kv-legacy;location=eastus'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+              innererror: { code: 'ForbiddenByPolicy' },
+            },
+          }),
+        }),
+      ),
     );
     const p = classifyMountFailure(certPolicy, { vault: 'kv-legacy' });
     expect(p.message).toBe('vault kv-legacy refused to read certificate tls (access policy: 403)');
@@ -111,7 +158,10 @@ describe('classifyMountFailure', () => {
   });
 
   it('a missing SecretProviderClass is not a missing secret', () => {
-    const d = classifyMountFailure('failed to get secretproviderclass payments/x, error: secretproviderclasses.secrets-store.csi.x-k8s.io "x" not found');
+    // driver utils.go:95, as the stand-in emits it
+    const d = classifyMountFailure(
+      failedMountMessage('secrets', 'rpc error: code = Unknown desc = failed to get secretproviderclass payments/x, error: secretproviderclasses.secrets-store.csi.x-k8s.io "x" not found'),
+    );
     expect(d.cause).toBe('not-mounted');
   });
 
