@@ -27,6 +27,8 @@ export default {
       ...common,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+      // Azure-like propagation delays on for every e2e file (test/sandbox/azure/propagation.ts).
+      setupFilesAfterEnv: ['<rootDir>/test/e2e/azure-propagation.setup.ts'],
       globalSetup: '<rootDir>/test/integration/global-setup.ts',
       globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
     },

@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     execFileSync(process.execPath, [join(root, 'scripts', 'build.ts')], { stdio: 'inherit' });
   }
   say('Starting the sandbox (local Azure + local AKS)');
-  execFileSync(process.execPath, [join(root, 'test', 'sandbox', 'cli.ts'), 'up', '--detach'], { stdio: 'inherit' });
+  execFileSync(process.execPath, [join(root, 'test', 'sandbox', 'cli.ts'), 'up', '--detach', '--azure-propagation'], { stdio: 'inherit' });
   const { readEnv } = await import('../test/sandbox/cli.ts');
   const sandbox = readEnv();
 

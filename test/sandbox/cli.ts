@@ -1,7 +1,8 @@
-// `npm run sandbox [up|down|status|env] [--detach] [--no-kube]`
+// `npm run sandbox [up|down|status|env] [--detach] [--no-kube] [--azure-propagation]`
 // up (default): start the local Azure world and the local cluster in this process, write
 // .sandbox/env.json and env.sh, and stay up until Ctrl-C / SIGTERM (clean shutdown).
 // up --detach: start a supervisor in the background and return once it is ready.
+// up --azure-propagation: Azure-like RBAC/FIC/principal/delete delays (azure/propagation.ts), as the demo runs.
 // down: stop a detached supervisor. env: print `export` lines of the running sandbox.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,7 +45,7 @@ function shellQuote(v: string): string {
   return `'${v.replace(/'/g, `'\\''`)}'`;
 }
 
-async function up(opts: { kube: boolean }): Promise<void> {
+async function up(opts: { kube: boolean; azurePropagation: boolean }): Promise<void> {
   if (runningPid() && runningPid() !== process.pid) throw new Error(`a sandbox is already running (pid ${runningPid()}); run: npm run sandbox -- down`);
   mkdirSync(stateDir, { recursive: true });
   const pkiDir = join(stateDir, 'pki');
@@ -95,6 +96,11 @@ async function up(opts: { kube: boolean }): Promise<void> {
     if (opts.kube) {
       const { startKube } = await import('./kube/index.ts');
       parts.push(await startKube(ctx));
+    }
+    if (opts.azurePropagation) {
+      const { useAzurePropagation } = await import('./azure/propagation.ts');
+      await useAzurePropagation(ctx.env.AKV_AKS_SANDBOX_CONTROL!);
+      log('supervisor', 'Azure-like propagation delays on (see docs/sandbox-cli.md)');
     }
     writeFileSync(envJson, JSON.stringify(ctx.env, null, 2) + '\n');
     writeFileSync(
@@ -162,7 +168,7 @@ async function cli(argv: string[]): Promise<void> {
   switch (cmd) {
     case 'up':
       if (argv.includes('--detach')) await upDetached(argv);
-      else await up({ kube });
+      else await up({ kube, azurePropagation: argv.includes('--azure-propagation') });
       return;
     case 'down':
       return down();

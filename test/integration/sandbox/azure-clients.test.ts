@@ -214,7 +214,7 @@ describe('resources clients need', () => {
     const name = `id-top-${randomUUID().slice(0, 8)}`;
     const base = `${RG_IDS}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`;
     await arm('PUT', `${base}?api-version=2024-11-30`, { location: 'eastus' });
-    const before = await control<{ ficWriteInProgressMs: number }>('GET', '/config');
+    const before = (await control<{ config: { ficWriteInProgressMs: number } }>('GET', '/config')).config;
     await control('PATCH', '/config', { ficWriteInProgressMs: 0 }); // sequential writes: the concurrency window only slows them
     for (const n of ['fic-a', 'fic-b', 'fic-c']) {
       await arm('PUT', `${base}/federatedIdentityCredentials/${n}?api-version=2024-11-30`, { properties: { issuer: 'https://issuer.example', subject: n, audiences: ['api://AzureADTokenExchange'] } });
