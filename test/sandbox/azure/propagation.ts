@@ -20,11 +20,15 @@ export const AZURE_LIKE_DELETE_SETTLE_MS = 1000;
 export type PropagationConfig = { [K in keyof typeof AZURE_LIKE_PROPAGATION]: number };
 
 async function call<T>(control: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(new URL(path, control), {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const send = (): Promise<Response> =>
+    fetch(new URL(path, control), {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  // A pooled keep-alive socket the control server already closed fails once ("other side closed");
+  // every call here sets absolute values, so sending it again is safe.
+  const res = await send().catch(() => send());
   const text = await res.text();
   if (!res.ok) throw new Error(`control ${method} ${path}: ${res.status} ${text}`);
   return (text ? JSON.parse(text) : undefined) as T;

@@ -43,7 +43,7 @@ export class Arm {
   private async inner(req: HttpRequestInfo, headers: Record<string, string>): Promise<Reply> {
     const w = this.world;
     // Azure serves the cloud metadata without authentication (clients read it before any login).
-    if (req.method === 'GET' && /^\/metadata\/endpoints\/?$/i.test(req.url.pathname)) return metadataEndpoints(w, req.url.searchParams.get('api-version'));
+    if (req.method === 'GET' && /^\/+metadata\/endpoints\/?$/i.test(req.url.pathname)) return metadataEndpoints(w, req.url.searchParams.get('api-version'));
     const auth = req.headers.authorization;
     if (!auth || !/^Bearer\s+/i.test(auth)) return unauthorized('AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.");
     const token = auth.replace(/^Bearer\s+/i, '');
