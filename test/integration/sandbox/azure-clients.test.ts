@@ -48,10 +48,12 @@ describe('login surface (az login)', () => {
   test('GET /metadata/endpoints answers without auth, pointing at the sandbox', async () => {
     const clouds = await http(`${ARM}/metadata/endpoints?api-version=2022-09-01`);
     expect(clouds.status).toBe(200);
-    const cloud = (clouds.body as unknown as Array<{ resourceManager: string; authentication: { loginEndpoint: string; audiences: string[] }; suffixes: { keyVaultDns: string } }>)[0]!;
+    const cloud = clouds.body as unknown as { resourceManager: string; authentication: { loginEndpoint: string; audiences: string[] } };
     expect(cloud.resourceManager).toBe(`${ARM}/`);
     expect(cloud.authentication.loginEndpoint).toBe(LOGIN);
     expect(cloud.authentication.audiences).toContain('https://management.azure.com/');
+    const list = await http(`${ARM}//metadata/endpoints?api-version=2019-05-01`);
+    expect((list.body as unknown as Array<{ resourceManager: string }>).map((c) => c.resourceManager)).toEqual([`${ARM}/`]);
     const legacy = await http(`${ARM}/metadata/endpoints?api-version=2015-01-01`);
     expect(legacy.body.authentication).toEqual({ loginEndpoint: `${LOGIN}/`, audiences: expect.arrayContaining(['https://management.core.windows.net/']) });
     expect((await http(`${ARM}/metadata/endpoints?api-version=1999-01-01`)).body.error?.code).toBe('InvalidApiVersionParameter');

@@ -144,9 +144,10 @@ export const resourcesRoute: ArmRoute = (ctx) => {
 };
 
 /**
- * `GET /metadata/endpoints` (anonymous on Azure). 2015-01-01 answers the single object that
- * `az cloud register --endpoint-resource-manager` reads; later versions an array of clouds with the
- * shape Azure serves, pointing at the sandbox's own login and ARM endpoints.
+ * `GET /metadata/endpoints` (anonymous on Azure), pointing at the sandbox's own login and ARM
+ * endpoints. 2022-09-01 answers the current cloud as one object (what `az cloud register
+ * --endpoint-resource-manager` maps); 2018-01-01 .. 2020-06-01 an array of clouds (what
+ * ARM_CLOUD_METADATA_URL lists); 2015-01-01 the legacy object with galleryEndpoint/graphEndpoint.
  */
 export function metadataEndpoints(w: World, apiVersion: string | null): Reply {
   if (!apiVersion) return armError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
@@ -165,36 +166,32 @@ export function metadataEndpoints(w: World, apiVersion: string | null): Reply {
       },
     };
   }
-  return {
-    status: 200,
-    body: [
-      {
-        portal: `${w.armEndpoint}/`,
-        authentication: { loginEndpoint: w.authorityHost, audiences, tenant: 'common', identityProvider: 'AAD' },
-        media: 'https://rest.media.azure.net',
-        graphAudience: 'https://graph.windows.net/',
-        graph: 'https://graph.windows.net/',
-        name: 'AzureSandbox',
-        suffixes: {
-          acrLoginServer: 'azurecr.io',
-          sqlServerHostname: 'database.windows.net',
-          keyVaultDns: 'vault.azure.net',
-          storage: 'core.windows.net',
-          mhsmDns: 'managedhsm.azure.net',
-          attestationEndpoint: 'attest.azure.net',
-        },
-        batch: 'https://batch.core.windows.net/',
-        resourceManager: `${w.armEndpoint}/`,
-        activeDirectoryDataLake: 'https://datalake.azure.net/',
-        sqlManagement: 'https://management.core.windows.net:8443/',
-        microsoftGraphResourceId: 'https://graph.microsoft.com/',
-        appInsightsResourceId: 'https://api.applicationinsights.io',
-        appInsightsTelemetryChannelResourceId: 'https://dc.applicationinsights.azure.com/v2/track',
-        attestationResourceId: 'https://attest.azure.net',
-        synapseAnalyticsResourceId: 'https://dev.azuresynapse.net',
-        logAnalyticsResourceId: 'https://api.loganalytics.io',
-        ossrDbmsResourceId: 'https://ossrdbms-aad.database.windows.net',
-      },
-    ],
+  const cloud = {
+    portal: `${w.armEndpoint}/`,
+    authentication: { loginEndpoint: w.authorityHost, audiences, tenant: 'common', identityProvider: 'AAD' },
+    media: 'https://rest.media.azure.net',
+    graphAudience: 'https://graph.windows.net/',
+    graph: 'https://graph.windows.net/',
+    name: 'AzureSandbox',
+    suffixes: {
+      acrLoginServer: 'azurecr.io',
+      sqlServerHostname: 'database.windows.net',
+      keyVaultDns: 'vault.azure.net',
+      storage: 'core.windows.net',
+      mhsmDns: 'managedhsm.azure.net',
+      attestationEndpoint: 'attest.azure.net',
+    },
+    batch: 'https://batch.core.windows.net/',
+    resourceManager: `${w.armEndpoint}/`,
+    activeDirectoryDataLake: 'https://datalake.azure.net/',
+    sqlManagement: 'https://management.core.windows.net:8443/',
+    microsoftGraphResourceId: 'https://graph.microsoft.com/',
+    appInsightsResourceId: 'https://api.applicationinsights.io',
+    appInsightsTelemetryChannelResourceId: 'https://dc.applicationinsights.azure.com/v2/track',
+    attestationResourceId: 'https://attest.azure.net',
+    synapseAnalyticsResourceId: 'https://dev.azuresynapse.net',
+    logAnalyticsResourceId: 'https://api.loganalytics.io',
+    ossrDbmsResourceId: 'https://ossrdbms-aad.database.windows.net',
   };
+  return { status: 200, body: apiVersion === '2022-09-01' ? cloud : [cloud] };
 }
