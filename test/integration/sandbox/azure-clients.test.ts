@@ -94,6 +94,19 @@ describe('login surface (az login)', () => {
     expect(claims.tid).toBe(TENANT);
   });
 
+  test("the cloud's own Graph resolves principals (directoryObjects/getByIds), with a token for it", async () => {
+    const cloud = (await http(`${ARM}/metadata/endpoints?api-version=2022-09-01`)).body as { microsoftGraphResourceId?: string };
+    expect(cloud.microsoftGraphResourceId).toBe(`${LOGIN}/graph/`);
+    const graphToken = (await federatedCredential(env).getToken(`${LOGIN}/graph/.default`)).token;
+    const r = await http(`${LOGIN}/graph/v1.0/directoryObjects/getByIds`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${graphToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ids: [SEED.deployer.objectId], types: ['servicePrincipal'] }),
+    });
+    expect(r.body.value).toEqual([expect.objectContaining({ id: SEED.deployer.objectId, appId: SEED.deployer.clientId, '@odata.type': '#microsoft.graph.servicePrincipal' })]);
+    expect((await http(`${LOGIN}/graph/v1.0/directoryObjects/getByIds`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+  });
+
   test('MSAL instance discovery answers for the sandbox host', async () => {
     const r = await http(`${LOGIN}/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent(`${LOGIN}/${TENANT}/oauth2/v2.0/authorize`)}`);
     expect(r.body.tenant_discovery_endpoint).toBe(`${LOGIN}/${TENANT}/v2.0/.well-known/openid-configuration`);

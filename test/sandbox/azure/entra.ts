@@ -27,6 +27,7 @@ import { formBody, startHttpsService } from './http.ts';
 import type { HttpRequestInfo, Reply, RunningServer } from './http.ts';
 import { decodeJwt, verifyWithJwk } from './jwt.ts';
 import type { DecodedJwt } from './jwt.ts';
+import { GRAPH_PATH, handleGraph } from './graph.ts';
 import type { World } from './world.ts';
 import type { JsonWebKey } from 'node:crypto';
 
@@ -194,6 +195,8 @@ export class Entra {
   async handle(req: HttpRequestInfo): Promise<Reply> {
     const w = this.world;
     const path = req.url.pathname;
+    const graph = handleGraph(w, req);
+    if (graph) return graph;
     const corr = (req.headers['client-request-id'] as string | undefined) ?? randomUUID();
     const err = (status: number, error: string, code: number, desc: string): Reply => aadError(status, error, code, desc, corr, w.authorityHost);
     const m = /^\/([^/]+)\/(v2\.0\/\.well-known\/openid-configuration|discovery\/v2\.0\/keys|oauth2\/v2\.0\/token|discovery\/instance)$/.exec(path);
@@ -291,7 +294,8 @@ export class Entra {
       .find((s) => s.endsWith('/.default'))
       ?.slice(0, -'/.default'.length)
       .replace(/\/+$/, '');
-    const aud = resource === undefined ? undefined : RESOURCES[resource];
+    // The sandbox cloud's own Microsoft Graph (graph.ts) is a resource too.
+    const aud = resource === undefined ? undefined : resource === `${w.authorityHost}${GRAPH_PATH}` ? `${resource}/` : RESOURCES[resource];
     if (!aud) {
       return err(
         400,

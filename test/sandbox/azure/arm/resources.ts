@@ -7,6 +7,7 @@ import { lowerId } from '../world.ts';
 import { METADATA_VERSIONS } from './api-versions.ts';
 import { API_VERSIONS, armError, authorizeArm, checkArmApiVersion } from './common.ts';
 import type { ArmContext, ArmRoute } from './common.ts';
+import { graphResource } from '../graph.ts';
 import { identityBody } from './msi.ts';
 
 const SUBSCRIPTION_NAME = 'Sandbox Subscription';
@@ -185,7 +186,7 @@ export function metadataEndpoints(w: World, apiVersion: string | null): Reply {
     resourceManager: `${w.armEndpoint}/`,
     activeDirectoryDataLake: 'https://datalake.azure.net/',
     sqlManagement: 'https://management.core.windows.net:8443/',
-    microsoftGraphResourceId: 'https://graph.microsoft.com/',
+    microsoftGraphResourceId: graphResource(w),
     appInsightsResourceId: 'https://api.applicationinsights.io',
     appInsightsTelemetryChannelResourceId: 'https://dc.applicationinsights.azure.com/v2/track',
     attestationResourceId: 'https://attest.azure.net',
