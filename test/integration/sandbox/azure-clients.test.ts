@@ -138,7 +138,7 @@ describe('api-versions', () => {
     expect(fics.status).toBe(400);
     expect(fics.body.error?.code).toBe('NoRegisteredProviderFound');
     // the location is the identity's, not a fixed region
-    expect(fics.body.error?.message).toContain("No registered resource provider found for location 'westeurope' and API version '2018-11-30' for type 'userAssignedIdentities/federatedIdentityCredentials'. The supported api-versions are '2026-05-31, 2026-04-30, 2025-05-31-preview");
+    expect(fics.body.error?.message).toContain("No registered resource provider found for location 'westeurope' and API version '2018-11-30' for type 'userAssignedIdentities/federatedIdentityCredentials'. The supported api-versions are '2022-01-31-preview, 2023-01-31, 2023-07-31-preview, 2024-11-30, 2025-01-31-preview, 2025-05-31-preview, 2026-04-30, 2026-05-31'.");
   });
 
   test('an unknown version on a PUT names the request location', async () => {

@@ -60,10 +60,12 @@ export function checkApiVersion(ctx: ArmContext, supported: readonly string[], r
   if (!supported.some((s) => s.toLowerCase() === v.toLowerCase())) {
     const where = location ?? requestLocation(ctx, undefined);
     const locations = where === 'global' ? 'global' : SANDBOX_LOCATIONS.join(', ');
+    // ARM lists them oldest first, comma and space separated (InvalidApiVersionParameter: newest first, commas).
+    const ascending = [...supported].sort();
     return armError(
       400,
       'NoRegisteredProviderFound',
-      `No registered resource provider found for location '${where}' and API version '${v}' for type '${resourceType}'. The supported api-versions are '${supported.join(', ')}'. The supported locations are '${locations}'.`,
+      `No registered resource provider found for location '${where}' and API version '${v}' for type '${resourceType}'. The supported api-versions are '${ascending.join(', ')}'. The supported locations are '${locations}'.`,
     );
   }
   return undefined;
