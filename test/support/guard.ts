@@ -3,7 +3,7 @@
 // fail instead, with the reason and the sandbox's log, so a broken build never ends green.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { describe, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 
 const root = resolve(import.meta.dirname, '..', '..');
 
@@ -43,8 +43,20 @@ export function itUnless(missing: string | undefined, log?: () => string): It {
   return ((name: string, fn: () => Promise<unknown>, timeout?: number) => it.skip(`${name} (SKIPPED: ${missing})`, fn, timeout)) as unknown as It;
 }
 
-/** ../shared/<parts> beside the repository (reference data for extra checks, never required). */
-export function referenceData(...parts: string[]): { dir: string; missing: string | undefined } {
+/**
+ * Suites that compare the project's own copies with reference data beside the repository
+ * (../shared/<parts>: the upstream CRDs, the guides, Azure REST examples), which a clone from GitHub
+ * does not have. Present: the suite runs. Absent: skipped locally, failed in CI, unless the
+ * environment declares it absent (AKV_AKS_REFERENCE_DATA=absent, as the GitHub CI workflow does):
+ * then one test checks that declaration instead.
+ */
+export function withReferenceData(...parts: string[]): { dir: string; describe: Describe } {
   const dir = join(root, '..', 'shared', ...parts);
-  return { dir, missing: existsSync(dir) ? undefined : `reference data ${join('..', 'shared', ...parts)} is not beside the repository` };
+  const shown = join('..', 'shared', ...parts);
+  if (!existsSync(dir) && process.env.AKV_AKS_REFERENCE_DATA === 'absent') {
+    const declared = (name: string): void =>
+      describe(name, () => it(`not run: ${shown} is declared absent (AKV_AKS_REFERENCE_DATA=absent)`, () => expect(existsSync(dir)).toBe(false)));
+    return { dir, describe: Object.assign(declared, { each: () => declared }) as unknown as Describe };
+  }
+  return { dir, describe: describeUnless(existsSync(dir) ? undefined : `reference data ${shown} is not beside the repository`) };
 }

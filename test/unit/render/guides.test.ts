@@ -14,7 +14,7 @@ import { ManifestError } from '../../../src/manifest/types.ts';
 import type { Manifest } from '../../../src/manifest/types.ts';
 import { renderAll } from '../../../src/render/render.ts';
 import type { KubeObject, RenderFacts } from '../../../src/render/render.ts';
-import { describeUnless, referenceData } from '../../support/guard.ts';
+import { withReferenceData } from '../../support/guard.ts';
 import { mounts, readGuideFacts, type GuideFacts, type Params } from './guide-facts.ts';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
@@ -162,8 +162,8 @@ describe('guide: VM identity with userAssignedIdentityID, a secret and a key', (
   });
 });
 
-const guides = referenceData('reference-guides');
-describeUnless(guides.missing)('test/fixtures/guides/facts.yaml still matches the reference guides', () => {
+const guides = withReferenceData('reference-guides');
+guides.describe('test/fixtures/guides/facts.yaml still matches the reference guides', () => {
   test('the facts read from the five guides equal the project copy', () => {
     const texts = readdirSync(guides.dir).map((f) => readFileSync(join(guides.dir, f), 'utf8'));
     expect(texts).toHaveLength(5);

@@ -4,7 +4,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1CustomResourceDefinition, V1JSONSchemaProps } from '@kubernetes/client-node';
 import { CRD_DIR, readCrds } from '../../sandbox/kube/bootstrap.ts';
-import { describeUnless, referenceData } from '../../support/guard.ts';
+import { withReferenceData } from '../../support/guard.ts';
 
 /** `<version> <path>: <type>` for every field of every version's schema (descriptions left out). */
 function fieldSet(crd: V1CustomResourceDefinition): string[] {
@@ -53,8 +53,8 @@ describe('the sandbox CRDs of the Secrets Store CSI Driver', () => {
   });
 });
 
-const upstream = referenceData('fixtures', 'crds');
-describeUnless(upstream.missing)('the sandbox CRDs against the driver\'s generated CRDs (../shared/fixtures/crds)', () => {
+const upstream = withReferenceData('fixtures', 'crds');
+upstream.describe('the sandbox CRDs against the driver\'s generated CRDs (../shared/fixtures/crds)', () => {
   it('same CRDs, names, versions and field sets with the same types', () => {
     const theirs = byName(readCrds(upstream.dir));
     const ours = byName(own);
