@@ -1,7 +1,7 @@
 // `npm test`: everything CI checks, in order: types, lint, workflow lint, the committed bundle, the
 // generated docs, unit tests, then the integration and end-to-end tests against the sandbox
-// (started by jest's global setup, or reused when `npm run sandbox` is already up). Ends with one `tests: N passed, N failed, N skipped`
-// line. With CI=true nothing may be skipped: a skipped, pending or todo test, or a project that ran
+// (started by jest's global setup, or reused when `npm run sandbox` is already up). Ends with one
+// `tests: N passed, N failed, N skipped` line. With CI=true nothing may be skipped: a skipped, pending or todo test, or a project that ran
 // no test, fails the run (suites that lack something fail themselves in CI: test/support/guard.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
