@@ -2,7 +2,7 @@
 // Plain JavaScript so any Node can start it. The runtime: the running node when it is 24 or newer
 // (the entry is imported in this process), else the optional node-<os>-<arch> package npm
 // installed where the registry serves one, else one clear line.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -34,7 +34,15 @@ if (Number(process.versions.node.split('.')[0]) >= NEEDED) {
     );
     process.exit(1);
   }
-  const result = spawnSync(node, [entry, ...args], { stdio: 'inherit' });
-  if (result.signal) process.kill(process.pid, result.signal);
-  process.exit(result.status ?? 1);
+  const child = spawn(node, [entry, ...args], { stdio: 'inherit' });
+  // Ctrl-C reaches both processes; a signal sent to this one alone is passed on.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => {
+    if (signal) {
+      process.removeAllListeners(signal); // end as the child ended: by that signal
+      process.kill(process.pid, signal);
+      return;
+    }
+    process.exit(code ?? 1);
+  });
 }
