@@ -1,7 +1,7 @@
 // The proof step with real service-account tokens: TokenRequest against the sandbox cluster's
 // kube-apiserver (through @kubernetes/client-node), exchanged at the Entra simulator, which fetches
 // the cluster issuer's discovery document and JWKS, exactly as a pod's workload identity would.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CoreV1Api, KubeConfig, WellKnownApi } from '@kubernetes/client-node';
@@ -13,6 +13,7 @@ import type { VaultInfo } from '../../../src/vault/index.ts';
 import { control, sandboxEnv } from '../../support/sandbox.ts';
 import { captureStdout, createCertificate, createKey, createTestVault, grantDeployer, sandboxSession, uniqueName, visibleLog } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
+import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 
 jest.setTimeout(180_000);
 
@@ -29,7 +30,7 @@ function kubeconfigPath(): string | undefined {
 }
 
 const kubeconfig = kubeconfigPath();
-const suite = kubeconfig && existsSync(kubeconfig) ? describe : describe.skip;
+const suite = describeUnless(kubeconfig && existsSync(kubeconfig) ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 const SECRET_VALUE = `kube-proof-${Math.random().toString(36).slice(2)}`;
 const ns = uniqueName('proof-');

@@ -3,7 +3,7 @@
 // objects the action does not own are added next to it, then the clean-up plan (no writes anywhere),
 // the clean-up (everything owned gone, in reverse order; look-alikes and secrets kept), a second
 // clean-up (no writes), and the opt-in secret deletion and purge.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam } from '../../../src/auth/arm.ts';
 import type { AzureSession } from '../../../src/auth/login.ts';
@@ -23,9 +23,10 @@ import { armRequests, captureStdout, createTestVault, dataClient, isWriteMethod,
 import type { TestVault } from '../azure/helpers.ts';
 import { control, recordMark } from '../../support/sandbox.ts';
 import { kubeAvailable, sandboxKubeconfig } from '../kube/helpers.ts';
+import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 
 jest.setTimeout(240_000);
-const describeKube = kubeAvailable() ? describe : describe.skip;
+const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const SECRET_VALUE = `cu-${randomBytes(12).toString('base64url')}`;

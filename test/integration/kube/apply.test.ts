@@ -1,13 +1,14 @@
 // Server-side apply, plan (dry run), ownership and pruning against the sandbox's kube-apiserver.
 // No Azure is needed: placeholders stand for ids the Azure side would provide.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import type { KubeSession } from '../../../src/kube/client.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../../../src/kube/spcps.ts';
 import { deleteNamespace, kubeAvailable, mounted, sandboxKube, shortId, testManifest, testTarget } from './helpers.ts';
+import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 
 jest.setTimeout(60_000);
-const describeKube = kubeAvailable() ? describe : describe.skip;
+const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 describeKube('applyKubeObjects against the sandbox API server', () => {
   const id = shortId();

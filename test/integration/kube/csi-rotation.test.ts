@@ -1,7 +1,7 @@
 // rotation: csi — the action restarts nothing and the gate waits for the driver's own rotation to
 // update the SecretProviderClassPodStatus of the running pod (the kubelet stand-in's rotation pass,
 // as --enable-secret-rotation does at each poll interval).
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import type { KubeSession } from '../../../src/kube/client.ts';
 import { readServiceAccountIssuer } from '../../../src/kube/client.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
@@ -12,9 +12,10 @@ import {
   azureSide, createIdentity, csiPodSpec, deleteNamespace, deploymentOf, federate, grantSecretsUser, kubeAvailable,
   kubeletControl, mounted, readDeployment, sandboxKube, shortId, testManifest, testTarget, writeSecret,
 } from './helpers.ts';
+import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 
 jest.setTimeout(180_000);
-const describeKube = kubeAvailable() ? describe : describe.skip;
+const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 describeKube('rotation: csi against the sandbox cluster', () => {
   const id = shortId();

@@ -1,7 +1,7 @@
 // The gate's failures against the sandbox cluster: a federated credential whose issuer does not match
 // (AADSTS70021), an identity without a Key Vault role (ForbiddenByRbac), and verify-only mode catching a
 // pod that still mounts an older version than the vault's current one.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeSession } from '../../../src/kube/client.ts';
 import { readServiceAccountIssuer } from '../../../src/kube/client.ts';
@@ -14,9 +14,10 @@ import {
   azureSide, createIdentity, csiPodSpec, deleteNamespace, deploymentOf, federate, grantSecretsUser,
   kubeAvailable, kubeletControl, mounted, sandboxKube, shortId, testManifest, testTarget, writeSecret,
 } from './helpers.ts';
+import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 
 jest.setTimeout(180_000);
-const describeKube = kubeAvailable() ? describe : describe.skip;
+const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 describeKube('gate failures against the sandbox cluster', () => {
   const id = shortId();

@@ -2,7 +2,7 @@
 // dry run per object, no pod lists once digests are recorded), and change detection still works:
 // an edit by another field manager, a removed label, a new client id and a new secret version are
 // each seen and applied. Against the sandbox's kube-apiserver; every API call is counted.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import { PatchStrategy } from '@kubernetes/client-node';
 import type { KubeSession } from '../../../src/kube/client.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
@@ -11,9 +11,10 @@ import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import { DIGEST_ANNOTATION } from '../../../src/rotate/decide.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
 import { csiPodSpec, deleteNamespace, deploymentOf, kubeAvailable, mounted, readDeployment, sandboxKube, shortId, testManifest, testTarget } from './helpers.ts';
+import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 
 jest.setTimeout(90_000);
-const describeKube = kubeAvailable() ? describe : describe.skip;
+const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 describeKube('no-op re-runs of the Kubernetes steps', () => {
   const id = shortId();

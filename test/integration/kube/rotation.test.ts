@@ -1,7 +1,7 @@
 // Apply → first deploy → gate; no-op re-run; one secret changes → only its consumers restart and the
 // gate waits for their new pods. Against the sandbox's real kube-apiserver + controller-manager and
 // the kubelet/CSI stand-in mounting through the local Azure.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import type { KubeSession } from '../../../src/kube/client.ts';
 import { readServiceAccountIssuer } from '../../../src/kube/client.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
@@ -15,9 +15,10 @@ import {
   azureSide, createIdentity, csiPodSpec, deleteNamespace, deploymentOf, envPodSpec, federate, grantSecretsUser,
   kubeAvailable, mounted, readDeployment, sandboxKube, shortId, testManifest, testTarget, writeSecret,
 } from './helpers.ts';
+import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 
 jest.setTimeout(180_000);
-const describeKube = kubeAvailable() ? describe : describe.skip;
+const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 describeKube('rotation and gate against the sandbox cluster', () => {
   const id = shortId();

@@ -1,6 +1,6 @@
 // A StatefulSet and a DaemonSet as consumers: discovered from their pod templates, restarted by a
 // template annotation under their own RollingUpdate strategy, and gated on their update revision.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import type { V1DaemonSet, V1StatefulSet } from '@kubernetes/client-node';
 import type { KubeSession } from '../../../src/kube/client.ts';
 import { readServiceAccountIssuer } from '../../../src/kube/client.ts';
@@ -12,9 +12,10 @@ import {
   azureSide, createIdentity, csiPodSpec, deleteNamespace, federate, grantSecretsUser, kubeAvailable,
   mounted, sandboxKube, shortId, testManifest, testTarget, writeSecret,
 } from './helpers.ts';
+import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 
 jest.setTimeout(180_000);
-const describeKube = kubeAvailable() ? describe : describe.skip;
+const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 describeKube('StatefulSet and DaemonSet consumers against the sandbox cluster', () => {
   const id = shortId();

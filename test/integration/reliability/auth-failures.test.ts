@@ -2,7 +2,7 @@
 // clock-shifted GitHub tokens, without the id-token permission, and through Entra / RBAC
 // propagation delays that the proof of access has to wait out. Knobs are world-wide: each scenario
 // sets them right before its run and restores them right after.
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, expect, it, jest } from '@jest/globals';
 import {
   Restorer,
   artifacts,
@@ -23,11 +23,12 @@ import {
   type Run,
   type Scenario,
 } from './helpers.ts';
+import { describeUnless, itUnless } from '../../support/guard.ts';
 
 jest.setTimeout(4 * 60_000);
 
 const built = bundleBuilt();
-const d = built ? describe : describe.skip;
+const d = describeUnless(built ? undefined : 'dist/ has no complete bundle: run npm run build');
 
 let az: AzureSide;
 let k: Kube;
@@ -112,7 +113,7 @@ d('GitHub tokens and sign-in', () => {
 // The proof exchanges a service-account token of the sandbox cluster at the Entra simulator: a
 // sandbox started before the simulator could read the kube-apiserver's JWKS cannot pass it.
 const stale = staleSandbox();
-const proofIt = stale ? it.skip : it;
+const proofIt = itUnless(stale);
 if (stale) console.warn(`proof scenarios skipped: ${stale}`);
 
 d(`propagation delays the proof of access waits out${stale ? ` (SKIPPED: ${stale})` : ''}`, () => {

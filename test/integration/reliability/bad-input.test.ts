@@ -5,8 +5,9 @@
 // environment appears in no artifact.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it, jest } from '@jest/globals';
+import { expect, it, jest } from '@jest/globals';
 import { artifacts, bundleBuilt, leaks, newWorkspace, records, root, runBundle, secretValue, usedValues, visible, type Run } from './helpers.ts';
+import { describeUnless } from '../../support/guard.ts';
 
 jest.setTimeout(5 * 60_000);
 
@@ -15,7 +16,7 @@ const files = readdirSync(dir)
   .filter((f) => f.endsWith('.yaml'))
   .sort();
 const built = bundleBuilt();
-const d = built ? describe : describe.skip;
+const d = describeUnless(built ? undefined : 'dist/ has no complete bundle: run npm run build');
 
 const DB_PASSWORD = secretValue('bad-input-db');
 usedValues.set('DB_PASSWORD', DB_PASSWORD);

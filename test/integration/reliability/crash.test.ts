@@ -5,7 +5,7 @@
 // workload annotations) must equal that of an uninterrupted run on another fresh vault and
 // namespace: no extra Key Vault version, no orphaned or duplicate role assignment. A third run
 // writes nothing.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import {
   Restorer,
@@ -30,11 +30,12 @@ import {
   type Run,
   type Scenario,
 } from './helpers.ts';
+import { describeUnless, itUnless } from '../../support/guard.ts';
 
 jest.setTimeout(6 * 60_000);
 
 const built = bundleBuilt();
-const d = built ? describe : describe.skip;
+const d = describeUnless(built ? undefined : 'dist/ has no complete bundle: run npm run build');
 // Without a sandbox whose Entra can read the cluster's JWKS, neither the proof nor a pod mount can
 // succeed: the crash runs then skip the proof (the kill point "Proof" is kept as a no-op step).
 const stale = staleSandbox();
@@ -252,7 +253,7 @@ d(`crash consistency: SIGKILL at each step, then a re-run${stale ? ' (proof skip
     { label: 'change-after-restart', when: afterLine(/Restarted Deployment /) },
     { label: 'change-gate-start', when: afterGroup('Gate') },
   ]) {
-    const runIt = stale ? it.skip : it;
+    const runIt = itUnless(stale);
     runIt(`a changed value, killed at ${kp.label}: the re-run restarts the consumer exactly once and reaches the reference`, async () => {
       const ref = await changedReference();
       const parsed = JSON.parse(ref) as { secrets: Record<string, { versions: number }>; deployments: Array<{ name: string; replicaSets: number }> };

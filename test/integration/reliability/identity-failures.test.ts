@@ -2,7 +2,7 @@
 // action (dist/index.js) under each injected failure, each scenario with its own fresh vault,
 // namespace and identity. Faults are scoped by path to the scenario's identity or vault, so other
 // tests sharing the sandbox never meet them; every fault is removed after its scenario.
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, expect, it, jest } from '@jest/globals';
 import {
   Restorer,
   armRecords,
@@ -24,11 +24,12 @@ import {
   type RequestRecord,
   type Scenario,
 } from './helpers.ts';
+import { describeUnless } from '../../support/guard.ts';
 
 jest.setTimeout(4 * 60_000);
 
 const built = bundleBuilt();
-const d = built ? describe : describe.skip;
+const d = describeUnless(built ? undefined : 'dist/ has no complete bundle: run npm run build');
 
 let az: AzureSide;
 let k: Kube;

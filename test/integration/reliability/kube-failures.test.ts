@@ -5,7 +5,7 @@
 // schedulerName) where the test writes the SPCPS itself, so what the gate reads is exactly what the
 // test wrote.
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, expect, it, jest } from '@jest/globals';
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import {
   Restorer,
@@ -28,11 +28,12 @@ import {
   type Kube,
   type Scenario,
 } from './helpers.ts';
+import { describeUnless } from '../../support/guard.ts';
 
 jest.setTimeout(4 * 60_000);
 
 const built = bundleBuilt();
-const d = built ? describe : describe.skip;
+const d = describeUnless(built ? undefined : 'dist/ has no complete bundle: run npm run build');
 
 let az: AzureSide;
 let k: Kube;

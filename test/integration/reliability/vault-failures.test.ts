@@ -2,7 +2,7 @@
 // under each injected failure, each scenario in its own fresh vault and namespace. Each ends in
 // success or a precise message, with nothing lost (every secret holds its value) and no duplicate
 // versions (checked through the SDK and through the sandbox's request records).
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, expect, it, jest } from '@jest/globals';
 import {
   Restorer,
   artifacts,
@@ -25,11 +25,12 @@ import {
   type RequestRecord,
   type Scenario,
 } from './helpers.ts';
+import { describeUnless } from '../../support/guard.ts';
 
 jest.setTimeout(4 * 60_000);
 
 const built = bundleBuilt();
-const d = built ? describe : describe.skip;
+const d = describeUnless(built ? undefined : 'dist/ has no complete bundle: run npm run build');
 
 let az: AzureSide;
 let k: Kube;

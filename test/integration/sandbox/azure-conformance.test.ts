@@ -1,15 +1,19 @@
 // The sandbox ARM answers with the shapes of the Azure REST examples in
 // ../shared/fixtures/arm-examples (every msi/authorization/keyvault example file; same keys and
-// JSON types, extra keys allowed) for the same operation and status code.
+// JSON types, extra keys allowed) for the same operation and status code. The examples are
+// reference data beside the repository, not part of it: without them the suite is skipped (and
+// fails in CI, where they are always present).
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, test } from '@jest/globals';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, expect, test } from '@jest/globals';
+import { withReferenceData } from '../../support/guard.ts';
 import { sandboxEnv } from '../../support/sandbox.ts';
 import { ARM_SCOPE, federatedCredential, useRunnerEnv } from '../../sandbox/azure/sdk-clients.ts';
 import { shapeMismatches } from '../../sandbox/azure/shape.ts';
 
-const EXAMPLES = resolve(import.meta.dirname, '..', '..', '..', '..', 'shared', 'fixtures', 'arm-examples');
+const examples = withReferenceData('fixtures', 'arm-examples');
+const EXAMPLES = examples.dir;
 const env = sandboxEnv();
 const SUB = env.AKV_AKS_SANDBOX_SUBSCRIPTION_ID!;
 const ARM = env.AKV_AKS_ARM_ENDPOINT!;
@@ -107,7 +111,7 @@ const SCENARIOS: Record<string, () => Promise<Observed[]>> = {
   },
 };
 
-const index = JSON.parse(readFileSync(join(EXAMPLES, 'index.json'), 'utf8')) as Array<{ file: string }>;
+const index = !existsSync(EXAMPLES) ? [] : (JSON.parse(readFileSync(join(EXAMPLES, 'index.json'), 'utf8')) as Array<{ file: string }>);
 const armFiles = index.map((e) => e.file).filter((f) => /^(msi|authorization|keyvault)\//.test(f));
 
 beforeAll(async () => {
@@ -115,13 +119,14 @@ beforeAll(async () => {
   token = (await federatedCredential(env).getToken(ARM_SCOPE)).token;
 });
 
-describe('ARM responses match the Azure REST examples', () => {
+examples.describe('ARM responses match the Azure REST examples', () => {
   test('every ARM example file has a scenario', () => {
     expect(armFiles.length).toBeGreaterThanOrEqual(10);
     expect(armFiles.filter((f) => !SCENARIOS[f])).toEqual([]);
   });
 
-  test.each(armFiles)('%s', async (file) => {
+  // (jest refuses an empty table; without the examples the suite is skipped anyway)
+  if (armFiles.length > 0) test.each(armFiles)('%s', async (file) => {
     const example = JSON.parse(readFileSync(join(EXAMPLES, file), 'utf8')) as Example;
     const observed = await SCENARIOS[file]!();
     for (const o of observed) {

@@ -1,8 +1,9 @@
 // What an AKS cluster with the Key Vault secrets provider add-on has before the action runs:
-// anonymous service-account issuer discovery, the Secrets Store CSI Driver CRDs (upstream files)
+// anonymous service-account issuer discovery, the Secrets Store CSI Driver CRDs (./crds, written
+// from the driver's API)
 // and CSIDriver object (tokenRequests for workload identity), and one Ready node.
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   ApiextensionsV1Api,
   CoreV1Api,
@@ -16,6 +17,8 @@ import { parseAllDocuments } from 'yaml';
 import { CSI_DRIVER, TOKEN_AUDIENCE } from './csi.ts';
 
 export const NODE_NAME = 'aks-nodepool1-0';
+/** The project's own CRDs of the Secrets Store CSI Driver (see crds/SOURCES.md). */
+export const CRD_DIR = resolve(import.meta.dirname, 'crds');
 
 function code(err: unknown): number | undefined {
   const e = err as { code?: unknown } | undefined;
@@ -44,7 +47,7 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
-/** The CRD documents of a folder (the upstream secrets-store.csi.x-k8s.io files). */
+/** The CRD documents of a folder (the secrets-store.csi.x-k8s.io definitions). */
 export function readCrds(dir: string): V1CustomResourceDefinition[] {
   const out: V1CustomResourceDefinition[] = [];
   for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
@@ -99,7 +102,7 @@ export async function bootstrapCluster(kc: KubeConfig, opts: { crdDir: string; l
     }),
   );
 
-  // CRDs, as they are upstream.
+  // The driver's CRDs.
   const crds = readCrds(opts.crdDir);
   if (crds.length === 0) throw new Error(`no CustomResourceDefinition found in ${opts.crdDir}`);
   for (const crd of crds) await ignoreConflict(ext.createCustomResourceDefinition({ body: crd }));

@@ -1,13 +1,13 @@
 // The local AKS cluster of the sandbox: control plane (etcd, kube-apiserver, kube-controller-manager
 // built from the Go module proxy by build.ts), cluster bootstrap (CRDs, CSIDriver, node, issuer
 // discovery) and the kubelet/CSI stand-in with its control routes on 127.0.0.1:27014.
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { AzureWorld } from '../azure/world-api.ts';
 import { ensureCa } from '../pki.ts';
 import { HOST, PORTS } from '../ports.ts';
 import type { RunningPart, SandboxContext } from '../types.ts';
-import { NODE_NAME, bootstrapCluster } from './bootstrap.ts';
+import { CRD_DIR, NODE_NAME, bootstrapCluster } from './bootstrap.ts';
 import { ensureKubeBinaries } from './build.ts';
 import { caFetch } from './ca-fetch.ts';
 import { handleKubeletControl, startKubeletControl } from './control.ts';
@@ -65,7 +65,7 @@ export async function startKube(ctx: SandboxContext): Promise<RunningPart> {
   try {
     const kc = new KubeConfig();
     kc.loadFromFile(plane.kubeconfig);
-    await bootstrapCluster(kc, { crdDir: resolve(ctx.root, '..', 'shared', 'fixtures', 'crds'), log });
+    await bootstrapCluster(kc, { crdDir: CRD_DIR, log });
 
     const authorityHost = ctx.env.AKV_AKS_AUTHORITY_HOST ?? (world as { authorityHost?: string } | undefined)?.authorityHost ?? `https://${HOST}:${PORTS.entra}`;
     kubelet = new Kubelet({

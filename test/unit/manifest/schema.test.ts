@@ -1,4 +1,4 @@
-// schema.json is the documented format (editors, the generated README reference): check it is
+// schema.json is the documented format (editors, the generated reference in docs/manifest.md): check it is
 // draft 2020-12, every field is described, and it agrees with the loader on the fixtures.
 import { describe, expect, test } from '@jest/globals';
 import { readFileSync, readdirSync } from 'node:fs';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
-import { readCrds } from '../../sandbox/kube/bootstrap.ts';
+import { CRD_DIR, readCrds } from '../../sandbox/kube/bootstrap.ts';
 import { etcdWrapperGoMod, kubernetesWrapperGoMod, stagingModules, stagingVersion } from '../../sandbox/kube/build.ts';
 import { parseConfigPatch } from '../../sandbox/kube/control.ts';
 import { requiredEnvSources, subPathOnlyVolumes } from '../../sandbox/kube/kubelet.ts';
@@ -44,8 +44,8 @@ describe('control-plane build recipe', () => {
 });
 
 describe('cluster bootstrap inputs', () => {
-  it('reads both upstream CRDs from ../shared/fixtures/crds', () => {
-    const crds = readCrds(join(root, '..', 'shared', 'fixtures', 'crds'));
+  it('reads both CRDs of the Secrets Store CSI Driver from the project\'s crds/', () => {
+    const crds = readCrds(CRD_DIR);
     expect(crds.map((c) => c.metadata?.name).sort()).toEqual([
       'secretproviderclasses.secrets-store.csi.x-k8s.io',
       'secretproviderclasspodstatuses.secrets-store.csi.x-k8s.io',
