@@ -6,6 +6,7 @@ import { ClientAssertionCredential } from '@azure/identity';
 import type { Cloud } from './cloud.ts';
 import { errorCodes, messageOf } from './http.ts';
 import { audienceText, decodeJwtClaims } from './jwt.ts';
+import { cachedCredential } from './token-cache.ts';
 
 export const DEFAULT_AUDIENCE = 'api://AzureADTokenExchange';
 
@@ -149,7 +150,10 @@ export async function login(opts: {
     if (!value) throw new LoginError('invalid-input', `input ${input} is required`);
     if (!GUID.test(value) && input !== 'tenant-id') throw new LoginError('invalid-input', `input ${input} must be a GUID, got ${JSON.stringify(value)}`);
   }
-  const { credential, lastAssertion } = githubOidcCredential({ ...opts, audience });
+  const built = githubOidcCredential({ ...opts, audience });
+  const lastAssertion = built.lastAssertion;
+  // One credential for the whole run, its tokens cached per audience (one GitHub ID token each).
+  const credential = cachedCredential(built.credential);
   core.info(`Logging in to ${opts.cloud.name} as ${opts.clientId} (tenant ${opts.tenantId}) with a GitHub OIDC token (audience ${audience})`);
   try {
     const token = await credential.getToken(opts.cloud.armScope);
