@@ -11,7 +11,7 @@ import { parseManifest } from '../manifest/load.ts';
 import { ManifestError, type Manifest, type ManifestDocument } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import { planProof, provable } from '../identity/prove-plan.ts';
-import { countByAction, planLines, textTable, GATE_HEADER, gateRows } from '../report/format.ts';
+import { countByAction, gateLogLines, planLogLines } from '../report/format.ts';
 import type { RunReport } from '../report/model.ts';
 import type { VaultInfo } from '../vault/index.ts';
 import { maskValue } from '../vault/values.ts';
@@ -56,7 +56,7 @@ export function readManifest(file: string, shownAs: string, env: Record<string, 
 
 function logPlan(title: string, items: PlanItem[]): void {
   core.info(`${title}: ${countByAction(items)}`);
-  for (const line of planLines(items)) core.info(`  ${line}`);
+  for (const line of planLogLines(items)) core.info(`  ${line}`);
 }
 
 /** Runs the pipeline for `settings.mode`, filling `report` as it goes (also when it throws). */
@@ -205,7 +205,7 @@ async function gate(
   const result = await section('Gate: pods mounted the expected versions', async () => {
     const r = await S.runGate(kube, manifest, report.secrets, { timeoutMs: Math.max(1_000, deadline - Date.now()), ...hints });
     report.warnings.push(...(r.warnings ?? []));
-    for (const line of textTable(GATE_HEADER, gateRows(r.pods))) core.info(line);
+    for (const line of gateLogLines(r.pods)) core.info(line);
     core.info(`gate ${r.passed ? 'passed' : 'failed'} after ${formatDuration(r.waitedMs)}`);
     return r;
   });
