@@ -6,7 +6,7 @@ import { ClientAssertionCredential } from '@azure/identity';
 import type { Cloud } from './cloud.ts';
 import { errorCodes, messageOf } from './http.ts';
 import { audienceText, decodeJwtClaims } from './jwt.ts';
-import { cachedCredential } from './token-cache.ts';
+import { cachedCredential, reuseRecentAssertion } from './token-cache.ts';
 
 export const DEFAULT_AUDIENCE = 'api://AzureADTokenExchange';
 
@@ -115,14 +115,17 @@ export function githubOidcCredential(opts: {
   const audience = opts.audience ?? DEFAULT_AUDIENCE;
   const getIdToken = opts.getIdToken ?? ((aud: string) => core.getIDToken(aud));
   let last: string | undefined;
+  const assertion = reuseRecentAssertion(async () => {
+    const token = await getIdToken(audience);
+    core.setSecret(token);
+    return token;
+  });
   const credential = new ClientAssertionCredential(
     opts.tenantId,
     opts.clientId,
     async () => {
-      const token = await getIdToken(audience);
-      core.setSecret(token);
-      last = token;
-      return token;
+      last = await assertion();
+      return last;
     },
     { authorityHost: opts.cloud.authorityHost, disableInstanceDiscovery: opts.cloud.customAuthority === true },
   );

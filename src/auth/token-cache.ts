@@ -5,6 +5,7 @@
 // audience. It also asks without CAE: the SDK's CAE and non-CAE requests would otherwise use two MSAL
 // applications, each discovering the authority's metadata on its own.
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
+import { decodeJwtClaims } from './jwt.ts';
 
 /** A cached token is renewed this long before it expires (and at the token's own refresh hint). */
 export const TOKEN_RENEW_BEFORE_MS = 5 * 60_000;
@@ -48,5 +49,36 @@ export function cachedCredential(inner: TokenCredential, now: () => number = Dat
       pending.set(key, p);
       return p;
     },
+  };
+}
+
+/** An assertion is reused only this soon after it was fetched (one token acquisition)... */
+export const ASSERTION_REUSE_MS = 30_000;
+/** ...and only while it has at least this long to live (a short-lived one is always fetched afresh). */
+export const ASSERTION_MIN_VALIDITY_MS = 60_000;
+
+/**
+ * MSAL asks for the client assertion more than once per token acquisition (building the request,
+ * then sending it): the same fresh assertion serves them all, so each acquisition costs one GitHub
+ * ID-token (or service-account token) request. Concurrent asks share one fetch.
+ */
+export function reuseRecentAssertion(fetch: () => Promise<string>, now: () => number = Date.now): () => Promise<string> {
+  let last: { token: string; at: number; exp: number } | undefined;
+  let inFlight: Promise<string> | undefined;
+  return async () => {
+    const t = now();
+    if (last && t - last.at < ASSERTION_REUSE_MS && last.exp - t > ASSERTION_MIN_VALIDITY_MS) return last.token;
+    if (inFlight) return inFlight;
+    inFlight = (async () => {
+      try {
+        const token = await fetch();
+        const exp = decodeJwtClaims(token)?.exp;
+        last = { token, at: now(), exp: typeof exp === 'number' ? exp * 1000 : 0 };
+        return token;
+      } finally {
+        inFlight = undefined;
+      }
+    })();
+    return inFlight;
   };
 }

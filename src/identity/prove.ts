@@ -7,7 +7,7 @@ import { ClientAssertionCredential } from '@azure/identity';
 import { msiClient, secretClient } from '../auth/arm.ts';
 import { errorCodes, messageOf, sleep, statusOf } from '../auth/http.ts';
 import { decodeJwtClaims, audienceText } from '../auth/jwt.ts';
-import { cachedCredential } from '../auth/token-cache.ts';
+import { cachedCredential, reuseRecentAssertion } from '../auth/token-cache.ts';
 import { FEDERATION_CODES } from '../auth/login.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { Manifest, TargetSpec } from '../manifest/types.ts';
@@ -89,15 +89,18 @@ export async function proveAccess(
       const clientId = ident?.clientId ?? (t.identity.mode === 'external' ? t.identity.clientId : undefined);
       if (!clientId) throw new ProofError('unknown-identity', t.namespace, sa, `no client id known for the identity of ${t.namespace}/${sa}`);
       let lastToken: string | undefined;
+      const saToken = reuseRecentAssertion(async () => {
+        const token = await getToken(t.namespace, sa);
+        core.setSecret(token);
+        return token;
+      });
       // Cached: the secret and object clients share one exchange of the pod's token.
       const credential = cachedCredential(new ClientAssertionCredential(
         tenantId,
         clientId,
         async () => {
-          const token = await getToken(t.namespace, sa);
-          core.setSecret(token);
-          lastToken = token;
-          return token;
+          lastToken = await saToken();
+          return lastToken;
         },
         { authorityHost: session.cloud.authorityHost, disableInstanceDiscovery: session.cloud.customAuthority === true },
       ));

@@ -192,7 +192,7 @@ export async function runBundle(input: BundleInput): Promise<BundleRun> {
       const m = /^\/secrets\/([^/]+)(?:\/[^/]+)?\/?$/.exec(r.path);
       return r.service === 'keyvault' && r.method === 'GET' && m !== null && declared.has(decodeURIComponent(m[1] ?? '').toLowerCase());
     };
-    const token = (r: RecordLike): boolean => r.service === 'entra' && r.method === 'POST' && /\/oauth2\/v2\.0\/token$/.test(r.path);
+    const token = (r: RecordLike): boolean => r.service === 'entra' && r.method === 'POST' && /\/oauth2\/v2\.0\/token(\?|$)/.test(r.path);
     const counts: ServiceCounts = {
       keyvault: vault.requests,
       keyvaultWrites: vault.writes,

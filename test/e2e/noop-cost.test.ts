@@ -62,7 +62,7 @@ function valueReads(records: RequestRecord[]): string[] {
  */
 function podExchanges(records: RequestRecord[]): RequestRecord[] {
   return records.filter(
-    (r) => r.service === 'entra' && r.method === 'POST' && /\/oauth2\/v2\.0\/token$/.test(r.path) && r.assertionIssuer === SANDBOX_ISSUER && podClients.includes(r.clientId ?? ''),
+    (r) => r.service === 'entra' && r.method === 'POST' && /\/oauth2\/v2\.0\/token(\?|$)/.test(r.path) && r.assertionIssuer === SANDBOX_ISSUER && podClients.includes(r.clientId ?? ''),
   );
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AccessToken, GetTokenOptions } from '@azure/core-auth';
-import { cachedCredential, TOKEN_RENEW_BEFORE_MS } from '../../../src/auth/token-cache.ts';
+import { ASSERTION_REUSE_MS, cachedCredential, reuseRecentAssertion, TOKEN_RENEW_BEFORE_MS } from '../../../src/auth/token-cache.ts';
 
 /** A credential that counts its acquisitions (each one would be a GitHub ID token and an Entra request). */
 function counting(lifetimeMs: number, now: () => number) {
@@ -55,5 +55,31 @@ describe('cachedCredential', () => {
     });
     await expect(c.getToken('s')).rejects.toThrow('AADSTS70021');
     await expect(c.getToken('s')).resolves.toMatchObject({ token: 'ok' });
+  });
+});
+
+const jwtExpiring = (expMs: number, n: number): string => `e30.${Buffer.from(JSON.stringify({ exp: Math.floor(expMs / 1000), n })).toString('base64url')}.c2ln`;
+
+describe('reuseRecentAssertion', () => {
+  it('one fetch serves the asks of one acquisition (MSAL asks twice), concurrent ones included', async () => {
+    let t = 1_000_000;
+    let fetched = 0;
+    const get = reuseRecentAssertion(async () => jwtExpiring(t + 300_000, ++fetched), () => t);
+    const [a, b] = await Promise.all([get(), get()]);
+    expect(await get()).toBe(a);
+    expect(b).toBe(a);
+    expect(fetched).toBe(1);
+    t += ASSERTION_REUSE_MS; // a later acquisition gets a fresh one
+    await get();
+    expect(fetched).toBe(2);
+  });
+
+  it('a short-lived assertion is fetched afresh every time (a long job never presents an expired one)', async () => {
+    const t = 1_000_000;
+    let fetched = 0;
+    const get = reuseRecentAssertion(async () => jwtExpiring(t + 2_000, ++fetched), () => t);
+    await get();
+    await get();
+    expect(fetched).toBe(2);
   });
 });
