@@ -40,6 +40,8 @@ export interface BundleRun {
   counts: ServiceCounts;
   summaryBytes: number;
   logBytes: number;
+  /** Log bytes by kind of line: `::add-mask::` (the runner's masks), `::debug::`, other workflow commands, text. */
+  logByKind: Record<string, number>;
   /** ::error:: lines of the log (value-free; the log itself carries ::add-mask:: commands). */
   errors: string[];
   /** Lines of the log matching `keep` (for the proof's skip line, for instance). */
@@ -163,12 +165,15 @@ export async function runBundle(input: BundleInput): Promise<BundleRun> {
     const errors: string[] = [];
     const kept: string[] = [];
     let logBytes = 0;
+    const logByKind: Record<string, number> = {};
     let partial = '';
     const onData = (chunk: Buffer): void => {
       logBytes += chunk.length;
       const lines = (partial + chunk.toString('utf8')).split('\n');
       partial = lines.pop() ?? '';
       for (const line of lines) {
+        const kind = line.startsWith('::add-mask::') ? 'add-mask' : line.startsWith('::debug::') ? 'debug' : line.startsWith('::') ? 'commands' : 'text';
+        logByKind[kind] = (logByKind[kind] ?? 0) + Buffer.byteLength(line) + 1;
         if (line.startsWith('::error')) errors.push(line.slice(0, 300));
         else if (input.keep?.test(line) && !line.startsWith('::add-mask::')) kept.push(line.slice(0, 300));
       }
@@ -206,7 +211,7 @@ export async function runBundle(input: BundleInput): Promise<BundleRun> {
     };
     const rssFile = join(ws, 'rss.txt');
     const peakRssBytes = existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8')) : NaN;
-    return { exitCode, wallMs: ended - started, peakRssBytes, counts, summaryBytes: statSync(join(ws, 'summary.txt')).size, logBytes, errors, kept };
+    return { exitCode, wallMs: ended - started, peakRssBytes, counts, summaryBytes: statSync(join(ws, 'summary.txt')).size, logBytes, logByKind, errors, kept };
   } finally {
     rmSync(ws, { recursive: true, force: true });
   }

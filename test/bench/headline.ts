@@ -80,7 +80,16 @@ function commonRows(scenario: string, r: BundleRun): Row[] {
     row(scenario, 'Entra metadata discovery requests', String(c.entraDiscovery), '<= 1 (one authority)', c.entraDiscovery <= 1),
     row(scenario, 'GitHub ID-token requests', String(c.githubIdTokens), '<= 3', c.githubIdTokens <= 3),
     row(scenario, 'Kubernetes API requests', c.kube === undefined ? 'n/a (no audit log: sandbox started before it had one)' : String(c.kube), '', undefined),
-    row(scenario, 'step summary / log size', `${fmtBytes(r.summaryBytes)} / ${fmtBytes(r.logBytes)}`, 'summary < 64 KiB', r.summaryBytes < 64 * 1024),
+    row(
+      scenario,
+      'step summary / log size',
+      `${fmtBytes(r.summaryBytes)} / ${fmtBytes(r.logBytes)} (${Object.entries(r.logByKind)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, n]) => `${k} ${fmtBytes(n)}`)
+        .join(', ')})`,
+      'summary < 64 KiB',
+      r.summaryBytes < 64 * 1024,
+    ),
   ];
 }
 
