@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  DEPLOYER_CLIENT_ID,
   Runner,
   SANDBOX_ISSUER,
   azureTestSide,
@@ -103,10 +104,18 @@ describe('a no-op deploy through the bundle (default inputs)', () => {
     const records = await stepRecords(s);
     expect(valueReads(records)).toEqual([]);
     expect(podExchanges(records)).toEqual([]);
-    // One login: at most one GitHub ID token per audience (ARM, Key Vault).
+    // One login: at most one GitHub ID token and one Entra token per audience (ARM, Key Vault).
     const idTokens = records.filter((r) => r.service === 'github' && r.path.includes(`/jobs/${s.jobId}/idtoken`));
     expect(idTokens.length).toBeGreaterThanOrEqual(1);
     expect(idTokens.length).toBeLessThanOrEqual(3);
+    const deployerTokens = records.filter((r) => r.service === 'entra' && r.method === 'POST' && r.clientId === DEPLOYER_CLIENT_ID);
+    expect(deployerTokens.length).toBeGreaterThanOrEqual(1);
+    expect(deployerTokens.length).toBeLessThanOrEqual(3);
+    // ARM reads bounded: the vault, the role definition, the identities of rg-ids, the role
+    // assignments at the vault, one federated-credential list per identity (e2e runs in band, so
+    // the step's ARM records are its own).
+    const arm = records.filter((r) => r.service === 'arm').map((r) => `${r.method} ${r.path.split('?')[0]}`);
+    expect(arm.length <= 4 + podClients.length ? [] : arm).toEqual([]);
   });
 
   it('prove-access: always on the same unchanged deploy reads every mounted object as each pod identity (the records show it)', async () => {
