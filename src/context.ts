@@ -1,6 +1,7 @@
 // Every input of the action is read and checked here, once, into a typed Settings object;
 // the rest of the code takes Settings and never calls core.getInput.
 import * as core from '@actions/core';
+import { PROVE_MODES, type ProveMode } from './identity/prove-plan.ts';
 import { parseDuration } from './util/duration.ts';
 
 export const MODES = ['plan', 'apply', 'rotate', 'verify', 'plan-cleanup', 'cleanup'] as const;
@@ -22,8 +23,8 @@ export interface Settings {
   oidcIssuer?: string;
   /** Overall budget for waiting steps (proof of access, rollouts, the gate). */
   timeoutMs: number;
-  /** Run the proof-of-access step after ensuring identities (apply/rotate). */
-  prove: boolean;
+  /** Proof of access after ensuring identities (apply/rotate): every chain, the chains this run changed, or none. */
+  prove: ProveMode;
   /** Run the gate after apply/rotate (verify mode always gates). */
   gate: boolean;
   /** Environment the secret values are read from (the step's env). */
@@ -61,6 +62,16 @@ function booleanInput(name: string, fallback: boolean): boolean {
   throw new InputError(name, `expected true or false, got '${raw}'`);
 }
 
+/** `prove-access`: always | changed | never; the former booleans still mean always (true) and never (false). */
+function proveInput(): ProveMode {
+  const raw = core.getInput('prove-access').trim().toLowerCase();
+  if (!raw) return 'changed';
+  if ((PROVE_MODES as readonly string[]).includes(raw)) return raw as ProveMode;
+  if (['true', 'yes', '1'].includes(raw)) return 'always';
+  if (['false', 'no', '0'].includes(raw)) return 'never';
+  throw new InputError('prove-access', `expected ${PROVE_MODES.join(', ')} (or true / false), got '${raw}'`);
+}
+
 export function getSettings(env: Record<string, string | undefined> = process.env): Settings {
   const modeRaw = (core.getInput('mode') || 'apply').trim().toLowerCase();
   if (!(MODES as readonly string[]).includes(modeRaw)) {
@@ -85,7 +96,7 @@ export function getSettings(env: Record<string, string | undefined> = process.en
     kubeContext: core.getInput('context') || undefined,
     oidcIssuer: core.getInput('oidc-issuer') || undefined,
     timeoutMs,
-    prove: booleanInput('prove-access', true),
+    prove: proveInput(),
     gate: booleanInput('gate', true),
     env,
     repository: env.GITHUB_REPOSITORY,

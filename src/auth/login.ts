@@ -6,6 +6,7 @@ import { ClientAssertionCredential } from '@azure/identity';
 import type { Cloud } from './cloud.ts';
 import { errorCodes, messageOf } from './http.ts';
 import { audienceText, decodeJwtClaims } from './jwt.ts';
+import { cachedCredential, reuseRecentAssertion } from './token-cache.ts';
 
 export const DEFAULT_AUDIENCE = 'api://AzureADTokenExchange';
 
@@ -114,14 +115,17 @@ export function githubOidcCredential(opts: {
   const audience = opts.audience ?? DEFAULT_AUDIENCE;
   const getIdToken = opts.getIdToken ?? ((aud: string) => core.getIDToken(aud));
   let last: string | undefined;
+  const assertion = reuseRecentAssertion(async () => {
+    const token = await getIdToken(audience);
+    core.setSecret(token);
+    return token;
+  });
   const credential = new ClientAssertionCredential(
     opts.tenantId,
     opts.clientId,
     async () => {
-      const token = await getIdToken(audience);
-      core.setSecret(token);
-      last = token;
-      return token;
+      last = await assertion();
+      return last;
     },
     { authorityHost: opts.cloud.authorityHost, disableInstanceDiscovery: opts.cloud.customAuthority === true },
   );
@@ -149,7 +153,10 @@ export async function login(opts: {
     if (!value) throw new LoginError('invalid-input', `input ${input} is required`);
     if (!GUID.test(value) && input !== 'tenant-id') throw new LoginError('invalid-input', `input ${input} must be a GUID, got ${JSON.stringify(value)}`);
   }
-  const { credential, lastAssertion } = githubOidcCredential({ ...opts, audience });
+  const built = githubOidcCredential({ ...opts, audience });
+  const lastAssertion = built.lastAssertion;
+  // One credential for the whole run, its tokens cached per audience (one GitHub ID token each).
+  const credential = cachedCredential(built.credential);
   core.info(`Logging in to ${opts.cloud.name} as ${opts.clientId} (tenant ${opts.tenantId}) with a GitHub OIDC token (audience ${audience})`);
   try {
     const token = await credential.getToken(opts.cloud.armScope);

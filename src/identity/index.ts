@@ -91,6 +91,59 @@ async function getIdentity(msi: ManagedServiceIdentityClient, rg: string, name: 
   }
 }
 
+type LiveIdentity = { id?: string; clientId?: string; principalId?: string };
+
+/**
+ * The user-assigned identities of a resource group, listed once per run and resource group (one read
+ * instead of one per namespace); undefined when the list is not allowed (then each is read by name).
+ */
+function identityDirectory(session: AzureSession): (subscriptionId: string, rg: string) => Promise<Map<string, LiveIdentity> | undefined> {
+  const lists = new Map<string, Promise<Map<string, LiveIdentity> | undefined>>();
+  return (subscriptionId, rg) => {
+    const key = `${subscriptionId}|${rg}`.toLowerCase();
+    let p = lists.get(key);
+    if (!p) {
+      p = (async () => {
+        const out = new Map<string, LiveIdentity>();
+        try {
+          for await (const i of msiClient(session, subscriptionId).userAssignedIdentities.listByResourceGroup(rg)) {
+            if (i.name) out.set(i.name.toLowerCase(), { id: i.id, clientId: i.clientId, principalId: i.principalId });
+          }
+        } catch (e) {
+          if (statusOf(e) === 403 || statusOf(e) === 404) return undefined;
+          throw e;
+        }
+        return out;
+      })();
+      lists.set(key, p);
+    }
+    return p;
+  };
+}
+
+/** An identity by name: from its resource group's list, else (not listed yet, or no list right) read by name. */
+async function findIdentity(deps: GroupDeps, msi: ManagedServiceIdentityClient, sub: string, rg: string, name: string): Promise<LiveIdentity | undefined> {
+  const listed = (await deps.identitiesIn(sub, rg))?.get(name.toLowerCase());
+  return listed ?? getIdentity(msi, rg, name);
+}
+
+/**
+ * The role assignments at the vault scope and above (and below, when a target grants per object),
+ * listed once per run for every identity rather than once per identity.
+ */
+function vaultAssignments(deps: Pick<GroupDeps, 'auth'>, vault: VaultInfo, manifest: Manifest): () => Promise<LiveAssignment[]> {
+  let p: Promise<LiveAssignment[]> | undefined;
+  const perObject = manifest.targets.some((t) => t.access.scope !== 'vault');
+  return () =>
+    (p ??= (async () => {
+      const live: LiveAssignment[] = [];
+      for await (const a of deps.auth.roleAssignments.listForScope(scopeParam(vault.id), perObject ? undefined : { filter: 'atScope()' })) {
+        if (a.scope && a.roleDefinitionId && a.principalId) live.push({ scope: a.scope, roleDefinitionId: a.roleDefinitionId, principalId: a.principalId });
+      }
+      return live;
+    })());
+}
+
 async function listCredentials(msi: ManagedServiceIdentityClient, rg: string, name: string): Promise<LiveCredential[]> {
   const out: LiveCredential[] = [];
   for await (const c of msi.federatedIdentityCredentials.list(rg, name)) {
@@ -157,7 +210,9 @@ export async function ensureIdentities(
     }
   }
 
-  const perGroup = await mapLimited(groups, 4, (g) => ensureGroup(session, vault, manifest, g, { apply, issuer: opts.issuer, auth, kvm, mutex, roleIds }));
+  const identitiesIn = identityDirectory(session);
+  const assignments = vault.rbac ? vaultAssignments({ auth }, vault, manifest) : async () => [];
+  const perGroup = await mapLimited(groups, 4, (g) => ensureGroup(session, vault, manifest, g, { apply, issuer: opts.issuer, auth, kvm, mutex, roleIds, identitiesIn, assignments }));
   if (apply) {
     // The ledger first: an interrupted run leaves a recorded claim, never an unrecorded grant.
     const claims: LedgerClaims = { instance: instanceId(manifest), manifest: opts.manifestPath ?? '', assignments: [], policies: {}, addedNow: {} };
@@ -190,6 +245,10 @@ interface GroupDeps {
   kvm?: ReturnType<typeof keyVaultManagementClient>;
   mutex: KeyedMutex;
   roleIds: Map<string, string>;
+  /** The identities of a resource group (listed once per run). */
+  identitiesIn: (subscriptionId: string, rg: string) => Promise<Map<string, LiveIdentity> | undefined>;
+  /** The role assignments at the vault (listed once per run). */
+  assignments: () => Promise<LiveAssignment[]>;
 }
 
 async function ensureGroup(
@@ -213,7 +272,7 @@ async function ensureGroup(
     const sub = spec.subscriptionId ?? session.subscriptionId;
     msi = msiClient(session, sub);
     const itemName = `${spec.resourceGroup}/${spec.name}`;
-    const live = await getIdentity(msi, spec.resourceGroup, spec.name);
+    const live = await findIdentity(deps, msi, sub, spec.resourceGroup, spec.name);
     resolved = { exists: !!live, name: spec.name, clientId: live?.clientId, principalId: live?.principalId, resourceId: live?.id, subscriptionId: sub, resourceGroup: spec.resourceGroup };
     if (live) {
       items.push({ kind: 'identity', name: itemName, namespace: ns0, action: 'unchanged', reason: spec.mode === 'existing' ? 'existing identity' : undefined });
@@ -277,13 +336,8 @@ async function ensureGroup(
       if (!roleDefinitionId) throw new IdentityError(`role ${t.access.role} was not resolved`);
       for (const scope of grantScopes(vault.id, t)) wantedGrants.push({ scope, roleDefinitionId, roleName: t.access.role });
     }
-    const live: LiveAssignment[] = [];
-    if (resolved.principalId && !createdNow) {
-      const pid = resolved.principalId;
-      for await (const a of deps.auth.roleAssignments.listForScope(scopeParam(vault.id), { filter: `principalId eq '${pid}'` })) {
-        if (a.scope && a.roleDefinitionId && a.principalId) live.push({ scope: a.scope, roleDefinitionId: a.roleDefinitionId, principalId: a.principalId });
-      }
-    }
+    const pidNow = resolved.principalId?.toLowerCase();
+    const live = pidNow && !createdNow ? (await deps.assignments()).filter((a) => a.principalId.toLowerCase() === pidNow) : [];
     const grants = planGrants(resolved.principalId, label, wantedGrants, live, ns0);
     items.push(...grants.items);
     const pid = resolved.principalId;

@@ -7,6 +7,7 @@ import { ClientAssertionCredential } from '@azure/identity';
 import { msiClient, secretClient } from '../auth/arm.ts';
 import { errorCodes, messageOf, sleep, statusOf } from '../auth/http.ts';
 import { decodeJwtClaims, audienceText } from '../auth/jwt.ts';
+import { cachedCredential, reuseRecentAssertion } from '../auth/token-cache.ts';
 import { FEDERATION_CODES } from '../auth/login.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { Manifest, TargetSpec } from '../manifest/types.ts';
@@ -15,6 +16,7 @@ import { objectReader } from '../vault/objects.ts';
 import { maskValue } from '../vault/values.ts';
 import type { NamespaceIdentity } from './index.ts';
 import { serviceAccountSubject } from './plan.ts';
+import { identityOf, planProof, type ProofTarget } from './prove-plan.ts';
 
 export type ProofCause = 'federation-mismatch' | 'issuer-unreachable' | 'missing-role' | 'missing-secret' | 'unknown-identity' | 'other';
 
@@ -53,13 +55,6 @@ export function classifyProofError(e: unknown): ProofCause {
   return 'other';
 }
 
-function sameIdentity(i: NamespaceIdentity, t: TargetSpec): boolean {
-  if (i.namespace !== t.namespace || i.mode !== t.identity.mode) return false;
-  if (t.identity.mode === 'managed' || t.identity.mode === 'existing') return i.name?.toLowerCase() === t.identity.name.toLowerCase();
-  if (t.identity.mode === 'external') return i.clientId?.toLowerCase() === t.identity.clientId.toLowerCase();
-  return false;
-}
-
 async function describeFederation(session: AzureSession, t: TargetSpec): Promise<string> {
   if (t.identity.mode !== 'managed' && t.identity.mode !== 'existing') return 'the identity is external: check its federated credentials where it is managed';
   try {
@@ -80,33 +75,37 @@ export async function proveAccess(
   manifest: Manifest,
   identities: NamespaceIdentity[],
   getToken: (namespace: string, serviceAccount: string) => Promise<string>,
-  opts: { timeoutMs: number },
+  opts: { timeoutMs: number; targets?: ProofTarget[] },
 ): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
-  const targets = manifest.targets.filter((t) => t.serviceAccount && t.identity.mode !== 'kubelet');
+  // Default: every object of every target (prove-access: always); the pipeline passes planProof's choice.
+  const proofs = opts.targets ?? planProof('always', { targets: manifest.targets, identities, items: [], cluster: manifest.cluster.name, vaultName: vault.name });
   const tenantId = vault.tenantId || session.tenantId;
 
   await Promise.all(
-    targets.map(async (t) => {
+    proofs.map(async ({ target: t, objects }) => {
       const sa = t.serviceAccount as string;
-      const ident = identities.find((i) => sameIdentity(i, t)) ?? identities.find((i) => i.namespace === t.namespace && i.mode === t.identity.mode);
+      const ident = identityOf(identities, t);
       const clientId = ident?.clientId ?? (t.identity.mode === 'external' ? t.identity.clientId : undefined);
       if (!clientId) throw new ProofError('unknown-identity', t.namespace, sa, `no client id known for the identity of ${t.namespace}/${sa}`);
       let lastToken: string | undefined;
-      const credential = new ClientAssertionCredential(
+      const saToken = reuseRecentAssertion(async () => {
+        const token = await getToken(t.namespace, sa);
+        core.setSecret(token);
+        return token;
+      });
+      // Cached: the secret and object clients share one exchange of the pod's token.
+      const credential = cachedCredential(new ClientAssertionCredential(
         tenantId,
         clientId,
         async () => {
-          const token = await getToken(t.namespace, sa);
-          core.setSecret(token);
-          lastToken = token;
-          return token;
+          lastToken = await saToken();
+          return lastToken;
         },
         { authorityHost: session.cloud.authorityHost, disableInstanceDiscovery: session.cloud.customAuthority === true },
-      );
+      ));
       const client = secretClient(credential, session.cloud, vault.uri);
       const objectsApi = objectReader(credential, session.cloud, vault.uri);
-      const objects = t.objects;
       const pending = new Set(objects.map((o) => `${o.secret}@${o.version ?? ''}`));
       let delay = 1_000;
       let last: Attempt = { ok: false };

@@ -10,7 +10,8 @@ import type { KubeSession } from '../kube/client.ts';
 import { parseManifest } from '../manifest/load.ts';
 import { ManifestError, type Manifest, type ManifestDocument } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
-import { countByAction, planLines, textTable, GATE_HEADER, gateRows } from '../report/format.ts';
+import { planProof, provable } from '../identity/prove-plan.ts';
+import { countByAction, gateLogLines, planLogLines } from '../report/format.ts';
 import type { RunReport } from '../report/model.ts';
 import type { VaultInfo } from '../vault/index.ts';
 import { maskValue } from '../vault/values.ts';
@@ -55,7 +56,7 @@ export function readManifest(file: string, shownAs: string, env: Record<string, 
 
 function logPlan(title: string, items: PlanItem[]): void {
   core.info(`${title}: ${countByAction(items)}`);
-  for (const line of planLines(items)) core.info(`  ${line}`);
+  for (const line of planLogLines(items)) core.info(`  ${line}`);
 }
 
 /** Runs the pipeline for `settings.mode`, filling `report` as it goes (also when it throws). */
@@ -141,10 +142,15 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   });
   report.plan.push(...kubeItems);
 
-  if (!planMode && settings.prove && manifest.targets.some((t) => t.serviceAccount && t.identity.mode !== 'kubelet')) {
-    await section('Proof of access (as a pod would)', () =>
-      S.proveAccess(session, vault, manifest, ids.identities, (ns, sa) => S.serviceAccountToken(kube, ns, sa), { timeoutMs: Math.max(1_000, deadline - Date.now()) }),
-    );
+  // What this run changed (the identity and Kubernetes steps' own items) decides what is proven.
+  const proofs = planMode ? [] : planProof(settings.prove, { targets: manifest.targets, identities: ids.identities, items: [...ids.items, ...kubeItems], cluster: manifest.cluster.name, vaultName: vault.name });
+  if (proofs.length) {
+    await section('Proof of access (as a pod would)', () => {
+      for (const p of proofs) core.info(`proof: ${p.target.namespace}/${p.target.serviceAccount}: ${p.objects.length} object(s) (${p.why})`);
+      return S.proveAccess(session, vault, manifest, ids.identities, (ns, sa) => S.serviceAccountToken(kube, ns, sa), { timeoutMs: Math.max(1_000, deadline - Date.now()), targets: proofs });
+    });
+  } else if (!planMode && settings.prove !== 'never' && manifest.targets.some(provable)) {
+    core.info(`proof of access: skipped, no identity chain or mount changed in this run (prove-access: ${settings.prove}; the gate checks the pods)`);
   }
 
   const rotation = await section('Rotation', async () => {
@@ -199,7 +205,7 @@ async function gate(
   const result = await section('Gate: pods mounted the expected versions', async () => {
     const r = await S.runGate(kube, manifest, report.secrets, { timeoutMs: Math.max(1_000, deadline - Date.now()), ...hints });
     report.warnings.push(...(r.warnings ?? []));
-    for (const line of textTable(GATE_HEADER, gateRows(r.pods))) core.info(line);
+    for (const line of gateLogLines(r.pods)) core.info(line);
     core.info(`gate ${r.passed ? 'passed' : 'failed'} after ${formatDuration(r.waitedMs)}`);
     return r;
   });

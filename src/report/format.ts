@@ -30,6 +30,7 @@ function pad(s: string, n: number): string {
 
 /** One aligned line per plan item, grouped in the order the items were produced. */
 export function planLines(items: readonly PlanItem[]): string[] {
+  if (!items.length) return [];
   const kindW = Math.max(4, ...items.map((i) => i.kind.length));
   const nameW = Math.max(4, ...items.map((i) => displayName(i).length));
   const actW = Math.max(6, ...items.map((i) => i.action.length));
@@ -37,6 +38,39 @@ export function planLines(items: readonly PlanItem[]): string[] {
     `${SYMBOL[i.action]} ${pad(i.action, actW)}  ${pad(i.kind, kindW)}  ${pad(displayName(i), nameW)}${i.reason ? `  ${i.reason}` : ''}`.trimEnd(),
   );
 }
+
+/** Items shown one per row (log and summary): everything but `unchanged`, which is shown as counts. */
+export function shownItems(items: readonly PlanItem[]): PlanItem[] {
+  return items.filter((i) => i.action !== 'unchanged');
+}
+
+/** Unchanged items counted per kind, most first: `[['secret', 5000], ['federated-credential', 100]]`. */
+export function unchangedByKind(items: readonly PlanItem[]): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const i of items) if (i.action === 'unchanged') counts.set(i.kind, (counts.get(i.kind) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+}
+
+/** `5000 secret, 100 federated-credential` (empty when nothing is unchanged). */
+export function unchangedText(items: readonly PlanItem[]): string {
+  return unchangedByKind(items)
+    .map(([kind, n]) => `${n} ${kind}`)
+    .join(', ');
+}
+
+/**
+ * The log of a step's plan at any scale: one line per change, refusal or kept item, and the
+ * unchanged ones as one line of counts per kind (a no-op of 5,000 secrets logs one line, not 5,000).
+ */
+export function planLogLines(items: readonly PlanItem[]): string[] {
+  const lines = planLines(shownItems(items));
+  const same = unchangedText(items);
+  if (same) lines.push(`${SYMBOL.unchanged} unchanged: ${same}`);
+  return lines;
+}
+
+/** At most this many plan rows in the step summary (GitHub caps it at 1 MiB; the `report` output has every item). */
+export const SUMMARY_MAX_ROWS = 300;
 
 export function displayName(i: PlanItem): string {
   if (i.kind === 'namespace') return i.name;
@@ -64,6 +98,24 @@ export function gateRows(pods: readonly GatePodRow[]): string[][] {
     }
   }
   return rows;
+}
+
+/** Ready pods listed one per row (log and summary) up to this many; beyond, only their count. */
+export const GATE_MAX_OK_PODS = 50;
+
+/** The pods to list one per row: those not ok, and the ok ones while they are few. */
+export function listedPods<T extends { ok: boolean }>(pods: readonly T[]): { listed: T[]; okNotListed: number } {
+  const good = pods.filter((p) => p.ok);
+  const bad = pods.filter((p) => !p.ok);
+  return good.length <= GATE_MAX_OK_PODS ? { listed: [...bad, ...good], okNotListed: 0 } : { listed: bad, okNotListed: good.length };
+}
+
+/** The gate's log: a table of the listed pods and a count of the ok ones not listed. */
+export function gateLogLines(pods: readonly GatePodRow[]): string[] {
+  const { listed, okNotListed } = listedPods(pods);
+  const lines = listed.length ? textTable(GATE_HEADER, gateRows(listed)) : [];
+  if (okNotListed) lines.push(`${okNotListed} pods mounted the expected versions`);
+  return lines;
 }
 
 /** Fixed-width text table for the log. */

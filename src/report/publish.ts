@@ -2,7 +2,7 @@
 // annotations for each diagnosis. Values never reach here: the report is value-free by type.
 import * as core from '@actions/core';
 import { formatDuration } from '../util/duration.ts';
-import { countByAction, GATE_HEADER, gateRows, headline, PLAN_HEADER, planRows } from './format.ts';
+import { countByAction, GATE_HEADER, gateRows, headline, listedPods, PLAN_HEADER, planRows, shownItems, SUMMARY_MAX_ROWS, unchangedByKind } from './format.ts';
 import type { RunReport } from './model.ts';
 
 export function setOutputs(r: RunReport): void {
@@ -32,8 +32,18 @@ export async function writeSummary(r: RunReport): Promise<void> {
   if (r.durationMs !== undefined) facts.push(`took ${formatDuration(r.durationMs)}`);
   s.addRaw(`\n\n${facts.join(' · ')}\n`, true);
   if (r.plan.length) {
+    // Changes, refusals and kept items as rows; the unchanged as counts, collapsed (a no-op at
+    // 5,000 secrets x 100 namespaces stays a few hundred bytes).
     s.addHeading(r.mode === 'plan' ? `Plan: ${countByAction(r.plan)}` : `Changes: ${countByAction(r.plan)}`, 3);
-    s.addTable([header(PLAN_HEADER), ...planRows(r.plan)]);
+    const shown = shownItems(r.plan);
+    if (shown.length) s.addTable([header(PLAN_HEADER), ...planRows(shown.slice(0, SUMMARY_MAX_ROWS))]);
+    if (shown.length > SUMMARY_MAX_ROWS) s.addRaw(`…and ${shown.length - SUMMARY_MAX_ROWS} more (the \`report\` output lists every item)`, true);
+    const same = unchangedByKind(r.plan);
+    if (same.length) {
+      const total = same.reduce((n, [, c]) => n + c, 0);
+      const rows = same.map(([kind, n]) => `<tr><td>${kind}</td><td>${n}</td></tr>`).join('');
+      s.addDetails(`${total} unchanged`, `\n\n<table><tr><th>Kind</th><th>Unchanged</th></tr>${rows}</table>\n`);
+    }
   }
   if (r.restarted.length) {
     s.addHeading('Restarted workloads', 3);
@@ -41,7 +51,9 @@ export async function writeSummary(r: RunReport): Promise<void> {
   }
   if (r.gate) {
     s.addHeading(`Gate: ${r.gate.passed ? 'passed' : 'failed'} after ${formatDuration(r.gate.waitedMs)}`, 3);
-    if (r.gate.pods.length) s.addTable([header(GATE_HEADER), ...gateRows(r.gate.pods)]);
+    const { listed, okNotListed } = listedPods(r.gate.pods);
+    if (listed.length) s.addTable([header(GATE_HEADER), ...gateRows(listed.slice(0, SUMMARY_MAX_ROWS))]);
+    if (okNotListed) s.addRaw(`${okNotListed} pods mounted the expected versions`, true);
     if (r.gate.diagnoses.length) {
       s.addHeading('Diagnosis', 4);
       s.addTable([header(['Cause', 'Where', 'What happened', 'Fix']), ...r.gate.diagnoses.map((d) => [d.cause, d.pod ? `${d.namespace}/${d.pod}` : d.namespace ?? '', d.message, d.fix])]);

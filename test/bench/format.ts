@@ -11,6 +11,13 @@ export interface BenchArgs {
   gateNamespaces: number;
   /** Gate measurements (each a fresh rollout). */
   gateRounds: number;
+  /** Pods of each gate round, spread over the gate namespaces. */
+  gatePods: number;
+  /** The scale no-op through the bundle: secrets x namespaces (0 secrets: skipped). */
+  scaleSecrets: number;
+  scaleNamespaces: number;
+  /** Secrets of the small manifest whose no-op is measured in the scale vault (0: skipped). */
+  smallSecrets: number;
   /** Spawns of `node dist/index.js` for the start-up measurement. */
   startRuns: number;
   /** Extra per-request vault latency (ms) of the "region round trip" first-sync variant; 0 = skip it. */
@@ -26,13 +33,17 @@ export interface BenchArgs {
 export function parseArgs(argv: readonly string[]): BenchArgs {
   const quick = argv.includes('--quick');
   const args: BenchArgs = quick
-    ? { quick, secrets: 60, namespaces: 4, gateNamespaces: 1, gateRounds: 1, startRuns: 3, latencyMs: 0, latencySecrets: 0, keep: false }
-    : { quick, secrets: 500, namespaces: 20, gateNamespaces: 2, gateRounds: 3, startRuns: 5, latencyMs: 100, latencySecrets: 500, keep: false };
+    ? { quick, secrets: 60, namespaces: 4, gateNamespaces: 1, gateRounds: 1, gatePods: 2, scaleSecrets: 200, scaleNamespaces: 5, smallSecrets: 10, startRuns: 3, latencyMs: 0, latencySecrets: 0, keep: false }
+    : { quick, secrets: 500, namespaces: 20, gateNamespaces: 20, gateRounds: 3, gatePods: 200, scaleSecrets: 5000, scaleNamespaces: 100, smallSecrets: 10, startRuns: 5, latencyMs: 100, latencySecrets: 500, keep: false };
   const numeric: Record<string, keyof BenchArgs> = {
     '--secrets': 'secrets',
     '--namespaces': 'namespaces',
     '--gate-namespaces': 'gateNamespaces',
     '--gate-rounds': 'gateRounds',
+    '--gate-pods': 'gatePods',
+    '--scale-secrets': 'scaleSecrets',
+    '--scale-namespaces': 'scaleNamespaces',
+    '--small-secrets': 'smallSecrets',
     '--start-runs': 'startRuns',
     '--latency-ms': 'latencyMs',
     '--latency-secrets': 'latencySecrets',
@@ -61,6 +72,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   if (args.secrets < 1) throw new Error('--secrets must be at least 1');
   if (args.namespaces < 1) throw new Error('--namespaces must be at least 1');
   if (args.gateNamespaces > args.namespaces) args.gateNamespaces = args.namespaces;
+  if (args.scaleSecrets > 0 && args.scaleNamespaces < 1) throw new Error('--scale-namespaces must be at least 1');
   return args;
 }
 

@@ -149,7 +149,8 @@ describe('main job end to end', () => {
     expect(spc.spec.parameters.clientID).toBe(ident!.clientId);
     expect(spc.spec.parameters.objects).toContain(DB);
     expect(s.summary).toContain('Key Vault → AKS secrets');
-    expect(logLines(s).some((l) => l.includes(`proof: ${NS}/web read 2 object(s)`))).toBe(true);
+    // prove-access: changed (default): one read per grant scope (vault scope: one object of each type).
+    expect(logLines(s).some((l) => l.includes(`proof: ${NS}/web read 1 object(s)`))).toBe(true);
 
     // The app arrives between runs (its own deploy step), as in scripts/demo.ts.
     await applyObject(k, appDeployment({ namespace: NS, name: 'web', serviceAccount: 'web', spc: 'web-secrets', replicas: 2 }));

@@ -120,7 +120,8 @@ describe('two namespaces with different identities', () => {
         spec: { parameters: Record<string, string> };
       };
       expect(spc.spec.parameters.clientID).toBe(ident.clientId);
-      expect(s.log).toContain(`proof: ${ns}/${sa} read 2 object(s)`);
+      // One read per grant scope: A's vault-wide grant one object, B's two new per-secret grants each.
+      expect(s.log).toContain(`proof: ${ns}/${sa} read ${ns === NS_A ? 1 : 2} object(s)`);
     }
     await applyObject(k, appDeployment({ namespace: NS_A, name: 'api', serviceAccount: 'api', spc: 'api-secrets' }));
     await applyObject(k, appDeployment({ namespace: NS_B, name: 'reports', serviceAccount: 'reports', spc: 'reports-secrets' }));

@@ -32,9 +32,19 @@ describe('getSettings', () => {
       environment: 'AzureCloud',
       audience: 'api://AzureADTokenExchange',
       timeoutMs: 600_000,
-      prove: true,
+      prove: 'changed',
       gate: true,
     });
+  });
+
+  it('reads prove-access as always | changed | never, the former booleans as always / never', () => {
+    const cases: [string, string][] = [['always', 'always'], ['Changed', 'changed'], ['never', 'never'], ['true', 'always'], ['yes', 'always'], ['false', 'never'], ['0', 'never']];
+    for (const [raw, want] of cases) {
+      setInputs({ ...ids, 'PROVE-ACCESS': raw });
+      expect(getSettings().prove).toBe(want);
+    }
+    setInputs({ ...ids, 'PROVE-ACCESS': 'sometimes' });
+    expect(() => getSettings()).toThrow(/input 'prove-access': expected always, changed, never \(or true \/ false\), got 'sometimes'/);
   });
 
   it('reads every input', () => {
@@ -43,7 +53,7 @@ describe('getSettings', () => {
     expect(s.mode).toBe('verify');
     expect(s.manifestPath).toBe('deploy/a.yaml');
     expect(s.timeoutMs).toBe(90_000);
-    expect(s.prove).toBe(false);
+    expect(s.prove).toBe('never');
     expect(s.gate).toBe(false);
     expect(s.kubeContext).toBe('prod');
     expect(s.oidcIssuer).toBe('https://issuer/x/');

@@ -124,7 +124,7 @@ d(`propagation delays the proof of access waits out${stale ? ` (SKIPPED: ${stale
     expectExit(r, 0);
     const log = visible(r);
     expect(log).toMatch(/proof: [^\n]*(AADSTS70021|federat)[^\n]*retrying/i);
-    expect(log).toContain(`proof: ${s.ns}/api read 2 object(s)`);
+    expect(log).toContain(`proof: ${s.ns}/api read 1 object(s)`); // vault scope: one read (prove-access: changed)
     expect(await intactState(s)).toEqual(expectedIntact(s));
   });
 
@@ -135,7 +135,7 @@ d(`propagation delays the proof of access waits out${stale ? ` (SKIPPED: ${stale
     expectExit(r, 0);
     const log = visible(r);
     expect(log).toMatch(/proof: [^\n]*(ForbiddenByRbac|role|forbidden)[^\n]*retrying/i);
-    expect(log).toContain(`proof: ${s.ns}/api read 2 object(s)`);
+    expect(log).toContain(`proof: ${s.ns}/api read 1 object(s)`); // vault scope: one read (prove-access: changed)
     expect(await intactState(s)).toEqual(expectedIntact(s));
   });
 });

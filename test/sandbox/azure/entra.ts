@@ -210,7 +210,12 @@ export class Entra {
     if (what.startsWith('v2.0/') && req.method === 'GET') return { status: 200, body: discoveryDocument(w, isAlias ? tenant.toLowerCase() : w.tenantId) };
     if (what === 'discovery/instance' && req.method === 'GET') return { status: 200, body: instanceDiscovery(w, req.url) };
     if (what.startsWith('discovery/') && req.method === 'GET') return { status: 200, body: { keys: [{ ...w.entraKey.jwk, x5t: w.entraKey.kid, issuer: w.tokenIssuer }] } };
-    if (what.startsWith('oauth2/') && req.method === 'POST') return this.token(formBody(req), err);
+    if (what.startsWith('oauth2/') && req.method === 'POST') {
+      const form = formBody(req);
+      const iss = decodeJwt(form.get('client_assertion') ?? '')?.payload.iss;
+      const record = { clientId: form.get('client_id') ?? undefined, assertionIssuer: typeof iss === 'string' ? iss : undefined };
+      return { ...(await this.token(form, err)), record };
+    }
     return { status: 405, text: '' };
   }
 

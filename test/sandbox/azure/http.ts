@@ -26,6 +26,8 @@ export interface Reply {
   headers?: Record<string, string>;
   /** Request class for the stats (default: GET/HEAD read, others write). */
   class?: RequestRecord['class'];
+  /** More value-free facts for the request's record (Entra: who asked, with whose assertion). */
+  record?: Pick<RequestRecord, 'clientId' | 'assertionIssuer'>;
 }
 
 export type ServiceHandler = (req: HttpRequestInfo) => Promise<Reply> | Reply;
@@ -108,6 +110,7 @@ export async function startHttpsService(o: ServiceOptions): Promise<RunningServe
       let status = 0;
       let cls: RequestRecord['class'] | undefined;
       let dropped = false;
+      let facts: Reply['record'];
       try {
         const body = await readBody(req);
         const fault = o.world.takeFault(o.service, method, rawPath);
@@ -125,6 +128,7 @@ export async function startHttpsService(o: ServiceOptions): Promise<RunningServe
         }
         status = reply.status;
         cls = reply.class;
+        facts = reply.record;
         if (fault?.effect.kind === 'drop-response') {
           dropped = true;
           req.socket.destroy();
@@ -145,6 +149,7 @@ export async function startHttpsService(o: ServiceOptions): Promise<RunningServe
           at: Date.now(),
           class: cls ?? (method === 'GET' || method === 'HEAD' ? 'read' : 'write'),
           ...(dropped ? { dropped } : {}),
+          ...facts,
         });
       }
     })();

@@ -121,6 +121,9 @@ export interface RequestRecord {
   class?: 'read' | 'write';
   /** Served, but the answer was never sent (a `drop-response` fault): the client saw a reset. */
   dropped?: boolean;
+  /** Entra token requests: the client_id asked for and the issuer of its client assertion (who exchanged what). */
+  clientId?: string;
+  assertionIssuer?: string;
 }
 
 /** A request to a control route (plain HTTP, JSON body already parsed; undefined when empty). */

@@ -16,6 +16,20 @@ export const CLUSTER_NAME = 'sandbox';
 export const RESOURCE_GROUP = 'rg-sandbox';
 export const APISERVER_URL = `https://${HOST}:${PORTS.kubeApiserver}`;
 export const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/16';
+/** The user of the kubeconfig the sandbox writes (the action's and the tests' requests). */
+export const CLUSTER_USER = 'clusterUser';
+/**
+ * The apiserver's audit log (JSON lines, `logs/audit.log`): one Metadata event per completed request
+ * of CLUSTER_USER only (the controllers and the kubelet stand-in are not logged), so a benchmark can
+ * count the Kubernetes API requests of one action run.
+ */
+export const AUDIT_LOG = 'audit.log';
+const AUDIT_POLICY = {
+  apiVersion: 'audit.k8s.io/v1',
+  kind: 'Policy',
+  omitStages: ['RequestReceived', 'ResponseStarted'],
+  rules: [{ level: 'Metadata', users: [CLUSTER_USER] }, { level: 'None' }],
+};
 
 /**
  * Controllers kube-controller-manager runs: all defaults except those that need a cloud, a real
@@ -105,7 +119,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const ca = ensureCa(pkiDir);
   const serving = apiserverServingCert(pkiDir);
   const sa = serviceAccountKeys(certDir);
-  const admin = issueClientCert(pkiDir, certDir, 'cluster-user', 'clusterUser', ['system:masters']);
+  const admin = issueClientCert(pkiDir, certDir, 'cluster-user', CLUSTER_USER, ['system:masters']);
+  const auditPolicy = join(dir, 'audit-policy.yaml');
+  await writeFile(auditPolicy, stringify(AUDIT_POLICY));
   const kcmCert = issueClientCert(pkiDir, certDir, 'kube-controller-manager', 'system:kube-controller-manager', []);
 
   const kubeconfig = join(dir, 'kubeconfig');
@@ -192,6 +208,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         '--profiling=false',
         '--enable-priority-and-fairness=false',
         '--event-ttl=1h',
+        `--audit-policy-file=${auditPolicy}`,
+        `--audit-log-path=${join(logDir, AUDIT_LOG)}`,
+        '--audit-log-format=json',
+        '--audit-log-maxsize=200',
+        '--audit-log-maxbackup=1',
         '--v=1',
       ],
       { logPath: join(logDir, 'kube-apiserver.log'), onUnexpectedExit: crash('kube-apiserver') },

@@ -23,7 +23,8 @@ import type { Row } from '../../bench/format.ts';
 describe('parseArgs', () => {
   it('defaults to the issue sizes and --quick shrinks them', () => {
     const full = parseArgs([]);
-    expect(full).toMatchObject({ quick: false, secrets: 500, namespaces: 20 });
+    expect(full).toMatchObject({ quick: false, secrets: 500, namespaces: 20, scaleSecrets: 5000, scaleNamespaces: 100, gatePods: 200, smallSecrets: 10 });
+    expect(parseArgs(['--quick', '--scale-secrets', '0']).scaleSecrets).toBe(0);
     const quick = parseArgs(['--quick']);
     expect(quick.quick).toBe(true);
     expect(quick.secrets).toBeLessThan(full.secrets);
