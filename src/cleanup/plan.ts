@@ -25,7 +25,7 @@ import { ledgerName, otherClaims, permKey } from '../identity/ledger.ts';
 import type { GrantLedger } from '../identity/ledger.ts';
 import type { IdentitySpec, Manifest, TargetSpec } from '../manifest/types.ts';
 import type { PlanItem, PlanKind } from '../plan/types.ts';
-import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../render/labels.ts';
+import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId, legacyInstanceId } from '../render/labels.ts';
 
 export type KubeKind = 'SecretProviderClass' | 'ServiceAccount' | 'Namespace';
 
@@ -194,10 +194,11 @@ function summarise(entries: NamespaceEntry[], max = 5): string {
 }
 
 /** Why a found Kubernetes object may not be deleted (undefined: it may). Namespace content is checked separately. */
-export function kubeKeepReason(o: KubeFound, instance: string): string | undefined {
+export function kubeKeepReason(o: KubeFound, instance: string, legacy?: string): string | undefined {
   const managedBy = o.labels[MANAGED_BY_LABEL];
   const inst = o.labels[INSTANCE_LABEL];
   if (managedBy !== MANAGED_BY_VALUE || inst === undefined) return `not created by the action (lacks the ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} and ${INSTANCE_LABEL} labels)`;
+  if (legacy !== undefined && inst === legacy) return `carries the label of releases before manifest ownership (${INSTANCE_LABEL}=${inst}), shared by every manifest of this vault and cluster: which one applied it cannot be told, so it stays (an apply of this manifest moves it to its own label)`;
   if (inst !== instance) return `belongs to another manifest (${INSTANCE_LABEL}=${inst})`;
   const others = (o.managers ?? []).filter((m) => m !== ACTION_FIELD_MANAGER);
   if (others.length) return `also changed by ${[...new Set(others)].sort().join(', ')}: not only the action's (delete it by hand if it is no longer needed)`;
@@ -228,7 +229,7 @@ function planKube(input: CleanupInput): CleanupStep[] {
         steps.push({ item: { ...base, action: 'unchanged', reason: 'already being deleted' } });
         continue;
       }
-      let reason = kubeKeepReason(o, instance);
+      let reason = kubeKeepReason(o, instance, legacyInstanceId(input.manifest));
       if (!reason && kind === 'Namespace') {
         const left = (input.kube.content[o.name] ?? []).filter((e) => {
           if (isNamespaceDefault(e)) return false;

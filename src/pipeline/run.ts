@@ -33,7 +33,7 @@ export function maskEnvValues(manifest: Manifest, env: Record<string, string | u
  * Loads the manifest, naming it as the user wrote it (relative to the workspace) in every error, and
  * annotating each problem on its line so it shows in the pull request's files view.
  */
-export function readManifest(file: string, shownAs: string, env: Record<string, string | undefined> | undefined): ManifestDocument {
+export function readManifest(file: string, shownAs: string, env: Record<string, string | undefined> | undefined, repository?: string): ManifestDocument {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -42,7 +42,7 @@ export function readManifest(file: string, shownAs: string, env: Record<string, 
     throw new Error(`manifest ${shownAs}: ${code === 'ENOENT' ? 'no such file (the `manifest` input is relative to the workspace)' : (e as Error).message}`);
   }
   try {
-    return parseManifest(text, shownAs, { env });
+    return parseManifest(text, shownAs, { env, repository });
   } catch (e) {
     if (e instanceof ManifestError) {
       for (const i of e.issues) {
@@ -68,7 +68,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   const writes = settings.mode === 'plan' || settings.mode === 'apply' || settings.mode === 'rotate';
 
   const doc = await section('Manifest', async () => {
-    const d = readManifest(manifestFile, report.manifest, writes ? settings.env : undefined);
+    const d = readManifest(manifestFile, report.manifest, writes ? settings.env : undefined, settings.repository);
     maskEnvValues(d.manifest, settings.env);
     core.info(`${report.manifest}: ${d.manifest.secrets.length} secrets, ${d.manifest.targets.length} targets, vault ${d.manifest.vault.name}`);
     return d;

@@ -20,6 +20,7 @@ import { diffCounters } from './format.ts';
 import type { VaultCounters } from './format.ts';
 import { control, vaultCounters } from './sandbox.ts';
 import type { BenchVault } from './sandbox.ts';
+import { manifestInstance } from '../../src/manifest/instance.ts';
 
 export interface Phase {
   ms: number;
@@ -64,6 +65,7 @@ export function benchManifest(vault: BenchVault, layout: Layout): Manifest {
   }));
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: layout.cluster }),
     vault: { name: vault.name, resourceGroup: 'rg-sandbox' },
     cluster: { name: layout.cluster },
     identityDefaults: { resourceGroup: layout.identityRg, location: 'westeurope', tags: {} },

@@ -13,6 +13,7 @@ import { armRequests, captureStdout, createTestVault, isWriteMethod, sandboxSess
 import type { TestVault } from './helpers.ts';
 import { startTestIssuer } from './sa-issuer.ts';
 import type { TestIssuer } from './sa-issuer.ts';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 jest.setTimeout(180_000);
 
@@ -47,6 +48,7 @@ function target(namespace: string, sa: string, identityName: string, over: Parti
 function manifest(vaultName: string, targets: TargetSpec[]): Manifest {
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: cluster }),
     vault: { name: vaultName, resourceGroup: 'rg-sandbox' },
     cluster: { name: cluster },
     identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: { env: 'test' } },

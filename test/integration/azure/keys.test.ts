@@ -9,6 +9,7 @@ import type { VaultInfo } from '../../../src/vault/index.ts';
 import { objectReader } from '../../../src/vault/objects.ts';
 import { captureStdout, createCertificate, createKey, createTestVault, dataClient, grantDeployer, sandboxSession, vaultStats } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 jest.setTimeout(120_000);
 
@@ -27,6 +28,7 @@ const secrets = (): SecretSpec[] => [
 function manifest(): Manifest {
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: 'sandbox' }),
     vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
     cluster: { name: 'sandbox' },
     identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },

@@ -13,6 +13,7 @@ import type { VaultInfo } from '../../../src/vault/index.ts';
 import { control, sandboxEnv } from '../../support/sandbox.ts';
 import { captureStdout, createCertificate, createKey, createTestVault, grantDeployer, sandboxSession, uniqueName, visibleLog } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 jest.setTimeout(180_000);
 
@@ -45,6 +46,7 @@ let capture: ReturnType<typeof captureStdout>;
 function manifest(identityName: string, o: { role?: string; key?: boolean; cert?: boolean } = {}): Manifest {
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: cluster }),
     vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
     cluster: { name: cluster },
     identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },

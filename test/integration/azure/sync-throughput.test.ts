@@ -10,6 +10,7 @@ import { VAULT_LIMITS } from '../../../src/vault/limiter.ts';
 import { control } from '../../support/sandbox.ts';
 import { captureStdout, createTestVault, sandboxSession, vaultStats } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 jest.setTimeout(180_000);
 
@@ -25,6 +26,7 @@ function manifest(): Manifest {
   const secrets: SecretSpec[] = Array.from({ length: N }, (_, i) => ({ name: `s-${String(i).padStart(4, '0')}`, source: { kind: 'env', env: `S_${i}` }, tags: {}, adopt: false }));
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: 'sandbox' }),
     vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
     cluster: { name: 'sandbox' },
     identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },

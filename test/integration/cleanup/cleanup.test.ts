@@ -23,6 +23,7 @@ import { armRequests, captureStdout, createTestVault, dataClient, isWriteMethod,
 import type { TestVault } from '../azure/helpers.ts';
 import { control, recordMark } from '../../support/sandbox.ts';
 import { kubeAvailable, sandboxKubeconfig } from '../kube/helpers.ts';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 jest.setTimeout(240_000);
 const describeKube = kubeAvailable() ? describe : describe.skip;
@@ -62,6 +63,7 @@ function target(namespace: string, sa: string, identity: string, over: Partial<T
 function manifest(over: Partial<Manifest> = {}): Manifest {
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: cluster }),
     vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
     cluster: { name: cluster },
     identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
