@@ -21,8 +21,8 @@
 //   never `existing` ones; purged only with `cleanup.purge`.
 import { federatedCredentialName, normalizeScope, roleAssignmentName, scopeCovers, shortScope, wantedPermissions } from '../identity/plan.ts';
 import type { LiveCredential, PolicyPermissions } from '../identity/plan.ts';
-import { ledgerName, otherClaims, permKey } from '../identity/ledger.ts';
-import type { GrantLedger } from '../identity/ledger.ts';
+import { ledgerName, otherClaims, permKey } from '../ledger/model.ts';
+import type { GrantLedger } from '../ledger/model.ts';
 import type { IdentitySpec, Manifest, TargetSpec } from '../manifest/types.ts';
 import type { PlanItem, PlanKind } from '../plan/types.ts';
 import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId, legacyInstanceId } from '../render/labels.ts';

@@ -12,6 +12,7 @@ import { ManifestError, type Manifest, type ManifestDocument } from '../manifest
 import type { PlanItem } from '../plan/types.ts';
 import { countByAction, planLines, textTable, GATE_HEADER, gateRows } from '../report/format.ts';
 import type { RunReport } from '../report/model.ts';
+import type { LedgerBook } from '../ledger/store.ts';
 import type { VaultInfo } from '../vault/index.ts';
 import { maskValue } from '../vault/values.ts';
 import { formatDuration } from '../util/duration.ts';
@@ -87,12 +88,14 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   });
   const S = await (loading ?? import('./steps.ts'));
   const vault = await S.describeVault(session, manifest);
+  // Who this manifest is in the shared vault: its ledger, read once and shared by every step.
+  const ledger = S.ledgerBook(session, vault, manifest.instance);
   report.vault = { name: vault.name, uri: vault.uri, authorization: vault.rbac ? 'rbac' : 'access-policy' };
   const kube = S.connectKube({ kubeconfig: settings.kubeconfig, context: settings.kubeContext });
   report.cluster = { context: kube.context, server: kube.server };
 
   if (settings.mode === 'cleanup' || settings.mode === 'plan-cleanup') {
-    await cleanup(S, settings, manifest, session, vault, kube, report);
+    await cleanup(S, settings, manifest, session, vault, kube, report, ledger);
     return;
   }
 
@@ -111,9 +114,8 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
       mode: settings.mode === 'rotate' ? 'rotate' : azureMode,
       env: settings.env,
       now: new Date(),
-      manifestPath: report.manifest,
       commit: settings.commit,
-      repository: settings.repository,
+      ledger,
     }));
     logPlan('secrets', r.items);
     return r;
@@ -125,7 +127,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   const issuer = needsIssuer ? settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await S.readServiceAccountIssuer(kube)) : '';
   report.cluster.issuer = issuer || undefined;
   const ids = await section('Identities, federation and vault access', async () => {
-    const r = await S.ensureIdentities(session, vault, manifest, { mode: azureMode, issuer, manifestPath: report.manifest });
+    const r = await S.ensureIdentities(session, vault, manifest, { mode: azureMode, issuer, ledger });
     logPlan('identities', r.items);
     return r;
   });
@@ -175,13 +177,13 @@ export async function withPlannedItems<T>(report: RunReport, fn: () => Promise<T
 }
 
 /** Removes what the action created for the manifest, in reverse order; never what it does not own. */
-async function cleanup(S: Steps, settings: Settings, manifest: Manifest, session: AzureSession, vault: VaultInfo, kube: KubeSession, report: RunReport): Promise<void> {
+async function cleanup(S: Steps, settings: Settings, manifest: Manifest, session: AzureSession, vault: VaultInfo, kube: KubeSession, report: RunReport, ledger: LedgerBook): Promise<void> {
   // The issuer only narrows which federated credentials count as the action's: unknown is acceptable.
   const issuer = settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await S.readServiceAccountIssuer(kube).catch(() => undefined));
   const mode = settings.mode === 'cleanup' ? 'apply' : 'plan';
   await section(mode === 'plan' ? 'Clean-up plan (nothing is deleted)' : 'Clean-up', async () => {
     // A CleanupError carries the items done and not done: withPlannedItems reports them.
-    const r = await withPlannedItems(report, () => S.runCleanup(session, vault, kube, manifest, { mode, issuer }));
+    const r = await withPlannedItems(report, () => S.runCleanup(session, vault, kube, manifest, { mode, issuer, ledger }));
     logPlan('clean-up', r.items);
     report.plan.push(...r.items);
   });

@@ -108,7 +108,7 @@ export interface SyncRun {
 export async function engineSync(session: AzureSession, vault: VaultInfo, manifest: Manifest, env: Record<string, string>): Promise<SyncRun> {
   let secrets: SecretVersion[] = [];
   const phase = await measure(vault.name, async () => {
-    const r = await syncSecrets(session, vault, manifest, { mode: 'apply', env, now: new Date(), manifestPath: 'bench/akv-aks.yaml', repository: 'contoso/payments', commit: 'bench' });
+    const r = await syncSecrets(session, vault, manifest, { mode: 'apply', env, now: new Date(), commit: 'bench' });
     secrets = r.secrets;
   });
   return { phase, secrets };
@@ -161,7 +161,7 @@ export async function engineFullRun(
   const before = await vaultCounters(vault.name);
   const t0 = performance.now();
   const sync = await step('vault sync', () =>
-    syncSecrets(session, vault, manifest, { mode: 'apply', env, now: new Date(), manifestPath: 'bench/akv-aks.yaml', repository: 'contoso/payments', commit: 'bench' }),
+    syncSecrets(session, vault, manifest, { mode: 'apply', env, now: new Date(), commit: 'bench' }),
   );
   items.push(...sync.items);
   secrets = sync.secrets;

@@ -77,7 +77,7 @@ beforeAll(async () => {
   session = await sandboxSession();
   tv = await createTestVault(session, { rbac: true, prefix: 'kv-i-' });
   vault = await describeVault(session, manifest(tv.name, []));
-  await syncSecrets(session, vault, manifest(tv.name, mainTargets()), { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date(), manifestPath: 'akv-aks.yaml' });
+  await syncSecrets(session, vault, manifest(tv.name, mainTargets()), { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date()});
 });
 
 afterAll(async () => {
@@ -294,7 +294,7 @@ describe('access-policy vault', () => {
   beforeAll(async () => {
     legacy = await createTestVault(session, { rbac: false, prefix: 'kv-ap-' });
     lv = await describeVault(session, manifest(legacy.name, []));
-    await syncSecrets(session, lv, manifest(legacy.name, []), { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date(), manifestPath: 'akv-aks.yaml' });
+    await syncSecrets(session, lv, manifest(legacy.name, []), { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date()});
   });
   afterAll(async () => {
     await legacy?.remove();

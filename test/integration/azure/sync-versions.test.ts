@@ -57,7 +57,7 @@ function manifest(): Manifest {
   };
 }
 
-const apply = () => syncSecrets(session, vault, manifest(), { mode: 'apply', env, now: new Date(), manifestPath: 'deploy/akv-aks.yaml', commit: 'c0ffee', repository: 'contoso/payments' });
+const apply = () => syncSecrets(session, vault, manifest(), { mode: 'apply', env, now: new Date(), commit: 'c0ffee' });
 
 /** What the vault serves now, by name (the version a pod mounting the secret gets). */
 async function served(names: string[]): Promise<Map<string, string | undefined>> {

@@ -70,7 +70,7 @@ const baseSecrets = (): SecretSpec[] => [
 ];
 
 const run = (m: Manifest, mode: 'plan' | 'apply' | 'rotate' = 'apply') =>
-  syncSecrets(session, vault, m, { mode, env, now: new Date(), manifestPath: 'deploy/akv-aks.yaml', commit: 'c0ffee', repository: 'contoso/payments' });
+  syncSecrets(session, vault, m, { mode, env, now: new Date(), commit: 'c0ffee' });
 
 const summary = (items: { name: string; action: string }[]): string[] => items.map((i) => `${i.name}:${i.action}`);
 

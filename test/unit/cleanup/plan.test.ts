@@ -5,8 +5,8 @@ import type { CleanupInput, CleanupStep, FoundRoleAssignment, IdentityFound, Kub
 import { federatedCredentialName, groupIdentities, roleAssignmentName } from '../../../src/identity/plan.ts';
 import type { Manifest, TargetSpec } from '../../../src/manifest/types.ts';
 import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../../../src/render/labels.ts';
-import { normalizeLedger } from '../../../src/identity/ledger.ts';
-import type { GrantLedger } from '../../../src/identity/ledger.ts';
+import { normalizeLedger } from '../../../src/ledger/model.ts';
+import type { GrantLedger } from '../../../src/ledger/model.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 const SUB = '00000000-0000-0000-0000-00000000aaaa';

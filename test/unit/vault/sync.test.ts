@@ -169,7 +169,7 @@ const m = (secrets = specs()) =>
     secrets,
     targets: [0, 1, 2].map((t) => target(`ns${t}`, { objects: secrets.filter((_, i) => i % 3 === t).map((s) => ({ secret: s.name, objectType: 'secret' as const })) })),
   });
-const sync = (mode: 'plan' | 'apply' | 'rotate' = 'apply', man = m()) => vaultIndex.syncSecrets(session, vault, man, { mode, env, now: new Date(), manifestPath: 'akv-aks.yaml' });
+const sync = (mode: 'plan' | 'apply' | 'rotate' = 'apply', man = m()) => vaultIndex.syncSecrets(session, vault, man, { mode, env, now: new Date()});
 
 const counts = (calls: string[]) => ({
   list: calls.filter((c) => c === 'LIST').length,
@@ -290,7 +290,7 @@ describe('looking for soft-deleted secrets on a first sync', () => {
   it('many missing names: the LIST of deleted secrets (pages of 25), no GET per name; a deleted one is recovered', async () => {
     fake.deleted.set('app-07', { name: 'app-07', tags: OWNED });
     fake.deleted.set('someone-else', { name: 'someone-else', tags: {} });
-    const r = await vaultIndex.syncSecrets(session, vault, m(), { mode: 'plan', env, now: new Date(), manifestPath: 'akv-aks.yaml' });
+    const r = await vaultIndex.syncSecrets(session, vault, m(), { mode: 'plan', env, now: new Date()});
     expect(listed(fake.calls)).toBe(1);
     expect(perName(fake.calls)).toBe(0);
     expect(r.items.find((i) => i.name === 'app-07')?.action).toBe('recover');
@@ -300,7 +300,7 @@ describe('looking for soft-deleted secrets on a first sync', () => {
   it('few missing names: a GET each, no listing', async () => {
     await sync('apply', m(specs().slice(0, 3)));
     fake.calls = [];
-    await vaultIndex.syncSecrets(session, vault, m(specs().slice(0, 6)), { mode: 'plan', env, now: new Date(), manifestPath: 'akv-aks.yaml' });
+    await vaultIndex.syncSecrets(session, vault, m(specs().slice(0, 6)), { mode: 'plan', env, now: new Date()});
     expect(perName(fake.calls)).toBe(3);
     expect(listed(fake.calls)).toBe(0);
   });
@@ -309,7 +309,7 @@ describe('looking for soft-deleted secrets on a first sync', () => {
     const few = specs().slice(0, 30);
     for (let i = 0; i < 1_000; i++) fake.deleted.set(`old-${i}`, { name: `old-${i}`, tags: {} });
     fake.deleted.set('app-29', { name: 'app-29', tags: OWNED }); // last in the listing: not reached within the budget
-    const r = await vaultIndex.syncSecrets(session, vault, m(few), { mode: 'plan', env, now: new Date(), manifestPath: 'akv-aks.yaml' });
+    const r = await vaultIndex.syncSecrets(session, vault, m(few), { mode: 'plan', env, now: new Date()});
     expect(listed(fake.calls)).toBe(30);
     expect(perName(fake.calls)).toBe(30);
     expect(r.items.find((i) => i.name === 'app-29')?.action).toBe('recover');
@@ -318,7 +318,7 @@ describe('looking for soft-deleted secrets on a first sync', () => {
   it('no permission to list deleted secrets (403): probed by name instead', async () => {
     fake.deletedListError = Object.assign(new Error('Forbidden'), { statusCode: 403, code: 'Forbidden' });
     fake.deleted.set('app-03', { name: 'app-03', tags: OWNED });
-    const r = await vaultIndex.syncSecrets(session, vault, m(), { mode: 'plan', env, now: new Date(), manifestPath: 'akv-aks.yaml' });
+    const r = await vaultIndex.syncSecrets(session, vault, m(), { mode: 'plan', env, now: new Date()});
     expect(listed(fake.calls)).toBe(1);
     expect(perName(fake.calls)).toBe(N);
     expect(r.items.find((i) => i.name === 'app-03')?.action).toBe('recover');
@@ -409,7 +409,7 @@ describe('VaultSyncError carries the planned items', () => {
 
   it('a failure before planning has no items', async () => {
     const err = await vaultIndex
-      .syncSecrets(session, vault, m(), { mode: 'apply', env: {}, now: new Date(), manifestPath: 'akv-aks.yaml' })
+      .syncSecrets(session, vault, m(), { mode: 'apply', env: {}, now: new Date()})
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(vaultIndex.VaultSyncError);
     expect((err as InstanceType<typeof vaultIndex.VaultSyncError>).items).toEqual([]);
