@@ -21,7 +21,7 @@
 //   never `existing` ones; purged only with `cleanup.purge`.
 import { federatedCredentialName, normalizeScope, roleAssignmentName, scopeCovers, shortScope, wantedPermissions } from '../identity/plan.ts';
 import type { LiveCredential, PolicyPermissions } from '../identity/plan.ts';
-import { ledgerName, otherClaims, permKey } from '../ledger/model.ts';
+import { credentialRecord, identityRecord, ledgerName, otherClaims, permKey } from '../ledger/model.ts';
 import type { GrantLedger } from '../ledger/model.ts';
 import type { IdentitySpec, Manifest, TargetSpec } from '../manifest/types.ts';
 import type { PlanItem, PlanKind } from '../plan/types.ts';
@@ -375,7 +375,8 @@ function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
   let foreignCredentials = 0;
   if (uami) {
     for (const c of [...g.credentials].sort((x, y) => x.name.localeCompare(y.name))) {
-      const reason = credentialKeepReason(c, input.manifest.cluster.name, input.issuer);
+      const relying = claims?.credentials.get(credentialRecord(identityRecord(g.subscriptionId, uami.resourceGroup, uami.name), c.name));
+      const reason = credentialKeepReason(c, input.manifest.cluster.name, input.issuer) ?? (relying ? `still relied on by ${relying.join(', ')}` : undefined);
       const name = `${uami.name}/${c.name}`;
       if (reason) {
         foreignCredentials++;
@@ -398,6 +399,9 @@ function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
   else if (foreignCredentials) keep = `still holds ${foreignCredentials} federated credential(s) the action did not create`;
   else if (foreignAssignments) keep = `still holds ${foreignAssignments} role assignment(s) the action did not create`;
   else if (sharedBy.size) keep = `its vault grant is still relied on by ${[...sharedBy].join(', ')}`;
+  else if (uami && claims?.identities.has(identityRecord(g.subscriptionId, uami.resourceGroup, uami.name))) {
+    keep = `still relied on by ${claims.identities.get(identityRecord(g.subscriptionId, uami.resourceGroup, uami.name))?.join(', ')}`;
+  }
   if (keep || !uami) {
     out.identity.push({ item: { kind: 'identity', name: idItemName, namespace, action: 'keep', reason: keep } });
   } else {
@@ -411,6 +415,7 @@ function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
 
 function planSecrets(input: CleanupInput): CleanupStep[] {
   const steps: CleanupStep[] = [];
+  const claims = input.ledgers ? otherClaims(input.ledgers, instanceId(input.manifest)) : undefined;
   const opts = input.manifest.cleanup ?? { deleteSecrets: false, purge: false };
   const seen = new Set<string>();
   for (const s of input.manifest.secrets) {
@@ -429,7 +434,10 @@ function planSecrets(input: CleanupInput): CleanupStep[] {
     const live = input.secrets?.live.get(key);
     const deleted = input.secrets?.deleted.get(key);
     const owned = (f: SecretFound | undefined): boolean => f?.tags[SECRET_OWNER_TAG] === SECRET_OWNER_VALUE;
-    if (live) {
+    const declarers = claims?.secrets.get(key);
+    if (live && declarers) {
+      steps.push({ item: { ...base, action: 'keep', reason: `shared: still declared by ${declarers.join(', ')}` } });
+    } else if (live) {
       if (!owned(live)) {
         steps.push({ item: { ...base, action: 'keep', reason: `not written by the action (no ${SECRET_OWNER_TAG}: ${SECRET_OWNER_VALUE} tag)` } });
       } else {

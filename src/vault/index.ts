@@ -144,10 +144,10 @@ async function currentVersion(client: SecretClient, limiter: RateLimiter, name: 
  * The version index shards the LIST shows (owned by the action), read in parallel. Undefined when
  * a shard name is held by a secret the action does not own: the index is then neither used nor written.
  */
-async function readIndex(client: SecretClient, limiter: RateLimiter, live: Map<string, LiveSecret>): Promise<VersionIndex | undefined> {
+async function readIndex(client: SecretClient, limiter: RateLimiter, live: Map<string, LiveSecret>, instanceKey: string): Promise<VersionIndex | undefined> {
   const found: { shard: number; name: string }[] = [];
   for (const l of live.values()) {
-    const shard = stateShardOf(l.name);
+    const shard = stateShardOf(l.name, instanceKey);
     if (shard === undefined) continue;
     if (!isOwned(l.tags)) {
       core.info(`secret ${l.name} is not managed by akv-aks-action: versions are looked up per secret`);
@@ -167,7 +167,7 @@ async function readIndex(client: SecretClient, limiter: RateLimiter, live: Map<s
       shards.set(f.shard, undefined);
     }
   });
-  return new VersionIndex(shards);
+  return new VersionIndex(shards, instanceKey);
 }
 
 /** Writes the index shards that changed (none on a no-op run). A failure costs only the next run's lookups. */
@@ -282,9 +282,9 @@ function envValue(env: Record<string, string | undefined>, variable: string, sec
 }
 
 /** LIST (pages of 25) and the version index, then the index's validated versions on the live secrets. */
-async function readState(ctx: SyncContext, vaultName: string): Promise<Map<string, LiveSecret>> {
+async function readState(ctx: SyncContext, vaultName: string, instanceKey: string): Promise<Map<string, LiveSecret>> {
   const live = await listLive(ctx.client, ctx.limiter, vaultName);
-  ctx.index = await readIndex(ctx.client, ctx.limiter, live);
+  ctx.index = await readIndex(ctx.client, ctx.limiter, live, instanceKey);
   let known = 0;
   if (ctx.index) {
     for (const l of live.values()) {
@@ -361,7 +361,7 @@ export async function syncSecrets(
   for (const s of manifest.secrets) if (s.source.kind === 'env') values.set(s.name.toLowerCase(), envValue(opts.env, s.source.env, s.name));
 
   const book = opts.ledger ?? ledgerBook(session, vault, manifest.instance);
-  const live = await readState(ctx, vault.name);
+  const live = await readState(ctx, vault.name, manifest.instance.key);
   book.sawNames([...live.values()].map((l) => l.name));
   const own = await book.own();
   const missing = manifest.secrets.filter((s) => !isExistingKey(s) && !live.has(s.name.toLowerCase()));
@@ -504,7 +504,7 @@ async function execute(ctx: SyncContext, p: PlannedSecret, values: Map<string, s
 /** Current latest version of each named object (for verify-only mode), in as few calls as possible. */
 export async function currentVersions(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<SecretVersion[]> {
   const ctx: SyncContext = { ...vaultGateway(session, vault) };
-  const live = await readState(ctx, vault.name);
+  const live = await readState(ctx, vault.name, manifest.instance.key);
   const keys = await lookupKeys(session, vault, manifest, ctx.limiter);
   const wanted = mountedNames(manifest);
   const out: SecretVersion[] = [];

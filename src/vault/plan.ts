@@ -5,7 +5,7 @@ import type { ManifestInstance } from '../manifest/instance.ts';
 import type { Manifest, SecretSpec } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import type { ObjectLookup } from './objects.ts';
-import { stateShardOf } from './versions.ts';
+import { isStateSecretName } from './versions.ts';
 import { isLedgerName } from '../ledger/model.ts';
 
 export const TAG_OWNER = 'managed-by';
@@ -25,7 +25,7 @@ export const DIGEST_KEY_CONTENT_TYPE = 'application/vnd.akv-aks.digest-key';
 
 /** Names the action keeps for itself: the digest key and the version index shards (src/vault/versions.ts). */
 export function isReservedSecretName(name: string): boolean {
-  return name.toLowerCase() === DIGEST_KEY_SECRET || stateShardOf(name) !== undefined || isLedgerName(name);
+  return name.toLowerCase() === DIGEST_KEY_SECRET || isStateSecretName(name) || isLedgerName(name);
 }
 
 /** Metadata of a secret's current version, as LIST returns it (no value). */

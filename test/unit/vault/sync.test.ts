@@ -7,6 +7,7 @@ import type { AzureSession } from '../../../src/auth/login.ts';
 import type { SecretSpec } from '../../../src/manifest/types.ts';
 import { manifest, secret, target } from './fixtures.ts';
 import { OWNER, TAG_OWNER } from '../../../src/vault/plan.ts';
+import { stateShardName } from '../../../src/vault/versions.ts';
 
 interface Version {
   version: string;
@@ -190,13 +191,13 @@ describe('syncSecrets with the version index', () => {
   it('a no-op re-run reads LIST pages, the digest key and the index: no lookup per secret, no write', async () => {
     const first = await sync();
     expect(first.items.every((i) => i.action === 'create')).toBe(true);
-    expect(counts(fake.calls).sets).toBe(N + 2); // the secrets, the digest key, the index
+    expect(counts(fake.calls).sets).toBe(N + 3); // the secrets, the digest key, the manifest ledger, the index
     fake.clock += 5;
     fake.calls = [];
     const again = await sync();
     expect(again.items.every((i) => i.action === 'unchanged')).toBe(true);
-    // 62 secrets in pages of 25: 3 pages; GETs: digest key + index
-    expect(counts(fake.calls)).toEqual({ list: 3, versions: 0, gets: 2, sets: 0 });
+    // 62 secrets in pages of 25: 3 pages; GETs: digest key + manifest ledger + index
+    expect(counts(fake.calls)).toEqual({ list: 3, versions: 0, gets: 3, sets: 0 });
     for (const s of again.secrets) expect(s.version).toBe(fake.current(s.name)?.version);
     expect(again.secrets.map((s) => s.version)).toEqual(first.secrets.map((s) => s.version));
   });
@@ -218,11 +219,11 @@ describe('syncSecrets with the version index', () => {
     const r = await sync();
     expect(r.items.find((i) => i.name === 'app-07')?.action).toBe('unchanged');
     expect(r.secrets.find((s) => s.name === 'app-07')).toEqual({ name: 'app-07', version: behind.version, changed: false });
-    expect(counts(fake.calls)).toEqual({ list: 3, versions: 1, gets: 2, sets: 1 });
-    expect(fake.calls).toContain('SET akv-aks-state');
+    expect(counts(fake.calls)).toEqual({ list: 3, versions: 1, gets: 3, sets: 1 });
+    expect(fake.calls).toContain(`SET ${stateShardName(0, m().instance.key)}`);
     fake.calls = [];
     await sync();
-    expect(counts(fake.calls)).toEqual({ list: 3, versions: 0, gets: 2, sets: 0 });
+    expect(counts(fake.calls)).toEqual({ list: 3, versions: 0, gets: 3, sets: 0 });
   });
 
   it('two versions within one second with equal attributes: the current one is read, not guessed', async () => {
@@ -261,7 +262,7 @@ describe('syncSecrets with the version index', () => {
     fake.clock += 2;
     fake.calls = [];
     const r = await sync();
-    expect(fake.calls.filter((c) => c.startsWith('SET'))).toEqual(['SET app-05', 'SET akv-aks-state']);
+    expect(fake.calls.filter((c) => c.startsWith('SET'))).toEqual(['SET app-05', `SET ${stateShardName(0, m().instance.key)}`]);
     expect(counts(fake.calls).versions).toBe(0);
     expect(r.secrets.find((s) => s.name === 'app-05')).toEqual({ name: 'app-05', version: fake.current('app-05')?.version, changed: true });
   });
@@ -271,11 +272,12 @@ describe('syncSecrets with the version index', () => {
   });
 
   it('an index shard the action does not own is neither used nor overwritten', async () => {
-    fake.put('akv-aks-state', 'someone else', { tags: { owner: 'x' } });
+    const shard = stateShardName(0, m().instance.key);
+    fake.put(shard, 'someone else', { tags: { owner: 'x' } });
     await sync();
     fake.calls = [];
     const r = await sync();
-    expect(fake.current('akv-aks-state')?.value).toBe('someone else');
+    expect(fake.current(shard)?.value).toBe('someone else');
     expect(counts(fake.calls).versions).toBe(N);
     expect(counts(fake.calls).sets).toBe(0);
     for (const s of r.secrets) expect(s.version).toBe(fake.current(s.name)?.version);
