@@ -36,6 +36,12 @@ export class LedgerBook {
     return describeInstance(this.instance);
   }
 
+  /** Forgets what was read (after waiting for the write lease, other runs may have written). */
+  forget(): void {
+    this.read.clear();
+    this.names = undefined;
+  }
+
   /** The ledger names a LIST the caller already made showed (spares this book its own LIST). */
   sawNames(names: string[]): void {
     this.names ??= Promise.resolve(names.filter(isLedgerName));

@@ -1,5 +1,6 @@
 // Key Vault: describe the vault (ARM), sync the manifest's secrets (data plane), report versions.
 import * as core from '@actions/core';
+import { randomBytes } from 'node:crypto';
 import type { SecretClient, SecretProperties } from '@azure/keyvault-secrets';
 import { keyVaultManagementClient } from '../auth/arm.ts';
 import { hasCode, messageOf, statusOf } from '../auth/http.ts';
@@ -11,6 +12,7 @@ import { objectReader } from './objects.ts';
 import type { ObjectLookup } from './objects.ts';
 import { deleteSecret, getDeleted, listLive, readValue, recover, toLive, vaultGateway, writeVersion } from './gateway.ts';
 import type { VaultGateway } from './gateway.ts';
+import { VaultLease } from './lease.ts';
 import { VaultSyncError } from './model.ts';
 import type { VaultInfo } from './model.ts';
 import { otherClaims, who, withSecrets } from '../ledger/model.ts';
@@ -349,7 +351,7 @@ export async function syncSecrets(
   session: AzureSession,
   vault: VaultInfo,
   manifest: Manifest,
-  opts: { mode: 'plan' | 'apply' | 'rotate'; env: Record<string, string | undefined>; now: Date; commit?: string; ledger?: LedgerBook },
+  opts: { mode: 'plan' | 'apply' | 'rotate'; env: Record<string, string | undefined>; now: Date; commit?: string; ledger?: LedgerBook; leaseTimeoutMs?: number },
 ): Promise<{ items: PlanItem[]; secrets: SecretVersion[] }> {
   const reserved = manifest.secrets.find((s) => isReservedSecretName(s.name));
   if (reserved) throw new VaultSyncError(`the secret name ${reserved.name} is reserved by the action`, [reserved.name]);
@@ -361,44 +363,92 @@ export async function syncSecrets(
   for (const s of manifest.secrets) if (s.source.kind === 'env') values.set(s.name.toLowerCase(), envValue(opts.env, s.source.env, s.name));
 
   const book = opts.ledger ?? ledgerBook(session, vault, manifest.instance);
-  const live = await readState(ctx, vault.name, manifest.instance.key);
-  book.sawNames([...live.values()].map((l) => l.name));
-  const own = await book.own();
-  const missing = manifest.secrets.filter((s) => !isExistingKey(s) && !live.has(s.name.toLowerCase()));
-  const deletedList = await findDeleted(ctx.client, ctx.limiter, missing.map((s) => s.name));
-  const state: VaultState = { live, deleted: new Map(), keys: await lookupKeys(session, vault, manifest, ctx.limiter) };
-  for (const d of deletedList) state.deleted.set(d.name.toLowerCase(), d);
+  // Everything the plan decides on (metadata, ledgers, the digest key, values without a digest).
+  let keys: Map<string, ObjectLookup> | undefined;
+  const prepare = async () => {
+    const live = await readState(ctx, vault.name, manifest.instance.key);
+    book.sawNames([...live.values()].map((l) => l.name));
+    const own = await book.own();
+    const missing = manifest.secrets.filter((s) => !isExistingKey(s) && !live.has(s.name.toLowerCase()));
+    const deletedList = await findDeleted(ctx.client, ctx.limiter, missing.map((s) => s.name));
+    // Keys are never written by the action: read once, also when the plan is made again.
+    keys ??= await lookupKeys(session, vault, manifest, ctx.limiter);
+    const state: VaultState = { live, deleted: new Map(), keys };
+    for (const d of deletedList) state.deleted.set(d.name.toLowerCase(), d);
 
-  const digestKey = values.size ? await loadDigestKey(ctx, writing) : undefined;
-  const digests = new Map<string, string>();
-  for (const [k, v] of values) if (digestKey) digests.set(k, valueDigest(digestKey.key, k, v));
-  const digest = (name: string): string | undefined => digests.get(name.toLowerCase());
+    const digestKey = values.size ? await loadDigestKey(ctx, writing) : undefined;
+    const digests = new Map<string, string>();
+    for (const [k, v] of values) if (digestKey) digests.set(k, valueDigest(digestKey.key, k, v));
+    const digest = (name: string): string | undefined => digests.get(name.toLowerCase());
 
-  // Values read only where the digest cannot decide (first run, adopted secrets, a new digest key).
-  const toRead = secretsNeedingValueRead(manifest, state, digest);
-  const equals = new Map<string, boolean>();
-  await mapLimited(toRead, VAULT_LIMITS.concurrency, async (name) => {
-    const current = await readValue(ctx.client, ctx.limiter, name);
-    equals.set(name.toLowerCase(), current !== undefined && current === values.get(name.toLowerCase()));
-  });
-  if (toRead.length) core.info(`compared ${toRead.length} value(s) without a matching digest tag`);
+    // Values read only where the digest cannot decide (first run, adopted secrets, a new digest key).
+    const toRead = secretsNeedingValueRead(manifest, state, digest);
+    const equals = new Map<string, boolean>();
+    await mapLimited(toRead, VAULT_LIMITS.concurrency, async (name) => {
+      const current = await readValue(ctx.client, ctx.limiter, name);
+      equals.set(name.toLowerCase(), current !== undefined && current === values.get(name.toLowerCase()));
+    });
+    if (toRead.length) core.info(`compared ${toRead.length} value(s) without a matching digest tag`);
 
-  const plan = await planWithLedgers(book, {
-    manifest,
-    state,
-    mode: opts.mode,
-    now: opts.now,
-    commit: opts.commit,
-    recorded: own ? new Set(own.secrets ?? []) : undefined,
-    digest,
-    valueEquals: (name) => equals.get(name.toLowerCase()),
-  });
+    const plan = await planWithLedgers(book, {
+      manifest,
+      state,
+      mode: opts.mode,
+      now: opts.now,
+      commit: opts.commit,
+      recorded: own ? new Set(own.secrets ?? []) : undefined,
+      digest,
+      valueEquals: (name) => equals.get(name.toLowerCase()),
+    });
+    return { live, own, state, digestKey, plan };
+  };
+
+  let prepared = await prepare();
+  // A run that writes takes the vault's write lease, then decides again on what the vault holds
+  // now: concurrent runs end as if they had run one after the other. A refused plan takes nothing.
+  const lease = writing && !refusals(prepared.plan).length && writesSecrets(prepared.plan) ? new VaultLease(ctx, vault.name, `${book.described}, run ${randomBytes(4).toString('hex')}`) : undefined;
+  try {
+    if (lease) {
+      try {
+        await lease.acquire(opts.leaseTimeoutMs ?? DEFAULT_LEASE_WAIT_MS);
+      } catch (e) {
+        throw withItems(e, prepared.plan.secrets.map((p) => p.item));
+      }
+      book.forget();
+      prepared = await prepare();
+    }
+    return await applyPlan(ctx, book, vault, manifest, values, prepared, writing);
+  } finally {
+    await lease?.release();
+  }
+}
+
+/** How long a run waits for another run's write lease when the caller gives no budget. */
+const DEFAULT_LEASE_WAIT_MS = 600_000;
+
+const refusals = (plan: SecretPlan): PlannedSecret[] => plan.secrets.filter((p) => p.op.kind === 'refuse');
+
+/** True when the plan writes to the vault's secrets (not only the instance's own state). */
+function writesSecrets(plan: SecretPlan): boolean {
+  return plan.secrets.some((p) => p.op.kind === 'set' || p.op.kind === 'properties' || p.op.kind === 'recover' || p.op.kind === 'prune');
+}
+
+async function applyPlan(
+  ctx: SyncContext,
+  book: LedgerBook,
+  vault: VaultInfo,
+  manifest: Manifest,
+  values: Map<string, string>,
+  prepared: { live: Map<string, LiveSecret>; own: GrantLedger | undefined; state: VaultState; digestKey?: { key: Buffer; persist?: () => Promise<void> }; plan: SecretPlan },
+  writing: boolean,
+): Promise<{ items: PlanItem[]; secrets: SecretVersion[] }> {
+  const { live, own, state, digestKey, plan } = prepared;
   const items = plan.secrets.map((p) => p.item);
   for (const it of items) core.info(`secret ${it.name}: ${it.action}${it.reason ? ` (${it.reason})` : ''}`);
 
   try {
     if (writing) {
-      const refused = plan.secrets.filter((p) => p.op.kind === 'refuse');
+      const refused = refusals(plan);
       if (refused.length) {
         throw new VaultSyncError(
           `refusing to write Key Vault ${vault.name}; nothing was written: ` + refused.map((p) => `${p.name}: ${p.item.reason ?? 'refused'}`).join('; '),

@@ -22,10 +22,12 @@ export const TAG_SOURCE = 'akv-aks-source';
 /** The vault secret holding the HMAC key of the value digests (readable only by value-readers). */
 export const DIGEST_KEY_SECRET = 'akv-aks-digest-key';
 export const DIGEST_KEY_CONTENT_TYPE = 'application/vnd.akv-aks.digest-key';
+/** The vault's write lease (vault/lease.ts). */
+export const LEASE_SECRET = 'akv-aks-lease';
 
 /** Names the action keeps for itself: the digest key and the version index shards (src/vault/versions.ts). */
 export function isReservedSecretName(name: string): boolean {
-  return name.toLowerCase() === DIGEST_KEY_SECRET || isStateSecretName(name) || isLedgerName(name);
+  return name.toLowerCase() === DIGEST_KEY_SECRET || name.toLowerCase() === LEASE_SECRET || isStateSecretName(name) || isLedgerName(name);
 }
 
 /** Metadata of a secret's current version, as LIST returns it (no value). */

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { AzureSession } from '../../../src/auth/login.ts';
 import type { SecretSpec } from '../../../src/manifest/types.ts';
 import { manifest, secret, target } from './fixtures.ts';
-import { OWNER, TAG_OWNER } from '../../../src/vault/plan.ts';
+import { LEASE_SECRET, OWNER, TAG_OWNER } from '../../../src/vault/plan.ts';
 import { stateShardName } from '../../../src/vault/versions.ts';
 
 interface Version {
@@ -117,11 +117,12 @@ class FakeVault {
         const v = this.put(name, value, o);
         return { name, value, properties: this.props(name, v, true) };
       },
-      updateSecretProperties: async (name: string, version: string, o: { tags?: Record<string, string>; contentType?: string }) => {
+      updateSecretProperties: async (name: string, version: string, o: { tags?: Record<string, string>; contentType?: string; enabled?: boolean }) => {
         this.calls.push(`PATCH ${name}`);
         const v = this.secrets.get(name.toLowerCase())?.versions.find((x) => x.version === version);
         if (!v) throw this.notFound(name);
         if (o.tags) v.tags = { ...o.tags };
+        if (o.enabled !== undefined) v.enabled = o.enabled;
         if (o.contentType !== undefined) v.contentType = o.contentType;
         v.updated = this.clock;
         return this.props(name, v, true);
@@ -191,7 +192,8 @@ describe('syncSecrets with the version index', () => {
   it('a no-op re-run reads LIST pages, the digest key and the index: no lookup per secret, no write', async () => {
     const first = await sync();
     expect(first.items.every((i) => i.action === 'create')).toBe(true);
-    expect(counts(fake.calls).sets).toBe(N + 3); // the secrets, the digest key, the manifest ledger, the index
+    // the secrets, the digest key, the manifest ledger, the index, and the vault's write lease (taken, released)
+    expect(counts(fake.calls).sets).toBe(N + 5);
     fake.clock += 5;
     fake.calls = [];
     const again = await sync();
@@ -262,8 +264,9 @@ describe('syncSecrets with the version index', () => {
     fake.clock += 2;
     fake.calls = [];
     const r = await sync();
-    expect(fake.calls.filter((c) => c.startsWith('SET'))).toEqual(['SET app-05', `SET ${stateShardName(0, m().instance.key)}`]);
-    expect(counts(fake.calls).versions).toBe(0);
+    expect(fake.calls.filter((c) => c.startsWith('SET'))).toEqual([`SET ${LEASE_SECRET}`, 'SET app-05', `SET ${stateShardName(0, m().instance.key)}`]);
+    // no lookup per secret: the only versions listing is the write lease's
+    expect(fake.calls.filter((c) => c.startsWith('VERSIONS'))).toEqual([`VERSIONS ${LEASE_SECRET}`]);
     expect(r.secrets.find((s) => s.name === 'app-05')).toEqual({ name: 'app-05', version: fake.current('app-05')?.version, changed: true });
   });
 
