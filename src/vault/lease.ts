@@ -19,6 +19,8 @@ import { LEASE_SECRET, OWNER, TAG_OWNER } from './plan.ts';
 
 export const LEASE_CONTENT_TYPE = 'application/vnd.akv-aks.lease';
 const TAG_HOLDER = 'akv-aks-holder';
+/** On a released version: the writes its holder started in the vault's last throttle window. */
+const TAG_WRITES = 'akv-aks-writes';
 /** A holder that stops renewing loses the lease after this long. */
 export const LEASE_MS = 120_000;
 const RENEW_EVERY_MS = 30_000;
@@ -29,9 +31,37 @@ const POLL_MS = 1_000;
 export interface LeaseVersion {
   version: string;
   createdOn: number;
+  updatedOn?: number;
   expiresOn?: number;
   enabled: boolean;
   holder?: string;
+  writes?: string;
+}
+
+/**
+ * The writes a holder started in the last window, as a tag value: `<release ms>;<ms before>:<n>,...`
+ * per started second (at most 10 entries: well under the 256 characters of a tag).
+ */
+export function encodeWrites(times: number[], at: number): string {
+  const perSecond = new Map<number, number>();
+  for (const t of times) {
+    const ago = Math.max(0, Math.floor((at - t) / 1000) * 1000);
+    perSecond.set(ago, (perSecond.get(ago) ?? 0) + 1);
+  }
+  return `${at};${[...perSecond].map(([ago, n]) => `${ago}:${n}`).join(',')}`;
+}
+
+/** The start times encodeWrites recorded (each second's writes counted at its latest instant). */
+export function decodeWrites(text: string | undefined): number[] {
+  const m = /^(\d+);((?:\d+:\d+,?)*)$/.exec(text ?? '');
+  if (!m) return [];
+  const at = Number(m[1]);
+  const out: number[] = [];
+  for (const part of (m[2] ?? '').split(',').filter(Boolean)) {
+    const [ago, n] = part.split(':').map(Number);
+    for (let i = 0; i < Math.min(n ?? 0, 1000); i++) out.push(at - (ago ?? 0));
+  }
+  return out;
 }
 
 /** The live version that holds the lease now (pure: the ordering rule above). */
@@ -43,7 +73,7 @@ export function leaseHolder(versions: LeaseVersion[], now: number): LeaseVersion
 
 function toLeaseVersion(p: SecretProperties): LeaseVersion | undefined {
   if (!p.version || !p.createdOn) return undefined;
-  return { version: p.version, createdOn: p.createdOn.getTime(), expiresOn: p.expiresOn?.getTime(), enabled: p.enabled !== false, holder: p.tags?.[TAG_HOLDER] };
+  return { version: p.version, createdOn: p.createdOn.getTime(), updatedOn: p.updatedOn?.getTime(), expiresOn: p.expiresOn?.getTime(), enabled: p.enabled !== false, holder: p.tags?.[TAG_HOLDER], writes: p.tags?.[TAG_WRITES] };
 }
 
 export class LeaseTimeoutError extends Error {
@@ -89,8 +119,14 @@ export class VaultLease {
     await sleep(SECOND_PASSED_MS);
     let said = false;
     for (;;) {
-      const holder = leaseHolder(await this.versions(), Date.now());
-      if (!holder || holder.version === mine) break;
+      const versions = await this.versions();
+      const holder = leaseHolder(versions, Date.now());
+      if (!holder || holder.version === mine) {
+        // The writes the previous holder made in the throttle window still count at the vault.
+        const previous = versions.filter((v) => !v.enabled && v.writes).sort((a, b) => (b.updatedOn ?? 0) - (a.updatedOn ?? 0))[0];
+        this.gw.limiter.seed('write', decodeWrites(previous?.writes).filter((t) => t > Date.now() - 10_000));
+        break;
+      }
       if (Date.now() - started > timeoutMs) {
         await this.disable(mine).catch(() => undefined);
         throw new LeaseTimeoutError(this.vaultName, holder, Date.now() - started);
@@ -135,6 +171,9 @@ export class VaultLease {
   }
 
   private async disable(version: string): Promise<void> {
-    await this.gw.limiter.run('write', () => this.gw.client.updateSecretProperties(LEASE_SECRET, version, { enabled: false }));
+    const tags: Record<string, string> = { [TAG_OWNER]: OWNER, [TAG_HOLDER]: this.holder.slice(0, 256) };
+    const writes = this.gw.limiter.recent('write');
+    if (writes.length) tags[TAG_WRITES] = encodeWrites(writes, Date.now());
+    await this.gw.limiter.run('write', () => this.gw.client.updateSecretProperties(LEASE_SECRET, version, { enabled: false, tags }));
   }
 }
