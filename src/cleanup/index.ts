@@ -10,8 +10,11 @@
 // `cleanup: { deleteSecrets: true }` (soft delete), and are purged only with `purge: true` as well.
 import * as core from '@actions/core';
 import type { KubernetesObject, V1ManagedFieldsEntry } from '@kubernetes/client-node';
-import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam, secretClient } from '../auth/arm.ts';
-import { readLedgers } from '../identity/record.ts';
+import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam } from '../auth/arm.ts';
+import { ledgerBook, readLedgers } from '../ledger/store.ts';
+import type { LedgerBook } from '../ledger/store.ts';
+import { deleteSecret, getDeleted, listLive, vaultGateway } from '../vault/gateway.ts';
+import type { VaultGateway } from '../vault/gateway.ts';
 import { hasCode, messageOf, retryWhile, statusOf as azureStatus } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import { groupIdentities } from '../identity/plan.ts';
@@ -22,7 +25,6 @@ import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../kube/spcps.ts';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../render/labels.ts';
-import { RateLimiter, VAULT_LIMITS } from '../vault/limiter.ts';
 import type { VaultInfo } from '../vault/index.ts';
 import { declaredKubeObjects, kubeKeepReason, planCleanup } from './plan.ts';
 import type { CleanupOp, CleanupStep, FoundRoleAssignment, IdentityFound, KubeFound, KubeKind, KubeState, NamespaceEntry, SecretsState } from './plan.ts';
@@ -34,6 +36,8 @@ export interface CleanupOptions {
   mode: 'plan' | 'apply';
   /** The cluster's service-account issuer; federated credentials with another issuer are kept. */
   issuer?: string;
+  /** The run's ledger book (one read of each ledger per run); made here when absent. */
+  ledger?: LedgerBook;
 }
 
 /** Thrown when a deletion fails; `items` holds the whole plan (what ran, what failed, what did not run). */
@@ -257,28 +261,18 @@ async function kubeletPrincipal(session: AzureSession, clientId: string): Promis
   return undefined;
 }
 
-async function readSecrets(session: AzureSession, vault: VaultInfo, manifest: Manifest, limiter: RateLimiter): Promise<SecretsState | undefined> {
+async function readSecrets(gw: VaultGateway, vault: VaultInfo, manifest: Manifest): Promise<SecretsState | undefined> {
   const opts = manifest.cleanup;
   if (!opts?.deleteSecrets) return undefined;
   const wanted = manifest.secrets.filter((s) => s.source.kind !== 'existing');
   if (!wanted.length) return undefined;
-  const client = secretClient(session.credential, session.cloud, vault.uri);
   const state: SecretsState = { live: new Map(), deleted: new Map() };
-  const pages = client.listPropertiesOfSecrets().byPage({ maxPageSize: 25 });
-  for (;;) {
-    const page = await limiter.run('read', () => pages.next());
-    if (page.done) break;
-    for (const p of page.value) state.live.set(p.name.toLowerCase(), { name: p.name, tags: { ...(p.tags ?? {}) } });
-  }
+  for (const [k, l] of await listLive(gw.client, gw.limiter, vault.name)) state.live.set(k, { name: l.name, tags: l.tags });
   if (opts.purge) {
     for (const s of wanted) {
       if (state.live.has(s.name.toLowerCase())) continue;
-      try {
-        const d = await limiter.run('read', () => client.getDeletedSecret(s.name));
-        state.deleted.set(s.name.toLowerCase(), { name: d.name, tags: { ...(d.properties.tags ?? {}) } });
-      } catch (e) {
-        if (azureStatus(e) !== 404) throw e;
-      }
+      const d = await getDeleted(gw.client, gw.limiter, s.name);
+      if (d) state.deleted.set(s.name.toLowerCase(), d);
     }
   }
   return state;
@@ -288,7 +282,7 @@ interface Executors {
   session: AzureSession;
   vault: VaultInfo;
   kube: KubeSession;
-  limiter: RateLimiter;
+  gw: VaultGateway;
 }
 
 async function execute(x: Executors, op: CleanupOp): Promise<void> {
@@ -360,19 +354,16 @@ async function execute(x: Executors, op: CleanupOp): Promise<void> {
       return;
     }
     case 'secret': {
-      const client = secretClient(session.credential, session.cloud, vault.uri);
-      if (!op.alreadyDeleted) {
-        try {
-          const poller = await x.limiter.run('write', () => client.beginDeleteSecret(op.name, { intervalInMs: 1_000 }));
-          if (op.purge) await poller.pollUntilDone();
-        } catch (e) {
-          if (azureStatus(e) !== 404) throw e;
-        }
-      }
-      if (op.purge) {
-        await retryWhile(() => x.limiter.run('write', () => client.purgeDeletedSecret(op.name)), (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatus(e) === 409, {
+      if (op.alreadyDeleted) {
+        await retryWhile(() => x.gw.limiter.run('write', () => x.gw.client.purgeDeletedSecret(op.name)), (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatus(e) === 409, {
           timeoutMs: EVENTUAL_MS,
         });
+        return;
+      }
+      try {
+        await deleteSecret(x.gw, op.name, op.purge);
+      } catch (e) {
+        if (azureStatus(e) !== 404) throw e;
       }
       return;
     }
@@ -380,11 +371,11 @@ async function execute(x: Executors, op: CleanupOp): Promise<void> {
 }
 
 /** Reads everything clean-up decides on (never a secret value), then plans. No writes. */
-export async function planCleanupRun(session: AzureSession, vault: VaultInfo, kube: KubeSession, manifest: Manifest, opts: { issuer?: string }, limiter = new RateLimiter(VAULT_LIMITS)): Promise<CleanupStep[]> {
+export async function planCleanupRun(session: AzureSession, vault: VaultInfo, kube: KubeSession, manifest: Manifest, opts: { issuer?: string; ledger?: LedgerBook }): Promise<CleanupStep[]> {
   const kubeState = await readKubeState(kube, manifest);
   const { identities, roleNames } = await readIdentities(session, vault, manifest);
-  const secrets = await readSecrets(session, vault, manifest, limiter);
-  const ledgers = await readLedgers(session, vault);
+  const secrets = await readSecrets(vaultGateway(session, vault), vault, manifest);
+  const ledgers = await readLedgers(opts.ledger ?? ledgerBook(session, vault, manifest.instance));
   return planCleanup({
     ledgers,
     manifest,
@@ -404,14 +395,13 @@ export async function planCleanupRun(session: AzureSession, vault: VaultInfo, ku
  * A failed deletion stops the run with a CleanupError carrying the items.
  */
 export async function runCleanup(session: AzureSession, vault: VaultInfo, kube: KubeSession, manifest: Manifest, opts: CleanupOptions): Promise<{ items: PlanItem[] }> {
-  const limiter = new RateLimiter(VAULT_LIMITS);
-  const steps = await planCleanupRun(session, vault, kube, manifest, { issuer: opts.issuer }, limiter);
+  const steps = await planCleanupRun(session, vault, kube, manifest, { issuer: opts.issuer, ledger: opts.ledger });
   const items = steps.map((s) => s.item);
   if (opts.mode === 'plan') return { items };
   for (const [i, s] of steps.entries()) {
     if (!s.op) continue;
     try {
-      await execute({ session, vault, kube, limiter }, s.op);
+      await execute({ session, vault, kube, gw: vaultGateway(session, vault) }, s.op);
     } catch (e) {
       const done = steps.slice(0, i).filter((x) => x.op).length;
       const left = steps.slice(i + 1).filter((x) => x.op).length;

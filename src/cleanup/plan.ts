@@ -21,11 +21,11 @@
 //   never `existing` ones; purged only with `cleanup.purge`.
 import { federatedCredentialName, normalizeScope, roleAssignmentName, scopeCovers, shortScope, wantedPermissions } from '../identity/plan.ts';
 import type { LiveCredential, PolicyPermissions } from '../identity/plan.ts';
-import { ledgerName, otherClaims, permKey } from '../identity/ledger.ts';
-import type { GrantLedger } from '../identity/ledger.ts';
+import { credentialRecord, identityRecord, ledgerName, otherClaims, permKey } from '../ledger/model.ts';
+import type { GrantLedger } from '../ledger/model.ts';
 import type { IdentitySpec, Manifest, TargetSpec } from '../manifest/types.ts';
 import type { PlanItem, PlanKind } from '../plan/types.ts';
-import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../render/labels.ts';
+import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId, legacyInstanceId } from '../render/labels.ts';
 
 export type KubeKind = 'SecretProviderClass' | 'ServiceAccount' | 'Namespace';
 
@@ -194,10 +194,11 @@ function summarise(entries: NamespaceEntry[], max = 5): string {
 }
 
 /** Why a found Kubernetes object may not be deleted (undefined: it may). Namespace content is checked separately. */
-export function kubeKeepReason(o: KubeFound, instance: string): string | undefined {
+export function kubeKeepReason(o: KubeFound, instance: string, legacy?: string): string | undefined {
   const managedBy = o.labels[MANAGED_BY_LABEL];
   const inst = o.labels[INSTANCE_LABEL];
   if (managedBy !== MANAGED_BY_VALUE || inst === undefined) return `not created by the action (lacks the ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} and ${INSTANCE_LABEL} labels)`;
+  if (legacy !== undefined && inst === legacy) return `carries the label of releases before manifest ownership (${INSTANCE_LABEL}=${inst}), shared by every manifest of this vault and cluster: which one applied it cannot be told, so it stays (an apply of this manifest moves it to its own label)`;
   if (inst !== instance) return `belongs to another manifest (${INSTANCE_LABEL}=${inst})`;
   const others = (o.managers ?? []).filter((m) => m !== ACTION_FIELD_MANAGER);
   if (others.length) return `also changed by ${[...new Set(others)].sort().join(', ')}: not only the action's (delete it by hand if it is no longer needed)`;
@@ -228,7 +229,7 @@ function planKube(input: CleanupInput): CleanupStep[] {
         steps.push({ item: { ...base, action: 'unchanged', reason: 'already being deleted' } });
         continue;
       }
-      let reason = kubeKeepReason(o, instance);
+      let reason = kubeKeepReason(o, instance, legacyInstanceId(input.manifest));
       if (!reason && kind === 'Namespace') {
         const left = (input.kube.content[o.name] ?? []).filter((e) => {
           if (isNamespaceDefault(e)) return false;
@@ -374,7 +375,8 @@ function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
   let foreignCredentials = 0;
   if (uami) {
     for (const c of [...g.credentials].sort((x, y) => x.name.localeCompare(y.name))) {
-      const reason = credentialKeepReason(c, input.manifest.cluster.name, input.issuer);
+      const relying = claims?.credentials.get(credentialRecord(identityRecord(g.subscriptionId, uami.resourceGroup, uami.name), c.name));
+      const reason = credentialKeepReason(c, input.manifest.cluster.name, input.issuer) ?? (relying ? `still relied on by ${relying.join(', ')}` : undefined);
       const name = `${uami.name}/${c.name}`;
       if (reason) {
         foreignCredentials++;
@@ -397,6 +399,9 @@ function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
   else if (foreignCredentials) keep = `still holds ${foreignCredentials} federated credential(s) the action did not create`;
   else if (foreignAssignments) keep = `still holds ${foreignAssignments} role assignment(s) the action did not create`;
   else if (sharedBy.size) keep = `its vault grant is still relied on by ${[...sharedBy].join(', ')}`;
+  else if (uami && claims?.identities.has(identityRecord(g.subscriptionId, uami.resourceGroup, uami.name))) {
+    keep = `still relied on by ${claims.identities.get(identityRecord(g.subscriptionId, uami.resourceGroup, uami.name))?.join(', ')}`;
+  }
   if (keep || !uami) {
     out.identity.push({ item: { kind: 'identity', name: idItemName, namespace, action: 'keep', reason: keep } });
   } else {
@@ -410,6 +415,7 @@ function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
 
 function planSecrets(input: CleanupInput): CleanupStep[] {
   const steps: CleanupStep[] = [];
+  const claims = input.ledgers ? otherClaims(input.ledgers, instanceId(input.manifest)) : undefined;
   const opts = input.manifest.cleanup ?? { deleteSecrets: false, purge: false };
   const seen = new Set<string>();
   for (const s of input.manifest.secrets) {
@@ -428,7 +434,10 @@ function planSecrets(input: CleanupInput): CleanupStep[] {
     const live = input.secrets?.live.get(key);
     const deleted = input.secrets?.deleted.get(key);
     const owned = (f: SecretFound | undefined): boolean => f?.tags[SECRET_OWNER_TAG] === SECRET_OWNER_VALUE;
-    if (live) {
+    const declarers = claims?.secrets.get(key);
+    if (live && declarers) {
+      steps.push({ item: { ...base, action: 'keep', reason: `shared: still declared by ${declarers.join(', ')}` } });
+    } else if (live) {
       if (!owned(live)) {
         steps.push({ item: { ...base, action: 'keep', reason: `not written by the action (no ${SECRET_OWNER_TAG}: ${SECRET_OWNER_VALUE} tag)` } });
       } else {

@@ -43,7 +43,8 @@ class UsageError extends Error {}
 
 function load(file: string, io: CliIo, env?: Record<string, string | undefined>): ManifestDocument | number {
   try {
-    return loadManifest(file, env ? { env } : {});
+    // The same default owner as the action's (repository + path) where GITHUB_REPOSITORY is set.
+    return loadManifest(file, { ...(env ? { env } : {}), repository: process.env.GITHUB_REPOSITORY });
   } catch (e) {
     if (e instanceof ManifestError) {
       io.stderr(`${e.message}\n`);

@@ -23,9 +23,10 @@ import {
   wantedPermissions,
 } from './plan.ts';
 import type { IdentityGroup, LiveAssignment, LiveCredential, PolicyPermissions, RolePermission, WantedGrant } from './plan.ts';
-import type { LedgerClaims } from './ledger.ts';
-import { recordGrants } from './record.ts';
-import { instanceId } from '../render/labels.ts';
+import type { LedgerClaims } from '../ledger/model.ts';
+import { ledgerBook, recordGrants } from '../ledger/store.ts';
+import type { LedgerBook } from '../ledger/store.ts';
+import { credentialRecord, identityRecord } from '../ledger/model.ts';
 
 export { proveAccess, ProofError } from './prove.ts';
 
@@ -170,7 +171,7 @@ export async function ensureIdentities(
   session: AzureSession,
   vault: VaultInfo,
   manifest: Manifest,
-  opts: { mode: 'plan' | 'apply'; issuer: string; manifestPath?: string },
+  opts: { mode: 'plan' | 'apply'; issuer: string; ledger?: LedgerBook },
 ): Promise<{ items: PlanItem[]; identities: NamespaceIdentity[]; warnings: string[] }> {
   const apply = opts.mode === 'apply';
   const groups = groupIdentities(manifest, session.subscriptionId);
@@ -215,13 +216,16 @@ export async function ensureIdentities(
   const perGroup = await mapLimited(groups, 4, (g) => ensureGroup(session, vault, manifest, g, { apply, issuer: opts.issuer, auth, kvm, mutex, roleIds, identitiesIn, assignments }));
   if (apply) {
     // The ledger first: an interrupted run leaves a recorded claim, never an unrecorded grant.
-    const claims: LedgerClaims = { instance: instanceId(manifest), manifest: opts.manifestPath ?? '', assignments: [], policies: {}, addedNow: {} };
+    const book = opts.ledger ?? ledgerBook(session, vault, manifest.instance);
+    const claims: LedgerClaims = { instance: book.instance.key, manifest: book.described, assignments: [], policies: {}, addedNow: {}, identities: [], credentials: [] };
     for (const r of perGroup) {
       claims.assignments.push(...r.claims.assignments);
+      claims.identities?.push(...(r.claims.identities ?? []));
+      claims.credentials?.push(...(r.claims.credentials ?? []));
       Object.assign(claims.policies, r.claims.policies);
       Object.assign(claims.addedNow, r.claims.addedNow);
     }
-    await recordGrants(session, vault, claims);
+    await recordGrants(book, claims);
     await mapLimited(perGroup, 4, (r) => r.grant());
   }
   const items = perGroup.flatMap((r) => r.items);
@@ -301,6 +305,10 @@ async function ensureGroup(
     const wanted = wantedCredentials(manifest, g, deps.issuer);
     const rg = resolved.resourceGroup;
     const idName = resolved.name;
+    // What this manifest relies on, so another manifest's clean-up leaves it in place.
+    const record = identityRecord(resolved.subscriptionId, rg, idName);
+    if (spec.mode === 'managed') claims.identities = [record];
+    claims.credentials = wanted.map((w) => credentialRecord(record, w.name));
     const live = resolved.exists
       ? await retryWhile(() => listCredentials(msi!, rg, idName), (e) => createdNow && statusOf(e) === 404, { timeoutMs: EVENTUAL_MS })
       : [];

@@ -7,7 +7,7 @@ import { PatchStrategy } from '@kubernetes/client-node';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanAction, PlanItem, PlanKind } from '../plan/types.ts';
-import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId, renderAll } from '../render/index.ts';
+import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_ANNOTATION, instanceId, legacyInstanceId, renderAll } from '../render/index.ts';
 import type { KubeObject, RenderFacts } from '../render/index.ts';
 import type { KubeSession } from './client.ts';
 import { errorSummary, FIELD_MANAGER, statusOf } from './client.ts';
@@ -42,6 +42,21 @@ function itemName(o: { metadata?: { name?: string; namespace?: string } }): stri
 export function ownedBy(o: { metadata?: { labels?: Record<string, string> } } | undefined, instance: string): boolean {
   const l = o?.metadata?.labels;
   return l?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && l[INSTANCE_LABEL] === instance;
+}
+
+type Labelled = { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } };
+
+/**
+ * Who else owns an object the manifest declares: another manifest instance's labels (its owner
+ * annotation when readable), or undefined when the object is this instance's, carries the
+ * pre-ownership label of this vault and cluster (migrated by this apply), or is not the action's.
+ */
+export function otherOwner(o: Labelled | undefined, instance: string, legacy: string): string | undefined {
+  const l = o?.metadata?.labels;
+  const theirs = l?.[INSTANCE_LABEL];
+  if (l?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE || theirs === undefined || theirs === instance || theirs === legacy) return undefined;
+  const who = o?.metadata?.annotations?.[OWNER_ANNOTATION];
+  return who && who.length <= 300 && !/[\u0000-\u001f\u007f]/.test(who) ? `${who} (instance ${theirs})` : `instance ${theirs}`;
 }
 
 function stable(v: unknown): string {
@@ -239,6 +254,7 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
   // The renderer gives kubelet-mode targets no ServiceAccount and Namespaces only for createNamespace.
   const desired = renderAll(manifest, facts);
   const instance = instanceId(manifest);
+  const legacy = legacyInstanceId(manifest);
   const plan = opts.mode === 'plan';
   const missingNamespaces = new Set<string>();
   const toCreate = new Set(desired.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));
@@ -262,6 +278,29 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
   }
   const createdNamespaces = new Set<string>();
 
+  // The declared objects this manifest has not applied yet are read before anything is written,
+  // so an object of another manifest is refused with nothing applied.
+  const existingByKey = new Map(ownedByKey);
+  const readFailures = new Map<string, unknown>();
+  const unread = desired.filter((o) => !existingByKey.has(key(o)) && !(o.metadata.namespace && missingNamespaces.has(o.metadata.namespace)));
+  const reads = await mapLimit(unread, KUBE_CONCURRENCY, (o) =>
+    request(() => readObject(kube, o)).catch((err: unknown) => {
+      readFailures.set(key(o), err);
+      return undefined;
+    }),
+  );
+  unread.forEach((o, i) => {
+    const found = reads[i];
+    if (found) existingByKey.set(key(o), found);
+  });
+  const conflicts = desired.flatMap((o) => {
+    const other = o.kind === 'Namespace' ? undefined : otherOwner(existingByKey.get(key(o)), instance, legacy);
+    return other ? [`${o.kind} ${itemName(o)} belongs to ${other}`] : [];
+  });
+  if (conflicts.length && !plan) {
+    throw new Error(`refusing to apply Kubernetes objects; nothing was applied: ${conflicts.join('; ')}. Two manifests must not declare one object: rename it in one of them`);
+  }
+
   const one = async (o: KubeObject): Promise<PlanItem> => {
     const kind = KIND_TO_PLAN[o.kind] ?? 'secret-provider-class';
     const name = itemName(o);
@@ -269,22 +308,24 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
     const item = (action: PlanAction, reason?: string): PlanItem => (reason ? { ...base, action, reason } : { ...base, action });
     const ns = o.metadata.namespace;
     if (ns && missingNamespaces.has(ns)) return item('refuse', `namespace ${ns} does not exist and createNamespace is false`);
-    let existing: Obj | undefined = ownedByKey.get(key(o));
-    if (!existing) {
-      try {
-        existing = await request(() => readObject(kube, o));
-      } catch (err) {
-        if (plan && o.kind === 'SecretProviderClass') return item('refuse', crdHint(o, err));
-        throw new Error(`cannot read ${o.kind} ${name}: ${crdHint(o, err)}`);
-      }
+    const existing = existingByKey.get(key(o));
+    if (readFailures.has(key(o))) {
+      const err = readFailures.get(key(o));
+      if (plan && o.kind === 'SecretProviderClass') return item('refuse', crdHint(o, err));
+      throw new Error(`cannot read ${o.kind} ${name}: ${crdHint(o, err)}`);
     }
-    // A namespace the action did not create is left exactly as it is.
-    if (o.kind === 'Namespace' && existing && !ownedBy(existing, instance)) return item('unchanged', 'exists, not created by the action');
+    // A namespace the action did not create (or another manifest did) is left exactly as it is.
+    if (o.kind === 'Namespace' && existing && !ownedBy(existing, instance)) return item('unchanged', 'exists, not created by this manifest');
+    // Another manifest's object is never taken over: two manifests would apply it back and forth.
+    const other = otherOwner(existing, instance, legacy);
+    if (other) return item('refuse', `belongs to another manifest: ${other}`);
+    // Ours, or ours under the pre-ownership label (this apply moves it to the instance label).
+    const ours = existing !== undefined && (ownedBy(existing, instance) || ownedBy(existing, legacy));
     // The namespace does not exist yet, so a dry run of its content cannot be asked for.
     if (plan && ns && toCreate.has(ns) && createdNamespaces.has(ns)) return item('create', `in new namespace ${ns}`);
-    const force = existing === undefined || ownedBy(existing, instance);
+    const force = existing === undefined || ours;
     // Keep (or set) the adoption mark: server-side apply would drop a field the manager stops sending.
-    const applied: KubeObject = existing && (adopted(existing) || !ownedBy(existing, instance))
+    const applied: KubeObject = existing && (adopted(existing) || !ours)
       ? { ...o, metadata: { ...o.metadata, annotations: { ...o.metadata.annotations, [ADOPTED_ANNOTATION]: 'true' } } }
       : o;
     // Already applied exactly so by the action: the apply (or its dry run) would change nothing.
@@ -307,7 +348,7 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
       return item('create');
     }
     const paths = changedPaths(applied, existing, after);
-    const adopting = !ownedBy(existing, instance);
+    const adopting = !ours;
     if (!plan && paths.length) core.info(`${adopting ? 'adopted' : 'updated'} ${o.kind} ${name} (${paths.join(', ')})`);
     if (paths.length === 0) return item('unchanged');
     return item(adopting ? 'adopt' : 'update', `changed: ${paths.join(', ')}`);

@@ -15,6 +15,8 @@ export interface LoadOptions {
    * or empty is an error (named, never printed). When absent, sources are not checked.
    */
   env?: Record<string, string | undefined>;
+  /** GITHUB_REPOSITORY: with the file name as given, the manifest's default owner (manifest/instance.ts). */
+  repository?: string;
 }
 
 function byPosition(a: ManifestIssue, b: ManifestIssue): number {
@@ -69,6 +71,8 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
 
   const manifest = normalise(data, {
     env: opts.env,
+    repository: opts.repository,
+    path: file,
     lineOf: (path) => map.locate(path, 'value').line,
     issue: (path, message, at) => {
       const issue = issueAt(path, message, at);

@@ -2,6 +2,7 @@
 // with every default applied. Defensive: it runs even when the structure has errors, checks what
 // it can, and reports everything through `issue`.
 import type { FieldPath } from './paths.ts';
+import { manifestInstance } from './instance.ts';
 import { POD_IDENTITY_MESSAGE } from './structure.ts';
 import { didYouMean, suggestion } from './suggest.ts';
 import {
@@ -34,6 +35,9 @@ export interface SemanticContext {
   /** Line of a field, to point at the first of two conflicting declarations. */
   lineOf(path: FieldPath): number;
   env?: Record<string, string | undefined>;
+  /** GITHUB_REPOSITORY and the manifest's path: the default owner of the manifest's instance. */
+  repository?: string;
+  path?: string;
 }
 
 type Raw = Record<string, unknown>;
@@ -527,6 +531,7 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
 
   const manifest: Manifest = {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ owner: str(data.owner), repository: ctx.repository, path: ctx.path, cluster: clusterName }),
     vault: { name: vaultName, resourceGroup: vaultRg },
     cluster: { name: clusterName },
     identityDefaults: { tags: strMap(defaults.tags) },

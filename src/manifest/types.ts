@@ -2,6 +2,8 @@
 // Everything downstream (planning, Azure, Kubernetes, rendering) reads these types only,
 // never the raw YAML, so defaults are applied once, here, by the loader.
 
+import type { ManifestInstance } from './instance.ts';
+
 export type ObjectType = 'secret' | 'key' | 'cert';
 export type RotationMode = 'restart' | 'csi' | 'none';
 
@@ -120,6 +122,8 @@ export interface TargetSpec {
 
 export interface Manifest {
   apiVersion: 'akv-aks/v1';
+  /** Who this manifest is on its cluster (owner + cluster), set by the loader; see manifest/instance.ts. */
+  instance: ManifestInstance;
   vault: VaultRef;
   cluster: ClusterRef;
   identityDefaults: IdentityDefaults;

@@ -13,6 +13,7 @@ import type { PlanItem } from '../plan/types.ts';
 import { planProof, provable } from '../identity/prove-plan.ts';
 import { countByAction, gateLogLines, planLogLines } from '../report/format.ts';
 import type { RunReport } from '../report/model.ts';
+import type { LedgerBook } from '../ledger/store.ts';
 import type { VaultInfo } from '../vault/index.ts';
 import { maskValue } from '../vault/values.ts';
 import { formatDuration } from '../util/duration.ts';
@@ -34,7 +35,7 @@ export function maskEnvValues(manifest: Manifest, env: Record<string, string | u
  * Loads the manifest, naming it as the user wrote it (relative to the workspace) in every error, and
  * annotating each problem on its line so it shows in the pull request's files view.
  */
-export function readManifest(file: string, shownAs: string, env: Record<string, string | undefined> | undefined): ManifestDocument {
+export function readManifest(file: string, shownAs: string, env: Record<string, string | undefined> | undefined, repository?: string): ManifestDocument {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -43,7 +44,7 @@ export function readManifest(file: string, shownAs: string, env: Record<string, 
     throw new Error(`manifest ${shownAs}: ${code === 'ENOENT' ? 'no such file (the `manifest` input is relative to the workspace)' : (e as Error).message}`);
   }
   try {
-    return parseManifest(text, shownAs, { env });
+    return parseManifest(text, shownAs, { env, repository });
   } catch (e) {
     if (e instanceof ManifestError) {
       for (const i of e.issues) {
@@ -69,7 +70,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   const writes = settings.mode === 'plan' || settings.mode === 'apply' || settings.mode === 'rotate';
 
   const doc = await section('Manifest', async () => {
-    const d = readManifest(manifestFile, report.manifest, writes ? settings.env : undefined);
+    const d = readManifest(manifestFile, report.manifest, writes ? settings.env : undefined, settings.repository);
     maskEnvValues(d.manifest, settings.env);
     core.info(`${report.manifest}: ${d.manifest.secrets.length} secrets, ${d.manifest.targets.length} targets, vault ${d.manifest.vault.name}`);
     return d;
@@ -88,12 +89,14 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   });
   const S = await (loading ?? import('./steps.ts'));
   const vault = await S.describeVault(session, manifest);
+  // Who this manifest is in the shared vault: its ledger, read once and shared by every step.
+  const ledger = S.ledgerBook(session, vault, manifest.instance);
   report.vault = { name: vault.name, uri: vault.uri, authorization: vault.rbac ? 'rbac' : 'access-policy' };
   const kube = S.connectKube({ kubeconfig: settings.kubeconfig, context: settings.kubeContext });
   report.cluster = { context: kube.context, server: kube.server };
 
   if (settings.mode === 'cleanup' || settings.mode === 'plan-cleanup') {
-    await cleanup(S, settings, manifest, session, vault, kube, report);
+    await cleanup(S, settings, manifest, session, vault, kube, report, ledger);
     return;
   }
 
@@ -112,9 +115,8 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
       mode: settings.mode === 'rotate' ? 'rotate' : azureMode,
       env: settings.env,
       now: new Date(),
-      manifestPath: report.manifest,
       commit: settings.commit,
-      repository: settings.repository,
+      ledger,
     }));
     logPlan('secrets', r.items);
     return r;
@@ -126,7 +128,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   const issuer = needsIssuer ? settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await S.readServiceAccountIssuer(kube)) : '';
   report.cluster.issuer = issuer || undefined;
   const ids = await section('Identities, federation and vault access', async () => {
-    const r = await S.ensureIdentities(session, vault, manifest, { mode: azureMode, issuer, manifestPath: report.manifest });
+    const r = await S.ensureIdentities(session, vault, manifest, { mode: azureMode, issuer, ledger });
     logPlan('identities', r.items);
     return r;
   });
@@ -181,13 +183,13 @@ export async function withPlannedItems<T>(report: RunReport, fn: () => Promise<T
 }
 
 /** Removes what the action created for the manifest, in reverse order; never what it does not own. */
-async function cleanup(S: Steps, settings: Settings, manifest: Manifest, session: AzureSession, vault: VaultInfo, kube: KubeSession, report: RunReport): Promise<void> {
+async function cleanup(S: Steps, settings: Settings, manifest: Manifest, session: AzureSession, vault: VaultInfo, kube: KubeSession, report: RunReport, ledger: LedgerBook): Promise<void> {
   // The issuer only narrows which federated credentials count as the action's: unknown is acceptable.
   const issuer = settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await S.readServiceAccountIssuer(kube).catch(() => undefined));
   const mode = settings.mode === 'cleanup' ? 'apply' : 'plan';
   await section(mode === 'plan' ? 'Clean-up plan (nothing is deleted)' : 'Clean-up', async () => {
     // A CleanupError carries the items done and not done: withPlannedItems reports them.
-    const r = await withPlannedItems(report, () => S.runCleanup(session, vault, kube, manifest, { mode, issuer }));
+    const r = await withPlannedItems(report, () => S.runCleanup(session, vault, kube, manifest, { mode, issuer, ledger }));
     logPlan('clean-up', r.items);
     report.plan.push(...r.items);
   });

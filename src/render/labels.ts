@@ -1,11 +1,14 @@
 // Label and annotation names on the objects the action renders and applies. The Kubernetes side
 // selects and prunes by these; keep them in one place.
+import { describeInstance } from '../manifest/instance.ts';
 import type { Manifest } from '../manifest/types.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'akv-aks-action';
-/** Which manifest (vault + cluster) an object belongs to: `instanceId(manifest)`. */
+/** Which manifest instance (owner + cluster) an object belongs to: `instanceId(manifest)`. */
 export const INSTANCE_LABEL = 'akv-aks-action/instance';
+/** Who that instance is, for people reading the object: `owner @ cluster`. */
+export const OWNER_ANNOTATION = 'akv-aks-action/owner';
 
 /** Microsoft Entra Workload ID (azure-workload-identity webhook) names. */
 export const WORKLOAD_IDENTITY_USE_LABEL = 'azure.workload.identity/use';
@@ -34,11 +37,19 @@ function labelSafe(text: string): string {
 }
 
 /**
- * DNS-label-safe id of a manifest's vault and cluster, the value of INSTANCE_LABEL:
- * `<vault>--<cluster>` lowercased (vault names cannot contain `--`, so the split is unambiguous).
- * Longer than 63 characters: cut, plus a hash of the whole so distinct pairs stay distinct.
+ * The value of INSTANCE_LABEL: the manifest's instance key (owner + cluster, manifest/instance.ts),
+ * so two manifests sharing a vault and a cluster never select, prune or clean up each other's objects.
  */
-export function instanceId(manifest: { vault: { name: string }; cluster: { name: string } } | Pick<Manifest, 'vault' | 'cluster'>): string {
+export function instanceId(manifest: Pick<Manifest, 'instance'>): string {
+  return manifest.instance.key;
+}
+
+/**
+ * The instance label value of releases before the ownership model (`<vault>--<cluster>`, shared by
+ * every manifest of that vault and cluster): an object carrying it is this manifest's only when the
+ * manifest declares it by name, and then its next apply moves it to the new value.
+ */
+export function legacyInstanceId(manifest: { vault: { name: string }; cluster: { name: string } }): string {
   const full = `${labelSafe(manifest.vault.name)}--${labelSafe(manifest.cluster.name)}`;
   if (full.length <= MAX_LABEL_VALUE) return full;
   const hash = fnv1a(`${manifest.vault.name.toLowerCase()}/${manifest.cluster.name}`);
@@ -46,6 +57,11 @@ export function instanceId(manifest: { vault: { name: string }; cluster: { name:
 }
 
 /** The labels every rendered object carries. */
-export function managedLabels(manifest: Pick<Manifest, 'vault' | 'cluster'>): Record<string, string> {
+export function managedLabels(manifest: Pick<Manifest, 'instance'>): Record<string, string> {
   return { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [INSTANCE_LABEL]: instanceId(manifest) };
+}
+
+/** The annotations every rendered object carries. */
+export function managedAnnotations(manifest: Pick<Manifest, 'instance'>): Record<string, string> {
+  return { [OWNER_ANNOTATION]: describeInstance(manifest.instance) };
 }

@@ -10,6 +10,7 @@ import {
   WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION,
   WORKLOAD_IDENTITY_TENANT_ID_ANNOTATION,
   WORKLOAD_IDENTITY_USE_LABEL,
+  managedAnnotations,
   managedLabels,
 } from './labels.ts';
 
@@ -69,7 +70,7 @@ export function renderObjectsParameter(objects: readonly MountedObject[]): strin
 }
 
 function namespaceObject(manifest: Manifest, name: string): KubeObject {
-  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: managedLabels(manifest) } };
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: managedLabels(manifest), annotations: managedAnnotations(manifest) } };
 }
 
 function serviceAccountObject(manifest: Manifest, target: TargetSpec, serviceAccount: string, facts: RenderFacts): KubeObject {
@@ -81,6 +82,7 @@ function serviceAccountObject(manifest: Manifest, target: TargetSpec, serviceAcc
       namespace: target.namespace,
       labels: { ...managedLabels(manifest), [WORKLOAD_IDENTITY_USE_LABEL]: 'true' },
       annotations: {
+        ...managedAnnotations(manifest),
         [WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION]: clientIdFor(target, facts),
         [WORKLOAD_IDENTITY_TENANT_ID_ANNOTATION]: facts.tenantId ?? TENANT_PLACEHOLDER,
       },
@@ -121,7 +123,7 @@ function secretProviderClassObject(manifest: Manifest, target: TargetSpec, facts
   return {
     apiVersion: SECRET_PROVIDER_CLASS_API_VERSION,
     kind: SECRET_PROVIDER_CLASS_KIND,
-    metadata: { name: target.secretProviderClass, namespace: target.namespace, labels: managedLabels(manifest) },
+    metadata: { name: target.secretProviderClass, namespace: target.namespace, labels: managedLabels(manifest), annotations: managedAnnotations(manifest) },
     spec,
   };
 }

@@ -1,68 +1,41 @@
 // Key Vault: describe the vault (ARM), sync the manifest's secrets (data plane), report versions.
 import * as core from '@actions/core';
+import { randomBytes } from 'node:crypto';
 import type { SecretClient, SecretProperties } from '@azure/keyvault-secrets';
-import { keyVaultManagementClient, secretClient } from '../auth/arm.ts';
-import { hasCode, messageOf, retryWhile, statusOf } from '../auth/http.ts';
+import { keyVaultManagementClient } from '../auth/arm.ts';
+import { hasCode, messageOf, statusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
 import { RateLimiter, VAULT_LIMITS, mapLimited } from './limiter.ts';
 import { objectReader } from './objects.ts';
 import type { ObjectLookup } from './objects.ts';
-import { lostWriteGuardPolicy } from './lost-write.ts';
-import { isLedgerName } from '../identity/ledger.ts';
+import { deleteSecret, getDeleted, listLive, readValue, recover, toLive, vaultGateway, writeVersion } from './gateway.ts';
+import type { VaultGateway } from './gateway.ts';
+import { VaultLease } from './lease.ts';
+import { VaultSyncError } from './model.ts';
+import type { VaultInfo } from './model.ts';
+import { otherClaims, who, withSecrets } from '../ledger/model.ts';
+import type { GrantLedger } from '../ledger/model.ts';
+import { ledgerBook } from '../ledger/store.ts';
+import type { LedgerBook } from '../ledger/store.ts';
 import {
   DIGEST_KEY_CONTENT_TYPE,
   DIGEST_KEY_SECRET,
   OWNER,
-  TAG_DIGEST,
   TAG_OWNER,
   isOwned,
   isReservedSecretName,
   planSecrets,
   secretsNeedingValueRead,
 } from './plan.ts';
-import type { DeletedSecretInfo, DesiredProperties, LiveSecret, PlannedSecret, VaultState } from './plan.ts';
+import type { DeletedSecretInfo, LiveSecret, PlanInput, PlannedSecret, SecretPlan, VaultState } from './plan.ts';
 import { generateValue, maskValue, newDigestKey, valueDigest } from './values.ts';
 import { STATE_CONTENT_TYPE, VersionIndex, attributesFingerprint, decodeShard, entryFor, stateShardOf } from './versions.ts';
 import type { IndexEntry } from './versions.ts';
 
-export interface VaultAccessPolicy {
-  tenantId: string;
-  objectId: string;
-  applicationId?: string;
-  permissions: { secrets?: string[]; keys?: string[]; certificates?: string[] };
-}
-
-export interface VaultInfo {
-  id: string;
-  name: string;
-  uri: string;
-  rbac: boolean;
-  tenantId: string;
-  resourceGroup?: string;
-  subscriptionId?: string;
-  /** Present for access-policy vaults (rbac false). */
-  accessPolicies?: VaultAccessPolicy[];
-  /** Names of the grant ledgers (`akv-aks-grants-*`) the secret sync saw listed; undefined when it did not list. */
-  ledgerNames?: string[];
-}
-
-export class VaultSyncError extends Error {
-  /** Secret names concerned (never values). */
-  readonly secrets: string[];
-  /**
-   * The value-free plan of the run when the failure came after planning (refused secrets, missing
-   * `existing` objects, a failed write or prune), so the report can still show it; empty otherwise.
-   */
-  readonly items: PlanItem[];
-  constructor(message: string, secrets: string[], cause?: unknown, items: PlanItem[] = []) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'VaultSyncError';
-    this.secrets = secrets;
-    this.items = items;
-  }
-}
+export type { VaultAccessPolicy, VaultInfo } from './model.ts';
+export { VaultSyncError } from './model.ts';
 
 /**
  * Gives an error thrown after planning the planned items: a VaultSyncError is re-made with them;
@@ -128,46 +101,6 @@ export async function describeVault(session: AzureSession, manifest: Manifest): 
   return info;
 }
 
-function toLive(p: SecretProperties): LiveSecret {
-  return {
-    name: p.name,
-    version: p.version || undefined,
-    enabled: p.enabled,
-    tags: { ...(p.tags ?? {}) },
-    contentType: p.contentType,
-    createdOn: p.createdOn,
-    updatedOn: p.updatedOn,
-    expiresOn: p.expiresOn,
-    notBefore: p.notBefore,
-    managed: p.managed,
-  };
-}
-
-/**
- * The vault's secrets (metadata of their current versions) in LIST pages of 25. A page that still
- * fails after the SDK's retries stops the run (never "the secret is missing"), naming the vault,
- * the page and the service's answer.
- */
-async function listLive(client: SecretClient, limiter: RateLimiter, vaultName: string): Promise<Map<string, LiveSecret>> {
-  const live = new Map<string, LiveSecret>();
-  const pages = client.listPropertiesOfSecrets().byPage({ maxPageSize: 25 });
-  let n = 0;
-  for (;;) {
-    let page;
-    try {
-      page = await limiter.run('read', () => pages.next());
-    } catch (e) {
-      const status = statusOf(e);
-      throw new VaultSyncError(`Key Vault ${vaultName}: listing its secrets failed at page ${n + 1}${status ? ` (HTTP ${status})` : ''}: ${messageOf(e)}`, [], e);
-    }
-    if (page.done) break;
-    n++;
-    for (const p of page.value) live.set(p.name.toLowerCase(), toLive(p));
-  }
-  core.debug(`listed ${live.size} secrets in ${n} page(s)`);
-  return live;
-}
-
 /**
  * The current version of a secret whose version the index does not know, from its versions'
  * metadata (no value read): the latest by `created`. Key Vault's times have whole seconds, so when
@@ -213,10 +146,10 @@ async function currentVersion(client: SecretClient, limiter: RateLimiter, name: 
  * The version index shards the LIST shows (owned by the action), read in parallel. Undefined when
  * a shard name is held by a secret the action does not own: the index is then neither used nor written.
  */
-async function readIndex(client: SecretClient, limiter: RateLimiter, live: Map<string, LiveSecret>): Promise<VersionIndex | undefined> {
+async function readIndex(client: SecretClient, limiter: RateLimiter, live: Map<string, LiveSecret>, instanceKey: string): Promise<VersionIndex | undefined> {
   const found: { shard: number; name: string }[] = [];
   for (const l of live.values()) {
-    const shard = stateShardOf(l.name);
+    const shard = stateShardOf(l.name, instanceKey);
     if (shard === undefined) continue;
     if (!isOwned(l.tags)) {
       core.info(`secret ${l.name} is not managed by akv-aks-action: versions are looked up per secret`);
@@ -236,7 +169,7 @@ async function readIndex(client: SecretClient, limiter: RateLimiter, live: Map<s
       shards.set(f.shard, undefined);
     }
   });
-  return new VersionIndex(shards);
+  return new VersionIndex(shards, instanceKey);
 }
 
 /** Writes the index shards that changed (none on a no-op run). A failure costs only the next run's lookups. */
@@ -256,18 +189,6 @@ async function writeIndex(ctx: SyncContext, index: VersionIndex, live: Map<strin
     core.debug(`version index updated (${writes.length} shard(s))`);
   } catch (e) {
     core.info(`version index not updated (the next run looks versions up per secret): ${messageOf(e)}`);
-  }
-}
-
-async function getDeleted(client: SecretClient, limiter: RateLimiter, name: string): Promise<DeletedSecretInfo | undefined> {
-  try {
-    const d = await limiter.run('read', () => client.getDeletedSecret(name));
-    return { name: d.name, tags: { ...(d.properties.tags ?? {}) } };
-  } catch (e) {
-    if (statusOf(e) === 404) return undefined;
-    // Vaults without soft delete, or no permission on deleted secrets: treat as none (the write will tell).
-    if (statusOf(e) === 403 || hasCode(e, 'BadParameter')) return undefined;
-    throw e;
   }
 }
 
@@ -301,66 +222,7 @@ async function findDeleted(client: SecretClient, limiter: RateLimiter, names: st
   }
 }
 
-async function readValue(client: SecretClient, limiter: RateLimiter, name: string): Promise<string | undefined> {
-  try {
-    const s = await limiter.run('read', () => client.getSecret(name));
-    if (s.value !== undefined) maskValue(s.value);
-    return s.value;
-  } catch (e) {
-    if (statusOf(e) === 404) return undefined;
-    throw e;
-  }
-}
-
-const PROPAGATION_TIMEOUT_MS = 120_000;
-
-/** Recovers a soft-deleted secret and waits until it can be read again (404s for a while after). */
-async function recover(client: SecretClient, limiter: RateLimiter, name: string): Promise<SecretProperties> {
-  return retryWhile(
-    async () => {
-      const poller = await limiter.run('write', () => client.beginRecoverDeletedSecret(name, { intervalInMs: 1_000 }));
-      return poller.pollUntilDone();
-    },
-    (e) => hasCode(e, 'ObjectIsBeingDeleted') || statusOf(e) === 409,
-    { timeoutMs: PROPAGATION_TIMEOUT_MS, onRetry: () => core.info(`secret ${name}: deletion still in progress, waiting to recover it`) },
-  );
-}
-
-/** setSecret that waits through ObjectIsBeingDeleted and recovers on ObjectIsDeletedButRecoverable. */
-async function writeVersion(client: SecretClient, limiter: RateLimiter, name: string, value: string, props: DesiredProperties, mayRecover: boolean): Promise<SecretProperties> {
-  return retryWhile(
-    async () => {
-      try {
-        const s = await limiter.run('write', () =>
-          client.setSecret(name, value, {
-            tags: props.tags,
-            contentType: props.contentType,
-            expiresOn: props.expiresOn,
-            notBefore: props.notBefore,
-            enabled: true,
-          }),
-        );
-        return s.properties;
-      } catch (e) {
-        if (hasCode(e, 'ObjectIsDeletedButRecoverable') && mayRecover) {
-          core.info(`secret ${name}: soft-deleted meanwhile, recovering`);
-          const recovered = await recover(client, limiter, name);
-          // The recovered version may already hold this very value (same keyed digest): no second version.
-          const wanted = props.tags[TAG_DIGEST];
-          if (wanted && recovered.tags?.[TAG_DIGEST] === wanted) return recovered;
-          throw Object.assign(new Error('recovered; write again'), { code: 'AkvAksRetryAfterRecover' });
-        }
-        throw e;
-      }
-    },
-    (e) => hasCode(e, 'ObjectIsBeingDeleted', 'AkvAksRetryAfterRecover'),
-    { timeoutMs: PROPAGATION_TIMEOUT_MS, onRetry: () => core.info(`secret ${name}: waiting for a pending deletion to finish`) },
-  );
-}
-
-interface SyncContext {
-  client: SecretClient;
-  limiter: RateLimiter;
+interface SyncContext extends VaultGateway {
   /** What this run learns about versions (undefined when the index is unusable). */
   index?: VersionIndex;
 }
@@ -422,9 +284,9 @@ function envValue(env: Record<string, string | undefined>, variable: string, sec
 }
 
 /** LIST (pages of 25) and the version index, then the index's validated versions on the live secrets. */
-async function readState(ctx: SyncContext, vaultName: string): Promise<Map<string, LiveSecret>> {
+async function readState(ctx: SyncContext, vaultName: string, instanceKey: string): Promise<Map<string, LiveSecret>> {
   const live = await listLive(ctx.client, ctx.limiter, vaultName);
-  ctx.index = await readIndex(ctx.client, ctx.limiter, live);
+  ctx.index = await readIndex(ctx.client, ctx.limiter, live, instanceKey);
   let known = 0;
   if (ctx.index) {
     for (const l of live.values()) {
@@ -450,73 +312,143 @@ async function versionOf(ctx: SyncContext, l: LiveSecret): Promise<string | unde
 }
 
 /**
- * The deployer's client and limiter for a vault, one per login session: one auth challenge and one
- * request budget for the secret sync, the verify read and the state secrets (grant ledgers) alike.
- * The client carries the lost-write guard, which only acts on secret PUTs.
+ * Plans, then plans again with the other manifests' ledgers when a decision depends on them (a
+ * secret another manifest wrote last; a secret this one dropped): a run that changes nothing reads
+ * no other ledger.
  */
-const deployerClients = new WeakMap<AzureSession, Map<string, { client: SecretClient; limiter: RateLimiter }>>();
+async function planWithLedgers(book: LedgerBook, input: PlanInput): Promise<SecretPlan> {
+  const first = planSecrets(input);
+  const { writers, others } = first.needs;
+  if (!writers.length && !others) return first;
+  const byKey = new Map<string, GrantLedger>();
+  if (others) for (const l of await book.others()) byKey.set(l.instance, l);
+  await mapLimited(writers.filter((k) => !byKey.has(k)), VAULT_LIMITS.concurrency, async (k) => {
+    const l = await book.ofInstance(k);
+    if (l) byKey.set(l.instance, l);
+  });
+  const elsewhere = others ? otherClaims([...byKey.values()], book.instance.key).secrets : new Map<string, string[]>();
+  return planSecrets({
+    ...input,
+    declaredElsewhere: (name) => elsewhere.get(name.toLowerCase()) ?? [],
+    declaredBy: (name, key) => {
+      const l = byKey.get(key);
+      return l && l.instance !== book.instance.key && (l.secrets ?? []).includes(name.toLowerCase()) ? who(l) : undefined;
+    },
+  });
+}
 
-function deployerContext(session: AzureSession, vault: VaultInfo): SyncContext {
-  let perVault = deployerClients.get(session);
-  if (!perVault) deployerClients.set(session, (perVault = new Map()));
-  let shared = perVault.get(vault.uri);
-  if (!shared) perVault.set(vault.uri, (shared = { client: secretClient(session.credential, session.cloud, vault.uri, [lostWriteGuardPolicy()]), limiter: new RateLimiter(VAULT_LIMITS) }));
-  return { client: shared.client, limiter: shared.limiter };
+/** Writes the instance's ledger with `secrets` as its record, when that changes it (403: a warning). */
+async function recordSecrets(book: LedgerBook, prev: GrantLedger | undefined, secrets: string[]): Promise<void> {
+  try {
+    if (await book.write(withSecrets(prev, book.instance.key, book.described, secrets))) core.info(`manifest ledger ${book.name}: ${secrets.length} secret(s) recorded`);
+  } catch (e) {
+    if (statusOf(e) !== 403) throw e;
+    core.warning(`manifest ledger ${book.name} not written (${messageOf(e).split('\n')[0] ?? 'Forbidden'}): other manifests cannot see which secrets this one declares, and its own prune finds only what carries its tags`);
+  }
 }
 
 export async function syncSecrets(
   session: AzureSession,
   vault: VaultInfo,
   manifest: Manifest,
-  opts: { mode: 'plan' | 'apply' | 'rotate'; env: Record<string, string | undefined>; now: Date; manifestPath: string; commit?: string; repository?: string },
+  opts: { mode: 'plan' | 'apply' | 'rotate'; env: Record<string, string | undefined>; now: Date; commit?: string; ledger?: LedgerBook; leaseTimeoutMs?: number },
 ): Promise<{ items: PlanItem[]; secrets: SecretVersion[] }> {
   const reserved = manifest.secrets.find((s) => isReservedSecretName(s.name));
   if (reserved) throw new VaultSyncError(`the secret name ${reserved.name} is reserved by the action`, [reserved.name]);
-  const ctx = deployerContext(session, vault);
+  const ctx: SyncContext = { ...vaultGateway(session, vault) };
   const writing = opts.mode !== 'plan';
 
   // Desired values of env secrets: read and masked first.
   const values = new Map<string, string>();
   for (const s of manifest.secrets) if (s.source.kind === 'env') values.set(s.name.toLowerCase(), envValue(opts.env, s.source.env, s.name));
 
-  const live = await readState(ctx, vault.name);
-  vault.ledgerNames = [...live.values()].filter((l) => isLedgerName(l.name)).map((l) => l.name);
-  const missing = manifest.secrets.filter((s) => !isExistingKey(s) && !live.has(s.name.toLowerCase()));
-  const deletedList = await findDeleted(ctx.client, ctx.limiter, missing.map((s) => s.name));
-  const state: VaultState = { live, deleted: new Map(), keys: await lookupKeys(session, vault, manifest, ctx.limiter) };
-  for (const d of deletedList) state.deleted.set(d.name.toLowerCase(), d);
+  const book = opts.ledger ?? ledgerBook(session, vault, manifest.instance);
+  // Everything the plan decides on (metadata, ledgers, the digest key, values without a digest).
+  let keys: Map<string, ObjectLookup> | undefined;
+  const prepare = async () => {
+    const live = await readState(ctx, vault.name, manifest.instance.key);
+    book.sawNames([...live.values()].map((l) => l.name));
+    const own = await book.own();
+    const missing = manifest.secrets.filter((s) => !isExistingKey(s) && !live.has(s.name.toLowerCase()));
+    const deletedList = await findDeleted(ctx.client, ctx.limiter, missing.map((s) => s.name));
+    // Keys are never written by the action: read once, also when the plan is made again.
+    keys ??= await lookupKeys(session, vault, manifest, ctx.limiter);
+    const state: VaultState = { live, deleted: new Map(), keys };
+    for (const d of deletedList) state.deleted.set(d.name.toLowerCase(), d);
 
-  const digestKey = values.size ? await loadDigestKey(ctx, writing) : undefined;
-  const digests = new Map<string, string>();
-  for (const [k, v] of values) if (digestKey) digests.set(k, valueDigest(digestKey.key, k, v));
-  const digest = (name: string): string | undefined => digests.get(name.toLowerCase());
+    const digestKey = values.size ? await loadDigestKey(ctx, writing) : undefined;
+    const digests = new Map<string, string>();
+    for (const [k, v] of values) if (digestKey) digests.set(k, valueDigest(digestKey.key, k, v));
+    const digest = (name: string): string | undefined => digests.get(name.toLowerCase());
 
-  // Values read only where the digest cannot decide (first run, adopted secrets, a new digest key).
-  const toRead = secretsNeedingValueRead(manifest, state, digest);
-  const equals = new Map<string, boolean>();
-  await mapLimited(toRead, VAULT_LIMITS.concurrency, async (name) => {
-    const current = await readValue(ctx.client, ctx.limiter, name);
-    equals.set(name.toLowerCase(), current !== undefined && current === values.get(name.toLowerCase()));
-  });
-  if (toRead.length) core.info(`compared ${toRead.length} value(s) without a matching digest tag`);
+    // Values read only where the digest cannot decide (first run, adopted secrets, a new digest key).
+    const toRead = secretsNeedingValueRead(manifest, state, digest);
+    const equals = new Map<string, boolean>();
+    await mapLimited(toRead, VAULT_LIMITS.concurrency, async (name) => {
+      const current = await readValue(ctx.client, ctx.limiter, name);
+      equals.set(name.toLowerCase(), current !== undefined && current === values.get(name.toLowerCase()));
+    });
+    if (toRead.length) core.info(`compared ${toRead.length} value(s) without a matching digest tag`);
 
-  const plan = planSecrets({
-    manifest,
-    state,
-    mode: opts.mode,
-    now: opts.now,
-    manifestPath: opts.manifestPath,
-    commit: opts.commit,
-    repository: opts.repository,
-    digest,
-    valueEquals: (name) => equals.get(name.toLowerCase()),
-  });
+    const plan = await planWithLedgers(book, {
+      manifest,
+      state,
+      mode: opts.mode,
+      now: opts.now,
+      commit: opts.commit,
+      recorded: own ? new Set(own.secrets ?? []) : undefined,
+      digest,
+      valueEquals: (name) => equals.get(name.toLowerCase()),
+    });
+    return { live, own, state, digestKey, plan };
+  };
+
+  let prepared = await prepare();
+  // A run that writes takes the vault's write lease, then decides again on what the vault holds
+  // now: concurrent runs end as if they had run one after the other. A refused plan takes nothing.
+  const lease = writing && !refusals(prepared.plan).length && writesSecrets(prepared.plan) ? new VaultLease(ctx, vault.name, `${book.described}, run ${randomBytes(4).toString('hex')}`) : undefined;
+  try {
+    if (lease) {
+      try {
+        await lease.acquire(opts.leaseTimeoutMs ?? DEFAULT_LEASE_WAIT_MS);
+      } catch (e) {
+        throw withItems(e, prepared.plan.secrets.map((p) => p.item));
+      }
+      book.forget();
+      prepared = await prepare();
+    }
+    return await applyPlan(ctx, book, vault, manifest, values, prepared, writing);
+  } finally {
+    await lease?.release();
+  }
+}
+
+/** How long a run waits for another run's write lease when the caller gives no budget. */
+const DEFAULT_LEASE_WAIT_MS = 600_000;
+
+const refusals = (plan: SecretPlan): PlannedSecret[] => plan.secrets.filter((p) => p.op.kind === 'refuse');
+
+/** True when the plan writes to the vault's secrets (not only the instance's own state). */
+function writesSecrets(plan: SecretPlan): boolean {
+  return plan.secrets.some((p) => p.op.kind === 'set' || p.op.kind === 'properties' || p.op.kind === 'recover' || p.op.kind === 'prune');
+}
+
+async function applyPlan(
+  ctx: SyncContext,
+  book: LedgerBook,
+  vault: VaultInfo,
+  manifest: Manifest,
+  values: Map<string, string>,
+  prepared: { live: Map<string, LiveSecret>; own: GrantLedger | undefined; state: VaultState; digestKey?: { key: Buffer; persist?: () => Promise<void> }; plan: SecretPlan },
+  writing: boolean,
+): Promise<{ items: PlanItem[]; secrets: SecretVersion[] }> {
+  const { live, own, state, digestKey, plan } = prepared;
   const items = plan.secrets.map((p) => p.item);
   for (const it of items) core.info(`secret ${it.name}: ${it.action}${it.reason ? ` (${it.reason})` : ''}`);
 
   try {
     if (writing) {
-      const refused = plan.secrets.filter((p) => p.op.kind === 'refuse');
+      const refused = refusals(plan);
       if (refused.length) {
         throw new VaultSyncError(
           `refusing to write Key Vault ${vault.name}; nothing was written: ` + refused.map((p) => `${p.name}: ${p.item.reason ?? 'refused'}`).join('; '),
@@ -529,12 +461,15 @@ export async function syncSecrets(
 
     const written = new Map<string, string | undefined>();
     if (writing) {
+      // The ledger first: an interrupted run leaves a recorded claim, never an unrecorded write.
+      await recordSecrets(book, own, plan.record);
       // Before the secrets: their digest tags mean nothing without it (a crash in between only costs value reads).
       await digestKey?.persist?.();
       await mapLimited(plan.secrets, VAULT_LIMITS.concurrency, async (p) => {
         const v = await execute(ctx, p, values);
         if (v.wrote) written.set(p.name.toLowerCase(), v.version);
       });
+      await recordSecrets(book, await book.own(), plan.recordAfter);
     }
 
     // Versions for the gate: written ones from the writes, the others from the index or a lookup.
@@ -606,13 +541,7 @@ async function execute(ctx: SyncContext, p: PlannedSecret, values: Map<string, s
       const purge = p.op.purge;
       ctx.index?.forget(p.name);
       try {
-        const poller = await limiter.run('write', () => client.beginDeleteSecret(p.name, { intervalInMs: 1_000 }));
-        if (purge) {
-          await poller.pollUntilDone();
-          await retryWhile(() => limiter.run('write', () => client.purgeDeletedSecret(p.name)), (e) => hasCode(e, 'ObjectIsBeingDeleted') || statusOf(e) === 409, {
-            timeoutMs: PROPAGATION_TIMEOUT_MS,
-          });
-        }
+        await deleteSecret(ctx, p.name, purge);
       } catch (e) {
         throw new VaultSyncError(`secret ${p.name}: prune failed: ${messageOf(e)}`, [p.name], e);
       }
@@ -624,8 +553,8 @@ async function execute(ctx: SyncContext, p: PlannedSecret, values: Map<string, s
 
 /** Current latest version of each named object (for verify-only mode), in as few calls as possible. */
 export async function currentVersions(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<SecretVersion[]> {
-  const ctx = deployerContext(session, vault);
-  const live = await readState(ctx, vault.name);
+  const ctx: SyncContext = { ...vaultGateway(session, vault) };
+  const live = await readState(ctx, vault.name, manifest.instance.key);
   const keys = await lookupKeys(session, vault, manifest, ctx.limiter);
   const wanted = mountedNames(manifest);
   const out: SecretVersion[] = [];
@@ -649,35 +578,4 @@ export async function currentVersions(session: AzureSession, vault: VaultInfo, m
   if (missing.length) throw new VaultSyncError(`Key Vault ${vault.name} lacks object(s) the manifest declares: ${missing.sort().join(', ')}`, missing);
   out.sort((a, b) => manifest.secrets.findIndex((s) => s.name === a.name) - manifest.secrets.findIndex((s) => s.name === b.name));
   return out;
-}
-
-// ---- the action's own value-free state secrets (grant ledgers), for the identity and clean-up steps ----
-
-
-/** Names of the vault's live secrets that satisfy `match` (one LIST). */
-export async function listSecretNames(session: AzureSession, vault: VaultInfo, match: (name: string) => boolean): Promise<string[]> {
-  const ctx = deployerContext(session, vault);
-  return [...(await listLive(ctx.client, ctx.limiter, vault.name)).values()].map((l) => l.name).filter(match);
-}
-
-/** Current values of owned state secrets by name (undefined: absent, or not written by the action). */
-export async function readStateSecrets(session: AzureSession, vault: VaultInfo, names: string[]): Promise<Map<string, string | undefined>> {
-  const ctx = deployerContext(session, vault);
-  const out = new Map<string, string | undefined>();
-  await mapLimited(names, VAULT_LIMITS.concurrency, async (name) => {
-    try {
-      const s = await ctx.limiter.run('read', () => ctx.client.getSecret(name));
-      out.set(name, s.properties.tags?.[TAG_OWNER] === OWNER ? s.value : undefined);
-    } catch (e) {
-      if (statusOf(e) !== 404) throw e;
-      out.set(name, undefined);
-    }
-  });
-  return out;
-}
-
-/** Writes an owned state secret (recovering it first when soft-deleted). */
-export async function writeStateSecret(session: AzureSession, vault: VaultInfo, name: string, value: string, contentType: string): Promise<void> {
-  const ctx = deployerContext(session, vault);
-  await writeVersion(ctx.client, ctx.limiter, name, value, { tags: { [TAG_OWNER]: OWNER }, contentType }, true);
 }

@@ -48,6 +48,20 @@ export class RateLimiter {
     }
   }
 
+  /** Start times of the class' requests still in the current window (for the lease hand-over). */
+  recent(cls: 'read' | 'write'): number[] {
+    this.prune(cls);
+    return [...this.starts[cls]];
+  }
+
+  /** Counts requests another client started at `times` against this window (a lease hand-over). */
+  seed(cls: 'read' | 'write', times: number[]): void {
+    const list = this.starts[cls];
+    list.push(...times);
+    list.sort((a, b) => a - b);
+    this.prune(cls);
+  }
+
   /** Requests started in the current window, per class (for tests and logs). */
   inWindow(cls: 'read' | 'write'): number {
     this.prune(cls);

@@ -1,26 +1,33 @@
 // The pure planner of the Key Vault sync: from the manifest, the vault's current state (metadata
 // only, plus the answers of value comparisons) and the mode, the exact list of operations and the
 // value-free PlanItems. Plan mode prints these; apply executes exactly these.
+import type { ManifestInstance } from '../manifest/instance.ts';
 import type { Manifest, SecretSpec } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import type { ObjectLookup } from './objects.ts';
-import { stateShardOf } from './versions.ts';
-import { isLedgerName } from '../identity/ledger.ts';
+import { isStateSecretName } from './versions.ts';
+import { isLedgerName } from '../ledger/model.ts';
 
 export const TAG_OWNER = 'managed-by';
 export const OWNER = 'akv-aks-action';
+/** The writer's manifest instance key (manifest/instance.ts): who wrote the current version. */
+export const TAG_INSTANCE = 'akv-aks-instance';
+/** For people: the writer's owner (explicit owner or manifest path), repository and cluster. */
 export const TAG_MANIFEST = 'akv-aks-manifest';
-export const TAG_COMMIT = 'akv-aks-commit';
 export const TAG_REPOSITORY = 'akv-aks-repository';
+export const TAG_CLUSTER = 'akv-aks-cluster';
+export const TAG_COMMIT = 'akv-aks-commit';
 export const TAG_DIGEST = 'akv-aks-digest';
 export const TAG_SOURCE = 'akv-aks-source';
 /** The vault secret holding the HMAC key of the value digests (readable only by value-readers). */
 export const DIGEST_KEY_SECRET = 'akv-aks-digest-key';
 export const DIGEST_KEY_CONTENT_TYPE = 'application/vnd.akv-aks.digest-key';
+/** The vault's write lease (vault/lease.ts). */
+export const LEASE_SECRET = 'akv-aks-lease';
 
 /** Names the action keeps for itself: the digest key and the version index shards (src/vault/versions.ts). */
 export function isReservedSecretName(name: string): boolean {
-  return name.toLowerCase() === DIGEST_KEY_SECRET || stateShardOf(name) !== undefined || isLedgerName(name);
+  return name.toLowerCase() === DIGEST_KEY_SECRET || name.toLowerCase() === LEASE_SECRET || isStateSecretName(name) || isLedgerName(name);
 }
 
 /** Metadata of a secret's current version, as LIST returns it (no value). */
@@ -84,9 +91,13 @@ export interface PlanInput {
   state: VaultState;
   mode: 'plan' | 'apply' | 'rotate';
   now: Date;
-  manifestPath: string;
   commit?: string;
-  repository?: string;
+  /** The secrets this instance's ledger records as declared and written by it (undefined: no ledger yet). */
+  recorded?: ReadonlySet<string>;
+  /** Other instances (described) whose ledgers declare the secret; [] when unknown or none. */
+  declaredElsewhere?: (name: string) => string[];
+  /** The instance `key` (described) when its ledger declares the secret; undefined otherwise or unknown. */
+  declaredBy?: (name: string, key: string) => string | undefined;
   /**
    * For `env` secrets: the expected digest tag of the desired value (undefined when unknown), and
    * whether the current value equals the desired one (true / false when compared, undefined when
@@ -100,6 +111,15 @@ export interface SecretPlan {
   secrets: PlannedSecret[];
   /** `existing` secrets the manifest mounts that the vault lacks (an error in every mode). */
   missingExisting: string[];
+  /** What the instance's ledger records before the writes (lower-case names, sorted)... */
+  record: string[];
+  /** ...and once the prunes are done. */
+  recordAfter: string[];
+  /**
+   * Decisions that depend on other manifests' ledgers, which this plan was not given: the writers
+   * whose ledgers to read (instance keys) and whether every other ledger is needed (a drop).
+   */
+  needs: { writers: string[]; others: boolean };
 }
 
 const lower = (s: string): string => s.toLowerCase();
@@ -119,10 +139,16 @@ function sameTime(a: Date | undefined, b: Date | undefined): boolean {
 }
 
 /** Properties of a newly written version. */
-export function writeProperties(spec: SecretSpec, input: Pick<PlanInput, 'now' | 'manifestPath' | 'commit' | 'repository' | 'digest'>): DesiredProperties {
-  const tags: Record<string, string> = { ...spec.tags, [TAG_OWNER]: OWNER, [TAG_MANIFEST]: tagValue(input.manifestPath), [TAG_SOURCE]: spec.source.kind };
+/** The tags naming the writer: its instance key, and for people its owner, repository and cluster. */
+export function ownershipTags(instance: ManifestInstance): Record<string, string> {
+  const tags: Record<string, string> = { [TAG_INSTANCE]: instance.key, [TAG_MANIFEST]: tagValue(instance.owner), [TAG_CLUSTER]: tagValue(instance.cluster) };
+  if (instance.repository) tags[TAG_REPOSITORY] = tagValue(instance.repository);
+  return tags;
+}
+
+export function writeProperties(spec: SecretSpec, input: Pick<PlanInput, 'now' | 'commit' | 'digest' | 'manifest'>): DesiredProperties {
+  const tags: Record<string, string> = { ...spec.tags, [TAG_OWNER]: OWNER, ...ownershipTags(input.manifest.instance), [TAG_SOURCE]: spec.source.kind };
   if (input.commit) tags[TAG_COMMIT] = tagValue(input.commit);
-  if (input.repository) tags[TAG_REPOSITORY] = tagValue(input.repository);
   if (spec.source.kind === 'env') {
     const d = input.digest(spec.name);
     if (d) tags[TAG_DIGEST] = d;
@@ -152,10 +178,11 @@ function propertyDiff(spec: SecretSpec, live: LiveSecret, input: PlanInput, adop
   };
   for (const [k, v] of Object.entries(spec.tags)) setTag(k, v, 'tags');
   setTag(TAG_OWNER, OWNER, 'ownership tags');
-  if (adopting || !tags[TAG_MANIFEST]) {
-    setTag(TAG_MANIFEST, tagValue(input.manifestPath), 'ownership tags');
+  // The writer's tags: set on adoption, and added (no new version) to a secret written before they
+  // existed; a secret another manifest wrote last keeps naming it.
+  if (adopting || !tags[TAG_INSTANCE]) {
+    for (const [k, v] of Object.entries(ownershipTags(input.manifest.instance))) setTag(k, v, 'ownership tags');
     if (input.commit) setTag(TAG_COMMIT, tagValue(input.commit), 'ownership tags');
-    if (input.repository) setTag(TAG_REPOSITORY, tagValue(input.repository), 'ownership tags');
   }
   setTag(TAG_SOURCE, spec.source.kind, 'source tag');
   if (spec.source.kind === 'env') {
@@ -220,6 +247,8 @@ export function planSecrets(input: PlanInput): SecretPlan {
   const out: PlannedSecret[] = [];
   const missingExisting: string[] = [];
   const declared = new Set(manifest.secrets.map((s) => lower(s.name)));
+  const mine = manifest.instance.key;
+  const needs = { writers: new Set<string>(), others: false };
 
   for (const spec of manifest.secrets) {
     const key = lower(spec.name);
@@ -268,6 +297,10 @@ export function planSecrets(input: PlanInput): SecretPlan {
 
     if (live) {
       const owned = isOwned(live.tags);
+      // A secret another manifest wrote last and still declares is shared with it.
+      const writer = live.tags[TAG_INSTANCE];
+      const sharedWith = owned && writer && writer !== mine ? input.declaredBy?.(spec.name, writer) : undefined;
+      if (owned && writer && writer !== mine && !input.declaredBy) needs.writers.add(writer);
       if (!owned && !spec.adopt) {
         out.push({
           name: spec.name,
@@ -279,6 +312,16 @@ export function planSecrets(input: PlanInput): SecretPlan {
         continue;
       }
       const why = newVersionReason(spec, live, input);
+      if (why === 'value changed' && sharedWith) {
+        out.push({
+          name: spec.name,
+          spec,
+          live,
+          op: { kind: 'refuse' },
+          item: { ...base, action: 'refuse', reason: `conflicting values: ${sharedWith} declares this secret and wrote another value; two manifests must not write different values into one secret (declare it \`existing\` in all but one)` },
+        });
+        continue;
+      }
       if (why) {
         out.push({
           name: spec.name,
@@ -290,7 +333,10 @@ export function planSecrets(input: PlanInput): SecretPlan {
         continue;
       }
       const diff = propertyDiff(spec, live, input, !owned);
-      if (diff.reasons.length) {
+      if (diff.reasons.length && sharedWith) {
+        // Its writer's properties stand: two declarers would otherwise rewrite them back and forth.
+        out.push({ name: spec.name, spec, live, op: { kind: 'none' }, item: { ...base, action: 'unchanged', reason: `shared with ${sharedWith}, whose properties it keeps (${diff.reasons.join(', ')} differ)` } });
+      } else if (diff.reasons.length) {
         out.push({
           name: spec.name,
           spec,
@@ -333,24 +379,43 @@ export function planSecrets(input: PlanInput): SecretPlan {
     });
   }
 
-  // Secrets this manifest owns but no longer declares.
-  const dropped = [...state.live.values()]
-    .filter((s) => isOwned(s.tags) && s.tags[TAG_MANIFEST] === tagValue(input.manifestPath))
-    .filter((s) => !declared.has(lower(s.name)) && !isReservedSecretName(s.name))
-    .sort((a, b) => a.name.localeCompare(b.name));
-  for (const s of dropped) {
-    if (manifest.prune) {
-      out.push({
-        name: s.name,
-        live: s,
-        op: { kind: 'prune', purge: manifest.purge },
-        item: { kind: 'secret', name: s.name, action: 'prune', reason: manifest.purge ? 'dropped from the manifest: delete and purge' : 'dropped from the manifest: delete (recoverable)' },
-      });
+  // Secrets this instance wrote but no longer declares: its ledger's record, and (LIST mode) what
+  // carries its instance tag. Another declarer keeps a secret alive; a secret written before the
+  // ownership model names only a path, which several manifests can share: it is never pruned.
+  const written = new Set<string>();
+  for (const spec of manifest.secrets) if (spec.source.kind !== 'existing') written.add(lower(spec.name));
+  const dropped = new Map<string, LiveSecret | undefined>();
+  for (const name of input.recorded ?? []) if (!declared.has(name)) dropped.set(name, state.live.get(name));
+  for (const l of state.live.values()) if (isOwned(l.tags) && l.tags[TAG_INSTANCE] === mine && !declared.has(lower(l.name))) dropped.set(lower(l.name), l);
+  const record = new Set(written);
+  const recordAfter = new Set(written);
+  for (const [key, s] of [...dropped].sort(([a], [b]) => a.localeCompare(b))) {
+    if (!s || isReservedSecretName(key)) continue; // gone already: the record forgets it
+    const item = (action: PlanItem['action'], reason: string): PlanItem => ({ kind: 'secret', name: s.name, action, reason });
+    if (!isOwned(s.tags)) {
+      out.push({ name: s.name, live: s, op: { kind: 'none' }, item: item('keep', 'dropped from the manifest, no longer managed by akv-aks-action') });
+      continue;
+    }
+    if (!input.declaredElsewhere) needs.others = true;
+    const others = input.declaredElsewhere?.(key) ?? [];
+    if (others.length) {
+      out.push({ name: s.name, live: s, op: { kind: 'none' }, item: item('keep', `dropped from the manifest, still declared by ${others.join(', ')}`) });
+    } else if (manifest.prune) {
+      record.add(key);
+      out.push({ name: s.name, live: s, op: { kind: 'prune', purge: manifest.purge }, item: item('prune', manifest.purge ? 'dropped from the manifest: delete and purge' : 'dropped from the manifest: delete (recoverable)') });
     } else {
-      out.push({ name: s.name, live: s, op: { kind: 'none' }, item: { kind: 'secret', name: s.name, action: 'keep', reason: 'dropped from the manifest (prune not set)' } });
+      record.add(key);
+      recordAfter.add(key);
+      out.push({ name: s.name, live: s, op: { kind: 'none' }, item: item('keep', 'dropped from the manifest (prune not set)') });
     }
   }
-  return { secrets: out, missingExisting };
+  const path = manifest.instance.path;
+  const legacy = [...state.live.values()].filter((l) => isOwned(l.tags) && !l.tags[TAG_INSTANCE] && path !== undefined && l.tags[TAG_MANIFEST] === tagValue(path) && !declared.has(lower(l.name)) && !isReservedSecretName(l.name));
+  for (const l of legacy.sort((a, b) => a.name.localeCompare(b.name))) {
+    out.push({ name: l.name, live: l, op: { kind: 'none' }, item: { kind: 'secret', name: l.name, action: 'keep', reason: `written before manifest ownership: its tags name the path ${path} but no repository and cluster, so whose it is cannot be told; never pruned (delete it by hand if no manifest uses it)` } });
+  }
+  const sorted = (xs: Set<string>): string[] => [...xs].sort();
+  return { secrets: out, missingExisting, record: sorted(record), recordAfter: sorted(recordAfter), needs: { writers: [...needs.writers].sort(), others: needs.others } };
 }
 
 /** The env secrets whose current value must be read to decide (digest tag absent or not matching). */

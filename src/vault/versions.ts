@@ -2,8 +2,9 @@
 // secret the action has written or looked up, so a re-run learns versions from LIST pages (which
 // carry no version ids) plus one read of the index, instead of one versions listing per secret.
 //
-// Where: the owned secret `akv-aks-state` (shard 0) and, when it would not fit, `akv-aks-state-1`,
-// `akv-aks-state-2`... Each shard's value is `akv-aks-index:v1:` + base64 of raw-deflated JSON
+// Where: per manifest instance, the owned secret `akv-aks-state-<instance key>` (shard 0) and, when
+// it would not fit, `...-1`, `...-2`... (releases before the ownership model used one vault-wide
+// `akv-aks-state`: left in place, no longer read). Each shard's value is `akv-aks-index:v1:` + base64 of raw-deflated JSON
 // `{ "v": 1, "i": shard, "n": shards, "e": { "<lower-case name>": [version, updatedSeconds, fingerprint] } }`.
 // A name is in shard hash(name) mod n; a reader unions every shard it finds in the LIST (shards that
 // disagree after an interrupted or concurrent write only cost fallbacks).
@@ -13,8 +14,8 @@
 // expires, notBefore, managed, tags). A version written (or properties updated, or a secret deleted
 // and recreated) behind the action's back changes `updated` and so invalidates the entry; the
 // fingerprint also catches a same-second write whose tags or content type differ. A stale or lost
-// index (two runs on one vault: last writer wins) is therefore only a missed optimisation: the
-// engine then asks the vault for that secret's versions.
+// index is therefore only a missed optimisation: the engine then asks the vault for that secret's
+// versions. Only the runs of one instance write its index.
 //
 // Size: a Key Vault value holds at most 25 KB; shards are kept under 24,000 characters. One entry
 // costs about 46 characters compressed (the random 32-hex version id and the fingerprint do not
@@ -32,18 +33,30 @@ export const STATE_PREFIX = 'akv-aks-index:v1:';
 export const MAX_SHARD_CHARS = 24_000;
 export const MAX_SHARDS = 64;
 
-const SHARD_NAME = /^akv-aks-state(?:-([1-9][0-9]?))?$/i;
+const LEGACY_SHARD_NAME = /^akv-aks-state(?:-([1-9][0-9]?))?$/i;
+const ANY_STATE_NAME = /^akv-aks-state(?:-[0-9a-z-]+)?$/i;
 
-export function stateShardName(shard: number): string {
-  return shard === 0 ? STATE_SECRET : `${STATE_SECRET}-${shard}`;
+/**
+ * A shard's secret name. Each manifest instance keeps its own index (`akv-aks-state-<instance key>`,
+ * then `-1`, `-2`...), so concurrent runs of different manifests never overwrite each other's
+ * entries; without a key, the vault-wide names of releases before the ownership model.
+ */
+export function stateShardName(shard: number, instanceKey?: string): string {
+  const base = instanceKey ? `${STATE_SECRET}-${instanceKey}` : STATE_SECRET;
+  return shard === 0 ? base : `${base}-${shard}`;
 }
 
-/** The shard number a secret name stands for, or undefined when it is not an index shard. */
-export function stateShardOf(name: string): number | undefined {
-  const m = SHARD_NAME.exec(name);
+/** The shard number a secret name stands for in that instance's index (or the legacy one), else undefined. */
+export function stateShardOf(name: string, instanceKey?: string): number | undefined {
+  const m = instanceKey ? new RegExp(`^${STATE_SECRET}-${instanceKey}(?:-([1-9][0-9]?))?$`, 'i').exec(name) : LEGACY_SHARD_NAME.exec(name);
   if (!m) return undefined;
   const n = m[1] === undefined ? 0 : Number(m[1]);
   return n < MAX_SHARDS ? n : undefined;
+}
+
+/** Any version index name, of any instance or release: reserved from manifests. */
+export function isStateSecretName(name: string): boolean {
+  return ANY_STATE_NAME.test(name);
 }
 
 export interface IndexEntry {
@@ -126,8 +139,12 @@ export class VersionIndex {
   private readonly learned = new Map<string, IndexEntry>();
   private readonly forgotten = new Set<string>();
 
-  constructor(shards: Map<number, Map<string, IndexEntry> | undefined> = new Map()) {
+  /** The manifest instance whose index this is (names its shards); undefined: the legacy names. */
+  readonly instanceKey?: string;
+
+  constructor(shards: Map<number, Map<string, IndexEntry> | undefined> = new Map(), instanceKey?: string) {
     this.shards = shards;
+    this.instanceKey = instanceKey;
   }
 
   /** The version id of the secret's current version when an entry still matches its LIST properties. */
@@ -187,7 +204,7 @@ export class VersionIndex {
       if (values.some((v) => v.length > maxChars)) continue;
       const out: { shard: number; name: string; value: string }[] = [];
       parts.forEach((p, i) => {
-        if (!sameEntries(this.shards.get(i), p)) out.push({ shard: i, name: stateShardName(i), value: values[i] as string });
+        if (!sameEntries(this.shards.get(i), p)) out.push({ shard: i, name: stateShardName(i, this.instanceKey), value: values[i] as string });
       });
       return out;
     }

@@ -20,6 +20,7 @@ import { diffCounters } from './format.ts';
 import type { VaultCounters } from './format.ts';
 import { control, vaultCounters } from './sandbox.ts';
 import type { BenchVault } from './sandbox.ts';
+import { manifestInstance } from '../../src/manifest/instance.ts';
 
 export interface Phase {
   ms: number;
@@ -64,6 +65,7 @@ export function benchManifest(vault: BenchVault, layout: Layout): Manifest {
   }));
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: layout.cluster }),
     vault: { name: vault.name, resourceGroup: 'rg-sandbox' },
     cluster: { name: layout.cluster },
     identityDefaults: { resourceGroup: layout.identityRg, location: 'westeurope', tags: {} },
@@ -106,7 +108,7 @@ export interface SyncRun {
 export async function engineSync(session: AzureSession, vault: VaultInfo, manifest: Manifest, env: Record<string, string>): Promise<SyncRun> {
   let secrets: SecretVersion[] = [];
   const phase = await measure(vault.name, async () => {
-    const r = await syncSecrets(session, vault, manifest, { mode: 'apply', env, now: new Date(), manifestPath: 'bench/akv-aks.yaml', repository: 'contoso/payments', commit: 'bench' });
+    const r = await syncSecrets(session, vault, manifest, { mode: 'apply', env, now: new Date(), commit: 'bench' });
     secrets = r.secrets;
   });
   return { phase, secrets };
@@ -159,7 +161,7 @@ export async function engineFullRun(
   const before = await vaultCounters(vault.name);
   const t0 = performance.now();
   const sync = await step('vault sync', () =>
-    syncSecrets(session, vault, manifest, { mode: 'apply', env, now: new Date(), manifestPath: 'bench/akv-aks.yaml', repository: 'contoso/payments', commit: 'bench' }),
+    syncSecrets(session, vault, manifest, { mode: 'apply', env, now: new Date(), commit: 'bench' }),
   );
   items.push(...sync.items);
   secrets = sync.secrets;

@@ -13,6 +13,7 @@ import { armRequests, captureStdout, createTestVault, isWriteMethod, sandboxSess
 import type { TestVault } from './helpers.ts';
 import { startTestIssuer } from './sa-issuer.ts';
 import type { TestIssuer } from './sa-issuer.ts';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 jest.setTimeout(180_000);
 
@@ -47,6 +48,7 @@ function target(namespace: string, sa: string, identityName: string, over: Parti
 function manifest(vaultName: string, targets: TargetSpec[]): Manifest {
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: cluster }),
     vault: { name: vaultName, resourceGroup: 'rg-sandbox' },
     cluster: { name: cluster },
     identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: { env: 'test' } },
@@ -75,7 +77,7 @@ beforeAll(async () => {
   session = await sandboxSession();
   tv = await createTestVault(session, { rbac: true, prefix: 'kv-i-' });
   vault = await describeVault(session, manifest(tv.name, []));
-  await syncSecrets(session, vault, manifest(tv.name, mainTargets()), { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date(), manifestPath: 'akv-aks.yaml' });
+  await syncSecrets(session, vault, manifest(tv.name, mainTargets()), { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date()});
 });
 
 afterAll(async () => {
@@ -292,7 +294,7 @@ describe('access-policy vault', () => {
   beforeAll(async () => {
     legacy = await createTestVault(session, { rbac: false, prefix: 'kv-ap-' });
     lv = await describeVault(session, manifest(legacy.name, []));
-    await syncSecrets(session, lv, manifest(legacy.name, []), { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date(), manifestPath: 'akv-aks.yaml' });
+    await syncSecrets(session, lv, manifest(legacy.name, []), { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date()});
   });
   afterAll(async () => {
     await legacy?.remove();

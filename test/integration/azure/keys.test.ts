@@ -9,6 +9,7 @@ import type { VaultInfo } from '../../../src/vault/index.ts';
 import { objectReader } from '../../../src/vault/objects.ts';
 import { captureStdout, createCertificate, createKey, createTestVault, dataClient, grantDeployer, sandboxSession, vaultStats } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 jest.setTimeout(120_000);
 
@@ -27,6 +28,7 @@ const secrets = (): SecretSpec[] => [
 function manifest(): Manifest {
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: 'sandbox' }),
     vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
     cluster: { name: 'sandbox' },
     identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
@@ -51,7 +53,7 @@ function manifest(): Manifest {
   };
 }
 
-const run = (mode: 'plan' | 'apply') => syncSecrets(session, vault, manifest(), { mode, env, now: new Date(), manifestPath: 'deploy/akv-aks.yaml' });
+const run = (mode: 'plan' | 'apply') => syncSecrets(session, vault, manifest(), { mode, env, now: new Date()});
 
 /** Waits until the deployer's new role reaches the data plane (the sandbox may delay it). */
 async function untilKeysReadable(): Promise<void> {

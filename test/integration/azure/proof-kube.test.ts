@@ -14,6 +14,7 @@ import { control, sandboxEnv } from '../../support/sandbox.ts';
 import { captureStdout, createCertificate, createKey, createTestVault, grantDeployer, sandboxSession, uniqueName, visibleLog } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 jest.setTimeout(180_000);
 
@@ -46,6 +47,7 @@ let capture: ReturnType<typeof captureStdout>;
 function manifest(identityName: string, o: { role?: string; key?: boolean; cert?: boolean } = {}): Manifest {
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: cluster }),
     vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
     cluster: { name: cluster },
     identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
@@ -99,7 +101,7 @@ suite('proveAccess with TokenRequest tokens from the sandbox cluster (skipped wh
     session = await sandboxSession();
     tv = await createTestVault(session, { rbac: true, prefix: 'kv-k-' });
     vault = await describeVault(session, manifest('unused'));
-    await syncSecrets(session, vault, manifest('unused'), { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date(), manifestPath: 'akv-aks.yaml' });
+    await syncSecrets(session, vault, manifest('unused'), { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date()});
   });
 
   afterAll(async () => {

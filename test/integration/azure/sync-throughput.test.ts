@@ -10,6 +10,7 @@ import { VAULT_LIMITS } from '../../../src/vault/limiter.ts';
 import { control } from '../../support/sandbox.ts';
 import { captureStdout, createTestVault, sandboxSession, vaultStats } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 jest.setTimeout(180_000);
 
@@ -25,6 +26,7 @@ function manifest(): Manifest {
   const secrets: SecretSpec[] = Array.from({ length: N }, (_, i) => ({ name: `s-${String(i).padStart(4, '0')}`, source: { kind: 'env', env: `S_${i}` }, tags: {}, adopt: false }));
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: 'sandbox' }),
     vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
     cluster: { name: 'sandbox' },
     identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
@@ -69,7 +71,7 @@ describe('first sync of 500 secrets under the vault throttle', () => {
     const vault = await describeVault(session, manifest());
     const before = await vaultStats(tv.name);
     const t0 = Date.now();
-    const r = await syncSecrets(session, vault, manifest(), { mode: 'apply', env, now: new Date(), manifestPath: 'deploy/akv-aks.yaml' });
+    const r = await syncSecrets(session, vault, manifest(), { mode: 'apply', env, now: new Date()});
     const ms = Date.now() - t0;
     const after = await vaultStats(tv.name);
     expect(r.items.filter((i) => i.action === 'create')).toHaveLength(N);
@@ -81,7 +83,7 @@ describe('first sync of 500 secrets under the vault throttle', () => {
     process.stderr.write(`first sync of ${N} secrets: ${ms} ms, ${after.throttled - before.throttled} x 429\n`);
 
     const b2 = await vaultStats(tv.name);
-    const again = await syncSecrets(session, vault, manifest(), { mode: 'apply', env, now: new Date(), manifestPath: 'deploy/akv-aks.yaml' });
+    const again = await syncSecrets(session, vault, manifest(), { mode: 'apply', env, now: new Date()});
     const a2 = await vaultStats(tv.name);
     expect(again.items.filter((i) => i.action !== 'unchanged')).toEqual([]);
     expect(a2.writes - b2.writes).toBe(0);

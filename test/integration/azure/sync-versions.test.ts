@@ -13,6 +13,7 @@ import { STATE_SECRET } from '../../../src/vault/versions.ts';
 import { control } from '../../support/sandbox.ts';
 import { captureStdout, createTestVault, dataClient, sandboxSession, vaultStats, visibleLog } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 jest.setTimeout(180_000);
 
@@ -36,6 +37,7 @@ function manifest(): Manifest {
   secrets.push({ name: EXISTING, source: { kind: 'existing', objectType: 'secret' }, tags: {}, adopt: false });
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: 'sandbox' }),
     vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
     cluster: { name: 'sandbox' },
     identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
@@ -55,7 +57,7 @@ function manifest(): Manifest {
   };
 }
 
-const apply = () => syncSecrets(session, vault, manifest(), { mode: 'apply', env, now: new Date(), manifestPath: 'deploy/akv-aks.yaml', commit: 'c0ffee', repository: 'contoso/payments' });
+const apply = () => syncSecrets(session, vault, manifest(), { mode: 'apply', env, now: new Date(), commit: 'c0ffee' });
 
 /** What the vault serves now, by name (the version a pod mounting the secret gets). */
 async function served(names: string[]): Promise<Map<string, string | undefined>> {

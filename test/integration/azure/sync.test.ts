@@ -11,6 +11,7 @@ import type { VaultInfo } from '../../../src/vault/index.ts';
 import { control, recordMark } from '../../support/sandbox.ts';
 import { captureStdout, createTestVault, dataClient, sandboxSession, vaultStats, visibleLog } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 jest.setTimeout(120_000);
 
@@ -35,6 +36,7 @@ const envSecret = (name: string, variable: string, over: Partial<SecretSpec> = {
 function manifestWith(secrets: SecretSpec[], over: Partial<Manifest> = {}): Manifest {
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: 'sandbox' }),
     vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
     cluster: { name: 'sandbox' },
     identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
@@ -68,7 +70,7 @@ const baseSecrets = (): SecretSpec[] => [
 ];
 
 const run = (m: Manifest, mode: 'plan' | 'apply' | 'rotate' = 'apply') =>
-  syncSecrets(session, vault, m, { mode, env, now: new Date(), manifestPath: 'deploy/akv-aks.yaml', commit: 'c0ffee', repository: 'contoso/payments' });
+  syncSecrets(session, vault, m, { mode, env, now: new Date(), commit: 'c0ffee' });
 
 const summary = (items: { name: string; action: string }[]): string[] => items.map((i) => `${i.name}:${i.action}`);
 

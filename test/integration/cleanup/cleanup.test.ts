@@ -24,6 +24,7 @@ import type { TestVault } from '../azure/helpers.ts';
 import { control, recordMark } from '../../support/sandbox.ts';
 import { kubeAvailable, sandboxKubeconfig } from '../kube/helpers.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 jest.setTimeout(240_000);
 const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
@@ -63,6 +64,7 @@ function target(namespace: string, sa: string, identity: string, over: Partial<T
 function manifest(over: Partial<Manifest> = {}): Manifest {
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: cluster }),
     vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
     cluster: { name: cluster },
     identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
@@ -134,7 +136,7 @@ beforeAll(async () => {
 
   // The action's apply, step by step as the pipeline runs it.
   const m = m0();
-  await syncSecrets(session, vault, m, { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date(), manifestPath: 'akv-aks.yaml' });
+  await syncSecrets(session, vault, m, { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date() });
   const ids = await ensureIdentities(session, vault, m, { mode: 'apply', issuer });
   const clientIds: Record<string, string> = {};
   for (const i of ids.identities) if (i.clientId) clientIds[i.namespace] = i.clientId;
@@ -351,7 +353,7 @@ describeKube('clean-up on an access-policy vault', () => {
       properties: { accessPolicies: [{ tenantId: session.tenantId, objectId: handPrincipal, permissions: { secrets: ['get'] } }] },
     });
     info = await describeVault(session, manifestAp);
-    await ensureIdentities(session, info, manifestAp, { mode: 'apply', issuer: issuer ?? 'https://127.0.0.1:27643', manifestPath: 'deploy/akv-aks.yaml' });
+    await ensureIdentities(session, info, manifestAp, { mode: 'apply', issuer: issuer ?? 'https://127.0.0.1:27643' });
   });
   afterAll(async () => {
     await msiClient(session).userAssignedIdentities.delete('rg-ids', idName).catch(() => undefined);
@@ -421,8 +423,9 @@ describeKube.each([
   const principal = randomUUID();
   const client = randomUUID();
   const ns = `cu-sh-${run}-${rbac ? 'r' : 'p'}`;
-  const forCluster = (name: string): Manifest => ({
+  const forCluster = (name: string, path = `${name.endsWith('a') ? 'a' : 'b'}.yaml`): Manifest => ({
     ...manifest(),
+    instance: manifestInstance({ repository: 'contoso/tests', path, cluster: name }),
     vault: { name: shared.name, resourceGroup: 'rg-sandbox' },
     cluster: { name },
     secrets: [{ name: 'db-password', source: { kind: 'env', env: 'DB_PASSWORD' }, tags: {}, adopt: false }],
@@ -436,8 +439,8 @@ describeKube.each([
   beforeAll(async () => {
     shared = await createTestVault(session ?? (await sandboxSession()), { rbac, prefix: 'kv-cush-' });
     for (const [c, path] of [[`${cluster}a`, 'a.yaml'], [`${cluster}b`, 'b.yaml']] as const) {
-      const mc = forCluster(c);
-      await ensureIdentities(session, await describeVault(session, mc), mc, { mode: 'apply', issuer: issuer ?? 'https://127.0.0.1:27643', manifestPath: path });
+      const mc = forCluster(c, path);
+      await ensureIdentities(session, await describeVault(session, mc), mc, { mode: 'apply', issuer: issuer ?? 'https://127.0.0.1:27643'});
     }
   });
   afterAll(async () => {
@@ -449,7 +452,7 @@ describeKube.each([
     const a = forCluster(`${cluster}a`);
     const first = await runCleanup(session, await describeVault(session, a), kube, a, { mode: 'apply', issuer });
     const grant = first.items.find((i) => i.kind === (rbac ? 'role-assignment' : 'access-policy'));
-    expect(grant).toMatchObject({ action: 'keep', reason: expect.stringContaining(`still relied on by b.yaml (${instanceId(forCluster(`${cluster}b`))})`) });
+    expect(grant).toMatchObject({ action: 'keep', reason: expect.stringContaining(`still relied on by contoso/tests:b.yaml @ ${cluster}b (${instanceId(forCluster(`${cluster}b`))})`) });
     expect(await granted()).toBe(true);
     const b = forCluster(`${cluster}b`);
     const last = await runCleanup(session, await describeVault(session, b), kube, b, { mode: 'apply', issuer });

@@ -13,6 +13,7 @@ import type { Manifest, MountedObject, TargetSpec } from '../../../src/manifest/
 import { armClients, federatedCredential, useRunnerEnv } from '../../sandbox/azure/sdk-clients.ts';
 import type { ArmClients } from '../../sandbox/azure/sdk-clients.ts';
 import { sandboxEnv } from '../../support/sandbox.ts';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 export const KEY_VAULT_SECRETS_USER = '4633458b-17de-408a-b874-0445c86b69e6';
 export const VAULT = 'kv-sandbox';
@@ -165,6 +166,7 @@ export function testManifest(targets: TargetSpec[], over: Partial<Manifest> = {}
   const names = [...new Set(targets.flatMap((t) => t.objects.map((o) => o.secret)))];
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: TEST_CLUSTER }),
     vault: { name: VAULT, resourceGroup: VAULT_RG },
     cluster: { name: TEST_CLUSTER },
     identityDefaults: { tags: {} },

@@ -5,6 +5,7 @@ import { planCleanup } from '../../../src/cleanup/plan.ts';
 import type { KubeSession } from '../../../src/kube/client.ts';
 import type { Manifest } from '../../../src/manifest/types.ts';
 import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../../../src/render/labels.ts';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 interface FakeObj {
   apiVersion: string;
@@ -14,6 +15,7 @@ interface FakeObj {
 
 const m: Manifest = {
   apiVersion: 'akv-aks/v1',
+  instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: 'c1' }),
   vault: { name: 'kv-app', resourceGroup: 'rg' },
   cluster: { name: 'c1' },
   identityDefaults: { tags: {} },

@@ -5,8 +5,9 @@ import type { CleanupInput, CleanupStep, FoundRoleAssignment, IdentityFound, Kub
 import { federatedCredentialName, groupIdentities, roleAssignmentName } from '../../../src/identity/plan.ts';
 import type { Manifest, TargetSpec } from '../../../src/manifest/types.ts';
 import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../../../src/render/labels.ts';
-import { normalizeLedger } from '../../../src/identity/ledger.ts';
-import type { GrantLedger } from '../../../src/identity/ledger.ts';
+import { normalizeLedger } from '../../../src/ledger/model.ts';
+import type { GrantLedger } from '../../../src/ledger/model.ts';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 const SUB = '00000000-0000-0000-0000-00000000aaaa';
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -33,6 +34,7 @@ function target(namespace: string, over: Partial<TargetSpec> = {}): TargetSpec {
 function manifest(targets: TargetSpec[], over: Partial<Manifest> = {}): Manifest {
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: 'c1' }),
     vault: { name: 'kv-app', resourceGroup: 'rg-sandbox' },
     cluster: { name: 'c1' },
     identityDefaults: { tags: {} },

@@ -70,7 +70,8 @@ describe('validate', () => {
 
 describe('render', () => {
   test('prints the golden multi-document YAML for the given facts', () => {
-    const r = cli(['render', valid('sync-env-vars.yaml'), '--tenant-id', '72f988bf-86f1-41af-91ab-2d7cd011db47']);
+    // The golden renders are made as the action names the manifest: repository contoso/app, this path.
+    const r = cli(['render', valid('sync-env-vars.yaml'), '--tenant-id', '72f988bf-86f1-41af-91ab-2d7cd011db47'], { GITHUB_REPOSITORY: 'contoso/app' });
     expect(r.status).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(readFileSync(join(repo, 'test/fixtures/manifests/golden/sync-env-vars.yaml'), 'utf8'));

@@ -5,16 +5,18 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse } from 'yaml';
-import { loadManifest } from '../../../src/manifest/load.ts';
+import { parseManifest } from '../../../src/manifest/load.ts';
 import type { Manifest } from '../../../src/manifest/types.ts';
 import {
   INSTANCE_LABEL,
   MANAGED_BY_LABEL,
+  OWNER_ANNOTATION,
   MANAGED_BY_VALUE,
   WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION,
   WORKLOAD_IDENTITY_TENANT_ID_ANNOTATION,
   WORKLOAD_IDENTITY_USE_LABEL,
   instanceId,
+  legacyInstanceId,
 } from '../../../src/render/labels.ts';
 import { renderAll, renderObjectsParameter, renderTarget, toYaml } from '../../../src/render/render.ts';
 import type { KubeObject } from '../../../src/render/render.ts';
@@ -26,7 +28,9 @@ const names = readdirSync(validDir)
   .filter((f) => f.endsWith('.yaml'))
   .sort();
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
-const load = (name: string): Manifest => loadManifest(join(validDir, name)).manifest;
+// Named as a workspace-relative path, as the action names it: the default owner (and so the
+// instance label) must not depend on where the repository is checked out.
+const load = (name: string): Manifest => parseManifest(readFileSync(join(validDir, name), 'utf8'), `test/fixtures/manifests/valid/${name}`, { repository: 'contoso/app' }).manifest;
 
 describe.each(names)('%s', (name) => {
   test('renders to its golden file', () => {
@@ -84,6 +88,7 @@ describe('facts and placeholders', () => {
     const objects = renderAll(m);
     const sa = byKind(objects, 'ServiceAccount')[0]!;
     expect(sa.metadata.annotations).toEqual({
+      [OWNER_ANNOTATION]: `contoso/app:test/fixtures/manifests/valid/multi-namespace.yaml @ sandbox`,
       [WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION]: '<client-id:id-sandbox-payments>',
       [WORKLOAD_IDENTITY_TENANT_ID_ANNOTATION]: '<tenant-id>',
     });
@@ -143,11 +148,14 @@ describe('the objects parameter', () => {
   });
 });
 
-describe('instanceId', () => {
-  test('is a DNS label derived from vault and cluster', () => {
-    expect(instanceId({ vault: { name: 'kv-Sandbox' }, cluster: { name: 'aks_prod' } })).toBe('kv-sandbox--aks-prod');
-    const long = instanceId({ vault: { name: 'v'.repeat(24) }, cluster: { name: 'c'.repeat(63) } });
-    const other = instanceId({ vault: { name: 'v'.repeat(24) }, cluster: { name: `${'c'.repeat(62)}d` } });
+describe('instance labels', () => {
+  test('the instance label is the manifest instance key; the pre-ownership value stays derivable for migration', () => {
+    const m = parseManifest('apiVersion: akv-aks/v1\nvault: { name: kv-Sandbox, resourceGroup: rg }\ncluster: { name: aks_prod }\n', 'deploy/akv-aks.yaml', { repository: 'contoso/team-a' }).manifest;
+    expect(instanceId(m)).toBe(m.instance.key);
+    expect(instanceId(m)).toMatch(/^[0-9a-f]{16}$/);
+    expect(legacyInstanceId(m)).toBe('kv-sandbox--aks-prod');
+    const long = legacyInstanceId({ vault: { name: 'v'.repeat(24) }, cluster: { name: 'c'.repeat(63) } });
+    const other = legacyInstanceId({ vault: { name: 'v'.repeat(24) }, cluster: { name: `${'c'.repeat(62)}d` } });
     for (const id of [long, other]) {
       expect(id.length).toBeLessThanOrEqual(63);
       expect(id).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);

@@ -1,6 +1,7 @@
 // Test builders: typed manifests, pod templates and workloads, without the loader.
 import type { V1Deployment, V1Pod, V1PodSpec, V1ReplicaSet } from '@kubernetes/client-node';
 import type { Manifest, MountedObject, TargetSpec } from '../../../src/manifest/types.ts';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 export function obj(secret: string, extra: Partial<MountedObject> = {}): MountedObject {
   return { secret, objectType: 'secret', ...extra };
@@ -22,6 +23,7 @@ export function manifest(targets: TargetSpec[]): Manifest {
   const names = new Set(targets.flatMap((t) => t.objects.map((o) => o.secret)));
   return {
     apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: 'sandbox' }),
     vault: { name: 'kv-sandbox', resourceGroup: 'rg-sandbox' },
     cluster: { name: 'sandbox' },
     identityDefaults: { tags: {} },

@@ -3,8 +3,10 @@ import {
   DIGEST_KEY_SECRET,
   OWNER,
   TAG_DIGEST,
+  TAG_INSTANCE,
   TAG_MANIFEST,
   TAG_OWNER,
+  ownershipTags,
   planSecrets,
   secretsNeedingValueRead,
 } from '../../../src/vault/plan.ts';
@@ -12,10 +14,12 @@ import type { LiveSecret, PlanInput, VaultState } from '../../../src/vault/plan.
 import { manifest, secret } from './fixtures.ts';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
+/** Another manifest instance's key. */
+const OTHER = '0123456789abcdef';
 const owned = (name: string, extra: Record<string, string> = {}, over: Partial<LiveSecret> = {}): LiveSecret => ({
   name,
   enabled: true,
-  tags: { [TAG_OWNER]: OWNER, [TAG_MANIFEST]: 'akv-aks.yaml', ...extra },
+  tags: { [TAG_OWNER]: OWNER, ...ownershipTags(manifest().instance), ...extra },
   createdOn: new Date('2026-11-01T00:00:00Z'),
   ...over,
 });
@@ -30,9 +34,7 @@ function input(over: Partial<PlanInput>): PlanInput {
     state: state(),
     mode: 'apply',
     now: NOW,
-    manifestPath: 'akv-aks.yaml',
     commit: 'abc123',
-    repository: 'contoso/payments',
     digest: (n) => `d:${n}`,
     valueEquals: () => undefined,
     ...over,
@@ -49,7 +51,16 @@ describe('planSecrets', () => {
     expect(op?.kind).toBe('set');
     if (op?.kind !== 'set') throw new Error('expected set');
     expect(op.recover).toBe(false);
-    expect(op.properties.tags).toMatchObject({ [TAG_OWNER]: OWNER, [TAG_MANIFEST]: 'akv-aks.yaml', 'akv-aks-commit': 'abc123', 'akv-aks-repository': 'contoso/payments', team: 'pay', [TAG_DIGEST]: 'd:db-password' });
+    expect(op.properties.tags).toMatchObject({
+      [TAG_OWNER]: OWNER,
+      [TAG_INSTANCE]: manifest().instance.key,
+      [TAG_MANIFEST]: 'contoso/tests:akv-aks.yaml',
+      'akv-aks-cluster': 'sandbox',
+      'akv-aks-commit': 'abc123',
+      'akv-aks-repository': 'contoso/tests',
+      team: 'pay',
+      [TAG_DIGEST]: 'd:db-password',
+    });
     expect(op.properties.contentType).toBe('text/plain');
   });
 
@@ -90,7 +101,7 @@ describe('planSecrets', () => {
     expect(actions(adopted)).toEqual(['api-key:adopt']);
     const op = adopted.secrets[0]?.op;
     if (op?.kind !== 'properties') throw new Error('expected a properties update');
-    expect(op.properties.tags).toMatchObject({ owner: 'someone', [TAG_OWNER]: OWNER, [TAG_MANIFEST]: 'akv-aks.yaml' });
+    expect(op.properties.tags).toMatchObject({ owner: 'someone', [TAG_OWNER]: OWNER, [TAG_MANIFEST]: 'contoso/tests:akv-aks.yaml', [TAG_INSTANCE]: manifest().instance.key });
   });
 
   it('recovers a soft-deleted secret it owned, refuses one it did not', () => {
@@ -122,7 +133,7 @@ describe('planSecrets', () => {
   });
 
   it('keeps dropped secrets unless prune, never the digest key nor another manifest\'s secrets', () => {
-    const live = [owned('gone'), owned(DIGEST_KEY_SECRET), owned('other', { [TAG_MANIFEST]: 'other.yaml' }), { name: 'foreign', tags: {} }];
+    const live = [owned('gone'), owned(DIGEST_KEY_SECRET), owned('other', { [TAG_INSTANCE]: OTHER }), { name: 'foreign', tags: {} }];
     const keep = planSecrets(input({ manifest: manifest(), state: state(live) }));
     expect(actions(keep)).toEqual(['gone:keep']);
     const prune = planSecrets(input({ manifest: manifest({ prune: true }), state: state(live) }));
@@ -210,5 +221,80 @@ describe('planSecrets', () => {
     const p = planSecrets(input({ manifest: manifest({ secrets: [secret('a'), secret('b')] }), state: state([owned('b')]), valueEquals: () => false }));
     const text = JSON.stringify(p.secrets.map((s) => s.item));
     expect(text).not.toMatch(/d:a|d:b/);
+  });
+});
+
+describe('planSecrets in a shared vault', () => {
+  const declaredBy = (names: string[], who = 'contoso/team-b:akv-aks.yaml @ aks-2 (0123456789abcdef)') => (name: string, key: string): string | undefined =>
+    key === OTHER && names.includes(name.toLowerCase()) ? who : undefined;
+
+  it('refuses a value different from the one another declaring manifest wrote, naming it; nothing to write', () => {
+    const m = manifest({ secrets: [secret('shared')] });
+    const st = state([owned('shared', { [TAG_INSTANCE]: OTHER, [TAG_DIGEST]: 'theirs' })]);
+    const first = planSecrets(input({ manifest: m, state: st, valueEquals: () => false }));
+    // The first plan says it needs that writer's ledger to decide.
+    expect(first.needs).toEqual({ writers: [OTHER], others: false });
+    const p = planSecrets(input({ manifest: m, state: st, valueEquals: () => false, declaredBy: declaredBy(['shared']), declaredElsewhere: () => [] }));
+    expect(actions(p)).toEqual(['shared:refuse']);
+    expect(p.secrets[0]?.item.reason).toMatch(/^conflicting values: contoso\/team-b:akv-aks\.yaml @ aks-2 .* declares this secret and wrote another value/);
+  });
+
+  it('writes over a value another manifest wrote once that manifest no longer declares it', () => {
+    const m = manifest({ secrets: [secret('shared')] });
+    const st = state([owned('shared', { [TAG_INSTANCE]: OTHER, [TAG_DIGEST]: 'theirs' })]);
+    const p = planSecrets(input({ manifest: m, state: st, valueEquals: () => false, declaredBy: declaredBy([]), declaredElsewhere: () => [] }));
+    expect(actions(p)).toEqual(['shared:update']);
+  });
+
+  it('an equal value another declarer wrote is shared: its properties stand, no update back and forth', () => {
+    const m = manifest({ secrets: [secret('shared', { contentType: 'text/plain' })] });
+    const st = state([owned('shared', { [TAG_INSTANCE]: OTHER, [TAG_DIGEST]: 'd:shared', 'akv-aks-source': 'env' }, { contentType: 'application/json' })]);
+    const p = planSecrets(input({ manifest: m, state: st, declaredBy: declaredBy(['shared']), declaredElsewhere: () => [] }));
+    expect(actions(p)).toEqual(['shared:unchanged']);
+    expect(p.secrets[0]?.item.reason).toMatch(/^shared with contoso\/team-b.*contentType differ/);
+  });
+
+  it('a dropped secret another manifest still declares is kept and leaves this ledger; the last declarer prunes it', () => {
+    const m = manifest({ prune: true, secrets: [secret('kept')] });
+    const st = state([owned('kept', { [TAG_DIGEST]: 'd:kept', 'akv-aks-source': 'env' }), owned('shared')]);
+    const first = planSecrets(input({ manifest: m, state: st, recorded: new Set(['kept', 'shared']) }));
+    expect(first.needs.others).toBe(true);
+    const p = planSecrets(input({ manifest: m, state: st, recorded: new Set(['kept', 'shared']), declaredElsewhere: (n) => (n === 'shared' ? ['team-b'] : []), declaredBy: () => undefined }));
+    expect(actions(p)).toEqual(['kept:unchanged', 'shared:keep']);
+    expect(p.secrets[1]?.item.reason).toBe('dropped from the manifest, still declared by team-b');
+    expect(p.record).toEqual(['kept']);
+    const last = planSecrets(input({ manifest: m, state: st, recorded: new Set(['kept', 'shared']), declaredElsewhere: () => [], declaredBy: () => undefined }));
+    expect(actions(last)).toEqual(['kept:unchanged', 'shared:prune']);
+    // Recorded until the prune is done, so an interrupted run still finds it next time.
+    expect(last.record).toEqual(['kept', 'shared']);
+    expect(last.recordAfter).toEqual(['kept']);
+  });
+
+  it('finds what it dropped from its ledger alone (no listing shows it by tag) and keeps it recorded without prune', () => {
+    const m = manifest({ secrets: [] });
+    const st = state([owned('old', { [TAG_INSTANCE]: OTHER })]);
+    const p = planSecrets(input({ manifest: m, state: st, recorded: new Set(['old']), declaredElsewhere: () => [], declaredBy: () => undefined }));
+    expect(actions(p)).toEqual(['old:keep']);
+    expect(p.recordAfter).toEqual(['old']);
+  });
+
+  it("never prunes another instance's secret or one written before the ownership model (path tag only), and says why", () => {
+    const m = manifest({ prune: true, secrets: [] });
+    const legacy = { name: 'legacy', enabled: true, tags: { [TAG_OWNER]: OWNER, [TAG_MANIFEST]: 'akv-aks.yaml' } };
+    const st = state([owned('theirs', { [TAG_INSTANCE]: OTHER }), legacy]);
+    const p = planSecrets(input({ manifest: m, state: st, declaredElsewhere: () => [], declaredBy: () => undefined }));
+    expect(actions(p)).toEqual(['legacy:keep']);
+    expect(p.secrets[0]?.item.reason).toMatch(/^written before manifest ownership: .*never pruned/);
+  });
+
+  it('a declared secret with the old tags is migrated by a properties update, without a new version', () => {
+    const m = manifest({ secrets: [secret('db')] });
+    const legacy = { name: 'db', enabled: true, tags: { [TAG_OWNER]: OWNER, [TAG_MANIFEST]: 'akv-aks.yaml', [TAG_DIGEST]: 'd:db', 'akv-aks-source': 'env' } };
+    const p = planSecrets(input({ manifest: m, state: state([legacy]) }));
+    expect(actions(p)).toEqual(['db:update']);
+    const op = p.secrets[0]?.op;
+    if (op?.kind !== 'properties') throw new Error('expected a properties update');
+    expect(op.properties.tags).toMatchObject({ [TAG_INSTANCE]: m.instance.key, [TAG_MANIFEST]: 'contoso/tests:akv-aks.yaml' });
+    expect(p.needs).toEqual({ writers: [], others: false });
   });
 });

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import type { AzureSession } from '../../../src/auth/login.ts';
 import type { SecretSpec } from '../../../src/manifest/types.ts';
 import { manifest, secret, target } from './fixtures.ts';
-import { OWNER, TAG_OWNER } from '../../../src/vault/plan.ts';
+import { LEASE_SECRET, OWNER, TAG_OWNER } from '../../../src/vault/plan.ts';
+import { stateShardName } from '../../../src/vault/versions.ts';
 
 interface Version {
   version: string;
@@ -116,11 +117,12 @@ class FakeVault {
         const v = this.put(name, value, o);
         return { name, value, properties: this.props(name, v, true) };
       },
-      updateSecretProperties: async (name: string, version: string, o: { tags?: Record<string, string>; contentType?: string }) => {
+      updateSecretProperties: async (name: string, version: string, o: { tags?: Record<string, string>; contentType?: string; enabled?: boolean }) => {
         this.calls.push(`PATCH ${name}`);
         const v = this.secrets.get(name.toLowerCase())?.versions.find((x) => x.version === version);
         if (!v) throw this.notFound(name);
         if (o.tags) v.tags = { ...o.tags };
+        if (o.enabled !== undefined) v.enabled = o.enabled;
         if (o.contentType !== undefined) v.contentType = o.contentType;
         v.updated = this.clock;
         return this.props(name, v, true);
@@ -169,7 +171,7 @@ const m = (secrets = specs()) =>
     secrets,
     targets: [0, 1, 2].map((t) => target(`ns${t}`, { objects: secrets.filter((_, i) => i % 3 === t).map((s) => ({ secret: s.name, objectType: 'secret' as const })) })),
   });
-const sync = (mode: 'plan' | 'apply' | 'rotate' = 'apply', man = m()) => vaultIndex.syncSecrets(session, vault, man, { mode, env, now: new Date(), manifestPath: 'akv-aks.yaml' });
+const sync = (mode: 'plan' | 'apply' | 'rotate' = 'apply', man = m()) => vaultIndex.syncSecrets(session, vault, man, { mode, env, now: new Date()});
 
 const counts = (calls: string[]) => ({
   list: calls.filter((c) => c === 'LIST').length,
@@ -190,13 +192,14 @@ describe('syncSecrets with the version index', () => {
   it('a no-op re-run reads LIST pages, the digest key and the index: no lookup per secret, no write', async () => {
     const first = await sync();
     expect(first.items.every((i) => i.action === 'create')).toBe(true);
-    expect(counts(fake.calls).sets).toBe(N + 2); // the secrets, the digest key, the index
+    // the secrets, the digest key, the manifest ledger, the index, and the vault's write lease (taken, released)
+    expect(counts(fake.calls).sets).toBe(N + 5);
     fake.clock += 5;
     fake.calls = [];
     const again = await sync();
     expect(again.items.every((i) => i.action === 'unchanged')).toBe(true);
-    // 62 secrets in pages of 25: 3 pages; GETs: digest key + index
-    expect(counts(fake.calls)).toEqual({ list: 3, versions: 0, gets: 2, sets: 0 });
+    // 62 secrets in pages of 25: 3 pages; GETs: digest key + manifest ledger + index
+    expect(counts(fake.calls)).toEqual({ list: 3, versions: 0, gets: 3, sets: 0 });
     for (const s of again.secrets) expect(s.version).toBe(fake.current(s.name)?.version);
     expect(again.secrets.map((s) => s.version)).toEqual(first.secrets.map((s) => s.version));
   });
@@ -218,11 +221,11 @@ describe('syncSecrets with the version index', () => {
     const r = await sync();
     expect(r.items.find((i) => i.name === 'app-07')?.action).toBe('unchanged');
     expect(r.secrets.find((s) => s.name === 'app-07')).toEqual({ name: 'app-07', version: behind.version, changed: false });
-    expect(counts(fake.calls)).toEqual({ list: 3, versions: 1, gets: 2, sets: 1 });
-    expect(fake.calls).toContain('SET akv-aks-state');
+    expect(counts(fake.calls)).toEqual({ list: 3, versions: 1, gets: 3, sets: 1 });
+    expect(fake.calls).toContain(`SET ${stateShardName(0, m().instance.key)}`);
     fake.calls = [];
     await sync();
-    expect(counts(fake.calls)).toEqual({ list: 3, versions: 0, gets: 2, sets: 0 });
+    expect(counts(fake.calls)).toEqual({ list: 3, versions: 0, gets: 3, sets: 0 });
   });
 
   it('two versions within one second with equal attributes: the current one is read, not guessed', async () => {
@@ -261,8 +264,9 @@ describe('syncSecrets with the version index', () => {
     fake.clock += 2;
     fake.calls = [];
     const r = await sync();
-    expect(fake.calls.filter((c) => c.startsWith('SET'))).toEqual(['SET app-05', 'SET akv-aks-state']);
-    expect(counts(fake.calls).versions).toBe(0);
+    expect(fake.calls.filter((c) => c.startsWith('SET'))).toEqual([`SET ${LEASE_SECRET}`, 'SET app-05', `SET ${stateShardName(0, m().instance.key)}`]);
+    // no lookup per secret: the only versions listing is the write lease's
+    expect(fake.calls.filter((c) => c.startsWith('VERSIONS'))).toEqual([`VERSIONS ${LEASE_SECRET}`]);
     expect(r.secrets.find((s) => s.name === 'app-05')).toEqual({ name: 'app-05', version: fake.current('app-05')?.version, changed: true });
   });
 
@@ -271,11 +275,12 @@ describe('syncSecrets with the version index', () => {
   });
 
   it('an index shard the action does not own is neither used nor overwritten', async () => {
-    fake.put('akv-aks-state', 'someone else', { tags: { owner: 'x' } });
+    const shard = stateShardName(0, m().instance.key);
+    fake.put(shard, 'someone else', { tags: { owner: 'x' } });
     await sync();
     fake.calls = [];
     const r = await sync();
-    expect(fake.current('akv-aks-state')?.value).toBe('someone else');
+    expect(fake.current(shard)?.value).toBe('someone else');
     expect(counts(fake.calls).versions).toBe(N);
     expect(counts(fake.calls).sets).toBe(0);
     for (const s of r.secrets) expect(s.version).toBe(fake.current(s.name)?.version);
@@ -290,7 +295,7 @@ describe('looking for soft-deleted secrets on a first sync', () => {
   it('many missing names: the LIST of deleted secrets (pages of 25), no GET per name; a deleted one is recovered', async () => {
     fake.deleted.set('app-07', { name: 'app-07', tags: OWNED });
     fake.deleted.set('someone-else', { name: 'someone-else', tags: {} });
-    const r = await vaultIndex.syncSecrets(session, vault, m(), { mode: 'plan', env, now: new Date(), manifestPath: 'akv-aks.yaml' });
+    const r = await vaultIndex.syncSecrets(session, vault, m(), { mode: 'plan', env, now: new Date()});
     expect(listed(fake.calls)).toBe(1);
     expect(perName(fake.calls)).toBe(0);
     expect(r.items.find((i) => i.name === 'app-07')?.action).toBe('recover');
@@ -300,7 +305,7 @@ describe('looking for soft-deleted secrets on a first sync', () => {
   it('few missing names: a GET each, no listing', async () => {
     await sync('apply', m(specs().slice(0, 3)));
     fake.calls = [];
-    await vaultIndex.syncSecrets(session, vault, m(specs().slice(0, 6)), { mode: 'plan', env, now: new Date(), manifestPath: 'akv-aks.yaml' });
+    await vaultIndex.syncSecrets(session, vault, m(specs().slice(0, 6)), { mode: 'plan', env, now: new Date()});
     expect(perName(fake.calls)).toBe(3);
     expect(listed(fake.calls)).toBe(0);
   });
@@ -309,7 +314,7 @@ describe('looking for soft-deleted secrets on a first sync', () => {
     const few = specs().slice(0, 30);
     for (let i = 0; i < 1_000; i++) fake.deleted.set(`old-${i}`, { name: `old-${i}`, tags: {} });
     fake.deleted.set('app-29', { name: 'app-29', tags: OWNED }); // last in the listing: not reached within the budget
-    const r = await vaultIndex.syncSecrets(session, vault, m(few), { mode: 'plan', env, now: new Date(), manifestPath: 'akv-aks.yaml' });
+    const r = await vaultIndex.syncSecrets(session, vault, m(few), { mode: 'plan', env, now: new Date()});
     expect(listed(fake.calls)).toBe(30);
     expect(perName(fake.calls)).toBe(30);
     expect(r.items.find((i) => i.name === 'app-29')?.action).toBe('recover');
@@ -318,7 +323,7 @@ describe('looking for soft-deleted secrets on a first sync', () => {
   it('no permission to list deleted secrets (403): probed by name instead', async () => {
     fake.deletedListError = Object.assign(new Error('Forbidden'), { statusCode: 403, code: 'Forbidden' });
     fake.deleted.set('app-03', { name: 'app-03', tags: OWNED });
-    const r = await vaultIndex.syncSecrets(session, vault, m(), { mode: 'plan', env, now: new Date(), manifestPath: 'akv-aks.yaml' });
+    const r = await vaultIndex.syncSecrets(session, vault, m(), { mode: 'plan', env, now: new Date()});
     expect(listed(fake.calls)).toBe(1);
     expect(perName(fake.calls)).toBe(N);
     expect(r.items.find((i) => i.name === 'app-03')?.action).toBe('recover');
@@ -409,7 +414,7 @@ describe('VaultSyncError carries the planned items', () => {
 
   it('a failure before planning has no items', async () => {
     const err = await vaultIndex
-      .syncSecrets(session, vault, m(), { mode: 'apply', env: {}, now: new Date(), manifestPath: 'akv-aks.yaml' })
+      .syncSecrets(session, vault, m(), { mode: 'apply', env: {}, now: new Date()})
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(vaultIndex.VaultSyncError);
     expect((err as InstanceType<typeof vaultIndex.VaultSyncError>).items).toEqual([]);

@@ -44,6 +44,13 @@ describe('version index shard names', () => {
     expect(stateShardOf('akv-aks-state-x')).toBeUndefined();
     expect(stateShardOf('my-akv-aks-state')).toBeUndefined();
     expect(isReservedSecretName('akv-aks-state-1')).toBe(true);
+    // Per manifest instance since the ownership model: `akv-aks-state-<key>`, then `-<n>`.
+    expect(stateShardName(0, '0123456789abcdef')).toBe('akv-aks-state-0123456789abcdef');
+    expect(stateShardName(2, '0123456789abcdef')).toBe('akv-aks-state-0123456789abcdef-2');
+    expect(stateShardOf('akv-aks-state-0123456789abcdef-2', '0123456789abcdef')).toBe(2);
+    expect(stateShardOf('akv-aks-state-0123456789abcdef', 'fedcba9876543210')).toBeUndefined();
+    expect(stateShardOf('akv-aks-state', '0123456789abcdef')).toBeUndefined();
+    expect(isReservedSecretName('akv-aks-state-0123456789abcdef-2')).toBe(true);
     expect(isReservedSecretName('akv-aks-digest-key')).toBe(true);
     expect(isReservedSecretName('db-password')).toBe(false);
   });

@@ -1,7 +1,7 @@
 // The grant ledger's pure rules: canonical form, what counts as added, who else relies on what.
 import { describe, expect, it } from '@jest/globals';
-import { claimsUnchanged, decodeLedger, encodeLedger, isLedgerName, ledgerName, nextLedger, normalizeLedger, otherClaims, permKey } from '../../../src/identity/ledger.ts';
-import type { LedgerClaims } from '../../../src/identity/ledger.ts';
+import { claimsUnchanged, decodeLedger, encodeLedger, isLedgerName, ledgerName, nextLedger, normalizeLedger, otherClaims, permKey } from '../../../src/ledger/model.ts';
+import type { LedgerClaims } from '../../../src/ledger/model.ts';
 import { isReservedSecretName } from '../../../src/vault/plan.ts';
 
 const P = 'AAAAAAAA-0000-0000-0000-000000000001';

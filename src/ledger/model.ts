@@ -1,20 +1,24 @@
-// The grant ledger: which vault grants each manifest relies on, kept in the vault itself, because
-// neither an access-policy entry nor a role assignment can carry an owner mark of its own.
+// The manifest ledger: what each manifest instance (owner + cluster, manifest/instance.ts) declares
+// and relies on in a shared vault, kept in the vault itself, because neither an access-policy entry
+// nor a role assignment can carry an owner mark, and a secret several manifests declare has one set
+// of tags but several declarers.
 //
-// One owned secret per manifest instance (vault + cluster, as on its Kubernetes objects):
-// `akv-aks-grants-<instance>`, a value-free JSON record written only by that manifest's runs, so
-// manifests sharing a vault never overwrite each other's records. It holds:
-// - `assignments`: the deterministic role-assignment names the manifest's grants use. Two manifests
-//   granting one principal the same role at the same scope share one assignment (Azure allows only
-//   one), so clean-up deletes it only when no other manifest's ledger names it.
+// One owned secret per instance, `akv-aks-grants-<instance key>`, a value-free JSON record written
+// only by that instance's runs, so manifests sharing a vault never overwrite each other's records:
+// - `secrets`: the secrets (lower-case names) the instance declares and writes. A secret is pruned or
+//   deleted by clean-up only when no other ledger declares it, and a run knows what it dropped from
+//   its own previous record instead of from tags alone.
+// - `identities`, `credentials`: the managed identities and federated credentials (lower-case ARM
+//   ids) the instance relies on: clean-up removes them only when no other ledger does.
+// - `assignments`: the deterministic role-assignment names the grants use. Two manifests granting
+//   one principal the same role at the same scope share one assignment (Azure allows only one).
 // - `policies`: per principal (object id), the access-policy permissions the manifest relies on;
-// - `added`: of those, the ones the action put there (absent when first claimed, or marked added by
-//   another manifest's ledger then). Clean-up removes a permission only when it was added by the
-//   action and no other manifest relies on it, so a permission granted by hand is never removed,
-//   even for an identity the action did not create (kubelet and external identities).
-// The ledger is written before the grants it records (an interrupted run leaves a claim, never an
-// unrecorded grant), and only when its content changes.
-import type { PolicyPermissions } from './plan.ts';
+// - `added`: of those, the ones the action put there. Clean-up removes a permission only when it was
+//   added by the action and no other manifest relies on it.
+// It is written before what it records (an interrupted run leaves a claim, never an unrecorded
+// write), and only when its content changes. Ledgers of releases before the ownership model are
+// named by `<vault>--<cluster>` and carry no `secrets`: they are still honoured as claims.
+import type { PolicyPermissions } from '../identity/plan.ts';
 
 export const LEDGER_PREFIX = 'akv-aks-grants-';
 export const LEDGER_CONTENT_TYPE = 'application/vnd.akv-aks.grants+json';
@@ -22,10 +26,16 @@ const KINDS = ['secrets', 'keys', 'certificates'] as const;
 
 export interface GrantLedger {
   v: 1;
-  /** instanceId() of the manifest (vault--cluster). */
+  /** The manifest instance key (before the ownership model: `<vault>--<cluster>`). */
   instance: string;
-  /** Manifest path as the last run saw it (for messages only). */
+  /** Who the instance is, `owner @ cluster` (for messages only). */
   manifest: string;
+  /** Secrets (lower-case names) the instance declares and writes; absent when none. */
+  secrets?: string[];
+  /** Managed identities (lower-case ARM ids) the instance relies on; absent when none. */
+  identities?: string[];
+  /** Federated credentials (lower-case ARM ids) the instance relies on; absent when none. */
+  credentials?: string[];
   /** Role-assignment names (lower-case GUIDs), sorted. */
   assignments: string[];
   /** Object id (lower-case) -> permissions relied on. */
@@ -66,7 +76,7 @@ function normalizeMap(m: Record<string, Partial<PolicyPermissions>> | undefined)
 
 /** The canonical ledger (sorted, lower-cased, empty entries dropped): equal content, equal text. */
 export function normalizeLedger(l: Omit<GrantLedger, 'v'> & { v?: number }): GrantLedger {
-  return {
+  const out: GrantLedger = {
     v: 1,
     instance: lower(l.instance),
     manifest: l.manifest,
@@ -74,7 +84,16 @@ export function normalizeLedger(l: Omit<GrantLedger, 'v'> & { v?: number }): Gra
     policies: normalizeMap(l.policies),
     added: normalizeMap(l.added),
   };
+  // Lists are kept only when not empty, so a ledger without them reads as it did before they existed.
+  for (const k of LISTS) {
+    const xs = sortedUnique(l[k] ?? []);
+    if (xs.length) out[k] = xs;
+  }
+  return out;
 }
+
+const LISTS = ['secrets', 'identities', 'credentials'] as const;
+const strings = (x: unknown): string[] => (Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : []);
 
 export function encodeLedger(l: GrantLedger): string {
   return JSON.stringify(normalizeLedger(l));
@@ -92,6 +111,9 @@ export function decodeLedger(text: string | undefined): GrantLedger | undefined 
       assignments: Array.isArray(raw.assignments) ? raw.assignments.filter((x): x is string => typeof x === 'string') : [],
       policies: raw.policies && typeof raw.policies === 'object' ? raw.policies : {},
       added: raw.added && typeof raw.added === 'object' ? raw.added : {},
+      secrets: strings(raw.secrets),
+      identities: strings(raw.identities),
+      credentials: strings(raw.credentials),
     });
   } catch {
     return undefined;
@@ -121,6 +143,9 @@ export interface LedgerClaims {
   assignments: string[];
   policies: Record<string, PolicyPermissions>;
   addedNow: Record<string, PolicyPermissions>;
+  /** Identities and federated credentials relied on (absent: kept as recorded). */
+  identities?: string[];
+  credentials?: string[];
 }
 
 /**
@@ -136,30 +161,49 @@ export function nextLedger(prev: GrantLedger | undefined, claims: LedgerClaims, 
     const elsewhere = others.map((o) => o.added[id]);
     added[id] = intersect(union(now, before, ...elsewhere), wanted);
   }
-  return normalizeLedger({ instance: claims.instance, manifest: claims.manifest, assignments: claims.assignments, policies, added });
+  return normalizeLedger({
+    instance: claims.instance,
+    manifest: claims.manifest,
+    assignments: claims.assignments,
+    policies,
+    added,
+    secrets: prev?.secrets,
+    identities: claims.identities ?? prev?.identities,
+    credentials: claims.credentials ?? prev?.credentials,
+  });
+}
+
+/** The ledger with `secrets` as the instance's declared, written secrets (the rest as it was). */
+export function withSecrets(prev: GrantLedger | undefined, instance: string, manifest: string, secrets: string[]): GrantLedger {
+  return normalizeLedger({ ...(prev ?? { assignments: [], policies: {}, added: {} }), instance, manifest, secrets });
 }
 
 /** True when writing `next` would only repeat `prev` except for what others could add (no new claims). */
 export function claimsUnchanged(prev: GrantLedger | undefined, next: GrantLedger): boolean {
   if (!prev) return false;
   const a = normalizeLedger(prev);
-  return JSON.stringify([a.assignments, a.policies]) === JSON.stringify([next.assignments, next.policies]);
+  return JSON.stringify([a.assignments, a.policies, a.identities, a.credentials]) === JSON.stringify([next.assignments, next.policies, next.identities, next.credentials]);
 }
 
 /** Who else relies on what: assignment name -> manifests; `objectId|kind|perm` -> manifests. */
 export interface OtherClaims {
   assignments: Map<string, string[]>;
   permissions: Map<string, string[]>;
+  /** Secret, identity and credential (lower-case name or id) -> manifests relying on it. */
+  secrets: Map<string, string[]>;
+  identities: Map<string, string[]>;
+  credentials: Map<string, string[]>;
   /** `objectId|kind|perm` marked added by any ledger (including this manifest's own). */
   added: Set<string>;
 }
 
 export const permKey = (objectId: string, kind: keyof PolicyPermissions, perm: string): string => `${lower(objectId)}|${kind}|${lower(perm)}`;
 
-const who = (l: GrantLedger): string => (l.manifest ? `${l.manifest} (${l.instance})` : l.instance);
+/** How a ledger's instance is named in messages. */
+export const who = (l: GrantLedger): string => (l.manifest ? `${l.manifest} (${l.instance})` : l.instance);
 
 export function otherClaims(ledgers: GrantLedger[], instance: string): OtherClaims {
-  const out: OtherClaims = { assignments: new Map(), permissions: new Map(), added: new Set() };
+  const out: OtherClaims = { assignments: new Map(), permissions: new Map(), secrets: new Map(), identities: new Map(), credentials: new Map(), added: new Set() };
   const push = (m: Map<string, string[]>, k: string, v: string): void => {
     m.set(k, [...(m.get(k) ?? []), v]);
   };
@@ -167,7 +211,20 @@ export function otherClaims(ledgers: GrantLedger[], instance: string): OtherClai
     for (const [id, p] of Object.entries(l.added)) for (const k of KINDS) for (const x of p[k]) out.added.add(permKey(id, k, x));
     if (lower(l.instance) === lower(instance)) continue;
     for (const a of l.assignments) push(out.assignments, a, who(l));
+    for (const x of l.secrets ?? []) push(out.secrets, x, who(l));
+    for (const x of l.identities ?? []) push(out.identities, x, who(l));
+    for (const x of l.credentials ?? []) push(out.credentials, x, who(l));
     for (const [id, p] of Object.entries(l.policies)) for (const k of KINDS) for (const x of p[k]) push(out.permissions, permKey(id, k, x), who(l));
   }
   return out;
+}
+
+/** How ledgers name a user-assigned identity: its ARM id, lower-cased. */
+export function identityRecord(subscriptionId: string, resourceGroup: string, name: string): string {
+  return `/subscriptions/${subscriptionId}/resourcegroups/${resourceGroup}/providers/microsoft.managedidentity/userassignedidentities/${name}`.toLowerCase();
+}
+
+/** How ledgers name a federated credential of such an identity. */
+export function credentialRecord(identity: string, name: string): string {
+  return `${identity}/federatedidentitycredentials/${name}`.toLowerCase();
 }
