@@ -1,13 +1,13 @@
 // The whole chain, in order, for one mode. Each step is a plain function of the settings and
 // what earlier steps found; this file only sequences them, logs sections and fills the report.
 import * as core from '@actions/core';
-import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { Settings } from '../context.ts';
 import { resolveCloud } from '../auth/cloud.ts';
 import { login, type AzureSession } from '../auth/login.ts';
 import type { KubeSession } from '../kube/client.ts';
 import { parseManifest } from '../manifest/load.ts';
+import { ManifestReadError, readManifestText } from '../manifest/read.ts';
 import { ManifestError, type Manifest, type ManifestDocument } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import { countByAction, planLines, textTable, GATE_HEADER, gateRows } from '../report/format.ts';
@@ -15,6 +15,7 @@ import type { RunReport } from '../report/model.ts';
 import type { VaultInfo } from '../vault/index.ts';
 import { maskValue } from '../vault/values.ts';
 import { formatDuration } from '../util/duration.ts';
+import { logSafe } from '../util/escape.ts';
 
 type Steps = typeof import('./steps.ts');
 
@@ -33,20 +34,21 @@ export function maskEnvValues(manifest: Manifest, env: Record<string, string | u
  * Loads the manifest, naming it as the user wrote it (relative to the workspace) in every error, and
  * annotating each problem on its line so it shows in the pull request's files view.
  */
-export function readManifest(file: string, shownAs: string, env: Record<string, string | undefined> | undefined): ManifestDocument {
+export function readManifest(file: string, shownAs: string, env: Record<string, string | undefined> | undefined, workspace?: string): ManifestDocument {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readManifestText(file, { shownAs, within: workspace });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`manifest ${shownAs}: ${code === 'ENOENT' ? 'no such file (the `manifest` input is relative to the workspace)' : (e as Error).message}`);
+    if (!(e instanceof ManifestReadError)) throw e;
+    throw new Error(`${e.message}${e.code === 'ENOENT' ? ' (the `manifest` input is relative to the workspace)' : ''}`);
   }
   try {
     return parseManifest(text, shownAs, { env });
   } catch (e) {
     if (e instanceof ManifestError) {
-      for (const i of e.issues) {
-        core.error(`${i.path ? `${i.path}: ` : ''}${i.message}`, { title: 'akv-aks manifest', file: shownAs, startLine: i.line, startColumn: i.col });
+      // The first issues only (the message counts the rest); text escaped, the file name by @actions/core.
+      for (const i of e.shown) {
+        core.error(logSafe(`${i.path ? `${i.path}: ` : ''}${i.message}`, 2_000), { title: 'akv-aks manifest', file: shownAs, startLine: i.line, startColumn: i.col });
       }
     }
     throw e;
@@ -68,9 +70,9 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   const writes = settings.mode === 'plan' || settings.mode === 'apply' || settings.mode === 'rotate';
 
   const doc = await section('Manifest', async () => {
-    const d = readManifest(manifestFile, report.manifest, writes ? settings.env : undefined);
+    const d = readManifest(manifestFile, report.manifest, writes ? settings.env : undefined, settings.workspace);
     maskEnvValues(d.manifest, settings.env);
-    core.info(`${report.manifest}: ${d.manifest.secrets.length} secrets, ${d.manifest.targets.length} targets, vault ${d.manifest.vault.name}`);
+    core.info(`${logSafe(report.manifest)}: ${d.manifest.secrets.length} secrets, ${d.manifest.targets.length} targets, vault ${d.manifest.vault.name}`);
     return d;
   });
   const manifest = doc.manifest;

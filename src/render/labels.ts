@@ -1,6 +1,7 @@
 // Label and annotation names on the objects the action renders and applies. The Kubernetes side
 // selects and prunes by these; keep them in one place.
 import type { Manifest } from '../manifest/types.ts';
+import { shortHash } from '../util/hash.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'akv-aks-action';
@@ -17,15 +18,6 @@ export const SECRET_PROVIDER_CLASS_KIND = 'SecretProviderClass';
 
 const MAX_LABEL_VALUE = 63;
 
-function fnv1a(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h.toString(16).padStart(8, '0');
-}
-
 function labelSafe(text: string): string {
   return text
     .toLowerCase()
@@ -35,13 +27,17 @@ function labelSafe(text: string): string {
 
 /**
  * DNS-label-safe id of a manifest's vault and cluster, the value of INSTANCE_LABEL:
- * `<vault>--<cluster>` lowercased (vault names cannot contain `--`, so the split is unambiguous).
- * Longer than 63 characters: cut, plus a hash of the whole so distinct pairs stay distinct.
+ * `<vault>--<cluster>` lowercased (vault names cannot contain `--`, so the split is unambiguous;
+ * Key Vault names are case-insensitive, so lowercasing the vault changes nothing). When the cluster
+ * name had to change to fit (`aks_prod`, `AKS-PROD` -> `aks-prod`) or the whole is longer than 63
+ * characters, a hash of the exact names follows, so names that normalise alike stay distinct.
  */
 export function instanceId(manifest: { vault: { name: string }; cluster: { name: string } } | Pick<Manifest, 'vault' | 'cluster'>): string {
-  const full = `${labelSafe(manifest.vault.name)}--${labelSafe(manifest.cluster.name)}`;
-  if (full.length <= MAX_LABEL_VALUE) return full;
-  const hash = fnv1a(`${manifest.vault.name.toLowerCase()}/${manifest.cluster.name}`);
+  const cluster = labelSafe(manifest.cluster.name);
+  const full = `${labelSafe(manifest.vault.name)}--${cluster}`;
+  const normalised = cluster !== manifest.cluster.name;
+  if (full.length <= MAX_LABEL_VALUE && !normalised) return full;
+  const hash = shortHash(`${manifest.vault.name.toLowerCase()}/${manifest.cluster.name}`);
   return `${full.slice(0, MAX_LABEL_VALUE - hash.length - 1).replace(/-+$/, '')}-${hash}`;
 }
 

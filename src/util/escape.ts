@@ -31,8 +31,13 @@ export function hasUnsafeChars(text: string): boolean {
  * LF) in the data of the commands it writes. Cut at `max` characters with the rest counted.
  */
 export function logSafe(text: string, max = MAX_SHOWN_LENGTH): string {
+  return inert(text, max).replace(/::/g, ':\\u003a');
+}
+
+/** Unsafe characters escaped and the length bounded (no workflow-command rule: for the summary). */
+function inert(text: string, max: number): string {
   const cut = text.length > max ? text.slice(0, max) : text;
-  const escaped = cut.replace(UNSAFE, codeEscape).replace(/::/g, ':\\u003a');
+  const escaped = cut.replace(UNSAFE, codeEscape);
   return cut === text ? escaped : `${escaped}… (${text.length - max} more characters)`;
 }
 
@@ -48,7 +53,7 @@ const HTML: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '
 
 /** Text for the step summary (HTML and Markdown): markup characters as entities, then made inert. */
 export function htmlEscape(text: string, max = 2_000): string {
-  return logSafe(text, max).replace(/[&<>"'`|]/g, (c) => HTML[c]!);
+  return inert(text, max).replace(/[&<>"'`|]/g, (c) => HTML[c]!);
 }
 
 /** A multi-line text for a `<pre>` block of the summary: each line escaped, the line breaks kept. */

@@ -145,7 +145,11 @@ describe('the objects parameter', () => {
 
 describe('instanceId', () => {
   test('is a DNS label derived from vault and cluster', () => {
-    expect(instanceId({ vault: { name: 'kv-Sandbox' }, cluster: { name: 'aks_prod' } })).toBe('kv-sandbox--aks-prod');
+    expect(instanceId({ vault: { name: 'kv-Sandbox' }, cluster: { name: 'aks-prod' } })).toBe('kv-sandbox--aks-prod');
+    // Cluster names that normalise alike keep distinct ids (a hash of the exact name follows).
+    const alike = ['aks_prod', 'aks-prod', 'AKS-PROD', 'Aks_Prod'].map((c) => instanceId({ vault: { name: 'kv-sandbox' }, cluster: { name: c } }));
+    expect(new Set(alike).size).toBe(4);
+    expect(alike[0]).toMatch(/^kv-sandbox--aks-prod-[0-9a-f]{8}$/);
     const long = instanceId({ vault: { name: 'v'.repeat(24) }, cluster: { name: 'c'.repeat(63) } });
     const other = instanceId({ vault: { name: 'v'.repeat(24) }, cluster: { name: `${'c'.repeat(62)}d` } });
     for (const id of [long, other]) {
