@@ -158,6 +158,8 @@ function mapError(e: ErrorObject, data: unknown, suggest: Suggester): RawIssue |
       return { path, at: 'value', message: `must be at most ${String(params.limit)}` };
     case 'minItems':
       return { path, at: 'value', message: `must list at least ${String(params.limit)} item${params.limit === 1 ? '' : 's'}` };
+    case 'maxItems':
+      return { path, at: 'value', message: `must list at most ${String(params.limit)} items (the bound for this list)` };
     case 'minProperties':
       return { path, at: 'value', message: 'must not be empty' };
     case 'maxProperties':

@@ -10,47 +10,53 @@ export const MAX_SUGGESTED_LENGTH = 64;
 export const MAX_CANDIDATES = 2_000;
 
 /**
- * Edit distance of `a` and `b` when it is at most `max`, else `max + 1` (computed only inside the band
- * of width 2*max+1 around the diagonal, and abandoned once every cell of a row is over `max`).
+ * Edit distance of `a` and `b` (case-insensitive) when it is at most `max`, else `max + 1`.
  */
 export function editDistance(a: string, b: string, max = Infinity): number {
-  const s = a.toLowerCase();
-  const t = b.toLowerCase();
-  if (Math.abs(s.length - t.length) > max) return max + 1;
-  const cols = t.length + 1;
-  const over = max === Infinity ? Number.MAX_SAFE_INTEGER : max + 1;
-  let prev2 = new Array<number>(cols).fill(over);
-  let prev = Array.from({ length: cols }, (_, j) => j);
-  let cur = new Array<number>(cols).fill(over);
+  return boundedDistance(a.toLowerCase(), b.toLowerCase(), max === Infinity ? Math.max(a.length, b.length) : max);
+}
+
+/**
+ * Optimal string alignment distance of two lowercased strings, computed only inside the band of
+ * width 2*max+1 around the diagonal and abandoned once a whole row of the band is over `max`.
+ */
+function boundedDistance(s: string, t: string, max: number): number {
+  const over = max + 1;
+  if (Math.abs(s.length - t.length) > max) return over;
+  const n = t.length;
+  let prev2 = new Int32Array(n + 2).fill(over);
+  let prev = new Int32Array(n + 2).fill(over);
+  let cur = new Int32Array(n + 2).fill(over);
+  for (let j = 0; j <= Math.min(n, max); j++) prev[j] = j;
   for (let i = 1; i <= s.length; i++) {
-    const lo = max === Infinity ? 1 : Math.max(1, i - max);
-    const hi = max === Infinity ? t.length : Math.min(t.length, i + max);
-    cur.fill(over);
-    cur[0] = i;
-    let rowMin = i;
+    const lo = Math.max(1, i - max);
+    const hi = Math.min(n, i + max);
+    cur[lo - 1] = lo - 1 === 0 ? i : over; // left edge of the band
+    let rowMin = cur[lo - 1]!;
     for (let j = lo; j <= hi; j++) {
-      const cost = s[i - 1] === t[j - 1] ? 0 : 1;
-      let v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+      let v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (s[i - 1] === t[j - 1] ? 0 : 1));
       if (i > 1 && j > 1 && s[i - 1] === t[j - 2] && s[i - 2] === t[j - 1]) v = Math.min(v, prev2[j - 2]! + 1);
-      cur[j] = Math.min(v, over);
-      if (cur[j]! < rowMin) rowMin = cur[j]!;
+      cur[j] = v > over ? over : v;
+      if (v < rowMin) rowMin = v;
     }
-    if (rowMin > max) return max + 1;
+    if (hi + 1 <= n) cur[hi + 1] = over; // right edge: the next row reads it as `prev[j]`
+    if (rowMin > max) return over;
     [prev2, prev, cur] = [prev, cur, prev2];
   }
-  return Math.min(prev[t.length]!, over);
+  return Math.min(prev[n]!, over);
 }
 
 /** The closest candidate within a distance of a third of the word's length (at least 1, at most 3). */
 export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {
   if (word.length === 0 || word.length > MAX_SUGGESTED_LENGTH) return undefined;
   let limit = Math.min(MAX_SUGGESTION_DISTANCE, Math.max(1, Math.floor(word.length / 3)));
+  const w = word.toLowerCase();
   let best: string | undefined;
   let seen = 0;
   for (const c of candidates) {
     if (++seen > MAX_CANDIDATES) break;
     if (Math.abs(c.length - word.length) > limit) continue;
-    const dist = editDistance(word, c, limit);
+    const dist = boundedDistance(w, c.toLowerCase(), limit);
     if (dist <= limit) {
       best = c;
       if (dist === 0) break;

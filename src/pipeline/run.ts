@@ -65,7 +65,9 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   const started = Date.now();
   const deadline = started + settings.timeoutMs;
   const manifestFile = isAbsolute(settings.manifestPath) ? settings.manifestPath : resolve(settings.workspace, settings.manifestPath);
-  report.manifest = relative(settings.workspace, manifestFile) || settings.manifestPath;
+  const inWorkspace = relative(settings.workspace, manifestFile);
+  // Named as the user wrote it when it is not under the workspace (`../../proc/...` would mislead).
+  report.manifest = inWorkspace && !inWorkspace.startsWith('..') ? inWorkspace : settings.manifestPath;
   // Only these modes write secret values, so only they need them in the environment.
   const writes = settings.mode === 'plan' || settings.mode === 'apply' || settings.mode === 'rotate';
 
