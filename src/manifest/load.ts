@@ -45,7 +45,8 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
   if (doc.errors.length > 0) {
     const issues = doc.errors.map((e): ManifestIssue => {
       const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-      let message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      // yaml's messages can end in a quote of the source (`... in YAML stream: "<text>"`): cut there.
+      let message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').split(': ')[0]!;
       if (e.code === 'MULTIPLE_DOCS') message = 'the manifest must be one YAML document (found another after `---`)';
       else if (e.code === 'DUPLICATE_KEY') message = `${message} (the same key appears twice in one mapping)`;
       else if (/end with an? [}\]]/.test(message)) {
