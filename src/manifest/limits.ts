@@ -4,7 +4,7 @@
 /** Largest manifest file read: 1 MiB. */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
 /** YAML tokens lexed before parsing: the parser's time and memory grow with this, not with bytes. */
-export const MAX_YAML_TOKENS = 200_000;
+export const MAX_YAML_TOKENS = 50_000;
 /** Alias expansions (yaml's maxAliasCount): room for merge keys used by every target of a large file. */
 export const MAX_ALIAS_COUNT = 1_000;
 /** Entries of one YAML mapping. */

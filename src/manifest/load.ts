@@ -126,13 +126,16 @@ export function loadManifest(file: string, opts: LoadOptions & ReadOptions = {})
   return parseManifest(text, opts.shownAs ?? file, opts);
 }
 
+const LEXER_MARKERS = new Set(['\x02', '\x18', '\x1f']);
+
 /** Offset at which the lexer passed MAX_YAML_TOKENS, or undefined when the text stays within it. */
 function tokenBoundOffset(text: string): number | undefined {
   let tokens = 0;
   let offset = 0;
   for (const token of new Lexer().lex(text)) {
     if (++tokens > MAX_YAML_TOKENS) return offset;
-    offset += token.length;
+    // The lexer's one-character markers (document, flow end, scalar) are not source text.
+    if (!LEXER_MARKERS.has(token)) offset += token.length;
   }
   return undefined;
 }

@@ -16,6 +16,8 @@ export function editDistance(a: string, b: string, max = Infinity): number {
   return boundedDistance(a.toLowerCase(), b.toLowerCase(), max === Infinity ? Math.max(a.length, b.length) : max);
 }
 
+let scratch = new Int32Array(3 * 130);
+
 /**
  * Optimal string alignment distance of two lowercased strings, computed only inside the band of
  * width 2*max+1 around the diagonal and abandoned once a whole row of the band is over `max`.
@@ -24,10 +26,14 @@ function boundedDistance(s: string, t: string, max: number): number {
   const over = max + 1;
   if (Math.abs(s.length - t.length) > max) return over;
   const n = t.length;
-  let prev2 = new Int32Array(n + 2).fill(over);
-  let prev = new Int32Array(n + 2).fill(over);
-  let cur = new Int32Array(n + 2).fill(over);
+  if (scratch.length < 3 * (n + 2)) scratch = new Int32Array(3 * (n + 2));
+  // Three rows in one reused buffer; only the band and its two edge cells are ever read.
+  let prev2 = scratch.subarray(0, n + 2);
+  let prev = scratch.subarray(n + 2, 2 * (n + 2));
+  let cur = scratch.subarray(2 * (n + 2), 3 * (n + 2));
+  prev2.fill(over, 0, Math.min(n + 2, max + 3));
   for (let j = 0; j <= Math.min(n, max); j++) prev[j] = j;
+  if (max + 1 <= n) prev[max + 1] = over;
   for (let i = 1; i <= s.length; i++) {
     const lo = Math.max(1, i - max);
     const hi = Math.min(n, i + max);
