@@ -1,8 +1,10 @@
 // Every input of the action is read and checked here, once, into a typed Settings object;
 // the rest of the code takes Settings and never calls core.getInput.
 import * as core from '@actions/core';
+import { resolveCloud } from './auth/cloud.ts';
 import { PROVE_MODES, type ProveMode } from './identity/prove-plan.ts';
 import { parseDuration } from './util/duration.ts';
+import { hasUnsafeChars, logSafe } from './util/escape.ts';
 
 export const MODES = ['plan', 'apply', 'rotate', 'verify', 'plan-cleanup', 'cleanup'] as const;
 export type Mode = (typeof MODES)[number];
@@ -42,6 +44,23 @@ export class InputError extends Error {
   }
 }
 
+/** Longest wait a timer can express: setTimeout fires at once for more than 2^31-1 ms. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+/** Longest input taken as a name, path or URL. */
+export const MAX_INPUT_LENGTH = 1_024;
+
+/**
+ * A text input that ends up in the log or in a request: bounded, and without control, bidi or
+ * invisible characters (a line break in it could forge a workflow command).
+ */
+function textInput(name: string, fallback: string, pattern?: RegExp, rule?: string): string {
+  const value = core.getInput(name) || fallback;
+  if (value.length > MAX_INPUT_LENGTH) throw new InputError(name, `is longer than ${MAX_INPUT_LENGTH} characters`);
+  if (hasUnsafeChars(value)) throw new InputError(name, 'must not contain line breaks, control, bidirectional or invisible characters');
+  if (value && pattern && !pattern.test(value)) throw new InputError(name, `${rule ?? 'is not valid'}; got '${logSafe(value, 100)}'`);
+  return value;
+}
+
 function guidInput(name: string, required: boolean, fallbackEnv: string | undefined): string {
   const value = core.getInput(name) || fallbackEnv || '';
   if (!value) {
@@ -59,7 +78,17 @@ function booleanInput(name: string, fallback: boolean): boolean {
   if (!raw) return fallback;
   if (['true', 'yes', '1'].includes(raw)) return true;
   if (['false', 'no', '0'].includes(raw)) return false;
-  throw new InputError(name, `expected true or false, got '${raw}'`);
+  throw new InputError(name, `expected true or false, got '${logSafe(raw, 100)}'`);
+}
+
+function cloudInput(): string {
+  const value = textInput('environment', 'AzureCloud', /^[A-Za-z]{1,64}$/, 'must be an Azure cloud name such as AzureCloud');
+  try {
+    resolveCloud(value, {}); // the known names only (checked by own property: `constructor` is none)
+  } catch (e) {
+    throw new InputError('environment', (e as Error).message);
+  }
+  return value;
 }
 
 /** `prove-access`: always | changed | never; the former booleans still mean always (true) and never (false). */
@@ -69,32 +98,35 @@ function proveInput(): ProveMode {
   if ((PROVE_MODES as readonly string[]).includes(raw)) return raw as ProveMode;
   if (['true', 'yes', '1'].includes(raw)) return 'always';
   if (['false', 'no', '0'].includes(raw)) return 'never';
-  throw new InputError('prove-access', `expected ${PROVE_MODES.join(', ')} (or true / false), got '${raw}'`);
+  throw new InputError('prove-access', `expected ${PROVE_MODES.join(', ')} (or true / false), got '${logSafe(raw, 100)}'`);
 }
 
 export function getSettings(env: Record<string, string | undefined> = process.env): Settings {
   const modeRaw = (core.getInput('mode') || 'apply').trim().toLowerCase();
   if (!(MODES as readonly string[]).includes(modeRaw)) {
-    throw new InputError('mode', `must be one of ${MODES.join(', ')}; got '${modeRaw}'`);
+    throw new InputError('mode', `must be one of ${MODES.join(', ')}; got '${logSafe(modeRaw, 100)}'`);
   }
   const mode = modeRaw as Mode;
   // verify only reads the vault and the cluster but still logs in; every mode needs the ids.
   const timeoutRaw = core.getInput('timeout') || '10m';
   const timeoutMs = parseDuration(timeoutRaw);
   if (timeoutMs === undefined || timeoutMs <= 0) {
-    throw new InputError('timeout', `expected seconds or a duration such as 90s, 10m, 1h; got '${timeoutRaw}'`);
+    throw new InputError('timeout', `expected seconds or a duration such as 90s, 10m, 1h; got '${logSafe(timeoutRaw, 100)}'`);
+  }
+  if (timeoutMs > MAX_TIMEOUT_MS) {
+    throw new InputError('timeout', `must be at most ${MAX_TIMEOUT_MS} ms (about 24 days): longer waits cannot be timed`);
   }
   return {
-    manifestPath: core.getInput('manifest') || 'akv-aks.yaml',
+    manifestPath: textInput('manifest', 'akv-aks.yaml'),
     mode,
     clientId: guidInput('client-id', true, env.AZURE_CLIENT_ID),
     tenantId: guidInput('tenant-id', true, env.AZURE_TENANT_ID),
     subscriptionId: guidInput('subscription-id', true, env.AZURE_SUBSCRIPTION_ID),
-    environment: core.getInput('environment') || 'AzureCloud',
-    audience: core.getInput('audience') || 'api://AzureADTokenExchange',
-    kubeconfig: core.getInput('kubeconfig') || undefined,
-    kubeContext: core.getInput('context') || undefined,
-    oidcIssuer: core.getInput('oidc-issuer') || undefined,
+    environment: cloudInput(),
+    audience: textInput('audience', 'api://AzureADTokenExchange', /^[\x21-\x7e]{1,256}$/, 'must be 1-256 printable characters without spaces, e.g. api://AzureADTokenExchange'),
+    kubeconfig: textInput('kubeconfig', '') || undefined,
+    kubeContext: textInput('context', '') || undefined,
+    oidcIssuer: textInput('oidc-issuer', '', /^https:\/\/[\x21-\x7e]+$/, 'must be an https:// URL') || undefined,
     timeoutMs,
     prove: proveInput(),
     gate: booleanInput('gate', true),

@@ -72,9 +72,9 @@ function httpsEndpoint(variable: string, value: string): string {
 /** Known clouds; env AKV_AKS_AUTHORITY_HOST / AKV_AKS_ARM_ENDPOINT (https only) override endpoints (sandbox, Azure Stack). */
 export function resolveCloud(name: string, env: Record<string, string | undefined>): Cloud {
   const key = (name || 'AzureCloud').trim().toLowerCase();
-  const cloudName = ALIASES[key];
+  const cloudName = Object.hasOwn(ALIASES, key) ? ALIASES[key] : undefined; // `constructor` is no cloud
   if (!cloudName) {
-    throw new Error(`unknown Azure cloud ${JSON.stringify(name)}; expected one of ${Object.keys(CLOUDS).join(', ')}`);
+    throw new Error(`unknown Azure cloud ${JSON.stringify(name.slice(0, 100))}; expected one of ${Object.keys(CLOUDS).join(', ')}`);
   }
   const cloud: Cloud = { name: cloudName, ...CLOUDS[cloudName] };
   const authority = env.AKV_AKS_AUTHORITY_HOST?.trim();

@@ -97,11 +97,34 @@ export function diagnoseLoginError(
   if (codes.includes('AADSTS90002') || codes.includes('AADSTS900023')) {
     return new LoginError('unknown-tenant', `Tenant ${ctx.tenantId} was not found (${codes.filter((c) => c.startsWith('AADSTS')).join(', ')}); check the tenant-id input.`, presented, e);
   }
-  return new LoginError('other', `Azure login failed for client ${ctx.clientId} in tenant ${ctx.tenantId}: ${firstLine(msg)}`, presented, e);
+  return new LoginError('other', `Azure login failed for client ${ctx.clientId} in tenant ${ctx.tenantId}: ${withCause(oneLine(msg), e)}`, presented, e);
 }
 
-function firstLine(s: string): string {
-  return s.split('\n')[0]?.slice(0, 500) ?? '';
+/**
+ * A multi-line error message as one line (whitespace runs collapsed): "Failed to get ID Token." is
+ * followed by its HTTP status and the socket error on later lines, which are the actual cause.
+ */
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim().slice(0, 500);
+}
+
+/** The error codes (ECONNREFUSED, HTTP status) of `e` and its causes that the message does not state yet. */
+function withCause(message: string, e: unknown): string {
+  const extra: string[] = [];
+  let cur: unknown = e;
+  for (let depth = 0; depth < 4 && cur !== null && typeof cur === 'object'; depth++) {
+    const { code, statusCode } = cur as { code?: unknown; statusCode?: unknown };
+    for (const v of [code, statusCode]) {
+      const t = typeof v === 'string' || typeof v === 'number' ? String(v) : '';
+      if (t && /^[A-Za-z0-9_.-]{1,40}$/.test(t) && !message.includes(t) && !extra.includes(t)) extra.push(t);
+    }
+    if (depth > 0) {
+      const m = oneLine(messageOf(cur)).slice(0, 200);
+      if (m && !message.includes(m) && !extra.includes(m)) extra.push(m);
+    }
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return extra.length ? `${message} (cause: ${extra.join('; ')})` : message;
 }
 
 /** Builds the credential without proving it (the proof is `login`). */

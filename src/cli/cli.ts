@@ -1,7 +1,9 @@
 // `akv-aks validate|render`: the manifest engine from a terminal.
 import { parseArgs } from 'node:util';
 import { loadManifest } from '../manifest/load.ts';
+import { ManifestReadError } from '../manifest/read.ts';
 import { ManifestError } from '../manifest/types.ts';
+import { logSafe } from '../util/escape.ts';
 import type { ManifestDocument } from '../manifest/types.ts';
 import { renderAll, toYaml } from '../render/render.ts';
 import type { RenderFacts } from '../render/render.ts';
@@ -50,8 +52,12 @@ function load(file: string, io: CliIo, env?: Record<string, string | undefined>)
       io.stderr(`${e.message}\n`);
       return EXIT_INVALID;
     }
+    if (e instanceof ManifestReadError) {
+      io.stderr(`${e.message}\n`);
+      return EXIT_USAGE;
+    }
     const code = (e as NodeJS.ErrnoException).code;
-    io.stderr(`${file}: error: cannot read the manifest${code ? ` (${code})` : ''}\n`);
+    io.stderr(`${logSafe(file)}: error: cannot read the manifest${code ? ` (${logSafe(code, 32)})` : ''}\n`);
     return EXIT_USAGE;
   }
 }
@@ -67,7 +73,7 @@ function validate(args: string[], io: CliIo): number {
       continue;
     }
     const { secrets, targets } = doc.manifest;
-    io.stdout(`${file}: valid (${secrets.length} secret${secrets.length === 1 ? '' : 's'}, ${targets.length} target${targets.length === 1 ? '' : 's'})\n`);
+    io.stdout(`${logSafe(file)}: valid (${secrets.length} secret${secrets.length === 1 ? '' : 's'}, ${targets.length} target${targets.length === 1 ? '' : 's'})\n`);
   }
   return status;
 }
@@ -87,7 +93,7 @@ function render(args: string[], io: CliIo): number {
   }
   for (const pair of values['client-id'] ?? []) {
     const m = /^([^=]+)=(.+)$/.exec(pair);
-    if (!m) throw new UsageError(`--client-id expects NAMESPACE=ID, got ${JSON.stringify(pair)}`);
+    if (!m) throw new UsageError(`--client-id expects NAMESPACE=ID, got ${logSafe(JSON.stringify(pair), 100)}`);
     facts.clientIds = { ...facts.clientIds, [m[1]!]: m[2]! };
   }
   if (values.cloud !== undefined) {
@@ -97,7 +103,7 @@ function render(args: string[], io: CliIo): number {
   const doc = load(positionals[0]!, io);
   if (typeof doc === 'number') return doc;
   const unknownNs = Object.keys(facts.clientIds ?? {}).filter((ns) => !doc.manifest.targets.some((t) => t.namespace === ns));
-  if (unknownNs.length > 0) throw new UsageError(`--client-id names namespaces the manifest has no target in: ${unknownNs.join(', ')}`);
+  if (unknownNs.length > 0) throw new UsageError(`--client-id names namespaces the manifest has no target in: ${logSafe(unknownNs.join(', '))}`);
   io.stdout(toYaml(renderAll(doc.manifest, facts)));
   return EXIT_OK;
 }
@@ -119,12 +125,12 @@ export function runCli(argv: readonly string[], io: CliIo): number {
       case undefined:
         throw new UsageError('missing command');
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+        throw new UsageError(`unknown command ${logSafe(JSON.stringify(command), 100)}`);
     }
   } catch (e) {
     const parseError = (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
     if (e instanceof UsageError || parseError) {
-      io.stderr(`akv-aks: ${(e as Error).message}\n\n${USAGE}`);
+      io.stderr(`akv-aks: ${logSafe((e as Error).message, 500)}\n\n${USAGE}`);
       return EXIT_USAGE;
     }
     throw e;

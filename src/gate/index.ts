@@ -14,6 +14,7 @@ import type { NamespaceSnapshot } from '../rotate/index.ts';
 import { evaluateGate } from './evaluate.ts';
 import type { GateEvaluation, GateSnapshot, PodReport, SyncedSecretState } from './evaluate.ts';
 import type { Diagnosis } from './diagnose.ts';
+import { logSafe } from '../util/escape.ts';
 
 export type { Diagnosis, DiagnosisCause } from './diagnose.ts';
 export type { PodObjectReport, PodReport, GateSnapshot, SyncedSecretState } from './evaluate.ts';
@@ -187,7 +188,7 @@ export async function runGate(kube: KubeSession, manifest: Manifest, expected: S
     const pending = e.pending.join('; ');
     if (pending !== lastPending) {
       lastPending = pending;
-      core.info(`gate: waiting for ${e.pending.length} item(s): ${e.pending.slice(0, 3).join('; ')}${e.pending.length > 3 ? '; …' : ''}`);
+      core.info(`gate: waiting for ${e.pending.length} item(s): ${logSafe(e.pending.slice(0, 3).join('; '), 600)}${e.pending.length > 3 ? '; …' : ''}`);
     }
   };
   const onChange = (): void => {

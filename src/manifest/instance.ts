@@ -32,10 +32,11 @@ function normalPath(path: string): string {
 
 export function manifestInstance(facts: InstanceFacts): ManifestInstance {
   const path = facts.path === undefined ? undefined : normalPath(facts.path);
-  // GitHub repository names are case-insensitive; AKS cluster names are ARM names (case-insensitive).
+  // GitHub repository names are case-insensitive. Cluster names are kept exact: the manifest names no
+  // resource group, so `AKS-PROD` and `aks-prod` may be two clusters.
   const repository = facts.repository?.toLowerCase();
   const owner = facts.owner ?? `${repository ?? 'local'}:${path ?? ''}`;
-  const key = createHash('sha256').update(`akv-aks/instance\n${owner}\n${facts.cluster.toLowerCase()}`).digest('hex').slice(0, 16);
+  const key = createHash('sha256').update(`akv-aks/instance\n${owner}\n${facts.cluster}`).digest('hex').slice(0, 16);
   const out: ManifestInstance = { key, owner, cluster: facts.cluster };
   if (repository !== undefined) out.repository = repository;
   if (path !== undefined) out.path = path;

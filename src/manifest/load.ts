@@ -1,11 +1,16 @@
 // Reads, validates and normalises a manifest. Every problem is collected and thrown at once as a
 // ManifestError whose issues carry the exact position and field path of the offending key or value.
-import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument } from 'yaml';
+import { Lexer, LineCounter, isScalar, parseDocument, visit } from 'yaml';
+import { SHOWABLE, logSafe } from '../util/escape.ts';
+import type { Document } from 'yaml';
+import { MAX_ALIAS_COUNT, MAX_MAPPING_ENTRIES, MAX_MANIFEST_BYTES, MAX_YAML_TOKENS } from './limits.ts';
 import { SourceMap, formatPath } from './paths.ts';
 import type { FieldPath } from './paths.ts';
+import { readManifestText } from './read.ts';
+import type { ReadOptions } from './read.ts';
 import { normalise } from './semantic.ts';
 import { checkStructure } from './structure.ts';
+import { Suggester } from './suggest.ts';
 import { ManifestError } from './types.ts';
 import type { ManifestDocument, ManifestIssue } from './types.ts';
 
@@ -25,13 +30,25 @@ function byPosition(a: ManifestIssue, b: ManifestIssue): number {
 
 /** Parses and validates manifest text; `file` is used in messages only. Throws ManifestError. */
 export function parseManifest(text: string, file: string, opts: LoadOptions = {}): ManifestDocument {
+  if (text.length > MAX_MANIFEST_BYTES) {
+    throw new ManifestError([{ file, line: 1, col: 1, path: '', message: `the manifest is larger than ${MAX_MANIFEST_BYTES} bytes (1 MiB), the bound for a manifest` }]);
+  }
+  const tooComplex = tokenBoundOffset(text);
+  if (tooComplex !== undefined) {
+    const at = positionOf(text, tooComplex);
+    throw new ManifestError([
+      { file, line: at.line, col: at.col, path: '', message: `the manifest has more than ${MAX_YAML_TOKENS} YAML tokens (the bound for a manifest); the bound is reached here` },
+    ]);
+  }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true, merge: true });
+  // Duplicate keys are found by mappingIssues, one set per mapping (yaml's own check compares every pair).
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, strict: true, merge: true });
 
   if (doc.errors.length > 0) {
     const issues = doc.errors.map((e): ManifestIssue => {
       const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-      let message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      // yaml's messages can end in a quote of the source (`... in YAML stream: "<text>"`): cut there.
+      let message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').split(': ')[0]!;
       if (e.code === 'MULTIPLE_DOCS') message = 'the manifest must be one YAML document (found another after `---`)';
       else if (e.code === 'DUPLICATE_KEY') message = `${message} (the same key appears twice in one mapping)`;
       else if (/end with an? [}\]]/.test(message)) {
@@ -41,13 +58,22 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
           message = `${message} (the \`${text[open]}\` at line ${at.line}, column ${at.col} is not closed)`;
         }
       }
-      return { file, line: pos.line, col: pos.col, path: '', message: `YAML syntax: ${lowerFirst(message)}` };
+      // yaml's messages can quote a few characters of the source (a tag, an escape): made inert.
+      return { file, line: pos.line, col: pos.col, path: '', message: `YAML syntax: ${lowerFirst(logSafe(message))}` };
     });
     throw new ManifestError(dedupe(issues).sort(byPosition));
   }
+  const mappingProblems = mappingIssues(doc, lineCounter, file);
+  if (mappingProblems.length > 0) throw new ManifestError(mappingProblems);
 
   const map = new SourceMap(doc, lineCounter);
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e;
+    throw new ManifestError([aliasIssue(doc, lineCounter, file, e)]);
+  }
   if (data === null || data === undefined || typeof data !== 'object' || Array.isArray(data)) {
     const pos = doc.contents?.range ? lineCounter.linePos(doc.contents.range[0]) : { line: 1, col: 1 };
     throw new ManifestError([
@@ -61,7 +87,8 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
     return { file, line: pos.line, col: pos.col, path: formatPath(path), message };
   };
 
-  const structural = checkStructure(data);
+  const suggest = new Suggester();
+  const structural = checkStructure(data, suggest);
   const structuralPaths = new Set<string>();
   for (const s of structural) {
     const issue = issueAt(s.path, s.message, s.at);
@@ -73,6 +100,7 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
     env: opts.env,
     repository: opts.repository,
     path: file,
+    suggest,
     lineOf: (path) => map.locate(path, 'value').line,
     issue: (path, message, at) => {
       const issue = issueAt(path, message, at);
@@ -93,10 +121,90 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
   };
 }
 
-/** Reads `file` (synchronously: the manifest is read once, before anything else) and parses it. */
-export function loadManifest(file: string, opts: LoadOptions = {}): ManifestDocument {
-  const text = readFileSync(file, 'utf8');
-  return parseManifest(text, file, opts);
+/**
+ * Reads `file` (synchronously: the manifest is read once, before anything else) as a bounded regular
+ * text file (ManifestReadError otherwise) and parses it.
+ */
+export function loadManifest(file: string, opts: LoadOptions & ReadOptions = {}): ManifestDocument {
+  const text = readManifestText(file, opts);
+  return parseManifest(text, opts.shownAs ?? file, opts);
+}
+
+const LEXER_MARKERS = new Set(['\x02', '\x18', '\x1f']);
+
+/** Offset at which the lexer passed MAX_YAML_TOKENS, or undefined when the text stays within it. */
+function tokenBoundOffset(text: string): number | undefined {
+  let tokens = 0;
+  let offset = 0;
+  for (const token of new Lexer().lex(text)) {
+    if (++tokens > MAX_YAML_TOKENS) return offset;
+    // The lexer's one-character markers (document, flow end, scalar) are not source text.
+    if (!LEXER_MARKERS.has(token)) offset += token.length;
+  }
+  return undefined;
+}
+
+/** 1-based line and column of an offset. */
+function positionOf(text: string, offset: number): { line: number; col: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return { line, col: offset - start + 1 };
+}
+
+/** Duplicate keys and oversized mappings, at the offending key. */
+function mappingIssues(doc: Document, lines: LineCounter, file: string): ManifestIssue[] {
+  const out: ManifestIssue[] = [];
+  const at = (offset: number | undefined, message: string): void => {
+    const pos = lines.linePos(offset ?? 0);
+    out.push({ file, line: pos.line, col: pos.col, path: '', message });
+  };
+  visit(doc, {
+    Map(_key, node) {
+      if (node.items.length > MAX_MAPPING_ENTRIES) {
+        const key = node.items[MAX_MAPPING_ENTRIES]!.key as { range?: [number, number] } | null;
+        at(key?.range?.[0] ?? node.range?.[0], `YAML: a mapping has more than ${MAX_MAPPING_ENTRIES} entries (the bound for one mapping)`);
+        return visit.SKIP;
+      }
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        if (!isScalar(pair.key)) continue;
+        const id = `${typeof pair.key.value}:${String(pair.key.value)}`;
+        if (seen.has(id)) at(pair.key.range?.[0], 'YAML syntax: map keys must be unique (the same key appears twice in one mapping)');
+        seen.add(id);
+      }
+      return undefined;
+    },
+  });
+  return dedupe(out).sort(byPosition);
+}
+
+/** The alias a failed toJS was about: an undefined anchor, or the use past the expansion bound. */
+function aliasIssue(doc: Document, lines: LineCounter, file: string, e: ReferenceError): ManifestIssue {
+  const aliases: Array<{ source: string; at: number; defined: boolean }> = [];
+  visit(doc, {
+    Alias(_key, node) {
+      aliases.push({ source: node.source, at: node.range?.[0] ?? 0, defined: node.resolve(doc) !== undefined });
+    },
+  });
+  const undefinedAlias = aliases.find((a) => !a.defined);
+  if (undefinedAlias && /unresolved|not found|undefined/i.test(e.message)) {
+    const pos = lines.linePos(undefinedAlias.at);
+    const name = SHOWABLE.test(undefinedAlias.source) ? ` *${undefinedAlias.source}` : '';
+    return { file, line: pos.line, col: pos.col, path: '', message: `YAML: alias${name} refers to no anchor defined before it (write \`&name\` on the node first)` };
+  }
+  const last = aliases.at(-1);
+  const pos = last ? lines.linePos(last.at) : { line: 1, col: 1 };
+  return {
+    file,
+    line: pos.line,
+    col: pos.col,
+    path: '',
+    message: `YAML: aliases expand to more than ${MAX_ALIAS_COUNT} nodes (the bound against alias bombs); use fewer aliases or smaller anchored nodes`,
+  };
 }
 
 /** Offset of the innermost flow bracket still open at `end` (outside quotes and comments). */

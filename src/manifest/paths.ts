@@ -1,6 +1,7 @@
 // Field paths and their source positions in the parsed YAML document.
 import { isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
 import type { Document, LineCounter, Node, Pair } from 'yaml';
+import { SHOWABLE } from '../util/escape.ts';
 import type { Position } from './types.ts';
 
 export type FieldPath = ReadonlyArray<string | number>;
@@ -13,7 +14,8 @@ export function formatPath(path: FieldPath): string {
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;
     else if (PLAIN_KEY.test(seg)) out += out === '' ? seg : `.${seg}`;
-    else out += `[${JSON.stringify(seg)}]`;
+    else if (SHOWABLE.test(seg)) out += `[${JSON.stringify(seg)}]`;
+    else out += '[…]'; // a key that is not a plain name is not echoed: the position says which
   }
   return out;
 }
@@ -36,6 +38,24 @@ export class SourceMap {
     this.#lines = lines;
   }
 
+  /** Key -> pair of each mapping, built on first use: a lookup per segment stays O(1). */
+  readonly #index = new WeakMap<object, Map<string, Pair>>();
+
+  #pair(map: { items: Pair[] }, key: string): Pair | undefined {
+    let index = this.#index.get(map);
+    if (!index) {
+      index = new Map();
+      for (const p of map.items) {
+        if (isPair(p) && isScalar(p.key)) {
+          const k = String(p.key.value);
+          if (!index.has(k)) index.set(k, p);
+        }
+      }
+      this.#index.set(map, index);
+    }
+    return index.get(key);
+  }
+
   #deref(node: unknown): unknown {
     return isAlias(node) ? node.resolve(this.#doc) : node;
   }
@@ -46,8 +66,8 @@ export class SourceMap {
     let depth = 0;
     for (const seg of path) {
       if (typeof seg === 'string' && isMap(node)) {
-        const pair = node.items.find((p: Pair) => isScalar(p.key) && String(p.key.value) === seg);
-        if (!pair || !isPair(pair)) break;
+        const pair = this.#pair(node, seg);
+        if (!pair) break;
         key = pair.key as Node;
         node = (this.#deref(pair.value) ?? undefined) as Node | undefined;
       } else if (typeof seg === 'number' && isSeq(node)) {

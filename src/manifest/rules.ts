@@ -1,4 +1,5 @@
 // Name rules and value formats shared by the loader and the renderer.
+import { cutWithHash } from '../util/hash.ts';
 
 /** Kubernetes DNS-1123 label (namespaces). */
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -44,7 +45,10 @@ export function isIsoDateTime(text: string): boolean {
   return d >= 1 && d <= days && !Number.isNaN(Date.parse(text));
 }
 
-/** Default identity name for a namespace: `id-<cluster>-<namespace>`, cut to Azure's 128 characters. */
+/**
+ * Default identity name for a namespace: `id-<cluster>-<namespace>`; longer than Azure's 128
+ * characters, cut with a hash of the whole, so two long namespaces never share an identity.
+ */
 export function defaultIdentityName(cluster: string, namespace: string): string {
-  return `id-${cluster}-${namespace}`.slice(0, MAX_IDENTITY_NAME);
+  return cutWithHash(`id-${cluster}-${namespace}`, MAX_IDENTITY_NAME);
 }

@@ -4,11 +4,14 @@
 import type { FieldPath } from './paths.ts';
 import { manifestInstance } from './instance.ts';
 import { POD_IDENTITY_MESSAGE } from './structure.ts';
-import { didYouMean, suggestion } from './suggest.ts';
+import { SHOWABLE, hasUnsafeChars, shown as q, shownBare as bare } from '../util/escape.ts';
+import { MAX_ANNOTATIONS_BYTES, MAX_DURATION_SECONDS, MAX_FILE_NAME_BYTES, MAX_TAGS, MAX_USER_TAGS } from './limits.ts';
+import { Suggester } from './suggest.ts';
 import {
   DEFAULT_GENERATE_LENGTH,
   DEFAULT_ROLE,
   DEFAULT_ROLE_WITH_KEYS_OR_CERTS,
+  DNS_SUBDOMAIN,
   MAX_FEDERATED_CREDENTIALS,
   SECRET_KEY,
   defaultIdentityName,
@@ -38,6 +41,8 @@ export interface SemanticContext {
   /** GITHUB_REPOSITORY and the manifest's path: the default owner of the manifest's instance. */
   repository?: string;
   path?: string;
+  /** "Did you mean" search with the load's budget (a fresh one when absent). */
+  suggest?: Suggester;
 }
 
 type Raw = Record<string, unknown>;
@@ -51,10 +56,10 @@ function str(v: unknown): string | undefined {
 function bool(v: unknown, dflt: boolean): boolean {
   return typeof v === 'boolean' ? v : dflt;
 }
+/** String entries of a mapping; built with fromEntries so a `__proto__` key is an own entry, not the prototype. */
 function strMap(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (isMap(v)) for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
-  return out;
+  if (!isMap(v)) return {};
+  return Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 function list(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
@@ -73,7 +78,7 @@ function normaliseSecret(raw: Raw, i: number, ctx: SemanticContext): SecretSpec 
   if (present.length === 0) {
     ctx.issue([...at, 'name'], 'needs a value source: one of `from: { env }`, `generate: {}` or `existing: {}`', 'key');
   } else if (present.length > 1) {
-    ctx.issue([...at, present[1]!], `has more than one value source (${present.map((s) => `\`${s}\``).join(', ')}): keep exactly one`, 'key');
+    ctx.issue([...at, present[1]!], `has more than one value source (${present.map((s) => `${q(s)}`).join(', ')}): keep exactly one`, 'key');
   }
   let source: SecretSource | undefined;
   const kind = present[0];
@@ -82,7 +87,7 @@ function normaliseSecret(raw: Raw, i: number, ctx: SemanticContext): SecretSpec 
     if (env !== undefined) {
       source = { kind: 'env', env };
       if (ctx.env && !ctx.env[env]) {
-        ctx.issue([...at, 'from', 'env'], `environment variable ${env} is not set or empty (the value of secret \`${name ?? '?'}\` comes from it)`);
+        ctx.issue([...at, 'from', 'env'], `environment variable ${bare(env)} is not set or empty (the value of secret ${q(name ?? '?')} comes from it)`);
       }
     }
   } else if (kind === 'generate' && (isMap(raw.generate) || raw.generate === null)) {
@@ -98,16 +103,26 @@ function normaliseSecret(raw: Raw, i: number, ctx: SemanticContext): SecretSpec 
     source = { kind: 'existing', objectType };
     for (const f of WRITE_ONLY_FIELDS) {
       if (raw[f] !== undefined) {
-        ctx.issue([...at, f], `\`${f}\` applies only to secrets the action writes; \`${name ?? '?'}\` is \`existing\` (mounted, never written)`, 'key');
+        ctx.issue([...at, f], `${q(f)} applies only to secrets the action writes; ${q(name ?? '?')} is \`existing\` (mounted, never written)`, 'key');
       }
     }
   }
+
+  if (source?.kind === 'generate' && source.rotateAfterSeconds !== undefined && source.rotateAfterSeconds > MAX_DURATION_SECONDS) {
+    ctx.issue([...at, 'generate', 'rotateAfter'], 'is longer than 100 years');
+    delete source.rotateAfterSeconds;
+  }
+  checkTags(raw.tags, [...at, 'tags'], ctx);
 
   const expires = str(raw.expires);
   let expiresAfterSeconds: number | undefined;
   let expiresAbsolute: string | undefined;
   if (expires !== undefined) {
     expiresAfterSeconds = parseDuration(expires);
+    if (expiresAfterSeconds !== undefined && expiresAfterSeconds > MAX_DURATION_SECONDS) {
+      ctx.issue([...at, 'expires'], 'is longer than 100 years (Key Vault cannot store that expiry date)');
+      expiresAfterSeconds = undefined;
+    }
     if (expiresAfterSeconds === undefined) {
       if (isIsoDateTime(expires)) expiresAbsolute = expires;
       else if (/^\d{4}-/.test(expires)) ctx.issue([...at, 'expires'], `is not a valid date-time (got ${JSON.stringify(expires)})`);
@@ -135,16 +150,68 @@ function normaliseSecret(raw: Raw, i: number, ctx: SemanticContext): SecretSpec 
   return spec;
 }
 
+/** Tags the action sets on every version it writes, besides the manifest's own (see src/vault/plan.ts). */
+const RESERVED_TAG = /^(managed-by$|akv-aks-)/i;
+
+function checkTags(raw: unknown, at: FieldPath, ctx: SemanticContext): void {
+  if (!isMap(raw)) return;
+  const names = Object.keys(raw);
+  if (names.length > MAX_USER_TAGS) {
+    ctx.issue(at, `must have at most ${MAX_USER_TAGS} entries: Key Vault allows ${MAX_TAGS} tags and the action sets ${MAX_TAGS - MAX_USER_TAGS} of its own`);
+  }
+  for (const name of names) {
+    if (RESERVED_TAG.test(name)) ctx.issue([...at, name], `tag ${q(name)} is reserved for the action's own ownership tags`, 'key');
+  }
+}
+
+/** Kubernetes: a qualified name (`[prefix/]name`, prefix a DNS subdomain of at most 253 characters). */
+function isQualifiedName(key: string): boolean {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  if (prefix !== undefined && (prefix.length === 0 || prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) return false;
+  return name.length <= 63 && /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(name);
+}
+
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/** Label and annotation names and values, by the rules the API server applies. */
+function checkKubeMetadata(raw: unknown, at: FieldPath, kind: 'labels' | 'annotations', ctx: SemanticContext): void {
+  if (!isMap(raw)) return;
+  let bytes = 0;
+  for (const [key, value] of Object.entries(raw)) {
+    if (!isQualifiedName(key)) {
+      ctx.issue([...at, key], `${kind === 'labels' ? 'label' : 'annotation'} name must be a Kubernetes qualified name: [prefix/]name, the name at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit; the prefix a DNS subdomain`, 'key');
+    }
+    if (typeof value !== 'string') continue;
+    if (kind === 'labels' && (value.length > 63 || !LABEL_VALUE.test(value))) {
+      ctx.issue([...at, key], "label value must be at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit (or empty)");
+    }
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
+  }
+  if (kind === 'annotations' && bytes > MAX_ANNOTATIONS_BYTES) {
+    ctx.issue(at, `annotations must total at most ${MAX_ANNOTATIONS_BYTES} bytes (Kubernetes' limit), got ${bytes}`);
+  }
+}
+
+/** A mount file name the driver can write: no invisible or control characters, not its own `..` names, at most 255 bytes. */
+function fileNameProblem(name: string): string | undefined {
+  if (hasUnsafeChars(name)) return 'must not contain control, invisible or bidirectional characters';
+  if (name.startsWith('..') && name !== '..') return "must not start with '..': the CSI driver's atomic writer uses `..data` and `..<timestamp>` in the mount";
+  if (Buffer.byteLength(name, 'utf8') > MAX_FILE_NAME_BYTES) return `must be at most ${MAX_FILE_NAME_BYTES} bytes in UTF-8 (a file name's limit), got ${Buffer.byteLength(name, 'utf8')}`;
+  return undefined;
+}
+
 function describeIdentity(id: IdentitySpec): string {
   switch (id.mode) {
     case 'managed':
-      return `created identity \`${id.name}\` in ${id.resourceGroup}`;
+      return `created identity ${q(id.name)} in ${bare(id.resourceGroup)}`;
     case 'existing':
-      return `existing identity \`${id.name}\` in ${id.resourceGroup}`;
+      return `existing identity ${q(id.name)} in ${bare(id.resourceGroup)}`;
     case 'external':
-      return `external identity ${id.clientId}`;
+      return `external identity ${bare(id.clientId)}`;
     case 'kubelet':
-      return `kubelet identity ${id.clientId}`;
+      return `kubelet identity ${bare(id.clientId)}`;
   }
 }
 
@@ -161,7 +228,7 @@ function normaliseIdentity(
   const keys = Object.keys(raw);
   const has = (k: string): boolean => raw[k] !== undefined;
   const conflict = (a: string, b: string): void =>
-    ctx.issue([...at, b], `\`${b}\` cannot be combined with \`${a}\` in one identity`, 'key');
+    ctx.issue([...at, b], `${q(b)} cannot be combined with ${q(a)} in one identity`, 'key');
 
   if (has('kubelet')) {
     for (const k of keys) if (k !== 'kubelet') conflict('kubelet', k);
@@ -233,6 +300,7 @@ function sameIdentity(a: IdentitySpec, b: IdentitySpec): boolean {
 
 export function normalise(data: unknown, ctx: SemanticContext): Manifest | undefined {
   if (!isMap(data)) return undefined;
+  const suggest = ctx.suggest ?? new Suggester();
   let ok = true;
   const fail = (path: FieldPath, message: string, at: 'key' | 'value' = 'value'): void => {
     ok = false;
@@ -261,8 +329,8 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
         fail(
           ['secrets', i, 'name'],
           prev.name === name
-            ? `secret \`${name}\` is declared twice (first at line ${line})`
-            : `secret \`${name}\` collides with \`${prev.name}\` (line ${line}): Key Vault names are case-insensitive`,
+            ? `secret ${q(name)} is declared twice (first at line ${line})`
+            : `secret ${q(name)} collides with ${q(prev.name)} (line ${line}): Key Vault names are case-insensitive`,
         );
         return;
       }
@@ -289,7 +357,7 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
       else if (!sameIdentity(prev.id, id)) {
         fail(
           ['targets', t, 'identity'],
-          `namespace \`${ns}\` already uses the ${describeIdentity(prev.id)} (targets[${prev.index}], line ${ctx.lineOf(['targets', prev.index, 'identity'])}); all targets of a namespace share one identity`,
+          `namespace ${q(ns)} already uses the ${describeIdentity(prev.id)} (targets[${prev.index}], line ${ctx.lineOf(['targets', prev.index, 'identity'])}); all targets of a namespace share one identity`,
           'key',
         );
       }
@@ -308,7 +376,7 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
     else if (!sameIdentity(prev.id, id)) {
       fail(
         ['targets', t, 'identity'],
-        `identity \`${id.name}\` in ${id.resourceGroup} is declared differently by targets[${prev.index}] (line ${ctx.lineOf(['targets', prev.index, 'identity'])}) as the ${describeIdentity(prev.id)}${prev.id.mode === 'managed' ? ` in ${prev.id.location}` : ''}; declare it the same way everywhere`,
+        `identity ${q(id.name)} in ${bare(id.resourceGroup)} is declared differently by targets[${prev.index}] (line ${ctx.lineOf(['targets', prev.index, 'identity'])}) as the ${describeIdentity(prev.id)}${prev.id.mode === 'managed' ? ` in ${bare(prev.id.location)}` : ''}; declare it the same way everywhere`,
         'key',
       );
     }
@@ -357,7 +425,7 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
           if (entry.subjects.size === MAX_FEDERATED_CREDENTIALS + 1) {
             fail(
               [...at, 'serviceAccount'],
-              `identity \`${entry.name}\` would be federated with more than ${MAX_FEDERATED_CREDENTIALS} service accounts (Azure allows at most ${MAX_FEDERATED_CREDENTIALS} federated identity credentials per identity); use another identity for some namespaces`,
+              `identity ${q(entry.name)} would be federated with more than ${MAX_FEDERATED_CREDENTIALS} service accounts (Azure allows at most ${MAX_FEDERATED_CREDENTIALS} federated identity credentials per identity); use another identity for some namespaces`,
             );
           }
         }
@@ -372,7 +440,7 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
       if (prev !== undefined) {
         fail(
           [...at, 'secretProviderClass'],
-          `SecretProviderClass \`${spc}\` is already declared in namespace \`${namespace}\` by targets[${prev}] (line ${ctx.lineOf(['targets', prev, 'secretProviderClass'])})`,
+          `SecretProviderClass ${q(spc)} is already declared in namespace ${q(namespace)} by targets[${prev}] (line ${ctx.lineOf(['targets', prev, 'secretProviderClass'])})`,
         );
       } else spcNames.set(id, t);
     }
@@ -389,11 +457,11 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
       if (!secret) {
         const known = declaredNames.find((n) => n.toLowerCase() === secretName.toLowerCase());
         if (!known) {
-          fail([...oat, 'secret'], `unknown secret \`${secretName}\`${suggestion(secretName, declaredNames)} (every mounted secret must be declared under \`secrets\`)`);
+          fail([...oat, 'secret'], `unknown secret ${q(secretName)}${suggest.suggestion(secretName, declaredNames)} (every mounted secret must be declared under \`secrets\`)`);
           return;
         }
         if (known !== secretName) {
-          fail([...oat, 'secret'], `unknown secret \`${secretName}\`; the secret is declared as \`${known}\` (write it the same way)`);
+          fail([...oat, 'secret'], `unknown secret ${q(secretName)}; the secret is declared as ${q(known)} (write it the same way)`);
           return;
         }
         return; // declared, but its declaration has errors of its own
@@ -402,31 +470,33 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
       const baseType: ObjectType = secret.source.kind === 'existing' ? secret.source.objectType : 'secret';
       const requested = OBJECT_TYPES.has(o.objectType as ObjectType) ? (o.objectType as ObjectType) : undefined;
       if (requested !== undefined && written && requested !== 'secret') {
-        fail([...oat, 'objectType'], `must be secret: \`${secretName}\` is written by the action as a Key Vault secret`);
+        fail([...oat, 'objectType'], `must be secret: ${q(secretName)} is written by the action as a Key Vault secret`);
       } else if (requested !== undefined && baseType !== 'cert' && requested !== baseType) {
-        fail([...oat, 'objectType'], `must be ${baseType}: \`${secretName}\` is declared as an existing ${baseType} (only a cert can also be fetched as key or secret)`);
+        fail([...oat, 'objectType'], `must be ${baseType}: ${q(secretName)} is declared as an existing ${baseType} (only a cert can also be fetched as key or secret)`);
       }
       const objectType = requested ?? baseType;
       for (const f of ['format', 'encoding'] as const) {
         if (o[f] !== undefined && objectType !== 'secret') {
-          fail([...oat, f], `\`${f}\` applies only to objectType secret (the provider returns ${objectType} objects as PEM); fetch the certificate as \`objectType: secret\` to choose its format`, 'key');
+          fail([...oat, f], `${q(f)} applies only to objectType secret (the provider returns ${objectType} objects as PEM); fetch the certificate as \`objectType: secret\` to choose its format`, 'key');
         }
       }
       const version = str(o.version);
       if (version !== undefined && written) {
         fail(
           [...oat, 'version'],
-          `a pinned version is only allowed for \`existing\` secrets: the action writes new versions of \`${secretName}\` and tracks the latest itself`,
+          `a pinned version is only allowed for \`existing\` secrets: the action writes new versions of ${q(secretName)} and tracks the latest itself`,
           'key',
         );
       }
       const alias = str(o.alias);
       const fileName = alias ?? secretName;
+      const badName = alias !== undefined ? fileNameProblem(alias) : undefined;
+      if (badName) fail([...oat, 'alias'], badName);
       const prevFile = fileNames.get(fileName);
       if (prevFile !== undefined) {
         fail(
           [...oat, alias !== undefined ? 'alias' : 'secret'],
-          `file name \`${fileName}\` is already used by objects[${prevFile}] (line ${ctx.lineOf([...at, 'objects', prevFile])}) in this SecretProviderClass${alias === undefined ? '; give one of them an `alias`' : ''}`,
+          `file name ${q(fileName)} is already used by objects[${prevFile}] (line ${ctx.lineOf([...at, 'objects', prevFile])}) in this SecretProviderClass${alias === undefined ? '; give one of them an `alias`' : ''}`,
         );
       } else fileNames.set(fileName, j);
       const mounted: MountedObject = { secret: secretName, objectType };
@@ -450,10 +520,10 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
         for (const [key, object] of Object.entries(s.keys)) {
           if (typeof object !== 'string') continue;
           if (!files.includes(object)) {
-            const hint = didYouMean(object, files);
+            const hint = suggest.didYouMean(object, files);
             fail(
               [...at, 'syncTo', 'keys', key],
-              `unknown object \`${object}\`${hint ? `; did you mean \`${hint}\`?` : ''} (values name a mounted object by its alias, or its secret name when it has none: ${files.join(', ') || 'none'})`,
+              `unknown object ${q(object)}${hint ? `; did you mean ${q(hint)}?` : ''} (values name a mounted object by its alias, or its secret name when it has none: ${files.map((f) => (SHOWABLE.test(f) ? f : '…')).join(', ') || 'none'})`,
             );
             continue;
           }
@@ -464,7 +534,7 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
         objects.forEach((o, j) => {
           const f = o.alias ?? o.secret;
           if (!SECRET_KEY.test(f)) {
-            fail([...at, 'objects', j, o.alias !== undefined ? 'alias' : 'secret'], `\`${f}\` cannot be a key of the synced Secret (letters, digits, '-', '_' and '.'): give it another alias or list \`syncTo.keys\``);
+            fail([...at, 'objects', j, o.alias !== undefined ? 'alias' : 'secret'], `${q(f)} cannot be a key of the synced Secret (letters, digits, '-', '_' and '.'): give it another alias or list \`syncTo.keys\``);
           }
         });
       }
@@ -472,9 +542,11 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
       if (type === 'kubernetes.io/tls') {
         const names = new Set(keys.map((k) => k.key));
         for (const needed of ['tls.crt', 'tls.key']) {
-          if (!names.has(needed)) fail([...at, 'syncTo', isMap(s.keys) ? 'keys' : 'type'], `a kubernetes.io/tls Secret needs a \`${needed}\` key: map it in \`syncTo.keys\``, 'key');
+          if (!names.has(needed)) fail([...at, 'syncTo', isMap(s.keys) ? 'keys' : 'type'], `a kubernetes.io/tls Secret needs a ${q(needed)} key: map it in \`syncTo.keys\``, 'key');
         }
       }
+      checkKubeMetadata(s.labels, [...at, 'syncTo', 'labels'], 'labels', guard);
+      checkKubeMetadata(s.annotations, [...at, 'syncTo', 'annotations'], 'annotations', guard);
       const secretName = str(s.secretName);
       if (secretName !== undefined && namespace !== undefined) {
         const id = `${namespace}/${secretName}`;
@@ -482,7 +554,7 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
         if (prev !== undefined) {
           fail(
             [...at, 'syncTo', 'secretName'],
-            `Secret \`${secretName}\` in namespace \`${namespace}\` is already synced by targets[${prev}] (line ${ctx.lineOf(['targets', prev, 'syncTo', 'secretName'])}); two SecretProviderClasses cannot sync into one Secret`,
+            `Secret ${q(secretName)} in namespace ${q(namespace)} is already synced by targets[${prev}] (line ${ctx.lineOf(['targets', prev, 'syncTo', 'secretName'])}); two SecretProviderClasses cannot sync into one Secret`,
           );
         } else syncedSecrets.set(id, t);
       }

@@ -2,8 +2,9 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import schema from './schema.json' with { type: 'json' };
+import { SHOWABLE } from '../util/escape.ts';
 import type { FieldPath } from './paths.ts';
-import { suggestion } from './suggest.ts';
+import { Suggester } from './suggest.ts';
 
 export interface RawIssue {
   path: FieldPath;
@@ -36,12 +37,12 @@ export const POD_IDENTITY_MESSAGE =
   'and `serviceAccountName` instead of `aadpodidbinding`';
 
 /** Fields that exist elsewhere in the format, with the place they belong. */
-const MISPLACED: Record<string, string> = {
+const MISPLACED: ReadonlyMap<string, string> = new Map(Object.entries({
   rotateAfter: '`rotateAfter` applies only to generated secrets: put it under `generate: { rotateAfter }`',
   length: '`length` applies only to generated secrets: put it under `generate`',
   charset: '`charset` applies only to generated secrets: put it under `generate`',
   objectType: '`objectType` belongs under `existing: { objectType }` (secrets the action writes are always of type secret)',
-};
+}));
 
 function pointerToPath(pointer: string, data: unknown): (string | number)[] {
   const out: (string | number)[] = [];
@@ -81,12 +82,18 @@ function valueAt(data: unknown, path: ReadonlyArray<string | number>): unknown {
   let node = data;
   for (const seg of path) {
     if (node === null || typeof node !== 'object') return undefined;
+    if (!Object.hasOwn(node, seg)) return undefined;
     node = (node as Record<string | number, unknown>)[seg];
   }
   return node;
 }
 
-function mapError(e: ErrorObject, data: unknown): RawIssue | undefined {
+/** ` (got "VALUE")` for a value that may be echoed, else nothing (the position says where it is). */
+function got(value: unknown): string {
+  return typeof value === 'string' && SHOWABLE.test(value) ? ` (got ${JSON.stringify(value)})` : '';
+}
+
+function mapError(e: ErrorObject, data: unknown, suggest: Suggester): RawIssue | undefined {
   const path = pointerToPath(e.instancePath, data);
   const value = valueAt(data, path);
   // With `verbose`, ajv hands over the schema object holding the failed keyword (schemaPath is
@@ -99,9 +106,10 @@ function mapError(e: ErrorObject, data: unknown): RawIssue | undefined {
       const known = Object.keys(parentSchema.properties ?? {});
       const at: FieldPath = [...path, key];
       if (POD_IDENTITY_KEYS.has(key)) return { path: at, at: 'key', message: POD_IDENTITY_MESSAGE };
-      const misplaced = MISPLACED[key];
+      const misplaced = MISPLACED.get(key);
       if (misplaced && known.includes('generate')) return { path: at, at: 'key', message: misplaced };
-      return { path: at, at: 'key', message: `unknown field \`${key}\`${suggestion(key, known)}` };
+      if (!SHOWABLE.test(key)) return { path: at, at: 'key', message: `unknown field (its name is not shown: not a plain name)` };
+      return { path: at, at: 'key', message: `unknown field \`${key}\`${suggest.suggestion(key, known)}` };
     }
     case 'required': {
       const missing = String(params.missingProperty);
@@ -115,13 +123,13 @@ function mapError(e: ErrorObject, data: unknown): RawIssue | undefined {
       const last = path[path.length - 1];
       const parent = path[path.length - 2];
       if (typeof value === 'string' && typeof last === 'number' && parent === 'objects') {
-        return { path, at: 'value', message: `must be a mapping like \`{ secret: ${value} }\`, not a string` };
+        return { path, at: 'value', message: `must be a mapping like \`{ secret: ${SHOWABLE.test(value) ? value : 'NAME'} }\`, not a string` };
       }
       return { path, at: 'value', message: `must be ${expected}, not ${describeType(value)}` };
     }
     case 'enum': {
       const allowed = (params.allowedValues as unknown[]).map(String);
-      const hint = typeof value === 'string' ? suggestion(value, allowed) : '';
+      const hint = typeof value === 'string' ? suggest.suggestion(value, allowed) : '';
       return { path, at: 'value', message: `must be one of: ${allowed.join(', ')}${hint}` };
     }
     case 'const': {
@@ -131,11 +139,10 @@ function mapError(e: ErrorObject, data: unknown): RawIssue | undefined {
     }
     case 'pattern': {
       const holder = parentSchema;
-      const shown = typeof value === 'string' ? ` (got ${JSON.stringify(value)})` : '';
       if (e.propertyName !== undefined) {
         return { path: [...path, e.propertyName], at: 'key', message: `${holder?.patternErrorMessage ?? `must match ${String(params.pattern)}`}` };
       }
-      return { path, at: 'value', message: `${holder?.patternErrorMessage ?? `must match ${String(params.pattern)}`}${shown}` };
+      return { path, at: 'value', message: `${holder?.patternErrorMessage ?? `must match ${String(params.pattern)}`}${got(value)}` };
     }
     case 'minLength':
       if (e.propertyName !== undefined) return { path: [...path, e.propertyName], at: 'key', message: 'must not be empty' };
@@ -151,6 +158,8 @@ function mapError(e: ErrorObject, data: unknown): RawIssue | undefined {
       return { path, at: 'value', message: `must be at most ${String(params.limit)}` };
     case 'minItems':
       return { path, at: 'value', message: `must list at least ${String(params.limit)} item${params.limit === 1 ? '' : 's'}` };
+    case 'maxItems':
+      return { path, at: 'value', message: `must list at most ${String(params.limit)} items (the bound for this list)` };
     case 'minProperties':
       return { path, at: 'value', message: 'must not be empty' };
     case 'maxProperties':
@@ -166,14 +175,14 @@ function mapError(e: ErrorObject, data: unknown): RawIssue | undefined {
  * Validates the raw document against the schema. `oneOf` alternatives (value sources, identity
  * shapes) are left to the semantic checks, which can say which combination is wrong.
  */
-export function checkStructure(data: unknown): RawIssue[] {
+export function checkStructure(data: unknown, suggest = new Suggester()): RawIssue[] {
   const validate = validator();
   if (validate(data)) return [];
   const out: RawIssue[] = [];
   const seen = new Set<string>();
   for (const e of validate.errors ?? []) {
     if (e.schemaPath.includes('/oneOf')) continue;
-    const issue = mapError(e, data);
+    const issue = mapError(e, data, suggest);
     if (!issue) continue;
     // One problem per field: a bad name that is also too long reads better as one message.
     const id = JSON.stringify(issue.path);

@@ -1,6 +1,8 @@
 // The validated, normalised form of an akv-aks manifest (apiVersion akv-aks/v1).
 // Everything downstream (planning, Azure, Kubernetes, rendering) reads these types only,
 // never the raw YAML, so defaults are applied once, here, by the loader.
+import { logSafe } from '../util/escape.ts';
+import { MAX_REPORTED_ISSUES } from './limits.ts';
 
 import type { ManifestInstance } from './instance.ts';
 
@@ -164,16 +166,25 @@ export interface ManifestIssue {
   message: string;
 }
 
-/** Thrown by the loader; `issues` holds every problem found, all at once. */
+/**
+ * Thrown by the loader; `issues` holds every problem found, all at once. The message (and `shown`)
+ * carry the first MAX_REPORTED_ISSUES of them and one line counting the rest.
+ */
 export class ManifestError extends Error {
   readonly issues: ManifestIssue[];
+  /** The issues printed: the first MAX_REPORTED_ISSUES. */
+  readonly shown: ManifestIssue[];
   constructor(issues: ManifestIssue[]) {
-    super(issues.map(formatIssue).join('\n'));
+    const shown = issues.slice(0, MAX_REPORTED_ISSUES);
+    const more = issues.length - shown.length;
+    super([...shown.map(formatIssue), ...(more > 0 ? [`... ${more} more error${more === 1 ? '' : 's'} in ${logSafe(issues[0]!.file)}`] : [])].join('\n'));
     this.name = 'ManifestError';
     this.issues = issues;
+    this.shown = shown;
   }
 }
 
+/** `FILE:LINE:COL: error: PATH: MESSAGE`, one inert line (the file name and any echoed text escaped). */
 export function formatIssue(i: ManifestIssue): string {
-  return `${i.file}:${i.line}:${i.col}: error: ${i.path ? `${i.path}: ` : ''}${i.message}`;
+  return logSafe(`${i.file}:${i.line}:${i.col}: error: ${i.path ? `${i.path}: ` : ''}${i.message}`, 2_000);
 }

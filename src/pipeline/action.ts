@@ -3,6 +3,7 @@ import * as core from '@actions/core';
 import { getSettings, type Mode } from '../context.ts';
 import { emptyReport } from '../report/model.ts';
 import { annotateDiagnoses, setOutputs, writeSummary } from '../report/publish.ts';
+import { logSafeLines } from '../util/escape.ts';
 import { runPipeline } from './run.ts';
 
 /** Runs the action; `forcedMode` is set by sub-actions (verify/). Never throws: failures go to setFailed. */
@@ -15,7 +16,8 @@ export async function runAction(forcedMode?: Mode): Promise<void> {
     report = emptyReport(settings.mode, settings.manifestPath);
     await runPipeline(settings, report);
   } catch (e) {
-    report.error = e instanceof Error ? e.message : String(e);
+    // The error may quote a file name or an input: made inert for the log, the report and the summary.
+    report.error = logSafeLines(e instanceof Error ? e.message : String(e));
     core.setFailed(report.error);
   } finally {
     report.durationMs = Date.now() - started;

@@ -1,13 +1,13 @@
 // The whole chain, in order, for one mode. Each step is a plain function of the settings and
 // what earlier steps found; this file only sequences them, logs sections and fills the report.
 import * as core from '@actions/core';
-import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { Settings } from '../context.ts';
 import { resolveCloud } from '../auth/cloud.ts';
 import { login, type AzureSession } from '../auth/login.ts';
 import type { KubeSession } from '../kube/client.ts';
 import { parseManifest } from '../manifest/load.ts';
+import { ManifestReadError, readManifestText } from '../manifest/read.ts';
 import { ManifestError, type Manifest, type ManifestDocument } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import { planProof, provable } from '../identity/prove-plan.ts';
@@ -17,6 +17,7 @@ import type { LedgerBook } from '../ledger/store.ts';
 import type { VaultInfo } from '../vault/index.ts';
 import { maskValue } from '../vault/values.ts';
 import { formatDuration } from '../util/duration.ts';
+import { logSafe } from '../util/escape.ts';
 
 type Steps = typeof import('./steps.ts');
 
@@ -35,20 +36,21 @@ export function maskEnvValues(manifest: Manifest, env: Record<string, string | u
  * Loads the manifest, naming it as the user wrote it (relative to the workspace) in every error, and
  * annotating each problem on its line so it shows in the pull request's files view.
  */
-export function readManifest(file: string, shownAs: string, env: Record<string, string | undefined> | undefined, repository?: string): ManifestDocument {
+export function readManifest(file: string, shownAs: string, env: Record<string, string | undefined> | undefined, workspace?: string, repository?: string): ManifestDocument {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readManifestText(file, { shownAs, within: workspace });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`manifest ${shownAs}: ${code === 'ENOENT' ? 'no such file (the `manifest` input is relative to the workspace)' : (e as Error).message}`);
+    if (!(e instanceof ManifestReadError)) throw e;
+    throw new Error(`${e.message}${e.code === 'ENOENT' ? ' (the `manifest` input is relative to the workspace)' : ''}`);
   }
   try {
     return parseManifest(text, shownAs, { env, repository });
   } catch (e) {
     if (e instanceof ManifestError) {
-      for (const i of e.issues) {
-        core.error(`${i.path ? `${i.path}: ` : ''}${i.message}`, { title: 'akv-aks manifest', file: shownAs, startLine: i.line, startColumn: i.col });
+      // The first issues only (the message counts the rest); text escaped, the file name by @actions/core.
+      for (const i of e.shown) {
+        core.error(logSafe(`${i.path ? `${i.path}: ` : ''}${i.message}`, 2_000), { title: 'akv-aks manifest', file: shownAs, startLine: i.line, startColumn: i.col });
       }
     }
     throw e;
@@ -65,14 +67,16 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   const started = Date.now();
   const deadline = started + settings.timeoutMs;
   const manifestFile = isAbsolute(settings.manifestPath) ? settings.manifestPath : resolve(settings.workspace, settings.manifestPath);
-  report.manifest = relative(settings.workspace, manifestFile) || settings.manifestPath;
+  const inWorkspace = relative(settings.workspace, manifestFile);
+  // Named as the user wrote it when it is not under the workspace (`../../proc/...` would mislead).
+  report.manifest = inWorkspace && !inWorkspace.startsWith('..') ? inWorkspace : settings.manifestPath;
   // Only these modes write secret values, so only they need them in the environment.
   const writes = settings.mode === 'plan' || settings.mode === 'apply' || settings.mode === 'rotate';
 
   const doc = await section('Manifest', async () => {
-    const d = readManifest(manifestFile, report.manifest, writes ? settings.env : undefined, settings.repository);
+    const d = readManifest(manifestFile, report.manifest, writes ? settings.env : undefined, settings.workspace, settings.repository);
     maskEnvValues(d.manifest, settings.env);
-    core.info(`${report.manifest}: ${d.manifest.secrets.length} secrets, ${d.manifest.targets.length} targets, vault ${d.manifest.vault.name}`);
+    core.info(`${logSafe(report.manifest)}: ${d.manifest.secrets.length} secrets, ${d.manifest.targets.length} targets, vault ${d.manifest.vault.name}`);
     return d;
   });
   const manifest = doc.manifest;

@@ -2,6 +2,7 @@
 // selects and prunes by these; keep them in one place.
 import { describeInstance } from '../manifest/instance.ts';
 import type { Manifest } from '../manifest/types.ts';
+import { shortHash } from '../util/hash.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'akv-aks-action';
@@ -19,15 +20,6 @@ export const SECRET_PROVIDER_CLASS_API_VERSION = 'secrets-store.csi.x-k8s.io/v1'
 export const SECRET_PROVIDER_CLASS_KIND = 'SecretProviderClass';
 
 const MAX_LABEL_VALUE = 63;
-
-function fnv1a(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h.toString(16).padStart(8, '0');
-}
 
 function labelSafe(text: string): string {
   return text
@@ -52,7 +44,7 @@ export function instanceId(manifest: Pick<Manifest, 'instance'>): string {
 export function legacyInstanceId(manifest: { vault: { name: string }; cluster: { name: string } }): string {
   const full = `${labelSafe(manifest.vault.name)}--${labelSafe(manifest.cluster.name)}`;
   if (full.length <= MAX_LABEL_VALUE) return full;
-  const hash = fnv1a(`${manifest.vault.name.toLowerCase()}/${manifest.cluster.name}`);
+  const hash = shortHash(`${manifest.vault.name.toLowerCase()}/${manifest.cluster.name}`); // FNV-1a, as those releases cut it
   return `${full.slice(0, MAX_LABEL_VALUE - hash.length - 1).replace(/-+$/, '')}-${hash}`;
 }
 

@@ -2,7 +2,6 @@
 // createNamespace), workload-identity ServiceAccounts and SecretProviderClasses for the Azure
 // provider of the Secrets Store CSI Driver. Facts only Azure knows (tenant, client ids) are passed
 // in; missing ones become explicit placeholders.
-import { stringify } from 'yaml';
 import type { IdentitySpec, Manifest, MountedObject, TargetSpec } from '../manifest/types.ts';
 import {
   SECRET_PROVIDER_CLASS_API_VERSION,
@@ -13,6 +12,7 @@ import {
   managedAnnotations,
   managedLabels,
 } from './labels.ts';
+import { stringifyForKube } from './yaml.ts';
 
 export interface RenderFacts {
   /** Entra tenant of the vault and identities. Placeholder `<tenant-id>` when absent. */
@@ -64,9 +64,9 @@ export function renderObjectsParameter(objects: readonly MountedObject[]): strin
     if (o.version !== undefined) entry.objectVersion = o.version;
     if (o.format !== undefined) entry.objectFormat = o.format;
     if (o.encoding !== undefined) entry.objectEncoding = o.encoding;
-    return stringify(entry, { lineWidth: 0 });
+    return stringifyForKube(entry);
   });
-  return stringify({ array: entries }, { lineWidth: 0 });
+  return stringifyForKube({ array: entries });
 }
 
 function namespaceObject(manifest: Manifest, name: string): KubeObject {
@@ -164,5 +164,5 @@ export function renderAll(manifest: Manifest, facts: RenderFacts = {}): KubeObje
 
 /** Multi-document YAML with sorted keys: the same objects always give the same bytes. */
 export function toYaml(objects: readonly KubeObject[]): string {
-  return objects.map((o) => stringify(o, { sortMapEntries: true, lineWidth: 0 })).join('---\n');
+  return objects.map((o) => stringifyForKube(o, { sortMapEntries: true })).join('---\n');
 }

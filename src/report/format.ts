@@ -1,5 +1,6 @@
 // Pure formatting of a RunReport: plain-text lines for the log and table rows for the step summary.
 import type { PlanAction, PlanItem } from '../plan/types.ts';
+import { logSafe } from '../util/escape.ts';
 import type { GatePodRow, RunReport } from './model.ts';
 
 const SYMBOL: Record<PlanAction, string> = {
@@ -28,14 +29,15 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
-/** One aligned line per plan item, grouped in the order the items were produced. */
+/** One aligned line per plan item, grouped in the order the items were produced (names and reasons made inert). */
 export function planLines(items: readonly PlanItem[]): string[] {
   if (!items.length) return [];
   const kindW = Math.max(4, ...items.map((i) => i.kind.length));
-  const nameW = Math.max(4, ...items.map((i) => displayName(i).length));
+  const names = items.map((i) => logSafe(displayName(i)));
+  const nameW = Math.max(4, ...names.map((n) => n.length));
   const actW = Math.max(6, ...items.map((i) => i.action.length));
-  return items.map((i) =>
-    `${SYMBOL[i.action]} ${pad(i.action, actW)}  ${pad(i.kind, kindW)}  ${pad(displayName(i), nameW)}${i.reason ? `  ${i.reason}` : ''}`.trimEnd(),
+  return items.map((i, n) =>
+    `${SYMBOL[i.action]} ${pad(i.action, actW)}  ${pad(i.kind, kindW)}  ${pad(names[n]!, nameW)}${i.reason ? `  ${logSafe(i.reason, 1_000)}` : ''}`.trimEnd(),
   );
 }
 
@@ -118,8 +120,9 @@ export function gateLogLines(pods: readonly GatePodRow[]): string[] {
   return lines;
 }
 
-/** Fixed-width text table for the log. */
-export function textTable(header: string[], rows: string[][]): string[] {
+/** Fixed-width text table for the log; every cell made inert (aliases, pod names, events come from outside). */
+export function textTable(header: string[], rawRows: string[][]): string[] {
+  const rows = rawRows.map((r) => r.map((cell) => logSafe(cell)));
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
   const line = (cells: string[]): string => cells.map((cell, c) => pad(cell, widths[c]!)).join('  ').trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];

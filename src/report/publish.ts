@@ -2,6 +2,7 @@
 // annotations for each diagnosis. Values never reach here: the report is value-free by type.
 import * as core from '@actions/core';
 import { formatDuration } from '../util/duration.ts';
+import { htmlEscape, htmlEscapeLines, logSafe, logSafeLines } from '../util/escape.ts';
 import { countByAction, GATE_HEADER, gateRows, headline, listedPods, PLAN_HEADER, planRows, shownItems, SUMMARY_MAX_ROWS, unchangedByKind } from './format.ts';
 import type { RunReport } from './model.ts';
 
@@ -16,19 +17,22 @@ export function setOutputs(r: RunReport): void {
 export function annotateDiagnoses(r: RunReport): void {
   for (const d of r.gate?.diagnoses ?? []) {
     const where = d.pod ? `${d.namespace}/${d.pod}` : d.namespace ?? '';
-    core.error(`${d.message}\nFix: ${d.fix}`, { title: `akv-aks: ${d.cause}${where ? ` (${where})` : ''}` });
+    core.error(logSafeLines(`${d.message}\nFix: ${d.fix}`), { title: logSafe(`akv-aks: ${d.cause}${where ? ` (${where})` : ''}`) });
   }
-  for (const w of r.warnings) core.warning(w, { title: 'akv-aks' });
+  for (const w of r.warnings) core.warning(logSafeLines(w), { title: 'akv-aks' });
 }
 
 const header = (cells: string[]): Array<{ data: string; header: true }> => cells.map((data) => ({ data, header: true }));
+/** Table rows for the summary: every cell HTML-escaped (core.summary inserts cells as raw HTML). */
+const cells = (rows: string[][]): string[][] => rows.map((r) => r.map((c) => htmlEscape(c)));
+const code = (text: string): string => `<code>${htmlEscape(text)}</code>`;
 
 export async function writeSummary(r: RunReport): Promise<void> {
   if (!process.env.GITHUB_STEP_SUMMARY) return; // outside a runner
-  const s = core.summary.addHeading('Key Vault → AKS secrets', 2).addRaw(headline(r), true);
-  const facts: string[] = [`mode \`${r.mode}\``, `manifest \`${r.manifest}\``];
-  if (r.vault) facts.push(`vault \`${r.vault.name}\`${r.vault.authorization ? ` (${r.vault.authorization})` : ''}`);
-  if (r.cluster?.context) facts.push(`cluster context \`${r.cluster.context}\``);
+  const s = core.summary.addHeading('Key Vault → AKS secrets', 2).addRaw(htmlEscape(headline(r)), true);
+  const facts: string[] = [`mode ${code(r.mode)}`, `manifest ${code(r.manifest)}`];
+  if (r.vault) facts.push(`vault ${code(r.vault.name)}${r.vault.authorization ? ` (${r.vault.authorization})` : ''}`);
+  if (r.cluster?.context) facts.push(`cluster context ${code(r.cluster.context)}`);
   if (r.durationMs !== undefined) facts.push(`took ${formatDuration(r.durationMs)}`);
   s.addRaw(`\n\n${facts.join(' · ')}\n`, true);
   if (r.plan.length) {
@@ -36,30 +40,30 @@ export async function writeSummary(r: RunReport): Promise<void> {
     // 5,000 secrets x 100 namespaces stays a few hundred bytes).
     s.addHeading(r.mode === 'plan' ? `Plan: ${countByAction(r.plan)}` : `Changes: ${countByAction(r.plan)}`, 3);
     const shown = shownItems(r.plan);
-    if (shown.length) s.addTable([header(PLAN_HEADER), ...planRows(shown.slice(0, SUMMARY_MAX_ROWS))]);
+    if (shown.length) s.addTable([header(PLAN_HEADER), ...cells(planRows(shown.slice(0, SUMMARY_MAX_ROWS)))]);
     if (shown.length > SUMMARY_MAX_ROWS) s.addRaw(`…and ${shown.length - SUMMARY_MAX_ROWS} more (the \`report\` output lists every item)`, true);
     const same = unchangedByKind(r.plan);
     if (same.length) {
       const total = same.reduce((n, [, c]) => n + c, 0);
-      const rows = same.map(([kind, n]) => `<tr><td>${kind}</td><td>${n}</td></tr>`).join('');
+      const rows = same.map(([kind, n]) => `<tr><td>${htmlEscape(kind)}</td><td>${n}</td></tr>`).join('');
       s.addDetails(`${total} unchanged`, `\n\n<table><tr><th>Kind</th><th>Unchanged</th></tr>${rows}</table>\n`);
     }
   }
   if (r.restarted.length) {
     s.addHeading('Restarted workloads', 3);
-    s.addTable([header(['Workload', 'Reason']), ...r.restarted.map((w) => [`${w.kind} ${w.namespace}/${w.name}`, w.reason])]);
+    s.addTable([header(['Workload', 'Reason']), ...cells(r.restarted.map((w) => [`${w.kind} ${w.namespace}/${w.name}`, w.reason]))]);
   }
   if (r.gate) {
     s.addHeading(`Gate: ${r.gate.passed ? 'passed' : 'failed'} after ${formatDuration(r.gate.waitedMs)}`, 3);
     const { listed, okNotListed } = listedPods(r.gate.pods);
-    if (listed.length) s.addTable([header(GATE_HEADER), ...gateRows(listed.slice(0, SUMMARY_MAX_ROWS))]);
+    if (listed.length) s.addTable([header(GATE_HEADER), ...cells(gateRows(listed.slice(0, SUMMARY_MAX_ROWS)))]);
     if (okNotListed) s.addRaw(`${okNotListed} pods mounted the expected versions`, true);
     if (r.gate.diagnoses.length) {
       s.addHeading('Diagnosis', 4);
-      s.addTable([header(['Cause', 'Where', 'What happened', 'Fix']), ...r.gate.diagnoses.map((d) => [d.cause, d.pod ? `${d.namespace}/${d.pod}` : d.namespace ?? '', d.message, d.fix])]);
+      s.addTable([header(['Cause', 'Where', 'What happened', 'Fix']), ...cells(r.gate.diagnoses.map((d) => [d.cause, d.pod ? `${d.namespace}/${d.pod}` : d.namespace ?? '', d.message, d.fix]))]);
     }
   }
-  if (r.warnings.length) s.addHeading('Warnings', 3).addList(r.warnings);
-  if (r.error) s.addHeading('Error', 3).addCodeBlock(r.error);
+  if (r.warnings.length) s.addHeading('Warnings', 3).addList(r.warnings.map((w) => htmlEscape(w)));
+  if (r.error) s.addHeading('Error', 3).addCodeBlock(htmlEscapeLines(r.error));
   await s.write();
 }

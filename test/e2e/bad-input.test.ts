@@ -5,10 +5,13 @@
 // step's runner job (every Azure request needs one first). Requests of other tests sharing the sandbox
 // cannot be told apart from ours, so a request of any kind in the step's window is only counted.
 // AKV_AKS_E2E_INVALID_SAMPLE=N runs every N-th manifest instead of all of them.
+// The hostile-input corpus (issue 12: test/fixtures/manifests/hostile/) runs last, through the
+// bundle's action entry and its CLI (test/unit/hostile runs it through the sources).
 import { afterAll, describe, expect, it, jest } from '@jest/globals';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hostileSuite } from '../fixtures/manifests/hostile/suite.ts';
 import { Runner, errorLines, logLines, requestRecords, root, type Step } from './helpers.ts';
 
 jest.setTimeout(5 * 60_000);
@@ -85,3 +88,5 @@ describe('invalid manifests through dist/index.js', () => {
     expect(() => runner.leaks.assertNoLeaks()).not.toThrow();
   });
 });
+
+hostileSuite({ action: 'dist/index.js', cli: 'dist/cli/index.js' });

@@ -81,4 +81,38 @@ describe('parseCommandFile', () => {
     const text = 'verified=true\nreport<<ghadelimiter_1\n{"a":1}\nline two\nghadelimiter_1\nchanged-secrets=["x"]\n';
     expect(parseCommandFile(text)).toEqual({ verified: 'true', report: '{"a":1}\nline two', 'changed-secrets': '["x"]' });
   });
+
+});
+
+describe('input bounds (issue 12)', () => {
+  let saved: NodeJS.ProcessEnv;
+  beforeEach(() => {
+    saved = { ...process.env };
+    for (const k of Object.keys(process.env)) if (k.startsWith('INPUT_') || k.startsWith('AZURE_')) delete process.env[k];
+  });
+  afterEach(() => {
+    process.env = saved;
+  });
+
+  it('bounds the timeout to what a timer can wait (2^31-1 ms)', () => {
+    setInputs({ ...ids, TIMEOUT: '2147483s' });
+    expect(getSettings().timeoutMs).toBe(2_147_483_000);
+    for (const t of ['2147484s', '99999999999999999999d', '25d']) {
+      setInputs({ ...ids, TIMEOUT: t });
+      expect(() => getSettings()).toThrow("input 'timeout': must be at most 2147483647 ms (about 24 days): longer waits cannot be timed");
+    }
+  });
+
+  it('refuses line breaks and control characters in text inputs, and unknown clouds', () => {
+    for (const [name, value] of [['AUDIENCE', 'api://x\n::warning::y'], ['MANIFEST', 'a\rb.yaml'], ['CONTEXT', 'ctx\u001b[31m'], ['MANIFEST', 'a\u202eb.yaml']] as const) {
+      setInputs({ ...ids, [name]: value });
+      expect(() => getSettings()).toThrow(/must not contain line breaks, control, bidirectional or invisible characters/);
+      delete process.env[`INPUT_${name}`];
+    }
+    setInputs({ ...ids, AUDIENCE: 'has space' });
+    expect(() => getSettings()).toThrow(/input 'audience': must be 1-256 printable characters/);
+    delete process.env.INPUT_AUDIENCE;
+    setInputs({ ...ids, ENVIRONMENT: 'constructor' });
+    expect(() => getSettings()).toThrow(/input 'environment': unknown Azure cloud "constructor"/);
+  });
 });

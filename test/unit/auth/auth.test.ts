@@ -138,3 +138,27 @@ describe('throttling without Retry-After', () => {
     expect(m).toBeLessThan(6);
   });
 });
+
+describe('login errors keep their cause (issue 12)', () => {
+  const ctx = { clientId: '11111111-1111-1111-1111-111111111111', tenantId: 'tenant', audience: 'api://AzureADTokenExchange' };
+
+  it('the lines after "Failed to get ID Token." (HTTP status, socket error) stay in the one-line message', () => {
+    const e = new Error('Failed to get ID Token. \n \n        Error Code : 503\n \n        Error Message: connect ECONNREFUSED 127.0.0.1:9');
+    const msg = diagnoseLoginError(e, ctx).message;
+    expect(msg).not.toContain('\n');
+    expect(msg).toMatch(/Failed to get ID Token\. Error Code : 503 Error Message: connect ECONNREFUSED 127\.0\.0\.1:9$/);
+  });
+
+  it('codes and messages of nested causes are named', () => {
+    const socket = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+    const e = new Error('ClientAssertionCredential authentication failed.', { cause: Object.assign(new Error('request failed', { cause: socket }), { statusCode: 503 }) });
+    expect(diagnoseLoginError(e, ctx).message).toBe(
+      `Azure login failed for client ${ctx.clientId} in tenant tenant: ClientAssertionCredential authentication failed. (cause: 503; request failed; ECONNREFUSED; connect ECONNREFUSED 127.0.0.1:9)`,
+    );
+  });
+
+  it('`constructor` is no cloud', () => {
+    expect(() => resolveCloud('constructor', {})).toThrow(/unknown Azure cloud "constructor"/);
+    expect(() => resolveCloud('__proto__', {})).toThrow(/unknown Azure cloud/);
+  });
+});

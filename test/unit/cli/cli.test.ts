@@ -64,7 +64,7 @@ describe('validate', () => {
   test('an unreadable file: exit 2', () => {
     const r = cli(['validate', 'does-not-exist.yaml']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe('does-not-exist.yaml: error: cannot read the manifest (ENOENT)\n');
+    expect(r.stderr).toBe('does-not-exist.yaml: error: no such file\n');
   });
 });
 

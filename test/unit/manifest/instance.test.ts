@@ -18,9 +18,10 @@ describe('manifestInstance', () => {
     expect(manifestInstance({ ...base, repository: 'contoso/team-b' }).key).not.toBe(manifestInstance(base).key);
   });
 
-  test('one manifest on two clusters is two instances; cluster names differing only by case are one cluster', () => {
+  test('one manifest on two clusters is two instances; cluster names are compared exactly', () => {
     expect(manifestInstance({ ...base, cluster: 'aks-dr' }).key).not.toBe(manifestInstance(base).key);
-    expect(manifestInstance({ ...base, cluster: 'AKS-PROD' }).key).toBe(manifestInstance(base).key);
+    // No resource group in the manifest: AKS-PROD and aks-prod may be two clusters.
+    expect(manifestInstance({ ...base, cluster: 'AKS-PROD' }).key).not.toBe(manifestInstance(base).key);
     // Distinct AKS names that a label-safe normalisation would fold together stay distinct.
     expect(manifestInstance({ ...base, cluster: 'aks_prod' }).key).not.toBe(manifestInstance(base).key);
   });

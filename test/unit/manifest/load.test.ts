@@ -142,7 +142,7 @@ describe('normalisation applies every default', () => {
     expect(m.targets.map((t) => (t.identity.mode === 'managed' ? t.identity.name : ''))).toEqual(['id-sandbox-blue', 'id-sandbox-green']);
   });
 
-  test('the default identity name is cut to 128 characters', () => {
+  test('the default identity name is cut to 128 characters, with a hash of the whole name', () => {
     const cluster = 'c'.repeat(63);
     const ns = 'n'.repeat(63);
     const text = BASE.replace('cluster: { name: sandbox }', `cluster: { name: ${cluster} }`).replace('namespace: payments', `namespace: ${ns}`);
@@ -150,7 +150,11 @@ describe('normalisation applies every default', () => {
     expect(id.mode).toBe('managed');
     const name = (id as { name: string }).name;
     expect(name).toHaveLength(128);
-    expect(name).toBe(`id-${cluster}-${ns}`.slice(0, 128));
+    expect(name).toMatch(new RegExp(`^id-${cluster}-n+-[0-9a-f]{8}$`));
+    // Two namespaces that differ only past the cut get two identities.
+    const other = parseManifest(text.replace(`namespace: ${ns}`, `namespace: ${'n'.repeat(62)}m`), 'm.yaml').manifest.targets[0]!.identity as { name: string };
+    expect(other.name).toHaveLength(128);
+    expect(other.name).not.toBe(name);
   });
 });
 

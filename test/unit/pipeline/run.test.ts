@@ -57,7 +57,7 @@ describe('readManifest', () => {
   });
 
   it('says a missing manifest is looked up relative to the workspace', () => {
-    expect(() => readManifest(join(dir, 'nope.yaml'), 'nope.yaml', undefined)).toThrow('manifest nope.yaml: no such file (the `manifest` input is relative to the workspace)');
+    expect(() => readManifest(join(dir, 'nope.yaml'), 'nope.yaml', undefined)).toThrow('nope.yaml: error: no such file (the `manifest` input is relative to the workspace)');
   });
 
   it('reports a missing value source by name only when values are needed', () => {

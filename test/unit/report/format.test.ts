@@ -81,3 +81,15 @@ describe('headline', () => {
     expect(headline(r)).toBe('❌ apply failed: boom');
   });
 });
+
+describe('hostile names in the log (issue 12)', () => {
+  it('plan lines and text tables escape line breaks, controls and workflow commands', () => {
+    const hostile: PlanItem[] = [{ kind: 'secret', name: 'a\n::warning title=x::pwned', action: 'create', reason: 'r\r::stop-commands::t\u001b[31m' }];
+    const lines = [...planLines(hostile), ...textTable(['Object'], [['ok\n::error::x\u202e']])];
+    for (const l of lines) {
+      expect(l).not.toMatch(/[\n\r\u001b\u202e]/);
+      expect(l).not.toContain('::');
+    }
+    expect(lines[0]).toContain('a\\n:\\u003awarning title=x:\\u003apwned');
+  });
+});

@@ -1,0 +1,33 @@
+// YAML for Kubernetes readers, most of which (kubectl's sigs.k8s.io/yaml, the CSI provider's
+// go-yaml) still resolve plain scalars by YAML 1.1 rules: `yes`, `on`, `n`, `0b1010`, `1:20` and
+// `2001-12-14` are booleans, numbers and dates there. Every string a YAML 1.1 or 1.2 reader would
+// take for something else is double-quoted, and U+0085/U+2028/U+2029 (line breaks in YAML 1.1) are
+// written as the escapes \N, \L, \P.
+import { Document, parse, visit } from 'yaml';
+
+const YAML11_BREAKS = /[\u0085\u2028\u2029]/;
+const BREAK_ESCAPES: Record<string, string> = { '\u0085': '\\N', '\u2028': '\\L', '\u2029': '\\P' };
+
+/** True when `text`, written plain, would not read back as this string under YAML 1.1 or 1.2. */
+export function needsQuotes(text: string): boolean {
+  if (YAML11_BREAKS.test(text)) return true;
+  if (text.includes('\n')) return false; // a block scalar: its content is never resolved
+  if (text === '<<' || text === '=') return true; // YAML 1.1's merge and value keys
+  try {
+    return parse(text, { version: '1.1' }) !== text || parse(text, { version: '1.2' }) !== text;
+  } catch {
+    return true;
+  }
+}
+
+/** One YAML document: strings a reader could mistype double-quoted, map entries sorted when asked. */
+export function stringifyForKube(value: unknown, opts: { sortMapEntries?: boolean } = {}): string {
+  const doc = new Document(value, { sortMapEntries: opts.sortMapEntries ?? false });
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value === 'string' && needsQuotes(node.value)) node.type = 'QUOTE_DOUBLE';
+    },
+  });
+  // The only raw U+0085/U+2028/U+2029 left are inside the double-quoted scalars forced above.
+  return doc.toString({ lineWidth: 0 }).replace(/[\u0085\u2028\u2029]/g, (c) => BREAK_ESCAPES[c]!);
+}

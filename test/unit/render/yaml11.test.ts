@@ -1,0 +1,60 @@
+// Rendered YAML read back by a YAML 1.1 reader (and a 1.2 one) gives the same strings.
+import { describe, expect, test } from '@jest/globals';
+import { parse, parseAllDocuments } from 'yaml';
+import { parseManifest } from '../../../src/manifest/load.ts';
+import { renderAll, toYaml } from '../../../src/render/render.ts';
+import { needsQuotes, stringifyForKube } from '../../../src/render/yaml.ts';
+
+const TRICKY = [
+  'yes', 'Yes', 'YES', 'no', 'No', 'on', 'On', 'ON', 'off', 'Off', 'y', 'Y', 'n', 'N', 'true', 'False', 'null', 'Null', '~', '',
+  '0b1010', '0o17', '0x1F', '017', '1_000', '+12', '-3', '1e3', '.5', '.inf', '-.Inf', '.NaN', '1:20', '190:20:30.15',
+  '2001-12-14', '2001-12-14t21:59:43.10-05:00', '<<', '=', '@x', '`x', '%x', '!x', '&x', '*x', '|x', '>x', '#x', '? x', '- x',
+  'a: b', 'a #b', ' lead', 'trail ', 'a\u2028b', 'a\u2029b', 'a\u0085b', 'plain', 'db-password', 'tls.crt',
+];
+
+describe('stringifyForKube', () => {
+  test('every tricky string reads back as itself under YAML 1.1 and 1.2, with no raw line separator', () => {
+    const out = stringifyForKube({ values: TRICKY, keys: Object.fromEntries(TRICKY.filter((t) => t !== '').map((t) => [t, t])) });
+    expect(out).not.toMatch(/[\u0085\u2028\u2029]/);
+    for (const version of ['1.1', '1.2'] as const) {
+      const back = parse(out, { version }) as { values: string[]; keys: Record<string, string> };
+      expect(back.values).toEqual(TRICKY);
+      expect(Object.keys(back.keys)).toEqual(TRICKY.filter((t) => t !== ''));
+    }
+  });
+
+  test('plain names stay plain', () => {
+    for (const s of ['plain', 'db-password', 'tls.crt', 'api://AzureADTokenExchange', 'kv-sandbox--sandbox']) expect(needsQuotes(s)).toBe(false);
+    expect(stringifyForKube({ a: 'plain' })).toBe('a: plain\n');
+  });
+});
+
+test('a rendered manifest with YAML 1.1 look-alikes in labels, annotations and aliases round-trips', () => {
+  const text = `apiVersion: akv-aks/v1
+vault: { name: kv-a, resourceGroup: rg }
+cluster: { name: c }
+identityDefaults: { resourceGroup: rg, location: westeurope }
+secrets: [{ name: a, generate: {} }, { name: b, generate: {} }]
+targets:
+  - namespace: n
+    serviceAccount: sa
+    secretProviderClass: spc
+    objects: [{ secret: a, alias: "yes" }, { secret: b, alias: "1:20" }]
+    syncTo:
+      secretName: s
+      keys: { a-key: "yes", b-key: "1:20" }
+      labels: { "on": "on", flag: "No", bin: "0b1010", day: "2001-12-14" }
+      annotations: { note: "a\\u2028b\\u2029c\\u0085d", tilde: "~" }
+`;
+  const objects = renderAll(parseManifest(text, 'm.yaml').manifest, { tenantId: '00000000-0000-0000-0000-000000000001' });
+  const out = toYaml(objects);
+  expect(out).not.toMatch(/[\u0085\u2028\u2029]/);
+  for (const version of ['1.1', '1.2'] as const) {
+    const back = parseAllDocuments(out, { version }).map((d) => d.toJS() as unknown);
+    expect(back).toEqual(JSON.parse(JSON.stringify(objects)));
+    // The objects parameter, as the CSI provider reads it.
+    const spc = back.find((o) => (o as { kind: string }).kind === 'SecretProviderClass') as { spec: { parameters: { objects: string } } };
+    const entries = (parse(spc.spec.parameters.objects, { version }) as { array: string[] }).array.map((e) => parse(e, { version }) as { objectAlias: string });
+    expect(entries.map((e) => e.objectAlias)).toEqual(['yes', '1:20']);
+  }
+});
