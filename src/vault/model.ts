@@ -18,8 +18,6 @@ export interface VaultInfo {
   subscriptionId?: string;
   /** Present for access-policy vaults (rbac false). */
   accessPolicies?: VaultAccessPolicy[];
-  /** Names of the grant ledgers (`akv-aks-grants-*`) the secret sync saw listed; undefined when it did not list. */
-  ledgerNames?: string[];
 }
 
 export class VaultSyncError extends Error {

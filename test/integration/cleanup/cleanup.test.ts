@@ -24,7 +24,7 @@ import type { TestVault } from '../azure/helpers.ts';
 import { control, recordMark } from '../../support/sandbox.ts';
 import { kubeAvailable, sandboxKubeconfig } from '../kube/helpers.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
-import { manifestInstance } from '../../../src/manifest/instance.ts';
+import { describeInstance, manifestInstance } from '../../../src/manifest/instance.ts';
 
 jest.setTimeout(240_000);
 const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
@@ -366,7 +366,8 @@ describeKube('clean-up on an access-policy vault', () => {
     expect(fresh.accessPolicies?.map((p) => p.objectId)).toEqual(expect.arrayContaining([principal, externalPrincipal, handPrincipal]));
     // The ledger apply wrote: what each principal relies on, and which of it the action added.
     const recorded = JSON.parse((await dataClient(session, apVault).getSecret(ledger())).value ?? '{}') as { manifest: string; added: Record<string, unknown> };
-    expect(recorded.manifest).toBe('deploy/akv-aks.yaml');
+    // Ledgers name their manifest instance: owner (repository:path) @ cluster.
+    expect(recorded.manifest).toBe(describeInstance(manifestAp.instance));
     expect(Object.keys(recorded.added).sort()).toEqual([principal, externalPrincipal].map((x) => x.toLowerCase()).sort());
     await settle();
     const since = await recordMark();
