@@ -218,8 +218,8 @@ describe('main job end to end', () => {
     const after = await vaultStats(vault.name);
     expect(jsonOutput(s, 'changed-secrets')).toEqual([WORKER]);
     expect(jsonOutput(s, 'restarted-workloads')).toEqual([`Deployment/${NS}/worker`]);
-    // The new version, and the action's version index recording it.
-    expect(after.writes - before.writes).toBe(2);
+    // The vault's write lease (taken, released), the new version, and the version index recording it.
+    expect(after.writes - before.writes).toBe(4);
     const versions = await secretVersions(secrets, WORKER);
     expect(versions).toHaveLength(2);
     const newWorker = await currentVersion(WORKER);

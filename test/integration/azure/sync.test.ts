@@ -6,7 +6,7 @@ import type { AzureSession } from '../../../src/auth/login.ts';
 import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
 import { DIGEST_KEY_SECRET, OWNER, TAG_DIGEST, TAG_OWNER } from '../../../src/vault/plan.ts';
 import { VaultSyncError, currentVersions, describeVault, syncSecrets } from '../../../src/vault/index.ts';
-import { STATE_SECRET } from '../../../src/vault/versions.ts';
+import { stateShardName } from '../../../src/vault/versions.ts';
 import type { VaultInfo } from '../../../src/vault/index.ts';
 import { control, recordMark } from '../../support/sandbox.ts';
 import { captureStdout, createTestVault, dataClient, sandboxSession, vaultStats, visibleLog } from './helpers.ts';
@@ -115,7 +115,15 @@ describe('syncSecrets against the sandbox vault', () => {
     const db = await client.getSecret('db-password');
     expect(db.value).toBe(DB_PASSWORD);
     expect(db.properties.contentType).toBe('text/plain');
-    expect(db.properties.tags).toMatchObject({ [TAG_OWNER]: OWNER, team: 'payments', 'akv-aks-manifest': 'deploy/akv-aks.yaml', 'akv-aks-commit': 'c0ffee' });
+    expect(db.properties.tags).toMatchObject({
+      [TAG_OWNER]: OWNER,
+      team: 'payments',
+      'akv-aks-instance': manifestWith([]).instance.key,
+      'akv-aks-manifest': 'contoso/tests:akv-aks.yaml',
+      'akv-aks-repository': 'contoso/tests',
+      'akv-aks-cluster': 'sandbox',
+      'akv-aks-commit': 'c0ffee',
+    });
     expect(db.properties.tags?.[TAG_DIGEST]).toMatch(/^hmac-sha256-v1:/);
     const key = await client.getSecret('api-key');
     expect(key.value).toMatch(/^[A-Za-z0-9]{40}$/);
@@ -139,9 +147,9 @@ describe('syncSecrets against the sandbox vault', () => {
     expect(r.secrets.every((s) => !s.changed)).toBe(true);
     const db = await client.getSecret('db-password');
     expect(r.secrets.find((s) => s.name === 'db-password')?.version).toBe(db.properties.version);
-    // one LIST page + the digest key + the version index: no lookup per mounted secret, no value read,
-    // and no new auth challenge (the session's client for this vault already holds its token)
-    expect(after.requests - before.requests).toBe(3);
+    // one LIST page + the manifest ledger + the digest key + the version index: no lookup per mounted
+    // secret, no value read, and no new auth challenge (the session's client already holds its token)
+    expect(after.requests - before.requests).toBe(4);
   });
 
   it('currentVersions reports the same versions without writing', async () => {
@@ -153,6 +161,7 @@ describe('syncSecrets against the sandbox vault', () => {
   });
 
   it('a changed value creates exactly one new version (and one of the version index)', async () => {
+    const STATE_SECRET = stateShardName(0, manifestWith([]).instance.key);
     const names = ['db-password', 'api-key', 'multi-line', 'tls-cert', DIGEST_KEY_SECRET, STATE_SECRET];
     const counts = async (): Promise<number[]> => Promise.all(names.map(async (n) => (await versionsOf(n)).length));
     const oldVersions = await versionsOf('db-password');
@@ -163,8 +172,8 @@ describe('syncSecrets against the sandbox vault', () => {
     const after = await vaultStats(tv.name);
     expect(summary(r.items)).toEqual(['db-password:update', 'api-key:unchanged', 'multi-line:unchanged', 'tls-cert:unchanged']);
     expect(r.items[0]).toMatchObject({ reason: 'value changed' });
-    // the secret's new version, then the index recording it
-    expect(after.writes - before.writes).toBe(2);
+    // the vault's write lease (taken, released), the secret's new version, then the index recording it
+    expect(after.writes - before.writes).toBe(4);
     expect(await counts()).toEqual(oldCounts.map((c, i) => (names[i] === 'db-password' || names[i] === STATE_SECRET ? c + 1 : c)));
     const newVersions = await versionsOf('db-password');
     expect(newVersions).toHaveLength(oldVersions.length + 1);
