@@ -121,6 +121,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
       now: new Date(),
       commit: settings.commit,
       ledger,
+      leaseTimeoutMs: Math.max(1_000, deadline - Date.now()),
     }));
     logPlan('secrets', r.items);
     return r;

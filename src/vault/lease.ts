@@ -7,7 +7,7 @@
 // run id; `expires` = its lease deadline), waits until the service's clock has left that second,
 // then lists the versions: the holder is the oldest live one (enabled, not expired), ties in one
 // second broken by version id. The holder renews its deadline while it holds, and releases by
-// disabling its version. A run that dies holding it blocks others until its deadline (2 minutes).
+// disabling its version. A run that dies holding it blocks others until its deadline (1 minute).
 // Design notes: docs/ownership.md.
 import * as core from '@actions/core';
 import type { SecretProperties } from '@azure/keyvault-secrets';
@@ -21,9 +21,9 @@ export const LEASE_CONTENT_TYPE = 'application/vnd.akv-aks.lease';
 const TAG_HOLDER = 'akv-aks-holder';
 /** On a released version: the writes its holder started in the vault's last throttle window. */
 const TAG_WRITES = 'akv-aks-writes';
-/** A holder that stops renewing loses the lease after this long. */
-export const LEASE_MS = 120_000;
-const RENEW_EVERY_MS = 30_000;
+/** A holder that stops renewing (a killed run) loses the lease after this long: a re-run waits at most that. */
+export const LEASE_MS = 60_000;
+const RENEW_EVERY_MS = 15_000;
 /** Key Vault's `created` has whole seconds: past this, every version of our second is listed. */
 const SECOND_PASSED_MS = 1_100;
 const POLL_MS = 1_000;

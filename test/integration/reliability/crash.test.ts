@@ -82,9 +82,15 @@ async function endState(s: Scenario): Promise<string> {
   // Key Vault: every secret (the manifest's and the action's own), its versions and tags.
   const secrets: Json = {};
   for await (const p of s.vault.client.listPropertiesOfSecrets()) {
-    // The version index is bookkeeping that any run changing something rewrites: only its presence counts.
-    if (/^akv-aks-state(-\d+)?$/.test(p.name)) {
+    // The version index, the write lease and the manifest ledger are bookkeeping that runs changing
+    // something rewrite (the lease once per writing run, the ledger before the secrets and again
+    // before the grants): only their presence counts.
+    if (/^akv-aks-state(-[0-9a-f]{16})?(-\d+)?$/.test(p.name)) {
       secrets[p.name] = { index: true };
+      continue;
+    }
+    if (p.name === 'akv-aks-lease' || /^akv-aks-grants-/.test(p.name)) {
+      secrets[p.name] = { bookkeeping: true };
       continue;
     }
     const versions: string[] = [];
@@ -194,7 +200,7 @@ const KILL_POINTS: Array<{ label: string; when: (log: string) => boolean }> = [
   { label: 'identities-start', when: afterGroup('Identities') },
   { label: 'after-identity-created', when: afterLine(/identity rg-ids\/[^\n]*: created/) },
   { label: 'after-first-federated-credential', when: afterLine(/federated credential [^\n]*: system:serviceaccount/) },
-  { label: 'after-grant-ledger', when: afterLine(/grant ledger akv-aks-grants-[^\n]*: [^\n]*recorded/) },
+  { label: 'after-grant-ledger', when: afterLine(/manifest ledger akv-aks-grants-[^\n]*: [^\n]*role assignment[^\n]*recorded/) },
   { label: 'kubernetes-objects-start', when: afterGroup('Kubernetes objects') },
   { label: 'after-first-kube-object', when: afterLine(/created (Namespace|ServiceAccount) /) },
   { label: 'proof-start', when: (log) => afterGroup('Proof')(log) || (stale !== undefined && afterGroup('Rotation')(log)) },
@@ -208,8 +214,10 @@ d(`crash consistency: SIGKILL at each step, then a re-run${stale ? ' (proof skip
     const parsed = JSON.parse(ref) as { secrets: Record<string, { versions: number }>; grants: Array<{ principal: string }>; fics: unknown[] };
     // Sanity of the reference itself: 4 secrets of one version each (+ the digest key, the version index and the grant ledger), two credentials, no orphan.
     expect(Object.values(parsed.secrets).every((x) => x.versions === 1 || x.versions === undefined)).toBe(true);
-    expect(Object.keys(parsed.secrets).sort()).toEqual(expect.arrayContaining(['akv-aks-digest-key', 'akv-aks-state', 'akv-aks-grants-VAULT--sandbox']));
-    expect(Object.keys(parsed.secrets)).toHaveLength(7);
+    const names = Object.keys(parsed.secrets).sort();
+    expect(names).toEqual(expect.arrayContaining(['akv-aks-digest-key', 'akv-aks-lease']));
+    expect(names.filter((n) => /^akv-aks-state-[0-9a-f]{16}$/.test(n) || /^akv-aks-grants-[0-9a-f]{16}$/.test(n))).toHaveLength(2);
+    expect(Object.keys(parsed.secrets)).toHaveLength(8);
     expect(parsed.fics).toHaveLength(2);
     expect(parsed.grants.filter((g) => g.principal.startsWith('ORPHAN'))).toEqual([]);
     expect(parsed.grants.filter((g) => g.principal === 'IDENTITY_PRINCIPAL')).toHaveLength(1);
