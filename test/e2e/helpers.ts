@@ -171,8 +171,14 @@ export class Runner {
     if (!url) throw new Error('ACTIONS_ID_TOKEN_REQUEST_URL missing from .sandbox/env.json');
     // The sandbox's runner endpoint accepts any plan/job: a job id of our own marks our requests.
     env.ACTIONS_ID_TOKEN_REQUEST_URL = url.replace(/\/jobs\/[^/]+\/idtoken/, `/jobs/${jobId}/idtoken`);
+    // Each scenario is its own repository, so its manifest is its own instance (docs/ownership.md):
+    // scenarios sharing the sandbox's cluster never see each other's objects as theirs.
+    env.GITHUB_REPOSITORY = this.repository;
     return env;
   }
+
+  /** The repository this scenario's runs act for (the manifest's default owner). */
+  readonly repository = `contoso/e2e-${shortId()}`;
 
   async run(o: StepOptions): Promise<Step> {
     const jobId = randomUUID();

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { TokenCredential } from '@azure/identity';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
@@ -429,6 +429,9 @@ export async function runBundle(label: string, o: RunOptions): Promise<Run> {
   // The sandbox's runner endpoint accepts any job id: ours marks this run's token requests.
   if (base.ACTIONS_ID_TOKEN_REQUEST_URL) base.ACTIONS_ID_TOKEN_REQUEST_URL = base.ACTIONS_ID_TOKEN_REQUEST_URL.replace(/\/jobs\/[^/]+\/idtoken/, `/jobs/${jobId}/idtoken`);
   base.AKV_AKS_RELIABILITY_RUN = jobId;
+  // Each scenario (its own workspace) is its own repository, so its manifest is its own instance
+  // (docs/ownership.md): scenarios sharing the sandbox's cluster never see each other's objects.
+  base.GITHUB_REPOSITORY = `contoso/${basename(o.workspace)}`;
   for (const k of o.unset ?? []) delete base[k];
   const inputs: Record<string, string> = {
     manifest: 'akv-aks.yaml',
