@@ -299,8 +299,12 @@ export function planSecrets(input: PlanInput): SecretPlan {
       const owned = isOwned(live.tags);
       // A secret another manifest wrote last and still declares is shared with it.
       const writer = live.tags[TAG_INSTANCE];
-      const sharedWith = owned && writer && writer !== mine ? input.declaredBy?.(spec.name, writer) : undefined;
-      if (owned && writer && writer !== mine && !input.declaredBy) needs.writers.add(writer);
+      const otherWriter = owned && writer && writer !== mine ? writer : undefined;
+      const sharedWith = otherWriter ? input.declaredBy?.(spec.name, otherWriter) : undefined;
+      // Only a change decides by the other writer's ledger: an unchanged shared secret costs no read.
+      const askWriter = (): void => {
+        if (otherWriter && !input.declaredBy) needs.writers.add(otherWriter);
+      };
       if (!owned && !spec.adopt) {
         out.push({
           name: spec.name,
@@ -312,6 +316,7 @@ export function planSecrets(input: PlanInput): SecretPlan {
         continue;
       }
       const why = newVersionReason(spec, live, input);
+      if (why === 'value changed') askWriter();
       if (why === 'value changed' && sharedWith) {
         out.push({
           name: spec.name,
@@ -333,6 +338,7 @@ export function planSecrets(input: PlanInput): SecretPlan {
         continue;
       }
       const diff = propertyDiff(spec, live, input, !owned);
+      if (diff.reasons.length) askWriter();
       if (diff.reasons.length && sharedWith) {
         // Its writer's properties stand: two declarers would otherwise rewrite them back and forth.
         out.push({ name: spec.name, spec, live, op: { kind: 'none' }, item: { ...base, action: 'unchanged', reason: `shared with ${sharedWith}, whose properties it keeps (${diff.reasons.join(', ')} differ)` } });

@@ -239,6 +239,14 @@ describe('planSecrets in a shared vault', () => {
     expect(p.secrets[0]?.item.reason).toMatch(/^conflicting values: contoso\/team-b:akv-aks\.yaml @ aks-2 .* declares this secret and wrote another value/);
   });
 
+  it('an unchanged secret another manifest wrote last costs no read of its ledger', () => {
+    const m = manifest({ secrets: [secret('shared')] });
+    const st = state([owned('shared', { [TAG_INSTANCE]: OTHER, [TAG_DIGEST]: 'd:shared', 'akv-aks-source': 'env' })]);
+    const p = planSecrets(input({ manifest: m, state: st }));
+    expect(actions(p)).toEqual(['shared:unchanged']);
+    expect(p.needs).toEqual({ writers: [], others: false });
+  });
+
   it('writes over a value another manifest wrote once that manifest no longer declares it', () => {
     const m = manifest({ secrets: [secret('shared')] });
     const st = state([owned('shared', { [TAG_INSTANCE]: OTHER, [TAG_DIGEST]: 'theirs' })]);
