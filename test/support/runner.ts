@@ -74,12 +74,13 @@ export async function runAction(opts: RunnerOptions): Promise<RunnerResult> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/root',
+    // A scenario may act for a repository of its own (the manifest's default owner): set in baseEnv.
+    GITHUB_REPOSITORY: 'contoso/payments',
     ...opts.baseEnv,
     ...files,
     CI: 'true',
     GITHUB_ACTIONS: 'true',
     GITHUB_WORKSPACE: workspace,
-    GITHUB_REPOSITORY: 'contoso/payments',
     GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
     GITHUB_REF: 'refs/heads/main',
     GITHUB_RUN_ID: '42',
