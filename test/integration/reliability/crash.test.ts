@@ -31,6 +31,8 @@ import {
   type Scenario,
 } from './helpers.ts';
 import { describeUnless, itUnless } from '../../support/guard.ts';
+import { basename } from 'node:path';
+import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 jest.setTimeout(6 * 60_000);
 
@@ -139,6 +141,9 @@ async function endState(s: Scenario): Promise<string> {
   let text = JSON.stringify({ secrets, deleted, identities, fics, grants, sas, spcs, deployments }, null, 1);
   for (const i of ident) text = text.split(i.clientId).join('CLIENT_ID').split(i.principalId).join('IDENTITY_PRINCIPAL');
   text = text.split(s.vault.name).join('VAULT').split(s.id).join('ID');
+  // Each scenario acts for a repository of its own (its workspace): its manifest instance differs.
+  const repository = `contoso/${basename(s.workspace)}`;
+  text = text.split(manifestInstance({ repository, path: 'akv-aks.yaml', cluster: 'sandbox' }).key).join('INSTANCE').split(repository).join('REPOSITORY');
   return text;
 }
 
