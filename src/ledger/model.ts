@@ -15,6 +15,8 @@
 // - `policies`: per principal (object id), the access-policy permissions the manifest relies on;
 // - `added`: of those, the ones the action put there. Clean-up removes a permission only when it was
 //   added by the action and no other manifest relies on it.
+// - `vaultSecrets`: how many secrets the instance's last LIST of the vault counted, kept only while
+//   that makes reading its own secrets by name cheaper than listing the vault (vault/decide.ts).
 // It is written before what it records (an interrupted run leaves a claim, never an unrecorded
 // write), and only when its content changes. Ledgers of releases before the ownership model are
 // named by `<vault>--<cluster>` and carry no `secrets`: they are still honoured as claims.
@@ -42,6 +44,8 @@ export interface GrantLedger {
   policies: Record<string, PolicyPermissions>;
   /** Object id (lower-case) -> the subset the action added. */
   added: Record<string, PolicyPermissions>;
+  /** Secrets the instance's last LIST of the vault counted (a cost hint, vault/decide.ts); absent: list. */
+  vaultSecrets?: number;
 }
 
 export function ledgerName(instance: string): string {
@@ -89,8 +93,11 @@ export function normalizeLedger(l: Omit<GrantLedger, 'v'> & { v?: number }): Gra
     const xs = sortedUnique(l[k] ?? []);
     if (xs.length) out[k] = xs;
   }
+  if (isCount(l.vaultSecrets)) out.vaultSecrets = l.vaultSecrets;
   return out;
 }
+
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
 const LISTS = ['secrets', 'identities', 'credentials'] as const;
 const strings = (x: unknown): string[] => (Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : []);
@@ -114,6 +121,7 @@ export function decodeLedger(text: string | undefined): GrantLedger | undefined 
       secrets: strings(raw.secrets),
       identities: strings(raw.identities),
       credentials: strings(raw.credentials),
+      vaultSecrets: isCount(raw.vaultSecrets) ? raw.vaultSecrets : undefined,
     });
   } catch {
     return undefined;
@@ -170,12 +178,18 @@ export function nextLedger(prev: GrantLedger | undefined, claims: LedgerClaims, 
     secrets: prev?.secrets,
     identities: claims.identities ?? prev?.identities,
     credentials: claims.credentials ?? prev?.credentials,
+    vaultSecrets: prev?.vaultSecrets,
   });
 }
 
 /** The ledger with `secrets` as the instance's declared, written secrets (the rest as it was). */
 export function withSecrets(prev: GrantLedger | undefined, instance: string, manifest: string, secrets: string[]): GrantLedger {
   return normalizeLedger({ ...(prev ?? { assignments: [], policies: {}, added: {} }), instance, manifest, secrets });
+}
+
+/** The ledger with `vaultSecrets` as its vault-size hint (undefined: none). */
+export function withVaultSecrets(l: GrantLedger, vaultSecrets: number | undefined): GrantLedger {
+  return normalizeLedger({ ...l, vaultSecrets });
 }
 
 /** True when writing `next` would only repeat `prev` except for what others could add (no new claims). */

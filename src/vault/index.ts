@@ -12,10 +12,12 @@ import { objectReader } from './objects.ts';
 import type { ObjectLookup } from './objects.ts';
 import { deleteSecret, getDeleted, listLive, readValue, recover, toLive, vaultGateway, writeVersion } from './gateway.ts';
 import type { VaultGateway } from './gateway.ts';
+import { readByName } from './by-name.ts';
+import { chooseReads, listShowsMore, namesToRead, vaultSizeRecord } from './decide.ts';
 import { VaultLease } from './lease.ts';
 import { VaultSyncError } from './model.ts';
 import type { VaultInfo } from './model.ts';
-import { otherClaims, who, withSecrets } from '../ledger/model.ts';
+import { otherClaims, sameLedger, who, withSecrets, withVaultSecrets } from '../ledger/model.ts';
 import type { GrantLedger } from '../ledger/model.ts';
 import { ledgerBook } from '../ledger/store.ts';
 import type { LedgerBook } from '../ledger/store.ts';
@@ -337,14 +339,83 @@ async function planWithLedgers(book: LedgerBook, input: PlanInput): Promise<Secr
   });
 }
 
-/** Writes the instance's ledger with `secrets` as its record, when that changes it (403: a warning). */
-async function recordSecrets(book: LedgerBook, prev: GrantLedger | undefined, secrets: string[]): Promise<void> {
+/**
+ * Writes the instance's ledger with `secrets` as its record, when that changes it (403: a warning).
+ * A vault size seen by this run's LIST goes with a write that happens anyway, or alone when it
+ * changes how the next run reads (vault/decide.ts).
+ */
+async function recordSecrets(book: LedgerBook, prev: GrantLedger | undefined, secrets: string[], size?: VaultRead['sizeRecord']): Promise<void> {
   try {
-    if (await book.write(withSecrets(prev, book.instance.key, book.described, secrets))) core.info(`manifest ledger ${book.name}: ${secrets.length} secret(s) recorded`);
+    let next = withSecrets(prev, book.instance.key, book.described, secrets);
+    if (size && (size.rewrite || !sameLedger(prev, next))) next = withVaultSecrets(next, size.record);
+    if (await book.write(next)) core.info(`manifest ledger ${book.name}: ${secrets.length} secret(s) recorded`);
   } catch (e) {
     if (statusOf(e) !== 403) throw e;
     core.warning(`manifest ledger ${book.name} not written (${messageOf(e).split('\n')[0] ?? 'Forbidden'}): other manifests cannot see which secrets this one declares, and its own prune finds only what carries its tags`);
   }
+}
+
+/** What a run reads before planning, and what it plans. */
+interface Prepared extends VaultRead {
+  state: VaultState;
+  digestKey?: { key: Buffer; persist?: () => Promise<void> };
+  plan: SecretPlan;
+}
+
+/** The live secrets the plan needs, this instance's ledger, and (after a LIST) the vault size to record. */
+interface VaultRead {
+  live: Map<string, LiveSecret>;
+  own: GrantLedger | undefined;
+  sizeRecord?: { record: number | undefined; rewrite: boolean };
+}
+
+/**
+ * Reads the vault's state the cheaper way (vault/decide.ts): by name when the manifest's secrets
+ * are few against what the vault holds, else one LIST of the vault with the version index.
+ */
+async function readVaultState(ctx: SyncContext, book: LedgerBook, vaultName: string, manifest: Manifest): Promise<VaultRead> {
+  const own = await book.own();
+  const names = namesToRead(manifest, own?.secrets);
+  if (chooseReads(names.length, own?.vaultSecrets) === 'by-name') {
+    const live = await readByName(ctx, vaultName, names);
+    if (live) {
+      ctx.index = undefined; // versions come with the reads: the index is neither needed nor written
+      core.info(`Key Vault ${vaultName}: read ${names.length} secret(s) by name rather than listing its ${own?.vaultSecrets} secrets`);
+      return { live, own };
+    }
+    core.info(`Key Vault ${vaultName}: a secret has several versions created in one second; listing the vault to tell its current one`);
+  }
+  const live = await readState(ctx, vaultName, manifest.instance.key);
+  book.sawNames([...live.values()].map((l) => l.name));
+  const more = listShowsMore(live.values(), new Set(names), manifest.instance);
+  return { live, own, sizeRecord: vaultSizeRecord({ names: names.length, seen: live.size, stored: own?.vaultSecrets, listShowsMore: more }) };
+}
+
+/** The soft-deleted secrets among the declared ones the vault lacks (keys aside), by lower-case name. */
+async function deletedAmong(ctx: SyncContext, manifest: Manifest, live: Map<string, LiveSecret>): Promise<Map<string, DeletedSecretInfo>> {
+  const missing = manifest.secrets.filter((s) => !isExistingKey(s) && !live.has(s.name.toLowerCase()));
+  const deleted = new Map<string, DeletedSecretInfo>();
+  for (const d of await findDeleted(ctx.client, ctx.limiter, missing.map((s) => s.name))) deleted.set(d.name.toLowerCase(), d);
+  return deleted;
+}
+
+/** The keyed digest of each env value (by secret name), undefined without a digest key. */
+function digestsOf(values: Map<string, string>, key: Buffer | undefined): (name: string) => string | undefined {
+  const digests = new Map<string, string>();
+  if (key) for (const [k, v] of values) digests.set(k, valueDigest(key, k, v));
+  return (name) => digests.get(name.toLowerCase());
+}
+
+/** Values read only where the digest cannot decide (first run, adopted secrets, a new digest key). */
+async function compareValues(ctx: SyncContext, manifest: Manifest, state: VaultState, digest: (name: string) => string | undefined, values: Map<string, string>): Promise<Map<string, boolean>> {
+  const toRead = secretsNeedingValueRead(manifest, state, digest);
+  const equals = new Map<string, boolean>();
+  await mapLimited(toRead, VAULT_LIMITS.concurrency, async (name) => {
+    const current = await readValue(ctx.client, ctx.limiter, name);
+    equals.set(name.toLowerCase(), current !== undefined && current === values.get(name.toLowerCase()));
+  });
+  if (toRead.length) core.info(`compared ${toRead.length} value(s) without a matching digest tag`);
+  return equals;
 }
 
 export async function syncSecrets(
@@ -363,44 +434,27 @@ export async function syncSecrets(
   for (const s of manifest.secrets) if (s.source.kind === 'env') values.set(s.name.toLowerCase(), envValue(opts.env, s.source.env, s.name));
 
   const book = opts.ledger ?? ledgerBook(session, vault, manifest.instance);
-  // Everything the plan decides on (metadata, ledgers, the digest key, values without a digest).
+  // Keys are never written by the action: read once, also when the plan is made again.
   let keys: Map<string, ObjectLookup> | undefined;
-  const prepare = async () => {
-    const live = await readState(ctx, vault.name, manifest.instance.key);
-    book.sawNames([...live.values()].map((l) => l.name));
-    const own = await book.own();
-    const missing = manifest.secrets.filter((s) => !isExistingKey(s) && !live.has(s.name.toLowerCase()));
-    const deletedList = await findDeleted(ctx.client, ctx.limiter, missing.map((s) => s.name));
-    // Keys are never written by the action: read once, also when the plan is made again.
+  // Everything the plan decides on (metadata, ledgers, the digest key, values without a digest).
+  const prepare = async (): Promise<Prepared> => {
+    const read = await readVaultState(ctx, book, vault.name, manifest);
     keys ??= await lookupKeys(session, vault, manifest, ctx.limiter);
-    const state: VaultState = { live, deleted: new Map(), keys };
-    for (const d of deletedList) state.deleted.set(d.name.toLowerCase(), d);
-
+    const state: VaultState = { live: read.live, deleted: await deletedAmong(ctx, manifest, read.live), keys };
     const digestKey = values.size ? await loadDigestKey(ctx, writing) : undefined;
-    const digests = new Map<string, string>();
-    for (const [k, v] of values) if (digestKey) digests.set(k, valueDigest(digestKey.key, k, v));
-    const digest = (name: string): string | undefined => digests.get(name.toLowerCase());
-
-    // Values read only where the digest cannot decide (first run, adopted secrets, a new digest key).
-    const toRead = secretsNeedingValueRead(manifest, state, digest);
-    const equals = new Map<string, boolean>();
-    await mapLimited(toRead, VAULT_LIMITS.concurrency, async (name) => {
-      const current = await readValue(ctx.client, ctx.limiter, name);
-      equals.set(name.toLowerCase(), current !== undefined && current === values.get(name.toLowerCase()));
-    });
-    if (toRead.length) core.info(`compared ${toRead.length} value(s) without a matching digest tag`);
-
+    const digest = digestsOf(values, digestKey?.key);
+    const equals = await compareValues(ctx, manifest, state, digest, values);
     const plan = await planWithLedgers(book, {
       manifest,
       state,
       mode: opts.mode,
       now: opts.now,
       commit: opts.commit,
-      recorded: own ? new Set(own.secrets ?? []) : undefined,
+      recorded: read.own ? new Set(read.own.secrets ?? []) : undefined,
       digest,
       valueEquals: (name) => equals.get(name.toLowerCase()),
     });
-    return { live, own, state, digestKey, plan };
+    return { ...read, state, digestKey, plan };
   };
 
   let prepared = await prepare();
@@ -440,10 +494,10 @@ async function applyPlan(
   vault: VaultInfo,
   manifest: Manifest,
   values: Map<string, string>,
-  prepared: { live: Map<string, LiveSecret>; own: GrantLedger | undefined; state: VaultState; digestKey?: { key: Buffer; persist?: () => Promise<void> }; plan: SecretPlan },
+  prepared: Prepared,
   writing: boolean,
 ): Promise<{ items: PlanItem[]; secrets: SecretVersion[] }> {
-  const { live, own, state, digestKey, plan } = prepared;
+  const { live, own, state, digestKey, plan, sizeRecord } = prepared;
   const items = plan.secrets.map((p) => p.item);
   for (const it of items) core.info(`secret ${it.name}: ${it.action}${it.reason ? ` (${it.reason})` : ''}`);
 
@@ -463,7 +517,7 @@ async function applyPlan(
     const written = new Map<string, string | undefined>();
     if (writing) {
       // The ledger first: an interrupted run leaves a recorded claim, never an unrecorded write.
-      await recordSecrets(book, own, plan.record);
+      await recordSecrets(book, own, plan.record, sizeRecord);
       // Before the secrets: their digest tags mean nothing without it (a crash in between only costs value reads).
       await digestKey?.persist?.();
       await mapLimited(plan.secrets, VAULT_LIMITS.concurrency, async (p) => {

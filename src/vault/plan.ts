@@ -125,7 +125,7 @@ export interface SecretPlan {
 const lower = (s: string): string => s.toLowerCase();
 
 /** Tag values are limited to 256 characters. */
-function tagValue(v: string): string {
+export function tagValue(v: string): string {
   return v.length > 256 ? v.slice(0, 256) : v;
 }
 

@@ -1,6 +1,6 @@
 // The grant ledger's pure rules: canonical form, what counts as added, who else relies on what.
 import { describe, expect, it } from '@jest/globals';
-import { claimsUnchanged, decodeLedger, encodeLedger, isLedgerName, ledgerName, nextLedger, normalizeLedger, otherClaims, permKey } from '../../../src/ledger/model.ts';
+import { claimsUnchanged, decodeLedger, encodeLedger, isLedgerName, ledgerName, nextLedger, normalizeLedger, otherClaims, permKey, withSecrets, withVaultSecrets } from '../../../src/ledger/model.ts';
 import type { LedgerClaims } from '../../../src/ledger/model.ts';
 import { isReservedSecretName } from '../../../src/vault/plan.ts';
 
@@ -41,6 +41,18 @@ describe('encode / decode', () => {
   it('drops malformed parts instead of trusting them', () => {
     const l = decodeLedger(JSON.stringify({ v: 1, instance: 'x', assignments: [1, 'a'], policies: { [P]: { secrets: ['get', 7] } }, added: 'nope' }));
     expect(l).toEqual({ v: 1, instance: 'x', manifest: '', assignments: ['a'], policies: { [p]: perms(['get']) }, added: {} });
+  });
+});
+
+describe('the vault-size hint', () => {
+  it('survives encoding, the grants step and the secrets record; a bad value or undefined drops it', () => {
+    const l = withVaultSecrets(normalizeLedger({ instance: 'k1', manifest: 'a.yaml', assignments: [], policies: {}, added: {} }), 5_010);
+    expect(decodeLedger(encodeLedger(l))?.vaultSecrets).toBe(5_010);
+    expect(nextLedger(l, { instance: 'k1', manifest: 'a.yaml', assignments: ['ra'], policies: {}, addedNow: {} }).vaultSecrets).toBe(5_010);
+    expect(withSecrets(l, 'k1', 'a.yaml', ['db']).vaultSecrets).toBe(5_010);
+    expect(withVaultSecrets(l, undefined).vaultSecrets).toBeUndefined();
+    expect(decodeLedger(JSON.stringify({ ...l, vaultSecrets: -3 }))?.vaultSecrets).toBeUndefined();
+    expect('vaultSecrets' in (decodeLedger(JSON.stringify({ v: 1, instance: 'k1', manifest: '', assignments: [], policies: {}, added: {} })) ?? {})).toBe(false);
   });
 });
 
