@@ -194,7 +194,8 @@ export async function runBundle(input: BundleInput): Promise<BundleRun> {
     const deployer = (input.sandbox.AKV_AKS_SANDBOX_CLIENT_ID ?? '').toLowerCase();
     const declared = new Set(input.secretNames.map((n) => n.toLowerCase()));
     const valueRead = (r: RecordLike): boolean => {
-      const m = /^\/secrets\/([^/]+)(?:\/[^/]+)?\/?$/.exec(r.path);
+      // GET /secrets/{name}[/{version}] returns a value; /secrets/{name}/versions lists metadata only.
+      const m = /^\/secrets\/([^/]+)(?:\/(?!versions\/?$)[^/]+)?\/?$/.exec(r.path);
       return r.service === 'keyvault' && r.method === 'GET' && m !== null && declared.has(decodeURIComponent(m[1] ?? '').toLowerCase());
     };
     const token = (r: RecordLike): boolean => r.service === 'entra' && r.method === 'POST' && /\/oauth2\/v2\.0\/token(\?|$)/.test(r.path);

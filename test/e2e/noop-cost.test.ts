@@ -49,11 +49,11 @@ const env: Record<string, string> = { SHARED: secretValue('shared'), A_ONLY: sec
 
 const apply = (label: string, inputs: Record<string, string> = {}): Promise<Step> => runner.run({ label, mode: 'apply', workspace, env, inputs });
 
-/** GET /secrets/{name} or /secrets/{name}/{version} of a declared secret, by anyone. */
+/** GET /secrets/{name} or /secrets/{name}/{version} of a declared secret, by anyone (`/versions` lists metadata, no value). */
 function valueReads(records: RequestRecord[]): string[] {
   return records
     .filter((r) => r.service === 'keyvault' && r.method === 'GET')
-    .map((r) => /^\/secrets\/([^/]+)(?:\/[^/]+)?\/?$/.exec(r.path)?.[1])
+    .map((r) => /^\/secrets\/([^/]+)(?:\/(?!versions\/?$)[^/]+)?\/?$/.exec(r.path)?.[1])
     .filter((name): name is string => name !== undefined && DECLARED.includes(decodeURIComponent(name)));
 }
 
