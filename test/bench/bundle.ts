@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { diffCounters } from './format.ts';
 import type { VaultCounters } from './format.ts';
-import { control, root, vaultCounters } from './sandbox.ts';
+import { BENCH_REPOSITORY, control, root, vaultCounters } from './sandbox.ts';
 
 /** What one spawn of the bundle asked of each service. */
 export interface ServiceCounts {
@@ -140,7 +140,7 @@ export async function runBundle(input: BundleInput): Promise<BundleRun> {
       CI: 'true',
       GITHUB_ACTIONS: 'true',
       GITHUB_WORKSPACE: ws,
-      GITHUB_REPOSITORY: 'contoso/payments',
+      GITHUB_REPOSITORY: BENCH_REPOSITORY,
       GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
       GITHUB_OUTPUT: join(ws, 'output.txt'),
       GITHUB_STEP_SUMMARY: join(ws, 'summary.txt'),

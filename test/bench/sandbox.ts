@@ -13,6 +13,12 @@ import { countersOf } from './format.ts';
 import type { VaultCounters } from './format.ts';
 
 export const root = resolve(import.meta.dirname, '..', '..');
+/**
+ * The repository the bench's runs act for (GITHUB_REPOSITORY of the spawned bundle, and the
+ * in-process steps' manifest instance): one instance, so the bundle's runs own what the in-process
+ * steps applied (another repository would be another manifest, and refused).
+ */
+export const BENCH_REPOSITORY = 'contoso/payments';
 const stateDir = join(root, '.sandbox');
 
 /** Starts the sandbox in the background unless one is running; returns whether this call started it. */

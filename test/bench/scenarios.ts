@@ -18,7 +18,7 @@ import { describeVault, syncSecrets } from '../../src/vault/index.ts';
 import type { VaultInfo } from '../../src/vault/index.ts';
 import { diffCounters } from './format.ts';
 import type { VaultCounters } from './format.ts';
-import { control, vaultCounters } from './sandbox.ts';
+import { BENCH_REPOSITORY, control, vaultCounters } from './sandbox.ts';
 import type { BenchVault } from './sandbox.ts';
 import { manifestInstance } from '../../src/manifest/instance.ts';
 
@@ -65,7 +65,7 @@ export function benchManifest(vault: BenchVault, layout: Layout): Manifest {
   }));
   return {
     apiVersion: 'akv-aks/v1',
-    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: layout.cluster }),
+    instance: manifestInstance({ repository: BENCH_REPOSITORY, path: 'akv-aks.yaml', cluster: layout.cluster }),
     vault: { name: vault.name, resourceGroup: 'rg-sandbox' },
     cluster: { name: layout.cluster },
     identityDefaults: { resourceGroup: layout.identityRg, location: 'westeurope', tags: {} },

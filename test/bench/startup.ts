@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { firstRecord } from './format.ts';
-import { control, root } from './sandbox.ts';
+import { BENCH_REPOSITORY, control, root } from './sandbox.ts';
 
 export interface StartRun {
   /** Spawn to the sandbox's timestamp of this process' ID-token request (ms); NaN when not seen. */
@@ -64,7 +64,7 @@ export async function spawnOnce(input: StartInput): Promise<StartRun> {
       ACTIONS_ID_TOKEN_REQUEST_TOKEN: input.sandbox.ACTIONS_ID_TOKEN_REQUEST_TOKEN ?? '',
       GITHUB_ACTIONS: 'true',
       GITHUB_WORKSPACE: ws,
-      GITHUB_REPOSITORY: 'contoso/payments',
+      GITHUB_REPOSITORY: BENCH_REPOSITORY,
       GITHUB_SHA: 'bench',
       GITHUB_OUTPUT: join(ws, 'output.txt'),
       GITHUB_STEP_SUMMARY: join(ws, 'summary.txt'),
