@@ -418,46 +418,68 @@ async function compareValues(ctx: SyncContext, manifest: Manifest, state: VaultS
   return equals;
 }
 
-export async function syncSecrets(
-  session: AzureSession,
-  vault: VaultInfo,
-  manifest: Manifest,
-  opts: { mode: 'plan' | 'apply' | 'rotate'; env: Record<string, string | undefined>; now: Date; commit?: string; ledger?: LedgerBook; leaseTimeoutMs?: number },
-): Promise<{ items: PlanItem[]; secrets: SecretVersion[] }> {
+/** What one sync run works with, shared by its plan (made again under the write lease) and its writes. */
+interface SyncRun {
+  ctx: SyncContext;
+  session: AzureSession;
+  vault: VaultInfo;
+  manifest: Manifest;
+  book: LedgerBook;
+  /** Desired values of env secrets (masked), by lower-case name. */
+  values: Map<string, string>;
+  opts: SyncOptions;
+  /** Keys are never written by the action: read once, also when the plan is made again. */
+  keys?: Map<string, ObjectLookup>;
+}
+
+interface SyncOptions {
+  mode: 'plan' | 'apply' | 'rotate';
+  env: Record<string, string | undefined>;
+  now: Date;
+  commit?: string;
+  ledger?: LedgerBook;
+  leaseTimeoutMs?: number;
+}
+
+/** The env secrets' values, read and masked before anything else. */
+function desiredValues(manifest: Manifest, env: Record<string, string | undefined>): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const s of manifest.secrets) if (s.source.kind === 'env') values.set(s.name.toLowerCase(), envValue(env, s.source.env, s.name));
+  return values;
+}
+
+/** Everything the plan decides on (metadata, ledgers, the digest key, values without a digest), then the plan. */
+async function prepare(run: SyncRun): Promise<Prepared> {
+  const { ctx, manifest, values, opts } = run;
+  const read = await readVaultState(ctx, run.book, run.vault.name, manifest);
+  run.keys ??= await lookupKeys(run.session, run.vault, manifest, ctx.limiter);
+  const state: VaultState = { live: read.live, deleted: await deletedAmong(ctx, manifest, read.live), keys: run.keys };
+  const digestKey = values.size ? await loadDigestKey(ctx, opts.mode !== 'plan') : undefined;
+  const digest = digestsOf(values, digestKey?.key);
+  const equals = await compareValues(ctx, manifest, state, digest, values);
+  const plan = await planWithLedgers(run.book, {
+    manifest,
+    state,
+    mode: opts.mode,
+    now: opts.now,
+    commit: opts.commit,
+    recorded: read.own ? new Set(read.own.secrets ?? []) : undefined,
+    digest,
+    valueEquals: (name) => equals.get(name.toLowerCase()),
+  });
+  return { ...read, state, digestKey, plan };
+}
+
+export async function syncSecrets(session: AzureSession, vault: VaultInfo, manifest: Manifest, opts: SyncOptions): Promise<{ items: PlanItem[]; secrets: SecretVersion[] }> {
   const reserved = manifest.secrets.find((s) => isReservedSecretName(s.name));
   if (reserved) throw new VaultSyncError(`the secret name ${reserved.name} is reserved by the action`, [reserved.name]);
   const ctx: SyncContext = { ...vaultGateway(session, vault) };
   const writing = opts.mode !== 'plan';
-
-  // Desired values of env secrets: read and masked first.
-  const values = new Map<string, string>();
-  for (const s of manifest.secrets) if (s.source.kind === 'env') values.set(s.name.toLowerCase(), envValue(opts.env, s.source.env, s.name));
-
+  const values = desiredValues(manifest, opts.env);
   const book = opts.ledger ?? ledgerBook(session, vault, manifest.instance);
-  // Keys are never written by the action: read once, also when the plan is made again.
-  let keys: Map<string, ObjectLookup> | undefined;
-  // Everything the plan decides on (metadata, ledgers, the digest key, values without a digest).
-  const prepare = async (): Promise<Prepared> => {
-    const read = await readVaultState(ctx, book, vault.name, manifest);
-    keys ??= await lookupKeys(session, vault, manifest, ctx.limiter);
-    const state: VaultState = { live: read.live, deleted: await deletedAmong(ctx, manifest, read.live), keys };
-    const digestKey = values.size ? await loadDigestKey(ctx, writing) : undefined;
-    const digest = digestsOf(values, digestKey?.key);
-    const equals = await compareValues(ctx, manifest, state, digest, values);
-    const plan = await planWithLedgers(book, {
-      manifest,
-      state,
-      mode: opts.mode,
-      now: opts.now,
-      commit: opts.commit,
-      recorded: read.own ? new Set(read.own.secrets ?? []) : undefined,
-      digest,
-      valueEquals: (name) => equals.get(name.toLowerCase()),
-    });
-    return { ...read, state, digestKey, plan };
-  };
+  const run: SyncRun = { ctx, session, vault, manifest, book, values, opts };
 
-  let prepared = await prepare();
+  let prepared = await prepare(run);
   // A run that writes takes the vault's write lease, then decides again on what the vault holds
   // now: concurrent runs end as if they had run one after the other. A refused plan takes nothing.
   const lease = writing && !refusals(prepared.plan).length && writesSecrets(prepared.plan) ? new VaultLease(ctx, vault.name, `${book.described}, run ${randomBytes(4).toString('hex')}`) : undefined;
@@ -469,7 +491,7 @@ export async function syncSecrets(
         throw withItems(e, prepared.plan.secrets.map((p) => p.item));
       }
       book.forget();
-      prepared = await prepare();
+      prepared = await prepare(run);
     }
     return await applyPlan(ctx, book, vault, manifest, values, prepared, writing);
   } finally {
