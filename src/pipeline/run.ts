@@ -11,6 +11,7 @@ import { ManifestReadError, readManifestText } from '../manifest/read.ts';
 import { ManifestError, type Manifest, type ManifestDocument } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import { planProof, provable } from '../identity/prove-plan.ts';
+import { auditFailure } from '../audit/format.ts';
 import { countByAction, gateLogLines, planLogLines } from '../report/format.ts';
 import type { RunReport } from '../report/model.ts';
 import type { LedgerBook } from '../ledger/store.ts';
@@ -101,6 +102,11 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
 
   if (settings.mode === 'cleanup' || settings.mode === 'plan-cleanup') {
     await cleanup(S, settings, manifest, session, vault, kube, report, ledger);
+    return;
+  }
+
+  if (settings.mode === 'audit') {
+    await audit(S, settings, manifest, { session, vault, kube, ledger, cloudName: cloud.csiCloudName }, report);
     return;
   }
 
@@ -198,6 +204,22 @@ async function cleanup(S: Steps, settings: Settings, manifest: Manifest, session
     logPlan('clean-up', r.items);
     report.plan.push(...r.items);
   });
+}
+
+/** Reports drift and expiry, writing nothing; keeps the instance's issue when asked; fails per `fail-on`. */
+async function audit(S: Steps, settings: Settings, manifest: Manifest, io: { session: AzureSession; vault: VaultInfo; kube: KubeSession; ledger: LedgerBook; cloudName?: string }, report: RunReport): Promise<void> {
+  const issuer = settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await S.readServiceAccountIssuer(io.kube).catch(() => undefined));
+  const found = await section('Audit: drift and expiry (nothing is written)', () =>
+    S.runAudit(io.session, io.vault, io.kube, manifest, { ledger: io.ledger, issuer, tenantId: settings.tenantId, cloudName: io.cloudName, failOn: settings.failOn }),
+  );
+  report.audit = found;
+  if (settings.issue && settings.githubToken && settings.repository) {
+    const target = { apiUrl: settings.githubApiUrl, repository: settings.repository, token: settings.githubToken };
+    found.issue = await section('Audit issue', () => S.auditIssue(target, manifest, found, { manifest: report.manifest, vault: io.vault.name }));
+  } else if (settings.issue) {
+    report.warnings.push('issue: true needs GITHUB_REPOSITORY (set on every runner): no issue was kept');
+  }
+  if (found.failed) throw new Error(auditFailure(found));
 }
 
 async function gate(
