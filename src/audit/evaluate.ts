@@ -223,7 +223,8 @@ function rbacFindings(az: AzureFacts, g: IdentityFound, label: string, namespace
 function tooWide(wanted: readonly WantedGrant[], a: IdentityFound['roleAssignments'][number], role: { name: string; permissions: RoleRights[] } | undefined, name: string, namespace?: string): Finding[] {
   const covered = wanted.filter((w) => scopeCovers(a.scope, w.scope));
   const out: Finding[] = [];
-  if (covered.length === 0 || covered.every((w) => normalizeScope(w.scope) !== normalizeScope(a.scope))) {
+  // Wider: it covers a declared scope from above (a vault grant for per-object access, a resource group's...).
+  if (covered.length && covered.every((w) => normalizeScope(w.scope) !== normalizeScope(a.scope))) {
     const asked = wanted.length ? [...new Set(wanted.map((w) => shortScope(w.scope)))].join(', ') : 'none';
     out.push({ kind: 'grant-too-wide', object: name, namespace, message: `granted at ${shortScope(a.scope)}, wider than the manifest asks (${asked})`, fix: 'delete this assignment; `mode: apply` grants exactly the declared scopes' });
   }
