@@ -177,6 +177,18 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
 
   if (!planMode && settings.gate) await gate(S, settings, manifest, kube, report, deadline, { changedAt, issuer: issuer || undefined });
   else if (!planMode) report.verified = false;
+  if (planMode) await auditInPlan(S, settings, manifest, { session, vault, kube, ledger, cloudName: cloud.csiCloudName }, report, issuer || undefined);
+}
+
+/** `plan` shows the audit's findings too (read-only); they never fail the plan, nor does an audit that cannot run. */
+async function auditInPlan(S: Steps, settings: Settings, manifest: Manifest, io: { session: AzureSession; vault: VaultInfo; kube: KubeSession; ledger: LedgerBook; cloudName?: string }, report: RunReport, issuer?: string): Promise<void> {
+  try {
+    report.audit = await section('Audit: drift and expiry', () =>
+      S.runAudit(io.session, io.vault, io.kube, manifest, { ledger: io.ledger, issuer, tenantId: settings.tenantId, cloudName: io.cloudName, failOn: 'never' }),
+    );
+  } catch (e) {
+    report.warnings.push(`the audit did not run with the plan: ${(e as Error).message.split('\n')[0] ?? ''}`);
+  }
 }
 
 /** Runs a step; when it fails after planning, the items it planned (refusals...) still reach the report. */

@@ -30,9 +30,9 @@ export function annotateDiagnoses(r: RunReport): void {
 /** At most this many findings become annotations (the summary and the `audit` output have all). */
 export const MAX_FINDING_ANNOTATIONS = 50;
 
-/** One annotation per finding: an error when it fails the step under `fail-on`, else a warning. */
+/** One annotation per finding of `mode: audit` (plan shows them in its summary only): an error when it fails the step, else a warning. */
 function annotateFindings(r: RunReport): void {
-  if (!r.audit) return;
+  if (!r.audit || r.mode !== 'audit') return;
   const failing = new Set(failingFindings(r.audit.findings, r.audit.failOn));
   for (const f of r.audit.findings.slice(0, MAX_FINDING_ANNOTATIONS)) {
     const annotate = failing.has(f) ? core.error : core.warning;

@@ -219,6 +219,19 @@ describe('mode: audit', () => {
     expect(s.audit.counts.expiry).toBe(2);
   });
 
+  it('plan shows the audit beside its changes, never failing on it, writing nothing', async () => {
+    const before = await vaultStats(vault.name);
+    const s = await runner.run({ label: 'plan (with the audit)', mode: 'plan', workspace, env });
+    expectExit(s, 0);
+    expect((await vaultStats(vault.name)).writes - before.writes).toBe(0);
+    const a = JSON.parse(s.outputs.audit ?? '{}') as Audit;
+    expect(found(a, 'secret-expired')).toEqual([`${P}-clock`]);
+    expect(a.failed).toBe(false);
+    expect(s.summary).toContain('nothing was written');
+    expect(s.summary).toContain('Audit: ');
+    expect(s.report.plan.find((i) => i.name === `${P}-spare`)).toMatchObject({ action: 'recover' });
+  });
+
   let outside: Step & { audit: Audit };
   it('secret changed outside the action: a version without its tags', async () => {
     const drift = secretValue('outside');
