@@ -23,6 +23,8 @@ export interface SecretFacts {
   live: Map<string, LiveSecret>;
   /** The instance's version index (lower-case name -> entry); undefined when absent or unreadable. */
   index?: Map<string, IndexEntry>;
+  /** `existing` keys the keys API answered 404 for (lower-case names; keys are not in the secrets LIST). */
+  missingKeys?: Set<string>;
 }
 
 /** A role definition's permissions, control plane (`actions`) and data plane. */
@@ -81,7 +83,11 @@ export function evaluateAudit(manifest: Manifest, facts: AuditFacts): Finding[] 
 // ---- secrets ---------------------------------------------------------------------------------
 
 function secretFindings(manifest: Manifest, spec: SecretSpec, facts: AuditFacts): Finding[] {
-  if (spec.source.kind === 'existing' && spec.source.objectType === 'key') return []; // the keys API, not the secrets LIST
+  if (spec.source.kind === 'existing' && spec.source.objectType === 'key') {
+    // The keys API, not the secrets LIST, tells whether a key exists.
+    if (!facts.secrets.missingKeys?.has(lower(spec.name))) return [];
+    return [{ kind: 'secret-missing', object: spec.name, message: 'declared as an existing key but not in the vault', fix: 'create the key in the vault, or fix its name in the manifest' }];
+  }
   const live = facts.secrets.live.get(lower(spec.name));
   const existing = spec.source.kind === 'existing';
   if (!live) {

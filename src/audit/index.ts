@@ -50,7 +50,7 @@ async function collect(session: AzureSession, vault: VaultInfo, kube: KubeSessio
   if (!opts.issuer) skipped.push('federated credentials (the cluster\'s issuer is unknown: set the `oidc-issuer` input)');
   const azure = await unlessForbidden('identities, federated credentials and role assignments (ARM)', skipped, () => readAzureFacts(session, vault, manifest, opts.issuer, ledger));
   const kubeFacts = await readKubeFacts(kube, manifest, { tenantId: opts.tenantId, cloudName: opts.cloudName, clientIds: clientIdsOf(azure?.identities ?? []) });
-  return { now: opts.now ?? new Date(), secrets: { live: state.live, index: state.index }, versions: indexVersions(state.secrets), azure, kube: kubeFacts };
+  return { now: opts.now ?? new Date(), secrets: { live: state.live, index: state.index, missingKeys: state.missingKeys }, versions: indexVersions(state.secrets), azure, kube: kubeFacts };
 }
 
 /** Reads, evaluates and logs the audit; never writes. */

@@ -587,7 +587,7 @@ export async function currentVersions(session: AzureSession, vault: VaultInfo, m
  * (from the index, else from its versions' metadata; a tie of versions created in one second is
  * settled without reading the value).
  */
-export async function readVaultForAudit(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<{ live: Map<string, LiveSecret>; index?: Map<string, IndexEntry>; secrets: SecretVersion[] }> {
+export async function readVaultForAudit(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<{ live: Map<string, LiveSecret>; index?: Map<string, IndexEntry>; secrets: SecretVersion[]; missingKeys: Set<string> }> {
   const ctx: SyncContext = { ...vaultGateway(session, vault) };
   const live = await readState(ctx, vault.name, manifest.instance.key);
   const keys = await lookupKeys(session, vault, manifest, ctx.limiter);
@@ -601,5 +601,6 @@ export async function readVaultForAudit(session: AzureSession, vault: VaultInfo,
   });
   let index: Map<string, IndexEntry> | undefined;
   for (const shard of ctx.index?.shards.values() ?? []) for (const [k, e] of shard ?? []) (index ??= new Map()).set(k, e);
-  return { live, index, secrets };
+  const missingKeys = new Set([...keys].filter(([, k]) => k.state === 'missing').map(([name]) => name));
+  return { live, index, secrets, missingKeys };
 }

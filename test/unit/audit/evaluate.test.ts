@@ -122,6 +122,13 @@ describe('audit evaluation', () => {
     expect(kinds(run())).toEqual(['secret-missing db-password']);
   });
 
+  test('an existing key the keys API does not find', () => {
+    manifest = parseManifest(TEXT.replace('secrets:\n', 'secrets:\n  - name: signing\n    existing: { objectType: key }\n'), 'm.yaml', { repository: 'contoso/app' }).manifest;
+    expect(run()).toEqual([]);
+    facts.secrets.missingKeys = new Set(['signing']);
+    expect(kinds(run())).toEqual(['secret-missing signing']);
+  });
+
   test('secret disabled', () => {
     written('api-key', { enabled: false });
     expect(kinds(run())).toEqual(['secret-disabled api-key']);
