@@ -148,6 +148,7 @@ export function getSettings(env: Record<string, string | undefined> = process.en
   if (timeoutMs > MAX_TIMEOUT_MS) {
     throw new InputError('timeout', `must be at most ${MAX_TIMEOUT_MS} ms (about 24 days): longer waits cannot be timed`);
   }
+  const issue = mode === 'audit' && booleanInput('issue', false);
   return {
     manifestPath: textInput('manifest', 'akv-aks.yaml'),
     mode,
@@ -163,8 +164,8 @@ export function getSettings(env: Record<string, string | undefined> = process.en
     prove: proveInput(),
     gate: booleanInput('gate', true),
     failOn: failOnInput(),
-    issue: mode === 'audit' && booleanInput('issue', false),
-    githubToken: githubTokenInput(mode === 'audit' && booleanInput('issue', false), env),
+    issue,
+    githubToken: githubTokenInput(issue, env),
     githubApiUrl: githubApiUrl(env),
     env,
     repository: env.GITHUB_REPOSITORY,

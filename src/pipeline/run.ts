@@ -181,7 +181,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
 }
 
 /** `plan` shows the audit's findings too (read-only); they never fail the plan, nor does an audit that cannot run. */
-async function auditInPlan(S: Steps, settings: Settings, manifest: Manifest, io: { session: AzureSession; vault: VaultInfo; kube: KubeSession; ledger: LedgerBook; cloudName?: string }, report: RunReport, issuer?: string): Promise<void> {
+async function auditInPlan(S: Steps, settings: Settings, manifest: Manifest, io: AuditIo, report: RunReport, issuer?: string): Promise<void> {
   try {
     report.audit = await section('Audit: drift and expiry', () =>
       S.runAudit(io.session, io.vault, io.kube, manifest, { ledger: io.ledger, issuer, tenantId: settings.tenantId, cloudName: io.cloudName, failOn: 'never' }),
@@ -218,8 +218,17 @@ async function cleanup(S: Steps, settings: Settings, manifest: Manifest, session
   });
 }
 
+/** The sessions and the ledger the audit reads through (those of the run). */
+interface AuditIo {
+  session: AzureSession;
+  vault: VaultInfo;
+  kube: KubeSession;
+  ledger: LedgerBook;
+  cloudName?: string;
+}
+
 /** Reports drift and expiry, writing nothing; keeps the instance's issue when asked; fails per `fail-on`. */
-async function audit(S: Steps, settings: Settings, manifest: Manifest, io: { session: AzureSession; vault: VaultInfo; kube: KubeSession; ledger: LedgerBook; cloudName?: string }, report: RunReport): Promise<void> {
+async function audit(S: Steps, settings: Settings, manifest: Manifest, io: AuditIo, report: RunReport): Promise<void> {
   const issuer = settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await S.readServiceAccountIssuer(io.kube).catch(() => undefined));
   const found = await section('Audit: drift and expiry (nothing is written)', () =>
     S.runAudit(io.session, io.vault, io.kube, manifest, { ledger: io.ledger, issuer, tenantId: settings.tenantId, cloudName: io.cloudName, failOn: settings.failOn }),
