@@ -2,11 +2,12 @@
 // the rest of the code takes Settings and never calls core.getInput.
 import * as core from '@actions/core';
 import { resolveCloud } from './auth/cloud.ts';
+import { FAIL_ON, type FailOn } from './audit/model.ts';
 import { PROVE_MODES, type ProveMode } from './identity/prove-plan.ts';
 import { parseDuration } from './util/duration.ts';
 import { hasUnsafeChars, logSafe } from './util/escape.ts';
 
-export const MODES = ['plan', 'apply', 'rotate', 'verify', 'plan-cleanup', 'cleanup'] as const;
+export const MODES = ['plan', 'apply', 'rotate', 'verify', 'plan-cleanup', 'cleanup', 'audit'] as const;
 export type Mode = (typeof MODES)[number];
 
 export interface Settings {
@@ -29,6 +30,14 @@ export interface Settings {
   prove: ProveMode;
   /** Run the gate after apply/rotate (verify mode always gates). */
   gate: boolean;
+  /** `mode: audit`: which findings fail the step. */
+  failOn: FailOn;
+  /** `mode: audit`: keep one GitHub issue per manifest instance up to date with the findings. */
+  issue: boolean;
+  /** The job's token for the issue (`github-token`, else GITHUB_TOKEN); set when `issue` is. */
+  githubToken?: string;
+  /** GITHUB_API_URL (https://api.github.com outside a runner). */
+  githubApiUrl: string;
   /** Environment the secret values are read from (the step's env). */
   env: Record<string, string | undefined>;
   /** Facts about the run used for ownership tags. */
@@ -101,6 +110,29 @@ function proveInput(): ProveMode {
   throw new InputError('prove-access', `expected ${PROVE_MODES.join(', ')} (or true / false), got '${logSafe(raw, 100)}'`);
 }
 
+/** `fail-on`: never | drift | expiry | any (default any). */
+function failOnInput(): FailOn {
+  const raw = core.getInput('fail-on').trim().toLowerCase() || 'any';
+  if ((FAIL_ON as readonly string[]).includes(raw)) return raw as FailOn;
+  throw new InputError('fail-on', `expected ${FAIL_ON.join(', ')}; got '${logSafe(raw, 100)}'`);
+}
+
+/** The token for `issue: true`: required then, masked, never logged. */
+function githubTokenInput(issue: boolean, env: Record<string, string | undefined>): string | undefined {
+  if (!issue) return undefined;
+  const token = core.getInput('github-token') || env.GITHUB_TOKEN || '';
+  if (!token) throw new InputError('github-token', 'is required with `issue: true` (the default `${{ github.token }}` needs `permissions: issues: write`)');
+  if (!/^[\x21-\x7e]{1,2048}$/.test(token)) throw new InputError('github-token', 'must be 1-2048 printable characters without spaces');
+  core.setSecret(token);
+  return token;
+}
+
+function githubApiUrl(env: Record<string, string | undefined>): string {
+  const url = env.GITHUB_API_URL || 'https://api.github.com';
+  if (url.length > MAX_INPUT_LENGTH || hasUnsafeChars(url) || !/^https?:\/\/[\x21-\x7e]+$/.test(url)) throw new InputError('GITHUB_API_URL', 'must be an http(s) URL');
+  return url;
+}
+
 export function getSettings(env: Record<string, string | undefined> = process.env): Settings {
   const modeRaw = (core.getInput('mode') || 'apply').trim().toLowerCase();
   if (!(MODES as readonly string[]).includes(modeRaw)) {
@@ -116,6 +148,7 @@ export function getSettings(env: Record<string, string | undefined> = process.en
   if (timeoutMs > MAX_TIMEOUT_MS) {
     throw new InputError('timeout', `must be at most ${MAX_TIMEOUT_MS} ms (about 24 days): longer waits cannot be timed`);
   }
+  const issue = mode === 'audit' && booleanInput('issue', false);
   return {
     manifestPath: textInput('manifest', 'akv-aks.yaml'),
     mode,
@@ -130,6 +163,10 @@ export function getSettings(env: Record<string, string | undefined> = process.en
     timeoutMs,
     prove: proveInput(),
     gate: booleanInput('gate', true),
+    failOn: failOnInput(),
+    issue,
+    githubToken: githubTokenInput(issue, env),
+    githubApiUrl: githubApiUrl(env),
     env,
     repository: env.GITHUB_REPOSITORY,
     commit: env.GITHUB_SHA,

@@ -181,7 +181,7 @@ export async function readKubeState(kube: KubeSession, manifest: Manifest): Prom
 }
 
 /** Identities of the manifest with their federated credentials and role assignments. */
-async function readIdentities(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<{ identities: IdentityFound[]; roleNames: Map<string, string> }> {
+export async function readIdentities(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<{ identities: IdentityFound[]; roleNames: Map<string, string> }> {
   const vaultSub = vault.subscriptionId ?? session.subscriptionId;
   const auth = vault.rbac ? authorizationClient(session, vaultSub) : undefined;
   const roleNames = new Map<string, string>();
@@ -214,6 +214,7 @@ async function readIdentities(session: AzureSession, vault: VaultInfo, manifest:
       }
       found.tags = { ...(live.tags ?? {}) };
       found.principalId = live.principalId;
+      found.clientId = live.clientId;
       const creds: LiveCredential[] = [];
       for await (const c of msi.federatedIdentityCredentials.list(spec.resourceGroup, spec.name)) {
         creds.push({ name: c.name ?? '', issuer: c.issuer, subject: c.subject, audiences: c.audiences });

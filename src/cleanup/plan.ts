@@ -89,6 +89,8 @@ export interface IdentityFound {
   subscriptionId: string;
   tags?: Record<string, string>;
   principalId?: string;
+  /** Client id of a managed/existing identity that exists (the audit renders with it). */
+  clientId?: string;
   /** Federated credentials on a managed/existing identity. */
   credentials: LiveCredential[];
   /** Every role assignment of the principal in the subscription (RBAC vaults; empty otherwise). */

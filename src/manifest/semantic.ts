@@ -621,6 +621,9 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
   const cloud = str(data.cloudName);
   if (cloud !== undefined) manifest.cloudName = cloud;
   if (rawCleanup) manifest.cleanup = { deleteSecrets: bool(rawCleanup.deleteSecrets, false), purge: bool(rawCleanup.purge, false) };
+  const warning = isMap(data.audit) ? str(data.audit.expiryWarning) : undefined;
+  const warningSeconds = warning === undefined ? undefined : parseDuration(warning);
+  if (warningSeconds !== undefined) manifest.audit = { expiryWarningSeconds: warningSeconds };
   return manifest;
 }
 

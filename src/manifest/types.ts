@@ -139,6 +139,14 @@ export interface Manifest {
   purge: boolean;
   /** What clean-up mode may remove besides what it always removes; absent: the defaults (secrets kept). */
   cleanup?: CleanupSpec;
+  /** Top-level `audit:` of the manifest, read by `mode: audit`; absent: the defaults. */
+  audit?: AuditSpec;
+}
+
+/** How `mode: audit` judges this manifest's secrets. */
+export interface AuditSpec {
+  /** A current version expiring within this many seconds is reported (default 30 days). */
+  expiryWarningSeconds: number;
 }
 
 /** Top-level `cleanup:` of the manifest, read by `mode: cleanup` / `plan-cleanup` only. */

@@ -11,6 +11,7 @@ import { ManifestReadError, readManifestText } from '../manifest/read.ts';
 import { ManifestError, type Manifest, type ManifestDocument } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import { planProof, provable } from '../identity/prove-plan.ts';
+import { auditFailure } from '../audit/format.ts';
 import { countByAction, gateLogLines, planLogLines } from '../report/format.ts';
 import type { RunReport } from '../report/model.ts';
 import type { LedgerBook } from '../ledger/store.ts';
@@ -104,6 +105,11 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
     return;
   }
 
+  if (settings.mode === 'audit') {
+    await audit(S, settings, manifest, { session, vault, kube, ledger, cloudName: cloud.csiCloudName }, report);
+    return;
+  }
+
   if (settings.mode === 'verify') {
     report.secrets = await S.currentVersions(session, vault, manifest);
     await gate(S, settings, manifest, kube, report, deadline, {});
@@ -171,6 +177,18 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
 
   if (!planMode && settings.gate) await gate(S, settings, manifest, kube, report, deadline, { changedAt, issuer: issuer || undefined });
   else if (!planMode) report.verified = false;
+  if (planMode) await auditInPlan(S, settings, manifest, { session, vault, kube, ledger, cloudName: cloud.csiCloudName }, report, issuer || undefined);
+}
+
+/** `plan` shows the audit's findings too (read-only); they never fail the plan, nor does an audit that cannot run. */
+async function auditInPlan(S: Steps, settings: Settings, manifest: Manifest, io: AuditIo, report: RunReport, issuer?: string): Promise<void> {
+  try {
+    report.audit = await section('Audit: drift and expiry', () =>
+      S.runAudit(io.session, io.vault, io.kube, manifest, { ledger: io.ledger, issuer, tenantId: settings.tenantId, cloudName: io.cloudName, failOn: 'never' }),
+    );
+  } catch (e) {
+    report.warnings.push(`the audit did not run with the plan: ${(e as Error).message.split('\n')[0] ?? ''}`);
+  }
 }
 
 /** Runs a step; when it fails after planning, the items it planned (refusals...) still reach the report. */
@@ -198,6 +216,31 @@ async function cleanup(S: Steps, settings: Settings, manifest: Manifest, session
     logPlan('clean-up', r.items);
     report.plan.push(...r.items);
   });
+}
+
+/** The sessions and the ledger the audit reads through (those of the run). */
+interface AuditIo {
+  session: AzureSession;
+  vault: VaultInfo;
+  kube: KubeSession;
+  ledger: LedgerBook;
+  cloudName?: string;
+}
+
+/** Reports drift and expiry, writing nothing; keeps the instance's issue when asked; fails per `fail-on`. */
+async function audit(S: Steps, settings: Settings, manifest: Manifest, io: AuditIo, report: RunReport): Promise<void> {
+  const issuer = settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await S.readServiceAccountIssuer(io.kube).catch(() => undefined));
+  const found = await section('Audit: drift and expiry (nothing is written)', () =>
+    S.runAudit(io.session, io.vault, io.kube, manifest, { ledger: io.ledger, issuer, tenantId: settings.tenantId, cloudName: io.cloudName, failOn: settings.failOn }),
+  );
+  report.audit = found;
+  if (settings.issue && settings.githubToken && settings.repository) {
+    const target = { apiUrl: settings.githubApiUrl, repository: settings.repository, token: settings.githubToken };
+    found.issue = await section('Audit issue', () => S.auditIssue(target, manifest, found, { manifest: report.manifest, vault: io.vault.name }));
+  } else if (settings.issue) {
+    report.warnings.push('issue: true needs GITHUB_REPOSITORY (set on every runner): no issue was kept');
+  }
+  if (found.failed) throw new Error(auditFailure(found));
 }
 
 async function gate(

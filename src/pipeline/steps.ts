@@ -1,6 +1,7 @@
 // The heavy steps of the pipeline (Azure management and data-plane SDKs, the Kubernetes client),
 // loaded with a dynamic import once the login request is on the wire, so that the process reaches
 // its first request without parsing them first. The bundler emits this as a separate chunk.
+export { auditIssue, runAudit } from '../audit/index.ts';
 export { runCleanup } from '../cleanup/index.ts';
 export { runGate } from '../gate/index.ts';
 export { ensureIdentities, proveAccess } from '../identity/index.ts';

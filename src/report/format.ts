@@ -1,4 +1,5 @@
 // Pure formatting of a RunReport: plain-text lines for the log and table rows for the step summary.
+import { auditHeadline } from '../audit/format.ts';
 import type { PlanAction, PlanItem } from '../plan/types.ts';
 import { logSafe } from '../util/escape.ts';
 import type { GatePodRow, RunReport } from './model.ts';
@@ -134,6 +135,7 @@ export const GATE_HEADER = ['Pod', 'Node', 'Object', 'Expected', 'Mounted', 'Sta
 /** One-line outcome for the top of the summary. */
 export function headline(r: RunReport): string {
   if (r.error) return `❌ ${r.mode} failed: ${r.error.split('\n')[0]}`;
+  if (r.audit && r.mode === 'audit') return auditHeadline(r.audit);
   if (r.mode === 'plan') return `📝 plan: ${countByAction(r.plan)} (nothing was written)`;
   if (r.gate && !r.gate.passed) return `❌ ${r.mode}: the gate failed`;
   if (r.gate?.passed) return `✅ ${r.mode}: pods mounted the expected versions`;

@@ -1,5 +1,6 @@
 // The value-free record of one run, from which the log, the step summary, the outputs and the
 // JSON `report` output are all produced. Nothing in here may hold a secret value.
+import type { AuditSection } from '../audit/model.ts';
 import type { Diagnosis, PodReport } from '../gate/index.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
 
@@ -32,6 +33,8 @@ export interface RunReport {
   warnings: string[];
   gate?: GateSection;
   verified: boolean;
+  /** `mode: audit`: the findings (value-free) and the issue kept. */
+  audit?: AuditSection;
   /** Value-free error message when the run failed. */
   error?: string;
   durationMs?: number;

@@ -5,6 +5,9 @@ import { formatDuration } from '../util/duration.ts';
 import { htmlEscape, htmlEscapeLines, logSafe, logSafeLines } from '../util/escape.ts';
 import { countByAction, GATE_HEADER, gateRows, headline, listedPods, PLAN_HEADER, planRows, shownItems, SUMMARY_MAX_ROWS, unchangedByKind } from './format.ts';
 import type { RunReport } from './model.ts';
+import { AUDIT_HEADER, auditCounts, auditRows } from '../audit/format.ts';
+import { failing as failingFindings } from '../audit/model.ts';
+import type { AuditSection } from '../audit/model.ts';
 
 export function setOutputs(r: RunReport): void {
   const changed = r.secrets.filter((s) => s.changed).map((s) => s.name);
@@ -12,6 +15,7 @@ export function setOutputs(r: RunReport): void {
   core.setOutput('restarted-workloads', JSON.stringify(r.restarted.map((w) => `${w.kind}/${w.namespace}/${w.name}`)));
   core.setOutput('verified', String(r.verified));
   core.setOutput('report', JSON.stringify(r));
+  if (r.audit) core.setOutput('audit', JSON.stringify(r.audit));
 }
 
 export function annotateDiagnoses(r: RunReport): void {
@@ -20,6 +24,29 @@ export function annotateDiagnoses(r: RunReport): void {
     core.error(logSafeLines(`${d.message}\nFix: ${d.fix}`), { title: logSafe(`akv-aks: ${d.cause}${where ? ` (${where})` : ''}`) });
   }
   for (const w of r.warnings) core.warning(logSafeLines(w), { title: 'akv-aks' });
+  annotateFindings(r);
+}
+
+/** At most this many findings become annotations (the summary and the `audit` output have all). */
+export const MAX_FINDING_ANNOTATIONS = 50;
+
+/** One annotation per finding of `mode: audit` (plan shows them in its summary only): an error when it fails the step, else a warning. */
+function annotateFindings(r: RunReport): void {
+  if (!r.audit || r.mode !== 'audit') return;
+  const failing = new Set(failingFindings(r.audit.findings, r.audit.failOn));
+  for (const f of r.audit.findings.slice(0, MAX_FINDING_ANNOTATIONS)) {
+    const annotate = failing.has(f) ? core.error : core.warning;
+    annotate(logSafeLines(`${f.message}\nFix: ${f.fix}`), { title: logSafe(`akv-aks audit: ${f.kind} (${f.object})`) });
+  }
+}
+
+function writeAudit(s: typeof core.summary, a: AuditSection): void {
+  s.addHeading(`Audit: ${auditCounts(a)}`, 3);
+  if (a.findings.length) s.addTable([header(AUDIT_HEADER), ...cells(auditRows(a).slice(0, SUMMARY_MAX_ROWS))]);
+  if (a.findings.length > SUMMARY_MAX_ROWS) s.addRaw(`…and ${a.findings.length - SUMMARY_MAX_ROWS} more (the \`audit\` output lists every finding)`, true);
+  if (a.skipped.length) s.addHeading('Not checked', 4).addList(a.skipped.map((x) => htmlEscape(x)));
+  const i = a.issue;
+  if (i && i.action !== 'none') s.addRaw(`\n\nIssue ${i.number ? `#${i.number}` : ''}: ${htmlEscape(i.action)}${i.url ? ` (${htmlEscape(i.url)})` : ''}\n`, true);
 }
 
 const header = (cells: string[]): Array<{ data: string; header: true }> => cells.map((data) => ({ data, header: true }));
@@ -63,6 +90,7 @@ export async function writeSummary(r: RunReport): Promise<void> {
       s.addTable([header(['Cause', 'Where', 'What happened', 'Fix']), ...cells(r.gate.diagnoses.map((d) => [d.cause, d.pod ? `${d.namespace}/${d.pod}` : d.namespace ?? '', d.message, d.fix]))]);
     }
   }
+  if (r.audit) writeAudit(s, r.audit);
   if (r.warnings.length) s.addHeading('Warnings', 3).addList(r.warnings.map((w) => htmlEscape(w)));
   if (r.error) s.addHeading('Error', 3).addCodeBlock(htmlEscapeLines(r.error));
   await s.write();

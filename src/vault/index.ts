@@ -110,7 +110,7 @@ export async function describeVault(session: AzureSession, manifest: Manifest): 
  * current one are kept, and if that still leaves several, one GET of the secret (its value masked
  * and dropped) names the current version. Also returns the index entry for the answer.
  */
-async function currentVersion(client: SecretClient, limiter: RateLimiter, name: string, live?: LiveSecret): Promise<{ version?: string; entry?: IndexEntry }> {
+async function currentVersion(client: SecretClient, limiter: RateLimiter, name: string, live?: LiveSecret, mayReadValue = true): Promise<{ version?: string; entry?: IndexEntry }> {
   const all: SecretProperties[] = [];
   const pages = client.listPropertiesOfSecretVersions(name).byPage({ maxPageSize: 25 });
   for (;;) {
@@ -127,7 +127,7 @@ async function currentVersion(client: SecretClient, limiter: RateLimiter, name: 
     const same = tied.filter((p) => attributesFingerprint(toLive(p)) === fp && p.updatedOn?.getTime() === live.updatedOn?.getTime());
     if (same.length) tied = same;
   }
-  if (tied.length > 1) {
+  if (tied.length > 1 && mayReadValue) {
     try {
       const s = await limiter.run('read', () => client.getSecret(name));
       if (s.value !== undefined) maskValue(s.value);
@@ -304,9 +304,9 @@ async function readState(ctx: SyncContext, vaultName: string, instanceKey: strin
 }
 
 /** The version of a live secret: from the index when it still matches, else looked up (and learned). */
-async function versionOf(ctx: SyncContext, l: LiveSecret): Promise<string | undefined> {
+async function versionOf(ctx: SyncContext, l: LiveSecret, mayReadValue = true): Promise<string | undefined> {
   if (l.version) return l.version;
-  const r = await currentVersion(ctx.client, ctx.limiter, l.name, l);
+  const r = await currentVersion(ctx.client, ctx.limiter, l.name, l, mayReadValue);
   if (r.entry && r.entry.updated === Math.floor((l.updatedOn?.getTime() ?? -1_000) / 1000) && r.entry.fp === attributesFingerprint(l)) ctx.index?.learn(l.name, r.entry);
   else ctx.index?.forget(l.name);
   l.version = r.version;
@@ -655,4 +655,28 @@ export async function currentVersions(session: AzureSession, vault: VaultInfo, m
   if (missing.length) throw new VaultSyncError(`Key Vault ${vault.name} lacks object(s) the manifest declares: ${missing.sort().join(', ')}`, missing);
   out.sort((a, b) => manifest.secrets.findIndex((s) => s.name === a.name) - manifest.secrets.findIndex((s) => s.name === b.name));
   return out;
+}
+
+/**
+ * What the audit reads of the vault, writing nothing and reading no secret value: the LIST, this
+ * instance's version index (its entries as read) and the current version of each declared object
+ * (from the index, else from its versions' metadata; a tie of versions created in one second is
+ * settled without reading the value).
+ */
+export async function readVaultForAudit(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<{ live: Map<string, LiveSecret>; index?: Map<string, IndexEntry>; secrets: SecretVersion[]; missingKeys: Set<string> }> {
+  const ctx: SyncContext = { ...vaultGateway(session, vault) };
+  const live = await readState(ctx, vault.name, manifest.instance.key);
+  const keys = await lookupKeys(session, vault, manifest, ctx.limiter);
+  const wanted = mountedNames(manifest);
+  const secrets = await mapLimited(manifest.secrets, VAULT_LIMITS.concurrency, async (spec): Promise<SecretVersion> => {
+    const k = keys.get(spec.name.toLowerCase());
+    if (isExistingKey(spec)) return { name: spec.name, version: k?.state === 'found' ? k.version : undefined, changed: false };
+    const l = live.get(spec.name.toLowerCase());
+    const version = l && wanted.has(spec.name.toLowerCase()) ? await versionOf(ctx, l, false) : l?.version;
+    return { name: spec.name, version, changed: false };
+  });
+  let index: Map<string, IndexEntry> | undefined;
+  for (const shard of ctx.index?.shards.values() ?? []) for (const [k, e] of shard ?? []) (index ??= new Map()).set(k, e);
+  const missingKeys = new Set([...keys].filter(([, k]) => k.state === 'missing').map(([name]) => name));
+  return { live, index, secrets, missingKeys };
 }

@@ -59,13 +59,26 @@ describe('getSettings', () => {
     expect(s.oidcIssuer).toBe('https://issuer/x/');
   });
 
+  it('reads the audit inputs: fail-on (default any), issue with its token and the API URL', () => {
+    setInputs({ ...ids, MODE: 'audit' });
+    expect(getSettings({})).toMatchObject({ mode: 'audit', failOn: 'any', issue: false, githubApiUrl: 'https://api.github.com' });
+    expect(getSettings({}).githubToken).toBeUndefined();
+    setInputs({ ...ids, MODE: 'audit', 'FAIL-ON': 'Expiry', ISSUE: 'true', 'GITHUB-TOKEN': 'ghs_example' });
+    expect(getSettings({ GITHUB_API_URL: 'https://ghe.example/api/v3' })).toMatchObject({ failOn: 'expiry', issue: true, githubToken: 'ghs_example', githubApiUrl: 'https://ghe.example/api/v3' });
+    // issue applies to mode: audit only: no token is asked for elsewhere.
+    setInputs({ ...ids, MODE: 'apply', ISSUE: 'true', 'GITHUB-TOKEN': '' });
+    expect(getSettings({}).issue).toBe(false);
+  });
+
   it('falls back to the AZURE_* variables azure/login users already set', () => {
     const s = getSettings({ AZURE_CLIENT_ID: ids['CLIENT-ID'], AZURE_TENANT_ID: ids['TENANT-ID'], AZURE_SUBSCRIPTION_ID: ids['SUBSCRIPTION-ID'] });
     expect(s.clientId).toBe(ids['CLIENT-ID']);
   });
 
   it.each([
-    [{ MODE: 'deploy' }, "input 'mode': must be one of plan, apply, rotate, verify, plan-cleanup, cleanup; got 'deploy'"],
+    [{ MODE: 'deploy' }, "input 'mode': must be one of plan, apply, rotate, verify, plan-cleanup, cleanup, audit; got 'deploy'"],
+    [{ MODE: 'audit', 'FAIL-ON': 'sometimes' }, "input 'fail-on': expected never, drift, expiry, any; got 'sometimes'"],
+    [{ MODE: 'audit', ISSUE: 'true' }, "input 'github-token': is required with `issue: true`"],
     [{ TIMEOUT: 'soon' }, "input 'timeout': expected seconds or a duration such as 90s, 10m, 1h; got 'soon'"],
     [{ GATE: 'maybe' }, "input 'gate': expected true or false, got 'maybe'"],
     [{ 'CLIENT-ID': 'not-a-guid' }, "input 'client-id': must be a GUID"],

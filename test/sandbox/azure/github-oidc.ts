@@ -4,8 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { PORTS } from '../ports.ts';
 import type { CertPaths } from '../pki.ts';
+import { API_PREFIX, handleRest, registerGithubRest } from './github-rest.ts';
 import { startHttpsService } from './http.ts';
-import type { Reply, RunningServer } from './http.ts';
+import type { HttpRequestInfo, Reply, RunningServer } from './http.ts';
 import { signJwt } from './jwt.ts';
 import type { GithubTokenSettings, World } from './world.ts';
 
@@ -96,14 +97,21 @@ function handle(world: World, method: string, url: URL, auth: string | undefined
   return { status: 404, body: { message: 'Not Found' } };
 }
 
+/** The REST API (github-rest.ts) under /api/v3, the OIDC issuer and the runner's token endpoint beside it. */
+function route(world: World, req: HttpRequestInfo): Reply {
+  if (req.url.pathname.startsWith(`${API_PREFIX}/`)) return handleRest(world, req);
+  return handle(world, req.method, req.url, req.headers.authorization);
+}
+
 export function startGithubOidc(world: World, cert: CertPaths, log: (m: string) => void): Promise<RunningServer> {
+  registerGithubRest(world);
   return startHttpsService({
     service: 'github',
     world,
     port: PORTS.githubOidc,
     cert,
     log,
-    handler: (req) => handle(world, req.method, req.url, req.headers.authorization),
+    handler: (req) => route(world, req),
     errorBody: (_status, code, message) => ({ message: `${code}: ${message}` }),
   });
 }

@@ -44,6 +44,8 @@ export async function startAzure(ctx: SandboxContext): Promise<RunningPart> {
       AKV_AKS_SANDBOX_SUBSCRIPTION_ID: world.subscriptionId,
       AKV_AKS_SANDBOX_CLIENT_ID: '11111111-1111-1111-1111-111111111111',
       AKV_AKS_SANDBOX_GITHUB_ISSUER: world.githubIssuer,
+      // The GitHub REST simulator (github-rest.ts), as GitHub Enterprise Server lays out its API.
+      GITHUB_API_URL: `${world.githubIssuer}/api/v3`,
     });
     vault = await startVault(ctx, world);
   } catch (e) {
