@@ -50,8 +50,6 @@ export interface GateSnapshot {
 export interface GateOptions {
   /** When the secrets changed: env consumers must run pods created after it. */
   changedAt?: Date;
-  /** Vault secret name -> SHA-256 hex of its current value, to compare synced Secret content. */
-  contentDigests?: Record<string, string>;
   /** The cluster's service-account issuer, for federation diagnoses. */
   issuer?: string;
   /** At the deadline: explain everything still pending. */
@@ -164,10 +162,8 @@ function checkPod(
         const o = c.target.objects.find((x) => objectFileName(x) === k.object);
         if (!o || !c.objects.includes(o)) continue;
         const have = secret?.keys[k.key];
-        const want = opts.contentDigests?.[o.secret];
-        let state = have === undefined ? 'missing' : 'synced';
-        if (have !== undefined && want !== undefined && rotation !== 'none' && have !== want) state = 'content differs';
-        objects.push({ object: `${sync.secretName}[${k.key}]`, expected: want !== undefined ? 'synced, same content' : 'synced', mounted: state, ok: state === 'synced' });
+        const state = have === undefined ? 'missing' : 'synced';
+        objects.push({ object: `${sync.secretName}[${k.key}]`, expected: 'synced', mounted: state, ok: state === 'synced' });
       }
       if (needsNewPod(c) && rotation === 'restart') {
         const fresh = envFresh(pod, w, consumed, versions, opts);

@@ -40,8 +40,6 @@ export interface GateRunOptions {
   settleMs?: number;
   /** When the secrets changed: env consumers must run pods created after it. */
   changedAt?: Date;
-  /** Vault secret name -> SHA-256 hex of the current value, to compare synced Secrets' content. */
-  contentDigests?: Record<string, string>;
   /** The cluster's service-account issuer, quoted in federation diagnoses. */
   issuer?: string;
 }
@@ -157,7 +155,7 @@ export async function runGate(kube: KubeSession, manifest: Manifest, expected: S
   const mirrors: NamespaceMirrors[] = [];
 
   const evaluate = (final: boolean): GateEvaluation =>
-    evaluateGate(manifest, expected, snapshotOf(mirrors), { changedAt: opts.changedAt, contentDigests: opts.contentDigests, issuer: opts.issuer, final });
+    evaluateGate(manifest, expected, snapshotOf(mirrors), { changedAt: opts.changedAt, issuer: opts.issuer, final });
 
   let settleTimer: NodeJS.Timeout | undefined;
   const settleMs = opts.settleMs ?? 5_000;

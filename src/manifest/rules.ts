@@ -1,12 +1,8 @@
 // Name rules and value formats shared by the loader and the renderer.
 import { cutWithHash } from '../util/hash.ts';
 
-/** Kubernetes DNS-1123 label (namespaces). */
-export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** Kubernetes DNS-1123 subdomain (service accounts, SecretProviderClasses, Secrets). */
 export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-/** Key Vault object name: 1-127 of 0-9a-zA-Z-. */
-export const KEY_VAULT_OBJECT_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 /** Kubernetes Secret data key. */
 export const SECRET_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
 

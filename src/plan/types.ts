@@ -35,10 +35,6 @@ export interface PlanItem {
   reason?: string;
 }
 
-export interface Plan {
-  items: PlanItem[];
-}
-
 export function isWrite(item: PlanItem): boolean {
   return item.action !== 'unchanged' && item.action !== 'keep' && item.action !== 'refuse';
 }

@@ -76,11 +76,6 @@ async function readPods(kube: KubeSession, namespace: string, run: Run = direct)
   return { replicaSets: rss.items, pods: pods.items, spcps: s.spcps, spcpsServed: s.spcpsServed };
 }
 
-export async function readNamespace(kube: KubeSession, namespace: string): Promise<NamespaceSnapshot> {
-  const [workloads, rest] = await Promise.all([readWorkloads(kube, namespace), readPods(kube, namespace)]);
-  return { namespace, workloads, ...rest };
-}
-
 export interface WorkloadConsumption {
   workload: Workload;
   consumed: ConsumedTarget[];

@@ -1,6 +1,6 @@
 // Secret values: masking, keyed digests, generation. Nothing here logs or returns a value in text.
 import * as core from '@actions/core';
-import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import type { GenerateCharset } from '../manifest/types.ts';
 
 /**
@@ -41,13 +41,6 @@ export const DIGEST_SCHEME = 'hmac-sha256-v1';
  */
 export function valueDigest(key: Buffer, secretName: string, value: string): string {
   return `${DIGEST_SCHEME}:${createHmac('sha256', key).update(secretName.toLowerCase()).update('\0').update(value, 'utf8').digest('base64url')}`;
-}
-
-export function digestsEqual(a: string | undefined, b: string): boolean {
-  if (a === undefined) return false;
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 export function newDigestKey(): string {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseManifest } from '../../../src/manifest/load.ts';
 import { MAX_MANIFEST_BYTES, MAX_OBJECTS_PER_TARGET, MAX_SECRETS, MAX_TAGS, MAX_TARGETS } from '../../../src/manifest/limits.ts';
 import { ManifestReadError, readManifestText } from '../../../src/manifest/read.ts';
-import { manifestSchema } from '../../../src/manifest/structure.ts';
+import manifestSchema from '../../../src/manifest/schema.json' with { type: 'json' };
 import { Suggester, didYouMean, editDistance } from '../../../src/manifest/suggest.ts';
 import { ManifestError } from '../../../src/manifest/types.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { RateLimiter, mapLimited } from '../../../src/vault/limiter.ts';
-import { charsetAlphabet, digestsEqual, generateValue, maskValue, newDigestKey, valueDigest } from '../../../src/vault/values.ts';
+import { charsetAlphabet, generateValue, maskValue, newDigestKey, valueDigest } from '../../../src/vault/values.ts';
 
 describe('generateValue', () => {
   it.each(['alphanumeric', 'base64url', 'hex', 'ascii'] as const)('draws %s values of the requested length from the charset only', (charset) => {
@@ -35,9 +35,6 @@ describe('valueDigest', () => {
     expect(d).not.toBe(valueDigest(k1, 'db-password', 'hunter3'));
     expect(d).not.toContain('hunter2');
     expect(d.length).toBeLessThanOrEqual(256);
-    expect(digestsEqual(d, valueDigest(k1, 'db-password', 'hunter2'))).toBe(true);
-    expect(digestsEqual(undefined, d)).toBe(false);
-    expect(digestsEqual(`${d}x`, d)).toBe(false);
   });
 });
 
