@@ -109,8 +109,6 @@ export interface PlanInput {
 
 export interface SecretPlan {
   secrets: PlannedSecret[];
-  /** `existing` secrets the manifest mounts that the vault lacks (an error in every mode). */
-  missingExisting: string[];
   /** What the instance's ledger records before the writes (lower-case names, sorted)... */
   record: string[];
   /** ...and once the prunes are done. */
@@ -245,7 +243,6 @@ function recoveredValueIsWanted(spec: SecretSpec, deleted: DeletedSecretInfo, in
 export function planSecrets(input: PlanInput): SecretPlan {
   const { manifest, state } = input;
   const out: PlannedSecret[] = [];
-  const missingExisting: string[] = [];
   const declared = new Set(manifest.secrets.map((s) => lower(s.name)));
   const mine = manifest.instance.key;
   const needs = { writers: new Set<string>(), others: false };
@@ -260,7 +257,6 @@ export function planSecrets(input: PlanInput): SecretPlan {
       // Keys live apart from secrets (a secret of the same name is another object): the keys API decides.
       const k = state.keys?.get(key);
       if (k?.state === 'missing') {
-        missingExisting.push(spec.name);
         out.push({ name: spec.name, spec, op: { kind: 'refuse' }, item: { ...base, action: 'refuse', reason: 'declared existing key but missing from the vault' } });
       } else {
         const reason = k?.state === 'found' ? 'existing key (never written by the action)' : `existing key (not checked: the deployer may not read keys${k ? `, HTTP ${k.status}` : ''})`;
@@ -273,7 +269,6 @@ export function planSecrets(input: PlanInput): SecretPlan {
       if (live) {
         out.push({ name: spec.name, spec, live, op: { kind: 'none' }, item: { ...base, action: 'unchanged', reason: 'existing (never written by the action)' } });
       } else {
-        missingExisting.push(spec.name);
         out.push({
           name: spec.name,
           spec,
@@ -421,7 +416,7 @@ export function planSecrets(input: PlanInput): SecretPlan {
     out.push({ name: l.name, live: l, op: { kind: 'none' }, item: { kind: 'secret', name: l.name, action: 'keep', reason: `written before manifest ownership: its tags name the path ${path} but no repository and cluster, so whose it is cannot be told; never pruned (delete it by hand if no manifest uses it)` } });
   }
   const sorted = (xs: Set<string>): string[] => [...xs].sort();
-  return { secrets: out, missingExisting, record: sorted(record), recordAfter: sorted(recordAfter), needs: { writers: [...needs.writers].sort(), others: needs.others } };
+  return { secrets: out, record: sorted(record), recordAfter: sorted(recordAfter), needs: { writers: [...needs.writers].sort(), others: needs.others } };
 }
 
 /** The env secrets whose current value must be read to decide (digest tag absent or not matching). */
