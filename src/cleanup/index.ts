@@ -24,10 +24,11 @@ import { errorSummary, statusOf as kubeStatus } from '../kube/client.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../kube/spcps.ts';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
-import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../render/labels.ts';
+import { instanceId } from '../render/labels.ts';
 import type { VaultInfo } from '../vault/index.ts';
 import { declaredKubeObjects, kubeKeepReason, planCleanup } from './plan.ts';
 import type { CleanupOp, CleanupStep, FoundRoleAssignment, IdentityFound, KubeFound, KubeKind, KubeState, NamespaceEntry, SecretsState } from './plan.ts';
+import { ACTION_NAME, CLEANUP_PROPAGATION_MS, INSTANCE_LABEL, MANAGED_BY_LABEL } from '../names.ts';
 
 export { planCleanup } from './plan.ts';
 export type { CleanupInput, CleanupOp, CleanupStep } from './plan.ts';
@@ -50,7 +51,6 @@ export class CleanupError extends Error {
   }
 }
 
-const EVENTUAL_MS = 120_000;
 
 type Obj = KubernetesObject & { metadata?: KubernetesObject['metadata'] & { managedFields?: V1ManagedFieldsEntry[]; deletionTimestamp?: unknown } };
 
@@ -120,7 +120,7 @@ async function namespaceContent(kube: KubeSession, namespace: string): Promise<N
 
 /** The declared objects (by name) and every object carrying this manifest's labels. */
 export async function readKubeState(kube: KubeSession, manifest: Manifest): Promise<KubeState> {
-  const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${INSTANCE_LABEL}=${instanceId(manifest)}`;
+  const selector = `${MANAGED_BY_LABEL}=${ACTION_NAME},${INSTANCE_LABEL}=${instanceId(manifest)}`;
   const namespaces = [...new Set(manifest.targets.map((t) => t.namespace))];
   const found = new Map<string, KubeFound>();
   const add = (kind: KubeKind, o: Obj): void => {
@@ -325,7 +325,7 @@ async function execute(x: Executors, op: CleanupOp): Promise<void> {
             properties: { accessPolicies: [{ tenantId: op.tenantId, objectId: op.objectId, applicationId: op.applicationId, permissions: op.permissions }] },
           }),
         (e) => azureStatus(e) === 409,
-        { timeoutMs: EVENTUAL_MS },
+        { timeoutMs: CLEANUP_PROPAGATION_MS },
       );
       return;
     }
@@ -341,7 +341,7 @@ async function execute(x: Executors, op: CleanupOp): Promise<void> {
           }
         },
         (e) => hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity') || azureStatus(e) === 409,
-        { timeoutMs: EVENTUAL_MS },
+        { timeoutMs: CLEANUP_PROPAGATION_MS },
       );
       return;
     }
@@ -356,7 +356,7 @@ async function execute(x: Executors, op: CleanupOp): Promise<void> {
     case 'secret': {
       if (op.alreadyDeleted) {
         await retryWhile(() => x.gw.limiter.run('write', () => x.gw.client.purgeDeletedSecret(op.name)), (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatus(e) === 409, {
-          timeoutMs: EVENTUAL_MS,
+          timeoutMs: CLEANUP_PROPAGATION_MS,
         });
         return;
       }

@@ -8,12 +8,13 @@ import type { Workload } from '../kube/workloads.ts';
 import { currentPods, isPodReady, refOf, rolloutStatus, templateOf } from '../kube/workloads.ts';
 import { needsNewPod, objectFileName } from '../rotate/discovery.ts';
 import type { ConsumedTarget } from '../rotate/discovery.ts';
-import { DIGEST_ANNOTATION, expectedVersion, indexVersions, mountedVersionsDigest, objectId } from '../rotate/decide.ts';
+import { expectedVersion, indexVersions, mountedVersionsDigest, objectId } from '../rotate/decide.ts';
 import type { VersionIndex } from '../rotate/decide.ts';
 import { consumersIn } from '../rotate/index.ts';
 import type { NamespaceSnapshot } from '../rotate/index.ts';
 import { classifyMountFailure, crashLoop, dedupe, oneLine, summarizeMountMessage } from './diagnose.ts';
 import type { Diagnosis } from './diagnose.ts';
+import { DIGEST_ANNOTATION } from '../names.ts';
 
 export interface PodObjectReport {
   object: string;

@@ -10,23 +10,13 @@ import type { IdentitySpec, Manifest } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import type { VaultInfo } from '../vault/index.ts';
 import { mapLimited } from '../vault/limiter.ts';
-import {
-  TOKEN_EXCHANGE_AUDIENCE,
-  grantScopes,
-  groupIdentities,
-  missingPermissions,
-  planFederation,
-  planGrants,
-  roleAssignmentName,
-  unreadableObjects,
-  wantedCredentials,
-  wantedPermissions,
-} from './plan.ts';
+import { grantScopes, groupIdentities, missingPermissions, planFederation, planGrants, roleAssignmentName, unreadableObjects, wantedCredentials, wantedPermissions } from './plan.ts';
 import type { IdentityGroup, LiveAssignment, LiveCredential, PolicyPermissions, RolePermission, WantedGrant } from './plan.ts';
 import type { LedgerClaims } from '../ledger/model.ts';
 import { ledgerBook, recordGrants } from '../ledger/store.ts';
 import type { LedgerBook } from '../ledger/store.ts';
 import { credentialRecord, identityRecord } from '../ledger/model.ts';
+import { ACTION_NAME, IDENTITY_PROPAGATION_MS, OWNER_TAG, TOKEN_EXCHANGE_AUDIENCE } from '../names.ts';
 
 export { proveAccess, ProofError } from './prove.ts';
 
@@ -48,7 +38,7 @@ export class IdentityError extends Error {
   }
 }
 
-export const OWNER_TAGS = { 'managed-by': 'akv-aks-action' };
+export const OWNER_TAGS = { [OWNER_TAG]: ACTION_NAME };
 
 /** What to do about a role assignment ARM refused, by error code. */
 const GRANT_FIXES: Record<string, string> = {
@@ -70,7 +60,6 @@ export function grantFailure(e: unknown, roleName: string, identity: string, sco
     e,
   );
 }
-const EVENTUAL_MS = 180_000;
 
 interface ResolvedIdentity {
   exists: boolean;
@@ -310,7 +299,7 @@ async function ensureGroup(
     if (spec.mode === 'managed') claims.identities = [record];
     claims.credentials = wanted.map((w) => credentialRecord(record, w.name));
     const live = resolved.exists
-      ? await retryWhile(() => listCredentials(msi!, rg, idName), (e) => createdNow && statusOf(e) === 404, { timeoutMs: EVENTUAL_MS })
+      ? await retryWhile(() => listCredentials(msi!, rg, idName), (e) => createdNow && statusOf(e) === 404, { timeoutMs: IDENTITY_PROPAGATION_MS })
       : [];
     const fed = planFederation(idName, live, wanted);
     items.push(...fed.items);
@@ -327,7 +316,7 @@ async function ensureGroup(
               }),
             // 404: a just-created identity not yet visible to its child resources; 409: another write in flight
             (e) => (createdNow && statusOf(e) === 404) || hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'),
-            { timeoutMs: EVENTUAL_MS, onRetry: (e) => core.info(`federated credential ${idName}/${w.name}: retrying (${statusOf(e) ?? ''} ${firstCode(e)})`) },
+            { timeoutMs: IDENTITY_PROPAGATION_MS, onRetry: (e) => core.info(`federated credential ${idName}/${w.name}: retrying (${statusOf(e) ?? ''} ${firstCode(e)})`) },
           );
           core.info(`federated credential ${idName}/${w.name}: ${w.subject} on ${w.issuer}`);
         }
@@ -411,7 +400,7 @@ async function createAssignments(deps: GroupDeps, missing: WantedGrant[], pid: s
         }
       },
       (e) => hasCode(e, 'PrincipalNotFound'),
-      { timeoutMs: EVENTUAL_MS, onRetry: () => core.info(`role assignment for ${label}: principal not visible yet, retrying`) },
+      { timeoutMs: IDENTITY_PROPAGATION_MS, onRetry: () => core.info(`role assignment for ${label}: principal not visible yet, retrying`) },
     );
     core.info(`role assignment: ${m.roleName} for ${label} at ${m.scope}`);
   }
@@ -429,7 +418,7 @@ async function addAccessPolicy(
     retryWhile(
       () => kvm.vaults.updateAccessPolicy(vault.resourceGroup!, vault.name, 'add', { properties: { accessPolicies: [entry] } }),
       (e) => statusOf(e) === 409 || hasCode(e, 'PrincipalNotFound'),
-      { timeoutMs: EVENTUAL_MS },
+      { timeoutMs: IDENTITY_PROPAGATION_MS },
     ),
   );
   vault.accessPolicies = [...(vault.accessPolicies ?? []), entry];

@@ -7,12 +7,13 @@ import { PatchStrategy } from '@kubernetes/client-node';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanAction, PlanItem, PlanKind } from '../plan/types.ts';
-import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_ANNOTATION, instanceId, legacyInstanceId, renderAll } from '../render/index.ts';
+import { instanceId, legacyInstanceId, renderAll } from '../render/index.ts';
 import type { KubeObject, RenderFacts } from '../render/index.ts';
 import type { KubeSession } from './client.ts';
-import { errorSummary, FIELD_MANAGER, statusOf } from './client.ts';
+import { errorSummary, statusOf } from './client.ts';
 import { KUBE_CONCURRENCY, limiter, mapLimit } from './pool.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from './spcps.ts';
+import { ACTION_NAME, ADOPTED_ANNOTATION, FIELD_MANAGER, INSTANCE_LABEL, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../names.ts';
 
 export type { RenderFacts } from '../render/index.ts';
 
@@ -22,7 +23,6 @@ type Obj = KubernetesObject & Record<string, unknown>;
  * Set on an object that existed before the action first applied it (a ServiceAccount a chart created,
  * say): the action manages its fields from then on but never deletes it when pruning.
  */
-export const ADOPTED_ANNOTATION = 'akv-aks-action/adopted';
 
 function adopted(o: { metadata?: { annotations?: Record<string, string> } } | undefined): boolean {
   return o?.metadata?.annotations?.[ADOPTED_ANNOTATION] === 'true';
@@ -41,7 +41,7 @@ function itemName(o: { metadata?: { name?: string; namespace?: string } }): stri
 /** True when an object carries the action's managed-by label and this manifest's instance label. */
 export function ownedBy(o: { metadata?: { labels?: Record<string, string> } } | undefined, instance: string): boolean {
   const l = o?.metadata?.labels;
-  return l?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && l[INSTANCE_LABEL] === instance;
+  return l?.[MANAGED_BY_LABEL] === ACTION_NAME && l[INSTANCE_LABEL] === instance;
 }
 
 type Labelled = { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } };
@@ -54,7 +54,7 @@ type Labelled = { metadata?: { labels?: Record<string, string>; annotations?: Re
 export function otherOwner(o: Labelled | undefined, instance: string, legacy: string): string | undefined {
   const l = o?.metadata?.labels;
   const theirs = l?.[INSTANCE_LABEL];
-  if (l?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE || theirs === undefined || theirs === instance || theirs === legacy) return undefined;
+  if (l?.[MANAGED_BY_LABEL] !== ACTION_NAME || theirs === undefined || theirs === instance || theirs === legacy) return undefined;
   const who = o?.metadata?.annotations?.[OWNER_ANNOTATION];
   return who && who.length <= 300 && !/[\u0000-\u001f\u007f]/.test(who) ? `${who} (instance ${theirs})` : `instance ${theirs}`;
 }
@@ -140,7 +140,7 @@ async function serverSideApply(kube: KubeSession, o: KubeObject, dryRun: boolean
 
 /** Objects carrying this manifest's instance labels, found cluster-wide (or in the manifest's namespaces if not allowed). */
 async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[]> {
-  const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${INSTANCE_LABEL}=${instanceId(manifest)}`;
+  const selector = `${MANAGED_BY_LABEL}=${ACTION_NAME},${INSTANCE_LABEL}=${instanceId(manifest)}`;
   const namespaces = [...new Set(manifest.targets.map((t) => t.namespace))];
   const serviceAccounts = async (): Promise<Obj[]> => {
     const out: Obj[] = [];
@@ -336,7 +336,7 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
     } catch (err) {
       const status = statusOf(err);
       if (status === 409) {
-        const msg = `${o.kind} ${name} exists with fields another manager owns (${errorSummary(err)}); the action does not overwrite objects it does not own: remove the conflicting fields or add the labels ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} and ${INSTANCE_LABEL}=${instance} to hand it over`;
+        const msg = `${o.kind} ${name} exists with fields another manager owns (${errorSummary(err)}); the action does not overwrite objects it does not own: remove the conflicting fields or add the labels ${MANAGED_BY_LABEL}=${ACTION_NAME} and ${INSTANCE_LABEL}=${instance} to hand it over`;
         if (plan) return item('refuse', 'owned by another field manager');
         throw new Error(msg);
       }

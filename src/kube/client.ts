@@ -11,6 +11,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Cluster } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
+import { TOKEN_EXCHANGE_AUDIENCE } from '../names.ts';
 
 export interface KubeSession {
   kc: KubeConfig;
@@ -22,8 +23,6 @@ export interface KubeSession {
   server: string;
 }
 
-export const FIELD_MANAGER = 'akv-aks-action';
-export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
 
 export class KubeConfigError extends Error {
   constructor(message: string) {

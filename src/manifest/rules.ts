@@ -6,8 +6,6 @@ export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 /** Kubernetes Secret data key. */
 export const SECRET_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
 
-/** Maximum federated identity credentials on one user-assigned identity (Azure's limit). */
-export const MAX_FEDERATED_CREDENTIALS = 20;
 /** Maximum length of a user-assigned identity name. */
 export const MAX_IDENTITY_NAME = 128;
 

@@ -7,17 +7,7 @@ import { POD_IDENTITY_MESSAGE } from './structure.ts';
 import { SHOWABLE, hasUnsafeChars, shown as q, shownBare as bare } from '../util/escape.ts';
 import { MAX_ANNOTATIONS_BYTES, MAX_DURATION_SECONDS, MAX_FILE_NAME_BYTES, MAX_TAGS, MAX_USER_TAGS } from './limits.ts';
 import { Suggester } from './suggest.ts';
-import {
-  DEFAULT_GENERATE_LENGTH,
-  DEFAULT_ROLE,
-  DEFAULT_ROLE_WITH_KEYS_OR_CERTS,
-  DNS_SUBDOMAIN,
-  MAX_FEDERATED_CREDENTIALS,
-  SECRET_KEY,
-  defaultIdentityName,
-  isIsoDateTime,
-  parseDuration,
-} from './rules.ts';
+import { DEFAULT_GENERATE_LENGTH, DEFAULT_ROLE, DEFAULT_ROLE_WITH_KEYS_OR_CERTS, DNS_SUBDOMAIN, SECRET_KEY, defaultIdentityName, isIsoDateTime, parseDuration } from './rules.ts';
 import type {
   AccessSpec,
   GenerateCharset,
@@ -32,6 +22,7 @@ import type {
   SyncSpec,
   TargetSpec,
 } from './types.ts';
+import { MAX_FEDERATED_CREDENTIALS } from '../names.ts';
 
 export interface SemanticContext {
   issue(path: FieldPath, message: string, at?: 'key' | 'value'): void;

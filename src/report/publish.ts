@@ -5,13 +5,14 @@ import { formatDuration } from '../util/duration.ts';
 import { htmlEscape, htmlEscapeLines, logSafe, logSafeLines } from '../util/escape.ts';
 import { countByAction, GATE_HEADER, gateRows, headline, listedPods, PLAN_HEADER, planRows, shownItems, SUMMARY_MAX_ROWS, unchangedByKind } from './format.ts';
 import type { RunReport } from './model.ts';
+import { OUTPUT } from '../names.ts';
 
 export function setOutputs(r: RunReport): void {
   const changed = r.secrets.filter((s) => s.changed).map((s) => s.name);
-  core.setOutput('changed-secrets', JSON.stringify(changed));
-  core.setOutput('restarted-workloads', JSON.stringify(r.restarted.map((w) => `${w.kind}/${w.namespace}/${w.name}`)));
-  core.setOutput('verified', String(r.verified));
-  core.setOutput('report', JSON.stringify(r));
+  core.setOutput(OUTPUT.changedSecrets, JSON.stringify(changed));
+  core.setOutput(OUTPUT.restartedWorkloads, JSON.stringify(r.restarted.map((w) => `${w.kind}/${w.namespace}/${w.name}`)));
+  core.setOutput(OUTPUT.verified, String(r.verified));
+  core.setOutput(OUTPUT.report, JSON.stringify(r));
 }
 
 export function annotateDiagnoses(r: RunReport): void {

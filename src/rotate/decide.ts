@@ -21,7 +21,6 @@ import type { SecretVersion } from '../plan/types.ts';
 import type { ConsumedTarget, WorkloadRef } from './discovery.ts';
 import { needsNewPod } from './discovery.ts';
 
-export const DIGEST_ANNOTATION = 'akv-aks-action/secrets-digest';
 
 export type VersionIndex = ReadonlyMap<string, SecretVersion>;
 

@@ -6,7 +6,7 @@ import type { KubernetesObject, V1Pod, V1ReplicaSet } from '@kubernetes/client-n
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
 import type { KubeSession } from '../kube/client.ts';
-import { errorSummary, FIELD_MANAGER, statusOf } from '../kube/client.ts';
+import { errorSummary, statusOf } from '../kube/client.ts';
 import { KUBE_CONCURRENCY, limiter, mapLimit } from '../kube/pool.ts';
 import { mountedVersions, spcpsFor, SPC_GROUP, SPC_VERSION, SPCPS_PLURAL } from '../kube/spcps.ts';
 import type { SpcPodStatus } from '../kube/spcps.ts';
@@ -14,8 +14,9 @@ import type { Workload } from '../kube/workloads.ts';
 import { currentPods, onDeleteStrategy, refOf, templateOf } from '../kube/workloads.ts';
 import { discoverConsumption, needsNewPod, workloadKey } from './discovery.ts';
 import type { ConsumedTarget } from './discovery.ts';
-import { decideRestart, DIGEST_ANNOTATION, indexVersions, mountedVersionsDigest } from './decide.ts';
+import { decideRestart, indexVersions, mountedVersionsDigest } from './decide.ts';
 import type { PodEvidence, RestartDecision, WorkloadObservation } from './decide.ts';
+import { DIGEST_ANNOTATION, FIELD_MANAGER } from '../names.ts';
 
 export interface RestartedWorkload {
   kind: 'Deployment' | 'StatefulSet' | 'DaemonSet';

@@ -11,9 +11,10 @@ import { RateLimiter, VAULT_LIMITS } from './limiter.ts';
 import { lostWriteGuardPolicy } from './lost-write.ts';
 import { VaultSyncError } from './model.ts';
 import type { VaultInfo } from './model.ts';
-import { OWNER, TAG_DIGEST, TAG_OWNER } from './plan.ts';
+import { TAG_DIGEST } from './plan.ts';
 import type { DeletedSecretInfo, DesiredProperties, LiveSecret } from './plan.ts';
 import { maskValue } from './values.ts';
+import { ACTION_NAME, OWNER_TAG, VAULT_PROPAGATION_MS } from '../names.ts';
 
 export interface VaultGateway {
   client: SecretClient;
@@ -87,7 +88,6 @@ export async function readValue(client: SecretClient, limiter: RateLimiter, name
 }
 
 
-export const PROPAGATION_TIMEOUT_MS = 120_000;
 
 
 /** Recovers a soft-deleted secret and waits until it can be read again (404s for a while after). */
@@ -98,7 +98,7 @@ export async function recover(client: SecretClient, limiter: RateLimiter, name: 
       return poller.pollUntilDone();
     },
     (e) => hasCode(e, 'ObjectIsBeingDeleted') || statusOf(e) === 409,
-    { timeoutMs: PROPAGATION_TIMEOUT_MS, onRetry: () => core.info(`secret ${name}: deletion still in progress, waiting to recover it`) },
+    { timeoutMs: VAULT_PROPAGATION_MS, onRetry: () => core.info(`secret ${name}: deletion still in progress, waiting to recover it`) },
   );
 }
 
@@ -131,7 +131,7 @@ export async function writeVersion(client: SecretClient, limiter: RateLimiter, n
       }
     },
     (e) => hasCode(e, 'ObjectIsBeingDeleted', 'AkvAksRetryAfterRecover'),
-    { timeoutMs: PROPAGATION_TIMEOUT_MS, onRetry: () => core.info(`secret ${name}: waiting for a pending deletion to finish`) },
+    { timeoutMs: VAULT_PROPAGATION_MS, onRetry: () => core.info(`secret ${name}: waiting for a pending deletion to finish`) },
   );
 }
 
@@ -158,7 +158,7 @@ export async function deleteSecret(gw: VaultGateway, name: string, purge: boolea
   if (!purge) return;
   await poller.pollUntilDone();
   await retryWhile(() => gw.limiter.run('write', () => gw.client.purgeDeletedSecret(name)), (e) => hasCode(e, 'ObjectIsBeingDeleted') || statusOf(e) === 409, {
-    timeoutMs: PROPAGATION_TIMEOUT_MS,
+    timeoutMs: VAULT_PROPAGATION_MS,
   });
 }
 
@@ -171,7 +171,7 @@ export async function listNames(gw: VaultGateway, vaultName: string, match: (nam
 export async function readStateValue(gw: VaultGateway, name: string): Promise<string | undefined> {
   try {
     const s = await gw.limiter.run('read', () => gw.client.getSecret(name));
-    return s.properties.tags?.[TAG_OWNER] === OWNER ? s.value : undefined;
+    return s.properties.tags?.[OWNER_TAG] === ACTION_NAME ? s.value : undefined;
   } catch (e) {
     if (statusOf(e) === 404) return undefined;
     throw e;
@@ -180,5 +180,5 @@ export async function readStateValue(gw: VaultGateway, name: string): Promise<st
 
 /** Writes an owned state secret (recovering it first when soft-deleted). */
 export async function writeStateValue(gw: VaultGateway, name: string, value: string, contentType: string): Promise<void> {
-  await writeVersion(gw.client, gw.limiter, name, value, { tags: { [TAG_OWNER]: OWNER }, contentType }, true);
+  await writeVersion(gw.client, gw.limiter, name, value, { tags: { [OWNER_TAG]: ACTION_NAME }, contentType }, true);
 }

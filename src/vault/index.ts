@@ -19,20 +19,12 @@ import { otherClaims, who, withSecrets } from '../ledger/model.ts';
 import type { GrantLedger } from '../ledger/model.ts';
 import { ledgerBook } from '../ledger/store.ts';
 import type { LedgerBook } from '../ledger/store.ts';
-import {
-  DIGEST_KEY_CONTENT_TYPE,
-  DIGEST_KEY_SECRET,
-  OWNER,
-  TAG_OWNER,
-  isOwned,
-  isReservedSecretName,
-  planSecrets,
-  secretsNeedingValueRead,
-} from './plan.ts';
+import { DIGEST_KEY_CONTENT_TYPE, DIGEST_KEY_SECRET, isOwned, isReservedSecretName, planSecrets, secretsNeedingValueRead } from './plan.ts';
 import type { DeletedSecretInfo, LiveSecret, PlanInput, PlannedSecret, SecretPlan, VaultState } from './plan.ts';
 import { generateValue, maskValue, newDigestKey, valueDigest } from './values.ts';
 import { STATE_CONTENT_TYPE, VersionIndex, attributesFingerprint, decodeShard, entryFor, stateShardOf } from './versions.ts';
 import type { IndexEntry } from './versions.ts';
+import { ACTION_NAME, OWNER_TAG } from '../names.ts';
 
 export type { VaultAccessPolicy, VaultInfo } from './model.ts';
 export { VaultSyncError } from './model.ts';
@@ -184,7 +176,7 @@ async function writeIndex(ctx: SyncContext, index: VersionIndex, live: Map<strin
   if (!writes.length) return;
   try {
     await mapLimited(writes, VAULT_LIMITS.concurrency, (w) =>
-      writeVersion(ctx.client, ctx.limiter, w.name, w.value, { tags: { [TAG_OWNER]: OWNER }, contentType: STATE_CONTENT_TYPE }, true),
+      writeVersion(ctx.client, ctx.limiter, w.name, w.value, { tags: { [OWNER_TAG]: ACTION_NAME }, contentType: STATE_CONTENT_TYPE }, true),
     );
     core.debug(`version index updated (${writes.length} shard(s))`);
   } catch (e) {
@@ -248,7 +240,7 @@ async function loadDigestKey(ctx: SyncContext, writing: boolean): Promise<{ key:
     key: Buffer.from(fresh, 'utf8'),
     persist: async () => {
       core.info(`creating the digest key secret ${DIGEST_KEY_SECRET} (change detection without reading values)`);
-      await writeVersion(ctx.client, ctx.limiter, DIGEST_KEY_SECRET, fresh, { tags: { [TAG_OWNER]: OWNER }, contentType: DIGEST_KEY_CONTENT_TYPE }, true);
+      await writeVersion(ctx.client, ctx.limiter, DIGEST_KEY_SECRET, fresh, { tags: { [OWNER_TAG]: ACTION_NAME }, contentType: DIGEST_KEY_CONTENT_TYPE }, true);
     },
   };
 }

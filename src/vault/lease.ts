@@ -15,7 +15,8 @@ import { randomBytes } from 'node:crypto';
 import { sleep } from '../auth/http.ts';
 import type { VaultGateway } from './gateway.ts';
 import { writeVersion } from './gateway.ts';
-import { LEASE_SECRET, OWNER, TAG_OWNER } from './plan.ts';
+import { LEASE_SECRET } from './plan.ts';
+import { ACTION_NAME, OWNER_TAG } from '../names.ts';
 
 export const LEASE_CONTENT_TYPE = 'application/vnd.akv-aks.lease';
 const TAG_HOLDER = 'akv-aks-holder';
@@ -110,7 +111,7 @@ export class VaultLease {
     if (this.mine) return;
     const started = Date.now();
     const props = await writeVersion(this.gw.client, this.gw.limiter, LEASE_SECRET, randomBytes(12).toString('hex'), {
-      tags: { [TAG_OWNER]: OWNER, [TAG_HOLDER]: this.holder.slice(0, 256) },
+      tags: { [OWNER_TAG]: ACTION_NAME, [TAG_HOLDER]: this.holder.slice(0, 256) },
       contentType: LEASE_CONTENT_TYPE,
       expiresOn: new Date(Date.now() + LEASE_MS),
     }, true);
@@ -171,7 +172,7 @@ export class VaultLease {
   }
 
   private async disable(version: string): Promise<void> {
-    const tags: Record<string, string> = { [TAG_OWNER]: OWNER, [TAG_HOLDER]: this.holder.slice(0, 256) };
+    const tags: Record<string, string> = { [OWNER_TAG]: ACTION_NAME, [TAG_HOLDER]: this.holder.slice(0, 256) };
     const writes = this.gw.limiter.recent('write');
     if (writes.length) tags[TAG_WRITES] = encodeWrites(writes, Date.now());
     await this.gw.limiter.run('write', () => this.gw.client.updateSecretProperties(LEASE_SECRET, version, { enabled: false, tags }));

@@ -7,9 +7,8 @@ import type { PlanItem } from '../plan/types.ts';
 import type { ObjectLookup } from './objects.ts';
 import { isStateSecretName } from './versions.ts';
 import { isLedgerName } from '../ledger/model.ts';
+import { ACTION_NAME, OWNER_TAG } from '../names.ts';
 
-export const TAG_OWNER = 'managed-by';
-export const OWNER = 'akv-aks-action';
 /** The writer's manifest instance key (manifest/instance.ts): who wrote the current version. */
 export const TAG_INSTANCE = 'akv-aks-instance';
 /** For people: the writer's owner (explicit owner or manifest path), repository and cluster. */
@@ -128,7 +127,7 @@ function tagValue(v: string): string {
 }
 
 export function isOwned(tags: Record<string, string> | undefined): boolean {
-  return tags?.[TAG_OWNER] === OWNER;
+  return tags?.[OWNER_TAG] === ACTION_NAME;
 }
 
 function sameTime(a: Date | undefined, b: Date | undefined): boolean {
@@ -145,7 +144,7 @@ export function ownershipTags(instance: ManifestInstance): Record<string, string
 }
 
 export function writeProperties(spec: SecretSpec, input: Pick<PlanInput, 'now' | 'commit' | 'digest' | 'manifest'>): DesiredProperties {
-  const tags: Record<string, string> = { ...spec.tags, [TAG_OWNER]: OWNER, ...ownershipTags(input.manifest.instance), [TAG_SOURCE]: spec.source.kind };
+  const tags: Record<string, string> = { ...spec.tags, [OWNER_TAG]: ACTION_NAME, ...ownershipTags(input.manifest.instance), [TAG_SOURCE]: spec.source.kind };
   if (input.commit) tags[TAG_COMMIT] = tagValue(input.commit);
   if (spec.source.kind === 'env') {
     const d = input.digest(spec.name);
@@ -175,7 +174,7 @@ function propertyDiff(spec: SecretSpec, live: LiveSecret, input: PlanInput, adop
     }
   };
   for (const [k, v] of Object.entries(spec.tags)) setTag(k, v, 'tags');
-  setTag(TAG_OWNER, OWNER, 'ownership tags');
+  setTag(OWNER_TAG, ACTION_NAME, 'ownership tags');
   // The writer's tags: set on adoption, and added (no new version) to a secret written before they
   // existed; a secret another manifest wrote last keeps naming it.
   if (adopting || !tags[TAG_INSTANCE]) {

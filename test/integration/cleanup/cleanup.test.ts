@@ -16,7 +16,7 @@ import { connectKube, readServiceAccountIssuer, statusOf } from '../../../src/ku
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../../../src/kube/spcps.ts';
 import type { Manifest, TargetSpec } from '../../../src/manifest/types.ts';
 import type { PlanItem } from '../../../src/plan/types.ts';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../../../src/render/labels.ts';
+import { instanceId } from '../../../src/render/labels.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import type { VaultInfo } from '../../../src/vault/index.ts';
 import { armRequests, captureStdout, createTestVault, dataClient, isWriteMethod, sandboxSession, vaultStats, visibleLog, world } from '../azure/helpers.ts';
@@ -25,6 +25,7 @@ import { control, recordMark } from '../../support/sandbox.ts';
 import { kubeAvailable, sandboxKubeconfig } from '../kube/helpers.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 import { describeInstance, manifestInstance } from '../../../src/manifest/instance.ts';
+import { ACTION_NAME, MANAGED_BY_LABEL } from '../../../src/names.ts';
 
 jest.setTimeout(240_000);
 const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
@@ -144,7 +145,7 @@ beforeAll(async () => {
 
   // Look-alikes the action does not own (in NS_B, which therefore stays).
   await kube.core.createNamespacedServiceAccount({ namespace: NS_B, body: { metadata: { name: 'user-sa' } } });
-  await kube.core.createNamespacedServiceAccount({ namespace: NS_B, body: { metadata: { name: 'half-labelled', labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } } } });
+  await kube.core.createNamespacedServiceAccount({ namespace: NS_B, body: { metadata: { name: 'half-labelled', labels: { [MANAGED_BY_LABEL]: ACTION_NAME } } } });
   await kube.custom.createNamespacedCustomObject({
     group: SPC_GROUP, version: SPC_VERSION, namespace: NS_B, plural: SPC_PLURAL,
     body: { apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass', metadata: { name: 'user-spc' }, spec: { provider: 'azure', parameters: {} } },

@@ -6,7 +6,6 @@ import type { KubeSession } from '../../../src/kube/client.ts';
 import { readServiceAccountIssuer } from '../../../src/kube/client.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
-import { DIGEST_ANNOTATION } from '../../../src/rotate/decide.ts';
 import { runGate } from '../../../src/gate/index.ts';
 import type { Manifest } from '../../../src/manifest/types.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
@@ -16,6 +15,7 @@ import {
   kubeAvailable, mounted, readDeployment, sandboxKube, shortId, testManifest, testTarget, writeSecret,
 } from './helpers.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
+import { DIGEST_ANNOTATION } from '../../../src/names.ts';
 
 jest.setTimeout(180_000);
 const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);

@@ -5,9 +5,10 @@ import type { GateSnapshot, SyncedSecretState } from '../../../src/gate/evaluate
 import type { NamespaceSnapshot } from '../../../src/rotate/index.ts';
 import type { SpcPodStatus } from '../../../src/kube/spcps.ts';
 import { discoverConsumption } from '../../../src/rotate/discovery.ts';
-import { DIGEST_ANNOTATION, indexVersions, mountedVersionsDigest } from '../../../src/rotate/decide.ts';
+import { indexVersions, mountedVersionsDigest } from '../../../src/rotate/decide.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
 import { csiVolume, deployment, manifest, obj, pod, podSpec, replicaSet, spcps, target } from '../rotate/helpers.ts';
+import { DIGEST_ANNOTATION } from '../../../src/names.ts';
 
 const t = target({
   namespace: 'payments', secretProviderClass: 'payments-secrets', serviceAccount: 'api',

@@ -6,8 +6,9 @@ import { randomBytes } from 'node:crypto';
 import type { AzureSession } from '../../../src/auth/login.ts';
 import type { SecretSpec } from '../../../src/manifest/types.ts';
 import { manifest, secret, target } from './fixtures.ts';
-import { LEASE_SECRET, OWNER, TAG_OWNER } from '../../../src/vault/plan.ts';
+import { LEASE_SECRET } from '../../../src/vault/plan.ts';
 import { stateShardName } from '../../../src/vault/versions.ts';
+import { ACTION_NAME, OWNER_TAG } from '../../../src/names.ts';
 
 interface Version {
   version: string;
@@ -288,7 +289,7 @@ describe('syncSecrets with the version index', () => {
 });
 
 describe('looking for soft-deleted secrets on a first sync', () => {
-  const OWNED = { [TAG_OWNER]: OWNER };
+  const OWNED = { [OWNER_TAG]: ACTION_NAME };
   const perName = (calls: string[]): number => calls.filter((c) => c.startsWith('GET deleted ')).length;
   const listed = (calls: string[]): number => calls.filter((c) => c === 'LIST deleted').length;
 
