@@ -49,6 +49,9 @@ export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
 /** Azure's limit of federated identity credentials on one user-assigned identity. */
 export const MAX_FEDERATED_CREDENTIALS = 20;
 
+/** Requests the action keeps in flight at once against one API server (its default --max-requests-inflight is 400). */
+export const KUBE_CONCURRENCY = 8;
+
 /** How long a write waits for Azure's eventual consistency (docs/reliability.md): a new identity's principal and credentials. */
 export const IDENTITY_PROPAGATION_MS = 180_000;
 /** ...a secret's pending deletion or recovery in Key Vault. */

@@ -9,7 +9,6 @@ import type { AzureSession } from '../auth/login.ts';
 import type { IdentitySpec, Manifest } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import type { VaultInfo } from '../vault/index.ts';
-import { mapLimited } from '../vault/limiter.ts';
 import { grantScopes, groupIdentities, missingPermissions, planFederation, planGrants, roleAssignmentName, unreadableObjects, wantedCredentials, wantedPermissions } from './plan.ts';
 import type { IdentityGroup, LiveAssignment, LiveCredential, PolicyPermissions, RolePermission, WantedGrant } from './plan.ts';
 import type { LedgerClaims } from '../ledger/model.ts';
@@ -17,6 +16,7 @@ import { ledgerBook, recordGrants } from '../ledger/store.ts';
 import type { LedgerBook } from '../ledger/store.ts';
 import { credentialRecord, identityRecord } from '../ledger/model.ts';
 import { ACTION_NAME, IDENTITY_PROPAGATION_MS, OWNER_TAG, TOKEN_EXCHANGE_AUDIENCE } from '../names.ts';
+import { mapAll } from '../util/concurrency.ts';
 
 export { proveAccess, ProofError } from './prove.ts';
 
@@ -202,7 +202,7 @@ export async function ensureIdentities(
 
   const identitiesIn = identityDirectory(session);
   const assignments = vault.rbac ? vaultAssignments({ auth }, vault, manifest) : async () => [];
-  const perGroup = await mapLimited(groups, 4, (g) => ensureGroup(session, vault, manifest, g, { apply, issuer: opts.issuer, auth, kvm, mutex, roleIds, identitiesIn, assignments }));
+  const perGroup = await mapAll(groups, 4, (g) => ensureGroup(session, vault, manifest, g, { apply, issuer: opts.issuer, auth, kvm, mutex, roleIds, identitiesIn, assignments }));
   if (apply) {
     // The ledger first: an interrupted run leaves a recorded claim, never an unrecorded grant.
     const book = opts.ledger ?? ledgerBook(session, vault, manifest.instance);
@@ -215,7 +215,7 @@ export async function ensureIdentities(
       Object.assign(claims.addedNow, r.claims.addedNow);
     }
     await recordGrants(book, claims);
-    await mapLimited(perGroup, 4, (r) => r.grant());
+    await mapAll(perGroup, 4, (r) => r.grant());
   }
   const items = perGroup.flatMap((r) => r.items);
   const identities = perGroup.flatMap((r) => r.identities);

@@ -11,9 +11,9 @@ import { instanceId, legacyInstanceId, renderAll } from '../render/index.ts';
 import type { KubeObject, RenderFacts } from '../render/index.ts';
 import type { KubeSession } from './client.ts';
 import { errorSummary, statusOf } from './client.ts';
-import { KUBE_CONCURRENCY, limiter, mapLimit } from './pool.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from './spcps.ts';
-import { ACTION_NAME, ADOPTED_ANNOTATION, FIELD_MANAGER, INSTANCE_LABEL, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../names.ts';
+import { ACTION_NAME, ADOPTED_ANNOTATION, FIELD_MANAGER, INSTANCE_LABEL, KUBE_CONCURRENCY, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../names.ts';
+import { mapUntilError, semaphore } from '../util/concurrency.ts';
 
 export type { RenderFacts } from '../render/index.ts';
 
@@ -149,7 +149,7 @@ async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[
       out.push(...sas.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'ServiceAccount' }) as Obj));
     } catch (err) {
       if (statusOf(err) !== 403) throw err;
-      const lists = await mapLimit(namespaces, KUBE_CONCURRENCY, (namespace) => kube.core.listNamespacedServiceAccount({ namespace, labelSelector: selector }));
+      const lists = await mapUntilError(namespaces, KUBE_CONCURRENCY, (namespace) => kube.core.listNamespacedServiceAccount({ namespace, labelSelector: selector }));
       for (const sas of lists) out.push(...sas.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'ServiceAccount' }) as Obj));
     }
     return out;
@@ -162,7 +162,7 @@ async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[
     } catch (err) {
       // 404: the CRD is absent, so no SecretProviderClass of ours can exist.
       if (statusOf(err) !== 404 && statusOf(err) !== 403) throw err;
-      const lists = await mapLimit(statusOf(err) === 403 ? namespaces : [], KUBE_CONCURRENCY, async (namespace) =>
+      const lists = await mapUntilError(statusOf(err) === 403 ? namespaces : [], KUBE_CONCURRENCY, async (namespace) =>
         (await kube.custom.listNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] });
       for (const spcs of lists) out.push(...(spcs.items ?? []).map((i) => ({ ...i, apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass' }) as Obj));
     }
@@ -258,7 +258,7 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
   const plan = opts.mode === 'plan';
   const missingNamespaces = new Set<string>();
   const toCreate = new Set(desired.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));
-  const request = limiter(KUBE_CONCURRENCY);
+  const request = semaphore(KUBE_CONCURRENCY);
 
   // One labelled list per kind finds every object this manifest already applied (they carry its
   // labels): no read per object on a re-run. The same lists decide what to prune at the end.
@@ -267,7 +267,7 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
   // A namespace holding one of our objects exists; the others are read, a few at a time.
   const known = new Set(owned.map((o) => (o.kind === 'Namespace' ? o.metadata?.name : o.metadata?.namespace)).filter((n): n is string => Boolean(n)));
   const toCheck = [...new Set(desired.map((o) => o.metadata.namespace).filter((n): n is string => Boolean(n)))].sort().filter((ns) => !toCreate.has(ns) && !known.has(ns));
-  const exists = await mapLimit(toCheck, KUBE_CONCURRENCY, (ns) => namespaceExists(kube, ns));
+  const exists = await mapUntilError(toCheck, KUBE_CONCURRENCY, (ns) => namespaceExists(kube, ns));
   toCheck.forEach((ns, i) => {
     if (!exists[i]) missingNamespaces.add(ns);
   });
@@ -283,7 +283,7 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
   const existingByKey = new Map(ownedByKey);
   const readFailures = new Map<string, unknown>();
   const unread = desired.filter((o) => !existingByKey.has(key(o)) && !(o.metadata.namespace && missingNamespaces.has(o.metadata.namespace)));
-  const reads = await mapLimit(unread, KUBE_CONCURRENCY, (o) =>
+  const reads = await mapUntilError(unread, KUBE_CONCURRENCY, (o) =>
     request(() => readObject(kube, o)).catch((err: unknown) => {
       readFailures.set(key(o), err);
       return undefined;
@@ -359,8 +359,8 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
   const namespaceObjects = desired.filter((o) => o.kind === 'Namespace');
   const rest = desired.filter((o) => o.kind !== 'Namespace');
   const items: PlanItem[] = [
-    ...(await mapLimit(namespaceObjects, KUBE_CONCURRENCY, one)),
-    ...(await mapLimit(rest, KUBE_CONCURRENCY, one)),
+    ...(await mapUntilError(namespaceObjects, KUBE_CONCURRENCY, one)),
+    ...(await mapUntilError(rest, KUBE_CONCURRENCY, one)),
   ];
 
   const wanted = new Set(desired.map(key));

@@ -6,12 +6,13 @@ import { messageOf, statusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import { describeInstance } from '../manifest/instance.ts';
 import type { ManifestInstance } from '../manifest/instance.ts';
-import { mapLimited, VAULT_LIMITS } from '../vault/limiter.ts';
+import { VAULT_LIMITS } from '../vault/limiter.ts';
 import { listNames, readStateValue, vaultGateway, writeStateValue } from '../vault/gateway.ts';
 import type { VaultGateway } from '../vault/gateway.ts';
 import type { VaultInfo } from '../vault/model.ts';
 import { LEDGER_CONTENT_TYPE, claimsUnchanged, decodeLedger, encodeLedger, isLedgerName, ledgerName, nextLedger, sameLedger } from './model.ts';
 import type { GrantLedger, LedgerClaims } from './model.ts';
+import { mapAll } from '../util/concurrency.ts';
 
 export class LedgerBook {
   readonly instance: ManifestInstance;
@@ -60,7 +61,7 @@ export class LedgerBook {
   async others(): Promise<GrantLedger[]> {
     this.names ??= listNames(this.gw, this.vaultName, isLedgerName);
     const names = (await this.names).filter((n) => n.toLowerCase() !== this.name);
-    const ledgers = await mapLimited(names, VAULT_LIMITS.concurrency, (n) => this.byName(n.toLowerCase()));
+    const ledgers = await mapAll(names, VAULT_LIMITS.concurrency, (n) => this.byName(n.toLowerCase()));
     return ledgers.filter((l): l is GrantLedger => l !== undefined && l.instance !== this.instance.key);
   }
 

@@ -7,7 +7,6 @@ import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
 import type { KubeSession } from '../kube/client.ts';
 import { errorSummary, statusOf } from '../kube/client.ts';
-import { KUBE_CONCURRENCY, limiter, mapLimit } from '../kube/pool.ts';
 import { mountedVersions, spcpsFor, SPC_GROUP, SPC_VERSION, SPCPS_PLURAL } from '../kube/spcps.ts';
 import type { SpcPodStatus } from '../kube/spcps.ts';
 import type { Workload } from '../kube/workloads.ts';
@@ -16,7 +15,8 @@ import { discoverConsumption, needsNewPod, workloadKey } from './discovery.ts';
 import type { ConsumedTarget } from './discovery.ts';
 import { decideRestart, indexVersions, mountedVersionsDigest } from './decide.ts';
 import type { PodEvidence, RestartDecision, WorkloadObservation } from './decide.ts';
-import { DIGEST_ANNOTATION, FIELD_MANAGER } from '../names.ts';
+import { DIGEST_ANNOTATION, FIELD_MANAGER, KUBE_CONCURRENCY } from '../names.ts';
+import { mapUntilError, semaphore } from '../util/concurrency.ts';
 
 export interface RestartedWorkload {
   kind: 'Deployment' | 'StatefulSet' | 'DaemonSet';
@@ -176,10 +176,10 @@ export async function restartChangedWorkloads(
   const items: PlanItem[] = [];
   const restarted: RestartedWorkload[] = [];
   const warnings: string[] = [];
-  const request = limiter(KUBE_CONCURRENCY);
+  const request = semaphore(KUBE_CONCURRENCY);
   interface Outcome { items: PlanItem[]; restarted: RestartedWorkload[]; warnings: string[] }
   // Namespaces are independent: a few at a time, each outcome kept in namespace order.
-  const outcomes = await mapLimit(namespaces, KUBE_CONCURRENCY, async (ns): Promise<Outcome> => {
+  const outcomes = await mapUntilError(namespaces, KUBE_CONCURRENCY, async (ns): Promise<Outcome> => {
     const out: Outcome = { items: [], restarted: [], warnings: [] };
     let snap: NamespaceSnapshot;
     try {

@@ -7,7 +7,7 @@ import { hasCode, messageOf, statusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
-import { RateLimiter, VAULT_LIMITS, mapLimited } from './limiter.ts';
+import { RateLimiter, VAULT_LIMITS } from './limiter.ts';
 import { objectReader } from './objects.ts';
 import type { ObjectLookup } from './objects.ts';
 import { deleteSecret, getDeleted, listLive, readValue, recover, toLive, vaultGateway, writeVersion } from './gateway.ts';
@@ -25,6 +25,7 @@ import { generateValue, maskValue, newDigestKey, valueDigest } from './values.ts
 import { STATE_CONTENT_TYPE, VersionIndex, attributesFingerprint, decodeShard, entryFor, stateShardOf } from './versions.ts';
 import type { IndexEntry } from './versions.ts';
 import { ACTION_NAME, OWNER_TAG } from '../names.ts';
+import { mapAll } from '../util/concurrency.ts';
 
 export type { VaultAccessPolicy, VaultInfo } from './model.ts';
 export { VaultSyncError } from './model.ts';
@@ -150,7 +151,7 @@ async function readIndex(client: SecretClient, limiter: RateLimiter, live: Map<s
     found.push({ shard, name: l.name });
   }
   const shards = new Map<number, Map<string, IndexEntry> | undefined>();
-  await mapLimited(found, VAULT_LIMITS.concurrency, async (f) => {
+  await mapAll(found, VAULT_LIMITS.concurrency, async (f) => {
     try {
       const s = await limiter.run('read', () => client.getSecret(f.name));
       shards.set(f.shard, decodeShard(s.value));
@@ -175,7 +176,7 @@ async function writeIndex(ctx: SyncContext, index: VersionIndex, live: Map<strin
   }
   if (!writes.length) return;
   try {
-    await mapLimited(writes, VAULT_LIMITS.concurrency, (w) =>
+    await mapAll(writes, VAULT_LIMITS.concurrency, (w) =>
       writeVersion(ctx.client, ctx.limiter, w.name, w.value, { tags: { [OWNER_TAG]: ACTION_NAME }, contentType: STATE_CONTENT_TYPE }, true),
     );
     core.debug(`version index updated (${writes.length} shard(s))`);
@@ -190,7 +191,7 @@ async function writeIndex(ctx: SyncContext, index: VersionIndex, live: Map<strin
  * replaces (a vault full of deleted secrets); then the names not seen yet are probed one by one.
  */
 async function findDeleted(client: SecretClient, limiter: RateLimiter, names: string[]): Promise<DeletedSecretInfo[]> {
-  const probe = (list: string[]): Promise<(DeletedSecretInfo | undefined)[]> => mapLimited(list, VAULT_LIMITS.concurrency, (n) => getDeleted(client, limiter, n));
+  const probe = (list: string[]): Promise<(DeletedSecretInfo | undefined)[]> => mapAll(list, VAULT_LIMITS.concurrency, (n) => getDeleted(client, limiter, n));
   if (names.length <= 25) return (await probe(names)).filter((d): d is DeletedSecretInfo => d !== undefined);
   const wanted = new Set(names.map((n) => n.toLowerCase()));
   const found: DeletedSecretInfo[] = [];
@@ -260,7 +261,7 @@ async function lookupKeys(session: AzureSession, vault: VaultInfo, manifest: Man
   const found = new Map<string, ObjectLookup>();
   if (!names.length) return found;
   const reader = objectReader(session.credential, session.cloud, vault.uri);
-  await mapLimited(names, VAULT_LIMITS.concurrency, async (name) => {
+  await mapAll(names, VAULT_LIMITS.concurrency, async (name) => {
     found.set(name.toLowerCase(), await limiter.run('read', () => reader.lookup('keys', name)));
   });
   const unreadable = [...found.values()].find((k) => k.state === 'unreadable');
@@ -314,7 +315,7 @@ async function planWithLedgers(book: LedgerBook, input: PlanInput): Promise<Secr
   if (!writers.length && !others) return first;
   const byKey = new Map<string, GrantLedger>();
   if (others) for (const l of await book.others()) byKey.set(l.instance, l);
-  await mapLimited(writers.filter((k) => !byKey.has(k)), VAULT_LIMITS.concurrency, async (k) => {
+  await mapAll(writers.filter((k) => !byKey.has(k)), VAULT_LIMITS.concurrency, async (k) => {
     const l = await book.ofInstance(k);
     if (l) byKey.set(l.instance, l);
   });
@@ -376,7 +377,7 @@ export async function syncSecrets(
     // Values read only where the digest cannot decide (first run, adopted secrets, a new digest key).
     const toRead = secretsNeedingValueRead(manifest, state, digest);
     const equals = new Map<string, boolean>();
-    await mapLimited(toRead, VAULT_LIMITS.concurrency, async (name) => {
+    await mapAll(toRead, VAULT_LIMITS.concurrency, async (name) => {
       const current = await readValue(ctx.client, ctx.limiter, name);
       equals.set(name.toLowerCase(), current !== undefined && current === values.get(name.toLowerCase()));
     });
@@ -458,7 +459,7 @@ async function applyPlan(
       await recordSecrets(book, own, plan.record);
       // Before the secrets: their digest tags mean nothing without it (a crash in between only costs value reads).
       await digestKey?.persist?.();
-      await mapLimited(plan.secrets, VAULT_LIMITS.concurrency, async (p) => {
+      await mapAll(plan.secrets, VAULT_LIMITS.concurrency, async (p) => {
         const v = await execute(ctx, p, values);
         if (v.wrote) written.set(p.name.toLowerCase(), v.version);
       });
@@ -468,7 +469,7 @@ async function applyPlan(
     // Versions for the gate: written ones from the writes, the others from the index or a lookup.
     const wanted = mountedNames(manifest);
     const secrets: SecretVersion[] = [];
-    await mapLimited(manifest.secrets, VAULT_LIMITS.concurrency, async (spec) => {
+    await mapAll(manifest.secrets, VAULT_LIMITS.concurrency, async (spec) => {
       const key = spec.name.toLowerCase();
       const p = plan.secrets.find((x) => x.spec === spec);
       const changed = p?.op.kind === 'set';
@@ -552,7 +553,7 @@ export async function currentVersions(session: AzureSession, vault: VaultInfo, m
   const wanted = mountedNames(manifest);
   const out: SecretVersion[] = [];
   const missing: string[] = [];
-  await mapLimited(manifest.secrets, VAULT_LIMITS.concurrency, async (spec) => {
+  await mapAll(manifest.secrets, VAULT_LIMITS.concurrency, async (spec) => {
     if (isExistingKey(spec)) {
       const k = keys.get(spec.name.toLowerCase());
       if (k?.state === 'missing') missing.push(spec.name);

@@ -93,23 +93,3 @@ export class RateLimiter {
     }
   }
 }
-
-/** Maps `items` through `fn` with at most `concurrency` in flight; rejects with the first error after all settle. */
-export async function mapLimited<T, R>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  const errors: unknown[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i] as T, i);
-      } catch (e) {
-        errors.push(e);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
-  if (errors.length) throw errors[0];
-  return results;
-}
