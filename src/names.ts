@@ -31,6 +31,26 @@ export const OUTPUT = {
 
 /** Key Vault tag on the secrets and identities the action wrote (value: ACTION_NAME). */
 export const OWNER_TAG = 'managed-by';
+/** Key Vault tags on each version the action writes: the writer's manifest instance key (manifest/instance.ts)... */
+export const TAG_INSTANCE = 'akv-aks-instance';
+/** For people: the writer's owner (explicit owner or manifest path), repository and cluster. */
+export const TAG_MANIFEST = 'akv-aks-manifest';
+export const TAG_REPOSITORY = 'akv-aks-repository';
+export const TAG_CLUSTER = 'akv-aks-cluster';
+export const TAG_COMMIT = 'akv-aks-commit';
+export const TAG_DIGEST = 'akv-aks-digest';
+export const TAG_SOURCE = 'akv-aks-source';
+
+// Names in the vault the action keeps for itself (reserved from manifests: vault/plan.ts isReservedSecretName).
+/** The vault secret holding the HMAC key of the value digests (readable only by value-readers). */
+export const DIGEST_KEY_SECRET = 'akv-aks-digest-key';
+/** The vault's write lease (vault/lease.ts). */
+export const LEASE_SECRET = 'akv-aks-lease';
+/** The version index (vault/versions.ts): `akv-aks-state-<instance key>`, then `-1`, `-2`... */
+export const STATE_SECRET = 'akv-aks-state';
+/** A manifest instance's grant ledger (ledger/model.ts): `akv-aks-grants-<instance key>`. */
+export const LEDGER_PREFIX = 'akv-aks-grants-';
+
 /** Kubernetes label on the objects the action applied (value: ACTION_NAME). */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 /** Which manifest instance (owner + cluster) an object belongs to: `instanceId(manifest)`. */

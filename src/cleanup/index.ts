@@ -13,8 +13,8 @@ import type { KubernetesObject, V1ManagedFieldsEntry } from '@kubernetes/client-
 import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam } from '../auth/arm.ts';
 import { ledgerBook, readLedgers } from '../ledger/store.ts';
 import type { LedgerBook } from '../ledger/store.ts';
-import { deleteSecret, getDeleted, listLive, vaultGateway } from '../vault/gateway.ts';
-import type { VaultGateway } from '../vault/gateway.ts';
+import { deleteSecret, getDeleted, listLive, vaultGateway } from '../keyvault/gateway.ts';
+import type { VaultGateway } from '../keyvault/gateway.ts';
 import { hasCode, messageOf, retryWhile, statusOf as azureStatus } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import { groupIdentities } from '../identity/plan.ts';
@@ -25,10 +25,10 @@ import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../kube/spcps.ts';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import { instanceId } from '../render/labels.ts';
-import type { VaultInfo } from '../vault/index.ts';
 import { declaredKubeObjects, kubeKeepReason, planCleanup } from './plan.ts';
 import type { CleanupOp, CleanupStep, FoundRoleAssignment, IdentityFound, KubeFound, KubeKind, KubeState, NamespaceEntry, SecretsState } from './plan.ts';
 import { ACTION_NAME, CLEANUP_PROPAGATION_MS, INSTANCE_LABEL, MANAGED_BY_LABEL } from '../names.ts';
+import type { VaultInfo } from '../keyvault/model.ts';
 
 export { planCleanup } from './plan.ts';
 export type { CleanupInput, CleanupOp, CleanupStep } from './plan.ts';

@@ -20,13 +20,14 @@
 // - Secrets: only with `cleanup.deleteSecrets`, only secrets the action wrote (ownership tag),
 //   never `existing` ones; purged only with `cleanup.purge`.
 import { federatedCredentialName, normalizeScope, roleAssignmentName, scopeCovers, shortScope, wantedPermissions } from '../identity/plan.ts';
-import type { LiveCredential, PolicyPermissions } from '../identity/plan.ts';
+import type { LiveCredential } from '../identity/plan.ts';
 import { credentialRecord, identityRecord, ledgerName, otherClaims, permKey } from '../ledger/model.ts';
 import type { GrantLedger } from '../ledger/model.ts';
 import type { IdentitySpec, Manifest, TargetSpec } from '../manifest/types.ts';
 import type { PlanItem, PlanKind } from '../plan/types.ts';
 import { instanceId, legacyInstanceId } from '../render/labels.ts';
 import { ACTION_NAME, FIELD_MANAGER, INSTANCE_LABEL, MANAGED_BY_LABEL, OWNER_TAG } from '../names.ts';
+import type { PolicyPermissions } from '../keyvault/model.ts';
 
 export type KubeKind = 'SecretProviderClass' | 'ServiceAccount' | 'Namespace';
 

@@ -6,30 +6,20 @@ import type { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam } from '../auth/arm.ts';
 import { errorCodes, hasCode, messageOf, retryWhile, statusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
-import type { IdentitySpec, Manifest } from '../manifest/types.ts';
+import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
-import type { VaultInfo } from '../vault/index.ts';
 import { grantScopes, groupIdentities, missingPermissions, planFederation, planGrants, roleAssignmentName, unreadableObjects, wantedCredentials, wantedPermissions } from './plan.ts';
-import type { IdentityGroup, LiveAssignment, LiveCredential, PolicyPermissions, RolePermission, WantedGrant } from './plan.ts';
+import type { IdentityGroup, LiveAssignment, LiveCredential, RolePermission, WantedGrant } from './plan.ts';
 import type { LedgerClaims } from '../ledger/model.ts';
 import { ledgerBook, recordGrants } from '../ledger/store.ts';
 import type { LedgerBook } from '../ledger/store.ts';
 import { credentialRecord, identityRecord } from '../ledger/model.ts';
 import { ACTION_NAME, IDENTITY_PROPAGATION_MS, OWNER_TAG, TOKEN_EXCHANGE_AUDIENCE } from '../names.ts';
 import { mapAll } from '../util/concurrency.ts';
+import type { PolicyPermissions, VaultInfo } from '../keyvault/model.ts';
+import type { NamespaceIdentity } from './model.ts';
 
 export { proveAccess, ProofError } from './prove.ts';
-
-export interface NamespaceIdentity {
-  namespace: string;
-  mode: IdentitySpec['mode'];
-  name?: string;
-  clientId?: string;
-  principalId?: string;
-  resourceId?: string;
-  /** Service accounts of this namespace that use the identity. */
-  serviceAccounts?: string[];
-}
 
 export class IdentityError extends Error {
   constructor(message: string, cause?: unknown) {

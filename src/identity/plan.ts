@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { IdentitySpec, Manifest, ObjectType, TargetSpec } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import { MAX_FEDERATED_CREDENTIALS, TOKEN_EXCHANGE_AUDIENCE } from '../names.ts';
+import type { PolicyPermissions } from '../keyvault/model.ts';
 
 
 /** `system:serviceaccount:NS:SA`, the subject of a Kubernetes service-account token. */
@@ -263,12 +264,6 @@ export function planGrants(
 export function shortScope(scope: string): string {
   const m = /\/providers\/Microsoft\.KeyVault\/(vaults\/.*)$/i.exec(scope);
   return m?.[1] ?? scope;
-}
-
-export interface PolicyPermissions {
-  secrets: string[];
-  keys: string[];
-  certificates: string[];
 }
 
 /** Access-policy permissions a principal needs: `get` on secrets, on keys/certs only when mounted. */

@@ -11,12 +11,12 @@ import { cachedCredential, reuseRecentAssertion } from '../auth/token-cache.ts';
 import { FEDERATION_CODES } from '../auth/login.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { Manifest, TargetSpec } from '../manifest/types.ts';
-import type { VaultInfo } from '../vault/index.ts';
-import { objectReader } from '../vault/objects.ts';
-import { maskValue } from '../vault/values.ts';
-import type { NamespaceIdentity } from './index.ts';
+import { objectReader } from '../keyvault/objects.ts';
 import { serviceAccountSubject } from './plan.ts';
 import { identityOf, planProof, type ProofTarget } from './prove-plan.ts';
+import type { VaultInfo } from '../keyvault/model.ts';
+import { maskValue } from '../util/mask.ts';
+import type { NamespaceIdentity } from './model.ts';
 
 export type ProofCause = 'federation-mismatch' | 'issuer-unreachable' | 'missing-role' | 'missing-secret' | 'unknown-identity' | 'other';
 

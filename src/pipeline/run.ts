@@ -14,10 +14,10 @@ import { planProof, provable } from '../identity/prove-plan.ts';
 import { countByAction, gateLogLines, planLogLines } from '../report/format.ts';
 import type { RunReport } from '../report/model.ts';
 import type { LedgerBook } from '../ledger/store.ts';
-import type { VaultInfo } from '../vault/index.ts';
-import { maskValue } from '../vault/values.ts';
 import { formatDuration } from '../util/duration.ts';
 import { logSafe } from '../util/escape.ts';
+import type { VaultInfo } from '../keyvault/model.ts';
+import { maskValue } from '../util/mask.ts';
 
 type Steps = typeof import('./steps.ts');
 

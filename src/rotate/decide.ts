@@ -18,8 +18,9 @@
 import { createHash } from 'node:crypto';
 import type { MountedObject } from '../manifest/types.ts';
 import type { SecretVersion } from '../plan/types.ts';
-import type { ConsumedTarget, WorkloadRef } from './discovery.ts';
+import type { ConsumedTarget } from './discovery.ts';
 import { needsNewPod } from './discovery.ts';
+import type { WorkloadRef } from '../kube/workloads.ts';
 
 
 export type VersionIndex = ReadonlyMap<string, SecretVersion>;

@@ -13,10 +13,10 @@ import * as core from '@actions/core';
 import type { SecretProperties } from '@azure/keyvault-secrets';
 import { randomBytes } from 'node:crypto';
 import { sleep } from '../auth/http.ts';
-import type { VaultGateway } from './gateway.ts';
-import { writeVersion } from './gateway.ts';
-import { LEASE_SECRET } from './plan.ts';
+import type { VaultGateway } from '../keyvault/gateway.ts';
+import { writeVersion } from '../keyvault/gateway.ts';
 import { ACTION_NAME, OWNER_TAG } from '../names.ts';
+import { LEASE_SECRET } from '../names.ts';
 
 export const LEASE_CONTENT_TYPE = 'application/vnd.akv-aks.lease';
 const TAG_HOLDER = 'akv-aks-holder';

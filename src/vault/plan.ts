@@ -4,51 +4,16 @@
 import type { ManifestInstance } from '../manifest/instance.ts';
 import type { Manifest, SecretSpec } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
-import type { ObjectLookup } from './objects.ts';
+import type { ObjectLookup } from '../keyvault/objects.ts';
 import { isStateSecretName } from './versions.ts';
 import { isLedgerName } from '../ledger/model.ts';
-import { ACTION_NAME, OWNER_TAG } from '../names.ts';
+import { ACTION_NAME, DIGEST_KEY_SECRET, LEASE_SECRET, OWNER_TAG, TAG_CLUSTER, TAG_COMMIT, TAG_DIGEST, TAG_INSTANCE, TAG_MANIFEST, TAG_REPOSITORY, TAG_SOURCE } from '../names.ts';
+import type { DeletedSecretInfo, DesiredProperties, LiveSecret } from '../keyvault/model.ts';
 
-/** The writer's manifest instance key (manifest/instance.ts): who wrote the current version. */
-export const TAG_INSTANCE = 'akv-aks-instance';
-/** For people: the writer's owner (explicit owner or manifest path), repository and cluster. */
-export const TAG_MANIFEST = 'akv-aks-manifest';
-export const TAG_REPOSITORY = 'akv-aks-repository';
-export const TAG_CLUSTER = 'akv-aks-cluster';
-export const TAG_COMMIT = 'akv-aks-commit';
-export const TAG_DIGEST = 'akv-aks-digest';
-export const TAG_SOURCE = 'akv-aks-source';
-/** The vault secret holding the HMAC key of the value digests (readable only by value-readers). */
-export const DIGEST_KEY_SECRET = 'akv-aks-digest-key';
 export const DIGEST_KEY_CONTENT_TYPE = 'application/vnd.akv-aks.digest-key';
-/** The vault's write lease (vault/lease.ts). */
-export const LEASE_SECRET = 'akv-aks-lease';
-
 /** Names the action keeps for itself: the digest key and the version index shards (src/vault/versions.ts). */
 export function isReservedSecretName(name: string): boolean {
   return name.toLowerCase() === DIGEST_KEY_SECRET || name.toLowerCase() === LEASE_SECRET || isStateSecretName(name) || isLedgerName(name);
-}
-
-/** Metadata of a secret's current version, as LIST returns it (no value). */
-export interface LiveSecret {
-  name: string;
-  /** Version id when known (LIST does not return it). */
-  version?: string;
-  enabled?: boolean;
-  tags: Record<string, string>;
-  contentType?: string;
-  createdOn?: Date;
-  /** When the current version was written or its properties last changed (whole seconds). */
-  updatedOn?: Date;
-  expiresOn?: Date;
-  notBefore?: Date;
-  /** True for the secret backing a Key Vault certificate. */
-  managed?: boolean;
-}
-
-export interface DeletedSecretInfo {
-  name: string;
-  tags: Record<string, string>;
 }
 
 export interface VaultState {
@@ -57,13 +22,6 @@ export interface VaultState {
   deleted: Map<string, DeletedSecretInfo>;
   /** Existing keys the manifest declares, as the keys API answered (lower-cased names); absent: not read. */
   keys?: Map<string, ObjectLookup>;
-}
-
-export interface DesiredProperties {
-  tags: Record<string, string>;
-  contentType?: string;
-  expiresOn?: Date;
-  notBefore?: Date;
 }
 
 export type SecretOp =

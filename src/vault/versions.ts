@@ -24,9 +24,9 @@
 // shards, up to MAX_SHARDS (about 33,000 secrets).
 import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { LiveSecret } from './plan.ts';
+import type { LiveSecret } from '../keyvault/model.ts';
+import { STATE_SECRET } from '../names.ts';
 
-export const STATE_SECRET = 'akv-aks-state';
 export const STATE_CONTENT_TYPE = 'application/vnd.akv-aks.version-index';
 export const STATE_PREFIX = 'akv-aks-index:v1:';
 /** Characters per shard value (Key Vault's limit is 25 KB; keep a margin). */

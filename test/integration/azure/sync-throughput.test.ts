@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { AzureSession } from '../../../src/auth/login.ts';
 import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
-import { VAULT_LIMITS } from '../../../src/vault/limiter.ts';
+import { VAULT_LIMITS } from '../../../src/keyvault/limiter.ts';
 import { control } from '../../support/sandbox.ts';
 import { captureStdout, createTestVault, sandboxSession, vaultStats } from './helpers.ts';
 import type { TestVault } from './helpers.ts';

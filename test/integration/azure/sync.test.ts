@@ -4,15 +4,15 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import type { AzureSession } from '../../../src/auth/login.ts';
 import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
-import { DIGEST_KEY_SECRET, TAG_DIGEST } from '../../../src/vault/plan.ts';
 import { VaultSyncError, currentVersions, describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import { stateShardName } from '../../../src/vault/versions.ts';
-import type { VaultInfo } from '../../../src/vault/index.ts';
 import { control, recordMark } from '../../support/sandbox.ts';
 import { captureStdout, createTestVault, dataClient, sandboxSession, vaultStats, visibleLog } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
 import { ACTION_NAME, OWNER_TAG } from '../../../src/names.ts';
+import type { VaultInfo } from '../../../src/keyvault/model.ts';
+import { DIGEST_KEY_SECRET, TAG_DIGEST } from '../../../src/names.ts';
 
 jest.setTimeout(120_000);
 

@@ -1,8 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { DIGEST_KEY_SECRET, TAG_DIGEST, TAG_INSTANCE, TAG_MANIFEST, ownershipTags, planSecrets, secretsNeedingValueRead } from '../../../src/vault/plan.ts';
-import type { LiveSecret, PlanInput, VaultState } from '../../../src/vault/plan.ts';
+import { ownershipTags, planSecrets, secretsNeedingValueRead } from '../../../src/vault/plan.ts';
+import type { PlanInput, VaultState } from '../../../src/vault/plan.ts';
 import { manifest, secret } from './fixtures.ts';
 import { ACTION_NAME, OWNER_TAG } from '../../../src/names.ts';
+import type { LiveSecret } from '../../../src/keyvault/model.ts';
+import { DIGEST_KEY_SECRET, TAG_DIGEST, TAG_INSTANCE, TAG_MANIFEST } from '../../../src/names.ts';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
 /** Another manifest instance's key. */

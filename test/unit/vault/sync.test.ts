@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import type { AzureSession } from '../../../src/auth/login.ts';
 import type { SecretSpec } from '../../../src/manifest/types.ts';
 import { manifest, secret, target } from './fixtures.ts';
-import { LEASE_SECRET } from '../../../src/vault/plan.ts';
 import { stateShardName } from '../../../src/vault/versions.ts';
 import { ACTION_NAME, OWNER_TAG } from '../../../src/names.ts';
+import { LEASE_SECRET } from '../../../src/names.ts';
 
 interface Version {
   version: string;
@@ -144,7 +144,7 @@ jest.unstable_mockModule('../../../src/auth/arm.ts', () => ({
 let fakeKeys = new Map<string, string>();
 let keysForbidden = false;
 const keyRequests: string[] = [];
-jest.unstable_mockModule('../../../src/vault/objects.ts', () => ({
+jest.unstable_mockModule('../../../src/keyvault/objects.ts', () => ({
   objectReader: () => ({
     lookup: async (_collection: string, name: string) => {
       keyRequests.push(name);

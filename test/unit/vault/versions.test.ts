@@ -1,7 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { isReservedSecretName } from '../../../src/vault/plan.ts';
-import type { LiveSecret } from '../../../src/vault/plan.ts';
 import {
   MAX_SHARD_CHARS,
   STATE_PREFIX,
@@ -16,6 +15,7 @@ import {
 } from '../../../src/vault/versions.ts';
 import type { IndexEntry } from '../../../src/vault/versions.ts';
 import { ACTION_NAME, OWNER_TAG } from '../../../src/names.ts';
+import type { LiveSecret } from '../../../src/keyvault/model.ts';
 
 const T0 = new Date('2026-11-23T12:00:00Z');
 const version = (): string => randomBytes(16).toString('hex');

@@ -11,10 +11,10 @@ import { RateLimiter, VAULT_LIMITS } from './limiter.ts';
 import { lostWriteGuardPolicy } from './lost-write.ts';
 import { VaultSyncError } from './model.ts';
 import type { VaultInfo } from './model.ts';
-import { TAG_DIGEST } from './plan.ts';
-import type { DeletedSecretInfo, DesiredProperties, LiveSecret } from './plan.ts';
-import { maskValue } from './values.ts';
 import { ACTION_NAME, OWNER_TAG, VAULT_PROPAGATION_MS } from '../names.ts';
+import type { DeletedSecretInfo, DesiredProperties, LiveSecret } from './model.ts';
+import { maskValue } from '../util/mask.ts';
+import { TAG_DIGEST } from '../names.ts';
 
 export interface VaultGateway {
   client: SecretClient;
