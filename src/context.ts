@@ -3,7 +3,7 @@
 import * as core from '@actions/core';
 import { resolveCloud } from './auth/cloud.ts';
 import { PROVE_MODES, type ProveMode } from './identity/prove-plan.ts';
-import { parseDuration } from './util/duration.ts';
+import { parseDurationMs } from './util/duration.ts';
 import { hasUnsafeChars, logSafe } from './util/escape.ts';
 import { INPUT, TOKEN_EXCHANGE_AUDIENCE } from './names.ts';
 
@@ -110,7 +110,7 @@ export function getSettings(env: Record<string, string | undefined> = process.en
   const mode = modeRaw as Mode;
   // verify only reads the vault and the cluster but still logs in; every mode needs the ids.
   const timeoutRaw = core.getInput(INPUT.timeout) || '10m';
-  const timeoutMs = parseDuration(timeoutRaw);
+  const timeoutMs = parseDurationMs(timeoutRaw);
   if (timeoutMs === undefined || timeoutMs <= 0) {
     throw new InputError(INPUT.timeout, `expected seconds or a duration such as 90s, 10m, 1h; got '${logSafe(timeoutRaw, 100)}'`);
   }

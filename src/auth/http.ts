@@ -106,7 +106,7 @@ export function hasCode(e: unknown, ...codes: string[]): boolean {
   return codes.some((c) => found.includes(c.toLowerCase()));
 }
 
-export function statusOf(e: unknown): number | undefined {
+export function azureStatusOf(e: unknown): number | undefined {
   if (!e || typeof e !== 'object') return undefined;
   const err = e as ErrorLike;
   if (typeof err.statusCode === 'number') return err.statusCode;

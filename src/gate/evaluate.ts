@@ -9,7 +9,7 @@ import { currentPods, isPodReady, refOf, rolloutStatus, templateOf } from '../ku
 import { needsNewPod, objectFileName } from '../rotate/discovery.ts';
 import type { ConsumedTarget } from '../rotate/discovery.ts';
 import { expectedVersion, indexVersions, mountedVersionsDigest, objectId } from '../rotate/decide.ts';
-import type { VersionIndex } from '../rotate/decide.ts';
+import type { VersionsByName } from '../rotate/decide.ts';
 import { consumersIn } from '../rotate/index.ts';
 import type { NamespaceSnapshot } from '../rotate/index.ts';
 import { classifyMountFailure, crashLoop, dedupe, oneLine, summarizeMountMessage } from './diagnose.ts';
@@ -125,7 +125,7 @@ function checkPod(
   consumed: ConsumedTarget[],
   snap: NamespaceSnapshot,
   gs: GateSnapshot,
-  versions: VersionIndex,
+  versions: VersionsByName,
   opts: GateOptions,
 ): PodCheck {
   const ns = snap.namespace;
@@ -192,7 +192,7 @@ function checkPod(
 }
 
 /** Env consumers see new content only in pods started after the change. */
-function envFresh(pod: V1Pod, w: Workload, consumed: ConsumedTarget[], versions: VersionIndex, opts: GateOptions): { ok: boolean; expected: string; actual: string } {
+function envFresh(pod: V1Pod, w: Workload, consumed: ConsumedTarget[], versions: VersionsByName, opts: GateOptions): { ok: boolean; expected: string; actual: string } {
   const digest = mountedVersionsDigest(consumed, versions);
   const podDigest = pod.metadata?.annotations?.[DIGEST_ANNOTATION];
   const created = time(pod.metadata?.creationTimestamp);

@@ -4,7 +4,7 @@
 import * as core from '@actions/core';
 import type { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam } from '../auth/arm.ts';
-import { errorCodes, hasCode, messageOf, retryWhile, statusOf } from '../auth/http.ts';
+import { errorCodes, hasCode, messageOf, retryWhile, azureStatusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
@@ -66,7 +66,7 @@ async function getIdentity(msi: ManagedServiceIdentityClient, rg: string, name: 
     const i = await msi.userAssignedIdentities.get(rg, name);
     return { id: i.id, clientId: i.clientId, principalId: i.principalId };
   } catch (e) {
-    if (statusOf(e) === 404) return undefined;
+    if (azureStatusOf(e) === 404) return undefined;
     throw e;
   }
 }
@@ -90,7 +90,7 @@ function identityDirectory(session: AzureSession): (subscriptionId: string, rg: 
             if (i.name) out.set(i.name.toLowerCase(), { id: i.id, clientId: i.clientId, principalId: i.principalId });
           }
         } catch (e) {
-          if (statusOf(e) === 403 || statusOf(e) === 404) return undefined;
+          if (azureStatusOf(e) === 403 || azureStatusOf(e) === 404) return undefined;
           throw e;
         }
         return out;
@@ -289,7 +289,7 @@ async function ensureGroup(
     if (spec.mode === 'managed') claims.identities = [record];
     claims.credentials = wanted.map((w) => credentialRecord(record, w.name));
     const live = resolved.exists
-      ? await retryWhile(() => listCredentials(msi!, rg, idName), (e) => createdNow && statusOf(e) === 404, { timeoutMs: IDENTITY_PROPAGATION_MS })
+      ? await retryWhile(() => listCredentials(msi!, rg, idName), (e) => createdNow && azureStatusOf(e) === 404, { timeoutMs: IDENTITY_PROPAGATION_MS })
       : [];
     const fed = planFederation(idName, live, wanted);
     items.push(...fed.items);
@@ -305,8 +305,8 @@ async function ensureGroup(
                 audiences: [TOKEN_EXCHANGE_AUDIENCE],
               }),
             // 404: a just-created identity not yet visible to its child resources; 409: another write in flight
-            (e) => (createdNow && statusOf(e) === 404) || hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'),
-            { timeoutMs: IDENTITY_PROPAGATION_MS, onRetry: (e) => core.info(`federated credential ${idName}/${w.name}: retrying (${statusOf(e) ?? ''} ${firstCode(e)})`) },
+            (e) => (createdNow && azureStatusOf(e) === 404) || hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'),
+            { timeoutMs: IDENTITY_PROPAGATION_MS, onRetry: (e) => core.info(`federated credential ${idName}/${w.name}: retrying (${azureStatusOf(e) ?? ''} ${firstMessageLine(e)})`) },
           );
           core.info(`federated credential ${idName}/${w.name}: ${w.subject} on ${w.issuer}`);
         }
@@ -407,7 +407,7 @@ async function addAccessPolicy(
   await deps.mutex.run(`vault:${vault.id}`, () =>
     retryWhile(
       () => kvm.vaults.updateAccessPolicy(vault.resourceGroup!, vault.name, 'add', { properties: { accessPolicies: [entry] } }),
-      (e) => statusOf(e) === 409 || hasCode(e, 'PrincipalNotFound'),
+      (e) => azureStatusOf(e) === 409 || hasCode(e, 'PrincipalNotFound'),
       { timeoutMs: IDENTITY_PROPAGATION_MS },
     ),
   );
@@ -415,7 +415,7 @@ async function addAccessPolicy(
   core.info(`access policy on ${vault.name} for ${what}`);
 }
 
-function firstCode(e: unknown): string {
+function firstMessageLine(e: unknown): string {
   return messageOf(e).split('\n')[0]?.slice(0, 200) ?? '';
 }
 

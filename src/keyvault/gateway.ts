@@ -5,7 +5,7 @@
 import * as core from '@actions/core';
 import type { SecretClient, SecretProperties } from '@azure/keyvault-secrets';
 import { secretClient } from '../auth/arm.ts';
-import { hasCode, messageOf, retryWhile, statusOf } from '../auth/http.ts';
+import { hasCode, messageOf, retryWhile, azureStatusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import { RateLimiter, VAULT_LIMITS } from './limiter.ts';
 import { lostWriteGuardPolicy } from './lost-write.ts';
@@ -51,7 +51,7 @@ export async function listLive(client: SecretClient, limiter: RateLimiter, vault
     try {
       page = await limiter.run('read', () => pages.next());
     } catch (e) {
-      const status = statusOf(e);
+      const status = azureStatusOf(e);
       throw new VaultSyncError(`Key Vault ${vaultName}: listing its secrets failed at page ${n + 1}${status ? ` (HTTP ${status})` : ''}: ${messageOf(e)}`, [], e);
     }
     if (page.done) break;
@@ -68,9 +68,9 @@ export async function getDeleted(client: SecretClient, limiter: RateLimiter, nam
     const d = await limiter.run('read', () => client.getDeletedSecret(name));
     return { name: d.name, tags: { ...(d.properties.tags ?? {}) } };
   } catch (e) {
-    if (statusOf(e) === 404) return undefined;
+    if (azureStatusOf(e) === 404) return undefined;
     // Vaults without soft delete, or no permission on deleted secrets: treat as none (the write will tell).
-    if (statusOf(e) === 403 || hasCode(e, 'BadParameter')) return undefined;
+    if (azureStatusOf(e) === 403 || hasCode(e, 'BadParameter')) return undefined;
     throw e;
   }
 }
@@ -82,7 +82,7 @@ export async function readValue(client: SecretClient, limiter: RateLimiter, name
     if (s.value !== undefined) maskValue(s.value);
     return s.value;
   } catch (e) {
-    if (statusOf(e) === 404) return undefined;
+    if (azureStatusOf(e) === 404) return undefined;
     throw e;
   }
 }
@@ -97,7 +97,7 @@ export async function recover(client: SecretClient, limiter: RateLimiter, name: 
       const poller = await limiter.run('write', () => client.beginRecoverDeletedSecret(name, { intervalInMs: 1_000 }));
       return poller.pollUntilDone();
     },
-    (e) => hasCode(e, 'ObjectIsBeingDeleted') || statusOf(e) === 409,
+    (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatusOf(e) === 409,
     { timeoutMs: VAULT_PROPAGATION_MS, onRetry: () => core.info(`secret ${name}: deletion still in progress, waiting to recover it`) },
   );
 }
@@ -157,7 +157,7 @@ export async function deleteSecret(gw: VaultGateway, name: string, purge: boolea
   const poller = await gw.limiter.run('write', () => gw.client.beginDeleteSecret(name, { intervalInMs: 1_000 }));
   if (!purge) return;
   await poller.pollUntilDone();
-  await retryWhile(() => gw.limiter.run('write', () => gw.client.purgeDeletedSecret(name)), (e) => hasCode(e, 'ObjectIsBeingDeleted') || statusOf(e) === 409, {
+  await retryWhile(() => gw.limiter.run('write', () => gw.client.purgeDeletedSecret(name)), (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatusOf(e) === 409, {
     timeoutMs: VAULT_PROPAGATION_MS,
   });
 }
@@ -173,7 +173,7 @@ export async function readStateValue(gw: VaultGateway, name: string): Promise<st
     const s = await gw.limiter.run('read', () => gw.client.getSecret(name));
     return s.properties.tags?.[OWNER_TAG] === ACTION_NAME ? s.value : undefined;
   } catch (e) {
-    if (statusOf(e) === 404) return undefined;
+    if (azureStatusOf(e) === 404) return undefined;
     throw e;
   }
 }

@@ -10,7 +10,7 @@ import type { PlanAction, PlanItem, PlanKind } from '../plan/types.ts';
 import { instanceId, legacyInstanceId, renderAll } from '../render/index.ts';
 import type { KubeObject, RenderFacts } from '../render/index.ts';
 import type { KubeSession } from './client.ts';
-import { errorSummary, statusOf } from './client.ts';
+import { errorSummary, kubeStatusOf } from './client.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from './spcps.ts';
 import { ACTION_NAME, ADOPTED_ANNOTATION, FIELD_MANAGER, INSTANCE_LABEL, KUBE_CONCURRENCY, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../names.ts';
 import { mapUntilError, semaphore } from '../util/concurrency.ts';
@@ -111,7 +111,7 @@ async function readObject(kube: KubeSession, o: KubeObject): Promise<Obj | undef
   try {
     return (await kube.objects.read({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace } })) as Obj;
   } catch (err) {
-    if (statusOf(err) === 404) return undefined;
+    if (kubeStatusOf(err) === 404) return undefined;
     throw err;
   }
 }
@@ -129,7 +129,7 @@ async function namespaceExists(kube: KubeSession, name: string): Promise<boolean
     await kube.core.readNamespace({ name });
     return true;
   } catch (err) {
-    if (statusOf(err) === 404) return false;
+    if (kubeStatusOf(err) === 404) return false;
     throw new Error(`cannot read namespace ${name}: ${errorSummary(err)}`);
   }
 }
@@ -148,7 +148,7 @@ async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[
       const sas = await kube.core.listServiceAccountForAllNamespaces({ labelSelector: selector });
       out.push(...sas.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'ServiceAccount' }) as Obj));
     } catch (err) {
-      if (statusOf(err) !== 403) throw err;
+      if (kubeStatusOf(err) !== 403) throw err;
       const lists = await mapUntilError(namespaces, KUBE_CONCURRENCY, (namespace) => kube.core.listNamespacedServiceAccount({ namespace, labelSelector: selector }));
       for (const sas of lists) out.push(...sas.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'ServiceAccount' }) as Obj));
     }
@@ -161,8 +161,8 @@ async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[
       out.push(...(spcs.items ?? []).map((i) => ({ ...i, apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass' }) as Obj));
     } catch (err) {
       // 404: the CRD is absent, so no SecretProviderClass of ours can exist.
-      if (statusOf(err) !== 404 && statusOf(err) !== 403) throw err;
-      const lists = await mapUntilError(statusOf(err) === 403 ? namespaces : [], KUBE_CONCURRENCY, async (namespace) =>
+      if (kubeStatusOf(err) !== 404 && kubeStatusOf(err) !== 403) throw err;
+      const lists = await mapUntilError(kubeStatusOf(err) === 403 ? namespaces : [], KUBE_CONCURRENCY, async (namespace) =>
         (await kube.custom.listNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] });
       for (const spcs of lists) out.push(...(spcs.items ?? []).map((i) => ({ ...i, apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass' }) as Obj));
     }
@@ -170,7 +170,7 @@ async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[
   };
   const ownNamespaces = async (): Promise<Obj[]> => {
     const nss = await kube.core.listNamespace({ labelSelector: selector }).catch((err: unknown) => {
-      if (statusOf(err) === 403) return { items: [] };
+      if (kubeStatusOf(err) === 403) return { items: [] };
       throw err;
     });
     return nss.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'Namespace' }) as Obj);
@@ -334,7 +334,7 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
     try {
       after = await request(() => serverSideApply(kube, applied, plan, force));
     } catch (err) {
-      const status = statusOf(err);
+      const status = kubeStatusOf(err);
       if (status === 409) {
         const msg = `${o.kind} ${name} exists with fields another manager owns (${errorSummary(err)}); the action does not overwrite objects it does not own: remove the conflicting fields or add the labels ${MANAGED_BY_LABEL}=${ACTION_NAME} and ${INSTANCE_LABEL}=${instance} to hand it over`;
         if (plan) return item('refuse', 'owned by another field manager');
@@ -387,7 +387,7 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
       await kube.objects.delete({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace } });
       core.info(`pruned ${o.kind} ${name}`);
     } catch (err) {
-      if (statusOf(err) !== 404) throw new Error(`cannot prune ${o.kind} ${name}: ${errorSummary(err)}`);
+      if (kubeStatusOf(err) !== 404) throw new Error(`cannot prune ${o.kind} ${name}: ${errorSummary(err)}`);
     }
   }
   return items;

@@ -146,7 +146,7 @@ export async function serviceAccountToken(
 }
 
 /** HTTP status of a client-node error, if it carries one. */
-export function statusOf(err: unknown): number | undefined {
+export function kubeStatusOf(err: unknown): number | undefined {
   if (err && typeof err === 'object') {
     const e = err as { code?: unknown; statusCode?: unknown };
     if (typeof e.code === 'number') return e.code;
@@ -157,7 +157,7 @@ export function statusOf(err: unknown): number | undefined {
 
 /** A short, value-free description of a Kubernetes API error (status + the API's message). */
 export function errorSummary(err: unknown): string {
-  const status = statusOf(err);
+  const status = kubeStatusOf(err);
   const body = (err as { body?: unknown } | undefined)?.body;
   let message: string | undefined;
   if (typeof body === 'string') {

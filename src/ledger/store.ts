@@ -2,7 +2,7 @@
 // One LedgerBook per run and vault: each ledger is read at most once, the others only when a step
 // needs to know who else relies on something (a prune, a conflict, a change of grants, clean-up).
 import * as core from '@actions/core';
-import { messageOf, statusOf } from '../auth/http.ts';
+import { messageOf, azureStatusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import { describeInstance } from '../manifest/instance.ts';
 import type { ManifestInstance } from '../manifest/instance.ts';
@@ -110,7 +110,7 @@ export async function recordGrants(book: LedgerBook, claims: LedgerClaims): Prom
   } catch (e) {
     // A workflow identity that may read but not write secrets (a manifest of `existing` secrets only)
     // still gets its grants; without the record, clean-up keeps what it cannot attribute.
-    if (statusOf(e) !== 403) throw e;
+    if (azureStatusOf(e) !== 403) throw e;
     core.warning(`grant ledger ${book.name} not written (${messageOf(e).split('\n')[0] ?? 'Forbidden'}): the grants are made, but clean-up will not know which of them the action added or shares with other manifests`);
   }
 }

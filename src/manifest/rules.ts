@@ -21,7 +21,7 @@ export const DEFAULT_GENERATE_LENGTH = 32;
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
 /** `90d` -> 7776000; undefined when not a duration. Units: s, m, h, d, w. */
-export function parseDuration(text: string): number | undefined {
+export function parseDurationSeconds(text: string): number | undefined {
   const m = /^([1-9][0-9]*)([smhdw])$/.exec(text);
   if (!m) return undefined;
   return Number(m[1]) * UNIT_SECONDS[m[2]!]!;

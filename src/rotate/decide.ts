@@ -23,7 +23,7 @@ import { needsNewPod } from './discovery.ts';
 import type { WorkloadRef } from '../kube/workloads.ts';
 
 
-export type VersionIndex = ReadonlyMap<string, SecretVersion>;
+export type VersionsByName = ReadonlyMap<string, SecretVersion>;
 
 export function indexVersions(secrets: readonly SecretVersion[]): Map<string, SecretVersion> {
   const m = new Map<string, SecretVersion>();
@@ -32,7 +32,7 @@ export function indexVersions(secrets: readonly SecretVersion[]): Map<string, Se
 }
 
 /** The version a pod must mount for an object: the pinned one, else the vault's current one. */
-export function expectedVersion(o: MountedObject, versions: VersionIndex): string | undefined {
+export function expectedVersion(o: MountedObject, versions: VersionsByName): string | undefined {
   return o.version ?? versions.get(o.secret.toLowerCase())?.version;
 }
 
@@ -42,7 +42,7 @@ export function objectId(o: MountedObject): string {
 }
 
 /** Digest of the versions a workload's restart-rotated targets mount (order-independent). */
-export function mountedVersionsDigest(consumed: readonly ConsumedTarget[], versions: VersionIndex): string | undefined {
+export function mountedVersionsDigest(consumed: readonly ConsumedTarget[], versions: VersionsByName): string | undefined {
   const lines: string[] = [];
   for (const c of consumed) {
     if (c.target.rotation !== 'restart') continue;
@@ -81,7 +81,7 @@ export interface RestartDecision {
   changed: string[];
 }
 
-function changedObjects(consumed: readonly ConsumedTarget[], versions: VersionIndex): string[] {
+function changedObjects(consumed: readonly ConsumedTarget[], versions: VersionsByName): string[] {
   const names = new Set<string>();
   for (const c of consumed) {
     if (c.target.rotation !== 'restart') continue;
@@ -91,7 +91,7 @@ function changedObjects(consumed: readonly ConsumedTarget[], versions: VersionIn
 }
 
 /** Objects whose content the workload's current pods evidently hold in an old version. */
-export function staleEvidence(obs: WorkloadObservation, versions: VersionIndex, changeTime: Date): string[] {
+export function staleEvidence(obs: WorkloadObservation, versions: VersionsByName, changeTime: Date): string[] {
   const stale = new Set<string>();
   for (const c of obs.consumed) {
     if (c.target.rotation !== 'restart') continue;
@@ -114,7 +114,7 @@ export function staleEvidence(obs: WorkloadObservation, versions: VersionIndex, 
   return [...stale].sort();
 }
 
-export function decideRestart(obs: WorkloadObservation, versions: VersionIndex, changeTime: Date): RestartDecision {
+export function decideRestart(obs: WorkloadObservation, versions: VersionsByName, changeTime: Date): RestartDecision {
   const digest = mountedVersionsDigest(obs.consumed, versions);
   if (digest === undefined) {
     const modes = [...new Set(obs.consumed.map((c) => c.target.rotation))].join(', ');

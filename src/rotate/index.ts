@@ -6,7 +6,7 @@ import type { KubernetesObject, V1Pod, V1ReplicaSet } from '@kubernetes/client-n
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
 import type { KubeSession } from '../kube/client.ts';
-import { errorSummary, statusOf } from '../kube/client.ts';
+import { errorSummary, kubeStatusOf } from '../kube/client.ts';
 import { mountedVersions, spcpsFor, SPC_GROUP, SPC_VERSION, SPCPS_PLURAL } from '../kube/spcps.ts';
 import type { SpcPodStatus } from '../kube/spcps.ts';
 import type { Workload } from '../kube/workloads.ts';
@@ -65,7 +65,7 @@ async function readPods(kube: KubeSession, namespace: string, run: Run = direct)
       })) as { items?: SpcPodStatus[] };
       return { spcps: list.items ?? [], spcpsServed: true };
     } catch (err) {
-      if (statusOf(err) !== 404) throw err;
+      if (kubeStatusOf(err) !== 404) throw err;
       return { spcps: [], spcpsServed: false };
     }
   };

@@ -3,7 +3,7 @@ import * as core from '@actions/core';
 import { randomBytes } from 'node:crypto';
 import type { SecretClient, SecretProperties } from '@azure/keyvault-secrets';
 import { keyVaultManagementClient } from '../auth/arm.ts';
-import { hasCode, messageOf, statusOf } from '../auth/http.ts';
+import { hasCode, messageOf, azureStatusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
@@ -57,7 +57,7 @@ export async function describeVault(session: AzureSession, manifest: Manifest): 
   try {
     v = await client.vaults.get(manifest.vault.resourceGroup, manifest.vault.name);
   } catch (e) {
-    const status = statusOf(e);
+    const status = azureStatusOf(e);
     if (status === 404) {
       throw new VaultSyncError(
         `Key Vault ${manifest.vault.name} not found in resource group ${manifest.vault.resourceGroup} of subscription ${subscriptionId}`,
@@ -129,7 +129,7 @@ async function currentVersion(client: SecretClient, limiter: RateLimiter, name: 
       if (v) return { version: v, entry: entryFor(v, toLive(s.properties)) };
     } catch (e) {
       // No permission to read values: the best guess below (the gate then shows any mismatch).
-      core.debug(`secret ${name}: several versions created in one second and no read of the current one (${statusOf(e) ?? 'error'})`);
+      core.debug(`secret ${name}: several versions created in one second and no read of the current one (${azureStatusOf(e) ?? 'error'})`);
     }
     tied.sort((a, b) => ((a.version ?? '') < (b.version ?? '') ? 1 : -1));
     return { version: tied[0]?.version };
@@ -161,7 +161,7 @@ async function readIndex(client: SecretClient, limiter: RateLimiter, live: Map<s
     } catch (e) {
       // Unreadable (no `get` permission, deleted meanwhile, throttled past the SDK's retries): the
       // index is only an optimisation, so this run looks versions up instead of failing.
-      core.info(`version index shard ${f.name} not read (${statusOf(e) ?? 'error'}): versions are looked up per secret`);
+      core.info(`version index shard ${f.name} not read (${azureStatusOf(e) ?? 'error'}): versions are looked up per secret`);
       shards.set(f.shard, undefined);
     }
   });
@@ -212,7 +212,7 @@ async function findDeleted(client: SecretClient, limiter: RateLimiter, names: st
     }
   } catch (e) {
     // No permission to list deleted secrets (access policies tell `list` from `get`): probe by name.
-    if (statusOf(e) === 403) return (await probe(names)).filter((d): d is DeletedSecretInfo => d !== undefined);
+    if (azureStatusOf(e) === 403) return (await probe(names)).filter((d): d is DeletedSecretInfo => d !== undefined);
     if (hasCode(e, 'BadParameter')) return found; // no soft delete on this vault
     throw e;
   }
@@ -338,7 +338,7 @@ async function recordSecrets(book: LedgerBook, prev: GrantLedger | undefined, se
   try {
     if (await book.write(withSecrets(prev, book.instance.key, book.described, secrets))) core.info(`manifest ledger ${book.name}: ${secrets.length} secret(s) recorded`);
   } catch (e) {
-    if (statusOf(e) !== 403) throw e;
+    if (azureStatusOf(e) !== 403) throw e;
     core.warning(`manifest ledger ${book.name} not written (${messageOf(e).split('\n')[0] ?? 'Forbidden'}): other manifests cannot see which secrets this one declares, and its own prune finds only what carries its tags`);
   }
 }

@@ -12,7 +12,7 @@ import { ensureIdentities } from '../../../src/identity/index.ts';
 import { federatedCredentialName, roleAssignmentName } from '../../../src/identity/plan.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import type { KubeSession } from '../../../src/kube/client.ts';
-import { connectKube, readServiceAccountIssuer, statusOf } from '../../../src/kube/client.ts';
+import { connectKube, readServiceAccountIssuer, kubeStatusOf } from '../../../src/kube/client.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../../../src/kube/spcps.ts';
 import type { Manifest, TargetSpec } from '../../../src/manifest/types.ts';
 import type { PlanItem } from '../../../src/plan/types.ts';
@@ -92,7 +92,7 @@ async function exists(read: () => Promise<unknown>): Promise<boolean> {
     await read();
     return true;
   } catch (err) {
-    if (statusOf(err) === 404) return false;
+    if (kubeStatusOf(err) === 404) return false;
     throw err;
   }
 }
@@ -104,7 +104,7 @@ async function namespaceGoneOrTerminating(name: string): Promise<boolean> {
     const ns = await kube.core.readNamespace({ name });
     return ns.metadata?.deletionTimestamp !== undefined || ns.status?.phase === 'Terminating';
   } catch (err) {
-    if (statusOf(err) === 404) return true;
+    if (kubeStatusOf(err) === 404) return true;
     throw err;
   }
 }

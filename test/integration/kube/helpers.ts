@@ -8,7 +8,7 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import type { TokenCredential } from '@azure/identity';
 import type { V1Deployment, V1PodSpec } from '@kubernetes/client-node';
 import type { KubeSession } from '../../../src/kube/client.ts';
-import { connectKube, statusOf } from '../../../src/kube/client.ts';
+import { connectKube, kubeStatusOf } from '../../../src/kube/client.ts';
 import type { Manifest, MountedObject, TargetSpec } from '../../../src/manifest/types.ts';
 import { armClients, federatedCredential, useRunnerEnv } from '../../sandbox/azure/sdk-clients.ts';
 import type { ArmClients } from '../../sandbox/azure/sdk-clients.ts';
@@ -135,7 +135,7 @@ export async function deleteNamespace(kube: KubeSession, name: string): Promise<
   try {
     await kube.core.deleteNamespace({ name });
   } catch (err) {
-    if (statusOf(err) !== 404) throw err;
+    if (kubeStatusOf(err) !== 404) throw err;
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { formatPath } from '../../../src/manifest/paths.ts';
 import schema from '../../../src/manifest/schema.json' with { type: 'json' };
-import { DNS_SUBDOMAIN, defaultIdentityName, isIsoDateTime, parseDuration } from '../../../src/manifest/rules.ts';
+import { DNS_SUBDOMAIN, defaultIdentityName, isIsoDateTime, parseDurationSeconds } from '../../../src/manifest/rules.ts';
 import { didYouMean, editDistance } from '../../../src/manifest/suggest.ts';
 
 describe('durations', () => {
@@ -12,10 +12,10 @@ describe('durations', () => {
     ['90d', 7776000],
     ['2w', 1209600],
   ])('%s = %d seconds', (text, seconds) => {
-    expect(parseDuration(text)).toBe(seconds);
+    expect(parseDurationSeconds(text)).toBe(seconds);
   });
   test.each(['0d', '1y', '1.5d', '30 days', 'd', '-1d', '01d', ''])('%j is not a duration', (text) => {
-    expect(parseDuration(text)).toBeUndefined();
+    expect(parseDurationSeconds(text)).toBeUndefined();
   });
 });
 
