@@ -23,7 +23,7 @@ import type { KubeSession } from '../kube/client.ts';
 import { errorSummary, kubeStatusOf } from '../kube/client.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../kube/spcps.ts';
 import type { Manifest } from '../manifest/types.ts';
-import type { PlanItem } from '../plan/types.ts';
+import { PlannedStepError, type PlanItem } from '../plan/types.ts';
 import { instanceId } from '../render/labels.ts';
 import { declaredKubeObjects, kubeKeepReason, planCleanup } from './plan.ts';
 import type { CleanupOp, CleanupStep, FoundRoleAssignment, IdentityFound, KubeFound, KubeKind, KubeState, NamespaceEntry, SecretsState } from './plan.ts';
@@ -42,12 +42,10 @@ export interface CleanupOptions {
 }
 
 /** Thrown when a deletion fails; `items` holds the whole plan (what ran, what failed, what did not run). */
-export class CleanupError extends Error {
-  readonly items: PlanItem[];
+export class CleanupError extends PlannedStepError {
   constructor(message: string, items: PlanItem[], cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
+    super(message, items, cause);
     this.name = 'CleanupError';
-    this.items = items;
   }
 }
 

@@ -1,5 +1,5 @@
 // The vault as the steps see it, and the error of the Key Vault steps (no I/O here).
-import type { PlanItem } from '../plan/types.ts';
+import { PlannedStepError, type PlanItem } from '../plan/types.ts';
 
 /** Metadata of a secret's current version, as LIST returns it (no value). */
 export interface LiveSecret {
@@ -56,19 +56,17 @@ export interface VaultInfo {
   accessPolicies?: VaultAccessPolicy[];
 }
 
-export class VaultSyncError extends Error {
+/**
+ * The vault step's error. `items`: the value-free plan when the failure came after planning (refused
+ * secrets, missing `existing` objects, a failed write or prune); empty otherwise.
+ */
+export class VaultSyncError extends PlannedStepError {
   /** Secret names concerned (never values). */
   readonly secrets: string[];
-  /**
-   * The value-free plan of the run when the failure came after planning (refused secrets, missing
-   * `existing` objects, a failed write or prune), so the report can still show it; empty otherwise.
-   */
-  readonly items: PlanItem[];
   constructor(message: string, secrets: string[], cause?: unknown, items: PlanItem[] = []) {
-    super(message, cause === undefined ? undefined : { cause });
+    super(message, items, cause);
     this.name = 'VaultSyncError';
     this.secrets = secrets;
-    this.items = items;
   }
 }
 

@@ -9,7 +9,7 @@ import type { KubeSession } from '../kube/client.ts';
 import { parseManifest } from '../manifest/load.ts';
 import { ManifestReadError, readManifestText } from '../manifest/read.ts';
 import { ManifestError, type Manifest, type ManifestDocument } from '../manifest/types.ts';
-import type { PlanItem } from '../plan/types.ts';
+import { PlannedStepError, type PlanItem } from '../plan/types.ts';
 import { planProof, provable } from '../identity/prove-plan.ts';
 import { countByAction, gateLogLines, planLogLines } from '../report/format.ts';
 import type { RunReport } from '../report/model.ts';
@@ -178,10 +178,9 @@ export async function withPlannedItems<T>(report: RunReport, fn: () => Promise<T
   try {
     return await fn();
   } catch (e) {
-    const items = (e as { items?: unknown }).items;
-    if (Array.isArray(items)) {
-      report.plan.push(...(items as PlanItem[]));
-      logPlan('planned before the failure', items as PlanItem[]);
+    if (e instanceof PlannedStepError) {
+      report.plan.push(...e.items);
+      logPlan('planned before the failure', e.items);
     }
     throw e;
   }

@@ -33,11 +33,7 @@ import { DIGEST_KEY_SECRET } from '../names.ts';
 export type { VaultAccessPolicy, VaultInfo } from '../keyvault/model.ts';
 export { VaultSyncError } from '../keyvault/model.ts';
 
-/**
- * Gives an error thrown after planning the planned items: a VaultSyncError is re-made with them;
- * another error (an SDK error after its retries) gets a non-enumerable `items` property, the same
- * shape the pipeline reads.
- */
+/** Gives an error thrown after planning the planned items: a VaultSyncError with them, caused by any other error. */
 function withItems(e: unknown, items: PlanItem[]): unknown {
   if (e instanceof VaultSyncError) {
     if (e.items.length) return e;
@@ -45,8 +41,7 @@ function withItems(e: unknown, items: PlanItem[]): unknown {
     if (e.stack) again.stack = e.stack;
     return again;
   }
-  if (e && typeof e === 'object' && !('items' in e) && Object.isExtensible(e)) Object.defineProperty(e, 'items', { value: items, enumerable: false, configurable: true });
-  return e;
+  return new VaultSyncError(messageOf(e), [], e, items);
 }
 
 /** ARM Vaults_Get: the data-plane URI (properties.vaultUri), the permission model, access policies. */
