@@ -14,6 +14,7 @@ import { armClients, federatedCredential, useRunnerEnv } from '../../sandbox/azu
 import type { ArmClients } from '../../sandbox/azure/sdk-clients.ts';
 import { sandboxEnv } from '../../support/sandbox.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
+import { shortId } from '../../support/ids.ts';
 
 export const KEY_VAULT_SECRETS_USER = '4633458b-17de-408a-b874-0445c86b69e6';
 export const VAULT = 'kv-sandbox';
@@ -64,9 +65,7 @@ export function kubeAvailable(): boolean {
   return sandboxKubeconfig() !== undefined;
 }
 
-export function shortId(): string {
-  return randomBytes(3).toString('hex');
-}
+export { shortId };
 
 export interface AzureSide {
   env: Record<string, string>;
