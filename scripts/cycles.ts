@@ -1,7 +1,8 @@
 // `node scripts/cycles.ts [DIR]`: fails when src/ has an import cycle, between files or between the
 // top-level folders (src/vault, src/identity, ...; a file directly in src/ is its own unit). Imports
 // are resolved by TypeScript's own module resolution with the project's tsconfig; type-only imports
-// count, since a type living in the wrong module is what makes the runtime cycles of tomorrow.
+// count, since a type living in the wrong module is what makes the runtime cycles of tomorrow. It also
+// keeps the shared leaves (names.ts, plan/, util/) free of imports from the steps.
 // The rules it enforces are in docs/architecture.md.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
@@ -110,6 +111,14 @@ export function loopThrough(graph: Graph, component: string[]): string[] {
   return [...component, start];
 }
 
+/** Folders (and top-level files) every step may import: they import nothing of src/ but each other. */
+export const LEAVES = ['names.ts', 'plan', 'util'];
+
+/** Edges out of a leaf to anything but another leaf, as `from -> to`. */
+export function leafViolations(folders: Graph): string[] {
+  return LEAVES.flatMap((leaf) => [...(folders.get(leaf) ?? [])].filter((to) => !LEAVES.includes(to)).map((to) => `${leaf} -> ${to}`));
+}
+
 function describe(level: string, graph: Graph, component: string[]): string {
   const loop = `${level} cycle: ${loopThrough(graph, component).join(' -> ')}`;
   return component.length > 2 ? `${loop} (one loop of ${component.join(', ')})` : loop;
@@ -122,6 +131,7 @@ function main(): void {
   const problems = [
     ...cycles(files).map((c) => describe('file', files, c)),
     ...cycles(folders).map((c) => describe('folder', folders, c)),
+    ...leafViolations(folders).map((edge) => `dependency-free module imports a step: ${edge}`),
   ];
   const where = relative(root, dir) || '.';
   if (problems.length) {

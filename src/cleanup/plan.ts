@@ -1,24 +1,5 @@
-// Pure planning of clean-up mode (no I/O): from what was found in the cluster and in Azure, the
-// ordered list of deletions (each with its value-free PlanItem) and of what is kept and why.
-//
-// Ownership rules (nothing else is ever deleted):
-// - Kubernetes objects: both the managed-by and this manifest's instance label, no other field
-//   manager holding fields of the object, not already being deleted; a namespace also only when
-//   nothing but the action's own objects (and the defaults Kubernetes puts there) is left in it.
-// - Federated credentials: name = federatedCredentialName(cluster, ns, sa) of its own subject
-//   `system:serviceaccount:ns:sa` (the action's deterministic name), issuer = the cluster's when known.
-// - Role assignments: name = roleAssignmentName(scope, principal, role) (the action's deterministic
-//   id), at the vault or below it.
-// - Access-policy entries carry no owner mark: a permission the action grants is removed when the
-//   identity is the action's, or when the grant ledgers (identity/ledger.ts) record it as added by
-//   the action; either way never while another manifest's ledger relies on it.
-// - Role assignments another manifest's ledger relies on stay (one assignment per principal, role
-//   and scope serves both).
-// - The manifest's own grant ledger goes after its grants.
-// - Identities: `mode: managed` with the ownership tag, and nothing left on them that the action
-//   did not create (other federated credentials, other role assignments).
-// - Secrets: only with `cleanup.deleteSecrets`, only secrets the action wrote (ownership tag),
-//   never `existing` ones; purged only with `cleanup.purge`.
+// Pure planning of clean-up mode (no I/O): the ordered deletions and what is kept and why
+// (the ownership rules: docs/architecture.md#clean-up-ownership-rules).
 import { federatedCredentialName, normalizeScope, roleAssignmentName, scopeCovers, shortScope, wantedPermissions } from '../identity/plan.ts';
 import type { LiveCredential } from '../identity/plan.ts';
 import { credentialRecord, identityRecord, ledgerName, otherClaims, permKey } from '../ledger/model.ts';

@@ -10,17 +10,7 @@ export interface LimiterOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/**
- * Defaults just under the documented limits. Writes: 282 of 300 per 10 s. The margin of 18 covers
- * the only way a client-side window can run ahead of the vault's: the limiter stamps a request when
- * it sends it, the vault when it arrives, so at a window's turn up to `concurrency` (16) requests
- * still in flight carry a vault-side stamp later than ours; 16 < 18 leaves two more for a stray
- * write by another client (a throttled request does not count at the vault). 16 in flight rather
- * than 8: a sync below the throttle is bound by round trips, and half as many rounds halves it. A
- * wider margin costs a whole extra window on large syncs: 500 secrets + the digest key + the
- * version index are 502 writes, two windows at 282 (~10 s) but three at 250 (~20 s). Reads: 3,500
- * of 4,000.
- */
+/** Just under Key Vault's limits: 282 of 300 writes, 3,500 of 4,000 reads per 10 s, 16 in flight (why these: docs/architecture.md#key-vault-request-limits). */
 export const VAULT_LIMITS: LimiterOptions = { concurrency: 16, windowMs: 10_000, writesPerWindow: 282, readsPerWindow: 3_500 };
 
 export class RateLimiter {

@@ -1,20 +1,5 @@
-// Pure: the digest of the versions a workload mounts and the decision whether to restart it.
-//
-// How restarts stay targeted and a first deploy never rolls twice:
-// - The digest covers, for every target the template consumes with `rotation: restart`, each object
-//   it depends on and the version it must now see (the pinned version, else the vault's current one).
-// - On a restart the action writes the digest to the pod template annotation
-//   `akv-aks-action/secrets-digest` (that write is what rolls the pods, under the workload's own
-//   update strategy) and to the same annotation on the workload's metadata (which never rolls).
-// - Next runs compare the new digest with the last one recorded (template first, then metadata):
-//   equal means nothing to do and nothing is written; different means exactly one restart, however
-//   many of the workload's objects changed.
-// - A workload with no digest yet (first deploy, or first run of the action against it) is only
-//   restarted on evidence that its pods hold old content: a SecretProviderClassPodStatus of a current
-//   pod reporting another version than expected, or an env consumer whose pod predates a secret this
-//   run changed. Otherwise the digest is recorded on the workload's metadata only: no rollout (the
-//   API server bumps a Deployment's generation for an annotation change, but its template, revision
-//   and ReplicaSet stay the same, so no pod is replaced).
+// Pure: the digest of the versions a workload mounts and the decision whether to restart it
+// (why restarts stay targeted and a first deploy never rolls twice: docs/architecture.md#restarts).
 import { createHash } from 'node:crypto';
 import type { MountedObject } from '../manifest/types.ts';
 import type { SecretVersion } from '../plan/types.ts';

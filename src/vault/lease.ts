@@ -1,14 +1,5 @@
-// The vault's write lease: runs that write to one vault (any manifest, repository or cluster) take
-// turns, so concurrent runs end as a sequential order would (no second version of a shared secret,
-// no second digest key, one throttle budget at a time). Runs that change nothing never take it.
-//
-// Key Vault has no conditional write, but it orders the versions of one secret by the time the
-// service created them. Each contender writes a version of `akv-aks-lease` (value-free: a random
-// run id; `expires` = its lease deadline), waits until the service's clock has left that second,
-// then lists the versions: the holder is the oldest live one (enabled, not expired), ties in one
-// second broken by version id. The holder renews its deadline while it holds, and releases by
-// disabling its version. A run that dies holding it blocks others until its deadline (1 minute).
-// Design notes: docs/ownership.md.
+// The vault's write lease: runs that write to one vault take turns, so concurrent runs end as a
+// sequential order would (how, with no conditional write in Key Vault: docs/architecture.md#the-write-lease).
 import * as core from '@actions/core';
 import type { SecretProperties } from '@azure/keyvault-secrets';
 import { randomBytes } from 'node:crypto';

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { cycles, fileGraph, folderGraph, loopThrough, type Graph } from '../../../scripts/cycles.ts';
+import { cycles, fileGraph, folderGraph, leafViolations, loopThrough, type Graph } from '../../../scripts/cycles.ts';
 
 const graphOf = (edges: Record<string, string[]>): Graph => new Map(Object.entries(edges).map(([k, v]) => [k, new Set(v)]));
 
@@ -29,6 +29,11 @@ describe('import cycle check', () => {
     const [component] = cycles(g);
     expect(component).toEqual(['a', 'b', 'c']);
     expect(loopThrough(g, component!)).toEqual(['a', 'b', 'c', 'a']);
+  });
+
+  it('lets the shared leaves import only each other', () => {
+    expect(leafViolations(graphOf({ 'names.ts': [], plan: ['util'], util: [], vault: ['plan', 'names.ts'] }))).toEqual([]);
+    expect(leafViolations(graphOf({ 'names.ts': [], plan: ['vault'], util: [], vault: [] }))).toEqual(['plan -> vault']);
   });
 
   it('resolves real imports, type-only ones included, and lifts them to folders', () => {
