@@ -1,4 +1,4 @@
-// `npm test`: everything CI checks, in order: types, lint, workflow lint, the committed bundle, the
+// `npm test`: everything CI checks, in order: types, lint (type-aware), format, unused exports, import cycles, workflow lint, the committed bundle, the
 // generated docs, unit tests, then the integration and end-to-end tests against the sandbox
 // (started by jest's global setup, or reused when `npm run sandbox` is already up). Ends with one
 // `tests: N passed, N failed, N skipped` line. With CI=true nothing may be skipped: a skipped, pending or todo test, or a project that ran
@@ -61,6 +61,9 @@ function jest(projects: string[], extra: string[]): void {
 if (only('static')) {
   step('typecheck', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']);
   step('lint', bin('eslint'), ['.']);
+  step('format (prettier --check; `npm run format` fixes)', bin('prettier'), ['--check', '.']);
+  step('every export of src/ is used by src/', process.execPath, [join(root, 'scripts', 'unused-exports.ts')]);
+  step('no import cycle in src/ (files and folders)', process.execPath, [join(root, 'scripts', 'cycles.ts')]);
   step('workflows and workflow examples pass actionlint', process.execPath, [join(root, 'scripts', 'actionlint.ts')]);
   step('dist is a fresh build of src', process.execPath, [join(root, 'scripts', 'build.ts'), '--check']);
   step('docs reference is generated from action.yml and the schema', process.execPath, [join(root, 'scripts', 'docs.ts'), '--check']);

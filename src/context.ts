@@ -4,8 +4,9 @@ import * as core from '@actions/core';
 import { resolveCloud } from './auth/cloud.ts';
 import { FAIL_ON, type FailOn } from './audit/model.ts';
 import { PROVE_MODES, type ProveMode } from './identity/prove-plan.ts';
-import { parseDuration } from './util/duration.ts';
+import { parseDurationMs } from './util/duration.ts';
 import { hasUnsafeChars, logSafe } from './util/escape.ts';
+import { INPUT, TOKEN_EXCHANGE_AUDIENCE } from './names.ts';
 
 export const MODES = ['plan', 'apply', 'rotate', 'verify', 'plan-cleanup', 'cleanup', 'audit'] as const;
 export type Mode = (typeof MODES)[number];
@@ -91,38 +92,38 @@ function booleanInput(name: string, fallback: boolean): boolean {
 }
 
 function cloudInput(): string {
-  const value = textInput('environment', 'AzureCloud', /^[A-Za-z]{1,64}$/, 'must be an Azure cloud name such as AzureCloud');
+  const value = textInput(INPUT.environment, 'AzureCloud', /^[A-Za-z]{1,64}$/, 'must be an Azure cloud name such as AzureCloud');
   try {
     resolveCloud(value, {}); // the known names only (checked by own property: `constructor` is none)
   } catch (e) {
-    throw new InputError('environment', (e as Error).message);
+    throw new InputError(INPUT.environment, (e as Error).message);
   }
   return value;
 }
 
 /** `prove-access`: always | changed | never; the former booleans still mean always (true) and never (false). */
 function proveInput(): ProveMode {
-  const raw = core.getInput('prove-access').trim().toLowerCase();
+  const raw = core.getInput(INPUT.proveAccess).trim().toLowerCase();
   if (!raw) return 'changed';
   if ((PROVE_MODES as readonly string[]).includes(raw)) return raw as ProveMode;
   if (['true', 'yes', '1'].includes(raw)) return 'always';
   if (['false', 'no', '0'].includes(raw)) return 'never';
-  throw new InputError('prove-access', `expected ${PROVE_MODES.join(', ')} (or true / false), got '${logSafe(raw, 100)}'`);
+  throw new InputError(INPUT.proveAccess, `expected ${PROVE_MODES.join(', ')} (or true / false), got '${logSafe(raw, 100)}'`);
 }
 
 /** `fail-on`: never | drift | expiry | any (default any). */
 function failOnInput(): FailOn {
-  const raw = core.getInput('fail-on').trim().toLowerCase() || 'any';
+  const raw = core.getInput(INPUT.failOn).trim().toLowerCase() || 'any';
   if ((FAIL_ON as readonly string[]).includes(raw)) return raw as FailOn;
-  throw new InputError('fail-on', `expected ${FAIL_ON.join(', ')}; got '${logSafe(raw, 100)}'`);
+  throw new InputError(INPUT.failOn, `expected ${FAIL_ON.join(', ')}; got '${logSafe(raw, 100)}'`);
 }
 
 /** The token for `issue: true`: required then, masked, never logged. */
 function githubTokenInput(issue: boolean, env: Record<string, string | undefined>): string | undefined {
   if (!issue) return undefined;
-  const token = core.getInput('github-token') || env.GITHUB_TOKEN || '';
-  if (!token) throw new InputError('github-token', 'is required with `issue: true` (the default `${{ github.token }}` needs `permissions: issues: write`)');
-  if (!/^[\x21-\x7e]{1,2048}$/.test(token)) throw new InputError('github-token', 'must be 1-2048 printable characters without spaces');
+  const token = core.getInput(INPUT.githubToken) || env.GITHUB_TOKEN || '';
+  if (!token) throw new InputError(INPUT.githubToken, 'is required with `issue: true` (the default `${{ github.token }}` needs `permissions: issues: write`)');
+  if (!/^[\x21-\x7e]{1,2048}$/.test(token)) throw new InputError(INPUT.githubToken, 'must be 1-2048 printable characters without spaces');
   core.setSecret(token);
   return token;
 }
@@ -134,35 +135,35 @@ function githubApiUrl(env: Record<string, string | undefined>): string {
 }
 
 export function getSettings(env: Record<string, string | undefined> = process.env): Settings {
-  const modeRaw = (core.getInput('mode') || 'apply').trim().toLowerCase();
+  const modeRaw = (core.getInput(INPUT.mode) || 'apply').trim().toLowerCase();
   if (!(MODES as readonly string[]).includes(modeRaw)) {
-    throw new InputError('mode', `must be one of ${MODES.join(', ')}; got '${logSafe(modeRaw, 100)}'`);
+    throw new InputError(INPUT.mode, `must be one of ${MODES.join(', ')}; got '${logSafe(modeRaw, 100)}'`);
   }
   const mode = modeRaw as Mode;
   // verify only reads the vault and the cluster but still logs in; every mode needs the ids.
-  const timeoutRaw = core.getInput('timeout') || '10m';
-  const timeoutMs = parseDuration(timeoutRaw);
+  const timeoutRaw = core.getInput(INPUT.timeout) || '10m';
+  const timeoutMs = parseDurationMs(timeoutRaw);
   if (timeoutMs === undefined || timeoutMs <= 0) {
-    throw new InputError('timeout', `expected seconds or a duration such as 90s, 10m, 1h; got '${logSafe(timeoutRaw, 100)}'`);
+    throw new InputError(INPUT.timeout, `expected seconds or a duration such as 90s, 10m, 1h; got '${logSafe(timeoutRaw, 100)}'`);
   }
   if (timeoutMs > MAX_TIMEOUT_MS) {
-    throw new InputError('timeout', `must be at most ${MAX_TIMEOUT_MS} ms (about 24 days): longer waits cannot be timed`);
+    throw new InputError(INPUT.timeout, `must be at most ${MAX_TIMEOUT_MS} ms (about 24 days): longer waits cannot be timed`);
   }
-  const issue = mode === 'audit' && booleanInput('issue', false);
+  const issue = mode === 'audit' && booleanInput(INPUT.issue, false);
   return {
-    manifestPath: textInput('manifest', 'akv-aks.yaml'),
+    manifestPath: textInput(INPUT.manifest, 'akv-aks.yaml'),
     mode,
-    clientId: guidInput('client-id', true, env.AZURE_CLIENT_ID),
-    tenantId: guidInput('tenant-id', true, env.AZURE_TENANT_ID),
-    subscriptionId: guidInput('subscription-id', true, env.AZURE_SUBSCRIPTION_ID),
+    clientId: guidInput(INPUT.clientId, true, env.AZURE_CLIENT_ID),
+    tenantId: guidInput(INPUT.tenantId, true, env.AZURE_TENANT_ID),
+    subscriptionId: guidInput(INPUT.subscriptionId, true, env.AZURE_SUBSCRIPTION_ID),
     environment: cloudInput(),
-    audience: textInput('audience', 'api://AzureADTokenExchange', /^[\x21-\x7e]{1,256}$/, 'must be 1-256 printable characters without spaces, e.g. api://AzureADTokenExchange'),
-    kubeconfig: textInput('kubeconfig', '') || undefined,
-    kubeContext: textInput('context', '') || undefined,
-    oidcIssuer: textInput('oidc-issuer', '', /^https:\/\/[\x21-\x7e]+$/, 'must be an https:// URL') || undefined,
+    audience: textInput(INPUT.audience, TOKEN_EXCHANGE_AUDIENCE, /^[\x21-\x7e]{1,256}$/, 'must be 1-256 printable characters without spaces, e.g. api://AzureADTokenExchange'),
+    kubeconfig: textInput(INPUT.kubeconfig, '') || undefined,
+    kubeContext: textInput(INPUT.context, '') || undefined,
+    oidcIssuer: textInput(INPUT.oidcIssuer, '', /^https:\/\/[\x21-\x7e]+$/, 'must be an https:// URL') || undefined,
     timeoutMs,
     prove: proveInput(),
-    gate: booleanInput('gate', true),
+    gate: booleanInput(INPUT.gate, true),
     failOn: failOnInput(),
     issue,
     githubToken: githubTokenInput(issue, env),

@@ -3,16 +3,16 @@
 // in a stable order (secrets, identities and grants, Kubernetes objects, pods).
 import type { IdentityFound } from '../cleanup/plan.ts';
 import { grantScopes, missingPermissions, normalizeScope, planFederation, planGrants, roleAssignmentName, scopeCovers, shortScope, wantedCredentials, wantedPermissions } from '../identity/plan.ts';
-import type { IdentityGroup, PolicyPermissions, RolePermission, WantedGrant } from '../identity/plan.ts';
+import type { IdentityGroup, RolePermission, WantedGrant } from '../identity/plan.ts';
+import type { LiveSecret, PolicyPermissions, VaultInfo } from '../keyvault/model.ts';
 import type { GrantLedger } from '../ledger/model.ts';
 import { credentialRecord, identityRecord } from '../ledger/model.ts';
 import type { Manifest, SecretSpec, TargetSpec } from '../manifest/types.ts';
 import type { KubeObject } from '../render/index.ts';
 import { expectedVersion, objectId } from '../rotate/decide.ts';
-import type { VersionIndex as MountedVersions, WorkloadObservation } from '../rotate/decide.ts';
-import type { VaultInfo } from '../vault/model.ts';
-import { TAG_INSTANCE, isOwned } from '../vault/plan.ts';
-import type { LiveSecret } from '../vault/plan.ts';
+import type { VersionsByName as MountedVersions, WorkloadObservation } from '../rotate/decide.ts';
+import { TAG_INSTANCE } from '../names.ts';
+import { isOwned } from '../vault/plan.ts';
 import { entryMatches } from '../vault/versions.ts';
 import type { IndexEntry } from '../vault/versions.ts';
 import { DEFAULT_EXPIRY_WARNING_SECONDS } from './model.ts';

@@ -3,17 +3,17 @@
 // manifest's ledger (its LedgerBook) and the cluster (rendered objects, workloads and their mounts).
 import type { AzureSession } from '../auth/login.ts';
 import { authorizationClient, msiClient, scopeParam } from '../auth/arm.ts';
-import { statusOf as azureStatus } from '../auth/http.ts';
+import { azureStatusOf as azureStatus } from '../auth/http.ts';
 import { readIdentities } from '../cleanup/index.ts';
 import type { IdentityFound } from '../cleanup/plan.ts';
 import type { KubeSession } from '../kube/client.ts';
-import { statusOf as kubeStatus } from '../kube/client.ts';
+import { kubeStatusOf as kubeStatus } from '../kube/client.ts';
 import type { GrantLedger } from '../ledger/model.ts';
 import type { Manifest } from '../manifest/types.ts';
 import { renderAll } from '../render/index.ts';
 import type { RenderFacts } from '../render/index.ts';
 import { consumersIn, observe, readNamespace } from '../rotate/index.ts';
-import type { VaultInfo } from '../vault/model.ts';
+import type { VaultInfo } from '../keyvault/model.ts';
 import { declaredRecords, objectKeyOf } from './evaluate.ts';
 import type { AzureFacts, KubeFacts, RoleFacts, RoleRights } from './evaluate.ts';
 

@@ -2,16 +2,16 @@
 // drift and expiry (evaluate.ts), and optionally keeps the instance's GitHub issue up to date
 // (issue.ts). It writes nothing to Key Vault, ARM or Kubernetes and reads no secret value.
 import * as core from '@actions/core';
-import { statusOf as azureStatus, messageOf } from '../auth/http.ts';
+import { azureStatusOf as azureStatus, messageOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { KubeSession } from '../kube/client.ts';
 import type { GrantLedger } from '../ledger/model.ts';
 import type { LedgerBook } from '../ledger/store.ts';
 import type { Manifest } from '../manifest/types.ts';
-import { textTable } from '../report/format.ts';
+import { textTable } from '../util/table.ts';
 import { indexVersions } from '../rotate/decide.ts';
 import { logSafe } from '../util/escape.ts';
-import type { VaultInfo } from '../vault/model.ts';
+import type { VaultInfo } from '../keyvault/model.ts';
 import { readVaultForAudit } from '../vault/index.ts';
 import { evaluateAudit } from './evaluate.ts';
 import type { AuditFacts } from './evaluate.ts';

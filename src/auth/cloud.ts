@@ -10,8 +10,6 @@ export interface Cloud {
   armEndpoint: string;
   /** Token scope for ARM (`<resource>/.default`). */
   armScope: string;
-  /** Token scope for the Key Vault data plane. */
-  vaultScope: string;
   /** DNS suffix of vault hosts (`vault.azure.net`). */
   vaultDnsSuffix: string;
   /** CSI provider cloudName */
@@ -25,7 +23,6 @@ const CLOUDS: Record<CloudName, Omit<Cloud, 'name'>> = {
     authorityHost: 'https://login.microsoftonline.com',
     armEndpoint: 'https://management.azure.com',
     armScope: 'https://management.azure.com/.default',
-    vaultScope: 'https://vault.azure.net/.default',
     vaultDnsSuffix: 'vault.azure.net',
     csiCloudName: 'AzurePublicCloud',
   },
@@ -33,7 +30,6 @@ const CLOUDS: Record<CloudName, Omit<Cloud, 'name'>> = {
     authorityHost: 'https://login.microsoftonline.us',
     armEndpoint: 'https://management.usgovcloudapi.net',
     armScope: 'https://management.usgovcloudapi.net/.default',
-    vaultScope: 'https://vault.usgovcloudapi.net/.default',
     vaultDnsSuffix: 'vault.usgovcloudapi.net',
     csiCloudName: 'AzureUSGovernmentCloud',
   },
@@ -41,7 +37,6 @@ const CLOUDS: Record<CloudName, Omit<Cloud, 'name'>> = {
     authorityHost: 'https://login.chinacloudapi.cn',
     armEndpoint: 'https://management.chinacloudapi.cn',
     armScope: 'https://management.chinacloudapi.cn/.default',
-    vaultScope: 'https://vault.azure.cn/.default',
     vaultDnsSuffix: 'vault.azure.cn',
     csiCloudName: 'AzureChinaCloud',
   },

@@ -6,6 +6,7 @@
 // per-retry policy gives such a response a synthetic `retry-after-ms` (exponential, jittered), so the
 // SDK's own retry loop, with the count configured here, handles every throttle the same way.
 import type { PipelinePolicy, PipelineRequest, PipelineResponse } from '@azure/core-rest-pipeline';
+import { ACTION_NAME } from '../names.ts';
 
 export const RETRY_OPTIONS = { maxRetries: 6, retryDelayInMs: 500, maxRetryDelayInMs: 30_000 } as const;
 
@@ -42,7 +43,7 @@ export function sdkClientOptions(): {
   return {
     retryOptions: { ...RETRY_OPTIONS },
     additionalPolicies: [{ policy: throttleWithoutRetryAfterPolicy(), position: 'perRetry' }],
-    userAgentOptions: { userAgentPrefix: 'akv-aks-action' },
+    userAgentOptions: { userAgentPrefix: ACTION_NAME },
   };
 }
 
@@ -105,7 +106,7 @@ export function hasCode(e: unknown, ...codes: string[]): boolean {
   return codes.some((c) => found.includes(c.toLowerCase()));
 }
 
-export function statusOf(e: unknown): number | undefined {
+export function azureStatusOf(e: unknown): number | undefined {
   if (!e || typeof e !== 'object') return undefined;
   const err = e as ErrorLike;
   if (typeof err.statusCode === 'number') return err.statusCode;

@@ -7,8 +7,8 @@ import type { Cloud } from './cloud.ts';
 import { errorCodes, messageOf } from './http.ts';
 import { audienceText, decodeJwtClaims } from './jwt.ts';
 import { cachedCredential, reuseRecentAssertion } from './token-cache.ts';
+import { TOKEN_EXCHANGE_AUDIENCE } from '../names.ts';
 
-export const DEFAULT_AUDIENCE = 'api://AzureADTokenExchange';
 
 export interface AzureSession {
   credential: TokenCredential;
@@ -135,7 +135,7 @@ export function githubOidcCredential(opts: {
   audience?: string;
   getIdToken?: (audience: string) => Promise<string>;
 }): { credential: ClientAssertionCredential; lastAssertion: () => string | undefined } {
-  const audience = opts.audience ?? DEFAULT_AUDIENCE;
+  const audience = opts.audience ?? TOKEN_EXCHANGE_AUDIENCE;
   const getIdToken = opts.getIdToken ?? ((aud: string) => core.getIDToken(aud));
   let last: string | undefined;
   const assertion = reuseRecentAssertion(async () => {
@@ -167,7 +167,7 @@ export async function login(opts: {
   audience?: string;
   getIdToken?: (audience: string) => Promise<string>;
 }): Promise<AzureSession> {
-  const audience = opts.audience ?? DEFAULT_AUDIENCE;
+  const audience = opts.audience ?? TOKEN_EXCHANGE_AUDIENCE;
   for (const [input, value] of [
     ['client-id', opts.clientId],
     ['tenant-id', opts.tenantId],

@@ -13,21 +13,22 @@ import type { KubernetesObject, V1ManagedFieldsEntry } from '@kubernetes/client-
 import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam } from '../auth/arm.ts';
 import { ledgerBook, readLedgers } from '../ledger/store.ts';
 import type { LedgerBook } from '../ledger/store.ts';
-import { deleteSecret, getDeleted, listLive, vaultGateway } from '../vault/gateway.ts';
-import type { VaultGateway } from '../vault/gateway.ts';
-import { hasCode, messageOf, retryWhile, statusOf as azureStatus } from '../auth/http.ts';
+import { deleteSecret, getDeleted, listLive, vaultGateway } from '../keyvault/gateway.ts';
+import type { VaultGateway } from '../keyvault/gateway.ts';
+import { hasCode, messageOf, retryWhile, azureStatusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import { groupIdentities } from '../identity/plan.ts';
 import type { LiveCredential } from '../identity/plan.ts';
 import type { KubeSession } from '../kube/client.ts';
-import { errorSummary, statusOf as kubeStatus } from '../kube/client.ts';
+import { errorSummary, kubeStatusOf } from '../kube/client.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../kube/spcps.ts';
 import type { Manifest } from '../manifest/types.ts';
-import type { PlanItem } from '../plan/types.ts';
-import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../render/labels.ts';
-import type { VaultInfo } from '../vault/index.ts';
+import { PlannedStepError, type PlanItem } from '../plan/types.ts';
+import { instanceId } from '../render/labels.ts';
 import { declaredKubeObjects, kubeKeepReason, planCleanup } from './plan.ts';
 import type { CleanupOp, CleanupStep, FoundRoleAssignment, IdentityFound, KubeFound, KubeKind, KubeState, NamespaceEntry, SecretsState } from './plan.ts';
+import { ACTION_NAME, CLEANUP_PROPAGATION_MS, INSTANCE_LABEL, MANAGED_BY_LABEL } from '../names.ts';
+import type { VaultInfo } from '../keyvault/model.ts';
 
 export { planCleanup } from './plan.ts';
 export type { CleanupInput, CleanupOp, CleanupStep } from './plan.ts';
@@ -41,16 +42,13 @@ export interface CleanupOptions {
 }
 
 /** Thrown when a deletion fails; `items` holds the whole plan (what ran, what failed, what did not run). */
-export class CleanupError extends Error {
-  readonly items: PlanItem[];
+export class CleanupError extends PlannedStepError {
   constructor(message: string, items: PlanItem[], cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
+    super(message, items, cause);
     this.name = 'CleanupError';
-    this.items = items;
   }
 }
 
-const EVENTUAL_MS = 120_000;
 
 type Obj = KubernetesObject & { metadata?: KubernetesObject['metadata'] & { managedFields?: V1ManagedFieldsEntry[]; deletionTimestamp?: unknown } };
 
@@ -73,7 +71,7 @@ async function readOrUndefined<T>(fn: () => Promise<T>): Promise<T | undefined> 
   try {
     return await fn();
   } catch (err) {
-    if (kubeStatus(err) === 404) return undefined;
+    if (kubeStatusOf(err) === 404) return undefined;
     throw err;
   }
 }
@@ -109,7 +107,7 @@ async function namespaceContent(kube: KubeSession, namespace: string): Promise<N
         cont = list.metadata?._continue || undefined;
       } while (cont);
     } catch (err) {
-      const s = kubeStatus(err);
+      const s = kubeStatusOf(err);
       if (s === 404) continue; // kind not served by this cluster
       // Unknown content: the namespace must stay.
       out.push({ kind: k.kind, name: `(cannot list: ${s ? `HTTP ${s}` : 'error'})` });
@@ -120,7 +118,7 @@ async function namespaceContent(kube: KubeSession, namespace: string): Promise<N
 
 /** The declared objects (by name) and every object carrying this manifest's labels. */
 export async function readKubeState(kube: KubeSession, manifest: Manifest): Promise<KubeState> {
-  const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${INSTANCE_LABEL}=${instanceId(manifest)}`;
+  const selector = `${MANAGED_BY_LABEL}=${ACTION_NAME},${INSTANCE_LABEL}=${instanceId(manifest)}`;
   const namespaces = [...new Set(manifest.targets.map((t) => t.namespace))];
   const found = new Map<string, KubeFound>();
   const add = (kind: KubeKind, o: Obj): void => {
@@ -148,7 +146,7 @@ export async function readKubeState(kube: KubeSession, manifest: Manifest): Prom
   try {
     for (const i of (await kube.core.listServiceAccountForAllNamespaces({ labelSelector: selector })).items) add('ServiceAccount', i as Obj);
   } catch (err) {
-    if (kubeStatus(err) !== 403) throw new Error(`cannot list ServiceAccounts: ${errorSummary(err)}`);
+    if (kubeStatusOf(err) !== 403) throw new Error(`cannot list ServiceAccounts: ${errorSummary(err)}`);
     for (const namespace of namespaces) {
       for (const i of (await kube.core.listNamespacedServiceAccount({ namespace, labelSelector: selector })).items) add('ServiceAccount', i as Obj);
     }
@@ -157,7 +155,7 @@ export async function readKubeState(kube: KubeSession, manifest: Manifest): Prom
     const spcs = (await kube.custom.listClusterCustomObject({ group: SPC_GROUP, version: SPC_VERSION, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] };
     for (const i of spcs.items ?? []) add('SecretProviderClass', i);
   } catch (err) {
-    const s = kubeStatus(err);
+    const s = kubeStatusOf(err);
     if (s !== 404 && s !== 403) throw new Error(`cannot list SecretProviderClasses: ${errorSummary(err)}`);
     for (const namespace of s === 403 ? namespaces : []) {
       const spcs = (await kube.custom.listNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] };
@@ -167,7 +165,7 @@ export async function readKubeState(kube: KubeSession, manifest: Manifest): Prom
   try {
     for (const i of (await kube.core.listNamespace({ labelSelector: selector })).items) add('Namespace', i as Obj);
   } catch (err) {
-    if (kubeStatus(err) !== 403) throw new Error(`cannot list Namespaces: ${errorSummary(err)}`);
+    if (kubeStatusOf(err) !== 403) throw new Error(`cannot list Namespaces: ${errorSummary(err)}`);
   }
 
   // What else lives in the namespaces the action could delete.
@@ -205,7 +203,7 @@ export async function readIdentities(session: AzureSession, vault: VaultInfo, ma
       try {
         live = await msi.userAssignedIdentities.get(spec.resourceGroup, spec.name);
       } catch (e) {
-        if (azureStatus(e) !== 404) throw e;
+        if (azureStatusOf(e) !== 404) throw e;
       }
       if (!live) {
         found.exists = false;
@@ -302,7 +300,7 @@ async function execute(x: Executors, op: CleanupOp): Promise<void> {
           preconditions ? { preconditions } : undefined,
         );
       } catch (err) {
-        const s = kubeStatus(err);
+        const s = kubeStatusOf(err);
         if (s === 404) return;
         if (s === 409) throw new Error(`${op.objectKind} ${op.namespace ? `${op.namespace}/` : ''}${op.name} changed since it was read (${errorSummary(err)}); run the clean-up again`);
         throw new Error(`cannot delete ${op.objectKind} ${op.namespace ? `${op.namespace}/` : ''}${op.name}: ${errorSummary(err)}`);
@@ -313,7 +311,7 @@ async function execute(x: Executors, op: CleanupOp): Promise<void> {
       try {
         await authorizationClient(session, vault.subscriptionId ?? session.subscriptionId).roleAssignments.delete(scopeParam(op.scope), op.name);
       } catch (e) {
-        if (azureStatus(e) !== 404) throw e;
+        if (azureStatusOf(e) !== 404) throw e;
       }
       return;
     }
@@ -325,8 +323,8 @@ async function execute(x: Executors, op: CleanupOp): Promise<void> {
           kvm.vaults.updateAccessPolicy(vault.resourceGroup!, vault.name, 'remove', {
             properties: { accessPolicies: [{ tenantId: op.tenantId, objectId: op.objectId, applicationId: op.applicationId, permissions: op.permissions }] },
           }),
-        (e) => azureStatus(e) === 409,
-        { timeoutMs: EVENTUAL_MS },
+        (e) => azureStatusOf(e) === 409,
+        { timeoutMs: CLEANUP_PROPAGATION_MS },
       );
       return;
     }
@@ -337,12 +335,12 @@ async function execute(x: Executors, op: CleanupOp): Promise<void> {
           try {
             await msi.federatedIdentityCredentials.delete(op.resourceGroup, op.identity, op.name);
           } catch (e) {
-            if (azureStatus(e) === 404) return;
+            if (azureStatusOf(e) === 404) return;
             throw e;
           }
         },
-        (e) => hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity') || azureStatus(e) === 409,
-        { timeoutMs: EVENTUAL_MS },
+        (e) => hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity') || azureStatusOf(e) === 409,
+        { timeoutMs: CLEANUP_PROPAGATION_MS },
       );
       return;
     }
@@ -350,21 +348,21 @@ async function execute(x: Executors, op: CleanupOp): Promise<void> {
       try {
         await msiClient(session, op.subscriptionId).userAssignedIdentities.delete(op.resourceGroup, op.name);
       } catch (e) {
-        if (azureStatus(e) !== 404) throw e;
+        if (azureStatusOf(e) !== 404) throw e;
       }
       return;
     }
     case 'secret': {
       if (op.alreadyDeleted) {
-        await retryWhile(() => x.gw.limiter.run('write', () => x.gw.client.purgeDeletedSecret(op.name)), (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatus(e) === 409, {
-          timeoutMs: EVENTUAL_MS,
+        await retryWhile(() => x.gw.limiter.run('write', () => x.gw.client.purgeDeletedSecret(op.name)), (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatusOf(e) === 409, {
+          timeoutMs: CLEANUP_PROPAGATION_MS,
         });
         return;
       }
       try {
         await deleteSecret(x.gw, op.name, op.purge);
       } catch (e) {
-        if (azureStatus(e) !== 404) throw e;
+        if (azureStatusOf(e) !== 404) throw e;
       }
       return;
     }

@@ -1,42 +1,17 @@
-// Pure planning of clean-up mode (no I/O): from what was found in the cluster and in Azure, the
-// ordered list of deletions (each with its value-free PlanItem) and of what is kept and why.
-//
-// Ownership rules (nothing else is ever deleted):
-// - Kubernetes objects: both the managed-by and this manifest's instance label, no other field
-//   manager holding fields of the object, not already being deleted; a namespace also only when
-//   nothing but the action's own objects (and the defaults Kubernetes puts there) is left in it.
-// - Federated credentials: name = federatedCredentialName(cluster, ns, sa) of its own subject
-//   `system:serviceaccount:ns:sa` (the action's deterministic name), issuer = the cluster's when known.
-// - Role assignments: name = roleAssignmentName(scope, principal, role) (the action's deterministic
-//   id), at the vault or below it.
-// - Access-policy entries carry no owner mark: a permission the action grants is removed when the
-//   identity is the action's, or when the grant ledgers (identity/ledger.ts) record it as added by
-//   the action; either way never while another manifest's ledger relies on it.
-// - Role assignments another manifest's ledger relies on stay (one assignment per principal, role
-//   and scope serves both).
-// - The manifest's own grant ledger goes after its grants.
-// - Identities: `mode: managed` with the ownership tag, and nothing left on them that the action
-//   did not create (other federated credentials, other role assignments).
-// - Secrets: only with `cleanup.deleteSecrets`, only secrets the action wrote (ownership tag),
-//   never `existing` ones; purged only with `cleanup.purge`.
+// Pure planning of clean-up mode (no I/O): the ordered deletions and what is kept and why
+// (the ownership rules: docs/architecture.md#clean-up-ownership-rules).
 import { federatedCredentialName, normalizeScope, roleAssignmentName, scopeCovers, shortScope, wantedPermissions } from '../identity/plan.ts';
-import type { LiveCredential, PolicyPermissions } from '../identity/plan.ts';
+import type { LiveCredential } from '../identity/plan.ts';
 import { credentialRecord, identityRecord, ledgerName, otherClaims, permKey } from '../ledger/model.ts';
 import type { GrantLedger } from '../ledger/model.ts';
 import type { IdentitySpec, Manifest, TargetSpec } from '../manifest/types.ts';
 import type { PlanItem, PlanKind } from '../plan/types.ts';
-import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId, legacyInstanceId } from '../render/labels.ts';
+import { instanceId, legacyInstanceId } from '../render/labels.ts';
+import { ACTION_NAME, FIELD_MANAGER, INSTANCE_LABEL, MANAGED_BY_LABEL, OWNER_TAG } from '../names.ts';
+import type { PolicyPermissions } from '../keyvault/model.ts';
 
 export type KubeKind = 'SecretProviderClass' | 'ServiceAccount' | 'Namespace';
 
-/** The ownership tag the identity step puts on identities it creates. */
-export const IDENTITY_OWNER_TAG = 'managed-by';
-export const IDENTITY_OWNER_VALUE = 'akv-aks-action';
-/** The ownership tag the vault step puts on secrets it writes. */
-export const SECRET_OWNER_TAG = 'managed-by';
-export const SECRET_OWNER_VALUE = 'akv-aks-action';
-/** The field manager of the action's server-side applies. */
-export const ACTION_FIELD_MANAGER = 'akv-aks-action';
 
 export interface KubeFound {
   kind: KubeKind;
@@ -199,10 +174,10 @@ function summarise(entries: NamespaceEntry[], max = 5): string {
 export function kubeKeepReason(o: KubeFound, instance: string, legacy?: string): string | undefined {
   const managedBy = o.labels[MANAGED_BY_LABEL];
   const inst = o.labels[INSTANCE_LABEL];
-  if (managedBy !== MANAGED_BY_VALUE || inst === undefined) return `not created by the action (lacks the ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} and ${INSTANCE_LABEL} labels)`;
+  if (managedBy !== ACTION_NAME || inst === undefined) return `not created by the action (lacks the ${MANAGED_BY_LABEL}=${ACTION_NAME} and ${INSTANCE_LABEL} labels)`;
   if (legacy !== undefined && inst === legacy) return `carries the label of releases before manifest ownership (${INSTANCE_LABEL}=${inst}), shared by every manifest of this vault and cluster: which one applied it cannot be told, so it stays (an apply of this manifest moves it to its own label)`;
   if (inst !== instance) return `belongs to another manifest (${INSTANCE_LABEL}=${inst})`;
-  const others = (o.managers ?? []).filter((m) => m !== ACTION_FIELD_MANAGER);
+  const others = (o.managers ?? []).filter((m) => m !== FIELD_MANAGER);
   if (others.length) return `also changed by ${[...new Set(others)].sort().join(', ')}: not only the action's (delete it by hand if it is no longer needed)`;
   return undefined;
 }
@@ -264,7 +239,7 @@ function singleNamespace(g: IdentityFound): string | undefined {
 
 /** True when the identity is one the action created (managed mode and the ownership tag). */
 export function identityOwned(g: IdentityFound): boolean {
-  return g.spec.mode === 'managed' && g.exists && g.tags?.[IDENTITY_OWNER_TAG] === IDENTITY_OWNER_VALUE;
+  return g.spec.mode === 'managed' && g.exists && g.tags?.[OWNER_TAG] === ACTION_NAME;
 }
 
 const SUBJECT = /^system:serviceaccount:([^:]+):([^:]+)$/;
@@ -397,7 +372,7 @@ function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
   if (g.spec.mode === 'existing') keep = 'existing identity: never deleted';
   else if (g.spec.mode === 'external') keep = 'external identity: never deleted';
   else if (g.spec.mode === 'kubelet') keep = 'kubelet identity: never deleted';
-  else if (!owned) keep = `not created by the action (no ${IDENTITY_OWNER_TAG}: ${IDENTITY_OWNER_VALUE} tag)`;
+  else if (!owned) keep = `not created by the action (no ${OWNER_TAG}: ${ACTION_NAME} tag)`;
   else if (foreignCredentials) keep = `still holds ${foreignCredentials} federated credential(s) the action did not create`;
   else if (foreignAssignments) keep = `still holds ${foreignAssignments} role assignment(s) the action did not create`;
   else if (sharedBy.size) keep = `its vault grant is still relied on by ${[...sharedBy].join(', ')}`;
@@ -435,13 +410,13 @@ function planSecrets(input: CleanupInput): CleanupStep[] {
     }
     const live = input.secrets?.live.get(key);
     const deleted = input.secrets?.deleted.get(key);
-    const owned = (f: SecretFound | undefined): boolean => f?.tags[SECRET_OWNER_TAG] === SECRET_OWNER_VALUE;
+    const owned = (f: SecretFound | undefined): boolean => f?.tags[OWNER_TAG] === ACTION_NAME;
     const declarers = claims?.secrets.get(key);
     if (live && declarers) {
       steps.push({ item: { ...base, action: 'keep', reason: `shared: still declared by ${declarers.join(', ')}` } });
     } else if (live) {
       if (!owned(live)) {
-        steps.push({ item: { ...base, action: 'keep', reason: `not written by the action (no ${SECRET_OWNER_TAG}: ${SECRET_OWNER_VALUE} tag)` } });
+        steps.push({ item: { ...base, action: 'keep', reason: `not written by the action (no ${OWNER_TAG}: ${ACTION_NAME} tag)` } });
       } else {
         steps.push({
           item: { ...base, action: 'delete', reason: opts.purge ? 'soft-delete, then purge (irreversible)' : 'soft-delete (recoverable)' },

@@ -183,12 +183,6 @@ export function oneLine(message: string, max = 400): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
-/** First line of a message, bounded, for tables. */
-export function firstLine(message: string, max = 300): string {
-  const line = message.split('\n')[0] ?? '';
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
-}
-
 export function crashLoop(namespace: string, pod: string, container: string): Diagnosis {
   return {
     cause: 'crash-loop',

@@ -8,12 +8,13 @@ import type { Workload } from '../kube/workloads.ts';
 import { currentPods, isPodReady, refOf, rolloutStatus, templateOf } from '../kube/workloads.ts';
 import { needsNewPod, objectFileName } from '../rotate/discovery.ts';
 import type { ConsumedTarget } from '../rotate/discovery.ts';
-import { DIGEST_ANNOTATION, expectedVersion, indexVersions, mountedVersionsDigest, objectId } from '../rotate/decide.ts';
-import type { VersionIndex } from '../rotate/decide.ts';
+import { expectedVersion, indexVersions, mountedVersionsDigest, objectId } from '../rotate/decide.ts';
+import type { VersionsByName } from '../rotate/decide.ts';
 import { consumersIn } from '../rotate/index.ts';
 import type { NamespaceSnapshot } from '../rotate/index.ts';
 import { classifyMountFailure, crashLoop, dedupe, oneLine, summarizeMountMessage } from './diagnose.ts';
 import type { Diagnosis } from './diagnose.ts';
+import { DIGEST_ANNOTATION } from '../names.ts';
 
 export interface PodObjectReport {
   object: string;
@@ -50,8 +51,6 @@ export interface GateSnapshot {
 export interface GateOptions {
   /** When the secrets changed: env consumers must run pods created after it. */
   changedAt?: Date;
-  /** Vault secret name -> SHA-256 hex of its current value, to compare synced Secret content. */
-  contentDigests?: Record<string, string>;
   /** The cluster's service-account issuer, for federation diagnoses. */
   issuer?: string;
   /** At the deadline: explain everything still pending. */
@@ -126,7 +125,7 @@ function checkPod(
   consumed: ConsumedTarget[],
   snap: NamespaceSnapshot,
   gs: GateSnapshot,
-  versions: VersionIndex,
+  versions: VersionsByName,
   opts: GateOptions,
 ): PodCheck {
   const ns = snap.namespace;
@@ -164,10 +163,8 @@ function checkPod(
         const o = c.target.objects.find((x) => objectFileName(x) === k.object);
         if (!o || !c.objects.includes(o)) continue;
         const have = secret?.keys[k.key];
-        const want = opts.contentDigests?.[o.secret];
-        let state = have === undefined ? 'missing' : 'synced';
-        if (have !== undefined && want !== undefined && rotation !== 'none' && have !== want) state = 'content differs';
-        objects.push({ object: `${sync.secretName}[${k.key}]`, expected: want !== undefined ? 'synced, same content' : 'synced', mounted: state, ok: state === 'synced' });
+        const state = have === undefined ? 'missing' : 'synced';
+        objects.push({ object: `${sync.secretName}[${k.key}]`, expected: 'synced', mounted: state, ok: state === 'synced' });
       }
       if (needsNewPod(c) && rotation === 'restart') {
         const fresh = envFresh(pod, w, consumed, versions, opts);
@@ -195,7 +192,7 @@ function checkPod(
 }
 
 /** Env consumers see new content only in pods started after the change. */
-function envFresh(pod: V1Pod, w: Workload, consumed: ConsumedTarget[], versions: VersionIndex, opts: GateOptions): { ok: boolean; expected: string; actual: string } {
+function envFresh(pod: V1Pod, w: Workload, consumed: ConsumedTarget[], versions: VersionsByName, opts: GateOptions): { ok: boolean; expected: string; actual: string } {
   const digest = mountedVersionsDigest(consumed, versions);
   const podDigest = pod.metadata?.annotations?.[DIGEST_ANNOTATION];
   const created = time(pod.metadata?.creationTimestamp);

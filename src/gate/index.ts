@@ -10,7 +10,8 @@ import type { KubeSession } from '../kube/client.ts';
 import { SPC_GROUP, SPC_VERSION, SPCPS_PLURAL } from '../kube/spcps.ts';
 import type { SpcPodStatus } from '../kube/spcps.ts';
 import { Mirror } from '../kube/watch.ts';
-import { KUBE_CONCURRENCY, mapLimit } from '../kube/pool.ts';
+import { KUBE_CONCURRENCY } from '../names.ts';
+import { mapUntilError } from '../util/concurrency.ts';
 import { readNamespace } from '../rotate/index.ts';
 import type { NamespaceSnapshot } from '../rotate/index.ts';
 import { evaluateGate } from './evaluate.ts';
@@ -42,8 +43,6 @@ export interface GateRunOptions {
   settleMs?: number;
   /** When the secrets changed: env consumers must run pods created after it. */
   changedAt?: Date;
-  /** Vault secret name -> SHA-256 hex of the current value, to compare synced Secrets' content. */
-  contentDigests?: Record<string, string>;
   /** The cluster's service-account issuer, quoted in federation diagnoses. */
   issuer?: string;
 }
@@ -143,7 +142,7 @@ function snapshotOf(mirrors: NamespaceMirrors[]): GateSnapshot {
  */
 async function listOnce(kube: KubeSession, manifest: Manifest, namespaces: string[]): Promise<GateSnapshot | undefined> {
   try {
-    const parts = await mapLimit(namespaces, KUBE_CONCURRENCY, async (namespace) => {
+    const parts = await mapUntilError(namespaces, KUBE_CONCURRENCY, async (namespace) => {
       const synced = [...new Set(manifest.targets.filter((t) => t.namespace === namespace && t.syncTo).map((t) => t.syncTo!.secretName))];
       const [snap, events, secrets] = await Promise.all([
         readNamespace(kube, namespace),
@@ -172,7 +171,7 @@ export async function runGate(kube: KubeSession, manifest: Manifest, expected: S
   if (namespaces.length === 0) return { passed: true, pods: [], diagnoses: [], waitedMs: 0, warnings: [] };
   if (expected.every((s) => !s.changed)) {
     const once = await listOnce(kube, manifest, namespaces);
-    const e = once && evaluateGate(manifest, expected, once, { changedAt: opts.changedAt, contentDigests: opts.contentDigests, issuer: opts.issuer, final: false });
+    const e = once && evaluateGate(manifest, expected, once, { changedAt: opts.changedAt, issuer: opts.issuer, final: false });
     if (e && (e.passed || e.fatal)) {
       for (const w of e.warnings) core.debug(`gate: ${w}`);
       return { passed: e.passed, pods: e.pods, diagnoses: e.diagnoses, waitedMs: Date.now() - started, warnings: e.warnings };
@@ -190,7 +189,7 @@ export async function runGate(kube: KubeSession, manifest: Manifest, expected: S
   const mirrors: NamespaceMirrors[] = [];
 
   const evaluate = (final: boolean): GateEvaluation =>
-    evaluateGate(manifest, expected, snapshotOf(mirrors), { changedAt: opts.changedAt, contentDigests: opts.contentDigests, issuer: opts.issuer, final });
+    evaluateGate(manifest, expected, snapshotOf(mirrors), { changedAt: opts.changedAt, issuer: opts.issuer, final });
 
   let settleTimer: NodeJS.Timeout | undefined;
   const settleMs = opts.settleMs ?? 5_000;

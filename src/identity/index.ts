@@ -4,42 +4,22 @@
 import * as core from '@actions/core';
 import type { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam } from '../auth/arm.ts';
-import { errorCodes, hasCode, messageOf, retryWhile, statusOf } from '../auth/http.ts';
+import { errorCodes, hasCode, messageOf, retryWhile, azureStatusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
-import type { IdentitySpec, Manifest } from '../manifest/types.ts';
+import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
-import type { VaultInfo } from '../vault/index.ts';
-import { mapLimited } from '../vault/limiter.ts';
-import {
-  TOKEN_EXCHANGE_AUDIENCE,
-  grantScopes,
-  groupIdentities,
-  missingPermissions,
-  planFederation,
-  planGrants,
-  roleAssignmentName,
-  unreadableObjects,
-  wantedCredentials,
-  wantedPermissions,
-} from './plan.ts';
-import type { IdentityGroup, LiveAssignment, LiveCredential, PolicyPermissions, RolePermission, WantedGrant } from './plan.ts';
+import { grantScopes, groupIdentities, missingPermissions, planFederation, planGrants, roleAssignmentName, unreadableObjects, wantedCredentials, wantedPermissions } from './plan.ts';
+import type { IdentityGroup, LiveAssignment, LiveCredential, RolePermission, WantedGrant } from './plan.ts';
 import type { LedgerClaims } from '../ledger/model.ts';
 import { ledgerBook, recordGrants } from '../ledger/store.ts';
 import type { LedgerBook } from '../ledger/store.ts';
 import { credentialRecord, identityRecord } from '../ledger/model.ts';
+import { ACTION_NAME, IDENTITY_PROPAGATION_MS, OWNER_TAG, TOKEN_EXCHANGE_AUDIENCE } from '../names.ts';
+import { mapAll } from '../util/concurrency.ts';
+import type { PolicyPermissions, VaultInfo } from '../keyvault/model.ts';
+import type { NamespaceIdentity } from './model.ts';
 
 export { proveAccess, ProofError } from './prove.ts';
-
-export interface NamespaceIdentity {
-  namespace: string;
-  mode: IdentitySpec['mode'];
-  name?: string;
-  clientId?: string;
-  principalId?: string;
-  resourceId?: string;
-  /** Service accounts of this namespace that use the identity. */
-  serviceAccounts?: string[];
-}
 
 export class IdentityError extends Error {
   constructor(message: string, cause?: unknown) {
@@ -48,7 +28,7 @@ export class IdentityError extends Error {
   }
 }
 
-export const OWNER_TAGS = { 'managed-by': 'akv-aks-action' };
+export const OWNER_TAGS = { [OWNER_TAG]: ACTION_NAME };
 
 /** What to do about a role assignment ARM refused, by error code. */
 const GRANT_FIXES: Record<string, string> = {
@@ -70,7 +50,6 @@ export function grantFailure(e: unknown, roleName: string, identity: string, sco
     e,
   );
 }
-const EVENTUAL_MS = 180_000;
 
 interface ResolvedIdentity {
   exists: boolean;
@@ -87,7 +66,7 @@ async function getIdentity(msi: ManagedServiceIdentityClient, rg: string, name: 
     const i = await msi.userAssignedIdentities.get(rg, name);
     return { id: i.id, clientId: i.clientId, principalId: i.principalId };
   } catch (e) {
-    if (statusOf(e) === 404) return undefined;
+    if (azureStatusOf(e) === 404) return undefined;
     throw e;
   }
 }
@@ -111,7 +90,7 @@ function identityDirectory(session: AzureSession): (subscriptionId: string, rg: 
             if (i.name) out.set(i.name.toLowerCase(), { id: i.id, clientId: i.clientId, principalId: i.principalId });
           }
         } catch (e) {
-          if (statusOf(e) === 403 || statusOf(e) === 404) return undefined;
+          if (azureStatusOf(e) === 403 || azureStatusOf(e) === 404) return undefined;
           throw e;
         }
         return out;
@@ -213,7 +192,7 @@ export async function ensureIdentities(
 
   const identitiesIn = identityDirectory(session);
   const assignments = vault.rbac ? vaultAssignments({ auth }, vault, manifest) : async () => [];
-  const perGroup = await mapLimited(groups, 4, (g) => ensureGroup(session, vault, manifest, g, { apply, issuer: opts.issuer, auth, kvm, mutex, roleIds, identitiesIn, assignments }));
+  const perGroup = await mapAll(groups, 4, (g) => ensureGroup(session, vault, manifest, g, { apply, issuer: opts.issuer, auth, kvm, mutex, roleIds, identitiesIn, assignments }));
   if (apply) {
     // The ledger first: an interrupted run leaves a recorded claim, never an unrecorded grant.
     const book = opts.ledger ?? ledgerBook(session, vault, manifest.instance);
@@ -226,7 +205,7 @@ export async function ensureIdentities(
       Object.assign(claims.addedNow, r.claims.addedNow);
     }
     await recordGrants(book, claims);
-    await mapLimited(perGroup, 4, (r) => r.grant());
+    await mapAll(perGroup, 4, (r) => r.grant());
   }
   const items = perGroup.flatMap((r) => r.items);
   const identities = perGroup.flatMap((r) => r.identities);
@@ -310,7 +289,7 @@ async function ensureGroup(
     if (spec.mode === 'managed') claims.identities = [record];
     claims.credentials = wanted.map((w) => credentialRecord(record, w.name));
     const live = resolved.exists
-      ? await retryWhile(() => listCredentials(msi!, rg, idName), (e) => createdNow && statusOf(e) === 404, { timeoutMs: EVENTUAL_MS })
+      ? await retryWhile(() => listCredentials(msi!, rg, idName), (e) => createdNow && azureStatusOf(e) === 404, { timeoutMs: IDENTITY_PROPAGATION_MS })
       : [];
     const fed = planFederation(idName, live, wanted);
     items.push(...fed.items);
@@ -326,8 +305,8 @@ async function ensureGroup(
                 audiences: [TOKEN_EXCHANGE_AUDIENCE],
               }),
             // 404: a just-created identity not yet visible to its child resources; 409: another write in flight
-            (e) => (createdNow && statusOf(e) === 404) || hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'),
-            { timeoutMs: EVENTUAL_MS, onRetry: (e) => core.info(`federated credential ${idName}/${w.name}: retrying (${statusOf(e) ?? ''} ${firstCode(e)})`) },
+            (e) => (createdNow && azureStatusOf(e) === 404) || hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'),
+            { timeoutMs: IDENTITY_PROPAGATION_MS, onRetry: (e) => core.info(`federated credential ${idName}/${w.name}: retrying (${azureStatusOf(e) ?? ''} ${firstMessageLine(e)})`) },
           );
           core.info(`federated credential ${idName}/${w.name}: ${w.subject} on ${w.issuer}`);
         }
@@ -411,7 +390,7 @@ async function createAssignments(deps: GroupDeps, missing: WantedGrant[], pid: s
         }
       },
       (e) => hasCode(e, 'PrincipalNotFound'),
-      { timeoutMs: EVENTUAL_MS, onRetry: () => core.info(`role assignment for ${label}: principal not visible yet, retrying`) },
+      { timeoutMs: IDENTITY_PROPAGATION_MS, onRetry: () => core.info(`role assignment for ${label}: principal not visible yet, retrying`) },
     );
     core.info(`role assignment: ${m.roleName} for ${label} at ${m.scope}`);
   }
@@ -428,15 +407,15 @@ async function addAccessPolicy(
   await deps.mutex.run(`vault:${vault.id}`, () =>
     retryWhile(
       () => kvm.vaults.updateAccessPolicy(vault.resourceGroup!, vault.name, 'add', { properties: { accessPolicies: [entry] } }),
-      (e) => statusOf(e) === 409 || hasCode(e, 'PrincipalNotFound'),
-      { timeoutMs: EVENTUAL_MS },
+      (e) => azureStatusOf(e) === 409 || hasCode(e, 'PrincipalNotFound'),
+      { timeoutMs: IDENTITY_PROPAGATION_MS },
     ),
   );
   vault.accessPolicies = [...(vault.accessPolicies ?? []), entry];
   core.info(`access policy on ${vault.name} for ${what}`);
 }
 
-function firstCode(e: unknown): string {
+function firstMessageLine(e: unknown): string {
   return messageOf(e).split('\n')[0]?.slice(0, 200) ?? '';
 }
 

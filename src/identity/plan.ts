@@ -2,10 +2,9 @@
 import { createHash } from 'node:crypto';
 import type { IdentitySpec, Manifest, ObjectType, TargetSpec } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
+import { MAX_FEDERATED_CREDENTIALS, TOKEN_EXCHANGE_AUDIENCE } from '../names.ts';
+import type { PolicyPermissions } from '../keyvault/model.ts';
 
-export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
-/** Azure's limit of federated identity credentials on one user-assigned identity. */
-export const FIC_LIMIT = 20;
 
 /** `system:serviceaccount:NS:SA`, the subject of a Kubernetes service-account token. */
 export function serviceAccountSubject(namespace: string, serviceAccount: string): string {
@@ -163,10 +162,10 @@ export function planFederation(identityName: string, live: LiveCredential[], wan
     writes.push(w);
   }
   const plan: FederationPlan = { items, writes };
-  if (live.length + creates > FIC_LIMIT) {
+  if (live.length + creates > MAX_FEDERATED_CREDENTIALS) {
     plan.budgetError =
       `identity ${identityName} would hold ${live.length + creates} federated credentials (it has ${live.length}, ${creates} to add); ` +
-      `Azure allows at most ${FIC_LIMIT} per user-assigned identity: split the service accounts over more identities`;
+      `Azure allows at most ${MAX_FEDERATED_CREDENTIALS} per user-assigned identity: split the service accounts over more identities`;
   }
   return plan;
 }
@@ -265,12 +264,6 @@ export function planGrants(
 export function shortScope(scope: string): string {
   const m = /\/providers\/Microsoft\.KeyVault\/(vaults\/.*)$/i.exec(scope);
   return m?.[1] ?? scope;
-}
-
-export interface PolicyPermissions {
-  secrets: string[];
-  keys: string[];
-  certificates: string[];
 }
 
 /** Access-policy permissions a principal needs: `get` on secrets, on keys/certs only when mounted. */

@@ -4,8 +4,8 @@
 // so a no-op deploy reads no secret value and exchanges no pod token.
 import type { MountedObject, TargetSpec } from '../manifest/types.ts';
 import { isWrite, type PlanItem } from '../plan/types.ts';
-import type { NamespaceIdentity } from './index.ts';
 import { federatedCredentialName, shortScope } from './plan.ts';
+import type { NamespaceIdentity } from './model.ts';
 
 /** `always`: every object of every target; `changed`: what this run changed; `never`: no proof. */
 export const PROVE_MODES = ['always', 'changed', 'never'] as const;

@@ -5,18 +5,18 @@
 import * as core from '@actions/core';
 import { ClientAssertionCredential } from '@azure/identity';
 import { msiClient, secretClient } from '../auth/arm.ts';
-import { errorCodes, messageOf, sleep, statusOf } from '../auth/http.ts';
+import { errorCodes, messageOf, sleep, azureStatusOf } from '../auth/http.ts';
 import { decodeJwtClaims, audienceText } from '../auth/jwt.ts';
 import { cachedCredential, reuseRecentAssertion } from '../auth/token-cache.ts';
 import { FEDERATION_CODES } from '../auth/login.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { Manifest, TargetSpec } from '../manifest/types.ts';
-import type { VaultInfo } from '../vault/index.ts';
-import { objectReader } from '../vault/objects.ts';
-import { maskValue } from '../vault/values.ts';
-import type { NamespaceIdentity } from './index.ts';
+import { objectReader } from '../keyvault/objects.ts';
 import { serviceAccountSubject } from './plan.ts';
 import { identityOf, planProof, type ProofTarget } from './prove-plan.ts';
+import type { VaultInfo } from '../keyvault/model.ts';
+import { maskValue } from '../util/mask.ts';
+import type { NamespaceIdentity } from './model.ts';
 
 export type ProofCause = 'federation-mismatch' | 'issuer-unreachable' | 'missing-role' | 'missing-secret' | 'unknown-identity' | 'other';
 
@@ -49,7 +49,7 @@ export function classifyProofError(e: unknown): ProofCause {
   if (FEDERATION_CODES.some((c) => codes.includes(c))) return 'federation-mismatch';
   if (codes.includes('AADSTS50166') || codes.includes('AADSTS50027')) return 'issuer-unreachable';
   if (codes.includes('AADSTS700016') || codes.includes('AADSTS7000229')) return 'unknown-identity';
-  const status = statusOf(e);
+  const status = azureStatusOf(e);
   if (status === 403 || codes.some((c) => /^Forbidden/.test(c))) return 'missing-role';
   if (status === 404 || ['SecretNotFound', 'KeyNotFound', 'CertificateNotFound'].some((c) => codes.includes(c))) return 'missing-secret';
   return 'other';
@@ -134,7 +134,7 @@ export async function proveAccess(
         }
         const cause = classifyProofError(last.error);
         if (Date.now() + delay > deadline) break;
-        core.info(`proof: ${t.namespace}/${sa}: ${cause} (${errorCodes(last.error).join(', ') || statusOf(last.error) || 'error'}); retrying in ${delay / 1000}s`);
+        core.info(`proof: ${t.namespace}/${sa}: ${cause} (${errorCodes(last.error).join(', ') || azureStatusOf(last.error) || 'error'}); retrying in ${delay / 1000}s`);
         await sleep(delay);
         delay = Math.min(8_000, delay * 2);
       }

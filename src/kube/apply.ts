@@ -7,12 +7,13 @@ import { PatchStrategy } from '@kubernetes/client-node';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanAction, PlanItem, PlanKind } from '../plan/types.ts';
-import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_ANNOTATION, instanceId, legacyInstanceId, renderAll } from '../render/index.ts';
+import { instanceId, legacyInstanceId, renderAll } from '../render/index.ts';
 import type { KubeObject, RenderFacts } from '../render/index.ts';
 import type { KubeSession } from './client.ts';
-import { errorSummary, FIELD_MANAGER, statusOf } from './client.ts';
-import { KUBE_CONCURRENCY, limiter, mapLimit } from './pool.ts';
+import { errorSummary, kubeStatusOf } from './client.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from './spcps.ts';
+import { ACTION_NAME, ADOPTED_ANNOTATION, FIELD_MANAGER, INSTANCE_LABEL, KUBE_CONCURRENCY, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../names.ts';
+import { mapUntilError, semaphore } from '../util/concurrency.ts';
 
 export type { RenderFacts } from '../render/index.ts';
 
@@ -22,7 +23,6 @@ type Obj = KubernetesObject & Record<string, unknown>;
  * Set on an object that existed before the action first applied it (a ServiceAccount a chart created,
  * say): the action manages its fields from then on but never deletes it when pruning.
  */
-export const ADOPTED_ANNOTATION = 'akv-aks-action/adopted';
 
 function adopted(o: { metadata?: { annotations?: Record<string, string> } } | undefined): boolean {
   return o?.metadata?.annotations?.[ADOPTED_ANNOTATION] === 'true';
@@ -41,7 +41,7 @@ function itemName(o: { metadata?: { name?: string; namespace?: string } }): stri
 /** True when an object carries the action's managed-by label and this manifest's instance label. */
 export function ownedBy(o: { metadata?: { labels?: Record<string, string> } } | undefined, instance: string): boolean {
   const l = o?.metadata?.labels;
-  return l?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && l[INSTANCE_LABEL] === instance;
+  return l?.[MANAGED_BY_LABEL] === ACTION_NAME && l[INSTANCE_LABEL] === instance;
 }
 
 type Labelled = { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } };
@@ -54,7 +54,7 @@ type Labelled = { metadata?: { labels?: Record<string, string>; annotations?: Re
 export function otherOwner(o: Labelled | undefined, instance: string, legacy: string): string | undefined {
   const l = o?.metadata?.labels;
   const theirs = l?.[INSTANCE_LABEL];
-  if (l?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE || theirs === undefined || theirs === instance || theirs === legacy) return undefined;
+  if (l?.[MANAGED_BY_LABEL] !== ACTION_NAME || theirs === undefined || theirs === instance || theirs === legacy) return undefined;
   const who = o?.metadata?.annotations?.[OWNER_ANNOTATION];
   return who && who.length <= 300 && !/[\u0000-\u001f\u007f]/.test(who) ? `${who} (instance ${theirs})` : `instance ${theirs}`;
 }
@@ -111,7 +111,7 @@ async function readObject(kube: KubeSession, o: KubeObject): Promise<Obj | undef
   try {
     return (await kube.objects.read({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace } })) as Obj;
   } catch (err) {
-    if (statusOf(err) === 404) return undefined;
+    if (kubeStatusOf(err) === 404) return undefined;
     throw err;
   }
 }
@@ -129,7 +129,7 @@ async function namespaceExists(kube: KubeSession, name: string): Promise<boolean
     await kube.core.readNamespace({ name });
     return true;
   } catch (err) {
-    if (statusOf(err) === 404) return false;
+    if (kubeStatusOf(err) === 404) return false;
     throw new Error(`cannot read namespace ${name}: ${errorSummary(err)}`);
   }
 }
@@ -140,7 +140,7 @@ async function serverSideApply(kube: KubeSession, o: KubeObject, dryRun: boolean
 
 /** Objects carrying this manifest's instance labels, found cluster-wide (or in the manifest's namespaces if not allowed). */
 async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[]> {
-  const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${INSTANCE_LABEL}=${instanceId(manifest)}`;
+  const selector = `${MANAGED_BY_LABEL}=${ACTION_NAME},${INSTANCE_LABEL}=${instanceId(manifest)}`;
   const namespaces = [...new Set(manifest.targets.map((t) => t.namespace))];
   const serviceAccounts = async (): Promise<Obj[]> => {
     const out: Obj[] = [];
@@ -148,8 +148,8 @@ async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[
       const sas = await kube.core.listServiceAccountForAllNamespaces({ labelSelector: selector });
       out.push(...sas.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'ServiceAccount' }) as Obj));
     } catch (err) {
-      if (statusOf(err) !== 403) throw err;
-      const lists = await mapLimit(namespaces, KUBE_CONCURRENCY, (namespace) => kube.core.listNamespacedServiceAccount({ namespace, labelSelector: selector }));
+      if (kubeStatusOf(err) !== 403) throw err;
+      const lists = await mapUntilError(namespaces, KUBE_CONCURRENCY, (namespace) => kube.core.listNamespacedServiceAccount({ namespace, labelSelector: selector }));
       for (const sas of lists) out.push(...sas.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'ServiceAccount' }) as Obj));
     }
     return out;
@@ -161,8 +161,8 @@ async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[
       out.push(...(spcs.items ?? []).map((i) => ({ ...i, apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass' }) as Obj));
     } catch (err) {
       // 404: the CRD is absent, so no SecretProviderClass of ours can exist.
-      if (statusOf(err) !== 404 && statusOf(err) !== 403) throw err;
-      const lists = await mapLimit(statusOf(err) === 403 ? namespaces : [], KUBE_CONCURRENCY, async (namespace) =>
+      if (kubeStatusOf(err) !== 404 && kubeStatusOf(err) !== 403) throw err;
+      const lists = await mapUntilError(kubeStatusOf(err) === 403 ? namespaces : [], KUBE_CONCURRENCY, async (namespace) =>
         (await kube.custom.listNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] });
       for (const spcs of lists) out.push(...(spcs.items ?? []).map((i) => ({ ...i, apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass' }) as Obj));
     }
@@ -170,7 +170,7 @@ async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[
   };
   const ownNamespaces = async (): Promise<Obj[]> => {
     const nss = await kube.core.listNamespace({ labelSelector: selector }).catch((err: unknown) => {
-      if (statusOf(err) === 403) return { items: [] };
+      if (kubeStatusOf(err) === 403) return { items: [] };
       throw err;
     });
     return nss.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'Namespace' }) as Obj);
@@ -258,7 +258,7 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
   const plan = opts.mode === 'plan';
   const missingNamespaces = new Set<string>();
   const toCreate = new Set(desired.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));
-  const request = limiter(KUBE_CONCURRENCY);
+  const request = semaphore(KUBE_CONCURRENCY);
 
   // One labelled list per kind finds every object this manifest already applied (they carry its
   // labels): no read per object on a re-run. The same lists decide what to prune at the end.
@@ -267,7 +267,7 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
   // A namespace holding one of our objects exists; the others are read, a few at a time.
   const known = new Set(owned.map((o) => (o.kind === 'Namespace' ? o.metadata?.name : o.metadata?.namespace)).filter((n): n is string => Boolean(n)));
   const toCheck = [...new Set(desired.map((o) => o.metadata.namespace).filter((n): n is string => Boolean(n)))].sort().filter((ns) => !toCreate.has(ns) && !known.has(ns));
-  const exists = await mapLimit(toCheck, KUBE_CONCURRENCY, (ns) => namespaceExists(kube, ns));
+  const exists = await mapUntilError(toCheck, KUBE_CONCURRENCY, (ns) => namespaceExists(kube, ns));
   toCheck.forEach((ns, i) => {
     if (!exists[i]) missingNamespaces.add(ns);
   });
@@ -283,7 +283,7 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
   const existingByKey = new Map(ownedByKey);
   const readFailures = new Map<string, unknown>();
   const unread = desired.filter((o) => !existingByKey.has(key(o)) && !(o.metadata.namespace && missingNamespaces.has(o.metadata.namespace)));
-  const reads = await mapLimit(unread, KUBE_CONCURRENCY, (o) =>
+  const reads = await mapUntilError(unread, KUBE_CONCURRENCY, (o) =>
     request(() => readObject(kube, o)).catch((err: unknown) => {
       readFailures.set(key(o), err);
       return undefined;
@@ -334,9 +334,9 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
     try {
       after = await request(() => serverSideApply(kube, applied, plan, force));
     } catch (err) {
-      const status = statusOf(err);
+      const status = kubeStatusOf(err);
       if (status === 409) {
-        const msg = `${o.kind} ${name} exists with fields another manager owns (${errorSummary(err)}); the action does not overwrite objects it does not own: remove the conflicting fields or add the labels ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} and ${INSTANCE_LABEL}=${instance} to hand it over`;
+        const msg = `${o.kind} ${name} exists with fields another manager owns (${errorSummary(err)}); the action does not overwrite objects it does not own: remove the conflicting fields or add the labels ${MANAGED_BY_LABEL}=${ACTION_NAME} and ${INSTANCE_LABEL}=${instance} to hand it over`;
         if (plan) return item('refuse', 'owned by another field manager');
         throw new Error(msg);
       }
@@ -359,8 +359,8 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
   const namespaceObjects = desired.filter((o) => o.kind === 'Namespace');
   const rest = desired.filter((o) => o.kind !== 'Namespace');
   const items: PlanItem[] = [
-    ...(await mapLimit(namespaceObjects, KUBE_CONCURRENCY, one)),
-    ...(await mapLimit(rest, KUBE_CONCURRENCY, one)),
+    ...(await mapUntilError(namespaceObjects, KUBE_CONCURRENCY, one)),
+    ...(await mapUntilError(rest, KUBE_CONCURRENCY, one)),
   ];
 
   const wanted = new Set(desired.map(key));
@@ -387,7 +387,7 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
       await kube.objects.delete({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace } });
       core.info(`pruned ${o.kind} ${name}`);
     } catch (err) {
-      if (statusOf(err) !== 404) throw new Error(`cannot prune ${o.kind} ${name}: ${errorSummary(err)}`);
+      if (kubeStatusOf(err) !== 404) throw new Error(`cannot prune ${o.kind} ${name}: ${errorSummary(err)}`);
     }
   }
   return items;

@@ -11,6 +11,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Cluster } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
+import { TOKEN_EXCHANGE_AUDIENCE } from '../names.ts';
 
 export interface KubeSession {
   kc: KubeConfig;
@@ -22,8 +23,6 @@ export interface KubeSession {
   server: string;
 }
 
-export const FIELD_MANAGER = 'akv-aks-action';
-export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
 
 export class KubeConfigError extends Error {
   constructor(message: string) {
@@ -147,7 +146,7 @@ export async function serviceAccountToken(
 }
 
 /** HTTP status of a client-node error, if it carries one. */
-export function statusOf(err: unknown): number | undefined {
+export function kubeStatusOf(err: unknown): number | undefined {
   if (err && typeof err === 'object') {
     const e = err as { code?: unknown; statusCode?: unknown };
     if (typeof e.code === 'number') return e.code;
@@ -158,7 +157,7 @@ export function statusOf(err: unknown): number | undefined {
 
 /** A short, value-free description of a Kubernetes API error (status + the API's message). */
 export function errorSummary(err: unknown): string {
-  const status = statusOf(err);
+  const status = kubeStatusOf(err);
   const body = (err as { body?: unknown } | undefined)?.body;
   let message: string | undefined;
   if (typeof body === 'string') {

@@ -4,7 +4,7 @@
 import { ListWatch, Watch } from '@kubernetes/client-node';
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { KubeSession } from './client.ts';
-import { errorSummary, statusOf } from './client.ts';
+import { errorSummary, kubeStatusOf } from './client.ts';
 
 export interface MirrorSpec<T extends KubernetesObject> {
   /** API path of the collection, e.g. /api/v1/namespaces/ns/pods. */
@@ -46,7 +46,7 @@ export class Mirror<T extends KubernetesObject> {
     this.lw.on('delete', changed);
     this.lw.on('error', (err?: unknown) => {
       if (this.stopped) return;
-      if (statusOf(err) === 404) {
+      if (kubeStatusOf(err) === 404) {
         this.notServed = true;
         onChange();
         return;

@@ -1,7 +1,14 @@
 // Pure helpers over Deployments, StatefulSets, DaemonSets, ReplicaSets and Pods: which pods belong to
 // which workload, which pods are current, and whether a rollout is complete (as kubectl rollout status).
 import type { V1DaemonSet, V1Deployment, V1Pod, V1PodTemplateSpec, V1ReplicaSet, V1StatefulSet } from '@kubernetes/client-node';
-import type { WorkloadKind, WorkloadRef } from '../rotate/discovery.ts';
+
+export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
+
+export interface WorkloadRef {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+}
 
 export type Workload =
   | { kind: 'Deployment'; obj: V1Deployment }
@@ -156,5 +163,3 @@ export function onDeleteStrategy(w: Workload): boolean {
 export function isPodReady(pod: V1Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
-
-export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet'];

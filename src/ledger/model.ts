@@ -1,3 +1,5 @@
+import type { PolicyPermissions } from '../keyvault/model.ts';
+import { LEDGER_PREFIX } from '../names.ts';
 // The manifest ledger: what each manifest instance (owner + cluster, manifest/instance.ts) declares
 // and relies on in a shared vault, kept in the vault itself, because neither an access-policy entry
 // nor a role assignment can carry an owner mark, and a secret several manifests declare has one set
@@ -20,9 +22,7 @@
 // It is written before what it records (an interrupted run leaves a claim, never an unrecorded
 // write), and only when its content changes. Ledgers of releases before the ownership model are
 // named by `<vault>--<cluster>` and carry no `secrets`: they are still honoured as claims.
-import type { PolicyPermissions } from '../identity/plan.ts';
 
-export const LEDGER_PREFIX = 'akv-aks-grants-';
 export const LEDGER_CONTENT_TYPE = 'application/vnd.akv-aks.grants+json';
 const KINDS = ['secrets', 'keys', 'certificates'] as const;
 

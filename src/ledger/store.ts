@@ -2,16 +2,17 @@
 // One LedgerBook per run and vault: each ledger is read at most once, the others only when a step
 // needs to know who else relies on something (a prune, a conflict, a change of grants, clean-up).
 import * as core from '@actions/core';
-import { messageOf, statusOf } from '../auth/http.ts';
+import { messageOf, azureStatusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import { describeInstance } from '../manifest/instance.ts';
 import type { ManifestInstance } from '../manifest/instance.ts';
-import { mapLimited, VAULT_LIMITS } from '../vault/limiter.ts';
-import { listNames, readStateValue, vaultGateway, writeStateValue } from '../vault/gateway.ts';
-import type { VaultGateway } from '../vault/gateway.ts';
-import type { VaultInfo } from '../vault/model.ts';
+import { VAULT_LIMITS } from '../keyvault/limiter.ts';
+import { listNames, readStateValue, vaultGateway, writeStateValue } from '../keyvault/gateway.ts';
+import type { VaultGateway } from '../keyvault/gateway.ts';
+import type { VaultInfo } from '../keyvault/model.ts';
 import { LEDGER_CONTENT_TYPE, claimsUnchanged, decodeLedger, encodeLedger, isLedgerName, ledgerName, nextLedger, sameLedger } from './model.ts';
 import type { GrantLedger, LedgerClaims } from './model.ts';
+import { mapAll } from '../util/concurrency.ts';
 
 export class LedgerBook {
   readonly instance: ManifestInstance;
@@ -60,7 +61,7 @@ export class LedgerBook {
   async others(): Promise<GrantLedger[]> {
     this.names ??= listNames(this.gw, this.vaultName, isLedgerName);
     const names = (await this.names).filter((n) => n.toLowerCase() !== this.name);
-    const ledgers = await mapLimited(names, VAULT_LIMITS.concurrency, (n) => this.byName(n.toLowerCase()));
+    const ledgers = await mapAll(names, VAULT_LIMITS.concurrency, (n) => this.byName(n.toLowerCase()));
     return ledgers.filter((l): l is GrantLedger => l !== undefined && l.instance !== this.instance.key);
   }
 
@@ -109,7 +110,7 @@ export async function recordGrants(book: LedgerBook, claims: LedgerClaims): Prom
   } catch (e) {
     // A workflow identity that may read but not write secrets (a manifest of `existing` secrets only)
     // still gets its grants; without the record, clean-up keeps what it cannot attribute.
-    if (statusOf(e) !== 403) throw e;
+    if (azureStatusOf(e) !== 403) throw e;
     core.warning(`grant ledger ${book.name} not written (${messageOf(e).split('\n')[0] ?? 'Forbidden'}): the grants are made, but clean-up will not know which of them the action added or shares with other manifests`);
   }
 }

@@ -12,9 +12,14 @@ export const MAX_MAPPING_ENTRIES = 2_000;
 /** Errors printed for one file; the rest are counted in one last line. */
 export const MAX_REPORTED_ISSUES = 50;
 
-/** Count limits of the manifest's lists (schema.json states the same numbers as maxItems). */
+/**
+ * Count limits of the manifest's lists: schema.json enforces them as maxItems.
+ * @public stated here for docs/input-bounds.md; test/unit/manifest/hostile-bounds.test.ts keeps the schema equal
+ */
 export const MAX_SECRETS = 1_000;
+/** @public as MAX_SECRETS */
 export const MAX_TARGETS = 200;
+/** @public as MAX_SECRETS */
 export const MAX_OBJECTS_PER_TARGET = 250;
 /** Key Vault: at most 15 tags; names up to 512 characters, values up to 256. */
 export const MAX_TAGS = 15;

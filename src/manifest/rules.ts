@@ -1,17 +1,11 @@
 // Name rules and value formats shared by the loader and the renderer.
 import { cutWithHash } from '../util/hash.ts';
 
-/** Kubernetes DNS-1123 label (namespaces). */
-export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** Kubernetes DNS-1123 subdomain (service accounts, SecretProviderClasses, Secrets). */
 export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-/** Key Vault object name: 1-127 of 0-9a-zA-Z-. */
-export const KEY_VAULT_OBJECT_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 /** Kubernetes Secret data key. */
 export const SECRET_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
 
-/** Maximum federated identity credentials on one user-assigned identity (Azure's limit). */
-export const MAX_FEDERATED_CREDENTIALS = 20;
 /** Maximum length of a user-assigned identity name. */
 export const MAX_IDENTITY_NAME = 128;
 
@@ -27,7 +21,7 @@ export const DEFAULT_GENERATE_LENGTH = 32;
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
 /** `90d` -> 7776000; undefined when not a duration. Units: s, m, h, d, w. */
-export function parseDuration(text: string): number | undefined {
+export function parseDurationSeconds(text: string): number | undefined {
   const m = /^([1-9][0-9]*)([smhdw])$/.exec(text);
   if (!m) return undefined;
   return Number(m[1]) * UNIT_SECONDS[m[2]!]!;

@@ -7,17 +7,7 @@ import { POD_IDENTITY_MESSAGE } from './structure.ts';
 import { SHOWABLE, hasUnsafeChars, shown as q, shownBare as bare } from '../util/escape.ts';
 import { MAX_ANNOTATIONS_BYTES, MAX_DURATION_SECONDS, MAX_FILE_NAME_BYTES, MAX_TAGS, MAX_USER_TAGS } from './limits.ts';
 import { Suggester } from './suggest.ts';
-import {
-  DEFAULT_GENERATE_LENGTH,
-  DEFAULT_ROLE,
-  DEFAULT_ROLE_WITH_KEYS_OR_CERTS,
-  DNS_SUBDOMAIN,
-  MAX_FEDERATED_CREDENTIALS,
-  SECRET_KEY,
-  defaultIdentityName,
-  isIsoDateTime,
-  parseDuration,
-} from './rules.ts';
+import { DEFAULT_GENERATE_LENGTH, DEFAULT_ROLE, DEFAULT_ROLE_WITH_KEYS_OR_CERTS, DNS_SUBDOMAIN, SECRET_KEY, defaultIdentityName, isIsoDateTime, parseDurationSeconds } from './rules.ts';
 import type {
   AccessSpec,
   GenerateCharset,
@@ -32,6 +22,7 @@ import type {
   SyncSpec,
   TargetSpec,
 } from './types.ts';
+import { MAX_FEDERATED_CREDENTIALS } from '../names.ts';
 
 export interface SemanticContext {
   issue(path: FieldPath, message: string, at?: 'key' | 'value'): void;
@@ -95,7 +86,7 @@ function normaliseSecret(raw: Raw, i: number, ctx: SemanticContext): SecretSpec 
     const length = typeof g.length === 'number' && Number.isInteger(g.length) ? g.length : DEFAULT_GENERATE_LENGTH;
     const charset = CHARSETS.has(g.charset as GenerateCharset) ? (g.charset as GenerateCharset) : 'alphanumeric';
     const rotate = str(g.rotateAfter);
-    const rotateAfterSeconds = rotate === undefined ? undefined : parseDuration(rotate);
+    const rotateAfterSeconds = rotate === undefined ? undefined : parseDurationSeconds(rotate);
     source = { kind: 'generate', length, charset, ...(rotateAfterSeconds !== undefined ? { rotateAfterSeconds } : {}) };
   } else if (kind === 'existing' && (isMap(raw.existing) || raw.existing === null)) {
     const e = isMap(raw.existing) ? raw.existing : {};
@@ -118,7 +109,7 @@ function normaliseSecret(raw: Raw, i: number, ctx: SemanticContext): SecretSpec 
   let expiresAfterSeconds: number | undefined;
   let expiresAbsolute: string | undefined;
   if (expires !== undefined) {
-    expiresAfterSeconds = parseDuration(expires);
+    expiresAfterSeconds = parseDurationSeconds(expires);
     if (expiresAfterSeconds !== undefined && expiresAfterSeconds > MAX_DURATION_SECONDS) {
       ctx.issue([...at, 'expires'], 'is longer than 100 years (Key Vault cannot store that expiry date)');
       expiresAfterSeconds = undefined;
@@ -622,7 +613,7 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
   if (cloud !== undefined) manifest.cloudName = cloud;
   if (rawCleanup) manifest.cleanup = { deleteSecrets: bool(rawCleanup.deleteSecrets, false), purge: bool(rawCleanup.purge, false) };
   const warning = isMap(data.audit) ? str(data.audit.expiryWarning) : undefined;
-  const warningSeconds = warning === undefined ? undefined : parseDuration(warning);
+  const warningSeconds = warning === undefined ? undefined : parseDurationSeconds(warning);
   if (warningSeconds !== undefined) manifest.audit = { expiryWarningSeconds: warningSeconds };
   return manifest;
 }

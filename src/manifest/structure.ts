@@ -13,8 +13,6 @@ export interface RawIssue {
   message: string;
 }
 
-export const manifestSchema: Record<string, unknown> = schema;
-
 let compiled: ValidateFunction | undefined;
 function validator(): ValidateFunction {
   if (!compiled) {

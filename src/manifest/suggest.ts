@@ -11,6 +11,7 @@ export const MAX_CANDIDATES = 2_000;
 
 /**
  * Edit distance of `a` and `b` (case-insensitive) when it is at most `max`, else `max + 1`.
+ * @public the banded algorithm's own test seam (test/unit/manifest/rules.test.ts)
  */
 export function editDistance(a: string, b: string, max = Infinity): number {
   return boundedDistance(a.toLowerCase(), b.toLowerCase(), max === Infinity ? Math.max(a.length, b.length) : max);
@@ -70,11 +71,6 @@ export function didYouMean(word: string, candidates: Iterable<string>): string |
     }
   }
   return best;
-}
-
-export function suggestion(word: string, candidates: Iterable<string>): string {
-  const s = didYouMean(word, candidates);
-  return s === undefined ? '' : `; did you mean \`${s}\`?`;
 }
 
 /** Suggestions computed for one manifest: past the errors anyone reads, the search stops. */

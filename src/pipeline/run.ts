@@ -9,16 +9,16 @@ import type { KubeSession } from '../kube/client.ts';
 import { parseManifest } from '../manifest/load.ts';
 import { ManifestReadError, readManifestText } from '../manifest/read.ts';
 import { ManifestError, type Manifest, type ManifestDocument } from '../manifest/types.ts';
-import type { PlanItem } from '../plan/types.ts';
+import { PlannedStepError, type PlanItem } from '../plan/types.ts';
 import { planProof, provable } from '../identity/prove-plan.ts';
 import { auditFailure } from '../audit/format.ts';
 import { countByAction, gateLogLines, planLogLines } from '../report/format.ts';
 import type { RunReport } from '../report/model.ts';
 import type { LedgerBook } from '../ledger/store.ts';
-import type { VaultInfo } from '../vault/index.ts';
-import { maskValue } from '../vault/values.ts';
 import { formatDuration } from '../util/duration.ts';
 import { logSafe } from '../util/escape.ts';
+import type { VaultInfo } from '../keyvault/model.ts';
+import { maskValue } from '../util/mask.ts';
 
 type Steps = typeof import('./steps.ts');
 
@@ -196,10 +196,9 @@ export async function withPlannedItems<T>(report: RunReport, fn: () => Promise<T
   try {
     return await fn();
   } catch (e) {
-    const items = (e as { items?: unknown }).items;
-    if (Array.isArray(items)) {
-      report.plan.push(...(items as PlanItem[]));
-      logPlan('planned before the failure', items as PlanItem[]);
+    if (e instanceof PlannedStepError) {
+      report.plan.push(...e.items);
+      logPlan('planned before the failure', e.items);
     }
     throw e;
   }

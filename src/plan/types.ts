@@ -35,12 +35,18 @@ export interface PlanItem {
   reason?: string;
 }
 
-export interface Plan {
-  items: PlanItem[];
-}
-
 export function isWrite(item: PlanItem): boolean {
   return item.action !== 'unchanged' && item.action !== 'keep' && item.action !== 'refuse';
+}
+
+/** A step's failure after it planned: the value-free planned items travel with it to the report. */
+export class PlannedStepError extends Error {
+  readonly items: PlanItem[];
+  constructor(message: string, items: PlanItem[], cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'PlannedStepError';
+    this.items = items;
+  }
 }
 
 /** A secret's state after the vault step: what the gate expects pods to have mounted. */

@@ -3,13 +3,8 @@
 import { describeInstance } from '../manifest/instance.ts';
 import type { Manifest } from '../manifest/types.ts';
 import { shortHash } from '../util/hash.ts';
+import { ACTION_NAME, INSTANCE_LABEL, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../names.ts';
 
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
-export const MANAGED_BY_VALUE = 'akv-aks-action';
-/** Which manifest instance (owner + cluster) an object belongs to: `instanceId(manifest)`. */
-export const INSTANCE_LABEL = 'akv-aks-action/instance';
-/** Who that instance is, for people reading the object: `owner @ cluster`. */
-export const OWNER_ANNOTATION = 'akv-aks-action/owner';
 
 /** Microsoft Entra Workload ID (azure-workload-identity webhook) names. */
 export const WORKLOAD_IDENTITY_USE_LABEL = 'azure.workload.identity/use';
@@ -50,7 +45,7 @@ export function legacyInstanceId(manifest: { vault: { name: string }; cluster: {
 
 /** The labels every rendered object carries. */
 export function managedLabels(manifest: Pick<Manifest, 'instance'>): Record<string, string> {
-  return { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [INSTANCE_LABEL]: instanceId(manifest) };
+  return { [MANAGED_BY_LABEL]: ACTION_NAME, [INSTANCE_LABEL]: instanceId(manifest) };
 }
 
 /** The annotations every rendered object carries. */

@@ -2,6 +2,7 @@
 import { auditHeadline } from '../audit/format.ts';
 import type { PlanAction, PlanItem } from '../plan/types.ts';
 import { logSafe } from '../util/escape.ts';
+import { pad, textTable } from '../util/table.ts';
 import type { GatePodRow, RunReport } from './model.ts';
 
 const SYMBOL: Record<PlanAction, string> = {
@@ -24,10 +25,6 @@ export function countByAction(items: readonly PlanItem[]): string {
   const order = Object.keys(SYMBOL) as PlanAction[];
   const parts = order.filter((a) => counts.has(a)).map((a) => `${counts.get(a)} ${a}`);
   return parts.length ? parts.join(', ') : 'nothing to do';
-}
-
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
 /** One aligned line per plan item, grouped in the order the items were produced (names and reasons made inert). */
@@ -122,13 +119,6 @@ export function gateLogLines(pods: readonly GatePodRow[]): string[] {
 }
 
 /** Fixed-width text table for the log; every cell made inert (aliases, pod names, events come from outside). */
-export function textTable(header: string[], rawRows: string[][]): string[] {
-  const rows = rawRows.map((r) => r.map((cell) => logSafe(cell)));
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((cell, c) => pad(cell, widths[c]!)).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
-}
-
 export const PLAN_HEADER = ['Action', 'Kind', 'Name', 'Reason'];
 export const GATE_HEADER = ['Pod', 'Node', 'Object', 'Expected', 'Mounted', 'Status', 'Last event'];
 

@@ -8,14 +8,15 @@ import type { RunReport } from './model.ts';
 import { AUDIT_HEADER, auditCounts, auditRows } from '../audit/format.ts';
 import { failing as failingFindings } from '../audit/model.ts';
 import type { AuditSection } from '../audit/model.ts';
+import { OUTPUT } from '../names.ts';
 
 export function setOutputs(r: RunReport): void {
   const changed = r.secrets.filter((s) => s.changed).map((s) => s.name);
-  core.setOutput('changed-secrets', JSON.stringify(changed));
-  core.setOutput('restarted-workloads', JSON.stringify(r.restarted.map((w) => `${w.kind}/${w.namespace}/${w.name}`)));
-  core.setOutput('verified', String(r.verified));
-  core.setOutput('report', JSON.stringify(r));
-  if (r.audit) core.setOutput('audit', JSON.stringify(r.audit));
+  core.setOutput(OUTPUT.changedSecrets, JSON.stringify(changed));
+  core.setOutput(OUTPUT.restartedWorkloads, JSON.stringify(r.restarted.map((w) => `${w.kind}/${w.namespace}/${w.name}`)));
+  core.setOutput(OUTPUT.verified, String(r.verified));
+  core.setOutput(OUTPUT.report, JSON.stringify(r));
+  if (r.audit) core.setOutput(OUTPUT.audit, JSON.stringify(r.audit));
 }
 
 export function annotateDiagnoses(r: RunReport): void {

@@ -1,29 +1,14 @@
-// Pure: the digest of the versions a workload mounts and the decision whether to restart it.
-//
-// How restarts stay targeted and a first deploy never rolls twice:
-// - The digest covers, for every target the template consumes with `rotation: restart`, each object
-//   it depends on and the version it must now see (the pinned version, else the vault's current one).
-// - On a restart the action writes the digest to the pod template annotation
-//   `akv-aks-action/secrets-digest` (that write is what rolls the pods, under the workload's own
-//   update strategy) and to the same annotation on the workload's metadata (which never rolls).
-// - Next runs compare the new digest with the last one recorded (template first, then metadata):
-//   equal means nothing to do and nothing is written; different means exactly one restart, however
-//   many of the workload's objects changed.
-// - A workload with no digest yet (first deploy, or first run of the action against it) is only
-//   restarted on evidence that its pods hold old content: a SecretProviderClassPodStatus of a current
-//   pod reporting another version than expected, or an env consumer whose pod predates a secret this
-//   run changed. Otherwise the digest is recorded on the workload's metadata only: no rollout (the
-//   API server bumps a Deployment's generation for an annotation change, but its template, revision
-//   and ReplicaSet stay the same, so no pod is replaced).
+// Pure: the digest of the versions a workload mounts and the decision whether to restart it
+// (why restarts stay targeted and a first deploy never rolls twice: docs/architecture.md#restarts).
 import { createHash } from 'node:crypto';
 import type { MountedObject } from '../manifest/types.ts';
 import type { SecretVersion } from '../plan/types.ts';
-import type { ConsumedTarget, WorkloadRef } from './discovery.ts';
+import type { ConsumedTarget } from './discovery.ts';
 import { needsNewPod } from './discovery.ts';
+import type { WorkloadRef } from '../kube/workloads.ts';
 
-export const DIGEST_ANNOTATION = 'akv-aks-action/secrets-digest';
 
-export type VersionIndex = ReadonlyMap<string, SecretVersion>;
+export type VersionsByName = ReadonlyMap<string, SecretVersion>;
 
 export function indexVersions(secrets: readonly SecretVersion[]): Map<string, SecretVersion> {
   const m = new Map<string, SecretVersion>();
@@ -32,7 +17,7 @@ export function indexVersions(secrets: readonly SecretVersion[]): Map<string, Se
 }
 
 /** The version a pod must mount for an object: the pinned one, else the vault's current one. */
-export function expectedVersion(o: MountedObject, versions: VersionIndex): string | undefined {
+export function expectedVersion(o: MountedObject, versions: VersionsByName): string | undefined {
   return o.version ?? versions.get(o.secret.toLowerCase())?.version;
 }
 
@@ -42,7 +27,7 @@ export function objectId(o: MountedObject): string {
 }
 
 /** Digest of the versions a workload's restart-rotated targets mount (order-independent). */
-export function mountedVersionsDigest(consumed: readonly ConsumedTarget[], versions: VersionIndex): string | undefined {
+export function mountedVersionsDigest(consumed: readonly ConsumedTarget[], versions: VersionsByName): string | undefined {
   const lines: string[] = [];
   for (const c of consumed) {
     if (c.target.rotation !== 'restart') continue;
@@ -81,7 +66,7 @@ export interface RestartDecision {
   changed: string[];
 }
 
-function changedObjects(consumed: readonly ConsumedTarget[], versions: VersionIndex): string[] {
+function changedObjects(consumed: readonly ConsumedTarget[], versions: VersionsByName): string[] {
   const names = new Set<string>();
   for (const c of consumed) {
     if (c.target.rotation !== 'restart') continue;
@@ -91,7 +76,7 @@ function changedObjects(consumed: readonly ConsumedTarget[], versions: VersionIn
 }
 
 /** Objects whose content the workload's current pods evidently hold in an old version. */
-export function staleEvidence(obs: WorkloadObservation, versions: VersionIndex, changeTime: Date): string[] {
+export function staleEvidence(obs: WorkloadObservation, versions: VersionsByName, changeTime: Date): string[] {
   const stale = new Set<string>();
   for (const c of obs.consumed) {
     if (c.target.rotation !== 'restart') continue;
@@ -114,7 +99,7 @@ export function staleEvidence(obs: WorkloadObservation, versions: VersionIndex, 
   return [...stale].sort();
 }
 
-export function decideRestart(obs: WorkloadObservation, versions: VersionIndex, changeTime: Date): RestartDecision {
+export function decideRestart(obs: WorkloadObservation, versions: VersionsByName, changeTime: Date): RestartDecision {
   const digest = mountedVersionsDigest(obs.consumed, versions);
   if (digest === undefined) {
     const modes = [...new Set(obs.consumed.map((c) => c.target.rotation))].join(', ');

@@ -2,16 +2,9 @@
 // and which of their mounted objects it therefore depends on. No I/O here.
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
 import type { MountedObject, TargetSpec } from '../manifest/types.ts';
+import type { WorkloadRef } from '../kube/workloads.ts';
 
 export const CSI_DRIVER = 'secrets-store.csi.k8s.io';
-
-export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
-
-export interface WorkloadRef {
-  kind: WorkloadKind;
-  namespace: string;
-  name: string;
-}
 
 export function workloadKey(w: WorkloadRef): string {
   return `${w.kind}/${w.namespace}/${w.name}`;

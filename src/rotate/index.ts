@@ -6,16 +6,17 @@ import type { KubernetesObject, V1Pod, V1ReplicaSet } from '@kubernetes/client-n
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
 import type { KubeSession } from '../kube/client.ts';
-import { errorSummary, FIELD_MANAGER, statusOf } from '../kube/client.ts';
-import { KUBE_CONCURRENCY, limiter, mapLimit } from '../kube/pool.ts';
+import { errorSummary, kubeStatusOf } from '../kube/client.ts';
 import { mountedVersions, spcpsFor, SPC_GROUP, SPC_VERSION, SPCPS_PLURAL } from '../kube/spcps.ts';
 import type { SpcPodStatus } from '../kube/spcps.ts';
 import type { Workload } from '../kube/workloads.ts';
 import { currentPods, onDeleteStrategy, refOf, templateOf } from '../kube/workloads.ts';
 import { discoverConsumption, needsNewPod, workloadKey } from './discovery.ts';
 import type { ConsumedTarget } from './discovery.ts';
-import { decideRestart, DIGEST_ANNOTATION, indexVersions, mountedVersionsDigest } from './decide.ts';
+import { decideRestart, indexVersions, mountedVersionsDigest } from './decide.ts';
 import type { PodEvidence, RestartDecision, WorkloadObservation } from './decide.ts';
+import { DIGEST_ANNOTATION, FIELD_MANAGER, KUBE_CONCURRENCY } from '../names.ts';
+import { mapUntilError, semaphore } from '../util/concurrency.ts';
 
 export interface RestartedWorkload {
   kind: 'Deployment' | 'StatefulSet' | 'DaemonSet';
@@ -64,7 +65,7 @@ async function readPods(kube: KubeSession, namespace: string, run: Run = direct)
       })) as { items?: SpcPodStatus[] };
       return { spcps: list.items ?? [], spcpsServed: true };
     } catch (err) {
-      if (statusOf(err) !== 404) throw err;
+      if (kubeStatusOf(err) !== 404) throw err;
       return { spcps: [], spcpsServed: false };
     }
   };
@@ -76,6 +77,7 @@ async function readPods(kube: KubeSession, namespace: string, run: Run = direct)
   return { replicaSets: rss.items, pods: pods.items, spcps: s.spcps, spcpsServed: s.spcpsServed };
 }
 
+/** One namespace's workloads, ReplicaSets, pods and mount statuses (the gate's and the audit's one listing). */
 export async function readNamespace(kube: KubeSession, namespace: string): Promise<NamespaceSnapshot> {
   const [workloads, rest] = await Promise.all([readWorkloads(kube, namespace), readPods(kube, namespace)]);
   return { namespace, workloads, ...rest };
@@ -180,10 +182,10 @@ export async function restartChangedWorkloads(
   const items: PlanItem[] = [];
   const restarted: RestartedWorkload[] = [];
   const warnings: string[] = [];
-  const request = limiter(KUBE_CONCURRENCY);
+  const request = semaphore(KUBE_CONCURRENCY);
   interface Outcome { items: PlanItem[]; restarted: RestartedWorkload[]; warnings: string[] }
   // Namespaces are independent: a few at a time, each outcome kept in namespace order.
-  const outcomes = await mapLimit(namespaces, KUBE_CONCURRENCY, async (ns): Promise<Outcome> => {
+  const outcomes = await mapUntilError(namespaces, KUBE_CONCURRENCY, async (ns): Promise<Outcome> => {
     const out: Outcome = { items: [], restarted: [], warnings: [] };
     let snap: NamespaceSnapshot;
     try {

@@ -3,7 +3,7 @@
 const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /** Milliseconds, or undefined when the text is not a duration. */
-export function parseDuration(text: string): number | undefined {
+export function parseDurationMs(text: string): number | undefined {
   const t = text.trim().toLowerCase();
   if (/^\d+$/.test(t)) return Number(t) * 1_000;
   if (!/^(\d+[smhdw])+$/.test(t)) return undefined;

@@ -6,8 +6,9 @@
 // without it the run lists. Design notes: docs/performance.md ("Cost follows the manifest").
 import type { ManifestInstance } from '../manifest/instance.ts';
 import type { Manifest } from '../manifest/types.ts';
-import { TAG_INSTANCE, TAG_MANIFEST, isOwned, isReservedSecretName, tagValue } from './plan.ts';
-import type { LiveSecret } from './plan.ts';
+import type { LiveSecret } from '../keyvault/model.ts';
+import { TAG_INSTANCE, TAG_MANIFEST } from '../names.ts';
+import { isOwned, isReservedSecretName, tagValue } from './plan.ts';
 
 /** Key Vault's largest page of a secrets or versions listing. */
 export const LIST_PAGE_SIZE = 25;

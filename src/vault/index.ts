@@ -3,47 +3,39 @@ import * as core from '@actions/core';
 import { randomBytes } from 'node:crypto';
 import type { SecretClient, SecretProperties } from '@azure/keyvault-secrets';
 import { keyVaultManagementClient } from '../auth/arm.ts';
-import { hasCode, messageOf, statusOf } from '../auth/http.ts';
+import { hasCode, messageOf, azureStatusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
-import { RateLimiter, VAULT_LIMITS, mapLimited } from './limiter.ts';
-import { objectReader } from './objects.ts';
-import type { ObjectLookup } from './objects.ts';
-import { deleteSecret, getDeleted, listLive, readValue, recover, toLive, vaultGateway, writeVersion } from './gateway.ts';
-import type { VaultGateway } from './gateway.ts';
+import { RateLimiter, VAULT_LIMITS } from '../keyvault/limiter.ts';
+import { objectReader } from '../keyvault/objects.ts';
+import type { ObjectLookup } from '../keyvault/objects.ts';
+import { deleteSecret, getDeleted, listLive, readValue, recover, toLive, vaultGateway, writeVersion } from '../keyvault/gateway.ts';
+import type { VaultGateway } from '../keyvault/gateway.ts';
 import { readByName } from './by-name.ts';
 import { chooseReads, listShowsMore, namesToRead, vaultSizeRecord } from './decide.ts';
 import { VaultLease } from './lease.ts';
-import { VaultSyncError } from './model.ts';
-import type { VaultInfo } from './model.ts';
+import { VaultSyncError } from '../keyvault/model.ts';
+import type { VaultInfo } from '../keyvault/model.ts';
 import { otherClaims, sameLedger, who, withSecrets, withVaultSecrets } from '../ledger/model.ts';
 import type { GrantLedger } from '../ledger/model.ts';
 import { ledgerBook } from '../ledger/store.ts';
 import type { LedgerBook } from '../ledger/store.ts';
-import {
-  DIGEST_KEY_CONTENT_TYPE,
-  DIGEST_KEY_SECRET,
-  OWNER,
-  TAG_OWNER,
-  isOwned,
-  isReservedSecretName,
-  planSecrets,
-  secretsNeedingValueRead,
-} from './plan.ts';
-import type { DeletedSecretInfo, LiveSecret, PlanInput, PlannedSecret, SecretPlan, VaultState } from './plan.ts';
-import { generateValue, maskValue, newDigestKey, valueDigest } from './values.ts';
+import { DIGEST_KEY_CONTENT_TYPE, isOwned, isReservedSecretName, planSecrets, secretsNeedingValueRead } from './plan.ts';
+import type { PlanInput, PlannedSecret, SecretPlan, VaultState } from './plan.ts';
+import { generateValue, newDigestKey, valueDigest } from './values.ts';
 import { STATE_CONTENT_TYPE, VersionIndex, attributesFingerprint, decodeShard, entryFor, stateShardOf } from './versions.ts';
 import type { IndexEntry } from './versions.ts';
+import { ACTION_NAME, OWNER_TAG } from '../names.ts';
+import { mapAll } from '../util/concurrency.ts';
+import type { DeletedSecretInfo, LiveSecret } from '../keyvault/model.ts';
+import { maskValue } from '../util/mask.ts';
+import { DIGEST_KEY_SECRET } from '../names.ts';
 
-export type { VaultAccessPolicy, VaultInfo } from './model.ts';
-export { VaultSyncError } from './model.ts';
+export type { VaultAccessPolicy, VaultInfo } from '../keyvault/model.ts';
+export { VaultSyncError } from '../keyvault/model.ts';
 
-/**
- * Gives an error thrown after planning the planned items: a VaultSyncError is re-made with them;
- * another error (an SDK error after its retries) gets a non-enumerable `items` property, the same
- * shape the pipeline reads.
- */
+/** Gives an error thrown after planning the planned items: a VaultSyncError with them, caused by any other error. */
 function withItems(e: unknown, items: PlanItem[]): unknown {
   if (e instanceof VaultSyncError) {
     if (e.items.length) return e;
@@ -51,8 +43,7 @@ function withItems(e: unknown, items: PlanItem[]): unknown {
     if (e.stack) again.stack = e.stack;
     return again;
   }
-  if (e && typeof e === 'object' && !('items' in e) && Object.isExtensible(e)) Object.defineProperty(e, 'items', { value: items, enumerable: false, configurable: true });
-  return e;
+  return new VaultSyncError(messageOf(e), [], e, items);
 }
 
 /** ARM Vaults_Get: the data-plane URI (properties.vaultUri), the permission model, access policies. */
@@ -63,7 +54,7 @@ export async function describeVault(session: AzureSession, manifest: Manifest): 
   try {
     v = await client.vaults.get(manifest.vault.resourceGroup, manifest.vault.name);
   } catch (e) {
-    const status = statusOf(e);
+    const status = azureStatusOf(e);
     if (status === 404) {
       throw new VaultSyncError(
         `Key Vault ${manifest.vault.name} not found in resource group ${manifest.vault.resourceGroup} of subscription ${subscriptionId}`,
@@ -135,7 +126,7 @@ async function currentVersion(client: SecretClient, limiter: RateLimiter, name: 
       if (v) return { version: v, entry: entryFor(v, toLive(s.properties)) };
     } catch (e) {
       // No permission to read values: the best guess below (the gate then shows any mismatch).
-      core.debug(`secret ${name}: several versions created in one second and no read of the current one (${statusOf(e) ?? 'error'})`);
+      core.debug(`secret ${name}: several versions created in one second and no read of the current one (${azureStatusOf(e) ?? 'error'})`);
     }
     tied.sort((a, b) => ((a.version ?? '') < (b.version ?? '') ? 1 : -1));
     return { version: tied[0]?.version };
@@ -160,14 +151,14 @@ async function readIndex(client: SecretClient, limiter: RateLimiter, live: Map<s
     found.push({ shard, name: l.name });
   }
   const shards = new Map<number, Map<string, IndexEntry> | undefined>();
-  await mapLimited(found, VAULT_LIMITS.concurrency, async (f) => {
+  await mapAll(found, VAULT_LIMITS.concurrency, async (f) => {
     try {
       const s = await limiter.run('read', () => client.getSecret(f.name));
       shards.set(f.shard, decodeShard(s.value));
     } catch (e) {
       // Unreadable (no `get` permission, deleted meanwhile, throttled past the SDK's retries): the
       // index is only an optimisation, so this run looks versions up instead of failing.
-      core.info(`version index shard ${f.name} not read (${statusOf(e) ?? 'error'}): versions are looked up per secret`);
+      core.info(`version index shard ${f.name} not read (${azureStatusOf(e) ?? 'error'}): versions are looked up per secret`);
       shards.set(f.shard, undefined);
     }
   });
@@ -185,8 +176,8 @@ async function writeIndex(ctx: SyncContext, index: VersionIndex, live: Map<strin
   }
   if (!writes.length) return;
   try {
-    await mapLimited(writes, VAULT_LIMITS.concurrency, (w) =>
-      writeVersion(ctx.client, ctx.limiter, w.name, w.value, { tags: { [TAG_OWNER]: OWNER }, contentType: STATE_CONTENT_TYPE }, true),
+    await mapAll(writes, VAULT_LIMITS.concurrency, (w) =>
+      writeVersion(ctx.client, ctx.limiter, w.name, w.value, { tags: { [OWNER_TAG]: ACTION_NAME }, contentType: STATE_CONTENT_TYPE }, true),
     );
     core.debug(`version index updated (${writes.length} shard(s))`);
   } catch (e) {
@@ -200,7 +191,7 @@ async function writeIndex(ctx: SyncContext, index: VersionIndex, live: Map<strin
  * replaces (a vault full of deleted secrets); then the names not seen yet are probed one by one.
  */
 async function findDeleted(client: SecretClient, limiter: RateLimiter, names: string[]): Promise<DeletedSecretInfo[]> {
-  const probe = (list: string[]): Promise<(DeletedSecretInfo | undefined)[]> => mapLimited(list, VAULT_LIMITS.concurrency, (n) => getDeleted(client, limiter, n));
+  const probe = (list: string[]): Promise<(DeletedSecretInfo | undefined)[]> => mapAll(list, VAULT_LIMITS.concurrency, (n) => getDeleted(client, limiter, n));
   if (names.length <= 25) return (await probe(names)).filter((d): d is DeletedSecretInfo => d !== undefined);
   const wanted = new Set(names.map((n) => n.toLowerCase()));
   const found: DeletedSecretInfo[] = [];
@@ -218,7 +209,7 @@ async function findDeleted(client: SecretClient, limiter: RateLimiter, names: st
     }
   } catch (e) {
     // No permission to list deleted secrets (access policies tell `list` from `get`): probe by name.
-    if (statusOf(e) === 403) return (await probe(names)).filter((d): d is DeletedSecretInfo => d !== undefined);
+    if (azureStatusOf(e) === 403) return (await probe(names)).filter((d): d is DeletedSecretInfo => d !== undefined);
     if (hasCode(e, 'BadParameter')) return found; // no soft delete on this vault
     throw e;
   }
@@ -250,7 +241,7 @@ async function loadDigestKey(ctx: SyncContext, writing: boolean): Promise<{ key:
     key: Buffer.from(fresh, 'utf8'),
     persist: async () => {
       core.info(`creating the digest key secret ${DIGEST_KEY_SECRET} (change detection without reading values)`);
-      await writeVersion(ctx.client, ctx.limiter, DIGEST_KEY_SECRET, fresh, { tags: { [TAG_OWNER]: OWNER }, contentType: DIGEST_KEY_CONTENT_TYPE }, true);
+      await writeVersion(ctx.client, ctx.limiter, DIGEST_KEY_SECRET, fresh, { tags: { [OWNER_TAG]: ACTION_NAME }, contentType: DIGEST_KEY_CONTENT_TYPE }, true);
     },
   };
 }
@@ -270,7 +261,7 @@ async function lookupKeys(session: AzureSession, vault: VaultInfo, manifest: Man
   const found = new Map<string, ObjectLookup>();
   if (!names.length) return found;
   const reader = objectReader(session.credential, session.cloud, vault.uri);
-  await mapLimited(names, VAULT_LIMITS.concurrency, async (name) => {
+  await mapAll(names, VAULT_LIMITS.concurrency, async (name) => {
     found.set(name.toLowerCase(), await limiter.run('read', () => reader.lookup('keys', name)));
   });
   const unreadable = [...found.values()].find((k) => k.state === 'unreadable');
@@ -324,7 +315,7 @@ async function planWithLedgers(book: LedgerBook, input: PlanInput): Promise<Secr
   if (!writers.length && !others) return first;
   const byKey = new Map<string, GrantLedger>();
   if (others) for (const l of await book.others()) byKey.set(l.instance, l);
-  await mapLimited(writers.filter((k) => !byKey.has(k)), VAULT_LIMITS.concurrency, async (k) => {
+  await mapAll(writers.filter((k) => !byKey.has(k)), VAULT_LIMITS.concurrency, async (k) => {
     const l = await book.ofInstance(k);
     if (l) byKey.set(l.instance, l);
   });
@@ -350,7 +341,7 @@ async function recordSecrets(book: LedgerBook, prev: GrantLedger | undefined, se
     if (size && (size.rewrite || !sameLedger(prev, next))) next = withVaultSecrets(next, size.record);
     if (await book.write(next)) core.info(`manifest ledger ${book.name}: ${secrets.length} secret(s) recorded`);
   } catch (e) {
-    if (statusOf(e) !== 403) throw e;
+    if (azureStatusOf(e) !== 403) throw e;
     core.warning(`manifest ledger ${book.name} not written (${messageOf(e).split('\n')[0] ?? 'Forbidden'}): other manifests cannot see which secrets this one declares, and its own prune finds only what carries its tags`);
   }
 }
@@ -410,7 +401,7 @@ function digestsOf(values: Map<string, string>, key: Buffer | undefined): (name:
 async function compareValues(ctx: SyncContext, manifest: Manifest, state: VaultState, digest: (name: string) => string | undefined, values: Map<string, string>): Promise<Map<string, boolean>> {
   const toRead = secretsNeedingValueRead(manifest, state, digest);
   const equals = new Map<string, boolean>();
-  await mapLimited(toRead, VAULT_LIMITS.concurrency, async (name) => {
+  await mapAll(toRead, VAULT_LIMITS.concurrency, async (name) => {
     const current = await readValue(ctx.client, ctx.limiter, name);
     equals.set(name.toLowerCase(), current !== undefined && current === values.get(name.toLowerCase()));
   });
@@ -542,7 +533,7 @@ async function applyPlan(
       await recordSecrets(book, own, plan.record, sizeRecord);
       // Before the secrets: their digest tags mean nothing without it (a crash in between only costs value reads).
       await digestKey?.persist?.();
-      await mapLimited(plan.secrets, VAULT_LIMITS.concurrency, async (p) => {
+      await mapAll(plan.secrets, VAULT_LIMITS.concurrency, async (p) => {
         const v = await execute(ctx, p, values);
         if (v.wrote) written.set(p.name.toLowerCase(), v.version);
       });
@@ -552,7 +543,7 @@ async function applyPlan(
     // Versions for the gate: written ones from the writes, the others from the index or a lookup.
     const wanted = mountedNames(manifest);
     const secrets: SecretVersion[] = [];
-    await mapLimited(manifest.secrets, VAULT_LIMITS.concurrency, async (spec) => {
+    await mapAll(manifest.secrets, VAULT_LIMITS.concurrency, async (spec) => {
       const key = spec.name.toLowerCase();
       const p = plan.secrets.find((x) => x.spec === spec);
       const changed = p?.op.kind === 'set';
@@ -636,7 +627,7 @@ export async function currentVersions(session: AzureSession, vault: VaultInfo, m
   const wanted = mountedNames(manifest);
   const out: SecretVersion[] = [];
   const missing: string[] = [];
-  await mapLimited(manifest.secrets, VAULT_LIMITS.concurrency, async (spec) => {
+  await mapAll(manifest.secrets, VAULT_LIMITS.concurrency, async (spec) => {
     if (isExistingKey(spec)) {
       const k = keys.get(spec.name.toLowerCase());
       if (k?.state === 'missing') missing.push(spec.name);
@@ -668,7 +659,7 @@ export async function readVaultForAudit(session: AzureSession, vault: VaultInfo,
   const live = await readState(ctx, vault.name, manifest.instance.key);
   const keys = await lookupKeys(session, vault, manifest, ctx.limiter);
   const wanted = mountedNames(manifest);
-  const secrets = await mapLimited(manifest.secrets, VAULT_LIMITS.concurrency, async (spec): Promise<SecretVersion> => {
+  const secrets = await mapAll(manifest.secrets, VAULT_LIMITS.concurrency, async (spec): Promise<SecretVersion> => {
     const k = keys.get(spec.name.toLowerCase());
     if (isExistingKey(spec)) return { name: spec.name, version: k?.state === 'found' ? k.version : undefined, changed: false };
     const l = live.get(spec.name.toLowerCase());

@@ -1,21 +1,13 @@
-// The vault's write lease: runs that write to one vault (any manifest, repository or cluster) take
-// turns, so concurrent runs end as a sequential order would (no second version of a shared secret,
-// no second digest key, one throttle budget at a time). Runs that change nothing never take it.
-//
-// Key Vault has no conditional write, but it orders the versions of one secret by the time the
-// service created them. Each contender writes a version of `akv-aks-lease` (value-free: a random
-// run id; `expires` = its lease deadline), waits until the service's clock has left that second,
-// then lists the versions: the holder is the oldest live one (enabled, not expired), ties in one
-// second broken by version id. The holder renews its deadline while it holds, and releases by
-// disabling its version. A run that dies holding it blocks others until its deadline (1 minute).
-// Design notes: docs/ownership.md.
+// The vault's write lease: runs that write to one vault take turns, so concurrent runs end as a
+// sequential order would (how, with no conditional write in Key Vault: docs/architecture.md#the-write-lease).
 import * as core from '@actions/core';
 import type { SecretProperties } from '@azure/keyvault-secrets';
 import { randomBytes } from 'node:crypto';
 import { sleep } from '../auth/http.ts';
-import type { VaultGateway } from './gateway.ts';
-import { writeVersion } from './gateway.ts';
-import { LEASE_SECRET, OWNER, TAG_OWNER } from './plan.ts';
+import type { VaultGateway } from '../keyvault/gateway.ts';
+import { writeVersion } from '../keyvault/gateway.ts';
+import { ACTION_NAME, OWNER_TAG } from '../names.ts';
+import { LEASE_SECRET } from '../names.ts';
 
 export const LEASE_CONTENT_TYPE = 'application/vnd.akv-aks.lease';
 const TAG_HOLDER = 'akv-aks-holder';
@@ -110,7 +102,7 @@ export class VaultLease {
     if (this.mine) return;
     const started = Date.now();
     const props = await writeVersion(this.gw.client, this.gw.limiter, LEASE_SECRET, randomBytes(12).toString('hex'), {
-      tags: { [TAG_OWNER]: OWNER, [TAG_HOLDER]: this.holder.slice(0, 256) },
+      tags: { [OWNER_TAG]: ACTION_NAME, [TAG_HOLDER]: this.holder.slice(0, 256) },
       contentType: LEASE_CONTENT_TYPE,
       expiresOn: new Date(Date.now() + LEASE_MS),
     }, true);
@@ -171,7 +163,7 @@ export class VaultLease {
   }
 
   private async disable(version: string): Promise<void> {
-    const tags: Record<string, string> = { [TAG_OWNER]: OWNER, [TAG_HOLDER]: this.holder.slice(0, 256) };
+    const tags: Record<string, string> = { [OWNER_TAG]: ACTION_NAME, [TAG_HOLDER]: this.holder.slice(0, 256) };
     const writes = this.gw.limiter.recent('write');
     if (writes.length) tags[TAG_WRITES] = encodeWrites(writes, Date.now());
     await this.gw.limiter.run('write', () => this.gw.client.updateSecretProperties(LEASE_SECRET, version, { enabled: false, tags }));

@@ -4,52 +4,16 @@
 import type { ManifestInstance } from '../manifest/instance.ts';
 import type { Manifest, SecretSpec } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
-import type { ObjectLookup } from './objects.ts';
+import type { ObjectLookup } from '../keyvault/objects.ts';
 import { isStateSecretName } from './versions.ts';
 import { isLedgerName } from '../ledger/model.ts';
+import { ACTION_NAME, DIGEST_KEY_SECRET, LEASE_SECRET, OWNER_TAG, TAG_CLUSTER, TAG_COMMIT, TAG_DIGEST, TAG_INSTANCE, TAG_MANIFEST, TAG_REPOSITORY, TAG_SOURCE } from '../names.ts';
+import type { DeletedSecretInfo, DesiredProperties, LiveSecret } from '../keyvault/model.ts';
 
-export const TAG_OWNER = 'managed-by';
-export const OWNER = 'akv-aks-action';
-/** The writer's manifest instance key (manifest/instance.ts): who wrote the current version. */
-export const TAG_INSTANCE = 'akv-aks-instance';
-/** For people: the writer's owner (explicit owner or manifest path), repository and cluster. */
-export const TAG_MANIFEST = 'akv-aks-manifest';
-export const TAG_REPOSITORY = 'akv-aks-repository';
-export const TAG_CLUSTER = 'akv-aks-cluster';
-export const TAG_COMMIT = 'akv-aks-commit';
-export const TAG_DIGEST = 'akv-aks-digest';
-export const TAG_SOURCE = 'akv-aks-source';
-/** The vault secret holding the HMAC key of the value digests (readable only by value-readers). */
-export const DIGEST_KEY_SECRET = 'akv-aks-digest-key';
 export const DIGEST_KEY_CONTENT_TYPE = 'application/vnd.akv-aks.digest-key';
-/** The vault's write lease (vault/lease.ts). */
-export const LEASE_SECRET = 'akv-aks-lease';
-
 /** Names the action keeps for itself: the digest key and the version index shards (src/vault/versions.ts). */
 export function isReservedSecretName(name: string): boolean {
   return name.toLowerCase() === DIGEST_KEY_SECRET || name.toLowerCase() === LEASE_SECRET || isStateSecretName(name) || isLedgerName(name);
-}
-
-/** Metadata of a secret's current version, as LIST returns it (no value). */
-export interface LiveSecret {
-  name: string;
-  /** Version id when known (LIST does not return it). */
-  version?: string;
-  enabled?: boolean;
-  tags: Record<string, string>;
-  contentType?: string;
-  createdOn?: Date;
-  /** When the current version was written or its properties last changed (whole seconds). */
-  updatedOn?: Date;
-  expiresOn?: Date;
-  notBefore?: Date;
-  /** True for the secret backing a Key Vault certificate. */
-  managed?: boolean;
-}
-
-export interface DeletedSecretInfo {
-  name: string;
-  tags: Record<string, string>;
 }
 
 export interface VaultState {
@@ -58,13 +22,6 @@ export interface VaultState {
   deleted: Map<string, DeletedSecretInfo>;
   /** Existing keys the manifest declares, as the keys API answered (lower-cased names); absent: not read. */
   keys?: Map<string, ObjectLookup>;
-}
-
-export interface DesiredProperties {
-  tags: Record<string, string>;
-  contentType?: string;
-  expiresOn?: Date;
-  notBefore?: Date;
 }
 
 export type SecretOp =
@@ -109,8 +66,6 @@ export interface PlanInput {
 
 export interface SecretPlan {
   secrets: PlannedSecret[];
-  /** `existing` secrets the manifest mounts that the vault lacks (an error in every mode). */
-  missingExisting: string[];
   /** What the instance's ledger records before the writes (lower-case names, sorted)... */
   record: string[];
   /** ...and once the prunes are done. */
@@ -130,7 +85,7 @@ export function tagValue(v: string): string {
 }
 
 export function isOwned(tags: Record<string, string> | undefined): boolean {
-  return tags?.[TAG_OWNER] === OWNER;
+  return tags?.[OWNER_TAG] === ACTION_NAME;
 }
 
 function sameTime(a: Date | undefined, b: Date | undefined): boolean {
@@ -147,7 +102,7 @@ export function ownershipTags(instance: ManifestInstance): Record<string, string
 }
 
 export function writeProperties(spec: SecretSpec, input: Pick<PlanInput, 'now' | 'commit' | 'digest' | 'manifest'>): DesiredProperties {
-  const tags: Record<string, string> = { ...spec.tags, [TAG_OWNER]: OWNER, ...ownershipTags(input.manifest.instance), [TAG_SOURCE]: spec.source.kind };
+  const tags: Record<string, string> = { ...spec.tags, [OWNER_TAG]: ACTION_NAME, ...ownershipTags(input.manifest.instance), [TAG_SOURCE]: spec.source.kind };
   if (input.commit) tags[TAG_COMMIT] = tagValue(input.commit);
   if (spec.source.kind === 'env') {
     const d = input.digest(spec.name);
@@ -177,7 +132,7 @@ function propertyDiff(spec: SecretSpec, live: LiveSecret, input: PlanInput, adop
     }
   };
   for (const [k, v] of Object.entries(spec.tags)) setTag(k, v, 'tags');
-  setTag(TAG_OWNER, OWNER, 'ownership tags');
+  setTag(OWNER_TAG, ACTION_NAME, 'ownership tags');
   // The writer's tags: set on adoption, and added (no new version) to a secret written before they
   // existed; a secret another manifest wrote last keeps naming it.
   if (adopting || !tags[TAG_INSTANCE]) {
@@ -245,7 +200,6 @@ function recoveredValueIsWanted(spec: SecretSpec, deleted: DeletedSecretInfo, in
 export function planSecrets(input: PlanInput): SecretPlan {
   const { manifest, state } = input;
   const out: PlannedSecret[] = [];
-  const missingExisting: string[] = [];
   const declared = new Set(manifest.secrets.map((s) => lower(s.name)));
   const mine = manifest.instance.key;
   const needs = { writers: new Set<string>(), others: false };
@@ -260,7 +214,6 @@ export function planSecrets(input: PlanInput): SecretPlan {
       // Keys live apart from secrets (a secret of the same name is another object): the keys API decides.
       const k = state.keys?.get(key);
       if (k?.state === 'missing') {
-        missingExisting.push(spec.name);
         out.push({ name: spec.name, spec, op: { kind: 'refuse' }, item: { ...base, action: 'refuse', reason: 'declared existing key but missing from the vault' } });
       } else {
         const reason = k?.state === 'found' ? 'existing key (never written by the action)' : `existing key (not checked: the deployer may not read keys${k ? `, HTTP ${k.status}` : ''})`;
@@ -273,7 +226,6 @@ export function planSecrets(input: PlanInput): SecretPlan {
       if (live) {
         out.push({ name: spec.name, spec, live, op: { kind: 'none' }, item: { ...base, action: 'unchanged', reason: 'existing (never written by the action)' } });
       } else {
-        missingExisting.push(spec.name);
         out.push({
           name: spec.name,
           spec,
@@ -421,7 +373,7 @@ export function planSecrets(input: PlanInput): SecretPlan {
     out.push({ name: l.name, live: l, op: { kind: 'none' }, item: { kind: 'secret', name: l.name, action: 'keep', reason: `written before manifest ownership: its tags name the path ${path} but no repository and cluster, so whose it is cannot be told; never pruned (delete it by hand if no manifest uses it)` } });
   }
   const sorted = (xs: Set<string>): string[] => [...xs].sort();
-  return { secrets: out, missingExisting, record: sorted(record), recordAfter: sorted(recordAfter), needs: { writers: [...needs.writers].sort(), others: needs.others } };
+  return { secrets: out, record: sorted(record), recordAfter: sorted(recordAfter), needs: { writers: [...needs.writers].sort(), others: needs.others } };
 }
 
 /** The env secrets whose current value must be read to decide (digest tag absent or not matching). */

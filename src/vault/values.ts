@@ -1,36 +1,6 @@
-// Secret values: masking, keyed digests, generation. Nothing here logs or returns a value in text.
-import * as core from '@actions/core';
-import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+// Secret values: keyed digests, generation. Nothing here logs or returns a value in text.
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import type { GenerateCharset } from '../manifest/types.ts';
-
-/**
- * Shortest value (or line of a value) masked: the runner replaces every occurrence of a mask in every
- * log line, so a one- or two-character mask (or whitespace) would blank those characters everywhere.
- */
-export const MIN_MASKED_LENGTH = 3;
-
-/**
- * Masks a value and each of its lines (the runner masks line by line; CRLF, CR and LF all break
- * lines), before anything could log it. Parts shorter than MIN_MASKED_LENGTH (after trimming) are
- * not masked; one notice says so, without the value.
- */
-export function maskValue(value: string, setSecret: (v: string) => void = core.setSecret, notice: (text: string) => void = core.info): void {
-  if (!value) return;
-  let short = 0;
-  const masked = new Set<string>();
-  for (const part of [value, ...value.split(/\r\n|\r|\n/).map((l) => l.trim())]) {
-    if (!part || masked.has(part)) continue;
-    if (part.trim().length < MIN_MASKED_LENGTH) {
-      short++;
-      continue;
-    }
-    masked.add(part);
-    setSecret(part);
-  }
-  if (short > 0) {
-    notice(`a secret value${masked.size > 0 ? ' has a line that is' : ' is'} shorter than ${MIN_MASKED_LENGTH} characters (or blank): not masked, since that mask would hide those characters in every log line`);
-  }
-}
 
 /** Version tag of the digest scheme, so it can change without mistaking old digests for mismatches. */
 export const DIGEST_SCHEME = 'hmac-sha256-v1';
@@ -41,13 +11,6 @@ export const DIGEST_SCHEME = 'hmac-sha256-v1';
  */
 export function valueDigest(key: Buffer, secretName: string, value: string): string {
   return `${DIGEST_SCHEME}:${createHmac('sha256', key).update(secretName.toLowerCase()).update('\0').update(value, 'utf8').digest('base64url')}`;
-}
-
-export function digestsEqual(a: string | undefined, b: string): boolean {
-  if (a === undefined) return false;
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 export function newDigestKey(): string {

@@ -1,32 +1,10 @@
-// The version index: a value-free record, kept in the vault itself, of the version id of each
-// secret the action has written or looked up, so a re-run learns versions from LIST pages (which
-// carry no version ids) plus one read of the index, instead of one versions listing per secret.
-//
-// Where: per manifest instance, the owned secret `akv-aks-state-<instance key>` (shard 0) and, when
-// it would not fit, `...-1`, `...-2`... (releases before the ownership model used one vault-wide
-// `akv-aks-state`: left in place, no longer read). Each shard's value is `akv-aks-index:v1:` + base64 of raw-deflated JSON
-// `{ "v": 1, "i": shard, "n": shards, "e": { "<lower-case name>": [version, updatedSeconds, fingerprint] } }`.
-// A name is in shard hash(name) mod n; a reader unions every shard it finds in the LIST (shards that
-// disagree after an interrupted or concurrent write only cost fallbacks).
-//
-// Trust: an entry is used only while the secret's LIST properties still match it: the `updated`
-// second and a fingerprint of every other LIST-visible attribute (created, enabled, contentType,
-// expires, notBefore, managed, tags). A version written (or properties updated, or a secret deleted
-// and recreated) behind the action's back changes `updated` and so invalidates the entry; the
-// fingerprint also catches a same-second write whose tags or content type differ. A stale or lost
-// index is therefore only a missed optimisation: the engine then asks the vault for that secret's
-// versions. Only the runs of one instance write its index.
-//
-// Size: a Key Vault value holds at most 25 KB; shards are kept under 24,000 characters. One entry
-// costs about 46 characters compressed (the random 32-hex version id and the fingerprint do not
-// compress; names like `bench-s-0001` almost vanish): one shard holds about 515 secrets (500 take
-// 23,100 characters, checked in test/unit/vault/versions.test.ts); beyond that the index grows by
-// shards, up to MAX_SHARDS (about 33,000 secrets).
+// The version index: a value-free record, in the vault, of the version ids the action wrote or looked up,
+// so a re-run learns versions from LIST pages plus one read (layout, trust, size: docs/architecture.md#the-version-index).
 import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { LiveSecret } from './plan.ts';
+import type { LiveSecret } from '../keyvault/model.ts';
+import { STATE_SECRET } from '../names.ts';
 
-export const STATE_SECRET = 'akv-aks-state';
 export const STATE_CONTENT_TYPE = 'application/vnd.akv-aks.version-index';
 export const STATE_PREFIX = 'akv-aks-index:v1:';
 /** Characters per shard value (Key Vault's limit is 25 KB; keep a margin). */

@@ -8,7 +8,7 @@ import { authorizationClient, msiClient, scopeParam } from '../../src/auth/arm.t
 import type { AzureSession } from '../../src/auth/login.ts';
 import { connectKube, readServiceAccountIssuer } from '../../src/kube/client.ts';
 import { currentVersions } from '../../src/vault/index.ts';
-import { VAULT_LIMITS } from '../../src/vault/limiter.ts';
+import { VAULT_LIMITS } from '../../src/keyvault/limiter.ts';
 import type { KubeSession } from '../../src/kube/client.ts';
 import {
   burstFloorMs,

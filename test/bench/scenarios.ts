@@ -15,12 +15,12 @@ import type { Manifest, SecretSpec, TargetSpec } from '../../src/manifest/types.
 import type { SecretVersion } from '../../src/plan/types.ts';
 import { restartChangedWorkloads } from '../../src/rotate/index.ts';
 import { describeVault, syncSecrets } from '../../src/vault/index.ts';
-import type { VaultInfo } from '../../src/vault/index.ts';
 import { diffCounters } from './format.ts';
 import type { VaultCounters } from './format.ts';
 import { BENCH_REPOSITORY, control, vaultCounters } from './sandbox.ts';
 import type { BenchVault } from './sandbox.ts';
 import { manifestInstance } from '../../src/manifest/instance.ts';
+import type { VaultInfo } from '../../src/keyvault/model.ts';
 
 export interface Phase {
   ms: number;

@@ -25,6 +25,7 @@ import { LeakScan } from '../support/leaks.ts';
 import { runAction, type RunnerResult } from '../support/runner.ts';
 import { control, recordMark, sandboxEnv } from '../support/sandbox.ts';
 import type { RequestRecord } from '../sandbox/azure/world-api.ts';
+import { shortId } from '../support/ids.ts';
 
 export const root = resolve(import.meta.dirname, '..', '..');
 export const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -32,9 +33,7 @@ export const SUBSCRIPTION = '00000000-0000-0000-0000-00000000aaaa';
 export const DEPLOYER_CLIENT_ID = '11111111-1111-1111-1111-111111111111';
 export const KEY_VAULT_SECRETS_USER = '4633458b-17de-408a-b874-0445c86b69e6';
 
-export function shortId(n = 3): string {
-  return randomBytes(n).toString('hex');
-}
+export { shortId };
 
 /** A random test value with letters, digits and characters that URL- and base64-encode visibly. */
 export function secretValue(tag: string): string {

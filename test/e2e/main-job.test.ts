@@ -40,6 +40,7 @@ import {
 } from './helpers.ts';
 import { LeakScan } from '../support/leaks.ts';
 import { control } from '../support/sandbox.ts';
+import { kubeStatusOf } from '../../src/kube/client.ts';
 
 jest.setTimeout(10 * 60_000);
 
@@ -105,7 +106,7 @@ describe('main job end to end', () => {
     expect(s.summary).toContain('plan');
     expect(s.summary).toContain('nothing was written');
     // Nothing in the cluster either.
-    await expect(k.core.readNamespace({ name: NS })).rejects.toBeDefined();
+    expect(await k.core.readNamespace({ name: NS }).then(() => 200, kubeStatusOf)).toBe(404);
   });
 
   it('first deploy: secrets, identity, federation, role, ServiceAccounts and SecretProviderClasses', async () => {

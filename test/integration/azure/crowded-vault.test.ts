@@ -11,10 +11,10 @@ import type { AzureSession } from '../../../src/auth/login.ts';
 import { decodeLedger, ledgerName } from '../../../src/ledger/model.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
 import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
-import { mapLimited } from '../../../src/vault/limiter.ts';
+import { mapAll } from '../../../src/util/concurrency.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import type { VaultInfo } from '../../../src/vault/index.ts';
-import { OWNER, TAG_INSTANCE, TAG_OWNER } from '../../../src/vault/plan.ts';
+import { ACTION_NAME as OWNER, OWNER_TAG as TAG_OWNER, TAG_INSTANCE } from '../../../src/names.ts';
 import { control, recordMark } from '../../support/sandbox.ts';
 import type { RequestRecord } from '../../sandbox/azure/world-api.ts';
 import { createTestVault, dataClient, sandboxSession, vaultStats } from './helpers.ts';
@@ -105,7 +105,7 @@ beforeAll(async () => {
   // Other manifests' secrets, seeded fast with the throttle off; the runs below have it on.
   await control('PUT', '/vault/throttle', { vault: tv.name, enabled: false });
   const tags = { [TAG_OWNER]: OWNER, [TAG_INSTANCE]: '0123456789abcdef' };
-  await mapLimited(
+  await mapAll(
     Array.from({ length: OTHERS }, (_, i) => `other-${String(i).padStart(4, '0')}`),
     32,
     (name) => client.setSecret(name, 'x', { tags }),

@@ -7,13 +7,13 @@ import { IdentityError, ProofError, ensureIdentities, proveAccess } from '../../
 import { federatedCredentialName, roleAssignmentName } from '../../../src/identity/plan.ts';
 import type { Manifest, TargetSpec } from '../../../src/manifest/types.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
-import type { VaultInfo } from '../../../src/vault/index.ts';
 import { control, recordMark } from '../../support/sandbox.ts';
 import { armRequests, captureStdout, createTestVault, isWriteMethod, sandboxSession, uniqueName, visibleLog, world } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
 import { startTestIssuer } from './sa-issuer.ts';
 import type { TestIssuer } from './sa-issuer.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
+import type { VaultInfo } from '../../../src/keyvault/model.ts';
 
 jest.setTimeout(180_000);
 

@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { AzureSession } from '../../../src/auth/login.ts';
 import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
 import { VaultSyncError, currentVersions, describeVault, syncSecrets } from '../../../src/vault/index.ts';
-import type { VaultInfo } from '../../../src/vault/index.ts';
-import { objectReader } from '../../../src/vault/objects.ts';
+import { objectReader } from '../../../src/keyvault/objects.ts';
 import { captureStdout, createCertificate, createKey, createTestVault, dataClient, grantDeployer, sandboxSession, vaultStats } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
+import type { VaultInfo } from '../../../src/keyvault/model.ts';
 
 jest.setTimeout(120_000);
 

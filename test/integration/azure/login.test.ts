@@ -55,7 +55,7 @@ describe('login', () => {
     expect(claims).toMatchObject({ aud: 'api://AzureADTokenExchange', sub: 'repo:contoso/payments:ref:refs/heads/main', iss: env.AKV_AKS_SANDBOX_GITHUB_ISSUER });
     // A second resource needs a new Entra token; the assertion fetched for the login is seconds old,
     // so it serves again (auth/token-cache.ts; its unit test covers the fresh fetch after the window).
-    const vaultToken = await session.credential.getToken(session.cloud.vaultScope);
+    const vaultToken = await session.credential.getToken(`https://${session.cloud.vaultDnsSuffix}/.default`);
     expect(vaultToken?.token).toBeTruthy();
     expect(seen.length).toBe(afterLogin);
     expect(new Set(seen).size).toBe(seen.length); // each one freshly minted (own jti)

@@ -9,12 +9,12 @@ import type { AzureSession } from '../../../src/auth/login.ts';
 import { ProofError, ensureIdentities, proveAccess } from '../../../src/identity/index.ts';
 import type { Manifest } from '../../../src/manifest/types.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
-import type { VaultInfo } from '../../../src/vault/index.ts';
 import { control, sandboxEnv } from '../../support/sandbox.ts';
 import { captureStdout, createCertificate, createKey, createTestVault, grantDeployer, sandboxSession, uniqueName, visibleLog } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
+import type { VaultInfo } from '../../../src/keyvault/model.ts';
 
 jest.setTimeout(180_000);
 

@@ -13,11 +13,11 @@ import { decodeLedger, ledgerName } from '../../../src/ledger/model.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
 import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
 import { VaultSyncError, describeVault, syncSecrets } from '../../../src/vault/index.ts';
-import type { VaultInfo } from '../../../src/vault/index.ts';
-import { DIGEST_KEY_SECRET, TAG_INSTANCE } from '../../../src/vault/plan.ts';
 import { createTestVault, dataClient, sandboxSession, vaultStats } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
 import { sandboxKubeconfig } from '../kube/helpers.ts';
+import type { VaultInfo } from '../../../src/keyvault/model.ts';
+import { DIGEST_KEY_SECRET, TAG_INSTANCE } from '../../../src/names.ts';
 
 jest.setTimeout(300_000);
 

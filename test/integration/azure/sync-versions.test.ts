@@ -8,12 +8,12 @@ import type { AzureSession } from '../../../src/auth/login.ts';
 import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
 import { currentVersions, describeVault, syncSecrets } from '../../../src/vault/index.ts';
-import type { VaultInfo } from '../../../src/vault/index.ts';
 import { stateShardName } from '../../../src/vault/versions.ts';
 import { control } from '../../support/sandbox.ts';
 import { captureStdout, createTestVault, dataClient, sandboxSession, vaultStats, visibleLog } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
+import type { VaultInfo } from '../../../src/keyvault/model.ts';
 
 jest.setTimeout(180_000);
 

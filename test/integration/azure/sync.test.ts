@@ -4,14 +4,15 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import type { AzureSession } from '../../../src/auth/login.ts';
 import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
-import { DIGEST_KEY_SECRET, OWNER, TAG_DIGEST, TAG_OWNER } from '../../../src/vault/plan.ts';
 import { VaultSyncError, currentVersions, describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import { stateShardName } from '../../../src/vault/versions.ts';
-import type { VaultInfo } from '../../../src/vault/index.ts';
 import { control, recordMark } from '../../support/sandbox.ts';
 import { captureStdout, createTestVault, dataClient, sandboxSession, vaultStats, visibleLog } from './helpers.ts';
 import type { TestVault } from './helpers.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
+import { ACTION_NAME, OWNER_TAG } from '../../../src/names.ts';
+import type { VaultInfo } from '../../../src/keyvault/model.ts';
+import { DIGEST_KEY_SECRET, TAG_DIGEST } from '../../../src/names.ts';
 
 jest.setTimeout(120_000);
 
@@ -116,7 +117,7 @@ describe('syncSecrets against the sandbox vault', () => {
     expect(db.value).toBe(DB_PASSWORD);
     expect(db.properties.contentType).toBe('text/plain');
     expect(db.properties.tags).toMatchObject({
-      [TAG_OWNER]: OWNER,
+      [OWNER_TAG]: ACTION_NAME,
       team: 'payments',
       'akv-aks-instance': manifestWith([]).instance.key,
       'akv-aks-manifest': 'contoso/tests:akv-aks.yaml',
@@ -130,7 +131,7 @@ describe('syncSecrets against the sandbox vault', () => {
     generated.push(key.value ?? '');
     expect((await client.getSecret('multi-line')).value).toBe(MULTI);
     // the digest key lives in the vault as a secret, owned by the action
-    expect((await client.getSecret(DIGEST_KEY_SECRET)).properties.tags?.[TAG_OWNER]).toBe(OWNER);
+    expect((await client.getSecret(DIGEST_KEY_SECRET)).properties.tags?.[OWNER_TAG]).toBe(ACTION_NAME);
     // versions for the gate: what the vault now serves
     const byName = Object.fromEntries(r.secrets.map((s) => [s.name, s]));
     expect(byName['db-password']).toEqual({ name: 'db-password', version: db.properties.version, changed: true });
@@ -211,7 +212,7 @@ describe('syncSecrets against the sandbox vault', () => {
     expect(r.items.find((i) => i.name === 'legacy-token')).toMatchObject({ action: 'adopt' });
     const s = await client.getSecret('legacy-token');
     expect(s.value).toBe(env.LEGACY_TOKEN);
-    expect(s.properties.tags).toMatchObject({ [TAG_OWNER]: OWNER });
+    expect(s.properties.tags).toMatchObject({ [OWNER_TAG]: ACTION_NAME });
   });
 
   it('recovers a soft-deleted secret, waiting through ObjectIsBeingDeleted and the 404 after recovery, with no new version when its value is unchanged', async () => {
@@ -256,7 +257,7 @@ describe('syncSecrets against the sandbox vault', () => {
   it('purges only when prune and purge are both set', async () => {
     const extra = [...baseSecrets().filter((s) => s.name !== 'multi-line'), envSecret('short-lived', 'DB_PASSWORD')];
     await run(manifestWith(extra));
-    expect((await client.getSecret('short-lived')).properties.tags?.[TAG_OWNER]).toBe(OWNER);
+    expect((await client.getSecret('short-lived')).properties.tags?.[OWNER_TAG]).toBe(ACTION_NAME);
     const dropped = baseSecrets().filter((s) => s.name !== 'multi-line');
     const r = await run(manifestWith(dropped, { prune: true, purge: true }));
     expect(r.items.find((i) => i.name === 'short-lived')).toMatchObject({ action: 'prune', reason: 'dropped from the manifest: delete and purge' });

@@ -12,19 +12,20 @@ import { ensureIdentities } from '../../../src/identity/index.ts';
 import { federatedCredentialName, roleAssignmentName } from '../../../src/identity/plan.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import type { KubeSession } from '../../../src/kube/client.ts';
-import { connectKube, readServiceAccountIssuer, statusOf } from '../../../src/kube/client.ts';
+import { connectKube, readServiceAccountIssuer, kubeStatusOf } from '../../../src/kube/client.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../../../src/kube/spcps.ts';
 import type { Manifest, TargetSpec } from '../../../src/manifest/types.ts';
 import type { PlanItem } from '../../../src/plan/types.ts';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../../../src/render/labels.ts';
+import { instanceId } from '../../../src/render/labels.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
-import type { VaultInfo } from '../../../src/vault/index.ts';
 import { armRequests, captureStdout, createTestVault, dataClient, isWriteMethod, sandboxSession, vaultStats, visibleLog, world } from '../azure/helpers.ts';
 import type { TestVault } from '../azure/helpers.ts';
 import { control, recordMark } from '../../support/sandbox.ts';
 import { kubeAvailable, sandboxKubeconfig } from '../kube/helpers.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 import { describeInstance, manifestInstance } from '../../../src/manifest/instance.ts';
+import { ACTION_NAME, MANAGED_BY_LABEL } from '../../../src/names.ts';
+import type { VaultInfo } from '../../../src/keyvault/model.ts';
 
 jest.setTimeout(240_000);
 const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
@@ -91,7 +92,7 @@ async function exists(read: () => Promise<unknown>): Promise<boolean> {
     await read();
     return true;
   } catch (err) {
-    if (statusOf(err) === 404) return false;
+    if (kubeStatusOf(err) === 404) return false;
     throw err;
   }
 }
@@ -103,7 +104,7 @@ async function namespaceGoneOrTerminating(name: string): Promise<boolean> {
     const ns = await kube.core.readNamespace({ name });
     return ns.metadata?.deletionTimestamp !== undefined || ns.status?.phase === 'Terminating';
   } catch (err) {
-    if (statusOf(err) === 404) return true;
+    if (kubeStatusOf(err) === 404) return true;
     throw err;
   }
 }
@@ -144,7 +145,7 @@ beforeAll(async () => {
 
   // Look-alikes the action does not own (in NS_B, which therefore stays).
   await kube.core.createNamespacedServiceAccount({ namespace: NS_B, body: { metadata: { name: 'user-sa' } } });
-  await kube.core.createNamespacedServiceAccount({ namespace: NS_B, body: { metadata: { name: 'half-labelled', labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } } } });
+  await kube.core.createNamespacedServiceAccount({ namespace: NS_B, body: { metadata: { name: 'half-labelled', labels: { [MANAGED_BY_LABEL]: ACTION_NAME } } } });
   await kube.custom.createNamespacedCustomObject({
     group: SPC_GROUP, version: SPC_VERSION, namespace: NS_B, plural: SPC_PLURAL,
     body: { apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass', metadata: { name: 'user-spc' }, spec: { provider: 'azure', parameters: {} } },

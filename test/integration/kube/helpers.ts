@@ -8,12 +8,13 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import type { TokenCredential } from '@azure/identity';
 import type { V1Deployment, V1PodSpec } from '@kubernetes/client-node';
 import type { KubeSession } from '../../../src/kube/client.ts';
-import { connectKube, statusOf } from '../../../src/kube/client.ts';
+import { connectKube, kubeStatusOf } from '../../../src/kube/client.ts';
 import type { Manifest, MountedObject, TargetSpec } from '../../../src/manifest/types.ts';
 import { armClients, federatedCredential, useRunnerEnv } from '../../sandbox/azure/sdk-clients.ts';
 import type { ArmClients } from '../../sandbox/azure/sdk-clients.ts';
 import { sandboxEnv } from '../../support/sandbox.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
+import { shortId } from '../../support/ids.ts';
 
 export const KEY_VAULT_SECRETS_USER = '4633458b-17de-408a-b874-0445c86b69e6';
 export const VAULT = 'kv-sandbox';
@@ -64,9 +65,7 @@ export function kubeAvailable(): boolean {
   return sandboxKubeconfig() !== undefined;
 }
 
-export function shortId(): string {
-  return randomBytes(3).toString('hex');
-}
+export { shortId };
 
 export interface AzureSide {
   env: Record<string, string>;
@@ -135,7 +134,7 @@ export async function deleteNamespace(kube: KubeSession, name: string): Promise<
   try {
     await kube.core.deleteNamespace({ name });
   } catch (err) {
-    if (statusOf(err) !== 404) throw err;
+    if (kubeStatusOf(err) !== 404) throw err;
   }
 }
 

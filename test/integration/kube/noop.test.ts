@@ -8,10 +8,10 @@ import type { KubeSession } from '../../../src/kube/client.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../../../src/kube/spcps.ts';
 import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
-import { DIGEST_ANNOTATION } from '../../../src/rotate/decide.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
 import { csiPodSpec, deleteNamespace, deploymentOf, kubeAvailable, mounted, readDeployment, sandboxKube, shortId, testManifest, testTarget } from './helpers.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
+import { DIGEST_ANNOTATION } from '../../../src/names.ts';
 
 jest.setTimeout(90_000);
 const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);

@@ -3,10 +3,9 @@
 // the kubelet/CSI stand-in mounting through the local Azure.
 import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import type { KubeSession } from '../../../src/kube/client.ts';
-import { readServiceAccountIssuer } from '../../../src/kube/client.ts';
+import { kubeStatusOf, readServiceAccountIssuer } from '../../../src/kube/client.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
-import { DIGEST_ANNOTATION } from '../../../src/rotate/decide.ts';
 import { runGate } from '../../../src/gate/index.ts';
 import type { Manifest } from '../../../src/manifest/types.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
@@ -16,6 +15,7 @@ import {
   kubeAvailable, mounted, readDeployment, sandboxKube, shortId, testManifest, testTarget, writeSecret,
 } from './helpers.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
+import { DIGEST_ANNOTATION } from '../../../src/names.ts';
 
 jest.setTimeout(180_000);
 const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
@@ -65,7 +65,7 @@ describeKube('rotation and gate against the sandbox cluster', () => {
       `secret-provider-class:${ns}/db-secrets:create`,
       `secret-provider-class:${ns}/key-secrets:create`,
     ]);
-    await expect(kube.core.readNamespace({ name: ns })).rejects.toBeDefined();
+    expect(await kube.core.readNamespace({ name: ns }).then(() => 200, kubeStatusOf)).toBe(404);
 
     const applied = await applyKubeObjects(kube, manifest, facts(), { mode: 'apply' });
     expect(applied.map((i) => i.action)).toEqual(['create', 'create', 'create', 'create']);

@@ -14,6 +14,7 @@ import { armClients, federatedCredential, useRunnerEnv, type ArmClients } from '
 import { runAction, type RunnerResult } from '../../support/runner.ts';
 import { control, recordMark, sandboxEnv } from '../../support/sandbox.ts';
 import type { RequestRecord } from '../../sandbox/azure/world-api.ts';
+import { shortId } from '../../support/ids.ts';
 
 export const root = resolve(import.meta.dirname, '..', '..', '..');
 export const SUBSCRIPTION = '00000000-0000-0000-0000-00000000aaaa';
@@ -21,9 +22,7 @@ export const DEPLOYER_CLIENT_ID = '11111111-1111-1111-1111-111111111111';
 export const IDS_RG = 'rg-ids';
 const SECRETS_OFFICER = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7';
 
-export function shortId(n = 3): string {
-  return randomBytes(n).toString('hex');
-}
+export { shortId };
 
 /** A random value with characters that encode visibly (never printed; fed to the leak scan). */
 export function secretValue(tag: string): string {

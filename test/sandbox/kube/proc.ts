@@ -88,7 +88,7 @@ export async function waitUntil(
 ): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   let dead: number | string | undefined;
-  opts.proc?.exited.then((c) => {
+  void opts.proc?.exited.then((c) => {
     dead = c;
   });
   while (Date.now() < deadline) {

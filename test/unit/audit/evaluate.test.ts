@@ -12,8 +12,8 @@ import { parseManifest } from '../../../src/manifest/load.ts';
 import type { Manifest } from '../../../src/manifest/types.ts';
 import { renderAll } from '../../../src/render/index.ts';
 import { indexVersions } from '../../../src/rotate/decide.ts';
-import { OWNER, TAG_INSTANCE, TAG_OWNER } from '../../../src/vault/plan.ts';
-import type { LiveSecret } from '../../../src/vault/plan.ts';
+import { ACTION_NAME as OWNER, OWNER_TAG as TAG_OWNER, TAG_INSTANCE } from '../../../src/names.ts';
+import type { LiveSecret } from '../../../src/keyvault/model.ts';
 import { entryFor } from '../../../src/vault/versions.ts';
 
 const SUB = '00000000-0000-0000-0000-00000000aaaa';

@@ -12,7 +12,7 @@ describe('resolveCloud', () => {
     const pub = resolveCloud('AzureCloud', {});
     expect(pub).toMatchObject({ authorityHost: 'https://login.microsoftonline.com', armEndpoint: 'https://management.azure.com', vaultDnsSuffix: 'vault.azure.net', csiCloudName: 'AzurePublicCloud' });
     expect(pub.customAuthority).toBeUndefined();
-    expect(resolveCloud('azureusgovernment', {})).toMatchObject({ name: 'AzureUSGovernment', vaultScope: 'https://vault.usgovcloudapi.net/.default', csiCloudName: 'AzureUSGovernmentCloud' });
+    expect(resolveCloud('azureusgovernment', {})).toMatchObject({ name: 'AzureUSGovernment', vaultDnsSuffix: 'vault.usgovcloudapi.net', csiCloudName: 'AzureUSGovernmentCloud' });
     expect(resolveCloud('AzureChinaCloud', {})).toMatchObject({ armScope: 'https://management.chinacloudapi.cn/.default', vaultDnsSuffix: 'vault.azure.cn' });
     expect(resolveCloud('AzurePublicCloud', {}).name).toBe('AzureCloud');
     expect(() => resolveCloud('AzureGermanCloud', {})).toThrow(/unknown Azure cloud/);

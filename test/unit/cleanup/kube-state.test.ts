@@ -4,8 +4,9 @@ import { readKubeState } from '../../../src/cleanup/index.ts';
 import { planCleanup } from '../../../src/cleanup/plan.ts';
 import type { KubeSession } from '../../../src/kube/client.ts';
 import type { Manifest } from '../../../src/manifest/types.ts';
-import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../../../src/render/labels.ts';
+import { instanceId } from '../../../src/render/labels.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
+import { ACTION_NAME, INSTANCE_LABEL, MANAGED_BY_LABEL } from '../../../src/names.ts';
 
 interface FakeObj {
   apiVersion: string;
@@ -35,7 +36,7 @@ const m: Manifest = {
   prune: false,
   purge: false,
 };
-const owned = { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [INSTANCE_LABEL]: instanceId(m) };
+const owned = { [MANAGED_BY_LABEL]: ACTION_NAME, [INSTANCE_LABEL]: instanceId(m) };
 const notFound = (): never => {
   throw Object.assign(new Error('not found'), { code: 404 });
 };

@@ -4,10 +4,11 @@ import { planCleanup } from '../../../src/cleanup/plan.ts';
 import type { CleanupInput, CleanupStep, FoundRoleAssignment, IdentityFound, KubeFound } from '../../../src/cleanup/plan.ts';
 import { federatedCredentialName, groupIdentities, roleAssignmentName } from '../../../src/identity/plan.ts';
 import type { Manifest, TargetSpec } from '../../../src/manifest/types.ts';
-import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId } from '../../../src/render/labels.ts';
+import { instanceId } from '../../../src/render/labels.ts';
 import { normalizeLedger } from '../../../src/ledger/model.ts';
 import type { GrantLedger } from '../../../src/ledger/model.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
+import { ACTION_NAME, INSTANCE_LABEL, MANAGED_BY_LABEL } from '../../../src/names.ts';
 
 const SUB = '00000000-0000-0000-0000-00000000aaaa';
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -50,7 +51,7 @@ function manifest(targets: TargetSpec[], over: Partial<Manifest> = {}): Manifest
   };
 }
 
-const ownedLabels = (m: Manifest): Record<string, string> => ({ [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [INSTANCE_LABEL]: instanceId(m) });
+const ownedLabels = (m: Manifest): Record<string, string> => ({ [MANAGED_BY_LABEL]: ACTION_NAME, [INSTANCE_LABEL]: instanceId(m) });
 
 function kubeObj(m: Manifest, kind: KubeFound['kind'], name: string, namespace?: string, over: Partial<KubeFound> = {}): KubeFound {
   return { kind, name, namespace, labels: ownedLabels(m), managers: ['akv-aks-action'], uid: `uid-${kind}-${name}`, resourceVersion: '7', ...over };
@@ -142,7 +143,7 @@ describe('planCleanup: order and ownership', () => {
     const other = { ...ownedLabels(m), [INSTANCE_LABEL]: 'kv-other--c9' };
     const objects = [
       kubeObj(m, 'Namespace', 'pay', undefined, { labels: {} }),
-      kubeObj(m, 'ServiceAccount', 'api', 'pay', { labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } }),
+      kubeObj(m, 'ServiceAccount', 'api', 'pay', { labels: { [MANAGED_BY_LABEL]: ACTION_NAME } }),
       kubeObj(m, 'SecretProviderClass', 'pay-spc', 'pay', { labels: other }),
     ];
     const steps = planCleanup(input(m, { kube: { objects, content: {} } }));

@@ -1,24 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import {
-  FIC_LIMIT,
-  federatedCredentialName,
-  grantScopes,
-  READ_DATA_ACTIONS,
-  roleAllows,
-  unreadableObjects,
-  groupIdentities,
-  missingPermissions,
-  planFederation,
-  planGrants,
-  roleAssignmentName,
-  scopeCovers,
-  uuidV5,
-  wantedCredentials,
-  wantedPermissions,
-} from '../../../src/identity/plan.ts';
+import { federatedCredentialName, grantScopes, READ_DATA_ACTIONS, roleAllows, unreadableObjects, groupIdentities, missingPermissions, planFederation, planGrants, roleAssignmentName, scopeCovers, uuidV5, wantedCredentials, wantedPermissions } from '../../../src/identity/plan.ts';
 import type { LiveCredential, WantedCredential } from '../../../src/identity/plan.ts';
 import { classifyProofError } from '../../../src/identity/prove.ts';
 import { manifest, target } from '../vault/fixtures.ts';
+import { MAX_FEDERATED_CREDENTIALS } from '../../../src/names.ts';
 
 const VAULT = '/subscriptions/00000000-0000-0000-0000-00000000aaaa/resourceGroups/rg-sandbox/providers/Microsoft.KeyVault/vaults/kv-sandbox';
 const ROLE = '/subscriptions/00000000-0000-0000-0000-00000000aaaa/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6';
@@ -102,7 +87,7 @@ describe('planFederation', () => {
   });
 
   it('checks the 20-credential budget before writing', () => {
-    const existing = Array.from({ length: FIC_LIMIT - 1 }, (_, i) => live(`e${i}`, `system:serviceaccount:other:s${i}`));
+    const existing = Array.from({ length: MAX_FEDERATED_CREDENTIALS - 1 }, (_, i) => live(`e${i}`, `system:serviceaccount:other:s${i}`));
     expect(planFederation('id-x', existing, [w('n1', 'system:serviceaccount:payments:n1')]).budgetError).toBeUndefined();
     const over = planFederation('id-x', existing, [w('n1', 'system:serviceaccount:payments:n1'), w('n2', 'system:serviceaccount:payments:n2')]);
     expect(over.budgetError).toMatch(/21 federated credentials.*at most 20/);

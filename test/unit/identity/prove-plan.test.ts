@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import type { MountedObject, TargetSpec } from '../../../src/manifest/types.ts';
 import type { PlanItem } from '../../../src/plan/types.ts';
-import type { NamespaceIdentity } from '../../../src/identity/index.ts';
 import { federatedCredentialName } from '../../../src/identity/plan.ts';
 import { planProof } from '../../../src/identity/prove-plan.ts';
+import type { NamespaceIdentity } from '../../../src/identity/model.ts';
 
 const CLUSTER = 'aks-prod';
 const VAULT = 'kv-app';

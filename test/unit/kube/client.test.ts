@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException } from '@kubernetes/client-node';
-import { connectKube, errorSummary, KubeConfigError, statusOf } from '../../../src/kube/client.ts';
+import { connectKube, errorSummary, KubeConfigError, kubeStatusOf } from '../../../src/kube/client.ts';
 
 const kubeconfig = `apiVersion: v1
 kind: Config
@@ -69,11 +69,11 @@ describe('connectKube', () => {
 describe('errorSummary', () => {
   it('uses the status and the API message', () => {
     const err = new ApiException(404, 'nope', JSON.stringify({ kind: 'Status', message: 'namespaces "x" not found' }), {});
-    expect(statusOf(err)).toBe(404);
+    expect(kubeStatusOf(err)).toBe(404);
     expect(errorSummary(err)).toBe('HTTP 404: namespaces "x" not found');
   });
   it('falls back to the first line of the error message', () => {
     expect(errorSummary(new Error('boom\nmore'))).toBe('boom');
-    expect(statusOf(new Error('x'))).toBeUndefined();
+    expect(kubeStatusOf(new Error('x'))).toBeUndefined();
   });
 });

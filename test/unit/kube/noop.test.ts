@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { applyIsNoop } from '../../../src/kube/apply.ts';
-import { limiter, mapLimit } from '../../../src/kube/pool.ts';
 import type { KubeObject } from '../../../src/render/index.ts';
+import { mapUntilError, semaphore } from '../../../src/util/concurrency.ts';
 
 const labels = { 'app.kubernetes.io/managed-by': 'akv-aks-action', 'akv-aks-action/instance': 'kv--c' };
 const spc: KubeObject = {
@@ -58,11 +58,11 @@ describe('applyIsNoop', () => {
   });
 });
 
-describe('mapLimit / limiter', () => {
+describe('mapUntilError / semaphore', () => {
   it('keeps order, never exceeds the limit, and throws the earliest failure', async () => {
     let active = 0;
     let peak = 0;
-    const out = await mapLimit([5, 1, 4, 2, 3, 0, 6], 3, async (x) => {
+    const out = await mapUntilError([5, 1, 4, 2, 3, 0, 6], 3, async (x) => {
       active++;
       peak = Math.max(peak, active);
       await new Promise((r) => setTimeout(r, x));
@@ -71,14 +71,14 @@ describe('mapLimit / limiter', () => {
     });
     expect(out).toEqual([10, 2, 8, 4, 6, 0, 12]);
     expect(peak).toBe(3);
-    await expect(mapLimit([1, 2, 3], 3, async (x) => {
+    await expect(mapUntilError([1, 2, 3], 3, async (x) => {
       await new Promise((r) => setTimeout(r, 10 - x));
       if (x > 1) throw new Error(`fail ${x}`);
       return x;
     })).rejects.toThrow('fail 2');
   });
   it('limiter hands slots over without exceeding its limit', async () => {
-    const run = limiter(2);
+    const run = semaphore(2);
     let active = 0;
     let peak = 0;
     const task = async (): Promise<void> => {

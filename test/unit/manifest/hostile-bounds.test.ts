@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { parseManifest } from '../../../src/manifest/load.ts';
 import { MAX_MANIFEST_BYTES, MAX_OBJECTS_PER_TARGET, MAX_SECRETS, MAX_TAGS, MAX_TARGETS } from '../../../src/manifest/limits.ts';
 import { ManifestReadError, readManifestText } from '../../../src/manifest/read.ts';
-import { manifestSchema } from '../../../src/manifest/structure.ts';
-import { Suggester, didYouMean, editDistance } from '../../../src/manifest/suggest.ts';
+import manifestSchema from '../../../src/manifest/schema.json' with { type: 'json' };
+import { MAX_SUGGESTION_DISTANCE, Suggester, didYouMean, editDistance } from '../../../src/manifest/suggest.ts';
 import { ManifestError } from '../../../src/manifest/types.ts';
 
 const HEAD = 'apiVersion: akv-aks/v1\nvault: { name: kv-a, resourceGroup: rg }\ncluster: { name: c }\nidentityDefaults: { resourceGroup: rg, location: westeurope }\n';
@@ -83,13 +83,14 @@ describe('suggestions are bounded', () => {
     expect(editDistance('a'.repeat(100), 'b'.repeat(100), 3)).toBe(4);
   });
 
-  test('200 x 200 names of 120 characters (and of 60) answer in well under 2 s', () => {
+  test('200 x 200 names of 120 characters (and of 60): the band cuts every comparison short', () => {
+    // The cost bound is structural (what bench measures as time): words over MAX_SUGGESTED_LENGTH get
+    // no search at all, and a 60-character word against unrelated names stops within the band.
     for (const len of [120, 60]) {
       const declared = Array.from({ length: 200 }, (_, i) => `declared-${i}`.padEnd(len, 'x'));
       const wanted = Array.from({ length: 200 }, (_, i) => `missing-${i}`.padEnd(len, 'y'));
-      const started = performance.now();
-      for (const w of wanted) didYouMean(w, declared);
-      expect(performance.now() - started).toBeLessThan(1_000);
+      for (const w of wanted) expect(didYouMean(w, declared)).toBeUndefined();
+      expect(editDistance(wanted[0]!, declared[0]!, MAX_SUGGESTION_DISTANCE)).toBe(MAX_SUGGESTION_DISTANCE + 1);
     }
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { formatPath } from '../../../src/manifest/paths.ts';
-import { DNS_LABEL, DNS_SUBDOMAIN, KEY_VAULT_OBJECT_NAME, defaultIdentityName, isIsoDateTime, parseDuration } from '../../../src/manifest/rules.ts';
+import schema from '../../../src/manifest/schema.json' with { type: 'json' };
+import { DNS_SUBDOMAIN, defaultIdentityName, isIsoDateTime, parseDurationSeconds } from '../../../src/manifest/rules.ts';
 import { didYouMean, editDistance } from '../../../src/manifest/suggest.ts';
 
 describe('durations', () => {
@@ -11,10 +12,10 @@ describe('durations', () => {
     ['90d', 7776000],
     ['2w', 1209600],
   ])('%s = %d seconds', (text, seconds) => {
-    expect(parseDuration(text)).toBe(seconds);
+    expect(parseDurationSeconds(text)).toBe(seconds);
   });
   test.each(['0d', '1y', '1.5d', '30 days', 'd', '-1d', '01d', ''])('%j is not a duration', (text) => {
-    expect(parseDuration(text)).toBeUndefined();
+    expect(parseDurationSeconds(text)).toBeUndefined();
   });
 });
 
@@ -28,17 +29,20 @@ describe('ISO date-times', () => {
 });
 
 describe('names', () => {
-  test('Key Vault object names', () => {
-    expect(KEY_VAULT_OBJECT_NAME.test('Db-Pass-1')).toBe(true);
-    expect(KEY_VAULT_OBJECT_NAME.test('a'.repeat(127))).toBe(true);
-    expect(KEY_VAULT_OBJECT_NAME.test('a'.repeat(128))).toBe(false);
-    expect(KEY_VAULT_OBJECT_NAME.test('db_pass')).toBe(false);
-    expect(KEY_VAULT_OBJECT_NAME.test('')).toBe(false);
+  test('Key Vault object names (the schema)', () => {
+    const name = schema.$defs.secretName as { pattern?: string; maxLength?: number };
+    const ok = (s: string): boolean => new RegExp(name.pattern ?? '').test(s) && s.length <= (name.maxLength ?? Infinity);
+    expect(ok('Db-Pass-1')).toBe(true);
+    expect(ok('a'.repeat(127))).toBe(true);
+    expect(ok('a'.repeat(128))).toBe(false);
+    expect(ok('db_pass')).toBe(false);
+    expect(ok('')).toBe(false);
   });
   test('DNS-1123', () => {
-    expect(DNS_LABEL.test('payments-1')).toBe(true);
-    expect(DNS_LABEL.test('-payments')).toBe(false);
-    expect(DNS_LABEL.test('a.b')).toBe(false);
+    const label = new RegExp(schema.$defs.dnsLabel.pattern);
+    expect(label.test('payments-1')).toBe(true);
+    expect(label.test('-payments')).toBe(false);
+    expect(label.test('a.b')).toBe(false);
     expect(DNS_SUBDOMAIN.test('a.b-c')).toBe(true);
     expect(DNS_SUBDOMAIN.test('a..b')).toBe(false);
     expect(DNS_SUBDOMAIN.test('A')).toBe(false);

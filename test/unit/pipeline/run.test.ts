@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManifestError } from '../../../src/manifest/types.ts';
-import type { PlanItem } from '../../../src/plan/types.ts';
+import { PlannedStepError, type PlanItem } from '../../../src/plan/types.ts';
 import { maskEnvValues, readManifest, withPlannedItems } from '../../../src/pipeline/run.ts';
 import { emptyReport } from '../../../src/report/model.ts';
 
@@ -82,13 +82,14 @@ describe('withPlannedItems', () => {
   it('keeps what a failing step planned in the report, then rethrows', async () => {
     const report = emptyReport('apply', 'm.yaml');
     const items: PlanItem[] = [{ kind: 'secret', name: 'legacy', action: 'refuse', reason: 'not managed by akv-aks-action' }];
-    const failure = Object.assign(new Error('refused'), { items });
+    const failure = new PlannedStepError('refused', items);
     await expect(withPlannedItems(report, () => Promise.reject(failure))).rejects.toBe(failure);
     expect(report.plan).toEqual(items);
   });
 
   it('adds nothing for an ordinary error or a success', async () => {
     const report = emptyReport('apply', 'm.yaml');
+    await expect(withPlannedItems(report, () => Promise.reject(Object.assign(new Error('untyped'), { items: [{ kind: 'secret', name: 'x', action: 'create' }] })))).rejects.toThrow('untyped');
     await expect(withPlannedItems(report, () => Promise.reject(new Error('x')))).rejects.toThrow('x');
     await expect(withPlannedItems(report, () => Promise.resolve(7))).resolves.toBe(7);
     expect(report.plan).toEqual([]);

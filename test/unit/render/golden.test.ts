@@ -7,19 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse } from 'yaml';
 import { parseManifest } from '../../../src/manifest/load.ts';
 import type { Manifest } from '../../../src/manifest/types.ts';
-import {
-  INSTANCE_LABEL,
-  MANAGED_BY_LABEL,
-  OWNER_ANNOTATION,
-  MANAGED_BY_VALUE,
-  WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION,
-  WORKLOAD_IDENTITY_TENANT_ID_ANNOTATION,
-  WORKLOAD_IDENTITY_USE_LABEL,
-  instanceId,
-  legacyInstanceId,
-} from '../../../src/render/labels.ts';
+import { WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION, WORKLOAD_IDENTITY_TENANT_ID_ANNOTATION, WORKLOAD_IDENTITY_USE_LABEL, instanceId, legacyInstanceId } from '../../../src/render/labels.ts';
 import { renderAll, renderObjectsParameter, renderTarget, toYaml } from '../../../src/render/render.ts';
 import type { KubeObject } from '../../../src/render/render.ts';
+import { ACTION_NAME, INSTANCE_LABEL, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../../../src/names.ts';
 
 const fixtures = fileURLToPath(new URL('../../fixtures/manifests/', import.meta.url));
 const validDir = join(fixtures, 'valid');
@@ -50,7 +41,7 @@ describe.each(names)('%s', (name) => {
   test('every object is labelled as managed by the action', () => {
     const m = load(name);
     for (const o of renderAll(m)) {
-      expect(o.metadata.labels?.[MANAGED_BY_LABEL]).toBe(MANAGED_BY_VALUE);
+      expect(o.metadata.labels?.[MANAGED_BY_LABEL]).toBe(ACTION_NAME);
       expect(o.metadata.labels?.[INSTANCE_LABEL]).toBe(instanceId(m));
     }
   });

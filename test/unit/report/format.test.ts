@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { PlanItem } from '../../../src/plan/types.ts';
-import { countByAction, gateRows, headline, planLines, planRows, textTable } from '../../../src/report/format.ts';
+import { countByAction, gateRows, headline, planLines, planRows } from '../../../src/report/format.ts';
+import { textTable } from '../../../src/util/table.ts';
 import { emptyReport } from '../../../src/report/model.ts';
 
 const items: PlanItem[] = [

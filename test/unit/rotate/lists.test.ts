@@ -4,12 +4,12 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { KubeSession } from '../../../src/kube/client.ts';
-import { KUBE_CONCURRENCY } from '../../../src/kube/pool.ts';
 import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
-import { DIGEST_ANNOTATION, indexVersions, mountedVersionsDigest } from '../../../src/rotate/decide.ts';
+import { indexVersions, mountedVersionsDigest } from '../../../src/rotate/decide.ts';
 import { discoverConsumption } from '../../../src/rotate/discovery.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
 import { csiVolume, deployment, manifest, obj, pod, podSpec, replicaSet, spcps, target } from './helpers.ts';
+import { DIGEST_ANNOTATION, KUBE_CONCURRENCY } from '../../../src/names.ts';
 
 function fakeKube(deps: V1Deployment[], rss: V1ReplicaSet[], pods: V1Pod[], statuses: unknown[]) {
   const calls: string[] = [];

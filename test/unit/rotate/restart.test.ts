@@ -3,9 +3,9 @@ import { describe, expect, it } from '@jest/globals';
 import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { KubeSession } from '../../../src/kube/client.ts';
 import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
-import { DIGEST_ANNOTATION } from '../../../src/rotate/decide.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
 import { csiVolume, deployment, manifest, obj, pod, podSpec, replicaSet, spcps, target } from './helpers.ts';
+import { DIGEST_ANNOTATION } from '../../../src/names.ts';
 
 interface Patch { body: Record<string, unknown>; strategy: unknown; fieldManager: unknown }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { formatDuration, parseDuration } from '../../../src/util/duration.ts';
+import { formatDuration, parseDurationMs } from '../../../src/util/duration.ts';
 
-describe('parseDuration', () => {
+describe('parseDurationMs', () => {
   it.each([
     ['90', 90_000],
     ['90s', 90_000],
@@ -10,10 +10,10 @@ describe('parseDuration', () => {
     ['30d', 2_592_000_000],
     ['2w', 1_209_600_000],
     [' 5M ', 300_000],
-  ])('%s', (text, ms) => expect(parseDuration(text)).toBe(ms));
+  ])('%s', (text, ms) => expect(parseDurationMs(text)).toBe(ms));
 
   it.each(['', 'ten', '10 m', '-5s', '1.5h', '10y', 'm10'])('rejects %p', (text) => {
-    expect(parseDuration(text)).toBeUndefined();
+    expect(parseDurationMs(text)).toBeUndefined();
   });
 });
 

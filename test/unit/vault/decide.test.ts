@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { chooseReads, currentOfVersions, listPages, listShowsMore, namesToRead, vaultSizeRecord } from '../../../src/vault/decide.ts';
-import { OWNER, TAG_MANIFEST, TAG_OWNER, ownershipTags } from '../../../src/vault/plan.ts';
-import type { LiveSecret } from '../../../src/vault/plan.ts';
+import { ACTION_NAME as OWNER, OWNER_TAG as TAG_OWNER, TAG_MANIFEST } from '../../../src/names.ts';
+import { ownershipTags } from '../../../src/vault/plan.ts';
+import type { LiveSecret } from '../../../src/keyvault/model.ts';
 import { manifest, secret } from './fixtures.ts';
 
 const at = (iso: string, version: string): LiveSecret => ({ name: 'db', version, tags: {}, createdOn: new Date(iso) });

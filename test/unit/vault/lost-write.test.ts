@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHttpHeaders, createPipelineRequest, RestError } from '@azure/core-rest-pipeline';
 import type { PipelineRequest, PipelineResponse } from '@azure/core-rest-pipeline';
-import { lostWriteGuardPolicy, sameWrite, setSecretName } from '../../../src/vault/lost-write.ts';
+import { lostWriteGuardPolicy, sameWrite, setSecretName } from '../../../src/keyvault/lost-write.ts';
 
 const URL_SET = 'https://kv.example/secrets/db-password?api-version=2025-07-01';
 const SENT = { value: 'v-1', contentType: 'text/plain', tags: { b: '2', a: '1' }, attributes: { enabled: true, exp: 1900000000 } };

@@ -1,17 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import {
-  DIGEST_KEY_SECRET,
-  OWNER,
-  TAG_DIGEST,
-  TAG_INSTANCE,
-  TAG_MANIFEST,
-  TAG_OWNER,
-  ownershipTags,
-  planSecrets,
-  secretsNeedingValueRead,
-} from '../../../src/vault/plan.ts';
-import type { LiveSecret, PlanInput, VaultState } from '../../../src/vault/plan.ts';
+import { ownershipTags, planSecrets, secretsNeedingValueRead } from '../../../src/vault/plan.ts';
+import type { PlanInput, VaultState } from '../../../src/vault/plan.ts';
 import { manifest, secret } from './fixtures.ts';
+import { ACTION_NAME, OWNER_TAG } from '../../../src/names.ts';
+import type { LiveSecret } from '../../../src/keyvault/model.ts';
+import { DIGEST_KEY_SECRET, TAG_DIGEST, TAG_INSTANCE, TAG_MANIFEST } from '../../../src/names.ts';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
 /** Another manifest instance's key. */
@@ -19,7 +12,7 @@ const OTHER = '0123456789abcdef';
 const owned = (name: string, extra: Record<string, string> = {}, over: Partial<LiveSecret> = {}): LiveSecret => ({
   name,
   enabled: true,
-  tags: { [TAG_OWNER]: OWNER, ...ownershipTags(manifest().instance), ...extra },
+  tags: { [OWNER_TAG]: ACTION_NAME, ...ownershipTags(manifest().instance), ...extra },
   createdOn: new Date('2026-11-01T00:00:00Z'),
   ...over,
 });
@@ -52,7 +45,7 @@ describe('planSecrets', () => {
     if (op?.kind !== 'set') throw new Error('expected set');
     expect(op.recover).toBe(false);
     expect(op.properties.tags).toMatchObject({
-      [TAG_OWNER]: OWNER,
+      [OWNER_TAG]: ACTION_NAME,
       [TAG_INSTANCE]: manifest().instance.key,
       [TAG_MANIFEST]: 'contoso/tests:akv-aks.yaml',
       'akv-aks-cluster': 'sandbox',
@@ -101,12 +94,12 @@ describe('planSecrets', () => {
     expect(actions(adopted)).toEqual(['api-key:adopt']);
     const op = adopted.secrets[0]?.op;
     if (op?.kind !== 'properties') throw new Error('expected a properties update');
-    expect(op.properties.tags).toMatchObject({ owner: 'someone', [TAG_OWNER]: OWNER, [TAG_MANIFEST]: 'contoso/tests:akv-aks.yaml', [TAG_INSTANCE]: manifest().instance.key });
+    expect(op.properties.tags).toMatchObject({ owner: 'someone', [OWNER_TAG]: ACTION_NAME, [TAG_MANIFEST]: 'contoso/tests:akv-aks.yaml', [TAG_INSTANCE]: manifest().instance.key });
   });
 
   it('recovers a soft-deleted secret it owned, refuses one it did not', () => {
     const m = manifest({ secrets: [secret('old'), secret('theirs')] });
-    const p = planSecrets(input({ manifest: m, state: state([], [{ name: 'old', tags: { [TAG_OWNER]: OWNER } }, { name: 'theirs', tags: {} }]) }));
+    const p = planSecrets(input({ manifest: m, state: state([], [{ name: 'old', tags: { [OWNER_TAG]: ACTION_NAME } }, { name: 'theirs', tags: {} }]) }));
     expect(actions(p)).toEqual(['old:recover', 'theirs:refuse']);
     const op = p.secrets[0]?.op;
     expect(op?.kind === 'set' && op.recover).toBe(true);
@@ -117,9 +110,9 @@ describe('planSecrets', () => {
       secrets: [secret('same'), secret('changed'), secret('gen', { source: { kind: 'generate', length: 32, charset: 'alphanumeric' } })],
     });
     const deleted: { name: string; tags: Record<string, string> }[] = [
-      { name: 'same', tags: { [TAG_OWNER]: OWNER, [TAG_DIGEST]: 'd:same' } },
-      { name: 'changed', tags: { [TAG_OWNER]: OWNER, [TAG_DIGEST]: 'd:an-older-value' } },
-      { name: 'gen', tags: { [TAG_OWNER]: OWNER } },
+      { name: 'same', tags: { [OWNER_TAG]: ACTION_NAME, [TAG_DIGEST]: 'd:same' } },
+      { name: 'changed', tags: { [OWNER_TAG]: ACTION_NAME, [TAG_DIGEST]: 'd:an-older-value' } },
+      { name: 'gen', tags: { [OWNER_TAG]: ACTION_NAME } },
     ];
     const p = planSecrets(input({ manifest: m, state: state([], deleted) }));
     expect(actions(p)).toEqual(['same:recover', 'changed:recover', 'gen:recover']);
@@ -160,7 +153,7 @@ describe('planSecrets', () => {
     const m = manifest({ secrets: [secret('tls', { source: { kind: 'existing', objectType: 'cert' } }), secret('gone', { source: { kind: 'existing', objectType: 'secret' } })] });
     const p = planSecrets(input({ manifest: m, state: state([{ name: 'tls', tags: {}, managed: true }]) }));
     expect(actions(p)).toEqual(['tls:unchanged', 'gone:refuse']);
-    expect(p.missingExisting).toEqual(['gone']);
+    expect(p.secrets.filter((s) => s.op.kind === 'refuse').map((s) => s.name)).toEqual(['gone']);
     expect(p.secrets.every((s) => s.op.kind !== 'set' && s.op.kind !== 'properties')).toBe(true);
   });
 
@@ -181,7 +174,7 @@ describe('planSecrets', () => {
       'existing key (not checked: the deployer may not read keys, HTTP 403)',
       'existing key (not checked: the deployer may not read keys)',
     ]);
-    expect(p.missingExisting).toEqual(['gone']);
+    expect(p.secrets.filter((s) => s.op.kind === 'refuse').map((s) => s.name)).toEqual(['gone']);
     expect(p.secrets.every((s) => s.op.kind === 'none' || s.op.kind === 'refuse')).toBe(true);
   });
 
@@ -288,7 +281,7 @@ describe('planSecrets in a shared vault', () => {
 
   it("never prunes another instance's secret or one written before the ownership model (path tag only), and says why", () => {
     const m = manifest({ prune: true, secrets: [] });
-    const legacy = { name: 'legacy', enabled: true, tags: { [TAG_OWNER]: OWNER, [TAG_MANIFEST]: 'akv-aks.yaml' } };
+    const legacy = { name: 'legacy', enabled: true, tags: { [OWNER_TAG]: ACTION_NAME, [TAG_MANIFEST]: 'akv-aks.yaml' } };
     const st = state([owned('theirs', { [TAG_INSTANCE]: OTHER }), legacy]);
     const p = planSecrets(input({ manifest: m, state: st, declaredElsewhere: () => [], declaredBy: () => undefined }));
     expect(actions(p)).toEqual(['legacy:keep']);
@@ -297,7 +290,7 @@ describe('planSecrets in a shared vault', () => {
 
   it('a declared secret with the old tags is migrated by a properties update, without a new version', () => {
     const m = manifest({ secrets: [secret('db')] });
-    const legacy = { name: 'db', enabled: true, tags: { [TAG_OWNER]: OWNER, [TAG_MANIFEST]: 'akv-aks.yaml', [TAG_DIGEST]: 'd:db', 'akv-aks-source': 'env' } };
+    const legacy = { name: 'db', enabled: true, tags: { [OWNER_TAG]: ACTION_NAME, [TAG_MANIFEST]: 'akv-aks.yaml', [TAG_DIGEST]: 'd:db', 'akv-aks-source': 'env' } };
     const p = planSecrets(input({ manifest: m, state: state([legacy]) }));
     expect(actions(p)).toEqual(['db:update']);
     const op = p.secrets[0]?.op;

@@ -6,8 +6,9 @@ import { randomBytes } from 'node:crypto';
 import type { AzureSession } from '../../../src/auth/login.ts';
 import type { SecretSpec } from '../../../src/manifest/types.ts';
 import { manifest, secret, target } from './fixtures.ts';
-import { LEASE_SECRET, OWNER, TAG_OWNER } from '../../../src/vault/plan.ts';
 import { stateShardName } from '../../../src/vault/versions.ts';
+import { ACTION_NAME, OWNER_TAG } from '../../../src/names.ts';
+import { LEASE_SECRET } from '../../../src/names.ts';
 
 interface Version {
   version: string;
@@ -143,7 +144,7 @@ jest.unstable_mockModule('../../../src/auth/arm.ts', () => ({
 let fakeKeys = new Map<string, string>();
 let keysForbidden = false;
 const keyRequests: string[] = [];
-jest.unstable_mockModule('../../../src/vault/objects.ts', () => ({
+jest.unstable_mockModule('../../../src/keyvault/objects.ts', () => ({
   objectReader: () => ({
     lookup: async (_collection: string, name: string) => {
       keyRequests.push(name);
@@ -288,7 +289,7 @@ describe('syncSecrets with the version index', () => {
 });
 
 describe('looking for soft-deleted secrets on a first sync', () => {
-  const OWNED = { [TAG_OWNER]: OWNER };
+  const OWNED = { [OWNER_TAG]: ACTION_NAME };
   const perName = (calls: string[]): number => calls.filter((c) => c.startsWith('GET deleted ')).length;
   const listed = (calls: string[]): number => calls.filter((c) => c === 'LIST deleted').length;
 
@@ -420,7 +421,7 @@ describe('VaultSyncError carries the planned items', () => {
     expect((err as InstanceType<typeof vaultIndex.VaultSyncError>).items).toEqual([]);
   });
 
-  it('an SDK error during the writes still carries the plan (non-enumerable items)', async () => {
+  it('an SDK error during the writes still carries the plan (a VaultSyncError caused by it)', async () => {
     const c = fake.client() as Record<string, unknown>;
     const failing = Object.assign(new Error('Forbidden'), { statusCode: 403 });
     const set = c.setSecret as (name: string, ...rest: unknown[]) => Promise<unknown>;
@@ -431,8 +432,9 @@ describe('VaultSyncError carries the planned items', () => {
     };
     fake.client = () => c;
     const err = await sync().catch((e: unknown) => e);
-    expect(err).toBe(failing);
-    expect(Object.keys(err as object)).not.toContain('items');
-    expect((err as { items?: unknown[] }).items).toHaveLength(N);
+    expect(err).toBeInstanceOf(vaultIndex.VaultSyncError);
+    expect((err as Error).cause).toBe(failing);
+    expect((err as Error).message).toBe('Forbidden');
+    expect((err as InstanceType<typeof vaultIndex.VaultSyncError>).items).toHaveLength(N);
   });
 });

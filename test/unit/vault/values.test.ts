@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { RateLimiter, mapLimited } from '../../../src/vault/limiter.ts';
-import { charsetAlphabet, digestsEqual, generateValue, maskValue, newDigestKey, valueDigest } from '../../../src/vault/values.ts';
+import { RateLimiter } from '../../../src/keyvault/limiter.ts';
+import { charsetAlphabet, generateValue, newDigestKey, valueDigest } from '../../../src/vault/values.ts';
+import { mapAll } from '../../../src/util/concurrency.ts';
+import { maskValue } from '../../../src/util/mask.ts';
 
 describe('generateValue', () => {
   it.each(['alphanumeric', 'base64url', 'hex', 'ascii'] as const)('draws %s values of the requested length from the charset only', (charset) => {
@@ -35,9 +37,6 @@ describe('valueDigest', () => {
     expect(d).not.toBe(valueDigest(k1, 'db-password', 'hunter3'));
     expect(d).not.toContain('hunter2');
     expect(d.length).toBeLessThanOrEqual(256);
-    expect(digestsEqual(d, valueDigest(k1, 'db-password', 'hunter2'))).toBe(true);
-    expect(digestsEqual(undefined, d)).toBe(false);
-    expect(digestsEqual(`${d}x`, d)).toBe(false);
   });
 });
 
@@ -117,11 +116,11 @@ describe('RateLimiter', () => {
   });
 });
 
-describe('mapLimited', () => {
+describe('mapAll', () => {
   it('keeps order, bounds concurrency and surfaces the first error after all settle', async () => {
     let active = 0;
     let peak = 0;
-    const out = await mapLimited([1, 2, 3, 4, 5], 2, async (n) => {
+    const out = await mapAll([1, 2, 3, 4, 5], 2, async (n) => {
       active++;
       peak = Math.max(peak, active);
       await new Promise((r) => setTimeout(r, 3));
@@ -132,7 +131,7 @@ describe('mapLimited', () => {
     expect(peak).toBe(2);
     const done: number[] = [];
     await expect(
-      mapLimited([1, 2, 3], 3, async (n) => {
+      mapAll([1, 2, 3], 3, async (n) => {
         if (n === 2) throw new Error('boom 2');
         done.push(n);
       }),

@@ -1,7 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { isReservedSecretName, OWNER, TAG_OWNER } from '../../../src/vault/plan.ts';
-import type { LiveSecret } from '../../../src/vault/plan.ts';
+import { isReservedSecretName } from '../../../src/vault/plan.ts';
 import {
   MAX_SHARD_CHARS,
   STATE_PREFIX,
@@ -15,12 +14,14 @@ import {
   stateShardOf,
 } from '../../../src/vault/versions.ts';
 import type { IndexEntry } from '../../../src/vault/versions.ts';
+import { ACTION_NAME, OWNER_TAG } from '../../../src/names.ts';
+import type { LiveSecret } from '../../../src/keyvault/model.ts';
 
 const T0 = new Date('2026-11-23T12:00:00Z');
 const version = (): string => randomBytes(16).toString('hex');
 
 function live(name: string, over: Partial<LiveSecret> = {}): LiveSecret {
-  return { name, enabled: true, tags: { [TAG_OWNER]: OWNER, team: 'payments' }, contentType: 'text/plain', createdOn: T0, updatedOn: T0, ...over };
+  return { name, enabled: true, tags: { [OWNER_TAG]: ACTION_NAME, team: 'payments' }, contentType: 'text/plain', createdOn: T0, updatedOn: T0, ...over };
 }
 
 function liveMap(list: LiveSecret[]): Map<string, LiveSecret> {
@@ -72,7 +73,7 @@ describe('entries are trusted only while LIST still shows the same version', () 
   });
 
   it('a write within the same second with other tags, content type or state invalidates it', () => {
-    expect(entryMatches(e, live('db-password', { tags: { [TAG_OWNER]: OWNER, team: 'other' } }))).toBe(false);
+    expect(entryMatches(e, live('db-password', { tags: { [OWNER_TAG]: ACTION_NAME, team: 'other' } }))).toBe(false);
     expect(entryMatches(e, live('db-password', { tags: {} }))).toBe(false);
     expect(entryMatches(e, live('db-password', { contentType: undefined }))).toBe(false);
     expect(entryMatches(e, live('db-password', { enabled: false }))).toBe(false);
@@ -80,7 +81,7 @@ describe('entries are trusted only while LIST still shows the same version', () 
   });
 
   it('ignores sub-second parts and tag order (Key Vault times have whole seconds)', () => {
-    expect(entryMatches(e, live('db-password', { updatedOn: new Date(T0.getTime() + 400), tags: { team: 'payments', [TAG_OWNER]: OWNER } }))).toBe(true);
+    expect(entryMatches(e, live('db-password', { updatedOn: new Date(T0.getTime() + 400), tags: { team: 'payments', [OWNER_TAG]: ACTION_NAME } }))).toBe(true);
     expect(attributesFingerprint({ tags: { a: '1', b: '2' } })).toBe(attributesFingerprint({ tags: { b: '2', a: '1' } }));
   });
 

@@ -5,15 +5,16 @@
 import * as core from '@actions/core';
 import type { SecretClient, SecretProperties } from '@azure/keyvault-secrets';
 import { secretClient } from '../auth/arm.ts';
-import { hasCode, messageOf, retryWhile, statusOf } from '../auth/http.ts';
+import { hasCode, messageOf, retryWhile, azureStatusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import { RateLimiter, VAULT_LIMITS } from './limiter.ts';
 import { lostWriteGuardPolicy } from './lost-write.ts';
 import { VaultSyncError } from './model.ts';
 import type { VaultInfo } from './model.ts';
-import { OWNER, TAG_DIGEST, TAG_OWNER } from './plan.ts';
-import type { DeletedSecretInfo, DesiredProperties, LiveSecret } from './plan.ts';
-import { maskValue } from './values.ts';
+import { ACTION_NAME, OWNER_TAG, VAULT_PROPAGATION_MS } from '../names.ts';
+import type { DeletedSecretInfo, DesiredProperties, LiveSecret } from './model.ts';
+import { maskValue } from '../util/mask.ts';
+import { TAG_DIGEST } from '../names.ts';
 
 export interface VaultGateway {
   client: SecretClient;
@@ -50,7 +51,7 @@ export async function listLive(client: SecretClient, limiter: RateLimiter, vault
     try {
       page = await limiter.run('read', () => pages.next());
     } catch (e) {
-      const status = statusOf(e);
+      const status = azureStatusOf(e);
       throw new VaultSyncError(`Key Vault ${vaultName}: listing its secrets failed at page ${n + 1}${status ? ` (HTTP ${status})` : ''}: ${messageOf(e)}`, [], e);
     }
     if (page.done) break;
@@ -67,9 +68,9 @@ export async function getDeleted(client: SecretClient, limiter: RateLimiter, nam
     const d = await limiter.run('read', () => client.getDeletedSecret(name));
     return { name: d.name, tags: { ...(d.properties.tags ?? {}) } };
   } catch (e) {
-    if (statusOf(e) === 404) return undefined;
+    if (azureStatusOf(e) === 404) return undefined;
     // Vaults without soft delete, or no permission on deleted secrets: treat as none (the write will tell).
-    if (statusOf(e) === 403 || hasCode(e, 'BadParameter')) return undefined;
+    if (azureStatusOf(e) === 403 || hasCode(e, 'BadParameter')) return undefined;
     throw e;
   }
 }
@@ -81,13 +82,12 @@ export async function readValue(client: SecretClient, limiter: RateLimiter, name
     if (s.value !== undefined) maskValue(s.value);
     return s.value;
   } catch (e) {
-    if (statusOf(e) === 404) return undefined;
+    if (azureStatusOf(e) === 404) return undefined;
     throw e;
   }
 }
 
 
-export const PROPAGATION_TIMEOUT_MS = 120_000;
 
 
 /** Recovers a soft-deleted secret and waits until it can be read again (404s for a while after). */
@@ -97,8 +97,8 @@ export async function recover(client: SecretClient, limiter: RateLimiter, name: 
       const poller = await limiter.run('write', () => client.beginRecoverDeletedSecret(name, { intervalInMs: 1_000 }));
       return poller.pollUntilDone();
     },
-    (e) => hasCode(e, 'ObjectIsBeingDeleted') || statusOf(e) === 409,
-    { timeoutMs: PROPAGATION_TIMEOUT_MS, onRetry: () => core.info(`secret ${name}: deletion still in progress, waiting to recover it`) },
+    (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatusOf(e) === 409,
+    { timeoutMs: VAULT_PROPAGATION_MS, onRetry: () => core.info(`secret ${name}: deletion still in progress, waiting to recover it`) },
   );
 }
 
@@ -131,7 +131,7 @@ export async function writeVersion(client: SecretClient, limiter: RateLimiter, n
       }
     },
     (e) => hasCode(e, 'ObjectIsBeingDeleted', 'AkvAksRetryAfterRecover'),
-    { timeoutMs: PROPAGATION_TIMEOUT_MS, onRetry: () => core.info(`secret ${name}: waiting for a pending deletion to finish`) },
+    { timeoutMs: VAULT_PROPAGATION_MS, onRetry: () => core.info(`secret ${name}: waiting for a pending deletion to finish`) },
   );
 }
 
@@ -157,8 +157,8 @@ export async function deleteSecret(gw: VaultGateway, name: string, purge: boolea
   const poller = await gw.limiter.run('write', () => gw.client.beginDeleteSecret(name, { intervalInMs: 1_000 }));
   if (!purge) return;
   await poller.pollUntilDone();
-  await retryWhile(() => gw.limiter.run('write', () => gw.client.purgeDeletedSecret(name)), (e) => hasCode(e, 'ObjectIsBeingDeleted') || statusOf(e) === 409, {
-    timeoutMs: PROPAGATION_TIMEOUT_MS,
+  await retryWhile(() => gw.limiter.run('write', () => gw.client.purgeDeletedSecret(name)), (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatusOf(e) === 409, {
+    timeoutMs: VAULT_PROPAGATION_MS,
   });
 }
 
@@ -171,14 +171,14 @@ export async function listNames(gw: VaultGateway, vaultName: string, match: (nam
 export async function readStateValue(gw: VaultGateway, name: string): Promise<string | undefined> {
   try {
     const s = await gw.limiter.run('read', () => gw.client.getSecret(name));
-    return s.properties.tags?.[TAG_OWNER] === OWNER ? s.value : undefined;
+    return s.properties.tags?.[OWNER_TAG] === ACTION_NAME ? s.value : undefined;
   } catch (e) {
-    if (statusOf(e) === 404) return undefined;
+    if (azureStatusOf(e) === 404) return undefined;
     throw e;
   }
 }
 
 /** Writes an owned state secret (recovering it first when soft-deleted). */
 export async function writeStateValue(gw: VaultGateway, name: string, value: string, contentType: string): Promise<void> {
-  await writeVersion(gw.client, gw.limiter, name, value, { tags: { [TAG_OWNER]: OWNER }, contentType }, true);
+  await writeVersion(gw.client, gw.limiter, name, value, { tags: { [OWNER_TAG]: ACTION_NAME }, contentType }, true);
 }

@@ -10,17 +10,7 @@ export interface LimiterOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/**
- * Defaults just under the documented limits. Writes: 282 of 300 per 10 s. The margin of 18 covers
- * the only way a client-side window can run ahead of the vault's: the limiter stamps a request when
- * it sends it, the vault when it arrives, so at a window's turn up to `concurrency` (16) requests
- * still in flight carry a vault-side stamp later than ours; 16 < 18 leaves two more for a stray
- * write by another client (a throttled request does not count at the vault). 16 in flight rather
- * than 8: a sync below the throttle is bound by round trips, and half as many rounds halves it. A
- * wider margin costs a whole extra window on large syncs: 500 secrets + the digest key + the
- * version index are 502 writes, two windows at 282 (~10 s) but three at 250 (~20 s). Reads: 3,500
- * of 4,000.
- */
+/** Just under Key Vault's limits: 282 of 300 writes, 3,500 of 4,000 reads per 10 s, 16 in flight (why these: docs/architecture.md#key-vault-request-limits). */
 export const VAULT_LIMITS: LimiterOptions = { concurrency: 16, windowMs: 10_000, writesPerWindow: 282, readsPerWindow: 3_500 };
 
 export class RateLimiter {
@@ -92,24 +82,4 @@ export class RateLimiter {
       await this.opts.sleep(Math.max(1, oldest + this.opts.windowMs - this.opts.now() + 1));
     }
   }
-}
-
-/** Maps `items` through `fn` with at most `concurrency` in flight; rejects with the first error after all settle. */
-export async function mapLimited<T, R>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  const errors: unknown[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i] as T, i);
-      } catch (e) {
-        errors.push(e);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
-  if (errors.length) throw errors[0];
-  return results;
 }

@@ -14,7 +14,7 @@ import { keyVaultAuthenticationPolicy } from '@azure/keyvault-common';
 import { KEYVAULT_API_VERSION } from '../auth/arm.ts';
 import { isCloudVaultHost } from '../auth/cloud.ts';
 import type { Cloud } from '../auth/cloud.ts';
-import { sdkClientOptions, statusOf } from '../auth/http.ts';
+import { sdkClientOptions, azureStatusOf } from '../auth/http.ts';
 
 /** What a read of one object found: its version, that it does not exist, or that the caller may not read it. */
 export type ObjectLookup = { state: 'found'; version: string } | { state: 'missing' } | { state: 'unreadable'; status: number };
@@ -67,7 +67,7 @@ export function objectReader(credential: TokenCredential, cloud: Cloud, vaultUri
       try {
         return { state: 'found', version: await version(collection, name) };
       } catch (e) {
-        const status = statusOf(e);
+        const status = azureStatusOf(e);
         if (status === 404) return { state: 'missing' };
         if (status === 401 || status === 403) return { state: 'unreadable', status };
         throw e;

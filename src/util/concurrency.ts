@@ -1,16 +1,32 @@
-// Bounded concurrency for Kubernetes API calls: a no-op re-run is latency-bound (one round trip per
-// list or object), so independent calls run a few at a time instead of one by one. The API server's
-// default --max-requests-inflight is 400; the action keeps well under it.
+// Bounded concurrency, in one place. Two policies on failure, named for what they do: the vault's
+// writes let every started item finish (`mapAll`), the Kubernetes reads stop early (`mapUntilError`).
 
-/** Requests the action keeps in flight at once against one API server. */
-export const KUBE_CONCURRENCY = 8;
+/** Maps `items` through `fn` with at most `limit` in flight; every item runs, then the first error (in time) is thrown. */
+export async function mapAll<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  const errors: unknown[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i] as T, i);
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (errors.length) throw errors[0];
+  return results;
+}
 
 /**
  * Maps `items` through `fn` with at most `limit` calls pending, keeping the input order in the
  * result. After a failure no new call starts; the calls already running are awaited and the error of
  * the earliest failed item (in input order) is thrown, so the outcome does not depend on timing.
  */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapUntilError<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   const errors = new Map<number, unknown>();
   let next = 0;
@@ -31,7 +47,7 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 }
 
 /** A semaphore: `run(fn)` starts fn once fewer than `limit` runs are pending. */
-export function limiter(limit: number): <R>(fn: () => Promise<R>) => Promise<R> {
+export function semaphore(limit: number): <R>(fn: () => Promise<R>) => Promise<R> {
   let active = 0;
   const waiting: Array<() => void> = [];
   return async <R>(fn: () => Promise<R>): Promise<R> => {
