@@ -2,7 +2,7 @@
 // fresh ID token each time (so a long job never presents an expired assertion, AADSTS700024).
 import * as core from '@actions/core';
 import type { TokenCredential } from '@azure/core-auth';
-import { ClientAssertionCredential } from '@azure/identity';
+import type { ClientAssertionCredential } from '@azure/identity';
 import type { Cloud } from './cloud.ts';
 import { errorCodes, messageOf } from './http.ts';
 import { audienceText, decodeJwtClaims } from './jwt.ts';
@@ -127,32 +127,48 @@ function withCause(message: string, e: unknown): string {
   return extra.length ? `${message} (cause: ${extra.join('; ')})` : message;
 }
 
-/** Builds the credential without proving it (the proof is `login`). */
-export function githubOidcCredential(opts: {
+interface OidcOptions {
   clientId: string;
   tenantId: string;
   cloud: Cloud;
   audience?: string;
   getIdToken?: (audience: string) => Promise<string>;
-}): { credential: ClientAssertionCredential; lastAssertion: () => string | undefined } {
+}
+
+/** The GitHub ID token as client assertion (one fetch serves MSAL's repeated asks), and the last one presented. */
+export interface GithubAssertion {
+  assertion: () => Promise<string>;
+  lastAssertion: () => string | undefined;
+}
+
+export function githubAssertion(opts: OidcOptions): GithubAssertion {
   const audience = opts.audience ?? TOKEN_EXCHANGE_AUDIENCE;
   const getIdToken = opts.getIdToken ?? ((aud: string) => core.getIDToken(aud));
   let last: string | undefined;
-  const assertion = reuseRecentAssertion(async () => {
+  const fetchOnce = reuseRecentAssertion(async () => {
     const token = await getIdToken(audience);
     core.setSecret(token);
     return token;
   });
-  const credential = new ClientAssertionCredential(
-    opts.tenantId,
-    opts.clientId,
-    async () => {
-      last = await assertion();
-      return last;
-    },
-    { authorityHost: opts.cloud.authorityHost, disableInstanceDiscovery: opts.cloud.customAuthority === true },
-  );
-  return { credential, lastAssertion: () => last };
+  const assertion = async (): Promise<string> => {
+    last = await fetchOnce();
+    return last;
+  };
+  return { assertion, lastAssertion: () => last };
+}
+
+/**
+ * Builds the credential without proving it (the proof is `login`). The identity library (the
+ * largest part of the start) is loaded here, not at start, so the GitHub ID-token request can go
+ * out while it loads.
+ */
+export async function githubOidcCredential(opts: OidcOptions, source: GithubAssertion = githubAssertion(opts)): Promise<{ credential: ClientAssertionCredential; lastAssertion: () => string | undefined }> {
+  const { ClientAssertionCredential: Credential } = await import('@azure/identity');
+  const credential = new Credential(opts.tenantId, opts.clientId, source.assertion, {
+    authorityHost: opts.cloud.authorityHost,
+    disableInstanceDiscovery: opts.cloud.customAuthority === true,
+  });
+  return { credential, lastAssertion: source.lastAssertion };
 }
 
 /** Builds the ClientAssertionCredential (fresh GitHub ID token per assertion via @actions/core getIDToken,
@@ -176,12 +192,15 @@ export async function login(opts: {
     if (!value) throw new LoginError('invalid-input', `input ${input} is required`);
     if (!GUID.test(value) && input !== 'tenant-id') throw new LoginError('invalid-input', `input ${input} must be a GUID, got ${JSON.stringify(value)}`);
   }
-  const built = githubOidcCredential({ ...opts, audience });
-  const lastAssertion = built.lastAssertion;
-  // One credential for the whole run, its tokens cached per audience (one GitHub ID token each).
-  const credential = cachedCredential(built.credential);
   core.info(`Logging in to ${opts.cloud.name} as ${opts.clientId} (tenant ${opts.tenantId}) with a GitHub OIDC token (audience ${audience})`);
+  const source = githubAssertion({ ...opts, audience });
+  // The ID-token request goes out first (MSAL reuses it); its failure surfaces from MSAL's own ask below.
+  source.assertion().catch(() => undefined);
+  const lastAssertion = source.lastAssertion;
+  let credential: TokenCredential;
   try {
+    // One credential for the whole run, its tokens cached per audience (one GitHub ID token each).
+    credential = cachedCredential((await githubOidcCredential({ ...opts, audience }, source)).credential);
     const token = await credential.getToken(opts.cloud.armScope);
     if (!token?.token) throw new Error('Microsoft Entra returned no access token');
     core.setSecret(token.token);

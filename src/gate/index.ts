@@ -12,7 +12,8 @@ import type { SpcPodStatus } from '../kube/spcps.ts';
 import { Mirror } from '../kube/watch.ts';
 import { KUBE_CONCURRENCY } from '../names.ts';
 import { mapUntilError } from '../util/concurrency.ts';
-import { readNamespace } from '../rotate/index.ts';
+import { readNamespaces } from '../rotate/index.ts';
+import { listAcross } from '../kube/across.ts';
 import type { NamespaceSnapshot } from '../rotate/index.ts';
 import { evaluateGate } from './evaluate.ts';
 import type { GateEvaluation, GateSnapshot, PodReport, SyncedSecretState } from './evaluate.ts';
@@ -142,20 +143,26 @@ function snapshotOf(mirrors: NamespaceMirrors[]): GateSnapshot {
  */
 async function listOnce(kube: KubeSession, manifest: Manifest, namespaces: string[]): Promise<GateSnapshot | undefined> {
   try {
-    const parts = await mapUntilError(namespaces, KUBE_CONCURRENCY, async (namespace) => {
-      const synced = [...new Set(manifest.targets.filter((t) => t.namespace === namespace && t.syncTo).map((t) => t.syncTo!.secretName))];
-      const [snap, events, secrets] = await Promise.all([
-        readNamespace(kube, namespace),
-        kube.core.listNamespacedEvent({ namespace, fieldSelector: 'type=Warning' }),
-        Promise.all(synced.map((name) => kube.core.listNamespacedSecret({ namespace, fieldSelector: `metadata.name=${name}` }))),
-      ]);
-      return { snap, events: events.items, secrets: secrets.flatMap((l) => l.items.map(syncedState)) };
-    });
-    return { namespaces: parts.map((p) => p.snap), events: parts.flatMap((p) => p.events), secrets: parts.flatMap((p) => p.secrets) };
+    const [snaps, events, secrets] = await Promise.all([
+      readNamespaces(kube, namespaces),
+      listAcross(namespaces, {
+        cluster: (limit) => kube.core.listEventForAllNamespaces({ fieldSelector: 'type=Warning', limit }),
+        namespaced: (namespace) => kube.core.listNamespacedEvent({ namespace, fieldSelector: 'type=Warning' }),
+      }),
+      mapUntilError(syncedSecretNames(manifest), KUBE_CONCURRENCY, ({ namespace, name }) => kube.core.listNamespacedSecret({ namespace, fieldSelector: `metadata.name=${name}` })),
+    ]);
+    return { namespaces: snaps, events: namespaces.flatMap((ns) => events.get(ns) ?? []), secrets: secrets.flatMap((l) => l.items.map(syncedState)) };
   } catch (err) {
     core.debug(`gate: one-shot listing failed, watching instead (${err instanceof Error ? err.message.split('\n')[0] : 'error'})`);
     return undefined;
   }
+}
+
+/** The synced Secrets the targets declare, each once, in namespace order. */
+function syncedSecretNames(manifest: Manifest): Array<{ namespace: string; name: string }> {
+  const namespaces = [...new Set(manifest.targets.map((t) => t.namespace))].sort();
+  return namespaces.flatMap((namespace) =>
+    [...new Set(manifest.targets.filter((t) => t.namespace === namespace && t.syncTo).map((t) => t.syncTo!.secretName))].map((name) => ({ namespace, name })));
 }
 
 /**

@@ -111,7 +111,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   }
 
   if (settings.mode === 'verify') {
-    report.secrets = await S.currentVersions(session, vault, manifest);
+    report.secrets = await S.currentVersions(session, vault, manifest, ledger);
     await gate(S, settings, manifest, kube, report, deadline, {});
     return;
   }

@@ -7,6 +7,7 @@ import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
 import type { KubeSession } from '../kube/client.ts';
 import { errorSummary, kubeStatusOf } from '../kube/client.ts';
+import { listAcross } from '../kube/across.ts';
 import { mountedVersions, spcpsFor, SPC_GROUP, SPC_VERSION, SPCPS_PLURAL } from '../kube/spcps.ts';
 import type { SpcPodStatus } from '../kube/spcps.ts';
 import type { Workload } from '../kube/workloads.ts';
@@ -39,18 +40,42 @@ export interface NamespaceSnapshot {
 type Run = <R>(fn: () => Promise<R>) => Promise<R>;
 const direct: Run = (fn) => fn();
 
-/** The namespace's Deployments, StatefulSets and DaemonSets (three lists). */
-async function readWorkloads(kube: KubeSession, namespace: string, run: Run = direct): Promise<Workload[]> {
+type Listed<T> = Promise<{ items: T[]; metadata?: { _continue?: string } }>;
+
+/** One kind over the namespaces (src/kube/across.ts); a failed per-namespace list names its namespace. */
+function across<T extends { metadata?: { namespace?: string } }>(namespaces: readonly string[], run: Run, cluster: (limit: number) => Listed<T>, namespaced: (namespace: string) => Listed<T>): Promise<Map<string, T[]>> {
+  return listAcross(namespaces, {
+    cluster,
+    namespaced: (namespace) => namespaced(namespace).catch((err: unknown) => {
+      throw new NamespaceListError(namespace, err);
+    }),
+  }, run);
+}
+
+/** A per-namespace list that failed, with the namespace it was for. */
+export class NamespaceListError extends Error {
+  readonly namespace: string;
+  override readonly cause: unknown;
+  constructor(namespace: string, cause: unknown) {
+    super(`cannot list in namespace ${namespace}: ${errorSummary(cause)}`);
+    this.name = 'NamespaceListError';
+    this.namespace = namespace;
+    this.cause = cause;
+  }
+}
+
+/** The Deployments, StatefulSets and DaemonSets of each namespace (three lists, cluster-wide when allowed). */
+async function readWorkloads(kube: KubeSession, namespaces: readonly string[], run: Run = direct): Promise<Map<string, Workload[]>> {
   const [deps, stss, dss] = await Promise.all([
-    run(() => kube.apps.listNamespacedDeployment({ namespace })),
-    run(() => kube.apps.listNamespacedStatefulSet({ namespace })),
-    run(() => kube.apps.listNamespacedDaemonSet({ namespace })),
+    across(namespaces, run, (limit) => kube.apps.listDeploymentForAllNamespaces({ limit }), (namespace) => kube.apps.listNamespacedDeployment({ namespace })),
+    across(namespaces, run, (limit) => kube.apps.listStatefulSetForAllNamespaces({ limit }), (namespace) => kube.apps.listNamespacedStatefulSet({ namespace })),
+    across(namespaces, run, (limit) => kube.apps.listDaemonSetForAllNamespaces({ limit }), (namespace) => kube.apps.listNamespacedDaemonSet({ namespace })),
   ]);
-  return [
-    ...deps.items.map((obj) => ({ kind: 'Deployment' as const, obj })),
-    ...stss.items.map((obj) => ({ kind: 'StatefulSet' as const, obj })),
-    ...dss.items.map((obj) => ({ kind: 'DaemonSet' as const, obj })),
-  ];
+  return new Map(namespaces.map((ns) => [ns, [
+    ...(deps.get(ns) ?? []).map((obj) => ({ kind: 'Deployment' as const, obj })),
+    ...(stss.get(ns) ?? []).map((obj) => ({ kind: 'StatefulSet' as const, obj })),
+    ...(dss.get(ns) ?? []).map((obj) => ({ kind: 'DaemonSet' as const, obj })),
+  ]]));
 }
 
 /** What pods run in the namespace and what they mounted: ReplicaSets, Pods, SecretProviderClassPodStatuses. */
@@ -77,10 +102,43 @@ async function readPods(kube: KubeSession, namespace: string, run: Run = direct)
   return { replicaSets: rss.items, pods: pods.items, spcps: s.spcps, spcpsServed: s.spcpsServed };
 }
 
-/** One namespace's workloads, ReplicaSets, pods and mount statuses (the gate's and the audit's one listing). */
+/** SecretProviderClassPodStatuses of each namespace; undefined when the CRD is not served (driver not installed). */
+async function readSpcps(kube: KubeSession, namespaces: readonly string[], run: Run): Promise<Map<string, SpcPodStatus[]> | undefined> {
+  const opts = { group: SPC_GROUP, version: SPC_VERSION, plural: SPCPS_PLURAL };
+  try {
+    return await across<SpcPodStatus & { metadata?: { namespace?: string } }>(
+      namespaces,
+      run,
+      async (limit) => (await kube.custom.listClusterCustomObject({ ...opts, limit })) as Awaited<Listed<SpcPodStatus>>,
+      async (namespace) => (await kube.custom.listNamespacedCustomObject({ ...opts, namespace })) as Awaited<Listed<SpcPodStatus>>,
+    );
+  } catch (err) {
+    if (err instanceof NamespaceListError && kubeStatusOf(err.cause) === 404) return undefined;
+    throw err;
+  }
+}
+
+/** Snapshots of the namespaces from one listing of each kind (cluster-wide when allowed: six requests). */
+export async function readNamespaces(kube: KubeSession, namespaces: readonly string[], run: Run = direct): Promise<NamespaceSnapshot[]> {
+  const [workloads, rss, pods, spcps] = await Promise.all([
+    readWorkloads(kube, namespaces, run),
+    across(namespaces, run, (limit) => kube.apps.listReplicaSetForAllNamespaces({ limit }), (namespace) => kube.apps.listNamespacedReplicaSet({ namespace })),
+    across(namespaces, run, (limit) => kube.core.listPodForAllNamespaces({ limit }), (namespace) => kube.core.listNamespacedPod({ namespace })),
+    readSpcps(kube, namespaces, run),
+  ]);
+  return namespaces.map((namespace) => ({
+    namespace,
+    workloads: workloads.get(namespace) ?? [],
+    replicaSets: rss.get(namespace) ?? [],
+    pods: pods.get(namespace) ?? [],
+    spcps: spcps?.get(namespace) ?? [],
+    spcpsServed: spcps !== undefined,
+  }));
+}
+
+/** One namespace's workloads, ReplicaSets, pods and mount statuses (the audit reads namespace by namespace). */
 export async function readNamespace(kube: KubeSession, namespace: string): Promise<NamespaceSnapshot> {
-  const [workloads, rest] = await Promise.all([readWorkloads(kube, namespace), readPods(kube, namespace)]);
-  return { namespace, workloads, ...rest };
+  return (await readNamespaces(kube, [namespace]))[0]!;
 }
 
 export interface WorkloadConsumption {
@@ -184,12 +242,16 @@ export async function restartChangedWorkloads(
   const warnings: string[] = [];
   const request = semaphore(KUBE_CONCURRENCY);
   interface Outcome { items: PlanItem[]; restarted: RestartedWorkload[]; warnings: string[] }
+  const listed = await readWorkloads(kube, namespaces, request).catch((err: unknown) => {
+    if (err instanceof NamespaceListError) throw new Error(`cannot list workloads in namespace ${err.namespace}: ${errorSummary(err.cause)}`);
+    throw err;
+  });
   // Namespaces are independent: a few at a time, each outcome kept in namespace order.
   const outcomes = await mapUntilError(namespaces, KUBE_CONCURRENCY, async (ns): Promise<Outcome> => {
     const out: Outcome = { items: [], restarted: [], warnings: [] };
     let snap: NamespaceSnapshot;
     try {
-      const workloads = await readWorkloads(kube, ns, request);
+      const workloads = listed.get(ns) ?? [];
       snap = { namespace: ns, workloads, replicaSets: [], pods: [], spcps: [], spcpsServed: true };
       // Pods are evidence only for a consumer with no digest recorded yet (decideRestart's first
       // deploy): when every consumer has one, the digests alone decide and the pods are not listed.

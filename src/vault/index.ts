@@ -619,10 +619,25 @@ async function execute(ctx: SyncContext, p: PlannedSecret, values: Map<string, s
   }
 }
 
+/**
+ * Verify's read of the declared secrets, the cheaper way as in the sync (vault/decide.ts): by name
+ * when the instance's ledger records a vault large against the manifest, else one LIST.
+ */
+async function readDeclared(ctx: SyncContext, vaultName: string, manifest: Manifest, book: LedgerBook | undefined): Promise<Map<string, LiveSecret>> {
+  // An unreadable ledger (verify's identity may not read it) leaves the LIST, as before the ledger kept sizes.
+  const own = book ? await book.own().catch(() => undefined) : undefined;
+  const names = namesToRead(manifest, undefined);
+  if (chooseReads(names.length, own?.vaultSecrets) === 'by-name') {
+    const live = await readByName(ctx, vaultName, names);
+    if (live) return live;
+  }
+  return readState(ctx, vaultName, manifest.instance.key);
+}
+
 /** Current latest version of each named object (for verify-only mode), in as few calls as possible. */
-export async function currentVersions(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<SecretVersion[]> {
+export async function currentVersions(session: AzureSession, vault: VaultInfo, manifest: Manifest, ledger?: LedgerBook): Promise<SecretVersion[]> {
   const ctx: SyncContext = { ...vaultGateway(session, vault) };
-  const live = await readState(ctx, vault.name, manifest.instance.key);
+  const live = await readDeclared(ctx, vault.name, manifest, ledger);
   const keys = await lookupKeys(session, vault, manifest, ctx.limiter);
   const wanted = mountedNames(manifest);
   const out: SecretVersion[] = [];

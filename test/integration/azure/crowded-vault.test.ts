@@ -12,7 +12,8 @@ import { decodeLedger, ledgerName } from '../../../src/ledger/model.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
 import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
 import { mapAll } from '../../../src/util/concurrency.ts';
-import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
+import { currentVersions, describeVault, syncSecrets } from '../../../src/vault/index.ts';
+import { ledgerBook } from '../../../src/ledger/store.ts';
 import type { VaultInfo } from '../../../src/vault/index.ts';
 import { ACTION_NAME as OWNER, OWNER_TAG as TAG_OWNER, TAG_INSTANCE } from '../../../src/names.ts';
 import { control, recordMark } from '../../support/sandbox.ts';
@@ -136,6 +137,21 @@ describe(`a 10-secret manifest in a vault holding ${OTHERS} other secrets`, () =
     // The versions it reports are the vault's current ones.
     const current = await client.getSecret(names[3]!);
     expect(m.result.secrets.find((s) => s.name === names[3])?.version).toBe(current.properties.version);
+  });
+
+  it('verify: reads the declared secrets by name as the sync does (no LIST, no value read, no write), the versions current', async () => {
+    const session: AzureSession = await sandboxSession();
+    const m = await measured(() => currentVersions(session, vault, M(), ledgerBook(session, vault, M().instance)));
+    expect({ requests: m.requests <= 15 ? 'at most 15' : m.requests, writes: m.writes }).toEqual({ requests: 'at most 15', writes: 0 });
+    expect(listings(m.records)).toEqual([]);
+    expect(valueReads(m.records)).toEqual([]);
+    const current = await client.getSecret(names[5]!);
+    expect(m.result.map((s) => s.name)).toEqual(names);
+    expect(m.result.find((s) => s.name === names[5])?.version).toBe(current.properties.version);
+    // Without a ledger to read it lists, as before the ledger kept the vault's size.
+    const listed = await measured(() => currentVersions(session, vault, M()));
+    expect(listings(listed.records).length).toBeGreaterThanOrEqual(OTHERS / 25);
+    expect(listed.result).toEqual(m.result);
   });
 
   it('a value changed behind its back is still seen (digest tag) and written, once', async () => {

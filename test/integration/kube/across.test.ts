@@ -1,0 +1,116 @@
+// Reads over the target namespaces cost a number of Kubernetes requests that does not grow with the
+// namespaces (one cluster-wide list per kind), and a deployer whose RBAC is scoped to its namespaces
+// still works, through one list per namespace. Against the sandbox's kube-apiserver (RBAC on); every
+// API call is counted at the client.
+import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import type { KubeSession } from '../../../src/kube/client.ts';
+import { connectKube } from '../../../src/kube/client.ts';
+import { readNamespaces, restartChangedWorkloads } from '../../../src/rotate/index.ts';
+import type { SecretVersion } from '../../../src/plan/types.ts';
+import { csiPodSpec, deleteNamespace, deploymentOf, kubeAvailable, mounted, sandboxKube, shortId, testManifest, testTarget } from './helpers.ts';
+import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
+
+jest.setTimeout(90_000);
+const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
+
+describeKube('reads across the target namespaces', () => {
+  const id = shortId();
+  const namespaces = [0, 1, 2, 3, 4].map((i) => `it-across-${id}-${i}`);
+  const manifestOf = (nss: string[]) => testManifest(nss.map((ns, i) => testTarget(ns, `id-${i}`, { secretProviderClass: 'app', objects: [mounted(`s-${id}-${i}`)] })));
+  const versions = (nss: string[]): SecretVersion[] => nss.map((_, i) => ({ name: `s-${id}-${i}`, version: 'v1', changed: false }));
+  let raw: KubeSession;
+  let calls: string[] = [];
+  let dir = '';
+
+  const counted = <T extends object>(api: T, group: string): T =>
+    new Proxy(api, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function' || typeof prop !== 'string') return v;
+        return (...args: unknown[]) => {
+          calls.push(`${group}.${prop}`);
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  const countedSession = (s: KubeSession): KubeSession => ({ ...s, core: counted(s.core, 'core'), apps: counted(s.apps, 'apps'), custom: counted(s.custom, 'custom'), objects: counted(s.objects, 'objects') });
+
+  /** A session as a ServiceAccount allowed to list the gate's kinds in the given namespaces only. */
+  const namespaceScoped = async (nss: string[]): Promise<KubeSession> => {
+    const home = nss[0]!;
+    await raw.core.createNamespacedServiceAccount({ namespace: home, body: { metadata: { name: 'deployer' } } });
+    const rbac = raw.kc.makeApiClient(RbacAuthorizationV1Api);
+    for (const namespace of nss) {
+      await rbac.createNamespacedRole({
+        namespace,
+        body: {
+          metadata: { name: 'deployer' },
+          rules: [
+            { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'], verbs: ['list', 'get', 'patch'] },
+            { apiGroups: [''], resources: ['pods', 'events'], verbs: ['list'] },
+            { apiGroups: ['secrets-store.csi.x-k8s.io'], resources: ['secretproviderclasspodstatuses'], verbs: ['list'] },
+          ],
+        },
+      });
+      await rbac.createNamespacedRoleBinding({
+        namespace,
+        body: { metadata: { name: 'deployer' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'deployer' }, subjects: [{ kind: 'ServiceAccount', name: 'deployer', namespace: home }] },
+      });
+    }
+    const token = (await raw.core.createNamespacedServiceAccountToken({ name: 'deployer', namespace: home, body: { spec: { audiences: [], expirationSeconds: 600 } } })).status?.token ?? '';
+    const cluster = raw.kc.getCurrentCluster()!;
+    const config = { apiVersion: 'v1', kind: 'Config', clusters: [{ name: cluster.name, cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData, 'certificate-authority': cluster.caFile } }], users: [{ name: 'deployer', user: { token } }], contexts: [{ name: 'deployer', context: { cluster: cluster.name, user: 'deployer' } }], 'current-context': 'deployer' };
+    const file = join(dir, 'deployer.kubeconfig');
+    writeFileSync(file, JSON.stringify(config));
+    return connectKube({ kubeconfig: file });
+  };
+
+  beforeAll(async () => {
+    raw = sandboxKube();
+    dir = mkdtempSync(join(tmpdir(), 'across-'));
+    for (const ns of namespaces) {
+      await raw.core.createNamespace({ body: { metadata: { name: ns } } });
+      await raw.apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'consumer', csiPodSpec('app'), 0) });
+    }
+    // A first deploy records the mounted versions: a re-run's rotation then decides on the workloads alone.
+    await restartChangedWorkloads(raw, manifestOf(namespaces), versions(namespaces), { mode: 'apply' });
+  });
+  afterAll(async () => {
+    if (raw) for (const ns of namespaces) await deleteNamespace(raw, ns);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the gate\'s listing and rotation make the same requests for 2 and for 5 namespaces', async () => {
+    const kube = countedSession(raw);
+    const perRun: string[][] = [];
+    for (const nss of [namespaces.slice(0, 2), namespaces]) {
+      calls = [];
+      const snaps = await readNamespaces(kube, nss);
+      expect(snaps.map((s) => s.workloads.map((w) => `${w.obj.metadata?.namespace}/${w.obj.metadata?.name}`))).toEqual(nss.map((ns) => [`${ns}/consumer`]));
+      await restartChangedWorkloads(kube, manifestOf(nss), versions(nss), { mode: 'plan' });
+      perRun.push([...calls].sort());
+    }
+    expect(perRun[1]).toEqual(perRun[0]);
+    // Six kinds for the gate's listing, three workload kinds for rotation: cluster-wide, whatever the namespaces.
+    expect(perRun[0]).toHaveLength(9);
+    expect(perRun[0]!.every((c) => /ForAllNamespaces|listClusterCustomObject/.test(c))).toBe(true);
+  });
+
+  it('a deployer allowed only in its namespaces reads the same through one list per namespace', async () => {
+    const nss = namespaces.slice(0, 3);
+    const scoped = countedSession(await namespaceScoped(nss));
+    calls = [];
+    const snaps = await readNamespaces(scoped, nss);
+    const admin = await readNamespaces(raw, nss);
+    expect(snaps.map((s) => [s.namespace, s.workloads.map((w) => w.obj.metadata?.uid), s.spcpsServed])).toEqual(admin.map((s) => [s.namespace, s.workloads.map((w) => w.obj.metadata?.uid), s.spcpsServed]));
+    // Each kind: the refused cluster-wide list, then one list per namespace.
+    expect(calls.filter((c) => /ForAllNamespaces|listClusterCustomObject/.test(c))).toHaveLength(6);
+    expect(calls.filter((c) => /listNamespaced/.test(c))).toHaveLength(6 * nss.length);
+    const rot = await restartChangedWorkloads(scoped, manifestOf(nss), versions(nss), { mode: 'plan' });
+    expect(rot.items.map((i) => i.name)).toEqual(nss.map((ns) => `${ns}/consumer`));
+  });
+});
