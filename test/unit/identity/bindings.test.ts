@@ -1,0 +1,154 @@
+// Identity bindings (`federation: binding`): the manifest field, the binding plan, the RBAC and the
+// SecretProviderClass they render, and the CSIDriver check. Pure parts only; the ARM and kube paths
+// are exercised end to end in test/e2e/identity-bindings.test.ts.
+import { describe, expect, it } from '@jest/globals';
+import { parseManifest } from '../../../src/manifest/load.ts';
+import { BINDING_NAME, bindingRecord, identityBindingName, managedClusterId, planBinding } from '../../../src/identity/bindings.ts';
+import { provable } from '../../../src/identity/prove-plan.ts';
+import { tokenRequestProblem } from '../../../src/kube/csidriver.ts';
+import { renderAll, useIdentityRoleName } from '../../../src/render/index.ts';
+import type { Manifest } from '../../../src/manifest/types.ts';
+
+const SUB = '00000000-0000-0000-0000-00000000aaaa';
+const MI = `/subscriptions/${SUB}/resourceGroups/rg-ids/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-shared`;
+const CLIENT = '3f0c1b2a-1111-4222-8333-944455556666';
+
+function fleetManifest(namespaces: number, extra = ''): Manifest {
+  const targets = Array.from({ length: namespaces }, (_, i) => `  - { namespace: team-${i}, serviceAccount: app, secretProviderClass: kv, objects: [{ secret: db-password }] }`).join('\n');
+  const text = `apiVersion: akv-aks/v1
+vault: { name: kv-sandbox, resourceGroup: rg-sandbox }
+cluster: { name: aks-a, resourceGroup: rg-aks }
+identityDefaults: { resourceGroup: rg-ids, federation: binding }
+x-id: &id { name: id-shared }
+secrets:
+  - name: db-password
+    from: { env: DB_PASSWORD }
+${extra}targets:
+${targets.replace(/serviceAccount: app,/g, 'serviceAccount: app, identity: *id,')}
+`;
+  return parseManifest(text, 'fleet.yaml', { env: { DB_PASSWORD: 'x' } }).manifest;
+}
+
+describe('manifest', () => {
+  it('accepts more than 20 service accounts on one identity with federation: binding (defaulted)', () => {
+    const m = fleetManifest(25);
+    expect(m.targets).toHaveLength(25);
+    expect(m.targets.every((t) => t.federation === 'binding')).toBe(true);
+    expect(m.cluster.resourceGroup).toBe('rg-aks');
+    expect(m.identityDefaults.federation).toBe('binding');
+  });
+
+  it('refuses the same 25 service accounts with credentials, suggesting bindings', () => {
+    const text = `apiVersion: akv-aks/v1
+vault: { name: kv-sandbox, resourceGroup: rg-sandbox }
+cluster: { name: aks-a }
+identityDefaults: { resourceGroup: rg-ids }
+secrets:
+  - { name: db-password, from: { env: DB_PASSWORD } }
+targets:
+${Array.from({ length: 25 }, (_, i) => `  - { namespace: team-${i}, serviceAccount: app, identity: { name: id-shared }, secretProviderClass: kv, objects: [{ secret: db-password }] }`).join('\n')}
+`;
+    expect(() => parseManifest(text, 'm.yaml', { env: { DB_PASSWORD: 'x' } })).toThrow(/targets\[20\]\.serviceAccount: .*set `federation: binding`/);
+  });
+});
+
+describe('binding names and ids', () => {
+  it('follow the spec pattern, stay stable and tell identities of one name apart', () => {
+    const a = identityBindingName(MI, 'id-shared');
+    expect(a).toMatch(BINDING_NAME);
+    expect(a.length).toBeLessThanOrEqual(63);
+    expect(identityBindingName(MI.toUpperCase(), 'id-shared')).toBe(a);
+    expect(identityBindingName(MI.replace('rg-ids', 'rg-other'), 'id-shared')).not.toBe(a);
+    const long = identityBindingName(MI, `Id_${'x'.repeat(120)}`);
+    expect(long).toMatch(BINDING_NAME);
+  });
+
+  it('name the managed cluster by the manifest (subscription defaulted) and the binding by its id', () => {
+    const id = managedClusterId({ name: 'aks-a', resourceGroup: 'rg-aks' }, SUB);
+    expect(id).toBe(`/subscriptions/${SUB}/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/aks-a`);
+    expect(bindingRecord(id, 'akvx')).toBe(`${id}/identityBindings/akvx`.toLowerCase());
+    expect(() => managedClusterId({ name: 'aks-a' }, SUB)).toThrow(/cluster.resourceGroup/);
+  });
+});
+
+describe('planBinding', () => {
+  const name = identityBindingName(MI, 'id-shared');
+  it('creates a missing binding', () => {
+    const p = planBinding('aks-a', 'id-shared', MI, [], ['team-0', 'team-1']);
+    expect(p).toEqual({ name, write: name, item: { kind: 'identity-binding', name: `aks-a/${name}`, action: 'create', reason: 'binds id-shared' } });
+  });
+  it('keeps a succeeded binding of the identity, also one made by hand under another name', () => {
+    expect(planBinding('aks-a', 'id-shared', MI, [{ name, identityResourceId: MI, provisioningState: 'Succeeded' }], ['a']).write).toBeUndefined();
+    const byHand = planBinding('aks-a', 'id-shared', MI, [{ name: 'kvreader', identityResourceId: MI.toLowerCase(), provisioningState: 'Succeeded' }], ['a']);
+    expect(byHand).toMatchObject({ name: 'kvreader', item: { action: 'unchanged', reason: 'already bound as kvreader' } });
+    expect(byHand.write).toBeUndefined();
+  });
+  it('puts again a binding that did not succeed', () => {
+    const p = planBinding('aks-a', 'id-shared', MI, [{ name, identityResourceId: MI, provisioningState: 'Failed' }], ['a']);
+    expect(p.write).toBe(name);
+    expect(p.item).toMatchObject({ action: 'update', reason: 'provisioningState Failed' });
+  });
+  it('refuses a binding of its name that names another identity (managedIdentity is create-only)', () => {
+    expect(() => planBinding('aks-a', 'id-shared', MI, [{ name, identityResourceId: MI.replace('id-shared', 'id-other'), provisioningState: 'Succeeded' }], ['a'])).toThrow(/cannot be re-pointed/);
+  });
+});
+
+describe('render', () => {
+  const m = fleetManifest(3);
+  const objects = renderAll(m, { tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47', clientIds: { 'team-0': CLIENT, 'team-1': CLIENT, 'team-2': CLIENT } });
+
+  it('renders token-proxy SecretProviderClasses with clientID and tenantID', () => {
+    const spc = objects.find((o) => o.kind === 'SecretProviderClass' && o.metadata.namespace === 'team-1')!;
+    const params = (spc.spec as { parameters: Record<string, string> }).parameters;
+    expect(params).toMatchObject({ useAzureTokenProxy: 'true', clientID: CLIENT, tenantID: '72f988bf-86f1-41af-91ab-2d7cd011db47', useVMManagedIdentity: 'false', usePodIdentity: 'false' });
+    expect(params.tenantId).toBeUndefined();
+  });
+
+  it('renders one ClusterRole (use-managed-identity on the client id) and a binding for exactly the service accounts, labelled with the instance', () => {
+    const role = objects.filter((o) => o.kind === 'ClusterRole');
+    const binding = objects.filter((o) => o.kind === 'ClusterRoleBinding');
+    expect(role).toHaveLength(1);
+    expect(binding).toHaveLength(1);
+    expect(role[0]!.metadata.name).toBe(useIdentityRoleName(m, CLIENT));
+    expect(role[0]!.metadata.name).toContain(m.instance.key);
+    expect(role[0]!.rules).toEqual([{ apiGroups: ['cid.wi.aks.azure.com'], resources: [CLIENT], verbs: ['use-managed-identity'] }]);
+    expect(binding[0]!.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role[0]!.metadata.name });
+    expect(binding[0]!.subjects).toEqual(['team-0', 'team-1', 'team-2'].map((namespace) => ({ kind: 'ServiceAccount', name: 'app', namespace })));
+    expect(role[0]!.metadata.labels).toEqual({ 'app.kubernetes.io/managed-by': 'akv-aks-action', 'akv-aks-action/instance': m.instance.key });
+  });
+
+  it('leaves credential targets as they were (no RBAC, no token proxy)', () => {
+    const text = `apiVersion: akv-aks/v1
+vault: { name: kv-sandbox, resourceGroup: rg-sandbox }
+cluster: { name: aks-a }
+identityDefaults: { resourceGroup: rg-ids, location: westeurope }
+secrets:
+  - { name: db-password, from: { env: DB_PASSWORD } }
+targets:
+  - { namespace: a, serviceAccount: app, secretProviderClass: kv, objects: [{ secret: db-password }] }
+`;
+    const plain = parseManifest(text, 'm.yaml', { env: { DB_PASSWORD: 'x' } }).manifest;
+    const out = renderAll(plain, {});
+    expect(out.map((o) => o.kind)).toEqual(['ServiceAccount', 'SecretProviderClass']);
+    expect((out[1]!.spec as { parameters: Record<string, string> }).parameters.useAzureTokenProxy).toBeUndefined();
+    expect(plain.targets[0]!.federation).toBeUndefined();
+  });
+
+  it('does not prove binding targets from the runner (the gate does)', () => {
+    expect(m.targets.some(provable)).toBe(false);
+  });
+});
+
+describe('CSIDriver token requests', () => {
+  it('pass with the identity-binding audience', () => {
+    expect(tokenRequestProblem(['api://AzureADTokenExchange', 'api://AKSIdentityBinding'])).toBeUndefined();
+  });
+  it('name the provider error and the fix when the audience is missing', () => {
+    const p = tokenRequestProblem(['api://AzureADTokenExchange'])!;
+    expect(p).toContain('failed to parse service account token for identity binding, error: token for audience api://AKSIdentityBinding not found');
+    expect(p).toContain('kubectl patch csidriver secrets-store.csi.k8s.io --type json');
+    expect(p).toContain('"path":"/spec/tokenRequests/-"');
+    expect(tokenRequestProblem([])).toContain('"path":"/spec/tokenRequests","value":[{"audience":"api://AKSIdentityBinding"}]');
+    expect(tokenRequestProblem(undefined)).toMatch(/not found: install the Secrets Store CSI driver/);
+  });
+});
