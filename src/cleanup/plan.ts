@@ -28,6 +28,8 @@ import type { PlanItem, PlanKind } from '../plan/types.ts';
 import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, instanceId, legacyInstanceId } from '../render/labels.ts';
 
 export type KubeKind = 'SecretProviderClass' | 'ServiceAccount' | 'Namespace';
+/** The cluster-scoped RBAC of identity bindings (cleanup/bindings.ts plans their deletion). */
+export type RbacKind = 'ClusterRole' | 'ClusterRoleBinding';
 
 /** The ownership tag the identity step puts on identities it creates. */
 export const IDENTITY_OWNER_TAG = 'managed-by';
@@ -131,7 +133,8 @@ export interface CleanupInput {
 }
 
 export type CleanupOp =
-  | { kind: 'kube'; apiVersion: string; objectKind: KubeKind; name: string; namespace?: string; uid?: string; resourceVersion?: string }
+  | { kind: 'kube'; apiVersion: string; objectKind: KubeKind | RbacKind; name: string; namespace?: string; uid?: string; resourceVersion?: string }
+  | { kind: 'identity-binding'; clusterId: string; name: string }
   | { kind: 'role-assignment'; scope: string; name: string }
   | { kind: 'access-policy'; tenantId: string; objectId: string; applicationId?: string; permissions: PolicyPermissions }
   | { kind: 'federated-credential'; subscriptionId: string; resourceGroup: string; identity: string; name: string }

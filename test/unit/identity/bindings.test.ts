@@ -152,3 +152,37 @@ describe('CSIDriver token requests', () => {
     expect(tokenRequestProblem(undefined)).toMatch(/not found: install the Secrets Store CSI driver/);
   });
 });
+
+describe('clean-up of bindings', () => {
+  const m = fleetManifest(2);
+  const clusterId = managedClusterId(m.cluster, SUB);
+  const own = identityBindingName(`/subscriptions/${SUB}/resourcegroups/rg-ids/providers/microsoft.managedidentity/userassignedidentities/id-shared`, 'id-shared');
+  const labels = { 'app.kubernetes.io/managed-by': 'akv-aks-action', 'akv-aks-action/instance': m.instance.key };
+  const rbac = [
+    { kind: 'ClusterRole' as const, name: 'r', labels },
+    { kind: 'ClusterRoleBinding' as const, name: 'rb', labels },
+    { kind: 'ClusterRole' as const, name: 'theirs', labels: { ...labels, 'akv-aks-action/instance': 'ffffffffffffffff' } },
+  ];
+  const live = [
+    { name: own, identityResourceId: MI, provisioningState: 'Succeeded' },
+    { name: 'kvreader', identityResourceId: MI, provisioningState: 'Succeeded' },
+  ];
+
+  it('deletes the instance RBAC (binding first) and its own binding, never one made by hand nor another instance RBAC', async () => {
+    const { planBindingCleanup } = await import('../../../src/cleanup/bindings.ts');
+    const steps = planBindingCleanup({ manifest: m, subscriptionId: SUB, clusterId, rbac, bindings: live, ledgers: [] });
+    expect(steps.map((s) => [s.item.kind, s.item.name, s.item.action])).toEqual([
+      ['cluster-role-binding', 'rb', 'delete'],
+      ['cluster-role', 'r', 'delete'],
+      ['identity-binding', `aks-a/${own}`, 'delete'],
+    ]);
+    expect(steps[2]!.op).toEqual({ kind: 'identity-binding', clusterId, name: own });
+  });
+
+  it('keeps a binding another manifest relies on, naming it', async () => {
+    const { planBindingCleanup } = await import('../../../src/cleanup/bindings.ts');
+    const other = { v: 1 as const, instance: 'ffffffffffffffff', manifest: 'contoso/other:akv.yaml @ aks-a', assignments: [], policies: {}, added: {}, bindings: [bindingRecord(clusterId, own)] };
+    const steps = planBindingCleanup({ manifest: m, subscriptionId: SUB, clusterId, rbac: [], bindings: live, ledgers: [other] });
+    expect(steps).toEqual([{ item: { kind: 'identity-binding', name: `aks-a/${own}`, action: 'keep', reason: 'still relied on by contoso/other:akv.yaml @ aks-a (ffffffffffffffff)' } }]);
+  });
+});
