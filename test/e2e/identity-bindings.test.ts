@@ -12,7 +12,7 @@
 // written; then one binding per cluster, one AKS-managed credential on the identity and no
 // per-service-account credential; every pod mounts and each cluster's gate passes; a missing
 // ClusterRoleBinding fails the gate with the proxy's words and the fix, and apply repairs it;
-// clean-up of one cluster removes its binding, RBAC and namespaces and leaves the other two working.
+// clean-up of one cluster removes its binding, RBAC and SecretProviderClasses and leaves the other two working.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -210,15 +210,18 @@ describe('identity bindings: three clusters, one identity, 25 namespaces', () =>
     await allMounted(NAMESPACES['aks-b']);
   });
 
-  it('clean-up of aks-a removes its binding, RBAC and namespaces, and aks-b and aks-c keep working', async () => {
+  it('clean-up of aks-a removes its binding, RBAC and SecretProviderClasses, and aks-b and aks-c keep working', async () => {
     const s = await run('cleanup aks-a', 'aks-a', 'cleanup');
     expectExit(s, 0);
     expect(s.report.plan.filter((i) => i.kind === 'identity-binding').map((i) => i.action)).toEqual(['delete']);
     expect(s.report.plan.filter((i) => i.kind === 'identity' && i.action === 'delete')).toEqual([]);
     expect(await bindingsOf('aks-a')).toEqual([]);
     expect(s.report.plan.filter((i) => i.kind === 'cluster-role' || i.kind === 'cluster-role-binding').map((i) => `${i.kind} ${i.action}`).sort()).toEqual(['cluster-role delete', 'cluster-role-binding delete']);
-    const gone = await k.core.readNamespace({ name: NAMESPACES['aks-a'][0]! }).then((n) => Boolean(n.metadata?.deletionTimestamp), () => true);
-    expect(gone).toBe(true);
+    // Its SecretProviderClasses go; its namespaces stay while the team's Deployments live in them.
+    const spc = await k.custom
+      .getNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: NAMESPACES['aks-a'][0]!, plural: 'secretproviderclasses', name: 'kv' })
+      .then(() => 'present', (e: unknown) => String((e as { code?: number }).code));
+    expect(spc).toBe('404');
     expect(await bindingsOf('aks-b')).toHaveLength(1);
     const w = await control<WorldDump>('GET', '/world');
     const identity = w.identities.find((i) => i.name === IDENTITY)!;
