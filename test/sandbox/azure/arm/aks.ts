@@ -21,10 +21,20 @@ import { PORTS } from '../../ports.ts';
 /** The sandbox kube-apiserver's service-account issuer (test/sandbox/kube/controlplane.ts). */
 const KUBE_ISSUER = `https://127.0.0.1:${PORTS.kubeApiserver}`;
 
-/** api-versions with identityBindings: stable 2026-04-01/2026-05-01 and the previews (azure-rest-api-specs, see above). */
+/**
+ * api-versions with identityBindings, each with its example in azure-rest-api-specs
+ * specification/containerservice/resource-manager/Microsoft.ContainerService/aks/: stable/2026-05-01
+ * (1fb9409a), stable/2026-04-01 (6a526fd1), preview/2026-02-02-preview (f98176ac),
+ * preview/2025-{06,07,08,09,10}-02-preview/examples/IdentityBindings_Get.json (f5ec6141, 6e3a2325,
+ * 60389555, b16a50a7, 11b1961e).
+ */
 export const IDENTITY_BINDING_VERSIONS = ['2026-05-01', '2026-04-01', '2026-02-02-preview', '2025-10-02-preview', '2025-09-02-preview', '2025-08-02-preview', '2025-07-02-preview', '2025-06-02-preview'] as const;
-/** managedClusters GET is answered for these (the bindings' versions and the previous GA ones `az aks show` uses). */
-export const MANAGED_CLUSTER_VERSIONS = [...IDENTITY_BINDING_VERSIONS, '2026-03-01', '2026-02-01', '2026-01-01', '2025-10-01', '2025-09-01', '2025-08-01', '2025-07-01', '2025-05-01'] as const;
+/**
+ * managedClusters GET is answered for those and the earlier stable folders checked to hold
+ * managedClusters.json: stable/2026-03-01 (76acc6e2), 2026-02-01 (43b53db0), 2026-01-01 (66f53a4f),
+ * 2025-10-01 (425a4d04). Older versions are not served (NoRegisteredProviderFound).
+ */
+export const MANAGED_CLUSTER_VERSIONS = [...IDENTITY_BINDING_VERSIONS, '2026-03-01', '2026-02-01', '2026-01-01', '2025-10-01'] as const;
 
 const CLUSTER_TYPE = 'Microsoft.ContainerService/managedClusters';
 const BINDING_TYPE = 'Microsoft.ContainerService/managedClusters/identityBindings';
