@@ -225,12 +225,12 @@ export async function ensureIdentities(
   if (apply) {
     // The ledger first: an interrupted run leaves a recorded claim, never an unrecorded grant.
     const book = opts.ledger ?? ledgerBook(session, vault, manifest.instance);
-    const claims: LedgerClaims = { instance: book.instance.key, manifest: book.described, assignments: [], policies: {}, addedNow: {}, identities: [], credentials: [] };
+    const claims: LedgerClaims = { instance: book.instance.key, manifest: book.described, assignments: [], policies: {}, addedNow: {}, identities: [], credentials: [], bindings: [] };
     for (const r of perGroup) {
       claims.assignments.push(...r.claims.assignments);
       claims.identities?.push(...(r.claims.identities ?? []));
       claims.credentials?.push(...(r.claims.credentials ?? []));
-      if (r.claims.bindings) (claims.bindings ??= []).push(...r.claims.bindings);
+      claims.bindings?.push(...(r.claims.bindings ?? []));
       Object.assign(claims.policies, r.claims.policies);
       Object.assign(claims.addedNow, r.claims.addedNow);
     }
