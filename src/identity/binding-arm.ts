@@ -23,7 +23,8 @@ export class ArmRest {
     this.session = session;
     const options = sdkClientOptions();
     this.pipeline = createPipelineFromOptions({ retryOptions: options.retryOptions, userAgentOptions: options.userAgentOptions });
-    for (const p of options.additionalPolicies) this.pipeline.addPolicy(p.policy, { phase: 'Retry' });
+    // As core-client places `perRetry` policies: after signing, so they see every attempt's answer.
+    for (const p of options.additionalPolicies) this.pipeline.addPolicy(p.policy, { afterPhase: 'Sign' });
     this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: session.credential, scopes: [session.cloud.armScope] }));
   }
 
