@@ -22,11 +22,17 @@ import type { LiveCredential } from '../identity/plan.ts';
 import type { KubeSession } from '../kube/client.ts';
 import { errorSummary, kubeStatusOf } from '../kube/client.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../kube/spcps.ts';
+import { usesBinding } from '../manifest/types.ts';
 import type { Manifest } from '../manifest/types.ts';
 import { PlannedStepError, type PlanItem } from '../plan/types.ts';
+import { managedClusterId } from '../identity/bindings.ts';
+import { ArmRest, bindingFailure, deleteBinding, listBindings } from '../identity/binding-arm.ts';
+import { ownBindingRbac } from '../kube/apply.ts';
+import { planBindingCleanup, withBindingSteps } from './bindings.ts';
+import type { BindingCleanupInput } from './bindings.ts';
 import { instanceId } from '../render/labels.ts';
 import { declaredKubeObjects, kubeKeepReason, planCleanup } from './plan.ts';
-import type { CleanupOp, CleanupStep, FoundRoleAssignment, IdentityFound, KubeFound, KubeKind, KubeState, NamespaceEntry, SecretsState } from './plan.ts';
+import type { CleanupOp, CleanupStep, FoundRoleAssignment, IdentityFound, KubeFound, KubeKind, KubeState, NamespaceEntry, RbacKind, SecretsState } from './plan.ts';
 import { ACTION_NAME, CLEANUP_PROPAGATION_MS, INSTANCE_LABEL, MANAGED_BY_LABEL } from '../names.ts';
 import type { VaultInfo } from '../keyvault/model.ts';
 
@@ -287,6 +293,9 @@ interface Executors {
 async function execute(x: Executors, op: CleanupOp): Promise<void> {
   const { session, vault, kube } = x;
   switch (op.kind) {
+    case 'identity-binding':
+      await deleteBinding(new ArmRest(session), op.clusterId, op.name);
+      return;
     case 'kube': {
       const preconditions = op.uid ? { uid: op.uid, resourceVersion: op.resourceVersion } : undefined;
       try {
@@ -375,7 +384,8 @@ export async function planCleanupRun(session: AzureSession, vault: VaultInfo, ku
   const { identities, roleNames } = await readIdentities(session, vault, manifest);
   const secrets = await readSecrets(vaultGateway(session, vault), vault, manifest);
   const ledgers = await readLedgers(opts.ledger ?? ledgerBook(session, vault, manifest.instance));
-  return planCleanup({
+  const bindingSteps = planBindingCleanup({ ...(await readBindingState(session, kube, manifest)), manifest, subscriptionId: session.subscriptionId, ledgers });
+  return withBindingSteps(planCleanup({
     ledgers,
     manifest,
     vault: { id: vault.id, name: vault.name, rbac: vault.rbac, tenantId: vault.tenantId || session.tenantId, accessPolicies: vault.accessPolicies },
@@ -384,7 +394,21 @@ export async function planCleanupRun(session: AzureSession, vault: VaultInfo, ku
     secrets,
     issuer: opts.issuer || undefined,
     roleNames,
+  }), bindingSteps);
+}
+
+/** What clean-up of identity bindings decides on: the instance's RBAC and the cluster's bindings (only when the manifest binds). */
+async function readBindingState(session: AzureSession, kube: KubeSession, manifest: Manifest): Promise<Pick<BindingCleanupInput, 'clusterId' | 'rbac' | 'bindings'>> {
+  if (!manifest.targets.some(usesBinding)) return { clusterId: '', rbac: [] };
+  const selector = `${MANAGED_BY_LABEL}=${ACTION_NAME},${INSTANCE_LABEL}=${instanceId(manifest)}`;
+  const rbac = (await ownBindingRbac(kube, manifest, selector)).map((o) => ({ kind: o.kind as RbacKind, name: o.metadata?.name ?? '', labels: o.metadata?.labels ?? {} }));
+  const clusterId = managedClusterId(manifest.cluster, session.subscriptionId);
+  const bindings = await listBindings(new ArmRest(session), clusterId).catch((e: unknown) => {
+    if (azureStatusOf(e) === 404) return [];
+    core.info(`warning: ${bindingFailure(e, clusterId, 'listing identity bindings').message}`);
+    return undefined;
   });
+  return { clusterId, rbac, bindings };
 }
 
 /**

@@ -11,6 +11,8 @@ import { ACTION_NAME, FIELD_MANAGER, INSTANCE_LABEL, MANAGED_BY_LABEL, OWNER_TAG
 import type { PolicyPermissions } from '../keyvault/model.ts';
 
 export type KubeKind = 'SecretProviderClass' | 'ServiceAccount' | 'Namespace';
+/** The cluster-scoped RBAC of identity bindings (cleanup/bindings.ts plans their deletion). */
+export type RbacKind = 'ClusterRole' | 'ClusterRoleBinding';
 
 
 export interface KubeFound {
@@ -108,7 +110,8 @@ export interface CleanupInput {
 }
 
 export type CleanupOp =
-  | { kind: 'kube'; apiVersion: string; objectKind: KubeKind; name: string; namespace?: string; uid?: string; resourceVersion?: string }
+  | { kind: 'kube'; apiVersion: string; objectKind: KubeKind | RbacKind; name: string; namespace?: string; uid?: string; resourceVersion?: string }
+  | { kind: 'identity-binding'; clusterId: string; name: string }
   | { kind: 'role-assignment'; scope: string; name: string }
   | { kind: 'access-policy'; tenantId: string; objectId: string; applicationId?: string; permissions: PolicyPermissions }
   | { kind: 'federated-credential'; subscriptionId: string; resourceGroup: string; identity: string; name: string }

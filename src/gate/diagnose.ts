@@ -4,6 +4,8 @@ import type { TargetSpec } from '../manifest/types.ts';
 
 export type DiagnosisCause =
   | 'federation-mismatch'
+  | 'binding-not-allowed'
+  | 'binding-token-missing'
   | 'missing-role'
   | 'missing-secret'
   | 'driver-missing'
@@ -76,6 +78,31 @@ export interface MountFailureContext {
 }
 
 /**
+ * Identity-binding mounts (useAzureTokenProxy): the provider found no `api://AKSIdentityBinding`
+ * token (the CSIDriver does not request it), or the AKS token proxy refused the service account
+ * because no RBAC rule grants it `use-managed-identity` on the identity's client id.
+ */
+function classifyBindingFailure(message: string, who: string): Omit<Diagnosis, 'namespace' | 'pod'> | undefined {
+  if (/token for audience api:\/\/AKSIdentityBinding not found/.test(message)) {
+    return {
+      cause: 'binding-token-missing',
+      message: 'failed to parse service account token for identity binding, error: token for audience api://AKSIdentityBinding not found',
+      fix: 'add the audience api://AKSIdentityBinding to spec.tokenRequests of CSIDriver secrets-store.csi.k8s.io (the driver chart does from v1.8.0), then restart the pod',
+    };
+  }
+  const refused = /[^"\n]*not allowed to use-managed-identity[^"\n]*/.exec(message)?.[0];
+  if (refused !== undefined) {
+    const clientId = /use-managed-identity ([0-9a-fA-F-]{36})/.exec(refused)?.[1] ?? '<client-id>';
+    return {
+      cause: 'binding-not-allowed',
+      message: `the AKS token proxy refused ${who}: ${refused.trim()}`,
+      fix: `grant the service account the verb use-managed-identity on resource ${clientId} of API group cid.wi.aks.azure.com: run the action in apply mode (it applies the ClusterRole and ClusterRoleBinding for the manifest's service accounts), or restore the ClusterRoleBinding if it was removed`,
+    };
+  }
+  return undefined;
+}
+
+/**
  * Classifies one FailedMount message. Only names, ids and the strings Entra echoes (issuer, subject,
  * audience) are copied into the diagnosis; secret values never appear in these messages.
  */
@@ -83,6 +110,8 @@ export function classifyMountFailure(message: string, ctx: MountFailureContext =
   const base = { namespace: ctx.namespace, pod: ctx.pod };
   const vault = ctx.vault ? `vault ${ctx.vault}` : 'the vault';
   const who = ctx.target?.serviceAccount ? `service account ${ctx.target.namespace}/${ctx.target.serviceAccount}` : 'the pod identity';
+  const binding = classifyBindingFailure(message, who);
+  if (binding) return { ...base, ...binding };
   if (/AADSTS70021/.test(message)) {
     const p = presentedAssertion(message);
     const expectedSubject = subjectFor(ctx.target);

@@ -6,6 +6,7 @@ import type { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam } from '../auth/arm.ts';
 import { errorCodes, hasCode, messageOf, retryWhile, azureStatusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
+import { usesBinding } from '../manifest/types.ts';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import { grantScopes, groupIdentities, missingPermissions, planFederation, planGrants, roleAssignmentName, unreadableObjects, wantedCredentials, wantedPermissions } from './plan.ts';
@@ -18,6 +19,10 @@ import { ACTION_NAME, IDENTITY_PROPAGATION_MS, OWNER_TAG, TOKEN_EXCHANGE_AUDIENC
 import { mapAll } from '../util/concurrency.ts';
 import type { PolicyPermissions, VaultInfo } from '../keyvault/model.ts';
 import type { NamespaceIdentity } from './model.ts';
+
+import { AKS_MANAGED_CREDENTIAL, BINDING_SUGGESTION, bindingRecord, managedClusterId, planBinding } from './bindings.ts';
+import { clusterBindings } from './binding-arm.ts';
+import type { BindingDeps } from './binding-arm.ts';
 
 export { proveAccess, ProofError } from './prove.ts';
 
@@ -150,11 +155,11 @@ export async function ensureIdentities(
   session: AzureSession,
   vault: VaultInfo,
   manifest: Manifest,
-  opts: { mode: 'plan' | 'apply'; issuer: string; ledger?: LedgerBook },
+  opts: { mode: 'plan' | 'apply'; issuer: string; ledger?: LedgerBook; bindingTimeoutMs?: number },
 ): Promise<{ items: PlanItem[]; identities: NamespaceIdentity[]; warnings: string[] }> {
   const apply = opts.mode === 'apply';
   const groups = groupIdentities(manifest, session.subscriptionId);
-  const needsIssuer = groups.some((g) => (g.spec.mode === 'managed' || g.spec.mode === 'existing') && g.targets.some((t) => t.serviceAccount));
+  const needsIssuer = groups.some((g) => (g.spec.mode === 'managed' || g.spec.mode === 'existing') && g.targets.some((t) => t.serviceAccount && !usesBinding(t)));
   if (needsIssuer && !opts.issuer) throw new IdentityError('the cluster OIDC issuer is required to federate service accounts (none was given or discovered)');
   if (needsIssuer && !/^https:\/\//.test(opts.issuer)) throw new IdentityError(`the cluster OIDC issuer must be an https URL, got ${JSON.stringify(opts.issuer)}`);
 
@@ -192,21 +197,25 @@ export async function ensureIdentities(
 
   const identitiesIn = identityDirectory(session);
   const assignments = vault.rbac ? vaultAssignments({ auth }, vault, manifest) : async () => [];
-  const perGroup = await mapAll(groups, 4, (g) => ensureGroup(session, vault, manifest, g, { apply, issuer: opts.issuer, auth, kvm, mutex, roleIds, identitiesIn, assignments }));
+  const clusterId = manifest.targets.some(usesBinding) ? managedClusterId(manifest.cluster, session.subscriptionId) : '';
+  const bindings = clusterBindings(session, clusterId, opts.bindingTimeoutMs ?? IDENTITY_PROPAGATION_MS);
+  const perGroup = await mapAll(groups, 4, (g) => ensureGroup(session, vault, manifest, g, { apply, issuer: opts.issuer, auth, kvm, mutex, roleIds, identitiesIn, assignments, bindings }));
   if (apply) {
     // The ledger first: an interrupted run leaves a recorded claim, never an unrecorded grant.
     const book = opts.ledger ?? ledgerBook(session, vault, manifest.instance);
-    const claims: LedgerClaims = { instance: book.instance.key, manifest: book.described, assignments: [], policies: {}, addedNow: {}, identities: [], credentials: [] };
+    const claims: LedgerClaims = { instance: book.instance.key, manifest: book.described, assignments: [], policies: {}, addedNow: {}, identities: [], credentials: [], bindings: [] };
     for (const r of perGroup) {
       claims.assignments.push(...r.claims.assignments);
       claims.identities?.push(...(r.claims.identities ?? []));
       claims.credentials?.push(...(r.claims.credentials ?? []));
+      claims.bindings?.push(...(r.claims.bindings ?? []));
       Object.assign(claims.policies, r.claims.policies);
       Object.assign(claims.addedNow, r.claims.addedNow);
     }
     await recordGrants(book, claims);
     await mapAll(perGroup, 4, (r) => r.grant());
   }
+  warnings.push(...perGroup.flatMap((r) => r.warnings));
   const items = perGroup.flatMap((r) => r.items);
   const identities = perGroup.flatMap((r) => r.identities);
   return { items, identities, warnings };
@@ -217,8 +226,9 @@ interface GroupResult {
   identities: NamespaceIdentity[];
   /** What the group's vault grant relies on and adds, for the grant ledger. */
   claims: Omit<LedgerClaims, 'instance' | 'manifest'>;
-  /** Makes the planned vault grant (run after the ledger records it). */
+  /** Makes the planned identity binding and vault grant (run after the ledger records them). */
   grant: () => Promise<void>;
+  warnings: string[];
 }
 
 interface GroupDeps {
@@ -232,147 +242,181 @@ interface GroupDeps {
   identitiesIn: (subscriptionId: string, rg: string) => Promise<Map<string, LiveIdentity> | undefined>;
   /** The role assignments at the vault (listed once per run). */
   assignments: () => Promise<LiveAssignment[]>;
+  /** The identity bindings of the manifest's cluster (listed once per run, only when used). */
+  bindings: BindingDeps;
 }
 
-async function ensureGroup(
-  session: AzureSession,
-  vault: VaultInfo,
-  manifest: Manifest,
-  g: IdentityGroup,
-  deps: GroupDeps,
-): Promise<GroupResult> {
-  const items: PlanItem[] = [];
-  const claims: GroupResult['claims'] = { assignments: [], policies: {}, addedNow: {} };
-  let grant = async (): Promise<void> => undefined;
-  const spec = g.spec;
+/** The identity of a group as found (or created) in Azure, with what federation needs. */
+interface GroupIdentity extends ResolvedIdentity {
+  msi?: ManagedServiceIdentityClient;
+  createdNow: boolean;
+}
+
+async function ensureGroup(session: AzureSession, vault: VaultInfo, manifest: Manifest, g: IdentityGroup, deps: GroupDeps): Promise<GroupResult> {
+  const out: GroupResult = { items: [], identities: [], claims: { assignments: [], policies: {}, addedNow: {} }, grant: async () => undefined, warnings: [] };
   const namespaces = [...new Set(g.targets.map((t) => t.namespace))];
   const ns0 = namespaces.length === 1 ? namespaces[0] : undefined;
-  let resolved: ResolvedIdentity;
-  let msi: ManagedServiceIdentityClient | undefined;
-  let createdNow = false;
-
-  if (spec.mode === 'managed' || spec.mode === 'existing') {
-    const sub = spec.subscriptionId ?? session.subscriptionId;
-    msi = msiClient(session, sub);
-    const itemName = `${spec.resourceGroup}/${spec.name}`;
-    const live = await findIdentity(deps, msi, sub, spec.resourceGroup, spec.name);
-    resolved = { exists: !!live, name: spec.name, clientId: live?.clientId, principalId: live?.principalId, resourceId: live?.id, subscriptionId: sub, resourceGroup: spec.resourceGroup };
-    if (live) {
-      items.push({ kind: 'identity', name: itemName, namespace: ns0, action: 'unchanged', reason: spec.mode === 'existing' ? 'existing identity' : undefined });
-    } else if (spec.mode === 'existing') {
-      throw new IdentityError(`user-assigned identity ${spec.name} (resource group ${spec.resourceGroup}, subscription ${sub}) does not exist; the manifest declares it as existing`);
-    } else {
-      items.push({ kind: 'identity', name: itemName, namespace: ns0, action: 'create', reason: `in ${spec.location}` });
-      if (deps.apply) {
-        const tags = { ...manifest.identityDefaults.tags, ...OWNER_TAGS };
-        const created = await deps.mutex.run(`uami:${g.key}`, () => msi!.userAssignedIdentities.createOrUpdate(spec.resourceGroup, spec.name, { location: spec.location, tags }));
-        createdNow = true;
-        resolved = { ...resolved, exists: true, clientId: created.clientId, principalId: created.principalId, resourceId: created.id };
-        core.info(`identity ${itemName}: created (client id ${created.clientId})`);
-      }
-    }
-  } else if (spec.mode === 'external') {
-    resolved = { exists: true, clientId: spec.clientId, principalId: spec.principalId, subscriptionId: session.subscriptionId };
-  } else {
-    let principalId = spec.principalId;
-    if (!principalId) principalId = await kubeletPrincipal(session, spec.clientId);
-    resolved = { exists: true, clientId: spec.clientId, principalId, subscriptionId: session.subscriptionId };
-  }
-
-  // Federation (managed / existing identities only; serialised per identity).
-  if (msi && resolved.resourceGroup && resolved.name) {
-    const wanted = wantedCredentials(manifest, g, deps.issuer);
-    const rg = resolved.resourceGroup;
-    const idName = resolved.name;
-    // What this manifest relies on, so another manifest's clean-up leaves it in place.
-    const record = identityRecord(resolved.subscriptionId, rg, idName);
-    if (spec.mode === 'managed') claims.identities = [record];
-    claims.credentials = wanted.map((w) => credentialRecord(record, w.name));
-    const live = resolved.exists
-      ? await retryWhile(() => listCredentials(msi!, rg, idName), (e) => createdNow && azureStatusOf(e) === 404, { timeoutMs: IDENTITY_PROPAGATION_MS })
-      : [];
-    const fed = planFederation(idName, live, wanted);
-    items.push(...fed.items);
-    if (fed.budgetError) throw new IdentityError(fed.budgetError);
-    if (deps.apply) {
-      await deps.mutex.run(`uami:${g.key}`, async () => {
-        for (const w of fed.writes) {
-          await retryWhile(
-            () =>
-              msi!.federatedIdentityCredentials.createOrUpdate(rg, idName, w.name, {
-                issuer: w.issuer,
-                subject: w.subject,
-                audiences: [TOKEN_EXCHANGE_AUDIENCE],
-              }),
-            // 404: a just-created identity not yet visible to its child resources; 409: another write in flight
-            (e) => (createdNow && azureStatusOf(e) === 404) || hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'),
-            { timeoutMs: IDENTITY_PROPAGATION_MS, onRetry: (e) => core.info(`federated credential ${idName}/${w.name}: retrying (${azureStatusOf(e) ?? ''} ${firstMessageLine(e)})`) },
-          );
-          core.info(`federated credential ${idName}/${w.name}: ${w.subject} on ${w.issuer}`);
-        }
-      });
-    }
-  }
-
-  // The vault grant.
+  const binding = g.targets.some(usesBinding);
+  const resolved = await resolveGroupIdentity(session, manifest, g, deps, out, ns0);
+  const bind = binding ? await planGroupBinding(manifest, g, deps, resolved, out, namespaces) : undefined;
+  if (!binding) await federateGroup(manifest, g, deps, resolved, out);
   const label = resolved.name ?? resolved.clientId ?? g.display;
-  if (vault.rbac) {
-    const wantedGrants: WantedGrant[] = [];
-    for (const t of g.targets) {
-      const roleDefinitionId = deps.roleIds.get(t.access.role);
-      if (!roleDefinitionId) throw new IdentityError(`role ${t.access.role} was not resolved`);
-      for (const scope of grantScopes(vault.id, t)) wantedGrants.push({ scope, roleDefinitionId, roleName: t.access.role });
-    }
-    const pidNow = resolved.principalId?.toLowerCase();
-    const live = pidNow && !createdNow ? (await deps.assignments()).filter((a) => a.principalId.toLowerCase() === pidNow) : [];
-    const grants = planGrants(resolved.principalId, label, wantedGrants, live, ns0);
-    items.push(...grants.items);
-    const pid = resolved.principalId;
-    if (pid) claims.assignments = wantedGrants.map((w) => roleAssignmentName(w.scope, pid, w.roleDefinitionId));
-    if (deps.apply && grants.missing.length) {
-      if (!pid) throw new IdentityError(`identity ${label} has no principal id to grant ${grants.missing[0]?.roleName} to`);
-      grant = () => createAssignments(deps, grants.missing, pid, label);
-    }
-  } else {
-    const wantedPerms = wantedPermissions(g.targets);
-    const pid = resolved.principalId;
-    const tenantId = vault.tenantId || session.tenantId;
-    const state = pid ? missingPermissions(vault.accessPolicies ?? [], tenantId, pid, wantedPerms) : { present: false, missing: wantedPerms };
-    const need = state.missing.secrets.length + state.missing.keys.length + state.missing.certificates.length > 0;
-    const perms = [
-      state.missing.secrets.length ? `secrets: ${state.missing.secrets.join(',')}` : '',
-      state.missing.keys.length ? `keys: ${state.missing.keys.join(',')}` : '',
-      state.missing.certificates.length ? `certificates: ${state.missing.certificates.join(',')}` : '',
-    ].filter(Boolean);
-    items.push({
-      kind: 'access-policy',
-      name: `${vault.name} for ${label}`,
-      namespace: ns0,
-      action: !need ? 'unchanged' : state.present ? 'update' : 'create',
-      reason: need ? perms.join('; ') : undefined,
-    });
-    if (pid) {
-      claims.policies[pid.toLowerCase()] = wantedPerms;
-      claims.addedNow[pid.toLowerCase()] = state.missing;
-    }
-    if (deps.apply && need) {
-      if (!pid) throw new IdentityError(`identity ${label} has no principal id for an access policy`);
-      const kvm = deps.kvm;
-      if (!kvm || !vault.resourceGroup) throw new IdentityError(`cannot update the access policies of ${vault.name}`);
-      grant = () => addAccessPolicy(deps, kvm, vault, { tenantId, objectId: pid, permissions: state.missing }, `${label}: ${perms.join('; ')}`);
-    }
-  }
-
-  const identities: NamespaceIdentity[] = namespaces.map((ns) => ({
+  const grant = vault.rbac ? await planRoleGrant(vault, g, deps, resolved, out, label, ns0) : planPolicyGrant(session, vault, g, deps, resolved, out, label, ns0);
+  out.grant = async () => {
+    await bind?.();
+    await grant?.();
+  };
+  out.identities = namespaces.map((ns) => ({
     namespace: ns,
-    mode: spec.mode,
+    mode: g.spec.mode,
     name: resolved.name,
     clientId: resolved.clientId,
     principalId: resolved.principalId,
     resourceId: resolved.resourceId,
     serviceAccounts: [...new Set(g.targets.filter((t) => t.namespace === ns && t.serviceAccount).map((t) => t.serviceAccount as string))],
+    ...(binding ? { federation: 'binding' as const } : {}),
   }));
-  return { items, identities, claims, grant };
+  return out;
+}
+
+/** Finds the group's identity (creating a managed one in apply mode); external and kubelet ones are taken as declared. */
+async function resolveGroupIdentity(session: AzureSession, manifest: Manifest, g: IdentityGroup, deps: GroupDeps, out: GroupResult, ns0: string | undefined): Promise<GroupIdentity> {
+  const spec = g.spec;
+  if (spec.mode === 'external') return { exists: true, clientId: spec.clientId, principalId: spec.principalId, subscriptionId: session.subscriptionId, createdNow: false };
+  if (spec.mode === 'kubelet') {
+    const principalId = spec.principalId ?? (await kubeletPrincipal(session, spec.clientId));
+    return { exists: true, clientId: spec.clientId, principalId, subscriptionId: session.subscriptionId, createdNow: false };
+  }
+  const sub = spec.subscriptionId ?? session.subscriptionId;
+  const msi = msiClient(session, sub);
+  const itemName = `${spec.resourceGroup}/${spec.name}`;
+  const live = await findIdentity(deps, msi, sub, spec.resourceGroup, spec.name);
+  const found: GroupIdentity = { exists: !!live, name: spec.name, clientId: live?.clientId, principalId: live?.principalId, resourceId: live?.id, subscriptionId: sub, resourceGroup: spec.resourceGroup, msi, createdNow: false };
+  if (live) {
+    out.items.push({ kind: 'identity', name: itemName, namespace: ns0, action: 'unchanged', reason: spec.mode === 'existing' ? 'existing identity' : undefined });
+    return found;
+  }
+  if (spec.mode === 'existing') {
+    throw new IdentityError(`user-assigned identity ${spec.name} (resource group ${spec.resourceGroup}, subscription ${sub}) does not exist; the manifest declares it as existing`);
+  }
+  out.items.push({ kind: 'identity', name: itemName, namespace: ns0, action: 'create', reason: `in ${spec.location}` });
+  if (!deps.apply) return found;
+  const tags = { ...manifest.identityDefaults.tags, ...OWNER_TAGS };
+  const created = await deps.mutex.run(`uami:${g.key}`, () => msi.userAssignedIdentities.createOrUpdate(spec.resourceGroup, spec.name, { location: spec.location, tags }));
+  core.info(`identity ${itemName}: created (client id ${created.clientId})`);
+  return { ...found, exists: true, clientId: created.clientId, principalId: created.principalId, resourceId: created.id, createdNow: true };
+}
+
+/** The ledger's record of a managed identity this instance relies on (for another manifest's clean-up). */
+function identityClaims(g: IdentityGroup, resolved: GroupIdentity, out: GroupResult): string | undefined {
+  if (!resolved.resourceGroup || !resolved.name) return undefined;
+  const record = identityRecord(resolved.subscriptionId, resolved.resourceGroup, resolved.name);
+  if (g.spec.mode === 'managed') out.claims.identities = [record];
+  return record;
+}
+
+/** One federated credential per service account (managed / existing identities; writes serialised per identity). */
+async function federateGroup(manifest: Manifest, g: IdentityGroup, deps: GroupDeps, resolved: GroupIdentity, out: GroupResult): Promise<void> {
+  const msi = resolved.msi;
+  const record = identityClaims(g, resolved, out);
+  if (!msi || !record || !resolved.resourceGroup || !resolved.name) return;
+  const wanted = wantedCredentials(manifest, g, deps.issuer);
+  const rg = resolved.resourceGroup;
+  const idName = resolved.name;
+  out.claims.credentials = wanted.map((w) => credentialRecord(record, w.name));
+  const live = resolved.exists
+    ? await retryWhile(() => listCredentials(msi, rg, idName), (e) => resolved.createdNow && azureStatusOf(e) === 404, { timeoutMs: IDENTITY_PROPAGATION_MS })
+    : [];
+  const fed = planFederation(idName, live, wanted);
+  out.items.push(...fed.items);
+  if (fed.budgetError) {
+    const message = `${fed.budgetError}, or ${BINDING_SUGGESTION}`;
+    if (deps.apply) throw new IdentityError(message);
+    core.info(`warning: ${message}`); // plan: the report turns it into an annotation
+    out.warnings.push(message);
+  }
+  if (!deps.apply) return;
+  await deps.mutex.run(`uami:${g.key}`, async () => {
+    for (const w of fed.writes) {
+      await retryWhile(
+        () => msi.federatedIdentityCredentials.createOrUpdate(rg, idName, w.name, { issuer: w.issuer, subject: w.subject, audiences: [TOKEN_EXCHANGE_AUDIENCE] }),
+        // 404: a just-created identity not yet visible to its child resources; 409: another write in flight
+        (e) => (resolved.createdNow && azureStatusOf(e) === 404) || hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'),
+        { timeoutMs: IDENTITY_PROPAGATION_MS, onRetry: (e) => core.info(`federated credential ${idName}/${w.name}: retrying (${azureStatusOf(e) ?? ''} ${firstMessageLine(e)})`) },
+      );
+      core.info(`federated credential ${idName}/${w.name}: ${w.subject} on ${w.issuer}`);
+    }
+  });
+}
+
+/**
+ * One AKS identity binding for (cluster, identity), instead of credentials: planned here, made after
+ * the ledger records it. The AKS-managed credential it creates is never written or listed by the action.
+ */
+async function planGroupBinding(manifest: Manifest, g: IdentityGroup, deps: GroupDeps, resolved: GroupIdentity, out: GroupResult, namespaces: string[]): Promise<(() => Promise<void>) | undefined> {
+  identityClaims(g, resolved, out);
+  const identityName = resolved.name ?? g.display;
+  const live = resolved.exists && !resolved.createdNow ? await deps.bindings.list() : [];
+  const plan = planBinding(manifest.cluster.name, identityName, resolved.resourceId, live, namespaces);
+  out.items.push(plan.item);
+  out.claims.bindings = [bindingRecord(deps.bindings.clusterId, plan.name)];
+  const write = plan.write;
+  const resourceId = resolved.resourceId;
+  if (!deps.apply || !write) return undefined;
+  if (!resourceId) throw new IdentityError(`identity ${identityName} has no resource id to bind`);
+  return async () => {
+    await deps.bindings.put(write, resourceId);
+    core.info(`identity binding ${manifest.cluster.name}/${write}: ${identityName} bound (AKS keeps the shared credential ${AKS_MANAGED_CREDENTIAL} on it)`);
+  };
+}
+
+/** RBAC vaults: the role assignments the group's targets need (made after the ledger records them). */
+async function planRoleGrant(vault: VaultInfo, g: IdentityGroup, deps: GroupDeps, resolved: GroupIdentity, out: GroupResult, label: string, ns0: string | undefined): Promise<(() => Promise<void>) | undefined> {
+  const wantedGrants: WantedGrant[] = [];
+  for (const t of g.targets) {
+    const roleDefinitionId = deps.roleIds.get(t.access.role);
+    if (!roleDefinitionId) throw new IdentityError(`role ${t.access.role} was not resolved`);
+    for (const scope of grantScopes(vault.id, t)) wantedGrants.push({ scope, roleDefinitionId, roleName: t.access.role });
+  }
+  const pid = resolved.principalId;
+  const pidNow = pid?.toLowerCase();
+  const live = pidNow && !resolved.createdNow ? (await deps.assignments()).filter((a) => a.principalId.toLowerCase() === pidNow) : [];
+  const grants = planGrants(pid, label, wantedGrants, live, ns0);
+  out.items.push(...grants.items);
+  if (pid) out.claims.assignments = wantedGrants.map((w) => roleAssignmentName(w.scope, pid, w.roleDefinitionId));
+  if (!deps.apply || !grants.missing.length) return undefined;
+  if (!pid) throw new IdentityError(`identity ${label} has no principal id to grant ${grants.missing[0]?.roleName} to`);
+  return () => createAssignments(deps, grants.missing, pid, label);
+}
+
+/** Access-policy vaults: the permissions the group's targets need (added after the ledger records them). */
+function planPolicyGrant(session: AzureSession, vault: VaultInfo, g: IdentityGroup, deps: GroupDeps, resolved: GroupIdentity, out: GroupResult, label: string, ns0: string | undefined): (() => Promise<void>) | undefined {
+  const wantedPerms = wantedPermissions(g.targets);
+  const pid = resolved.principalId;
+  const tenantId = vault.tenantId || session.tenantId;
+  const state = pid ? missingPermissions(vault.accessPolicies ?? [], tenantId, pid, wantedPerms) : { present: false, missing: wantedPerms };
+  const need = state.missing.secrets.length + state.missing.keys.length + state.missing.certificates.length > 0;
+  const perms = [
+    state.missing.secrets.length ? `secrets: ${state.missing.secrets.join(',')}` : '',
+    state.missing.keys.length ? `keys: ${state.missing.keys.join(',')}` : '',
+    state.missing.certificates.length ? `certificates: ${state.missing.certificates.join(',')}` : '',
+  ].filter(Boolean);
+  out.items.push({
+    kind: 'access-policy',
+    name: `${vault.name} for ${label}`,
+    namespace: ns0,
+    action: !need ? 'unchanged' : state.present ? 'update' : 'create',
+    reason: need ? perms.join('; ') : undefined,
+  });
+  if (pid) {
+    out.claims.policies[pid.toLowerCase()] = wantedPerms;
+    out.claims.addedNow[pid.toLowerCase()] = state.missing;
+  }
+  if (!deps.apply || !need) return undefined;
+  if (!pid) throw new IdentityError(`identity ${label} has no principal id for an access policy`);
+  const kvm = deps.kvm;
+  if (!kvm || !vault.resourceGroup) throw new IdentityError(`cannot update the access policies of ${vault.name}`);
+  return () => addAccessPolicy(deps, kvm, vault, { tenantId, objectId: pid, permissions: state.missing }, `${label}: ${perms.join('; ')}`);
 }
 
 /** Creates the missing role assignments under their deterministic names (an existing one counts as made). */

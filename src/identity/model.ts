@@ -11,4 +11,6 @@ export interface NamespaceIdentity {
   resourceId?: string;
   /** Service accounts of this namespace that use the identity. */
   serviceAccounts?: string[];
+  /** Set when the namespace reaches the identity through an AKS identity binding. */
+  federation?: 'binding';
 }

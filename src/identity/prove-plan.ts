@@ -2,6 +2,7 @@
 // identity and Kubernetes steps returned. The proof exists to wait through the propagation of a
 // chain this run changed; an unchanged chain is left to the gate (which checks what pods mounted),
 // so a no-op deploy reads no secret value and exchanges no pod token.
+import { usesBinding } from '../manifest/types.ts';
 import type { MountedObject, TargetSpec } from '../manifest/types.ts';
 import { isWrite, type PlanItem } from '../plan/types.ts';
 import { federatedCredentialName, shortScope } from './plan.ts';
@@ -24,7 +25,9 @@ const lower = (s: string | undefined): string => (s ?? '').toLowerCase();
 
 /** True when the target's pods can use Workload ID (the proof reads as them). */
 export function provable(t: TargetSpec): boolean {
-  return Boolean(t.serviceAccount) && t.identity.mode !== 'kubelet';
+  // A binding target's token is exchanged by the AKS token proxy inside the cluster, which the runner
+  // does not reach: the gate proves those mounts.
+  return Boolean(t.serviceAccount) && t.identity.mode !== 'kubelet' && !usesBinding(t);
 }
 
 /** The identity the identity step resolved for a target (same rule as the proof's). */

@@ -1,13 +1,14 @@
 // Apply what src/render renders (Namespaces only for createNamespace, workload-identity
-// ServiceAccounts, SecretProviderClasses) by server-side apply with the action's field manager;
+// ServiceAccounts, SecretProviderClasses, the ClusterRoles and bindings of identity bindings) by server-side apply with the action's field manager;
 // plan mode asks the API server for a dry run and diffs. Pruning touches only objects carrying the
 // action's managed-by + instance labels, only with `prune: true`, and never Namespaces.
 import * as core from '@actions/core';
 import { PatchStrategy } from '@kubernetes/client-node';
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { usesBinding } from '../manifest/types.ts';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanAction, PlanItem, PlanKind } from '../plan/types.ts';
-import { instanceId, legacyInstanceId, renderAll } from '../render/index.ts';
+import { RBAC_API_VERSION, instanceId, legacyInstanceId, renderAll } from '../render/index.ts';
 import type { KubeObject, RenderFacts } from '../render/index.ts';
 import type { KubeSession } from './client.ts';
 import { errorSummary, kubeStatusOf } from './client.ts';
@@ -32,6 +33,8 @@ const KIND_TO_PLAN: Record<string, PlanKind> = {
   Namespace: 'namespace',
   ServiceAccount: 'service-account',
   SecretProviderClass: 'secret-provider-class',
+  ClusterRole: 'cluster-role',
+  ClusterRoleBinding: 'cluster-role-binding',
 };
 
 function itemName(o: { metadata?: { name?: string; namespace?: string } }): string {
@@ -175,9 +178,27 @@ async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[
     });
     return nss.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'Namespace' }) as Obj);
   };
-  // The three kinds are independent: listed together, kept in this order (it orders the prune items).
-  const [sas, spcs, nss] = await Promise.all([serviceAccounts(), providerClasses(), ownNamespaces()]);
-  return [...sas, ...spcs, ...nss];
+  // The kinds are independent: listed together, kept in this order (it orders the prune items).
+  const [sas, spcs, nss, rbac] = await Promise.all([serviceAccounts(), providerClasses(), ownNamespaces(), ownBindingRbac(kube, manifest, selector)]);
+  return [...sas, ...spcs, ...nss, ...rbac];
+}
+
+/**
+ * The ClusterRoles and ClusterRoleBindings of identity bindings this instance applied; listed only
+ * when the manifest uses bindings (a run without them pays no request for them).
+ */
+export async function ownBindingRbac(kube: KubeSession, manifest: Manifest, selector: string): Promise<Obj[]> {
+  if (!manifest.targets.some(usesBinding)) return [];
+  const lists = await Promise.all(
+    (['ClusterRole', 'ClusterRoleBinding'] as const).map(async (kind) => {
+      const l = await kube.objects.list(RBAC_API_VERSION, kind, undefined, undefined, undefined, undefined, undefined, selector).catch((err: unknown) => {
+        if (kubeStatusOf(err) === 403) return { items: [] };
+        throw err;
+      });
+      return l.items.map((i) => ({ ...i, apiVersion: RBAC_API_VERSION, kind }) as Obj);
+    }),
+  );
+  return lists.flat();
 }
 
 function key(o: { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } }): string {

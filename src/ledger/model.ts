@@ -10,8 +10,9 @@ import { LEDGER_PREFIX } from '../names.ts';
 // - `secrets`: the secrets (lower-case names) the instance declares and writes. A secret is pruned or
 //   deleted by clean-up only when no other ledger declares it, and a run knows what it dropped from
 //   its own previous record instead of from tags alone.
-// - `identities`, `credentials`: the managed identities and federated credentials (lower-case ARM
-//   ids) the instance relies on: clean-up removes them only when no other ledger does.
+// - `identities`, `credentials`, `bindings`: the managed identities, federated credentials and AKS
+//   identity bindings (lower-case ARM ids) the instance relies on: clean-up removes them only when
+//   no other ledger does.
 // - `assignments`: the deterministic role-assignment names the grants use. Two manifests granting
 //   one principal the same role at the same scope share one assignment (Azure allows only one).
 // - `policies`: per principal (object id), the access-policy permissions the manifest relies on;
@@ -38,6 +39,8 @@ export interface GrantLedger {
   identities?: string[];
   /** Federated credentials (lower-case ARM ids) the instance relies on; absent when none. */
   credentials?: string[];
+  /** AKS identity bindings (lower-case ARM ids) the instance relies on; absent when none. */
+  bindings?: string[];
   /** Role-assignment names (lower-case GUIDs), sorted. */
   assignments: string[];
   /** Object id (lower-case) -> permissions relied on. */
@@ -99,7 +102,7 @@ export function normalizeLedger(l: Omit<GrantLedger, 'v'> & { v?: number }): Gra
 
 const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
-const LISTS = ['secrets', 'identities', 'credentials'] as const;
+const LISTS = ['secrets', 'identities', 'credentials', 'bindings'] as const;
 const strings = (x: unknown): string[] => (Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : []);
 
 export function encodeLedger(l: GrantLedger): string {
@@ -122,6 +125,7 @@ export function decodeLedger(text: string | undefined): GrantLedger | undefined 
       identities: strings(raw.identities),
       credentials: strings(raw.credentials),
       vaultSecrets: isCount(raw.vaultSecrets) ? raw.vaultSecrets : undefined,
+      bindings: strings(raw.bindings),
     });
   } catch {
     return undefined;
@@ -154,6 +158,8 @@ export interface LedgerClaims {
   /** Identities and federated credentials relied on (absent: kept as recorded). */
   identities?: string[];
   credentials?: string[];
+  /** AKS identity bindings relied on (absent: kept as recorded). */
+  bindings?: string[];
 }
 
 /**
@@ -179,6 +185,7 @@ export function nextLedger(prev: GrantLedger | undefined, claims: LedgerClaims, 
     identities: claims.identities ?? prev?.identities,
     credentials: claims.credentials ?? prev?.credentials,
     vaultSecrets: prev?.vaultSecrets,
+    bindings: claims.bindings ?? prev?.bindings,
   });
 }
 
@@ -196,7 +203,7 @@ export function withVaultSecrets(l: GrantLedger, vaultSecrets: number | undefine
 export function claimsUnchanged(prev: GrantLedger | undefined, next: GrantLedger): boolean {
   if (!prev) return false;
   const a = normalizeLedger(prev);
-  return JSON.stringify([a.assignments, a.policies, a.identities, a.credentials]) === JSON.stringify([next.assignments, next.policies, next.identities, next.credentials]);
+  return JSON.stringify([a.assignments, a.policies, a.identities, a.credentials, a.bindings]) === JSON.stringify([next.assignments, next.policies, next.identities, next.credentials, next.bindings]);
 }
 
 /** Who else relies on what: assignment name -> manifests; `objectId|kind|perm` -> manifests. */
@@ -207,6 +214,7 @@ export interface OtherClaims {
   secrets: Map<string, string[]>;
   identities: Map<string, string[]>;
   credentials: Map<string, string[]>;
+  bindings: Map<string, string[]>;
   /** `objectId|kind|perm` marked added by any ledger (including this manifest's own). */
   added: Set<string>;
 }
@@ -217,7 +225,7 @@ export const permKey = (objectId: string, kind: keyof PolicyPermissions, perm: s
 export const who = (l: GrantLedger): string => (l.manifest ? `${l.manifest} (${l.instance})` : l.instance);
 
 export function otherClaims(ledgers: GrantLedger[], instance: string): OtherClaims {
-  const out: OtherClaims = { assignments: new Map(), permissions: new Map(), secrets: new Map(), identities: new Map(), credentials: new Map(), added: new Set() };
+  const out: OtherClaims = { assignments: new Map(), permissions: new Map(), secrets: new Map(), identities: new Map(), credentials: new Map(), bindings: new Map(), added: new Set() };
   const push = (m: Map<string, string[]>, k: string, v: string): void => {
     m.set(k, [...(m.get(k) ?? []), v]);
   };
@@ -228,6 +236,7 @@ export function otherClaims(ledgers: GrantLedger[], instance: string): OtherClai
     for (const x of l.secrets ?? []) push(out.secrets, x, who(l));
     for (const x of l.identities ?? []) push(out.identities, x, who(l));
     for (const x of l.credentials ?? []) push(out.credentials, x, who(l));
+    for (const x of l.bindings ?? []) push(out.bindings, x, who(l));
     for (const [id, p] of Object.entries(l.policies)) for (const k of KINDS) for (const x of p[k]) push(out.permissions, permKey(id, k, x), who(l));
   }
   return out;

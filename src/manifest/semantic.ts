@@ -10,6 +10,7 @@ import { Suggester } from './suggest.ts';
 import { DEFAULT_GENERATE_LENGTH, DEFAULT_ROLE, DEFAULT_ROLE_WITH_KEYS_OR_CERTS, DNS_SUBDOMAIN, SECRET_KEY, defaultIdentityName, isIsoDateTime, parseDurationSeconds } from './rules.ts';
 import type {
   AccessSpec,
+  Federation,
   GenerateCharset,
   IdentitySpec,
   Manifest,
@@ -59,6 +60,11 @@ function list(v: unknown): unknown[] {
 const OBJECT_TYPES = new Set<ObjectType>(['secret', 'key', 'cert']);
 const CHARSETS = new Set<GenerateCharset>(['alphanumeric', 'base64url', 'hex', 'ascii']);
 const ROTATIONS = new Set<RotationMode>(['restart', 'csi', 'none']);
+const FEDERATIONS = new Set<Federation>(['credential', 'binding']);
+
+function federationOf(v: unknown): Federation | undefined {
+  return FEDERATIONS.has(v as Federation) ? (v as Federation) : undefined;
+}
 const SOURCES = ['from', 'generate', 'existing'] as const;
 const WRITE_ONLY_FIELDS = ['contentType', 'tags', 'expires', 'notBefore', 'adopt'] as const;
 
@@ -278,6 +284,26 @@ function normaliseIdentity(
   return null;
 }
 
+/**
+ * A target's federation: its own, else the default for identities the action federates. An explicit
+ * `binding` on an external or kubelet identity is an error (nothing of it can be bound).
+ */
+function targetFederation(
+  raw: unknown,
+  fallback: Federation | undefined,
+  identity: IdentitySpec | undefined | null,
+  at: FieldPath,
+  fail: (path: FieldPath, message: string, at?: 'key' | 'value') => void,
+): Federation {
+  const own = federationOf(raw);
+  const federates = identity?.mode === 'managed' || identity?.mode === 'existing';
+  if (own === 'binding' && identity && !federates) {
+    fail([...at, 'federation'], `\`binding\` needs a created or existing user-assigned identity (an identity binding names its resource id); this target uses the ${describeIdentity(identity)}`);
+    return 'credential';
+  }
+  return federates ? (own ?? fallback ?? 'credential') : 'credential';
+}
+
 function identityKey(id: IdentitySpec): string | undefined {
   if (id.mode === 'managed' || id.mode === 'existing') {
     return `${(id.subscriptionId ?? '').toLowerCase()}/${id.resourceGroup.toLowerCase()}/${id.name.toLowerCase()}`;
@@ -305,6 +331,7 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
   const clusterName = str(cluster.name);
   const defaultsRg = str(defaults.resourceGroup);
   const defaultsLocation = str(defaults.location);
+  const defaultFederation = federationOf(defaults.federation);
 
   // --- secrets
   const secrets: SecretSpec[] = [];
@@ -377,6 +404,8 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
   const spcNames = new Map<string, number>();
   const syncedSecrets = new Map<string, number>();
   const federated = new Map<string, { name: string; subjects: Set<string> }>();
+  const federationOfIdentity = new Map<string, { federation: Federation; index: number }>();
+  let firstBinding: number | undefined;
   rawTargets.forEach((raw, t) => {
     const at: FieldPath = ['targets', t];
     if (!isMap(raw)) return;
@@ -404,8 +433,24 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
       fail([...at, 'serviceAccount'], `missing required field \`serviceAccount\` (required with a ${identity.mode} identity; only kubelet identities run without one)`, 'key');
     }
 
-    // federation limit
-    if (identity && serviceAccount !== undefined && namespace !== undefined) {
+    // federation: binding only where the action federates (created or existing identities), one way per identity
+    const federation = targetFederation(raw.federation, defaultFederation, identity, at, fail);
+    if (federation === 'binding') firstBinding ??= t;
+    const idKey = identity ? identityKey(identity) : undefined;
+    if (idKey !== undefined) {
+      const prev = federationOfIdentity.get(idKey);
+      if (!prev) federationOfIdentity.set(idKey, { federation, index: t });
+      else if (prev.federation !== federation) {
+        fail(
+          [...at, raw.federation !== undefined ? 'federation' : 'identity'],
+          `identity ${q((identity as { name: string }).name)} is federated by \`${prev.federation}\` in targets[${prev.index}] (line ${ctx.lineOf(['targets', prev.index])}) and by \`${federation}\` here; one identity uses one federation`,
+          'key',
+        );
+      }
+    }
+
+    // federation limit (credentials only: bindings need one AKS-managed credential per identity)
+    if (identity && serviceAccount !== undefined && namespace !== undefined && federation === 'credential') {
       const key = identityKey(identity);
       if (key !== undefined && (identity.mode === 'managed' || identity.mode === 'existing')) {
         const entry = federated.get(key) ?? { name: identity.name, subjects: new Set<string>() };
@@ -416,7 +461,7 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
           if (entry.subjects.size === MAX_FEDERATED_CREDENTIALS + 1) {
             fail(
               [...at, 'serviceAccount'],
-              `identity ${q(entry.name)} would be federated with more than ${MAX_FEDERATED_CREDENTIALS} service accounts (Azure allows at most ${MAX_FEDERATED_CREDENTIALS} federated identity credentials per identity); use another identity for some namespaces`,
+              `identity ${q(entry.name)} would be federated with more than ${MAX_FEDERATED_CREDENTIALS} service accounts (Azure allows at most ${MAX_FEDERATED_CREDENTIALS} federated identity credentials per identity); set \`federation: binding\` (one AKS identity binding per cluster, no limit per identity) or use another identity for some namespaces`,
             );
           }
         }
@@ -576,6 +621,7 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
     };
     if (serviceAccount !== undefined && identity.mode !== 'kubelet') target.serviceAccount = serviceAccount;
     if (syncTo) target.syncTo = syncTo;
+    if (federation === 'binding') target.federation = 'binding';
     targets.push(target);
   });
 
@@ -586,6 +632,11 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
   const rawCleanup = isMap(data.cleanup) ? data.cleanup : undefined;
   if (rawCleanup?.purge === true && rawCleanup.deleteSecrets !== true) {
     fail(['cleanup', 'purge'], '`cleanup.purge: true` requires `cleanup.deleteSecrets: true` (only deleted secrets are purged)', 'key');
+  }
+
+  const clusterRg = str(cluster.resourceGroup);
+  if (firstBinding !== undefined && clusterRg === undefined) {
+    fail(['cluster', 'name'], `\`federation: binding\` (targets[${firstBinding}], line ${ctx.lineOf(['targets', firstBinding])}) needs the AKS cluster's resource group: set \`cluster.resourceGroup\``, 'key');
   }
 
   const vaultName = str(vault.name);
@@ -607,6 +658,10 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
   if (sub !== undefined) manifest.vault.subscriptionId = sub;
   const issuer = str(cluster.oidcIssuer);
   if (issuer !== undefined) manifest.cluster.oidcIssuer = issuer;
+  if (clusterRg !== undefined) manifest.cluster.resourceGroup = clusterRg;
+  const clusterSub = str(cluster.subscriptionId);
+  if (clusterSub !== undefined) manifest.cluster.subscriptionId = clusterSub;
+  if (defaultFederation !== undefined) manifest.identityDefaults.federation = defaultFederation;
   if (defaultsRg !== undefined) manifest.identityDefaults.resourceGroup = defaultsRg;
   if (defaultsLocation !== undefined) manifest.identityDefaults.location = defaultsLocation;
   const cloud = str(data.cloudName);

@@ -26,11 +26,29 @@ export interface ClusterRef {
   name: string;
   /** Service-account issuer URL; read from the cluster's discovery document when absent. */
   oidcIssuer?: string;
+  /** Resource group of the AKS managed cluster: its ARM identity, needed by identity bindings. */
+  resourceGroup?: string;
+  /** Subscription of the AKS managed cluster; defaults to the `subscription-id` input. */
+  subscriptionId?: string;
+}
+
+/**
+ * How a target's service account reaches its identity: `credential`, one federated identity
+ * credential per (cluster, namespace, service account); `binding`, one AKS identity binding per
+ * (cluster, identity) plus Kubernetes RBAC (see docs/identity-bindings.md).
+ */
+export type Federation = 'credential' | 'binding';
+
+/** Whether a target reaches its identity through an AKS identity binding. */
+export function usesBinding(target: Pick<TargetSpec, 'federation'>): boolean {
+  return target.federation === 'binding';
 }
 
 export interface IdentityDefaults {
   resourceGroup?: string;
   location?: string;
+  /** Default `federation` of the targets whose identity the action federates. */
+  federation?: Federation;
   tags: Record<string, string>;
 }
 
@@ -115,6 +133,8 @@ export interface TargetSpec {
   /** Absent for kubelet mode. */
   serviceAccount?: string;
   identity: IdentitySpec;
+  /** Set (to `binding`) only for identity bindings; absent means `credential`, the default. */
+  federation?: 'binding';
   access: AccessSpec;
   secretProviderClass: string;
   objects: MountedObject[];

@@ -8,7 +8,7 @@ import { login, type AzureSession } from '../auth/login.ts';
 import type { KubeSession } from '../kube/client.ts';
 import { parseManifest } from '../manifest/load.ts';
 import { ManifestReadError, readManifestText } from '../manifest/read.ts';
-import { ManifestError, type Manifest, type ManifestDocument } from '../manifest/types.ts';
+import { ManifestError, usesBinding, type Manifest, type ManifestDocument } from '../manifest/types.ts';
 import { PlannedStepError, type PlanItem } from '../plan/types.ts';
 import { planProof, provable } from '../identity/prove-plan.ts';
 import { auditFailure } from '../audit/format.ts';
@@ -118,6 +118,13 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
 
   const planMode = settings.mode === 'plan';
   const azureMode = planMode ? 'plan' : 'apply';
+  if (manifest.targets.some(usesBinding)) {
+    // Identity-binding mounts need the CSIDriver to request the token proxy's audience: checked before anything is written.
+    const problem = await S.bindingAudienceProblem(kube);
+    if (problem && !planMode) throw new Error(problem);
+    if (problem) report.warnings.push(problem);
+  }
+
   // Pods created before this instant cannot hold what this run writes (restart and gate evidence).
   const changedAt = new Date();
   const sync = await section(`Key Vault ${vault.name}`, async () => {
@@ -135,11 +142,11 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   report.plan.push(...sync.items);
   report.secrets = sync.secrets;
 
-  const needsIssuer = manifest.targets.some((t) => t.identity.mode === 'managed' || t.identity.mode === 'existing');
+  const needsIssuer = manifest.targets.some((t) => (t.identity.mode === 'managed' || t.identity.mode === 'existing') && !usesBinding(t));
   const issuer = needsIssuer ? settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await S.readServiceAccountIssuer(kube)) : '';
   report.cluster.issuer = issuer || undefined;
   const ids = await section('Identities, federation and vault access', async () => {
-    const r = await S.ensureIdentities(session, vault, manifest, { mode: azureMode, issuer, ledger });
+    const r = await S.ensureIdentities(session, vault, manifest, { mode: azureMode, issuer, ledger, bindingTimeoutMs: Math.max(1_000, deadline - Date.now()) });
     logPlan('identities', r.items);
     return r;
   });

@@ -6,6 +6,7 @@ export { runCleanup } from '../cleanup/index.ts';
 export { runGate } from '../gate/index.ts';
 export { ensureIdentities, proveAccess } from '../identity/index.ts';
 export { applyKubeObjects } from '../kube/apply.ts';
+export { bindingAudienceProblem } from '../kube/csidriver.ts';
 export { ledgerBook } from '../ledger/store.ts';
 export { connectKube, readServiceAccountIssuer, serviceAccountToken } from '../kube/client.ts';
 export { restartChangedWorkloads } from '../rotate/index.ts';

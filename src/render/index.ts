@@ -1,2 +1,3 @@
 export * from './labels.ts';
 export * from './render.ts';
+export * from './rbac.ts';

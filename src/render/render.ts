@@ -2,6 +2,7 @@
 // createNamespace), workload-identity ServiceAccounts and SecretProviderClasses for the Azure
 // provider of the Secrets Store CSI Driver. Facts only Azure knows (tenant, client ids) are passed
 // in; missing ones become explicit placeholders.
+import { usesBinding } from '../manifest/types.ts';
 import type { IdentitySpec, Manifest, MountedObject, TargetSpec } from '../manifest/types.ts';
 import {
   SECRET_PROVIDER_CLASS_API_VERSION,
@@ -12,6 +13,7 @@ import {
   managedAnnotations,
   managedLabels,
 } from './labels.ts';
+import { renderBindingRbac } from './rbac.ts';
 import { stringifyForKube } from './yaml.ts';
 
 export interface RenderFacts {
@@ -101,6 +103,14 @@ function secretProviderClassObject(manifest: Manifest, target: TargetSpec, facts
   if (id.mode === 'kubelet') {
     parameters.useVMManagedIdentity = 'true';
     if (!id.systemAssigned) parameters.userAssignedIdentityID = id.clientId;
+  } else if (usesBinding(target)) {
+    // Identity binding: the provider exchanges an `api://AKSIdentityBinding` token through the AKS
+    // token proxy; it reads `tenantID` (the spelling it prefers) and `clientID`.
+    delete parameters.tenantId;
+    parameters.tenantID = facts.tenantId ?? TENANT_PLACEHOLDER;
+    parameters.useVMManagedIdentity = 'false';
+    parameters.useAzureTokenProxy = 'true';
+    parameters.clientID = clientIdFor(target, facts);
   } else {
     parameters.useVMManagedIdentity = 'false';
     parameters.clientID = clientIdFor(target, facts);
@@ -145,7 +155,8 @@ function objectKey(o: KubeObject): string {
 
 /**
  * Every object of the manifest, in a stable order: Namespaces first, then per target its
- * ServiceAccount and SecretProviderClass, in manifest order; shared objects appear once.
+ * ServiceAccount and SecretProviderClass, in manifest order (shared objects appear once), then the
+ * RBAC of identity bindings (rbac.ts).
  */
 export function renderAll(manifest: Manifest, facts: RenderFacts = {}): KubeObject[] {
   const namespaces: KubeObject[] = [];
@@ -159,7 +170,7 @@ export function renderAll(manifest: Manifest, facts: RenderFacts = {}): KubeObje
       (o.kind === 'Namespace' ? namespaces : rest).push(o);
     }
   }
-  return [...namespaces, ...rest];
+  return [...namespaces, ...rest, ...renderBindingRbac(manifest, (t) => clientIdFor(t, facts))];
 }
 
 /** Multi-document YAML with sorted keys: the same objects always give the same bytes. */

@@ -217,7 +217,11 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
       target('budget', 'b', name, { identity: { mode: 'existing', name, resourceGroup: 'rg-ids' } }),
     ]);
     await expect(ensureIdentities(session, vault, m, { mode: 'apply', issuer: issuer.url })).rejects.toThrow(IdentityError);
-    await expect(ensureIdentities(session, vault, m, { mode: 'apply', issuer: issuer.url })).rejects.toThrow(/21 federated credentials/);
+    await expect(ensureIdentities(session, vault, m, { mode: 'apply', issuer: issuer.url })).rejects.toThrow(/21 federated credentials.*set `federation: binding`/);
+    // plan warns instead, with the same suggestion
+    const planned = await ensureIdentities(session, vault, m, { mode: 'plan', issuer: issuer.url });
+    expect(planned.warnings.filter((w) => /21 federated credentials/.test(w))).toHaveLength(1);
+    expect(planned.warnings.join('\n')).toContain('set `federation: binding`');
     // (the sandbox stamps a record after answering, so the last set-up write may carry a later time)
     const writes = (await armRequests(since, [name])).filter((x) => isWriteMethod(x.method) && !/federatedIdentityCredentials\/pre-\d+\?/.test(x.path));
     expect(writes).toEqual([]);

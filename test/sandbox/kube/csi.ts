@@ -14,6 +14,8 @@ import { parse as parseYaml } from 'yaml';
 
 export const CSI_DRIVER = 'secrets-store.csi.k8s.io';
 export const TOKEN_AUDIENCE = 'api://AzureADTokenExchange';
+/** The token audience of identity bindings (provider pkg/auth/auth.go IdentityBindingTokenAudience). */
+export const IDENTITY_BINDING_AUDIENCE = 'api://AKSIdentityBinding';
 export const KEYVAULT_RESOURCE = 'https://vault.azure.net';
 export const KEYVAULT_API_VERSION = '7.6';
 const SEPARATOR = '--------------------------------------------------------------------------------';
@@ -90,6 +92,8 @@ export interface MountDeps {
   authorityHost: string;
   /** A token for a managed identity (useVMManagedIdentity), as IMDS would hand it out. */
   managedIdentityToken(clientId: string | undefined, resource: string): Promise<TokenResult>;
+  /** The AKS token proxy of identity bindings (useAzureTokenProxy): token-proxy.ts. */
+  tokenProxy?(clientId: string, tenantId: string, serviceAccountToken: string): Promise<TokenResult>;
   fetch: typeof fetch;
 }
 
@@ -324,9 +328,13 @@ async function providerMount(deps: MountDeps, pod: PodRef, params: Record<string
   let assertion: string | undefined;
   let spClient: { id: string; secret: string } | undefined;
   if (mode === 'AzureTokenProxy') {
-    throw new ProviderError(`failed to build auth config for mode ${mode}: identity binding (useAzureTokenProxy) is not simulated by the sandbox`);
-  }
-  if (clientId && mode === 'None') {
+    // provider provider.go:126-144 (buildAuthConfig) and auth.go:397-413 (parseTokenForAudience)
+    if (!clientId) throw new ProviderError(`failed to build auth config for mode ${mode}: clientID is required for identity binding`);
+    if (!saTokens) throw new ProviderError(`failed to build auth config for mode ${mode}: service account tokens are required for identity binding`);
+    const tokens = JSON.parse(saTokens) as Record<string, { token?: string }>;
+    assertion = tokens[IDENTITY_BINDING_AUDIENCE]?.token;
+    if (!assertion) throw new ProviderError(`failed to build auth config for mode ${mode}: failed to parse service account token for identity binding, error: token for audience ${IDENTITY_BINDING_AUDIENCE} not found`);
+  } else if (clientId && mode === 'None') {
     // provider provider.go:148 + :240, auth.go:40 and :411; auth.go:361/375/378 for the service-principal mode
     if (!saTokens) throw new ProviderError(`failed to build auth config for mode ${mode}: failed to parse workload identity tokens, error: service account tokens not found`);
     const tokens = JSON.parse(saTokens) as Record<string, { token?: string }>;
@@ -363,6 +371,8 @@ async function providerMount(deps: MountDeps, pod: PodRef, params: Record<string
         });
       } else if (mode === 'VMManagedIdentity') {
         tokenPromise = deps.managedIdentityToken((params.userAssignedIdentityID ?? '').trim() || undefined, KEYVAULT_RESOURCE);
+      } else if (mode === 'AzureTokenProxy') {
+        tokenPromise = deps.tokenProxy ? deps.tokenProxy(clientId, tenantId, assertion!) : Promise.resolve({ ok: false, error: 'proxy transport not available: the sandbox runs no token proxy' });
       } else if (assertion) {
         tokenPromise = exchangeAssertion(deps, tenantId, clientId, assertion);
       } else {

@@ -13,6 +13,8 @@ import { caFetch } from './ca-fetch.ts';
 import { handleKubeletControl, startKubeletControl } from './control.ts';
 import { APISERVER_URL, startControlPlane } from './controlplane.ts';
 import { managedIdentityTokenSource } from './imds.ts';
+import { tokenProxySource } from './token-proxy.ts';
+import type { World } from '../azure/world.ts';
 import { Kubelet } from './kubelet.ts';
 
 export { NODE_NAME } from './bootstrap.ts';
@@ -75,6 +77,7 @@ export async function startKube(ctx: SandboxContext): Promise<RunningPart> {
       authorityHost,
       vaultUri: world ? (name) => world.vault(name)?.vaultUri : vaultsThroughControl(ctx.env.AKV_AKS_SANDBOX_CONTROL),
       managedIdentityToken: managedIdentityTokenSource(world),
+      tokenProxy: tokenProxySource(kc, world as World | undefined),
       fetch: caFetch(ensureCa(ctx.pkiDir).cert),
     });
     await kubelet.start();

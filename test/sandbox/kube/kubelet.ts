@@ -99,6 +99,8 @@ export interface KubeletOptions {
   authorityHost: string;
   vaultUri: (name: string) => string | undefined | Promise<string | undefined>;
   managedIdentityToken: (clientId: string | undefined, resource: string) => Promise<TokenResult>;
+  /** The AKS token proxy of identity bindings (token-proxy.ts); absent: useAzureTokenProxy mounts fail. */
+  tokenProxy?: (clientId: string, tenantId: string, serviceAccountToken: string) => Promise<TokenResult>;
   /** fetch for Entra and the vault proxies (default: the global one). */
   fetch?: typeof fetch;
   config?: Partial<KubeletConfig>;
@@ -553,6 +555,7 @@ export class Kubelet {
       vaultUri: this.opts.vaultUri,
       authorityHost: this.opts.authorityHost,
       managedIdentityToken: this.opts.managedIdentityToken,
+      ...(this.opts.tokenProxy ? { tokenProxy: this.opts.tokenProxy } : {}),
       fetch: this.opts.fetch ?? globalThis.fetch,
     };
   }

@@ -94,3 +94,19 @@ describe('otherClaims', () => {
     expect([...c.added]).toEqual([permKey(P, 'secrets', 'get')]);
   });
 });
+
+describe('identity bindings in the ledger', () => {
+  const B = '/subscriptions/S/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/aks-a/identityBindings/akvx';
+  it('records the bindings an instance relies on, canonical and round-tripping, and names them for the others', () => {
+    const mine = nextLedger(undefined, claims({ bindings: [B] }));
+    expect(mine.bindings).toEqual([B.toLowerCase()]);
+    expect(decodeLedger(encodeLedger(mine))).toEqual(mine);
+    expect(claimsUnchanged(mine, nextLedger(mine, claims({ bindings: [B] })))).toBe(true);
+    expect(claimsUnchanged(mine, nextLedger(mine, claims({ bindings: [] })))).toBe(false);
+    expect(otherClaims([mine], 'someone-else').bindings.get(B.toLowerCase())).toEqual(['deploy/akv-aks.yaml (kv-app--c1)']);
+    expect(otherClaims([mine], 'kv-app--c1').bindings.size).toBe(0);
+  });
+  it('leaves ledgers without bindings as they were (no new field)', () => {
+    expect('bindings' in nextLedger(undefined, claims({ bindings: [] }))).toBe(false);
+  });
+});

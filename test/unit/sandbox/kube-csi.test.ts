@@ -254,3 +254,43 @@ describe('texts and parsing', () => {
     expect(secretObjectData({ secretName: 's', type: 'Opaque', data: [{ objectName: 'nope', key: 'k' }] }, files)).toEqual({ ok: false, error: 'file matching objectName nope not found in the pod' });
   });
 });
+
+describe('useAzureTokenProxy (identity bindings)', () => {
+  const proxySpc = (params: Record<string, string> = {}): SecretProviderClassLike =>
+    spc({ useAzureTokenProxy: 'true', clientID: 'cid', tenantID: TENANT, keyvaultName: 'kv-sandbox', objects: OBJECTS, ...params });
+  const world = (): FakeWorld => ({ secrets: { 'db-password': okSecret('db-password', 'v1'), 'api-key': okSecret('api-key', 'v2') }, calls: [], tokenForms: [] });
+
+  it('sends the api://AKSIdentityBinding token to the token proxy, never to Entra', async () => {
+    const w = world();
+    const seen: string[] = [];
+    const out = await mountVolume(
+      deps(w, { tokenAudiences: async () => ['api://AzureADTokenExchange', 'api://AKSIdentityBinding'], tokenProxy: async (clientId, tenantId, token) => (seen.push(`${clientId} ${tenantId} ${token}`), { ok: true, token: 'kv-token' }) }, proxySpc()),
+      POD,
+      VOLUME,
+    );
+    expect(out.ok).toBe(true);
+    expect(seen).toEqual([`cid ${TENANT} sa-token-for-web-1-api://AKSIdentityBinding`]);
+    expect(w.tokenForms).toEqual([]);
+  });
+
+  it('words a missing audience and a missing clientID as the provider does', async () => {
+    const noAudience = await mountVolume(deps(world(), {}, proxySpc()), POD, VOLUME);
+    expect(noAudience.ok).toBe(false);
+    expect(!noAudience.ok && noAudience.message).toContain(
+      'failed to build auth config for mode AzureTokenProxy: failed to parse service account token for identity binding, error: token for audience api://AKSIdentityBinding not found',
+    );
+    const noClient = await mountVolume(deps(world(), { tokenAudiences: async () => ['api://AKSIdentityBinding'] }, proxySpc({ clientID: '' })), POD, VOLUME);
+    expect(!noClient.ok && noClient.message).toContain('failed to build auth config for mode AzureTokenProxy: clientID is required for identity binding');
+    const both = await mountVolume(deps(world(), {}, proxySpc({ useVMManagedIdentity: 'true' })), POD, VOLUME);
+    expect(!both.ok && both.message).toContain('only one identity mode can be enabled at a time: usePodIdentity, useVMManagedIdentity, or useAzureTokenProxy');
+  });
+
+  it('reports the proxy refusal inside the object error, as the provider wraps it', async () => {
+    const refused = await mountVolume(
+      deps(world(), { tokenAudiences: async () => ['api://AKSIdentityBinding'], tokenProxy: async () => ({ ok: false, error: 'ClientAssertionCredential authentication failed. ... not allowed to use-managed-identity cid' }) }, proxySpc()),
+      POD,
+      VOLUME,
+    );
+    expect(!refused.ok && refused.message).toContain('failed to get objectType:secret, objectName:db-password, objectVersion:: ClientAssertionCredential authentication failed. ... not allowed to use-managed-identity cid');
+  });
+});

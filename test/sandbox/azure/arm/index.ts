@@ -10,11 +10,12 @@ import { authorizationRoute } from './authorization.ts';
 import { ArmThrottle, armError } from './common.ts';
 import type { ArmContext, ArmRoute } from './common.ts';
 import { keyVaultRoute } from './keyvault.ts';
+import { aksControl, aksRoute } from './aks.ts';
 import { msiRoute } from './msi.ts';
 import { metadataEndpoints, resourcesRoute } from './resources.ts';
 
 export const ARM_AUDIENCES = ['https://management.azure.com/', 'https://management.core.windows.net/'];
-const ROUTES: ArmRoute[] = [msiRoute, authorizationRoute, keyVaultRoute, resourcesRoute];
+const ROUTES: ArmRoute[] = [msiRoute, authorizationRoute, keyVaultRoute, aksRoute, resourcesRoute];
 
 function unauthorized(code: string, message: string): Reply {
   return armError(401, code, message, {
@@ -122,6 +123,7 @@ export class Arm {
 export function startArm(world: World, cert: CertPaths, log: (m: string) => void): Promise<RunningServer> {
   const arm = new Arm(world);
   world.onReset(() => arm.throttle.reset());
+  world.registerControlRoute('*', '/aks/', (req) => aksControl(world, req));
   return startHttpsService({
     service: 'arm',
     world,
