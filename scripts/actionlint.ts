@@ -35,7 +35,12 @@ function workflowFiles(): string[] {
   for (const dir of ['.github/workflows', 'workflows-examples']) {
     const abs = join(root, dir);
     if (!existsSync(abs)) continue;
-    out.push(...readdirSync(abs).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(dir, f)));
+    out.push(
+      ...readdirSync(abs)
+        .filter((f) => /\.ya?ml$/.test(f))
+        .sort()
+        .map((f) => join(dir, f)),
+    );
   }
   return out;
 }

@@ -75,9 +75,7 @@ if (process.argv.includes('--check')) {
   const committed = join(root, 'dist');
   const a = listFiles(committed);
   const b = listFiles(fresh);
-  const differing = [...new Set([...a, ...b])].filter(
-    (f) => !a.includes(f) || !b.includes(f) || !readFileSync(join(committed, f)).equals(readFileSync(join(fresh, f))),
-  );
+  const differing = [...new Set([...a, ...b])].filter((f) => !a.includes(f) || !b.includes(f) || !readFileSync(join(committed, f)).equals(readFileSync(join(fresh, f))));
   rmSync(fresh, { recursive: true, force: true });
   if (differing.length) {
     console.error(`dist/ is stale: ${differing.join(', ')} differ from a fresh build. Run: npm run build, and commit dist/.`);

@@ -17,23 +17,17 @@ interface ActionFile {
   outputs?: Record<string, ActionIo>;
 }
 
-const cell = (s: string | undefined): string => (s ?? '').replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').trim();
+const cell = (s: string | undefined): string =>
+  (s ?? '')
+    .replace(/\|/g, '\\|')
+    .replace(/\s*\n\s*/g, ' ')
+    .trim();
 
 function ioTables(file: string): string {
   const action = parse(readFileSync(join(root, file), 'utf8')) as ActionFile;
-  const inputs = Object.entries(action.inputs ?? {}).map(
-    ([name, i]) => `| \`${name}\` | ${i.default !== undefined ? `\`${i.default}\`` : ''} | ${cell(i.description)} |`,
-  );
+  const inputs = Object.entries(action.inputs ?? {}).map(([name, i]) => `| \`${name}\` | ${i.default !== undefined ? `\`${i.default}\`` : ''} | ${cell(i.description)} |`);
   const outputs = Object.entries(action.outputs ?? {}).map(([name, o]) => `| \`${name}\` | ${cell(o.description)} |`);
-  return [
-    '| Input | Default | Description |',
-    '| --- | --- | --- |',
-    ...inputs,
-    '',
-    '| Output | Description |',
-    '| --- | --- |',
-    ...outputs,
-  ].join('\n');
+  return ['| Input | Default | Description |', '| --- | --- | --- |', ...inputs, '', '| Output | Description |', '| --- | --- |', ...outputs].join('\n');
 }
 
 interface Schema {
@@ -66,7 +60,7 @@ function manifestReference(): string {
     if (d.const !== undefined) return `\`${String(d.const)}\``;
     if (d.type === 'array' && d.items) return `list of ${typeOf(d.items)}`;
     if (d.oneOf || d.anyOf) return (d.oneOf ?? d.anyOf)!.map(typeOf).join(' or ');
-    return Array.isArray(d.type) ? d.type.join(' or ') : d.type ?? 'object';
+    return Array.isArray(d.type) ? d.type.join(' or ') : (d.type ?? 'object');
   };
   const rows: string[] = [];
   const walk = (s: Schema, path: string, seen: Set<Schema>): void => {

@@ -6,9 +6,8 @@ import { trustBundle } from '../test/sandbox/pki.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const trust = trustBundle(join(root, '.sandbox', 'pki'));
-const result = spawnSync(
-  process.execPath,
-  ['--experimental-vm-modules', '--no-warnings=ExperimentalWarning', join(root, 'node_modules', 'jest', 'bin', 'jest.js'), ...process.argv.slice(2)],
-  { stdio: 'inherit', env: { ...process.env, NODE_EXTRA_CA_CERTS: trust } },
-);
+const result = spawnSync(process.execPath, ['--experimental-vm-modules', '--no-warnings=ExperimentalWarning', join(root, 'node_modules', 'jest', 'bin', 'jest.js'), ...process.argv.slice(2)], {
+  stdio: 'inherit',
+  env: { ...process.env, NODE_EXTRA_CA_CERTS: trust },
+});
 process.exit(result.status ?? 1);

@@ -74,7 +74,7 @@ function textInput(name: string, fallback: string, pattern?: RegExp, rule?: stri
 function guidInput(name: string, required: boolean, fallbackEnv: string | undefined): string {
   const value = core.getInput(name) || fallbackEnv || '';
   if (!value) {
-    if (required) throw new InputError(name, 'is required (the same value as azure/login\'s input of that name)');
+    if (required) throw new InputError(name, "is required (the same value as azure/login's input of that name)");
     return '';
   }
   if (!/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(value)) {

@@ -96,7 +96,12 @@ function secretFindings(manifest: Manifest, spec: SecretSpec, facts: AuditFacts)
   }
   const out: Finding[] = [];
   if (live.enabled === false) {
-    out.push({ kind: 'secret-disabled', object: spec.name, message: 'its current version is disabled: pods cannot mount it', fix: existing ? 'enable the current version in the vault, or set a new one' : 'run `mode: apply`: it writes a new enabled version' });
+    out.push({
+      kind: 'secret-disabled',
+      object: spec.name,
+      message: 'its current version is disabled: pods cannot mount it',
+      fix: existing ? 'enable the current version in the vault, or set a new one' : 'run `mode: apply`: it writes a new enabled version',
+    });
   }
   out.push(...expiryFindings(manifest, spec, live, facts.now));
   if (!existing) out.push(...outsideChange(manifest, spec, live, facts.secrets.index));
@@ -129,18 +134,37 @@ function expiryFindings(manifest: Manifest, spec: SecretSpec, live: LiveSecret, 
 /** A current version the action did not write: no owner tag, or (for this instance's secrets) not the version its index recorded. */
 function outsideChange(manifest: Manifest, spec: SecretSpec, live: LiveSecret, index: Map<string, IndexEntry> | undefined): Finding[] {
   if (!isOwned(live.tags)) {
-    return [{ kind: 'secret-changed-outside', object: spec.name, message: 'its current version carries no `managed-by: akv-aks-action` tag: it was written outside the action', fix: 'if the new value is wanted, declare the secret `existing` (or set `adopt: true` and apply); otherwise apply with `adopt: true` to write the manifest\'s value back' }];
+    return [
+      {
+        kind: 'secret-changed-outside',
+        object: spec.name,
+        message: 'its current version carries no `managed-by: akv-aks-action` tag: it was written outside the action',
+        fix: "if the new value is wanted, declare the secret `existing` (or set `adopt: true` and apply); otherwise apply with `adopt: true` to write the manifest's value back",
+      },
+    ];
   }
   const entry = index?.get(lower(spec.name));
   if (live.tags[TAG_INSTANCE] !== manifest.instance.key || !entry || entryMatches(entry, live)) return [];
-  return [{ kind: 'secret-changed-outside', object: spec.name, message: 'its current version or properties differ from what this manifest\'s runs last wrote (the version index)', fix: 'find who changed it in the vault\'s logs; `mode: apply` restores what the manifest declares' }];
+  return [
+    {
+      kind: 'secret-changed-outside',
+      object: spec.name,
+      message: "its current version or properties differ from what this manifest's runs last wrote (the version index)",
+      fix: "find who changed it in the vault's logs; `mode: apply` restores what the manifest declares",
+    },
+  ];
 }
 
 function rotationOverdue(spec: SecretSpec, live: LiveSecret, now: Date): Finding | undefined {
   if (spec.source.kind !== 'generate' || spec.source.rotateAfterSeconds === undefined || !live.createdOn) return undefined;
   const ageS = (now.getTime() - live.createdOn.getTime()) / 1000;
   if (ageS < spec.source.rotateAfterSeconds) return undefined;
-  return { kind: 'rotation-overdue', object: spec.name, message: `generated ${days(ageS)} ago, past its rotateAfter of ${days(spec.source.rotateAfterSeconds)}`, fix: 'run `mode: rotate` (on a schedule: workflows-examples/scheduled-rotation.yml)' };
+  return {
+    kind: 'rotation-overdue',
+    object: spec.name,
+    message: `generated ${days(ageS)} ago, past its rotateAfter of ${days(spec.source.rotateAfterSeconds)}`,
+    fix: 'run `mode: rotate` (on a schedule: workflows-examples/scheduled-rotation.yml)',
+  };
 }
 
 // ---- identities, federated credentials, grants ----------------------------------------------
@@ -180,7 +204,13 @@ function identityFindings(manifest: Manifest, az: AzureFacts, g: IdentityFound):
   const wanted = az.issuer ? wantedCredentials(manifest, group, az.issuer) : [];
   for (const item of planFederation(group.display, g.credentials, wanted).items) {
     if (item.action === 'unchanged') continue;
-    out.push({ kind: 'credential-missing', object: item.name, namespace: item.namespace, message: item.action === 'create' ? `no federated credential for ${item.reason ?? 'the service account'}` : `federated credential differs: ${item.reason ?? ''}`, fix: 'run `mode: apply`: it writes the credential' });
+    out.push({
+      kind: 'credential-missing',
+      object: item.name,
+      namespace: item.namespace,
+      message: item.action === 'create' ? `no federated credential for ${item.reason ?? 'the service account'}` : `federated credential differs: ${item.reason ?? ''}`,
+      fix: 'run `mode: apply`: it writes the credential',
+    });
   }
   out.push(...(az.vault.rbac ? rbacFindings(az, g, group.display, namespace) : policyFindings(az, g, group.display, namespace)));
   return out;
@@ -218,7 +248,13 @@ function rbacFindings(az: AzureFacts, g: IdentityFound, label: string, namespace
     const role = az.roles.byGuid.get(guidOf(a.roleDefinitionId));
     const name = `${role?.name ?? guidOf(a.roleDefinitionId)} for ${label} at ${shortScope(a.scope)}`;
     if (recorded.has(lower(a.name)) && !wantedNames.has(lower(a.name))) {
-      out.push({ kind: 'grant-extra', object: name, namespace, message: `role assignment the manifest no longer asks for: ${name}`, fix: 'run `mode: apply` with `prune: true`, or `mode: cleanup`; or delete the assignment' });
+      out.push({
+        kind: 'grant-extra',
+        object: name,
+        namespace,
+        message: `role assignment the manifest no longer asks for: ${name}`,
+        fix: 'run `mode: apply` with `prune: true`, or `mode: cleanup`; or delete the assignment',
+      });
       continue;
     }
     out.push(...tooWide(wanted, a, role, name, namespace));
@@ -226,17 +262,35 @@ function rbacFindings(az: AzureFacts, g: IdentityFound, label: string, namespace
   return out;
 }
 
-function tooWide(wanted: readonly WantedGrant[], a: IdentityFound['roleAssignments'][number], role: { name: string; permissions: RoleRights[] } | undefined, name: string, namespace?: string): Finding[] {
+function tooWide(
+  wanted: readonly WantedGrant[],
+  a: IdentityFound['roleAssignments'][number],
+  role: { name: string; permissions: RoleRights[] } | undefined,
+  name: string,
+  namespace?: string,
+): Finding[] {
   const covered = wanted.filter((w) => scopeCovers(a.scope, w.scope));
   const out: Finding[] = [];
   // Wider: it covers a declared scope from above (a vault grant for per-object access, a resource group's...).
   if (covered.length && covered.every((w) => normalizeScope(w.scope) !== normalizeScope(a.scope))) {
     const asked = wanted.length ? [...new Set(wanted.map((w) => shortScope(w.scope)))].join(', ') : 'none';
-    out.push({ kind: 'grant-too-wide', object: name, namespace, message: `granted at ${shortScope(a.scope)}, wider than the manifest asks (${asked})`, fix: 'delete this assignment; `mode: apply` grants exactly the declared scopes' });
+    out.push({
+      kind: 'grant-too-wide',
+      object: name,
+      namespace,
+      message: `granted at ${shortScope(a.scope)}, wider than the manifest asks (${asked})`,
+      fix: 'delete this assignment; `mode: apply` grants exactly the declared scopes',
+    });
   }
   const extra = role ? moreThanRead(role.permissions) : [];
   if (extra.length) {
-    out.push({ kind: 'grant-too-wide', object: name, namespace, message: `role ${role?.name ?? ''} allows more than reading: ${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''}`, fix: 'replace it with a read-only role (Key Vault Secrets User, or Key Vault Certificate User for keys and certificates)' });
+    out.push({
+      kind: 'grant-too-wide',
+      object: name,
+      namespace,
+      message: `role ${role?.name ?? ''} allows more than reading: ${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''}`,
+      fix: 'replace it with a read-only role (Key Vault Secrets User, or Key Vault Certificate User for keys and certificates)',
+    });
   }
   return out;
 }
@@ -250,12 +304,22 @@ function policyFindings(az: AzureFacts, g: IdentityFound, label: string, namespa
   const missing = permsText(state.missing);
   if (missing) out.push({ kind: 'grant-missing', object: `${az.vault.name} for ${label}`, namespace, message: `access policy lacks ${missing}`, fix: 'run `mode: apply`: it adds the permissions' });
   const extra = permsText(extraPermissions(az.vault.accessPolicies ?? [], tenant, g.principalId, wanted));
-  if (extra) out.push({ kind: 'grant-too-wide', object: `${az.vault.name} for ${label}`, namespace, message: `access policy grants more than the manifest asks: ${extra}`, fix: 'remove those permissions from the access policy (the CSI provider needs only get)' });
+  if (extra)
+    out.push({
+      kind: 'grant-too-wide',
+      object: `${az.vault.name} for ${label}`,
+      namespace,
+      message: `access policy grants more than the manifest asks: ${extra}`,
+      fix: 'remove those permissions from the access policy (the CSI provider needs only get)',
+    });
   return out;
 }
 
 function permsText(p: PolicyPermissions): string {
-  return (['secrets', 'keys', 'certificates'] as const).filter((k) => p[k].length).map((k) => `${k}: ${p[k].join(',')}`).join('; ');
+  return (['secrets', 'keys', 'certificates'] as const)
+    .filter((k) => p[k].length)
+    .map((k) => `${k}: ${p[k].join(',')}`)
+    .join('; ');
 }
 
 function extraPermissions(policies: NonNullable<VaultInfo['accessPolicies']>, tenantId: string, objectId: string, wanted: PolicyPermissions): PolicyPermissions {
@@ -270,10 +334,12 @@ function ledgerExtras(manifest: Manifest, az: AzureFacts): Finding[] {
   const out: Finding[] = [];
   const fix = 'run `mode: apply` with `prune: true` or `mode: cleanup`, or delete it (another manifest relying on it keeps it)';
   for (const id of az.ledger.identities ?? []) {
-    if (!declared.has(id) && az.stillExisting.has(id)) out.push({ kind: 'identity-extra', object: id.split('/').pop() ?? id, message: `identity ${id} is recorded by this manifest but no longer declared`, fix });
+    if (!declared.has(id) && az.stillExisting.has(id))
+      out.push({ kind: 'identity-extra', object: id.split('/').pop() ?? id, message: `identity ${id} is recorded by this manifest but no longer declared`, fix });
   }
   for (const c of az.ledger.credentials ?? []) {
-    if (!declared.has(c) && az.stillExisting.has(c)) out.push({ kind: 'credential-extra', object: c.split('/userassignedidentities/').pop() ?? c, message: `federated credential ${c} is recorded by this manifest but no longer wanted`, fix });
+    if (!declared.has(c) && az.stillExisting.has(c))
+      out.push({ kind: 'credential-extra', object: c.split('/userassignedidentities/').pop() ?? c, message: `federated credential ${c} is recorded by this manifest but no longer wanted`, fix });
   }
   return out;
 }
@@ -284,7 +350,11 @@ export const objectKeyOf = (o: { kind?: string; metadata?: { name?: string; name
 
 function stable(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   return JSON.stringify(v) ?? 'undefined';
 }
 
@@ -311,14 +381,20 @@ function objectFindings(kube: KubeFacts): Finding[] {
     const live = kube.live.get(objectKeyOf(d));
     const paths = live ? driftPaths(d, live) : [];
     if (live && !paths.length) continue;
-    out.push({ kind, object, namespace: d.metadata.namespace, message: live ? `${d.kind} differs from the render at ${paths.join(', ')}` : `${d.kind} is missing`, fix: 'run `mode: apply`: it applies the rendered object' });
+    out.push({
+      kind,
+      object,
+      namespace: d.metadata.namespace,
+      message: live ? `${d.kind} differs from the render at ${paths.join(', ')}` : `${d.kind} is missing`,
+      fix: 'run `mode: apply`: it applies the rendered object',
+    });
   }
   return out;
 }
 
 const podFix: Record<TargetSpec['rotation'], string> = {
   restart: 'run `mode: apply`: it restarts the workload',
-  csi: 'wait for the driver\'s rotation poll, or restart the workload',
+  csi: "wait for the driver's rotation poll, or restart the workload",
   none: 'restart the workload (`kubectl rollout restart`)',
 };
 
@@ -327,7 +403,13 @@ function podFindings(workloads: readonly WorkloadObservation[], versions: Mounte
   for (const w of workloads) {
     for (const c of w.consumed) {
       if (c.subPathMounts.length && c.target.rotation !== 'restart') {
-        out.push({ kind: 'subpath-mount', object: `${w.ref.kind} ${w.ref.namespace}/${w.ref.name}`, namespace: w.ref.namespace, message: `mounts ${c.target.secretProviderClass} through subPath (${c.subPathMounts.join(', ')}): subPath files never rotate in place, and rotation is ${c.target.rotation}`, fix: 'mount the volume without subPath, or set `rotation: restart`' });
+        out.push({
+          kind: 'subpath-mount',
+          object: `${w.ref.kind} ${w.ref.namespace}/${w.ref.name}`,
+          namespace: w.ref.namespace,
+          message: `mounts ${c.target.secretProviderClass} through subPath (${c.subPathMounts.join(', ')}): subPath files never rotate in place, and rotation is ${c.target.rotation}`,
+          fix: 'mount the volume without subPath, or set `rotation: restart`',
+        });
       }
       if (!c.ways.includes('csi')) continue;
       for (const pod of w.pods) {
@@ -337,7 +419,14 @@ function podFindings(workloads: readonly WorkloadObservation[], versions: Mounte
           const have = mounted?.get(objectId(o));
           return want !== undefined && have !== undefined && have !== want;
         });
-        if (stale.length) out.push({ kind: 'pod-stale', object: `${w.ref.namespace}/${pod.name}`, namespace: w.ref.namespace, message: `mounts an older version than the vault's of ${stale.map((o) => o.secret).join(', ')}`, fix: podFix[c.target.rotation] });
+        if (stale.length)
+          out.push({
+            kind: 'pod-stale',
+            object: `${w.ref.namespace}/${pod.name}`,
+            namespace: w.ref.namespace,
+            message: `mounts an older version than the vault's of ${stale.map((o) => o.secret).join(', ')}`,
+            fix: podFix[c.target.rotation],
+          });
       }
     }
   }

@@ -46,8 +46,8 @@ async function unlessForbidden<T>(what: string, skipped: string[], read: () => P
 async function collect(session: AzureSession, vault: VaultInfo, kube: KubeSession, manifest: Manifest, opts: AuditOptions, skipped: string[]): Promise<AuditFacts> {
   const state = await readVaultForAudit(session, vault, manifest);
   if (!state.index) core.info('version index: none readable for this manifest: changes outside the action are told by the tags alone');
-  const ledger: GrantLedger | undefined = await unlessForbidden('this manifest\'s ledger (extra identities, credentials and grants)', skipped, () => opts.ledger.own());
-  if (!opts.issuer) skipped.push('federated credentials (the cluster\'s issuer is unknown: set the `oidc-issuer` input)');
+  const ledger: GrantLedger | undefined = await unlessForbidden("this manifest's ledger (extra identities, credentials and grants)", skipped, () => opts.ledger.own());
+  if (!opts.issuer) skipped.push("federated credentials (the cluster's issuer is unknown: set the `oidc-issuer` input)");
   const azure = await unlessForbidden('identities, federated credentials and role assignments (ARM)', skipped, () => readAzureFacts(session, vault, manifest, opts.issuer, ledger));
   const kubeFacts = await readKubeFacts(kube, manifest, { tenantId: opts.tenantId, cloudName: opts.cloudName, clientIds: clientIdsOf(azure?.identities ?? []) });
   return { now: opts.now ?? new Date(), secrets: { live: state.live, index: state.index, missingKeys: state.missingKeys }, versions: indexVersions(state.secrets), azure, kube: kubeFacts };

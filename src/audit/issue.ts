@@ -21,17 +21,16 @@ export interface FoundIssue {
   html_url?: string;
 }
 
-export type IssueDecision =
-  | { op: 'create' }
-  | { op: 'update'; number: number; reopen: boolean }
-  | { op: 'close'; number: number }
-  | { op: 'none'; number?: number };
+export type IssueDecision = { op: 'create' } | { op: 'update'; number: number; reopen: boolean } | { op: 'close'; number: number } | { op: 'none'; number?: number };
 
 /** What to do with the instance's issue: `found` are those carrying its marker (any state). */
 export function decideIssue(found: readonly FoundIssue[], want: { title: string; body: string; clean: boolean }): { decision: IssueDecision; duplicates: number[] } {
   const sorted = [...found].sort((a, b) => a.number - b.number);
   const keep = sorted[0];
-  const duplicates = sorted.slice(1).filter((i) => i.state === 'open').map((i) => i.number);
+  const duplicates = sorted
+    .slice(1)
+    .filter((i) => i.state === 'open')
+    .map((i) => i.number);
   if (want.clean) return { decision: keep?.state === 'open' ? { op: 'close', number: keep.number } : { op: 'none', number: keep?.number }, duplicates };
   if (!keep) return { decision: { op: 'create' }, duplicates };
   if (keep.state === 'closed') return { decision: { op: 'update', number: keep.number, reopen: true }, duplicates };

@@ -9,7 +9,6 @@ import { audienceText, decodeJwtClaims } from './jwt.ts';
 import { cachedCredential, reuseRecentAssertion } from './token-cache.ts';
 import { TOKEN_EXCHANGE_AUDIENCE } from '../names.ts';
 
-
 export interface AzureSession {
   credential: TokenCredential;
   cloud: Cloud;
@@ -18,14 +17,7 @@ export interface AzureSession {
   clientId: string;
 }
 
-export type LoginErrorKind =
-  | 'missing-id-token-permission'
-  | 'no-matching-federated-credential'
-  | 'assertion-expired'
-  | 'unknown-client'
-  | 'unknown-tenant'
-  | 'invalid-input'
-  | 'other';
+export type LoginErrorKind = 'missing-id-token-permission' | 'no-matching-federated-credential' | 'assertion-expired' | 'unknown-client' | 'unknown-tenant' | 'invalid-input' | 'other';
 
 export class LoginError extends Error {
   readonly kind: LoginErrorKind;
@@ -55,17 +47,13 @@ export function suggestedCredentialName(subject: string): string {
 }
 
 /** The diagnosis of a failed login, from the error and the claims of the last GitHub token presented. */
-export function diagnoseLoginError(
-  e: unknown,
-  ctx: { clientId: string; tenantId: string; audience: string; lastAssertion?: string },
-): LoginError {
+export function diagnoseLoginError(e: unknown, ctx: { clientId: string; tenantId: string; audience: string; lastAssertion?: string }): LoginError {
   if (e instanceof LoginError) return e;
   const msg = messageOf(e);
   if (/ACTIONS_ID_TOKEN_REQUEST_(URL|TOKEN)/.test(msg)) {
     return new LoginError(
       'missing-id-token-permission',
-      'Cannot request a GitHub OIDC token: the job lacks the `id-token: write` permission. Add to the workflow (or job):\n' +
-        'permissions:\n  id-token: write\n  contents: read',
+      'Cannot request a GitHub OIDC token: the job lacks the `id-token: write` permission. Add to the workflow (or job):\n' + 'permissions:\n  id-token: write\n  contents: read',
       undefined,
       e,
     );
@@ -92,7 +80,12 @@ export function diagnoseLoginError(
     return new LoginError('assertion-expired', 'The GitHub token presented to Microsoft Entra was outside its validity window (AADSTS700024); check the runner clock.', presented, e);
   }
   if (codes.includes('AADSTS700016') || codes.includes('unauthorized_client')) {
-    return new LoginError('unknown-client', `Microsoft Entra does not know client-id ${ctx.clientId} in tenant ${ctx.tenantId} (AADSTS700016); check the client-id and tenant-id inputs.`, presented, e);
+    return new LoginError(
+      'unknown-client',
+      `Microsoft Entra does not know client-id ${ctx.clientId} in tenant ${ctx.tenantId} (AADSTS700016); check the client-id and tenant-id inputs.`,
+      presented,
+      e,
+    );
   }
   if (codes.includes('AADSTS90002') || codes.includes('AADSTS900023')) {
     return new LoginError('unknown-tenant', `Tenant ${ctx.tenantId} was not found (${codes.filter((c) => c.startsWith('AADSTS')).join(', ')}); check the tenant-id input.`, presented, e);
@@ -162,7 +155,10 @@ export function githubAssertion(opts: OidcOptions): GithubAssertion {
  * largest part of the start) is loaded here, not at start, so the GitHub ID-token request can go
  * out while it loads.
  */
-export async function githubOidcCredential(opts: OidcOptions, source: GithubAssertion = githubAssertion(opts)): Promise<{ credential: ClientAssertionCredential; lastAssertion: () => string | undefined }> {
+export async function githubOidcCredential(
+  opts: OidcOptions,
+  source: GithubAssertion = githubAssertion(opts),
+): Promise<{ credential: ClientAssertionCredential; lastAssertion: () => string | undefined }> {
   const { ClientAssertionCredential: Credential } = await import('@azure/identity');
   const credential = new Credential(opts.tenantId, opts.clientId, source.assertion, {
     authorityHost: opts.cloud.authorityHost,

@@ -59,7 +59,7 @@ export function planBindingCleanup(input: BindingCleanupInput): CleanupStep[] {
     const label = `${cluster}/${name}`;
     const live = input.bindings?.find((b) => b.name === name);
     if (!input.bindings) {
-      steps.push({ item: { kind: 'identity-binding', name: label, action: 'keep', reason: 'the cluster\'s identity bindings could not be read' } });
+      steps.push({ item: { kind: 'identity-binding', name: label, action: 'keep', reason: "the cluster's identity bindings could not be read" } });
       continue;
     }
     if (!live) continue;
@@ -68,7 +68,10 @@ export function planBindingCleanup(input: BindingCleanupInput): CleanupStep[] {
       steps.push({ item: { kind: 'identity-binding', name: label, action: 'keep', reason: `still relied on by ${relying.join(', ')}` } });
       continue;
     }
-    steps.push({ item: { kind: 'identity-binding', name: label, action: 'delete', reason: `binds ${identity}; AKS keeps its credential aks-identity-binding while another binding of the identity remains` }, op: { kind: 'identity-binding', clusterId: input.clusterId, name } });
+    steps.push({
+      item: { kind: 'identity-binding', name: label, action: 'delete', reason: `binds ${identity}; AKS keeps its credential aks-identity-binding while another binding of the identity remains` },
+      op: { kind: 'identity-binding', clusterId: input.clusterId, name },
+    });
   }
   return steps;
 }

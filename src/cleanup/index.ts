@@ -55,7 +55,6 @@ export class CleanupError extends PlannedStepError {
   }
 }
 
-
 type Obj = KubernetesObject & { metadata?: KubernetesObject['metadata'] & { managedFields?: V1ManagedFieldsEntry[]; deletionTimestamp?: unknown } };
 
 function toFound(kind: KubeKind, o: Obj): KubeFound {
@@ -138,9 +137,8 @@ export async function readKubeState(kube: KubeSession, manifest: Manifest): Prom
       if (d.kind === 'Namespace') o = (await readOrUndefined(() => kube.core.readNamespace({ name: d.name }))) as Obj | undefined;
       else if (d.kind === 'ServiceAccount') o = (await readOrUndefined(() => kube.core.readNamespacedServiceAccount({ name: d.name, namespace: d.namespace ?? '' }))) as Obj | undefined;
       else {
-        o = (await readOrUndefined(() =>
-          kube.custom.getNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace: d.namespace ?? '', plural: SPC_PLURAL, name: d.name }),
-        )) as Obj | undefined;
+        o = (await readOrUndefined(() => kube.custom.getNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace: d.namespace ?? '', plural: SPC_PLURAL, name: d.name }))) as
+          Obj | undefined;
       }
     } catch (err) {
       throw new Error(`cannot read ${d.kind} ${d.namespace ? `${d.namespace}/` : ''}${d.name}: ${errorSummary(err)}`);
@@ -363,9 +361,13 @@ async function execute(x: Executors, op: CleanupOp): Promise<void> {
     }
     case 'secret': {
       if (op.alreadyDeleted) {
-        await retryWhile(() => x.gw.limiter.run('write', () => x.gw.client.purgeDeletedSecret(op.name)), (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatusOf(e) === 409, {
-          timeoutMs: CLEANUP_PROPAGATION_MS,
-        });
+        await retryWhile(
+          () => x.gw.limiter.run('write', () => x.gw.client.purgeDeletedSecret(op.name)),
+          (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatusOf(e) === 409,
+          {
+            timeoutMs: CLEANUP_PROPAGATION_MS,
+          },
+        );
         return;
       }
       try {
@@ -385,16 +387,19 @@ export async function planCleanupRun(session: AzureSession, vault: VaultInfo, ku
   const secrets = await readSecrets(vaultGateway(session, vault), vault, manifest);
   const ledgers = await readLedgers(opts.ledger ?? ledgerBook(session, vault, manifest.instance));
   const bindingSteps = planBindingCleanup({ ...(await readBindingState(session, kube, manifest)), manifest, subscriptionId: session.subscriptionId, ledgers });
-  return withBindingSteps(planCleanup({
-    ledgers,
-    manifest,
-    vault: { id: vault.id, name: vault.name, rbac: vault.rbac, tenantId: vault.tenantId || session.tenantId, accessPolicies: vault.accessPolicies },
-    kube: kubeState,
-    identities,
-    secrets,
-    issuer: opts.issuer || undefined,
-    roleNames,
-  }), bindingSteps);
+  return withBindingSteps(
+    planCleanup({
+      ledgers,
+      manifest,
+      vault: { id: vault.id, name: vault.name, rbac: vault.rbac, tenantId: vault.tenantId || session.tenantId, accessPolicies: vault.accessPolicies },
+      kube: kubeState,
+      identities,
+      secrets,
+      issuer: opts.issuer || undefined,
+      roleNames,
+    }),
+    bindingSteps,
+  );
 }
 
 /** What clean-up of identity bindings decides on: the instance's RBAC and the cluster's bindings (only when the manifest binds). */

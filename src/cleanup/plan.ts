@@ -14,7 +14,6 @@ export type KubeKind = 'SecretProviderClass' | 'ServiceAccount' | 'Namespace';
 /** The cluster-scoped RBAC of identity bindings (cleanup/bindings.ts plans their deletion). */
 export type RbacKind = 'ClusterRole' | 'ClusterRoleBinding';
 
-
 export interface KubeFound {
   kind: KubeKind;
   name: string;
@@ -178,7 +177,8 @@ export function kubeKeepReason(o: KubeFound, instance: string, legacy?: string):
   const managedBy = o.labels[MANAGED_BY_LABEL];
   const inst = o.labels[INSTANCE_LABEL];
   if (managedBy !== ACTION_NAME || inst === undefined) return `not created by the action (lacks the ${MANAGED_BY_LABEL}=${ACTION_NAME} and ${INSTANCE_LABEL} labels)`;
-  if (legacy !== undefined && inst === legacy) return `carries the label of releases before manifest ownership (${INSTANCE_LABEL}=${inst}), shared by every manifest of this vault and cluster: which one applied it cannot be told, so it stays (an apply of this manifest moves it to its own label)`;
+  if (legacy !== undefined && inst === legacy)
+    return `carries the label of releases before manifest ownership (${INSTANCE_LABEL}=${inst}), shared by every manifest of this vault and cluster: which one applied it cannot be told, so it stays (an apply of this manifest moves it to its own label)`;
   if (inst !== instance) return `belongs to another manifest (${INSTANCE_LABEL}=${inst})`;
   const others = (o.managers ?? []).filter((m) => m !== FIELD_MANAGER);
   if (others.length) return `also changed by ${[...new Set(others)].sort().join(', ')}: not only the action's (delete it by hand if it is no longer needed)`;
@@ -335,7 +335,7 @@ function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
       const removing = remove.secrets.length + remove.keys.length + remove.certificates.length;
       const kept = [
         shared.size ? `still relied on by ${[...shared].join(', ')}` : '',
-        foreign.length ? `${foreign.join(', ')} not recorded as added by the action${owned ? '' : ' (the identity is not the action\'s): remove by hand if the action added it'}` : '',
+        foreign.length ? `${foreign.join(', ')} not recorded as added by the action${owned ? '' : " (the identity is not the action's): remove by hand if the action added it"}` : '',
       ].filter(Boolean);
       const extra = PERMISSION_KINDS.some((k) => [...has(k)].some((p) => !remove[k].includes(p)));
       if (!removing) {
@@ -459,5 +459,7 @@ function planLedger(input: CleanupInput): CleanupStep[] {
   const instance = instanceId(input.manifest);
   if (!input.ledgers?.some((l) => l.instance === instance)) return [];
   const name = ledgerName(instance);
-  return [{ item: { kind: 'secret', name, action: 'delete', reason: "this manifest's grant ledger (value-free state, recoverable)" }, op: { kind: 'secret', name, purge: false, alreadyDeleted: false } }];
+  return [
+    { item: { kind: 'secret', name, action: 'delete', reason: "this manifest's grant ledger (value-free state, recoverable)" }, op: { kind: 'secret', name, purge: false, alreadyDeleted: false } },
+  ];
 }

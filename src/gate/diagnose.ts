@@ -158,9 +158,10 @@ export function classifyMountFailure(message: string, ctx: MountFailureContext =
       ...base,
       cause: 'missing-secret',
       message: `${object ? `${object.word} ${object.name}` : 'a mounted object'} does not exist in ${vault} (or the pinned version does not)`,
-      fix: object?.word === 'key' || object?.word === 'certificate'
-        ? `create the ${object.word} in ${vault} (the action never writes keys or certificates), or fix its name, objectType and objectVersion pin`
-        : `declare the secret in the manifest (or create it in ${vault}) and check objectVersion pins`,
+      fix:
+        object?.word === 'key' || object?.word === 'certificate'
+          ? `create the ${object.word} in ${vault} (the action never writes keys or certificates), or fix its name, objectType and objectVersion pin`
+          : `declare the secret in the manifest (or create it in ${vault}) and check objectVersion pins`,
     };
   }
   if (/not found in the list of registered CSI drivers|driver name secrets-store\.csi\.k8s\.io not found|provider not found|failed to find provider/i.test(message)) {
@@ -176,7 +177,7 @@ export function classifyMountFailure(message: string, ctx: MountFailureContext =
       ...base,
       cause: 'not-mounted',
       message: 'the pod references a SecretProviderClass that does not exist in its namespace',
-      fix: 'check the volume\'s secretProviderClass attribute against the manifest\'s secretProviderClass names, and run the action in apply mode',
+      fix: "check the volume's secretProviderClass attribute against the manifest's secretProviderClass names, and run the action in apply mode",
     };
   }
   return {

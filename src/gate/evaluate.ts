@@ -86,8 +86,12 @@ function eventTime(e: CoreV1Event): number {
 function podEvents(pod: V1Pod, events: readonly CoreV1Event[]): CoreV1Event[] {
   const uid = pod.metadata?.uid;
   return events
-    .filter((e) => e.involvedObject?.kind === 'Pod' && e.involvedObject.namespace === pod.metadata?.namespace
-      && (e.involvedObject.uid ? e.involvedObject.uid === uid : e.involvedObject.name === pod.metadata?.name))
+    .filter(
+      (e) =>
+        e.involvedObject?.kind === 'Pod' &&
+        e.involvedObject.namespace === pod.metadata?.namespace &&
+        (e.involvedObject.uid ? e.involvedObject.uid === uid : e.involvedObject.name === pod.metadata?.name),
+    )
     .sort((a, b) => eventTime(b) - eventTime(a));
 }
 
@@ -119,15 +123,7 @@ interface PodCheck {
   awaitingCsiRotation: boolean;
 }
 
-function checkPod(
-  pod: V1Pod,
-  w: Workload,
-  consumed: ConsumedTarget[],
-  snap: NamespaceSnapshot,
-  gs: GateSnapshot,
-  versions: VersionsByName,
-  opts: GateOptions,
-): PodCheck {
+function checkPod(pod: V1Pod, w: Workload, consumed: ConsumedTarget[], snap: NamespaceSnapshot, gs: GateSnapshot, versions: VersionsByName, opts: GateOptions): PodCheck {
   const ns = snap.namespace;
   const objects: PodObjectReport[] = [];
   const staleCsi: string[] = [];
@@ -204,9 +200,7 @@ function envFresh(pod: V1Pod, w: Workload, consumed: ConsumedTarget[], versions:
   const recorded = w.obj.metadata?.annotations?.[DIGEST_ANNOTATION];
   const templateDigest = templateOf(w)?.metadata?.annotations?.[DIGEST_ANNOTATION];
   if (templateDigest === undefined && recorded !== undefined) {
-    return recorded === digest
-      ? { ok: true, expected, actual: `started ${createdText}, versions recorded` }
-      : { ok: false, expected, actual: `started ${createdText}, before the change` };
+    return recorded === digest ? { ok: true, expected, actual: `started ${createdText}, versions recorded` } : { ok: false, expected, actual: `started ${createdText}, before the change` };
   }
   const changed = consumed.some((c) => needsNewPod(c) && c.objects.some((o) => !o.version && versions.get(o.secret.toLowerCase())?.changed));
   if (opts.changedAt && changed) return { ok: false, expected, actual: `started ${createdText}` };
@@ -230,7 +224,7 @@ function diagnosePod(check: PodCheck, pod: V1Pod, manifest: Manifest, opts: Gate
       namespace: ns,
       pod: name,
       message: `pod mounted an older version of ${[...new Set(check.staleCsi)].join(', ')} than the vault's current one`,
-      fix: 'run the action in apply mode to restart its workload (rotation: restart), or enable the driver\'s secret rotation (rotation: csi) and wait for its poll interval; check objectVersion pins',
+      fix: "run the action in apply mode to restart its workload (rotation: restart), or enable the driver's secret rotation (rotation: csi) and wait for its poll interval; check objectVersion pins",
     };
   }
   if (check.staleEnv.length) {
@@ -284,7 +278,9 @@ export function evaluateGate(manifest: Manifest, expected: readonly SecretVersio
     const targetsHere = manifest.targets.filter((t) => t.namespace === snap.namespace);
     for (const t of targetsHere) {
       if (!consumers.some((wc) => wc.consumed.some((c) => c.target === t))) {
-        warnings.push(`no Deployment, StatefulSet or DaemonSet in ${t.namespace} mounts SecretProviderClass ${t.secretProviderClass}${t.syncTo ? ` or reads Secret ${t.syncTo.secretName}` : ''}: nothing to verify for it`);
+        warnings.push(
+          `no Deployment, StatefulSet or DaemonSet in ${t.namespace} mounts SecretProviderClass ${t.secretProviderClass}${t.syncTo ? ` or reads Secret ${t.syncTo.secretName}` : ''}: nothing to verify for it`,
+        );
       }
     }
     if (!snap.spcpsServed && consumers.some((wc) => wc.consumed.some((c) => c.ways.includes('csi')))) {
@@ -335,11 +331,13 @@ export function evaluateGate(manifest: Manifest, expected: readonly SecretVersio
   const passed = !fatal && pending.length === 0 && pods.every((p) => p.ok);
   let outDiagnoses = passed ? [] : dedupe(diagnoses);
   if (!passed && opts.final && outDiagnoses.length === 0) {
-    outDiagnoses = [{
-      cause: 'timeout',
-      message: `still waiting: ${pending.slice(0, 5).join('; ')}${pending.length > 5 ? ` (+${pending.length - 5} more)` : ''}`,
-      fix: 'raise the timeout input, or look at the rollout (kubectl rollout status) and the pods',
-    }];
+    outDiagnoses = [
+      {
+        cause: 'timeout',
+        message: `still waiting: ${pending.slice(0, 5).join('; ')}${pending.length > 5 ? ` (+${pending.length - 5} more)` : ''}`,
+        fix: 'raise the timeout input, or look at the rollout (kubectl rollout status) and the pods',
+      },
+    ];
   }
   const settled = !passed && !fatal && unsettled === 0;
   return { passed, pods, diagnoses: outDiagnoses, pending, warnings, fatal, settled };

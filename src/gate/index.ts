@@ -84,11 +84,7 @@ function mirrorsFor(kube: KubeSession, manifest: Manifest, namespace: string, on
       },
       onChange,
     ),
-    events: new Mirror(
-      kube,
-      { path: `${core1}/events`, fieldSelector: 'type=Warning', list: () => kube.core.listNamespacedEvent({ namespace, fieldSelector: 'type=Warning' }) },
-      onChange,
-    ),
+    events: new Mirror(kube, { path: `${core1}/events`, fieldSelector: 'type=Warning', list: () => kube.core.listNamespacedEvent({ namespace, fieldSelector: 'type=Warning' }) }, onChange),
     secrets: synced.map(
       (name) =>
         new Mirror(
@@ -161,8 +157,7 @@ async function listOnce(kube: KubeSession, manifest: Manifest, namespaces: strin
 /** The synced Secrets the targets declare, each once, in namespace order. */
 function syncedSecretNames(manifest: Manifest): Array<{ namespace: string; name: string }> {
   const namespaces = [...new Set(manifest.targets.map((t) => t.namespace))].sort();
-  return namespaces.flatMap((namespace) =>
-    [...new Set(manifest.targets.filter((t) => t.namespace === namespace && t.syncTo).map((t) => t.syncTo!.secretName))].map((name) => ({ namespace, name })));
+  return namespaces.flatMap((namespace) => [...new Set(manifest.targets.filter((t) => t.namespace === namespace && t.syncTo).map((t) => t.syncTo!.secretName))].map((name) => ({ namespace, name })));
 }
 
 /**
@@ -195,8 +190,7 @@ export async function runGate(kube: KubeSession, manifest: Manifest, expected: S
   let lastPending = '';
   const mirrors: NamespaceMirrors[] = [];
 
-  const evaluate = (final: boolean): GateEvaluation =>
-    evaluateGate(manifest, expected, snapshotOf(mirrors), { changedAt: opts.changedAt, issuer: opts.issuer, final });
+  const evaluate = (final: boolean): GateEvaluation => evaluateGate(manifest, expected, snapshotOf(mirrors), { changedAt: opts.changedAt, issuer: opts.issuer, final });
 
   let settleTimer: NodeJS.Timeout | undefined;
   const settleMs = opts.settleMs ?? 5_000;
@@ -237,28 +231,33 @@ export async function runGate(kube: KubeSession, manifest: Manifest, expected: S
   };
 
   for (const ns of namespaces) mirrors.push(mirrorsFor(kube, manifest, ns, onChange));
-  const timer = setTimeout(() => {
-    if (finished) return;
-    finished = true;
-    if (!known()) {
-      const failing = mirrors.flatMap(all).filter((m) => !m.listed && !m.notServed);
-      settle({
-        passed: false,
-        pods: [],
-        pending: failing.map((m) => m.path),
-        warnings: [],
-        fatal: false,
-        settled: false,
-        diagnoses: [{
-          cause: 'timeout',
-          message: `could not read ${failing.map((m) => `${m.path}${m.lastError ? ` (${m.lastError})` : ''}`).join(', ')}`,
-          fix: 'check the kubeconfig credentials can list and watch pods, events, secrets, workloads and secretproviderclasspodstatuses in the target namespaces',
-        }],
-      });
-      return;
-    }
-    settle(evaluate(true));
-  }, Math.max(0, opts.timeoutMs));
+  const timer = setTimeout(
+    () => {
+      if (finished) return;
+      finished = true;
+      if (!known()) {
+        const failing = mirrors.flatMap(all).filter((m) => !m.listed && !m.notServed);
+        settle({
+          passed: false,
+          pods: [],
+          pending: failing.map((m) => m.path),
+          warnings: [],
+          fatal: false,
+          settled: false,
+          diagnoses: [
+            {
+              cause: 'timeout',
+              message: `could not read ${failing.map((m) => `${m.path}${m.lastError ? ` (${m.lastError})` : ''}`).join(', ')}`,
+              fix: 'check the kubeconfig credentials can list and watch pods, events, secrets, workloads and secretproviderclasspodstatuses in the target namespaces',
+            },
+          ],
+        });
+        return;
+      }
+      settle(evaluate(true));
+    },
+    Math.max(0, opts.timeoutMs),
+  );
   try {
     // The deadline also bounds the start: a list or watch that never answers cannot hold the gate.
     const startedAll = Promise.all(mirrors.flatMap(all).map((m) => m.start())).then(() => {

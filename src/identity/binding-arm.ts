@@ -29,8 +29,15 @@ export class ArmRest {
   }
 
   async send(method: 'GET' | 'PUT' | 'DELETE', pathOrUrl: string, body?: unknown): Promise<{ status: number; body: unknown; retryAfterMs?: number }> {
-    const url = /^https:/.test(pathOrUrl) ? pathOrUrl : `${this.session.cloud.armEndpoint.replace(/\/$/, '')}${pathOrUrl}${pathOrUrl.includes('?') ? '&' : '?'}api-version=${IDENTITY_BINDING_API_VERSION}`;
-    const request = createPipelineRequest({ url, method, headers: createHttpHeaders({ accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) }), body: body ? JSON.stringify(body) : undefined });
+    const url = /^https:/.test(pathOrUrl)
+      ? pathOrUrl
+      : `${this.session.cloud.armEndpoint.replace(/\/$/, '')}${pathOrUrl}${pathOrUrl.includes('?') ? '&' : '?'}api-version=${IDENTITY_BINDING_API_VERSION}`;
+    const request = createPipelineRequest({
+      url,
+      method,
+      headers: createHttpHeaders({ accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) }),
+      body: body ? JSON.stringify(body) : undefined,
+    });
     const res = await this.pipeline.sendRequest(this.http, request);
     const text = res.bodyAsText ?? '';
     let parsed: unknown;
@@ -121,9 +128,10 @@ export function clusterBindings(session: AzureSession, clusterId: string, timeou
   let listed: Promise<LiveBinding[]> | undefined;
   return {
     clusterId,
-    list: () => (listed ??= listBindings(arm, clusterId).catch((e: unknown) => {
-      throw bindingFailure(e, clusterId, 'listing identity bindings');
-    })),
+    list: () =>
+      (listed ??= listBindings(arm, clusterId).catch((e: unknown) => {
+        throw bindingFailure(e, clusterId, 'listing identity bindings');
+      })),
     put: async (name, identityResourceId) => {
       await putBinding(arm, clusterId, name, identityResourceId, timeoutMs).catch((e: unknown) => {
         throw bindingFailure(e, clusterId, `identity binding ${name}`);

@@ -25,7 +25,10 @@ export const BINDING_NAME = /^[a-z][a-z0-9]{0,62}$/;
  * get two names, and the same identity the same name on every cluster and run.
  */
 export function identityBindingName(identityResourceId: string, identityName: string): string {
-  const readable = identityName.toLowerCase().replace(/[^a-z0-9]+/g, '').slice(0, 44);
+  const readable = identityName
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '')
+    .slice(0, 44);
   const hash = createHash('sha256').update(identityResourceId.toLowerCase()).digest('hex').slice(0, 16);
   return `akv${readable}${hash}`;
 }
@@ -77,7 +80,12 @@ export function planBinding(clusterName: string, identityName: string, identityR
     const reason = bound.name === name ? undefined : `already bound as ${bound.name}`;
     return { name: bound.name, item: { kind: 'identity-binding', name: label, namespace, action: 'unchanged', ...(reason ? { reason } : {}) } };
   }
-  if (bound) return { name: bound.name, write: bound.name, item: { kind: 'identity-binding', name: `${clusterName}/${bound.name}`, namespace, action: 'update', reason: `provisioningState ${bound.provisioningState ?? 'unknown'}` } };
+  if (bound)
+    return {
+      name: bound.name,
+      write: bound.name,
+      item: { kind: 'identity-binding', name: `${clusterName}/${bound.name}`, namespace, action: 'update', reason: `provisioningState ${bound.provisioningState ?? 'unknown'}` },
+    };
   return { name, write: name, item: { kind: 'identity-binding', name: label, namespace, action: 'create', reason: `binds ${identityName}` } };
 }
 

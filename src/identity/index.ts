@@ -37,8 +37,7 @@ export const OWNER_TAGS = { [OWNER_TAG]: ACTION_NAME };
 
 /** What to do about a role assignment ARM refused, by error code. */
 const GRANT_FIXES: Record<string, string> = {
-  RoleAssignmentLimitExceeded:
-    'the subscription has reached its role-assignment limit: remove unused assignments, or grant at vault scope instead of per secret (access.scope: vault)',
+  RoleAssignmentLimitExceeded: 'the subscription has reached its role-assignment limit: remove unused assignments, or grant at vault scope instead of per secret (access.scope: vault)',
   AuthorizationFailed:
     'the workflow identity may not write role assignments there: give it Role Based Access Control Administrator (constrained to Key Vault roles) or User Access Administrator on the vault',
   LinkedAuthorizationFailed: 'the workflow identity lacks a permission on a linked resource (the role definition or the principal)',
@@ -50,10 +49,7 @@ export function grantFailure(e: unknown, roleName: string, identity: string, sco
   const codes = errorCodes(e);
   const code = codes.find((c) => c in GRANT_FIXES) ?? codes[0];
   const fix = code ? GRANT_FIXES[code] : undefined;
-  return new IdentityError(
-    `role assignment ${roleName} for ${identity} at ${scope} was refused${code ? ` (${code})` : ''}: ${messageOf(e)}${fix ? `; ${fix}` : ''}`,
-    e,
-  );
+  return new IdentityError(`role assignment ${roleName} for ${identity} at ${scope} was refused${code ? ` (${code})` : ''}: ${messageOf(e)}${fix ? `; ${fix}` : ''}`, e);
 }
 
 interface ResolvedIdentity {
@@ -291,7 +287,17 @@ async function resolveGroupIdentity(session: AzureSession, manifest: Manifest, g
   const msi = msiClient(session, sub);
   const itemName = `${spec.resourceGroup}/${spec.name}`;
   const live = await findIdentity(deps, msi, sub, spec.resourceGroup, spec.name);
-  const found: GroupIdentity = { exists: !!live, name: spec.name, clientId: live?.clientId, principalId: live?.principalId, resourceId: live?.id, subscriptionId: sub, resourceGroup: spec.resourceGroup, msi, createdNow: false };
+  const found: GroupIdentity = {
+    exists: !!live,
+    name: spec.name,
+    clientId: live?.clientId,
+    principalId: live?.principalId,
+    resourceId: live?.id,
+    subscriptionId: sub,
+    resourceGroup: spec.resourceGroup,
+    msi,
+    createdNow: false,
+  };
   if (live) {
     out.items.push({ kind: 'identity', name: itemName, namespace: ns0, action: 'unchanged', reason: spec.mode === 'existing' ? 'existing identity' : undefined });
     return found;
@@ -325,7 +331,11 @@ async function federateGroup(manifest: Manifest, g: IdentityGroup, deps: GroupDe
   const idName = resolved.name;
   out.claims.credentials = wanted.map((w) => credentialRecord(record, w.name));
   const live = resolved.exists
-    ? await retryWhile(() => listCredentials(msi, rg, idName), (e) => resolved.createdNow && azureStatusOf(e) === 404, { timeoutMs: IDENTITY_PROPAGATION_MS })
+    ? await retryWhile(
+        () => listCredentials(msi, rg, idName),
+        (e) => resolved.createdNow && azureStatusOf(e) === 404,
+        { timeoutMs: IDENTITY_PROPAGATION_MS },
+      )
     : [];
   const fed = planFederation(idName, live, wanted);
   out.items.push(...fed.items);
@@ -371,7 +381,15 @@ async function planGroupBinding(manifest: Manifest, g: IdentityGroup, deps: Grou
 }
 
 /** RBAC vaults: the role assignments the group's targets need (made after the ledger records them). */
-async function planRoleGrant(vault: VaultInfo, g: IdentityGroup, deps: GroupDeps, resolved: GroupIdentity, out: GroupResult, label: string, ns0: string | undefined): Promise<(() => Promise<void>) | undefined> {
+async function planRoleGrant(
+  vault: VaultInfo,
+  g: IdentityGroup,
+  deps: GroupDeps,
+  resolved: GroupIdentity,
+  out: GroupResult,
+  label: string,
+  ns0: string | undefined,
+): Promise<(() => Promise<void>) | undefined> {
   const wantedGrants: WantedGrant[] = [];
   for (const t of g.targets) {
     const roleDefinitionId = deps.roleIds.get(t.access.role);
@@ -390,7 +408,16 @@ async function planRoleGrant(vault: VaultInfo, g: IdentityGroup, deps: GroupDeps
 }
 
 /** Access-policy vaults: the permissions the group's targets need (added after the ledger records them). */
-function planPolicyGrant(session: AzureSession, vault: VaultInfo, g: IdentityGroup, deps: GroupDeps, resolved: GroupIdentity, out: GroupResult, label: string, ns0: string | undefined): (() => Promise<void>) | undefined {
+function planPolicyGrant(
+  session: AzureSession,
+  vault: VaultInfo,
+  g: IdentityGroup,
+  deps: GroupDeps,
+  resolved: GroupIdentity,
+  out: GroupResult,
+  label: string,
+  ns0: string | undefined,
+): (() => Promise<void>) | undefined {
   const wantedPerms = wantedPermissions(g.targets);
   const pid = resolved.principalId;
   const tenantId = vault.tenantId || session.tenantId;
@@ -469,7 +496,5 @@ async function kubeletPrincipal(session: AzureSession, clientId: string): Promis
   for await (const i of msi.userAssignedIdentities.listBySubscription()) {
     if (i.clientId?.toLowerCase() === clientId.toLowerCase() && i.principalId) return i.principalId;
   }
-  throw new IdentityError(
-    `kubelet identity ${clientId}: no user-assigned identity with this client id is visible in subscription ${session.subscriptionId}; give its principalId in the manifest`,
-  );
+  throw new IdentityError(`kubelet identity ${clientId}: no user-assigned identity with this client id is visible in subscription ${session.subscriptionId}; give its principalId in the manifest`);
 }

@@ -5,7 +5,6 @@ import type { PlanItem } from '../plan/types.ts';
 import { MAX_FEDERATED_CREDENTIALS, TOKEN_EXCHANGE_AUDIENCE } from '../names.ts';
 import type { PolicyPermissions } from '../keyvault/model.ts';
 
-
 /** `system:serviceaccount:NS:SA`, the subject of a Kubernetes service-account token. */
 export function serviceAccountSubject(namespace: string, serviceAccount: string): string {
   return `system:serviceaccount:${namespace}:${serviceAccount}`;
@@ -206,13 +205,18 @@ export interface RolePermission {
   notDataActions?: string[];
 }
 
-const actionPattern = (p: string): RegExp => new RegExp(`^${p.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`, 'i');
+const actionPattern = (p: string): RegExp =>
+  new RegExp(
+    `^${p
+      .split('*')
+      .map((x) => x.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+      .join('.*')}$`,
+    'i',
+  );
 
 /** Whether a role's permissions allow a data action (wildcards as Azure RBAC reads them; notDataActions subtract). */
 export function roleAllows(permissions: readonly RolePermission[], action: string): boolean {
-  return permissions.some(
-    (p) => (p.dataActions ?? []).some((a) => actionPattern(a).test(action)) && !(p.notDataActions ?? []).some((a) => actionPattern(a).test(action)),
-  );
+  return permissions.some((p) => (p.dataActions ?? []).some((a) => actionPattern(a).test(action)) && !(p.notDataActions ?? []).some((a) => actionPattern(a).test(action)));
 }
 
 /**
@@ -231,13 +235,7 @@ export function unreadableObjects(permissions: readonly RolePermission[], target
 const roleGuid = (id: string): string => (id.split('/').pop() ?? id).toLowerCase();
 
 /** Which grants are missing for a principal (undefined principal: the identity does not exist yet). */
-export function planGrants(
-  principalId: string | undefined,
-  principalLabel: string,
-  wanted: WantedGrant[],
-  live: LiveAssignment[],
-  namespace?: string,
-): { items: PlanItem[]; missing: WantedGrant[] } {
+export function planGrants(principalId: string | undefined, principalLabel: string, wanted: WantedGrant[], live: LiveAssignment[], namespace?: string): { items: PlanItem[]; missing: WantedGrant[] } {
   const items: PlanItem[] = [];
   const missing: WantedGrant[] = [];
   const seen = new Set<string>();
@@ -248,9 +246,7 @@ export function planGrants(
     const name = `${g.roleName} for ${principalLabel} at ${shortScope(g.scope)}`;
     const covered =
       principalId !== undefined &&
-      live.some(
-        (a) => a.principalId.toLowerCase() === principalId.toLowerCase() && roleGuid(a.roleDefinitionId) === roleGuid(g.roleDefinitionId) && scopeCovers(a.scope, g.scope),
-      );
+      live.some((a) => a.principalId.toLowerCase() === principalId.toLowerCase() && roleGuid(a.roleDefinitionId) === roleGuid(g.roleDefinitionId) && scopeCovers(a.scope, g.scope));
     if (covered) items.push({ kind: 'role-assignment', name, namespace, action: 'unchanged' });
     else {
       items.push({ kind: 'role-assignment', name, namespace, action: 'create' });

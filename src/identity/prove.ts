@@ -95,15 +95,17 @@ export async function proveAccess(
         return token;
       });
       // Cached: the secret and object clients share one exchange of the pod's token.
-      const credential = cachedCredential(new ClientAssertionCredential(
-        tenantId,
-        clientId,
-        async () => {
-          lastToken = await saToken();
-          return lastToken;
-        },
-        { authorityHost: session.cloud.authorityHost, disableInstanceDiscovery: session.cloud.customAuthority === true },
-      ));
+      const credential = cachedCredential(
+        new ClientAssertionCredential(
+          tenantId,
+          clientId,
+          async () => {
+            lastToken = await saToken();
+            return lastToken;
+          },
+          { authorityHost: session.cloud.authorityHost, disableInstanceDiscovery: session.cloud.customAuthority === true },
+        ),
+      );
       const client = secretClient(credential, session.cloud, vault.uri);
       const objectsApi = objectReader(credential, session.cloud, vault.uri);
       const pending = new Set(objects.map((o) => `${o.secret}@${o.version ?? ''}`));
@@ -162,8 +164,9 @@ async function explain(session: AzureSession, vault: VaultInfo, t: TargetSpec, s
         cause,
         t.namespace,
         sa,
-        `proof failed for ${who}: Microsoft Entra found no federated credential matching the token (${errorCodes(e).filter((c) => FEDERATION_CODES.includes(c)).join(', ')}); ${presented}; ` +
-          `expected subject ${JSON.stringify(expectedSubject)}; ${await describeFederation(session, t)}. Issuer and subject must match byte for byte.`,
+        `proof failed for ${who}: Microsoft Entra found no federated credential matching the token (${errorCodes(e)
+          .filter((c) => FEDERATION_CODES.includes(c))
+          .join(', ')}); ${presented}; ` + `expected subject ${JSON.stringify(expectedSubject)}; ${await describeFederation(session, t)}. Issuer and subject must match byte for byte.`,
         e,
       );
     }
@@ -173,9 +176,7 @@ async function explain(session: AzureSession, vault: VaultInfo, t: TargetSpec, s
         t.namespace,
         sa,
         `proof failed for ${who}: the identity ${clientId} may not read ${objectWord(last.objectType)} ${last.object ?? '?'} from ${vault.name} (${errorCodes(e).join(', ') || '403'}); ` +
-          (vault.rbac
-            ? `it needs ${t.access.role} at ${t.access.scope === 'vault' ? 'the vault' : 'each object'} scope`
-            : `it needs an access policy with get on ${policyWord(last.objectType)}`),
+          (vault.rbac ? `it needs ${t.access.role} at ${t.access.scope === 'vault' ? 'the vault' : 'each object'} scope` : `it needs an access policy with get on ${policyWord(last.objectType)}`),
         e,
       );
     case 'missing-secret':
@@ -187,7 +188,9 @@ async function explain(session: AzureSession, vault: VaultInfo, t: TargetSpec, s
         t.namespace,
         sa,
         `proof failed for ${who}: Microsoft Entra could not fetch the signing keys of the cluster's service-account issuer ${JSON.stringify(iss ?? '(unknown)')} ` +
-          `(${errorCodes(e).filter((c) => c.startsWith('AADSTS')).join(', ')}): the issuer's /.well-known/openid-configuration and JWKS must be publicly reachable ` +
+          `(${errorCodes(e)
+            .filter((c) => c.startsWith('AADSTS'))
+            .join(', ')}): the issuer's /.well-known/openid-configuration and JWKS must be publicly reachable ` +
           `(enable the cluster's OIDC issuer)`,
         e,
       );

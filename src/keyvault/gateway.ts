@@ -36,7 +36,6 @@ export function toLive(p: SecretProperties): LiveSecret {
   };
 }
 
-
 /**
  * The vault's secrets (metadata of their current versions) in LIST pages of 25. A page that still
  * fails after the SDK's retries stops the run (never "the secret is missing"), naming the vault,
@@ -62,7 +61,6 @@ export async function listLive(client: SecretClient, limiter: RateLimiter, vault
   return live;
 }
 
-
 export async function getDeleted(client: SecretClient, limiter: RateLimiter, name: string): Promise<DeletedSecretInfo | undefined> {
   try {
     const d = await limiter.run('read', () => client.getDeletedSecret(name));
@@ -75,7 +73,6 @@ export async function getDeleted(client: SecretClient, limiter: RateLimiter, nam
   }
 }
 
-
 export async function readValue(client: SecretClient, limiter: RateLimiter, name: string): Promise<string | undefined> {
   try {
     const s = await limiter.run('read', () => client.getSecret(name));
@@ -86,9 +83,6 @@ export async function readValue(client: SecretClient, limiter: RateLimiter, name
     throw e;
   }
 }
-
-
-
 
 /** Recovers a soft-deleted secret and waits until it can be read again (404s for a while after). */
 export async function recover(client: SecretClient, limiter: RateLimiter, name: string): Promise<SecretProperties> {
@@ -101,7 +95,6 @@ export async function recover(client: SecretClient, limiter: RateLimiter, name: 
     { timeoutMs: VAULT_PROPAGATION_MS, onRetry: () => core.info(`secret ${name}: deletion still in progress, waiting to recover it`) },
   );
 }
-
 
 /** setSecret that waits through ObjectIsBeingDeleted and recovers on ObjectIsDeletedButRecoverable. */
 export async function writeVersion(client: SecretClient, limiter: RateLimiter, name: string, value: string, props: DesiredProperties, mayRecover: boolean): Promise<SecretProperties> {
@@ -135,7 +128,6 @@ export async function writeVersion(client: SecretClient, limiter: RateLimiter, n
   );
 }
 
-
 /**
  * The deployer's client and limiter for a vault, one per login session: one auth challenge and one
  * request budget for the secret sync, the verify read and the state secrets (grant ledgers) alike.
@@ -151,15 +143,18 @@ export function vaultGateway(session: AzureSession, vault: Pick<VaultInfo, 'uri'
   return shared;
 }
 
-
 /** Soft-deletes a secret and, with `purge`, waits for the deletion and purges it. */
 export async function deleteSecret(gw: VaultGateway, name: string, purge: boolean): Promise<void> {
   const poller = await gw.limiter.run('write', () => gw.client.beginDeleteSecret(name, { intervalInMs: 1_000 }));
   if (!purge) return;
   await poller.pollUntilDone();
-  await retryWhile(() => gw.limiter.run('write', () => gw.client.purgeDeletedSecret(name)), (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatusOf(e) === 409, {
-    timeoutMs: VAULT_PROPAGATION_MS,
-  });
+  await retryWhile(
+    () => gw.limiter.run('write', () => gw.client.purgeDeletedSecret(name)),
+    (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatusOf(e) === 409,
+    {
+      timeoutMs: VAULT_PROPAGATION_MS,
+    },
+  );
 }
 
 /** Names of the vault's live secrets that satisfy `match` (one LIST). */

@@ -69,4 +69,3 @@ export class VaultSyncError extends PlannedStepError {
     this.secrets = secrets;
   }
 }
-

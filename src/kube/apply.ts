@@ -65,7 +65,10 @@ export function otherOwner(o: Labelled | undefined, instance: string, legacy: st
 function stable(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
   if (v && typeof v === 'object' && !(v instanceof Date)) {
-    return `{${Object.keys(v as object).sort().map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v instanceof Date ? v.toISOString() : v) ?? 'undefined';
 }
@@ -77,7 +80,7 @@ function stable(v: unknown): string {
 export function changedPaths(desired: KubeObject, before: Obj | undefined, after: Obj | undefined): string[] {
   const paths: string[] = [];
   const meta = (o: Obj | undefined, f: 'labels' | 'annotations'): Record<string, string> =>
-    ((o?.metadata as { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined)?.[f]) ?? {};
+    (o?.metadata as { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined)?.[f] ?? {};
   for (const f of ['labels', 'annotations'] as const) {
     for (const k of Object.keys(desired.metadata[f] ?? {}).sort()) {
       if (meta(before, f)[k] !== meta(after, f)[k]) paths.push(`metadata.${f}[${k}]`);
@@ -165,8 +168,11 @@ async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[
     } catch (err) {
       // 404: the CRD is absent, so no SecretProviderClass of ours can exist.
       if (kubeStatusOf(err) !== 404 && kubeStatusOf(err) !== 403) throw err;
-      const lists = await mapUntilError(kubeStatusOf(err) === 403 ? namespaces : [], KUBE_CONCURRENCY, async (namespace) =>
-        (await kube.custom.listNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] });
+      const lists = await mapUntilError(
+        kubeStatusOf(err) === 403 ? namespaces : [],
+        KUBE_CONCURRENCY,
+        async (namespace) => (await kube.custom.listNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace, plural: SPC_PLURAL, labelSelector: selector })) as { items?: Obj[] },
+      );
       for (const spcs of lists) out.push(...(spcs.items ?? []).map((i) => ({ ...i, apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass' }) as Obj));
     }
     return out;
@@ -346,9 +352,7 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
     if (plan && ns && toCreate.has(ns) && createdNamespaces.has(ns)) return item('create', `in new namespace ${ns}`);
     const force = existing === undefined || ours;
     // Keep (or set) the adoption mark: server-side apply would drop a field the manager stops sending.
-    const applied: KubeObject = existing && (adopted(existing) || !ours)
-      ? { ...o, metadata: { ...o.metadata, annotations: { ...o.metadata.annotations, [ADOPTED_ANNOTATION]: 'true' } } }
-      : o;
+    const applied: KubeObject = existing && (adopted(existing) || !ours) ? { ...o, metadata: { ...o.metadata, annotations: { ...o.metadata.annotations, [ADOPTED_ANNOTATION]: 'true' } } } : o;
     // Already applied exactly so by the action: the apply (or its dry run) would change nothing.
     if (existing && ownedBy(existing, instance) && applyIsNoop(applied, existing)) return item('unchanged');
     let after: Obj;
@@ -379,10 +383,7 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
   // at a time; the items keep the rendered order.
   const namespaceObjects = desired.filter((o) => o.kind === 'Namespace');
   const rest = desired.filter((o) => o.kind !== 'Namespace');
-  const items: PlanItem[] = [
-    ...(await mapUntilError(namespaceObjects, KUBE_CONCURRENCY, one)),
-    ...(await mapUntilError(rest, KUBE_CONCURRENCY, one)),
-  ];
+  const items: PlanItem[] = [...(await mapUntilError(namespaceObjects, KUBE_CONCURRENCY, one)), ...(await mapUntilError(rest, KUBE_CONCURRENCY, one))];
 
   const wanted = new Set(desired.map(key));
   for (const o of owned) {

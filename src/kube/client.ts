@@ -1,14 +1,7 @@
 // Kubernetes access for the action: the kubeconfig azure/aks-set-context leaves in KUBECONFIG (or
 // a `kubeconfig` / `context` input for several clusters), plus the two identity helpers the Azure
 // side needs: the cluster's service-account issuer (byte-exact) and a TokenRequest token.
-import {
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  KubernetesObjectApi,
-  WellKnownApi,
-} from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, WellKnownApi } from '@kubernetes/client-node';
 import type { Cluster } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
 import { TOKEN_EXCHANGE_AUDIENCE } from '../names.ts';
@@ -22,7 +15,6 @@ export interface KubeSession {
   context: string;
   server: string;
 }
-
 
 export class KubeConfigError extends Error {
   constructor(message: string) {
@@ -53,7 +45,7 @@ export function poolConnections(kc: KubeConfig): boolean {
       if (v === undefined) continue;
       h.update(`${k}=`);
       const parts = Array.isArray(v) ? v : [v];
-      for (const x of parts) h.update(typeof x === 'string' || Buffer.isBuffer(x) ? x : JSON.stringify(x) ?? '');
+      for (const x of parts) h.update(typeof x === 'string' || Buffer.isBuffer(x) ? x : (JSON.stringify(x) ?? ''));
       h.update('\0');
     }
     const key = h.digest('hex');
@@ -76,17 +68,13 @@ export function connectKube(opts: { kubeconfig?: string; context?: string } = {}
   if (opts.context) {
     if (!kc.getContextObject(opts.context)) {
       const known = kc.getContexts().map((c) => c.name);
-      throw new KubeConfigError(
-        `kubeconfig has no context "${opts.context}" (known: ${known.length ? known.join(', ') : 'none'})`,
-      );
+      throw new KubeConfigError(`kubeconfig has no context "${opts.context}" (known: ${known.length ? known.join(', ') : 'none'})`);
     }
     kc.setCurrentContext(opts.context);
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster) {
-    throw new KubeConfigError(
-      'kubeconfig has no current cluster: run azure/aks-set-context first or give the kubeconfig / context inputs',
-    );
+    throw new KubeConfigError('kubeconfig has no current cluster: run azure/aks-set-context first or give the kubeconfig / context inputs');
   }
   poolConnections(kc);
   return {
@@ -107,9 +95,7 @@ export async function readServiceAccountIssuer(kube: KubeSession): Promise<strin
   try {
     raw = await api.getServiceAccountIssuerOpenIDConfiguration();
   } catch (err) {
-    throw new Error(
-      `cannot read the service-account issuer from ${kube.server}/.well-known/openid-configuration: ${errorSummary(err)}`,
-    );
+    throw new Error(`cannot read the service-account issuer from ${kube.server}/.well-known/openid-configuration: ${errorSummary(err)}`);
   }
   // The generated client types this as string; depending on the content type it may arrive parsed.
   const doc = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { issuer?: unknown };
@@ -123,12 +109,7 @@ export async function readServiceAccountIssuer(kube: KubeSession): Promise<strin
  * A projected-style service-account token through the TokenRequest API, as the kubelet requests one
  * for a pod (audience default api://AzureADTokenExchange). The token is a credential: never log it.
  */
-export async function serviceAccountToken(
-  kube: KubeSession,
-  namespace: string,
-  serviceAccount: string,
-  audience: string = TOKEN_EXCHANGE_AUDIENCE,
-): Promise<string> {
+export async function serviceAccountToken(kube: KubeSession, namespace: string, serviceAccount: string, audience: string = TOKEN_EXCHANGE_AUDIENCE): Promise<string> {
   let res;
   try {
     res = await kube.core.createNamespacedServiceAccountToken({

@@ -10,10 +10,7 @@ export interface WorkloadRef {
   name: string;
 }
 
-export type Workload =
-  | { kind: 'Deployment'; obj: V1Deployment }
-  | { kind: 'StatefulSet'; obj: V1StatefulSet }
-  | { kind: 'DaemonSet'; obj: V1DaemonSet };
+export type Workload = { kind: 'Deployment'; obj: V1Deployment } | { kind: 'StatefulSet'; obj: V1StatefulSet } | { kind: 'DaemonSet'; obj: V1DaemonSet };
 
 export function refOf(w: Workload): WorkloadRef {
   return { kind: w.kind, namespace: w.obj.metadata?.namespace ?? '', name: w.obj.metadata?.name ?? '' };
@@ -57,10 +54,12 @@ function sameRef(a: WorkloadRef, b: WorkloadRef): boolean {
 
 /** All live (not terminating, not finished) pods of a workload. */
 export function podsOf(ref: WorkloadRef, pods: readonly V1Pod[], replicaSets: readonly V1ReplicaSet[]): V1Pod[] {
-  return pods.filter((p) => !isTerminating(p) && !isFinished(p)).filter((p) => {
-    const o = podOwner(p, replicaSets);
-    return o !== undefined && sameRef(o, ref);
-  });
+  return pods
+    .filter((p) => !isTerminating(p) && !isFinished(p))
+    .filter((p) => {
+      const o = podOwner(p, replicaSets);
+      return o !== undefined && sameRef(o, ref);
+    });
 }
 
 const REVISION = 'deployment.kubernetes.io/revision';
@@ -68,8 +67,10 @@ const REVISION = 'deployment.kubernetes.io/revision';
 /** The Deployment's newest ReplicaSet (the one whose revision equals the Deployment's). */
 export function newestReplicaSet(d: V1Deployment, replicaSets: readonly V1ReplicaSet[]): V1ReplicaSet | undefined {
   const ns = d.metadata?.namespace;
-  const owned = replicaSets.filter((r) => r.metadata?.namespace === ns && controllerOf(r.metadata)?.kind === 'Deployment'
-    && (controllerOf(r.metadata)?.uid === d.metadata?.uid || controllerOf(r.metadata)?.name === d.metadata?.name));
+  const owned = replicaSets.filter(
+    (r) =>
+      r.metadata?.namespace === ns && controllerOf(r.metadata)?.kind === 'Deployment' && (controllerOf(r.metadata)?.uid === d.metadata?.uid || controllerOf(r.metadata)?.name === d.metadata?.name),
+  );
   const rev = d.metadata?.annotations?.[REVISION];
   const exact = rev ? owned.find((r) => r.metadata?.annotations?.[REVISION] === rev) : undefined;
   if (exact) return exact;

@@ -111,6 +111,8 @@ export async function recordGrants(book: LedgerBook, claims: LedgerClaims): Prom
     // A workflow identity that may read but not write secrets (a manifest of `existing` secrets only)
     // still gets its grants; without the record, clean-up keeps what it cannot attribute.
     if (azureStatusOf(e) !== 403) throw e;
-    core.warning(`grant ledger ${book.name} not written (${messageOf(e).split('\n')[0] ?? 'Forbidden'}): the grants are made, but clean-up will not know which of them the action added or shares with other manifests`);
+    core.warning(
+      `grant ledger ${book.name} not written (${messageOf(e).split('\n')[0] ?? 'Forbidden'}): the grants are made, but clean-up will not know which of them the action added or shares with other manifests`,
+    );
   }
 }

@@ -48,7 +48,10 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
     const issues = doc.errors.map((e): ManifestIssue => {
       const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
       // yaml's messages can end in a quote of the source (`... in YAML stream: "<text>"`): cut there.
-      let message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').split(': ')[0]!;
+      let message = e.message
+        .split('\n')[0]!
+        .replace(/ at line \d+, column \d+:?$/, '')
+        .split(': ')[0]!;
       if (e.code === 'MULTIPLE_DOCS') message = 'the manifest must be one YAML document (found another after `---`)';
       else if (e.code === 'DUPLICATE_KEY') message = `${message} (the same key appears twice in one mapping)`;
       else if (/end with an? [}\]]/.test(message)) {
@@ -76,9 +79,7 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
   }
   if (data === null || data === undefined || typeof data !== 'object' || Array.isArray(data)) {
     const pos = doc.contents?.range ? lineCounter.linePos(doc.contents.range[0]) : { line: 1, col: 1 };
-    throw new ManifestError([
-      { file, line: pos.line, col: pos.col, path: '', message: 'the manifest must be a YAML mapping (starting with `apiVersion: akv-aks/v1`)' },
-    ]);
+    throw new ManifestError([{ file, line: pos.line, col: pos.col, path: '', message: 'the manifest must be a YAML mapping (starting with `apiVersion: akv-aks/v1`)' }]);
   }
 
   const issues: ManifestIssue[] = [];

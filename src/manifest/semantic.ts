@@ -8,21 +8,7 @@ import { SHOWABLE, hasUnsafeChars, shown as q, shownBare as bare } from '../util
 import { MAX_ANNOTATIONS_BYTES, MAX_DURATION_SECONDS, MAX_FILE_NAME_BYTES, MAX_TAGS, MAX_USER_TAGS } from './limits.ts';
 import { Suggester } from './suggest.ts';
 import { DEFAULT_GENERATE_LENGTH, DEFAULT_ROLE, DEFAULT_ROLE_WITH_KEYS_OR_CERTS, DNS_SUBDOMAIN, SECRET_KEY, defaultIdentityName, isIsoDateTime, parseDurationSeconds } from './rules.ts';
-import type {
-  AccessSpec,
-  Federation,
-  GenerateCharset,
-  IdentitySpec,
-  Manifest,
-  MountedObject,
-  ObjectType,
-  RotationMode,
-  SecretSource,
-  SecretSpec,
-  SyncKey,
-  SyncSpec,
-  TargetSpec,
-} from './types.ts';
+import type { AccessSpec, Federation, GenerateCharset, IdentitySpec, Manifest, MountedObject, ObjectType, RotationMode, SecretSource, SecretSpec, SyncKey, SyncSpec, TargetSpec } from './types.ts';
 import { MAX_FEDERATED_CREDENTIALS } from '../names.ts';
 
 export interface SemanticContext {
@@ -178,7 +164,11 @@ function checkKubeMetadata(raw: unknown, at: FieldPath, kind: 'labels' | 'annota
   let bytes = 0;
   for (const [key, value] of Object.entries(raw)) {
     if (!isQualifiedName(key)) {
-      ctx.issue([...at, key], `${kind === 'labels' ? 'label' : 'annotation'} name must be a Kubernetes qualified name: [prefix/]name, the name at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit; the prefix a DNS subdomain`, 'key');
+      ctx.issue(
+        [...at, key],
+        `${kind === 'labels' ? 'label' : 'annotation'} name must be a Kubernetes qualified name: [prefix/]name, the name at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit; the prefix a DNS subdomain`,
+        'key',
+      );
     }
     if (typeof value !== 'string') continue;
     if (kind === 'labels' && (value.length > 63 || !LABEL_VALUE.test(value))) {
@@ -224,8 +214,7 @@ function normaliseIdentity(
   if (!isMap(raw)) return null; // the structure check reported it
   const keys = Object.keys(raw);
   const has = (k: string): boolean => raw[k] !== undefined;
-  const conflict = (a: string, b: string): void =>
-    ctx.issue([...at, b], `${q(b)} cannot be combined with ${q(a)} in one identity`, 'key');
+  const conflict = (a: string, b: string): void => ctx.issue([...at, b], `${q(b)} cannot be combined with ${q(a)} in one identity`, 'key');
 
   if (has('kubelet')) {
     for (const k of keys) if (k !== 'kubelet') conflict('kubelet', k);
@@ -346,9 +335,7 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
         const line = ctx.lineOf(['secrets', prev.index, 'name']);
         fail(
           ['secrets', i, 'name'],
-          prev.name === name
-            ? `secret ${q(name)} is declared twice (first at line ${line})`
-            : `secret ${q(name)} collides with ${q(prev.name)} (line ${line}): Key Vault names are case-insensitive`,
+          prev.name === name ? `secret ${q(name)} is declared twice (first at line ${line})` : `secret ${q(name)} collides with ${q(prev.name)} (line ${line}): Key Vault names are case-insensitive`,
         );
         return;
       }
@@ -415,10 +402,16 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
       identity = nsIdentity.get(namespace)?.id;
       if (identity === undefined) {
         // Nobody in this namespace declared one: the default is an identity the action creates.
-        identity = normaliseIdentity({ create: true }, [...at, 'namespace'], namespace, { cluster: clusterName, defaults: { resourceGroup: defaultsRg, location: defaultsLocation } }, {
-          ...guard,
-          issue: (_p, message) => fail([...at, 'identity'], message.replace('a created identity', 'the default identity (`create: true`)'), 'key'),
-        });
+        identity = normaliseIdentity(
+          { create: true },
+          [...at, 'namespace'],
+          namespace,
+          { cluster: clusterName, defaults: { resourceGroup: defaultsRg, location: defaultsLocation } },
+          {
+            ...guard,
+            issue: (_p, message) => fail([...at, 'identity'], message.replace('a created identity', 'the default identity (`create: true`)'), 'key'),
+          },
+        );
         if (identity) nsIdentity.set(namespace, { id: identity, index: t });
       }
     }
@@ -428,7 +421,11 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
     const inherited = declared[t] === undefined && namespace !== undefined ? nsIdentity.get(namespace) : undefined;
     const from = inherited && inherited.index !== t ? ` (the namespace's identity, declared by targets[${inherited.index}])` : '';
     if (identity?.mode === 'kubelet' && raw.serviceAccount !== undefined) {
-      fail([...at, 'serviceAccount'], `must be absent with a kubelet identity${from}: the kubelet / VM identity is not federated with a service account (use \`identity: { create: true }\` for per-service-account access)`, 'key');
+      fail(
+        [...at, 'serviceAccount'],
+        `must be absent with a kubelet identity${from}: the kubelet / VM identity is not federated with a service account (use \`identity: { create: true }\` for per-service-account access)`,
+        'key',
+      );
     } else if (identity && identity.mode !== 'kubelet' && raw.serviceAccount === undefined) {
       fail([...at, 'serviceAccount'], `missing required field \`serviceAccount\` (required with a ${identity.mode} identity; only kubelet identities run without one)`, 'key');
     }
@@ -513,16 +510,16 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
       const objectType = requested ?? baseType;
       for (const f of ['format', 'encoding'] as const) {
         if (o[f] !== undefined && objectType !== 'secret') {
-          fail([...oat, f], `${q(f)} applies only to objectType secret (the provider returns ${objectType} objects as PEM); fetch the certificate as \`objectType: secret\` to choose its format`, 'key');
+          fail(
+            [...oat, f],
+            `${q(f)} applies only to objectType secret (the provider returns ${objectType} objects as PEM); fetch the certificate as \`objectType: secret\` to choose its format`,
+            'key',
+          );
         }
       }
       const version = str(o.version);
       if (version !== undefined && written) {
-        fail(
-          [...oat, 'version'],
-          `a pinned version is only allowed for \`existing\` secrets: the action writes new versions of ${q(secretName)} and tracks the latest itself`,
-          'key',
-        );
+        fail([...oat, 'version'], `a pinned version is only allowed for \`existing\` secrets: the action writes new versions of ${q(secretName)} and tracks the latest itself`, 'key');
       }
       const alias = str(o.alias);
       const fileName = alias ?? secretName;
@@ -570,7 +567,10 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
         objects.forEach((o, j) => {
           const f = o.alias ?? o.secret;
           if (!SECRET_KEY.test(f)) {
-            fail([...at, 'objects', j, o.alias !== undefined ? 'alias' : 'secret'], `${q(f)} cannot be a key of the synced Secret (letters, digits, '-', '_' and '.'): give it another alias or list \`syncTo.keys\``);
+            fail(
+              [...at, 'objects', j, o.alias !== undefined ? 'alias' : 'secret'],
+              `${q(f)} cannot be a key of the synced Secret (letters, digits, '-', '_' and '.'): give it another alias or list \`syncTo.keys\``,
+            );
           }
         });
       }
@@ -636,7 +636,11 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
 
   const clusterRg = str(cluster.resourceGroup);
   if (firstBinding !== undefined && clusterRg === undefined) {
-    fail(['cluster', 'name'], `\`federation: binding\` (targets[${firstBinding}], line ${ctx.lineOf(['targets', firstBinding])}) needs the AKS cluster's resource group: set \`cluster.resourceGroup\``, 'key');
+    fail(
+      ['cluster', 'name'],
+      `\`federation: binding\` (targets[${firstBinding}], line ${ctx.lineOf(['targets', firstBinding])}) needs the AKS cluster's resource group: set \`cluster.resourceGroup\``,
+      'key',
+    );
   }
 
   const vaultName = str(vault.name);

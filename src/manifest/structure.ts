@@ -35,12 +35,14 @@ export const POD_IDENTITY_MESSAGE =
   'and `serviceAccountName` instead of `aadpodidbinding`';
 
 /** Fields that exist elsewhere in the format, with the place they belong. */
-const MISPLACED: ReadonlyMap<string, string> = new Map(Object.entries({
-  rotateAfter: '`rotateAfter` applies only to generated secrets: put it under `generate: { rotateAfter }`',
-  length: '`length` applies only to generated secrets: put it under `generate`',
-  charset: '`charset` applies only to generated secrets: put it under `generate`',
-  objectType: '`objectType` belongs under `existing: { objectType }` (secrets the action writes are always of type secret)',
-}));
+const MISPLACED: ReadonlyMap<string, string> = new Map(
+  Object.entries({
+    rotateAfter: '`rotateAfter` applies only to generated secrets: put it under `generate: { rotateAfter }`',
+    length: '`length` applies only to generated secrets: put it under `generate`',
+    charset: '`charset` applies only to generated secrets: put it under `generate`',
+    objectType: '`objectType` belongs under `existing: { objectType }` (secrets the action writes are always of type secret)',
+  }),
+);
 
 function pointerToPath(pointer: string, data: unknown): (string | number)[] {
   const out: (string | number)[] = [];

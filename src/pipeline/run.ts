@@ -128,14 +128,16 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   // Pods created before this instant cannot hold what this run writes (restart and gate evidence).
   const changedAt = new Date();
   const sync = await section(`Key Vault ${vault.name}`, async () => {
-    const r = await withPlannedItems(report, () => S.syncSecrets(session, vault, manifest, {
-      mode: settings.mode === 'rotate' ? 'rotate' : azureMode,
-      env: settings.env,
-      now: new Date(),
-      commit: settings.commit,
-      ledger,
-      leaseTimeoutMs: Math.max(1_000, deadline - Date.now()),
-    }));
+    const r = await withPlannedItems(report, () =>
+      S.syncSecrets(session, vault, manifest, {
+        mode: settings.mode === 'rotate' ? 'rotate' : azureMode,
+        env: settings.env,
+        now: new Date(),
+        commit: settings.commit,
+        ledger,
+        leaseTimeoutMs: Math.max(1_000, deadline - Date.now()),
+      }),
+    );
     logPlan('secrets', r.items);
     return r;
   });
@@ -143,7 +145,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   report.secrets = sync.secrets;
 
   const needsIssuer = manifest.targets.some((t) => (t.identity.mode === 'managed' || t.identity.mode === 'existing') && !usesBinding(t));
-  const issuer = needsIssuer ? settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await S.readServiceAccountIssuer(kube)) : '';
+  const issuer = needsIssuer ? (settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await S.readServiceAccountIssuer(kube))) : '';
   report.cluster.issuer = issuer || undefined;
   const ids = await section('Identities, federation and vault access', async () => {
     const r = await S.ensureIdentities(session, vault, manifest, { mode: azureMode, issuer, ledger, bindingTimeoutMs: Math.max(1_000, deadline - Date.now()) });
@@ -163,7 +165,9 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   report.plan.push(...kubeItems);
 
   // What this run changed (the identity and Kubernetes steps' own items) decides what is proven.
-  const proofs = planMode ? [] : planProof(settings.prove, { targets: manifest.targets, identities: ids.identities, items: [...ids.items, ...kubeItems], cluster: manifest.cluster.name, vaultName: vault.name });
+  const proofs = planMode
+    ? []
+    : planProof(settings.prove, { targets: manifest.targets, identities: ids.identities, items: [...ids.items, ...kubeItems], cluster: manifest.cluster.name, vaultName: vault.name });
   if (proofs.length) {
     await section('Proof of access (as a pod would)', () => {
       for (const p of proofs) core.info(`proof: ${p.target.namespace}/${p.target.serviceAccount}: ${p.objects.length} object(s) (${p.why})`);
@@ -249,15 +253,7 @@ async function audit(S: Steps, settings: Settings, manifest: Manifest, io: Audit
   if (found.failed) throw new Error(auditFailure(found));
 }
 
-async function gate(
-  S: Steps,
-  settings: Settings,
-  manifest: Manifest,
-  kube: KubeSession,
-  report: RunReport,
-  deadline: number,
-  hints: { changedAt?: Date; issuer?: string },
-): Promise<void> {
+async function gate(S: Steps, settings: Settings, manifest: Manifest, kube: KubeSession, report: RunReport, deadline: number, hints: { changedAt?: Date; issuer?: string }): Promise<void> {
   const result = await section('Gate: pods mounted the expected versions', async () => {
     const r = await S.runGate(kube, manifest, report.secrets, { timeoutMs: Math.max(1_000, deadline - Date.now()), ...hints });
     report.warnings.push(...(r.warnings ?? []));

@@ -5,7 +5,6 @@ import type { Manifest } from '../manifest/types.ts';
 import { shortHash } from '../util/hash.ts';
 import { ACTION_NAME, INSTANCE_LABEL, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../names.ts';
 
-
 /** Microsoft Entra Workload ID (azure-workload-identity webhook) names. */
 export const WORKLOAD_IDENTITY_USE_LABEL = 'azure.workload.identity/use';
 export const WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION = 'azure.workload.identity/client-id';

@@ -25,7 +25,10 @@ export const USE_MANAGED_IDENTITY_GROUP = 'cid.wi.aks.azure.com';
 
 /** `akv-aks-<instance key>-use-mi-<client id>`: stable, unique per instance and identity, at most 80 characters. */
 export function useIdentityRoleName(manifest: Pick<Manifest, 'instance'>, clientId: string): string {
-  return `akv-aks-${manifest.instance.key}-use-mi-${clientId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '')}`;
+  return `akv-aks-${manifest.instance.key}-use-mi-${clientId
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')}`;
 }
 
 /** Service accounts (`namespace/name`, sorted) of the binding targets, per identity client id. */

@@ -34,9 +34,7 @@ export function planLines(items: readonly PlanItem[]): string[] {
   const names = items.map((i) => logSafe(displayName(i)));
   const nameW = Math.max(4, ...names.map((n) => n.length));
   const actW = Math.max(6, ...items.map((i) => i.action.length));
-  return items.map((i, n) =>
-    `${SYMBOL[i.action]} ${pad(i.action, actW)}  ${pad(i.kind, kindW)}  ${pad(names[n]!, nameW)}${i.reason ? `  ${logSafe(i.reason, 1_000)}` : ''}`.trimEnd(),
-  );
+  return items.map((i, n) => `${SYMBOL[i.action]} ${pad(i.action, actW)}  ${pad(i.kind, kindW)}  ${pad(names[n]!, nameW)}${i.reason ? `  ${logSafe(i.reason, 1_000)}` : ''}`.trimEnd());
 }
 
 /** Items shown one per row (log and summary): everything but `unchanged`, which is shown as counts. */

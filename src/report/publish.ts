@@ -21,7 +21,7 @@ export function setOutputs(r: RunReport): void {
 
 export function annotateDiagnoses(r: RunReport): void {
   for (const d of r.gate?.diagnoses ?? []) {
-    const where = d.pod ? `${d.namespace}/${d.pod}` : d.namespace ?? '';
+    const where = d.pod ? `${d.namespace}/${d.pod}` : (d.namespace ?? '');
     core.error(logSafeLines(`${d.message}\nFix: ${d.fix}`), { title: logSafe(`akv-aks: ${d.cause}${where ? ` (${where})` : ''}`) });
   }
   for (const w of r.warnings) core.warning(logSafeLines(w), { title: 'akv-aks' });
@@ -88,7 +88,7 @@ export async function writeSummary(r: RunReport): Promise<void> {
     if (okNotListed) s.addRaw(`${okNotListed} pods mounted the expected versions`, true);
     if (r.gate.diagnoses.length) {
       s.addHeading('Diagnosis', 4);
-      s.addTable([header(['Cause', 'Where', 'What happened', 'Fix']), ...cells(r.gate.diagnoses.map((d) => [d.cause, d.pod ? `${d.namespace}/${d.pod}` : d.namespace ?? '', d.message, d.fix]))]);
+      s.addTable([header(['Cause', 'Where', 'What happened', 'Fix']), ...cells(r.gate.diagnoses.map((d) => [d.cause, d.pod ? `${d.namespace}/${d.pod}` : (d.namespace ?? ''), d.message, d.fix]))]);
     }
   }
   if (r.audit) writeAudit(s, r.audit);

@@ -7,7 +7,6 @@ import type { ConsumedTarget } from './discovery.ts';
 import { needsNewPod } from './discovery.ts';
 import type { WorkloadRef } from '../kube/workloads.ts';
 
-
 export type VersionsByName = ReadonlyMap<string, SecretVersion>;
 
 export function indexVersions(secrets: readonly SecretVersion[]): Map<string, SecretVersion> {
@@ -109,9 +108,7 @@ export function decideRestart(obs: WorkloadObservation, versions: VersionsByName
   if (last === digest) return { action: 'unchanged', digest, reason: 'mounted versions unchanged', changed: [] };
   if (last !== undefined) {
     const changed = changedObjects(obs.consumed, versions);
-    const reason = changed.length
-      ? `new version of ${changed.join(', ')}`
-      : 'mounted versions differ from the last restart';
+    const reason = changed.length ? `new version of ${changed.join(', ')}` : 'mounted versions differ from the last restart';
     return { action: 'restart', digest, reason, changed };
   }
   const stale = staleEvidence(obs, versions, changeTime);

@@ -43,13 +43,23 @@ const direct: Run = (fn) => fn();
 type Listed<T> = Promise<{ items: T[]; metadata?: { _continue?: string } }>;
 
 /** One kind over the namespaces (src/kube/across.ts); a failed per-namespace list names its namespace. */
-function across<T extends { metadata?: { namespace?: string } }>(namespaces: readonly string[], run: Run, cluster: (limit: number) => Listed<T>, namespaced: (namespace: string) => Listed<T>): Promise<Map<string, T[]>> {
-  return listAcross(namespaces, {
-    cluster,
-    namespaced: (namespace) => namespaced(namespace).catch((err: unknown) => {
-      throw new NamespaceListError(namespace, err);
-    }),
-  }, run);
+function across<T extends { metadata?: { namespace?: string } }>(
+  namespaces: readonly string[],
+  run: Run,
+  cluster: (limit: number) => Listed<T>,
+  namespaced: (namespace: string) => Listed<T>,
+): Promise<Map<string, T[]>> {
+  return listAcross(
+    namespaces,
+    {
+      cluster,
+      namespaced: (namespace) =>
+        namespaced(namespace).catch((err: unknown) => {
+          throw new NamespaceListError(namespace, err);
+        }),
+    },
+    run,
+  );
 }
 
 /** A per-namespace list that failed, with the namespace it was for. */
@@ -67,15 +77,35 @@ export class NamespaceListError extends Error {
 /** The Deployments, StatefulSets and DaemonSets of each namespace (three lists, cluster-wide when allowed). */
 async function readWorkloads(kube: KubeSession, namespaces: readonly string[], run: Run = direct): Promise<Map<string, Workload[]>> {
   const [deps, stss, dss] = await Promise.all([
-    across(namespaces, run, (limit) => kube.apps.listDeploymentForAllNamespaces({ limit }), (namespace) => kube.apps.listNamespacedDeployment({ namespace })),
-    across(namespaces, run, (limit) => kube.apps.listStatefulSetForAllNamespaces({ limit }), (namespace) => kube.apps.listNamespacedStatefulSet({ namespace })),
-    across(namespaces, run, (limit) => kube.apps.listDaemonSetForAllNamespaces({ limit }), (namespace) => kube.apps.listNamespacedDaemonSet({ namespace })),
+    across(
+      namespaces,
+      run,
+      (limit) => kube.apps.listDeploymentForAllNamespaces({ limit }),
+      (namespace) => kube.apps.listNamespacedDeployment({ namespace }),
+    ),
+    across(
+      namespaces,
+      run,
+      (limit) => kube.apps.listStatefulSetForAllNamespaces({ limit }),
+      (namespace) => kube.apps.listNamespacedStatefulSet({ namespace }),
+    ),
+    across(
+      namespaces,
+      run,
+      (limit) => kube.apps.listDaemonSetForAllNamespaces({ limit }),
+      (namespace) => kube.apps.listNamespacedDaemonSet({ namespace }),
+    ),
   ]);
-  return new Map(namespaces.map((ns) => [ns, [
-    ...(deps.get(ns) ?? []).map((obj) => ({ kind: 'Deployment' as const, obj })),
-    ...(stss.get(ns) ?? []).map((obj) => ({ kind: 'StatefulSet' as const, obj })),
-    ...(dss.get(ns) ?? []).map((obj) => ({ kind: 'DaemonSet' as const, obj })),
-  ]]));
+  return new Map(
+    namespaces.map((ns) => [
+      ns,
+      [
+        ...(deps.get(ns) ?? []).map((obj) => ({ kind: 'Deployment' as const, obj })),
+        ...(stss.get(ns) ?? []).map((obj) => ({ kind: 'StatefulSet' as const, obj })),
+        ...(dss.get(ns) ?? []).map((obj) => ({ kind: 'DaemonSet' as const, obj })),
+      ],
+    ]),
+  );
 }
 
 /** What pods run in the namespace and what they mounted: ReplicaSets, Pods, SecretProviderClassPodStatuses. */
@@ -94,11 +124,7 @@ async function readPods(kube: KubeSession, namespace: string, run: Run = direct)
       return { spcps: [], spcpsServed: false };
     }
   };
-  const [rss, pods, s] = await Promise.all([
-    run(() => kube.apps.listNamespacedReplicaSet({ namespace })),
-    run(() => kube.core.listNamespacedPod({ namespace })),
-    run(spcpsList),
-  ]);
+  const [rss, pods, s] = await Promise.all([run(() => kube.apps.listNamespacedReplicaSet({ namespace })), run(() => kube.core.listNamespacedPod({ namespace })), run(spcpsList)]);
   return { replicaSets: rss.items, pods: pods.items, spcps: s.spcps, spcpsServed: s.spcpsServed };
 }
 
@@ -122,8 +148,18 @@ async function readSpcps(kube: KubeSession, namespaces: readonly string[], run: 
 export async function readNamespaces(kube: KubeSession, namespaces: readonly string[], run: Run = direct): Promise<NamespaceSnapshot[]> {
   const [workloads, rss, pods, spcps] = await Promise.all([
     readWorkloads(kube, namespaces, run),
-    across(namespaces, run, (limit) => kube.apps.listReplicaSetForAllNamespaces({ limit }), (namespace) => kube.apps.listNamespacedReplicaSet({ namespace })),
-    across(namespaces, run, (limit) => kube.core.listPodForAllNamespaces({ limit }), (namespace) => kube.core.listNamespacedPod({ namespace })),
+    across(
+      namespaces,
+      run,
+      (limit) => kube.apps.listReplicaSetForAllNamespaces({ limit }),
+      (namespace) => kube.apps.listNamespacedReplicaSet({ namespace }),
+    ),
+    across(
+      namespaces,
+      run,
+      (limit) => kube.core.listPodForAllNamespaces({ limit }),
+      (namespace) => kube.core.listNamespacedPod({ namespace }),
+    ),
     readSpcps(kube, namespaces, run),
   ]);
   return namespaces.map((namespace) => ({
@@ -182,14 +218,10 @@ export function consumptionWarnings(wc: WorkloadConsumption): string[] {
   const warnings: string[] = [];
   for (const c of wc.consumed) {
     if (c.subPathMounts.length) {
-      warnings.push(
-        `${who} mounts ${c.target.secretProviderClass} through subPath (${c.subPathMounts.join(', ')}): subPath files are never updated in place; only a restart refreshes them`,
-      );
+      warnings.push(`${who} mounts ${c.target.secretProviderClass} through subPath (${c.subPathMounts.join(', ')}): subPath files are never updated in place; only a restart refreshes them`);
     }
     if (c.target.rotation === 'csi' && needsNewPod(c)) {
-      warnings.push(
-        `${who} reads the synced Secret ${c.target.syncTo?.secretName ?? ''} as environment variables: with rotation: csi its pods keep the old values until they restart`,
-      );
+      warnings.push(`${who} reads the synced Secret ${c.target.syncTo?.secretName ?? ''} as environment variables: with rotation: csi its pods keep the old values until they restart`);
     }
     if (c.missingKeys.length) {
       warnings.push(`${who} reads keys ${c.missingKeys.join(', ')} of ${c.target.syncTo?.secretName ?? ''} that the manifest does not sync`);
@@ -241,7 +273,11 @@ export async function restartChangedWorkloads(
   const restarted: RestartedWorkload[] = [];
   const warnings: string[] = [];
   const request = semaphore(KUBE_CONCURRENCY);
-  interface Outcome { items: PlanItem[]; restarted: RestartedWorkload[]; warnings: string[] }
+  interface Outcome {
+    items: PlanItem[];
+    restarted: RestartedWorkload[];
+    warnings: string[];
+  }
   const listed = await readWorkloads(kube, namespaces, request).catch((err: unknown) => {
     if (err instanceof NamespaceListError) throw new Error(`cannot list workloads in namespace ${err.namespace}: ${errorSummary(err.cause)}`);
     throw err;

@@ -26,6 +26,8 @@ export function maskValue(value: string, setSecret: (v: string) => void = core.s
     setSecret(part);
   }
   if (short > 0) {
-    notice(`a secret value${masked.size > 0 ? ' has a line that is' : ' is'} shorter than ${MIN_MASKED_LENGTH} characters (or blank): not masked, since that mask would hide those characters in every log line`);
+    notice(
+      `a secret value${masked.size > 0 ? ' has a line that is' : ' is'} shorter than ${MIN_MASKED_LENGTH} characters (or blank): not masked, since that mask would hide those characters in every log line`,
+    );
   }
 }

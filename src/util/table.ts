@@ -9,6 +9,10 @@ export function pad(s: string, n: number): string {
 export function textTable(header: string[], rawRows: string[][]): string[] {
   const rows = rawRows.map((r) => r.map((cell) => logSafe(cell)));
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((cell, c) => pad(cell, widths[c]!)).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((cell, c) => pad(cell, widths[c]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
 }

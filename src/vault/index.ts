@@ -56,11 +56,7 @@ export async function describeVault(session: AzureSession, manifest: Manifest): 
   } catch (e) {
     const status = azureStatusOf(e);
     if (status === 404) {
-      throw new VaultSyncError(
-        `Key Vault ${manifest.vault.name} not found in resource group ${manifest.vault.resourceGroup} of subscription ${subscriptionId}`,
-        [],
-        e,
-      );
+      throw new VaultSyncError(`Key Vault ${manifest.vault.name} not found in resource group ${manifest.vault.resourceGroup} of subscription ${subscriptionId}`, [], e);
     }
     if (status === 403) {
       throw new VaultSyncError(`The deployer ${session.clientId} may not read Key Vault ${manifest.vault.name} (ARM 403): grant it Reader (or more) on the vault`, [], e);
@@ -176,9 +172,7 @@ async function writeIndex(ctx: SyncContext, index: VersionIndex, live: Map<strin
   }
   if (!writes.length) return;
   try {
-    await mapAll(writes, VAULT_LIMITS.concurrency, (w) =>
-      writeVersion(ctx.client, ctx.limiter, w.name, w.value, { tags: { [OWNER_TAG]: ACTION_NAME }, contentType: STATE_CONTENT_TYPE }, true),
-    );
+    await mapAll(writes, VAULT_LIMITS.concurrency, (w) => writeVersion(ctx.client, ctx.limiter, w.name, w.value, { tags: { [OWNER_TAG]: ACTION_NAME }, contentType: STATE_CONTENT_TYPE }, true));
     core.debug(`version index updated (${writes.length} shard(s))`);
   } catch (e) {
     core.info(`version index not updated (the next run looks versions up per secret): ${messageOf(e)}`);
@@ -315,10 +309,14 @@ async function planWithLedgers(book: LedgerBook, input: PlanInput): Promise<Secr
   if (!writers.length && !others) return first;
   const byKey = new Map<string, GrantLedger>();
   if (others) for (const l of await book.others()) byKey.set(l.instance, l);
-  await mapAll(writers.filter((k) => !byKey.has(k)), VAULT_LIMITS.concurrency, async (k) => {
-    const l = await book.ofInstance(k);
-    if (l) byKey.set(l.instance, l);
-  });
+  await mapAll(
+    writers.filter((k) => !byKey.has(k)),
+    VAULT_LIMITS.concurrency,
+    async (k) => {
+      const l = await book.ofInstance(k);
+      if (l) byKey.set(l.instance, l);
+    },
+  );
   const elsewhere = others ? otherClaims([...byKey.values()], book.instance.key).secrets : new Map<string, string[]>();
   return planSecrets({
     ...input,
@@ -342,7 +340,9 @@ async function recordSecrets(book: LedgerBook, prev: GrantLedger | undefined, se
     if (await book.write(next)) core.info(`manifest ledger ${book.name}: ${secrets.length} secret(s) recorded`);
   } catch (e) {
     if (azureStatusOf(e) !== 403) throw e;
-    core.warning(`manifest ledger ${book.name} not written (${messageOf(e).split('\n')[0] ?? 'Forbidden'}): other manifests cannot see which secrets this one declares, and its own prune finds only what carries its tags`);
+    core.warning(
+      `manifest ledger ${book.name} not written (${messageOf(e).split('\n')[0] ?? 'Forbidden'}): other manifests cannot see which secrets this one declares, and its own prune finds only what carries its tags`,
+    );
   }
 }
 
@@ -386,7 +386,12 @@ async function readVaultState(ctx: SyncContext, book: LedgerBook, vaultName: str
 async function deletedAmong(ctx: SyncContext, manifest: Manifest, live: Map<string, LiveSecret>): Promise<Map<string, DeletedSecretInfo>> {
   const missing = manifest.secrets.filter((s) => !isExistingKey(s) && !live.has(s.name.toLowerCase()));
   const deleted = new Map<string, DeletedSecretInfo>();
-  for (const d of await findDeleted(ctx.client, ctx.limiter, missing.map((s) => s.name))) deleted.set(d.name.toLowerCase(), d);
+  for (const d of await findDeleted(
+    ctx.client,
+    ctx.limiter,
+    missing.map((s) => s.name),
+  ))
+    deleted.set(d.name.toLowerCase(), d);
   return deleted;
 }
 
@@ -479,7 +484,10 @@ export async function syncSecrets(session: AzureSession, vault: VaultInfo, manif
       try {
         await lease.acquire(opts.leaseTimeoutMs ?? DEFAULT_LEASE_WAIT_MS);
       } catch (e) {
-        throw withItems(e, prepared.plan.secrets.map((p) => p.item));
+        throw withItems(
+          e,
+          prepared.plan.secrets.map((p) => p.item),
+        );
       }
       book.forget();
       prepared = await prepare(run);
@@ -669,7 +677,11 @@ export async function currentVersions(session: AzureSession, vault: VaultInfo, m
  * (from the index, else from its versions' metadata; a tie of versions created in one second is
  * settled without reading the value).
  */
-export async function readVaultForAudit(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<{ live: Map<string, LiveSecret>; index?: Map<string, IndexEntry>; secrets: SecretVersion[]; missingKeys: Set<string> }> {
+export async function readVaultForAudit(
+  session: AzureSession,
+  vault: VaultInfo,
+  manifest: Manifest,
+): Promise<{ live: Map<string, LiveSecret>; index?: Map<string, IndexEntry>; secrets: SecretVersion[]; missingKeys: Set<string> }> {
   const ctx: SyncContext = { ...vaultGateway(session, vault) };
   const live = await readState(ctx, vault.name, manifest.instance.key);
   const keys = await lookupKeys(session, vault, manifest, ctx.limiter);

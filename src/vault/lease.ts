@@ -65,7 +65,15 @@ export function leaseHolder(versions: LeaseVersion[], now: number): LeaseVersion
 
 function toLeaseVersion(p: SecretProperties): LeaseVersion | undefined {
   if (!p.version || !p.createdOn) return undefined;
-  return { version: p.version, createdOn: p.createdOn.getTime(), updatedOn: p.updatedOn?.getTime(), expiresOn: p.expiresOn?.getTime(), enabled: p.enabled !== false, holder: p.tags?.[TAG_HOLDER], writes: p.tags?.[TAG_WRITES] };
+  return {
+    version: p.version,
+    createdOn: p.createdOn.getTime(),
+    updatedOn: p.updatedOn?.getTime(),
+    expiresOn: p.expiresOn?.getTime(),
+    enabled: p.enabled !== false,
+    holder: p.tags?.[TAG_HOLDER],
+    writes: p.tags?.[TAG_WRITES],
+  };
 }
 
 export class LeaseTimeoutError extends Error {
@@ -101,11 +109,18 @@ export class VaultLease {
   async acquire(timeoutMs: number): Promise<void> {
     if (this.mine) return;
     const started = Date.now();
-    const props = await writeVersion(this.gw.client, this.gw.limiter, LEASE_SECRET, randomBytes(12).toString('hex'), {
-      tags: { [OWNER_TAG]: ACTION_NAME, [TAG_HOLDER]: this.holder.slice(0, 256) },
-      contentType: LEASE_CONTENT_TYPE,
-      expiresOn: new Date(Date.now() + LEASE_MS),
-    }, true);
+    const props = await writeVersion(
+      this.gw.client,
+      this.gw.limiter,
+      LEASE_SECRET,
+      randomBytes(12).toString('hex'),
+      {
+        tags: { [OWNER_TAG]: ACTION_NAME, [TAG_HOLDER]: this.holder.slice(0, 256) },
+        contentType: LEASE_CONTENT_TYPE,
+        expiresOn: new Date(Date.now() + LEASE_MS),
+      },
+      true,
+    );
     const mine = props.version;
     if (!mine) throw new Error(`Key Vault ${this.vaultName}: the lease write returned no version`);
     await sleep(SECOND_PASSED_MS);
@@ -116,7 +131,10 @@ export class VaultLease {
       if (!holder || holder.version === mine) {
         // The writes the previous holder made in the throttle window still count at the vault.
         const previous = versions.filter((v) => !v.enabled && v.writes).sort((a, b) => (b.updatedOn ?? 0) - (a.updatedOn ?? 0))[0];
-        this.gw.limiter.seed('write', decodeWrites(previous?.writes).filter((t) => t > Date.now() - 10_000));
+        this.gw.limiter.seed(
+          'write',
+          decodeWrites(previous?.writes).filter((t) => t > Date.now() - 10_000),
+        );
         break;
       }
       if (Date.now() - started > timeoutMs) {

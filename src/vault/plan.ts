@@ -108,11 +108,7 @@ export function writeProperties(spec: SecretSpec, input: Pick<PlanInput, 'now' |
     const d = input.digest(spec.name);
     if (d) tags[TAG_DIGEST] = d;
   }
-  const expiresOn = spec.expires
-    ? new Date(spec.expires)
-    : spec.expiresAfterSeconds !== undefined
-      ? new Date(input.now.getTime() + spec.expiresAfterSeconds * 1000)
-      : undefined;
+  const expiresOn = spec.expires ? new Date(spec.expires) : spec.expiresAfterSeconds !== undefined ? new Date(input.now.getTime() + spec.expiresAfterSeconds * 1000) : undefined;
   return {
     tags,
     contentType: spec.contentType,
@@ -275,7 +271,11 @@ export function planSecrets(input: PlanInput): SecretPlan {
           spec,
           live,
           op: { kind: 'refuse' },
-          item: { ...base, action: 'refuse', reason: `conflicting values: ${sharedWith} declares this secret and wrote another value; two manifests must not write different values into one secret (declare it \`existing\` in all but one)` },
+          item: {
+            ...base,
+            action: 'refuse',
+            reason: `conflicting values: ${sharedWith} declares this secret and wrote another value; two manifests must not write different values into one secret (declare it \`existing\` in all but one)`,
+          },
         });
         continue;
       }
@@ -293,7 +293,13 @@ export function planSecrets(input: PlanInput): SecretPlan {
       if (diff.reasons.length) askWriter();
       if (diff.reasons.length && sharedWith) {
         // Its writer's properties stand: two declarers would otherwise rewrite them back and forth.
-        out.push({ name: spec.name, spec, live, op: { kind: 'none' }, item: { ...base, action: 'unchanged', reason: `shared with ${sharedWith}, whose properties it keeps (${diff.reasons.join(', ')} differ)` } });
+        out.push({
+          name: spec.name,
+          spec,
+          live,
+          op: { kind: 'none' },
+          item: { ...base, action: 'unchanged', reason: `shared with ${sharedWith}, whose properties it keeps (${diff.reasons.join(', ')} differ)` },
+        });
       } else if (diff.reasons.length) {
         out.push({
           name: spec.name,
@@ -360,7 +366,12 @@ export function planSecrets(input: PlanInput): SecretPlan {
       out.push({ name: s.name, live: s, op: { kind: 'none' }, item: item('keep', `dropped from the manifest, still declared by ${others.join(', ')}`) });
     } else if (manifest.prune) {
       record.add(key);
-      out.push({ name: s.name, live: s, op: { kind: 'prune', purge: manifest.purge }, item: item('prune', manifest.purge ? 'dropped from the manifest: delete and purge' : 'dropped from the manifest: delete (recoverable)') });
+      out.push({
+        name: s.name,
+        live: s,
+        op: { kind: 'prune', purge: manifest.purge },
+        item: item('prune', manifest.purge ? 'dropped from the manifest: delete and purge' : 'dropped from the manifest: delete (recoverable)'),
+      });
     } else {
       record.add(key);
       recordAfter.add(key);
@@ -368,9 +379,21 @@ export function planSecrets(input: PlanInput): SecretPlan {
     }
   }
   const path = manifest.instance.path;
-  const legacy = [...state.live.values()].filter((l) => isOwned(l.tags) && !l.tags[TAG_INSTANCE] && path !== undefined && l.tags[TAG_MANIFEST] === tagValue(path) && !declared.has(lower(l.name)) && !isReservedSecretName(l.name));
+  const legacy = [...state.live.values()].filter(
+    (l) => isOwned(l.tags) && !l.tags[TAG_INSTANCE] && path !== undefined && l.tags[TAG_MANIFEST] === tagValue(path) && !declared.has(lower(l.name)) && !isReservedSecretName(l.name),
+  );
   for (const l of legacy.sort((a, b) => a.name.localeCompare(b.name))) {
-    out.push({ name: l.name, live: l, op: { kind: 'none' }, item: { kind: 'secret', name: l.name, action: 'keep', reason: `written before manifest ownership: its tags name the path ${path} but no repository and cluster, so whose it is cannot be told; never pruned (delete it by hand if no manifest uses it)` } });
+    out.push({
+      name: l.name,
+      live: l,
+      op: { kind: 'none' },
+      item: {
+        kind: 'secret',
+        name: l.name,
+        action: 'keep',
+        reason: `written before manifest ownership: its tags name the path ${path} but no repository and cluster, so whose it is cannot be told; never pruned (delete it by hand if no manifest uses it)`,
+      },
+    });
   }
   const sorted = (xs: Set<string>): string[] => [...xs].sort();
   return { secrets: out, record: sorted(record), recordAfter: sorted(recordAfter), needs: { writers: [...needs.writers].sort(), others: needs.others } };

@@ -33,8 +33,36 @@ export interface BenchArgs {
 export function parseArgs(argv: readonly string[]): BenchArgs {
   const quick = argv.includes('--quick');
   const args: BenchArgs = quick
-    ? { quick, secrets: 60, namespaces: 4, gateNamespaces: 1, gateRounds: 1, gatePods: 2, scaleSecrets: 200, scaleNamespaces: 5, smallSecrets: 10, startRuns: 3, latencyMs: 0, latencySecrets: 0, keep: false }
-    : { quick, secrets: 500, namespaces: 20, gateNamespaces: 20, gateRounds: 3, gatePods: 200, scaleSecrets: 5000, scaleNamespaces: 100, smallSecrets: 10, startRuns: 5, latencyMs: 100, latencySecrets: 500, keep: false };
+    ? {
+        quick,
+        secrets: 60,
+        namespaces: 4,
+        gateNamespaces: 1,
+        gateRounds: 1,
+        gatePods: 2,
+        scaleSecrets: 200,
+        scaleNamespaces: 5,
+        smallSecrets: 10,
+        startRuns: 3,
+        latencyMs: 0,
+        latencySecrets: 0,
+        keep: false,
+      }
+    : {
+        quick,
+        secrets: 500,
+        namespaces: 20,
+        gateNamespaces: 20,
+        gateRounds: 3,
+        gatePods: 200,
+        scaleSecrets: 5000,
+        scaleNamespaces: 100,
+        smallSecrets: 10,
+        startRuns: 5,
+        latencyMs: 100,
+        latencySecrets: 500,
+        keep: false,
+      };
   const numeric: Record<string, keyof BenchArgs> = {
     '--secrets': 'secrets',
     '--namespaces': 'namespaces',

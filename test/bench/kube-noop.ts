@@ -67,7 +67,10 @@ function summary(list: Call[]): string {
     e.ms += c.ms;
     by.set(c.method, e);
   }
-  return [...by.entries()].sort((a, b) => b[1].n - a[1].n).map(([m, e]) => `${m} x${e.n} (avg ${(e.ms / e.n).toFixed(1)} ms)`).join(', ');
+  return [...by.entries()]
+    .sort((a, b) => b[1].n - a[1].n)
+    .map(([m, e]) => `${m} x${e.n} (avg ${(e.ms / e.n).toFixed(1)} ms)`)
+    .join(', ');
 }
 
 const kubeconfig = kubeconfigPath();
@@ -99,7 +102,10 @@ const manifest: Manifest = {
     identity: { mode: 'managed', name: `id-${runId}-${t}`, resourceGroup: 'rg-ids', location: 'westeurope' },
     access: { scope: 'vault', role: 'Key Vault Secrets User' },
     secretProviderClass: 'bench-secrets',
-    objects: [{ secret: secretNames[2 * t]!, objectType: 'secret' as const }, { secret: secretNames[2 * t + 1]!, objectType: 'secret' as const, alias: 'second' }],
+    objects: [
+      { secret: secretNames[2 * t]!, objectType: 'secret' as const },
+      { secret: secretNames[2 * t + 1]!, objectType: 'secret' as const, alias: 'second' },
+    ],
     syncTo: { secretName: 'bench-env', keys: [{ key: 'SECOND', object: 'second' }], type: 'Opaque', labels: {}, annotations: {} },
     rotation: 'restart',
   })),
@@ -135,9 +141,12 @@ try {
     await raw.apps.createNamespacedDeployment({
       namespace: ns,
       body: {
-        apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'consumer', namespace: ns },
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'consumer', namespace: ns },
         spec: {
-          replicas: 0, selector: { matchLabels: { app: 'consumer' } },
+          replicas: 0,
+          selector: { matchLabels: { app: 'consumer' } },
           template: {
             metadata: { labels: { app: 'consumer' } },
             spec: {
@@ -165,10 +174,14 @@ try {
     const writes = [...a.calls, ...b.calls].filter((c) => /patch|create|delete|replace/i.test(c.method)).length;
     applyMs.push(a.ms);
     rotMs.push(b.ms);
-    log(`round ${r}: kubernetes objects ${a.ms.toFixed(0)} ms (${a.calls.length} calls, ${writes} writes: ${summary(a.calls)}); rotation ${b.ms.toFixed(0)} ms (${b.calls.length} calls: ${summary(b.calls)}); plan ${p.ms.toFixed(0)} ms (${p.calls.length} calls)`);
+    log(
+      `round ${r}: kubernetes objects ${a.ms.toFixed(0)} ms (${a.calls.length} calls, ${writes} writes: ${summary(a.calls)}); rotation ${b.ms.toFixed(0)} ms (${b.calls.length} calls: ${summary(b.calls)}); plan ${p.ms.toFixed(0)} ms (${p.calls.length} calls)`,
+    );
   }
   const med = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
-  process.stdout.write(`no-op re-run, ${NS} namespaces, median of ${ROUNDS}: kubernetes objects ${med(applyMs).toFixed(0)} ms, rotation ${med(rotMs).toFixed(0)} ms, together ${(med(applyMs) + med(rotMs)).toFixed(0)} ms\n`);
+  process.stdout.write(
+    `no-op re-run, ${NS} namespaces, median of ${ROUNDS}: kubernetes objects ${med(applyMs).toFixed(0)} ms, rotation ${med(rotMs).toFixed(0)} ms, together ${(med(applyMs) + med(rotMs)).toFixed(0)} ms\n`,
+  );
 } finally {
   if (!keep) {
     for (const name of namespaces) await raw.core.deleteNamespace({ name }).catch(() => undefined);
@@ -176,7 +189,10 @@ try {
     const deadline = Date.now() + 120_000;
     for (const name of namespaces) {
       while (Date.now() < deadline) {
-        const gone = await raw.core.readNamespace({ name }).then(() => false, () => true);
+        const gone = await raw.core.readNamespace({ name }).then(
+          () => false,
+          () => true,
+        );
         if (gone) break;
         await new Promise((r) => setTimeout(r, 250));
       }

@@ -10,20 +10,7 @@ import { connectKube, readServiceAccountIssuer } from '../../src/kube/client.ts'
 import { currentVersions } from '../../src/vault/index.ts';
 import { VAULT_LIMITS } from '../../src/keyvault/limiter.ts';
 import type { KubeSession } from '../../src/kube/client.ts';
-import {
-  burstFloorMs,
-  fmtBytes,
-  fmtMs,
-  fmtRatio,
-  machineLine,
-  markdownTable,
-  median,
-  parseArgs,
-  rowsTable,
-  speedup,
-  verdict,
-  writeFloorMs,
-} from './format.ts';
+import { burstFloorMs, fmtBytes, fmtMs, fmtRatio, machineLine, markdownTable, median, parseArgs, rowsTable, speedup, verdict, writeFloorMs } from './format.ts';
 import type { BenchArgs, Row } from './format.ts';
 import { control, createVault, deployerSession, ensureSandbox, root, stopSandbox, kubeconfigPath, removeVault, sandboxEnv, throttleOf, waitWindowEmpty } from './sandbox.ts';
 
@@ -32,7 +19,6 @@ import type { GateRound, Layout } from './scenarios.ts';
 import { bareNodeMs, bundleSize, spawnOnce } from './startup.ts';
 import { mainNoop, scaleNoop } from './headline.ts';
 import type { HeadlineCtx } from './headline.ts';
-
 
 const out = process.stdout.write.bind(process.stdout);
 const t0 = Date.now();
@@ -251,7 +237,15 @@ export async function main(argv: string[]): Promise<number> {
     const b2 = await baselineRun(session, vb, mb, values);
     progress(`baseline no-op: ${fmtMs(b2.ms)}, ${b2.counters.writes} writes, ${b2.counters.requests} requests, ${b2.counters.throttled} 429s`);
     const noopLabel = `breakdown: in-process steps, no-op, ${N} secrets x ${NS} ns`;
-    rows.push({ scenario: noopLabel, metric: 'Key Vault write requests', action: String(noop.counters.writes), baseline: String(b2.counters.writes), ratio: '', target: '0', verdict: verdict(noop.counters.writes === 0) });
+    rows.push({
+      scenario: noopLabel,
+      metric: 'Key Vault write requests',
+      action: String(noop.counters.writes),
+      baseline: String(b2.counters.writes),
+      ratio: '',
+      target: '0',
+      verdict: verdict(noop.counters.writes === 0),
+    });
     rows.push({
       scenario: noopLabel,
       metric: 'Key Vault requests',
@@ -273,7 +267,11 @@ export async function main(argv: string[]): Promise<number> {
       target: '>= 20x',
       verdict: verdict(rf >= 20),
     });
-    notes.push(`no-op whole re-run by step: ${noop.steps.map((s) => `${s.name} ${fmtMs(s.ms)}`).join(', ')} (${NS} namespaces; plan items: ${Object.entries(noop.itemsByAction).map(([k, v]) => `${v} ${k}`).join(', ')})`);
+    notes.push(
+      `no-op whole re-run by step: ${noop.steps.map((s) => `${s.name} ${fmtMs(s.ms)}`).join(', ')} (${NS} namespaces; plan items: ${Object.entries(noop.itemsByAction)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ')})`,
+    );
     if (noop.counters.requests > 40) {
       const byStatus = Object.entries(noop.counters.byStatus)
         .map(([k, v]) => `${v}x${k}`)
@@ -338,9 +336,14 @@ export async function main(argv: string[]): Promise<number> {
       const expected = await currentVersions(session, infoE, me);
       for (let r = 0; r < args.gateRounds; r++) {
         progress(`gate round ${r + 1}/${args.gateRounds}: a Deployment of ${replicas} pods in each of ${gateNs.length} namespace(s), runGate in-process`);
-        const g = await gateRound(kube, me, expected, gateNs, r, replicas).catch(
-          (e: unknown): GateRound => ({ latencyMs: NaN, waitedMs: NaN, passed: false, valid: false, pods: 0, failure: `gate round: ${(e as Error).message}` }),
-        );
+        const g = await gateRound(kube, me, expected, gateNs, r, replicas).catch((e: unknown): GateRound => ({
+          latencyMs: NaN,
+          waitedMs: NaN,
+          passed: false,
+          valid: false,
+          pods: 0,
+          failure: `gate round: ${(e as Error).message}`,
+        }));
         progress(`gate: ${g.passed ? 'passed' : `failed (${g.failure ?? ''})`}, ${g.pods} pods, latency ${fmtMs(g.latencyMs)}${g.valid ? '' : ' (not an update-to-pass measurement)'}`);
         rounds.push(g);
         if (!g.passed) {
@@ -360,8 +363,11 @@ export async function main(argv: string[]): Promise<number> {
         verdict: verdict(valid.length ? worst <= 1000 : undefined),
       });
       const bad = rounds.filter((g) => !g.passed || !g.valid);
-      if (bad.length) notes.push(`gate: ${bad.length} round(s) not counted: ${bad.map((g) => (g.passed ? 'SPCPS arrived before the gate started' : (g.failure ?? 'failed').split('; ')[0]?.slice(0, 300))).join('; ')}`);
-      notes.push('gate latency: time the bench\'s own SPCPS watch saw the last new pod mounted, to the moment runGate resolved (same process, same apiserver).');
+      if (bad.length)
+        notes.push(
+          `gate: ${bad.length} round(s) not counted: ${bad.map((g) => (g.passed ? 'SPCPS arrived before the gate started' : (g.failure ?? 'failed').split('; ')[0]?.slice(0, 300))).join('; ')}`,
+        );
+      notes.push("gate latency: time the bench's own SPCPS watch saw the last new pod mounted, to the moment runGate resolved (same process, same apiserver).");
     } else {
       rows.push({ scenario: 'gate', metric: 'last SPCPS update -> pass', action: 'n/a', baseline: '', ratio: '', target: '<= 1 s', verdict: 'n/a' });
     }
@@ -430,7 +436,14 @@ export async function main(argv: string[]): Promise<number> {
     out('\n');
     for (const n of notes) out(`note: ${n}\n`);
     const cpu = cpus();
-    const machine = machineLine({ cpuModel: cpu[0]?.model.trim() ?? 'unknown CPU', cores: cpu.length, memoryBytes: totalmem(), node: process.version, platform: `${process.platform}-${process.arch}`, load: { start: loadAtStart, end: loadavg()[0] ?? NaN } });
+    const machine = machineLine({
+      cpuModel: cpu[0]?.model.trim() ?? 'unknown CPU',
+      cores: cpu.length,
+      memoryBytes: totalmem(),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      load: { start: loadAtStart, end: loadavg()[0] ?? NaN },
+    });
     out(`${machine}\n`);
     if (args.markdown) {
       const md = [
@@ -461,5 +474,3 @@ export async function main(argv: string[]): Promise<number> {
   }
   return failed ? 1 : 0;
 }
-
-

@@ -23,9 +23,7 @@ if (argv.includes('--isolated')) {
     symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
     symlinkSync(join(root, '.cache'), join(dir, '.cache'));
     // A Markdown file named relative to here must not land in the temporary directory.
-    const rest = argv
-      .filter((a) => a !== '--isolated')
-      .map((a, i, all) => (all[i - 1] === '--markdown' ? resolve(a) : a.startsWith('--markdown=') ? `--markdown=${resolve(a.slice(11))}` : a));
+    const rest = argv.filter((a) => a !== '--isolated').map((a, i, all) => (all[i - 1] === '--markdown' ? resolve(a) : a.startsWith('--markdown=') ? `--markdown=${resolve(a.slice(11))}` : a));
     const quoted = [process.execPath, join(dir, 'test', 'bench', 'run.ts'), ...rest].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
     process.stderr.write(`[bench] isolated: HEAD in ${dir}, own sandbox in a new network namespace\n`);
     const head = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();

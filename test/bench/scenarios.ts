@@ -160,9 +160,7 @@ export async function engineFullRun(
   let secrets: SecretVersion[] = [];
   const before = await vaultCounters(vault.name);
   const t0 = performance.now();
-  const sync = await step('vault sync', () =>
-    syncSecrets(session, vault, manifest, { mode: 'apply', env, now: new Date(), commit: 'bench' }),
-  );
+  const sync = await step('vault sync', () => syncSecrets(session, vault, manifest, { mode: 'apply', env, now: new Date(), commit: 'bench' }));
   items.push(...sync.items);
   secrets = sync.secrets;
   const ids = await step('identities', () => ensureIdentities(session, vault, manifest, { mode: 'apply', issuer: opts.issuer }));

@@ -119,7 +119,8 @@ async function audit(label: string, inputs: Record<string, string> = {}): Promis
 const found = (a: Audit, kind: string): string[] => a.findings.filter((f) => f.kind === kind).map((f) => f.object);
 
 async function ourIssues(instance: string): Promise<Array<{ number: number; state: string; title: string }>> {
-  const all = (await control<{ issues: Array<{ number: number; state: string; title: string; body: string }> }>('GET', `/github/rest/repos/${runner.repository}/issues`).catch(() => ({ issues: [] }))).issues;
+  const all = (await control<{ issues: Array<{ number: number; state: string; title: string; body: string }> }>('GET', `/github/rest/repos/${runner.repository}/issues`).catch(() => ({ issues: [] })))
+    .issues;
   return all.filter((i) => i.body.includes(`akv-aks-audit:instance=${instance}`));
 }
 
@@ -241,7 +242,7 @@ describe('mode: audit', () => {
     expect(found(outside.audit, 'secret-changed-outside')).toContain(`${P}-db`);
   });
 
-  it('pods still on an older version than the vault\'s', () => {
+  it("pods still on an older version than the vault's", () => {
     const stale = outside.audit.findings.filter((f) => f.kind === 'pod-stale');
     expect(stale.length).toBe(1);
     expect(stale[0]!.object).toMatch(new RegExp(`^${NS}/web-`));
@@ -256,13 +257,20 @@ describe('mode: audit', () => {
   });
 
   it('SecretProviderClass differs from the render', async () => {
-    await mergePatch({ apiVersion: 'secrets-store.csi.x-k8s.io/v1', kind: 'SecretProviderClass', metadata: { name: 'web-secrets', namespace: NS }, spec: { parameters: { usePodIdentity: 'true' } } } as KubernetesObject);
+    await mergePatch({
+      apiVersion: 'secrets-store.csi.x-k8s.io/v1',
+      kind: 'SecretProviderClass',
+      metadata: { name: 'web-secrets', namespace: NS },
+      spec: { parameters: { usePodIdentity: 'true' } },
+    } as KubernetesObject);
     const s = await audit('audit (spc)');
     expect(found(s.audit, 'secret-provider-class-drift')).toEqual([`${NS}/web-secrets`]);
   });
 
   it('subPath mount that can never rotate (rotation: csi)', async () => {
-    const d = appDeployment({ namespace: NS_B, name: 'jobs', serviceAccount: 'jobs', spc: 'jobs-secrets' }) as unknown as { spec: { template: { spec: { containers: Array<{ volumeMounts: Array<Record<string, unknown>> }> } } } } & KubernetesObject;
+    const d = appDeployment({ namespace: NS_B, name: 'jobs', serviceAccount: 'jobs', spc: 'jobs-secrets' }) as unknown as {
+      spec: { template: { spec: { containers: Array<{ volumeMounts: Array<Record<string, unknown>> }> } } };
+    } & KubernetesObject;
     d.spec.template.spec.containers[0]!.volumeMounts = [{ name: 'secrets', mountPath: '/etc/spare', subPath: 'SPARE', readOnly: true }];
     // No pod: the template decides, and a pod retrying its mount (the spare is gone) would write events meanwhile.
     (d.spec as { replicas?: number }).replicas = 0;
@@ -278,7 +286,11 @@ describe('mode: audit', () => {
   });
 
   it('role assignment wider than the manifest asks (a role that writes)', async () => {
-    await az.arm.authorization.roleAssignments.create(vault.id.replace(/^\/+/, ''), randomUUID(), { roleDefinitionId: roleId(SECRETS_OFFICER), principalId: await principalOf(ID_WEB), principalType: 'ServicePrincipal' });
+    await az.arm.authorization.roleAssignments.create(vault.id.replace(/^\/+/, ''), randomUUID(), {
+      roleDefinitionId: roleId(SECRETS_OFFICER),
+      principalId: await principalOf(ID_WEB),
+      principalType: 'ServicePrincipal',
+    });
     const s = await audit('audit (too wide)');
     const wide = s.audit.findings.filter((f) => f.kind === 'grant-too-wide');
     expect(wide.map((f) => f.object)).toEqual([`Key Vault Secrets Officer for ${ID_WEB} at vaults/${vault.name}`]);

@@ -52,7 +52,9 @@ describe('invalid manifests through dist/index.js', () => {
   });
 
   it.each(sample)('%s: fails with exactly its expected errors, before any request', async (file) => {
-    const expected = readFileSync(join(dir, file.replace(/\.yaml$/, '.expected')), 'utf8').trimEnd().split('\n');
+    const expected = readFileSync(join(dir, file.replace(/\.yaml$/, '.expected')), 'utf8')
+      .trimEnd()
+      .split('\n');
     const workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-bad-'));
     writeFileSync(join(workspace, file), readFileSync(join(dir, file)));
     const s = await runner.run({ label: file, mode: 'apply', workspace, env: { DB_PASSWORD }, inputs: { manifest: file } });

@@ -100,7 +100,7 @@ describe('broken federation', () => {
     expect(s.summary).toMatch(/apply failed/);
   });
 
-  it('the next run with the cluster\'s own issuer repairs the federated credential and proves access', async () => {
+  it("the next run with the cluster's own issuer repairs the federated credential and proves access", async () => {
     const s = await run('apply (issuer discovered)', 'apply');
     expectExit(s, 0);
     const fedItems = s.report.plan.filter((i) => i.kind === 'federated-credential');

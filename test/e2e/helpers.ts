@@ -8,17 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { TokenCredential } from '@azure/identity';
-import {
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  KubernetesObjectApi,
-  PatchStrategy,
-  type KubernetesObject,
-  type V1Deployment,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { armClients, federatedCredential, useRunnerEnv } from '../sandbox/azure/sdk-clients.ts';
 import type { ArmClients } from '../sandbox/azure/sdk-clients.ts';
 import { LeakScan } from '../support/leaks.ts';
@@ -336,9 +326,7 @@ export async function stepRecords(s: Step): Promise<RequestRecord[]> {
 /** ARM writes (PUT/PATCH/POST/DELETE) during a step whose path mentions one of `needles`. */
 export async function armWritesDuring(s: Step, needles: string[]): Promise<RequestRecord[]> {
   const lower = needles.map((n) => n.toLowerCase());
-  return (await stepRecords(s)).filter(
-    (r) => r.service === 'arm' && isWriteMethod(r.method) && lower.some((n) => r.path.toLowerCase().includes(n)),
-  );
+  return (await stepRecords(s)).filter((r) => r.service === 'arm' && isWriteMethod(r.method) && lower.some((n) => r.path.toLowerCase().includes(n)));
 }
 
 // ---- the cluster, test side ------------------------------------------------------------------
@@ -399,7 +387,12 @@ export async function podsOf(k: Kube, namespace: string, app: string): Promise<V
 /** `kubectl rollout restart`: a new pod-template annotation. */
 export async function rolloutRestart(k: Kube, namespace: string, name: string): Promise<void> {
   await k.objects.patch(
-    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace }, spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } } } } as KubernetesObject,
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace },
+      spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } } },
+    } as KubernetesObject,
     undefined,
     undefined,
     'akv-aks-e2e',

@@ -83,7 +83,7 @@ interface ArmBinding {
 
 async function armGet<T>(path: string): Promise<T> {
   const token = await az.credential.getToken('https://management.azure.com/.default');
-  const res = await fetch(`${az.env.AKV_AKS_ARM_ENDPOINT}${path}${path.includes('?') ? '&' : '?'}api-version=2026-05-01`, { headers: { authorization: `Bearer ${token?.token ?? ""}` } });
+  const res = await fetch(`${az.env.AKV_AKS_ARM_ENDPOINT}${path}${path.includes('?') ? '&' : '?'}api-version=2026-05-01`, { headers: { authorization: `Bearer ${token?.token ?? ''}` } });
   if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -123,7 +123,9 @@ beforeAll(async () => {
   workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-ib-'));
   for (const c of CLUSTERS) {
     await control('POST', '/aks/clusters', { name: c, resourceGroup: CLUSTER_RG });
-    const targets = NAMESPACES[c].map((ns) => `  - { namespace: ${ns}, createNamespace: true, serviceAccount: app, identity: *fleet, secretProviderClass: kv, objects: [{ secret: ${P}-db, alias: DB_PASSWORD }] }`).join('\n');
+    const targets = NAMESPACES[c]
+      .map((ns) => `  - { namespace: ${ns}, createNamespace: true, serviceAccount: app, identity: *fleet, secretProviderClass: kv, objects: [{ secret: ${P}-db, alias: DB_PASSWORD }] }`)
+      .join('\n');
     writeFileSync(join(workspace, file(c)), fixture('identity-bindings.yaml', { VAULT: vault.name, CLUSTER: c, CLUSTER_RG, NAMESPACES: NAMESPACES[c].join(', '), IDENTITY, P, TARGETS: targets }));
   }
   runner.leaks.addSecret('DB_PASSWORD', env.DB_PASSWORD);
@@ -167,9 +169,9 @@ describe('identity bindings: three clusters, one identity, 25 namespaces', () =>
       expect(bindings[0]!.properties.managedIdentity.clientId).toBe(identity.clientId);
       expect(bindings[0]!.properties.oidcIssuer.oidcIssuerUrl).toMatch(new RegExp(`/${identity.clientId}$`));
     }
-    const roleBindings = (await k.objects.list('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', undefined, undefined, undefined, undefined, undefined, 'app.kubernetes.io/managed-by=akv-aks-action')).items as Array<
-      KubernetesObject & { subjects?: Array<{ namespace: string; name: string }>; roleRef: { name: string } }
-    >;
+    const roleBindings = (
+      await k.objects.list('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', undefined, undefined, undefined, undefined, undefined, 'app.kubernetes.io/managed-by=akv-aks-action')
+    ).items as Array<KubernetesObject & { subjects?: Array<{ namespace: string; name: string }>; roleRef: { name: string } }>;
     for (const c of CLUSTERS) {
       const mine = roleBindings.filter((b) => b.subjects?.some((s) => NAMESPACES[c].includes(s.namespace)));
       expect(mine).toHaveLength(1);
@@ -193,9 +195,8 @@ describe('identity bindings: three clusters, one identity, 25 namespaces', () =>
 
   it('a missing ClusterRoleBinding fails the gate with the proxy words and the fix; apply repairs it', async () => {
     const ns = NAMESPACES['aks-b'][0]!;
-    const bindings = (await k.objects.list('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', undefined, undefined, undefined, undefined, undefined, 'app.kubernetes.io/managed-by=akv-aks-action')).items as Array<
-      KubernetesObject & { subjects?: Array<{ namespace: string }> }
-    >;
+    const bindings = (await k.objects.list('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', undefined, undefined, undefined, undefined, undefined, 'app.kubernetes.io/managed-by=akv-aks-action'))
+      .items as Array<KubernetesObject & { subjects?: Array<{ namespace: string }> }>;
     const b = bindings.find((x) => x.subjects?.some((s) => s.namespace === ns))!;
     await k.objects.delete({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: b.metadata!.name } });
     await rolloutRestart(k, ns, 'app');
@@ -216,11 +217,17 @@ describe('identity bindings: three clusters, one identity, 25 namespaces', () =>
     expect(s.report.plan.filter((i) => i.kind === 'identity-binding').map((i) => i.action)).toEqual(['delete']);
     expect(s.report.plan.filter((i) => i.kind === 'identity' && i.action === 'delete')).toEqual([]);
     expect(await bindingsOf('aks-a')).toEqual([]);
-    expect(s.report.plan.filter((i) => i.kind === 'cluster-role' || i.kind === 'cluster-role-binding').map((i) => `${i.kind} ${i.action}`).sort()).toEqual(['cluster-role delete', 'cluster-role-binding delete']);
+    expect(
+      s.report.plan
+        .filter((i) => i.kind === 'cluster-role' || i.kind === 'cluster-role-binding')
+        .map((i) => `${i.kind} ${i.action}`)
+        .sort(),
+    ).toEqual(['cluster-role delete', 'cluster-role-binding delete']);
     // Its SecretProviderClasses go; its namespaces stay while the team's Deployments live in them.
-    const spc = await k.custom
-      .getNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: NAMESPACES['aks-a'][0]!, plural: 'secretproviderclasses', name: 'kv' })
-      .then(() => 'present', (e: unknown) => String((e as { code?: number }).code));
+    const spc = await k.custom.getNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: NAMESPACES['aks-a'][0]!, plural: 'secretproviderclasses', name: 'kv' }).then(
+      () => 'present',
+      (e: unknown) => String((e as { code?: number }).code),
+    );
     expect(spc).toBe('404');
     expect(await bindingsOf('aks-b')).toHaveLength(1);
     const w = await control<WorldDump>('GET', '/world');

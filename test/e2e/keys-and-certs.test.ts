@@ -85,7 +85,12 @@ beforeAll(async () => {
   const deployer = (await control<{ principals: Array<{ clientId: string; objectId: string }> }>('GET', '/world')).principals.find((p) => p.clientId === DEPLOYER_CLIENT_ID)!;
   const admin = `/subscriptions/${SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/${KEY_VAULT_ADMINISTRATOR}`;
   await az.arm.authorization.roleAssignments.create(vault.id.replace(/^\/+/, ''), randomUUID(), { roleDefinitionId: admin, principalId: deployer.objectId, principalType: 'ServicePrincipal' });
-  await asDeployer('POST', `certificates/${CERT}/create`, { policy: { issuer: { name: 'Self' }, x509_props: { subject: 'CN=api.contoso.test' }, secret_props: { contentType: 'application/x-pem-file' } } }, 202);
+  await asDeployer(
+    'POST',
+    `certificates/${CERT}/create`,
+    { policy: { issuer: { name: 'Self' }, x509_props: { subject: 'CN=api.contoso.test' }, secret_props: { contentType: 'application/x-pem-file' } } },
+    202,
+  );
   workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-keys-'));
   writeFileSync(join(workspace, 'akv-aks.yaml'), fixture('keys-and-certs.yaml', { VAULT: vault.name, NS, P }));
   runner.leaks.addSecret('DB', env.DB!);
@@ -108,7 +113,7 @@ describe('an existing key and certificate mounted next to a written secret', () 
     await expect(secrets.getSecret(`${P}-db`)).rejects.toMatchObject({ statusCode: 404 });
   });
 
-  it('first deploy: the proof reads the secret, the key and the certificate as the pod\'s identity; the report carries the key\'s version', async () => {
+  it("first deploy: the proof reads the secret, the key and the certificate as the pod's identity; the report carries the key's version", async () => {
     keyV1 = await newKeyVersion();
     const s = await apply('apply');
     expectExit(s, 0);
@@ -121,7 +126,7 @@ describe('an existing key and certificate mounted next to a written secret', () 
     await applyObject(k, appDeployment({ namespace: NS, name: 'api', serviceAccount: 'api', spc: 'api-secrets' }));
   });
 
-  it('the release gate checks the mounted key and certificate versions against the vault\'s', async () => {
+  it("the release gate checks the mounted key and certificate versions against the vault's", async () => {
     const s = await verify('verify');
     expectExit(s, 0);
     const certVersion = (await secrets.getSecret(CERT)).properties.version; // a certificate's version is its secret's

@@ -61,9 +61,7 @@ let workspace: string;
 const env: Record<string, string> = { DB_PASSWORD: secretValue('db'), WORKER_TOKEN: secretValue('worker') };
 
 const run = (label: string, mode: 'plan' | 'apply' | 'rotate' | 'verify', extraEnv: Record<string, string> = env): Promise<Step> =>
-  mode === 'verify'
-    ? runner.run({ label, entry: 'dist/verify/index.js', workspace, env: {} })
-    : runner.run({ label, mode, workspace, env: extraEnv });
+  mode === 'verify' ? runner.run({ label, entry: 'dist/verify/index.js', workspace, env: {} }) : runner.run({ label, mode, workspace, env: extraEnv });
 
 async function currentVersion(name: string): Promise<string> {
   const s = await secrets.getSecret(name);
@@ -185,7 +183,10 @@ describe('main job end to end', () => {
     // Deployment's generation on any annotation change); the apply after that changes nothing at all.
     for (const round of ['first after the app arrived', 'second']) {
       const before = { web: await deployment(k, NS, 'web'), worker: await deployment(k, NS, 'worker') };
-      const pods = (await Promise.all([podsOf(k, NS, 'web'), podsOf(k, NS, 'worker')])).flat().map((p) => p.metadata?.uid).sort();
+      const pods = (await Promise.all([podsOf(k, NS, 'web'), podsOf(k, NS, 'worker')]))
+        .flat()
+        .map((p) => p.metadata?.uid)
+        .sort();
       const stats = await vaultStats(vault.name);
       const s = await run(`apply (no-op, ${round})`, 'apply');
       expectExit(s, 0);
@@ -203,7 +204,12 @@ describe('main job end to end', () => {
         expect(after[name].spec?.template).toEqual(before[name].spec?.template);
         if (round === 'second') expect(after[name].metadata?.generation).toBe(before[name].metadata?.generation);
       }
-      expect((await Promise.all([podsOf(k, NS, 'web'), podsOf(k, NS, 'worker')])).flat().map((p) => p.metadata?.uid).sort()).toEqual(pods);
+      expect(
+        (await Promise.all([podsOf(k, NS, 'web'), podsOf(k, NS, 'worker')]))
+          .flat()
+          .map((p) => p.metadata?.uid)
+          .sort(),
+      ).toEqual(pods);
     }
   });
 
@@ -257,7 +263,7 @@ describe('main job end to end', () => {
     expect(s.outputs.verified).toBe('true');
   });
 
-  it('verify after a change behind the action\'s back: the gate fails with a per-pod table', async () => {
+  it("verify after a change behind the action's back: the gate fails with a per-pod table", async () => {
     const stale = await currentVersion(DB);
     const drift = secretValue('drift');
     runner.leaks.addSecret('drifted db password', drift);

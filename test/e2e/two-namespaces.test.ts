@@ -127,7 +127,7 @@ describe('two namespaces with different identities', () => {
     await applyObject(k, appDeployment({ namespace: NS_B, name: 'reports', serviceAccount: 'reports', spc: 'reports-secrets' }));
   });
 
-  it('the release gate passes with pods of both namespaces on the vault\'s current versions', async () => {
+  it("the release gate passes with pods of both namespaces on the vault's current versions", async () => {
     const s = await runner.run({ label: 'verify', entry: 'dist/verify/index.js', workspace });
     expectExit(s, 0);
     const pods = s.report.gate?.pods ?? [];
@@ -154,7 +154,7 @@ describe('two namespaces with different identities', () => {
     expect(s.outputs.verified).toBe('true');
   });
 
-  it('a change to one namespace\'s own secret restarts only that namespace\'s consumer', async () => {
+  it("a change to one namespace's own secret restarts only that namespace's consumer", async () => {
     const gens = { a: await generation(NS_A, 'api'), b: await generation(NS_B, 'reports') };
     env.A_ONLY = secretValue('a2');
     runner.leaks.addSecret('A_ONLY (changed)', env.A_ONLY);

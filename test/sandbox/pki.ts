@@ -19,10 +19,7 @@ export function ensureCa(dir: string): CertPaths {
   const ca = { cert: join(dir, 'ca.pem'), key: join(dir, 'ca-key.pem') };
   if (existsSync(ca.cert) && existsSync(ca.key)) return ca;
   openssl(['genrsa', '-out', ca.key, '2048'], dir);
-  openssl(
-    ['req', '-x509', '-new', '-key', ca.key, '-sha256', '-days', '3650', '-subj', '/CN=akv-aks sandbox CA', '-out', ca.cert],
-    dir,
-  );
+  openssl(['req', '-x509', '-new', '-key', ca.key, '-sha256', '-days', '3650', '-subj', '/CN=akv-aks sandbox CA', '-out', ca.cert], dir);
   return ca;
 }
 
@@ -36,22 +33,11 @@ export function issueServerCert(dir: string, name: string, extraSans: string[] =
   if (existsSync(out.cert) && existsSync(out.key)) return out;
   const sans = ['DNS:localhost', 'IP:127.0.0.1', ...extraSans];
   const ext = join(dir, `${name}.ext`);
-  writeFileSync(
-    ext,
-    [
-      'basicConstraints=CA:FALSE',
-      'keyUsage=digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth,clientAuth',
-      `subjectAltName=${[...new Set(sans)].join(',')}`,
-    ].join('\n'),
-  );
+  writeFileSync(ext, ['basicConstraints=CA:FALSE', 'keyUsage=digitalSignature,keyEncipherment', 'extendedKeyUsage=serverAuth,clientAuth', `subjectAltName=${[...new Set(sans)].join(',')}`].join('\n'));
   const csr = join(dir, `${name}.csr`);
   openssl(['genrsa', '-out', out.key, '2048'], dir);
   openssl(['req', '-new', '-key', out.key, '-subj', `/CN=${name}`, '-out', csr], dir);
-  openssl(
-    ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '825', '-sha256', '-extfile', ext, '-out', out.cert],
-    dir,
-  );
+  openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '825', '-sha256', '-extfile', ext, '-out', out.cert], dir);
   return out;
 }
 

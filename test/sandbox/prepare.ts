@@ -7,9 +7,11 @@ import { ensureKubeBinaries } from './kube/build.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const cacheDir = join(root, '.cache');
-const log = (part: string) => (message: string): void => {
-  process.stderr.write(`[prepare:${part}] ${message}\n`);
-};
+const log =
+  (part: string) =>
+  (message: string): void => {
+    process.stderr.write(`[prepare:${part}] ${message}\n`);
+  };
 
 const started = Date.now();
 const jar = await ensureLowkeyJar(cacheDir, log('vault'));

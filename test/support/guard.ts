@@ -54,8 +54,7 @@ export function withReferenceData(...parts: string[]): { dir: string; describe: 
   const dir = join(root, '..', 'shared', ...parts);
   const shown = join('..', 'shared', ...parts);
   if (!existsSync(dir) && process.env.AKV_AKS_REFERENCE_DATA === 'absent') {
-    const declared = (name: string): void =>
-      describe(name, () => it(`not run: ${shown} is declared absent (AKV_AKS_REFERENCE_DATA=absent)`, () => expect(existsSync(dir)).toBe(false)));
+    const declared = (name: string): void => describe(name, () => it(`not run: ${shown} is declared absent (AKV_AKS_REFERENCE_DATA=absent)`, () => expect(existsSync(dir)).toBe(false)));
     return { dir, describe: Object.assign(declared, { each: () => declared }) as unknown as Describe };
   }
   return { dir, describe: describeUnless(existsSync(dir) ? undefined : `reference data ${shown} is not beside the repository`) };

@@ -130,9 +130,7 @@ export class LeakScan {
     if (!this.artifacts.length) throw new Error('leak scan: no artifacts registered (the scan would prove nothing)');
     const leaks = this.scan();
     if (leaks.length) {
-      throw new Error(
-        `leak scan: ${leaks.length} hit(s):\n` + leaks.map((l) => `  secret ${l.secret} (${l.form}) in ${l.artifact} at offset ${l.offset}`).join('\n'),
-      );
+      throw new Error(`leak scan: ${leaks.length} hit(s):\n` + leaks.map((l) => `  secret ${l.secret} (${l.form}) in ${l.artifact} at offset ${l.offset}`).join('\n'));
     }
   }
 }

@@ -38,7 +38,15 @@ describe('getSettings', () => {
   });
 
   it('reads prove-access as always | changed | never, the former booleans as always / never', () => {
-    const cases: [string, string][] = [['always', 'always'], ['Changed', 'changed'], ['never', 'never'], ['true', 'always'], ['yes', 'always'], ['false', 'never'], ['0', 'never']];
+    const cases: [string, string][] = [
+      ['always', 'always'],
+      ['Changed', 'changed'],
+      ['never', 'never'],
+      ['true', 'always'],
+      ['yes', 'always'],
+      ['false', 'never'],
+      ['0', 'never'],
+    ];
     for (const [raw, want] of cases) {
       setInputs({ ...ids, 'PROVE-ACCESS': raw });
       expect(getSettings().prove).toBe(want);
@@ -94,7 +102,6 @@ describe('parseCommandFile', () => {
     const text = 'verified=true\nreport<<ghadelimiter_1\n{"a":1}\nline two\nghadelimiter_1\nchanged-secrets=["x"]\n';
     expect(parseCommandFile(text)).toEqual({ verified: 'true', report: '{"a":1}\nline two', 'changed-secrets': '["x"]' });
   });
-
 });
 
 describe('input bounds (issue 12)', () => {
@@ -117,7 +124,12 @@ describe('input bounds (issue 12)', () => {
   });
 
   it('refuses line breaks and control characters in text inputs, and unknown clouds', () => {
-    for (const [name, value] of [['AUDIENCE', 'api://x\n::warning::y'], ['MANIFEST', 'a\rb.yaml'], ['CONTEXT', 'ctx\u001b[31m'], ['MANIFEST', 'a\u202eb.yaml']] as const) {
+    for (const [name, value] of [
+      ['AUDIENCE', 'api://x\n::warning::y'],
+      ['MANIFEST', 'a\rb.yaml'],
+      ['CONTEXT', 'ctx\u001b[31m'],
+      ['MANIFEST', 'a\u202eb.yaml'],
+    ] as const) {
       setInputs({ ...ids, [name]: value });
       expect(() => getSettings()).toThrow(/must not contain line breaks, control, bidirectional or invisible characters/);
       delete process.env[`INPUT_${name}`];

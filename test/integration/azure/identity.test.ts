@@ -62,11 +62,7 @@ function manifest(vaultName: string, targets: TargetSpec[]): Manifest {
   };
 }
 
-const mainTargets = (): TargetSpec[] => [
-  target(NS, 'api', ID),
-  target(NS, 'worker', ID),
-  target(NS_SECRET_SCOPE, 'reader', ID2, { access: { scope: 'secret', role: 'Key Vault Secrets User' } }),
-];
+const mainTargets = (): TargetSpec[] => [target(NS, 'api', ID), target(NS, 'worker', ID), target(NS_SECRET_SCOPE, 'reader', ID2, { access: { scope: 'secret', role: 'Key Vault Secrets User' } })];
 
 const tokenFor = (ns: string, sa: string): Promise<string> => Promise.resolve(issuer.token(ns, sa));
 const summary = (items: { kind: string; name: string; action: string }[]): string[] => items.map((i) => `${i.kind}:${i.name}:${i.action}`);
@@ -77,7 +73,7 @@ beforeAll(async () => {
   session = await sandboxSession();
   tv = await createTestVault(session, { rbac: true, prefix: 'kv-i-' });
   vault = await describeVault(session, manifest(tv.name, []));
-  await syncSecrets(session, vault, manifest(tv.name, mainTargets()), { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date()});
+  await syncSecrets(session, vault, manifest(tv.name, mainTargets()), { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date() });
 });
 
 afterAll(async () => {
@@ -108,7 +104,12 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
   });
 
   it('plan mode warns when a role cannot read what the target mounts (from the role definition ARM returns)', async () => {
-    const keyTarget = target(NS, 'api', ID, { objects: [{ secret: 'db-password', objectType: 'secret' }, { secret: 'signing', objectType: 'key' }] });
+    const keyTarget = target(NS, 'api', ID, {
+      objects: [
+        { secret: 'db-password', objectType: 'secret' },
+        { secret: 'signing', objectType: 'key' },
+      ],
+    });
     const r = await ensureIdentities(session, vault, manifest(tv.name, [keyTarget]), { mode: 'plan', issuer: issuer.url });
     expect(r.warnings).toEqual([
       `${NS}: role "Key Vault Secrets User" does not grant Microsoft.KeyVault/vaults/keys/read, which the CSI provider needs to read key object(s) signing; ` +
@@ -231,8 +232,20 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
   it('treats RoleAssignmentExists (by code) as success and honours ARM 429 Retry-After', async () => {
     const name = uniqueName('id-ra-');
     const m = manifest(tv.name, [target('raexists', 'sa', name)]);
-    await control('POST', '/faults', { service: 'arm', method: 'PUT', pathPattern: `${tv.name}/providers/Microsoft.Authorization/roleAssignments`, times: 1, effect: { kind: 'status', status: 409, code: 'RoleAssignmentExists', message: 'The role assignment already exists.' } });
-    await control('POST', '/faults', { service: 'arm', method: 'PUT', pathPattern: `${name}/federatedIdentityCredentials`, times: 1, effect: { kind: 'status', status: 429, code: 'TooManyRequests', retryAfterSeconds: 1 } });
+    await control('POST', '/faults', {
+      service: 'arm',
+      method: 'PUT',
+      pathPattern: `${tv.name}/providers/Microsoft.Authorization/roleAssignments`,
+      times: 1,
+      effect: { kind: 'status', status: 409, code: 'RoleAssignmentExists', message: 'The role assignment already exists.' },
+    });
+    await control('POST', '/faults', {
+      service: 'arm',
+      method: 'PUT',
+      pathPattern: `${name}/federatedIdentityCredentials`,
+      times: 1,
+      effect: { kind: 'status', status: 429, code: 'TooManyRequests', retryAfterSeconds: 1 },
+    });
     const started = Date.now();
     const r = await ensureIdentities(session, vault, m, { mode: 'apply', issuer: issuer.url });
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
@@ -248,7 +261,13 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
     const name = uniqueName('id-ec-');
     const m = manifest(tv.name, [target('eventual', 'sa', name)]);
     const fic = `${name}/federatedIdentityCredentials`;
-    await control('POST', '/faults', { service: 'arm', method: 'PUT', pathPattern: fic, times: 1, effect: { kind: 'status', status: 404, code: 'ParentResourceNotFound', message: 'parent not found' } });
+    await control('POST', '/faults', {
+      service: 'arm',
+      method: 'PUT',
+      pathPattern: fic,
+      times: 1,
+      effect: { kind: 'status', status: 404, code: 'ParentResourceNotFound', message: 'parent not found' },
+    });
     await control('POST', '/faults', {
       service: 'arm',
       method: 'PUT',
@@ -298,7 +317,7 @@ describe('access-policy vault', () => {
   beforeAll(async () => {
     legacy = await createTestVault(session, { rbac: false, prefix: 'kv-ap-' });
     lv = await describeVault(session, manifest(legacy.name, []));
-    await syncSecrets(session, lv, manifest(legacy.name, []), { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date()});
+    await syncSecrets(session, lv, manifest(legacy.name, []), { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date() });
   });
   afterAll(async () => {
     await legacy?.remove();
@@ -323,7 +342,14 @@ describe('access-policy vault', () => {
     const fresh = await describeVault(session, m);
     const again = await ensureIdentities(session, fresh, m, { mode: 'plan', issuer: issuer.url });
     expect(again.items.map((i) => i.action)).toEqual(['unchanged', 'unchanged', 'unchanged']);
-    const withCert = manifest(legacy.name, [target('ap', 'app', name, { objects: [{ secret: 'db-password', objectType: 'secret' }, { secret: 'tls', objectType: 'cert' }] })]);
+    const withCert = manifest(legacy.name, [
+      target('ap', 'app', name, {
+        objects: [
+          { secret: 'db-password', objectType: 'secret' },
+          { secret: 'tls', objectType: 'cert' },
+        ],
+      }),
+    ]);
     const more = await ensureIdentities(session, fresh, withCert, { mode: 'plan', issuer: issuer.url });
     expect(more.items.find((i) => i.kind === 'access-policy')).toMatchObject({ action: 'update', reason: 'certificates: get' });
   });

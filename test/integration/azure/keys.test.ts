@@ -53,7 +53,7 @@ function manifest(): Manifest {
   };
 }
 
-const run = (mode: 'plan' | 'apply') => syncSecrets(session, vault, manifest(), { mode, env, now: new Date()});
+const run = (mode: 'plan' | 'apply') => syncSecrets(session, vault, manifest(), { mode, env, now: new Date() });
 
 /** Waits until the deployer's new role reaches the data plane (the sandbox may delay it). */
 async function untilKeysReadable(): Promise<void> {

@@ -101,7 +101,7 @@ suite('proveAccess with TokenRequest tokens from the sandbox cluster (skipped wh
     session = await sandboxSession();
     tv = await createTestVault(session, { rbac: true, prefix: 'kv-k-' });
     vault = await describeVault(session, manifest('unused'));
-    await syncSecrets(session, vault, manifest('unused'), { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date()});
+    await syncSecrets(session, vault, manifest('unused'), { mode: 'apply', env: { DB_PASSWORD: SECRET_VALUE }, now: new Date() });
   });
 
   afterAll(async () => {

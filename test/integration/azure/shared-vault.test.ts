@@ -47,8 +47,7 @@ function manifest(repository: string, cluster: string, names: string[], over: Pa
   };
 }
 
-const envOf = (names: string[], values: Map<string, string>): Record<string, string> =>
-  Object.fromEntries(names.map((n) => [n.replace(/-/g, '_').toUpperCase(), values.get(n) ?? '']));
+const envOf = (names: string[], values: Map<string, string>): Record<string, string> => Object.fromEntries(names.map((n) => [n.replace(/-/g, '_').toUpperCase(), values.get(n) ?? '']));
 
 /** Each run is its own login session, as separate runner processes are (own clients, own limiter). */
 async function apply(m: Manifest, env: Record<string, string>, mode: 'plan' | 'apply' = 'apply') {
@@ -101,7 +100,14 @@ describe('three repositories at the default path, two clusters, one vault', () =
   const C = (over: Partial<Manifest> = {}): Manifest => manifest('contoso/team-c', 'aks-2', names.c, over);
 
   beforeAll(async () => {
-    for (const m of [A1(), A2(), B(), C()]) await apply(m, envOf(m.secrets.map((s) => s.name), values));
+    for (const m of [A1(), A2(), B(), C()])
+      await apply(
+        m,
+        envOf(
+          m.secrets.map((s) => s.name),
+          values,
+        ),
+      );
   });
 
   it('every secret is written once; each secret names its writer and each ledger its declarations', async () => {
@@ -134,10 +140,12 @@ describe('three repositories at the default path, two clusters, one vault', () =
     const session = await sandboxSession();
     const r = await runCleanup(session, vault, kube, m, { mode: 'apply' });
     const secretItems = r.items.filter((i) => i.kind === 'secret');
-    expect(secretItems).toEqual(expect.arrayContaining([
-      expect.objectContaining({ name: names.c[0], action: 'delete' }),
-      expect.objectContaining({ name: `shared-${run}`, action: 'keep', reason: expect.stringMatching(/^shared: still declared by contoso\/team-a:akv-aks\.yaml @ aks-/) }),
-    ]));
+    expect(secretItems).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: names.c[0], action: 'delete' }),
+        expect.objectContaining({ name: `shared-${run}`, action: 'keep', reason: expect.stringMatching(/^shared: still declared by contoso\/team-a:akv-aks\.yaml @ aks-/) }),
+      ]),
+    );
     const live = await liveNames();
     expect(live.has(names.c[0]!)).toBe(false);
     for (const n of [...names.a, names.b[0]!]) expect(live.has(n)).toBe(true);
@@ -167,7 +175,14 @@ describe('two manifests writing different values into one secret', () => {
     const before = await vaultStats(tv.name);
     const other = envOf([name], new Map([[name, value('e')]]));
     const plan = await apply(E(), other, 'plan');
-    expect(plan.items).toEqual([{ kind: 'secret', name, action: 'refuse', reason: expect.stringMatching(/^conflicting values: contoso\/team-d:akv-aks\.yaml @ aks-1 \([0-9a-f]{16}\) declares this secret and wrote another value/) }]);
+    expect(plan.items).toEqual([
+      {
+        kind: 'secret',
+        name,
+        action: 'refuse',
+        reason: expect.stringMatching(/^conflicting values: contoso\/team-d:akv-aks\.yaml @ aks-1 \([0-9a-f]{16}\) declares this secret and wrote another value/),
+      },
+    ]);
     const err = await apply(E(), other).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VaultSyncError);
     expect((err as Error).message).toMatch(/^refusing to write Key Vault .*; nothing was written: .*conflicting values: contoso\/team-d/);
@@ -195,13 +210,33 @@ describe('concurrent runs', () => {
   it('four manifests at once (100 secrets each, 20 shared) end as a sequential order would', async () => {
     const matrix = matrixOf();
     const before = await vaultStats(tv.name);
-    await Promise.all(matrix.map((m) => apply(m, envOf(m.secrets.map((s) => s.name), values))));
+    await Promise.all(
+      matrix.map((m) =>
+        apply(
+          m,
+          envOf(
+            m.secrets.map((s) => s.name),
+            values,
+          ),
+        ),
+      ),
+    );
     for (const n of values.keys()) expect(await versionCount(n)).toBe(1);
     expect(await versionCount(DIGEST_KEY_SECRET)).toBe(1);
     for (const m of matrix) expect((await ledgerOf(m))?.secrets).toEqual(m.secrets.map((s) => s.name).sort());
     // One writer at a time: the vault's write budget is never overrun.
     expect((await vaultStats(tv.name)).throttled).toBe(before.throttled);
-    const again = await Promise.all(matrix.map((m) => apply(m, envOf(m.secrets.map((s) => s.name), values))));
+    const again = await Promise.all(
+      matrix.map((m) =>
+        apply(
+          m,
+          envOf(
+            m.secrets.map((s) => s.name),
+            values,
+          ),
+        ),
+      ),
+    );
     for (const r of again) expect(r.items.every((i) => i.action === 'unchanged')).toBe(true);
   });
 

@@ -63,7 +63,7 @@ describe('first sync of 500 secrets under the vault throttle', () => {
     const vault = await describeVault(session, manifest());
     const before = await vaultStats(tv.name);
     const t0 = Date.now();
-    const r = await syncSecrets(session, vault, manifest(), { mode: 'apply', env, now: new Date()});
+    const r = await syncSecrets(session, vault, manifest(), { mode: 'apply', env, now: new Date() });
     const ms = Date.now() - t0;
     const after = await vaultStats(tv.name);
     expect(r.items.filter((i) => i.action === 'create')).toHaveLength(N);
@@ -76,7 +76,7 @@ describe('first sync of 500 secrets under the vault throttle', () => {
     process.stderr.write(`first sync of ${N} secrets: ${ms} ms, ${after.throttled - before.throttled} x 429\n`);
 
     const b2 = await vaultStats(tv.name);
-    const again = await syncSecrets(session, vault, manifest(), { mode: 'apply', env, now: new Date()});
+    const again = await syncSecrets(session, vault, manifest(), { mode: 'apply', env, now: new Date() });
     const a2 = await vaultStats(tv.name);
     expect(again.items.filter((i) => i.action !== 'unchanged')).toEqual([]);
     expect(a2.writes - b2.writes).toBe(0);

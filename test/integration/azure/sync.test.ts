@@ -70,8 +70,7 @@ const baseSecrets = (): SecretSpec[] => [
   { name: 'tls-cert', source: { kind: 'existing', objectType: 'secret' }, tags: {}, adopt: false },
 ];
 
-const run = (m: Manifest, mode: 'plan' | 'apply' | 'rotate' = 'apply') =>
-  syncSecrets(session, vault, m, { mode, env, now: new Date(), commit: 'c0ffee' });
+const run = (m: Manifest, mode: 'plan' | 'apply' | 'rotate' = 'apply') => syncSecrets(session, vault, m, { mode, env, now: new Date(), commit: 'c0ffee' });
 
 const summary = (items: { name: string; action: string }[]): string[] => items.map((i) => `${i.name}:${i.action}`);
 

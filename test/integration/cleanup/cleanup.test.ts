@@ -147,7 +147,10 @@ beforeAll(async () => {
   await kube.core.createNamespacedServiceAccount({ namespace: NS_B, body: { metadata: { name: 'user-sa' } } });
   await kube.core.createNamespacedServiceAccount({ namespace: NS_B, body: { metadata: { name: 'half-labelled', labels: { [MANAGED_BY_LABEL]: ACTION_NAME } } } });
   await kube.custom.createNamespacedCustomObject({
-    group: SPC_GROUP, version: SPC_VERSION, namespace: NS_B, plural: SPC_PLURAL,
+    group: SPC_GROUP,
+    version: SPC_VERSION,
+    namespace: NS_B,
+    plural: SPC_PLURAL,
     body: { apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass', metadata: { name: 'user-spc' }, spec: { provider: 'azure', parameters: {} } },
   });
   await kube.core.createNamespacedConfigMap({ namespace: NS_B, body: { metadata: { name: 'app-config' }, data: { mode: 'blue' } } });
@@ -239,17 +242,31 @@ describeKube('clean-up mode against the sandbox', () => {
     const r = await runCleanup(session, vault, kube, manifest(), { mode: 'apply', issuer });
     const deleted = r.items.filter((i) => i.action === 'delete');
     expect(deleted.map((i) => i.kind)).toEqual([
-      'secret-provider-class', 'secret-provider-class', 'secret-provider-class',
-      'service-account', 'service-account', 'service-account',
-      'namespace', 'namespace',
-      'role-assignment', 'role-assignment', 'role-assignment',
-      'federated-credential', 'federated-credential', 'federated-credential',
+      'secret-provider-class',
+      'secret-provider-class',
+      'secret-provider-class',
+      'service-account',
+      'service-account',
+      'service-account',
+      'namespace',
+      'namespace',
+      'role-assignment',
+      'role-assignment',
+      'role-assignment',
+      'federated-credential',
+      'federated-credential',
+      'federated-credential',
       'identity',
       'secret', // the manifest's grant ledger
     ]);
 
     // Kubernetes: the action's objects gone, the look-alikes there.
-    for (const [ns, name] of [[NS_A, 'api-secrets'], [NS_B, 'worker-secrets'], [NS_C, 'reports-secrets']] as const) expect(await spcExists(ns, name)).toBe(false);
+    for (const [ns, name] of [
+      [NS_A, 'api-secrets'],
+      [NS_B, 'worker-secrets'],
+      [NS_C, 'reports-secrets'],
+    ] as const)
+      expect(await spcExists(ns, name)).toBe(false);
     expect(await saExists(NS_B, 'worker')).toBe(false);
     expect(await namespaceGoneOrTerminating(NS_A)).toBe(true);
     expect(await namespaceGoneOrTerminating(NS_C)).toBe(true);
@@ -357,11 +374,13 @@ describeKube('clean-up on an access-policy vault', () => {
     await ensureIdentities(session, info, manifestAp, { mode: 'apply', issuer: issuer ?? 'https://127.0.0.1:27643' });
   });
   afterAll(async () => {
-    await msiClient(session).userAssignedIdentities.delete('rg-ids', idName).catch(() => undefined);
+    await msiClient(session)
+      .userAssignedIdentities.delete('rg-ids', idName)
+      .catch(() => undefined);
     await apVault?.remove();
   });
 
-  it('removes the entries the action added (its identity\'s and an external one\'s), keeps the hand-made one; resumes after a failure', async () => {
+  it("removes the entries the action added (its identity's and an external one's), keeps the hand-made one; resumes after a failure", async () => {
     const fresh = await describeVault(session, manifestAp);
     const principal = (await world()).identities.find((i) => i.name === idName)!.principalId;
     expect(fresh.accessPolicies?.map((p) => p.objectId)).toEqual(expect.arrayContaining([principal, externalPrincipal, handPrincipal]));
@@ -440,9 +459,12 @@ describeKube.each([
 
   beforeAll(async () => {
     shared = await createTestVault(session ?? (await sandboxSession()), { rbac, prefix: 'kv-cush-' });
-    for (const [c, path] of [[`${cluster}a`, 'a.yaml'], [`${cluster}b`, 'b.yaml']] as const) {
+    for (const [c, path] of [
+      [`${cluster}a`, 'a.yaml'],
+      [`${cluster}b`, 'b.yaml'],
+    ] as const) {
       const mc = forCluster(c, path);
-      await ensureIdentities(session, await describeVault(session, mc), mc, { mode: 'apply', issuer: issuer ?? 'https://127.0.0.1:27643'});
+      await ensureIdentities(session, await describeVault(session, mc), mc, { mode: 'apply', issuer: issuer ?? 'https://127.0.0.1:27643' });
     }
   });
   afterAll(async () => {

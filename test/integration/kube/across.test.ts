@@ -37,7 +37,13 @@ describeKube('reads across the target namespaces', () => {
         };
       },
     });
-  const countedSession = (s: KubeSession): KubeSession => ({ ...s, core: counted(s.core, 'core'), apps: counted(s.apps, 'apps'), custom: counted(s.custom, 'custom'), objects: counted(s.objects, 'objects') });
+  const countedSession = (s: KubeSession): KubeSession => ({
+    ...s,
+    core: counted(s.core, 'core'),
+    apps: counted(s.apps, 'apps'),
+    custom: counted(s.custom, 'custom'),
+    objects: counted(s.objects, 'objects'),
+  });
 
   /** A session as a ServiceAccount allowed to list the gate's kinds in the given namespaces only. */
   const namespaceScoped = async (nss: string[]): Promise<KubeSession> => {
@@ -58,12 +64,23 @@ describeKube('reads across the target namespaces', () => {
       });
       await rbac.createNamespacedRoleBinding({
         namespace,
-        body: { metadata: { name: 'deployer' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'deployer' }, subjects: [{ kind: 'ServiceAccount', name: 'deployer', namespace: home }] },
+        body: {
+          metadata: { name: 'deployer' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'deployer' },
+          subjects: [{ kind: 'ServiceAccount', name: 'deployer', namespace: home }],
+        },
       });
     }
     const token = (await raw.core.createNamespacedServiceAccountToken({ name: 'deployer', namespace: home, body: { spec: { audiences: [], expirationSeconds: 600 } } })).status?.token ?? '';
     const cluster = raw.kc.getCurrentCluster()!;
-    const config = { apiVersion: 'v1', kind: 'Config', clusters: [{ name: cluster.name, cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData, 'certificate-authority': cluster.caFile } }], users: [{ name: 'deployer', user: { token } }], contexts: [{ name: 'deployer', context: { cluster: cluster.name, user: 'deployer' } }], 'current-context': 'deployer' };
+    const config = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: cluster.name, cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData, 'certificate-authority': cluster.caFile } }],
+      users: [{ name: 'deployer', user: { token } }],
+      contexts: [{ name: 'deployer', context: { cluster: cluster.name, user: 'deployer' } }],
+      'current-context': 'deployer',
+    };
     const file = join(dir, 'deployer.kubeconfig');
     writeFileSync(file, JSON.stringify(config));
     return connectKube({ kubeconfig: file });
@@ -84,7 +101,7 @@ describeKube('reads across the target namespaces', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the gate\'s listing and rotation make the same requests for 2 and for 5 namespaces', async () => {
+  it("the gate's listing and rotation make the same requests for 2 and for 5 namespaces", async () => {
     const kube = countedSession(raw);
     const perRun: string[][] = [];
     for (const nss of [namespaces.slice(0, 2), namespaces]) {
@@ -106,7 +123,9 @@ describeKube('reads across the target namespaces', () => {
     calls = [];
     const snaps = await readNamespaces(scoped, nss);
     const admin = await readNamespaces(raw, nss);
-    expect(snaps.map((s) => [s.namespace, s.workloads.map((w) => w.obj.metadata?.uid), s.spcpsServed])).toEqual(admin.map((s) => [s.namespace, s.workloads.map((w) => w.obj.metadata?.uid), s.spcpsServed]));
+    expect(snaps.map((s) => [s.namespace, s.workloads.map((w) => w.obj.metadata?.uid), s.spcpsServed])).toEqual(
+      admin.map((s) => [s.namespace, s.workloads.map((w) => w.obj.metadata?.uid), s.spcpsServed]),
+    );
     // Each kind: the refused cluster-wide list, then one list per namespace.
     expect(calls.filter((c) => /ForAllNamespaces|listClusterCustomObject/.test(c))).toHaveLength(6);
     expect(calls.filter((c) => /listNamespaced/.test(c))).toHaveLength(6 * nss.length);

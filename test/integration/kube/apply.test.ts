@@ -17,10 +17,7 @@ describeKube('applyKubeObjects against the sandbox API server', () => {
   let kube: KubeSession;
   const facts = { tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47', clientIds: { [ns]: '00000000-0000-0000-0000-0000000000c1' } };
   const twoSpcs = (): ReturnType<typeof testManifest> =>
-    testManifest([
-      testTarget(ns, 'id-x', { secretProviderClass: 'one', objects: [mounted('s-one')] }),
-      testTarget(ns, 'id-x', { secretProviderClass: 'two', objects: [mounted('s-two')] }),
-    ]);
+    testManifest([testTarget(ns, 'id-x', { secretProviderClass: 'one', objects: [mounted('s-one')] }), testTarget(ns, 'id-x', { secretProviderClass: 'two', objects: [mounted('s-two')] })]);
   const spcNames = async (namespace: string): Promise<string[]> => {
     const list = (await kube.custom.listNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace, plural: SPC_PLURAL })) as { items: Array<{ metadata: { name: string } }> };
     return list.items.map((i) => i.metadata.name).sort();
@@ -50,7 +47,10 @@ describeKube('applyKubeObjects against the sandbox API server', () => {
   it('keeps dropped objects without prune, prunes only its own with prune: true', async () => {
     // Someone else's SPC in the same namespace, without the action's labels.
     await kube.custom.createNamespacedCustomObject({
-      group: SPC_GROUP, version: SPC_VERSION, namespace: ns, plural: SPC_PLURAL,
+      group: SPC_GROUP,
+      version: SPC_VERSION,
+      namespace: ns,
+      plural: SPC_PLURAL,
       body: { apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass', metadata: { name: 'not-ours' }, spec: { provider: 'azure', parameters: {} } },
     });
     const onlyOne = testManifest([testTarget(ns, 'id-x', { secretProviderClass: 'one', objects: [mounted('s-one')] })]);
@@ -99,7 +99,18 @@ describeKube('applyKubeObjects against the sandbox API server', () => {
     const again = await applyKubeObjects(kube, withWorker, facts, { mode: 'apply' });
     expect(again.find((i) => i.name === `${existingNs}/worker`)).toMatchObject({ action: 'unchanged' });
     // Dropped with prune: its SPC goes, the adopted ServiceAccount stays.
-    const other = testManifest([testTarget(existingNs, 'id-y', { createNamespace: false, serviceAccount: undefined, identity: { mode: 'kubelet', clientId: '00000000-0000-0000-0000-0000000000k1' }, secretProviderClass: 'k', objects: [mounted('s')] })], { prune: true });
+    const other = testManifest(
+      [
+        testTarget(existingNs, 'id-y', {
+          createNamespace: false,
+          serviceAccount: undefined,
+          identity: { mode: 'kubelet', clientId: '00000000-0000-0000-0000-0000000000k1' },
+          secretProviderClass: 'k',
+          objects: [mounted('s')],
+        }),
+      ],
+      { prune: true },
+    );
     const pruned = await applyKubeObjects(kube, other, facts, { mode: 'apply' });
     expect(pruned.find((i) => i.name === `${existingNs}/worker`)).toMatchObject({ action: 'keep', reason: 'existed before the action (adopted): never deleted' });
     expect(pruned.find((i) => i.name === `${existingNs}/w`)).toMatchObject({ action: 'prune' });

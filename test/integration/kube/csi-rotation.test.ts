@@ -9,8 +9,22 @@ import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import { runGate } from '../../../src/gate/index.ts';
 import type { AzureSide } from './helpers.ts';
 import {
-  azureSide, createIdentity, csiPodSpec, deleteNamespace, deploymentOf, federate, grantSecretsUser, kubeAvailable,
-  kubeletControl, mounted, readDeployment, sandboxKube, shortId, testManifest, testTarget, writeSecret,
+  azureSide,
+  createIdentity,
+  csiPodSpec,
+  deleteNamespace,
+  deploymentOf,
+  federate,
+  grantSecretsUser,
+  kubeAvailable,
+  kubeletControl,
+  mounted,
+  readDeployment,
+  sandboxKube,
+  shortId,
+  testManifest,
+  testTarget,
+  writeSecret,
 } from './helpers.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 

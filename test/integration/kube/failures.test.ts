@@ -11,8 +11,21 @@ import { runGate } from '../../../src/gate/index.ts';
 import type { Manifest } from '../../../src/manifest/types.ts';
 import type { AzureSide, TestIdentity } from './helpers.ts';
 import {
-  azureSide, createIdentity, csiPodSpec, deleteNamespace, deploymentOf, federate, grantSecretsUser,
-  kubeAvailable, kubeletControl, mounted, sandboxKube, shortId, testManifest, testTarget, writeSecret,
+  azureSide,
+  createIdentity,
+  csiPodSpec,
+  deleteNamespace,
+  deploymentOf,
+  federate,
+  grantSecretsUser,
+  kubeAvailable,
+  kubeletControl,
+  mounted,
+  sandboxKube,
+  shortId,
+  testManifest,
+  testTarget,
+  writeSecret,
 } from './helpers.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 
@@ -36,7 +49,10 @@ describeKube('gate failures against the sandbox cluster', () => {
     if (kube) for (const ns of namespaces) await deleteNamespace(kube, ns);
   });
 
-  async function deployTarget(suffix: string, setup: (identity: TestIdentity, ns: string) => Promise<void>): Promise<{ ns: string; manifest: Manifest; secret: string; version: string; identity: TestIdentity }> {
+  async function deployTarget(
+    suffix: string,
+    setup: (identity: TestIdentity, ns: string) => Promise<void>,
+  ): Promise<{ ns: string; manifest: Manifest; secret: string; version: string; identity: TestIdentity }> {
     const ns = `it-${suffix}-${id}`;
     namespaces.push(ns);
     const secret = `it-${id}-${suffix}`;
@@ -97,7 +113,15 @@ describeKube('gate failures against the sandbox cluster', () => {
       { namespace: t.ns, name: 'app', body: { spec: { template: { metadata: { annotations: { 'test/restart': '1' } } } } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
-    const gate = await runGate(kube, manifest, [{ name: t.secret, version: t.version, changed: false }, { name: absent, changed: false }], { timeoutMs: 15_000 });
+    const gate = await runGate(
+      kube,
+      manifest,
+      [
+        { name: t.secret, version: t.version, changed: false },
+        { name: absent, changed: false },
+      ],
+      { timeoutMs: 15_000 },
+    );
     expect(gate.passed).toBe(false);
     const missing = gate.diagnoses.find((d) => d.cause === 'missing-secret');
     expect(missing?.message).toContain(`secret ${absent}`);

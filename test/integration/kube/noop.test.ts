@@ -83,26 +83,52 @@ describeKube('no-op re-runs of the Kubernetes steps', () => {
     expect(await versionsOf()).toEqual(before);
   });
 
-  it('sees another manager\'s edit, a removed label and a new client id, and applies them back', async () => {
+  it("sees another manager's edit, a removed label and a new client id, and applies them back", async () => {
     const [a, b, c] = namespaces as [string, string, string];
     // kubectl edit of an SPC parameter (another field manager takes the field over).
-    await raw.objects.patch({ apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass', metadata: { name: 'app', namespace: a }, spec: { parameters: { keyvaultName: 'edited' } } } as never, undefined, undefined, 'kubectl-edit', undefined, PatchStrategy.MergePatch);
+    await raw.objects.patch(
+      { apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass', metadata: { name: 'app', namespace: a }, spec: { parameters: { keyvaultName: 'edited' } } } as never,
+      undefined,
+      undefined,
+      'kubectl-edit',
+      undefined,
+      PatchStrategy.MergePatch,
+    );
     // A label of the ServiceAccount removed by someone else.
-    await raw.objects.patch({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'api', namespace: b, labels: { 'azure.workload.identity/use': null } } } as never, undefined, undefined, 'kubectl-label', undefined, PatchStrategy.MergePatch);
+    await raw.objects.patch(
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'api', namespace: b, labels: { 'azure.workload.identity/use': null } } } as never,
+      undefined,
+      undefined,
+      'kubectl-label',
+      undefined,
+      PatchStrategy.MergePatch,
+    );
     const changedIds = { ...clientIds, [c]: '00000000-0000-0000-0000-0000000000ff' };
 
     const plan = await applyKubeObjects(kube, manifest, { tenantId, clientIds: changedIds }, { mode: 'plan' });
-    const changed = plan.filter((i) => i.action !== 'unchanged').map((i) => `${i.name} ${i.action} ${i.reason ?? ''}`).sort();
-    expect(changed).toEqual([
-      `${a}/app update changed: spec.parameters.keyvaultName`,
-      `${b}/api update changed: metadata.labels[azure.workload.identity/use]`,
-      `${c}/api update changed: metadata.annotations[azure.workload.identity/client-id]`,
-      `${c}/app update changed: spec.parameters.clientID`,
-    ].sort());
+    const changed = plan
+      .filter((i) => i.action !== 'unchanged')
+      .map((i) => `${i.name} ${i.action} ${i.reason ?? ''}`)
+      .sort();
+    expect(changed).toEqual(
+      [
+        `${a}/app update changed: spec.parameters.keyvaultName`,
+        `${b}/api update changed: metadata.labels[azure.workload.identity/use]`,
+        `${c}/api update changed: metadata.annotations[azure.workload.identity/client-id]`,
+        `${c}/app update changed: spec.parameters.clientID`,
+      ].sort(),
+    );
 
     const applied = await applyKubeObjects(kube, manifest, { tenantId, clientIds: changedIds }, { mode: 'apply' });
-    expect(applied.filter((i) => i.action !== 'unchanged').map((i) => `${i.name} ${i.action}`).sort()).toEqual(changed.map((l) => l.split(' ').slice(0, 2).join(' ')));
-    const spc = (await raw.custom.getNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace: a, plural: SPC_PLURAL, name: 'app' })) as { spec: { parameters: Record<string, string> } };
+    expect(
+      applied
+        .filter((i) => i.action !== 'unchanged')
+        .map((i) => `${i.name} ${i.action}`)
+        .sort(),
+    ).toEqual(changed.map((l) => l.split(' ').slice(0, 2).join(' ')));
+    const spc = (await raw.custom.getNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace: a, plural: SPC_PLURAL, name: 'app' })) as {
+      spec: { parameters: Record<string, string> };
+    };
     expect(spc.spec.parameters.keyvaultName).toBe(manifest.vault.name);
     const sa = await raw.core.readNamespacedServiceAccount({ namespace: b, name: 'api' });
     expect(sa.metadata?.labels?.['azure.workload.identity/use']).toBe('true');

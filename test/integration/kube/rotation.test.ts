@@ -11,8 +11,22 @@ import type { Manifest } from '../../../src/manifest/types.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
 import type { AzureSide, TestIdentity } from './helpers.ts';
 import {
-  azureSide, createIdentity, csiPodSpec, deleteNamespace, deploymentOf, envPodSpec, federate, grantSecretsUser,
-  kubeAvailable, mounted, readDeployment, sandboxKube, shortId, testManifest, testTarget, writeSecret,
+  azureSide,
+  createIdentity,
+  csiPodSpec,
+  deleteNamespace,
+  deploymentOf,
+  envPodSpec,
+  federate,
+  grantSecretsUser,
+  kubeAvailable,
+  mounted,
+  readDeployment,
+  sandboxKube,
+  shortId,
+  testManifest,
+  testTarget,
+  writeSecret,
 } from './helpers.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 import { DIGEST_ANNOTATION } from '../../../src/names.ts';
@@ -109,8 +123,7 @@ describeKube('rotation and gate against the sandbox cluster', () => {
     expect(rotation.restarted).toEqual([]);
     expect(rotation.items.every((i) => i.action === 'unchanged')).toBe(true);
     const after = await Promise.all(['db-reader', 'key-reader', 'env-reader'].map((n) => readDeployment(kube, ns, n)));
-    const ours = (d: (typeof before)[number]): string | undefined =>
-      String(d.metadata?.managedFields?.find((f) => f.manager === 'akv-aks-action')?.time ?? '');
+    const ours = (d: (typeof before)[number]): string | undefined => String(d.metadata?.managedFields?.find((f) => f.manager === 'akv-aks-action')?.time ?? '');
     for (let i = 0; i < before.length; i++) {
       expect(after[i]!.metadata?.generation).toBe(before[i]!.metadata?.generation);
       expect(after[i]!.metadata?.annotations?.[DIGEST_ANNOTATION]).toBe(before[i]!.metadata?.annotations?.[DIGEST_ANNOTATION]);
@@ -127,7 +140,10 @@ describeKube('rotation and gate against the sandbox cluster', () => {
     const before = new Map((await kube.apps.listNamespacedDeployment({ namespace: ns })).items.map((d) => [d.metadata!.name!, d]));
     const oldKeyPod = oldPods.items.find((p) => p.metadata?.name?.startsWith('key-reader'))!.metadata!.name!;
     const changedAt = new Date();
-    versions = [{ ...versions[0]!, changed: false }, { name: keyName, version: await writeSecret(az, keyName), changed: true }];
+    versions = [
+      { ...versions[0]!, changed: false },
+      { name: keyName, version: await writeSecret(az, keyName), changed: true },
+    ];
 
     const plan = await restartChangedWorkloads(kube, manifest, versions, { mode: 'plan' });
     expect(plan.items.filter((i) => i.action === 'restart').map((i) => i.name)).toEqual([`${ns}/key-reader`]);
@@ -151,7 +167,12 @@ describeKube('rotation and gate against the sandbox cluster', () => {
     expect(keyPods[0]!.objects[0]).toMatchObject({ expected: versions[1]!.version, mounted: versions[1]!.version, ok: true });
 
     // And running it again restarts nothing more.
-    const again = await restartChangedWorkloads(kube, manifest, versions.map((v) => ({ ...v, changed: false })), { mode: 'apply' });
+    const again = await restartChangedWorkloads(
+      kube,
+      manifest,
+      versions.map((v) => ({ ...v, changed: false })),
+      { mode: 'apply' },
+    );
     expect(again.restarted).toEqual([]);
   });
 });

@@ -8,10 +8,7 @@ import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import { runGate } from '../../../src/gate/index.ts';
 import type { AzureSide } from './helpers.ts';
-import {
-  azureSide, createIdentity, csiPodSpec, deleteNamespace, federate, grantSecretsUser, kubeAvailable,
-  mounted, sandboxKube, shortId, testManifest, testTarget, writeSecret,
-} from './helpers.ts';
+import { azureSide, createIdentity, csiPodSpec, deleteNamespace, federate, grantSecretsUser, kubeAvailable, mounted, sandboxKube, shortId, testManifest, testTarget, writeSecret } from './helpers.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 
 jest.setTimeout(180_000);
@@ -41,11 +38,15 @@ describeKube('StatefulSet and DaemonSet consumers against the sandbox cluster', 
     const manifest = testManifest([testTarget(ns, identity.name, { secretProviderClass: 'db-secrets', objects: [mounted(secret)] })]);
     await applyKubeObjects(kube, manifest, { tenantId: az.env.AKV_AKS_SANDBOX_TENANT_ID!, clientIds: { [ns]: identity.clientId } }, { mode: 'apply' });
     const sts: V1StatefulSet = {
-      apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: ns },
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'db', namespace: ns },
       spec: { replicas: 2, serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: csiPodSpec('db-secrets') } },
     };
     const ds: V1DaemonSet = {
-      apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: ns },
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: 'agent', namespace: ns },
       // The sandbox node keeps the node.kubernetes.io/not-ready:NoSchedule taint (no node-lifecycle
       // controller), which the DaemonSet controller does not tolerate by itself.
       spec: {
@@ -75,7 +76,12 @@ describeKube('StatefulSet and DaemonSet consumers against the sandbox cluster', 
     expect(gate.pods).toHaveLength(3);
     for (const p of gate.pods) expect(p.objects[0]).toMatchObject({ expected: v2, mounted: v2, ok: true });
     // StatefulSet pods keep their names (db-0, db-1) but are new pods: the gate matched the new UIDs' statuses.
-    expect(gate.pods.filter((p) => p.workload === 'StatefulSet/db').map((p) => p.pod).sort()).toEqual(['db-0', 'db-1']);
+    expect(
+      gate.pods
+        .filter((p) => p.workload === 'StatefulSet/db')
+        .map((p) => p.pod)
+        .sort(),
+    ).toEqual(['db-0', 'db-1']);
     expect(gate.pods.find((p) => p.workload === 'DaemonSet/agent')!.pod).not.toBe(before.find((n) => n.startsWith('agent')));
   });
 });

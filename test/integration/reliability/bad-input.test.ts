@@ -32,7 +32,9 @@ async function runOne(file: string): Promise<Outcome> {
   const text = readFileSync(join(dir, file), 'utf8');
   writeFileSync(join(ws, file), text);
   const run = await runBundle(`bad-input ${file}`, { workspace: ws, env: { DB_PASSWORD }, inputs: { manifest: file }, timeoutMs: 60_000 });
-  const expected = readFileSync(join(dir, file.replace(/\.yaml$/, '.expected')), 'utf8').trimEnd().split('\n');
+  const expected = readFileSync(join(dir, file.replace(/\.yaml$/, '.expected')), 'utf8')
+    .trimEnd()
+    .split('\n');
   return { file, run, expected };
 }
 

@@ -122,7 +122,9 @@ async function endState(s: Scenario): Promise<string> {
     .filter((x) => x.metadata?.name !== 'default')
     .map((x) => clean({ ...x, kind: 'ServiceAccount', apiVersion: 'v1' }))
     .sort((a, b) => String(a?.name).localeCompare(String(b?.name)));
-  const spcs = ((await k.custom.listNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: s.ns, plural: 'secretproviderclasses' })) as { items: KubernetesObject[] }).items
+  const spcs = (
+    (await k.custom.listNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: s.ns, plural: 'secretproviderclasses' })) as { items: KubernetesObject[] }
+  ).items
     .map((x) => clean(x))
     .sort((a, b) => String(a?.name).localeCompare(String(b?.name)));
   // A rollout restart makes a new ReplicaSet: their count per Deployment tells restarts apart.
@@ -143,7 +145,11 @@ async function endState(s: Scenario): Promise<string> {
   text = text.split(s.vault.name).join('VAULT').split(s.id).join('ID');
   // Each scenario acts for a repository of its own (its workspace): its manifest instance differs.
   const repository = `contoso/${basename(s.workspace)}`.toLowerCase(); // as the action tags it
-  text = text.split(manifestInstance({ repository, path: 'akv-aks.yaml', cluster: 'sandbox' }).key).join('INSTANCE').split(repository).join('REPOSITORY');
+  text = text
+    .split(manifestInstance({ repository, path: 'akv-aks.yaml', cluster: 'sandbox' }).key)
+    .join('INSTANCE')
+    .split(repository)
+    .join('REPOSITORY');
   return text;
 }
 
@@ -196,8 +202,14 @@ async function crashAndRecover(
   return { s, killed, rerun };
 }
 
-const afterGroup = (title: string) => (log: string): boolean => log.split('\n').some((l) => l.startsWith(`::group::${title}`));
-const afterLine = (re: RegExp) => (log: string): boolean => re.test(log);
+const afterGroup =
+  (title: string) =>
+  (log: string): boolean =>
+    log.split('\n').some((l) => l.startsWith(`::group::${title}`));
+const afterLine =
+  (re: RegExp) =>
+  (log: string): boolean =>
+    re.test(log);
 
 const KILL_POINTS: Array<{ label: string; when: (log: string) => boolean }> = [
   { label: 'key-vault-start', when: afterGroup('Key Vault') },

@@ -119,7 +119,11 @@ export interface FaultSpec {
   method?: string;
   pathPattern?: string;
   times?: number;
-  effect: { kind: 'status'; status: number; code?: string; message?: string; retryAfterSeconds?: number; headers?: Record<string, string> } | { kind: 'latency'; ms: number } | { kind: 'reset' } | { kind: 'drop-response' };
+  effect:
+    | { kind: 'status'; status: number; code?: string; message?: string; retryAfterSeconds?: number; headers?: Record<string, string> }
+    | { kind: 'latency'; ms: number }
+    | { kind: 'reset' }
+    | { kind: 'drop-response' };
 }
 
 /** Undo list of one scenario: world faults by id, vault faults/settle per vault, config knobs. */
@@ -286,7 +290,14 @@ export function kube(): Kube {
 }
 
 /** A Deployment mounting one SecretProviderClass through the CSI driver (workload identity). */
-export function appDeployment(o: { namespace: string; name: string; serviceAccount: string; spc: string; replicas?: number; progressDeadlineSeconds?: number }): KubernetesObject & Record<string, unknown> {
+export function appDeployment(o: {
+  namespace: string;
+  name: string;
+  serviceAccount: string;
+  spc: string;
+  replicas?: number;
+  progressDeadlineSeconds?: number;
+}): KubernetesObject & Record<string, unknown> {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -368,7 +379,12 @@ export interface ReportShape {
   secrets: Array<{ name: string; version?: string; changed: boolean }>;
   restarted: Array<{ kind: string; namespace: string; name: string; reason: string }>;
   warnings: string[];
-  gate?: { passed: boolean; waitedMs: number; pods: Array<{ namespace: string; pod: string; ok: boolean; objects: Array<{ object: string; expected?: string; mounted?: string; ok: boolean }> }>; diagnoses: Array<{ cause: string; message: string; fix: string; namespace?: string; pod?: string }> };
+  gate?: {
+    passed: boolean;
+    waitedMs: number;
+    pods: Array<{ namespace: string; pod: string; ok: boolean; objects: Array<{ object: string; expected?: string; mounted?: string; ok: boolean }> }>;
+    diagnoses: Array<{ cause: string; message: string; fix: string; namespace?: string; pod?: string }>;
+  };
   verified: boolean;
   error?: string;
 }

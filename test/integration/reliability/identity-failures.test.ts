@@ -124,14 +124,24 @@ d('ARM failures through the bundle', () => {
       method: 'GET',
       pathPattern: `${identityPath(s)}/federatedIdentityCredentials`,
       times: 2,
-      effect: { kind: 'status', status: 404, code: 'ResourceNotFound', message: `The Resource 'Microsoft.ManagedIdentity/userAssignedIdentities/${s.identity}' under resource group 'rg-ids' was not found.` },
+      effect: {
+        kind: 'status',
+        status: 404,
+        code: 'ResourceNotFound',
+        message: `The Resource 'Microsoft.ManagedIdentity/userAssignedIdentities/${s.identity}' under resource group 'rg-ids' was not found.`,
+      },
     });
     await restorer.worldFault({
       service: 'arm',
       method: 'PUT',
       pathPattern: ficPath(s),
       times: 1,
-      effect: { kind: 'status', status: 404, code: 'ResourceNotFound', message: `The Resource 'Microsoft.ManagedIdentity/userAssignedIdentities/${s.identity}' under resource group 'rg-ids' was not found.` },
+      effect: {
+        kind: 'status',
+        status: 404,
+        code: 'ResourceNotFound',
+        message: `The Resource 'Microsoft.ManagedIdentity/userAssignedIdentities/${s.identity}' under resource group 'rg-ids' was not found.`,
+      },
     });
     const r = await runBundle('arm-new-identity-404', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
@@ -210,7 +220,12 @@ d('ARM failures through the bundle', () => {
       method: 'PUT',
       pathPattern: grantPath(s),
       times: 10,
-      effect: { kind: 'status', status: 400, code: 'RoleAssignmentLimitExceeded', message: 'No more role assignments can be created for subscription 00000000-0000-0000-0000-00000000aaaa (limit 4000).' },
+      effect: {
+        kind: 'status',
+        status: 400,
+        code: 'RoleAssignmentLimitExceeded',
+        message: 'No more role assignments can be created for subscription 00000000-0000-0000-0000-00000000aaaa (limit 4000).',
+      },
     });
     const r = await runBundle('arm-ra-limit', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 1);

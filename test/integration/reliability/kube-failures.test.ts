@@ -169,7 +169,9 @@ d('the gate diagnoses what pods mounted (verify mode through the bundle)', () =>
 
   it('ProgressDeadlineExceeded: a Deployment whose pods cannot mount, with a 2-second progress deadline, is diagnosed as a stuck rollout', async () => {
     const s = await applied('deadline');
-    await restorer.kubelet({ failMounts: [{ namespace: s.ns, pod: 'stuck', message: 'rpc error: code = Unknown desc = failed to mount secrets store objects: injected by the reliability suite', times: 1000 }] });
+    await restorer.kubelet({
+      failMounts: [{ namespace: s.ns, pod: 'stuck', message: 'rpc error: code = Unknown desc = failed to mount secrets store objects: injected by the reliability suite', times: 1000 }],
+    });
     await applyObject(k, appDeployment({ namespace: s.ns, name: 'stuck', serviceAccount: 'api', spc: 'app', progressDeadlineSeconds: 2 }));
     await waitFor(
       'ProgressDeadlineExceeded on deployment stuck',
@@ -195,7 +197,11 @@ d('concurrent writers on the objects the action applies', () => {
     const s = await applied('fieldmgr');
     await applyObject(
       k,
-      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'api', namespace: s.ns, annotations: { 'azure.workload.identity/client-id': '00000000-0000-0000-0000-0000000000ff' } } } as KubernetesObject,
+      {
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name: 'api', namespace: s.ns, annotations: { 'azure.workload.identity/client-id': '00000000-0000-0000-0000-0000000000ff' } },
+      } as KubernetesObject,
       'kubectl-edit',
     );
     const r = await runBundle('kube-field-manager', { workspace: s.workspace, env: s.env, inputs: SETUP });

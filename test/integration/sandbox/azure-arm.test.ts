@@ -75,7 +75,11 @@ describe('managed identities and federated credentials', () => {
     const gone = await failure(c.msi.userAssignedIdentities.get('rg-ids', n('id-payments')));
     expect(gone.statusCode).toBe(404);
     expect(gone.code).toBe('ResourceNotFound');
-    const moved = await failure(c.msi.userAssignedIdentities.createOrUpdate('rg-ids', n('id-payments-2'), { location: 'eastus' }).then(() => c.msi.userAssignedIdentities.createOrUpdate('rg-ids', n('id-payments-2'), { location: 'westeurope' })));
+    const moved = await failure(
+      c.msi.userAssignedIdentities
+        .createOrUpdate('rg-ids', n('id-payments-2'), { location: 'eastus' })
+        .then(() => c.msi.userAssignedIdentities.createOrUpdate('rg-ids', n('id-payments-2'), { location: 'westeurope' })),
+    );
     expect(moved.code).toBe('InvalidResourceLocation');
     const noRg = await failure(c.msi.userAssignedIdentities.createOrUpdate('rg-missing', n('id-x'), { location: 'eastus' }));
     expect(noRg.code).toBe('ResourceGroupNotFound');

@@ -25,17 +25,21 @@ function docScript(): string {
   return ['set -euo pipefail', ...lines].join('\n');
 }
 
-itUnless(cli ? undefined : 'the Azure CLI is not installed (bash test/sandbox/python/install.sh --with-azure-cli)')('the Azure CLI and kubectl steps of docs/sandbox-cli.md run as written', () => {
-  rmSync(join(root, '.sandbox', 'azure-cli'), { recursive: true, force: true }); // the doc's AZURE_CONFIG_DIR, as on a fresh clone
-  const env = { ...process.env, PATH: `${extraBin ? `${extraBin}:` : ''}${process.env.PATH ?? ''}` };
-  const r = spawnSync('bash', ['-c', docScript()], { cwd: root, env, encoding: 'utf8', timeout: 240_000 });
-  const out = r.stdout;
-  expect({ status: r.status, stderr: r.status === 0 ? '' : r.stderr.slice(-3000) }).toEqual({ status: 0, stderr: '' });
-  expect(out).toMatch(/AzureSandbox\s+72f988bf-86f1-41af-91ab-2d7cd011db47\s+True\s+Sandbox Subscription\s+Enabled/); // az login
-  expect(out.split('\n')).toEqual(expect.arrayContaining(['kv-sandbox', 'kv-legacy'])); // az keyvault list
-  // az identity create, then both role assignment creates print the same principal
-  const ids = out.split('\n').filter((l) => /^[0-9a-f-]{36}$/.test(l));
-  expect(ids.length).toBe(3);
-  expect(new Set(ids).size).toBe(1);
-  expect(out).toMatch(/^aks-nodepool1-0\s+Ready\b/m); // kubectl get nodes
-}, 300_000);
+itUnless(cli ? undefined : 'the Azure CLI is not installed (bash test/sandbox/python/install.sh --with-azure-cli)')(
+  'the Azure CLI and kubectl steps of docs/sandbox-cli.md run as written',
+  () => {
+    rmSync(join(root, '.sandbox', 'azure-cli'), { recursive: true, force: true }); // the doc's AZURE_CONFIG_DIR, as on a fresh clone
+    const env = { ...process.env, PATH: `${extraBin ? `${extraBin}:` : ''}${process.env.PATH ?? ''}` };
+    const r = spawnSync('bash', ['-c', docScript()], { cwd: root, env, encoding: 'utf8', timeout: 240_000 });
+    const out = r.stdout;
+    expect({ status: r.status, stderr: r.status === 0 ? '' : r.stderr.slice(-3000) }).toEqual({ status: 0, stderr: '' });
+    expect(out).toMatch(/AzureSandbox\s+72f988bf-86f1-41af-91ab-2d7cd011db47\s+True\s+Sandbox Subscription\s+Enabled/); // az login
+    expect(out.split('\n')).toEqual(expect.arrayContaining(['kv-sandbox', 'kv-legacy'])); // az keyvault list
+    // az identity create, then both role assignment creates print the same principal
+    const ids = out.split('\n').filter((l) => /^[0-9a-f-]{36}$/.test(l));
+    expect(ids.length).toBe(3);
+    expect(new Set(ids).size).toBe(1);
+    expect(out).toMatch(/^aks-nodepool1-0\s+Ready\b/m); // kubectl get nodes
+  },
+  300_000,
+);

@@ -138,7 +138,9 @@ describe('api-versions', () => {
     expect(fics.status).toBe(400);
     expect(fics.body.error?.code).toBe('NoRegisteredProviderFound');
     // the location is the identity's, not a fixed region
-    expect(fics.body.error?.message).toContain("No registered resource provider found for location 'westeurope' and API version '2018-11-30' for type 'userAssignedIdentities/federatedIdentityCredentials'. The supported api-versions are '2022-01-31-preview, 2023-01-31, 2023-07-31-preview, 2024-11-30, 2025-01-31-preview, 2025-05-31-preview, 2026-04-30, 2026-05-31'.");
+    expect(fics.body.error?.message).toContain(
+      "No registered resource provider found for location 'westeurope' and API version '2018-11-30' for type 'userAssignedIdentities/federatedIdentityCredentials'. The supported api-versions are '2022-01-31-preview, 2023-01-31, 2023-07-31-preview, 2024-11-30, 2025-01-31-preview, 2025-05-31-preview, 2026-04-30, 2026-05-31'.",
+    );
   });
 
   test('an unknown version on a PUT names the request location', async () => {
@@ -213,7 +215,9 @@ describe('resources clients need', () => {
     const props = { tenantId: TENANT, sku: { family: 'A', name: 'standard' }, accessPolicies: [], enableRbacAuthorization: false, softDeleteRetentionInDays: 90 };
     const created = await arm('PUT', `${KV_RG}/${name}?api-version=2024-11-01`, { location: 'westeurope', properties: props });
     expect(created.status).toBe(201);
-    expect(created.body.properties).toEqual(expect.objectContaining({ enableSoftDelete: true, softDeleteRetentionInDays: 90, enableRbacAuthorization: false, vaultUri: expect.stringMatching(/^https:\/\//) }));
+    expect(created.body.properties).toEqual(
+      expect.objectContaining({ enableSoftDelete: true, softDeleteRetentionInDays: 90, enableRbacAuthorization: false, vaultUri: expect.stringMatching(/^https:\/\//) }),
+    );
     const policy = { tenantId: TENANT, objectId: randomUUID(), permissions: { secrets: ['get', 'list'] } };
     const replaced = await arm('PUT', `${KV_RG}/${name}?api-version=2024-11-01`, { location: 'westeurope', properties: { ...props, accessPolicies: [policy] } });
     expect(replaced.status).toBe(200);

@@ -67,12 +67,13 @@ describe('GitHub REST simulator', () => {
     expect((await gh('PATCH', `/repos/${repo}/issues/99`, tok, { state: 'open' })).status).toBe(404);
   });
 
-  test('the action\'s client keeps exactly one issue per instance: opened, updated, closed, reopened', async () => {
+  test("the action's client keeps exactly one issue per instance: opened, updated, closed, reopened", async () => {
     const own = `contoso/gh-sync-${randomBytes(3).toString('hex')}`;
     const target = { apiUrl: API, repository: own, token: await token(own, 'write') };
     const key = randomBytes(8).toString('hex');
     const body = (text: string): string => `${issueMarker(key)}\n${text}`;
-    const issues = async (): Promise<Array<{ number: number; state: string; body: string }>> => (await control<{ issues: Array<{ number: number; state: string; body: string }> }>('GET', `/github/rest/repos/${own}/issues`)).issues;
+    const issues = async (): Promise<Array<{ number: number; state: string; body: string }>> =>
+      (await control<{ issues: Array<{ number: number; state: string; body: string }> }>('GET', `/github/rest/repos/${own}/issues`)).issues;
     // Another instance's issue and an unrelated one are never touched.
     await gh('POST', `/repos/${own}/issues`, target.token, { title: 'other', body: `${issueMarker('0000000000000000')}\nx`, labels: ['akv-aks-audit'] });
     await gh('POST', `/repos/${own}/issues`, target.token, { title: 'unrelated', body: 'hello' });
@@ -87,6 +88,8 @@ describe('GitHub REST simulator', () => {
     expect(all.filter((i) => !i.body.includes(issueMarker(key))).map((i) => i.state)).toEqual(['open', 'open']);
     // A refused token: the error names the status, GitHub's words and the fix.
     const readOnly = { ...target, token: await token(own, 'read') };
-    await expect(syncIssue(readOnly, key, { title: 'd', body: body('x'), clean: false })).rejects.toThrow(/HTTP 403 Resource not accessible by integration \(the token may not write issues: give the job `permissions: issues: write`\)/);
+    await expect(syncIssue(readOnly, key, { title: 'd', body: body('x'), clean: false })).rejects.toThrow(
+      /HTTP 403 Resource not accessible by integration \(the token may not write issues: give the job `permissions: issues: write`\)/,
+    );
   });
 });

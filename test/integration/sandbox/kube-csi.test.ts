@@ -148,169 +148,213 @@ afterAll(async () => {
 });
 
 describe('a Deployment mounting a SecretProviderClass', () => {
-  it('stays ContainerCreating with AADSTS70021 while the identity has no federated credential for the cluster', async () => {
-    const [dep] = loadWorkload('deployment-spc.yaml', values(), ns);
-    (dep!.spec as { replicas: number }).replicas = 1;
-    await apply([dep!]);
-    const { pod, message } = await failedMountMatching('app=web', (m) => m.includes('AADSTS'));
-    expect(message).toMatch(/^MountVolume\.SetUp failed for volume "secrets-store01-inline" : rpc error: code = Unknown desc = failed to mount secrets store objects for pod /);
-    expect(message).toContain('AADSTS70021:');
-    expect(message).toContain('ClientAssertionCredential authentication failed');
-    const fresh = await k.core.readNamespacedPod({ name: pod.metadata!.name!, namespace: ns });
-    expect(fresh.status?.phase).toBe('Pending');
-    expect(fresh.status?.containerStatuses?.[0]?.state?.waiting?.reason).toBe('ContainerCreating');
-    expect(isReady(fresh)).toBe(false);
-  }, T);
+  it(
+    'stays ContainerCreating with AADSTS70021 while the identity has no federated credential for the cluster',
+    async () => {
+      const [dep] = loadWorkload('deployment-spc.yaml', values(), ns);
+      (dep!.spec as { replicas: number }).replicas = 1;
+      await apply([dep!]);
+      const { pod, message } = await failedMountMatching('app=web', (m) => m.includes('AADSTS'));
+      expect(message).toMatch(/^MountVolume\.SetUp failed for volume "secrets-store01-inline" : rpc error: code = Unknown desc = failed to mount secrets store objects for pod /);
+      expect(message).toContain('AADSTS70021:');
+      expect(message).toContain('ClientAssertionCredential authentication failed');
+      const fresh = await k.core.readNamespacedPod({ name: pod.metadata!.name!, namespace: ns });
+      expect(fresh.status?.phase).toBe('Pending');
+      expect(fresh.status?.containerStatuses?.[0]?.state?.waiting?.reason).toBe('ContainerCreating');
+      expect(isReady(fresh)).toBe(false);
+    },
+    T,
+  );
 
-  it('names the subject when the federated credential is for another service account', async () => {
-    await setFic(`system:serviceaccount:${ns}:someone-else`);
-    // AADSTS700213 (or its case-only variant), not the no-credential-for-this-issuer AADSTS70021
-    const { message } = await failedMountMatching('app=web', (m) => /AADSTS7002\d{2,}:/.test(m));
-    expect(message).toContain(`system:serviceaccount:${ns}:workload-sa`);
-    expect(message).toContain('No matching federated identity record found');
-  }, T);
+  it(
+    'names the subject when the federated credential is for another service account',
+    async () => {
+      await setFic(`system:serviceaccount:${ns}:someone-else`);
+      // AADSTS700213 (or its case-only variant), not the no-credential-for-this-issuer AADSTS70021
+      const { message } = await failedMountMatching('app=web', (m) => /AADSTS7002\d{2,}:/.test(m));
+      expect(message).toContain(`system:serviceaccount:${ns}:workload-sa`);
+      expect(message).toContain('No matching federated identity record found');
+    },
+    T,
+  );
 
-  it('fails with ForbiddenByRbac once federation is right but no role is assigned', async () => {
-    await setFic(`system:serviceaccount:${ns}:workload-sa`);
-    const { message } = await failedMountMatching('app=web', (m) => m.includes('ForbiddenByRbac'));
-    expect(message).toContain('failed to get objectType:secret, objectName:db-password, objectVersion:');
-    expect(message).toContain('RESPONSE 403: 403 Forbidden');
-    expect(message).not.toContain(firstValue);
-  }, T);
+  it(
+    'fails with ForbiddenByRbac once federation is right but no role is assigned',
+    async () => {
+      await setFic(`system:serviceaccount:${ns}:workload-sa`);
+      const { message } = await failedMountMatching('app=web', (m) => m.includes('ForbiddenByRbac'));
+      expect(message).toContain('failed to get objectType:secret, objectName:db-password, objectVersion:');
+      expect(message).toContain('RESPONSE 403: 403 Forbidden');
+      expect(message).not.toContain(firstValue);
+    },
+    T,
+  );
 
-  it('becomes Ready once the role is assigned; SPCPS carries the vault version; secretObjects synced', async () => {
-    await assign(vault.id, SECRETS_USER, identity.principalId);
-    const pod = await waitFor('web pod ready', async () => (await podsWithLabel(k.core, ns, 'app=web')).find(isReady), T);
-    const status = await spcps(pod);
-    expect(status.status).toEqual({
-      podName: pod.metadata!.name,
-      secretProviderClassName: 'app-secrets',
-      mounted: true,
-      targetPath: `/var/lib/kubelet/pods/${pod.metadata!.uid}/volumes/kubernetes.io~csi/secrets-store01-inline/mount`,
-      objects: [{ id: 'secret/db-password', version: firstVersion }],
-    });
-    expect(status.metadata.labels?.['internal.secrets-store.csi.k8s.io/node-name']).toBe('aks-nodepool1-0');
-    expect(status.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Pod', name: pod.metadata!.name, uid: pod.metadata!.uid })]);
-    const synced = await k.core.readNamespacedSecret({ name: 'app-synced', namespace: ns });
-    expect(synced.metadata?.labels?.['secrets-store.csi.k8s.io/managed']).toBe('true');
-    expect(synced.metadata?.ownerReferences?.[0]?.kind).toBe('ReplicaSet');
-    expect(sha(Buffer.from(synced.data!['db-password']!, 'base64'))).toBe(sha(firstValue));
-  }, T);
-
-  it('starts a pod that reads env from the synced Secret, and a StatefulSet', async () => {
-    await apply(loadWorkload('pod-env-from-synced-secret.yaml', values(), ns));
-    const [sts] = loadWorkload('statefulset-spc.yaml', values(), ns);
-    (sts!.spec as { replicas: number }).replicas = 1;
-    await apply([sts!]);
-    await waitFor('env-reader ready', async () => isReady(await k.core.readNamespacedPod({ name: 'env-reader', namespace: ns })), T);
-    const db0 = await waitFor('db-0 ready', async () => {
-      const p = await k.core.readNamespacedPod({ name: 'db-0', namespace: ns });
-      return isReady(p) ? p : undefined;
-    }, T);
-    expect((await spcps(db0)).status.objects).toEqual([{ id: 'secret/db-password', version: firstVersion }]);
-  }, T);
-
-  it('reports SecretNotFound for an object missing from the vault', async () => {
-    const [spc] = loadWorkload('secretproviderclass.yaml', { ...values(), SECRET: 'not-in-the-vault' }, ns);
-    spc!.metadata.name = 'missing-secrets';
-    delete (spc!.spec as { secretObjects?: unknown }).secretObjects;
-    await apply([spc!]);
-    await k.core.createNamespacedPod({
-      namespace: ns,
-      body: {
-        metadata: { name: 'missing', labels: { app: 'missing' } },
-        spec: {
-          serviceAccountName: 'workload-sa',
-          containers: [{ name: 'app', image: 'busybox', volumeMounts: [{ name: 'kv', mountPath: '/mnt/kv', readOnly: true }] }],
-          volumes: [{ name: 'kv', csi: { driver: 'secrets-store.csi.k8s.io', readOnly: true, volumeAttributes: { secretProviderClass: 'missing-secrets' } } }],
-        },
-      },
-    });
-    const { message } = await failedMountMatching('app=missing', (m) => m.includes('SecretNotFound'));
-    expect(message).toContain('objectName:not-in-the-vault');
-    expect(message).toContain('ERROR CODE: SecretNotFound');
-  }, T);
-
-  it('rotation updates SPCPS versions and the synced Secret without restarting pods; subPath mounts keep the old file', async () => {
-    await apply(loadWorkload('pod-subpath.yaml', values(), ns));
-    await waitFor('subpath-reader ready', async () => isReady(await k.core.readNamespacedPod({ name: 'subpath-reader', namespace: ns })), T);
-    const before = (await podsWithLabel(k.core, ns, 'app=web')).find(isReady)!;
-    const secondVersion = (await secrets.setSecret('db-password', secondValue)).properties.version!;
-    expect(secondVersion).not.toBe(firstVersion);
-    await kubelet('POST', '/rotate');
-    const rotated = await waitFor('SPCPS with the new version', async () => {
-      const s = await spcps(before);
-      return s.status.objects[0]?.version === secondVersion ? s : undefined;
-    }, T);
-    expect(rotated.status.objects).toEqual([{ id: 'secret/db-password', version: secondVersion }]);
-    const synced = await k.core.readNamespacedSecret({ name: 'app-synced', namespace: ns });
-    expect(sha(Buffer.from(synced.data!['db-password']!, 'base64'))).toBe(sha(secondValue));
-    const after = await k.core.readNamespacedPod({ name: before.metadata!.name!, namespace: ns });
-    expect(after.metadata?.uid).toBe(before.metadata?.uid);
-    expect(after.status?.containerStatuses?.[0]?.restartCount).toBe(0);
-    const st = await kubelet<{ pods: Array<{ name: string; namespace: string; volumes: Array<{ objects: unknown; containerObjects: unknown; rotatesInContainer: boolean }> }> }>('GET', '/status');
-    const sub = st.pods.find((p) => p.namespace === ns && p.name === 'subpath-reader')!.volumes[0]!;
-    expect(sub.rotatesInContainer).toBe(false);
-    expect(sub.objects).toEqual([{ id: 'secret/db-password', version: secondVersion }]);
-    expect(sub.containerObjects).toEqual([{ id: 'secret/db-password', version: firstVersion }]);
-  }, T);
-});
-
-describe('periodic rotation (rotationIntervalSeconds)', () => {
-  it('picks up a new version on its own once the interval is set, and stops when it is 0', async () => {
-    const web = (await podsWithLabel(k.core, ns, 'app=web')).find(isReady)!;
-    const third = (await secrets.setSecret('db-password', randomBytes(12).toString('base64url'))).properties.version!;
-    await kubelet('PATCH', '/config', { rotationIntervalSeconds: 1 });
-    try {
-      await waitFor('SPCPS with the third version', async () => (await spcps(web)).status.objects[0]?.version === third, 30_000);
-    } finally {
-      await kubelet('PATCH', '/config', { rotationIntervalSeconds: 0 });
-    }
-    const st = await kubelet<{ config: { rotationIntervalSeconds: number } }>('GET', '/status');
-    expect(st.config.rotationIntervalSeconds).toBe(0);
-  }, T);
-});
-
-describe('VM managed identity (useVMManagedIdentity)', () => {
-  it('mounts with a node-assigned identity and fails for an identity IMDS does not know', async () => {
-    for (const [name, idValue] of [
-      ['vmmi-ok', identity.clientId],
-      ['vmmi-bad', randomUUID()],
-    ] as const) {
-      await k.custom.createNamespacedCustomObject({
-        group: 'secrets-store.csi.x-k8s.io',
-        version: 'v1',
-        namespace: ns,
-        plural: 'secretproviderclasses',
-        body: {
-          apiVersion: 'secrets-store.csi.x-k8s.io/v1',
-          kind: 'SecretProviderClass',
-          metadata: { name },
-          spec: {
-            provider: 'azure',
-            parameters: {
-              useVMManagedIdentity: 'true',
-              userAssignedIdentityID: idValue,
-              keyvaultName: vault.name,
-              tenantId: env.AKV_AKS_SANDBOX_TENANT_ID,
-              objects: 'array:\n  - |\n    objectName: db-password\n    objectType: secret\n',
-            },
-          },
-        },
+  it(
+    'becomes Ready once the role is assigned; SPCPS carries the vault version; secretObjects synced',
+    async () => {
+      await assign(vault.id, SECRETS_USER, identity.principalId);
+      const pod = await waitFor('web pod ready', async () => (await podsWithLabel(k.core, ns, 'app=web')).find(isReady), T);
+      const status = await spcps(pod);
+      expect(status.status).toEqual({
+        podName: pod.metadata!.name,
+        secretProviderClassName: 'app-secrets',
+        mounted: true,
+        targetPath: `/var/lib/kubelet/pods/${pod.metadata!.uid}/volumes/kubernetes.io~csi/secrets-store01-inline/mount`,
+        objects: [{ id: 'secret/db-password', version: firstVersion }],
       });
+      expect(status.metadata.labels?.['internal.secrets-store.csi.k8s.io/node-name']).toBe('aks-nodepool1-0');
+      expect(status.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Pod', name: pod.metadata!.name, uid: pod.metadata!.uid })]);
+      const synced = await k.core.readNamespacedSecret({ name: 'app-synced', namespace: ns });
+      expect(synced.metadata?.labels?.['secrets-store.csi.k8s.io/managed']).toBe('true');
+      expect(synced.metadata?.ownerReferences?.[0]?.kind).toBe('ReplicaSet');
+      expect(sha(Buffer.from(synced.data!['db-password']!, 'base64'))).toBe(sha(firstValue));
+    },
+    T,
+  );
+
+  it(
+    'starts a pod that reads env from the synced Secret, and a StatefulSet',
+    async () => {
+      await apply(loadWorkload('pod-env-from-synced-secret.yaml', values(), ns));
+      const [sts] = loadWorkload('statefulset-spc.yaml', values(), ns);
+      (sts!.spec as { replicas: number }).replicas = 1;
+      await apply([sts!]);
+      await waitFor('env-reader ready', async () => isReady(await k.core.readNamespacedPod({ name: 'env-reader', namespace: ns })), T);
+      const db0 = await waitFor(
+        'db-0 ready',
+        async () => {
+          const p = await k.core.readNamespacedPod({ name: 'db-0', namespace: ns });
+          return isReady(p) ? p : undefined;
+        },
+        T,
+      );
+      expect((await spcps(db0)).status.objects).toEqual([{ id: 'secret/db-password', version: firstVersion }]);
+    },
+    T,
+  );
+
+  it(
+    'reports SecretNotFound for an object missing from the vault',
+    async () => {
+      const [spc] = loadWorkload('secretproviderclass.yaml', { ...values(), SECRET: 'not-in-the-vault' }, ns);
+      spc!.metadata.name = 'missing-secrets';
+      delete (spc!.spec as { secretObjects?: unknown }).secretObjects;
+      await apply([spc!]);
       await k.core.createNamespacedPod({
         namespace: ns,
         body: {
-          metadata: { name, labels: { app: name } },
+          metadata: { name: 'missing', labels: { app: 'missing' } },
           spec: {
+            serviceAccountName: 'workload-sa',
             containers: [{ name: 'app', image: 'busybox', volumeMounts: [{ name: 'kv', mountPath: '/mnt/kv', readOnly: true }] }],
-            volumes: [{ name: 'kv', csi: { driver: 'secrets-store.csi.k8s.io', readOnly: true, volumeAttributes: { secretProviderClass: name } } }],
+            volumes: [{ name: 'kv', csi: { driver: 'secrets-store.csi.k8s.io', readOnly: true, volumeAttributes: { secretProviderClass: 'missing-secrets' } } }],
           },
         },
       });
-    }
-    await waitFor('vmmi-ok ready', async () => isReady(await k.core.readNamespacedPod({ name: 'vmmi-ok', namespace: ns })), T);
-    const { message } = await failedMountMatching('app=vmmi-bad', (m) => m.includes('ManagedIdentityCredential'));
-    expect(message).toContain('Identity not found');
-  }, T);
+      const { message } = await failedMountMatching('app=missing', (m) => m.includes('SecretNotFound'));
+      expect(message).toContain('objectName:not-in-the-vault');
+      expect(message).toContain('ERROR CODE: SecretNotFound');
+    },
+    T,
+  );
+
+  it(
+    'rotation updates SPCPS versions and the synced Secret without restarting pods; subPath mounts keep the old file',
+    async () => {
+      await apply(loadWorkload('pod-subpath.yaml', values(), ns));
+      await waitFor('subpath-reader ready', async () => isReady(await k.core.readNamespacedPod({ name: 'subpath-reader', namespace: ns })), T);
+      const before = (await podsWithLabel(k.core, ns, 'app=web')).find(isReady)!;
+      const secondVersion = (await secrets.setSecret('db-password', secondValue)).properties.version!;
+      expect(secondVersion).not.toBe(firstVersion);
+      await kubelet('POST', '/rotate');
+      const rotated = await waitFor(
+        'SPCPS with the new version',
+        async () => {
+          const s = await spcps(before);
+          return s.status.objects[0]?.version === secondVersion ? s : undefined;
+        },
+        T,
+      );
+      expect(rotated.status.objects).toEqual([{ id: 'secret/db-password', version: secondVersion }]);
+      const synced = await k.core.readNamespacedSecret({ name: 'app-synced', namespace: ns });
+      expect(sha(Buffer.from(synced.data!['db-password']!, 'base64'))).toBe(sha(secondValue));
+      const after = await k.core.readNamespacedPod({ name: before.metadata!.name!, namespace: ns });
+      expect(after.metadata?.uid).toBe(before.metadata?.uid);
+      expect(after.status?.containerStatuses?.[0]?.restartCount).toBe(0);
+      const st = await kubelet<{ pods: Array<{ name: string; namespace: string; volumes: Array<{ objects: unknown; containerObjects: unknown; rotatesInContainer: boolean }> }> }>('GET', '/status');
+      const sub = st.pods.find((p) => p.namespace === ns && p.name === 'subpath-reader')!.volumes[0]!;
+      expect(sub.rotatesInContainer).toBe(false);
+      expect(sub.objects).toEqual([{ id: 'secret/db-password', version: secondVersion }]);
+      expect(sub.containerObjects).toEqual([{ id: 'secret/db-password', version: firstVersion }]);
+    },
+    T,
+  );
+});
+
+describe('periodic rotation (rotationIntervalSeconds)', () => {
+  it(
+    'picks up a new version on its own once the interval is set, and stops when it is 0',
+    async () => {
+      const web = (await podsWithLabel(k.core, ns, 'app=web')).find(isReady)!;
+      const third = (await secrets.setSecret('db-password', randomBytes(12).toString('base64url'))).properties.version!;
+      await kubelet('PATCH', '/config', { rotationIntervalSeconds: 1 });
+      try {
+        await waitFor('SPCPS with the third version', async () => (await spcps(web)).status.objects[0]?.version === third, 30_000);
+      } finally {
+        await kubelet('PATCH', '/config', { rotationIntervalSeconds: 0 });
+      }
+      const st = await kubelet<{ config: { rotationIntervalSeconds: number } }>('GET', '/status');
+      expect(st.config.rotationIntervalSeconds).toBe(0);
+    },
+    T,
+  );
+});
+
+describe('VM managed identity (useVMManagedIdentity)', () => {
+  it(
+    'mounts with a node-assigned identity and fails for an identity IMDS does not know',
+    async () => {
+      for (const [name, idValue] of [
+        ['vmmi-ok', identity.clientId],
+        ['vmmi-bad', randomUUID()],
+      ] as const) {
+        await k.custom.createNamespacedCustomObject({
+          group: 'secrets-store.csi.x-k8s.io',
+          version: 'v1',
+          namespace: ns,
+          plural: 'secretproviderclasses',
+          body: {
+            apiVersion: 'secrets-store.csi.x-k8s.io/v1',
+            kind: 'SecretProviderClass',
+            metadata: { name },
+            spec: {
+              provider: 'azure',
+              parameters: {
+                useVMManagedIdentity: 'true',
+                userAssignedIdentityID: idValue,
+                keyvaultName: vault.name,
+                tenantId: env.AKV_AKS_SANDBOX_TENANT_ID,
+                objects: 'array:\n  - |\n    objectName: db-password\n    objectType: secret\n',
+              },
+            },
+          },
+        });
+        await k.core.createNamespacedPod({
+          namespace: ns,
+          body: {
+            metadata: { name, labels: { app: name } },
+            spec: {
+              containers: [{ name: 'app', image: 'busybox', volumeMounts: [{ name: 'kv', mountPath: '/mnt/kv', readOnly: true }] }],
+              volumes: [{ name: 'kv', csi: { driver: 'secrets-store.csi.k8s.io', readOnly: true, volumeAttributes: { secretProviderClass: name } } }],
+            },
+          },
+        });
+      }
+      await waitFor('vmmi-ok ready', async () => isReady(await k.core.readNamespacedPod({ name: 'vmmi-ok', namespace: ns })), T);
+      const { message } = await failedMountMatching('app=vmmi-bad', (m) => m.includes('ManagedIdentityCredential'));
+      expect(message).toContain('Identity not found');
+    },
+    T,
+  );
 });

@@ -71,12 +71,10 @@ const created: string[] = [];
 const identityName = `id-vaulttest-${suffix}`;
 
 function credentialFor(clientId: string, subject?: string): TokenCredential {
-  return new ClientAssertionCredential(
-    tenant,
-    clientId,
-    async () => (await control<{ value: string }>('POST', '/github/token', { audience: FED_AUDIENCE, ...(subject ? { subject } : {}) })).value,
-    { authorityHost: env.AKV_AKS_AUTHORITY_HOST, disableInstanceDiscovery: true },
-  );
+  return new ClientAssertionCredential(tenant, clientId, async () => (await control<{ value: string }>('POST', '/github/token', { audience: FED_AUDIENCE, ...(subject ? { subject } : {}) })).value, {
+    authorityHost: env.AKV_AKS_AUTHORITY_HOST,
+    disableInstanceDiscovery: true,
+  });
 }
 
 // The SDK's default api-version unless told otherwise (a lowkey-vault backend serves up to 2025-07-01).
@@ -155,9 +153,7 @@ describe('authentication', () => {
   it("answers Key Vault's bearer challenge without a token", async () => {
     const res = await fetch(`${rbacVault.vaultUri}secrets/x?api-version=2025-07-01`);
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toBe(
-      `Bearer authorization="${env.AKV_AKS_AUTHORITY_HOST}/${tenant}", resource="https://vault.azure.net"`,
-    );
+    expect(res.headers.get('www-authenticate')).toBe(`Bearer authorization="${env.AKV_AKS_AUTHORITY_HOST}/${tenant}", resource="https://vault.azure.net"`);
     expect(await res.json()).toEqual({ error: { code: 'Unauthorized', message: 'AKV10000: Request is missing a Bearer or PoP token.' } });
   });
 
@@ -288,9 +284,11 @@ describe('authorization', () => {
       });
       await client(v, deployer).setSecret('policy-secret', 'p1');
       expect((await noRetry(v, other).getSecret('policy-secret')).value).toBe('p1');
-      const list = await failure((async () => {
-        for await (const _ of noRetry(v, other).listPropertiesOfSecrets()) void _;
-      })());
+      const list = await failure(
+        (async () => {
+          for await (const _ of noRetry(v, other).listPropertiesOfSecrets()) void _;
+        })(),
+      );
       expect(list.statusCode).toBe(403);
       const b = body(list);
       expect(b.error.code).toBe('Forbidden');
@@ -403,12 +401,14 @@ describe('fault injection', () => {
       for (let i = 0; i < 27; i++) await c.setSecret(`paged-${i}`, 'p');
       await control('POST', '/vault/faults/list-page', { vault: rbacVault.name, op: 'secrets.list', page: 2, status: 500 });
       let pages = 0;
-      const e = await failure((async () => {
-        for await (const _ of c.listPropertiesOfSecrets().byPage({ maxPageSize: 25 })) {
-          void _;
-          pages++;
-        }
-      })());
+      const e = await failure(
+        (async () => {
+          for await (const _ of c.listPropertiesOfSecrets().byPage({ maxPageSize: 25 })) {
+            void _;
+            pages++;
+          }
+        })(),
+      );
       expect(pages).toBe(1);
       expect(e.statusCode).toBe(500);
       pages = 0;

@@ -28,7 +28,7 @@ function bad(message: string): ControlResponse {
   return { status: 400, body: { error: message } };
 }
 
-export function validateFault(input: unknown): Omit<Fault, 'id' | 'times'> & { times?: number } | string {
+export function validateFault(input: unknown): (Omit<Fault, 'id' | 'times'> & { times?: number }) | string {
   if (!input || typeof input !== 'object') return 'fault must be an object';
   const f = input as Record<string, unknown>;
   if (!SERVICES.includes(f.service as AzureService)) return `service must be one of ${SERVICES.join(', ')}`;

@@ -42,21 +42,17 @@ const RESOURCES: Record<string, string> = {
 };
 
 function entraTimestamp(d = new Date()): string {
-  return d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 function preciseTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
 }
 
-export function aadError(
-  status: number,
-  error: string,
-  code: number,
-  description: string,
-  correlationId: string = randomUUID(),
-  authorityHost = `https://127.0.0.1:${PORTS.entra}`,
-): Reply {
+export function aadError(status: number, error: string, code: number, description: string, correlationId: string = randomUUID(), authorityHost = `https://127.0.0.1:${PORTS.entra}`): Reply {
   const trace = randomUUID();
   const ts = entraTimestamp();
   return {
@@ -158,7 +154,27 @@ export function discoveryDocument(world: World, tenant: string): Record<string, 
     http_logout_supported: true,
     frontchannel_logout_supported: true,
     end_session_endpoint: `${base}/oauth2/v2.0/logout`,
-    claims_supported: ['sub', 'iss', 'cloud_instance_name', 'cloud_instance_host_name', 'cloud_graph_host_name', 'msgraph_host', 'aud', 'exp', 'iat', 'auth_time', 'acr', 'nonce', 'preferred_username', 'name', 'tid', 'ver', 'at_hash', 'c_hash', 'email'],
+    claims_supported: [
+      'sub',
+      'iss',
+      'cloud_instance_name',
+      'cloud_instance_host_name',
+      'cloud_graph_host_name',
+      'msgraph_host',
+      'aud',
+      'exp',
+      'iat',
+      'auth_time',
+      'acr',
+      'nonce',
+      'preferred_username',
+      'name',
+      'tid',
+      'ver',
+      'at_hash',
+      'c_hash',
+      'email',
+    ],
     kerberos_endpoint: `${base}/kerberos`,
     tenant_region_scope: 'NA',
     cloud_instance_name: 'microsoftonline.com',
@@ -205,7 +221,12 @@ export class Entra {
     const what = m[2]!;
     const isAlias = TENANT_ALIASES.includes(tenant.toLowerCase());
     if (!isAlias && tenant.toLowerCase() !== w.tenantId) {
-      return err(400, 'invalid_tenant', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.`);
+      return err(
+        400,
+        'invalid_tenant',
+        90002,
+        `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.`,
+      );
     }
     if (what.startsWith('v2.0/') && req.method === 'GET') return { status: 200, body: discoveryDocument(w, isAlias ? tenant.toLowerCase() : w.tenantId) };
     if (what === 'discovery/instance' && req.method === 'GET') return { status: 200, body: instanceDiscovery(w, req.url) };
@@ -272,7 +293,12 @@ export class Entra {
       }
       const bySubject = byIssuer.filter((f) => f.subject === sub);
       if (bySubject.length > 0) {
-        return err(401, 'invalid_client', 700212, `No matching federated identity record found for presented assertion audience '${auds.join(',')}'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. ${WIF_DOC}`);
+        return err(
+          401,
+          'invalid_client',
+          700212,
+          `No matching federated identity record found for presented assertion audience '${auds.join(',')}'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. ${WIF_DOC}`,
+        );
       }
       if (byIssuer.some((f) => f.subject.toLowerCase() === sub.toLowerCase())) {
         return err(
@@ -282,7 +308,12 @@ export class Entra {
           `No matching federated identity record found for presented assertion subject '${sub}'. The subject matches with case-insensitive comparison, but not with case-sensitive comparison. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. See documentation at: ${WIF_DOC}.`,
         );
       }
-      return err(401, 'invalid_client', 700213, `No matching federated identity record found for presented assertion subject '${sub}'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. ${WIF_DOC}`);
+      return err(
+        401,
+        'invalid_client',
+        700213,
+        `No matching federated identity record found for presented assertion subject '${sub}'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. ${WIF_DOC}`,
+      );
     }
     const kid = typeof decoded.header.kid === 'string' ? decoded.header.kid : undefined;
     let candidates: JsonWebKey[];

@@ -78,7 +78,39 @@ function handle(world: World, method: string, url: URL, auth: string | undefined
         jwks_uri: `${world.githubIssuer}/.well-known/jwks`,
         subject_types_supported: ['public', 'pairwise'],
         response_types_supported: ['id_token'],
-        claims_supported: ['sub', 'aud', 'exp', 'iat', 'iss', 'jti', 'nbf', 'ref', 'sha', 'repository', 'repository_id', 'repository_owner', 'repository_owner_id', 'run_id', 'run_number', 'run_attempt', 'actor', 'actor_id', 'workflow', 'workflow_ref', 'workflow_sha', 'head_ref', 'base_ref', 'event_name', 'ref_type', 'ref_protected', 'environment', 'job_workflow_ref', 'job_workflow_sha', 'repository_visibility', 'runner_environment'],
+        claims_supported: [
+          'sub',
+          'aud',
+          'exp',
+          'iat',
+          'iss',
+          'jti',
+          'nbf',
+          'ref',
+          'sha',
+          'repository',
+          'repository_id',
+          'repository_owner',
+          'repository_owner_id',
+          'run_id',
+          'run_number',
+          'run_attempt',
+          'actor',
+          'actor_id',
+          'workflow',
+          'workflow_ref',
+          'workflow_sha',
+          'head_ref',
+          'base_ref',
+          'event_name',
+          'ref_type',
+          'ref_protected',
+          'environment',
+          'job_workflow_ref',
+          'job_workflow_sha',
+          'repository_visibility',
+          'runner_environment',
+        ],
         id_token_signing_alg_values_supported: ['RS256'],
         scopes_supported: ['openid'],
       },
@@ -89,7 +121,16 @@ function handle(world: World, method: string, url: URL, auth: string | undefined
     // HTTP auth schemes are case-insensitive (RFC 9110 11.1): `bearer` and `BEARER` are `Bearer`.
     const presented = /^bearer\s+(\S+)\s*$/i.exec(auth ?? '')?.[1];
     if (presented !== world.idTokenRequestToken) {
-      return { status: 401, body: { $id: '1', message: 'TF400813: The user is not authorized to access this resource.', typeName: 'Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException', errorCode: 0, eventId: 3000 } };
+      return {
+        status: 401,
+        body: {
+          $id: '1',
+          message: 'TF400813: The user is not authorized to access this resource.',
+          typeName: 'Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException',
+          errorCode: 0,
+          eventId: 3000,
+        },
+      };
     }
     const audience = url.searchParams.get('audience') ?? undefined;
     return { status: 200, body: { value: mintGithubToken(world, audience || undefined) } };

@@ -121,7 +121,10 @@ function linkHeader(world: World, repo: Repo, query: URLSearchParams, page: numb
 function listIssues(world: World, repo: Repo, query: URLSearchParams): Reply {
   const state = query.get('state') ?? 'open';
   if (!['open', 'closed', 'all'].includes(state)) return error(422, 'Validation Failed', DOCS, { errors: [{ resource: 'Issue', field: 'state', code: 'invalid' }] });
-  const labels = (query.get('labels') ?? '').split(',').map((l) => l.trim().toLowerCase()).filter(Boolean);
+  const labels = (query.get('labels') ?? '')
+    .split(',')
+    .map((l) => l.trim().toLowerCase())
+    .filter(Boolean);
   const perPage = Math.min(100, Math.max(1, Number(query.get('per_page') ?? 30) || 30));
   const page = Math.max(1, Number(query.get('page') ?? 1) || 1);
   const asc = query.get('direction') === 'asc';
@@ -158,7 +161,18 @@ function createIssue(world: World, s: GithubRest, repo: Repo, req: HttpRequestIn
   const labels = b.labels === undefined ? [] : labelsOf(s, b.labels);
   if (!labels) return invalid('labels');
   const now = new Date().toISOString();
-  const issue: Issue = { id: s.nextId(), number: repo.issues.length + 1, state: 'open', state_reason: null, title: b.title, body: (b.body as string | null | undefined) ?? null, labels, created_at: now, updated_at: now, closed_at: null };
+  const issue: Issue = {
+    id: s.nextId(),
+    number: repo.issues.length + 1,
+    state: 'open',
+    state_reason: null,
+    title: b.title,
+    body: (b.body as string | null | undefined) ?? null,
+    labels,
+    created_at: now,
+    updated_at: now,
+    closed_at: null,
+  };
   repo.issues.push(issue);
   const json = issueJson(world, repo, issue);
   return { status: 201, body: json, headers: { location: String(json.url) } };

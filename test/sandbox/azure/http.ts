@@ -79,10 +79,7 @@ export function defaultCode(status: number): string {
 }
 
 /** The reply an injected `status` fault produces; `errorBody` shapes it for the service. */
-export function faultReply(
-  fault: Fault & { effect: { kind: 'status' } },
-  errorBody: (status: number, code: string, message: string) => unknown,
-): Reply {
+export function faultReply(fault: Fault & { effect: { kind: 'status' } }, errorBody: (status: number, code: string, message: string) => unknown): Reply {
   const e = fault.effect;
   const code = e.code ?? defaultCode(e.status);
   const message = e.message ?? `Injected fault: ${code}.`;

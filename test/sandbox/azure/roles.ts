@@ -54,7 +54,8 @@ export const BUILT_IN_ROLES: readonly BuiltInRole[] = [
   {
     name: '21090545-7ca7-4776-b22c-e363652d74d2',
     roleName: 'Key Vault Reader',
-    description: "Read metadata of key vaults and its certificates, keys, and secrets. Cannot read sensitive values such as secret contents or key material. Only works for key vaults that use the 'Azure role-based access control' permission model.",
+    description:
+      "Read metadata of key vaults and its certificates, keys, and secrets. Cannot read sensitive values such as secret contents or key material. Only works for key vaults that use the 'Azure role-based access control' permission model.",
     actions: KV_READ_ACTIONS,
     notActions: [],
     dataActions: ['Microsoft.KeyVault/vaults/*/read', 'Microsoft.KeyVault/vaults/secrets/readMetadata/action'],
@@ -63,7 +64,8 @@ export const BUILT_IN_ROLES: readonly BuiltInRole[] = [
   {
     name: '00482a5a-887f-4fb3-b363-3b7fe8e74483',
     roleName: 'Key Vault Administrator',
-    description: "Perform all data plane operations on a key vault and all objects in it, including certificates, keys, and secrets. Cannot manage key vault resources or manage role assignments. Only works for key vaults that use the 'Azure role-based access control' permission model.",
+    description:
+      "Perform all data plane operations on a key vault and all objects in it, including certificates, keys, and secrets. Cannot manage key vault resources or manage role assignments. Only works for key vaults that use the 'Azure role-based access control' permission model.",
     actions: KV_READ_ACTIONS,
     notActions: [],
     dataActions: ['Microsoft.KeyVault/vaults/*'],

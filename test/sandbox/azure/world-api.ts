@@ -88,9 +88,7 @@ export interface AccessTokenClaims {
   [k: string]: unknown;
 }
 
-export type VaultDecision =
-  | { allowed: true }
-  | { allowed: false; status: 403; code: 'Forbidden' | 'ForbiddenByRbac' | 'ForbiddenByPolicy'; message: string };
+export type VaultDecision = { allowed: true } | { allowed: false; status: 403; code: 'Forbidden' | 'ForbiddenByRbac' | 'ForbiddenByPolicy'; message: string };
 
 /** A fault injected by a test through the control API. */
 export interface Fault {

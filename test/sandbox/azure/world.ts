@@ -132,7 +132,15 @@ export function lowerId(id: string): string {
 }
 
 function wildcardMatch(pattern: string, value: string): boolean {
-  const re = new RegExp('^' + pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*') + '$', 'i');
+  const re = new RegExp(
+    '^' +
+      pattern
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+        .join('.*') +
+      '$',
+    'i',
+  );
   return re.test(value);
 }
 
@@ -222,9 +230,7 @@ export class World implements AzureWorld {
       this.addVault({
         name: v.name,
         enableRbacAuthorization: v.enableRbacAuthorization,
-        accessPolicies: v.enableRbacAuthorization
-          ? []
-          : [{ tenantId: SEED.tenantId, objectId: d.objectId, permissions: { secrets: [...ALL_SECRET_PERMISSIONS], keys: [], certificates: [] } }],
+        accessPolicies: v.enableRbacAuthorization ? [] : [{ tenantId: SEED.tenantId, objectId: d.objectId, permissions: { secrets: [...ALL_SECRET_PERMISSIONS], keys: [], certificates: [] } }],
       });
     }
     const sub = `/subscriptions/${SEED.subscriptionId}`;

@@ -4,15 +4,7 @@
 // and CSIDriver object (tokenRequests for workload identity), and one Ready node.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  ApiextensionsV1Api,
-  CoreV1Api,
-  KubeConfig,
-  RbacAuthorizationV1Api,
-  StorageV1Api,
-  type V1CustomResourceDefinition,
-  type V1Node,
-} from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, StorageV1Api, type V1CustomResourceDefinition, type V1Node } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { CSI_DRIVER, TOKEN_AUDIENCE } from './csi.ts';
 
@@ -50,7 +42,9 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
 /** The CRD documents of a folder (the secrets-store.csi.x-k8s.io definitions). */
 export function readCrds(dir: string): V1CustomResourceDefinition[] {
   const out: V1CustomResourceDefinition[] = [];
-  for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
     for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
       const obj = doc.toJS() as V1CustomResourceDefinition | null;
       if (obj?.kind === 'CustomResourceDefinition') out.push(obj);
@@ -81,7 +75,9 @@ export function fakeNode(name: string): V1Node {
         'topology.kubernetes.io/zone': '0',
       },
     },
-    spec: { providerID: `azure:///subscriptions/00000000-0000-0000-0000-00000000aaaa/resourceGroups/mc_rg-sandbox_sandbox_eastus/providers/Microsoft.Compute/virtualMachineScaleSets/aks-nodepool1-vmss/virtualMachines/0` },
+    spec: {
+      providerID: `azure:///subscriptions/00000000-0000-0000-0000-00000000aaaa/resourceGroups/mc_rg-sandbox_sandbox_eastus/providers/Microsoft.Compute/virtualMachineScaleSets/aks-nodepool1-vmss/virtualMachines/0`,
+    },
   };
 }
 
@@ -164,8 +160,12 @@ export async function bootstrapCluster(kc: KubeConfig, opts: { crdDir: string; l
   opts.log(`node ${NODE_NAME} Ready`);
 
   // Pods can only be created once the namespace's default service account exists.
-  await eventually('default service account', async () => {
-    await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' });
-    return true;
-  }, 60_000);
+  await eventually(
+    'default service account',
+    async () => {
+      await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' });
+      return true;
+    },
+    60_000,
+  );
 }

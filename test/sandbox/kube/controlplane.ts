@@ -36,12 +36,7 @@ const AUDIT_POLICY = {
  * node network or a CSR signer. Node lifecycle is off: the fake node has no kubelet heartbeats to
  * miss, so nothing should taint it and evict the pods.
  */
-export const DISABLED_CONTROLLERS = [
-  'node-lifecycle-controller',
-  'node-ipam-controller',
-  'certificatesigningrequest-signing-controller',
-  'persistentvolume-attach-detach-controller',
-];
+export const DISABLED_CONTROLLERS = ['node-lifecycle-controller', 'node-ipam-controller', 'certificatesigningrequest-signing-controller', 'persistentvolume-attach-detach-controller'];
 
 export interface ControlPlane {
   /** The kubeconfig written for the action (context `sandbox`), as azure/aks-set-context leaves it. */
@@ -127,7 +122,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const kubeconfig = join(dir, 'kubeconfig');
   await writeFile(
     kubeconfig,
-    kubeconfigYaml({ server: APISERVER_URL, caPath: ca.cert, certPath: admin.cert, keyPath: admin.key, cluster: CLUSTER_NAME, user: `clusterUser_${RESOURCE_GROUP}_${CLUSTER_NAME}`, context: CLUSTER_NAME }),
+    kubeconfigYaml({
+      server: APISERVER_URL,
+      caPath: ca.cert,
+      certPath: admin.cert,
+      keyPath: admin.key,
+      cluster: CLUSTER_NAME,
+      user: `clusterUser_${RESOURCE_GROUP}_${CLUSTER_NAME}`,
+      context: CLUSTER_NAME,
+    }),
     { mode: 0o600 },
   );
   const kcmKubeconfig = join(certDir, 'kube-controller-manager.kubeconfig');
@@ -220,11 +223,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     processes.push(apiserver);
     const caPem = readFileSync(ca.cert);
     const client = { cert: readFileSync(admin.cert), key: readFileSync(admin.key) };
-    await waitUntil(
-      'kube-apiserver /readyz',
-      async () => (await httpsGet(`${APISERVER_URL}/readyz`, caPem, client)).status === 200,
-      { timeoutMs: 180_000, intervalMs: 500, proc: apiserver },
-    );
+    await waitUntil('kube-apiserver /readyz', async () => (await httpsGet(`${APISERVER_URL}/readyz`, caPem, client)).status === 200, { timeoutMs: 180_000, intervalMs: 500, proc: apiserver });
     log(`kube-apiserver ready on ${APISERVER_URL}`);
 
     // kube-controller-manager

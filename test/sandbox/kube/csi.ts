@@ -98,8 +98,7 @@ export interface MountDeps {
 }
 
 export type MountOutcome =
-  | { ok: true; spcName: string; objects: MountedObject[]; files: Map<string, Buffer>; spc: SecretProviderClassLike }
-  | { ok: false; spcName?: string; message: string; reason: string };
+  { ok: true; spcName: string; objects: MountedObject[]; files: Map<string, Buffer>; spc: SecretProviderClassLike } | { ok: false; spcName?: string; message: string; reason: string };
 
 class ProviderError extends Error {}
 
@@ -305,7 +304,12 @@ async function fetchObject(deps: MountDeps, vaultUri: string, token: string, o: 
 }
 
 /** The provider's GetSecretsStoreObjectContent: returns files + versions or throws ProviderError. */
-async function providerMount(deps: MountDeps, pod: PodRef, params: Record<string, string>, secrets: Record<string, string> | undefined): Promise<{ objects: MountedObject[]; files: Map<string, Buffer> }> {
+async function providerMount(
+  deps: MountDeps,
+  pod: PodRef,
+  params: Record<string, string>,
+  secrets: Record<string, string> | undefined,
+): Promise<{ objects: MountedObject[]; files: Map<string, Buffer> }> {
   const keyvaultName = (params.keyvaultName ?? '').trim();
   const tenantId = (params.tenantID ?? '').trim() || (params.tenantId ?? '').trim();
   const usePodIdentity = boolParam(params, 'usePodIdentity');
@@ -333,7 +337,10 @@ async function providerMount(deps: MountDeps, pod: PodRef, params: Record<string
     if (!saTokens) throw new ProviderError(`failed to build auth config for mode ${mode}: service account tokens are required for identity binding`);
     const tokens = JSON.parse(saTokens) as Record<string, { token?: string }>;
     assertion = tokens[IDENTITY_BINDING_AUDIENCE]?.token;
-    if (!assertion) throw new ProviderError(`failed to build auth config for mode ${mode}: failed to parse service account token for identity binding, error: token for audience ${IDENTITY_BINDING_AUDIENCE} not found`);
+    if (!assertion)
+      throw new ProviderError(
+        `failed to build auth config for mode ${mode}: failed to parse service account token for identity binding, error: token for audience ${IDENTITY_BINDING_AUDIENCE} not found`,
+      );
   } else if (clientId && mode === 'None') {
     // provider provider.go:148 + :240, auth.go:40 and :411; auth.go:361/375/378 for the service-principal mode
     if (!saTokens) throw new ProviderError(`failed to build auth config for mode ${mode}: failed to parse workload identity tokens, error: service account tokens not found`);
@@ -388,7 +395,12 @@ async function providerMount(deps: MountDeps, pod: PodRef, params: Record<string
   for (const o of objects) {
     if (!vaultUri) {
       const host = `${keyvaultName}.vault.azure.net`;
-      throw new ProviderError(objectTypeError(o, `Get "https://${host}/${o.objectType === 'secret' ? 'secrets' : o.objectType === 'key' ? 'keys' : 'certificates'}/${o.objectName}/${o.objectVersion ?? ''}?api-version=${KEYVAULT_API_VERSION}": dial tcp: lookup ${host}: no such host`));
+      throw new ProviderError(
+        objectTypeError(
+          o,
+          `Get "https://${host}/${o.objectType === 'secret' ? 'secrets' : o.objectType === 'key' ? 'keys' : 'certificates'}/${o.objectName}/${o.objectVersion ?? ''}?api-version=${KEYVAULT_API_VERSION}": dial tcp: lookup ${host}: no such host`,
+        ),
+      );
     }
     const token = await getToken();
     if (!token.ok) throw new ProviderError(objectTypeError(o, token.error));

@@ -10,7 +10,7 @@ const IMDS_URL = 'http://169.254.169.254/metadata/identity/oauth2/token';
 export function imdsError(status: number, statusText: string, body: unknown, clientId: string | undefined): string {
   const query = `api-version=2018-02-01${clientId ? `&client_id=${clientId}` : ''}&resource=https%3A%2F%2Fvault.azure.net`;
   return [
-    'ManagedIdentityCredential authentication failed. the requested identity isn\'t assigned to this resource',
+    "ManagedIdentityCredential authentication failed. the requested identity isn't assigned to this resource",
     `GET ${IMDS_URL}`,
     '--------------------------------------------------------------------------------',
     `RESPONSE ${status}: ${status} ${statusText}`,

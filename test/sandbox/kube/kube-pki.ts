@@ -40,11 +40,5 @@ export function serviceAccountKeys(dir: string): { privateKey: string; publicKey
 
 /** The API server's serving certificate (127.0.0.1 plus the in-cluster names of the kubernetes Service). */
 export function apiserverServingCert(pkiDir: string): CertPaths {
-  return issueServerCert(pkiDir, 'kube-apiserver', [
-    'DNS:kubernetes',
-    'DNS:kubernetes.default',
-    'DNS:kubernetes.default.svc',
-    'DNS:kubernetes.default.svc.cluster.local',
-    'IP:10.0.0.1',
-  ]);
+  return issueServerCert(pkiDir, 'kube-apiserver', ['DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local', 'IP:10.0.0.1']);
 }

@@ -577,7 +577,9 @@ export class Kubelet {
       status: { podName, targetPath, mounted: true, secretProviderClassName: spcName, objects },
     };
     try {
-      const created = (await this.custom.createNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace, plural: 'secretproviderclasspodstatuses', body })) as { metadata?: { uid?: string } };
+      const created = (await this.custom.createNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace, plural: 'secretproviderclasspodstatuses', body })) as {
+        metadata?: { uid?: string };
+      };
       return { name, uid: created.metadata?.uid };
     } catch (err) {
       if (statusCode(err) !== 409) throw err;
@@ -602,13 +604,22 @@ export class Kubelet {
       const secretName = (so.secretName ?? '').trim();
       const data = secretObjectData(so, files);
       if (!data.ok) {
-        await this.event(pod, 'Warning', 'FailedToCreateSecret', `failed to get data in spc ${namespace}/${spc.metadata?.name} for secret ${secretName}, err: ${data.error}`, 'csi-secrets-store-controller');
+        await this.event(
+          pod,
+          'Warning',
+          'FailedToCreateSecret',
+          `failed to get data in spc ${namespace}/${spc.metadata?.name} for secret ${secretName}, err: ${data.error}`,
+          'csi-secrets-store-controller',
+        );
         continue;
       }
       const labels = { ...(so.labels ?? {}), [SECRET_MANAGED_LABEL]: 'true' };
       const type = (so.type ?? 'Opaque').trim() || 'Opaque';
       try {
-        await this.core.createNamespacedSecret({ namespace, body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: secretName, namespace, labels, annotations: so.annotations, ownerReferences: owners }, type, data: data.data } });
+        await this.core.createNamespacedSecret({
+          namespace,
+          body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: secretName, namespace, labels, annotations: so.annotations, ownerReferences: owners }, type, data: data.data },
+        });
         continue;
       } catch (err) {
         if (statusCode(err) !== 409) {
@@ -654,8 +665,20 @@ export class Kubelet {
       conditions: [
         { type: 'PodReadyToStartContainers', status: reason === 'ContainerCreating' ? 'False' : 'True', lastTransitionTime: now },
         { type: 'Initialized', status: 'True', lastTransitionTime: now },
-        { type: 'Ready', status: 'False', reason: 'ContainersNotReady', message: `containers with unready status: [${(pod.spec?.containers ?? []).map((c) => c.name).join(' ')}]`, lastTransitionTime: now },
-        { type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady', message: `containers with unready status: [${(pod.spec?.containers ?? []).map((c) => c.name).join(' ')}]`, lastTransitionTime: now },
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'ContainersNotReady',
+          message: `containers with unready status: [${(pod.spec?.containers ?? []).map((c) => c.name).join(' ')}]`,
+          lastTransitionTime: now,
+        },
+        {
+          type: 'ContainersReady',
+          status: 'False',
+          reason: 'ContainersNotReady',
+          message: `containers with unready status: [${(pod.spec?.containers ?? []).map((c) => c.name).join(' ')}]`,
+          lastTransitionTime: now,
+        },
         { type: 'PodScheduled', status: 'True', lastTransitionTime: pod.metadata?.creationTimestamp ?? now },
       ],
       containerStatuses: (pod.spec?.containers ?? []).map(containerStatus),
@@ -812,7 +835,12 @@ export class Kubelet {
         if (!v?.mounted) continue;
         this.stats.rotations++;
         try {
-          const outcome = await mountVolume(this.mountDeps(), ref, { name: vol.name, readOnly: vol.csi.readOnly, volumeAttributes: vol.csi.volumeAttributes, nodePublishSecretRef: vol.csi.nodePublishSecretRef });
+          const outcome = await mountVolume(this.mountDeps(), ref, {
+            name: vol.name,
+            readOnly: vol.csi.readOnly,
+            volumeAttributes: vol.csi.volumeAttributes,
+            nodePublishSecretRef: vol.csi.nodePublishSecretRef,
+          });
           if (!outcome.ok) {
             // upstream masks remount errors (kubernetes/kubernetes#121271): the pod keeps running
             v.lastRotationError = outcome.message;

@@ -81,11 +81,7 @@ export function startProcess(
 }
 
 /** Polls `check` until it returns true, the process dies, or the timeout passes. */
-export async function waitUntil(
-  what: string,
-  check: () => Promise<boolean>,
-  opts: { timeoutMs: number; intervalMs?: number; proc?: ManagedProcess },
-): Promise<void> {
+export async function waitUntil(what: string, check: () => Promise<boolean>, opts: { timeoutMs: number; intervalMs?: number; proc?: ManagedProcess }): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   let dead: number | string | undefined;
   void opts.proc?.exited.then((c) => {

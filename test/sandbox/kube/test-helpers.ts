@@ -2,14 +2,7 @@
 // namespace per test file, waiting for conditions, and the kubelet stand-in's control routes.
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import {
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  type CoreV1Event,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type CoreV1Event, type V1Pod } from '@kubernetes/client-node';
 import { sandboxEnv } from '../../support/sandbox.ts';
 
 export interface KubeClients {

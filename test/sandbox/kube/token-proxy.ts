@@ -30,7 +30,13 @@ export function tokenProxySource(kc: KubeConfig, world: World | undefined): Toke
     const review = await authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [IDENTITY_BINDING_AUDIENCE] } } });
     const user = review.status?.user;
     if (!review.status?.authenticated || !user?.username) {
-      return refusal(tenantId, 401, 'Unauthorized', 'invalid_client', `the service account token is not valid for audience ${IDENTITY_BINDING_AUDIENCE}: ${review.status?.error ?? 'not authenticated'}`);
+      return refusal(
+        tenantId,
+        401,
+        'Unauthorized',
+        'invalid_client',
+        `the service account token is not valid for audience ${IDENTITY_BINDING_AUDIENCE}: ${review.status?.error ?? 'not authenticated'}`,
+      );
     }
     const sar = await authz.createSubjectAccessReview({
       body: {
@@ -52,6 +58,12 @@ export function tokenProxySource(kc: KubeConfig, world: World | undefined): Toke
     const clusters = [...aksState(world).clusters.values()].map((c) => c.id);
     const r = identityBindingExchange(world, clusters, clientId, KEYVAULT_RESOURCE);
     if (r.ok) return { ok: true, token: r.token };
-    return refusal(tenantId, r.status, r.status === 403 ? 'Forbidden' : r.status === 503 ? 'Service Unavailable' : 'Bad Request', r.status === 400 ? 'invalid_request' : 'unauthorized_client', r.error);
+    return refusal(
+      tenantId,
+      r.status,
+      r.status === 403 ? 'Forbidden' : r.status === 503 ? 'Service Unavailable' : 'Bad Request',
+      r.status === 400 ? 'invalid_request' : 'unauthorized_client',
+      r.error,
+    );
   };
 }

@@ -70,21 +70,46 @@ function converged(): AuditFacts {
   const index = new Map([...secrets].filter(([k]) => k !== 'tls-cert').map(([k, l]) => [k, entryFor(`v-${k}`, l)!]));
   const id = identity();
   const record = identityRecord(SUB, 'rg-ids', id.spec.mode === 'managed' ? id.spec.name : '');
-  const ledger = normalizeLedger({ instance: manifest.instance.key, manifest: 'm', assignments: id.roleAssignments.map((a) => a.name), policies: {}, added: {}, identities: [record], credentials: id.credentials.map((c) => credentialRecord(record, c.name)) });
+  const ledger = normalizeLedger({
+    instance: manifest.instance.key,
+    manifest: 'm',
+    assignments: id.roleAssignments.map((a) => a.name),
+    policies: {},
+    added: {},
+    identities: [record],
+    credentials: id.credentials.map((c) => credentialRecord(record, c.name)),
+  });
   const desired = renderAll(manifest, { tenantId: TENANT, clientIds: { payments: CID } }).filter((o) => o.kind !== 'Namespace');
   const target = manifest.targets[0]!;
-  const mounted = new Map([[target.secretProviderClass, new Map([['secret/db-password', 'v-db-password'], ['secret/api-key', 'v-api-key']])]]);
+  const mounted = new Map([
+    [
+      target.secretProviderClass,
+      new Map([
+        ['secret/db-password', 'v-db-password'],
+        ['secret/api-key', 'v-api-key'],
+      ]),
+    ],
+  ]);
   return {
     now: NOW,
     secrets: { live: secrets, index },
-    versions: indexVersions([{ name: 'db-password', version: 'v-db-password', changed: false }, { name: 'api-key', version: 'v-api-key', changed: false }]),
+    versions: indexVersions([
+      { name: 'db-password', version: 'v-db-password', changed: false },
+      { name: 'api-key', version: 'v-api-key', changed: false },
+    ]),
     azure: {
       vault: { id: VAULT_ID, name: 'kv-app', rbac: true, tenantId: TENANT },
       subscriptionId: SUB,
       issuer: ISSUER,
       identities: [id],
       roles: {
-        byGuid: new Map([[USER_GUID, { name: 'Key Vault Secrets User', permissions: [{ dataActions: ['Microsoft.KeyVault/vaults/secrets/getSecret/action', 'Microsoft.KeyVault/vaults/secrets/readMetadata/action'] }] }], [OFFICER_GUID, { name: 'Key Vault Secrets Officer', permissions: [{ dataActions: ['Microsoft.KeyVault/vaults/secrets/*'] }] }]]),
+        byGuid: new Map([
+          [
+            USER_GUID,
+            { name: 'Key Vault Secrets User', permissions: [{ dataActions: ['Microsoft.KeyVault/vaults/secrets/getSecret/action', 'Microsoft.KeyVault/vaults/secrets/readMetadata/action'] }] },
+          ],
+          [OFFICER_GUID, { name: 'Key Vault Secrets Officer', permissions: [{ dataActions: ['Microsoft.KeyVault/vaults/secrets/*'] }] }],
+        ]),
         idByName: new Map([['key vault secrets user', roleId(USER_GUID)]]),
       },
       ledger,
@@ -93,7 +118,13 @@ function converged(): AuditFacts {
     kube: {
       desired,
       live: new Map(desired.map((o) => [`${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`, structuredClone(o) as Record<string, unknown>])),
-      workloads: [{ ref: { kind: 'Deployment', namespace: 'payments', name: 'web' }, consumed: [{ target, ways: ['csi'], objects: target.objects, subPathMounts: [], missingKeys: [] }], pods: [{ name: 'web-1', mounted }] }],
+      workloads: [
+        {
+          ref: { kind: 'Deployment', namespace: 'payments', name: 'web' },
+          consumed: [{ target, ways: ['csi'], objects: target.objects, subPathMounts: [], missingKeys: [] }],
+          pods: [{ name: 'web-1', mounted }],
+        },
+      ],
     },
   };
 }
@@ -244,8 +275,11 @@ describe('audit evaluation', () => {
     expect(run().map((f) => `${f.kind}: ${f.message}`)).toEqual(['grant-missing: access policy lacks secrets: get', 'grant-too-wide: access policy grants more than the manifest asks: secrets: list']);
   });
 
-  test('pod still on an older version than the vault\'s', () => {
-    facts.versions = indexVersions([{ name: 'db-password', version: 'v-db-2', changed: false }, { name: 'api-key', version: 'v-api-key', changed: false }]);
+  test("pod still on an older version than the vault's", () => {
+    facts.versions = indexVersions([
+      { name: 'db-password', version: 'v-db-2', changed: false },
+      { name: 'api-key', version: 'v-api-key', changed: false },
+    ]);
     const found = run();
     expect(kinds(found)).toEqual(['pod-stale payments/web-1']);
     expect(found[0]!.message).toContain('db-password');
@@ -261,7 +295,9 @@ describe('audit evaluation', () => {
   });
 
   test('moreThanRead: reads pass, writes and wildcards do not', () => {
-    expect(moreThanRead([{ dataActions: ['Microsoft.KeyVault/vaults/secrets/getSecret/action', 'Microsoft.KeyVault/vaults/secrets/readMetadata/action'], actions: ['Microsoft.KeyVault/vaults/read'] }])).toEqual([]);
+    expect(
+      moreThanRead([{ dataActions: ['Microsoft.KeyVault/vaults/secrets/getSecret/action', 'Microsoft.KeyVault/vaults/secrets/readMetadata/action'], actions: ['Microsoft.KeyVault/vaults/read'] }]),
+    ).toEqual([]);
     expect(moreThanRead([{ actions: ['*'] }])).toEqual(['*']);
   });
 });

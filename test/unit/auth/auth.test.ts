@@ -122,7 +122,13 @@ describe('throttling without Retry-After', () => {
       { timeoutMs: 5_000, firstDelayMs: 1 },
     );
     expect([v, n]).toEqual(['ok', 3]);
-    await expect(retryWhile(async () => Promise.reject(new Error('fatal')), () => false, { timeoutMs: 5_000 })).rejects.toThrow('fatal');
+    await expect(
+      retryWhile(
+        async () => Promise.reject(new Error('fatal')),
+        () => false,
+        { timeoutMs: 5_000 },
+      ),
+    ).rejects.toThrow('fatal');
     let m = 0;
     await expect(
       retryWhile(

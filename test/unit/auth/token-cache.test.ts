@@ -64,7 +64,10 @@ describe('reuseRecentAssertion', () => {
   it('one fetch serves the asks of one acquisition (MSAL asks twice), concurrent ones included', async () => {
     let t = 1_000_000;
     let fetched = 0;
-    const get = reuseRecentAssertion(async () => jwtExpiring(t + 300_000, ++fetched), () => t);
+    const get = reuseRecentAssertion(
+      async () => jwtExpiring(t + 300_000, ++fetched),
+      () => t,
+    );
     const [a, b] = await Promise.all([get(), get()]);
     expect(await get()).toBe(a);
     expect(b).toBe(a);
@@ -77,7 +80,10 @@ describe('reuseRecentAssertion', () => {
   it('a short-lived assertion is fetched afresh every time (a long job never presents an expired one)', async () => {
     const t = 1_000_000;
     let fetched = 0;
-    const get = reuseRecentAssertion(async () => jwtExpiring(t + 2_000, ++fetched), () => t);
+    const get = reuseRecentAssertion(
+      async () => jwtExpiring(t + 2_000, ++fetched),
+      () => t,
+    );
     await get();
     await get();
     expect(fetched).toBe(2);

@@ -121,7 +121,13 @@ describe('tables', () => {
   ];
 
   it('aligns text columns under a dashed rule', () => {
-    const t = textTable(['a', 'bb'], [['long', 'x'], ['y', 'z']]);
+    const t = textTable(
+      ['a', 'bb'],
+      [
+        ['long', 'x'],
+        ['y', 'z'],
+      ],
+    );
     expect(t).toEqual(['a     bb', '----  --', 'long  x', 'y     z']);
     const lines = rowsTable(rows);
     expect(lines).toHaveLength(4);

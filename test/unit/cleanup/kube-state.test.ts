@@ -11,7 +11,15 @@ import { ACTION_NAME, INSTANCE_LABEL, MANAGED_BY_LABEL } from '../../../src/name
 interface FakeObj {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; managedFields?: { manager: string; subresource?: string }[]; deletionTimestamp?: Date; uid?: string; resourceVersion?: string };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    managedFields?: { manager: string; subresource?: string }[];
+    deletionTimestamp?: Date;
+    uid?: string;
+    resourceVersion?: string;
+  };
 }
 
 const m: Manifest = {
@@ -44,7 +52,8 @@ const notFound = (): never => {
 function fakeKube(objects: FakeObj[], opts: { forbid?: string[]; missingKinds?: string[] } = {}): { kube: KubeSession; listed: string[] } {
   const listed: string[] = [];
   const matches = (o: FakeObj, selector?: string): boolean =>
-    !selector || selector.split(',').every((kv) => {
+    !selector ||
+    selector.split(',').every((kv) => {
       const [k, v] = kv.split('=');
       return o.metadata.labels?.[k!] === v;
     });
@@ -74,7 +83,11 @@ function fakeKube(objects: FakeObj[], opts: { forbid?: string[]; missingKinds?: 
 
 const applied = (): FakeObj[] => [
   { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'pay', labels: owned, managedFields: [{ manager: 'akv-aks-action' }], uid: 'u-ns', resourceVersion: '1' } },
-  { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'api', namespace: 'pay', labels: owned, managedFields: [{ manager: 'akv-aks-action' }, { manager: 'kube-controller-manager', subresource: 'status' }] } },
+  {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: 'api', namespace: 'pay', labels: owned, managedFields: [{ manager: 'akv-aks-action' }, { manager: 'kube-controller-manager', subresource: 'status' }] },
+  },
   { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: 'pay' } },
   { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-root-ca.crt', namespace: 'pay' } },
   { apiVersion: 'secrets-store.csi.x-k8s.io/v1', kind: 'SecretProviderClass', metadata: { name: 'pay-spc', namespace: 'pay', labels: owned, managedFields: [{ manager: 'akv-aks-action' }] } },

@@ -94,7 +94,17 @@ function input(m: Manifest, over: Partial<CleanupInput> = {}): CleanupInput {
   return {
     manifest: m,
     vault: { id: VAULT_ID, name: 'kv-app', rbac: true, tenantId: TENANT },
-    kube: { objects: appliedKube(m, 'pay'), content: { pay: [{ kind: 'ServiceAccount', name: 'default' }, { kind: 'ConfigMap', name: 'kube-root-ca.crt' }, { kind: 'ServiceAccount', name: 'api' }, { kind: 'SecretProviderClass', name: 'pay-spc' }] } },
+    kube: {
+      objects: appliedKube(m, 'pay'),
+      content: {
+        pay: [
+          { kind: 'ServiceAccount', name: 'default' },
+          { kind: 'ConfigMap', name: 'kube-root-ca.crt' },
+          { kind: 'ServiceAccount', name: 'api' },
+          { kind: 'SecretProviderClass', name: 'pay-spc' },
+        ],
+      },
+    },
     identities: identities(m),
     issuer: ISSUER,
     roleNames: new Map([['4633458b-17de-408a-b874-0445c86b69e6', 'Key Vault Secrets User']]),
@@ -127,7 +137,15 @@ describe('planCleanup: order and ownership', () => {
     ]);
     // Every delete carries the exact operation; nothing else does.
     for (const s of steps) expect(s.op !== undefined).toBe(s.item.action === 'delete');
-    expect(find(steps, 'service-account', 'pay/api').op).toEqual({ kind: 'kube', apiVersion: 'v1', objectKind: 'ServiceAccount', name: 'api', namespace: 'pay', uid: 'uid-ServiceAccount-api', resourceVersion: '7' });
+    expect(find(steps, 'service-account', 'pay/api').op).toEqual({
+      kind: 'kube',
+      apiVersion: 'v1',
+      objectKind: 'ServiceAccount',
+      name: 'api',
+      namespace: 'pay',
+      uid: 'uid-ServiceAccount-api',
+      resourceVersion: '7',
+    });
     expect(find(steps, 'role-assignment', 'Key Vault Secrets User for id-c1-pay at vaults/kv-app').op).toEqual({
       kind: 'role-assignment',
       scope: VAULT_ID,
@@ -165,7 +183,9 @@ describe('planCleanup: order and ownership', () => {
   test('an owned namespace with anything else in it is kept; the defaults Kubernetes adds do not count', () => {
     const m = manifest([target('pay')]);
     const base = input(m).kube.content.pay!;
-    const busy = planCleanup(input(m, { kube: { objects: appliedKube(m, 'pay'), content: { pay: [...base, { kind: 'Deployment', name: 'web' }, { kind: 'SecretProviderClass', name: 'not-ours' }] } } }));
+    const busy = planCleanup(
+      input(m, { kube: { objects: appliedKube(m, 'pay'), content: { pay: [...base, { kind: 'Deployment', name: 'web' }, { kind: 'SecretProviderClass', name: 'not-ours' }] } } }),
+    );
     expect(find(busy, 'namespace', 'pay').item).toMatchObject({ action: 'keep', reason: 'holds objects the action does not own: Deployment/web, SecretProviderClass/not-ours' });
     expect(find(busy, 'service-account', 'pay/api').item.action).toBe('delete');
     const unknown = planCleanup(input(m, { kube: { objects: appliedKube(m, 'pay'), content: { pay: [{ kind: 'Role', name: '(cannot list: HTTP 403)' }] } } }));
@@ -238,7 +258,12 @@ describe('planCleanup: identities, federation, grants', () => {
 
   test('look-alike credentials and assignments are kept, and keep the identity alive', () => {
     const m = manifest([target('pay')]);
-    const foreignFic = { name: 'github-deploy', issuer: 'https://token.actions.githubusercontent.com', subject: 'repo:contoso/payments:ref:refs/heads/main', audiences: ['api://AzureADTokenExchange'] };
+    const foreignFic = {
+      name: 'github-deploy',
+      issuer: 'https://token.actions.githubusercontent.com',
+      subject: 'repo:contoso/payments:ref:refs/heads/main',
+      audiences: ['api://AzureADTokenExchange'],
+    };
     // The action's name pattern but for another cluster, and the right name with another issuer.
     const otherCluster = { name: federatedCredentialName('c2', 'pay', 'api'), issuer: ISSUER, subject: 'system:serviceaccount:pay:api' };
     const steps = planCleanup(input(m, { identities: identities(m, (g) => ({ credentials: [...g.credentials, foreignFic, otherCluster] })) }));
@@ -248,7 +273,10 @@ describe('planCleanup: identities, federation, grants', () => {
     expect(find(steps, 'identity', 'rg-ids/id-c1-pay').item).toMatchObject({ action: 'keep', reason: 'still holds 2 federated credential(s) the action did not create' });
 
     const otherIssuer = planCleanup(input(m, { issuer: 'https://oidc.example/other/' }));
-    expect(find(otherIssuer, 'federated-credential', `id-c1-pay/${federatedCredentialName('c1', 'pay', 'api')}`).item).toMatchObject({ action: 'keep', reason: `issuer differs from this cluster's (${ISSUER})` });
+    expect(find(otherIssuer, 'federated-credential', `id-c1-pay/${federatedCredentialName('c1', 'pay', 'api')}`).item).toMatchObject({
+      action: 'keep',
+      reason: `issuer differs from this cluster's (${ISSUER})`,
+    });
     expect(find(otherIssuer, 'identity', 'rg-ids/id-c1-pay').item.action).toBe('keep');
 
     const randomName: FoundRoleAssignment = { ...ownedAssignment(PID_PAY), name: '0b6f3c2a-1111-4222-8333-944455556666' };
@@ -264,7 +292,11 @@ describe('planCleanup: identities, federation, grants', () => {
     const m = manifest([target('pay', { access: { scope: 'secret', role: 'Key Vault Secrets User' } })]);
     const scope = `${VAULT_ID}/secrets/db-password`;
     const steps = planCleanup(input(m, { identities: identities(m, () => ({ roleAssignments: [ownedAssignment(PID_PAY, scope)] })) }));
-    expect(find(steps, 'role-assignment', 'Key Vault Secrets User for id-c1-pay at vaults/kv-app/secrets/db-password').op).toEqual({ kind: 'role-assignment', scope, name: roleAssignmentName(scope, PID_PAY, USER_ROLE) });
+    expect(find(steps, 'role-assignment', 'Key Vault Secrets User for id-c1-pay at vaults/kv-app/secrets/db-password').op).toEqual({
+      kind: 'role-assignment',
+      scope,
+      name: roleAssignmentName(scope, PID_PAY, USER_ROLE),
+    });
   });
 
   test('access-policy vault: only the permissions the action grants are removed, only for identities it created', () => {
@@ -284,7 +316,10 @@ describe('planCleanup: identities, federation, grants', () => {
       item: { kind: 'access-policy', name: 'kv-app for id-c1-pay', namespace: 'pay', action: 'delete', reason: 'secrets: get (other permissions stay)' },
       op: { kind: 'access-policy', tenantId: TENANT, objectId: PID_PAY, applicationId: undefined, permissions: { secrets: ['get'], keys: [], certificates: [] } },
     });
-    expect(find(steps, 'access-policy', 'kv-app for cccccccc-0000-0000-0000-000000000003').item).toMatchObject({ action: 'keep', reason: expect.stringMatching(/not recorded as added by the action/) });
+    expect(find(steps, 'access-policy', 'kv-app for cccccccc-0000-0000-0000-000000000003').item).toMatchObject({
+      action: 'keep',
+      reason: expect.stringMatching(/not recorded as added by the action/),
+    });
     expect(steps.some((s) => s.item.kind === 'role-assignment')).toBe(false);
     expect(find(steps, 'identity', 'rg-ids/id-c1-pay').item.action).toBe('delete');
   });
@@ -293,15 +328,29 @@ describe('planCleanup: identities, federation, grants', () => {
 describe('planCleanup: grant ledgers (shared and external grants)', () => {
   const KUBELET = 'dddddddd-0000-0000-0000-000000000004';
   const kubeletTarget = (ns: string): TargetSpec => target(ns, { serviceAccount: undefined, identity: { mode: 'kubelet', clientId: 'eeeeeeee-0000-0000-0000-000000000005', principalId: KUBELET } });
-  const policyVault = (perms: string[]) => ({ id: VAULT_ID, name: 'kv-app', rbac: false, tenantId: TENANT, accessPolicies: [{ tenantId: TENANT, objectId: KUBELET, permissions: { secrets: perms } }] });
+  const policyVault = (perms: string[]) => ({
+    id: VAULT_ID,
+    name: 'kv-app',
+    rbac: false,
+    tenantId: TENANT,
+    accessPolicies: [{ tenantId: TENANT, objectId: KUBELET, permissions: { secrets: perms } }],
+  });
   const ledger = (instance: string, added: string[], manifestPath = `deploy/${instance}.yaml`): GrantLedger =>
-    normalizeLedger({ instance, manifest: manifestPath, assignments: [], policies: { [KUBELET]: { secrets: ['get'], keys: [], certificates: [] } }, added: { [KUBELET]: { secrets: added, keys: [], certificates: [] } } });
+    normalizeLedger({
+      instance,
+      manifest: manifestPath,
+      assignments: [],
+      policies: { [KUBELET]: { secrets: ['get'], keys: [], certificates: [] } },
+      added: { [KUBELET]: { secrets: added, keys: [], certificates: [] } },
+    });
   const m = manifest([kubeletTarget('pay')]);
   const mine = instanceId(m);
   const item = (steps: CleanupStep[]): CleanupStep => find(steps, 'access-policy', 'kv-app for eeeeeeee-0000-0000-0000-000000000005');
 
   test('a kubelet identity: the permission the ledger says the action added is removed, then the ledger itself', () => {
-    const steps = planCleanup(input(m, { vault: policyVault(['get', 'list']), kube: { objects: [], content: {} }, identities: identities(m, () => ({ principalId: KUBELET })), ledgers: [ledger(mine, ['get'])] }));
+    const steps = planCleanup(
+      input(m, { vault: policyVault(['get', 'list']), kube: { objects: [], content: {} }, identities: identities(m, () => ({ principalId: KUBELET })), ledgers: [ledger(mine, ['get'])] }),
+    );
     expect(item(steps)).toEqual({
       item: { kind: 'access-policy', name: 'kv-app for eeeeeeee-0000-0000-0000-000000000005', namespace: 'pay', action: 'delete', reason: 'secrets: get (other permissions stay)' },
       op: { kind: 'access-policy', tenantId: TENANT, objectId: KUBELET, applicationId: undefined, permissions: { secrets: ['get'], keys: [], certificates: [] } },
@@ -340,7 +389,10 @@ describe('planCleanup: grant ledgers (shared and external grants)', () => {
       reason: 'created by the action, still relied on by deploy/kv-app--c2.yaml (kv-app--c2)',
     });
     const alone = planCleanup(input(ext, { kube: { objects: [], content: {} }, ledgers: [claim(instanceId(ext))] }));
-    expect(find(alone, 'role-assignment', 'Key Vault Secrets User for cccccccc-0000-0000-0000-000000000003 at vaults/kv-app')).toMatchObject({ item: { action: 'delete' }, op: { kind: 'role-assignment', name: ra.name } });
+    expect(find(alone, 'role-assignment', 'Key Vault Secrets User for cccccccc-0000-0000-0000-000000000003 at vaults/kv-app')).toMatchObject({
+      item: { action: 'delete' },
+      op: { kind: 'role-assignment', name: ra.name },
+    });
   });
 });
 
@@ -349,7 +401,10 @@ describe('planCleanup: an identity of this manifest whose grant another manifest
     const m = manifest([target('pay')]);
     const claim = normalizeLedger({ instance: 'kv-app--c2', manifest: 'c2.yaml', assignments: [ownedAssignment(PID_PAY).name], policies: {}, added: {} });
     const steps = planCleanup(input(m, { ledgers: [claim] }));
-    expect(find(steps, 'role-assignment', 'Key Vault Secrets User for id-c1-pay at vaults/kv-app').item).toMatchObject({ action: 'keep', reason: 'created by the action, still relied on by c2.yaml (kv-app--c2)' });
+    expect(find(steps, 'role-assignment', 'Key Vault Secrets User for id-c1-pay at vaults/kv-app').item).toMatchObject({
+      action: 'keep',
+      reason: 'created by the action, still relied on by c2.yaml (kv-app--c2)',
+    });
     expect(find(steps, 'identity', 'rg-ids/id-c1-pay').item).toMatchObject({ action: 'keep', reason: 'its vault grant is still relied on by c2.yaml (kv-app--c2)' });
     // Its federated credential is this manifest's own: it goes.
     expect(find(steps, 'federated-credential', `id-c1-pay/${federatedCredentialName('c1', 'pay', 'api')}`).item.action).toBe('delete');

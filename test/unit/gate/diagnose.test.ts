@@ -58,7 +58,13 @@ const notFound = wrap(
       status: 404,
       statusText: 'Not Found',
       errorCodeHeader: 'SecretNotFound',
-      body: JSON.stringify({ error: { code: 'SecretNotFound', message: 'A secret with (name/id) api-key was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182' } }),
+      body: JSON.stringify({
+        error: {
+          code: 'SecretNotFound',
+          message:
+            'A secret with (name/id) api-key was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182',
+        },
+      }),
     }),
   ),
 );
@@ -67,7 +73,9 @@ const t = target({ namespace: 'payments', secretProviderClass: 'payments-secrets
 
 describe('summarizeMountMessage', () => {
   it('keeps the object and the AADSTS sentence', () => {
-    expect(summarizeMountMessage(aadsts70021)).toMatch(/^secret db-password: AADSTS70021: No matching federated identity record found for presented assertion\. Assertion Issuer: 'https:\/\/127\.0\.0\.1:27643'/);
+    expect(summarizeMountMessage(aadsts70021)).toMatch(
+      /^secret db-password: AADSTS70021: No matching federated identity record found for presented assertion\. Assertion Issuer: 'https:\/\/127\.0\.0\.1:27643'/,
+    );
   });
   it('keeps the status and error codes of a vault answer', () => {
     expect(summarizeMountMessage(rbac)).toBe('secret db-password: HTTP 403 Forbidden / ForbiddenByRbac');
@@ -121,7 +129,8 @@ describe('classifyMountFailure', () => {
           body: JSON.stringify({
             error: {
               code: 'Forbidden',
-              message: "The user, group or application 'appid=x;oid=y' does not have certificates get permission on key vault 'kv-legacy;location=eastus'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+              message:
+                "The user, group or application 'appid=x;oid=y' does not have certificates get permission on key vault 'kv-legacy;location=eastus'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
               innererror: { code: 'ForbiddenByPolicy' },
             },
           }),

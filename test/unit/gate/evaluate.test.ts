@@ -11,7 +11,9 @@ import { csiVolume, deployment, manifest, obj, pod, podSpec, replicaSet, spcps, 
 import { DIGEST_ANNOTATION } from '../../../src/names.ts';
 
 const t = target({
-  namespace: 'payments', secretProviderClass: 'payments-secrets', serviceAccount: 'api',
+  namespace: 'payments',
+  secretProviderClass: 'payments-secrets',
+  serviceAccount: 'api',
   objects: [obj('db-password'), obj('api-key')],
   syncTo: { secretName: 'payments-env', type: 'Opaque', labels: {}, annotations: {}, keys: [{ key: 'DB', object: 'db-password' }] },
 });
@@ -23,18 +25,20 @@ const expected: SecretVersion[] = [
 const csiSpec = podSpec({ volumes: [csiVolume('secrets', 'payments-secrets')] });
 const envSpec = podSpec({ containers: [{ name: 'app', envFrom: [{ secretRef: { name: 'payments-env' } }] }] });
 
-function world(opts: {
-  spec?: typeof csiSpec;
-  versions?: Record<string, string> | null;
-  podOver?: Parameters<typeof pod>[2];
-  mutatePod?: (p: V1Pod) => void;
-  events?: CoreV1Event[];
-  secrets?: SyncedSecretState[];
-  spcpsServed?: boolean;
-  depOver?: Parameters<typeof deployment>[3];
-  mutateDep?: (d: ReturnType<typeof deployment>) => void;
-  extraSpcps?: SpcPodStatus[];
-} = {}): GateSnapshot {
+function world(
+  opts: {
+    spec?: typeof csiSpec;
+    versions?: Record<string, string> | null;
+    podOver?: Parameters<typeof pod>[2];
+    mutatePod?: (p: V1Pod) => void;
+    events?: CoreV1Event[];
+    secrets?: SyncedSecretState[];
+    spcpsServed?: boolean;
+    depOver?: Parameters<typeof deployment>[3];
+    mutateDep?: (d: ReturnType<typeof deployment>) => void;
+    extraSpcps?: SpcPodStatus[];
+  } = {},
+): GateSnapshot {
   const d = deployment('payments', 'api', opts.spec ?? csiSpec, opts.depOver);
   opts.mutateDep?.(d);
   const rs = replicaSet(d, 'api-abc');
@@ -57,7 +61,10 @@ function failedMount(message: string, podName = 'api-abc-1'): CoreV1Event {
   return {
     metadata: { name: `${podName}.1`, namespace: 'payments' },
     involvedObject: { kind: 'Pod', name: podName, namespace: 'payments', uid: `uid-${podName}` },
-    reason: 'FailedMount', type: 'Warning', message, lastTimestamp: new Date('2026-01-01T00:01:00Z'),
+    reason: 'FailedMount',
+    type: 'Warning',
+    message,
+    lastTimestamp: new Date('2026-01-01T00:01:00Z'),
   };
 }
 
@@ -88,7 +95,13 @@ describe('evaluateGate', () => {
     expect(evaluateGate(m, expected, snap, { final: false }).settled).toBe(true);
     const csi = manifest([{ ...t, rotation: 'csi' }]);
     expect(evaluateGate(csi, expected, snap, { final: false }).settled).toBe(false);
-    const rolling = world({ versions: { 'secret/db-password': 'v1', 'secret/api-key': 'k1' }, depOver: { generation: 2 }, mutateDep: (d) => { d.status!.observedGeneration = 1; } });
+    const rolling = world({
+      versions: { 'secret/db-password': 'v1', 'secret/api-key': 'k1' },
+      depOver: { generation: 2 },
+      mutateDep: (d) => {
+        d.status!.observedGeneration = 1;
+      },
+    });
     expect(evaluateGate(m, expected, rolling, { final: false }).settled).toBe(false);
     expect(evaluateGate(m, expected, world(), { final: false }).settled).toBe(false);
   });
@@ -103,13 +116,18 @@ describe('evaluateGate', () => {
   });
 
   it('a FailedMount AADSTS70021 event becomes the federation diagnosis with the pod table data', () => {
-    const msg = "MountVolume.SetUp failed for volume \"secrets\" : AADSTS70021: No matching federated identity record found for presented assertion. Assertion Issuer: 'https://127.0.0.1:27643'. Assertion Subject: 'system:serviceaccount:payments:api'.";
+    const msg =
+      "MountVolume.SetUp failed for volume \"secrets\" : AADSTS70021: No matching federated identity record found for presented assertion. Assertion Issuer: 'https://127.0.0.1:27643'. Assertion Subject: 'system:serviceaccount:payments:api'.";
     const snap = world({
       versions: null,
       podOver: { ready: false, phase: 'Pending' },
-      mutatePod: (p) => { p.status!.containerStatuses = [{ name: 'app', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } } }]; },
+      mutatePod: (p) => {
+        p.status!.containerStatuses = [{ name: 'app', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } } }];
+      },
       events: [failedMount(msg)],
-      mutateDep: (d) => { d.status!.availableReplicas = 0; },
+      mutateDep: (d) => {
+        d.status!.availableReplicas = 0;
+      },
     });
     const e = evaluateGate(m, expected, snap, { final: true, issuer: 'https://127.0.0.1:27643' });
     expect(e.passed).toBe(false);
@@ -134,7 +152,17 @@ describe('evaluateGate', () => {
   });
 
   it('waits for the controller to observe a new generation', () => {
-    const e = evaluateGate(m, expected, world({ depOver: { generation: 2 }, mutateDep: (d) => { d.status!.observedGeneration = 1; } }), { final: false });
+    const e = evaluateGate(
+      m,
+      expected,
+      world({
+        depOver: { generation: 2 },
+        mutateDep: (d) => {
+          d.status!.observedGeneration = 1;
+        },
+      }),
+      { final: false },
+    );
     expect(e.passed).toBe(false);
     expect(e.pending[0]).toContain('observe the new generation');
   });
@@ -148,7 +176,9 @@ describe('evaluateGate', () => {
   it('CrashLoopBackOff is reported as a crash loop', () => {
     const snap = world({
       podOver: { ready: false },
-      mutatePod: (p) => { p.status!.containerStatuses = [{ name: 'app', image: 'x', imageID: '', ready: false, restartCount: 4, state: { waiting: { reason: 'CrashLoopBackOff' } } }]; },
+      mutatePod: (p) => {
+        p.status!.containerStatuses = [{ name: 'app', image: 'x', imageID: '', ready: false, restartCount: 4, state: { waiting: { reason: 'CrashLoopBackOff' } } }];
+      },
     });
     const e = evaluateGate(m, expected, snap, { final: true });
     expect(e.diagnoses[0]!.cause).toBe('crash-loop');
@@ -168,9 +198,21 @@ describe('evaluateGate', () => {
     const synced = [{ namespace: 'payments', name: 'payments-env', keys: { DB: 'aaa' } }];
     const consumed = discoverConsumption('payments', envSpec, [t]);
     const current = mountedVersionsDigest(consumed, indexVersions(expected))!;
-    const fresh = world({ spec: envSpec, secrets: synced, mutatePod: (p) => { p.metadata!.annotations = { [DIGEST_ANNOTATION]: current }; } });
+    const fresh = world({
+      spec: envSpec,
+      secrets: synced,
+      mutatePod: (p) => {
+        p.metadata!.annotations = { [DIGEST_ANNOTATION]: current };
+      },
+    });
     expect(evaluateGate(m, expected, fresh, { final: false }).passed).toBe(true);
-    const stale = world({ spec: envSpec, secrets: synced, mutatePod: (p) => { p.metadata!.annotations = { [DIGEST_ANNOTATION]: 'old' }; } });
+    const stale = world({
+      spec: envSpec,
+      secrets: synced,
+      mutatePod: (p) => {
+        p.metadata!.annotations = { [DIGEST_ANNOTATION]: 'old' };
+      },
+    });
     const e = evaluateGate(m, expected, stale, { final: true });
     expect(e.passed).toBe(false);
     expect(e.diagnoses[0]!.cause).toBe('stale-version');

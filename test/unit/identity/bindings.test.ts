@@ -195,12 +195,17 @@ describe('gate diagnosis of identity-binding mounts', () => {
       'MountVolume.SetUp failed for volume "kv" : rpc error: code = Unknown desc = failed to mount secrets store objects for pod team-0/app-1, err: rpc error: code = Unknown desc = failed to mount objects, error: failed to get objectType:secret, objectName:db-password, objectVersion:: ClientAssertionCredential authentication failed. \nPOST https://kubernetes.default.svc.cluster.local/t/oauth2/v2.0/token\n--------------------------------------------------------------------------------\nRESPONSE 403: 403 Forbidden\n--------------------------------------------------------------------------------\n{\n  "error": "unauthorized_client",\n  "error_description": "system:serviceaccount:team-0:app is not allowed to use-managed-identity 3f0c1b2a-1111-4222-8333-944455556666 (cid.wi.aks.azure.com): no RBAC rule grants it"\n}\n';
     const d = classifyMountFailure(message, { namespace: 'team-0', pod: 'app-1', target });
     expect(d.cause).toBe('binding-not-allowed');
-    expect(d.message).toBe(`the AKS token proxy refused service account team-0/app: system:serviceaccount:team-0:app is not allowed to use-managed-identity ${CLIENT} (cid.wi.aks.azure.com): no RBAC rule grants it`);
+    expect(d.message).toBe(
+      `the AKS token proxy refused service account team-0/app: system:serviceaccount:team-0:app is not allowed to use-managed-identity ${CLIENT} (cid.wi.aks.azure.com): no RBAC rule grants it`,
+    );
     expect(d.fix).toContain(`use-managed-identity on resource ${CLIENT} of API group cid.wi.aks.azure.com`);
   });
   it('names a CSIDriver without the identity-binding audience', async () => {
     const { classifyMountFailure } = await import('../../../src/gate/diagnose.ts');
-    const d = classifyMountFailure('... failed to build auth config for mode AzureTokenProxy: failed to parse service account token for identity binding, error: token for audience api://AKSIdentityBinding not found', { target });
+    const d = classifyMountFailure(
+      '... failed to build auth config for mode AzureTokenProxy: failed to parse service account token for identity binding, error: token for audience api://AKSIdentityBinding not found',
+      { target },
+    );
     expect(d.cause).toBe('binding-token-missing');
     expect(d.fix).toMatch(/spec\.tokenRequests of CSIDriver secrets-store\.csi\.k8s\.io/);
   });

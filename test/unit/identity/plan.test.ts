@@ -1,5 +1,20 @@
 import { describe, expect, it } from '@jest/globals';
-import { federatedCredentialName, grantScopes, READ_DATA_ACTIONS, roleAllows, unreadableObjects, groupIdentities, missingPermissions, planFederation, planGrants, roleAssignmentName, scopeCovers, uuidV5, wantedCredentials, wantedPermissions } from '../../../src/identity/plan.ts';
+import {
+  federatedCredentialName,
+  grantScopes,
+  READ_DATA_ACTIONS,
+  roleAllows,
+  unreadableObjects,
+  groupIdentities,
+  missingPermissions,
+  planFederation,
+  planGrants,
+  roleAssignmentName,
+  scopeCovers,
+  uuidV5,
+  wantedCredentials,
+  wantedPermissions,
+} from '../../../src/identity/plan.ts';
 import type { LiveCredential, WantedCredential } from '../../../src/identity/plan.ts';
 import { classifyProofError } from '../../../src/identity/prove.ts';
 import { manifest, target } from '../vault/fixtures.ts';

@@ -64,7 +64,7 @@ describe('planProof', () => {
     expect(plan('changed', [t], change(unchanged('c', 'object', objs), 'role-assignment', 'create', '/secrets/api'))).toEqual([{ ns: 'c', objects: ['api'] }]);
   });
 
-  it('changed: another target\'s identity with a similar name does not count', () => {
+  it("changed: another target's identity with a similar name does not count", () => {
     const items = [...unchanged('a', 'vault', objs), { kind: 'identity', name: 'rg-ids/id-a-2', namespace: 'a-2', action: 'create' } as PlanItem];
     expect(plan('changed', [a], items)).toEqual([]);
   });

@@ -4,7 +4,7 @@ import { ACROSS_PAGE, byNamespace, listAcross, listsClusterWide } from '../../..
 const obj = (namespace: string, name: string) => ({ metadata: { namespace, name } });
 
 describe('byNamespace', () => {
-  it('keeps the target namespaces\' items, in page order, and an empty list for a namespace with none', () => {
+  it("keeps the target namespaces' items, in page order, and an empty list for a namespace with none", () => {
     const page = { items: [obj('a', '1'), obj('other', '2'), obj('b', '3'), obj('a', '4')] };
     expect(Object.fromEntries(byNamespace(['a', 'b', 'c'], page)!)).toEqual({ a: [obj('a', '1'), obj('a', '4')], b: [obj('b', '3')], c: [] });
   });

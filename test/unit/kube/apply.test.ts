@@ -3,7 +3,8 @@ import { changedPaths, ownedBy } from '../../../src/kube/apply.ts';
 import type { KubeObject } from '../../../src/render/index.ts';
 
 const desired: KubeObject = {
-  apiVersion: 'v1', kind: 'ServiceAccount',
+  apiVersion: 'v1',
+  kind: 'ServiceAccount',
   metadata: { name: 'api', namespace: 'payments', labels: { a: '1' }, annotations: { 'azure.workload.identity/client-id': 'new' } },
 };
 
@@ -18,7 +19,12 @@ describe('changedPaths', () => {
   });
 
   it('descends into spec to name changed parameters', () => {
-    const spc: KubeObject = { apiVersion: 'secrets-store.csi.x-k8s.io/v1', kind: 'SecretProviderClass', metadata: { name: 's' }, spec: { provider: 'azure', parameters: { objects: 'b', clientID: 'c' } } };
+    const spc: KubeObject = {
+      apiVersion: 'secrets-store.csi.x-k8s.io/v1',
+      kind: 'SecretProviderClass',
+      metadata: { name: 's' },
+      spec: { provider: 'azure', parameters: { objects: 'b', clientID: 'c' } },
+    };
     const before = { ...spc, spec: { provider: 'azure', parameters: { objects: 'a', clientID: 'c' } } };
     expect(changedPaths(spc, before, spc as never)).toEqual(['spec.parameters.objects']);
     expect(changedPaths(spc, { ...spc, spec: { provider: 'azure', parameters: { objects: 'b', clientID: 'c' }, secretObjects: [] } }, spc as never)).toEqual(['spec.secretObjects']);

@@ -20,7 +20,10 @@ function live(over: { spec?: unknown; labels?: Record<string, string>; managedFi
     apiVersion: spc.apiVersion,
     kind: spc.kind,
     metadata: {
-      name: 's', namespace: 'ns', uid: 'u', resourceVersion: '7',
+      name: 's',
+      namespace: 'ns',
+      uid: 'u',
+      resourceVersion: '7',
       labels: { ...labels, other: 'x', ...over.labels },
       managedFields: over.managedFields ?? [
         { manager: 'akv-aks-action', operation: 'Apply', apiVersion: spc.apiVersion, fieldsType: 'FieldsV1', fieldsV1: fields },
@@ -37,7 +40,12 @@ describe('applyIsNoop', () => {
   });
   it('sees a changed value, a changed list item, a missing field', () => {
     expect(applyIsNoop(spc, live({ spec: { provider: 'azure', parameters: { objects: 'b', clientID: 'c' }, secretObjects: (spc.spec as { secretObjects: unknown }).secretObjects } }))).toBe(false);
-    expect(applyIsNoop(spc, live({ spec: { provider: 'azure', parameters: { objects: 'a', clientID: 'c' }, secretObjects: [{ secretName: 'env', type: 'Opaque', data: [{ key: 'K2', objectName: 'o' }] }] } }))).toBe(false);
+    expect(
+      applyIsNoop(
+        spc,
+        live({ spec: { provider: 'azure', parameters: { objects: 'a', clientID: 'c' }, secretObjects: [{ secretName: 'env', type: 'Opaque', data: [{ key: 'K2', objectName: 'o' }] }] } }),
+      ),
+    ).toBe(false);
     expect(applyIsNoop(spc, live({ labels: { 'akv-aks-action/instance': 'other' } }))).toBe(false);
     expect(applyIsNoop(spc, undefined)).toBe(false);
   });
@@ -49,7 +57,9 @@ describe('applyIsNoop', () => {
   });
   it('applies when the action never applied it, under another apiVersion, or as an Update', () => {
     expect(applyIsNoop(spc, live({ managedFields: [] }))).toBe(false);
-    expect(applyIsNoop(spc, live({ managedFields: [{ manager: 'akv-aks-action', operation: 'Apply', apiVersion: 'secrets-store.csi.x-k8s.io/v1alpha1', fieldsType: 'FieldsV1', fieldsV1: fields }] }))).toBe(false);
+    expect(
+      applyIsNoop(spc, live({ managedFields: [{ manager: 'akv-aks-action', operation: 'Apply', apiVersion: 'secrets-store.csi.x-k8s.io/v1alpha1', fieldsType: 'FieldsV1', fieldsV1: fields }] })),
+    ).toBe(false);
     expect(applyIsNoop(spc, live({ managedFields: [{ manager: 'akv-aks-action', operation: 'Update', apiVersion: spc.apiVersion, fieldsType: 'FieldsV1', fieldsV1: fields }] }))).toBe(false);
   });
   it('an added annotation (the adoption mark) is a change', () => {
@@ -71,11 +81,13 @@ describe('mapUntilError / semaphore', () => {
     });
     expect(out).toEqual([10, 2, 8, 4, 6, 0, 12]);
     expect(peak).toBe(3);
-    await expect(mapUntilError([1, 2, 3], 3, async (x) => {
-      await new Promise((r) => setTimeout(r, 10 - x));
-      if (x > 1) throw new Error(`fail ${x}`);
-      return x;
-    })).rejects.toThrow('fail 2');
+    await expect(
+      mapUntilError([1, 2, 3], 3, async (x) => {
+        await new Promise((r) => setTimeout(r, 10 - x));
+        if (x > 1) throw new Error(`fail ${x}`);
+        return x;
+      }),
+    ).rejects.toThrow('fail 2');
   });
   it('limiter hands slots over without exceeding its limit', async () => {
     const run = semaphore(2);

@@ -17,15 +17,27 @@ describe('ownership and current pods', () => {
     expect(podOwner(newPod, [])).toBeUndefined();
   });
 
-  it('live pods exclude terminating ones; current pods are the newest ReplicaSet\'s', () => {
+  it("live pods exclude terminating ones; current pods are the newest ReplicaSet's", () => {
     const ref = { kind: 'Deployment' as const, namespace: 'ns', name: 'api' };
     expect(podsOf(ref, [oldPod, newPod, gone], [oldRs, newRs]).map((p) => p.metadata!.name)).toEqual(['api-old-1', 'api-new-1']);
     expect(currentPods({ kind: 'Deployment', obj: d }, [oldPod, newPod, gone], [oldRs, newRs]).map((p) => p.metadata!.name)).toEqual(['api-new-1']);
   });
 
   it('StatefulSet current pods follow updateRevision', () => {
-    const s: V1StatefulSet = { metadata: { name: 'db', namespace: 'ns', generation: 1 }, spec: { replicas: 2, selector: {}, serviceName: 'db', template: {} }, status: { replicas: 2, updateRevision: 'db-2', currentRevision: 'db-1', observedGeneration: 1, readyReplicas: 2, updatedReplicas: 1 } };
-    const mk = (name: string, rev: string): V1Pod => ({ metadata: { name, namespace: 'ns', uid: name, labels: { 'controller-revision-hash': rev }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db', uid: 'x', controller: true }] } });
+    const s: V1StatefulSet = {
+      metadata: { name: 'db', namespace: 'ns', generation: 1 },
+      spec: { replicas: 2, selector: {}, serviceName: 'db', template: {} },
+      status: { replicas: 2, updateRevision: 'db-2', currentRevision: 'db-1', observedGeneration: 1, readyReplicas: 2, updatedReplicas: 1 },
+    };
+    const mk = (name: string, rev: string): V1Pod => ({
+      metadata: {
+        name,
+        namespace: 'ns',
+        uid: name,
+        labels: { 'controller-revision-hash': rev },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db', uid: 'x', controller: true }],
+      },
+    });
     expect(currentPods({ kind: 'StatefulSet', obj: s }, [mk('db-0', 'db-1'), mk('db-1', 'db-2')], []).map((p) => p.metadata!.name)).toEqual(['db-1']);
     expect(rolloutStatus({ kind: 'StatefulSet', obj: s }).done).toBe(false);
     s.status!.currentRevision = 'db-2';
@@ -47,7 +59,10 @@ describe('rolloutStatus', () => {
   });
 
   it('DaemonSet: every scheduled pod updated and available', () => {
-    const ds: V1DaemonSet = { metadata: { name: 'agent', generation: 3 }, status: { observedGeneration: 3, desiredNumberScheduled: 2, updatedNumberScheduled: 1, numberAvailable: 2, currentNumberScheduled: 2, numberMisscheduled: 0, numberReady: 2 } };
+    const ds: V1DaemonSet = {
+      metadata: { name: 'agent', generation: 3 },
+      status: { observedGeneration: 3, desiredNumberScheduled: 2, updatedNumberScheduled: 1, numberAvailable: 2, currentNumberScheduled: 2, numberMisscheduled: 0, numberReady: 2 },
+    };
     expect(rolloutStatus({ kind: 'DaemonSet', obj: ds }).done).toBe(false);
     ds.status!.updatedNumberScheduled = 2;
     expect(rolloutStatus({ kind: 'DaemonSet', obj: ds }).done).toBe(true);

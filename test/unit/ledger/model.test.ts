@@ -35,7 +35,12 @@ describe('encode / decode', () => {
     expect(l).toEqual({ v: 1, instance: 'kv-app--c1', manifest: 'a.yaml', assignments: ['a', 'b'], policies: { [p]: perms(['get']) }, added: { [p]: perms(['get']) } });
     expect(decodeLedger(encodeLedger(l))).toEqual(l);
   });
-  it.each([['not json', '{'], ['another version', JSON.stringify({ v: 2, instance: 'x' })], ['no instance', JSON.stringify({ v: 1 })], ['empty', '']])('ignores %s', (_, text) => {
+  it.each([
+    ['not json', '{'],
+    ['another version', JSON.stringify({ v: 2, instance: 'x' })],
+    ['no instance', JSON.stringify({ v: 1 })],
+    ['empty', ''],
+  ])('ignores %s', (_, text) => {
     expect(decodeLedger(text)).toBeUndefined();
   });
   it('drops malformed parts instead of trusting them', () => {

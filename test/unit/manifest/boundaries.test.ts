@@ -39,16 +39,12 @@ describe('manifest and render modules', () => {
     }
   });
 
-  test('the only file read is readManifestText\'s (bounded, regular files only)', () => {
+  test("the only file read is readManifestText's (bounded, regular files only)", () => {
     const reads = files.filter((f) => /\bread(File)?(Sync)?\(/.test(readFileSync(f, 'utf8'))).map((f) => relative(repo, f));
     expect(reads).toEqual(['src/manifest/read.ts']);
   });
 
   test('the scanner finds imports (it is not vacuous)', () => {
-    expect(specifiers("import { a } from '@azure/identity';\nimport type { B } from './b.ts';\nconst c = await import('node:fs');")).toEqual([
-      '@azure/identity',
-      './b.ts',
-      'node:fs',
-    ]);
+    expect(specifiers("import { a } from '@azure/identity';\nimport type { B } from './b.ts';\nconst c = await import('node:fs');")).toEqual(['@azure/identity', './b.ts', 'node:fs']);
   });
 });

@@ -40,9 +40,7 @@ describe('manifest cleanup switch', () => {
   });
 
   test('purge without deleteSecrets is refused at the purge key', () => {
-    expect(issues(`${BASE}cleanup:\n  purge: true\n`)).toEqual([
-      '15:3 cleanup.purge: `cleanup.purge: true` requires `cleanup.deleteSecrets: true` (only deleted secrets are purged)',
-    ]);
+    expect(issues(`${BASE}cleanup:\n  purge: true\n`)).toEqual(['15:3 cleanup.purge: `cleanup.purge: true` requires `cleanup.deleteSecrets: true` (only deleted secrets are purged)']);
   });
 
   test('unknown fields and wrong types are refused by the schema', () => {

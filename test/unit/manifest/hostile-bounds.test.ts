@@ -76,7 +76,13 @@ describe('readManifestText', () => {
 
 describe('suggestions are bounded', () => {
   test('the banded distance agrees with the full one within the limit', () => {
-    for (const [a, b] of [['rotaton', 'rotation'], ['kitten', 'sitting'], ['secret', 'secrets'], ['abcdef', 'badcfe'], ['x', 'y']] as const) {
+    for (const [a, b] of [
+      ['rotaton', 'rotation'],
+      ['kitten', 'sitting'],
+      ['secret', 'secrets'],
+      ['abcdef', 'badcfe'],
+      ['x', 'y'],
+    ] as const) {
       const full = editDistance(a, b);
       expect(editDistance(a, b, 3)).toBe(Math.min(full, 4));
     }
@@ -166,6 +172,8 @@ describe('validation of Key Vault and Kubernetes limits', () => {
     expect(errors(target('{ secret: a }', sync('{ "-bad": x }')))).toEqual([expect.stringMatching(/labels\["-bad"\]: label name must be a Kubernetes qualified name/)]);
     expect(errors(target('{ secret: a }', sync('{ ok: "has space" }')))).toEqual([expect.stringMatching(/labels\.ok: label value must be at most 63/)]);
     expect(errors(target('{ secret: a }', sync(`{ ok: ${'v'.repeat(64)} }`)))).toEqual([expect.stringMatching(/labels\.ok: label value must be at most 63/)]);
-    expect(errors(target('{ secret: a }', sync('{}', '{ "Bad_Prefix/x": y }')))).toEqual([expect.stringMatching(/annotations\["Bad_Prefix\/x"\]: annotation name must be a Kubernetes qualified name/)]);
+    expect(errors(target('{ secret: a }', sync('{}', '{ "Bad_Prefix/x": y }')))).toEqual([
+      expect.stringMatching(/annotations\["Bad_Prefix\/x"\]: annotation name must be a Kubernetes qualified name/),
+    ]);
   });
 });

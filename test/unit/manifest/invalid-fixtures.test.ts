@@ -33,7 +33,9 @@ test('there are at least 40 invalid manifests, each with its expected errors', (
 
 describe.each(fixtures)('%s', (file) => {
   test('fails with exactly the expected lines', () => {
-    const expected = readFileSync(join(dir, file.replace(/\.yaml$/, '.expected')), 'utf8').trimEnd().split('\n');
+    const expected = readFileSync(join(dir, file.replace(/\.yaml$/, '.expected')), 'utf8')
+      .trimEnd()
+      .split('\n');
     const error = failure(file);
     expect(error.message.split('\n')).toEqual(expected);
     expect(error.issues.map(formatIssue)).toEqual(expected);

@@ -85,7 +85,8 @@ describe('normalisation applies every default', () => {
   });
 
   test('a namespace whose first target declares no identity inherits a later declaration', () => {
-    const text = BASE.replace('    serviceAccount: payments-api\n', '    serviceAccount: payments-api\n') +
+    const text =
+      BASE.replace('    serviceAccount: payments-api\n', '    serviceAccount: payments-api\n') +
       `  - namespace: payments
     serviceAccount: payments-worker
     identity: { name: id-shared, resourceGroup: rg-shared }

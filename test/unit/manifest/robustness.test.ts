@@ -11,7 +11,9 @@ import { ManifestError } from '../../../src/manifest/types.ts';
 import { renderAll, toYaml } from '../../../src/render/render.ts';
 
 const dir = fileURLToPath(new URL('../../fixtures/manifests/valid/', import.meta.url));
-const fixtures = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+const fixtures = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 function prng(seed: number): () => number {
   let s = seed >>> 0;

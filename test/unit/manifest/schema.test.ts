@@ -45,7 +45,23 @@ describe('schema.json', () => {
   const all = properties(schema, '', []);
   test('describes the whole format', () => {
     const paths = all.map(([p]) => p);
-    for (const p of ['apiVersion', 'vault.name', 'cluster.oidcIssuer', 'identityDefaults.tags', 'secrets[].from.env', 'secrets[].generate.rotateAfter', 'secrets[].existing.objectType', 'secrets[].expires', 'targets[].identity.kubelet.clientId', 'targets[].access.role', 'targets[].objects[].encoding', 'targets[].syncTo.keys', 'targets[].rotation', 'prune', 'purge']) {
+    for (const p of [
+      'apiVersion',
+      'vault.name',
+      'cluster.oidcIssuer',
+      'identityDefaults.tags',
+      'secrets[].from.env',
+      'secrets[].generate.rotateAfter',
+      'secrets[].existing.objectType',
+      'secrets[].expires',
+      'targets[].identity.kubelet.clientId',
+      'targets[].access.role',
+      'targets[].objects[].encoding',
+      'targets[].syncTo.keys',
+      'targets[].rotation',
+      'prune',
+      'purge',
+    ]) {
       expect(paths).toContain(p);
     }
   });

@@ -50,7 +50,11 @@ describe.each(names)('%s', (name) => {
 function reverseKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(reverseKeys);
   if (v !== null && typeof v === 'object') {
-    return Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reverseKeys(x)]));
+    return Object.fromEntries(
+      Object.entries(v)
+        .reverse()
+        .map(([k, x]) => [k, reverseKeys(x)]),
+    );
   }
   return v;
 }
@@ -127,13 +131,13 @@ describe('the objects parameter', () => {
   test('is YAML built by a serializer: awkward aliases survive a round trip', () => {
     const objects = [
       { secret: 'a', objectType: 'secret' as const, alias: 'token: v1 #pinned' },
-      { secret: 'b', objectType: 'cert' as const, alias: "it's \"quoted\"\n|" },
+      { secret: 'b', objectType: 'cert' as const, alias: 'it\'s "quoted"\n|' },
       { secret: 'c', objectType: 'secret' as const, version: '0123456789abcdef0123456789abcdef', format: 'pfx', encoding: 'base64' },
     ];
     const parsed = parse(renderObjectsParameter(objects)) as { array: string[] };
     expect(parsed.array.map((s) => parse(s))).toEqual([
       { objectName: 'a', objectType: 'secret', objectAlias: 'token: v1 #pinned' },
-      { objectName: 'b', objectType: 'cert', objectAlias: "it's \"quoted\"\n|" },
+      { objectName: 'b', objectType: 'cert', objectAlias: 'it\'s "quoted"\n|' },
       { objectName: 'c', objectType: 'secret', objectVersion: '0123456789abcdef0123456789abcdef', objectFormat: 'pfx', objectEncoding: 'base64' },
     ]);
   });

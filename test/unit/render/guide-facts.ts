@@ -76,7 +76,10 @@ export function readGuideFacts(texts: string[]): GuideFacts {
 
   // aad-pod-identity guide: its gist is printed with line numbers; strip them.
   const spcText = /kind: SecretProviderClass([\s\S]*?)SecretProviderClass\.yaml hosted/.exec(guide('aadpodidbinding'))![1]!;
-  const lines = spcText.split('\n').map((l) => l.replace(/^\s*\d+ {1,2}/, '')).join('\n');
+  const lines = spcText
+    .split('\n')
+    .map((l) => l.replace(/^\s*\d+ {1,2}/, ''))
+    .join('\n');
   const param = (k: string): string => new RegExp(`^\\s*${k}: "([^"]*)"`, 'm').exec(lines)?.[1] ?? '';
   const object = /objectName: (\w+)\s*\n\s*objectType: (\w+)/.exec(lines)!;
   const data = /- key: (\w+)\s*\n\s*objectName: (\w+)/.exec(lines)!;

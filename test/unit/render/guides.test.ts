@@ -116,9 +116,7 @@ describe('guide: aad-pod-identity is refused, its migration renders the same mou
     expect(p.usePodIdentity).toBe('false');
     expect(p.clientID).toMatch(/^[0-9a-f-]{36}$/);
     expect(mounts(p.objects!)).toEqual([g.object]);
-    expect((r.spec as { secretObjects: unknown }).secretObjects).toEqual([
-      { secretName: g.secretName, type: 'Opaque', data: [{ objectName: g.secretData.objectName, key: g.secretData.key }] },
-    ]);
+    expect((r.spec as { secretObjects: unknown }).secretObjects).toEqual([{ secretName: g.secretName, type: 'Opaque', data: [{ objectName: g.secretData.objectName, key: g.secretData.key }] }]);
   });
 });
 

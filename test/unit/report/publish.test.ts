@@ -56,10 +56,16 @@ describe('annotateDiagnoses', () => {
 describe('the audit in the summary and annotations', () => {
   function auditReport(): ReturnType<typeof emptyReport> {
     const r = emptyReport('audit', 'm.yaml');
-    r.audit = auditSection('k', new Date(0), [
-      { kind: 'pod-stale', object: 'ns/<img src=x>', message: 'old\n::stop-commands::x', fix: 'a|b' },
-      { kind: 'secret-expiring', object: 's', message: 'soon', fix: 'renew' },
-    ], 'expiry', ['ledger <b>']);
+    r.audit = auditSection(
+      'k',
+      new Date(0),
+      [
+        { kind: 'pod-stale', object: 'ns/<img src=x>', message: 'old\n::stop-commands::x', fix: 'a|b' },
+        { kind: 'secret-expiring', object: 's', message: 'soon', fix: 'renew' },
+      ],
+      'expiry',
+      ['ledger <b>'],
+    );
     return r;
   }
 

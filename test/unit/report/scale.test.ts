@@ -15,7 +15,8 @@ const NAMESPACES = 100;
 /** The plan of a run over 5,000 secrets x 100 namespaces, `changed` of the secrets updated. */
 function scalePlan(changed: number): PlanItem[] {
   const items: PlanItem[] = [];
-  for (let i = 0; i < SECRETS; i++) items.push({ kind: 'secret', name: `app-secret-${String(i).padStart(4, '0')}`, action: i < changed ? 'update' : 'unchanged', reason: i < changed ? 'value changed' : undefined });
+  for (let i = 0; i < SECRETS; i++)
+    items.push({ kind: 'secret', name: `app-secret-${String(i).padStart(4, '0')}`, action: i < changed ? 'update' : 'unchanged', reason: i < changed ? 'value changed' : undefined });
   for (let n = 0; n < NAMESPACES; n++) {
     const ns = `team-${n}`;
     items.push({ kind: 'identity', name: `rg-ids/id-${ns}`, namespace: ns, action: 'unchanged' });
@@ -63,7 +64,10 @@ describe('the step summary and the log at 5,000 secrets x 100 namespaces', () =>
   }
 
   it('a no-op: the unchanged as counts per kind in a collapsed <details>, no row per item, well under 64 KB', async () => {
-    const text = await summaryOf(scalePlan(0), Array.from({ length: 200 }, (_, i) => pod(i, true)));
+    const text = await summaryOf(
+      scalePlan(0),
+      Array.from({ length: 200 }, (_, i) => pod(i, true)),
+    );
     expect(Buffer.byteLength(text)).toBeLessThan(64 * 1024);
     expect(text).toMatch(/<details><summary>5500 unchanged<\/summary>/);
     expect(text).toContain('<tr><td>secret</td><td>5000</td></tr>');

@@ -8,12 +8,13 @@ import { csiVolume, obj, podSpec, target } from './helpers.ts';
 
 const t = target({ namespace: 'ns', secretProviderClass: 'spc', objects: [obj('a'), obj('b'), obj('pinned', { version: 'p1' })] });
 const envTarget = target({
-  namespace: 'ns', secretProviderClass: 'spc-env', objects: [obj('e')],
+  namespace: 'ns',
+  secretProviderClass: 'spc-env',
+  objects: [obj('e')],
   syncTo: { secretName: 'env-secret', type: 'Opaque', labels: {}, annotations: {}, keys: [{ key: 'E', object: 'e' }] },
 });
 const csiConsumed = (tt = t): ConsumedTarget[] => discoverConsumption('ns', podSpec({ volumes: [csiVolume('v', tt.secretProviderClass)] }), [tt]);
-const envConsumed = (): ConsumedTarget[] =>
-  discoverConsumption('ns', podSpec({ containers: [{ name: 'c', envFrom: [{ secretRef: { name: 'env-secret' } }] }] }), [envTarget]);
+const envConsumed = (): ConsumedTarget[] => discoverConsumption('ns', podSpec({ containers: [{ name: 'c', envFrom: [{ secretRef: { name: 'env-secret' } }] }] }), [envTarget]);
 
 const v = (list: Array<[string, string, boolean]>): SecretVersion[] => list.map(([name, version, changed]) => ({ name, version, changed }));
 const ref = { kind: 'Deployment' as const, namespace: 'ns', name: 'api' };
@@ -25,9 +26,35 @@ function observation(over: Partial<WorkloadObservation> = {}): WorkloadObservati
 
 describe('mountedVersionsDigest', () => {
   it('changes when any mounted version changes, not with order, and uses pinned versions', () => {
-    const a = mountedVersionsDigest(csiConsumed(), indexVersions(v([['a', '1', false], ['b', '1', false], ['pinned', 'latest', false]])));
-    const b = mountedVersionsDigest(csiConsumed(), indexVersions(v([['b', '1', false], ['a', '1', false], ['pinned', 'other', true]])));
-    const c = mountedVersionsDigest(csiConsumed(), indexVersions(v([['a', '2', true], ['b', '1', false]])));
+    const a = mountedVersionsDigest(
+      csiConsumed(),
+      indexVersions(
+        v([
+          ['a', '1', false],
+          ['b', '1', false],
+          ['pinned', 'latest', false],
+        ]),
+      ),
+    );
+    const b = mountedVersionsDigest(
+      csiConsumed(),
+      indexVersions(
+        v([
+          ['b', '1', false],
+          ['a', '1', false],
+          ['pinned', 'other', true],
+        ]),
+      ),
+    );
+    const c = mountedVersionsDigest(
+      csiConsumed(),
+      indexVersions(
+        v([
+          ['a', '2', true],
+          ['b', '1', false],
+        ]),
+      ),
+    );
     expect(a).toMatch(/^[0-9a-f]{32}$/);
     expect(b).toBe(a);
     expect(c).not.toBe(a);
@@ -40,8 +67,18 @@ describe('mountedVersionsDigest', () => {
 });
 
 describe('decideRestart', () => {
-  const now = indexVersions(v([['a', '2', true], ['b', '1', false]]));
-  const before = indexVersions(v([['a', '1', false], ['b', '1', false]]));
+  const now = indexVersions(
+    v([
+      ['a', '2', true],
+      ['b', '1', false],
+    ]),
+  );
+  const before = indexVersions(
+    v([
+      ['a', '1', false],
+      ['b', '1', false],
+    ]),
+  );
   const oldDigest = mountedVersionsDigest(csiConsumed(), before)!;
   const newDigest = mountedVersionsDigest(csiConsumed(), now)!;
 
@@ -58,7 +95,12 @@ describe('decideRestart', () => {
   });
 
   it('a changed digest restarts once, naming every changed object', () => {
-    const both = indexVersions(v([['a', '2', true], ['b', '2', true]]));
+    const both = indexVersions(
+      v([
+        ['a', '2', true],
+        ['b', '2', true],
+      ]),
+    );
     const d = decideRestart(observation({ templateDigest: oldDigest }), both, T0);
     expect(d.action).toBe('restart');
     expect(d.changed).toEqual(['a', 'b']);
@@ -67,7 +109,19 @@ describe('decideRestart', () => {
 
   it('first deploy with pods on the expected versions (or not mounted yet) records without a rollout', () => {
     const pods = [
-      { name: 'p1', createdAt: new Date('2026-01-01'), mounted: new Map([['spc', new Map([['secret/a', '2'], ['secret/b', '1']])]]) },
+      {
+        name: 'p1',
+        createdAt: new Date('2026-01-01'),
+        mounted: new Map([
+          [
+            'spc',
+            new Map([
+              ['secret/a', '2'],
+              ['secret/b', '1'],
+            ]),
+          ],
+        ]),
+      },
       { name: 'p2', createdAt: new Date('2026-01-01'), mounted: new Map() },
     ];
     const d = decideRestart(observation({ pods }), now, T0);
@@ -76,7 +130,21 @@ describe('decideRestart', () => {
   });
 
   it('first run against pods that mounted an old version restarts', () => {
-    const pods = [{ name: 'p1', createdAt: new Date('2026-01-01'), mounted: new Map([['spc', new Map([['secret/a', '1'], ['secret/b', '1']])]]) }];
+    const pods = [
+      {
+        name: 'p1',
+        createdAt: new Date('2026-01-01'),
+        mounted: new Map([
+          [
+            'spc',
+            new Map([
+              ['secret/a', '1'],
+              ['secret/b', '1'],
+            ]),
+          ],
+        ]),
+      },
+    ];
     const d = decideRestart(observation({ pods }), now, T0);
     expect(d.action).toBe('restart');
     expect(d.changed).toEqual(['a']);

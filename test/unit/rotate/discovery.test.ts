@@ -6,7 +6,16 @@ const api = target({
   namespace: 'payments',
   secretProviderClass: 'payments-secrets',
   objects: [obj('db-password', { alias: 'DB_PASSWORD' }), obj('api-key')],
-  syncTo: { secretName: 'payments-env', type: 'Opaque', labels: {}, annotations: {}, keys: [{ key: 'DB_PASSWORD', object: 'DB_PASSWORD' }, { key: 'api-key', object: 'api-key' }] },
+  syncTo: {
+    secretName: 'payments-env',
+    type: 'Opaque',
+    labels: {},
+    annotations: {},
+    keys: [
+      { key: 'DB_PASSWORD', object: 'DB_PASSWORD' },
+      { key: 'api-key', object: 'api-key' },
+    ],
+  },
 });
 const other = target({ namespace: 'payments', secretProviderClass: 'other-secrets', objects: [obj('tls-cert', { objectType: 'cert' })] });
 const elsewhere = target({ namespace: 'billing', secretProviderClass: 'payments-secrets', objects: [obj('x')] });
@@ -24,10 +33,7 @@ describe('discoverConsumption', () => {
 
   it('ignores other drivers, other SPC names and other namespaces', () => {
     const spec = podSpec({
-      volumes: [
-        { name: 'a', csi: { driver: 'file.csi.azure.com', volumeAttributes: { secretProviderClass: 'payments-secrets' } } },
-        csiVolume('b', 'unknown-spc'),
-      ],
+      volumes: [{ name: 'a', csi: { driver: 'file.csi.azure.com', volumeAttributes: { secretProviderClass: 'payments-secrets' } } }, csiVolume('b', 'unknown-spc')],
     });
     expect(discoverConsumption('payments', spec, targets)).toEqual([]);
     expect(discoverConsumption('billing', podSpec({ volumes: [csiVolume('s', 'other-secrets')] }), targets)).toEqual([]);
@@ -58,7 +64,24 @@ describe('discoverConsumption', () => {
 
   it('projected sources with items narrow the objects; unknown keys are reported', () => {
     const spec = podSpec({
-      volumes: [{ name: 'p', projected: { sources: [{ secret: { name: 'payments-env', items: [{ key: 'api-key', path: 'k' }, { key: 'NOPE', path: 'n' }] } }] } }],
+      volumes: [
+        {
+          name: 'p',
+          projected: {
+            sources: [
+              {
+                secret: {
+                  name: 'payments-env',
+                  items: [
+                    { key: 'api-key', path: 'k' },
+                    { key: 'NOPE', path: 'n' },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+      ],
     });
     const found = discoverConsumption('payments', spec, targets);
     expect(found[0]!.objects.map((o) => o.secret)).toEqual(['api-key']);
@@ -68,13 +91,15 @@ describe('discoverConsumption', () => {
   it('flags subPath mounts of the target volumes only', () => {
     const spec = podSpec({
       volumes: [csiVolume('secrets', 'payments-secrets'), { name: 'cfg', configMap: { name: 'cfg' } }],
-      containers: [{
-        name: 'app',
-        volumeMounts: [
-          { name: 'secrets', mountPath: '/etc/pw', subPath: 'DB_PASSWORD' },
-          { name: 'cfg', mountPath: '/etc/cfg', subPath: 'x' },
-        ],
-      }],
+      containers: [
+        {
+          name: 'app',
+          volumeMounts: [
+            { name: 'secrets', mountPath: '/etc/pw', subPath: 'DB_PASSWORD' },
+            { name: 'cfg', mountPath: '/etc/cfg', subPath: 'x' },
+          ],
+        },
+      ],
     });
     const found = discoverConsumption('payments', spec, targets);
     expect(found[0]!.subPathMounts).toEqual(['app: secrets']);

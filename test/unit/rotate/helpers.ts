@@ -42,7 +42,12 @@ export function podSpec(over: Partial<V1PodSpec> = {}): V1PodSpec {
   return { containers: [{ name: 'app', image: 'busybox' }], ...over };
 }
 
-export function deployment(ns: string, name: string, spec: V1PodSpec, over: { generation?: number; annotations?: Record<string, string>; templateAnnotations?: Record<string, string>; uid?: string } = {}): V1Deployment {
+export function deployment(
+  ns: string,
+  name: string,
+  spec: V1PodSpec,
+  over: { generation?: number; annotations?: Record<string, string>; templateAnnotations?: Record<string, string>; uid?: string } = {},
+): V1Deployment {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -55,7 +60,9 @@ export function deployment(ns: string, name: string, spec: V1PodSpec, over: { ge
 export function replicaSet(d: V1Deployment, name: string, revision = '1'): V1ReplicaSet {
   return {
     metadata: {
-      name, namespace: d.metadata!.namespace, uid: `uid-${name}`,
+      name,
+      namespace: d.metadata!.namespace,
+      uid: `uid-${name}`,
       annotations: { 'deployment.kubernetes.io/revision': revision },
       ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata!.name!, uid: d.metadata!.uid!, controller: true }],
     },
@@ -65,7 +72,10 @@ export function replicaSet(d: V1Deployment, name: string, revision = '1'): V1Rep
 export function pod(rs: V1ReplicaSet, name: string, over: { created?: string; ready?: boolean; phase?: string; node?: string; spec?: V1PodSpec } = {}): V1Pod {
   return {
     metadata: {
-      name, namespace: rs.metadata!.namespace, uid: `uid-${name}`, creationTimestamp: new Date(over.created ?? '2026-01-01T00:00:00Z'),
+      name,
+      namespace: rs.metadata!.namespace,
+      uid: `uid-${name}`,
+      creationTimestamp: new Date(over.created ?? '2026-01-01T00:00:00Z'),
       ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata!.name!, uid: rs.metadata!.uid!, controller: true }],
     },
     spec: { nodeName: over.node ?? 'node-1', ...(over.spec ?? podSpec()) },
@@ -78,7 +88,11 @@ export function pod(rs: V1ReplicaSet, name: string, over: { created?: string; re
 
 export function spcps(p: V1Pod, spc: string, objects: Record<string, string>, mounted = true) {
   return {
-    metadata: { name: `${p.metadata!.name}-${p.metadata!.namespace}-${spc}`, namespace: p.metadata!.namespace, ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: p.metadata!.name!, uid: p.metadata!.uid! }] },
+    metadata: {
+      name: `${p.metadata!.name}-${p.metadata!.namespace}-${spc}`,
+      namespace: p.metadata!.namespace,
+      ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: p.metadata!.name!, uid: p.metadata!.uid! }],
+    },
     status: { podName: p.metadata!.name, secretProviderClassName: spc, mounted, objects: Object.entries(objects).map(([id, version]) => ({ id, version })) },
   };
 }

@@ -15,15 +15,17 @@ function fakeKube(deps: V1Deployment[], rss: V1ReplicaSet[], pods: V1Pod[], stat
   const calls: string[] = [];
   let active = 0;
   let peak = 0;
-  const list = <T>(what: string, items: T[]) => async ({ namespace }: { namespace: string }) => {
-    calls.push(`${what} ${namespace}`);
-    active++;
-    peak = Math.max(peak, active);
-    // Namespaces answer in scrambled order.
-    await new Promise((r) => setTimeout(r, (namespace.length * 7 + Number(namespace.replace(/\D/g, '') || 0) * 13) % 9));
-    active--;
-    return { items: items.filter((i) => (i as { metadata?: { namespace?: string } }).metadata?.namespace === namespace) };
-  };
+  const list =
+    <T>(what: string, items: T[]) =>
+    async ({ namespace }: { namespace: string }) => {
+      calls.push(`${what} ${namespace}`);
+      active++;
+      peak = Math.max(peak, active);
+      // Namespaces answer in scrambled order.
+      await new Promise((r) => setTimeout(r, (namespace.length * 7 + Number(namespace.replace(/\D/g, '') || 0) * 13) % 9));
+      active--;
+      return { items: items.filter((i) => (i as { metadata?: { namespace?: string } }).metadata?.namespace === namespace) };
+    };
   const kube = {
     apps: {
       listNamespacedDeployment: list('deployments', deps),
@@ -70,10 +72,16 @@ describe('restartChangedWorkloads: what it lists', () => {
 
   it('the earliest failing namespace names the error', async () => {
     const f = fakeKube([], [], [], []);
-    const failing = { ...f.kube, apps: { ...f.kube.apps, listNamespacedStatefulSet: async ({ namespace }: { namespace: string }) => {
-      if (namespace === 'ns-5' || namespace === 'ns-9') throw Object.assign(new Error('forbidden'), { code: 403 });
-      return { items: [] };
-    } } } as unknown as KubeSession;
+    const failing = {
+      ...f.kube,
+      apps: {
+        ...f.kube.apps,
+        listNamespacedStatefulSet: async ({ namespace }: { namespace: string }) => {
+          if (namespace === 'ns-5' || namespace === 'ns-9') throw Object.assign(new Error('forbidden'), { code: 403 });
+          return { items: [] };
+        },
+      },
+    } as unknown as KubeSession;
     await expect(restartChangedWorkloads(failing, m, versions, { mode: 'apply' })).rejects.toThrow(/^cannot list workloads in namespace ns-5: HTTP 403/);
   });
 });

@@ -7,11 +7,17 @@ import type { SecretVersion } from '../../../src/plan/types.ts';
 import { csiVolume, deployment, manifest, obj, pod, podSpec, replicaSet, spcps, target } from './helpers.ts';
 import { DIGEST_ANNOTATION } from '../../../src/names.ts';
 
-interface Patch { body: Record<string, unknown>; strategy: unknown; fieldManager: unknown }
+interface Patch {
+  body: Record<string, unknown>;
+  strategy: unknown;
+  fieldManager: unknown;
+}
 
 function fakeKube(deps: V1Deployment[], rss: V1ReplicaSet[], pods: V1Pod[], statuses: unknown[]): { kube: KubeSession; patches: Patch[] } {
   const patches: Patch[] = [];
-  const list = <T>(items: T[]) => async ({ namespace }: { namespace: string }) => ({ items: items.filter((i) => (i as { metadata?: { namespace?: string } }).metadata?.namespace === namespace) });
+  const list =
+    <T>(items: T[]) =>
+    async ({ namespace }: { namespace: string }) => ({ items: items.filter((i) => (i as { metadata?: { namespace?: string } }).metadata?.namespace === namespace) });
   const kube = {
     apps: {
       listNamespacedDeployment: list(deps),
@@ -20,7 +26,11 @@ function fakeKube(deps: V1Deployment[], rss: V1ReplicaSet[], pods: V1Pod[], stat
       listNamespacedReplicaSet: list(rss),
     },
     core: { listNamespacedPod: list(pods) },
-    custom: { listNamespacedCustomObject: async ({ namespace }: { namespace: string }) => ({ items: (statuses as Array<{ metadata: { namespace: string } }>).filter((s) => s.metadata.namespace === namespace) }) },
+    custom: {
+      listNamespacedCustomObject: async ({ namespace }: { namespace: string }) => ({
+        items: (statuses as Array<{ metadata: { namespace: string } }>).filter((s) => s.metadata.namespace === namespace),
+      }),
+    },
     objects: {
       patch: async (body: Record<string, unknown>, _p: unknown, _d: unknown, fieldManager: unknown, _f: unknown, strategy: unknown) => {
         patches.push({ body, strategy, fieldManager });
@@ -50,7 +60,9 @@ describe('restartChangedWorkloads', () => {
         deployment('ns', 'worker', podSpec({ volumes: [csiVolume('y', 'spc-b')] })),
         deployment('ns', 'web', podSpec()),
       ],
-      [], [], [],
+      [],
+      [],
+      [],
     );
     // First run: no digests yet, no evidence of old content: recorded, never rolled.
     const r1 = await restartChangedWorkloads(first.kube, m, before, { mode: 'apply' });
@@ -58,7 +70,9 @@ describe('restartChangedWorkloads', () => {
     expect(r1.items.map((i) => `${i.name}:${i.action}`)).toEqual(['ns/api:unchanged', 'ns/worker:unchanged']);
     expect(first.patches).toHaveLength(2);
     for (const p of first.patches) expect((p.body as { spec?: unknown }).spec).toBeUndefined();
-    const recorded = Object.fromEntries(first.patches.map((p) => [(p.body.metadata as { name: string }).name, (p.body.metadata as { annotations: Record<string, string> }).annotations[DIGEST_ANNOTATION]!]));
+    const recorded = Object.fromEntries(
+      first.patches.map((p) => [(p.body.metadata as { name: string }).name, (p.body.metadata as { annotations: Record<string, string> }).annotations[DIGEST_ANNOTATION]!]),
+    );
 
     // Second run: one and two changed (both used by api only).
     const after = v('2', '2', '1', ['one', 'two']);
@@ -67,7 +81,9 @@ describe('restartChangedWorkloads', () => {
         deployment('ns', 'api', podSpec({ volumes: [csiVolume('x', 'spc-a'), csiVolume('y', 'spc-b')] }), { annotations: { [DIGEST_ANNOTATION]: recorded.api! } }),
         deployment('ns', 'worker', podSpec({ volumes: [csiVolume('y', 'spc-b')] }), { annotations: { [DIGEST_ANNOTATION]: recorded.worker! } }),
       ],
-      [], [], [],
+      [],
+      [],
+      [],
     );
     const r2 = await restartChangedWorkloads(second.kube, m, after, { mode: 'apply' });
     expect(r2.restarted).toEqual([{ kind: 'Deployment', namespace: 'ns', name: 'api', reason: 'new version of one, two' }]);

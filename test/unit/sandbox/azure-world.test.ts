@@ -28,10 +28,7 @@ describe('seed', () => {
       ['kv-sandbox', true, 'https://127.0.0.1:27100/'],
       ['kv-legacy', false, 'https://127.0.0.1:27101/'],
     ]);
-    expect(w.federatedCredentials(SEED.deployer.clientId).map((f) => f.subject)).toEqual([
-      'repo:contoso/payments:ref:refs/heads/main',
-      'repo:contoso/payments:environment:prod',
-    ]);
+    expect(w.federatedCredentials(SEED.deployer.clientId).map((f) => f.subject)).toEqual(['repo:contoso/payments:ref:refs/heads/main', 'repo:contoso/payments:environment:prod']);
     const roles = w.roleAssignments().map((a) => [a.scope, a.roleDefinitionId.split('/').pop()]);
     expect(roles).toContainEqual([`/subscriptions/${w.subscriptionId}`, OWNER]);
     expect(roles).toContainEqual([w.vault('kv-sandbox')!.id, SECRETS_OFFICER]);
@@ -201,7 +198,11 @@ describe('shapeMismatches', () => {
   test('reports missing keys and type changes, allows extra keys and ignored paths', () => {
     const example = { id: 'x', properties: { n: 1, list: [{ a: 'b' }], hsm: 'h' } };
     expect(shapeMismatches(example, { id: 'y', extra: true, properties: { n: 2, list: [{ a: 'c', z: 1 }], hsm: 'g' } })).toEqual([]);
-    expect(shapeMismatches(example, { id: 1, properties: { list: [{ a: 2 }], hsm: 'g' } })).toEqual(['id: expected string, got number', 'properties.n: missing', 'properties.list[].a: expected string, got number']);
+    expect(shapeMismatches(example, { id: 1, properties: { list: [{ a: 2 }], hsm: 'g' } })).toEqual([
+      'id: expected string, got number',
+      'properties.n: missing',
+      'properties.list[].a: expected string, got number',
+    ]);
     expect(shapeMismatches(example, { id: 'y', properties: { n: 1, list: [] } }, ['properties.hsm'])).toEqual([]);
   });
 });

@@ -48,13 +48,21 @@ describe('the sandbox CRDs of the Secrets Store CSI Driver', () => {
 
   it('declare the fields the action writes and the gate reads', () => {
     const [spc, status] = own.map(fieldSet);
-    for (const f of ['v1 .spec.provider: string', 'v1 .spec.parameters{}: string', 'v1 .spec.secretObjects[].data[].objectName: string', 'v1 .spec.secretObjects[].type: string']) expect(spc).toContain(f);
-    for (const f of ['v1 .status.mounted: boolean', 'v1 .status.objects[].id: string', 'v1 .status.objects[].version: string', 'v1 .status.podName: string', 'v1 .status.secretProviderClassName: string']) expect(status).toContain(f);
+    for (const f of ['v1 .spec.provider: string', 'v1 .spec.parameters{}: string', 'v1 .spec.secretObjects[].data[].objectName: string', 'v1 .spec.secretObjects[].type: string'])
+      expect(spc).toContain(f);
+    for (const f of [
+      'v1 .status.mounted: boolean',
+      'v1 .status.objects[].id: string',
+      'v1 .status.objects[].version: string',
+      'v1 .status.podName: string',
+      'v1 .status.secretProviderClassName: string',
+    ])
+      expect(status).toContain(f);
   });
 });
 
 const upstream = withReferenceData('fixtures', 'crds');
-upstream.describe('the sandbox CRDs against the driver\'s generated CRDs (../shared/fixtures/crds)', () => {
+upstream.describe("the sandbox CRDs against the driver's generated CRDs (../shared/fixtures/crds)", () => {
   it('same CRDs, names, versions and field sets with the same types', () => {
     const theirs = byName(readCrds(upstream.dir));
     const ours = byName(own);

@@ -1,16 +1,7 @@
 // The CSI driver + Azure provider stand-in against fake Kubernetes/Entra/Key Vault answers:
 // the mount flow, the error texts (driver, provider, azcore, azidentity) and secretObjects data.
 import { describe, expect, it } from '@jest/globals';
-import {
-  azcoreResponseError,
-  failedMountMessage,
-  mountVolume,
-  parseObjects,
-  secretObjectData,
-  type MountDeps,
-  type PodRef,
-  type SecretProviderClassLike,
-} from '../../sandbox/kube/csi.ts';
+import { azcoreResponseError, failedMountMessage, mountVolume, parseObjects, secretObjectData, type MountDeps, type PodRef, type SecretProviderClassLike } from '../../sandbox/kube/csi.ts';
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const POD: PodRef = { name: 'web-1', namespace: 'apps', uid: 'uid-1', serviceAccountName: 'workload-sa' };
@@ -39,7 +30,11 @@ interface FakeWorld {
   tokenForms: URLSearchParams[];
 }
 
-function deps(world: FakeWorld, over: Partial<MountDeps> = {}, theSpc: SecretProviderClassLike | null = spc({ clientID: 'cid', keyvaultName: 'kv-sandbox', tenantId: TENANT, objects: OBJECTS })): MountDeps {
+function deps(
+  world: FakeWorld,
+  over: Partial<MountDeps> = {},
+  theSpc: SecretProviderClassLike | null = spc({ clientID: 'cid', keyvaultName: 'kv-sandbox', tenantId: TENANT, objects: OBJECTS }),
+): MountDeps {
   const fakeFetch = (async (input: string | URL | Request, init?: RequestInit) => {
     const url = String(input);
     world.calls.push(`${init?.method ?? 'GET'} ${url}`);
@@ -101,7 +96,10 @@ describe('mountVolume (workload identity)', () => {
   it('reports AADSTS70021 in the provider format and never the secret value', async () => {
     const world: FakeWorld = {
       tokenStatus: 400,
-      tokenBody: { error: 'invalid_request', error_description: "AADSTS70021: No matching federated identity record found for presented assertion. Assertion Subject: 'system:serviceaccount:apps:other'." },
+      tokenBody: {
+        error: 'invalid_request',
+        error_description: "AADSTS70021: No matching federated identity record found for presented assertion. Assertion Subject: 'system:serviceaccount:apps:other'.",
+      },
       secrets: { 'db-password': okSecret('db-password', 'v1'), 'api-key': okSecret('api-key', 'v2') },
       calls: [],
       tokenForms: [],
@@ -109,7 +107,11 @@ describe('mountVolume (workload identity)', () => {
     const out = await mountVolume(deps(world), POD, VOLUME);
     expect(out.ok).toBe(false);
     if (out.ok) return;
-    expect(out.message.startsWith('MountVolume.SetUp failed for volume "secrets-store01-inline" : rpc error: code = Unknown desc = failed to mount secrets store objects for pod apps/web-1, err: rpc error: code = Unknown desc = failed to mount objects, error: failed to get objectType:secret, objectName:db-password, objectVersion:: ClientAssertionCredential authentication failed.')).toBe(true);
+    expect(
+      out.message.startsWith(
+        'MountVolume.SetUp failed for volume "secrets-store01-inline" : rpc error: code = Unknown desc = failed to mount secrets store objects for pod apps/web-1, err: rpc error: code = Unknown desc = failed to mount objects, error: failed to get objectType:secret, objectName:db-password, objectVersion:: ClientAssertionCredential authentication failed.',
+      ),
+    ).toBe(true);
     expect(out.message).toContain('AADSTS70021');
     expect(out.message).toContain('RESPONSE 400: 400 Bad Request');
     expect(out.message).not.toContain(SECRET_VALUE);
@@ -201,7 +203,14 @@ describe('mountVolume (workload identity)', () => {
 
 describe('texts and parsing', () => {
   it('azcoreResponseError prefers x-ms-error-code and indents the body', () => {
-    const text = azcoreResponseError({ method: 'GET', url: 'https://h:1/secrets/a/?api-version=7.6', status: 403, statusText: 'Forbidden', body: '{"error":{"code":"Forbidden"}}', errorCodeHeader: 'Throttled' });
+    const text = azcoreResponseError({
+      method: 'GET',
+      url: 'https://h:1/secrets/a/?api-version=7.6',
+      status: 403,
+      statusText: 'Forbidden',
+      body: '{"error":{"code":"Forbidden"}}',
+      errorCodeHeader: 'Throttled',
+    });
     expect(text.split('\n').slice(0, 4)).toEqual(['GET https://h:1/secrets/a/', '-'.repeat(80), 'RESPONSE 403: 403 Forbidden', 'ERROR CODE: Throttled']);
     expect(text).toContain('{\n  "error": {\n    "code": "Forbidden"\n  }\n}');
   });
@@ -264,7 +273,14 @@ describe('useAzureTokenProxy (identity bindings)', () => {
     const w = world();
     const seen: string[] = [];
     const out = await mountVolume(
-      deps(w, { tokenAudiences: async () => ['api://AzureADTokenExchange', 'api://AKSIdentityBinding'], tokenProxy: async (clientId, tenantId, token) => (seen.push(`${clientId} ${tenantId} ${token}`), { ok: true, token: 'kv-token' }) }, proxySpc()),
+      deps(
+        w,
+        {
+          tokenAudiences: async () => ['api://AzureADTokenExchange', 'api://AKSIdentityBinding'],
+          tokenProxy: async (clientId, tenantId, token) => (seen.push(`${clientId} ${tenantId} ${token}`), { ok: true, token: 'kv-token' }),
+        },
+        proxySpc(),
+      ),
       POD,
       VOLUME,
     );
@@ -287,10 +303,19 @@ describe('useAzureTokenProxy (identity bindings)', () => {
 
   it('reports the proxy refusal inside the object error, as the provider wraps it', async () => {
     const refused = await mountVolume(
-      deps(world(), { tokenAudiences: async () => ['api://AKSIdentityBinding'], tokenProxy: async () => ({ ok: false, error: 'ClientAssertionCredential authentication failed. ... not allowed to use-managed-identity cid' }) }, proxySpc()),
+      deps(
+        world(),
+        {
+          tokenAudiences: async () => ['api://AKSIdentityBinding'],
+          tokenProxy: async () => ({ ok: false, error: 'ClientAssertionCredential authentication failed. ... not allowed to use-managed-identity cid' }),
+        },
+        proxySpc(),
+      ),
       POD,
       VOLUME,
     );
-    expect(!refused.ok && refused.message).toContain('failed to get objectType:secret, objectName:db-password, objectVersion:: ClientAssertionCredential authentication failed. ... not allowed to use-managed-identity cid');
+    expect(!refused.ok && refused.message).toContain(
+      'failed to get objectType:secret, objectName:db-password, objectVersion:: ClientAssertionCredential authentication failed. ... not allowed to use-managed-identity cid',
+    );
   });
 });

@@ -44,12 +44,9 @@ describe('control-plane build recipe', () => {
 });
 
 describe('cluster bootstrap inputs', () => {
-  it('reads both CRDs of the Secrets Store CSI Driver from the project\'s crds/', () => {
+  it("reads both CRDs of the Secrets Store CSI Driver from the project's crds/", () => {
     const crds = readCrds(CRD_DIR);
-    expect(crds.map((c) => c.metadata?.name).sort()).toEqual([
-      'secretproviderclasses.secrets-store.csi.x-k8s.io',
-      'secretproviderclasspodstatuses.secrets-store.csi.x-k8s.io',
-    ]);
+    expect(crds.map((c) => c.metadata?.name).sort()).toEqual(['secretproviderclasses.secrets-store.csi.x-k8s.io', 'secretproviderclasspodstatuses.secrets-store.csi.x-k8s.io']);
   });
 });
 
@@ -77,7 +74,13 @@ describe('kubelet rules', () => {
     const pod = {
       spec: {
         containers: [
-          { name: 'a', volumeMounts: [{ name: 'v1', mountPath: '/x', subPath: 'f' }, { name: 'v2', mountPath: '/y', subPath: 'g' }] },
+          {
+            name: 'a',
+            volumeMounts: [
+              { name: 'v1', mountPath: '/x', subPath: 'f' },
+              { name: 'v2', mountPath: '/y', subPath: 'g' },
+            ],
+          },
           { name: 'b', volumeMounts: [{ name: 'v2', mountPath: '/z' }] },
         ],
       },
@@ -106,8 +109,7 @@ describe('sample workloads', () => {
       for (const o of objs) {
         expect(o.metadata.namespace).toBe('ns1');
         const spec = (o.kind === 'Pod' ? o.spec : (o.spec as { template?: { spec?: unknown } } | undefined)?.template?.spec) as
-          | { volumes?: Array<{ csi?: { driver?: string; readOnly?: boolean } }> }
-          | undefined;
+          { volumes?: Array<{ csi?: { driver?: string; readOnly?: boolean } }> } | undefined;
         for (const v of spec?.volumes ?? []) {
           expect(v.csi?.driver).toBe('secrets-store.csi.k8s.io');
           expect(v.csi?.readOnly).toBe(true);

@@ -7,9 +7,7 @@ describe('Key Vault error answers', () => {
     const a = missingToken('https://127.0.0.1:27011/72f988bf-86f1-41af-91ab-2d7cd011db47');
     expect(a.status).toBe(401);
     expect(a.body).toEqual({ error: { code: 'Unauthorized', message: 'AKV10000: Request is missing a Bearer or PoP token.' } });
-    expect(a.headers?.['www-authenticate']).toBe(
-      'Bearer authorization="https://127.0.0.1:27011/72f988bf-86f1-41af-91ab-2d7cd011db47", resource="https://vault.azure.net"',
-    );
+    expect(a.headers?.['www-authenticate']).toBe('Bearer authorization="https://127.0.0.1:27011/72f988bf-86f1-41af-91ab-2d7cd011db47", resource="https://vault.azure.net"');
   });
 
   it('tells audience and expiry failures apart without echoing the token', () => {

@@ -16,7 +16,13 @@ function call(s: SecretStore, method: string, path: string, body?: unknown, quer
   return s.handle({ method, pathname: path, query: new URLSearchParams({ 'api-version': '7.6', ...query }), body }, BASE);
 }
 
-type KeyBundle = { key: Record<string, unknown> & { kid: string; key_ops: string[] }; attributes: { enabled: boolean; recoveryLevel: string }; tags?: Record<string, string>; managed?: boolean; recoveryId?: string };
+type KeyBundle = {
+  key: Record<string, unknown> & { kid: string; key_ops: string[] };
+  attributes: { enabled: boolean; recoveryLevel: string };
+  tags?: Record<string, string>;
+  managed?: boolean;
+  recoveryId?: string;
+};
 type CertBundle = { id: string; kid: string; sid: string; x5t: string; cer: string; attributes: { nbf: number; exp: number }; policy: { secret_props: { contentType: string } } };
 type Page = { value: Array<Record<string, unknown>>; nextLink: string | null };
 
@@ -79,7 +85,12 @@ describe('certificates in the built-in engine', () => {
   it('creates a self-signed certificate with its managed key and secret (PEM)', () => {
     const s = engine();
     const op = call(s, 'POST', '/certificates/web/create', {
-      policy: { issuer: { name: 'Self' }, x509_props: { subject: 'CN=web.contoso.test', validity_months: 12 }, key_props: { kty: 'RSA', key_size: 2048 }, secret_props: { contentType: 'application/x-pem-file' } },
+      policy: {
+        issuer: { name: 'Self' },
+        x509_props: { subject: 'CN=web.contoso.test', validity_months: 12 },
+        key_props: { kty: 'RSA', key_size: 2048 },
+        secret_props: { contentType: 'application/x-pem-file' },
+      },
     });
     expect(op.status).toBe(202);
     expect((op.body as { status: string }).status).toBe('completed');

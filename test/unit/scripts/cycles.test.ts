@@ -39,7 +39,7 @@ describe('import cycle check', () => {
   it('resolves real imports, type-only ones included, and lifts them to folders', () => {
     const dir = tree({
       'vault/plan.ts': "import type { X } from '../identity/model.ts';\nexport const p = 1;\n",
-      'identity/model.ts': "export type X = number;\n",
+      'identity/model.ts': 'export type X = number;\n',
       'identity/index.ts': "import { p } from '../vault/plan.ts';\nexport const i = p;\n",
       'main.ts': "import { i } from './identity/index.ts';\nimport 'node:fs';\nexport const m = i;\n",
     });

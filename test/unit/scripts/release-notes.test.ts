@@ -16,7 +16,25 @@ describe('release notes from CHANGELOG.md', () => {
   });
 
   it('takes one section only, up to the next one or the link references', () => {
-    const text = ['# Changelog', '', '## [Unreleased]', '', '## [1.1.0] - 2027-01-01', '', '### Fixed', '', '- b', '', '## [1.0.0] - 2026-12-02', '', '### Added', '', '- a', '', '[1.0.0]: https://example.test'].join('\n');
+    const text = [
+      '# Changelog',
+      '',
+      '## [Unreleased]',
+      '',
+      '## [1.1.0] - 2027-01-01',
+      '',
+      '### Fixed',
+      '',
+      '- b',
+      '',
+      '## [1.0.0] - 2026-12-02',
+      '',
+      '### Added',
+      '',
+      '- a',
+      '',
+      '[1.0.0]: https://example.test',
+    ].join('\n');
     expect(releaseNotes(text, '1.1.0')).toBe('### Fixed\n\n- b');
     expect(releaseNotes(text, '1.0.0')).toBe('### Added\n\n- a');
   });

@@ -24,7 +24,9 @@ describe('the repository workflows', () => {
   it('ci keys the control-plane cache on the three pins of test/sandbox/kube/build.ts', () => {
     const pins = workflow('ci.yml').jobs.test!.steps.find((s) => s.id === 'pins')!.run!;
     const pattern = /grep -E '([^']+)'/.exec(pins)![1]!;
-    const matched = read('test/sandbox/kube/build.ts').split('\n').filter((l) => new RegExp(pattern).test(l));
+    const matched = read('test/sandbox/kube/build.ts')
+      .split('\n')
+      .filter((l) => new RegExp(pattern).test(l));
     expect(matched.map((l) => /const (\w+)/.exec(l)![1]).sort()).toEqual(['ETCD_VERSION', 'KUBERNETES_VERSION', 'RECIPE']);
   });
 
@@ -44,7 +46,7 @@ describe('the repository workflows', () => {
     }
   });
 
-  it('Dependabot watches npm and the workflows\' actions', () => {
+  it("Dependabot watches npm and the workflows' actions", () => {
     const d = parse(read('.github/dependabot.yml')) as { updates: Array<{ 'package-ecosystem': string }> };
     expect(d.updates.map((u) => u['package-ecosystem']).sort()).toEqual(['github-actions', 'npm']);
   });

@@ -23,7 +23,7 @@ describe('logSafe', () => {
     expect(logSafe('x'.repeat(20), 10)).toBe(`${'x'.repeat(10)}… (10 more characters)`);
   });
 
-  test('logSafeLines keeps the caller\'s line breaks and escapes inside each line', () => {
+  test("logSafeLines keeps the caller's line breaks and escapes inside each line", () => {
     expect(logSafeLines('one\ntwo\u001b')).toBe('one\ntwo\\u001b');
     expect(logSafeLines('a\r\nb')).toBe('a\\r\nb');
   });

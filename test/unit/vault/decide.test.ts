@@ -32,7 +32,7 @@ describe('how a run reads the vault: LIST or by name, whichever costs fewer requ
     expect(namesToRead(m, undefined)).toEqual(['a', 'b']);
   });
 
-  it('keeps listing while the LIST shows what reads by name would miss: its own tag unrecorded, or an older release\'s path tag', () => {
+  it("keeps listing while the LIST shows what reads by name would miss: its own tag unrecorded, or an older release's path tag", () => {
     const m = manifest();
     const mine = { [TAG_OWNER]: OWNER, ...ownershipTags(m.instance) };
     const names = new Set(['a']);

@@ -99,7 +99,18 @@ describe('planSecrets', () => {
 
   it('recovers a soft-deleted secret it owned, refuses one it did not', () => {
     const m = manifest({ secrets: [secret('old'), secret('theirs')] });
-    const p = planSecrets(input({ manifest: m, state: state([], [{ name: 'old', tags: { [OWNER_TAG]: ACTION_NAME } }, { name: 'theirs', tags: {} }]) }));
+    const p = planSecrets(
+      input({
+        manifest: m,
+        state: state(
+          [],
+          [
+            { name: 'old', tags: { [OWNER_TAG]: ACTION_NAME } },
+            { name: 'theirs', tags: {} },
+          ],
+        ),
+      }),
+    );
     expect(actions(p)).toEqual(['old:recover', 'theirs:refuse']);
     const op = p.secrets[0]?.op;
     expect(op?.kind === 'set' && op.recover).toBe(true);
@@ -125,7 +136,7 @@ describe('planSecrets', () => {
     expect(actions(p)).toEqual(['Db-Pass:unchanged']);
   });
 
-  it('keeps dropped secrets unless prune, never the digest key nor another manifest\'s secrets', () => {
+  it("keeps dropped secrets unless prune, never the digest key nor another manifest's secrets", () => {
     const live = [owned('gone'), owned(DIGEST_KEY_SECRET), owned('other', { [TAG_INSTANCE]: OTHER }), { name: 'foreign', tags: {} }];
     const keep = planSecrets(input({ manifest: manifest(), state: state(live) }));
     expect(actions(keep)).toEqual(['gone:keep']);
@@ -218,8 +229,10 @@ describe('planSecrets', () => {
 });
 
 describe('planSecrets in a shared vault', () => {
-  const declaredBy = (names: string[], who = 'contoso/team-b:akv-aks.yaml @ aks-2 (0123456789abcdef)') => (name: string, key: string): string | undefined =>
-    key === OTHER && names.includes(name.toLowerCase()) ? who : undefined;
+  const declaredBy =
+    (names: string[], who = 'contoso/team-b:akv-aks.yaml @ aks-2 (0123456789abcdef)') =>
+    (name: string, key: string): string | undefined =>
+      key === OTHER && names.includes(name.toLowerCase()) ? who : undefined;
 
   it('refuses a value different from the one another declaring manifest wrote, naming it; nothing to write', () => {
     const m = manifest({ secrets: [secret('shared')] });

@@ -85,8 +85,16 @@ class FakeVault {
 
   client(): unknown {
     return {
-      listPropertiesOfSecrets: () => this.pages('LIST', [...this.secrets.values()].map((s) => this.props(s.name, s.versions.at(-1) as Version, false))),
-      listPropertiesOfSecretVersions: (name: string) => this.pages(`VERSIONS ${name}`, (this.secrets.get(name.toLowerCase())?.versions ?? []).map((v) => this.props(name, v, true))),
+      listPropertiesOfSecrets: () =>
+        this.pages(
+          'LIST',
+          [...this.secrets.values()].map((s) => this.props(s.name, s.versions.at(-1) as Version, false)),
+        ),
+      listPropertiesOfSecretVersions: (name: string) =>
+        this.pages(
+          `VERSIONS ${name}`,
+          (this.secrets.get(name.toLowerCase())?.versions ?? []).map((v) => this.props(name, v, true)),
+        ),
       getSecret: async (name: string) => {
         this.calls.push(`GET ${name}`);
         const s = this.secrets.get(name.toLowerCase());
@@ -101,7 +109,10 @@ class FakeVault {
         return { name: d.name, properties: { name: d.name, tags: { ...d.tags } } };
       },
       listDeletedSecrets: () => {
-        const pages = this.pages('LIST deleted', [...this.deleted.values()].map((d) => ({ name: d.name, properties: { name: d.name, tags: { ...d.tags } } })));
+        const pages = this.pages(
+          'LIST deleted',
+          [...this.deleted.values()].map((d) => ({ name: d.name, properties: { name: d.name, tags: { ...d.tags } } })),
+        );
         const failure = this.deletedListError;
         if (!failure) return pages;
         return {
@@ -172,7 +183,7 @@ const m = (secrets = specs()) =>
     secrets,
     targets: [0, 1, 2].map((t) => target(`ns${t}`, { objects: secrets.filter((_, i) => i % 3 === t).map((s) => ({ secret: s.name, objectType: 'secret' as const })) })),
   });
-const sync = (mode: 'plan' | 'apply' | 'rotate' = 'apply', man = m()) => vaultIndex.syncSecrets(session, vault, man, { mode, env, now: new Date()});
+const sync = (mode: 'plan' | 'apply' | 'rotate' = 'apply', man = m()) => vaultIndex.syncSecrets(session, vault, man, { mode, env, now: new Date() });
 
 const counts = (calls: string[]) => ({
   list: calls.filter((c) => c === 'LIST').length,
@@ -296,7 +307,7 @@ describe('looking for soft-deleted secrets on a first sync', () => {
   it('many missing names: the LIST of deleted secrets (pages of 25), no GET per name; a deleted one is recovered', async () => {
     fake.deleted.set('app-07', { name: 'app-07', tags: OWNED });
     fake.deleted.set('someone-else', { name: 'someone-else', tags: {} });
-    const r = await vaultIndex.syncSecrets(session, vault, m(), { mode: 'plan', env, now: new Date()});
+    const r = await vaultIndex.syncSecrets(session, vault, m(), { mode: 'plan', env, now: new Date() });
     expect(listed(fake.calls)).toBe(1);
     expect(perName(fake.calls)).toBe(0);
     expect(r.items.find((i) => i.name === 'app-07')?.action).toBe('recover');
@@ -306,7 +317,7 @@ describe('looking for soft-deleted secrets on a first sync', () => {
   it('few missing names: a GET each, no listing', async () => {
     await sync('apply', m(specs().slice(0, 3)));
     fake.calls = [];
-    await vaultIndex.syncSecrets(session, vault, m(specs().slice(0, 6)), { mode: 'plan', env, now: new Date()});
+    await vaultIndex.syncSecrets(session, vault, m(specs().slice(0, 6)), { mode: 'plan', env, now: new Date() });
     expect(perName(fake.calls)).toBe(3);
     expect(listed(fake.calls)).toBe(0);
   });
@@ -315,7 +326,7 @@ describe('looking for soft-deleted secrets on a first sync', () => {
     const few = specs().slice(0, 30);
     for (let i = 0; i < 1_000; i++) fake.deleted.set(`old-${i}`, { name: `old-${i}`, tags: {} });
     fake.deleted.set('app-29', { name: 'app-29', tags: OWNED }); // last in the listing: not reached within the budget
-    const r = await vaultIndex.syncSecrets(session, vault, m(few), { mode: 'plan', env, now: new Date()});
+    const r = await vaultIndex.syncSecrets(session, vault, m(few), { mode: 'plan', env, now: new Date() });
     expect(listed(fake.calls)).toBe(30);
     expect(perName(fake.calls)).toBe(30);
     expect(r.items.find((i) => i.name === 'app-29')?.action).toBe('recover');
@@ -324,7 +335,7 @@ describe('looking for soft-deleted secrets on a first sync', () => {
   it('no permission to list deleted secrets (403): probed by name instead', async () => {
     fake.deletedListError = Object.assign(new Error('Forbidden'), { statusCode: 403, code: 'Forbidden' });
     fake.deleted.set('app-03', { name: 'app-03', tags: OWNED });
-    const r = await vaultIndex.syncSecrets(session, vault, m(), { mode: 'plan', env, now: new Date()});
+    const r = await vaultIndex.syncSecrets(session, vault, m(), { mode: 'plan', env, now: new Date() });
     expect(listed(fake.calls)).toBe(1);
     expect(perName(fake.calls)).toBe(N);
     expect(r.items.find((i) => i.name === 'app-03')?.action).toBe('recover');
@@ -414,9 +425,7 @@ describe('VaultSyncError carries the planned items', () => {
   });
 
   it('a failure before planning has no items', async () => {
-    const err = await vaultIndex
-      .syncSecrets(session, vault, m(), { mode: 'apply', env: {}, now: new Date()})
-      .catch((e: unknown) => e);
+    const err = await vaultIndex.syncSecrets(session, vault, m(), { mode: 'apply', env: {}, now: new Date() }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(vaultIndex.VaultSyncError);
     expect((err as InstanceType<typeof vaultIndex.VaultSyncError>).items).toEqual([]);
   });

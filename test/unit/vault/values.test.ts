@@ -52,7 +52,11 @@ describe('maskValue', () => {
 
   it('splits on CR, LF and CRLF alike', () => {
     const masked: string[] = [];
-    maskValue('first-line\rsecond-line\r\nthird-line', (v) => masked.push(v), () => undefined);
+    maskValue(
+      'first-line\rsecond-line\r\nthird-line',
+      (v) => masked.push(v),
+      () => undefined,
+    );
     expect(masked).toEqual(['first-line\rsecond-line\r\nthird-line', 'first-line', 'second-line', 'third-line']);
   });
 
@@ -60,13 +64,21 @@ describe('maskValue', () => {
     for (const value of ['x', 'ab', '   ', ' a ']) {
       const masked: string[] = [];
       const notices: string[] = [];
-      maskValue(value, (v) => masked.push(v), (n) => notices.push(n));
+      maskValue(
+        value,
+        (v) => masked.push(v),
+        (n) => notices.push(n),
+      );
       expect(masked).toEqual([]);
       expect(notices).toEqual(['a secret value is shorter than 3 characters (or blank): not masked, since that mask would hide those characters in every log line']);
     }
     const masked: string[] = [];
     const notices: string[] = [];
-    maskValue('long-enough\nab', (v) => masked.push(v), (n) => notices.push(n));
+    maskValue(
+      'long-enough\nab',
+      (v) => masked.push(v),
+      (n) => notices.push(n),
+    );
     expect(masked).toEqual(['long-enough\nab', 'long-enough']);
     expect(notices).toHaveLength(1);
     expect(notices[0]).toContain('has a line that is shorter than 3 characters');

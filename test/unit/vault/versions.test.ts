@@ -1,18 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { isReservedSecretName } from '../../../src/vault/plan.ts';
-import {
-  MAX_SHARD_CHARS,
-  STATE_PREFIX,
-  VersionIndex,
-  attributesFingerprint,
-  decodeShard,
-  encodeShard,
-  entryFor,
-  entryMatches,
-  stateShardName,
-  stateShardOf,
-} from '../../../src/vault/versions.ts';
+import { MAX_SHARD_CHARS, STATE_PREFIX, VersionIndex, attributesFingerprint, decodeShard, encodeShard, entryFor, entryMatches, stateShardName, stateShardOf } from '../../../src/vault/versions.ts';
 import type { IndexEntry } from '../../../src/vault/versions.ts';
 import { ACTION_NAME, OWNER_TAG } from '../../../src/names.ts';
 import type { LiveSecret } from '../../../src/keyvault/model.ts';
@@ -194,10 +183,12 @@ describe('VersionIndex', () => {
     const va2 = version();
     const s0 = new Map([['a', entryFor(va, a) as IndexEntry]]);
     const s1 = new Map([['a', entryFor(va2, a2) as IndexEntry]]);
-    const idx = new VersionIndex(new Map([
-      [0, s0],
-      [1, s1],
-    ]));
+    const idx = new VersionIndex(
+      new Map([
+        [0, s0],
+        [1, s1],
+      ]),
+    );
     expect(idx.lookup(a2)).toBe(va2);
     expect(idx.lookup(a)).toBe(va);
   });

@@ -28,7 +28,16 @@ const KUBE_ISSUER = `https://127.0.0.1:${PORTS.kubeApiserver}`;
  * preview/2025-{06,07,08,09,10}-02-preview/examples/IdentityBindings_Get.json (f5ec6141, 6e3a2325,
  * 60389555, b16a50a7, 11b1961e).
  */
-export const IDENTITY_BINDING_VERSIONS = ['2026-05-01', '2026-04-01', '2026-02-02-preview', '2025-10-02-preview', '2025-09-02-preview', '2025-08-02-preview', '2025-07-02-preview', '2025-06-02-preview'] as const;
+export const IDENTITY_BINDING_VERSIONS = [
+  '2026-05-01',
+  '2026-04-01',
+  '2026-02-02-preview',
+  '2025-10-02-preview',
+  '2025-09-02-preview',
+  '2025-08-02-preview',
+  '2025-07-02-preview',
+  '2025-06-02-preview',
+] as const;
 /**
  * managedClusters GET is answered for those and the earlier stable folders checked to hold
  * managedClusters.json: stable/2026-03-01 (76acc6e2), 2026-02-01 (43b53db0), 2026-01-01 (66f53a4f),
@@ -245,7 +254,8 @@ export function identityBindingExchange(w: World, clusterIds: string[], clientId
   settle(w, binding);
   if (provisioningState(binding) !== 'Succeeded') return { ok: false, status: 503, error: `identity binding ${binding.name} is still ${provisioningState(binding)}` };
   const fic = w.fics.find((f) => f.identityId && lowerId(f.identityId) === lowerId(binding.identity.id) && f.name === AKS_MANAGED_CREDENTIAL);
-  if (!fic || Date.now() < fic.effectiveAt) return { ok: false, status: 400, error: `AADSTS70021: No matching federated identity record found for presented assertion issuer '${bindingIssuer(w, binding.identity)}'.` };
+  if (!fic || Date.now() < fic.effectiveAt)
+    return { ok: false, status: 400, error: `AADSTS70021: No matching federated identity record found for presented assertion issuer '${bindingIssuer(w, binding.identity)}'.` };
   const token = w.managedIdentityToken(clientId, resource);
   return token ? { ok: true, token } : { ok: false, status: 400, error: `AADSTS700016: Application with identifier '${clientId}' was not found in the directory.` };
 }

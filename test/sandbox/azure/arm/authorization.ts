@@ -63,7 +63,11 @@ function checkScope(ctx: ArmContext, scope: string): Reply | undefined {
   if (rg && !ctx.world.resourceGroups.has(rg[1]!.toLowerCase())) return armError(404, 'ResourceGroupNotFound', `Resource group '${rg[1]}' could not be found.`);
   const kv = /\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)/i.exec(scope);
   if (kv && !ctx.world.vault(kv[1]!)) {
-    return armError(404, 'ResourceNotFound', `The Resource 'Microsoft.KeyVault/vaults/${kv[1]}' under resource group '${rg?.[1] ?? ''}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`);
+    return armError(
+      404,
+      'ResourceNotFound',
+      `The Resource 'Microsoft.KeyVault/vaults/${kv[1]}' under resource group '${rg?.[1] ?? ''}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+    );
   }
   return undefined;
 }
@@ -137,9 +141,7 @@ function roleAssignments(ctx: ArmContext, scope: string, name: string | undefine
   const canonicalRoleId = `/subscriptions/${w.subscriptionId}/providers/${RD_TYPE}/${role.name}`;
   if (existing) {
     const same =
-      lowerId(existing.scope) === lowerId(scope) &&
-      existing.principalId.toLowerCase() === principalId.toLowerCase() &&
-      existing.roleDefinitionId.split('/').pop()!.toLowerCase() === role.name;
+      lowerId(existing.scope) === lowerId(scope) && existing.principalId.toLowerCase() === principalId.toLowerCase() && existing.roleDefinitionId.split('/').pop()!.toLowerCase() === role.name;
     if (!same) return armError(400, 'RoleAssignmentUpdateNotPermitted', 'Tenant ID, application ID, principal ID, and scope are not allowed to be updated.');
     if (description !== undefined) existing.description = description;
     return { status: 200, body: assignmentBody(existing, ctx.caller.oid, ctx.query.get('api-version') ?? undefined) };

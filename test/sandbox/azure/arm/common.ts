@@ -3,15 +3,7 @@ import type { Reply } from '../http.ts';
 import type { AccessTokenClaims } from '../world-api.ts';
 import { lowerId } from '../world.ts';
 import type { World } from '../world.ts';
-import {
-  KEYVAULT_VERSIONS,
-  MSI_FIC_VERSIONS,
-  MSI_IDENTITY_VERSIONS,
-  RESOURCES_VERSIONS,
-  ROLE_ASSIGNMENT_VERSIONS,
-  ROLE_DEFINITION_VERSIONS,
-  SUBSCRIPTIONS_VERSIONS,
-} from './api-versions.ts';
+import { KEYVAULT_VERSIONS, MSI_FIC_VERSIONS, MSI_IDENTITY_VERSIONS, RESOURCES_VERSIONS, ROLE_ASSIGNMENT_VERSIONS, ROLE_DEFINITION_VERSIONS, SUBSCRIPTIONS_VERSIONS } from './api-versions.ts';
 
 export interface ArmContext {
   world: World;
@@ -56,7 +48,7 @@ export function requestLocation(ctx: ArmContext, fallback: string | undefined): 
  */
 export function checkApiVersion(ctx: ArmContext, supported: readonly string[], resourceType: string, location?: string): Reply | undefined {
   const v = ctx.query.get('api-version');
-  if (!v) return armError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+  if (!v) return armError(400, 'MissingApiVersionParameter', 'The api-version query parameter (?api-version=) is required for all requests.');
   if (!supported.some((s) => s.toLowerCase() === v.toLowerCase())) {
     const where = location ?? requestLocation(ctx, undefined);
     const locations = where === 'global' ? 'global' : SANDBOX_LOCATIONS.join(', ');
@@ -74,7 +66,7 @@ export function checkApiVersion(ctx: ArmContext, supported: readonly string[], r
 /** ARM's own providers (Microsoft.Resources) answer an unknown version with InvalidApiVersionParameter. */
 export function checkArmApiVersion(ctx: ArmContext, supported: readonly string[]): Reply | undefined {
   const v = ctx.query.get('api-version');
-  if (!v) return armError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+  if (!v) return armError(400, 'MissingApiVersionParameter', 'The api-version query parameter (?api-version=) is required for all requests.');
   if (supported.some((s) => s.toLowerCase() === v.toLowerCase())) return undefined;
   return armError(
     400,

@@ -159,7 +159,11 @@ function putVault(ctx: ArmContext, rg: string, name: string, existing: VaultReco
     return armError(409, 'VaultAlreadyExists', `The vault name '${name}' is already in use. Vault names are globally unique so it is possible that the name is already taken.`);
   }
   if (!existing && !/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/.test(name)) {
-    return armError(400, 'VaultNameNotValid', `The vault name '${name}' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens.`);
+    return armError(
+      400,
+      'VaultNameNotValid',
+      `The vault name '${name}' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens.`,
+    );
   }
   const creating = !existing;
   const v = existing ?? w.addVault({ name, resourceGroup: rg, location: body.location.toLowerCase().replace(/\s+/g, ''), enableRbacAuthorization: false, accessPolicies: [] });

@@ -57,7 +57,11 @@ function findIdentity(w: World, sub: string, rg: string, name: string): Identity
 function putIdentity(ctx: ArmContext, sub: string, rg: string, name: string): Reply {
   const w = ctx.world;
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$/.test(name)) {
-    return armError(400, 'InvalidResourceName', `Resource name ${name} is invalid. The name can be between 3 and 128 characters long and may contain only alphanumeric characters, hyphens and underscores, starting with a letter or number.`);
+    return armError(
+      400,
+      'InvalidResourceName',
+      `Resource name ${name} is invalid. The name can be between 3 and 128 characters long and may contain only alphanumeric characters, hyphens and underscores, starting with a letter or number.`,
+    );
   }
   const body = (ctx.body ?? {}) as { location?: unknown; tags?: unknown };
   if (typeof body.location !== 'string' || !body.location) return armError(400, 'LocationRequired', 'The location property is required for this definition.');
@@ -148,7 +152,11 @@ async function withFicWriteLock(ctx: ArmContext, rec: IdentityRecord, write: () 
 function putFic(ctx: ArmContext, rec: IdentityRecord, name: string): Promise<Reply> | Reply {
   const w = ctx.world;
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{2,119}$/.test(name)) {
-    return armError(400, 'BadRequest', `Federated Identity Credential name '${name}' is invalid. It must be 3 to 120 characters long, start with a letter or number and contain only letters, numbers, hyphens and underscores.`);
+    return armError(
+      400,
+      'BadRequest',
+      `Federated Identity Credential name '${name}' is invalid. It must be 3 to 120 characters long, start with a letter or number and contain only letters, numbers, hyphens and underscores.`,
+    );
   }
   const v = validateFic(ctx.body);
   if ('status' in v) return v;
@@ -188,8 +196,7 @@ export const msiRoute: ArmRoute = (ctx) => {
   let m: RegExpExecArray | null;
   const apiVersion = ctx.query.get('api-version') ?? '';
   const version = (location?: string): Reply | undefined => checkApiVersion(ctx, API_VERSIONS.msi, 'userAssignedIdentities', location);
-  const ficVersion = (location?: string): Reply | undefined =>
-    checkApiVersion(ctx, API_VERSIONS.fic, 'userAssignedIdentities/federatedIdentityCredentials', location);
+  const ficVersion = (location?: string): Reply | undefined => checkApiVersion(ctx, API_VERSIONS.fic, 'userAssignedIdentities/federatedIdentityCredentials', location);
   const show = (i: IdentityRecord): Record<string, unknown> => identityBody(i, apiVersion);
   if ((m = RE_LIST_SUB.exec(ctx.path))) {
     if (ctx.method !== 'GET') return armError(405, 'MethodNotAllowed', 'The requested resource does not support http method.');
@@ -242,7 +249,10 @@ export const msiRoute: ArmRoute = (ctx) => {
     }
     if (fics) {
       if (ctx.method !== 'GET') return armError(405, 'MethodNotAllowed', 'The requested resource does not support http method.');
-      return ficList(ctx, w.fics.filter((f) => f.identityId === rec.id));
+      return ficList(
+        ctx,
+        w.fics.filter((f) => f.identityId === rec.id),
+      );
     }
     const n = ficName!;
     if (ctx.method === 'PUT') return putFic(ctx, rec, n);

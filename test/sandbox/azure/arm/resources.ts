@@ -105,7 +105,13 @@ function subscriptionError(ctx: ArmContext, sub: string, rg?: string): Reply | u
 }
 
 function groupBody(w: World, rg: string): Record<string, unknown> {
-  return { id: `/subscriptions/${w.subscriptionId}/resourceGroups/${rg}`, name: rg, type: 'Microsoft.Resources/resourceGroups', location: w.defaultLocation, properties: { provisioningState: 'Succeeded' } };
+  return {
+    id: `/subscriptions/${w.subscriptionId}/resourceGroups/${rg}`,
+    name: rg,
+    type: 'Microsoft.Resources/resourceGroups',
+    location: w.defaultLocation,
+    properties: { provisioningState: 'Succeeded' },
+  };
 }
 
 const RE_SUB = /^\/subscriptions\/([^/]+)$/i;
@@ -136,7 +142,11 @@ export const resourcesRoute: ArmRoute = (ctx) => {
   if ((m = RE_RESOURCES.exec(ctx.path))) return readOnly() ?? listResources(ctx, m[1]!, m[2]);
   if ((m = RE_GROUPS.exec(ctx.path))) {
     const [, sub, rg] = m as unknown as [string, string, string | undefined];
-    const bad = readOnly() ?? checkArmApiVersion(ctx, API_VERSIONS.resources) ?? subscriptionError(ctx, sub, rg) ?? authorizeArm(ctx, `/subscriptions/${sub}${rg ? `/resourceGroups/${rg}` : ''}`, 'Microsoft.Resources/subscriptions/resourceGroups/read');
+    const bad =
+      readOnly() ??
+      checkArmApiVersion(ctx, API_VERSIONS.resources) ??
+      subscriptionError(ctx, sub, rg) ??
+      authorizeArm(ctx, `/subscriptions/${sub}${rg ? `/resourceGroups/${rg}` : ''}`, 'Microsoft.Resources/subscriptions/resourceGroups/read');
     if (bad) return bad;
     if (rg) return { status: 200, body: groupBody(w, rg) };
     return { status: 200, body: { value: [...w.resourceGroups].map((g) => groupBody(w, g)) } };
@@ -151,9 +161,13 @@ export const resourcesRoute: ArmRoute = (ctx) => {
  * ARM_CLOUD_METADATA_URL lists); 2015-01-01 the legacy object with galleryEndpoint/graphEndpoint.
  */
 export function metadataEndpoints(w: World, apiVersion: string | null): Reply {
-  if (!apiVersion) return armError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+  if (!apiVersion) return armError(400, 'MissingApiVersionParameter', 'The api-version query parameter (?api-version=) is required for all requests.');
   if (!(METADATA_VERSIONS as readonly string[]).includes(apiVersion)) {
-    return armError(400, 'InvalidApiVersionParameter', `The api-version '${apiVersion}' is invalid. The supported versions are '${METADATA_VERSIONS.join(',')}'. Please see https://aka.ms/arm-api-versions for more details.`);
+    return armError(
+      400,
+      'InvalidApiVersionParameter',
+      `The api-version '${apiVersion}' is invalid. The supported versions are '${METADATA_VERSIONS.join(',')}'. Please see https://aka.ms/arm-api-versions for more details.`,
+    );
   }
   const audiences = ['https://management.core.windows.net/', 'https://management.azure.com/'];
   if (apiVersion === '2015-01-01') {

@@ -28,14 +28,7 @@ export interface VaultOperation {
 
 const P = 'Microsoft.KeyVault/vaults';
 
-function op(
-  kind: ObjectKind,
-  name: string,
-  action: string,
-  permission: string,
-  write: boolean,
-  extra: Partial<VaultOperation> = {},
-): VaultOperation {
+function op(kind: ObjectKind, name: string, action: string, permission: string, write: boolean, extra: Partial<VaultOperation> = {}): VaultOperation {
   return { op: `${kind}.${name}`, objectKind: kind, dataAction: `${P}/${kind}/${action}`, permission, write, bucket: 'other', ...extra };
 }
 
@@ -44,10 +37,8 @@ function secrets(method: string, seg: string[], deleted: boolean): VaultOperatio
   if (deleted) {
     if (seg.length === 1 && method === 'GET') return op('secrets', 'listDeleted', 'readMetadata/action', 'list', false);
     if (seg.length === 2 && method === 'GET') return op('secrets', 'getDeleted', 'readMetadata/action', 'list', false, { objectName: name });
-    if (seg.length === 2 && method === 'DELETE')
-      return op('secrets', 'purge', 'purge/action', 'purge', true, { objectName: name, lifecycle: 'purge' });
-    if (seg.length === 3 && third === 'recover' && method === 'POST')
-      return op('secrets', 'recover', 'recover/action', 'recover', true, { objectName: name, lifecycle: 'recover' });
+    if (seg.length === 2 && method === 'DELETE') return op('secrets', 'purge', 'purge/action', 'purge', true, { objectName: name, lifecycle: 'purge' });
+    if (seg.length === 3 && third === 'recover' && method === 'POST') return op('secrets', 'recover', 'recover/action', 'recover', true, { objectName: name, lifecycle: 'recover' });
     return undefined;
   }
   if (seg.length === 1 && method === 'GET') return op('secrets', 'list', 'readMetadata/action', 'list', false);
@@ -65,10 +56,8 @@ function secrets(method: string, seg: string[], deleted: boolean): VaultOperatio
     }
     return undefined;
   }
-  if (seg.length === 3 && third === 'versions' && method === 'GET')
-    return op('secrets', 'listVersions', 'readMetadata/action', 'list', false, { objectName: name });
-  if (seg.length === 3 && third === 'backup' && method === 'POST')
-    return op('secrets', 'backup', 'backup/action', 'backup', false, { objectName: name });
+  if (seg.length === 3 && third === 'versions' && method === 'GET') return op('secrets', 'listVersions', 'readMetadata/action', 'list', false, { objectName: name });
+  if (seg.length === 3 && third === 'backup' && method === 'POST') return op('secrets', 'backup', 'backup/action', 'backup', false, { objectName: name });
   if (seg.length === 3 && method === 'GET') return op('secrets', 'get', 'getSecret/action', 'get', false, { objectName: name, version: third });
   if (seg.length === 3 && method === 'PATCH') return op('secrets', 'update', 'update/action', 'set', true, { objectName: name, version: third });
   return undefined;
@@ -90,8 +79,7 @@ function keys(method: string, seg: string[], deleted: boolean): VaultOperation |
     if (seg.length === 1 && method === 'GET') return op('keys', 'listDeleted', 'read', 'list', false);
     if (seg.length === 2 && method === 'GET') return op('keys', 'getDeleted', 'read', 'get', false, { objectName: name });
     if (seg.length === 2 && method === 'DELETE') return op('keys', 'purge', 'purge/action', 'purge', true, { objectName: name, lifecycle: 'purge' });
-    if (seg.length === 3 && third === 'recover' && method === 'POST')
-      return op('keys', 'recover', 'recover/action', 'recover', true, { objectName: name, lifecycle: 'recover' });
+    if (seg.length === 3 && third === 'recover' && method === 'POST') return op('keys', 'recover', 'recover/action', 'recover', true, { objectName: name, lifecycle: 'recover' });
     return undefined;
   }
   if (seg.length === 1 && method === 'GET') return op('keys', 'list', 'read', 'list', false);
@@ -115,8 +103,7 @@ function keys(method: string, seg: string[], deleted: boolean): VaultOperation |
     if (third === 'backup' && method === 'POST') return op('keys', 'backup', 'backup/action', 'backup', false, { objectName: name });
     if (third === 'rotate' && method === 'POST') return op('keys', 'rotate', 'rotate/action', 'rotate', true, { objectName: name });
     if (third === 'rotationpolicy' && method === 'GET') return op('keys', 'getRotationPolicy', 'read', 'getrotationpolicy', false, { objectName: name });
-    if (third === 'rotationpolicy' && method === 'PUT')
-      return op('keys', 'setRotationPolicy', 'write', 'setrotationpolicy', true, { objectName: name });
+    if (third === 'rotationpolicy' && method === 'PUT') return op('keys', 'setRotationPolicy', 'write', 'setrotationpolicy', true, { objectName: name });
     if (method === 'GET') return op('keys', 'get', 'read', 'get', false, { objectName: name, version: third });
     if (method === 'PATCH') return op('keys', 'update', 'update/action', 'update', true, { objectName: name, version: third });
   }
@@ -132,10 +119,8 @@ function certificates(method: string, seg: string[], deleted: boolean): VaultOpe
   if (deleted) {
     if (seg.length === 1 && method === 'GET') return op('certificates', 'listDeleted', 'read', 'list', false);
     if (seg.length === 2 && method === 'GET') return op('certificates', 'getDeleted', 'read', 'get', false, { objectName: name });
-    if (seg.length === 2 && method === 'DELETE')
-      return op('certificates', 'purge', 'purge/action', 'purge', true, { objectName: name, lifecycle: 'purge' });
-    if (seg.length === 3 && third === 'recover' && method === 'POST')
-      return op('certificates', 'recover', 'recover/action', 'recover', true, { objectName: name, lifecycle: 'recover' });
+    if (seg.length === 2 && method === 'DELETE') return op('certificates', 'purge', 'purge/action', 'purge', true, { objectName: name, lifecycle: 'purge' });
+    if (seg.length === 3 && third === 'recover' && method === 'POST') return op('certificates', 'recover', 'recover/action', 'recover', true, { objectName: name, lifecycle: 'recover' });
     return undefined;
   }
   if (seg.length === 1 && method === 'GET') return op('certificates', 'list', 'read', 'list', false);

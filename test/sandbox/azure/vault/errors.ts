@@ -47,13 +47,7 @@ export function forbidden(innerCode: string, message: string): KvAnswer {
 export function throttled(retryAfterSeconds: number | undefined): KvAnswer {
   const headers: Record<string, string> = {};
   if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
-  return kvError(
-    429,
-    'Throttled',
-    'Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached',
-    undefined,
-    headers,
-  );
+  return kvError(429, 'Throttled', 'Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached', undefined, headers);
 }
 
 const KIND_WORD: Record<string, string> = { secrets: 'Secret', keys: 'Key', certificates: 'Certificate' };

@@ -29,7 +29,7 @@ const UNAVAILABLE_TTL_MS = 24 * 3600_000;
 function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 8 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, out: `${stdout}${stderr}` });
     });
   });
@@ -124,19 +124,16 @@ export class LowkeyBackend implements VaultBackend {
 
   private raw(method: string, path: string, host: string, body?: Buffer, headers: Record<string, string> = {}): Promise<RawAnswer> {
     return new Promise((resolve, reject) => {
-      const req = request(
-        { host: HOST, port: this.port, method, path, ca: this.ca, headers: { ...headers, host, 'content-length': String(body?.length ?? 0) } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const h: Record<string, string> = {};
-            for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h[k] = v;
-            resolve({ status: res.statusCode ?? 502, headers: h, body: Buffer.concat(chunks) });
-          });
-          res.on('error', reject);
-        },
-      );
+      const req = request({ host: HOST, port: this.port, method, path, ca: this.ca, headers: { ...headers, host, 'content-length': String(body?.length ?? 0) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const h: Record<string, string> = {};
+          for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h[k] = v;
+          resolve({ status: res.statusCode ?? 502, headers: h, body: Buffer.concat(chunks) });
+        });
+        res.on('error', reject);
+      });
       req.on('error', reject);
       req.end(body);
     });
@@ -186,9 +183,7 @@ export class LowkeyBackend implements VaultBackend {
     if (this.vaults.has(v.name.toLowerCase())) return;
     const base = this.base(v);
     const custom = v.softDeleteRetentionInDays < 90;
-    const recoveryLevel = !v.enableSoftDelete
-      ? 'Purgeable'
-      : `${custom ? 'CustomizedRecoverable' : 'Recoverable'}${v.enablePurgeProtection ? '' : '+Purgeable'}`;
+    const recoveryLevel = !v.enableSoftDelete ? 'Purgeable' : `${custom ? 'CustomizedRecoverable' : 'Recoverable'}${v.enablePurgeProtection ? '' : '+Purgeable'}`;
     const created = await this.mgmt('POST', '/management/vault', {
       baseUri: base,
       recoveryLevel,

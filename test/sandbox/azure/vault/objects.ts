@@ -110,9 +110,7 @@ class Collection<V extends Attrs> {
   }
 
   sorted(deleted: boolean): Entity<V>[] {
-    return [...this.map.values()]
-      .filter((e) => Boolean(e.deleted) === deleted && e.versions.length > 0)
-      .sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1));
+    return [...this.map.values()].filter((e) => Boolean(e.deleted) === deleted && e.versions.length > 0).sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1));
   }
 
   add(name: string, v: V): Entity<V> {
@@ -253,7 +251,12 @@ export class KeyCertStore {
     const name = seg[1];
     if (deletedPath) {
       if (seg.length === 1 && method === 'GET')
-        return pageOf(base, 'deletedkeys', req, this.keys.sorted(true).map((e) => this.keyItem(base, e, e.versions.at(-1) as KeyVersion, false)));
+        return pageOf(
+          base,
+          'deletedkeys',
+          req,
+          this.keys.sorted(true).map((e) => this.keyItem(base, e, e.versions.at(-1) as KeyVersion, false)),
+        );
       if (!name) return kvError(405, 'MethodNotAllowed', 'The method is not allowed.');
       const e = this.keys.deleted(name);
       if (!e) return deletedNotFound('keys', name);
@@ -270,7 +273,12 @@ export class KeyCertStore {
       return kvError(405, 'MethodNotAllowed', 'The method is not allowed.');
     }
     if (seg.length === 1 && method === 'GET')
-      return pageOf(base, 'keys', req, this.keys.sorted(false).map((e) => this.keyItem(base, e, e.versions.at(-1) as KeyVersion, false)));
+      return pageOf(
+        base,
+        'keys',
+        req,
+        this.keys.sorted(false).map((e) => this.keyItem(base, e, e.versions.at(-1) as KeyVersion, false)),
+      );
     if (!name) return kvError(405, 'MethodNotAllowed', 'The method is not allowed.');
     const body = isRecord(req.body) ? req.body : {};
     if ((seg.length === 3 && seg[2] === 'create' && method === 'POST') || (seg.length === 2 && method === 'PUT')) {
@@ -380,7 +388,12 @@ export class KeyCertStore {
   private selfSigned(subject: string, months: number, kty: string, size: number): { certPem: string; keyPem: string } {
     const dir = mkdtempSync(join(tmpdir(), 'kv-cert-'));
     try {
-      const subj = '/' + subject.split(/\s*,\s*/).filter(Boolean).join('/');
+      const subj =
+        '/' +
+        subject
+          .split(/\s*,\s*/)
+          .filter(Boolean)
+          .join('/');
       const newkey = kty.startsWith('EC') ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'] : ['-newkey', `rsa:${size}`];
       execFileSync(
         'openssl',
@@ -470,12 +483,16 @@ export class KeyCertStore {
     const name = seg[1];
     if (deletedPath) {
       if (seg.length === 1 && method === 'GET')
-        return pageOf(base, 'deletedcertificates', req, this.certs.sorted(true).map((e) => this.certItem(base, e, e.versions.at(-1) as CertVersion, false)));
+        return pageOf(
+          base,
+          'deletedcertificates',
+          req,
+          this.certs.sorted(true).map((e) => this.certItem(base, e, e.versions.at(-1) as CertVersion, false)),
+        );
       if (!name) return kvError(405, 'MethodNotAllowed', 'The method is not allowed.');
       const e = this.certs.deleted(name);
       if (!e) return deletedNotFound('certificates', name);
-      if (seg.length === 2 && method === 'GET')
-        return { status: 200, body: { ...this.deletedInfo(base, 'certificates', e), ...this.certBundle(base, e, e.versions.at(-1) as CertVersion) } };
+      if (seg.length === 2 && method === 'GET') return { status: 200, body: { ...this.deletedInfo(base, 'certificates', e), ...this.certBundle(base, e, e.versions.at(-1) as CertVersion) } };
       if (seg.length === 2 && method === 'DELETE') {
         if (this.options.purgeProtection) return kvError(403, 'Forbidden', 'Operation "purge" is not allowed because purge protection is enabled for this vault.');
         this.certs.map.delete(name.toLowerCase());
@@ -490,7 +507,12 @@ export class KeyCertStore {
       return kvError(405, 'MethodNotAllowed', 'The method is not allowed.');
     }
     if (seg.length === 1 && method === 'GET')
-      return pageOf(base, 'certificates', req, this.certs.sorted(false).map((e) => this.certItem(base, e, e.versions.at(-1) as CertVersion, false)));
+      return pageOf(
+        base,
+        'certificates',
+        req,
+        this.certs.sorted(false).map((e) => this.certItem(base, e, e.versions.at(-1) as CertVersion, false)),
+      );
     if (!name) return kvError(405, 'MethodNotAllowed', 'The method is not allowed.');
     const body = isRecord(req.body) ? req.body : {};
     if (seg.length === 3 && (seg[2] === 'import' || seg[2] === 'create') && method === 'POST') {

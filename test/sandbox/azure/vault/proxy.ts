@@ -13,19 +13,7 @@ import type { CertPaths } from '../../pki.ts';
 import type { AzureWorld, Fault, RequestRecord, VaultRecord } from '../world-api.ts';
 import { classifyVaultRequest, type VaultOperation } from './actions.ts';
 import type { KvAnswer } from './errors.ts';
-import {
-  badParameter,
-  beingDeleted,
-  deletedSecretNotFound,
-  forbidden,
-  internalError,
-  invalidToken,
-  kvError,
-  missingToken,
-  KV_RESOURCE,
-  secretNotFound,
-  throttled,
-} from './errors.ts';
+import { badParameter, beingDeleted, deletedSecretNotFound, forbidden, internalError, invalidToken, kvError, missingToken, KV_RESOURCE, secretNotFound, throttled } from './errors.ts';
 import { DEFAULT_LIMITS, VaultThrottle, type ThrottleLimits } from './throttle.ts';
 
 export interface BackendRequest {
@@ -146,12 +134,7 @@ const STATUS_CODES: Record<number, string> = {
 export function faultAnswer(effect: Extract<Fault['effect'], { kind: 'status' }>): KvAnswer {
   let a: KvAnswer;
   if (effect.status === 429 && !effect.code) a = throttled(effect.retryAfterSeconds);
-  else
-    a = kvError(
-      effect.status,
-      effect.code ?? STATUS_CODES[effect.status] ?? `Http${effect.status}`,
-      effect.message ?? `Injected fault: HTTP ${effect.status}.`,
-    );
+  else a = kvError(effect.status, effect.code ?? STATUS_CODES[effect.status] ?? `Http${effect.status}`, effect.message ?? `Injected fault: HTTP ${effect.status}.`);
   const headers: Record<string, string> = { ...(a.headers ?? {}), ...(effect.headers ?? {}) };
   if (effect.retryAfterSeconds !== undefined) headers['retry-after'] = String(effect.retryAfterSeconds);
   return { ...a, headers };
@@ -402,13 +385,7 @@ export class VaultProxy {
     }
 
     // 5. Authorization (RBAC with propagation delay, or access policies), decided by the world.
-    const decision = this.world.authorizeVaultData(
-      vault.name,
-      verified.claims.oid,
-      o.dataAction,
-      o.objectName ? { kind: o.objectKind, name: o.objectName } : undefined,
-      o.permission,
-    );
+    const decision = this.world.authorizeVaultData(vault.name, verified.claims.oid, o.dataAction, o.objectName ? { kind: o.objectKind, name: o.objectName } : undefined, o.permission);
     if (!decision.allowed) {
       finish(forbidden(decision.code, decision.message));
       return;

@@ -65,7 +65,6 @@ function optNumber(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? Math.floor(v) : undefined;
 }
 
-
 /** The `recoveryLevel` (and `recoverableDays`) attributes a vault's settings give its objects. */
 export function recoveryLevelOf(o: StoreOptions): { recoveryLevel: string; recoverableDays?: number } {
   if (!o.softDelete) return { recoveryLevel: 'Purgeable' };
@@ -94,10 +93,7 @@ export function pageOf(base: string, path: string, req: StoreRequest, items: Rec
   const slice = items.slice(offset, offset + max);
   const next = offset + max < items.length ? offset + max : undefined;
   const apiVersion = req.query.get('api-version') ?? LATEST_API_VERSION;
-  const nextLink =
-    next === undefined
-      ? null
-      : `${base}${path}?api-version=${encodeURIComponent(apiVersion)}&$skiptoken=${Buffer.from(String(next)).toString('base64url')}&maxresults=${max}`;
+  const nextLink = next === undefined ? null : `${base}${path}?api-version=${encodeURIComponent(apiVersion)}&$skiptoken=${Buffer.from(String(next)).toString('base64url')}&maxresults=${max}`;
   return { status: 200, body: { value: slice, nextLink } };
 }
 
@@ -200,9 +196,7 @@ export class SecretStore {
   }
 
   private sortedEntities(deleted: boolean): SecretEntity[] {
-    return [...this.secrets.values()]
-      .filter((s) => Boolean(s.deleted) === deleted && s.versions.length > 0)
-      .sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1));
+    return [...this.secrets.values()].filter((s) => Boolean(s.deleted) === deleted && s.versions.length > 0).sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1));
   }
 
   /** Adds the secret version backing a certificate version (same name and version id). */
@@ -240,8 +234,7 @@ export class SecretStore {
     }
     if (head !== 'secrets' && head !== 'deletedsecrets') return kvError(404, 'NotFound', 'The requested resource was not found.');
     const name = seg[1];
-    if (name !== undefined && !(head === 'secrets' && name === 'restore') && !NAME_RE.test(name))
-      return badParameter(`The request URI contains an invalid name: ${name}`);
+    if (name !== undefined && !(head === 'secrets' && name === 'restore') && !NAME_RE.test(name)) return badParameter(`The request URI contains an invalid name: ${name}`);
 
     if (head === 'deletedsecrets') {
       if (seg.length === 1 && method === 'GET') {
@@ -258,7 +251,11 @@ export class SecretStore {
       if (seg.length === 2 && method === 'DELETE') {
         if (!deleted) return deletedSecretNotFound(name);
         if (this.options.purgeProtection)
-          return kvError(403, 'Forbidden', `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.`);
+          return kvError(
+            403,
+            'Forbidden',
+            `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.`,
+          );
         this.secrets.delete(name.toLowerCase());
         return { status: 204 };
       }
@@ -282,9 +279,7 @@ export class SecretStore {
     if (seg.length === 3 && seg[2] === 'versions' && method === 'GET') {
       const s = this.live(name);
       if (!s) return secretNotFound(name);
-      const items = [...s.versions]
-        .sort((a, b) => (a.version < b.version ? -1 : 1))
-        .map((v) => this.item(base, s, v, true, false));
+      const items = [...s.versions].sort((a, b) => (a.version < b.version ? -1 : 1)).map((v) => this.item(base, s, v, true, false));
       return this.page(base, `secrets/${s.name}/versions`, req, items);
     }
     if (seg.length === 3 && seg[2] === 'backup' && method === 'POST') {
@@ -369,8 +364,7 @@ export class SecretStore {
     if (!isRecord(parsed) || parsed.sandboxBackup !== 1 || !isRecord(parsed.secret)) return badParameter('Backup blob could not be decoded.');
     const s = parsed.secret as unknown as SecretEntity;
     if (typeof s.name !== 'string' || !Array.isArray(s.versions) || s.versions.length === 0) return badParameter('Backup blob could not be decoded.');
-    if (this.secrets.has(s.name.toLowerCase()))
-      return kvError(409, 'Conflict', `Secret ${s.name} already exists; restore is only possible when no secret with the same name exists.`);
+    if (this.secrets.has(s.name.toLowerCase())) return kvError(409, 'Conflict', `Secret ${s.name} already exists; restore is only possible when no secret with the same name exists.`);
     const copy: SecretEntity = { name: s.name, versions: s.versions.map((v) => ({ ...v })) };
     this.secrets.set(s.name.toLowerCase(), copy);
     return { status: 200, body: this.bundle(base, copy, copy.versions.at(-1) as SecretVersion, false) };
