@@ -3,7 +3,7 @@
 // manifest's ledger relies on them. Only bindings of the action's own name (identityBindingName) are
 // deleted: one made by hand and reused stays. The AKS-managed credential is never touched (AKS keeps
 // it while any binding of the identity remains; see docs/identity-bindings.md).
-import { bindingRecord, identityBindingName } from '../identity/bindings.ts';
+import { bindingRecord, identityBindingName, managedClusterId } from '../identity/bindings.ts';
 import type { LiveBinding } from '../identity/bindings.ts';
 import { identityRecord, otherClaims } from '../ledger/model.ts';
 import type { GrantLedger } from '../ledger/model.ts';
@@ -30,15 +30,31 @@ export interface BindingCleanupInput {
   ledgers: GrantLedger[];
 }
 
-/** The bindings the manifest's identities would have under the action's names, with their identity. */
-function ownBindingNames(manifest: Manifest, subscriptionId: string): Map<string, string> {
+/**
+ * The bindings this instance made: those the manifest's identities have under the action's names,
+ * and those its own ledger still records on this cluster (a manifest that stopped binding).
+ */
+function ownBindingNames(input: BindingCleanupInput): Map<string, string> {
   const out = new Map<string, string>();
-  for (const t of manifest.targets) {
+  for (const t of input.manifest.targets) {
     const id = t.identity;
     if (!usesBinding(t) || (id.mode !== 'managed' && id.mode !== 'existing')) continue;
-    out.set(identityBindingName(identityRecord(id.subscriptionId ?? subscriptionId, id.resourceGroup, id.name), id.name), id.name);
+    out.set(identityBindingName(identityRecord(id.subscriptionId ?? input.subscriptionId, id.resourceGroup, id.name), id.name), id.name);
+  }
+  const prefix = bindingRecord(input.clusterId, '');
+  const own = input.ledgers.find((l) => l.instance === input.manifest.instance.key);
+  for (const r of own?.bindings ?? []) {
+    if (r.startsWith(prefix) && !out.has(r.slice(prefix.length))) out.set(r.slice(prefix.length), 'an identity recorded in its ledger');
   }
   return out;
+}
+
+/** The cluster of a manifest that binds, else of the bindings its own ledger records ('' when neither). */
+export function bindingClusterId(manifest: Manifest, subscriptionId: string, own: GrantLedger | undefined): string {
+  if (manifest.targets.some(usesBinding)) return managedClusterId(manifest.cluster, subscriptionId);
+  const suffix = `/providers/microsoft.containerservice/managedclusters/${manifest.cluster.name.toLowerCase()}/identitybindings/`;
+  const recorded = own?.bindings?.find((r) => r.includes(suffix));
+  return recorded ? recorded.slice(0, recorded.indexOf('/identitybindings/')) : '';
 }
 
 /** RBAC first (it grants use of the identity), then the bindings. */
@@ -55,7 +71,7 @@ export function planBindingCleanup(input: BindingCleanupInput): CleanupStep[] {
   if (!input.clusterId) return steps;
   const others = otherClaims(input.ledgers, instance);
   const cluster = input.manifest.cluster.name;
-  for (const [name, identity] of ownBindingNames(input.manifest, input.subscriptionId)) {
+  for (const [name, identity] of ownBindingNames(input)) {
     const label = `${cluster}/${name}`;
     const live = input.bindings?.find((b) => b.name === name);
     if (!input.bindings) {

@@ -22,13 +22,12 @@ import type { LiveCredential } from '../identity/plan.ts';
 import type { KubeSession } from '../kube/client.ts';
 import { errorSummary, kubeStatusOf } from '../kube/client.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../kube/spcps.ts';
-import { usesBinding } from '../manifest/types.ts';
 import type { Manifest } from '../manifest/types.ts';
 import { PlannedStepError, type PlanItem } from '../plan/types.ts';
-import { managedClusterId } from '../identity/bindings.ts';
 import { ArmRest, bindingFailure, deleteBinding, listBindings } from '../identity/binding-arm.ts';
 import { ownBindingRbac } from '../kube/apply.ts';
-import { planBindingCleanup, withBindingSteps } from './bindings.ts';
+import type { GrantLedger } from '../ledger/model.ts';
+import { bindingClusterId, planBindingCleanup, withBindingSteps } from './bindings.ts';
 import type { BindingCleanupInput } from './bindings.ts';
 import { instanceId } from '../render/labels.ts';
 import { declaredKubeObjects, kubeKeepReason, planCleanup } from './plan.ts';
@@ -386,7 +385,8 @@ export async function planCleanupRun(session: AzureSession, vault: VaultInfo, ku
   const { identities, roleNames } = await readIdentities(session, vault, manifest);
   const secrets = await readSecrets(vaultGateway(session, vault), vault, manifest);
   const ledgers = await readLedgers(opts.ledger ?? ledgerBook(session, vault, manifest.instance));
-  const bindingSteps = planBindingCleanup({ ...(await readBindingState(session, kube, manifest)), manifest, subscriptionId: session.subscriptionId, ledgers });
+  const own = ledgers.find((l) => l.instance === manifest.instance.key);
+  const bindingSteps = planBindingCleanup({ ...(await readBindingState(session, kube, manifest, own)), manifest, subscriptionId: session.subscriptionId, ledgers });
   return withBindingSteps(
     planCleanup({
       ledgers,
@@ -402,12 +402,12 @@ export async function planCleanupRun(session: AzureSession, vault: VaultInfo, ku
   );
 }
 
-/** What clean-up of identity bindings decides on: the instance's RBAC and the cluster's bindings (only when the manifest binds). */
-async function readBindingState(session: AzureSession, kube: KubeSession, manifest: Manifest): Promise<Pick<BindingCleanupInput, 'clusterId' | 'rbac' | 'bindings'>> {
-  if (!manifest.targets.some(usesBinding)) return { clusterId: '', rbac: [] };
+/** What clean-up of identity bindings decides on: the instance's RBAC and the cluster's bindings (only when the manifest binds or its ledger records bindings). */
+async function readBindingState(session: AzureSession, kube: KubeSession, manifest: Manifest, own: GrantLedger | undefined): Promise<Pick<BindingCleanupInput, 'clusterId' | 'rbac' | 'bindings'>> {
+  const clusterId = bindingClusterId(manifest, session.subscriptionId, own);
+  if (!clusterId) return { clusterId: '', rbac: [] };
   const selector = `${MANAGED_BY_LABEL}=${ACTION_NAME},${INSTANCE_LABEL}=${instanceId(manifest)}`;
-  const rbac = (await ownBindingRbac(kube, manifest, selector)).map((o) => ({ kind: o.kind as RbacKind, name: o.metadata?.name ?? '', labels: o.metadata?.labels ?? {} }));
-  const clusterId = managedClusterId(manifest.cluster, session.subscriptionId);
+  const rbac = (await ownBindingRbac(kube, selector)).map((o) => ({ kind: o.kind as RbacKind, name: o.metadata?.name ?? '', labels: o.metadata?.labels ?? {} }));
   const bindings = await listBindings(new ArmRest(session), clusterId).catch((e: unknown) => {
     if (azureStatusOf(e) === 404) return [];
     core.info(`warning: ${bindingFailure(e, clusterId, 'listing identity bindings').message}`);

@@ -208,6 +208,8 @@ export async function ensureIdentities(
       Object.assign(claims.policies, r.claims.policies);
       Object.assign(claims.addedNow, r.claims.addedNow);
     }
+    // A binding the manifest no longer uses stays recorded (and in place) until clean-up removes it.
+    claims.bindings = [...new Set([...(claims.bindings ?? []), ...((await book.own())?.bindings ?? [])])].sort();
     await recordGrants(book, claims);
     await mapAll(perGroup, 4, (r) => r.grant());
   }

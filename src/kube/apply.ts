@@ -185,16 +185,12 @@ async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[
     return nss.items.map((i) => ({ ...i, apiVersion: 'v1', kind: 'Namespace' }) as Obj);
   };
   // The kinds are independent: listed together, kept in this order (it orders the prune items).
-  const [sas, spcs, nss, rbac] = await Promise.all([serviceAccounts(), providerClasses(), ownNamespaces(), ownBindingRbac(kube, manifest, selector)]);
+  const [sas, spcs, nss, rbac] = await Promise.all([serviceAccounts(), providerClasses(), ownNamespaces(), manifest.targets.some(usesBinding) ? ownBindingRbac(kube, selector) : []]);
   return [...sas, ...spcs, ...nss, ...rbac];
 }
 
-/**
- * The ClusterRoles and ClusterRoleBindings of identity bindings this instance applied; listed only
- * when the manifest uses bindings (a run without them pays no request for them).
- */
-export async function ownBindingRbac(kube: KubeSession, manifest: Manifest, selector: string): Promise<Obj[]> {
-  if (!manifest.targets.some(usesBinding)) return [];
+/** The ClusterRoles and ClusterRoleBindings of identity bindings this instance applied (by its labels). */
+export async function ownBindingRbac(kube: KubeSession, selector: string): Promise<Obj[]> {
   const lists = await Promise.all(
     (['ClusterRole', 'ClusterRoleBinding'] as const).map(async (kind) => {
       const l = await kube.objects.list(RBAC_API_VERSION, kind, undefined, undefined, undefined, undefined, undefined, selector).catch((err: unknown) => {

@@ -187,6 +187,33 @@ describe('clean-up of bindings', () => {
   });
 });
 
+describe('clean-up of bindings after the manifest stopped binding', () => {
+  const binding = fleetManifest(2);
+  const clusterId = managedClusterId(binding.cluster, SUB);
+  const name = identityBindingName(`/subscriptions/${SUB}/resourcegroups/rg-ids/providers/microsoft.managedidentity/userassignedidentities/id-shared`, 'id-shared');
+  // The same manifest instance, now with per-service-account credentials: only its ledger remembers the binding.
+  const credential: Manifest = { ...binding, targets: binding.targets.map((t) => ({ ...t, federation: undefined })) };
+  const ownLedger = { v: 1 as const, instance: binding.instance.key, manifest: 'contoso/app:akv.yaml @ aks-a', assignments: [], policies: {}, added: {}, bindings: [bindingRecord(clusterId, name)] };
+
+  it('finds the cluster from the ledger record, and nothing without one', async () => {
+    const { bindingClusterId } = await import('../../../src/cleanup/bindings.ts');
+    expect(bindingClusterId(credential, SUB, ownLedger)).toBe(clusterId.toLowerCase());
+    expect(bindingClusterId(credential, SUB, { ...ownLedger, bindings: [] })).toBe('');
+    expect(bindingClusterId(credential, SUB, undefined)).toBe('');
+  });
+
+  it('deletes the binding its own ledger records, and only that one', async () => {
+    const { planBindingCleanup } = await import('../../../src/cleanup/bindings.ts');
+    const live = [
+      { name, identityResourceId: MI, provisioningState: 'Succeeded' },
+      { name: 'kvreader', identityResourceId: MI, provisioningState: 'Succeeded' },
+    ];
+    const steps = planBindingCleanup({ manifest: credential, subscriptionId: SUB, clusterId: clusterId.toLowerCase(), rbac: [], bindings: live, ledgers: [ownLedger] });
+    expect(steps.map((s) => [s.item.kind, s.item.name, s.item.action])).toEqual([['identity-binding', `aks-a/${name}`, 'delete']]);
+    expect(planBindingCleanup({ manifest: credential, subscriptionId: SUB, clusterId: clusterId.toLowerCase(), rbac: [], bindings: live, ledgers: [] })).toEqual([]);
+  });
+});
+
 describe('gate diagnosis of identity-binding mounts', () => {
   const target = fleetManifest(1).targets[0]!;
   it('names the token proxy refusal in its own words and the RBAC fix', async () => {
