@@ -16,7 +16,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HOST, PORTS } from '../ports.ts';
 import { mintGithubToken } from './github-oidc.ts';
-import { readBody } from './http.ts';
+import { keepIdleConnections, readBody } from './http.ts';
 import type { RunningServer } from './http.ts';
 import type { AzureService, ControlResponse, Fault } from './world-api.ts';
 import { defaultConfig, defaultGithubSettings } from './world.ts';
@@ -157,6 +157,7 @@ export async function startControl(world: World, log: (m: string) => void): Prom
         send(res, { status: 500, body: { error: (e as Error).message } });
       });
   });
+  keepIdleConnections(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(PORTS.control, HOST, () => resolve());

@@ -8,6 +8,16 @@ import type { CertPaths } from '../pki.ts';
 import type { AzureService, Fault, RequestRecord } from './world-api.ts';
 import type { World } from './world.ts';
 
+/**
+ * Idle keep-alive connections stay open for minutes, as Azure's front ends keep them: with Node's
+ * 5 s default a client whose event loop is busy can pick a socket the server just closed
+ * ("other side closed") — a failure of the test machine's load, not of the service.
+ */
+export function keepIdleConnections(server: { keepAliveTimeout: number; headersTimeout: number }): void {
+  server.keepAliveTimeout = 240_000;
+  server.headersTimeout = 245_000;
+}
+
 export interface HttpRequestInfo {
   method: string;
   url: URL;
@@ -153,6 +163,7 @@ export async function startHttpsService(o: ServiceOptions): Promise<RunningServe
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
+    keepIdleConnections(server);
     server.listen(o.port, HOST, () => resolve());
   });
   return {
