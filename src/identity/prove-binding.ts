@@ -3,8 +3,7 @@
 // before it exchanges anything; the runner cannot reach the proxy, so it asks the cluster the same
 // question, waiting through RBAC propagation until the deadline. Nothing is asked of Entra or the vault.
 import * as core from '@actions/core';
-import { AuthorizationV1Api } from '@kubernetes/client-node';
-import type { KubeSession } from '../kube/client.ts';
+import { AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { sleep } from '../auth/http.ts';
 import { USE_MANAGED_IDENTITY_GROUP, USE_MANAGED_IDENTITY_VERB } from '../render/rbac.ts';
 import { bindingNotAllowedFix } from './bindings.ts';
@@ -34,8 +33,9 @@ async function reviewUse(api: AuthorizationV1Api, p: BindingProof): Promise<Revi
 
 const statusOf = (e: unknown): number | undefined => (e as { code?: number }).code;
 
-export async function proveBindingAccess(kube: KubeSession, proofs: readonly BindingProof[], opts: { timeoutMs: number }): Promise<void> {
-  const api = kube.kc.makeApiClient(AuthorizationV1Api);
+/** `kc`: the run's kubeconfig (the deployer's credentials; it needs create on subjectaccessreviews). */
+export async function proveBindingAccess(kc: KubeConfig, proofs: readonly BindingProof[], opts: { timeoutMs: number }): Promise<void> {
+  const api = kc.makeApiClient(AuthorizationV1Api);
   const deadline = Date.now() + opts.timeoutMs;
   await Promise.all(
     proofs.map(async (p) => {

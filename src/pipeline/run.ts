@@ -180,7 +180,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   if (bindingProofs.length) {
     await section('Proof of access (identity bindings: the token proxy check)', () => {
       for (const p of bindingProofs) core.info(`proof: ${p.namespace}/${p.serviceAccount}: use-managed-identity ${p.clientId} (${p.why})`);
-      return S.proveBindingAccess(kube, bindingProofs, { timeoutMs: Math.max(1_000, deadline - Date.now()) });
+      return S.proveBindingAccess(kube.kc, bindingProofs, { timeoutMs: Math.max(1_000, deadline - Date.now()) });
     });
   }
   if (!proofs.length && !planMode && settings.prove !== 'never' && manifest.targets.some(provable)) {

@@ -30,7 +30,7 @@ describeKube('proof of access for identity bindings (the token proxy check)', ()
   let items: PlanItem[];
   let roleBinding: KubernetesObject & { subjects?: Array<{ kind: string; name: string; namespace?: string }>; roleRef?: unknown };
 
-  const prove = (timeoutMs: number): Promise<void> => proveBindingAccess(kube, planBindingProof('changed', { targets: manifest.targets, identities, items }), { timeoutMs });
+  const prove = (timeoutMs: number): Promise<void> => proveBindingAccess(kube.kc, planBindingProof('changed', { targets: manifest.targets, identities, items }), { timeoutMs });
   const refusal = async (timeoutMs: number): Promise<ProofError> => {
     const e = await prove(timeoutMs).then(
       () => undefined,
