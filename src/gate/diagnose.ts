@@ -1,6 +1,7 @@
 // Pure: classify why a pod did not mount what it should, from the CSI driver's FailedMount event
 // messages (the Azure provider's wording), the pod's container states and the rollout conditions.
 import type { TargetSpec } from '../manifest/types.ts';
+import { bindingNotAllowedFix } from '../identity/bindings.ts';
 
 export type DiagnosisCause =
   | 'federation-mismatch'
@@ -96,7 +97,7 @@ function classifyBindingFailure(message: string, who: string): Omit<Diagnosis, '
     return {
       cause: 'binding-not-allowed',
       message: `the AKS token proxy refused ${who}: ${refused.trim()}`,
-      fix: `grant the service account the verb use-managed-identity on resource ${clientId} of API group cid.wi.aks.azure.com: run the action in apply mode (it applies the ClusterRole and ClusterRoleBinding for the manifest's service accounts), or restore the ClusterRoleBinding if it was removed`,
+      fix: bindingNotAllowedFix(clientId),
     };
   }
   return undefined;

@@ -89,5 +89,10 @@ export function planBinding(clusterName: string, identityName: string, identityR
   return { name, write: name, item: { kind: 'identity-binding', name: label, namespace, action: 'create', reason: `binds ${identityName}` } };
 }
 
+/** The fix of a service account RBAC does not allow to use a bound identity (the proof's and the gate's `binding-not-allowed`). */
+export function bindingNotAllowedFix(clientId: string): string {
+  return `grant the service account the verb use-managed-identity on resource ${clientId} of API group cid.wi.aks.azure.com: run the action in apply mode (it applies the ClusterRole and ClusterRoleBinding for the manifest's service accounts), or restore the ClusterRoleBinding if it was removed`;
+}
+
 /** Why a federation budget error can be solved with bindings: appended to it. */
 export const BINDING_SUGGESTION = 'set `federation: binding` on these targets (one AKS identity binding per cluster and one AKS-managed credential, whatever the number of namespaces and clusters)';

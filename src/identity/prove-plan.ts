@@ -26,7 +26,7 @@ const lower = (s: string | undefined): string => (s ?? '').toLowerCase();
 /** True when the target's pods can use Workload ID (the proof reads as them). */
 export function provable(t: TargetSpec): boolean {
   // A binding target's token is exchanged by the AKS token proxy inside the cluster, which the runner
-  // does not reach: the gate proves those mounts.
+  // does not reach: prove-binding-plan.ts checks the proxy's RBAC decision instead.
   return Boolean(t.serviceAccount) && t.identity.mode !== 'kubelet' && !usesBinding(t);
 }
 

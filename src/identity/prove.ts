@@ -18,7 +18,7 @@ import type { VaultInfo } from '../keyvault/model.ts';
 import { maskValue } from '../util/mask.ts';
 import type { NamespaceIdentity } from './model.ts';
 
-export type ProofCause = 'federation-mismatch' | 'issuer-unreachable' | 'missing-role' | 'missing-secret' | 'unknown-identity' | 'other';
+export type ProofCause = 'binding-not-allowed' | 'federation-mismatch' | 'issuer-unreachable' | 'missing-role' | 'missing-secret' | 'unknown-identity' | 'other';
 
 export class ProofError extends Error {
   /** The classified cause. */

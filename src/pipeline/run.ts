@@ -11,6 +11,7 @@ import { ManifestReadError, readManifestText } from '../manifest/read.ts';
 import { ManifestError, usesBinding, type Manifest, type ManifestDocument } from '../manifest/types.ts';
 import { PlannedStepError, type PlanItem } from '../plan/types.ts';
 import { planProof, provable } from '../identity/prove-plan.ts';
+import { planBindingProof } from '../identity/prove-binding-plan.ts';
 import { auditFailure } from '../audit/format.ts';
 import { countByAction, gateLogLines, planLogLines } from '../report/format.ts';
 import type { RunReport } from '../report/model.ts';
@@ -173,7 +174,16 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
       for (const p of proofs) core.info(`proof: ${p.target.namespace}/${p.target.serviceAccount}: ${p.objects.length} object(s) (${p.why})`);
       return S.proveAccess(session, vault, manifest, ids.identities, (ns, sa) => S.serviceAccountToken(kube, ns, sa), { timeoutMs: Math.max(1_000, deadline - Date.now()), targets: proofs });
     });
-  } else if (!planMode && settings.prove !== 'never' && manifest.targets.some(provable)) {
+  }
+  // Bound targets: the AKS token proxy's RBAC decision, asked of the cluster before any restart.
+  const bindingProofs = planMode ? [] : planBindingProof(settings.prove, { targets: manifest.targets, identities: ids.identities, items: [...ids.items, ...kubeItems] });
+  if (bindingProofs.length) {
+    await section('Proof of access (identity bindings: the token proxy check)', () => {
+      for (const p of bindingProofs) core.info(`proof: ${p.namespace}/${p.serviceAccount}: use-managed-identity ${p.clientId} (${p.why})`);
+      return S.proveBindingAccess(kube.kc, bindingProofs, { timeoutMs: Math.max(1_000, deadline - Date.now()) });
+    });
+  }
+  if (!proofs.length && !planMode && settings.prove !== 'never' && manifest.targets.some(provable)) {
     core.info(`proof of access: skipped, no identity chain or mount changed in this run (prove-access: ${settings.prove}; the gate checks the pods)`);
   }
 

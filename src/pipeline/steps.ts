@@ -5,6 +5,7 @@ export { auditIssue, runAudit } from '../audit/index.ts';
 export { runCleanup } from '../cleanup/index.ts';
 export { runGate } from '../gate/index.ts';
 export { ensureIdentities, proveAccess } from '../identity/index.ts';
+export { proveBindingAccess } from '../identity/prove-binding.ts';
 export { applyKubeObjects } from '../kube/apply.ts';
 export { bindingAudienceProblem } from '../kube/csidriver.ts';
 export { ledgerBook } from '../ledger/store.ts';

@@ -11,7 +11,8 @@
 // Covered: the CSIDriver without the api://AKSIdentityBinding audience is refused before anything is
 // written; then one binding per cluster, one AKS-managed credential on the identity and no
 // per-service-account credential; every pod mounts and each cluster's gate passes; a missing
-// ClusterRoleBinding fails the gate with the proxy's words and the fix, and apply repairs it;
+// ClusterRoleBinding fails the gate with the proxy's words and the fix, and apply repairs it (its
+// proof asks the cluster the proxy's RBAC question before any restart);
 // clean-up of one cluster removes its binding, RBAC and SecretProviderClasses and leaves the other two working.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -156,6 +157,8 @@ describe('identity bindings: three clusters, one identity, 25 namespaces', () =>
       const binding = s.report.plan.filter((i) => i.kind === 'identity-binding');
       expect(binding).toHaveLength(1);
       expect(binding[0]!.action).toBe('create');
+      // The proof asked the cluster the token proxy's question for each service account, before any restart.
+      for (const ns of NAMESPACES[c]) expect(s.log).toContain(`proof: ${ns}/app may use-managed-identity`);
     }
     const w = await control<WorldDump>('GET', '/world');
     const identity = w.identities.find((i) => i.name === IDENTITY)!;
@@ -208,6 +211,7 @@ describe('identity bindings: three clusters, one identity, 25 namespaces', () =>
     const repaired = await run('apply aks-b (repair)', 'aks-b', 'apply');
     expectExit(repaired, 0);
     expect(repaired.report.plan.find((i) => i.kind === 'cluster-role-binding')?.action).toBe('create');
+    expect(repaired.log).toContain(`proof: ${ns}/app may use-managed-identity`);
     await allMounted(NAMESPACES['aks-b']);
   });
 
