@@ -133,6 +133,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // The cluster is shared by every suite: its CSIDriver goes back to the sandbox's default audience.
+  if (k) await setTokenAudiences(['api://AzureADTokenExchange']);
   if (k) await Promise.all(ALL.map((ns) => deleteNamespace(k, ns)));
   await az?.arm.msi.userAssignedIdentities.delete('rg-ids', IDENTITY).catch(() => undefined);
   await vault?.remove();
