@@ -29,7 +29,7 @@ import { LEASE_MS } from '../../../src/vault/lease.ts';
 
 jest.setTimeout(8 * 60_000);
 
-const built = bundleBuilt();
+const built = await bundleBuilt();
 const d = describeUnless(built ? undefined : 'dist/ has no complete bundle: run npm run build');
 const id = shortId();
 const SHARED = Array.from({ length: 10 }, (_, i) => `kc${id}-shared-${i}`);
@@ -60,7 +60,7 @@ const envOf = (m: { names: string[] }): Record<string, string> => Object.fromEnt
 beforeAll(async () => {
   if (!built) return;
   az = azureSide();
-  vault = await createVault(az, 'kv-kc-');
+  vault = await createVault(az, 'kv-kc-', 'own');
 });
 
 afterAll(async () => {
