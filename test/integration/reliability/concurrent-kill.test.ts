@@ -6,6 +6,7 @@
 // declarations, and a following run of each writes nothing.
 import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import { describeUnless } from '../../support/guard.ts';
+import { waitFor } from '../../support/wait.ts';
 import {
   azureSide,
   bundleBuilt,
@@ -79,8 +80,7 @@ d('a run killed while it holds the write lease, with another run of a sharing ma
     const xRun = runBundle('kill-x', { workspace: xs, env: envOf(X), inputs: INPUTS, killWhen: async () => (await vaultStats(vault.name)).writes - start >= 12 });
     // Y starts once X holds the lease, so it has to wait for it.
     const yRun = (async () => {
-      const deadline = Date.now() + 60_000;
-      while ((await vaultStats(vault.name)).writes - start < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await waitFor('kill-x to hold the lease (2 writes)', async () => (await vaultStats(vault.name)).writes - start >= 2, 60_000, 100).catch(() => undefined);
       return runBundle('concurrent-y', { workspace: ys, env: envOf(Y), inputs: INPUTS });
     })();
     [killed, waiting] = await Promise.all([xRun, yRun]);
