@@ -5,6 +5,7 @@
 import { expect, it, jest } from '@jest/globals';
 import { armRecords, artifacts, expectExit, expectedIntact, intactState, isWriteMethod, leaks, requestRecords, runBundle, world, type RequestRecord, type Scenario } from './helpers.ts';
 import { reliabilitySuite } from './suite.ts';
+import { retryUntilOk } from '../../support/wait.ts';
 
 jest.setTimeout(4 * 60_000);
 
@@ -221,19 +222,17 @@ d('ARM failures through the bundle', () => {
     // The identity exists already, federated 19 times for other clusters (as a shared identity would be).
     await suite.az.arm.msi.userAssignedIdentities.createOrUpdate('rg-ids', s.identity, { location: 'westeurope' });
     for (let i = 0; i < 19; i++) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await suite.az.arm.msi.federatedIdentityCredentials.createOrUpdate('rg-ids', s.identity, `other-${i}`, {
+      // A write ARM refuses for a moment is retried, within a bounded time.
+      await retryUntilOk(
+        () =>
+          suite.az.arm.msi.federatedIdentityCredentials.createOrUpdate('rg-ids', s.identity, `other-${i}`, {
             issuer: `https://oidc.example.test/cluster-${i}/`,
             subject: 'system:serviceaccount:other:app',
             audiences: ['api://AzureADTokenExchange'],
-          });
-          break;
-        } catch (e) {
-          if (attempt > 10) throw e;
-          await new Promise((res) => setTimeout(res, 400));
-        }
-      }
+          }),
+        5_000,
+        100,
+      );
     }
     const r = await runBundle('arm-fic-21-live', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 1);
