@@ -17,6 +17,7 @@ import { control, createVault, deployerSession, ensureSandbox, root, stopSandbox
 import { addVaultLatency, baselineRun, benchManifest, describe, engineFullRun, engineSync, gateRound, secretValues } from './scenarios.ts';
 import type { GateRound, Layout } from './scenarios.ts';
 import { bareNodeMs, bundleSize, spawnOnce } from './startup.ts';
+import { hostileCpuRow } from './hostile.ts';
 import { mainNoop, scaleNoop } from './headline.ts';
 import type { HeadlineCtx } from './headline.ts';
 
@@ -423,6 +424,9 @@ export async function main(argv: string[]): Promise<number> {
       target: '',
       verdict: '',
     });
+
+    // --- hostile input, CPU time ------------------------------------------------------------------------
+    rows.push(await hostileCpuRow(progress));
 
     // --- bundle size ------------------------------------------------------------------------------------
     const b = bundleSize();

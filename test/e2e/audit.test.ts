@@ -19,8 +19,8 @@ import {
   SUBSCRIPTION,
   appDeployment,
   applyObject,
-  azureTestSide,
-  createScenarioVault,
+  azureSide,
+  createVault,
   deleteNamespace,
   errorLines,
   expectExit,
@@ -33,9 +33,9 @@ import {
   stepRecords,
   vaultClient,
   vaultStats,
-  type AzureTestSide,
+  type AzureSide,
   type Kube,
-  type SandboxVault,
+  type TestVault,
   type Step,
 } from './helpers.ts';
 import { control } from '../support/sandbox.ts';
@@ -60,9 +60,9 @@ const JOBS = `  - namespace: ${NS_B}
     rotation: csi`;
 
 const runner = new Runner();
-let az: AzureTestSide;
+let az: AzureSide;
 let k: Kube;
-let vault: SandboxVault;
+let vault: TestVault;
 let secrets: SecretClient;
 let workspace: string;
 let githubToken: string;
@@ -140,9 +140,9 @@ async function principalOf(name: string): Promise<string> {
 const roleId = (guid: string): string => `/subscriptions/${SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/${guid}`;
 
 beforeAll(async () => {
-  az = azureTestSide();
+  az = azureSide();
   k = kube();
-  vault = await createScenarioVault(az, 'kv-aud-');
+  vault = await createVault(az, 'kv-aud-');
   secrets = vaultClient(az, vault.uri);
   workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-audit-'));
   writeManifest();

@@ -7,22 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  Runner,
-  azureTestSide,
-  createScenarioVault,
-  deleteNamespace,
-  expectExit,
-  kube,
-  logLines,
-  secretValue,
-  shortId,
-  stepRecords,
-  type AzureTestSide,
-  type Kube,
-  type SandboxVault,
-  type Step,
-} from './helpers.ts';
+import { Runner, azureSide, createVault, deleteNamespace, expectExit, kube, logLines, secretValue, shortId, stepRecords, type AzureSide, type Kube, type TestVault, type Step } from './helpers.ts';
 import { configSnapshot, restoreConfig } from '../sandbox/azure/test-hooks.ts';
 import { control } from '../support/sandbox.ts';
 
@@ -35,9 +20,9 @@ const FIRST = `g${id}-first`;
 const ADDED = `g${id}-added`;
 
 const runner = new Runner();
-let az: AzureTestSide;
+let az: AzureSide;
 let k: Kube;
-let vault: SandboxVault;
+let vault: TestVault;
 let workspace: string;
 const env: Record<string, string> = { FIRST: secretValue('first'), ADDED: secretValue('added') };
 
@@ -66,9 +51,9 @@ function manifest(objects: string[]): string {
 const apply = (label: string): Promise<Step> => runner.run({ label, mode: 'apply', workspace, env, inputs: { timeout: '90s' } });
 
 beforeAll(async () => {
-  az = azureTestSide();
+  az = azureSide();
   k = kube();
-  vault = await createScenarioVault(az, 'kv-e2g-');
+  vault = await createVault(az, 'kv-e2g-');
   workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-grant-'));
   for (const [name, v] of Object.entries(env)) runner.leaks.addSecret(name, v);
 });

@@ -17,8 +17,8 @@ import {
   SANDBOX_ISSUER,
   appDeployment,
   applyObject,
-  azureTestSide,
-  createScenarioVault,
+  azureSide,
+  createVault,
   deleteNamespace,
   errorLines,
   expectExit,
@@ -27,9 +27,9 @@ import {
   rolloutRestart,
   secretValue,
   shortId,
-  type AzureTestSide,
+  type AzureSide,
   type Kube,
-  type SandboxVault,
+  type TestVault,
   type Step,
 } from './helpers.ts';
 import { control } from '../support/sandbox.ts';
@@ -43,9 +43,9 @@ const IDENTITY = `id-sandbox-${NS}`;
 const WRONG_ISSUER = `${SANDBOX_ISSUER}/`;
 
 const runner = new Runner();
-let az: AzureTestSide;
+let az: AzureSide;
 let k: Kube;
-let vault: SandboxVault;
+let vault: TestVault;
 let workspace: string;
 const env = { APP_TOKEN: secretValue('app') };
 
@@ -60,9 +60,9 @@ interface World {
 const world = (): Promise<World> => control<World>('GET', '/world');
 
 beforeAll(async () => {
-  az = azureTestSide();
+  az = azureSide();
   k = kube();
-  vault = await createScenarioVault(az, 'kv-e2f-');
+  vault = await createVault(az, 'kv-e2f-');
   workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-fail-'));
   writeFileSync(join(workspace, 'akv-aks.yaml'), fixture('single-target.yaml', { VAULT: vault.name, NS, P }));
   runner.leaks.addSecret('APP_TOKEN', env.APP_TOKEN);

@@ -3,54 +3,33 @@
 // from other tests' in GET /stats), every artifact fed to a LeakScan, and the test-side views the
 // assertions need: the vault through the SDK, the cluster through @kubernetes/client-node, ARM and
 // Key Vault request records.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SecretClient } from '@azure/keyvault-secrets';
-import type { TokenCredential } from '@azure/identity';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
-import { armClients, federatedCredential, useRunnerEnv } from '../sandbox/azure/sdk-clients.ts';
-import type { ArmClients } from '../sandbox/azure/sdk-clients.ts';
+import type { SecretClient } from '@azure/keyvault-secrets';
+import { PatchStrategy, type KubernetesObject, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { LeakScan } from '../support/leaks.ts';
 import { runAction, type RunnerResult } from '../support/runner.ts';
-import { control, recordMark, sandboxEnv } from '../support/sandbox.ts';
-import type { RequestRecord } from '../sandbox/azure/world-api.ts';
+import { isWriteMethod, recordMark, requestRecords, sandboxEnvWithKube, type RequestRecord } from '../support/sandbox.ts';
 import { shortId } from '../support/ids.ts';
+import { waitFor } from '../support/wait.ts';
+import { DEPLOYER_CLIENT_ID, SUBSCRIPTION } from '../support/azure.ts';
+import type { Kube } from '../support/kube.ts';
 
 export const root = resolve(import.meta.dirname, '..', '..');
 export const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
-export const SUBSCRIPTION = '00000000-0000-0000-0000-00000000aaaa';
-export const DEPLOYER_CLIENT_ID = '11111111-1111-1111-1111-111111111111';
-export const KEY_VAULT_SECRETS_USER = '4633458b-17de-408a-b874-0445c86b69e6';
 
-export { shortId };
-
-/** A random test value with letters, digits and characters that URL- and base64-encode visibly. */
-export function secretValue(tag: string): string {
-  return `${tag}-${randomBytes(12).toString('base64url')}+/=%&?${randomBytes(6).toString('hex')}`;
-}
-
-/**
- * The sandbox's environment: `.sandbox/env.json` of a full `npm run sandbox -- up`, completed (when it
- * runs without its cluster part) by `.sandbox/kube/env.json` of the cluster started next to it by
- * test/sandbox/kube/dev.ts.
- */
-export function e2eEnv(): Record<string, string> {
-  const env = sandboxEnv();
-  if (!env.KUBECONFIG) {
-    const dev = join(root, '.sandbox', 'kube', 'env.json');
-    if (existsSync(dev)) {
-      const kubeEnv = JSON.parse(readFileSync(dev, 'utf8')) as Record<string, string>;
-      for (const [k, v] of Object.entries(kubeEnv)) if (env[k] === undefined) env[k] = v;
-    }
-  }
-  return env;
-}
+// The shared test-side pieces, re-exported so an e2e test imports from one place.
+export { secretValue, shortId } from '../support/ids.ts';
+export { waitFor };
+export { azureSide, createVault, vaultClient, DEPLOYER_CLIENT_ID, KEY_VAULT_SECRETS_USER, SUBSCRIPTION, type AzureSide, type TestVault } from '../support/azure.ts';
+export { deleteNamespace, kube, type Kube } from '../support/kube.ts';
+export { isWriteMethod, requestRecords, vaultStats, type RequestRecord } from '../support/sandbox.ts';
 
 /** The cluster's service-account issuer: the kube-apiserver URL (https://127.0.0.1:27643). */
 export const SANDBOX_ISSUER = ((): string => {
   try {
-    return e2eEnv().AKV_AKS_SANDBOX_KUBE_API ?? 'https://127.0.0.1:27643';
+    return sandboxEnvWithKube().AKV_AKS_SANDBOX_KUBE_API ?? 'https://127.0.0.1:27643';
   } catch {
     return 'https://127.0.0.1:27643';
   }
@@ -155,7 +134,7 @@ export class Runner {
   private n = 0;
 
   baseEnv(jobId: string): Record<string, string> {
-    const env = e2eEnv();
+    const env = sandboxEnvWithKube();
     const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
     if (!url) throw new Error('ACTIONS_ID_TOKEN_REQUEST_URL missing from .sandbox/env.json');
     // The sandbox's runner endpoint accepts any plan/job: a job id of our own marks our requests.
@@ -171,7 +150,7 @@ export class Runner {
 
   async run(o: StepOptions): Promise<Step> {
     const jobId = randomUUID();
-    const sandbox = e2eEnv();
+    const sandbox = sandboxEnvWithKube();
     const inputs: Record<string, string> = {
       manifest: 'akv-aks.yaml',
       'client-id': sandbox.AKV_AKS_SANDBOX_CLIENT_ID ?? DEPLOYER_CLIENT_ID,
@@ -223,100 +202,11 @@ export function expectExit(s: Step, code: number): void {
 
 // ---- Azure, test side --------------------------------------------------------------------------
 
-export interface AzureTestSide {
-  env: Record<string, string>;
-  credential: TokenCredential;
-  arm: ArmClients;
-}
-
-export function azureTestSide(): AzureTestSide {
-  const env = sandboxEnv();
-  useRunnerEnv(env);
-  const credential = federatedCredential(env);
-  return { env, credential, arm: armClients(env, credential) };
-}
-
-export function vaultClient(az: AzureTestSide, vaultUri: string): SecretClient {
-  return new SecretClient(vaultUri, az.credential, { disableChallengeResourceVerification: true });
-}
-
 export async function secretVersions(client: SecretClient, name: string): Promise<Array<{ version: string; createdOn?: Date; enabled?: boolean }>> {
   const out: Array<{ version: string; createdOn?: Date; enabled?: boolean }> = [];
   for await (const p of client.listPropertiesOfSecretVersions(name)) if (p.version) out.push({ version: p.version, createdOn: p.createdOn, enabled: p.enabled });
   return out;
 }
-
-export interface SandboxVault {
-  name: string;
-  id: string;
-  uri: string;
-  remove(): Promise<void>;
-}
-
-interface WorldVault {
-  name: string;
-  id: string;
-  vaultUri: string;
-}
-
-/**
- * A vault of this scenario's own (RBAC), so its request counts are ours alone: created through the
- * sandbox control API, the deployer made Key Vault Secrets Officer on it through ARM.
- */
-export async function createScenarioVault(az: AzureTestSide, prefix: string): Promise<SandboxVault> {
-  const name = `${prefix}${shortId(4)}`;
-  let rec: { id: string; vaultUri: string };
-  try {
-    rec = await control<{ id: string; vaultUri: string }>('POST', '/vault/vaults', { name, enableRbacAuthorization: true });
-  } catch (e) {
-    // The background vault sync can open the proxy port first: then the vault exists anyway.
-    await new Promise((r) => setTimeout(r, 500));
-    const w = await control<{ vaults: WorldVault[] }>('GET', '/world');
-    const found = w.vaults.find((v) => v.name === name);
-    if (!found) throw e;
-    rec = found;
-  }
-  const deployer = (await control<{ principals: Array<{ clientId: string; objectId: string }> }>('GET', '/world')).principals.find((p) => p.clientId === DEPLOYER_CLIENT_ID);
-  if (!deployer) throw new Error('deployer principal missing from the sandbox world');
-  const officer = `/subscriptions/${SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/b86a8fe4-44ce-4948-aee5-eccb2c155cd7`;
-  // arm-authorization puts the scope after the host's slash: no leading slash (else //subscriptions).
-  await az.arm.authorization.roleAssignments.create(rec.id.replace(/^\/+/, ''), randomUUID(), { roleDefinitionId: officer, principalId: deployer.objectId, principalType: 'ServicePrincipal' });
-  const client = vaultClient(az, rec.vaultUri);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      await client.listPropertiesOfSecrets().byPage({ maxPageSize: 1 }).next();
-      break;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-  return { name, id: rec.id, uri: rec.vaultUri, remove: async () => void (await control('DELETE', `/vault/vaults/${name}`).catch(() => undefined)) };
-}
-
-export interface VaultProxyStats {
-  requests: number;
-  reads: number;
-  writes: number;
-  throttled: number;
-}
-
-/** Requests one vault's authorization proxy served (that vault only). */
-export async function vaultStats(name: string): Promise<VaultProxyStats> {
-  const all = await control<Array<{ name: string; stats: VaultProxyStats }>>('GET', '/vault/vaults');
-  const v = all.find((x) => x.name.toLowerCase() === name.toLowerCase());
-  if (!v) throw new Error(`vault ${name} unknown to the sandbox`);
-  return v.stats;
-}
-
-export type { RequestRecord };
-
-export async function requestRecords(): Promise<RequestRecord[]> {
-  return (await control<{ records: RequestRecord[] }>('GET', '/stats')).records;
-}
-
-export const isWriteMethod = (m: string): boolean => !['GET', 'HEAD'].includes(m.toUpperCase());
 
 /** A step's own sandbox records (and any other client's made during it). */
 export async function stepRecords(s: Step): Promise<RequestRecord[]> {
@@ -331,23 +221,6 @@ export async function armWritesDuring(s: Step, needles: string[]): Promise<Reque
 
 // ---- the cluster, test side ------------------------------------------------------------------
 
-export interface Kube {
-  kc: KubeConfig;
-  core: CoreV1Api;
-  apps: AppsV1Api;
-  custom: CustomObjectsApi;
-  objects: KubernetesObjectApi;
-}
-
-export function kube(): Kube {
-  const env = e2eEnv();
-  if (!env.KUBECONFIG) throw new Error('the sandbox runs without a cluster (KUBECONFIG missing from .sandbox/env.json and .sandbox/kube/env.json)');
-  const kc = new KubeConfig();
-  kc.loadFromFile(env.KUBECONFIG);
-  return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), custom: kc.makeApiClient(CustomObjectsApi), objects: KubernetesObjectApi.makeApiClient(kc) };
-}
-
-/** A Deployment mounting one SecretProviderClass through the CSI driver, as a team would deploy it. */
 export function appDeployment(o: { namespace: string; name: string; serviceAccount?: string; spc: string; replicas?: number; workloadIdentity?: boolean }): KubernetesObject & Record<string, unknown> {
   const podLabels: Record<string, string> = { app: o.name };
   if (o.workloadIdentity !== false) podLabels['azure.workload.identity/use'] = 'true';
@@ -399,20 +272,6 @@ export async function rolloutRestart(k: Kube, namespace: string, name: string): 
     undefined,
     PatchStrategy.MergePatch,
   );
-}
-
-export async function deleteNamespace(k: Kube, name: string): Promise<void> {
-  await k.core.deleteNamespace({ name }).catch(() => undefined);
-}
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /** The manifests under test/fixtures/e2e, with `${NAME}` placeholders filled. */

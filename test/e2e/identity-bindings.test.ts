@@ -24,8 +24,8 @@ import {
   Runner,
   appDeployment,
   applyObject,
-  azureTestSide,
-  createScenarioVault,
+  azureSide,
+  createVault,
   deleteNamespace,
   describeStep,
   expectExit,
@@ -36,9 +36,9 @@ import {
   secretValue,
   shortId,
   waitFor,
-  type AzureTestSide,
+  type AzureSide,
   type Kube,
-  type SandboxVault,
+  type TestVault,
   type Step,
 } from './helpers.ts';
 import { control } from '../support/sandbox.ts';
@@ -61,9 +61,9 @@ const ALL = Object.values(NAMESPACES).flat();
 const CSI_DRIVER = 'secrets-store.csi.k8s.io';
 
 const runner = new Runner();
-let az: AzureTestSide;
+let az: AzureSide;
 let k: Kube;
-let vault: SandboxVault;
+let vault: TestVault;
 let workspace: string;
 const env = { DB_PASSWORD: secretValue('fleet') };
 
@@ -118,9 +118,9 @@ async function allMounted(namespaces: string[]): Promise<void> {
 }
 
 beforeAll(async () => {
-  az = azureTestSide();
+  az = azureSide();
   k = kube();
-  vault = await createScenarioVault(az, 'kv-ib-');
+  vault = await createVault(az, 'kv-ib-');
   workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-ib-'));
   for (const c of CLUSTERS) {
     await control('POST', '/aks/clusters', { name: c, resourceGroup: CLUSTER_RG });

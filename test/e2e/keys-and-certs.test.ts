@@ -14,8 +14,8 @@ import {
   SUBSCRIPTION,
   appDeployment,
   applyObject,
-  azureTestSide,
-  createScenarioVault,
+  azureSide,
+  createVault,
   deleteNamespace,
   deployment,
   expectExit,
@@ -26,9 +26,9 @@ import {
   secretValue,
   shortId,
   vaultClient,
-  type AzureTestSide,
+  type AzureSide,
   type Kube,
-  type SandboxVault,
+  type TestVault,
   type Step,
 } from './helpers.ts';
 import { control } from '../support/sandbox.ts';
@@ -43,9 +43,9 @@ const CERT = `${P}-tls`;
 const KEY_VAULT_ADMINISTRATOR = '00482a5a-887f-4fb3-b363-3b7fe8e74483';
 
 const runner = new Runner();
-let az: AzureTestSide;
+let az: AzureSide;
 let k: Kube;
-let vault: SandboxVault;
+let vault: TestVault;
 let secrets: SecretClient;
 let workspace: string;
 const env: Record<string, string> = { DB: secretValue('db') };
@@ -77,9 +77,9 @@ async function generation(): Promise<number> {
 }
 
 beforeAll(async () => {
-  az = azureTestSide();
+  az = azureSide();
   k = kube();
-  vault = await createScenarioVault(az, 'kv-ekc-');
+  vault = await createVault(az, 'kv-ekc-');
   secrets = vaultClient(az, vault.uri);
   // The deployer also manages keys and certificates here, so it can create them and read keys.
   const deployer = (await control<{ principals: Array<{ clientId: string; objectId: string }> }>('GET', '/world')).principals.find((p) => p.clientId === DEPLOYER_CLIENT_ID)!;

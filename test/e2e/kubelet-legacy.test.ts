@@ -15,7 +15,7 @@ import {
   appDeployment,
   applyObject,
   armWritesDuring,
-  azureTestSide,
+  azureSide,
   deleteNamespace,
   expectExit,
   fixture,
@@ -25,7 +25,7 @@ import {
   secretValue,
   shortId,
   vaultClient,
-  type AzureTestSide,
+  type AzureSide,
   type Kube,
   type Step,
 } from './helpers.ts';
@@ -40,7 +40,7 @@ const TOKEN = `${P}-legacy-token`;
 const KUBELET = `id-e2e-kubelet-${id}`;
 
 const runner = new Runner();
-let az: AzureTestSide;
+let az: AzureSide;
 let k: Kube;
 let secrets: SecretClient;
 let workspace: string;
@@ -67,7 +67,7 @@ beforeAll(async () => {
   if (!sandboxEnv().KUBECONFIG) {
     throw new Error('kubelet-identity e2e needs the full sandbox (`npm run sandbox -- up`: Azure and the cluster in one process); this one runs the cluster apart (no node managed-identity tokens)');
   }
-  az = azureTestSide();
+  az = azureSide();
   k = kube();
   const created = await az.arm.msi.userAssignedIdentities.createOrUpdate('rg-ids', KUBELET, { location: 'westeurope', tags: { purpose: 'e2e kubelet identity' } });
   kubelet = { clientId: created.clientId!, principalId: created.principalId! };

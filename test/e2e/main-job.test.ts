@@ -15,8 +15,8 @@ import {
   appDeployment,
   applyObject,
   armWritesDuring,
-  azureTestSide,
-  createScenarioVault,
+  azureSide,
+  createVault,
   deleteNamespace,
   deployment,
   errorLines,
@@ -33,9 +33,9 @@ import {
   shortId,
   vaultClient,
   vaultStats,
-  type AzureTestSide,
+  type AzureSide,
   type Kube,
-  type SandboxVault,
+  type TestVault,
   type Step,
 } from './helpers.ts';
 import { LeakScan } from '../support/leaks.ts';
@@ -53,9 +53,9 @@ const WORKER = `${P}-worker-token`;
 const IDENTITY = `id-sandbox-${NS}`;
 
 const runner = new Runner();
-let az: AzureTestSide;
+let az: AzureSide;
 let k: Kube;
-let vault: SandboxVault;
+let vault: TestVault;
 let secrets: SecretClient;
 let workspace: string;
 const env: Record<string, string> = { DB_PASSWORD: secretValue('db'), WORKER_TOKEN: secretValue('worker') };
@@ -74,9 +74,9 @@ async function generation(name: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  az = azureTestSide();
+  az = azureSide();
   k = kube();
-  vault = await createScenarioVault(az, 'kv-e2e-');
+  vault = await createVault(az, 'kv-e2e-');
   secrets = vaultClient(az, vault.uri);
   workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-main-'));
   writeFileSync(join(workspace, 'akv-aks.yaml'), fixture('main-job.yaml', { VAULT: vault.name, NS, P, ROTATE_AFTER: '1s' }));

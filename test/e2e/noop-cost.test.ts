@@ -11,8 +11,8 @@ import {
   DEPLOYER_CLIENT_ID,
   Runner,
   SANDBOX_ISSUER,
-  azureTestSide,
-  createScenarioVault,
+  azureSide,
+  createVault,
   deleteNamespace,
   expectExit,
   fixture,
@@ -21,10 +21,10 @@ import {
   secretValue,
   shortId,
   stepRecords,
-  type AzureTestSide,
+  type AzureSide,
   type Kube,
   type RequestRecord,
-  type SandboxVault,
+  type TestVault,
   type Step,
 } from './helpers.ts';
 import { control } from '../support/sandbox.ts';
@@ -40,9 +40,9 @@ const ID_B = `id-e2e-noop-${id}`;
 const DECLARED = [`${P}-shared`, `${P}-a-only`, `${P}-b-only`];
 
 const runner = new Runner();
-let az: AzureTestSide;
+let az: AzureSide;
 let k: Kube;
-let vault: SandboxVault;
+let vault: TestVault;
 let workspace: string;
 let podClients: string[] = [];
 const env: Record<string, string> = { SHARED: secretValue('shared'), A_ONLY: secretValue('a') };
@@ -68,9 +68,9 @@ function podExchanges(records: RequestRecord[]): RequestRecord[] {
 }
 
 beforeAll(async () => {
-  az = azureTestSide();
+  az = azureSide();
   k = kube();
-  vault = await createScenarioVault(az, 'kv-e2o-');
+  vault = await createVault(az, 'kv-e2o-');
   workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-noop-'));
   writeFileSync(join(workspace, 'akv-aks.yaml'), fixture('two-namespaces.yaml', { VAULT: vault.name, NS_A, NS_B, P, ID_B }));
   for (const [name, v] of Object.entries(env)) runner.leaks.addSecret(name, v);

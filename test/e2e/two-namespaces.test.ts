@@ -15,8 +15,8 @@ import {
   SANDBOX_ISSUER,
   appDeployment,
   applyObject,
-  azureTestSide,
-  createScenarioVault,
+  azureSide,
+  createVault,
   deleteNamespace,
   deployment,
   expectExit,
@@ -28,9 +28,9 @@ import {
   secretVersions,
   shortId,
   vaultClient,
-  type AzureTestSide,
+  type AzureSide,
   type Kube,
-  type SandboxVault,
+  type TestVault,
   type Step,
 } from './helpers.ts';
 import { control } from '../support/sandbox.ts';
@@ -48,9 +48,9 @@ const A_ONLY = `${P}-a-only`;
 const B_ONLY = `${P}-b-only`;
 
 const runner = new Runner();
-let az: AzureTestSide;
+let az: AzureSide;
 let k: Kube;
-let vault: SandboxVault;
+let vault: TestVault;
 let secrets: SecretClient;
 let workspace: string;
 const env: Record<string, string> = { SHARED: secretValue('shared'), A_ONLY: secretValue('a') };
@@ -68,9 +68,9 @@ async function generation(ns: string, name: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  az = azureTestSide();
+  az = azureSide();
   k = kube();
-  vault = await createScenarioVault(az, 'kv-e2n-');
+  vault = await createVault(az, 'kv-e2n-');
   secrets = vaultClient(az, vault.uri);
   workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-ns-'));
   writeFileSync(join(workspace, 'akv-aks.yaml'), fixture('two-namespaces.yaml', { VAULT: vault.name, NS_A, NS_B, P, ID_B }));

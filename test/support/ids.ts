@@ -5,3 +5,8 @@ import { randomBytes } from 'node:crypto';
 export function shortId(n = 3): string {
   return randomBytes(n).toString('hex');
 }
+
+/** A random test value with letters, digits and characters that URL- and base64-encode visibly. */
+export function secretValue(tag: string): string {
+  return `${tag}-${randomBytes(12).toString('base64url')}+/=%&?${randomBytes(6).toString('hex')}`;
+}

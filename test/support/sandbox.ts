@@ -1,6 +1,10 @@
 // Test-side access to a running sandbox: its environment and its control API.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { RequestRecord } from '../sandbox/azure/world-api.ts';
+import { waitFor } from './wait.ts';
+
+export type { RequestRecord };
 
 const root = resolve(import.meta.dirname, '..', '..');
 
@@ -28,4 +32,56 @@ export async function control<T = unknown>(method: string, path: string, body?: 
  */
 export async function recordMark(): Promise<number> {
   return (await control<{ seq: number }>('GET', '/stats/mark')).seq;
+}
+
+/**
+ * A record mark taken once the sandbox has stamped every request answered so far (it stamps just
+ * after answering): the mark is read until two reads in a row agree.
+ */
+export async function settledMark(timeoutMs = 5_000): Promise<number> {
+  let last = await recordMark();
+  return waitFor(
+    'the sandbox to stamp the records of answered requests',
+    async () => {
+      const now = await recordMark();
+      const same = now === last;
+      last = now;
+      return same ? now : undefined;
+    },
+    timeoutMs,
+    50,
+  );
+}
+
+/** `.sandbox/env.json`, completed by `.sandbox/kube/env.json` of a cluster started next to it (test/sandbox/kube/dev.ts). */
+export function sandboxEnvWithKube(): Record<string, string> {
+  const env = sandboxEnv();
+  const dev = join(root, '.sandbox', 'kube', 'env.json');
+  if (existsSync(dev)) {
+    const kubeEnv = JSON.parse(readFileSync(dev, 'utf8')) as Record<string, string>;
+    for (const [k, v] of Object.entries(kubeEnv)) if (env[k] === undefined) env[k] = v;
+  }
+  return env;
+}
+
+/** Every request the sandbox recorded so far. */
+export async function requestRecords(): Promise<RequestRecord[]> {
+  return (await control<{ records: RequestRecord[] }>('GET', '/stats')).records;
+}
+
+export const isWriteMethod = (m: string): boolean => !['GET', 'HEAD'].includes(m.toUpperCase());
+
+export interface VaultProxyStats {
+  requests: number;
+  reads: number;
+  writes: number;
+  throttled: number;
+}
+
+/** Requests one vault's authorization proxy served (that vault only). */
+export async function vaultStats(name: string): Promise<VaultProxyStats> {
+  const all = await control<Array<{ name: string; stats: VaultProxyStats }>>('GET', '/vault/vaults');
+  const v = all.find((x) => x.name.toLowerCase() === name.toLowerCase());
+  if (!v) throw new Error(`vault ${name} unknown to the sandbox`);
+  return v.stats;
 }

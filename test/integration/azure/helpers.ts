@@ -8,6 +8,7 @@ import type { AzureSession } from '../../../src/auth/login.ts';
 import { roleAssignmentName } from '../../../src/identity/plan.ts';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { control, sandboxEnv } from '../../support/sandbox.ts';
+import { retryUntilOk, waitFor } from '../../support/wait.ts';
 
 export const DEPLOYER_CLIENT_ID = '11111111-1111-1111-1111-111111111111';
 
@@ -66,11 +67,14 @@ async function addVault(body: Record<string, unknown>): Promise<{ id: string; va
   try {
     return await control<{ id: string; vaultUri: string }>('POST', '/vault/vaults', body);
   } catch (e) {
-    await new Promise((r) => setTimeout(r, 500));
-    const w = await world();
-    const rec = (w as unknown as { vaults: { name: string; id: string; vaultUri: string }[] }).vaults.find((v) => v.name === body.name);
-    const listening = (await control<{ name: string; listening: boolean }[]>('GET', '/vault/vaults')).find((v) => v.name === body.name)?.listening;
-    if (rec && listening) return rec;
+    const listed = async (): Promise<{ id: string; vaultUri: string } | undefined> => {
+      const w = await world();
+      const rec = (w as unknown as { vaults: { name: string; id: string; vaultUri: string }[] }).vaults.find((v) => v.name === body.name);
+      const listening = (await control<{ name: string; listening: boolean }[]>('GET', '/vault/vaults')).find((v) => v.name === body.name)?.listening;
+      return rec && listening ? rec : undefined;
+    };
+    const rec = await waitFor(`vault ${String(body.name)} up`, listed, 1_000, 100).catch(() => undefined);
+    if (rec) return rec;
     throw e;
   }
 }
@@ -99,16 +103,7 @@ export async function createTestVault(session: AzureSession, opts: { rbac: boole
   if (opts.rbac) await grantDeployer(session, rec.id, 'Key Vault Secrets Officer');
   // Wait until the data plane lets the deployer in (RBAC propagation delay of the sandbox, if set).
   const client = secretClient(session.credential, session.cloud, rec.vaultUri);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      await client.listPropertiesOfSecrets().byPage({ maxPageSize: 1 }).next();
-      break;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+  await retryUntilOk(() => client.listPropertiesOfSecrets().byPage({ maxPageSize: 1 }).next());
   return {
     name,
     id: rec.id,

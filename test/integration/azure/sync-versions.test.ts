@@ -14,6 +14,7 @@ import { captureStdout, createTestVault, dataClient, sandboxSession, vaultStats,
 import type { TestVault } from './helpers.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
 import type { VaultInfo } from '../../../src/keyvault/model.ts';
+import { pastSecondOf } from '../../support/wait.ts';
 
 jest.setTimeout(180_000);
 
@@ -73,8 +74,6 @@ function expectServed(secrets: SecretVersion[], vaultNow: Map<string, string | u
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 beforeAll(async () => {
   capture = captureStdout();
   session = await sandboxSession();
@@ -112,7 +111,7 @@ describe('the version index on the sandbox vault', () => {
 
   it('versions written behind the action’s back are looked up (those only), reported as the gate must expect them, and indexed once', async () => {
     // a second later than the index's versions (Key Vault's `updated` has whole seconds)
-    await sleep(1_100);
+    await pastSecondOf(undefined);
     // an `existing` secret rotated by its owner, and an owned secret rewritten with the same value and tags
     const tls = await client.setSecret(EXISTING, existingValues[1] as string, { tags: { owner: 'platform-team' } });
     const own = await client.getSecret(name(42));

@@ -13,6 +13,7 @@ import { manifestInstance } from '../../../src/manifest/instance.ts';
 import { ACTION_NAME, OWNER_TAG } from '../../../src/names.ts';
 import type { VaultInfo } from '../../../src/keyvault/model.ts';
 import { DIGEST_KEY_SECRET, TAG_DIGEST } from '../../../src/names.ts';
+import { pastSecondOf } from '../../support/wait.ts';
 
 jest.setTimeout(120_000);
 
@@ -183,7 +184,8 @@ describe('syncSecrets against the sandbox vault', () => {
   });
 
   it('rotate mode regenerates a generated secret older than rotateAfter', async () => {
-    await new Promise((r) => setTimeout(r, 1_100));
+    const generatedAt = (await client.getSecret('api-key')).properties.createdOn;
+    await pastSecondOf(generatedAt, 1_000); // older than rotateAfter (1s), counted in whole seconds
     const before = (await client.getSecret('api-key')).properties.version;
     const r = await run(manifestWith(baseSecrets()), 'rotate');
     expect(r.items.find((i) => i.name === 'api-key')).toMatchObject({ action: 'update', reason: 'rotateAfter 1s elapsed' });

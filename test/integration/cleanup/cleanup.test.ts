@@ -20,7 +20,7 @@ import { instanceId } from '../../../src/render/labels.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import { armRequests, captureStdout, createTestVault, dataClient, isWriteMethod, sandboxSession, vaultStats, visibleLog, world } from '../azure/helpers.ts';
 import type { TestVault } from '../azure/helpers.ts';
-import { control, recordMark } from '../../support/sandbox.ts';
+import { control, settledMark } from '../../support/sandbox.ts';
 import { kubeAvailable, sandboxKubeconfig } from '../kube/helpers.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 import { describeInstance, manifestInstance } from '../../../src/manifest/instance.ts';
@@ -109,9 +109,6 @@ async function namespaceGoneOrTerminating(name: string): Promise<boolean> {
   }
 }
 
-/** A moment for the sandbox to stamp the records of earlier requests (it stamps after answering). */
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 300));
-
 /** ARM writes since the mark `since` on this file's resources (identities carry the cluster name; grants sit on the test vaults). */
 const armSince = async (since: number, vaults: string[] = [tv.name]): Promise<{ method: string; path: string }[]> =>
   (await armRequests(since, [cluster, ...vaults.map((v) => `/vaults/${v}/`)])).filter((r) => isWriteMethod(r.method));
@@ -184,8 +181,7 @@ afterAll(async () => {
 
 describeKube('clean-up mode against the sandbox', () => {
   it('plan lists what would be deleted and kept, and writes nothing at ARM, the vault or the cluster', async () => {
-    await settle();
-    const since = await recordMark();
+    const since = await settledMark();
     const vaultBefore = await vaultStats(tv.name);
     const saBefore = await kube.core.readNamespacedServiceAccount({ namespace: NS_A, name: 'api' });
     const r = await runCleanup(session, vault, kube, manifest(), { mode: 'plan', issuer });
@@ -236,8 +232,7 @@ describeKube('clean-up mode against the sandbox', () => {
   });
 
   it('clean-up deletes what the action owns in reverse order and leaves every look-alike and the secrets', async () => {
-    await settle();
-    const since = await recordMark();
+    const since = await settledMark();
     const vaultBefore = await vaultStats(tv.name);
     const r = await runCleanup(session, vault, kube, manifest(), { mode: 'apply', issuer });
     const deleted = r.items.filter((i) => i.action === 'delete');
@@ -306,8 +301,7 @@ describeKube('clean-up mode against the sandbox', () => {
   });
 
   it('a second clean-up writes nothing', async () => {
-    await settle();
-    const since = await recordMark();
+    const since = await settledMark();
     const vaultBefore = await vaultStats(tv.name);
     const r = await runCleanup(session, vault, kube, manifest(), { mode: 'apply', issuer });
     expect(r.items.filter((i) => i.action === 'delete')).toEqual([]);
@@ -389,8 +383,7 @@ describeKube('clean-up on an access-policy vault', () => {
     // Ledgers name their manifest instance: owner (repository:path) @ cluster.
     expect(recorded.manifest).toBe(describeInstance(manifestAp.instance));
     expect(Object.keys(recorded.added).sort()).toEqual([principal, externalPrincipal].map((x) => x.toLowerCase()).sort());
-    await settle();
-    const since = await recordMark();
+    const since = await settledMark();
     const plan = await runCleanup(session, fresh, kube, manifestAp, { mode: 'plan', issuer });
     expect(summary(plan.items).filter((s) => / (access-policy|identity|secret akv-aks-grants)/.test(s))).toEqual([
       `delete access-policy ${apVault.name} for ${idName}`,

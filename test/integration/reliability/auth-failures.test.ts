@@ -2,64 +2,26 @@
 // clock-shifted GitHub tokens, without the id-token permission, and through Entra / RBAC
 // propagation delays that the proof of access has to wait out. Knobs are world-wide: each scenario
 // sets them right before its run and restores them right after.
-import { afterAll, afterEach, beforeAll, expect, it, jest } from '@jest/globals';
-import {
-  Restorer,
-  artifacts,
-  azureSide,
-  bundleBuilt,
-  expectExit,
-  expectedIntact,
-  intactState,
-  kube,
-  leaks,
-  makeScenario,
-  records,
-  runBundle,
-  staleSandbox,
-  visible,
-  type AzureSide,
-  type Kube,
-  type Run,
-  type Scenario,
-} from './helpers.ts';
-import { describeUnless, itUnless } from '../../support/guard.ts';
+import { expect, it, jest } from '@jest/globals';
+import { artifacts, expectExit, expectedIntact, intactState, leaks, requestRecords, runBundle, staleSandbox, visible, type Run, type Scenario } from './helpers.ts';
+import { reliabilitySuite } from './suite.ts';
+import { itUnless } from '../../support/guard.ts';
 
 jest.setTimeout(4 * 60_000);
 
-const built = bundleBuilt();
-const d = describeUnless(built ? undefined : 'dist/ has no complete bundle: run npm run build');
-
-let az: AzureSide;
-let k: Kube;
-const restorer = new Restorer();
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(() => {
-  if (!built) return;
-  az = azureSide();
-  k = kube();
-});
-
-afterEach(async () => {
-  await restorer.restore();
-});
-
-afterAll(async () => {
-  await restorer.restore();
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
+const suite = await reliabilitySuite();
+const { d, restorer } = suite;
 
 const NO_PROOF = { 'prove-access': 'false' };
 
 /** GitHub ID-token requests this run made (its runner job id is in the request path). */
 async function tokenRequests(r: Run): Promise<number> {
-  return (await records()).filter((x) => x.service === 'github' && x.path.includes(`/jobs/${r.jobId}/idtoken`) && x.status === 200).length;
+  return (await requestRecords()).filter((x) => x.service === 'github' && x.path.includes(`/jobs/${r.jobId}/idtoken`) && x.status === 200).length;
 }
 
 /** Requests that reached the scenario's vault or named its secrets or identity. */
 async function touched(s: Scenario, mark: number): Promise<string[]> {
-  return (await records())
+  return (await requestRecords())
     .filter((x) => x.seq >= mark && (x.path.includes(`r${s.id}-`) || x.path.toLowerCase().includes(s.identity) || x.path.includes(s.vault.name)))
     .map((x) => `${x.service} ${x.method} ${x.path} ${x.status}`);
 }
@@ -71,7 +33,7 @@ async function slowVaultLookup(s: Scenario, ms: number): Promise<void> {
 
 d('GitHub tokens and sign-in', () => {
   it('survives a 2-second GitHub token lifetime: a fresh token for each assertion', async () => {
-    const s = await makeScenario(az, k, 'ghlife', cleanups);
+    const s = await suite.scenario('ghlife');
     await slowVaultLookup(s, 2_500);
     await restorer.config({ github: { lifetimeSeconds: 2 } });
     const r = await runBundle('gh-short-lifetime', { workspace: s.workspace, env: s.env, inputs: NO_PROOF });
@@ -82,7 +44,7 @@ d('GitHub tokens and sign-in', () => {
   });
 
   it('survives a runner clock offset that leaves each token 3 seconds of validity', async () => {
-    const s = await makeScenario(az, k, 'ghclock', cleanups);
+    const s = await suite.scenario('ghclock');
     await slowVaultLookup(s, 3_500);
     await restorer.config({ github: { issuedAtOffsetSeconds: -297 } });
     const r = await runBundle('gh-clock-offset', { workspace: s.workspace, env: s.env, inputs: NO_PROOF });
@@ -92,7 +54,7 @@ d('GitHub tokens and sign-in', () => {
   });
 
   it('a GitHub token already expired when issued (AADSTS700024): precise failure, nothing touched', async () => {
-    const s = await makeScenario(az, k, 'ghstale', cleanups);
+    const s = await suite.scenario('ghstale');
     await restorer.config({ github: { issuedAtOffsetSeconds: -400 } });
     const r = await runBundle('gh-stale', { workspace: s.workspace, env: s.env, inputs: NO_PROOF });
     expectExit(r, 1);
@@ -102,7 +64,7 @@ d('GitHub tokens and sign-in', () => {
   });
 
   it('missing `id-token: write` (ACTIONS_ID_TOKEN_REQUEST_URL unset): precise failure before any request', async () => {
-    const s = await makeScenario(az, k, 'noidtok', cleanups);
+    const s = await suite.scenario('noidtok');
     const r = await runBundle('gh-no-id-token', { workspace: s.workspace, env: s.env, inputs: NO_PROOF, unset: ['ACTIONS_ID_TOKEN_REQUEST_URL', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'] });
     expectExit(r, 1);
     expect(r.report?.error ?? '').toContain('id-token: write');
@@ -118,7 +80,7 @@ if (stale) console.warn(`proof scenarios skipped: ${stale}`);
 
 d(`propagation delays the proof of access waits out${stale ? ` (SKIPPED: ${stale})` : ''}`, () => {
   proofIt('AADSTS70021 right after a new federated credential (ficPropagationMs 4 s): waited out, the proof passes', async () => {
-    const s = await makeScenario(az, k, 'ficprop', cleanups);
+    const s = await suite.scenario('ficprop');
     await restorer.config({ ficPropagationMs: 4_000 });
     const r = await runBundle('prop-fic', { workspace: s.workspace, env: s.env, inputs: { timeout: '40s' } });
     expectExit(r, 0);
@@ -129,7 +91,7 @@ d(`propagation delays the proof of access waits out${stale ? ` (SKIPPED: ${stale
   });
 
   proofIt('ForbiddenByRbac while the new role assignment propagates (rbacPropagationMs 4 s): waited out, the proof passes', async () => {
-    const s = await makeScenario(az, k, 'rbacprop', cleanups);
+    const s = await suite.scenario('rbacprop');
     await restorer.config({ rbacPropagationMs: 4_000 });
     const r = await runBundle('prop-rbac', { workspace: s.workspace, env: s.env, inputs: { timeout: '40s' } });
     expectExit(r, 0);

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it, jest } from '@jest/globals';
-import { artifacts, bundleBuilt, leaks, newWorkspace, records, root, runBundle, secretValue, usedValues, visible, type Run } from './helpers.ts';
+import { artifacts, bundleBuilt, leaks, newWorkspace, requestRecords, root, runBundle, secretValue, usedValues, visible, type Run } from './helpers.ts';
 import { describeUnless } from '../../support/guard.ts';
 
 jest.setTimeout(5 * 60_000);
@@ -15,7 +15,7 @@ const dir = join(root, 'test', 'fixtures', 'manifests', 'invalid');
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.yaml'))
   .sort();
-const built = bundleBuilt();
+const built = await bundleBuilt();
 const d = describeUnless(built ? undefined : 'dist/ has no complete bundle: run npm run build');
 
 const DB_PASSWORD = secretValue('bad-input-db');
@@ -44,7 +44,7 @@ d('the invalid-manifest corpus through the bundle', () => {
     const outcomes: Outcome[] = [];
     // Four at a time: the machine is shared.
     for (let i = 0; i < files.length; i += 4) outcomes.push(...(await Promise.all(files.slice(i, i + 4).map(runOne))));
-    const tokenPaths = new Set((await records()).filter((x) => x.service === 'github').map((x) => x.path));
+    const tokenPaths = new Set((await requestRecords()).filter((x) => x.service === 'github').map((x) => x.path));
     const problems: string[] = [];
     for (const o of outcomes) {
       const log = visible(o.run);

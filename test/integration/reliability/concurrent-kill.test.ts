@@ -6,6 +6,7 @@
 // declarations, and a following run of each writes nothing.
 import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import { describeUnless } from '../../support/guard.ts';
+import { waitFor } from '../../support/wait.ts';
 import {
   azureSide,
   bundleBuilt,
@@ -29,7 +30,7 @@ import { LEASE_MS } from '../../../src/vault/lease.ts';
 
 jest.setTimeout(8 * 60_000);
 
-const built = bundleBuilt();
+const built = await bundleBuilt();
 const d = describeUnless(built ? undefined : 'dist/ has no complete bundle: run npm run build');
 const id = shortId();
 const SHARED = Array.from({ length: 10 }, (_, i) => `kc${id}-shared-${i}`);
@@ -60,7 +61,7 @@ const envOf = (m: { names: string[] }): Record<string, string> => Object.fromEnt
 beforeAll(async () => {
   if (!built) return;
   az = azureSide();
-  vault = await createVault(az, 'kv-kc-');
+  vault = await createVault(az, 'kv-kc-', 'own');
 });
 
 afterAll(async () => {
@@ -79,8 +80,7 @@ d('a run killed while it holds the write lease, with another run of a sharing ma
     const xRun = runBundle('kill-x', { workspace: xs, env: envOf(X), inputs: INPUTS, killWhen: async () => (await vaultStats(vault.name)).writes - start >= 12 });
     // Y starts once X holds the lease, so it has to wait for it.
     const yRun = (async () => {
-      const deadline = Date.now() + 60_000;
-      while ((await vaultStats(vault.name)).writes - start < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await waitFor('kill-x to hold the lease (2 writes)', async () => (await vaultStats(vault.name)).writes - start >= 2, 60_000, 100).catch(() => undefined);
       return runBundle('concurrent-y', { workspace: ys, env: envOf(Y), inputs: INPUTS });
     })();
     [killed, waiting] = await Promise.all([xRun, yRun]);

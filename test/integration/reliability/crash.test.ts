@@ -5,57 +5,39 @@
 // workload annotations) must equal that of an uninterrupted run on another fresh vault and
 // namespace: no extra Key Vault version, no orphaned or duplicate role assignment. A third run
 // writes nothing.
-import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
+import { expect, it, jest } from '@jest/globals';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import {
-  Restorer,
   appDeployment,
   applyObject,
+  Restorer,
   artifacts,
-  azureSide,
-  bundleBuilt,
   describeRun,
   expectExit,
-  kube,
   leaks,
-  makeScenario,
-  records,
+  requestRecords,
   runBundle,
   staleSandbox,
   usedValues,
   vaultStats,
   world,
-  type AzureSide,
-  type Kube,
   type Run,
   type Scenario,
 } from './helpers.ts';
-import { describeUnless, itUnless } from '../../support/guard.ts';
+import { reliabilitySuite } from './suite.ts';
+import { itUnless } from '../../support/guard.ts';
 import { basename } from 'node:path';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
 
 jest.setTimeout(6 * 60_000);
 
-const built = bundleBuilt();
-const d = describeUnless(built ? undefined : 'dist/ has no complete bundle: run npm run build');
+const suite = await reliabilitySuite();
+const { d } = suite;
+
 // Without a sandbox whose Entra can read the cluster's JWKS, neither the proof nor a pod mount can
 // succeed: the crash runs then skip the proof (the kill point "Proof" is kept as a no-op step).
 const stale = staleSandbox();
 const INPUTS: Record<string, string> = stale ? { 'prove-access': 'false', timeout: '60s' } : { timeout: '60s' };
-
-let az: AzureSide;
-let k: Kube;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(() => {
-  if (!built) return;
-  az = azureSide();
-  k = kube();
-});
-
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
 
 const SAS = ['api', 'worker'];
 
@@ -78,7 +60,7 @@ async function endState(s: Scenario): Promise<string> {
   const ident = w.identities.filter((i) => i.name === s.identity);
   const principals = new Map<string, string>();
   for (const i of ident) principals.set(i.principalId, 'IDENTITY_PRINCIPAL');
-  const deployer = w.principals.find((p) => p.clientId === az.env.AKV_AKS_SANDBOX_CLIENT_ID);
+  const deployer = w.principals.find((p) => p.clientId === suite.az.env.AKV_AKS_SANDBOX_CLIENT_ID);
   if (deployer) principals.set(deployer.objectId, 'DEPLOYER');
 
   // Key Vault: every secret (the manifest's and the action's own), its versions and tags.
@@ -118,18 +100,18 @@ async function endState(s: Scenario): Promise<string> {
     .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 
   // Cluster: the namespace's ServiceAccounts (but the default one), SecretProviderClasses, workloads.
-  const sas = (await k.core.listNamespacedServiceAccount({ namespace: s.ns })).items
+  const sas = (await suite.k.core.listNamespacedServiceAccount({ namespace: s.ns })).items
     .filter((x) => x.metadata?.name !== 'default')
     .map((x) => clean({ ...x, kind: 'ServiceAccount', apiVersion: 'v1' }))
     .sort((a, b) => String(a?.name).localeCompare(String(b?.name)));
   const spcs = (
-    (await k.custom.listNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: s.ns, plural: 'secretproviderclasses' })) as { items: KubernetesObject[] }
+    (await suite.k.custom.listNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: s.ns, plural: 'secretproviderclasses' })) as { items: KubernetesObject[] }
   ).items
     .map((x) => clean(x))
     .sort((a, b) => String(a?.name).localeCompare(String(b?.name)));
   // A rollout restart makes a new ReplicaSet: their count per Deployment tells restarts apart.
-  const replicaSets = (await k.apps.listNamespacedReplicaSet({ namespace: s.ns })).items;
-  const deployments = (await k.apps.listNamespacedDeployment({ namespace: s.ns })).items.map((x) => ({
+  const replicaSets = (await suite.k.apps.listNamespacedReplicaSet({ namespace: s.ns })).items;
+  const deployments = (await suite.k.apps.listNamespacedDeployment({ namespace: s.ns })).items.map((x) => ({
     name: x.metadata?.name,
     replicaSets: replicaSets.filter((rs) => (rs.metadata?.ownerReferences ?? []).some((o) => o.uid === x.metadata?.uid)).length,
     annotations: Object.keys(x.metadata?.annotations ?? {})
@@ -156,14 +138,14 @@ async function endState(s: Scenario): Promise<string> {
 // ---- scenarios --------------------------------------------------------------------------------
 
 async function crashScenario(n: number): Promise<Scenario> {
-  const s = await makeScenario(az, k, 'crash', cleanups, { secrets: n, serviceAccounts: SAS });
+  const s = await suite.scenario('crash', { secrets: n, serviceAccounts: SAS });
   if (!stale) {
     // The teams' workloads are there before the action runs (the same in every scenario), so the
     // rotation and gate steps have pods to restart and check. Their pods mount only through a
     // working workload-identity exchange, hence not on a stale sandbox.
-    await k.core.createNamespace({ body: { metadata: { name: s.ns } } });
-    await applyObject(k, appDeployment({ namespace: s.ns, name: 'web', serviceAccount: 'api', spc: 'app' }));
-    await applyObject(k, appDeployment({ namespace: s.ns, name: 'worker', serviceAccount: 'worker', spc: 'app-worker' }));
+    await suite.k.core.createNamespace({ body: { metadata: { name: s.ns } } });
+    await applyObject(suite.k, appDeployment({ namespace: s.ns, name: 'web', serviceAccount: 'api', spc: 'app' }));
+    await applyObject(suite.k, appDeployment({ namespace: s.ns, name: 'worker', serviceAccount: 'worker', spc: 'app-worker' }));
   }
   return s;
 }
@@ -182,7 +164,7 @@ async function referenceState(n: number): Promise<string> {
 }
 
 async function vaultWrites(s: Scenario, mark: number): Promise<number> {
-  return (await records()).filter((x) => x.service === 'keyvault' && x.class === 'write' && x.seq >= mark && x.path.includes(`r${s.id}-`) && x.status >= 200 && x.status < 300).length;
+  return (await requestRecords()).filter((x) => x.service === 'keyvault' && x.class === 'write' && x.seq >= mark && x.path.includes(`r${s.id}-`) && x.status >= 200 && x.status < 300).length;
 }
 
 /** Runs, killed when `when` says so; then again to completion; then a third time (a no-op). */

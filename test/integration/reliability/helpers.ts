@@ -3,44 +3,27 @@
 // undoes every fault and knob it set. Test-side views (vault versions through the SDK, request
 // records through GET /stats, the world dump, the cluster) are what assertions compare.
 import { execFileSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
-import { SecretClient } from '@azure/keyvault-secrets';
-import type { TokenCredential } from '@azure/identity';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
-import { armClients, federatedCredential, useRunnerEnv, type ArmClients } from '../../sandbox/azure/sdk-clients.ts';
+import type { SecretClient } from '@azure/keyvault-secrets';
+import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { runAction, type RunnerResult } from '../../support/runner.ts';
-import { control, recordMark, sandboxEnv } from '../../support/sandbox.ts';
-import type { RequestRecord } from '../../sandbox/azure/world-api.ts';
-import { shortId } from '../../support/ids.ts';
+import { control, recordMark, requestRecords, sandboxEnvWithKube, type RequestRecord } from '../../support/sandbox.ts';
+import { secretValue, shortId } from '../../support/ids.ts';
+import { waitFor } from '../../support/wait.ts';
+import { createVault, DEPLOYER_CLIENT_ID, SUBSCRIPTION, type AzureSide, type TestVault } from '../../support/azure.ts';
+import { deleteNamespace, type Kube } from '../../support/kube.ts';
 
 export const root = resolve(import.meta.dirname, '..', '..', '..');
-export const SUBSCRIPTION = '00000000-0000-0000-0000-00000000aaaa';
-export const DEPLOYER_CLIENT_ID = '11111111-1111-1111-1111-111111111111';
 export const IDS_RG = 'rg-ids';
-const SECRETS_OFFICER = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7';
 
-export { shortId };
-
-/** A random value with characters that encode visibly (never printed; fed to the leak scan). */
-export function secretValue(tag: string): string {
-  return `${tag}-${randomBytes(12).toString('base64url')}+/=%${randomBytes(5).toString('hex')}`;
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** `.sandbox/env.json`, completed by `.sandbox/kube/env.json` when the cluster runs next to it. */
-export function fullEnv(): Record<string, string> {
-  const env = sandboxEnv();
-  const dev = join(root, '.sandbox', 'kube', 'env.json');
-  if (existsSync(dev)) {
-    const kubeEnv = JSON.parse(readFileSync(dev, 'utf8')) as Record<string, string>;
-    for (const [k, v] of Object.entries(kubeEnv)) if (env[k] === undefined) env[k] = v;
-  }
-  return env;
-}
+// The shared test-side pieces, re-exported so a reliability suite imports from one place.
+export { secretValue, shortId, waitFor };
+export { azureSide, createVault, type AzureSide, type TestVault } from '../../support/azure.ts';
+export { kube, kubeAvailable, type Kube } from '../../support/kube.ts';
+export { isWriteMethod, requestRecords, vaultStats } from '../../support/sandbox.ts';
 
 let bundleCopy: string | undefined;
 
@@ -50,55 +33,50 @@ function bundleComplete(): number | undefined {
   return statSync(join(dist, 'lib', 'index.js')).size;
 }
 
+/** A private copy of dist/ (earlier copies older than an hour removed first), or undefined if a build interrupted the copy. */
+function copyBundle(): string | undefined {
+  // Copies of earlier runs (7 MB each) older than an hour go first.
+  for (const old of readdirSync(tmpdir()).filter((n) => n.startsWith('akv-aks-rel-dist-'))) {
+    const p = join(tmpdir(), old);
+    if (Date.now() - statSync(p).mtimeMs > 3_600_000) rmSync(p, { recursive: true, force: true });
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'akv-aks-rel-dist-'));
+  try {
+    cpSync(join(root, 'dist'), dir, { recursive: true });
+    return existsSync(join(dir, 'lib', 'index.js')) && existsSync(join(dir, 'index.js')) ? dir : undefined;
+  } catch {
+    return undefined; // the build started again meanwhile: the next look tries again
+  }
+}
+
 /**
  * Whether a complete bundle exists; the first call copies it to a private directory that every run
  * of this test file uses, since another engineer's `npm run build` empties dist/ for ~40 s. A build
- * in progress is waited for (up to 60 s).
+ * in progress is waited for (up to 60 s): the bundle is taken once two looks find it complete and
+ * of the same size.
  */
-export function bundleBuilt(): boolean {
+export async function bundleBuilt(): Promise<boolean> {
   if (bundleCopy) return true;
-  const pause = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
+  let lastSize: number | undefined;
+  const settled = async (): Promise<string | undefined> => {
     const size = bundleComplete();
-    if (size !== undefined) {
-      pause(1_000);
-      if (bundleComplete() === size) {
-        // Copies of earlier runs (7 MB each) older than an hour go first.
-        for (const old of readdirSync(tmpdir()).filter((n) => n.startsWith('akv-aks-rel-dist-'))) {
-          const p = join(tmpdir(), old);
-          if (Date.now() - statSync(p).mtimeMs > 3_600_000) rmSync(p, { recursive: true, force: true });
-        }
-        const dir = mkdtempSync(join(tmpdir(), 'akv-aks-rel-dist-'));
-        try {
-          cpSync(join(root, 'dist'), dir, { recursive: true });
-          if (existsSync(join(dir, 'lib', 'index.js')) && existsSync(join(dir, 'index.js'))) {
-            bundleCopy = dir;
-            return true;
-          }
-        } catch {
-          /* the build started again meanwhile: try once more */
-        }
-      }
-    }
-    if (Date.now() > deadline) return false;
-    pause(2_000);
-  }
+    const same = size !== undefined && size === lastSize;
+    lastSize = size;
+    return same ? copyBundle() : undefined;
+  };
+  bundleCopy = await waitFor('a complete bundle in dist/, the same size at two looks', settled, 60_000, 1_000).catch(() => undefined);
+  return bundleCopy !== undefined;
 }
 
 /** The runner's `entry` for the private copy of the bundle (relative to the repository root). */
 function bundleEntry(): string {
-  if (!bundleBuilt() || !bundleCopy) throw new Error('no complete bundle in dist/ (npm run build)');
+  if (!bundleCopy) throw new Error('no complete bundle in dist/ (npm run build)');
   return relative(root, join(bundleCopy, 'index.js'));
 }
 
 // ---- requests and world ------------------------------------------------------------------------
 
 export type { RequestRecord };
-
-export async function records(): Promise<RequestRecord[]> {
-  return (await control<{ records: RequestRecord[] }>('GET', '/stats')).records;
-}
 
 export interface WorldDump {
   principals: Array<{ clientId: string; objectId: string }>;
@@ -173,7 +151,7 @@ export class Restorer {
   }
 
   async kubelet(patch: Record<string, unknown>): Promise<void> {
-    const base = fullEnv().AKV_AKS_SANDBOX_KUBELET;
+    const base = sandboxEnvWithKube().AKV_AKS_SANDBOX_KUBELET;
     if (!base) throw new Error('AKV_AKS_SANDBOX_KUBELET missing');
     const cur = (await (await fetch(new URL('/status', base))).json()) as { config: Record<string, unknown> };
     const back: Record<string, unknown> = {};
@@ -196,66 +174,6 @@ export class Restorer {
 
 // ---- Azure, test side ---------------------------------------------------------------------------
 
-export interface AzureSide {
-  env: Record<string, string>;
-  credential: TokenCredential;
-  arm: ArmClients;
-}
-
-export function azureSide(): AzureSide {
-  const env = sandboxEnv();
-  useRunnerEnv(env);
-  const credential = federatedCredential(env);
-  return { env, credential, arm: armClients(env, credential) };
-}
-
-export interface TestVault {
-  name: string;
-  id: string;
-  uri: string;
-  client: SecretClient;
-  remove(): Promise<void>;
-}
-
-/** A fresh RBAC vault; the deployer made Key Vault Secrets Officer on it; ready on the data plane. */
-export async function createVault(az: AzureSide, prefix = 'kv-rel-'): Promise<TestVault> {
-  let name = '';
-  let rec: { id: string; vaultUri: string } | undefined;
-  // The route picks the lowest proxy port the world does not use, and another suite may be adding
-  // vaults at the same moment; this suite asks for a port of its own in a range the world leaves
-  // alone, another one on each attempt (a 400 EADDRINUSE is retried).
-  for (let attempt = 0; !rec; attempt++) {
-    name = `${prefix}${shortId(4)}`;
-    const used = new Set((await world()).vaults.map((v) => (v as { proxyPort?: number }).proxyPort));
-    let proxyPort = 0;
-    do proxyPort = 27150 + Math.floor(Math.random() * 200);
-    while (used.has(proxyPort));
-    try {
-      rec = await control<{ id: string; vaultUri: string }>('POST', '/vault/vaults', { name, enableRbacAuthorization: true, proxyPort });
-    } catch (e) {
-      await sleep(700);
-      rec = (await world()).vaults.find((v) => v.name === name);
-      if (!rec && attempt >= 15) throw e;
-    }
-  }
-  const deployer = (await world()).principals.find((p) => p.clientId === DEPLOYER_CLIENT_ID);
-  if (!deployer) throw new Error('deployer principal missing from the sandbox world');
-  const officer = `/subscriptions/${SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/${SECRETS_OFFICER}`;
-  await az.arm.authorization.roleAssignments.create(rec.id.replace(/^\/+/, ''), randomUUID(), { roleDefinitionId: officer, principalId: deployer.objectId, principalType: 'ServicePrincipal' });
-  const client = new SecretClient(rec.vaultUri, az.credential, { disableChallengeResourceVerification: true });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      await client.listPropertiesOfSecrets().byPage({ maxPageSize: 1 }).next();
-      break;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await sleep(300);
-    }
-  }
-  return { name, id: rec.id, uri: rec.vaultUri, client, remove: async () => void (await control('DELETE', `/vault/vaults/${name}`).catch(() => undefined)) };
-}
-
 export async function versionsOf(client: SecretClient, name: string): Promise<string[]> {
   const out: string[] = [];
   for await (const p of client.listPropertiesOfSecretVersions(name)) if (p.version) out.push(p.version);
@@ -268,26 +186,6 @@ export async function valueIs(client: SecretClient, name: string, expected: stri
 }
 
 // ---- the cluster, test side ---------------------------------------------------------------------
-
-export interface Kube {
-  kc: KubeConfig;
-  core: CoreV1Api;
-  apps: AppsV1Api;
-  custom: CustomObjectsApi;
-  objects: KubernetesObjectApi;
-}
-
-export function kubeAvailable(): boolean {
-  return Boolean(fullEnv().KUBECONFIG);
-}
-
-export function kube(): Kube {
-  const env = fullEnv();
-  if (!env.KUBECONFIG) throw new Error('the sandbox runs without a cluster (KUBECONFIG missing)');
-  const kc = new KubeConfig();
-  kc.loadFromFile(env.KUBECONFIG);
-  return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), custom: kc.makeApiClient(CustomObjectsApi), objects: KubernetesObjectApi.makeApiClient(kc) };
-}
 
 /** A Deployment mounting one SecretProviderClass through the CSI driver (workload identity). */
 export function appDeployment(o: {
@@ -320,20 +218,6 @@ export function appDeployment(o: {
 
 export async function applyObject(k: Kube, obj: KubernetesObject, manager = 'akv-aks-reliability'): Promise<void> {
   await k.objects.patch(obj, undefined, undefined, manager, true, PatchStrategy.ServerSideApply);
-}
-
-export async function deleteNamespace(k: Kube, name: string): Promise<void> {
-  await k.core.deleteNamespace({ name }).catch(() => undefined);
-}
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 300): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
 }
 
 // ---- manifests --------------------------------------------------------------------------------
@@ -439,7 +323,7 @@ export function newWorkspace(manifest: string): string {
 
 export async function runBundle(label: string, o: RunOptions): Promise<Run> {
   const jobId = randomUUID();
-  const env = fullEnv();
+  const env = sandboxEnvWithKube();
   const base: Record<string, string> = { ...env };
   // The sandbox's runner endpoint accepts any job id: ours marks this run's token requests.
   if (base.ACTIONS_ID_TOKEN_REQUEST_URL) base.ACTIONS_ID_TOKEN_REQUEST_URL = base.ACTIONS_ID_TOKEN_REQUEST_URL.replace(/\/jobs\/[^/]+\/idtoken/, `/jobs/${jobId}/idtoken`);
@@ -568,7 +452,7 @@ export interface ScenarioOptions {
  */
 export async function makeScenario(az: AzureSide, k: Kube, tag: string, cleanups: Array<() => Promise<unknown>>, o: ScenarioOptions = {}): Promise<Scenario> {
   const id = shortId();
-  const vault = await createVault(az);
+  const vault = await createVault(az, 'kv-rel-', 'own');
   const ns = `rel-${tag}-${id}`;
   const identity = `id-sandbox-${ns}`;
   cleanups.push(
@@ -608,10 +492,8 @@ export function expectedIntact(s: Scenario, versions = 1): Array<{ name: string;
 /** ARM records since `mark` (a Run's) whose path mentions `needle` (case-insensitive). */
 export async function armRecords(mark: number, needle: string): Promise<RequestRecord[]> {
   const n = needle.toLowerCase();
-  return (await records()).filter((r) => r.service === 'arm' && r.seq >= mark && r.path.toLowerCase().includes(n));
+  return (await requestRecords()).filter((r) => r.service === 'arm' && r.seq >= mark && r.path.toLowerCase().includes(n));
 }
-
-export const isWrite = (r: RequestRecord): boolean => !['GET', 'HEAD'].includes(r.method.toUpperCase());
 
 /**
  * Why the running sandbox cannot be trusted for a scenario, if it cannot: its supervisor started
@@ -633,19 +515,4 @@ export function staleSandbox(): string | undefined {
     return undefined;
   }
   return undefined;
-}
-
-export interface VaultStats {
-  requests: number;
-  reads: number;
-  writes: number;
-  throttled: number;
-}
-
-/** Requests one vault's authorization proxy served (that vault only). */
-export async function vaultStats(name: string): Promise<VaultStats> {
-  const all = await control<Array<{ name: string; stats: VaultStats }>>('GET', '/vault/vaults');
-  const v = all.find((x) => x.name.toLowerCase() === name.toLowerCase());
-  if (!v) throw new Error(`vault ${name} unknown to the sandbox`);
-  return v.stats;
 }

@@ -2,54 +2,15 @@
 // action (dist/index.js) under each injected failure, each scenario with its own fresh vault,
 // namespace and identity. Faults are scoped by path to the scenario's identity or vault, so other
 // tests sharing the sandbox never meet them; every fault is removed after its scenario.
-import { afterAll, afterEach, beforeAll, expect, it, jest } from '@jest/globals';
-import {
-  Restorer,
-  armRecords,
-  artifacts,
-  azureSide,
-  bundleBuilt,
-  expectExit,
-  expectedIntact,
-  intactState,
-  isWrite,
-  kube,
-  leaks,
-  makeScenario,
-  records,
-  runBundle,
-  world,
-  type AzureSide,
-  type Kube,
-  type RequestRecord,
-  type Scenario,
-} from './helpers.ts';
-import { describeUnless } from '../../support/guard.ts';
+import { expect, it, jest } from '@jest/globals';
+import { armRecords, artifacts, expectExit, expectedIntact, intactState, isWriteMethod, leaks, requestRecords, runBundle, world, type RequestRecord, type Scenario } from './helpers.ts';
+import { reliabilitySuite } from './suite.ts';
+import { retryUntilOk } from '../../support/wait.ts';
 
 jest.setTimeout(4 * 60_000);
 
-const built = bundleBuilt();
-const d = describeUnless(built ? undefined : 'dist/ has no complete bundle: run npm run build');
-
-let az: AzureSide;
-let k: Kube;
-const restorer = new Restorer();
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(() => {
-  if (!built) return;
-  az = azureSide();
-  k = kube();
-});
-
-afterEach(async () => {
-  await restorer.restore();
-});
-
-afterAll(async () => {
-  await restorer.restore();
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
+const suite = await reliabilitySuite();
+const { d, restorer } = suite;
 
 // The ARM step is under test: the proof of access has its own scenarios (auth-failures).
 const INPUTS = { 'prove-access': 'false' };
@@ -93,12 +54,12 @@ function expectedAzure(s: Scenario, sas = ['api']): AzureState {
   };
 }
 
-const writes = (recs: RequestRecord[], status?: (n: number) => boolean): RequestRecord[] => recs.filter((r) => isWrite(r) && (!status || status(r.status)));
+const writes = (recs: RequestRecord[], status?: (n: number) => boolean): RequestRecord[] => recs.filter((r) => isWriteMethod(r.method) && (!status || status(r.status)));
 const ok = (n: number): boolean => n >= 200 && n < 300;
 
 d('ARM failures through the bundle', () => {
   it('ARM 429 with Retry-After on the identity write: waited out, one identity', async () => {
-    const s = await makeScenario(az, k, 'arm429', cleanups);
+    const s = await suite.scenario('arm429');
     await restorer.worldFault({
       service: 'arm',
       method: 'PUT',
@@ -118,7 +79,7 @@ d('ARM failures through the bundle', () => {
   });
 
   it('a new identity 404 just after creation (its credentials not found yet): retried, one credential', async () => {
-    const s = await makeScenario(az, k, 'id404', cleanups);
+    const s = await suite.scenario('id404');
     await restorer.worldFault({
       service: 'arm',
       method: 'GET',
@@ -152,7 +113,7 @@ d('ARM failures through the bundle', () => {
   });
 
   it('a concurrent federated-credential write (409) is retried; each credential written once', async () => {
-    const s = await makeScenario(az, k, 'fic409', cleanups, { serviceAccounts: ['api', 'worker'] });
+    const s = await suite.scenario('fic409', { serviceAccounts: ['api', 'worker'] });
     await restorer.worldFault({
       service: 'arm',
       method: 'PUT',
@@ -174,7 +135,7 @@ d('ARM failures through the bundle', () => {
   });
 
   it('PrincipalNotFound on the role assignment (principal not replicated yet): retried, one assignment', async () => {
-    const s = await makeScenario(az, k, 'pnf', cleanups);
+    const s = await suite.scenario('pnf');
     await restorer.config({ principalVisibilityMs: 2_000 });
     await restorer.worldFault({
       service: 'arm',
@@ -192,7 +153,7 @@ d('ARM failures through the bundle', () => {
   });
 
   it('RoleAssignmentExists with an unfamiliar message counts as present (no retry loop, no second assignment); the next run fills the gap once', async () => {
-    const s = await makeScenario(az, k, 'raexists', cleanups);
+    const s = await suite.scenario('raexists');
     await restorer.worldFault({
       service: 'arm',
       method: 'PUT',
@@ -214,7 +175,7 @@ d('ARM failures through the bundle', () => {
   });
 
   it('RoleAssignmentLimitExceeded fails precisely, with no retry loop and nothing half-granted', async () => {
-    const s = await makeScenario(az, k, 'ralimit', cleanups);
+    const s = await suite.scenario('ralimit');
     await restorer.worldFault({
       service: 'arm',
       method: 'PUT',
@@ -245,7 +206,7 @@ d('ARM failures through the bundle', () => {
 
   it('21 service accounts on one identity in the manifest: rejected before any request', async () => {
     const sas = Array.from({ length: 21 }, (_, i) => `sa${i}`);
-    const s = await makeScenario(az, k, 'fic21', cleanups, { serviceAccounts: sas });
+    const s = await suite.scenario('fic21', { serviceAccounts: sas });
     const r = await runBundle('arm-fic-21-manifest', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 1);
     const error = r.report?.error ?? '';
@@ -253,27 +214,25 @@ d('ARM failures through the bundle', () => {
     expect(error).toMatch(/at most 20/);
     expect(error).toMatch(/targets\[20\]/);
     expect(writes(await armRecords(r.mark, s.identity))).toEqual([]);
-    expect((await records()).filter((x) => x.seq >= r.mark && x.path.includes(`r${s.id}-`))).toEqual([]);
+    expect((await requestRecords()).filter((x) => x.seq >= r.mark && x.path.includes(`r${s.id}-`))).toEqual([]);
   });
 
   it('a 21st federated credential on an identity that already holds 19: fails precisely before any credential write', async () => {
-    const s = await makeScenario(az, k, 'fic21b', cleanups, { serviceAccounts: ['api', 'worker'] });
+    const s = await suite.scenario('fic21b', { serviceAccounts: ['api', 'worker'] });
     // The identity exists already, federated 19 times for other clusters (as a shared identity would be).
-    await az.arm.msi.userAssignedIdentities.createOrUpdate('rg-ids', s.identity, { location: 'westeurope' });
+    await suite.az.arm.msi.userAssignedIdentities.createOrUpdate('rg-ids', s.identity, { location: 'westeurope' });
     for (let i = 0; i < 19; i++) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await az.arm.msi.federatedIdentityCredentials.createOrUpdate('rg-ids', s.identity, `other-${i}`, {
+      // A write ARM refuses for a moment is retried, within a bounded time.
+      await retryUntilOk(
+        () =>
+          suite.az.arm.msi.federatedIdentityCredentials.createOrUpdate('rg-ids', s.identity, `other-${i}`, {
             issuer: `https://oidc.example.test/cluster-${i}/`,
             subject: 'system:serviceaccount:other:app',
             audiences: ['api://AzureADTokenExchange'],
-          });
-          break;
-        } catch (e) {
-          if (attempt > 10) throw e;
-          await new Promise((res) => setTimeout(res, 400));
-        }
-      }
+          }),
+        5_000,
+        100,
+      );
     }
     const r = await runBundle('arm-fic-21-live', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 1);
@@ -287,7 +246,7 @@ d('ARM failures through the bundle', () => {
   });
 
   it('answers lost after ARM applied the writes (identity, credential, role assignment): the re-sent PUTs change nothing, one of each', async () => {
-    const s = await makeScenario(az, k, 'armlost', cleanups);
+    const s = await suite.scenario('armlost');
     for (const path of [`${identityPath(s)}\\?`, ficPath(s), grantPath(s)])
       await restorer.worldFault({ service: 'arm', method: 'PUT', pathPattern: path, times: 1, effect: { kind: 'drop-response' } });
     const r = await runBundle('arm-lost', { workspace: s.workspace, env: s.env, inputs: INPUTS });
@@ -301,7 +260,7 @@ d('ARM failures through the bundle', () => {
   });
 
   it('connection resets on ARM (identity write, vault read): retried, one identity, one assignment', async () => {
-    const s = await makeScenario(az, k, 'armreset', cleanups);
+    const s = await suite.scenario('armreset');
     await restorer.worldFault({ service: 'arm', method: 'PUT', pathPattern: `${identityPath(s)}\\?`, times: 1, effect: { kind: 'reset' } });
     await restorer.worldFault({ service: 'arm', method: 'GET', pathPattern: `vaults/${s.vault.name}\\?`, times: 1, effect: { kind: 'reset' } });
     const r = await runBundle('arm-reset', { workspace: s.workspace, env: s.env, inputs: INPUTS });

@@ -5,62 +5,23 @@
 // schedulerName) where the test writes the SPCPS itself, so what the gate reads is exactly what the
 // test wrote.
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, expect, it, jest } from '@jest/globals';
+import { expect, it, jest } from '@jest/globals';
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
-import {
-  Restorer,
-  appDeployment,
-  applyObject,
-  artifacts,
-  azureSide,
-  bundleBuilt,
-  expectExit,
-  kube,
-  leaks,
-  makeScenario,
-  runBundle,
-  secretValue,
-  sleep,
-  usedValues,
-  versionsOf,
-  waitFor,
-  type AzureSide,
-  type Kube,
-  type Scenario,
-} from './helpers.ts';
-import { describeUnless } from '../../support/guard.ts';
+import { appDeployment, applyObject, artifacts, expectExit, leaks, runBundle, secretValue, usedValues, versionsOf, waitFor, type Scenario } from './helpers.ts';
+import { reliabilitySuite } from './suite.ts';
+import { pastSecondOf } from '../../support/wait.ts';
 
 jest.setTimeout(4 * 60_000);
 
-const built = bundleBuilt();
-const d = describeUnless(built ? undefined : 'dist/ has no complete bundle: run npm run build');
-
-let az: AzureSide;
-let k: Kube;
-const restorer = new Restorer();
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(() => {
-  if (!built) return;
-  az = azureSide();
-  k = kube();
-});
-
-afterEach(async () => {
-  await restorer.restore();
-});
-
-afterAll(async () => {
-  await restorer.restore();
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
+const suite = await reliabilitySuite();
+const { d, restorer } = suite;
 
 const SETUP = { 'prove-access': 'false', gate: 'false' };
 const SPCPS = { group: 'secrets-store.csi.x-k8s.io', version: 'v1', plural: 'secretproviderclasspodstatuses' };
 
 /** A scenario after a first apply (no proof, no gate): secrets, identity, SA `api`, SPC `app`. */
 async function applied(tag: string): Promise<Scenario> {
-  const s = await makeScenario(az, k, tag, cleanups);
+  const s = await suite.scenario(tag);
   const r = await runBundle(`${tag}-setup`, { workspace: s.workspace, env: s.env, inputs: SETUP });
   expectExit(r, 0);
   return s;
@@ -70,16 +31,16 @@ async function applied(tag: string): Promise<Scenario> {
 async function parkedApp(s: Scenario, name: string): Promise<V1Pod> {
   const dep = appDeployment({ namespace: s.ns, name, serviceAccount: 'api', spc: 'app' }) as unknown as KubernetesObject & { spec: { template: { spec: Record<string, unknown> } } };
   dep.spec.template.spec.schedulerName = 'reliability-parked';
-  await applyObject(k, dep);
+  await applyObject(suite.k, dep);
   return waitFor(`a pod of ${name}`, async () => {
-    const pods = await k.core.listNamespacedPod({ namespace: s.ns, labelSelector: `app=${name}` });
+    const pods = await suite.k.core.listNamespacedPod({ namespace: s.ns, labelSelector: `app=${name}` });
     return pods.items.find((p) => p.metadata?.uid && !p.metadata.deletionTimestamp);
   });
 }
 
 async function writeSpcps(s: Scenario, pod: V1Pod, o: { ownerUid?: string; mounted: boolean; versions: Record<string, string> }): Promise<void> {
   const name = `${pod.metadata!.name}-${s.ns}-app`;
-  await k.custom.createNamespacedCustomObject({
+  await suite.k.custom.createNamespacedCustomObject({
     ...SPCPS,
     namespace: s.ns,
     body: {
@@ -109,7 +70,7 @@ d('the gate diagnoses what pods mounted (verify mode through the bundle)', () =>
     // A newer version of `a` written behind the action's back: the vault's current one now differs
     // from what one pod mounted. A second later than the first (Key Vault's createdOn has whole
     // seconds: two versions in one second are the separate scenario below).
-    await sleep(1_100);
+    await pastSecondOf((await s.vault.client.getSecret(a)).properties.createdOn);
     const newer = secretValue('gatediag-newer');
     usedValues.set(`${a}#2`, newer);
     const a2 = (await s.vault.client.setSecret(a, newer)).properties.version!;
@@ -172,11 +133,11 @@ d('the gate diagnoses what pods mounted (verify mode through the bundle)', () =>
     await restorer.kubelet({
       failMounts: [{ namespace: s.ns, pod: 'stuck', message: 'rpc error: code = Unknown desc = failed to mount secrets store objects: injected by the reliability suite', times: 1000 }],
     });
-    await applyObject(k, appDeployment({ namespace: s.ns, name: 'stuck', serviceAccount: 'api', spc: 'app', progressDeadlineSeconds: 2 }));
+    await applyObject(suite.k, appDeployment({ namespace: s.ns, name: 'stuck', serviceAccount: 'api', spc: 'app', progressDeadlineSeconds: 2 }));
     await waitFor(
       'ProgressDeadlineExceeded on deployment stuck',
       async () => {
-        const dep = await k.apps.readNamespacedDeployment({ namespace: s.ns, name: 'stuck' });
+        const dep = await suite.k.apps.readNamespacedDeployment({ namespace: s.ns, name: 'stuck' });
         return dep.status?.conditions?.find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded');
       },
       60_000,
@@ -196,7 +157,7 @@ d('concurrent writers on the objects the action applies', () => {
   it('another field manager changed fields the action owns: the next apply restores them (update, not refuse), once', async () => {
     const s = await applied('fieldmgr');
     await applyObject(
-      k,
+      suite.k,
       {
         apiVersion: 'v1',
         kind: 'ServiceAccount',
@@ -208,7 +169,7 @@ d('concurrent writers on the objects the action applies', () => {
     expectExit(r, 0);
     const item = r.report?.plan.find((p) => p.kind === 'service-account');
     expect(item?.action).toBe('update');
-    const sa = await k.core.readNamespacedServiceAccount({ namespace: s.ns, name: 'api' });
+    const sa = await suite.k.core.readNamespacedServiceAccount({ namespace: s.ns, name: 'api' });
     expect(sa.metadata?.annotations?.['azure.workload.identity/client-id']).not.toBe('00000000-0000-0000-0000-0000000000ff');
     const again = await runBundle('kube-field-manager-again', { workspace: s.workspace, env: s.env, inputs: SETUP });
     expectExit(again, 0);
@@ -216,10 +177,10 @@ d('concurrent writers on the objects the action applies', () => {
   });
 
   it('a SecretProviderClass of the same name owned by another manager (409 conflict): precise failure naming the object and the hand-over labels', async () => {
-    const s = await makeScenario(az, k, 'conflict', cleanups);
-    await k.core.createNamespace({ body: { metadata: { name: s.ns } } }).catch(() => undefined);
+    const s = await suite.scenario('conflict');
+    await suite.k.core.createNamespace({ body: { metadata: { name: s.ns } } }).catch(() => undefined);
     await applyObject(
-      k,
+      suite.k,
       {
         apiVersion: 'secrets-store.csi.x-k8s.io/v1',
         kind: 'SecretProviderClass',
@@ -234,7 +195,7 @@ d('concurrent writers on the objects the action applies', () => {
     expect(error).toContain(`SecretProviderClass ${s.ns}/app`);
     expect(error).toMatch(/another manager/);
     expect(error).toContain('app.kubernetes.io/managed-by');
-    const spc = (await k.custom.getNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', plural: 'secretproviderclasses', namespace: s.ns, name: 'app' })) as {
+    const spc = (await suite.k.custom.getNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', plural: 'secretproviderclasses', namespace: s.ns, name: 'app' })) as {
       spec: { parameters: Record<string, string> };
     };
     expect(spc.spec.parameters.keyvaultName).toBe('someone-elses-vault');

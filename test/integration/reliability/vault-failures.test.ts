@@ -2,58 +2,17 @@
 // under each injected failure, each scenario in its own fresh vault and namespace. Each ends in
 // success or a precise message, with nothing lost (every secret holds its value) and no duplicate
 // versions (checked through the SDK and through the sandbox's request records).
-import { afterAll, afterEach, beforeAll, expect, it, jest } from '@jest/globals';
-import {
-  Restorer,
-  artifacts,
-  azureSide,
-  bundleBuilt,
-  expectExit,
-  expectedIntact,
-  intactState,
-  kube,
-  leaks,
-  makeScenario,
-  records,
-  runBundle,
-  secretValue,
-  usedValues,
-  valueIs,
-  versionsOf,
-  type AzureSide,
-  type Kube,
-  type RequestRecord,
-  type Scenario,
-} from './helpers.ts';
-import { describeUnless } from '../../support/guard.ts';
+import { expect, it, jest } from '@jest/globals';
+import { artifacts, expectExit, expectedIntact, intactState, leaks, requestRecords, runBundle, secretValue, usedValues, valueIs, versionsOf, type RequestRecord, type Scenario } from './helpers.ts';
+import { reliabilitySuite } from './suite.ts';
 
 jest.setTimeout(4 * 60_000);
 
-const built = bundleBuilt();
-const d = describeUnless(built ? undefined : 'dist/ has no complete bundle: run npm run build');
-
-let az: AzureSide;
-let k: Kube;
-const restorer = new Restorer();
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(() => {
-  if (!built) return;
-  az = azureSide();
-  k = kube();
-});
-
-afterEach(async () => {
-  await restorer.restore();
-});
-
-afterAll(async () => {
-  await restorer.restore();
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
+const suite = await reliabilitySuite();
+const { d, restorer } = suite;
 
 async function scenario(tag: string, n = 3): Promise<Scenario> {
-  return makeScenario(az, k, tag, cleanups, { secrets: n });
+  return suite.scenario(tag, { secrets: n });
 }
 
 // The vault step is under test here: the proof of access is not (it has its own scenarios).
@@ -65,7 +24,7 @@ async function expectIntact(s: Scenario, count = 1): Promise<void> {
 
 /** Key Vault records of this scenario's secrets (their names are unique to it) since `mark`. */
 async function kvRecords(s: Scenario, mark: number): Promise<RequestRecord[]> {
-  return (await records()).filter((r) => r.service === 'keyvault' && r.seq >= mark && r.path.includes(`r${s.id}-`));
+  return (await requestRecords()).filter((r) => r.service === 'keyvault' && r.seq >= mark && r.path.includes(`r${s.id}-`));
 }
 
 /** Successful writes (PUT /secrets/<name>) per secret: exactly one each on a first sync. */
@@ -222,7 +181,7 @@ d('Key Vault failures through the bundle', () => {
     await restorer.vaultFault(s.vault.name, { method: 'GET', pathPattern: '^/secrets', times: 1, effect: { kind: 'reset' } });
     const r = await runBundle('kv-reset', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(r, 0);
-    const all = (await records()).filter((x) => x.service === 'keyvault' && x.seq >= r.mark && x.status === 0);
+    const all = (await requestRecords()).filter((x) => x.service === 'keyvault' && x.seq >= r.mark && x.status === 0);
     expect(all.length).toBeGreaterThanOrEqual(1);
     expect(successfulSets(await kvRecords(s, r.mark))).toEqual(once(s));
     await expectIntact(s);

@@ -1,5 +1,7 @@
-// Test builders: typed manifests, pod templates and workloads, without the loader.
+// Test builders: typed manifests, pod templates and workloads, without the loader; and the fake
+// cluster API the rotate step's tests run against.
 import type { V1Deployment, V1Pod, V1PodSpec, V1ReplicaSet } from '@kubernetes/client-node';
+import type { KubeSession } from '../../../src/kube/client.ts';
 import type { Manifest, MountedObject, TargetSpec } from '../../../src/manifest/types.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
 
@@ -95,4 +97,59 @@ export function spcps(p: V1Pod, spc: string, objects: Record<string, string>, mo
     },
     status: { podName: p.metadata!.name, secretProviderClassName: spc, mounted, objects: Object.entries(objects).map(([id, version]) => ({ id, version })) },
   };
+}
+
+export interface RecordedPatch {
+  body: Record<string, unknown>;
+  strategy: unknown;
+  fieldManager: unknown;
+}
+
+export interface FakeRotateKube {
+  kube: KubeSession;
+  /** `what namespace` per list call, in call order. */
+  calls: string[];
+  patches: RecordedPatch[];
+  /** The most list calls in flight at once. */
+  peak(): number;
+}
+
+/**
+ * An in-memory fake of the few API calls restartChangedWorkloads makes. With `scrambled`, each
+ * namespace answers after its own number of event-loop turns (no clock), so answers come back out
+ * of order and calls overlap.
+ */
+export function fakeRotateKube(deps: V1Deployment[], rss: V1ReplicaSet[], pods: V1Pod[], statuses: unknown[], o: { scrambled?: boolean } = {}): FakeRotateKube {
+  const calls: string[] = [];
+  const patches: RecordedPatch[] = [];
+  let active = 0;
+  let peak = 0;
+  const turns = (namespace: string): number => (o.scrambled ? (namespace.length * 7 + Number(namespace.replace(/\D/g, '') || 0) * 13) % 9 : 0);
+  const list =
+    <T>(what: string, items: T[]) =>
+    async ({ namespace }: { namespace: string }) => {
+      calls.push(`${what} ${namespace}`);
+      active++;
+      peak = Math.max(peak, active);
+      for (let i = turns(namespace); i > 0; i--) await new Promise((r) => setImmediate(r));
+      active--;
+      return { items: items.filter((i) => (i as { metadata?: { namespace?: string } }).metadata?.namespace === namespace) };
+    };
+  const kube = {
+    apps: {
+      listNamespacedDeployment: list('deployments', deps),
+      listNamespacedStatefulSet: list('statefulsets', []),
+      listNamespacedDaemonSet: list('daemonsets', []),
+      listNamespacedReplicaSet: list('replicasets', rss),
+    },
+    core: { listNamespacedPod: list('pods', pods) },
+    custom: { listNamespacedCustomObject: list('spcps', statuses) },
+    objects: {
+      patch: async (body: Record<string, unknown>, _p: unknown, _d: unknown, fieldManager: unknown, _f: unknown, strategy: unknown) => {
+        patches.push({ body, strategy, fieldManager });
+        return body;
+      },
+    },
+  } as unknown as KubeSession;
+  return { kube, calls, patches, peak: () => peak };
 }

@@ -2,43 +2,13 @@
 // ReplicaSets and SecretProviderClassPodStatuses only in a namespace where a consumer has no digest
 // recorded yet (the only case in which pods are evidence). Items keep the sorted namespace order.
 import { describe, expect, it } from '@jest/globals';
-import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { KubeSession } from '../../../src/kube/client.ts';
 import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import { indexVersions, mountedVersionsDigest } from '../../../src/rotate/decide.ts';
 import { discoverConsumption } from '../../../src/rotate/discovery.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
-import { csiVolume, deployment, manifest, obj, pod, podSpec, replicaSet, spcps, target } from './helpers.ts';
+import { csiVolume, deployment, manifest, obj, pod, podSpec, fakeRotateKube, replicaSet, spcps, target } from './helpers.ts';
 import { DIGEST_ANNOTATION, KUBE_CONCURRENCY } from '../../../src/names.ts';
-
-function fakeKube(deps: V1Deployment[], rss: V1ReplicaSet[], pods: V1Pod[], statuses: unknown[]) {
-  const calls: string[] = [];
-  let active = 0;
-  let peak = 0;
-  const list =
-    <T>(what: string, items: T[]) =>
-    async ({ namespace }: { namespace: string }) => {
-      calls.push(`${what} ${namespace}`);
-      active++;
-      peak = Math.max(peak, active);
-      // Namespaces answer in scrambled order.
-      await new Promise((r) => setTimeout(r, (namespace.length * 7 + Number(namespace.replace(/\D/g, '') || 0) * 13) % 9));
-      active--;
-      return { items: items.filter((i) => (i as { metadata?: { namespace?: string } }).metadata?.namespace === namespace) };
-    };
-  const kube = {
-    apps: {
-      listNamespacedDeployment: list('deployments', deps),
-      listNamespacedStatefulSet: list('statefulsets', []),
-      listNamespacedDaemonSet: list('daemonsets', []),
-      listNamespacedReplicaSet: list('replicasets', rss),
-    },
-    core: { listNamespacedPod: list('pods', pods) },
-    custom: { listNamespacedCustomObject: list('spcps', statuses) },
-    objects: { patch: async (body: unknown) => body },
-  } as unknown as KubeSession;
-  return { kube, calls, peak: () => peak };
-}
 
 const namespaces = Array.from({ length: 12 }, (_, i) => `ns-${i}`);
 const targets = namespaces.map((ns) => target({ namespace: ns, secretProviderClass: 'spc', objects: [obj(`s-${ns}`)] }));
@@ -50,7 +20,7 @@ const digestOf = (ns: string): string => mountedVersionsDigest(discoverConsumpti
 describe('restartChangedWorkloads: what it lists', () => {
   it('with every digest recorded: three workload lists per namespace, nothing else, in bounded concurrency and namespace order', async () => {
     const deps = namespaces.map((ns) => deployment(ns, 'app', spec, { annotations: { [DIGEST_ANNOTATION]: digestOf(ns) } }));
-    const f = fakeKube(deps, [], [], []);
+    const f = fakeRotateKube(deps, [], [], [], { scrambled: true });
     const r = await restartChangedWorkloads(f.kube, m, versions, { mode: 'apply' });
     expect(r.items.map((i) => `${i.name}:${i.action}`)).toEqual([...namespaces].sort().map((ns) => `${ns}/app:unchanged`));
     expect(f.calls.filter((c) => !/^(deployments|statefulsets|daemonsets) /.test(c))).toEqual([]);
@@ -64,14 +34,14 @@ describe('restartChangedWorkloads: what it lists', () => {
     const d3 = deps[3]!;
     const rs = replicaSet(d3, 'app-1');
     const p = pod(rs, 'app-1-x');
-    const f = fakeKube(deps, [rs], [p], [spcps(p, 'spc', { 'secret/s-ns-3': 'v1' })]);
+    const f = fakeRotateKube(deps, [rs], [p], [spcps(p, 'spc', { 'secret/s-ns-3': 'v1' })], { scrambled: true });
     const r = await restartChangedWorkloads(f.kube, m, versions, { mode: 'apply' });
     expect(f.calls.filter((c) => /^(pods|replicasets|spcps) /.test(c)).sort()).toEqual(['pods ns-3', 'replicasets ns-3', 'spcps ns-3']);
     expect(r.restarted).toEqual([{ kind: 'Deployment', namespace: 'ns-3', name: 'app', reason: 'pods hold an old version of s-ns-3' }]);
   });
 
   it('the earliest failing namespace names the error', async () => {
-    const f = fakeKube([], [], [], []);
+    const f = fakeRotateKube([], [], [], [], { scrambled: true });
     const failing = {
       ...f.kube,
       apps: {

@@ -1,45 +1,9 @@
 // restartChangedWorkloads against an in-memory fake of the few API calls it makes.
 import { describe, expect, it } from '@jest/globals';
-import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
-import type { KubeSession } from '../../../src/kube/client.ts';
 import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
-import { csiVolume, deployment, manifest, obj, pod, podSpec, replicaSet, spcps, target } from './helpers.ts';
+import { csiVolume, deployment, manifest, obj, pod, podSpec, fakeRotateKube, replicaSet, spcps, target } from './helpers.ts';
 import { DIGEST_ANNOTATION } from '../../../src/names.ts';
-
-interface Patch {
-  body: Record<string, unknown>;
-  strategy: unknown;
-  fieldManager: unknown;
-}
-
-function fakeKube(deps: V1Deployment[], rss: V1ReplicaSet[], pods: V1Pod[], statuses: unknown[]): { kube: KubeSession; patches: Patch[] } {
-  const patches: Patch[] = [];
-  const list =
-    <T>(items: T[]) =>
-    async ({ namespace }: { namespace: string }) => ({ items: items.filter((i) => (i as { metadata?: { namespace?: string } }).metadata?.namespace === namespace) });
-  const kube = {
-    apps: {
-      listNamespacedDeployment: list(deps),
-      listNamespacedStatefulSet: list([]),
-      listNamespacedDaemonSet: list([]),
-      listNamespacedReplicaSet: list(rss),
-    },
-    core: { listNamespacedPod: list(pods) },
-    custom: {
-      listNamespacedCustomObject: async ({ namespace }: { namespace: string }) => ({
-        items: (statuses as Array<{ metadata: { namespace: string } }>).filter((s) => s.metadata.namespace === namespace),
-      }),
-    },
-    objects: {
-      patch: async (body: Record<string, unknown>, _p: unknown, _d: unknown, fieldManager: unknown, _f: unknown, strategy: unknown) => {
-        patches.push({ body, strategy, fieldManager });
-        return body;
-      },
-    },
-  } as unknown as KubeSession;
-  return { kube, patches };
-}
 
 const a = target({ namespace: 'ns', secretProviderClass: 'spc-a', objects: [obj('one'), obj('two')] });
 const b = target({ namespace: 'ns', secretProviderClass: 'spc-b', objects: [obj('three')] });
@@ -54,7 +18,7 @@ describe('restartChangedWorkloads', () => {
   it('restarts only consumers of changed objects, once each, with a merge patch of the template annotation', async () => {
     // api mounts both SPCs, worker mounts spc-b only, web mounts nothing of ours.
     const before = v('1', '1', '1', []);
-    const first = fakeKube(
+    const first = fakeRotateKube(
       [
         deployment('ns', 'api', podSpec({ volumes: [csiVolume('x', 'spc-a'), csiVolume('y', 'spc-b')] })),
         deployment('ns', 'worker', podSpec({ volumes: [csiVolume('y', 'spc-b')] })),
@@ -76,7 +40,7 @@ describe('restartChangedWorkloads', () => {
 
     // Second run: one and two changed (both used by api only).
     const after = v('2', '2', '1', ['one', 'two']);
-    const second = fakeKube(
+    const second = fakeRotateKube(
       [
         deployment('ns', 'api', podSpec({ volumes: [csiVolume('x', 'spc-a'), csiVolume('y', 'spc-b')] }), { annotations: { [DIGEST_ANNOTATION]: recorded.api! } }),
         deployment('ns', 'worker', podSpec({ volumes: [csiVolume('y', 'spc-b')] }), { annotations: { [DIGEST_ANNOTATION]: recorded.worker! } }),
@@ -100,7 +64,7 @@ describe('restartChangedWorkloads', () => {
     const d = deployment('ns', 'worker', podSpec({ volumes: [csiVolume('y', 'spc-b')] }));
     const rs = replicaSet(d, 'worker-1');
     const p = pod(rs, 'worker-1-a');
-    const fake = fakeKube([d], [rs], [p], [spcps(p, 'spc-b', { 'secret/three': '1' })]);
+    const fake = fakeRotateKube([d], [rs], [p], [spcps(p, 'spc-b', { 'secret/three': '1' })]);
     const plan = await restartChangedWorkloads(fake.kube, m, v('1', '1', '2', ['three']), { mode: 'plan' });
     expect(plan.items).toEqual([{ kind: 'workload', name: 'ns/worker', namespace: 'ns', action: 'restart', reason: 'Deployment: pods hold an old version of three' }]);
     expect(fake.patches).toHaveLength(0);
@@ -108,7 +72,7 @@ describe('restartChangedWorkloads', () => {
 
   it('warns about subPath mounts', async () => {
     const spec = podSpec({ volumes: [csiVolume('y', 'spc-b')], containers: [{ name: 'c', volumeMounts: [{ name: 'y', mountPath: '/x', subPath: 'three' }] }] });
-    const fake = fakeKube([deployment('ns', 'w', spec)], [], [], []);
+    const fake = fakeRotateKube([deployment('ns', 'w', spec)], [], [], []);
     const r = await restartChangedWorkloads(fake.kube, m, v('1', '1', '1', []), { mode: 'plan' });
     expect(r.warnings).toHaveLength(1);
     expect(r.warnings[0]).toContain('subPath (c: y)');
