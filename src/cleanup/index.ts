@@ -287,95 +287,94 @@ interface Executors {
   gw: VaultGateway;
 }
 
+type OpOf<K extends CleanupOp['kind']> = Extract<CleanupOp, { kind: K }>;
+
+async function deleteKubeObject(kube: KubeSession, op: OpOf<'kube'>): Promise<void> {
+  const preconditions = op.uid ? { uid: op.uid, resourceVersion: op.resourceVersion } : undefined;
+  try {
+    await kube.objects.delete(
+      { apiVersion: op.apiVersion, kind: op.objectKind, metadata: { name: op.name, namespace: op.namespace } },
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      'Background',
+      preconditions ? { preconditions } : undefined,
+    );
+  } catch (err) {
+    const s = kubeStatusOf(err);
+    if (s === 404) return;
+    if (s === 409) throw new Error(`${op.objectKind} ${op.namespace ? `${op.namespace}/` : ''}${op.name} changed since it was read (${errorSummary(err)}); run the clean-up again`);
+    throw new Error(`cannot delete ${op.objectKind} ${op.namespace ? `${op.namespace}/` : ''}${op.name}: ${errorSummary(err)}`);
+  }
+}
+
+async function removeAccessPolicy(session: AzureSession, vault: VaultInfo, op: OpOf<'access-policy'>): Promise<void> {
+  if (!vault.resourceGroup) throw new Error(`the resource group of ${vault.name} is unknown`);
+  const kvm = keyVaultManagementClient(session, vault.subscriptionId ?? session.subscriptionId);
+  await retryWhile(
+    () =>
+      kvm.vaults.updateAccessPolicy(vault.resourceGroup!, vault.name, 'remove', {
+        properties: { accessPolicies: [{ tenantId: op.tenantId, objectId: op.objectId, applicationId: op.applicationId, permissions: op.permissions }] },
+      }),
+    (e) => azureStatusOf(e) === 409,
+    { timeoutMs: CLEANUP_PROPAGATION_MS },
+  );
+}
+
+async function deleteCredential(session: AzureSession, op: OpOf<'federated-credential'>): Promise<void> {
+  const msi = msiClient(session, op.subscriptionId);
+  await retryWhile(
+    async () => {
+      try {
+        await msi.federatedIdentityCredentials.delete(op.resourceGroup, op.identity, op.name);
+      } catch (e) {
+        if (azureStatusOf(e) === 404) return;
+        throw e;
+      }
+    },
+    (e) => hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity') || azureStatusOf(e) === 409,
+    { timeoutMs: CLEANUP_PROPAGATION_MS },
+  );
+}
+
+async function removeSecret(gw: VaultGateway, op: OpOf<'secret'>): Promise<void> {
+  if (op.alreadyDeleted) {
+    await retryWhile(
+      () => gw.limiter.run('write', () => gw.client.purgeDeletedSecret(op.name)),
+      (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatusOf(e) === 409,
+      { timeoutMs: CLEANUP_PROPAGATION_MS },
+    );
+    return;
+  }
+  await ignoreNotFound(() => deleteSecret(gw, op.name, op.purge));
+}
+
+async function ignoreNotFound(fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    if (azureStatusOf(e) !== 404) throw e;
+  }
+}
+
 async function execute(x: Executors, op: CleanupOp): Promise<void> {
-  const { session, vault, kube } = x;
+  const { session, vault } = x;
   switch (op.kind) {
     case 'identity-binding':
-      await deleteBinding(new ArmRest(session), op.clusterId, op.name);
-      return;
-    case 'kube': {
-      const preconditions = op.uid ? { uid: op.uid, resourceVersion: op.resourceVersion } : undefined;
-      try {
-        await kube.objects.delete(
-          { apiVersion: op.apiVersion, kind: op.objectKind, metadata: { name: op.name, namespace: op.namespace } },
-          undefined,
-          undefined,
-          undefined,
-          undefined,
-          'Background',
-          preconditions ? { preconditions } : undefined,
-        );
-      } catch (err) {
-        const s = kubeStatusOf(err);
-        if (s === 404) return;
-        if (s === 409) throw new Error(`${op.objectKind} ${op.namespace ? `${op.namespace}/` : ''}${op.name} changed since it was read (${errorSummary(err)}); run the clean-up again`);
-        throw new Error(`cannot delete ${op.objectKind} ${op.namespace ? `${op.namespace}/` : ''}${op.name}: ${errorSummary(err)}`);
-      }
-      return;
-    }
-    case 'role-assignment': {
-      try {
-        await authorizationClient(session, vault.subscriptionId ?? session.subscriptionId).roleAssignments.delete(scopeParam(op.scope), op.name);
-      } catch (e) {
-        if (azureStatusOf(e) !== 404) throw e;
-      }
-      return;
-    }
-    case 'access-policy': {
-      if (!vault.resourceGroup) throw new Error(`the resource group of ${vault.name} is unknown`);
-      const kvm = keyVaultManagementClient(session, vault.subscriptionId ?? session.subscriptionId);
-      await retryWhile(
-        () =>
-          kvm.vaults.updateAccessPolicy(vault.resourceGroup!, vault.name, 'remove', {
-            properties: { accessPolicies: [{ tenantId: op.tenantId, objectId: op.objectId, applicationId: op.applicationId, permissions: op.permissions }] },
-          }),
-        (e) => azureStatusOf(e) === 409,
-        { timeoutMs: CLEANUP_PROPAGATION_MS },
-      );
-      return;
-    }
-    case 'federated-credential': {
-      const msi = msiClient(session, op.subscriptionId);
-      await retryWhile(
-        async () => {
-          try {
-            await msi.federatedIdentityCredentials.delete(op.resourceGroup, op.identity, op.name);
-          } catch (e) {
-            if (azureStatusOf(e) === 404) return;
-            throw e;
-          }
-        },
-        (e) => hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity') || azureStatusOf(e) === 409,
-        { timeoutMs: CLEANUP_PROPAGATION_MS },
-      );
-      return;
-    }
-    case 'identity': {
-      try {
-        await msiClient(session, op.subscriptionId).userAssignedIdentities.delete(op.resourceGroup, op.name);
-      } catch (e) {
-        if (azureStatusOf(e) !== 404) throw e;
-      }
-      return;
-    }
-    case 'secret': {
-      if (op.alreadyDeleted) {
-        await retryWhile(
-          () => x.gw.limiter.run('write', () => x.gw.client.purgeDeletedSecret(op.name)),
-          (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatusOf(e) === 409,
-          {
-            timeoutMs: CLEANUP_PROPAGATION_MS,
-          },
-        );
-        return;
-      }
-      try {
-        await deleteSecret(x.gw, op.name, op.purge);
-      } catch (e) {
-        if (azureStatusOf(e) !== 404) throw e;
-      }
-      return;
-    }
+      return deleteBinding(new ArmRest(session), op.clusterId, op.name);
+    case 'kube':
+      return deleteKubeObject(x.kube, op);
+    case 'role-assignment':
+      return ignoreNotFound(() => authorizationClient(session, vault.subscriptionId ?? session.subscriptionId).roleAssignments.delete(scopeParam(op.scope), op.name));
+    case 'access-policy':
+      return removeAccessPolicy(session, vault, op);
+    case 'federated-credential':
+      return deleteCredential(session, op);
+    case 'identity':
+      return ignoreNotFound(() => msiClient(session, op.subscriptionId).userAssignedIdentities.delete(op.resourceGroup, op.name));
+    case 'secret':
+      return removeSecret(x.gw, op);
   }
 }
 

@@ -3,7 +3,7 @@
 import { federatedCredentialName, normalizeScope, roleAssignmentName, scopeCovers, shortScope, wantedPermissions } from '../identity/plan.ts';
 import type { LiveCredential } from '../identity/plan.ts';
 import { credentialRecord, identityRecord, ledgerName, otherClaims, permKey } from '../ledger/model.ts';
-import type { GrantLedger } from '../ledger/model.ts';
+import type { GrantLedger, OtherClaims } from '../ledger/model.ts';
 import type { IdentitySpec, Manifest, TargetSpec } from '../manifest/types.ts';
 import type { PlanItem, PlanKind } from '../plan/types.ts';
 import { instanceId, legacyInstanceId } from '../render/labels.ts';
@@ -268,120 +268,158 @@ interface IdentityPlan {
   identity: CleanupStep[];
 }
 
+/** One identity's clean-up planning: what every part of it reads, and the other manifests relying on its grants. */
+interface IdentityCleanup {
+  input: CleanupInput;
+  g: IdentityFound;
+  label: string;
+  namespace: string | undefined;
+  owned: boolean;
+  claims: OtherClaims | undefined;
+  /** Other manifests whose ledgers rely on a grant of this identity (which then stays, and so does it). */
+  sharedBy: Set<string>;
+}
+
+/** RBAC vaults: the identity's role assignments at or near the vault; counts those the action did not create. */
+function planRoleAssignments(c: IdentityCleanup): { steps: CleanupStep[]; foreign: number } {
+  const { input, g, label, namespace, claims } = c;
+  const steps: CleanupStep[] = [];
+  let foreign = 0;
+  for (const a of [...g.roleAssignments].sort((x, y) => normalizeScope(x.scope).localeCompare(normalizeScope(y.scope)))) {
+    const mine = assignmentOwned(a, input.vault.id);
+    if (!mine) foreign++;
+    const near = scopeCovers(input.vault.id, a.scope) || scopeCovers(a.scope, input.vault.id);
+    if (!mine && !near) continue;
+    const role = input.roleNames?.get(guidOf(a.roleDefinitionId)) ?? guidOf(a.roleDefinitionId);
+    const name = `${role} for ${label} at ${shortScope(a.scope)}`;
+    const sharedWith = mine ? claims?.assignments.get(lower(a.name)) : undefined;
+    if (sharedWith?.length) {
+      // Azure holds one assignment per principal, role and scope: another manifest's grant is this same one.
+      for (const o of sharedWith) c.sharedBy.add(o);
+      steps.push({ item: { kind: 'role-assignment', name, namespace, action: 'keep', reason: `created by the action, still relied on by ${sharedWith.join(', ')}` } });
+    } else if (mine) {
+      steps.push({ item: { kind: 'role-assignment', name, namespace, action: 'delete', reason: 'created by the action' }, op: { kind: 'role-assignment', scope: a.scope, name: a.name } });
+    } else {
+      steps.push({ item: { kind: 'role-assignment', name, namespace, action: 'keep', reason: 'not created by the action' } });
+    }
+  }
+  return { steps, foreign };
+}
+
+/** Of the permissions the action grants that an entry holds: those to remove, and why the others stay. */
+function policyRemovals(c: IdentityCleanup, pid: string, has: (k: keyof PolicyPermissions) => Set<string>): { remove: PolicyPermissions; kept: string[] } {
+  const granted = wantedPermissions(c.g.targets);
+  const remove: PolicyPermissions = { secrets: [], keys: [], certificates: [] };
+  const shared = new Set<string>();
+  const foreign: string[] = [];
+  for (const k of PERMISSION_KINDS) {
+    for (const perm of granted[k].filter((x) => has(k).has(x))) {
+      const key = permKey(pid, k, perm);
+      const others = c.claims?.permissions.get(key);
+      if (others?.length) {
+        for (const o of others) {
+          shared.add(o);
+          c.sharedBy.add(o);
+        }
+      }
+      // An entry has no owner mark: the ledger says whether the action added the permission.
+      else if (c.owned || c.claims?.added.has(key)) remove[k].push(perm);
+      else foreign.push(`${k}: ${perm}`);
+    }
+  }
+  const kept = [
+    shared.size ? `still relied on by ${[...shared].join(', ')}` : '',
+    foreign.length ? `${foreign.join(', ')} not recorded as added by the action${c.owned ? '' : " (the identity is not the action's): remove by hand if the action added it"}` : '',
+  ].filter(Boolean);
+  return { remove, kept };
+}
+
+/** Access-policy vaults: the permissions the action granted the identity, removed unless relied on or not its own. */
+function planPolicyEntry(c: IdentityCleanup, principalId: string): CleanupStep {
+  const { input, label, namespace } = c;
+  const pid = lower(principalId);
+  const tenant = lower(input.vault.tenantId);
+  const entries = (input.vault.accessPolicies ?? []).filter((p) => lower(p.objectId) === pid && (!tenant || lower(p.tenantId) === tenant));
+  const name = `${input.vault.name} for ${label}`;
+  if (!entries.length) return { item: { kind: 'access-policy', name, namespace, action: 'unchanged', reason: 'no entry' } };
+  const has = (k: keyof PolicyPermissions): Set<string> => new Set(entries.flatMap((e) => (e.permissions[k] ?? []).map(lower)));
+  const { remove, kept } = policyRemovals(c, pid, has);
+  const removing = remove.secrets.length + remove.keys.length + remove.certificates.length;
+  const extra = PERMISSION_KINDS.some((k) => [...has(k)].some((p) => !remove[k].includes(p)));
+  if (!removing) {
+    return { item: { kind: 'access-policy', name, namespace, action: 'keep', reason: kept.length ? kept.join('; ') : 'holds none of the permissions the action grants' } };
+  }
+  const perms = PERMISSION_KINDS.filter((k) => remove[k].length).map((k) => `${k}: ${remove[k].join(',')}`);
+  const entry = entries[0]!;
+  return {
+    item: { kind: 'access-policy', name, namespace, action: 'delete', reason: `${perms.join('; ')}${extra ? ' (other permissions stay)' : ''}${kept.length ? `; ${kept.join('; ')}` : ''}` },
+    op: { kind: 'access-policy', tenantId: entry.tenantId, objectId: entry.objectId, applicationId: entry.applicationId, permissions: remove },
+  };
+}
+
+/** The user-assigned identity's federated credentials: deleted when the action's own; counts those kept. */
+function planCredentials(c: IdentityCleanup, uami: { resourceGroup: string; name: string }): { steps: CleanupStep[]; foreign: number } {
+  const { input, g, namespace, claims } = c;
+  const steps: CleanupStep[] = [];
+  let foreign = 0;
+  for (const cred of [...g.credentials].sort((x, y) => x.name.localeCompare(y.name))) {
+    const relying = claims?.credentials.get(credentialRecord(identityRecord(g.subscriptionId, uami.resourceGroup, uami.name), cred.name));
+    const reason = credentialKeepReason(cred, input.manifest.cluster.name, input.issuer) ?? (relying ? `still relied on by ${relying.join(', ')}` : undefined);
+    const name = `${uami.name}/${cred.name}`;
+    if (reason) {
+      foreign++;
+      steps.push({ item: { kind: 'federated-credential', name, namespace, action: 'keep', reason } });
+    } else {
+      steps.push({
+        item: { kind: 'federated-credential', name, namespace, action: 'delete', reason: `subject ${cred.subject ?? ''}` },
+        op: { kind: 'federated-credential', subscriptionId: g.subscriptionId, resourceGroup: uami.resourceGroup, identity: uami.name, name: cred.name },
+      });
+    }
+  }
+  return { steps, foreign };
+}
+
+/** Why the identity itself stays, or undefined when the action may delete it. */
+function identityKeepReason(c: IdentityCleanup, uami: { resourceGroup: string; name: string } | undefined, foreignCredentials: number, foreignAssignments: number): string | undefined {
+  const { g, claims } = c;
+  if (g.spec.mode === 'existing') return 'existing identity: never deleted';
+  if (g.spec.mode === 'external') return 'external identity: never deleted';
+  if (g.spec.mode === 'kubelet') return 'kubelet identity: never deleted';
+  if (!c.owned) return `not created by the action (no ${OWNER_TAG}: ${ACTION_NAME} tag)`;
+  if (foreignCredentials) return `still holds ${foreignCredentials} federated credential(s) the action did not create`;
+  if (foreignAssignments) return `still holds ${foreignAssignments} role assignment(s) the action did not create`;
+  if (c.sharedBy.size) return `its vault grant is still relied on by ${[...c.sharedBy].join(', ')}`;
+  if (uami && claims?.identities.has(identityRecord(g.subscriptionId, uami.resourceGroup, uami.name))) {
+    return `still relied on by ${claims.identities.get(identityRecord(g.subscriptionId, uami.resourceGroup, uami.name))?.join(', ')}`;
+  }
+  return undefined;
+}
+
 function planIdentity(input: CleanupInput, g: IdentityFound): IdentityPlan {
   const out: IdentityPlan = { grants: [], credentials: [], identity: [] };
-  const label = identityLabel(g);
   const namespace = singleNamespace(g);
   const uami = g.spec.mode === 'managed' || g.spec.mode === 'existing' ? g.spec : undefined;
-  const idItemName = uami ? `${uami.resourceGroup}/${uami.name}` : label;
+  const c: IdentityCleanup = { input, g, label: identityLabel(g), namespace, owned: false, claims: undefined, sharedBy: new Set() };
+  const idItemName = uami ? `${uami.resourceGroup}/${uami.name}` : c.label;
   if (uami && !g.exists) {
     out.identity.push({ item: { kind: 'identity', name: idItemName, namespace, action: 'unchanged', reason: 'not found' } });
     return out;
   }
-  const owned = identityOwned(g);
-  const claims = input.ledgers ? otherClaims(input.ledgers, instanceId(input.manifest)) : undefined;
-  /** Other manifests whose ledgers rely on a grant of this identity (which then stays, and so does it). */
-  const sharedBy = new Set<string>();
+  c.owned = identityOwned(g);
+  c.claims = input.ledgers ? otherClaims(input.ledgers, instanceId(input.manifest)) : undefined;
 
-  // Vault grants.
   let foreignAssignments = 0;
   if (input.vault.rbac) {
-    for (const a of [...g.roleAssignments].sort((x, y) => normalizeScope(x.scope).localeCompare(normalizeScope(y.scope)))) {
-      const mine = assignmentOwned(a, input.vault.id);
-      if (!mine) foreignAssignments++;
-      const near = scopeCovers(input.vault.id, a.scope) || scopeCovers(a.scope, input.vault.id);
-      if (!mine && !near) continue;
-      const role = input.roleNames?.get(guidOf(a.roleDefinitionId)) ?? guidOf(a.roleDefinitionId);
-      const name = `${role} for ${label} at ${shortScope(a.scope)}`;
-      const sharedWith = mine ? claims?.assignments.get(lower(a.name)) : undefined;
-      if (sharedWith?.length) {
-        // Azure holds one assignment per principal, role and scope: another manifest's grant is this same one.
-        for (const o of sharedWith) sharedBy.add(o);
-        out.grants.push({ item: { kind: 'role-assignment', name, namespace, action: 'keep', reason: `created by the action, still relied on by ${sharedWith.join(', ')}` } });
-      } else if (mine) {
-        out.grants.push({ item: { kind: 'role-assignment', name, namespace, action: 'delete', reason: 'created by the action' }, op: { kind: 'role-assignment', scope: a.scope, name: a.name } });
-      } else {
-        out.grants.push({ item: { kind: 'role-assignment', name, namespace, action: 'keep', reason: 'not created by the action' } });
-      }
-    }
+    const assignments = planRoleAssignments(c);
+    out.grants.push(...assignments.steps);
+    foreignAssignments = assignments.foreign;
   } else if (g.principalId) {
-    const pid = lower(g.principalId);
-    const tenant = lower(input.vault.tenantId);
-    const entries = (input.vault.accessPolicies ?? []).filter((p) => lower(p.objectId) === pid && (!tenant || lower(p.tenantId) === tenant));
-    const name = `${input.vault.name} for ${label}`;
-    if (!entries.length) {
-      out.grants.push({ item: { kind: 'access-policy', name, namespace, action: 'unchanged', reason: 'no entry' } });
-    } else {
-      const granted = wantedPermissions(g.targets);
-      const has = (k: keyof PolicyPermissions): Set<string> => new Set(entries.flatMap((e) => (e.permissions[k] ?? []).map(lower)));
-      const remove: PolicyPermissions = { secrets: [], keys: [], certificates: [] };
-      const shared = new Set<string>();
-      const foreign: string[] = [];
-      for (const k of PERMISSION_KINDS) {
-        for (const perm of granted[k].filter((x) => has(k).has(x))) {
-          const key = permKey(pid, k, perm);
-          const others = claims?.permissions.get(key);
-          if (others?.length) {
-            for (const o of others) {
-              shared.add(o);
-              sharedBy.add(o);
-            }
-          }
-          // An entry has no owner mark: the ledger says whether the action added the permission.
-          else if (owned || claims?.added.has(key)) remove[k].push(perm);
-          else foreign.push(`${k}: ${perm}`);
-        }
-      }
-      const removing = remove.secrets.length + remove.keys.length + remove.certificates.length;
-      const kept = [
-        shared.size ? `still relied on by ${[...shared].join(', ')}` : '',
-        foreign.length ? `${foreign.join(', ')} not recorded as added by the action${owned ? '' : " (the identity is not the action's): remove by hand if the action added it"}` : '',
-      ].filter(Boolean);
-      const extra = PERMISSION_KINDS.some((k) => [...has(k)].some((p) => !remove[k].includes(p)));
-      if (!removing) {
-        out.grants.push({ item: { kind: 'access-policy', name, namespace, action: 'keep', reason: kept.length ? kept.join('; ') : 'holds none of the permissions the action grants' } });
-      } else {
-        const perms = PERMISSION_KINDS.filter((k) => remove[k].length).map((k) => `${k}: ${remove[k].join(',')}`);
-        const entry = entries[0]!;
-        out.grants.push({
-          item: { kind: 'access-policy', name, namespace, action: 'delete', reason: `${perms.join('; ')}${extra ? ' (other permissions stay)' : ''}${kept.length ? `; ${kept.join('; ')}` : ''}` },
-          op: { kind: 'access-policy', tenantId: entry.tenantId, objectId: entry.objectId, applicationId: entry.applicationId, permissions: remove },
-        });
-      }
-    }
+    out.grants.push(planPolicyEntry(c, g.principalId));
   }
+  const credentials = uami ? planCredentials(c, uami) : { steps: [], foreign: 0 };
+  out.credentials.push(...credentials.steps);
 
-  // Federated credentials.
-  let foreignCredentials = 0;
-  if (uami) {
-    for (const c of [...g.credentials].sort((x, y) => x.name.localeCompare(y.name))) {
-      const relying = claims?.credentials.get(credentialRecord(identityRecord(g.subscriptionId, uami.resourceGroup, uami.name), c.name));
-      const reason = credentialKeepReason(c, input.manifest.cluster.name, input.issuer) ?? (relying ? `still relied on by ${relying.join(', ')}` : undefined);
-      const name = `${uami.name}/${c.name}`;
-      if (reason) {
-        foreignCredentials++;
-        out.credentials.push({ item: { kind: 'federated-credential', name, namespace, action: 'keep', reason } });
-      } else {
-        out.credentials.push({
-          item: { kind: 'federated-credential', name, namespace, action: 'delete', reason: `subject ${c.subject ?? ''}` },
-          op: { kind: 'federated-credential', subscriptionId: g.subscriptionId, resourceGroup: uami.resourceGroup, identity: uami.name, name: c.name },
-        });
-      }
-    }
-  }
-
-  // The identity itself.
-  let keep: string | undefined;
-  if (g.spec.mode === 'existing') keep = 'existing identity: never deleted';
-  else if (g.spec.mode === 'external') keep = 'external identity: never deleted';
-  else if (g.spec.mode === 'kubelet') keep = 'kubelet identity: never deleted';
-  else if (!owned) keep = `not created by the action (no ${OWNER_TAG}: ${ACTION_NAME} tag)`;
-  else if (foreignCredentials) keep = `still holds ${foreignCredentials} federated credential(s) the action did not create`;
-  else if (foreignAssignments) keep = `still holds ${foreignAssignments} role assignment(s) the action did not create`;
-  else if (sharedBy.size) keep = `its vault grant is still relied on by ${[...sharedBy].join(', ')}`;
-  else if (uami && claims?.identities.has(identityRecord(g.subscriptionId, uami.resourceGroup, uami.name))) {
-    keep = `still relied on by ${claims.identities.get(identityRecord(g.subscriptionId, uami.resourceGroup, uami.name))?.join(', ')}`;
-  }
+  const keep = identityKeepReason(c, uami, credentials.foreign, foreignAssignments);
   if (keep || !uami) {
     out.identity.push({ item: { kind: 'identity', name: idItemName, namespace, action: 'keep', reason: keep } });
   } else {

@@ -264,72 +264,91 @@ function diagnosePod(check: PodCheck, pod: V1Pod, manifest: Manifest, opts: Gate
   };
 }
 
-export function evaluateGate(manifest: Manifest, expected: readonly SecretVersion[], gs: GateSnapshot, opts: GateOptions): GateEvaluation {
-  const versions = indexVersions(expected);
-  const pods: PodReport[] = [];
-  const diagnoses: Diagnosis[] = [];
-  const pending: string[] = [];
-  const warnings: string[] = [];
-  let fatal = false;
-  let unsettled = 0;
+/** What the gate found so far across namespaces. */
+interface GateFindings {
+  pods: PodReport[];
+  diagnoses: Diagnosis[];
+  pending: string[];
+  warnings: string[];
+  fatal: boolean;
+  /** Things still moving: a later snapshot may pass. */
+  unsettled: number;
+}
 
-  for (const snap of gs.namespaces) {
-    const consumers = consumersIn(snap, manifest);
-    const targetsHere = manifest.targets.filter((t) => t.namespace === snap.namespace);
-    for (const t of targetsHere) {
-      if (!consumers.some((wc) => wc.consumed.some((c) => c.target === t))) {
-        warnings.push(
-          `no Deployment, StatefulSet or DaemonSet in ${t.namespace} mounts SecretProviderClass ${t.secretProviderClass}${t.syncTo ? ` or reads Secret ${t.syncTo.secretName}` : ''}: nothing to verify for it`,
-        );
-      }
-    }
-    if (!snap.spcpsServed && consumers.some((wc) => wc.consumed.some((c) => c.ways.includes('csi')))) {
-      fatal = true;
-      diagnoses.push({
-        cause: 'driver-missing',
-        namespace: snap.namespace,
-        message: 'the cluster does not serve SecretProviderClassPodStatus (secrets-store.csi.x-k8s.io/v1): the Secrets Store CSI driver is not installed',
-        fix: 'enable the azure-keyvault-secrets-provider add-on (az aks enable-addons --addons azure-keyvault-secrets-provider) or install the driver and the Azure provider',
-      });
-    }
-    for (const wc of consumers) {
-      const ref = refOf(wc.workload);
-      const rollout = rolloutStatus(wc.workload);
-      if (!rollout.done) {
-        pending.push(`${ref.kind} ${ref.namespace}/${ref.name}: ${rollout.message}`);
-        unsettled++;
-      }
-      if (rollout.stuck) {
-        diagnoses.push({
-          cause: 'rollout-stuck',
-          namespace: ref.namespace,
-          message: `${ref.kind} ${ref.namespace}/${ref.name}: ${rollout.stuck}`,
-          fix: 'its new pods never became available: see the pod diagnoses below, then kubectl rollout undo or fix and re-run',
-        });
-      }
-      const current = currentPods(wc.workload, snap.pods, snap.replicaSets);
-      if (current.length === 0 && rollout.done) {
-        const replicas = wc.workload.kind === 'DaemonSet' ? wc.workload.obj.status?.desiredNumberScheduled : wc.workload.obj.spec?.replicas;
-        if (replicas !== 0) {
-          pending.push(`${ref.kind} ${ref.namespace}/${ref.name}: no current pods yet`);
-          unsettled++;
-        }
-      }
-      for (const pod of current) {
-        const check = checkPod(pod, wc.workload, wc.consumed, snap, gs, versions, opts);
-        pods.push(check.report);
-        if (!check.report.ok) {
-          pending.push(`pod ${check.report.namespace}/${check.report.pod}: ${check.report.phase}`);
-          const d = diagnosePod(check, pod, manifest, opts);
-          if (d) diagnoses.push(d);
-          const stuckStale = check.report.ready && d?.cause === 'stale-version' && !check.awaitingCsiRotation;
-          if (!stuckStale) unsettled++;
-        }
-      }
+type Consumers = ReturnType<typeof consumersIn>;
+
+/** A target no workload consumes has nothing to verify; CSI consumers need the driver's pod statuses. */
+function checkNamespaceSetup(snap: NamespaceSnapshot, manifest: Manifest, consumers: Consumers, f: GateFindings): void {
+  for (const t of manifest.targets.filter((x) => x.namespace === snap.namespace)) {
+    if (!consumers.some((wc) => wc.consumed.some((c) => c.target === t))) {
+      f.warnings.push(
+        `no Deployment, StatefulSet or DaemonSet in ${t.namespace} mounts SecretProviderClass ${t.secretProviderClass}${t.syncTo ? ` or reads Secret ${t.syncTo.secretName}` : ''}: nothing to verify for it`,
+      );
     }
   }
+  if (!snap.spcpsServed && consumers.some((wc) => wc.consumed.some((c) => c.ways.includes('csi')))) {
+    f.fatal = true;
+    f.diagnoses.push({
+      cause: 'driver-missing',
+      namespace: snap.namespace,
+      message: 'the cluster does not serve SecretProviderClassPodStatus (secrets-store.csi.x-k8s.io/v1): the Secrets Store CSI driver is not installed',
+      fix: 'enable the azure-keyvault-secrets-provider add-on (az aks enable-addons --addons azure-keyvault-secrets-provider) or install the driver and the Azure provider',
+    });
+  }
+}
+
+/** The workload's rollout; returns its current pods. */
+function checkRollout(wc: Consumers[number], snap: NamespaceSnapshot, f: GateFindings): V1Pod[] {
+  const ref = refOf(wc.workload);
+  const rollout = rolloutStatus(wc.workload);
+  if (!rollout.done) {
+    f.pending.push(`${ref.kind} ${ref.namespace}/${ref.name}: ${rollout.message}`);
+    f.unsettled++;
+  }
+  if (rollout.stuck) {
+    f.diagnoses.push({
+      cause: 'rollout-stuck',
+      namespace: ref.namespace,
+      message: `${ref.kind} ${ref.namespace}/${ref.name}: ${rollout.stuck}`,
+      fix: 'its new pods never became available: see the pod diagnoses below, then kubectl rollout undo or fix and re-run',
+    });
+  }
+  const current = currentPods(wc.workload, snap.pods, snap.replicaSets);
+  if (current.length === 0 && rollout.done) {
+    const replicas = wc.workload.kind === 'DaemonSet' ? wc.workload.obj.status?.desiredNumberScheduled : wc.workload.obj.spec?.replicas;
+    if (replicas !== 0) {
+      f.pending.push(`${ref.kind} ${ref.namespace}/${ref.name}: no current pods yet`);
+      f.unsettled++;
+    }
+  }
+  return current;
+}
+
+/** The workload's rollout and each of its current pods. */
+function checkWorkload(wc: Consumers[number], snap: NamespaceSnapshot, gs: GateSnapshot, manifest: Manifest, versions: VersionsByName, opts: GateOptions, f: GateFindings): void {
+  for (const pod of checkRollout(wc, snap, f)) {
+    const check = checkPod(pod, wc.workload, wc.consumed, snap, gs, versions, opts);
+    f.pods.push(check.report);
+    if (check.report.ok) continue;
+    f.pending.push(`pod ${check.report.namespace}/${check.report.pod}: ${check.report.phase}`);
+    const d = diagnosePod(check, pod, manifest, opts);
+    if (d) f.diagnoses.push(d);
+    const stuckStale = check.report.ready && d?.cause === 'stale-version' && !check.awaitingCsiRotation;
+    if (!stuckStale) f.unsettled++;
+  }
+}
+
+export function evaluateGate(manifest: Manifest, expected: readonly SecretVersion[], gs: GateSnapshot, opts: GateOptions): GateEvaluation {
+  const versions = indexVersions(expected);
+  const f: GateFindings = { pods: [], diagnoses: [], pending: [], warnings: [], fatal: false, unsettled: 0 };
+  for (const snap of gs.namespaces) {
+    const consumers = consumersIn(snap, manifest);
+    checkNamespaceSetup(snap, manifest, consumers, f);
+    for (const wc of consumers) checkWorkload(wc, snap, gs, manifest, versions, opts, f);
+  }
+  const { pods, pending, warnings, fatal } = f;
   const passed = !fatal && pending.length === 0 && pods.every((p) => p.ok);
-  let outDiagnoses = passed ? [] : dedupe(diagnoses);
+  let outDiagnoses = passed ? [] : dedupe(f.diagnoses);
   if (!passed && opts.final && outDiagnoses.length === 0) {
     outDiagnoses = [
       {
@@ -339,6 +358,6 @@ export function evaluateGate(manifest: Manifest, expected: readonly SecretVersio
       },
     ];
   }
-  const settled = !passed && !fatal && unsettled === 0;
+  const settled = !passed && !fatal && f.unsettled === 0;
   return { passed, pods, diagnoses: outDiagnoses, pending, warnings, fatal, settled };
 }

@@ -17,7 +17,7 @@ import type { LedgerBook } from '../ledger/store.ts';
 import { credentialRecord, identityRecord } from '../ledger/model.ts';
 import { ACTION_NAME, IDENTITY_PROPAGATION_MS, OWNER_TAG, TOKEN_EXCHANGE_AUDIENCE } from '../names.ts';
 import { mapAll } from '../util/concurrency.ts';
-import type { PolicyPermissions, VaultInfo } from '../keyvault/model.ts';
+import type { VaultAccessPolicy, VaultInfo } from '../keyvault/model.ts';
 import type { NamespaceIdentity } from './model.ts';
 
 import { AKS_MANAGED_CREDENTIAL, BINDING_SUGGESTION, bindingRecord, managedClusterId, planBinding } from './bindings.ts';
@@ -152,7 +152,7 @@ export async function ensureIdentities(
   vault: VaultInfo,
   manifest: Manifest,
   opts: { mode: 'plan' | 'apply'; issuer: string; ledger?: LedgerBook; bindingTimeoutMs?: number },
-): Promise<{ items: PlanItem[]; identities: NamespaceIdentity[]; warnings: string[] }> {
+): Promise<IdentityStepResult> {
   const apply = opts.mode === 'apply';
   const groups = groupIdentities(manifest, session.subscriptionId);
   const needsIssuer = groups.some((g) => (g.spec.mode === 'managed' || g.spec.mode === 'existing') && g.targets.some((t) => t.serviceAccount && !usesBinding(t)));
@@ -195,6 +195,7 @@ export async function ensureIdentities(
   const assignments = vault.rbac ? vaultAssignments({ auth }, vault, manifest) : async () => [];
   const clusterId = manifest.targets.some(usesBinding) ? managedClusterId(manifest.cluster, session.subscriptionId) : '';
   const bindings = clusterBindings(session, clusterId, opts.bindingTimeoutMs ?? IDENTITY_PROPAGATION_MS);
+  const added: VaultAccessPolicy[] = [];
   const perGroup = await mapAll(groups, 4, (g) => ensureGroup(session, vault, manifest, g, { apply, issuer: opts.issuer, auth, kvm, mutex, roleIds, identitiesIn, assignments, bindings }));
   if (apply) {
     // The ledger first: an interrupted run leaves a recorded claim, never an unrecorded grant.
@@ -211,12 +212,21 @@ export async function ensureIdentities(
     // A binding the manifest no longer uses stays recorded (and in place) until clean-up removes it.
     claims.bindings = [...new Set([...(claims.bindings ?? []), ...((await book.own())?.bindings ?? [])])].sort();
     await recordGrants(book, claims);
-    await mapAll(perGroup, 4, (r) => r.grant());
+    added.push(...(await mapAll(perGroup, 4, (r) => r.grant())).flat());
   }
   warnings.push(...perGroup.flatMap((r) => r.warnings));
   const items = perGroup.flatMap((r) => r.items);
   const identities = perGroup.flatMap((r) => r.identities);
-  return { items, identities, warnings };
+  const accessPolicies = vault.rbac ? vault.accessPolicies : [...(vault.accessPolicies ?? []), ...added];
+  return { items, identities, warnings, accessPolicies };
+}
+
+export interface IdentityStepResult {
+  items: PlanItem[];
+  identities: NamespaceIdentity[];
+  warnings: string[];
+  /** The vault's access policies after this step (those described plus the entries it added); as described on an RBAC vault. */
+  accessPolicies: VaultAccessPolicy[] | undefined;
 }
 
 interface GroupResult {
@@ -224,8 +234,8 @@ interface GroupResult {
   identities: NamespaceIdentity[];
   /** What the group's vault grant relies on and adds, for the grant ledger. */
   claims: Omit<LedgerClaims, 'instance' | 'manifest'>;
-  /** Makes the planned identity binding and vault grant (run after the ledger records them). */
-  grant: () => Promise<void>;
+  /** Makes the planned identity binding and vault grant (run after the ledger records them); returns the access-policy entries it added. */
+  grant: () => Promise<VaultAccessPolicy[]>;
   warnings: string[];
 }
 
@@ -251,7 +261,7 @@ interface GroupIdentity extends ResolvedIdentity {
 }
 
 async function ensureGroup(session: AzureSession, vault: VaultInfo, manifest: Manifest, g: IdentityGroup, deps: GroupDeps): Promise<GroupResult> {
-  const out: GroupResult = { items: [], identities: [], claims: { assignments: [], policies: {}, addedNow: {} }, grant: async () => undefined, warnings: [] };
+  const out: GroupResult = { items: [], identities: [], claims: { assignments: [], policies: {}, addedNow: {} }, grant: async () => [], warnings: [] };
   const namespaces = [...new Set(g.targets.map((t) => t.namespace))];
   const ns0 = namespaces.length === 1 ? namespaces[0] : undefined;
   const binding = g.targets.some(usesBinding);
@@ -262,7 +272,7 @@ async function ensureGroup(session: AzureSession, vault: VaultInfo, manifest: Ma
   const grant = vault.rbac ? await planRoleGrant(vault, g, deps, resolved, out, label, ns0) : planPolicyGrant(session, vault, g, deps, resolved, out, label, ns0);
   out.grant = async () => {
     await bind?.();
-    await grant?.();
+    return (await grant?.()) ?? [];
   };
   out.identities = namespaces.map((ns) => ({
     namespace: ns,
@@ -391,7 +401,7 @@ async function planRoleGrant(
   out: GroupResult,
   label: string,
   ns0: string | undefined,
-): Promise<(() => Promise<void>) | undefined> {
+): Promise<(() => Promise<VaultAccessPolicy[]>) | undefined> {
   const wantedGrants: WantedGrant[] = [];
   for (const t of g.targets) {
     const roleDefinitionId = deps.roleIds.get(t.access.role);
@@ -406,7 +416,10 @@ async function planRoleGrant(
   if (pid) out.claims.assignments = wantedGrants.map((w) => roleAssignmentName(w.scope, pid, w.roleDefinitionId));
   if (!deps.apply || !grants.missing.length) return undefined;
   if (!pid) throw new IdentityError(`identity ${label} has no principal id to grant ${grants.missing[0]?.roleName} to`);
-  return () => createAssignments(deps, grants.missing, pid, label);
+  return async () => {
+    await createAssignments(deps, grants.missing, pid, label);
+    return [];
+  };
 }
 
 /** Access-policy vaults: the permissions the group's targets need (added after the ledger records them). */
@@ -419,7 +432,7 @@ function planPolicyGrant(
   out: GroupResult,
   label: string,
   ns0: string | undefined,
-): (() => Promise<void>) | undefined {
+): (() => Promise<VaultAccessPolicy[]>) | undefined {
   const wantedPerms = wantedPermissions(g.targets);
   const pid = resolved.principalId;
   const tenantId = vault.tenantId || session.tenantId;
@@ -445,7 +458,7 @@ function planPolicyGrant(
   if (!pid) throw new IdentityError(`identity ${label} has no principal id for an access policy`);
   const kvm = deps.kvm;
   if (!kvm || !vault.resourceGroup) throw new IdentityError(`cannot update the access policies of ${vault.name}`);
-  return () => addAccessPolicy(deps, kvm, vault, { tenantId, objectId: pid, permissions: state.missing }, `${label}: ${perms.join('; ')}`);
+  return async () => [await addAccessPolicy(deps, kvm, vault, { tenantId, objectId: pid, permissions: state.missing }, `${label}: ${perms.join('; ')}`)];
 }
 
 /** Creates the missing role assignments under their deterministic names (an existing one counts as made). */
@@ -469,14 +482,8 @@ async function createAssignments(deps: GroupDeps, missing: WantedGrant[], pid: s
   }
 }
 
-/** Adds the missing access-policy permissions (one vault update at a time: ARM answers 409 to concurrent ones). */
-async function addAccessPolicy(
-  deps: GroupDeps,
-  kvm: NonNullable<GroupDeps['kvm']>,
-  vault: VaultInfo,
-  entry: { tenantId: string; objectId: string; permissions: PolicyPermissions },
-  what: string,
-): Promise<void> {
+/** Adds the missing access-policy permissions (one vault update at a time: ARM answers 409 to concurrent ones); returns the entry added. */
+async function addAccessPolicy(deps: GroupDeps, kvm: NonNullable<GroupDeps['kvm']>, vault: VaultInfo, entry: VaultAccessPolicy, what: string): Promise<VaultAccessPolicy> {
   await deps.mutex.run(`vault:${vault.id}`, () =>
     retryWhile(
       () => kvm.vaults.updateAccessPolicy(vault.resourceGroup!, vault.name, 'add', { properties: { accessPolicies: [entry] } }),
@@ -484,8 +491,8 @@ async function addAccessPolicy(
       { timeoutMs: IDENTITY_PROPAGATION_MS },
     ),
   );
-  vault.accessPolicies = [...(vault.accessPolicies ?? []), entry];
   core.info(`access policy on ${vault.name} for ${what}`);
+  return entry;
 }
 
 function firstMessageLine(e: unknown): string {

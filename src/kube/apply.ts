@@ -273,140 +273,176 @@ export function applyIsNoop(applied: KubeObject, live: Obj | undefined): boolean
  * owned objects no longer declared pruned only with manifest.prune, never anything without the managed-by
  * + instance labels. Kubelet-mode targets get no ServiceAccount.
  */
-export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, facts: RenderFacts, opts: { mode: 'plan' | 'apply' }): Promise<PlanItem[]> {
-  // The renderer gives kubelet-mode targets no ServiceAccount and Namespaces only for createNamespace.
-  const desired = renderAll(manifest, facts);
-  const instance = instanceId(manifest);
-  const legacy = legacyInstanceId(manifest);
-  const plan = opts.mode === 'plan';
-  const missingNamespaces = new Set<string>();
-  const toCreate = new Set(desired.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));
-  const request = semaphore(KUBE_CONCURRENCY);
+/** What one apply run knows about the cluster before it writes, shared by the per-object steps. */
+interface ApplyRun {
+  kube: KubeSession;
+  plan: boolean;
+  instance: string;
+  legacy: string;
+  request: <R>(fn: () => Promise<R>) => Promise<R>;
+  missingNamespaces: Set<string>;
+  /** Namespaces the manifest renders (createNamespace), and those this run created. */
+  toCreate: Set<string>;
+  createdNamespaces: Set<string>;
+  existingByKey: Map<string, Obj>;
+  readFailures: Map<string, unknown>;
+}
 
-  // One labelled list per kind finds every object this manifest already applied (they carry its
-  // labels): no read per object on a re-run. The same lists decide what to prune at the end.
-  const owned = await ownedObjects(kube, manifest);
-  const ownedByKey = new Map(owned.map((o) => [key(o), o]));
+/** The namespaces the desired objects live in that do not exist and are not created by the manifest (an error outside plan mode). */
+async function missingNamespacesOf(kube: KubeSession, desired: KubeObject[], owned: Obj[], toCreate: Set<string>, plan: boolean): Promise<Set<string>> {
   // A namespace holding one of our objects exists; the others are read, a few at a time.
   const known = new Set(owned.map((o) => (o.kind === 'Namespace' ? o.metadata?.name : o.metadata?.namespace)).filter((n): n is string => Boolean(n)));
   const toCheck = [...new Set(desired.map((o) => o.metadata.namespace).filter((n): n is string => Boolean(n)))].sort().filter((ns) => !toCreate.has(ns) && !known.has(ns));
   const exists = await mapUntilError(toCheck, KUBE_CONCURRENCY, (ns) => namespaceExists(kube, ns));
-  toCheck.forEach((ns, i) => {
-    if (!exists[i]) missingNamespaces.add(ns);
-  });
-  if (missingNamespaces.size && !plan) {
+  const missing = new Set(toCheck.filter((_ns, i) => !exists[i]));
+  if (missing.size && !plan) {
     throw new Error(
-      `namespace${missingNamespaces.size > 1 ? 's' : ''} ${[...missingNamespaces].join(', ')} do${missingNamespaces.size > 1 ? '' : 'es'} not exist: create ${missingNamespaces.size > 1 ? 'them' : 'it'} or set createNamespace: true on the target`,
+      `namespace${missing.size > 1 ? 's' : ''} ${[...missing].join(', ')} do${missing.size > 1 ? '' : 'es'} not exist: create ${missing.size > 1 ? 'them' : 'it'} or set createNamespace: true on the target`,
     );
   }
-  const createdNamespaces = new Set<string>();
+  return missing;
+}
 
-  // The declared objects this manifest has not applied yet are read before anything is written,
-  // so an object of another manifest is refused with nothing applied.
-  const existingByKey = new Map(ownedByKey);
-  const readFailures = new Map<string, unknown>();
-  const unread = desired.filter((o) => !existingByKey.has(key(o)) && !(o.metadata.namespace && missingNamespaces.has(o.metadata.namespace)));
+/** Reads the declared objects this manifest has not applied yet, before anything is written, so an object of another manifest is refused with nothing applied. */
+async function readUnapplied(run: ApplyRun, desired: KubeObject[]): Promise<void> {
+  const unread = desired.filter((o) => !run.existingByKey.has(key(o)) && !(o.metadata.namespace && run.missingNamespaces.has(o.metadata.namespace)));
   const reads = await mapUntilError(unread, KUBE_CONCURRENCY, (o) =>
-    request(() => readObject(kube, o)).catch((err: unknown) => {
-      readFailures.set(key(o), err);
-      return undefined;
-    }),
+    run
+      .request(() => readObject(run.kube, o))
+      .catch((err: unknown) => {
+        run.readFailures.set(key(o), err);
+        return undefined;
+      }),
   );
   unread.forEach((o, i) => {
     const found = reads[i];
-    if (found) existingByKey.set(key(o), found);
+    if (found) run.existingByKey.set(key(o), found);
   });
   const conflicts = desired.flatMap((o) => {
-    const other = o.kind === 'Namespace' ? undefined : otherOwner(existingByKey.get(key(o)), instance, legacy);
+    const other = o.kind === 'Namespace' ? undefined : otherOwner(run.existingByKey.get(key(o)), run.instance, run.legacy);
     return other ? [`${o.kind} ${itemName(o)} belongs to ${other}`] : [];
   });
-  if (conflicts.length && !plan) {
+  if (conflicts.length && !run.plan) {
     throw new Error(`refusing to apply Kubernetes objects; nothing was applied: ${conflicts.join('; ')}. Two manifests must not declare one object: rename it in one of them`);
   }
+}
 
-  const one = async (o: KubeObject): Promise<PlanItem> => {
-    const kind = KIND_TO_PLAN[o.kind] ?? 'secret-provider-class';
+/** Server-side apply (or its dry run); undefined when a plan meets a field another manager owns. */
+async function applyOrRefuse(run: ApplyRun, o: KubeObject, applied: KubeObject, force: boolean): Promise<Obj | undefined> {
+  try {
+    return await run.request(() => serverSideApply(run.kube, applied, run.plan, force));
+  } catch (err) {
     const name = itemName(o);
-    const base = { kind, name, namespace: o.metadata.namespace ?? (o.kind === 'Namespace' ? o.metadata.name : undefined) };
-    const item = (action: PlanAction, reason?: string): PlanItem => (reason ? { ...base, action, reason } : { ...base, action });
-    const ns = o.metadata.namespace;
-    if (ns && missingNamespaces.has(ns)) return item('refuse', `namespace ${ns} does not exist and createNamespace is false`);
-    const existing = existingByKey.get(key(o));
-    if (readFailures.has(key(o))) {
-      const err = readFailures.get(key(o));
-      if (plan && o.kind === 'SecretProviderClass') return item('refuse', crdHint(o, err));
-      throw new Error(`cannot read ${o.kind} ${name}: ${crdHint(o, err)}`);
+    if (kubeStatusOf(err) === 409) {
+      if (run.plan) return undefined;
+      throw new Error(
+        `${o.kind} ${name} exists with fields another manager owns (${errorSummary(err)}); the action does not overwrite objects it does not own: remove the conflicting fields or add the labels ${MANAGED_BY_LABEL}=${ACTION_NAME} and ${INSTANCE_LABEL}=${run.instance} to hand it over`,
+      );
     }
-    // A namespace the action did not create (or another manifest did) is left exactly as it is.
-    if (o.kind === 'Namespace' && existing && !ownedBy(existing, instance)) return item('unchanged', 'exists, not created by this manifest');
-    // Another manifest's object is never taken over: two manifests would apply it back and forth.
-    const other = otherOwner(existing, instance, legacy);
-    if (other) return item('refuse', `belongs to another manifest: ${other}`);
-    // Ours, or ours under the pre-ownership label (this apply moves it to the instance label).
-    const ours = existing !== undefined && (ownedBy(existing, instance) || ownedBy(existing, legacy));
-    // The namespace does not exist yet, so a dry run of its content cannot be asked for.
-    if (plan && ns && toCreate.has(ns) && createdNamespaces.has(ns)) return item('create', `in new namespace ${ns}`);
-    const force = existing === undefined || ours;
-    // Keep (or set) the adoption mark: server-side apply would drop a field the manager stops sending.
-    const applied: KubeObject = existing && (adopted(existing) || !ours) ? { ...o, metadata: { ...o.metadata, annotations: { ...o.metadata.annotations, [ADOPTED_ANNOTATION]: 'true' } } } : o;
-    // Already applied exactly so by the action: the apply (or its dry run) would change nothing.
-    if (existing && ownedBy(existing, instance) && applyIsNoop(applied, existing)) return item('unchanged');
-    let after: Obj;
-    try {
-      after = await request(() => serverSideApply(kube, applied, plan, force));
-    } catch (err) {
-      const status = kubeStatusOf(err);
-      if (status === 409) {
-        const msg = `${o.kind} ${name} exists with fields another manager owns (${errorSummary(err)}); the action does not overwrite objects it does not own: remove the conflicting fields or add the labels ${MANAGED_BY_LABEL}=${ACTION_NAME} and ${INSTANCE_LABEL}=${instance} to hand it over`;
-        if (plan) return item('refuse', 'owned by another field manager');
-        throw new Error(msg);
-      }
-      throw new Error(`cannot apply ${o.kind} ${name}: ${crdHint(o, err)}`);
-    }
-    if (!existing) {
-      if (o.kind === 'Namespace') createdNamespaces.add(o.metadata.name);
-      if (!plan) core.info(`created ${o.kind} ${name}`);
-      return item('create');
-    }
-    const paths = changedPaths(applied, existing, after);
-    const adopting = !ours;
-    if (!plan && paths.length) core.info(`${adopting ? 'adopted' : 'updated'} ${o.kind} ${name} (${paths.join(', ')})`);
-    if (paths.length === 0) return item('unchanged');
-    return item(adopting ? 'adopt' : 'update', `changed: ${paths.join(', ')}`);
-  };
+    throw new Error(`cannot apply ${o.kind} ${name}: ${crdHint(o, err)}`);
+  }
+}
 
-  // Namespaces first (renderAll puts them first), then their content: independent objects run a few
-  // at a time; the items keep the rendered order.
-  const namespaceObjects = desired.filter((o) => o.kind === 'Namespace');
-  const rest = desired.filter((o) => o.kind !== 'Namespace');
-  const items: PlanItem[] = [...(await mapUntilError(namespaceObjects, KUBE_CONCURRENCY, one)), ...(await mapUntilError(rest, KUBE_CONCURRENCY, one))];
+async function applyOne(run: ApplyRun, o: KubeObject): Promise<PlanItem> {
+  const kind = KIND_TO_PLAN[o.kind] ?? 'secret-provider-class';
+  const name = itemName(o);
+  const base = { kind, name, namespace: o.metadata.namespace ?? (o.kind === 'Namespace' ? o.metadata.name : undefined) };
+  const item = (action: PlanAction, reason?: string): PlanItem => (reason ? { ...base, action, reason } : { ...base, action });
+  const ns = o.metadata.namespace;
+  if (ns && run.missingNamespaces.has(ns)) return item('refuse', `namespace ${ns} does not exist and createNamespace is false`);
+  const existing = run.existingByKey.get(key(o));
+  if (run.readFailures.has(key(o))) {
+    const err = run.readFailures.get(key(o));
+    if (run.plan && o.kind === 'SecretProviderClass') return item('refuse', crdHint(o, err));
+    throw new Error(`cannot read ${o.kind} ${name}: ${crdHint(o, err)}`);
+  }
+  // A namespace the action did not create (or another manifest did) is left exactly as it is.
+  if (o.kind === 'Namespace' && existing && !ownedBy(existing, run.instance)) return item('unchanged', 'exists, not created by this manifest');
+  // Another manifest's object is never taken over: two manifests would apply it back and forth.
+  const other = otherOwner(existing, run.instance, run.legacy);
+  if (other) return item('refuse', `belongs to another manifest: ${other}`);
+  // Ours, or ours under the pre-ownership label (this apply moves it to the instance label).
+  const ours = existing !== undefined && (ownedBy(existing, run.instance) || ownedBy(existing, run.legacy));
+  // The namespace does not exist yet, so a dry run of its content cannot be asked for.
+  if (run.plan && ns && run.toCreate.has(ns) && run.createdNamespaces.has(ns)) return item('create', `in new namespace ${ns}`);
+  // Keep (or set) the adoption mark: server-side apply would drop a field the manager stops sending.
+  const applied: KubeObject = existing && (adopted(existing) || !ours) ? { ...o, metadata: { ...o.metadata, annotations: { ...o.metadata.annotations, [ADOPTED_ANNOTATION]: 'true' } } } : o;
+  // Already applied exactly so by the action: the apply (or its dry run) would change nothing.
+  if (existing && ownedBy(existing, run.instance) && applyIsNoop(applied, existing)) return item('unchanged');
+  const after = await applyOrRefuse(run, o, applied, existing === undefined || ours);
+  if (!after) return item('refuse', 'owned by another field manager');
+  if (!existing) {
+    if (o.kind === 'Namespace') run.createdNamespaces.add(o.metadata.name);
+    if (!run.plan) core.info(`created ${o.kind} ${name}`);
+    return item('create');
+  }
+  const paths = changedPaths(applied, existing, after);
+  const adopting = !ours;
+  if (!run.plan && paths.length) core.info(`${adopting ? 'adopted' : 'updated'} ${o.kind} ${name} (${paths.join(', ')})`);
+  if (paths.length === 0) return item('unchanged');
+  return item(adopting ? 'adopt' : 'update', `changed: ${paths.join(', ')}`);
+}
 
+/** The owned objects the manifest no longer declares: kept (namespaces, adopted objects, prune: false) or pruned. */
+async function pruneUndeclared(kube: KubeSession, manifest: Manifest, desired: KubeObject[], owned: Obj[], instance: string, plan: boolean): Promise<PlanItem[]> {
+  const items: PlanItem[] = [];
   const wanted = new Set(desired.map(key));
   for (const o of owned) {
     if (wanted.has(key(o)) || !ownedBy(o, instance)) continue;
     const kind = KIND_TO_PLAN[o.kind ?? ''] ?? 'secret-provider-class';
     const name = itemName(o);
     const namespace = o.metadata?.namespace ?? (o.kind === 'Namespace' ? o.metadata?.name : undefined);
-    if (o.kind === 'Namespace') {
-      items.push({ kind, name, namespace, action: 'keep', reason: 'namespaces are never deleted by the action' });
-      continue;
-    }
-    if (!manifest.prune) {
-      items.push({ kind, name, namespace, action: 'keep', reason: 'no longer declared (prune: false)' });
-      continue;
-    }
-    if (adopted(o)) {
-      items.push({ kind, name, namespace, action: 'keep', reason: 'existed before the action (adopted): never deleted' });
-      continue;
-    }
-    items.push({ kind, name, namespace, action: 'prune', reason: 'no longer declared' });
-    if (plan) continue;
-    try {
-      await kube.objects.delete({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace } });
-      core.info(`pruned ${o.kind} ${name}`);
-    } catch (err) {
-      if (kubeStatusOf(err) !== 404) throw new Error(`cannot prune ${o.kind} ${name}: ${errorSummary(err)}`);
+    const keep = (reason: string): void => {
+      items.push({ kind, name, namespace, action: 'keep', reason });
+    };
+    if (o.kind === 'Namespace') keep('namespaces are never deleted by the action');
+    else if (!manifest.prune) keep('no longer declared (prune: false)');
+    else if (adopted(o)) keep('existed before the action (adopted): never deleted');
+    else {
+      items.push({ kind, name, namespace, action: 'prune', reason: 'no longer declared' });
+      if (!plan) await deleteObject(kube, o, name);
     }
   }
+  return items;
+}
+
+async function deleteObject(kube: KubeSession, o: Obj, name: string): Promise<void> {
+  try {
+    await kube.objects.delete({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace } });
+    core.info(`pruned ${o.kind} ${name}`);
+  } catch (err) {
+    if (kubeStatusOf(err) !== 404) throw new Error(`cannot prune ${o.kind} ${name}: ${errorSummary(err)}`);
+  }
+}
+
+export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, facts: RenderFacts, opts: { mode: 'plan' | 'apply' }): Promise<PlanItem[]> {
+  // The renderer gives kubelet-mode targets no ServiceAccount and Namespaces only for createNamespace.
+  const desired = renderAll(manifest, facts);
+  const instance = instanceId(manifest);
+  const plan = opts.mode === 'plan';
+  const toCreate = new Set(desired.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));
+  // One labelled list per kind finds every object this manifest already applied (they carry its
+  // labels): no read per object on a re-run. The same lists decide what to prune at the end.
+  const owned = await ownedObjects(kube, manifest);
+  const run: ApplyRun = {
+    kube,
+    plan,
+    instance,
+    legacy: legacyInstanceId(manifest),
+    request: semaphore(KUBE_CONCURRENCY),
+    missingNamespaces: await missingNamespacesOf(kube, desired, owned, toCreate, plan),
+    toCreate,
+    createdNamespaces: new Set(),
+    existingByKey: new Map(owned.map((o) => [key(o), o])),
+    readFailures: new Map(),
+  };
+  await readUnapplied(run, desired);
+  // Namespaces first (renderAll puts them first), then their content: independent objects run a few
+  // at a time; the items keep the rendered order.
+  const namespaceObjects = desired.filter((o) => o.kind === 'Namespace');
+  const rest = desired.filter((o) => o.kind !== 'Namespace');
+  const one = (o: KubeObject): Promise<PlanItem> => applyOne(run, o);
+  const items: PlanItem[] = [...(await mapUntilError(namespaceObjects, KUBE_CONCURRENCY, one)), ...(await mapUntilError(rest, KUBE_CONCURRENCY, one))];
+  items.push(...(await pruneUndeclared(kube, manifest, desired, owned, instance, plan)));
   return items;
 }

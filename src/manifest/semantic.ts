@@ -277,13 +277,7 @@ function normaliseIdentity(
  * A target's federation: its own, else the default for identities the action federates. An explicit
  * `binding` on an external or kubelet identity is an error (nothing of it can be bound).
  */
-function targetFederation(
-  raw: unknown,
-  fallback: Federation | undefined,
-  identity: IdentitySpec | undefined | null,
-  at: FieldPath,
-  fail: (path: FieldPath, message: string, at?: 'key' | 'value') => void,
-): Federation {
+function targetFederation(raw: unknown, fallback: Federation | undefined, identity: IdentitySpec | undefined | null, at: FieldPath, fail: Fail): Federation {
   const own = federationOf(raw);
   const federates = identity?.mode === 'managed' || identity?.mode === 'existing';
   if (own === 'binding' && identity && !federates) {
@@ -304,36 +298,36 @@ function sameIdentity(a: IdentitySpec, b: IdentitySpec): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-export function normalise(data: unknown, ctx: SemanticContext): Manifest | undefined {
-  if (!isMap(data)) return undefined;
-  const suggest = ctx.suggest ?? new Suggester();
-  let ok = true;
-  const fail = (path: FieldPath, message: string, at: 'key' | 'value' = 'value'): void => {
-    ok = false;
-    ctx.issue(path, message, at);
-  };
-  const guard: SemanticContext = { ...ctx, issue: fail };
+type Fail = (path: FieldPath, message: string, at?: 'key' | 'value') => void;
 
-  const vault = isMap(data.vault) ? data.vault : {};
-  const cluster = isMap(data.cluster) ? data.cluster : {};
-  const defaults = isMap(data.identityDefaults) ? data.identityDefaults : {};
-  const clusterName = str(cluster.name);
-  const defaultsRg = str(defaults.resourceGroup);
-  const defaultsLocation = str(defaults.location);
-  const defaultFederation = federationOf(defaults.federation);
+/** What every check of one normalise run shares: the context, the failure sink and the suggester. */
+interface Checks {
+  ctx: SemanticContext;
+  /** The context whose `issue` also marks the manifest as invalid. */
+  guard: SemanticContext;
+  fail: Fail;
+  suggest: Suggester;
+}
 
-  // --- secrets
+interface DeclaredSecrets {
+  secrets: SecretSpec[];
+  byName: Map<string, SecretSpec>;
+  /** Every declared name, including secrets whose declaration has errors. */
+  names: string[];
+}
+
+function normaliseSecrets(raw: unknown, c: Checks): DeclaredSecrets {
   const secrets: SecretSpec[] = [];
   const byLowerName = new Map<string, { name: string; index: number }>();
-  const secretByName = new Map<string, SecretSpec>();
-  list(data.secrets).forEach((raw, i) => {
-    if (!isMap(raw)) return;
-    const name = str(raw.name);
+  const byName = new Map<string, SecretSpec>();
+  list(raw).forEach((item, i) => {
+    if (!isMap(item)) return;
+    const name = str(item.name);
     if (name !== undefined) {
       const prev = byLowerName.get(name.toLowerCase());
       if (prev) {
-        const line = ctx.lineOf(['secrets', prev.index, 'name']);
-        fail(
+        const line = c.ctx.lineOf(['secrets', prev.index, 'name']);
+        c.fail(
           ['secrets', i, 'name'],
           prev.name === name ? `secret ${q(name)} is declared twice (first at line ${line})` : `secret ${q(name)} collides with ${q(prev.name)} (line ${line}): Key Vault names are case-insensitive`,
         );
@@ -341,36 +335,48 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
       }
       byLowerName.set(name.toLowerCase(), { name, index: i });
     }
-    const spec = normaliseSecret(raw, i, guard);
+    const spec = normaliseSecret(item, i, c.guard);
     if (spec) {
       secrets.push(spec);
-      secretByName.set(spec.name, spec);
+      byName.set(spec.name, spec);
     }
   });
-  const declaredNames = [...byLowerName.values()].map((v) => v.name);
+  return { secrets, byName, names: [...byLowerName.values()].map((v) => v.name) };
+}
 
-  // --- targets
-  const rawTargets = list(data.targets);
-  const nsIdentity = new Map<string, { id: IdentitySpec; index: number }>();
-  const declared: (IdentitySpec | undefined | null)[] = rawTargets.map((raw, t) => {
+/** The cluster name and identity defaults every target's identity is resolved with. */
+interface IdentityEnv {
+  cluster: string | undefined;
+  defaults: { resourceGroup: string | undefined; location: string | undefined };
+}
+
+type IdentityByNamespace = Map<string, { id: IdentitySpec; index: number }>;
+
+/** Each target's own identity (null: not a mapping, undefined: none declared) and the first identity of each namespace. */
+function declaredIdentities(rawTargets: unknown[], env: IdentityEnv, c: Checks): { declared: (IdentitySpec | undefined | null)[]; nsIdentity: IdentityByNamespace } {
+  const nsIdentity: IdentityByNamespace = new Map();
+  const declared = rawTargets.map((raw, t) => {
     if (!isMap(raw)) return null;
     const ns = str(raw.namespace);
-    const id = normaliseIdentity(raw.identity, ['targets', t, 'identity'], ns, { cluster: clusterName, defaults: { resourceGroup: defaultsRg, location: defaultsLocation } }, guard);
+    const id = normaliseIdentity(raw.identity, ['targets', t, 'identity'], ns, env, c.guard);
     if (id && ns !== undefined) {
       const prev = nsIdentity.get(ns);
       if (!prev) nsIdentity.set(ns, { id, index: t });
       else if (!sameIdentity(prev.id, id)) {
-        fail(
+        c.fail(
           ['targets', t, 'identity'],
-          `namespace ${q(ns)} already uses the ${describeIdentity(prev.id)} (targets[${prev.index}], line ${ctx.lineOf(['targets', prev.index, 'identity'])}); all targets of a namespace share one identity`,
+          `namespace ${q(ns)} already uses the ${describeIdentity(prev.id)} (targets[${prev.index}], line ${c.ctx.lineOf(['targets', prev.index, 'identity'])}); all targets of a namespace share one identity`,
           'key',
         );
       }
     }
     return id;
   });
+  return { declared, nsIdentity };
+}
 
-  // One Azure identity (name + resource group) must be declared the same way everywhere it is used.
+/** One Azure identity (name + resource group) must be declared the same way everywhere it is used. */
+function checkIdentityDeclarations(declared: (IdentitySpec | undefined | null)[], c: Checks): void {
   const identityDecl = new Map<string, { id: IdentitySpec; index: number }>();
   declared.forEach((id, t) => {
     if (!id || (id.mode !== 'managed' && id.mode !== 'existing')) return;
@@ -379,301 +385,383 @@ export function normalise(data: unknown, ctx: SemanticContext): Manifest | undef
     const prev = identityDecl.get(key);
     if (!prev) identityDecl.set(key, { id, index: t });
     else if (!sameIdentity(prev.id, id)) {
-      fail(
+      c.fail(
         ['targets', t, 'identity'],
-        `identity ${q(id.name)} in ${bare(id.resourceGroup)} is declared differently by targets[${prev.index}] (line ${ctx.lineOf(['targets', prev.index, 'identity'])}) as the ${describeIdentity(prev.id)}${prev.id.mode === 'managed' ? ` in ${bare(prev.id.location)}` : ''}; declare it the same way everywhere`,
+        `identity ${q(id.name)} in ${bare(id.resourceGroup)} is declared differently by targets[${prev.index}] (line ${c.ctx.lineOf(['targets', prev.index, 'identity'])}) as the ${describeIdentity(prev.id)}${prev.id.mode === 'managed' ? ` in ${bare(prev.id.location)}` : ''}; declare it the same way everywhere`,
         'key',
       );
     }
   });
+}
 
-  const targets: TargetSpec[] = [];
-  const spcNames = new Map<string, number>();
-  const syncedSecrets = new Map<string, number>();
-  const federated = new Map<string, { name: string; subjects: Set<string> }>();
-  const federationOfIdentity = new Map<string, { federation: Federation; index: number }>();
-  let firstBinding: number | undefined;
-  rawTargets.forEach((raw, t) => {
-    const at: FieldPath = ['targets', t];
-    if (!isMap(raw)) return;
-    const namespace = str(raw.namespace);
-    let identity: IdentitySpec | undefined | null = declared[t];
-    if (identity === undefined && namespace !== undefined) {
-      identity = nsIdentity.get(namespace)?.id;
-      if (identity === undefined) {
-        // Nobody in this namespace declared one: the default is an identity the action creates.
-        identity = normaliseIdentity(
-          { create: true },
-          [...at, 'namespace'],
-          namespace,
-          { cluster: clusterName, defaults: { resourceGroup: defaultsRg, location: defaultsLocation } },
-          {
-            ...guard,
-            issue: (_p, message) => fail([...at, 'identity'], message.replace('a created identity', 'the default identity (`create: true`)'), 'key'),
-          },
-        );
-        if (identity) nsIdentity.set(namespace, { id: identity, index: t });
-      }
-    }
+/** What the targets declared so far, for the checks across targets. */
+interface TargetsSeen {
+  declared: (IdentitySpec | undefined | null)[];
+  nsIdentity: IdentityByNamespace;
+  spcNames: Map<string, number>;
+  syncedSecrets: Map<string, number>;
+  federated: Map<string, { name: string; subjects: Set<string> }>;
+  federationOfIdentity: Map<string, { federation: Federation; index: number }>;
+  firstBinding?: number;
+}
 
-    // service account
-    const serviceAccount = str(raw.serviceAccount);
-    const inherited = declared[t] === undefined && namespace !== undefined ? nsIdentity.get(namespace) : undefined;
-    const from = inherited && inherited.index !== t ? ` (the namespace's identity, declared by targets[${inherited.index}])` : '';
-    if (identity?.mode === 'kubelet' && raw.serviceAccount !== undefined) {
-      fail(
-        [...at, 'serviceAccount'],
-        `must be absent with a kubelet identity${from}: the kubelet / VM identity is not federated with a service account (use \`identity: { create: true }\` for per-service-account access)`,
-        'key',
-      );
-    } else if (identity && identity.mode !== 'kubelet' && raw.serviceAccount === undefined) {
-      fail([...at, 'serviceAccount'], `missing required field \`serviceAccount\` (required with a ${identity.mode} identity; only kubelet identities run without one)`, 'key');
-    }
-
-    // federation: binding only where the action federates (created or existing identities), one way per identity
-    const federation = targetFederation(raw.federation, defaultFederation, identity, at, fail);
-    if (federation === 'binding') firstBinding ??= t;
-    const idKey = identity ? identityKey(identity) : undefined;
-    if (idKey !== undefined) {
-      const prev = federationOfIdentity.get(idKey);
-      if (!prev) federationOfIdentity.set(idKey, { federation, index: t });
-      else if (prev.federation !== federation) {
-        fail(
-          [...at, raw.federation !== undefined ? 'federation' : 'identity'],
-          `identity ${q((identity as { name: string }).name)} is federated by \`${prev.federation}\` in targets[${prev.index}] (line ${ctx.lineOf(['targets', prev.index])}) and by \`${federation}\` here; one identity uses one federation`,
-          'key',
-        );
-      }
-    }
-
-    // federation limit (credentials only: bindings need one AKS-managed credential per identity)
-    if (identity && serviceAccount !== undefined && namespace !== undefined && federation === 'credential') {
-      const key = identityKey(identity);
-      if (key !== undefined && (identity.mode === 'managed' || identity.mode === 'existing')) {
-        const entry = federated.get(key) ?? { name: identity.name, subjects: new Set<string>() };
-        federated.set(key, entry);
-        const subject = `${namespace}/${serviceAccount}`;
-        if (!entry.subjects.has(subject)) {
-          entry.subjects.add(subject);
-          if (entry.subjects.size === MAX_FEDERATED_CREDENTIALS + 1) {
-            fail(
-              [...at, 'serviceAccount'],
-              `identity ${q(entry.name)} would be federated with more than ${MAX_FEDERATED_CREDENTIALS} service accounts (Azure allows at most ${MAX_FEDERATED_CREDENTIALS} federated identity credentials per identity); set \`federation: binding\` (one AKS identity binding per cluster, no limit per identity) or use another identity for some namespaces`,
-            );
-          }
-        }
-      }
-    }
-
-    // SecretProviderClass name, unique per namespace
-    const spc = str(raw.secretProviderClass);
-    if (spc !== undefined && namespace !== undefined) {
-      const id = `${namespace}/${spc}`;
-      const prev = spcNames.get(id);
-      if (prev !== undefined) {
-        fail(
-          [...at, 'secretProviderClass'],
-          `SecretProviderClass ${q(spc)} is already declared in namespace ${q(namespace)} by targets[${prev}] (line ${ctx.lineOf(['targets', prev, 'secretProviderClass'])})`,
-        );
-      } else spcNames.set(id, t);
-    }
-
-    // objects
-    const objects: MountedObject[] = [];
-    const fileNames = new Map<string, number>();
-    list(raw.objects).forEach((o, j) => {
-      const oat: FieldPath = [...at, 'objects', j];
-      if (!isMap(o)) return;
-      const secretName = str(o.secret);
-      if (secretName === undefined) return;
-      const secret = secretByName.get(secretName);
-      if (!secret) {
-        const known = declaredNames.find((n) => n.toLowerCase() === secretName.toLowerCase());
-        if (!known) {
-          fail([...oat, 'secret'], `unknown secret ${q(secretName)}${suggest.suggestion(secretName, declaredNames)} (every mounted secret must be declared under \`secrets\`)`);
-          return;
-        }
-        if (known !== secretName) {
-          fail([...oat, 'secret'], `unknown secret ${q(secretName)}; the secret is declared as ${q(known)} (write it the same way)`);
-          return;
-        }
-        return; // declared, but its declaration has errors of its own
-      }
-      const written = secret.source.kind !== 'existing';
-      const baseType: ObjectType = secret.source.kind === 'existing' ? secret.source.objectType : 'secret';
-      const requested = OBJECT_TYPES.has(o.objectType as ObjectType) ? (o.objectType as ObjectType) : undefined;
-      if (requested !== undefined && written && requested !== 'secret') {
-        fail([...oat, 'objectType'], `must be secret: ${q(secretName)} is written by the action as a Key Vault secret`);
-      } else if (requested !== undefined && baseType !== 'cert' && requested !== baseType) {
-        fail([...oat, 'objectType'], `must be ${baseType}: ${q(secretName)} is declared as an existing ${baseType} (only a cert can also be fetched as key or secret)`);
-      }
-      const objectType = requested ?? baseType;
-      for (const f of ['format', 'encoding'] as const) {
-        if (o[f] !== undefined && objectType !== 'secret') {
-          fail(
-            [...oat, f],
-            `${q(f)} applies only to objectType secret (the provider returns ${objectType} objects as PEM); fetch the certificate as \`objectType: secret\` to choose its format`,
-            'key',
-          );
-        }
-      }
-      const version = str(o.version);
-      if (version !== undefined && written) {
-        fail([...oat, 'version'], `a pinned version is only allowed for \`existing\` secrets: the action writes new versions of ${q(secretName)} and tracks the latest itself`, 'key');
-      }
-      const alias = str(o.alias);
-      const fileName = alias ?? secretName;
-      const badName = alias !== undefined ? fileNameProblem(alias) : undefined;
-      if (badName) fail([...oat, 'alias'], badName);
-      const prevFile = fileNames.get(fileName);
-      if (prevFile !== undefined) {
-        fail(
-          [...oat, alias !== undefined ? 'alias' : 'secret'],
-          `file name ${q(fileName)} is already used by objects[${prevFile}] (line ${ctx.lineOf([...at, 'objects', prevFile])}) in this SecretProviderClass${alias === undefined ? '; give one of them an `alias`' : ''}`,
-        );
-      } else fileNames.set(fileName, j);
-      const mounted: MountedObject = { secret: secretName, objectType };
-      if (alias !== undefined) mounted.alias = alias;
-      if (version !== undefined) mounted.version = version;
-      const format = str(o.format);
-      if (format !== undefined) mounted.format = format;
-      const encoding = str(o.encoding);
-      if (encoding !== undefined) mounted.encoding = encoding;
-      objects.push(mounted);
-    });
-
-    // syncTo
-    let syncTo: SyncSpec | undefined;
-    if (isMap(raw.syncTo)) {
-      const s = raw.syncTo;
-      const files = objects.map((o) => o.alias ?? o.secret);
-      let keys: SyncKey[];
-      if (isMap(s.keys)) {
-        keys = [];
-        for (const [key, object] of Object.entries(s.keys)) {
-          if (typeof object !== 'string') continue;
-          if (!files.includes(object)) {
-            const hint = suggest.didYouMean(object, files);
-            fail(
-              [...at, 'syncTo', 'keys', key],
-              `unknown object ${q(object)}${hint ? `; did you mean ${q(hint)}?` : ''} (values name a mounted object by its alias, or its secret name when it has none: ${files.map((f) => (SHOWABLE.test(f) ? f : '…')).join(', ') || 'none'})`,
-            );
-            continue;
-          }
-          keys.push({ key, object });
-        }
-      } else {
-        keys = files.map((f) => ({ key: f, object: f }));
-        objects.forEach((o, j) => {
-          const f = o.alias ?? o.secret;
-          if (!SECRET_KEY.test(f)) {
-            fail(
-              [...at, 'objects', j, o.alias !== undefined ? 'alias' : 'secret'],
-              `${q(f)} cannot be a key of the synced Secret (letters, digits, '-', '_' and '.'): give it another alias or list \`syncTo.keys\``,
-            );
-          }
-        });
-      }
-      const type = str(s.type) ?? 'Opaque';
-      if (type === 'kubernetes.io/tls') {
-        const names = new Set(keys.map((k) => k.key));
-        for (const needed of ['tls.crt', 'tls.key']) {
-          if (!names.has(needed)) fail([...at, 'syncTo', isMap(s.keys) ? 'keys' : 'type'], `a kubernetes.io/tls Secret needs a ${q(needed)} key: map it in \`syncTo.keys\``, 'key');
-        }
-      }
-      checkKubeMetadata(s.labels, [...at, 'syncTo', 'labels'], 'labels', guard);
-      checkKubeMetadata(s.annotations, [...at, 'syncTo', 'annotations'], 'annotations', guard);
-      const secretName = str(s.secretName);
-      if (secretName !== undefined && namespace !== undefined) {
-        const id = `${namespace}/${secretName}`;
-        const prev = syncedSecrets.get(id);
-        if (prev !== undefined) {
-          fail(
-            [...at, 'syncTo', 'secretName'],
-            `Secret ${q(secretName)} in namespace ${q(namespace)} is already synced by targets[${prev}] (line ${ctx.lineOf(['targets', prev, 'syncTo', 'secretName'])}); two SecretProviderClasses cannot sync into one Secret`,
-          );
-        } else syncedSecrets.set(id, t);
-      }
-      if (secretName !== undefined) {
-        syncTo = { secretName, type, labels: strMap(s.labels), annotations: strMap(s.annotations), keys };
-      }
-    }
-
-    // access
-    const readsKeysOrCerts = objects.some((o) => o.objectType === 'key' || o.objectType === 'cert');
-    const access: AccessSpec = { scope: 'vault', role: readsKeysOrCerts ? DEFAULT_ROLE_WITH_KEYS_OR_CERTS : DEFAULT_ROLE };
-    if (isMap(raw.access)) {
-      if (raw.access.scope === 'secret' || raw.access.scope === 'vault') access.scope = raw.access.scope;
-      const role = str(raw.access.role);
-      if (role !== undefined) access.role = role;
-    }
-
-    const rotation = ROTATIONS.has(raw.rotation as RotationMode) ? (raw.rotation as RotationMode) : 'restart';
-    if (namespace === undefined || spc === undefined || !identity) return;
-    const target: TargetSpec = {
-      namespace,
-      createNamespace: bool(raw.createNamespace, false),
-      identity,
-      access,
-      secretProviderClass: spc,
-      objects,
-      rotation,
-    };
-    if (serviceAccount !== undefined && identity.mode !== 'kubelet') target.serviceAccount = serviceAccount;
-    if (syncTo) target.syncTo = syncTo;
-    if (federation === 'binding') target.federation = 'binding';
-    targets.push(target);
+/** The target's identity: its own, else its namespace's, else the default identity the action creates. */
+function targetIdentity(t: number, namespace: string | undefined, env: IdentityEnv, seen: TargetsSeen, c: Checks): IdentitySpec | undefined | null {
+  const own = seen.declared[t];
+  if (own !== undefined || namespace === undefined) return own;
+  const shared = seen.nsIdentity.get(namespace)?.id;
+  if (shared !== undefined) return shared;
+  // Nobody in this namespace declared one: the default is an identity the action creates.
+  const at: FieldPath = ['targets', t];
+  const identity = normaliseIdentity({ create: true }, [...at, 'namespace'], namespace, env, {
+    ...c.guard,
+    issue: (_p, message) => c.fail([...at, 'identity'], message.replace('a created identity', 'the default identity (`create: true`)'), 'key'),
   });
+  if (identity) seen.nsIdentity.set(namespace, { id: identity, index: t });
+  return identity;
+}
 
-  // prune / purge
-  if (data.purge === true && data.prune !== true) {
-    fail(['purge'], '`purge: true` requires `prune: true` (only pruned secrets are purged)', 'key');
+function checkServiceAccount(raw: Raw, t: number, namespace: string | undefined, identity: IdentitySpec | undefined | null, seen: TargetsSeen, c: Checks): void {
+  const at: FieldPath = ['targets', t, 'serviceAccount'];
+  const inherited = seen.declared[t] === undefined && namespace !== undefined ? seen.nsIdentity.get(namespace) : undefined;
+  const from = inherited && inherited.index !== t ? ` (the namespace's identity, declared by targets[${inherited.index}])` : '';
+  if (identity?.mode === 'kubelet' && raw.serviceAccount !== undefined) {
+    c.fail(
+      at,
+      `must be absent with a kubelet identity${from}: the kubelet / VM identity is not federated with a service account (use \`identity: { create: true }\` for per-service-account access)`,
+      'key',
+    );
+  } else if (identity && identity.mode !== 'kubelet' && raw.serviceAccount === undefined) {
+    c.fail(at, `missing required field \`serviceAccount\` (required with a ${identity.mode} identity; only kubelet identities run without one)`, 'key');
   }
-  const rawCleanup = isMap(data.cleanup) ? data.cleanup : undefined;
-  if (rawCleanup?.purge === true && rawCleanup.deleteSecrets !== true) {
-    fail(['cleanup', 'purge'], '`cleanup.purge: true` requires `cleanup.deleteSecrets: true` (only deleted secrets are purged)', 'key');
-  }
+}
 
-  const clusterRg = str(cluster.resourceGroup);
-  if (firstBinding !== undefined && clusterRg === undefined) {
-    fail(
-      ['cluster', 'name'],
-      `\`federation: binding\` (targets[${firstBinding}], line ${ctx.lineOf(['targets', firstBinding])}) needs the AKS cluster's resource group: set \`cluster.resourceGroup\``,
+/** Binding only where the action federates (created or existing identities), one way per identity. */
+function checkedFederation(raw: Raw, t: number, fallback: Federation | undefined, identity: IdentitySpec | undefined | null, seen: TargetsSeen, c: Checks): Federation {
+  const at: FieldPath = ['targets', t];
+  const federation = targetFederation(raw.federation, fallback, identity, at, c.fail);
+  if (federation === 'binding') seen.firstBinding ??= t;
+  const idKey = identity ? identityKey(identity) : undefined;
+  if (idKey === undefined) return federation;
+  const prev = seen.federationOfIdentity.get(idKey);
+  if (!prev) seen.federationOfIdentity.set(idKey, { federation, index: t });
+  else if (prev.federation !== federation) {
+    c.fail(
+      [...at, raw.federation !== undefined ? 'federation' : 'identity'],
+      `identity ${q((identity as { name: string }).name)} is federated by \`${prev.federation}\` in targets[${prev.index}] (line ${c.ctx.lineOf(['targets', prev.index])}) and by \`${federation}\` here; one identity uses one federation`,
       'key',
     );
   }
+  return federation;
+}
 
-  const vaultName = str(vault.name);
-  const vaultRg = str(vault.resourceGroup);
-  if (!ok || vaultName === undefined || vaultRg === undefined || clusterName === undefined || data.apiVersion !== 'akv-aks/v1') return undefined;
+/** Federated credentials per identity are limited (bindings need one AKS-managed credential per identity). */
+function checkFederationLimit(t: number, identity: IdentitySpec, namespace: string, serviceAccount: string, seen: TargetsSeen, c: Checks): void {
+  const key = identityKey(identity);
+  if (key === undefined || (identity.mode !== 'managed' && identity.mode !== 'existing')) return;
+  const entry = seen.federated.get(key) ?? { name: identity.name, subjects: new Set<string>() };
+  seen.federated.set(key, entry);
+  const subject = `${namespace}/${serviceAccount}`;
+  if (entry.subjects.has(subject)) return;
+  entry.subjects.add(subject);
+  if (entry.subjects.size === MAX_FEDERATED_CREDENTIALS + 1) {
+    c.fail(
+      ['targets', t, 'serviceAccount'],
+      `identity ${q(entry.name)} would be federated with more than ${MAX_FEDERATED_CREDENTIALS} service accounts (Azure allows at most ${MAX_FEDERATED_CREDENTIALS} federated identity credentials per identity); set \`federation: binding\` (one AKS identity binding per cluster, no limit per identity) or use another identity for some namespaces`,
+    );
+  }
+}
 
-  const manifest: Manifest = {
-    apiVersion: 'akv-aks/v1',
-    instance: manifestInstance({ owner: str(data.owner), repository: ctx.repository, path: ctx.path, cluster: clusterName }),
-    vault: { name: vaultName, resourceGroup: vaultRg },
-    cluster: { name: clusterName },
-    identityDefaults: { tags: strMap(defaults.tags) },
-    secrets,
-    targets,
-    prune: bool(data.prune, false),
-    purge: bool(data.purge, false),
-  };
+/** A SecretProviderClass name is unique per namespace. */
+function checkSpcName(t: number, namespace: string, spc: string, seen: TargetsSeen, c: Checks): void {
+  const id = `${namespace}/${spc}`;
+  const prev = seen.spcNames.get(id);
+  if (prev !== undefined) {
+    c.fail(
+      ['targets', t, 'secretProviderClass'],
+      `SecretProviderClass ${q(spc)} is already declared in namespace ${q(namespace)} by targets[${prev}] (line ${c.ctx.lineOf(['targets', prev, 'secretProviderClass'])})`,
+    );
+  } else seen.spcNames.set(id, t);
+}
+
+/** The declared secret an object mounts, or undefined (reported unless its declaration has errors of its own). */
+function mountedSecret(secretName: string, oat: FieldPath, secrets: DeclaredSecrets, c: Checks): SecretSpec | undefined {
+  const secret = secrets.byName.get(secretName);
+  if (secret) return secret;
+  const known = secrets.names.find((n) => n.toLowerCase() === secretName.toLowerCase());
+  if (!known) {
+    c.fail([...oat, 'secret'], `unknown secret ${q(secretName)}${c.suggest.suggestion(secretName, secrets.names)} (every mounted secret must be declared under \`secrets\`)`);
+  } else if (known !== secretName) {
+    c.fail([...oat, 'secret'], `unknown secret ${q(secretName)}; the secret is declared as ${q(known)} (write it the same way)`);
+  }
+  return undefined;
+}
+
+/** The object type to fetch: the requested one when the secret's kind allows it. */
+function mountedObjectType(o: Raw, oat: FieldPath, secretName: string, secret: SecretSpec, c: Checks): ObjectType {
+  const written = secret.source.kind !== 'existing';
+  const baseType: ObjectType = secret.source.kind === 'existing' ? secret.source.objectType : 'secret';
+  const requested = OBJECT_TYPES.has(o.objectType as ObjectType) ? (o.objectType as ObjectType) : undefined;
+  if (requested !== undefined && written && requested !== 'secret') {
+    c.fail([...oat, 'objectType'], `must be secret: ${q(secretName)} is written by the action as a Key Vault secret`);
+  } else if (requested !== undefined && baseType !== 'cert' && requested !== baseType) {
+    c.fail([...oat, 'objectType'], `must be ${baseType}: ${q(secretName)} is declared as an existing ${baseType} (only a cert can also be fetched as key or secret)`);
+  }
+  const objectType = requested ?? baseType;
+  for (const f of ['format', 'encoding'] as const) {
+    if (o[f] !== undefined && objectType !== 'secret') {
+      c.fail([...oat, f], `${q(f)} applies only to objectType secret (the provider returns ${objectType} objects as PEM); fetch the certificate as \`objectType: secret\` to choose its format`, 'key');
+    }
+  }
+  return objectType;
+}
+
+function normaliseObject(o: Raw, at: FieldPath, j: number, fileNames: Map<string, number>, secrets: DeclaredSecrets, c: Checks): MountedObject | undefined {
+  const oat: FieldPath = [...at, 'objects', j];
+  const secretName = str(o.secret);
+  if (secretName === undefined) return undefined;
+  const secret = mountedSecret(secretName, oat, secrets, c);
+  if (!secret) return undefined;
+  const objectType = mountedObjectType(o, oat, secretName, secret, c);
+  const version = str(o.version);
+  if (version !== undefined && secret.source.kind !== 'existing') {
+    c.fail([...oat, 'version'], `a pinned version is only allowed for \`existing\` secrets: the action writes new versions of ${q(secretName)} and tracks the latest itself`, 'key');
+  }
+  const alias = str(o.alias);
+  const fileName = alias ?? secretName;
+  const badName = alias !== undefined ? fileNameProblem(alias) : undefined;
+  if (badName) c.fail([...oat, 'alias'], badName);
+  const prevFile = fileNames.get(fileName);
+  if (prevFile !== undefined) {
+    c.fail(
+      [...oat, alias !== undefined ? 'alias' : 'secret'],
+      `file name ${q(fileName)} is already used by objects[${prevFile}] (line ${c.ctx.lineOf([...at, 'objects', prevFile])}) in this SecretProviderClass${alias === undefined ? '; give one of them an `alias`' : ''}`,
+    );
+  } else fileNames.set(fileName, j);
+  const mounted: MountedObject = { secret: secretName, objectType };
+  if (alias !== undefined) mounted.alias = alias;
+  if (version !== undefined) mounted.version = version;
+  const format = str(o.format);
+  if (format !== undefined) mounted.format = format;
+  const encoding = str(o.encoding);
+  if (encoding !== undefined) mounted.encoding = encoding;
+  return mounted;
+}
+
+function normaliseObjects(raw: unknown, at: FieldPath, secrets: DeclaredSecrets, c: Checks): MountedObject[] {
+  const objects: MountedObject[] = [];
+  const fileNames = new Map<string, number>();
+  list(raw).forEach((o, j) => {
+    if (!isMap(o)) return;
+    const mounted = normaliseObject(o, at, j, fileNames, secrets, c);
+    if (mounted) objects.push(mounted);
+  });
+  return objects;
+}
+
+/** The synced Secret's keys: those listed in `syncTo.keys`, else one per mounted object. */
+function syncKeys(s: Raw, at: FieldPath, objects: MountedObject[], c: Checks): SyncKey[] {
+  const files = objects.map((o) => o.alias ?? o.secret);
+  if (!isMap(s.keys)) {
+    objects.forEach((o, j) => {
+      const f = o.alias ?? o.secret;
+      if (!SECRET_KEY.test(f)) {
+        c.fail(
+          [...at, 'objects', j, o.alias !== undefined ? 'alias' : 'secret'],
+          `${q(f)} cannot be a key of the synced Secret (letters, digits, '-', '_' and '.'): give it another alias or list \`syncTo.keys\``,
+        );
+      }
+    });
+    return files.map((f) => ({ key: f, object: f }));
+  }
+  const keys: SyncKey[] = [];
+  for (const [key, object] of Object.entries(s.keys)) {
+    if (typeof object !== 'string') continue;
+    if (!files.includes(object)) {
+      const hint = c.suggest.didYouMean(object, files);
+      c.fail(
+        [...at, 'syncTo', 'keys', key],
+        `unknown object ${q(object)}${hint ? `; did you mean ${q(hint)}?` : ''} (values name a mounted object by its alias, or its secret name when it has none: ${files.map((f) => (SHOWABLE.test(f) ? f : '…')).join(', ') || 'none'})`,
+      );
+      continue;
+    }
+    keys.push({ key, object });
+  }
+  return keys;
+}
+
+function normaliseSyncTo(s: Raw, t: number, namespace: string | undefined, objects: MountedObject[], seen: TargetsSeen, c: Checks): SyncSpec | undefined {
+  const at: FieldPath = ['targets', t];
+  const keys = syncKeys(s, at, objects, c);
+  const type = str(s.type) ?? 'Opaque';
+  if (type === 'kubernetes.io/tls') {
+    const names = new Set(keys.map((k) => k.key));
+    for (const needed of ['tls.crt', 'tls.key']) {
+      if (!names.has(needed)) c.fail([...at, 'syncTo', isMap(s.keys) ? 'keys' : 'type'], `a kubernetes.io/tls Secret needs a ${q(needed)} key: map it in \`syncTo.keys\``, 'key');
+    }
+  }
+  checkKubeMetadata(s.labels, [...at, 'syncTo', 'labels'], 'labels', c.guard);
+  checkKubeMetadata(s.annotations, [...at, 'syncTo', 'annotations'], 'annotations', c.guard);
+  const secretName = str(s.secretName);
+  if (secretName !== undefined && namespace !== undefined) {
+    const id = `${namespace}/${secretName}`;
+    const prev = seen.syncedSecrets.get(id);
+    if (prev !== undefined) {
+      c.fail(
+        [...at, 'syncTo', 'secretName'],
+        `Secret ${q(secretName)} in namespace ${q(namespace)} is already synced by targets[${prev}] (line ${c.ctx.lineOf(['targets', prev, 'syncTo', 'secretName'])}); two SecretProviderClasses cannot sync into one Secret`,
+      );
+    } else seen.syncedSecrets.set(id, t);
+  }
+  return secretName === undefined ? undefined : { secretName, type, labels: strMap(s.labels), annotations: strMap(s.annotations), keys };
+}
+
+function targetAccess(raw: unknown, objects: MountedObject[]): AccessSpec {
+  const readsKeysOrCerts = objects.some((o) => o.objectType === 'key' || o.objectType === 'cert');
+  const access: AccessSpec = { scope: 'vault', role: readsKeysOrCerts ? DEFAULT_ROLE_WITH_KEYS_OR_CERTS : DEFAULT_ROLE };
+  if (isMap(raw)) {
+    if (raw.scope === 'secret' || raw.scope === 'vault') access.scope = raw.scope;
+    const role = str(raw.role);
+    if (role !== undefined) access.role = role;
+  }
+  return access;
+}
+
+interface TargetEnv {
+  identity: IdentityEnv;
+  federation: Federation | undefined;
+  secrets: DeclaredSecrets;
+}
+
+function normaliseTarget(raw: Raw, t: number, env: TargetEnv, seen: TargetsSeen, c: Checks): TargetSpec | undefined {
+  const at: FieldPath = ['targets', t];
+  const namespace = str(raw.namespace);
+  const identity = targetIdentity(t, namespace, env.identity, seen, c);
+  const serviceAccount = str(raw.serviceAccount);
+  checkServiceAccount(raw, t, namespace, identity, seen, c);
+  const federation = checkedFederation(raw, t, env.federation, identity, seen, c);
+  if (identity && serviceAccount !== undefined && namespace !== undefined && federation === 'credential') {
+    checkFederationLimit(t, identity, namespace, serviceAccount, seen, c);
+  }
+  const spc = str(raw.secretProviderClass);
+  if (spc !== undefined && namespace !== undefined) checkSpcName(t, namespace, spc, seen, c);
+  const objects = normaliseObjects(raw.objects, at, env.secrets, c);
+  const syncTo = isMap(raw.syncTo) ? normaliseSyncTo(raw.syncTo, t, namespace, objects, seen, c) : undefined;
+  const access = targetAccess(raw.access, objects);
+  const rotation = ROTATIONS.has(raw.rotation as RotationMode) ? (raw.rotation as RotationMode) : 'restart';
+  if (namespace === undefined || spc === undefined || !identity) return undefined;
+  const target: TargetSpec = { namespace, createNamespace: bool(raw.createNamespace, false), identity, access, secretProviderClass: spc, objects, rotation };
+  if (serviceAccount !== undefined && identity.mode !== 'kubelet') target.serviceAccount = serviceAccount;
+  if (syncTo) target.syncTo = syncTo;
+  if (federation === 'binding') target.federation = 'binding';
+  return target;
+}
+
+function normaliseTargets(raw: unknown, env: TargetEnv, c: Checks): { targets: TargetSpec[]; firstBinding?: number } {
+  const rawTargets = list(raw);
+  const seen: TargetsSeen = { ...declaredIdentities(rawTargets, env.identity, c), spcNames: new Map(), syncedSecrets: new Map(), federated: new Map(), federationOfIdentity: new Map() };
+  checkIdentityDeclarations(seen.declared, c);
+  const targets: TargetSpec[] = [];
+  rawTargets.forEach((item, t) => {
+    if (!isMap(item)) return;
+    const target = normaliseTarget(item, t, env, seen, c);
+    if (target) targets.push(target);
+  });
+  return { targets, firstBinding: seen.firstBinding };
+}
+
+/** prune / purge, clean-up purge, and the cluster's resource group that identity bindings need. */
+function checkModes(data: Raw, firstBinding: number | undefined, c: Checks): void {
+  if (data.purge === true && data.prune !== true) {
+    c.fail(['purge'], '`purge: true` requires `prune: true` (only pruned secrets are purged)', 'key');
+  }
+  const rawCleanup = isMap(data.cleanup) ? data.cleanup : undefined;
+  if (rawCleanup?.purge === true && rawCleanup.deleteSecrets !== true) {
+    c.fail(['cleanup', 'purge'], '`cleanup.purge: true` requires `cleanup.deleteSecrets: true` (only deleted secrets are purged)', 'key');
+  }
+  const cluster = isMap(data.cluster) ? data.cluster : {};
+  if (firstBinding !== undefined && str(cluster.resourceGroup) === undefined) {
+    c.fail(
+      ['cluster', 'name'],
+      `\`federation: binding\` (targets[${firstBinding}], line ${c.ctx.lineOf(['targets', firstBinding])}) needs the AKS cluster's resource group: set \`cluster.resourceGroup\``,
+      'key',
+    );
+  }
+}
+
+function vaultRef(vault: Raw, name: string, resourceGroup: string): Manifest['vault'] {
+  const ref: Manifest['vault'] = { name, resourceGroup };
   const sub = str(vault.subscriptionId);
-  if (sub !== undefined) manifest.vault.subscriptionId = sub;
+  if (sub !== undefined) ref.subscriptionId = sub;
+  return ref;
+}
+
+function clusterRef(cluster: Raw, name: string): Manifest['cluster'] {
+  const ref: Manifest['cluster'] = { name };
   const issuer = str(cluster.oidcIssuer);
-  if (issuer !== undefined) manifest.cluster.oidcIssuer = issuer;
-  if (clusterRg !== undefined) manifest.cluster.resourceGroup = clusterRg;
-  const clusterSub = str(cluster.subscriptionId);
-  if (clusterSub !== undefined) manifest.cluster.subscriptionId = clusterSub;
-  if (defaultFederation !== undefined) manifest.identityDefaults.federation = defaultFederation;
-  if (defaultsRg !== undefined) manifest.identityDefaults.resourceGroup = defaultsRg;
-  if (defaultsLocation !== undefined) manifest.identityDefaults.location = defaultsLocation;
+  if (issuer !== undefined) ref.oidcIssuer = issuer;
+  const rg = str(cluster.resourceGroup);
+  if (rg !== undefined) ref.resourceGroup = rg;
+  const sub = str(cluster.subscriptionId);
+  if (sub !== undefined) ref.subscriptionId = sub;
+  return ref;
+}
+
+function identityDefaultsOf(defaults: Raw): Manifest['identityDefaults'] {
+  const out: Manifest['identityDefaults'] = { tags: strMap(defaults.tags) };
+  const federation = federationOf(defaults.federation);
+  if (federation !== undefined) out.federation = federation;
+  const rg = str(defaults.resourceGroup);
+  if (rg !== undefined) out.resourceGroup = rg;
+  const location = str(defaults.location);
+  if (location !== undefined) out.location = location;
+  return out;
+}
+
+/** The optional top-level sections: cloud, clean-up and audit. */
+function addOptionalSections(manifest: Manifest, data: Raw): void {
   const cloud = str(data.cloudName);
   if (cloud !== undefined) manifest.cloudName = cloud;
+  const rawCleanup = isMap(data.cleanup) ? data.cleanup : undefined;
   if (rawCleanup) manifest.cleanup = { deleteSecrets: bool(rawCleanup.deleteSecrets, false), purge: bool(rawCleanup.purge, false) };
   const warning = isMap(data.audit) ? str(data.audit.expiryWarning) : undefined;
   const warningSeconds = warning === undefined ? undefined : parseDurationSeconds(warning);
   if (warningSeconds !== undefined) manifest.audit = { expiryWarningSeconds: warningSeconds };
+}
+
+export function normalise(data: unknown, ctx: SemanticContext): Manifest | undefined {
+  if (!isMap(data)) return undefined;
+  let ok = true;
+  const fail: Fail = (path, message, at = 'value') => {
+    ok = false;
+    ctx.issue(path, message, at);
+  };
+  const c: Checks = { ctx, guard: { ...ctx, issue: fail }, fail, suggest: ctx.suggest ?? new Suggester() };
+
+  const vault = isMap(data.vault) ? data.vault : {};
+  const cluster = isMap(data.cluster) ? data.cluster : {};
+  const defaults = isMap(data.identityDefaults) ? data.identityDefaults : {};
+  const clusterName = str(cluster.name);
+  const secrets = normaliseSecrets(data.secrets, c);
+  const identity: IdentityEnv = { cluster: clusterName, defaults: { resourceGroup: str(defaults.resourceGroup), location: str(defaults.location) } };
+  const { targets, firstBinding } = normaliseTargets(data.targets, { identity, federation: federationOf(defaults.federation), secrets }, c);
+  checkModes(data, firstBinding, c);
+
+  const vaultName = str(vault.name);
+  const vaultRg = str(vault.resourceGroup);
+  if (!ok || vaultName === undefined || vaultRg === undefined || clusterName === undefined || data.apiVersion !== 'akv-aks/v1') return undefined;
+  const manifest: Manifest = {
+    apiVersion: 'akv-aks/v1',
+    instance: manifestInstance({ owner: str(data.owner), repository: ctx.repository, path: ctx.path, cluster: clusterName }),
+    vault: vaultRef(vault, vaultName, vaultRg),
+    cluster: clusterRef(cluster, clusterName),
+    identityDefaults: identityDefaultsOf(defaults),
+    secrets: secrets.secrets,
+    targets,
+    prune: bool(data.prune, false),
+    purge: bool(data.purge, false),
+  };
+  addOptionalSections(manifest, data);
   return manifest;
 }
 

@@ -155,6 +155,8 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   });
   report.plan.push(...ids.items);
   report.warnings.push(...ids.warnings);
+  // The vault as the later steps see it: with the access-policy entries the identity step added.
+  const granted: VaultInfo = { ...vault, accessPolicies: ids.accessPolicies };
 
   const clientIds: Record<string, string> = {};
   for (const i of ids.identities) if (i.clientId) clientIds[i.namespace] = i.clientId;
@@ -172,7 +174,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   if (proofs.length) {
     await section('Proof of access (as a pod would)', () => {
       for (const p of proofs) core.info(`proof: ${p.target.namespace}/${p.target.serviceAccount}: ${p.objects.length} object(s) (${p.why})`);
-      return S.proveAccess(session, vault, manifest, ids.identities, (ns, sa) => S.serviceAccountToken(kube, ns, sa), { timeoutMs: Math.max(1_000, deadline - Date.now()), targets: proofs });
+      return S.proveAccess(session, granted, manifest, ids.identities, (ns, sa) => S.serviceAccountToken(kube, ns, sa), { timeoutMs: Math.max(1_000, deadline - Date.now()), targets: proofs });
     });
   }
   // Bound targets: the AKS token proxy's RBAC decision, asked of the cluster before any restart.
@@ -198,7 +200,7 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
 
   if (!planMode && settings.gate) await gate(S, settings, manifest, kube, report, deadline, { changedAt, issuer: issuer || undefined });
   else if (!planMode) report.verified = false;
-  if (planMode) await auditInPlan(S, settings, manifest, { session, vault, kube, ledger, cloudName: cloud.csiCloudName }, report, issuer || undefined);
+  if (planMode) await auditInPlan(S, settings, manifest, { session, vault: granted, kube, ledger, cloudName: cloud.csiCloudName }, report, issuer || undefined);
 }
 
 /** `plan` shows the audit's findings too (read-only); they never fail the plan, nor does an audit that cannot run. */

@@ -193,159 +193,104 @@ function recoveredValueIsWanted(spec: SecretSpec, deleted: DeletedSecretInfo, in
   return d !== undefined && deleted.tags[TAG_DIGEST] === d;
 }
 
-export function planSecrets(input: PlanInput): SecretPlan {
-  const { manifest, state } = input;
-  const out: PlannedSecret[] = [];
-  const declared = new Set(manifest.secrets.map((s) => lower(s.name)));
-  const mine = manifest.instance.key;
-  const needs = { writers: new Set<string>(), others: false };
+/** What planning learns it must read before it can decide (the other writers' ledgers, the other manifests' declarations). */
+interface PlanNeeds {
+  writers: Set<string>;
+  others: boolean;
+}
 
-  for (const spec of manifest.secrets) {
-    const key = lower(spec.name);
-    const live = state.live.get(key);
-    const deleted = state.deleted.get(key);
-    const base = { kind: 'secret' as const, name: spec.name };
-
-    if (spec.source.kind === 'existing' && spec.source.objectType === 'key') {
-      // Keys live apart from secrets (a secret of the same name is another object): the keys API decides.
-      const k = state.keys?.get(key);
-      if (k?.state === 'missing') {
-        out.push({ name: spec.name, spec, op: { kind: 'refuse' }, item: { ...base, action: 'refuse', reason: 'declared existing key but missing from the vault' } });
-      } else {
-        const reason = k?.state === 'found' ? 'existing key (never written by the action)' : `existing key (not checked: the deployer may not read keys${k ? `, HTTP ${k.status}` : ''})`;
-        out.push({ name: spec.name, spec, op: { kind: 'none' }, item: { ...base, action: 'unchanged', reason } });
-      }
-      continue;
-    }
-
-    if (spec.source.kind === 'existing') {
-      if (live) {
-        out.push({ name: spec.name, spec, live, op: { kind: 'none' }, item: { ...base, action: 'unchanged', reason: 'existing (never written by the action)' } });
-      } else {
-        out.push({
-          name: spec.name,
-          spec,
-          op: { kind: 'refuse' },
-          item: { ...base, action: 'refuse', reason: deleted ? 'declared existing but soft-deleted in the vault' : 'declared existing but missing from the vault' },
-        });
-      }
-      continue;
-    }
-
-    if (live?.managed) {
-      out.push({
-        name: spec.name,
-        spec,
-        live,
-        op: { kind: 'refuse' },
-        item: { ...base, action: 'refuse', reason: 'backs a Key Vault certificate (declare it as existing with objectType cert)' },
-      });
-      continue;
-    }
-
-    if (live) {
-      const owned = isOwned(live.tags);
-      // A secret another manifest wrote last and still declares is shared with it.
-      const writer = live.tags[TAG_INSTANCE];
-      const otherWriter = owned && writer && writer !== mine ? writer : undefined;
-      const sharedWith = otherWriter ? input.declaredBy?.(spec.name, otherWriter) : undefined;
-      // Only a change decides by the other writer's ledger: an unchanged shared secret costs no read.
-      const askWriter = (): void => {
-        if (otherWriter && !input.declaredBy) needs.writers.add(otherWriter);
-      };
-      if (!owned && !spec.adopt) {
-        out.push({
-          name: spec.name,
-          spec,
-          live,
-          op: { kind: 'refuse' },
-          item: { ...base, action: 'refuse', reason: 'exists but is not managed by akv-aks-action (set adopt: true to take it over)' },
-        });
-        continue;
-      }
-      const why = newVersionReason(spec, live, input);
-      if (why === 'value changed') askWriter();
-      if (why === 'value changed' && sharedWith) {
-        out.push({
-          name: spec.name,
-          spec,
-          live,
-          op: { kind: 'refuse' },
-          item: {
-            ...base,
-            action: 'refuse',
-            reason: `conflicting values: ${sharedWith} declares this secret and wrote another value; two manifests must not write different values into one secret (declare it \`existing\` in all but one)`,
-          },
-        });
-        continue;
-      }
-      if (why) {
-        out.push({
-          name: spec.name,
-          spec,
-          live,
-          op: { kind: 'set', recover: false, properties: writeProperties(spec, input) },
-          item: { ...base, action: owned ? 'update' : 'adopt', reason: owned ? why : `adopt: ${why}` },
-        });
-        continue;
-      }
-      const diff = propertyDiff(spec, live, input, !owned);
-      if (diff.reasons.length) askWriter();
-      if (diff.reasons.length && sharedWith) {
-        // Its writer's properties stand: two declarers would otherwise rewrite them back and forth.
-        out.push({
-          name: spec.name,
-          spec,
-          live,
-          op: { kind: 'none' },
-          item: { ...base, action: 'unchanged', reason: `shared with ${sharedWith}, whose properties it keeps (${diff.reasons.join(', ')} differ)` },
-        });
-      } else if (diff.reasons.length) {
-        out.push({
-          name: spec.name,
-          spec,
-          live,
-          op: { kind: 'properties', properties: diff.properties },
-          item: { ...base, action: owned ? 'update' : 'adopt', reason: `${owned ? '' : 'adopt: '}properties changed: ${diff.reasons.join(', ')}` },
-        });
-      } else {
-        out.push({ name: spec.name, spec, live, op: { kind: 'none' }, item: { ...base, action: 'unchanged' } });
-      }
-      continue;
-    }
-
-    if (deleted) {
-      if (!isOwned(deleted.tags) && !spec.adopt) {
-        out.push({
-          name: spec.name,
-          spec,
-          op: { kind: 'refuse' },
-          item: { ...base, action: 'refuse', reason: 'soft-deleted secret not managed by akv-aks-action (set adopt: true to recover it)' },
-        });
-      } else if (recoveredValueIsWanted(spec, deleted, input)) {
-        out.push({ name: spec.name, spec, op: { kind: 'recover' }, item: { ...base, action: 'recover', reason: 'soft-deleted: recover (value unchanged)' } });
-      } else {
-        out.push({
-          name: spec.name,
-          spec,
-          op: { kind: 'set', recover: true, properties: writeProperties(spec, input) },
-          item: { ...base, action: 'recover', reason: 'soft-deleted: recover, then write' },
-        });
-      }
-      continue;
-    }
-
-    out.push({
-      name: spec.name,
-      spec,
-      op: { kind: 'set', recover: false, properties: writeProperties(spec, input) },
-      item: { ...base, action: 'create', reason: spec.source.kind === 'generate' ? 'generated' : undefined },
-    });
+/** An `existing` secret, key or certificate: never written, only checked for presence. */
+function planExisting(spec: SecretSpec & { source: { kind: 'existing' } }, input: PlanInput): PlannedSecret {
+  const key = lower(spec.name);
+  const base = { kind: 'secret' as const, name: spec.name };
+  if (spec.source.objectType === 'key') {
+    // Keys live apart from secrets (a secret of the same name is another object): the keys API decides.
+    const k = input.state.keys?.get(key);
+    if (k?.state === 'missing') return { name: spec.name, spec, op: { kind: 'refuse' }, item: { ...base, action: 'refuse', reason: 'declared existing key but missing from the vault' } };
+    const reason = k?.state === 'found' ? 'existing key (never written by the action)' : `existing key (not checked: the deployer may not read keys${k ? `, HTTP ${k.status}` : ''})`;
+    return { name: spec.name, spec, op: { kind: 'none' }, item: { ...base, action: 'unchanged', reason } };
   }
+  const live = input.state.live.get(key);
+  if (live) return { name: spec.name, spec, live, op: { kind: 'none' }, item: { ...base, action: 'unchanged', reason: 'existing (never written by the action)' } };
+  const reason = input.state.deleted.get(key) ? 'declared existing but soft-deleted in the vault' : 'declared existing but missing from the vault';
+  return { name: spec.name, spec, op: { kind: 'refuse' }, item: { ...base, action: 'refuse', reason } };
+}
 
-  // Secrets this instance wrote but no longer declares: its ledger's record, and (LIST mode) what
-  // carries its instance tag. Another declarer keeps a secret alive; a secret written before the
-  // ownership model names only a path, which several manifests can share: it is never pruned.
+/** A written secret that is live in the vault: refuse, new version, properties only, or nothing. */
+function planLive(spec: SecretSpec, live: LiveSecret, input: PlanInput, needs: PlanNeeds): PlannedSecret {
+  const at = { name: spec.name, spec, live };
+  const base = { kind: 'secret' as const, name: spec.name };
+  if (live.managed) {
+    return { ...at, op: { kind: 'refuse' }, item: { ...base, action: 'refuse', reason: 'backs a Key Vault certificate (declare it as existing with objectType cert)' } };
+  }
+  const owned = isOwned(live.tags);
+  // A secret another manifest wrote last and still declares is shared with it.
+  const writer = live.tags[TAG_INSTANCE];
+  const otherWriter = owned && writer && writer !== input.manifest.instance.key ? writer : undefined;
+  const sharedWith = otherWriter ? input.declaredBy?.(spec.name, otherWriter) : undefined;
+  // Only a change decides by the other writer's ledger: an unchanged shared secret costs no read.
+  const askWriter = (): void => {
+    if (otherWriter && !input.declaredBy) needs.writers.add(otherWriter);
+  };
+  if (!owned && !spec.adopt) {
+    return { ...at, op: { kind: 'refuse' }, item: { ...base, action: 'refuse', reason: 'exists but is not managed by akv-aks-action (set adopt: true to take it over)' } };
+  }
+  const why = newVersionReason(spec, live, input);
+  if (why === 'value changed') askWriter();
+  if (why === 'value changed' && sharedWith) {
+    const reason = `conflicting values: ${sharedWith} declares this secret and wrote another value; two manifests must not write different values into one secret (declare it \`existing\` in all but one)`;
+    return { ...at, op: { kind: 'refuse' }, item: { ...base, action: 'refuse', reason } };
+  }
+  if (why) {
+    return { ...at, op: { kind: 'set', recover: false, properties: writeProperties(spec, input) }, item: { ...base, action: owned ? 'update' : 'adopt', reason: owned ? why : `adopt: ${why}` } };
+  }
+  const diff = propertyDiff(spec, live, input, !owned);
+  if (diff.reasons.length) askWriter();
+  if (diff.reasons.length && sharedWith) {
+    // Its writer's properties stand: two declarers would otherwise rewrite them back and forth.
+    return { ...at, op: { kind: 'none' }, item: { ...base, action: 'unchanged', reason: `shared with ${sharedWith}, whose properties it keeps (${diff.reasons.join(', ')} differ)` } };
+  }
+  if (diff.reasons.length) {
+    const reason = `${owned ? '' : 'adopt: '}properties changed: ${diff.reasons.join(', ')}`;
+    return { ...at, op: { kind: 'properties', properties: diff.properties }, item: { ...base, action: owned ? 'update' : 'adopt', reason } };
+  }
+  return { ...at, op: { kind: 'none' }, item: { ...base, action: 'unchanged' } };
+}
+
+/** A written secret that is soft-deleted: recover it (and write when its value is not the wanted one). */
+function planDeleted(spec: SecretSpec, deleted: DeletedSecretInfo, input: PlanInput): PlannedSecret {
+  const base = { kind: 'secret' as const, name: spec.name };
+  if (!isOwned(deleted.tags) && !spec.adopt) {
+    return { name: spec.name, spec, op: { kind: 'refuse' }, item: { ...base, action: 'refuse', reason: 'soft-deleted secret not managed by akv-aks-action (set adopt: true to recover it)' } };
+  }
+  if (recoveredValueIsWanted(spec, deleted, input)) {
+    return { name: spec.name, spec, op: { kind: 'recover' }, item: { ...base, action: 'recover', reason: 'soft-deleted: recover (value unchanged)' } };
+  }
+  return { name: spec.name, spec, op: { kind: 'set', recover: true, properties: writeProperties(spec, input) }, item: { ...base, action: 'recover', reason: 'soft-deleted: recover, then write' } };
+}
+
+function planDeclared(spec: SecretSpec, input: PlanInput, needs: PlanNeeds): PlannedSecret {
+  if (spec.source.kind === 'existing') return planExisting(spec as SecretSpec & { source: { kind: 'existing' } }, input);
+  const live = input.state.live.get(lower(spec.name));
+  if (live) return planLive(spec, live, input, needs);
+  const deleted = input.state.deleted.get(lower(spec.name));
+  if (deleted) return planDeleted(spec, deleted, input);
+  return {
+    name: spec.name,
+    spec,
+    op: { kind: 'set', recover: false, properties: writeProperties(spec, input) },
+    item: { kind: 'secret', name: spec.name, action: 'create', reason: spec.source.kind === 'generate' ? 'generated' : undefined },
+  };
+}
+
+/**
+ * Secrets this instance wrote but no longer declares: its ledger's record, and (LIST mode) what
+ * carries its instance tag. Another declarer keeps a secret alive.
+ */
+function planDropped(input: PlanInput, declared: Set<string>, needs: PlanNeeds): { planned: PlannedSecret[]; record: Set<string>; recordAfter: Set<string> } {
+  const { manifest, state } = input;
+  const mine = manifest.instance.key;
+  const planned: PlannedSecret[] = [];
   const written = new Set<string>();
   for (const spec of manifest.secrets) if (spec.source.kind !== 'existing') written.add(lower(spec.name));
   const dropped = new Map<string, LiveSecret | undefined>();
@@ -357,33 +302,35 @@ export function planSecrets(input: PlanInput): SecretPlan {
     if (!s || isReservedSecretName(key)) continue; // gone already: the record forgets it
     const item = (action: PlanItem['action'], reason: string): PlanItem => ({ kind: 'secret', name: s.name, action, reason });
     if (!isOwned(s.tags)) {
-      out.push({ name: s.name, live: s, op: { kind: 'none' }, item: item('keep', 'dropped from the manifest, no longer managed by akv-aks-action') });
+      planned.push({ name: s.name, live: s, op: { kind: 'none' }, item: item('keep', 'dropped from the manifest, no longer managed by akv-aks-action') });
       continue;
     }
     if (!input.declaredElsewhere) needs.others = true;
     const others = input.declaredElsewhere?.(key) ?? [];
     if (others.length) {
-      out.push({ name: s.name, live: s, op: { kind: 'none' }, item: item('keep', `dropped from the manifest, still declared by ${others.join(', ')}`) });
+      planned.push({ name: s.name, live: s, op: { kind: 'none' }, item: item('keep', `dropped from the manifest, still declared by ${others.join(', ')}`) });
     } else if (manifest.prune) {
       record.add(key);
-      out.push({
-        name: s.name,
-        live: s,
-        op: { kind: 'prune', purge: manifest.purge },
-        item: item('prune', manifest.purge ? 'dropped from the manifest: delete and purge' : 'dropped from the manifest: delete (recoverable)'),
-      });
+      const reason = manifest.purge ? 'dropped from the manifest: delete and purge' : 'dropped from the manifest: delete (recoverable)';
+      planned.push({ name: s.name, live: s, op: { kind: 'prune', purge: manifest.purge }, item: item('prune', reason) });
     } else {
       record.add(key);
       recordAfter.add(key);
-      out.push({ name: s.name, live: s, op: { kind: 'none' }, item: item('keep', 'dropped from the manifest (prune not set)') });
+      planned.push({ name: s.name, live: s, op: { kind: 'none' }, item: item('keep', 'dropped from the manifest (prune not set)') });
     }
   }
-  const path = manifest.instance.path;
-  const legacy = [...state.live.values()].filter(
+  return { planned, record, recordAfter };
+}
+
+/** A secret written before the ownership model names only a path, which several manifests can share: it is never pruned. */
+function planLegacy(input: PlanInput, declared: Set<string>): PlannedSecret[] {
+  const path = input.manifest.instance.path;
+  const legacy = [...input.state.live.values()].filter(
     (l) => isOwned(l.tags) && !l.tags[TAG_INSTANCE] && path !== undefined && l.tags[TAG_MANIFEST] === tagValue(path) && !declared.has(lower(l.name)) && !isReservedSecretName(l.name),
   );
-  for (const l of legacy.sort((a, b) => a.name.localeCompare(b.name))) {
-    out.push({
+  return legacy
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((l) => ({
       name: l.name,
       live: l,
       op: { kind: 'none' },
@@ -393,8 +340,15 @@ export function planSecrets(input: PlanInput): SecretPlan {
         action: 'keep',
         reason: `written before manifest ownership: its tags name the path ${path} but no repository and cluster, so whose it is cannot be told; never pruned (delete it by hand if no manifest uses it)`,
       },
-    });
-  }
+    }));
+}
+
+export function planSecrets(input: PlanInput): SecretPlan {
+  const declared = new Set(input.manifest.secrets.map((s) => lower(s.name)));
+  const needs: PlanNeeds = { writers: new Set<string>(), others: false };
+  const out = input.manifest.secrets.map((spec) => planDeclared(spec, input, needs));
+  const { planned, record, recordAfter } = planDropped(input, declared, needs);
+  out.push(...planned, ...planLegacy(input, declared));
   const sorted = (xs: Set<string>): string[] => [...xs].sort();
   return { secrets: out, record: sorted(record), recordAfter: sorted(recordAfter), needs: { writers: [...needs.writers].sort(), others: needs.others } };
 }
