@@ -11,7 +11,7 @@ import type { KubeSession } from '../../../src/kube/client.ts';
 import { connectKube } from '../../../src/kube/client.ts';
 import { readNamespaces, restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
-import { csiPodSpec, deleteNamespace, deploymentOf, kubeAvailable, mounted, sandboxKube, shortId, testManifest, testTarget } from './helpers.ts';
+import { countingSession, csiPodSpec, deleteNamespace, deploymentOf, kubeAvailable, mounted, sandboxKube, shortId, testManifest, testTarget } from './helpers.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 
 jest.setTimeout(90_000);
@@ -26,24 +26,7 @@ describeKube('reads across the target namespaces', () => {
   let calls: string[] = [];
   let dir = '';
 
-  const counted = <T extends object>(api: T, group: string): T =>
-    new Proxy(api, {
-      get(target, prop, receiver) {
-        const v = Reflect.get(target, prop, receiver) as unknown;
-        if (typeof v !== 'function' || typeof prop !== 'string') return v;
-        return (...args: unknown[]) => {
-          calls.push(`${group}.${prop}`);
-          return (v as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
-  const countedSession = (s: KubeSession): KubeSession => ({
-    ...s,
-    core: counted(s.core, 'core'),
-    apps: counted(s.apps, 'apps'),
-    custom: counted(s.custom, 'custom'),
-    objects: counted(s.objects, 'objects'),
-  });
+  const countedSession = (s: KubeSession): KubeSession => countingSession(s, () => calls);
 
   /** A session as a ServiceAccount allowed to list the gate's kinds in the given namespaces only. */
   const namespaceScoped = async (nss: string[]): Promise<KubeSession> => {

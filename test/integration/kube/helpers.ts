@@ -210,3 +210,19 @@ export function deploymentOf(namespace: string, name: string, spec: V1PodSpec, r
 export async function readDeployment(kube: KubeSession, namespace: string, name: string): Promise<V1Deployment> {
   return kube.apps.readNamespacedDeployment({ namespace, name });
 }
+
+/** The session with every API call recorded into `calls` as `group.method` (requests counted at the client). */
+export function countingSession(s: KubeSession, calls: () => string[]): KubeSession {
+  const counted = <T extends object>(api: T, group: string): T =>
+    new Proxy(api, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function' || typeof prop !== 'string') return v;
+        return (...args: unknown[]) => {
+          calls().push(`${group}.${prop}`);
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  return { ...s, core: counted(s.core, 'core'), apps: counted(s.apps, 'apps'), custom: counted(s.custom, 'custom'), objects: counted(s.objects, 'objects') };
+}

@@ -9,7 +9,7 @@ import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../../../src/kube/spcps.ts';
 import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
-import { csiPodSpec, deleteNamespace, deploymentOf, kubeAvailable, mounted, readDeployment, sandboxKube, shortId, testManifest, testTarget } from './helpers.ts';
+import { countingSession, csiPodSpec, deleteNamespace, deploymentOf, kubeAvailable, mounted, readDeployment, sandboxKube, shortId, testManifest, testTarget } from './helpers.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
 import { DIGEST_ANNOTATION } from '../../../src/names.ts';
 
@@ -27,17 +27,6 @@ describeKube('no-op re-runs of the Kubernetes steps', () => {
   const manifest = testManifest(namespaces.map((ns, i) => testTarget(ns, `id-${i}`, { secretProviderClass: 'app', objects: [mounted(`s-${id}-${i}`)] })));
   const versions = (v: string): SecretVersion[] => namespaces.map((_, i) => ({ name: `s-${id}-${i}`, version: i === 1 ? v : 'v1', changed: false }));
 
-  const counted = <T extends object>(api: T, group: string): T =>
-    new Proxy(api, {
-      get(target, prop, receiver) {
-        const v = Reflect.get(target, prop, receiver) as unknown;
-        if (typeof v !== 'function' || typeof prop !== 'string') return v;
-        return (...args: unknown[]) => {
-          calls.push(`${group}.${prop}`);
-          return (v as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
   const writes = (): string[] => calls.filter((c) => /\.(patch|create|replace|delete)/.test(c));
   const versionsOf = async (): Promise<string[]> => {
     const out: string[] = [];
@@ -53,7 +42,7 @@ describeKube('no-op re-runs of the Kubernetes steps', () => {
 
   beforeAll(async () => {
     raw = sandboxKube();
-    kube = { ...raw, core: counted(raw.core, 'core'), apps: counted(raw.apps, 'apps'), custom: counted(raw.custom, 'custom'), objects: counted(raw.objects, 'objects') };
+    kube = countingSession(raw, () => calls);
     await applyKubeObjects(raw, manifest, { tenantId, clientIds }, { mode: 'apply' });
     for (const ns of namespaces) await raw.apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'consumer', csiPodSpec('app'), 0) });
     const first = await restartChangedWorkloads(raw, manifest, versions('v1'), { mode: 'apply' });
