@@ -12,7 +12,7 @@ import type { GrantLedger } from '../ledger/model.ts';
 import type { Manifest } from '../manifest/types.ts';
 import { renderAll } from '../render/index.ts';
 import type { RenderFacts } from '../render/index.ts';
-import { consumersIn, observe, readNamespace } from '../rotate/index.ts';
+import { consumersIn, observe, readNamespaces } from '../rotate/index.ts';
 import type { VaultInfo } from '../keyvault/model.ts';
 import { declaredRecords, objectKeyOf } from './evaluate.ts';
 import type { AzureFacts, KubeFacts, RoleFacts, RoleRights } from './evaluate.ts';
@@ -94,10 +94,8 @@ export async function readKubeFacts(kube: KubeSession, manifest: Manifest, rende
     const found = await readLive(kube, o);
     if (found) live.set(objectKeyOf(o), found);
   }
-  const workloads = [];
-  for (const namespace of [...new Set(manifest.targets.map((t) => t.namespace))]) {
-    const snap = await readNamespace(kube, namespace);
-    workloads.push(...consumersIn(snap, manifest).map((wc) => observe(wc, snap)));
-  }
+  // One listing of each kind for all the namespaces (cluster-wide when allowed), as the gate reads.
+  const snaps = await readNamespaces(kube, [...new Set(manifest.targets.map((t) => t.namespace))]);
+  const workloads = snaps.flatMap((snap) => consumersIn(snap, manifest).map((wc) => observe(wc, snap)));
   return { desired, live, workloads };
 }

@@ -172,11 +172,6 @@ export async function readNamespaces(kube: KubeSession, namespaces: readonly str
   }));
 }
 
-/** One namespace's workloads, ReplicaSets, pods and mount statuses (the audit reads namespace by namespace). */
-export async function readNamespace(kube: KubeSession, namespace: string): Promise<NamespaceSnapshot> {
-  return (await readNamespaces(kube, [namespace]))[0]!;
-}
-
 export interface WorkloadConsumption {
   workload: Workload;
   consumed: ConsumedTarget[];
