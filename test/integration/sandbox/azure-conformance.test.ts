@@ -100,8 +100,23 @@ const SCENARIOS: Record<string, () => Promise<Observed[]>> = {
     await call('PUT', path, { properties: { roleDefinitionId: ROLE, principalId, principalType: 'ServicePrincipal' } });
     return [await call('DELETE', path), await call('DELETE', path)];
   },
-  // the example vault uses access policies, like the seeded kv-legacy
-  'keyvault/2026-02-01/getVault.json': async () => [await call('GET', `${KV.replace('kv-sandbox', 'kv-legacy')}?${KV_V}`)],
+  // A vault of its own, in access-policy mode with the example's policy: the shared kv-legacy carries
+  // whatever policies other suites granted (secrets only), which the documented element does not show.
+  'keyvault/2026-02-01/getVault.json': async () => {
+    const documented = JSON.parse(readFileSync(join(EXAMPLES, 'keyvault/2026-02-01/getVault.json'), 'utf8')) as {
+      responses: { 200: { body: { properties: { accessPolicies: Array<{ permissions: unknown }> } } } };
+    };
+    const permissions = documented.responses[200].body.properties.accessPolicies[0]!.permissions;
+    const path = `${KV.replace('kv-sandbox', `kvconf${randomUUID().slice(0, 8)}`)}?${KV_V}`;
+    const properties = {
+      tenantId: env.AKV_AKS_SANDBOX_TENANT_ID,
+      sku: { family: 'A', name: 'standard' },
+      accessPolicies: [{ tenantId: env.AKV_AKS_SANDBOX_TENANT_ID, objectId: randomUUID(), permissions }],
+    };
+    const created = await call('PUT', path, { location: 'eastus', properties });
+    expect(created.status).toBe(201);
+    return [await call('GET', path)];
+  },
   'keyvault/2026-02-01/updateAccessPoliciesAdd.json': async () => {
     const base = `/subscriptions/${SUB}/resourceGroups/rg-sandbox/providers/Microsoft.KeyVault/vaults/kv-legacy/accessPolicies`;
     const body = { properties: { accessPolicies: [{ tenantId: env.AKV_AKS_SANDBOX_TENANT_ID, objectId: randomUUID(), permissions: { certificates: ['get'], keys: ['encrypt'], secrets: ['get'] } }] } };
