@@ -66,6 +66,7 @@ if (only('static')) {
   step('no import cycle in src/ (files and folders)', process.execPath, [join(root, 'scripts', 'cycles.ts')]);
   step('workflows and workflow examples pass actionlint', process.execPath, [join(root, 'scripts', 'actionlint.ts')]);
   step('dist is a fresh build of src', process.execPath, [join(root, 'scripts', 'build.ts'), '--check']);
+  step('manifest validator is generated from the schema', process.execPath, [join(root, 'scripts', 'validator.ts'), '--check']);
   step('docs reference is generated from action.yml and the schema', process.execPath, [join(root, 'scripts', 'docs.ts'), '--check']);
 }
 if (only('unit')) jest(['unit'], []);

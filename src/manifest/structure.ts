@@ -1,7 +1,6 @@
-// Structural validation against schema.json, with ajv's errors turned into field paths and messages.
-import { Ajv2020 } from 'ajv/dist/2020.js';
+// Structural validation against schema.json (its generated validator), with ajv's errors turned into field paths and messages.
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
-import schema from './schema.json' with { type: 'json' };
+import { validate } from './schema-validator.generated.ts';
 import { SHOWABLE } from '../util/escape.ts';
 import type { FieldPath } from './paths.ts';
 import { Suggester } from './suggest.ts';
@@ -13,16 +12,8 @@ export interface RawIssue {
   message: string;
 }
 
-let compiled: ValidateFunction | undefined;
-function validator(): ValidateFunction {
-  if (!compiled) {
-    const ajv = new Ajv2020({ allErrors: true, verbose: true, strictTypes: false, strictRequired: false, strictTuples: false });
-    // Keywords editors (yaml-language-server) understand; ajv only needs to accept them.
-    ajv.addVocabulary(['patternErrorMessage', 'markdownDescription']);
-    compiled = ajv.compile(schema);
-  }
-  return compiled;
-}
+// Generated from schema.json at development time (scripts/validator.ts): no schema compile per run.
+const validateSchema = validate as ValidateFunction;
 
 /** aad-pod-identity fields people carry over from older setups: refused with a migration path. */
 export const POD_IDENTITY_KEYS = new Set(['usePodIdentity', 'podIdentity', 'aadPodIdentity', 'aadpodidbinding', 'azureIdentityBinding', 'azureIdentity']);
@@ -176,11 +167,10 @@ function mapError(e: ErrorObject, data: unknown, suggest: Suggester): RawIssue |
  * shapes) are left to the semantic checks, which can say which combination is wrong.
  */
 export function checkStructure(data: unknown, suggest = new Suggester()): RawIssue[] {
-  const validate = validator();
-  if (validate(data)) return [];
+  if (validateSchema(data)) return [];
   const out: RawIssue[] = [];
   const seen = new Set<string>();
-  for (const e of validate.errors ?? []) {
+  for (const e of validateSchema.errors ?? []) {
     if (e.schemaPath.includes('/oneOf')) continue;
     const issue = mapError(e, data, suggest);
     if (!issue) continue;
