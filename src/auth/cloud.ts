@@ -14,8 +14,6 @@ export interface Cloud {
   vaultDnsSuffix: string;
   /** CSI provider cloudName */
   csiCloudName: string;
-  /** True when the authority was overridden (instance discovery must then be off). */
-  customAuthority?: boolean;
 }
 
 const CLOUDS: Record<CloudName, Omit<Cloud, 'name'>> = {
@@ -73,10 +71,7 @@ export function resolveCloud(name: string, env: Record<string, string | undefine
   }
   const cloud: Cloud = { name: cloudName, ...CLOUDS[cloudName] };
   const authority = env.AKV_AKS_AUTHORITY_HOST?.trim();
-  if (authority) {
-    cloud.authorityHost = httpsEndpoint('AKV_AKS_AUTHORITY_HOST', authority);
-    cloud.customAuthority = true;
-  }
+  if (authority) cloud.authorityHost = httpsEndpoint('AKV_AKS_AUTHORITY_HOST', authority);
   const arm = env.AKV_AKS_ARM_ENDPOINT?.trim();
   if (arm) cloud.armEndpoint = httpsEndpoint('AKV_AKS_ARM_ENDPOINT', arm);
   return cloud;

@@ -1,9 +1,9 @@
-// Login with GitHub OIDC: a ClientAssertionCredential whose assertion callback asks the runner for a
-// fresh ID token each time (so a long job never presents an expired assertion, AADSTS700024).
+// Login with GitHub OIDC: a client-assertion credential whose assertion callback asks the runner for
+// a fresh ID token each time (so a long job never presents an expired assertion, AADSTS700024).
 import * as core from '@actions/core';
 import type { TokenCredential } from '@azure/core-auth';
-import type { ClientAssertionCredential } from '@azure/identity';
 import type { Cloud } from './cloud.ts';
+import { clientAssertionCredential } from './entra-token.ts';
 import { errorCodes, messageOf } from './http.ts';
 import { audienceText, decodeJwtClaims } from './jwt.ts';
 import { cachedCredential, reuseRecentAssertion } from './token-cache.ts';
@@ -128,7 +128,7 @@ interface OidcOptions {
   getIdToken?: (audience: string) => Promise<string>;
 }
 
-/** The GitHub ID token as client assertion (one fetch serves MSAL's repeated asks), and the last one presented. */
+/** The GitHub ID token as client assertion (one fetch serves concurrent asks), and the last one presented. */
 export interface GithubAssertion {
   assertion: () => Promise<string>;
   lastAssertion: () => string | undefined;
@@ -150,24 +150,13 @@ export function githubAssertion(opts: OidcOptions): GithubAssertion {
   return { assertion, lastAssertion: () => last };
 }
 
-/**
- * Builds the credential without proving it (the proof is `login`). The identity library (the
- * largest part of the start) is loaded here, not at start, so the GitHub ID-token request can go
- * out while it loads.
- */
-export async function githubOidcCredential(
-  opts: OidcOptions,
-  source: GithubAssertion = githubAssertion(opts),
-): Promise<{ credential: ClientAssertionCredential; lastAssertion: () => string | undefined }> {
-  const { ClientAssertionCredential: Credential } = await import('@azure/identity');
-  const credential = new Credential(opts.tenantId, opts.clientId, source.assertion, {
-    authorityHost: opts.cloud.authorityHost,
-    disableInstanceDiscovery: opts.cloud.customAuthority === true,
-  });
+/** The credential of the deployer's app registration (not proven yet: that is `login`). */
+export function githubOidcCredential(opts: OidcOptions, source: GithubAssertion = githubAssertion(opts)): { credential: TokenCredential; lastAssertion: () => string | undefined } {
+  const credential = clientAssertionCredential({ tenantId: opts.tenantId, clientId: opts.clientId, authorityHost: opts.cloud.authorityHost, assertion: source.assertion });
   return { credential, lastAssertion: source.lastAssertion };
 }
 
-/** Builds the ClientAssertionCredential (fresh GitHub ID token per assertion via @actions/core getIDToken,
+/** Builds the client-assertion credential (fresh GitHub ID token per assertion via @actions/core getIDToken,
  * audience default api://AzureADTokenExchange) and proves it by fetching an ARM token; throws LoginError
  * with a diagnosis (missing id-token: write; AADSTS70021 naming the presented iss/sub/aud from the GitHub
  * token's claims and the exact federated credential to create). */
@@ -190,13 +179,11 @@ export async function login(opts: {
   }
   core.info(`Logging in to ${opts.cloud.name} as ${opts.clientId} (tenant ${opts.tenantId}) with a GitHub OIDC token (audience ${audience})`);
   const source = githubAssertion({ ...opts, audience });
-  // The ID-token request goes out first (MSAL reuses it); its failure surfaces from MSAL's own ask below.
-  source.assertion().catch(() => undefined);
   const lastAssertion = source.lastAssertion;
   let credential: TokenCredential;
   try {
     // One credential for the whole run, its tokens cached per audience (one GitHub ID token each).
-    credential = cachedCredential((await githubOidcCredential({ ...opts, audience }, source)).credential);
+    credential = cachedCredential(githubOidcCredential({ ...opts, audience }, source).credential);
     const token = await credential.getToken(opts.cloud.armScope);
     if (!token?.token) throw new Error('Microsoft Entra returned no access token');
     core.setSecret(token.token);

@@ -1,9 +1,8 @@
 // One token per audience for the run. Every SDK client the action builds asks its credential for a
-// token, and MSAL fetches the client assertion (a GitHub ID-token request) before it even looks in
-// its own cache; concurrent first asks each go to Entra. This wrapper keeps each token until shortly
-// before it expires and shares an acquisition in flight, so a run asks GitHub and Entra once per
-// audience. It also asks without CAE: the SDK's CAE and non-CAE requests would otherwise use two MSAL
-// applications, each discovering the authority's metadata on its own.
+// token, and each ask of the bare credential is a client-assertion fetch (a GitHub ID-token request)
+// plus a token request; concurrent first asks would each go to Entra. This wrapper keeps each token
+// until shortly before it expires and shares an acquisition in flight, so a run asks GitHub and Entra
+// once per audience (CAE and non-CAE asks share the entry).
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { decodeJwtClaims } from './jwt.ts';
 
@@ -58,9 +57,9 @@ export const ASSERTION_REUSE_MS = 30_000;
 export const ASSERTION_MIN_VALIDITY_MS = 60_000;
 
 /**
- * MSAL asks for the client assertion more than once per token acquisition (building the request,
- * then sending it): the same fresh assertion serves them all, so each acquisition costs one GitHub
- * ID-token (or service-account token) request. Concurrent asks share one fetch.
+ * Token acquisitions close together (two audiences at the start of a run, a retried request) share
+ * one fresh assertion, so they cost one GitHub ID-token (or service-account token) request.
+ * Concurrent asks share one fetch.
  */
 export function reuseRecentAssertion(fetch: () => Promise<string>, now: () => number = Date.now): () => Promise<string> {
   let last: { token: string; at: number; exp: number } | undefined;

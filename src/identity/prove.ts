@@ -3,10 +3,10 @@
 // credential: AADSTS70021; a new role: ForbiddenByRbac) are waited through until the timeout; then
 // the failure is classified.
 import * as core from '@actions/core';
-import { ClientAssertionCredential } from '@azure/identity';
 import { msiClient, secretClient } from '../auth/arm.ts';
 import { errorCodes, messageOf, sleep, azureStatusOf } from '../auth/http.ts';
 import { decodeJwtClaims, audienceText } from '../auth/jwt.ts';
+import { clientAssertionCredential } from '../auth/entra-token.ts';
 import { cachedCredential, reuseRecentAssertion } from '../auth/token-cache.ts';
 import { FEDERATION_CODES } from '../auth/login.ts';
 import type { AzureSession } from '../auth/login.ts';
@@ -96,15 +96,15 @@ export async function proveAccess(
       });
       // Cached: the secret and object clients share one exchange of the pod's token.
       const credential = cachedCredential(
-        new ClientAssertionCredential(
+        clientAssertionCredential({
           tenantId,
           clientId,
-          async () => {
+          authorityHost: session.cloud.authorityHost,
+          assertion: async () => {
             lastToken = await saToken();
             return lastToken;
           },
-          { authorityHost: session.cloud.authorityHost, disableInstanceDiscovery: session.cloud.customAuthority === true },
-        ),
+        }),
       );
       const client = secretClient(credential, session.cloud, vault.uri);
       const objectsApi = objectReader(credential, session.cloud, vault.uri);

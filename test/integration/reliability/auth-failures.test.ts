@@ -63,6 +63,20 @@ d('GitHub tokens and sign-in', () => {
     expect(await touched(s, r.mark)).toEqual([]);
   });
 
+  it('rides out Entra throttling (429 with Retry-After) and a reset token request: retried with a fresh assertion', async () => {
+    const s = await suite.scenario('entra429');
+    const tokenPath = '/oauth2/v2\\.0/token';
+    await restorer.worldFault({ service: 'entra', method: 'POST', pathPattern: tokenPath, times: 1, effect: { kind: 'status', status: 429, retryAfterSeconds: 1 } });
+    await restorer.worldFault({ service: 'entra', method: 'POST', pathPattern: tokenPath, times: 1, effect: { kind: 'drop-response' } });
+    const r = await runBundle('entra-throttled', { workspace: s.workspace, env: s.env, inputs: NO_PROOF });
+    expectExit(r, 0);
+    const tokenAnswers = (await requestRecords()).filter((x) => x.service === 'entra' && x.seq >= r.mark && x.method === 'POST' && /\/oauth2\/v2\.0\/token/.test(x.path));
+    expect(tokenAnswers.some((x) => x.status === 429)).toBe(true);
+    expect(tokenAnswers.some((x) => x.dropped === true)).toBe(true);
+    expect(tokenAnswers.filter((x) => x.status === 200 && !x.dropped).length).toBeGreaterThanOrEqual(1);
+    expect(await intactState(s)).toEqual(expectedIntact(s));
+  });
+
   it('missing `id-token: write` (ACTIONS_ID_TOKEN_REQUEST_URL unset): precise failure before any request', async () => {
     const s = await suite.scenario('noidtok');
     const r = await runBundle('gh-no-id-token', { workspace: s.workspace, env: s.env, inputs: NO_PROOF, unset: ['ACTIONS_ID_TOKEN_REQUEST_URL', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'] });

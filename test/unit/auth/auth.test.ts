@@ -11,7 +11,6 @@ describe('resolveCloud', () => {
   it('knows the three clouds and their CSI names', () => {
     const pub = resolveCloud('AzureCloud', {});
     expect(pub).toMatchObject({ authorityHost: 'https://login.microsoftonline.com', armEndpoint: 'https://management.azure.com', vaultDnsSuffix: 'vault.azure.net', csiCloudName: 'AzurePublicCloud' });
-    expect(pub.customAuthority).toBeUndefined();
     expect(resolveCloud('azureusgovernment', {})).toMatchObject({ name: 'AzureUSGovernment', vaultDnsSuffix: 'vault.usgovcloudapi.net', csiCloudName: 'AzureUSGovernmentCloud' });
     expect(resolveCloud('AzureChinaCloud', {})).toMatchObject({ armScope: 'https://management.chinacloudapi.cn/.default', vaultDnsSuffix: 'vault.azure.cn' });
     expect(resolveCloud('AzurePublicCloud', {}).name).toBe('AzureCloud');
@@ -20,7 +19,7 @@ describe('resolveCloud', () => {
 
   it('takes https endpoint overrides from the environment and refuses http', () => {
     const c = resolveCloud('AzureCloud', { AKV_AKS_AUTHORITY_HOST: 'https://127.0.0.1:27011/', AKV_AKS_ARM_ENDPOINT: 'https://127.0.0.1:27012' });
-    expect(c).toMatchObject({ authorityHost: 'https://127.0.0.1:27011', armEndpoint: 'https://127.0.0.1:27012', customAuthority: true, armScope: 'https://management.azure.com/.default' });
+    expect(c).toMatchObject({ authorityHost: 'https://127.0.0.1:27011', armEndpoint: 'https://127.0.0.1:27012', armScope: 'https://management.azure.com/.default' });
     expect(() => resolveCloud('AzureCloud', { AKV_AKS_ARM_ENDPOINT: 'http://127.0.0.1:27012' })).toThrow(/https/);
     expect(() => resolveCloud('AzureCloud', { AKV_AKS_AUTHORITY_HOST: 'not a url' })).toThrow(/not a URL/);
   });
