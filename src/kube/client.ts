@@ -1,8 +1,9 @@
 // Kubernetes access for the action: the kubeconfig azure/aks-set-context leaves in KUBECONFIG (or
 // a `kubeconfig` / `context` input for several clusters), plus the two identity helpers the Azure
 // side needs: the cluster's service-account issuer (byte-exact) and a TokenRequest token.
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, WellKnownApi } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, HttpMethod, KubeConfig, KubernetesObjectApi, RequestContext, WellKnownApi } from '@kubernetes/client-node';
 import type { Cluster } from '@kubernetes/client-node';
+import type https from 'node:https';
 import { createHash } from 'node:crypto';
 import { TOKEN_EXCHANGE_AUDIENCE } from '../names.ts';
 
@@ -23,41 +24,69 @@ export class KubeConfigError extends Error {
   }
 }
 
-type DispatcherFactory = (cluster: Cluster | null, agentOptions: Record<string, unknown>) => unknown;
+type Dispatcher = ReturnType<RequestContext['getDispatcher']>;
 
 /**
- * client-node 2.0 builds a new undici Agent for every API request (KubeConfig.createDispatcher), so
- * each request opens a new TLS connection with a full handshake: a few milliseconds of CPU per call,
- * the bulk of a no-op re-run's Kubernetes time. This keeps one dispatcher per distinct cluster + TLS
- * material (keep-alive connections reused, as kubectl does); new credentials (a rotated client
- * certificate) give a new key and so a new dispatcher. If the library's internals differ, nothing is changed.
+ * client-node 2.0 gives every request a new undici Agent (a new TLS connection each): this KubeConfig
+ * overrides the public auth hook every API client and Watch calls to reuse one dispatcher per cluster
+ * + TLS material; headers still per request. Design note: docs/architecture.md, Kubernetes connections.
  */
-export function poolConnections(kc: KubeConfig): boolean {
-  const target = kc as unknown as { createDispatcher?: DispatcherFactory };
-  const original = target.createDispatcher;
-  if (typeof original !== 'function') return false;
-  const cache = new Map<string, unknown>();
-  target.createDispatcher = (cluster, agentOptions) => {
-    const h = createHash('sha256');
-    for (const part of [cluster?.name, cluster?.server, cluster?.proxyUrl]) h.update(`${part ?? ''}\0`);
-    for (const k of Object.keys(agentOptions).sort()) {
-      const v = agentOptions[k];
-      if (v === undefined) continue;
-      h.update(`${k}=`);
-      const parts = Array.isArray(v) ? v : [v];
-      for (const x of parts) h.update(typeof x === 'string' || Buffer.isBuffer(x) ? x : (JSON.stringify(x) ?? ''));
-      h.update('\0');
+class PooledKubeConfig extends KubeConfig {
+  private readonly dispatchers = new Map<string, Promise<Dispatcher>>();
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    const options: https.RequestOptions = {};
+    await this.applyToHTTPSOptions(options);
+    if (options.auth) context.setHeaderParam('Authorization', `Basic ${Buffer.from(options.auth).toString('base64')}`);
+    for (const [name, value] of Object.entries(options.headers ?? {})) context.setHeaderParam(name, `${value}`);
+    const shared = await this.dispatcherFor(connectionKey(this.getCurrentCluster(), options), context.getUrl());
+    if (shared) context.setDispatcher(shared);
+  }
+
+  private dispatcherFor(key: string, url: string): Promise<Dispatcher> {
+    let dispatcher = this.dispatchers.get(key);
+    if (!dispatcher) {
+      dispatcher = this.libraryDispatcher(url);
+      this.dispatchers.set(key, dispatcher);
+      // A failed build (say, an exec plugin's hiccup) is retried on the next request, not kept.
+      dispatcher.catch(() => this.dispatchers.delete(key));
     }
-    const key = h.digest('hex');
-    if (!cache.has(key)) cache.set(key, original.call(kc, cluster, agentOptions));
-    return cache.get(key);
+    return dispatcher;
+  }
+
+  /** The dispatcher client-node builds for the current TLS material (proxy, SOCKS and keep-alive as it does). */
+  private async libraryDispatcher(url: string): Promise<Dispatcher> {
+    const probe = new RequestContext(url, HttpMethod.GET);
+    await super.applySecurityAuthentication(probe);
+    return probe.getDispatcher();
+  }
+}
+
+/** What a connection depends on: the cluster endpoint and the TLS material client-node hands its dispatcher. */
+function connectionKey(cluster: Cluster | null, options: https.RequestOptions): string {
+  const h = createHash('sha256');
+  for (const part of [cluster?.name, cluster?.server, cluster?.proxyUrl]) h.update(`${part ?? ''}\0`);
+  const tls = {
+    ca: options.ca,
+    cert: options.cert,
+    key: options.key,
+    pfx: options.pfx,
+    passphrase: options.passphrase,
+    rejectUnauthorized: options.rejectUnauthorized,
+    servername: options.servername,
   };
-  return true;
+  for (const [name, value] of Object.entries(tls)) {
+    if (value === undefined) continue;
+    h.update(`${name}=`);
+    for (const part of Array.isArray(value) ? value : [value]) h.update(typeof part === 'string' || Buffer.isBuffer(part) ? part : (JSON.stringify(part) ?? ''));
+    h.update('\0');
+  }
+  return h.digest('hex');
 }
 
 /** Loads the kubeconfig (file given, else `KUBECONFIG` / ~/.kube/config) and selects the context. */
 export function connectKube(opts: { kubeconfig?: string; context?: string } = {}): KubeSession {
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   try {
     if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
     else kc.loadFromDefault();
@@ -76,7 +105,6 @@ export function connectKube(opts: { kubeconfig?: string; context?: string } = {}
   if (!cluster) {
     throw new KubeConfigError('kubeconfig has no current cluster: run azure/aks-set-context first or give the kubeconfig / context inputs');
   }
-  poolConnections(kc);
   return {
     kc,
     core: kc.makeApiClient(CoreV1Api),
