@@ -80,15 +80,11 @@ export function staleEvidence(obs: WorkloadObservation, versions: VersionsByName
   for (const c of obs.consumed) {
     if (c.target.rotation !== 'restart') continue;
     for (const pod of obs.pods) {
-      if (c.ways.includes('csi')) {
-        const mounted = pod.mounted.get(c.target.secretProviderClass);
-        if (mounted) {
-          for (const o of c.objects) {
-            const want = expectedVersion(o, versions);
-            const have = mounted.get(objectId(o));
-            if (want && have && have !== want) stale.add(o.secret);
-          }
-        }
+      const mounted = c.ways.includes('csi') ? pod.mounted.get(c.target.secretProviderClass) : undefined;
+      for (const o of c.objects) {
+        const want = expectedVersion(o, versions);
+        const have = mounted?.get(objectId(o));
+        if (want && have && have !== want) stale.add(o.secret);
       }
       if (needsNewPod(c) && pod.createdAt && pod.createdAt.getTime() < changeTime.getTime()) {
         for (const o of c.objects) if (versions.get(o.secret.toLowerCase())?.changed && !o.version) stale.add(o.secret);
