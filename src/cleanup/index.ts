@@ -18,7 +18,7 @@ import type { VaultGateway } from '../keyvault/gateway.ts';
 import { hasCode, messageOf, retryWhile, azureStatusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import { groupIdentities } from '../identity/plan.ts';
-import type { LiveCredential } from '../identity/plan.ts';
+import type { IdentityGroup } from '../identity/plan.ts';
 import type { KubeSession } from '../kube/client.ts';
 import { errorSummary, kubeStatusOf } from '../kube/client.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../kube/spcps.ts';
@@ -181,77 +181,88 @@ export async function readKubeState(kube: KubeSession, manifest: Manifest): Prom
   return { objects: [...found.values()], content };
 }
 
+type Authorization = ReturnType<typeof authorizationClient>;
+
 /** Identities of the manifest with their federated credentials and role assignments. */
 export async function readIdentities(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<{ identities: IdentityFound[]; roleNames: Map<string, string> }> {
   const vaultSub = vault.subscriptionId ?? session.subscriptionId;
   const auth = vault.rbac ? authorizationClient(session, vaultSub) : undefined;
-  const roleNames = new Map<string, string>();
-  if (auth) {
-    for (const role of new Set(manifest.targets.map((t) => t.access.role))) {
-      const filter = `roleName eq '${role.replace(/'/g, "''")}'`;
-      for await (const d of auth.roleDefinitions.list(scopeParam(vault.id), { filter })) {
-        if (d.id && d.roleName) roleNames.set((d.id.split('/').pop() ?? d.id).toLowerCase(), d.roleName);
-      }
-    }
-  }
+  const roleNames = auth ? await manifestRoleNames(auth, vault, manifest) : new Map<string, string>();
   const identities: IdentityFound[] = [];
   for (const g of groupIdentities(manifest, session.subscriptionId)) {
-    const spec = g.spec;
-    const found: IdentityFound = { key: g.key, spec, targets: g.targets, exists: true, subscriptionId: session.subscriptionId, credentials: [], roleAssignments: [] };
-    if (spec.mode === 'managed' || spec.mode === 'existing') {
-      const sub = spec.subscriptionId ?? session.subscriptionId;
-      found.subscriptionId = sub;
-      const msi = msiClient(session, sub);
-      let live;
-      try {
-        live = await msi.userAssignedIdentities.get(spec.resourceGroup, spec.name);
-      } catch (e) {
-        if (azureStatusOf(e) !== 404) throw e;
-      }
-      if (!live) {
-        found.exists = false;
-        identities.push(found);
-        continue;
-      }
-      found.tags = { ...(live.tags ?? {}) };
-      found.principalId = live.principalId;
-      found.clientId = live.clientId;
-      const creds: LiveCredential[] = [];
-      for await (const c of msi.federatedIdentityCredentials.list(spec.resourceGroup, spec.name)) {
-        creds.push({ name: c.name ?? '', issuer: c.issuer, subject: c.subject, audiences: c.audiences });
-      }
-      found.credentials = creds;
-    } else if (spec.mode === 'external') {
-      found.principalId = spec.principalId;
-    } else {
-      found.principalId = spec.principalId ?? (await kubeletPrincipal(session, spec.clientId));
-    }
-    if (auth && found.principalId) {
-      const pid = found.principalId;
-      const ras: FoundRoleAssignment[] = [];
-      // principalId filter at the subscription: every assignment of the principal at, above and below it.
-      for await (const a of auth.roleAssignments.listForScope(`subscriptions/${vaultSub}`, { filter: `principalId eq '${pid}'` })) {
-        if (a.name && a.scope && a.roleDefinitionId && a.principalId && a.principalId.toLowerCase() === pid.toLowerCase()) {
-          ras.push({ name: a.name, scope: a.scope, roleDefinitionId: a.roleDefinitionId, principalId: a.principalId });
-        }
-      }
-      found.roleAssignments = ras;
-    }
+    const found = await findGroupIdentity(session, g);
+    if (found.exists && auth && found.principalId) found.roleAssignments = await principalAssignments(auth, vaultSub, found.principalId);
     identities.push(found);
   }
-  // Names of the other roles the principals hold (display only; a failed lookup shows the GUID).
-  if (auth) {
-    const unknown = new Set(identities.flatMap((i) => i.roleAssignments.map((a) => (a.roleDefinitionId.split('/').pop() ?? a.roleDefinitionId).toLowerCase())).filter((g) => !roleNames.has(g)));
-    for (const guid of unknown) {
-      try {
-        const d = await auth.roleDefinitions.get(scopeParam(vault.id), guid);
-        if (d.roleName) roleNames.set(guid, d.roleName);
-      } catch (e) {
-        core.debug(`role definition ${guid}: ${messageOf(e).split('\n')[0] ?? ''}`);
-      }
+  if (auth) await nameOtherRoles(auth, vault, identities, roleNames);
+  return { identities, roleNames };
+}
+
+/** Role definition GUID (lower case) -> name, for the roles the manifest's targets name. */
+async function manifestRoleNames(auth: Authorization, vault: VaultInfo, manifest: Manifest): Promise<Map<string, string>> {
+  const roleNames = new Map<string, string>();
+  for (const role of new Set(manifest.targets.map((t) => t.access.role))) {
+    const filter = `roleName eq '${role.replace(/'/g, "''")}'`;
+    for await (const d of auth.roleDefinitions.list(scopeParam(vault.id), { filter })) {
+      if (d.id && d.roleName) roleNames.set((d.id.split('/').pop() ?? d.id).toLowerCase(), d.roleName);
     }
   }
-  return { identities, roleNames };
+  return roleNames;
+}
+
+/** The group's identity: a managed one as Azure holds it (with its credentials), others as declared. */
+async function findGroupIdentity(session: AzureSession, g: IdentityGroup): Promise<IdentityFound> {
+  const spec = g.spec;
+  const found: IdentityFound = { key: g.key, spec, targets: g.targets, exists: true, subscriptionId: session.subscriptionId, credentials: [], roleAssignments: [] };
+  if (spec.mode === 'external') {
+    found.principalId = spec.principalId;
+    return found;
+  }
+  if (spec.mode === 'kubelet') {
+    found.principalId = spec.principalId ?? (await kubeletPrincipal(session, spec.clientId));
+    return found;
+  }
+  const sub = spec.subscriptionId ?? session.subscriptionId;
+  found.subscriptionId = sub;
+  const msi = msiClient(session, sub);
+  let live;
+  try {
+    live = await msi.userAssignedIdentities.get(spec.resourceGroup, spec.name);
+  } catch (e) {
+    if (azureStatusOf(e) !== 404) throw e;
+  }
+  if (!live) return { ...found, exists: false };
+  found.tags = { ...(live.tags ?? {}) };
+  found.principalId = live.principalId;
+  found.clientId = live.clientId;
+  for await (const c of msi.federatedIdentityCredentials.list(spec.resourceGroup, spec.name)) {
+    found.credentials.push({ name: c.name ?? '', issuer: c.issuer, subject: c.subject, audiences: c.audiences });
+  }
+  return found;
+}
+
+/** Every assignment of the principal at, above and below the subscription (principalId filter). */
+async function principalAssignments(auth: Authorization, subscriptionId: string, pid: string): Promise<FoundRoleAssignment[]> {
+  const ras: FoundRoleAssignment[] = [];
+  for await (const a of auth.roleAssignments.listForScope(`subscriptions/${subscriptionId}`, { filter: `principalId eq '${pid}'` })) {
+    if (a.name && a.scope && a.roleDefinitionId && a.principalId && a.principalId.toLowerCase() === pid.toLowerCase()) {
+      ras.push({ name: a.name, scope: a.scope, roleDefinitionId: a.roleDefinitionId, principalId: a.principalId });
+    }
+  }
+  return ras;
+}
+
+/** Names of the other roles the principals hold (display only; a failed lookup shows the GUID). */
+async function nameOtherRoles(auth: Authorization, vault: VaultInfo, identities: IdentityFound[], roleNames: Map<string, string>): Promise<void> {
+  const unknown = new Set(identities.flatMap((i) => i.roleAssignments.map((a) => (a.roleDefinitionId.split('/').pop() ?? a.roleDefinitionId).toLowerCase())).filter((g) => !roleNames.has(g)));
+  for (const guid of unknown) {
+    try {
+      const d = await auth.roleDefinitions.get(scopeParam(vault.id), guid);
+      if (d.roleName) roleNames.set(guid, d.roleName);
+    } catch (e) {
+      core.debug(`role definition ${guid}: ${messageOf(e).split('\n')[0] ?? ''}`);
+    }
+  }
 }
 
 /** The principal id of a kubelet identity given by client id (undefined when not visible). */

@@ -83,7 +83,7 @@ export interface MountFailureContext {
  * token (the CSIDriver does not request it), or the AKS token proxy refused the service account
  * because no RBAC rule grants it `use-managed-identity` on the identity's client id.
  */
-function classifyBindingFailure(message: string, who: string): Omit<Diagnosis, 'namespace' | 'pod'> | undefined {
+function classifyBindingFailure(message: string, who: string): Classified | undefined {
   if (/token for audience api:\/\/AKSIdentityBinding not found/.test(message)) {
     return {
       cause: 'binding-token-missing',
@@ -103,83 +103,119 @@ function classifyBindingFailure(message: string, who: string): Omit<Diagnosis, '
   return undefined;
 }
 
+/** A diagnosis before it is tied to a pod. */
+type Classified = Omit<Diagnosis, 'namespace' | 'pod'>;
+
+/** How a diagnosis names the failing identity and vault. */
+interface Wording {
+  who: string;
+  vault: string;
+  ctx: MountFailureContext;
+}
+
+/** AADSTS70021: the presented token matches no federated credential; quote what Entra saw. */
+function classifyFederationMismatch(message: string, { who, ctx }: Wording): Classified | undefined {
+  if (!/AADSTS70021/.test(message)) return undefined;
+  const p = presentedAssertion(message);
+  const expectedSubject = subjectFor(ctx.target);
+  const parts = [`AADSTS70021: no federated identity credential matches the token of ${who}`];
+  if (p.issuer !== undefined) parts.push(`presented issuer '${p.issuer}'`);
+  if (p.subject !== undefined) parts.push(`presented subject '${p.subject}'`);
+  if (p.audience !== undefined) parts.push(`presented audience '${p.audience}'`);
+  if (ctx.issuer !== undefined && p.issuer !== undefined && ctx.issuer !== p.issuer) parts.push(`cluster issuer '${ctx.issuer}'`);
+  const fixIssuer = p.issuer ?? ctx.issuer ?? "the cluster's service-account issuer (az aks show --query oidcIssuerProfile.issuerUrl)";
+  const fixSubject = p.subject ?? expectedSubject ?? 'system:serviceaccount:<namespace>:<service-account>';
+  return {
+    cause: 'federation-mismatch',
+    message: parts.join('; '),
+    fix: `the identity's federated credential must have issuer '${fixIssuer}' and subject '${fixSubject}' byte for byte (case and trailing slash included) with audience api://AzureADTokenExchange; run the action in apply mode to write it, or correct oidcIssuer in the manifest`,
+  };
+}
+
+/** Other Entra refusals of the exchange: unknown client id, tenant or credential. */
+function classifyExchangeRefused(message: string, { who }: Wording): Classified | undefined {
+  if (!/AADSTS700016|AADSTS700213|AADSTS7000215|AADSTS70011|AADSTS90002/.test(message)) return undefined;
+  const code = /AADSTS\d+/.exec(message)?.[0] ?? 'AADSTS';
+  return {
+    cause: 'federation-mismatch',
+    message: `${code}: Microsoft Entra refused the token exchange for ${who}`,
+    fix: "check the service account's azure.workload.identity/client-id annotation and the SecretProviderClass clientID name the identity the action federated, and the tenant id",
+  };
+}
+
+/** The vault answered 403: a missing role assignment or access policy. */
+function classifyForbidden(message: string, { vault }: Wording): Classified | undefined {
+  if (!/ForbiddenByRbac|ForbiddenByPolicy|\b403\b|does not have secrets? get permission|Caller is not authorized/i.test(message)) return undefined;
+  const object = objectNamed(message);
+  const policy = /ForbiddenByPolicy|access polic|does not have (secrets?|keys?|certificates?) get permission/i.test(message);
+  const kind = object?.word ?? 'secret';
+  const role = kind === 'secret' ? '"Key Vault Secrets User"' : `a role with ${READS[kind].action} ("Key Vault Certificate User" reads secrets, keys and certificates)`;
+  return {
+    cause: 'missing-role',
+    message: `${vault} refused to read ${object ? `${object.word} ${object.name}` : 'a mounted object'} (${policy ? 'access policy' : 'RBAC'}: 403)`,
+    fix: policy
+      ? `grant the identity an access policy with ${READS[kind].policy} get permission on ${vault} (run the action in apply mode)`
+      : `assign ${role} to the identity at the vault${object ? ` or ${object.word} ${object.name}` : ''} scope (run the action in apply mode); new assignments take a few minutes to propagate`,
+  };
+}
+
+/** The vault answered 404 for a mounted object (not for the SecretProviderClass). */
+function classifyMissingObject(message: string, { vault }: Wording): Classified | undefined {
+  if (!/SecretNotFound|KeyNotFound|CertificateNotFound|was not found in this key vault|\b404\b/i.test(message) || /SecretProviderClass/i.test(message)) return undefined;
+  const object = objectNamed(message);
+  return {
+    cause: 'missing-secret',
+    message: `${object ? `${object.word} ${object.name}` : 'a mounted object'} does not exist in ${vault} (or the pinned version does not)`,
+    fix:
+      object?.word === 'key' || object?.word === 'certificate'
+        ? `create the ${object.word} in ${vault} (the action never writes keys or certificates), or fix its name, objectType and objectVersion pin`
+        : `declare the secret in the manifest (or create it in ${vault}) and check objectVersion pins`,
+  };
+}
+
+function classifyDriverMissing(message: string): Classified | undefined {
+  if (!/not found in the list of registered CSI drivers|driver name secrets-store\.csi\.k8s\.io not found|provider not found|failed to find provider/i.test(message)) return undefined;
+  return {
+    cause: 'driver-missing',
+    message: 'the Secrets Store CSI driver (or its Azure provider) is not running on the node',
+    fix: 'enable the azure-keyvault-secrets-provider add-on (az aks enable-addons --addons azure-keyvault-secrets-provider) or install the driver and the Azure provider',
+  };
+}
+
+function classifyMissingProviderClass(message: string): Classified | undefined {
+  if (!/SecretProviderClass[^ ]* "[^"]*" not found|failed to get secretproviderclass/i.test(message)) return undefined;
+  return {
+    cause: 'not-mounted',
+    message: 'the pod references a SecretProviderClass that does not exist in its namespace',
+    fix: "check the volume's secretProviderClass attribute against the manifest's secretProviderClass names, and run the action in apply mode",
+  };
+}
+
+/** Tried in order; the first that recognises the message wins. */
+const CLASSIFIERS: ReadonlyArray<(message: string, wording: Wording) => Classified | undefined> = [
+  (message, { who }) => classifyBindingFailure(message, who),
+  classifyFederationMismatch,
+  classifyExchangeRefused,
+  classifyForbidden,
+  classifyMissingObject,
+  classifyDriverMissing,
+  classifyMissingProviderClass,
+];
+
 /**
  * Classifies one FailedMount message. Only names, ids and the strings Entra echoes (issuer, subject,
  * audience) are copied into the diagnosis; secret values never appear in these messages.
  */
 export function classifyMountFailure(message: string, ctx: MountFailureContext = {}): Diagnosis {
   const base = { namespace: ctx.namespace, pod: ctx.pod };
-  const vault = ctx.vault ? `vault ${ctx.vault}` : 'the vault';
-  const who = ctx.target?.serviceAccount ? `service account ${ctx.target.namespace}/${ctx.target.serviceAccount}` : 'the pod identity';
-  const binding = classifyBindingFailure(message, who);
-  if (binding) return { ...base, ...binding };
-  if (/AADSTS70021/.test(message)) {
-    const p = presentedAssertion(message);
-    const expectedSubject = subjectFor(ctx.target);
-    const parts = [`AADSTS70021: no federated identity credential matches the token of ${who}`];
-    if (p.issuer !== undefined) parts.push(`presented issuer '${p.issuer}'`);
-    if (p.subject !== undefined) parts.push(`presented subject '${p.subject}'`);
-    if (p.audience !== undefined) parts.push(`presented audience '${p.audience}'`);
-    if (ctx.issuer !== undefined && p.issuer !== undefined && ctx.issuer !== p.issuer) parts.push(`cluster issuer '${ctx.issuer}'`);
-    const fixIssuer = p.issuer ?? ctx.issuer ?? "the cluster's service-account issuer (az aks show --query oidcIssuerProfile.issuerUrl)";
-    const fixSubject = p.subject ?? expectedSubject ?? 'system:serviceaccount:<namespace>:<service-account>';
-    return {
-      ...base,
-      cause: 'federation-mismatch',
-      message: parts.join('; '),
-      fix: `the identity's federated credential must have issuer '${fixIssuer}' and subject '${fixSubject}' byte for byte (case and trailing slash included) with audience api://AzureADTokenExchange; run the action in apply mode to write it, or correct oidcIssuer in the manifest`,
-    };
-  }
-  if (/AADSTS700016|AADSTS700213|AADSTS7000215|AADSTS70011|AADSTS90002/.test(message)) {
-    const code = /AADSTS\d+/.exec(message)?.[0] ?? 'AADSTS';
-    return {
-      ...base,
-      cause: 'federation-mismatch',
-      message: `${code}: Microsoft Entra refused the token exchange for ${who}`,
-      fix: "check the service account's azure.workload.identity/client-id annotation and the SecretProviderClass clientID name the identity the action federated, and the tenant id",
-    };
-  }
-  if (/ForbiddenByRbac|ForbiddenByPolicy|\b403\b|does not have secrets? get permission|Caller is not authorized/i.test(message)) {
-    const object = objectNamed(message);
-    const policy = /ForbiddenByPolicy|access polic|does not have (secrets?|keys?|certificates?) get permission/i.test(message);
-    const kind = object?.word ?? 'secret';
-    const role = kind === 'secret' ? '"Key Vault Secrets User"' : `a role with ${READS[kind].action} ("Key Vault Certificate User" reads secrets, keys and certificates)`;
-    return {
-      ...base,
-      cause: 'missing-role',
-      message: `${vault} refused to read ${object ? `${object.word} ${object.name}` : 'a mounted object'} (${policy ? 'access policy' : 'RBAC'}: 403)`,
-      fix: policy
-        ? `grant the identity an access policy with ${READS[kind].policy} get permission on ${vault} (run the action in apply mode)`
-        : `assign ${role} to the identity at the vault${object ? ` or ${object.word} ${object.name}` : ''} scope (run the action in apply mode); new assignments take a few minutes to propagate`,
-    };
-  }
-  if (/SecretNotFound|KeyNotFound|CertificateNotFound|was not found in this key vault|\b404\b/i.test(message) && !/SecretProviderClass/i.test(message)) {
-    const object = objectNamed(message);
-    return {
-      ...base,
-      cause: 'missing-secret',
-      message: `${object ? `${object.word} ${object.name}` : 'a mounted object'} does not exist in ${vault} (or the pinned version does not)`,
-      fix:
-        object?.word === 'key' || object?.word === 'certificate'
-          ? `create the ${object.word} in ${vault} (the action never writes keys or certificates), or fix its name, objectType and objectVersion pin`
-          : `declare the secret in the manifest (or create it in ${vault}) and check objectVersion pins`,
-    };
-  }
-  if (/not found in the list of registered CSI drivers|driver name secrets-store\.csi\.k8s\.io not found|provider not found|failed to find provider/i.test(message)) {
-    return {
-      ...base,
-      cause: 'driver-missing',
-      message: 'the Secrets Store CSI driver (or its Azure provider) is not running on the node',
-      fix: 'enable the azure-keyvault-secrets-provider add-on (az aks enable-addons --addons azure-keyvault-secrets-provider) or install the driver and the Azure provider',
-    };
-  }
-  if (/SecretProviderClass[^ ]* "[^"]*" not found|failed to get secretproviderclass/i.test(message)) {
-    return {
-      ...base,
-      cause: 'not-mounted',
-      message: 'the pod references a SecretProviderClass that does not exist in its namespace',
-      fix: "check the volume's secretProviderClass attribute against the manifest's secretProviderClass names, and run the action in apply mode",
-    };
+  const wording: Wording = {
+    who: ctx.target?.serviceAccount ? `service account ${ctx.target.namespace}/${ctx.target.serviceAccount}` : 'the pod identity',
+    vault: ctx.vault ? `vault ${ctx.vault}` : 'the vault',
+    ctx,
+  };
+  for (const classify of CLASSIFIERS) {
+    const found = classify(message, wording);
+    if (found) return { ...base, ...found };
   }
   return {
     ...base,

@@ -13,7 +13,7 @@ import type { VersionsByName } from '../rotate/decide.ts';
 import { consumersIn } from '../rotate/index.ts';
 import type { NamespaceSnapshot } from '../rotate/index.ts';
 import { classifyMountFailure, crashLoop, dedupe, oneLine, summarizeMountMessage } from './diagnose.ts';
-import type { Diagnosis } from './diagnose.ts';
+import type { Diagnosis, DiagnosisCause } from './diagnose.ts';
 import { DIGEST_ANNOTATION } from '../names.ts';
 
 export interface PodObjectReport {
@@ -123,57 +123,50 @@ interface PodCheck {
   awaitingCsiRotation: boolean;
 }
 
-function checkPod(pod: V1Pod, w: Workload, consumed: ConsumedTarget[], snap: NamespaceSnapshot, gs: GateSnapshot, versions: VersionsByName, opts: GateOptions): PodCheck {
-  const ns = snap.namespace;
-  const objects: PodObjectReport[] = [];
-  const staleCsi: string[] = [];
-  const staleEnv: string[] = [];
-  const unmountedSpcs: TargetSpec[] = [];
-  const multi = consumed.length > 1;
-  const ref = refOf(w);
-  let awaitingCsiRotation = false;
+/** What one pod's objects showed, filled target by target. */
+type ObjectFindings = Omit<PodCheck, 'report' | 'failedMount'> & { objects: PodObjectReport[] };
 
-  for (const c of consumed) {
-    const rotation = c.target.rotation;
-    if (c.ways.includes('csi')) {
-      const status = spcpsFor(pod, c.target.secretProviderClass, snap.spcps);
-      const mounted = status?.status?.mounted ? mountedVersions(status) : undefined;
-      if (!mounted) unmountedSpcs.push(c.target);
-      for (const o of c.objects) {
-        const want = expectedVersion(o, versions);
-        const have = mounted?.get(objectId(o));
-        const versionOk = rotation === 'none' || want === undefined || have === want;
-        const ok = have !== undefined && versionOk;
-        if (have !== undefined && !versionOk) {
-          staleCsi.push(o.secret);
-          if (rotation === 'csi') awaitingCsiRotation = true;
-        }
-        objects.push({ object: label(c, o, multi), expected: want, mounted: mounted ? (have ?? 'absent') : undefined, ok });
-      }
+/** The objects a target mounts through the CSI volume, each at the version it should hold. */
+function checkMountedObjects(pod: V1Pod, c: ConsumedTarget, snap: NamespaceSnapshot, versions: VersionsByName, multi: boolean, f: ObjectFindings): void {
+  const rotation = c.target.rotation;
+  const status = spcpsFor(pod, c.target.secretProviderClass, snap.spcps);
+  const mounted = status?.status?.mounted ? mountedVersions(status) : undefined;
+  if (!mounted) f.unmountedSpcs.push(c.target);
+  for (const o of c.objects) {
+    const want = expectedVersion(o, versions);
+    const have = mounted?.get(objectId(o));
+    const versionOk = rotation === 'none' || want === undefined || have === want;
+    if (have !== undefined && !versionOk) {
+      f.staleCsi.push(o.secret);
+      if (rotation === 'csi') f.awaitingCsiRotation = true;
     }
-    const sync = c.target.syncTo;
-    const viaSecret = c.ways.some((x) => x !== 'csi');
-    if (sync && viaSecret) {
-      const secret = gs.secrets.find((s) => s.namespace === ns && s.name === sync.secretName);
-      for (const k of sync.keys) {
-        const o = c.target.objects.find((x) => objectFileName(x) === k.object);
-        if (!o || !c.objects.includes(o)) continue;
-        const have = secret?.keys[k.key];
-        const state = have === undefined ? 'missing' : 'synced';
-        objects.push({ object: `${sync.secretName}[${k.key}]`, expected: 'synced', mounted: state, ok: state === 'synced' });
-      }
-      if (needsNewPod(c) && rotation === 'restart') {
-        const fresh = envFresh(pod, w, consumed, versions, opts);
-        if (!fresh.ok) staleEnv.push(sync.secretName);
-        objects.push({ object: `env from ${sync.secretName}`, expected: fresh.expected, mounted: fresh.actual, ok: fresh.ok });
-      }
-    }
+    f.objects.push({ object: label(c, o, multi), expected: want, mounted: mounted ? (have ?? 'absent') : undefined, ok: have !== undefined && versionOk });
   }
-  const events = podEvents(pod, gs.events);
-  const failed = events.find((e) => e.reason === 'FailedMount');
-  const last = failed ?? events.find((e) => e.type === 'Warning');
+}
+
+/** The keys of a target's synced Secret, and for env consumers a pod started after the change. */
+function checkSyncedSecret(pod: V1Pod, w: Workload, c: ConsumedTarget, consumed: ConsumedTarget[], gs: GateSnapshot, ns: string, versions: VersionsByName, opts: GateOptions, f: ObjectFindings): void {
+  const sync = c.target.syncTo;
+  if (!sync || !c.ways.some((x) => x !== 'csi')) return;
+  const secret = gs.secrets.find((s) => s.namespace === ns && s.name === sync.secretName);
+  for (const k of sync.keys) {
+    const o = c.target.objects.find((x) => objectFileName(x) === k.object);
+    if (!o || !c.objects.includes(o)) continue;
+    const state = secret?.keys[k.key] === undefined ? 'missing' : 'synced';
+    f.objects.push({ object: `${sync.secretName}[${k.key}]`, expected: 'synced', mounted: state, ok: state === 'synced' });
+  }
+  if (needsNewPod(c) && c.target.rotation === 'restart') {
+    const fresh = envFresh(pod, w, consumed, versions, opts);
+    if (!fresh.ok) f.staleEnv.push(sync.secretName);
+    f.objects.push({ object: `env from ${sync.secretName}`, expected: fresh.expected, mounted: fresh.actual, ok: fresh.ok });
+  }
+}
+
+/** The pod's table row: phase, readiness, objects and its latest warning (a FailedMount first). */
+function podReport(pod: V1Pod, w: Workload, ns: string, objects: PodObjectReport[], last: CoreV1Event | undefined): PodReport {
+  const ref = refOf(w);
   const ready = isPodReady(pod);
-  const report: PodReport = {
+  return {
     namespace: ns,
     pod: pod.metadata?.name ?? '',
     node: pod.spec?.nodeName,
@@ -184,6 +177,18 @@ function checkPod(pod: V1Pod, w: Workload, consumed: ConsumedTarget[], snap: Nam
     lastEvent: last ? `${last.reason ?? ''}: ${last.reason === 'FailedMount' ? summarizeMountMessage(last.message ?? '') : oneLine(last.message ?? '', 300)}` : undefined,
     ok: ready && objects.every((o) => o.ok),
   };
+}
+
+function checkPod(pod: V1Pod, w: Workload, consumed: ConsumedTarget[], snap: NamespaceSnapshot, gs: GateSnapshot, versions: VersionsByName, opts: GateOptions): PodCheck {
+  const f: ObjectFindings = { objects: [], staleCsi: [], staleEnv: [], unmountedSpcs: [], awaitingCsiRotation: false };
+  for (const c of consumed) {
+    if (c.ways.includes('csi')) checkMountedObjects(pod, c, snap, versions, consumed.length > 1, f);
+    checkSyncedSecret(pod, w, c, consumed, gs, snap.namespace, versions, opts, f);
+  }
+  const events = podEvents(pod, gs.events);
+  const failed = events.find((e) => e.reason === 'FailedMount');
+  const report = podReport(pod, w, snap.namespace, f.objects, failed ?? events.find((e) => e.type === 'Warning'));
+  const { staleCsi, staleEnv, unmountedSpcs, awaitingCsiRotation } = f;
   return { report, staleCsi, staleEnv, unmountedSpcs, failedMount: failed?.message, awaitingCsiRotation };
 }
 
@@ -212,6 +217,7 @@ function diagnosePod(check: PodCheck, pod: V1Pod, manifest: Manifest, opts: Gate
   if (check.report.ok) return undefined;
   const ns = check.report.namespace;
   const name = check.report.pod;
+  const diagnosis = (cause: DiagnosisCause, message: string, fix: string): Diagnosis => ({ cause, namespace: ns, pod: name, message, fix });
   const looping = crashLooping(pod);
   if (looping) return crashLoop(ns, name, looping);
   if (check.failedMount && check.unmountedSpcs.length) {
@@ -219,49 +225,35 @@ function diagnosePod(check: PodCheck, pod: V1Pod, manifest: Manifest, opts: Gate
     return classifyMountFailure(check.failedMount, { namespace: ns, pod: name, target, vault: manifest.vault.name, issuer: opts.issuer });
   }
   if (check.staleCsi.length) {
-    return {
-      cause: 'stale-version',
-      namespace: ns,
-      pod: name,
-      message: `pod mounted an older version of ${[...new Set(check.staleCsi)].join(', ')} than the vault's current one`,
-      fix: "run the action in apply mode to restart its workload (rotation: restart), or enable the driver's secret rotation (rotation: csi) and wait for its poll interval; check objectVersion pins",
-    };
+    return diagnosis(
+      'stale-version',
+      `pod mounted an older version of ${[...new Set(check.staleCsi)].join(', ')} than the vault's current one`,
+      "run the action in apply mode to restart its workload (rotation: restart), or enable the driver's secret rotation (rotation: csi) and wait for its poll interval; check objectVersion pins",
+    );
   }
   if (check.staleEnv.length) {
-    return {
-      cause: 'stale-version',
-      namespace: ns,
-      pod: name,
-      message: `pod reads ${check.staleEnv.join(', ')} as environment variables but started before the secrets changed`,
-      fix: 'restart its workload (run the action in apply mode with rotation: restart)',
-    };
+    return diagnosis(
+      'stale-version',
+      `pod reads ${check.staleEnv.join(', ')} as environment variables but started before the secrets changed`,
+      'restart its workload (run the action in apply mode with rotation: restart)',
+    );
   }
   if (check.unmountedSpcs.length) {
-    return {
-      cause: 'not-mounted',
-      namespace: ns,
-      pod: name,
-      message: `no mounted SecretProviderClassPodStatus for ${check.unmountedSpcs.map((t) => t.secretProviderClass).join(', ')} and no FailedMount event yet`,
-      fix: 'check that the pod is scheduled and the CSI driver runs on its node (kubectl describe pod)',
-    };
+    return diagnosis(
+      'not-mounted',
+      `no mounted SecretProviderClassPodStatus for ${check.unmountedSpcs.map((t) => t.secretProviderClass).join(', ')} and no FailedMount event yet`,
+      'check that the pod is scheduled and the CSI driver runs on its node (kubectl describe pod)',
+    );
   }
   const missing = check.report.objects.filter((o) => !o.ok).map((o) => o.object);
   if (missing.length) {
-    return {
-      cause: 'not-mounted',
-      namespace: ns,
-      pod: name,
-      message: `${missing.join(', ')} not synced`,
-      fix: 'the synced Secret is created by the driver once a pod mounts the SecretProviderClass; check its secretObjects and that a pod mounts it',
-    };
+    return diagnosis(
+      'not-mounted',
+      `${missing.join(', ')} not synced`,
+      'the synced Secret is created by the driver once a pod mounts the SecretProviderClass; check its secretObjects and that a pod mounts it',
+    );
   }
-  return {
-    cause: 'unknown',
-    namespace: ns,
-    pod: name,
-    message: `pod is ${check.report.phase}, not ready${check.report.lastEvent ? ` (${check.report.lastEvent})` : ''}`,
-    fix: 'kubectl describe pod and the container logs',
-  };
+  return diagnosis('unknown', `pod is ${check.report.phase}, not ready${check.report.lastEvent ? ` (${check.report.lastEvent})` : ''}`, 'kubectl describe pod and the container logs');
 }
 
 /** What the gate found so far across namespaces. */

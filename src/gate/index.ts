@@ -156,8 +156,14 @@ async function listOnce(kube: KubeSession, manifest: Manifest, namespaces: strin
 
 /** The synced Secrets the targets declare, each once, in namespace order. */
 function syncedSecretNames(manifest: Manifest): Array<{ namespace: string; name: string }> {
-  const namespaces = [...new Set(manifest.targets.map((t) => t.namespace))].sort();
-  return namespaces.flatMap((namespace) => [...new Set(manifest.targets.filter((t) => t.namespace === namespace && t.syncTo).map((t) => t.syncTo!.secretName))].map((name) => ({ namespace, name })));
+  return targetNamespaces(manifest).flatMap((namespace) =>
+    [...new Set(manifest.targets.filter((t) => t.namespace === namespace && t.syncTo).map((t) => t.syncTo!.secretName))].map((name) => ({ namespace, name })),
+  );
+}
+
+/** The target namespaces, each once, sorted. */
+function targetNamespaces(manifest: Manifest): string[] {
+  return [...new Set(manifest.targets.map((t) => t.namespace))].sort();
 }
 
 /**
@@ -169,113 +175,143 @@ function syncedSecretNames(manifest: Manifest): Array<{ namespace: string; name:
  */
 export async function runGate(kube: KubeSession, manifest: Manifest, expected: SecretVersion[], opts: GateRunOptions): Promise<GateResult> {
   const started = Date.now();
-  const namespaces = [...new Set(manifest.targets.map((t) => t.namespace))].sort();
+  const namespaces = targetNamespaces(manifest);
   if (namespaces.length === 0) return { passed: true, pods: [], diagnoses: [], waitedMs: 0, warnings: [] };
   if (expected.every((s) => !s.changed)) {
     const once = await listOnce(kube, manifest, namespaces);
     const e = once && evaluateGate(manifest, expected, once, { changedAt: opts.changedAt, issuer: opts.issuer, final: false });
-    if (e && (e.passed || e.fatal)) {
-      for (const w of e.warnings) core.debug(`gate: ${w}`);
-      return { passed: e.passed, pods: e.pods, diagnoses: e.diagnoses, waitedMs: Date.now() - started, warnings: e.warnings };
+    if (e && (e.passed || e.fatal)) return gateResult(e, started);
+  }
+  return new GateWatch(kube, manifest, expected, opts, namespaces).run(started);
+}
+
+function gateResult(e: GateEvaluation, started: number): GateResult {
+  const waitedMs = Date.now() - started;
+  for (const w of e.warnings) core.debug(`gate: ${w}`);
+  return { passed: e.passed, pods: e.pods, diagnoses: e.diagnoses, waitedMs, warnings: e.warnings };
+}
+
+/** The failed evaluation when some collection could not be read before the deadline. */
+function unreadable(failing: Array<Mirror<KubernetesObject>>): GateEvaluation {
+  return {
+    passed: false,
+    pods: [],
+    pending: failing.map((m) => m.path),
+    warnings: [],
+    fatal: false,
+    settled: false,
+    diagnoses: [
+      {
+        cause: 'timeout',
+        message: `could not read ${failing.map((m) => `${m.path}${m.lastError ? ` (${m.lastError})` : ''}`).join(', ')}`,
+        fix: 'check the kubeconfig credentials can list and watch pods, events, secrets, workloads and secretproviderclasspodstatuses in the target namespaces',
+      },
+    ],
+  };
+}
+
+/** One watching wait: mirrors of every namespace, re-evaluated on each change until it decides. */
+class GateWatch {
+  private finished = false;
+  private scheduled = false;
+  private ready = false;
+  private lastPending = '';
+  private settleTimer: NodeJS.Timeout | undefined;
+  private settle: (e: GateEvaluation) => void = () => undefined;
+  private readonly done = new Promise<GateEvaluation>((resolve) => {
+    this.settle = resolve;
+  });
+  private readonly mirrors: NamespaceMirrors[];
+  private readonly manifest: Manifest;
+  private readonly expected: SecretVersion[];
+  private readonly opts: GateRunOptions;
+
+  constructor(kube: KubeSession, manifest: Manifest, expected: SecretVersion[], opts: GateRunOptions, namespaces: string[]) {
+    this.manifest = manifest;
+    this.expected = expected;
+    this.opts = opts;
+    this.mirrors = namespaces.map((ns) => mirrorsFor(kube, manifest, ns, () => this.onChange()));
+  }
+
+  async run(started: number): Promise<GateResult> {
+    const timer = setTimeout(() => this.onDeadline(), Math.max(0, this.opts.timeoutMs));
+    try {
+      // The deadline also bounds the start: a list or watch that never answers cannot hold the gate.
+      const startedAll = Promise.all(this.everyMirror().map((m) => m.start())).then(() => this.onStarted());
+      await Promise.race([startedAll, this.done]);
+      return gateResult(await this.done, started);
+    } finally {
+      this.finished = true;
+      clearTimeout(timer);
+      if (this.settleTimer) clearTimeout(this.settleTimer);
+      await Promise.all(this.everyMirror().map((m) => m.stop()));
     }
   }
 
-  let settle: (e: GateEvaluation) => void = () => undefined;
-  const done = new Promise<GateEvaluation>((resolve) => {
-    settle = resolve;
-  });
-  let finished = false;
-  let scheduled = false;
-  let ready = false;
-  let lastPending = '';
-  const mirrors: NamespaceMirrors[] = [];
+  private everyMirror(): Array<Mirror<KubernetesObject>> {
+    return this.mirrors.flatMap(all);
+  }
 
-  const evaluate = (final: boolean): GateEvaluation => evaluateGate(manifest, expected, snapshotOf(mirrors), { changedAt: opts.changedAt, issuer: opts.issuer, final });
+  private known(): boolean {
+    return this.everyMirror().every((m) => m.listed || m.notServed);
+  }
 
-  let settleTimer: NodeJS.Timeout | undefined;
-  const settleMs = opts.settleMs ?? 5_000;
-  const known = (): boolean => mirrors.flatMap(all).every((m) => m.listed || m.notServed);
-  const check = (): void => {
-    scheduled = false;
-    if (finished || !ready || !known()) return;
-    const e = evaluate(false);
-    if (settleTimer) {
-      clearTimeout(settleTimer);
-      settleTimer = undefined;
+  private evaluate(final: boolean): GateEvaluation {
+    return evaluateGate(this.manifest, this.expected, snapshotOf(this.mirrors), { changedAt: this.opts.changedAt, issuer: this.opts.issuer, final });
+  }
+
+  private finish(e: GateEvaluation): void {
+    this.finished = true;
+    this.settle(e);
+  }
+
+  private onStarted(): void {
+    for (const m of this.everyMirror()) {
+      if (m.lastError && !m.notServed) core.debug(`gate: ${m.path}: ${m.lastError}`);
+    }
+    this.ready = true;
+    this.check();
+  }
+
+  private onChange(): void {
+    if (this.scheduled || this.finished) return;
+    this.scheduled = true;
+    setImmediate(() => this.check());
+  }
+
+  private onDeadline(): void {
+    if (this.finished) return;
+    this.finish(this.known() ? this.evaluate(true) : unreadable(this.everyMirror().filter((m) => !m.listed && !m.notServed)));
+  }
+
+  private check(): void {
+    this.scheduled = false;
+    if (this.finished || !this.ready || !this.known()) return;
+    const e = this.evaluate(false);
+    if (this.settleTimer) {
+      clearTimeout(this.settleTimer);
+      this.settleTimer = undefined;
     }
     if (e.passed || e.fatal) {
-      finished = true;
-      settle(e);
+      this.finish(e);
       return;
     }
-    if (e.settled) {
-      // Debounce, not a poll: any change seen before it fires clears it and re-evaluates.
-      settleTimer = setTimeout(() => {
-        if (finished) return;
-        const last = evaluate(true);
-        if (!last.settled && !last.passed) return;
-        finished = true;
-        settle(last);
-      }, settleMs);
-    }
-    const pending = e.pending.join('; ');
-    if (pending !== lastPending) {
-      lastPending = pending;
-      core.info(`gate: waiting for ${e.pending.length} item(s): ${logSafe(e.pending.slice(0, 3).join('; '), 600)}${e.pending.length > 3 ? '; …' : ''}`);
-    }
-  };
-  const onChange = (): void => {
-    if (scheduled || finished) return;
-    scheduled = true;
-    setImmediate(check);
-  };
+    if (e.settled) this.settleTimer = setTimeout(() => this.onSettled(), this.opts.settleMs ?? 5_000);
+    this.logPending(e.pending);
+  }
 
-  for (const ns of namespaces) mirrors.push(mirrorsFor(kube, manifest, ns, onChange));
-  const timer = setTimeout(
-    () => {
-      if (finished) return;
-      finished = true;
-      if (!known()) {
-        const failing = mirrors.flatMap(all).filter((m) => !m.listed && !m.notServed);
-        settle({
-          passed: false,
-          pods: [],
-          pending: failing.map((m) => m.path),
-          warnings: [],
-          fatal: false,
-          settled: false,
-          diagnoses: [
-            {
-              cause: 'timeout',
-              message: `could not read ${failing.map((m) => `${m.path}${m.lastError ? ` (${m.lastError})` : ''}`).join(', ')}`,
-              fix: 'check the kubeconfig credentials can list and watch pods, events, secrets, workloads and secretproviderclasspodstatuses in the target namespaces',
-            },
-          ],
-        });
-        return;
-      }
-      settle(evaluate(true));
-    },
-    Math.max(0, opts.timeoutMs),
-  );
-  try {
-    // The deadline also bounds the start: a list or watch that never answers cannot hold the gate.
-    const startedAll = Promise.all(mirrors.flatMap(all).map((m) => m.start())).then(() => {
-      for (const m of mirrors.flatMap(all)) {
-        if (m.lastError && !m.notServed) core.debug(`gate: ${m.path}: ${m.lastError}`);
-      }
-      ready = true;
-      check();
-    });
-    await Promise.race([startedAll, done]);
-    const result = await done;
-    const waitedMs = Date.now() - started;
-    for (const w of result.warnings) core.debug(`gate: ${w}`);
-    return { passed: result.passed, pods: result.pods, diagnoses: result.diagnoses, waitedMs, warnings: result.warnings };
-  } finally {
-    finished = true;
-    clearTimeout(timer);
-    if (settleTimer) clearTimeout(settleTimer);
-    await Promise.all(mirrors.flatMap(all).map((m) => m.stop()));
+  /** Debounce, not a poll: any change seen before it fires clears it and re-evaluates. */
+  private onSettled(): void {
+    if (this.finished) return;
+    const last = this.evaluate(true);
+    if (!last.settled && !last.passed) return;
+    this.finish(last);
+  }
+
+  private logPending(items: string[]): void {
+    const pending = items.join('; ');
+    if (pending === this.lastPending) return;
+    this.lastPending = pending;
+    core.info(`gate: waiting for ${items.length} item(s): ${logSafe(items.slice(0, 3).join('; '), 600)}${items.length > 3 ? '; …' : ''}`);
   }
 }

@@ -147,6 +147,65 @@ class KeyedMutex {
   }
 }
 
+/** Federating service accounts needs the cluster's https OIDC issuer. */
+function checkIssuer(groups: IdentityGroup[], issuer: string): void {
+  const needsIssuer = groups.some((g) => (g.spec.mode === 'managed' || g.spec.mode === 'existing') && g.targets.some((t) => t.serviceAccount && !usesBinding(t)));
+  if (needsIssuer && !issuer) throw new IdentityError('the cluster OIDC issuer is required to federate service accounts (none was given or discovered)');
+  if (needsIssuer && !/^https:\/\//.test(issuer)) throw new IdentityError(`the cluster OIDC issuer must be an https URL, got ${JSON.stringify(issuer)}`);
+}
+
+/**
+ * RBAC vaults: the role definitions the targets name, looked up once at the vault scope, and warnings
+ * for a role that cannot read what a target mounts.
+ */
+async function resolveRoles(auth: GroupDeps['auth'], vault: VaultInfo, manifest: Manifest): Promise<{ roleIds: Map<string, string>; warnings: string[] }> {
+  const roleIds = new Map<string, string>();
+  const warnings: string[] = [];
+  if (!vault.rbac) return { roleIds, warnings };
+  const permissions = new Map<string, RolePermission[]>();
+  for (const role of new Set(manifest.targets.map((t) => t.access.role))) {
+    let found: string | undefined;
+    const filter = `roleName eq '${role.replace(/'/g, "''")}'`;
+    for await (const d of auth.roleDefinitions.list(scopeParam(vault.id), { filter })) {
+      if (d.roleName?.toLowerCase() === role.toLowerCase() && d.id) {
+        found = d.id;
+        permissions.set(role, d.permissions ?? []);
+      }
+    }
+    if (!found) throw new IdentityError(`role definition ${JSON.stringify(role)} not found at ${vault.id}`);
+    roleIds.set(role, found);
+  }
+  // A role that cannot read what a target mounts makes every mount fail; the identity may hold
+  // other grants, so this warns rather than stops (the proof step, when on, tests the real access).
+  for (const t of manifest.targets) {
+    for (const u of unreadableObjects(permissions.get(t.access.role) ?? [], t)) {
+      const w = `${t.namespace}: role ${JSON.stringify(t.access.role)} does not grant ${u.action}, which the CSI provider needs to read ${u.type} object(s) ${u.objects.join(', ')}; unless the identity holds it from another grant, those mounts fail (a role that reads secrets, keys and certificates: "Key Vault Certificate User")`;
+      core.info(`warning: ${w}`); // the report turns it into an annotation
+      warnings.push(w);
+    }
+  }
+  return { roleIds, warnings };
+}
+
+/** Apply mode: records every group's claims in the ledger, then makes the grants; returns the access-policy entries added. */
+async function recordThenGrant(session: AzureSession, vault: VaultInfo, manifest: Manifest, perGroup: GroupResult[], ledger: LedgerBook | undefined): Promise<VaultAccessPolicy[]> {
+  // The ledger first: an interrupted run leaves a recorded claim, never an unrecorded grant.
+  const book = ledger ?? ledgerBook(session, vault, manifest.instance);
+  const claims: LedgerClaims = { instance: book.instance.key, manifest: book.described, assignments: [], policies: {}, addedNow: {}, identities: [], credentials: [], bindings: [] };
+  for (const r of perGroup) {
+    claims.assignments.push(...r.claims.assignments);
+    claims.identities?.push(...(r.claims.identities ?? []));
+    claims.credentials?.push(...(r.claims.credentials ?? []));
+    claims.bindings?.push(...(r.claims.bindings ?? []));
+    Object.assign(claims.policies, r.claims.policies);
+    Object.assign(claims.addedNow, r.claims.addedNow);
+  }
+  // A binding the manifest no longer uses stays recorded (and in place) until clean-up removes it.
+  claims.bindings = [...new Set([...(claims.bindings ?? []), ...((await book.own())?.bindings ?? [])])].sort();
+  await recordGrants(book, claims);
+  return (await mapAll(perGroup, 4, (r) => r.grant())).flat();
+}
+
 export async function ensureIdentities(
   session: AzureSession,
   vault: VaultInfo,
@@ -155,65 +214,23 @@ export async function ensureIdentities(
 ): Promise<IdentityStepResult> {
   const apply = opts.mode === 'apply';
   const groups = groupIdentities(manifest, session.subscriptionId);
-  const needsIssuer = groups.some((g) => (g.spec.mode === 'managed' || g.spec.mode === 'existing') && g.targets.some((t) => t.serviceAccount && !usesBinding(t)));
-  if (needsIssuer && !opts.issuer) throw new IdentityError('the cluster OIDC issuer is required to federate service accounts (none was given or discovered)');
-  if (needsIssuer && !/^https:\/\//.test(opts.issuer)) throw new IdentityError(`the cluster OIDC issuer must be an https URL, got ${JSON.stringify(opts.issuer)}`);
-
+  checkIssuer(groups, opts.issuer);
   const auth = authorizationClient(session);
   const kvm = vault.rbac ? undefined : keyVaultManagementClient(session, vault.subscriptionId ?? session.subscriptionId);
-  const mutex = new KeyedMutex();
-
-  // Role definitions by name, looked up once at the vault scope.
-  const roleIds = new Map<string, string>();
-  const warnings: string[] = [];
-  if (vault.rbac) {
-    const permissions = new Map<string, RolePermission[]>();
-    for (const role of new Set(manifest.targets.map((t) => t.access.role))) {
-      let found: string | undefined;
-      const filter = `roleName eq '${role.replace(/'/g, "''")}'`;
-      for await (const d of auth.roleDefinitions.list(scopeParam(vault.id), { filter })) {
-        if (d.roleName?.toLowerCase() === role.toLowerCase() && d.id) {
-          found = d.id;
-          permissions.set(role, d.permissions ?? []);
-        }
-      }
-      if (!found) throw new IdentityError(`role definition ${JSON.stringify(role)} not found at ${vault.id}`);
-      roleIds.set(role, found);
-    }
-    // A role that cannot read what a target mounts makes every mount fail; the identity may hold
-    // other grants, so this warns rather than stops (the proof step, when on, tests the real access).
-    for (const t of manifest.targets) {
-      for (const u of unreadableObjects(permissions.get(t.access.role) ?? [], t)) {
-        const w = `${t.namespace}: role ${JSON.stringify(t.access.role)} does not grant ${u.action}, which the CSI provider needs to read ${u.type} object(s) ${u.objects.join(', ')}; unless the identity holds it from another grant, those mounts fail (a role that reads secrets, keys and certificates: "Key Vault Certificate User")`;
-        core.info(`warning: ${w}`); // the report turns it into an annotation
-        warnings.push(w);
-      }
-    }
-  }
-
-  const identitiesIn = identityDirectory(session);
-  const assignments = vault.rbac ? vaultAssignments({ auth }, vault, manifest) : async () => [];
-  const clusterId = manifest.targets.some(usesBinding) ? managedClusterId(manifest.cluster, session.subscriptionId) : '';
-  const bindings = clusterBindings(session, clusterId, opts.bindingTimeoutMs ?? IDENTITY_PROPAGATION_MS);
-  const added: VaultAccessPolicy[] = [];
-  const perGroup = await mapAll(groups, 4, (g) => ensureGroup(session, vault, manifest, g, { apply, issuer: opts.issuer, auth, kvm, mutex, roleIds, identitiesIn, assignments, bindings }));
-  if (apply) {
-    // The ledger first: an interrupted run leaves a recorded claim, never an unrecorded grant.
-    const book = opts.ledger ?? ledgerBook(session, vault, manifest.instance);
-    const claims: LedgerClaims = { instance: book.instance.key, manifest: book.described, assignments: [], policies: {}, addedNow: {}, identities: [], credentials: [], bindings: [] };
-    for (const r of perGroup) {
-      claims.assignments.push(...r.claims.assignments);
-      claims.identities?.push(...(r.claims.identities ?? []));
-      claims.credentials?.push(...(r.claims.credentials ?? []));
-      claims.bindings?.push(...(r.claims.bindings ?? []));
-      Object.assign(claims.policies, r.claims.policies);
-      Object.assign(claims.addedNow, r.claims.addedNow);
-    }
-    // A binding the manifest no longer uses stays recorded (and in place) until clean-up removes it.
-    claims.bindings = [...new Set([...(claims.bindings ?? []), ...((await book.own())?.bindings ?? [])])].sort();
-    await recordGrants(book, claims);
-    added.push(...(await mapAll(perGroup, 4, (r) => r.grant())).flat());
-  }
+  const { roleIds, warnings } = await resolveRoles(auth, vault, manifest);
+  const deps: GroupDeps = {
+    apply,
+    issuer: opts.issuer,
+    auth,
+    kvm,
+    mutex: new KeyedMutex(),
+    roleIds,
+    identitiesIn: identityDirectory(session),
+    assignments: vault.rbac ? vaultAssignments({ auth }, vault, manifest) : async () => [],
+    bindings: clusterBindings(session, manifest.targets.some(usesBinding) ? managedClusterId(manifest.cluster, session.subscriptionId) : '', opts.bindingTimeoutMs ?? IDENTITY_PROPAGATION_MS),
+  };
+  const perGroup = await mapAll(groups, 4, (g) => ensureGroup(session, vault, manifest, g, deps));
+  const added = apply ? await recordThenGrant(session, vault, manifest, perGroup, opts.ledger) : [];
   warnings.push(...perGroup.flatMap((r) => r.warnings));
   const items = perGroup.flatMap((r) => r.items);
   const identities = perGroup.flatMap((r) => r.identities);
@@ -269,7 +286,8 @@ async function ensureGroup(session: AzureSession, vault: VaultInfo, manifest: Ma
   const bind = binding ? await planGroupBinding(manifest, g, deps, resolved, out, namespaces) : undefined;
   if (!binding) await federateGroup(manifest, g, deps, resolved, out);
   const label = resolved.name ?? resolved.clientId ?? g.display;
-  const grant = vault.rbac ? await planRoleGrant(vault, g, deps, resolved, out, label, ns0) : planPolicyGrant(session, vault, g, deps, resolved, out, label, ns0);
+  const grantOf: GroupGrant = { vault, g, deps, resolved, out, label, ns0 };
+  const grant = vault.rbac ? await planRoleGrant(grantOf) : planPolicyGrant(session, grantOf);
   out.grant = async () => {
     await bind?.();
     return (await grant?.()) ?? [];
@@ -392,16 +410,21 @@ async function planGroupBinding(manifest: Manifest, g: IdentityGroup, deps: Grou
   };
 }
 
+/** What both grant planners read: the group, its resolved identity and where its plan items go. */
+interface GroupGrant {
+  vault: VaultInfo;
+  g: IdentityGroup;
+  deps: GroupDeps;
+  resolved: GroupIdentity;
+  out: GroupResult;
+  /** The identity as plan items name it. */
+  label: string;
+  /** The group's namespace when it has only one. */
+  ns0: string | undefined;
+}
+
 /** RBAC vaults: the role assignments the group's targets need (made after the ledger records them). */
-async function planRoleGrant(
-  vault: VaultInfo,
-  g: IdentityGroup,
-  deps: GroupDeps,
-  resolved: GroupIdentity,
-  out: GroupResult,
-  label: string,
-  ns0: string | undefined,
-): Promise<(() => Promise<VaultAccessPolicy[]>) | undefined> {
+async function planRoleGrant({ vault, g, deps, resolved, out, label, ns0 }: GroupGrant): Promise<(() => Promise<VaultAccessPolicy[]>) | undefined> {
   const wantedGrants: WantedGrant[] = [];
   for (const t of g.targets) {
     const roleDefinitionId = deps.roleIds.get(t.access.role);
@@ -423,16 +446,7 @@ async function planRoleGrant(
 }
 
 /** Access-policy vaults: the permissions the group's targets need (added after the ledger records them). */
-function planPolicyGrant(
-  session: AzureSession,
-  vault: VaultInfo,
-  g: IdentityGroup,
-  deps: GroupDeps,
-  resolved: GroupIdentity,
-  out: GroupResult,
-  label: string,
-  ns0: string | undefined,
-): (() => Promise<VaultAccessPolicy[]>) | undefined {
+function planPolicyGrant(session: AzureSession, { vault, g, deps, resolved, out, label, ns0 }: GroupGrant): (() => Promise<VaultAccessPolicy[]>) | undefined {
   const wantedPerms = wantedPermissions(g.targets);
   const pid = resolved.principalId;
   const tenantId = vault.tenantId || session.tenantId;

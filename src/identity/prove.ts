@@ -10,7 +10,7 @@ import { clientAssertionCredential } from '../auth/entra-token.ts';
 import { cachedCredential, reuseRecentAssertion } from '../auth/token-cache.ts';
 import { FEDERATION_CODES } from '../auth/login.ts';
 import type { AzureSession } from '../auth/login.ts';
-import type { Manifest, TargetSpec } from '../manifest/types.ts';
+import type { Manifest, MountedObject, TargetSpec } from '../manifest/types.ts';
 import { objectReader } from '../keyvault/objects.ts';
 import { serviceAccountSubject } from './plan.ts';
 import { identityOf, planProof, type ProofTarget } from './prove-plan.ts';
@@ -69,6 +69,16 @@ async function describeFederation(session: AzureSession, t: TargetSpec): Promise
   }
 }
 
+/** What every target's proof shares. */
+interface ProofRun {
+  session: AzureSession;
+  vault: VaultInfo;
+  tenantId: string;
+  identities: NamespaceIdentity[];
+  getToken: (namespace: string, serviceAccount: string) => Promise<string>;
+  deadline: number;
+}
+
 export async function proveAccess(
   session: AzureSession,
   vault: VaultInfo,
@@ -80,69 +90,84 @@ export async function proveAccess(
   const deadline = Date.now() + opts.timeoutMs;
   // Default: every object of every target (prove-access: always); the pipeline passes planProof's choice.
   const proofs = opts.targets ?? planProof('always', { targets: manifest.targets, identities, items: [], cluster: manifest.cluster.name, vaultName: vault.name });
-  const tenantId = vault.tenantId || session.tenantId;
+  const run: ProofRun = { session, vault, tenantId: vault.tenantId || session.tenantId, identities, getToken, deadline };
+  await Promise.all(proofs.map((p) => proveTarget(run, p)));
+}
 
-  await Promise.all(
-    proofs.map(async ({ target: t, objects }) => {
-      const sa = t.serviceAccount as string;
-      const ident = identityOf(identities, t);
-      const clientId = ident?.clientId ?? (t.identity.mode === 'external' ? t.identity.clientId : undefined);
-      if (!clientId) throw new ProofError('unknown-identity', t.namespace, sa, `no client id known for the identity of ${t.namespace}/${sa}`);
-      let lastToken: string | undefined;
-      const saToken = reuseRecentAssertion(async () => {
-        const token = await getToken(t.namespace, sa);
-        core.setSecret(token);
-        return token;
-      });
-      // Cached: the secret and object clients share one exchange of the pod's token.
-      const credential = cachedCredential(
-        clientAssertionCredential({
-          tenantId,
-          clientId,
-          authorityHost: session.cloud.authorityHost,
-          assertion: async () => {
-            lastToken = await saToken();
-            return lastToken;
-          },
-        }),
-      );
-      const client = secretClient(credential, session.cloud, vault.uri);
-      const objectsApi = objectReader(credential, session.cloud, vault.uri);
-      const pending = new Set(objects.map((o) => `${o.secret}@${o.version ?? ''}`));
-      let delay = 1_000;
-      let last: Attempt = { ok: false };
-      for (let attempt = 1; ; attempt++) {
-        last = { ok: true };
-        for (const o of objects) {
-          const k = `${o.secret}@${o.version ?? ''}`;
-          if (!pending.has(k)) continue;
-          try {
-            if (o.objectType === 'key' || o.objectType === 'cert') {
-              // As the provider reads them: GET /keys|certificates/{name}[/{version}] (no private material).
-              await objectsApi.version(o.objectType === 'key' ? 'keys' : 'certificates', o.secret, o.version);
-            } else {
-              const s = await client.getSecret(o.secret, o.version ? { version: o.version } : undefined);
-              if (s.value !== undefined) maskValue(s.value);
-            }
-            pending.delete(k);
-          } catch (e) {
-            last = { ok: false, error: e, object: o.secret, objectType: o.objectType, token: lastToken };
-            break;
-          }
-        }
-        if (last.ok) {
-          core.info(`proof: ${t.namespace}/${sa} read ${objects.length} object(s) from ${vault.name} as ${clientId}${attempt > 1 ? ` after ${attempt} attempts` : ''}`);
-          return;
-        }
-        const cause = classifyProofError(last.error);
-        if (Date.now() + delay > deadline) break;
-        core.info(`proof: ${t.namespace}/${sa}: ${cause} (${errorCodes(last.error).join(', ') || azureStatusOf(last.error) || 'error'}); retrying in ${delay / 1000}s`);
-        await sleep(delay);
-        delay = Math.min(8_000, delay * 2);
-      }
-      throw await explain(session, vault, t, sa, clientId, last);
+/** The pod's credential: its service-account token exchanged at Entra; `lastToken` is the token last presented. */
+function podCredential(run: ProofRun, t: TargetSpec, sa: string, clientId: string): { credential: ReturnType<typeof cachedCredential>; lastToken: () => string | undefined } {
+  let lastToken: string | undefined;
+  const saToken = reuseRecentAssertion(async () => {
+    const token = await run.getToken(t.namespace, sa);
+    core.setSecret(token);
+    return token;
+  });
+  // Cached: the secret and object clients share one exchange of the pod's token.
+  const credential = cachedCredential(
+    clientAssertionCredential({
+      tenantId: run.tenantId,
+      clientId,
+      authorityHost: run.session.cloud.authorityHost,
+      assertion: async () => {
+        lastToken = await saToken();
+        return lastToken;
+      },
     }),
   );
+  return { credential, lastToken: () => lastToken };
+}
+
+/** The vault's readers, both as the pod's credential. */
+interface PodReaders {
+  client: ReturnType<typeof secretClient>;
+  objectsApi: ReturnType<typeof objectReader>;
+}
+
+/** One pass over the objects not read yet; stops at the first failure. */
+async function readPending({ client, objectsApi }: PodReaders, objects: readonly MountedObject[], pending: Set<string>, lastToken: () => string | undefined): Promise<Attempt> {
+  for (const o of objects) {
+    const k = `${o.secret}@${o.version ?? ''}`;
+    if (!pending.has(k)) continue;
+    try {
+      if (o.objectType === 'key' || o.objectType === 'cert') {
+        // As the provider reads them: GET /keys|certificates/{name}[/{version}] (no private material).
+        await objectsApi.version(o.objectType === 'key' ? 'keys' : 'certificates', o.secret, o.version);
+      } else {
+        const s = await client.getSecret(o.secret, o.version ? { version: o.version } : undefined);
+        if (s.value !== undefined) maskValue(s.value);
+      }
+      pending.delete(k);
+    } catch (e) {
+      return { ok: false, error: e, object: o.secret, objectType: o.objectType, token: lastToken() };
+    }
+  }
+  return { ok: true };
+}
+
+/** Reads the target's objects as its pod would, retrying through propagation delays until the deadline. */
+async function proveTarget(run: ProofRun, { target: t, objects }: ProofTarget): Promise<void> {
+  const sa = t.serviceAccount as string;
+  const ident = identityOf(run.identities, t);
+  const clientId = ident?.clientId ?? (t.identity.mode === 'external' ? t.identity.clientId : undefined);
+  if (!clientId) throw new ProofError('unknown-identity', t.namespace, sa, `no client id known for the identity of ${t.namespace}/${sa}`);
+  const { credential, lastToken } = podCredential(run, t, sa, clientId);
+  const readers: PodReaders = { client: secretClient(credential, run.session.cloud, run.vault.uri), objectsApi: objectReader(credential, run.session.cloud, run.vault.uri) };
+  const pending = new Set(objects.map((o) => `${o.secret}@${o.version ?? ''}`));
+  let delay = 1_000;
+  let last: Attempt = { ok: false };
+  for (let attempt = 1; ; attempt++) {
+    last = await readPending(readers, objects, pending, lastToken);
+    if (last.ok) {
+      core.info(`proof: ${t.namespace}/${sa} read ${objects.length} object(s) from ${run.vault.name} as ${clientId}${attempt > 1 ? ` after ${attempt} attempts` : ''}`);
+      return;
+    }
+    const cause = classifyProofError(last.error);
+    if (Date.now() + delay > run.deadline) break;
+    core.info(`proof: ${t.namespace}/${sa}: ${cause} (${errorCodes(last.error).join(', ') || azureStatusOf(last.error) || 'error'}); retrying in ${delay / 1000}s`);
+    await sleep(delay);
+    delay = Math.min(8_000, delay * 2);
+  }
+  throw await explain(run.session, run.vault, t, sa, clientId, last);
 }
 
 /** How a message names a mounted object of a type: `key signing`, `certificate tls`, `secret db`. */

@@ -73,6 +73,16 @@ function stable(v: unknown): string {
   return JSON.stringify(v instanceof Date ? v.toISOString() : v) ?? 'undefined';
 }
 
+/** Paths under `prefix` where two values differ, descending into mappings at most `levels` deep. */
+function differingPaths(prefix: string, before: unknown, after: unknown, levels: number): string[] {
+  if (stable(before) === stable(after)) return [];
+  if (levels === 0 || !(after && before && typeof after === 'object' && typeof before === 'object' && !Array.isArray(after))) return [prefix];
+  const a = after as Record<string, unknown>;
+  const b = before as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  return keys.flatMap((k) => differingPaths(`${prefix}.${k}`, b[k], a[k], levels - 1));
+}
+
 /**
  * Value-free field paths where `after` differs from `before`, limited to what the action declares:
  * the desired labels and annotations, and every other top-level field of the desired object.
@@ -88,27 +98,7 @@ export function changedPaths(desired: KubeObject, before: Obj | undefined, after
   }
   for (const key of Object.keys(desired).sort()) {
     if (key === 'apiVersion' || key === 'kind' || key === 'metadata') continue;
-    const b = before?.[key];
-    const a = after?.[key];
-    if (stable(b) === stable(a)) continue;
-    if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a)) {
-      const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-      for (const sub of [...keys].sort()) {
-        const av = (a as Record<string, unknown>)[sub];
-        const bv = (b as Record<string, unknown>)[sub];
-        if (stable(av) === stable(bv)) continue;
-        if (av && bv && typeof av === 'object' && typeof bv === 'object' && !Array.isArray(av)) {
-          const inner = new Set([...Object.keys(av), ...Object.keys(bv)]);
-          for (const k of [...inner].sort()) {
-            if (stable((av as Record<string, unknown>)[k]) !== stable((bv as Record<string, unknown>)[k])) paths.push(`${key}.${sub}.${k}`);
-          }
-        } else {
-          paths.push(`${key}.${sub}`);
-        }
-      }
-    } else {
-      paths.push(key);
-    }
+    paths.push(...differingPaths(key, before?.[key], after?.[key], 2));
   }
   return paths;
 }

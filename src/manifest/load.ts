@@ -2,7 +2,7 @@
 // ManifestError whose issues carry the exact position and field path of the offending key or value.
 import { Lexer, LineCounter, isScalar, parseDocument, visit } from 'yaml';
 import { SHOWABLE, logSafe } from '../util/escape.ts';
-import type { Document } from 'yaml';
+import type { Document, YAMLError } from 'yaml';
 import { MAX_ALIAS_COUNT, MAX_MAPPING_ENTRIES, MAX_MANIFEST_BYTES, MAX_YAML_TOKENS } from './limits.ts';
 import { SourceMap, formatPath } from './paths.ts';
 import type { FieldPath } from './paths.ts';
@@ -30,6 +30,29 @@ function byPosition(a: ManifestIssue, b: ManifestIssue): number {
 
 /** Parses and validates manifest text; `file` is used in messages only. Throws ManifestError. */
 export function parseManifest(text: string, file: string, opts: LoadOptions = {}): ManifestDocument {
+  checkBounds(text, file);
+  const lineCounter = new LineCounter();
+  // Duplicate keys are found by mappingIssues, one set per mapping (yaml's own check compares every pair).
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, strict: true, merge: true });
+  if (doc.errors.length > 0) throw new ManifestError(dedupe(doc.errors.map((e) => syntaxIssue(e, text, lineCounter, file))).sort(byPosition));
+  const mappingProblems = mappingIssues(doc, lineCounter, file);
+  if (mappingProblems.length > 0) throw new ManifestError(mappingProblems);
+  const map = new SourceMap(doc, lineCounter);
+  const data = mappingData(doc, lineCounter, file);
+  const { manifest, issues } = validate(data, map, file, opts);
+  if (issues.length > 0 || !manifest) {
+    if (issues.length === 0) issues.push({ file, line: 1, col: 1, path: '', message: 'invalid manifest' });
+    throw new ManifestError(dedupe(issues).sort(byPosition));
+  }
+  return {
+    file,
+    manifest,
+    locate: (path) => (map.has(path) ? map.locate(path, 'value') : undefined),
+  };
+}
+
+/** The size and YAML token bounds, checked before parsing. */
+function checkBounds(text: string, file: string): void {
   if (text.length > MAX_MANIFEST_BYTES) {
     throw new ManifestError([{ file, line: 1, col: 1, path: '', message: `the manifest is larger than ${MAX_MANIFEST_BYTES} bytes (1 MiB), the bound for a manifest` }]);
   }
@@ -40,36 +63,31 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
       { file, line: at.line, col: at.col, path: '', message: `the manifest has more than ${MAX_YAML_TOKENS} YAML tokens (the bound for a manifest); the bound is reached here` },
     ]);
   }
-  const lineCounter = new LineCounter();
-  // Duplicate keys are found by mappingIssues, one set per mapping (yaml's own check compares every pair).
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, strict: true, merge: true });
+}
 
-  if (doc.errors.length > 0) {
-    const issues = doc.errors.map((e): ManifestIssue => {
-      const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-      // yaml's messages can end in a quote of the source (`... in YAML stream: "<text>"`): cut there.
-      let message = e.message
-        .split('\n')[0]!
-        .replace(/ at line \d+, column \d+:?$/, '')
-        .split(': ')[0]!;
-      if (e.code === 'MULTIPLE_DOCS') message = 'the manifest must be one YAML document (found another after `---`)';
-      else if (e.code === 'DUPLICATE_KEY') message = `${message} (the same key appears twice in one mapping)`;
-      else if (/end with an? [}\]]/.test(message)) {
-        const open = unclosedBracket(text, e.pos[0]);
-        if (open !== undefined) {
-          const at = lineCounter.linePos(open);
-          message = `${message} (the \`${text[open]}\` at line ${at.line}, column ${at.col} is not closed)`;
-        }
-      }
-      // yaml's messages can quote a few characters of the source (a tag, an escape): made inert.
-      return { file, line: pos.line, col: pos.col, path: '', message: `YAML syntax: ${lowerFirst(logSafe(message))}` };
-    });
-    throw new ManifestError(dedupe(issues).sort(byPosition));
+/** One yaml parse error as a one-line issue. */
+function syntaxIssue(e: YAMLError, text: string, lineCounter: LineCounter, file: string): ManifestIssue {
+  const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+  // yaml's messages can end in a quote of the source (`... in YAML stream: "<text>"`): cut there.
+  let message = e.message
+    .split('\n')[0]!
+    .replace(/ at line \d+, column \d+:?$/, '')
+    .split(': ')[0]!;
+  if (e.code === 'MULTIPLE_DOCS') message = 'the manifest must be one YAML document (found another after `---`)';
+  else if (e.code === 'DUPLICATE_KEY') message = `${message} (the same key appears twice in one mapping)`;
+  else if (/end with an? [}\]]/.test(message)) {
+    const open = unclosedBracket(text, e.pos[0]);
+    if (open !== undefined) {
+      const at = lineCounter.linePos(open);
+      message = `${message} (the \`${text[open]}\` at line ${at.line}, column ${at.col} is not closed)`;
+    }
   }
-  const mappingProblems = mappingIssues(doc, lineCounter, file);
-  if (mappingProblems.length > 0) throw new ManifestError(mappingProblems);
+  // yaml's messages can quote a few characters of the source (a tag, an escape): made inert.
+  return { file, line: pos.line, col: pos.col, path: '', message: `YAML syntax: ${lowerFirst(logSafe(message))}` };
+}
 
-  const map = new SourceMap(doc, lineCounter);
+/** The document as plain data (aliases expanded within their bound); it must be a mapping. */
+function mappingData(doc: Document, lineCounter: LineCounter, file: string): object {
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -81,13 +99,16 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
     const pos = doc.contents?.range ? lineCounter.linePos(doc.contents.range[0]) : { line: 1, col: 1 };
     throw new ManifestError([{ file, line: pos.line, col: pos.col, path: '', message: 'the manifest must be a YAML mapping (starting with `apiVersion: akv-aks/v1`)' }]);
   }
+  return data;
+}
 
+/** The structure check, then the semantic one; a field the structure check reported is not reported twice. */
+function validate(data: object, map: SourceMap, file: string, opts: LoadOptions): { manifest: ReturnType<typeof normalise>; issues: ManifestIssue[] } {
   const issues: ManifestIssue[] = [];
   const issueAt = (path: FieldPath, message: string, at: 'key' | 'value' = 'value'): ManifestIssue => {
     const pos = map.locate(path, at);
     return { file, line: pos.line, col: pos.col, path: formatPath(path), message };
   };
-
   const suggest = new Suggester();
   const structural = checkStructure(data, suggest);
   const structuralPaths = new Set<string>();
@@ -96,7 +117,6 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
     structuralPaths.add(issue.path);
     issues.push(issue);
   }
-
   const manifest = normalise(data, {
     env: opts.env,
     repository: opts.repository,
@@ -105,21 +125,10 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
     lineOf: (path) => map.locate(path, 'value').line,
     issue: (path, message, at) => {
       const issue = issueAt(path, message, at);
-      // A field already reported by the structure check is not reported twice.
       if (!structuralPaths.has(issue.path)) issues.push(issue);
     },
   });
-
-  if (issues.length > 0 || !manifest) {
-    if (issues.length === 0) issues.push({ file, line: 1, col: 1, path: '', message: 'invalid manifest' });
-    throw new ManifestError(dedupe(issues).sort(byPosition));
-  }
-
-  return {
-    file,
-    manifest,
-    locate: (path) => (map.has(path) ? map.locate(path, 'value') : undefined),
-  };
+  return { manifest, issues };
 }
 
 /**

@@ -61,31 +61,7 @@ function kindOf(stat: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): b
  */
 export function readManifestText(file: string, opts: ReadOptions = {}): string {
   const shownAs = opts.shownAs ?? file;
-  let real: string;
-  try {
-    lstatSync(file); // a dangling symlink reads as ENOENT from realpath; lstat names the path itself
-    real = realpathSync(file);
-  } catch (e) {
-    fail(shownAs, e);
-  }
-  if (opts.within !== undefined) {
-    let root: string;
-    try {
-      root = realpathSync(opts.within);
-    } catch {
-      root = opts.within;
-    }
-    if (!isInside(root, real)) {
-      throw new ManifestReadError(shownAs, 'EOUTSIDE', 'resolves outside the workspace; the manifest must be a file in the repository');
-    }
-    if (isInside(`${root}${sep}.git`, real)) {
-      throw new ManifestReadError(shownAs, 'EOUTSIDE', 'is inside .git, not a manifest file');
-    }
-  }
-  if (PSEUDO_ROOTS.some((r) => isInside(r, real))) {
-    throw new ManifestReadError(shownAs, 'EPSEUDO', 'is a kernel pseudo-file or device, not a manifest file');
-  }
-
+  const real = allowedPath(file, opts.within, shownAs);
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO must not wait for a writer; the type check below then refuses it.
@@ -97,31 +73,66 @@ export function readManifestText(file: string, opts: ReadOptions = {}): string {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new ManifestReadError(shownAs, 'ENOTREG', `is ${kindOf(stat)}, not a manifest file`);
     if (stat.size > MAX_MANIFEST_BYTES) throw tooLarge(shownAs);
-    // Read until end of file but never past one byte more than the bound (a file that grew, or
-    // lied about its size, is caught by that byte), whatever the size fstat reported.
-    let buf = Buffer.alloc(Math.min(MAX_MANIFEST_BYTES + 1, Math.max(stat.size + 1, 64 * 1024)));
-    let length = 0;
-    for (;;) {
-      if (length === buf.length) {
-        if (buf.length > MAX_MANIFEST_BYTES) throw tooLarge(shownAs);
-        const bigger = Buffer.alloc(Math.min(MAX_MANIFEST_BYTES + 1, buf.length * 2));
-        buf.copy(bigger, 0, 0, length);
-        buf = bigger;
-      }
-      let n: number;
-      try {
-        n = readSync(fd, buf, length, buf.length - length, null);
-      } catch (e) {
-        fail(shownAs, e);
-      }
-      if (n === 0) break;
-      length += n;
-    }
-    if (length > MAX_MANIFEST_BYTES) throw tooLarge(shownAs);
-    return decodeText(buf.subarray(0, length), shownAs);
+    return decodeText(readBounded(fd, stat.size, shownAs), shownAs);
   } finally {
     closeSync(fd);
   }
+}
+
+/** The file's real path, refused when it leaves `within` (or is in its .git) or is a kernel pseudo-file. */
+function allowedPath(file: string, within: string | undefined, shownAs: string): string {
+  let real: string;
+  try {
+    lstatSync(file); // a dangling symlink reads as ENOENT from realpath; lstat names the path itself
+    real = realpathSync(file);
+  } catch (e) {
+    fail(shownAs, e);
+  }
+  if (within !== undefined) {
+    let root: string;
+    try {
+      root = realpathSync(within);
+    } catch {
+      root = within;
+    }
+    if (!isInside(root, real)) {
+      throw new ManifestReadError(shownAs, 'EOUTSIDE', 'resolves outside the workspace; the manifest must be a file in the repository');
+    }
+    if (isInside(`${root}${sep}.git`, real)) {
+      throw new ManifestReadError(shownAs, 'EOUTSIDE', 'is inside .git, not a manifest file');
+    }
+  }
+  if (PSEUDO_ROOTS.some((r) => isInside(r, real))) {
+    throw new ManifestReadError(shownAs, 'EPSEUDO', 'is a kernel pseudo-file or device, not a manifest file');
+  }
+  return real;
+}
+
+/**
+ * Reads until end of file but never past one byte more than the bound (a file that grew, or lied
+ * about its size, is caught by that byte), whatever the size fstat reported.
+ */
+function readBounded(fd: number, size: number, shownAs: string): Buffer {
+  let buf = Buffer.alloc(Math.min(MAX_MANIFEST_BYTES + 1, Math.max(size + 1, 64 * 1024)));
+  let length = 0;
+  for (;;) {
+    if (length === buf.length) {
+      if (buf.length > MAX_MANIFEST_BYTES) throw tooLarge(shownAs);
+      const bigger = Buffer.alloc(Math.min(MAX_MANIFEST_BYTES + 1, buf.length * 2));
+      buf.copy(bigger, 0, 0, length);
+      buf = bigger;
+    }
+    let n: number;
+    try {
+      n = readSync(fd, buf, length, buf.length - length, null);
+    } catch (e) {
+      fail(shownAs, e);
+    }
+    if (n === 0) break;
+    length += n;
+  }
+  if (length > MAX_MANIFEST_BYTES) throw tooLarge(shownAs);
+  return buf.subarray(0, length);
 }
 
 function tooLarge(shownAs: string): ManifestReadError {

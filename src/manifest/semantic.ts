@@ -54,49 +54,59 @@ function federationOf(v: unknown): Federation | undefined {
 const SOURCES = ['from', 'generate', 'existing'] as const;
 const WRITE_ONLY_FIELDS = ['contentType', 'tags', 'expires', 'notBefore', 'adopt'] as const;
 
-function normaliseSecret(raw: Raw, i: number, ctx: SemanticContext): SecretSpec | undefined {
-  const at: FieldPath = ['secrets', i];
-  const name = str(raw.name);
+/** The one value source a secret declares; more or none is reported. */
+function checkSourceCount(raw: Raw, at: FieldPath, ctx: SemanticContext): (typeof SOURCES)[number] | undefined {
   const present = SOURCES.filter((s) => raw[s] !== undefined);
   if (present.length === 0) {
     ctx.issue([...at, 'name'], 'needs a value source: one of `from: { env }`, `generate: {}` or `existing: {}`', 'key');
   } else if (present.length > 1) {
     ctx.issue([...at, present[1]!], `has more than one value source (${present.map((s) => `${q(s)}`).join(', ')}): keep exactly one`, 'key');
   }
-  let source: SecretSource | undefined;
-  const kind = present[0];
-  if (kind === 'from' && isMap(raw.from)) {
-    const env = str(raw.from.env);
-    if (env !== undefined) {
-      source = { kind: 'env', env };
-      if (ctx.env && !ctx.env[env]) {
-        ctx.issue([...at, 'from', 'env'], `environment variable ${bare(env)} is not set or empty (the value of secret ${q(name ?? '?')} comes from it)`);
-      }
-    }
-  } else if (kind === 'generate' && (isMap(raw.generate) || raw.generate === null)) {
-    const g = isMap(raw.generate) ? raw.generate : {};
-    const length = typeof g.length === 'number' && Number.isInteger(g.length) ? g.length : DEFAULT_GENERATE_LENGTH;
-    const charset = CHARSETS.has(g.charset as GenerateCharset) ? (g.charset as GenerateCharset) : 'alphanumeric';
-    const rotate = str(g.rotateAfter);
-    const rotateAfterSeconds = rotate === undefined ? undefined : parseDurationSeconds(rotate);
-    source = { kind: 'generate', length, charset, ...(rotateAfterSeconds !== undefined ? { rotateAfterSeconds } : {}) };
-  } else if (kind === 'existing' && (isMap(raw.existing) || raw.existing === null)) {
-    const e = isMap(raw.existing) ? raw.existing : {};
-    const objectType = OBJECT_TYPES.has(e.objectType as ObjectType) ? (e.objectType as ObjectType) : 'secret';
-    source = { kind: 'existing', objectType };
-    for (const f of WRITE_ONLY_FIELDS) {
-      if (raw[f] !== undefined) {
-        ctx.issue([...at, f], `${q(f)} applies only to secrets the action writes; ${q(name ?? '?')} is \`existing\` (mounted, never written)`, 'key');
-      }
-    }
-  }
+  return present[0];
+}
 
-  if (source?.kind === 'generate' && source.rotateAfterSeconds !== undefined && source.rotateAfterSeconds > MAX_DURATION_SECONDS) {
+function envSource(from: Raw, at: FieldPath, name: string | undefined, ctx: SemanticContext): SecretSource | undefined {
+  const env = str(from.env);
+  if (env === undefined) return undefined;
+  if (ctx.env && !ctx.env[env]) {
+    ctx.issue([...at, 'from', 'env'], `environment variable ${bare(env)} is not set or empty (the value of secret ${q(name ?? '?')} comes from it)`);
+  }
+  return { kind: 'env', env };
+}
+
+function generateSource(g: Raw, at: FieldPath, ctx: SemanticContext): SecretSource {
+  const length = typeof g.length === 'number' && Number.isInteger(g.length) ? g.length : DEFAULT_GENERATE_LENGTH;
+  const charset = CHARSETS.has(g.charset as GenerateCharset) ? (g.charset as GenerateCharset) : 'alphanumeric';
+  const rotate = str(g.rotateAfter);
+  let rotateAfterSeconds = rotate === undefined ? undefined : parseDurationSeconds(rotate);
+  if (rotateAfterSeconds !== undefined && rotateAfterSeconds > MAX_DURATION_SECONDS) {
     ctx.issue([...at, 'generate', 'rotateAfter'], 'is longer than 100 years');
-    delete source.rotateAfterSeconds;
+    rotateAfterSeconds = undefined;
   }
-  checkTags(raw.tags, [...at, 'tags'], ctx);
+  return { kind: 'generate', length, charset, ...(rotateAfterSeconds !== undefined ? { rotateAfterSeconds } : {}) };
+}
 
+/** An existing object is mounted, never written: the fields of a write do not apply. */
+function existingSource(raw: Raw, e: Raw, at: FieldPath, name: string | undefined, ctx: SemanticContext): SecretSource {
+  const objectType = OBJECT_TYPES.has(e.objectType as ObjectType) ? (e.objectType as ObjectType) : 'secret';
+  for (const f of WRITE_ONLY_FIELDS) {
+    if (raw[f] !== undefined) {
+      ctx.issue([...at, f], `${q(f)} applies only to secrets the action writes; ${q(name ?? '?')} is \`existing\` (mounted, never written)`, 'key');
+    }
+  }
+  return { kind: 'existing', objectType };
+}
+
+function secretSource(raw: Raw, at: FieldPath, name: string | undefined, ctx: SemanticContext): SecretSource | undefined {
+  const kind = checkSourceCount(raw, at, ctx);
+  if (kind === 'from' && isMap(raw.from)) return envSource(raw.from, at, name, ctx);
+  if (kind === 'generate' && (isMap(raw.generate) || raw.generate === null)) return generateSource(isMap(raw.generate) ? raw.generate : {}, at, ctx);
+  if (kind === 'existing' && (isMap(raw.existing) || raw.existing === null)) return existingSource(raw, isMap(raw.existing) ? raw.existing : {}, at, name, ctx);
+  return undefined;
+}
+
+/** `expires` (a duration or a date-time) and `notBefore`, which must come first. */
+function secretDates(raw: Raw, at: FieldPath, ctx: SemanticContext): { expiresAfterSeconds?: number; expiresAbsolute?: string; notBefore?: string } {
   const expires = str(raw.expires);
   let expiresAfterSeconds: number | undefined;
   let expiresAbsolute: string | undefined;
@@ -117,7 +127,15 @@ function normaliseSecret(raw: Raw, i: number, ctx: SemanticContext): SecretSpec 
   } else if (notBefore !== undefined && expiresAbsolute !== undefined && Date.parse(notBefore) >= Date.parse(expiresAbsolute)) {
     ctx.issue([...at, 'notBefore'], `must be earlier than \`expires\` (${expiresAbsolute})`);
   }
+  return { expiresAfterSeconds, expiresAbsolute, notBefore: notBefore !== undefined && isIsoDateTime(notBefore) ? notBefore : undefined };
+}
 
+function normaliseSecret(raw: Raw, i: number, ctx: SemanticContext): SecretSpec | undefined {
+  const at: FieldPath = ['secrets', i];
+  const name = str(raw.name);
+  const source = secretSource(raw, at, name, ctx);
+  checkTags(raw.tags, [...at, 'tags'], ctx);
+  const dates = secretDates(raw, at, ctx);
   if (name === undefined || source === undefined) return undefined;
   const spec: SecretSpec = {
     name,
@@ -127,9 +145,9 @@ function normaliseSecret(raw: Raw, i: number, ctx: SemanticContext): SecretSpec 
   };
   const contentType = str(raw.contentType);
   if (contentType !== undefined) spec.contentType = contentType;
-  if (expiresAbsolute !== undefined) spec.expires = expiresAbsolute;
-  if (expiresAfterSeconds !== undefined) spec.expiresAfterSeconds = expiresAfterSeconds;
-  if (notBefore !== undefined && isIsoDateTime(notBefore)) spec.notBefore = notBefore;
+  if (dates.expiresAbsolute !== undefined) spec.expires = dates.expiresAbsolute;
+  if (dates.expiresAfterSeconds !== undefined) spec.expiresAfterSeconds = dates.expiresAfterSeconds;
+  if (dates.notBefore !== undefined) spec.notBefore = dates.notBefore;
   return spec;
 }
 
@@ -202,6 +220,72 @@ function describeIdentity(id: IdentitySpec): string {
   }
 }
 
+/** What the identity readers share: the raw mapping, where it is, and the manifest's defaults. */
+interface IdentityInput {
+  raw: Raw;
+  at: FieldPath;
+  namespace: string | undefined;
+  manifest: { cluster?: string; defaults: { resourceGroup?: string; location?: string } };
+  ctx: SemanticContext;
+  has: (k: string) => boolean;
+  conflict: (a: string, b: string) => void;
+}
+
+function kubeletIdentity({ raw, conflict }: IdentityInput): IdentitySpec | null {
+  for (const k of Object.keys(raw)) if (k !== 'kubelet') conflict('kubelet', k);
+  const k = isMap(raw.kubelet) ? raw.kubelet : {};
+  const clientId = str(k.clientId);
+  if (clientId === undefined) return null;
+  const id: IdentitySpec = { mode: 'kubelet', clientId };
+  const principalId = str(k.principalId);
+  if (principalId !== undefined) id.principalId = principalId;
+  if (k.systemAssigned === true) id.systemAssigned = true;
+  return id;
+}
+
+function createdIdentity({ raw, at, namespace, manifest, ctx, has, conflict }: IdentityInput): IdentitySpec | null {
+  for (const k of ['clientId', 'principalId']) if (has(k)) conflict('create', k);
+  if (raw.create !== true) return null;
+  const resourceGroup = str(raw.resourceGroup) ?? manifest.defaults.resourceGroup;
+  const location = str(raw.location) ?? manifest.defaults.location;
+  if (resourceGroup === undefined) {
+    ctx.issue([...at, 'create'], 'a created identity needs a resource group: set `identity.resourceGroup` or `identityDefaults.resourceGroup`', 'key');
+  }
+  if (location === undefined) {
+    ctx.issue([...at, 'create'], 'a created identity needs a location: set `identity.location` or `identityDefaults.location`', 'key');
+  }
+  const name = str(raw.name) ?? (manifest.cluster !== undefined && namespace !== undefined ? defaultIdentityName(manifest.cluster, namespace) : undefined);
+  if (resourceGroup === undefined || location === undefined || name === undefined) return null;
+  const id: IdentitySpec = { mode: 'managed', name, resourceGroup, location };
+  const sub = str(raw.subscriptionId);
+  if (sub !== undefined) id.subscriptionId = sub;
+  return id;
+}
+
+function externalIdentity({ raw, at, ctx, has, conflict }: IdentityInput): IdentitySpec | null {
+  for (const k of ['name', 'resourceGroup', 'location', 'subscriptionId']) if (has(k)) conflict(has('clientId') ? 'clientId' : 'principalId', k);
+  const clientId = str(raw.clientId);
+  const principalId = str(raw.principalId);
+  if (!has('clientId')) ctx.issue([...at, 'principalId'], 'an external identity needs both `clientId` and `principalId` (missing `clientId`)', 'key');
+  if (!has('principalId')) ctx.issue([...at, 'clientId'], 'an external identity needs both `clientId` and `principalId` (missing `principalId`)', 'key');
+  if (clientId === undefined || principalId === undefined) return null;
+  return { mode: 'external', clientId, principalId };
+}
+
+function existingIdentity({ raw, at, manifest, ctx, has }: IdentityInput): IdentitySpec | null {
+  if (has('location')) ctx.issue([...at, 'location'], '`location` applies only to created identities (`create: true`)', 'key');
+  const name = str(raw.name);
+  const resourceGroup = str(raw.resourceGroup) ?? manifest.defaults.resourceGroup;
+  if (resourceGroup === undefined) {
+    ctx.issue([...at, 'name'], 'an existing identity needs its resource group: set `identity.resourceGroup` or `identityDefaults.resourceGroup`', 'key');
+  }
+  if (name === undefined || resourceGroup === undefined) return null;
+  const id: IdentitySpec = { mode: 'existing', name, resourceGroup };
+  const sub = str(raw.subscriptionId);
+  if (sub !== undefined) id.subscriptionId = sub;
+  return id;
+}
+
 /** Identity of a target as declared (undefined when the target declares none). */
 function normaliseIdentity(
   raw: unknown,
@@ -212,61 +296,14 @@ function normaliseIdentity(
 ): IdentitySpec | undefined | null {
   if (raw === undefined) return undefined;
   if (!isMap(raw)) return null; // the structure check reported it
-  const keys = Object.keys(raw);
   const has = (k: string): boolean => raw[k] !== undefined;
   const conflict = (a: string, b: string): void => ctx.issue([...at, b], `${q(b)} cannot be combined with ${q(a)} in one identity`, 'key');
-
-  if (has('kubelet')) {
-    for (const k of keys) if (k !== 'kubelet') conflict('kubelet', k);
-    const k = isMap(raw.kubelet) ? raw.kubelet : {};
-    const clientId = str(k.clientId);
-    if (clientId === undefined) return null;
-    const id: IdentitySpec = { mode: 'kubelet', clientId };
-    const principalId = str(k.principalId);
-    if (principalId !== undefined) id.principalId = principalId;
-    if (k.systemAssigned === true) id.systemAssigned = true;
-    return id;
-  }
-  if (has('create')) {
-    for (const k of ['clientId', 'principalId']) if (has(k)) conflict('create', k);
-    if (raw.create !== true) return null;
-    const resourceGroup = str(raw.resourceGroup) ?? manifest.defaults.resourceGroup;
-    const location = str(raw.location) ?? manifest.defaults.location;
-    if (resourceGroup === undefined) {
-      ctx.issue([...at, 'create'], 'a created identity needs a resource group: set `identity.resourceGroup` or `identityDefaults.resourceGroup`', 'key');
-    }
-    if (location === undefined) {
-      ctx.issue([...at, 'create'], 'a created identity needs a location: set `identity.location` or `identityDefaults.location`', 'key');
-    }
-    const name = str(raw.name) ?? (manifest.cluster !== undefined && namespace !== undefined ? defaultIdentityName(manifest.cluster, namespace) : undefined);
-    if (resourceGroup === undefined || location === undefined || name === undefined) return null;
-    const id: IdentitySpec = { mode: 'managed', name, resourceGroup, location };
-    const sub = str(raw.subscriptionId);
-    if (sub !== undefined) id.subscriptionId = sub;
-    return id;
-  }
-  if (has('clientId') || has('principalId')) {
-    for (const k of ['name', 'resourceGroup', 'location', 'subscriptionId']) if (has(k)) conflict(has('clientId') ? 'clientId' : 'principalId', k);
-    const clientId = str(raw.clientId);
-    const principalId = str(raw.principalId);
-    if (!has('clientId')) ctx.issue([...at, 'principalId'], 'an external identity needs both `clientId` and `principalId` (missing `clientId`)', 'key');
-    if (!has('principalId')) ctx.issue([...at, 'clientId'], 'an external identity needs both `clientId` and `principalId` (missing `principalId`)', 'key');
-    if (clientId === undefined || principalId === undefined) return null;
-    return { mode: 'external', clientId, principalId };
-  }
-  if (has('name')) {
-    if (has('location')) ctx.issue([...at, 'location'], '`location` applies only to created identities (`create: true`)', 'key');
-    const name = str(raw.name);
-    const resourceGroup = str(raw.resourceGroup) ?? manifest.defaults.resourceGroup;
-    if (resourceGroup === undefined) {
-      ctx.issue([...at, 'name'], 'an existing identity needs its resource group: set `identity.resourceGroup` or `identityDefaults.resourceGroup`', 'key');
-    }
-    if (name === undefined || resourceGroup === undefined) return null;
-    const id: IdentitySpec = { mode: 'existing', name, resourceGroup };
-    const sub = str(raw.subscriptionId);
-    if (sub !== undefined) id.subscriptionId = sub;
-    return id;
-  }
+  const input: IdentityInput = { raw, at, namespace, manifest, ctx, has, conflict };
+  if (has('kubelet')) return kubeletIdentity(input);
+  if (has('create')) return createdIdentity(input);
+  if (has('clientId') || has('principalId')) return externalIdentity(input);
+  if (has('name')) return existingIdentity(input);
+  const keys = Object.keys(raw);
   if (keys.length === 0 || keys.every((k) => k === 'resourceGroup' || k === 'location' || k === 'subscriptionId')) {
     ctx.issue(at, 'must be one of `{ create: true }`, `{ name, resourceGroup }`, `{ clientId, principalId }` or `{ kubelet: { clientId } }`', 'key');
   }

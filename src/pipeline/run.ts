@@ -68,22 +68,51 @@ function logPlan(title: string, items: PlanItem[]): void {
 export async function runPipeline(settings: Settings, report: RunReport): Promise<void> {
   const started = Date.now();
   const deadline = started + settings.timeoutMs;
+  const manifest = await manifestStep(settings, report);
+  const run = await connect(settings, manifest, report);
+  const { S, session, vault, kube, ledger } = run;
+  if (settings.mode === 'cleanup' || settings.mode === 'plan-cleanup') {
+    await cleanup(S, settings, manifest, session, vault, kube, report, ledger);
+    return;
+  }
+  if (settings.mode === 'audit') {
+    await audit(S, settings, manifest, { session, vault, kube, ledger, cloudName: run.cloudName }, report);
+    return;
+  }
+  if (settings.mode === 'verify') {
+    report.secrets = await S.currentVersions(session, vault, manifest, ledger);
+    await gate(S, settings, manifest, kube, report, deadline, {});
+    return;
+  }
+  await deploy(settings, run, report, deadline);
+}
+
+/** Reads the manifest (named as the user wrote it) and masks the values it sources from the environment. */
+async function manifestStep(settings: Settings, report: RunReport): Promise<Manifest> {
   const manifestFile = isAbsolute(settings.manifestPath) ? settings.manifestPath : resolve(settings.workspace, settings.manifestPath);
   const inWorkspace = relative(settings.workspace, manifestFile);
   // Named as the user wrote it when it is not under the workspace (`../../proc/...` would mislead).
   report.manifest = inWorkspace && !inWorkspace.startsWith('..') ? inWorkspace : settings.manifestPath;
   // Only these modes write secret values, so only they need them in the environment.
   const writes = settings.mode === 'plan' || settings.mode === 'apply' || settings.mode === 'rotate';
-
   const doc = await section('Manifest', async () => {
     const d = readManifest(manifestFile, report.manifest, writes ? settings.env : undefined, settings.workspace, settings.repository);
     maskEnvValues(d.manifest, settings.env);
     core.info(`${logSafe(report.manifest)}: ${d.manifest.secrets.length} secrets, ${d.manifest.targets.length} targets, vault ${d.manifest.vault.name}`);
     return d;
   });
-  const manifest = doc.manifest;
-  report.vault = { name: manifest.vault.name };
+  report.vault = { name: doc.manifest.vault.name };
+  return doc.manifest;
+}
 
+/** What every mode works with once logged in: the steps, the sessions, the vault and its ledger. */
+interface Connected extends AuditIo {
+  S: Steps;
+  manifest: Manifest;
+  cloudName: string;
+}
+
+async function connect(settings: Settings, manifest: Manifest, report: RunReport): Promise<Connected> {
   const cloud = resolveCloud(settings.environment, settings.env);
   let loading: Promise<Steps> | undefined;
   const session = await section('Login (GitHub OIDC → Microsoft Entra)', async () => {
@@ -100,23 +129,12 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   report.vault = { name: vault.name, uri: vault.uri, authorization: vault.rbac ? 'rbac' : 'access-policy' };
   const kube = S.connectKube({ kubeconfig: settings.kubeconfig, context: settings.kubeContext });
   report.cluster = { context: kube.context, server: kube.server };
+  return { S, manifest, session, vault, ledger, kube, cloudName: cloud.csiCloudName };
+}
 
-  if (settings.mode === 'cleanup' || settings.mode === 'plan-cleanup') {
-    await cleanup(S, settings, manifest, session, vault, kube, report, ledger);
-    return;
-  }
-
-  if (settings.mode === 'audit') {
-    await audit(S, settings, manifest, { session, vault, kube, ledger, cloudName: cloud.csiCloudName }, report);
-    return;
-  }
-
-  if (settings.mode === 'verify') {
-    report.secrets = await S.currentVersions(session, vault, manifest, ledger);
-    await gate(S, settings, manifest, kube, report, deadline, {});
-    return;
-  }
-
+/** plan, apply and rotate: secrets, identities, Kubernetes objects, proof, rotation, then the gate (or the audit in plan). */
+async function deploy(settings: Settings, run: Connected, report: RunReport, deadline: number): Promise<void> {
+  const { S, manifest, kube } = run;
   const planMode = settings.mode === 'plan';
   const azureMode = planMode ? 'plan' : 'apply';
   if (manifest.targets.some(usesBinding)) {
@@ -125,70 +143,30 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
     if (problem && !planMode) throw new Error(problem);
     if (problem) report.warnings.push(problem);
   }
-
   // Pods created before this instant cannot hold what this run writes (restart and gate evidence).
   const changedAt = new Date();
-  const sync = await section(`Key Vault ${vault.name}`, async () => {
-    const r = await withPlannedItems(report, () =>
-      S.syncSecrets(session, vault, manifest, {
-        mode: settings.mode === 'rotate' ? 'rotate' : azureMode,
-        env: settings.env,
-        now: new Date(),
-        commit: settings.commit,
-        ledger,
-        leaseTimeoutMs: Math.max(1_000, deadline - Date.now()),
-      }),
-    );
-    logPlan('secrets', r.items);
-    return r;
-  });
-  report.plan.push(...sync.items);
-  report.secrets = sync.secrets;
-
+  await syncStep(settings, run, report, deadline);
   const needsIssuer = manifest.targets.some((t) => (t.identity.mode === 'managed' || t.identity.mode === 'existing') && !usesBinding(t));
   const issuer = needsIssuer ? (settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await S.readServiceAccountIssuer(kube))) : '';
-  report.cluster.issuer = issuer || undefined;
+  report.cluster = { ...report.cluster, issuer: issuer || undefined };
   const ids = await section('Identities, federation and vault access', async () => {
-    const r = await S.ensureIdentities(session, vault, manifest, { mode: azureMode, issuer, ledger, bindingTimeoutMs: Math.max(1_000, deadline - Date.now()) });
+    const r = await S.ensureIdentities(run.session, run.vault, manifest, { mode: azureMode, issuer, ledger: run.ledger, bindingTimeoutMs: Math.max(1_000, deadline - Date.now()) });
     logPlan('identities', r.items);
     return r;
   });
   report.plan.push(...ids.items);
   report.warnings.push(...ids.warnings);
   // The vault as the later steps see it: with the access-policy entries the identity step added.
-  const granted: VaultInfo = { ...vault, accessPolicies: ids.accessPolicies };
-
+  const granted: VaultInfo = { ...run.vault, accessPolicies: ids.accessPolicies };
   const clientIds: Record<string, string> = {};
   for (const i of ids.identities) if (i.clientId) clientIds[i.namespace] = i.clientId;
   const kubeItems = await section('Kubernetes objects', async () => {
-    const items = await S.applyKubeObjects(kube, manifest, { tenantId: settings.tenantId, cloudName: cloud.csiCloudName, clientIds }, { mode: azureMode });
+    const items = await S.applyKubeObjects(kube, manifest, { tenantId: settings.tenantId, cloudName: run.cloudName, clientIds }, { mode: azureMode });
     logPlan('kubernetes', items);
     return items;
   });
   report.plan.push(...kubeItems);
-
-  // What this run changed (the identity and Kubernetes steps' own items) decides what is proven.
-  const proofs = planMode
-    ? []
-    : planProof(settings.prove, { targets: manifest.targets, identities: ids.identities, items: [...ids.items, ...kubeItems], cluster: manifest.cluster.name, vaultName: vault.name });
-  if (proofs.length) {
-    await section('Proof of access (as a pod would)', () => {
-      for (const p of proofs) core.info(`proof: ${p.target.namespace}/${p.target.serviceAccount}: ${p.objects.length} object(s) (${p.why})`);
-      return S.proveAccess(session, granted, manifest, ids.identities, (ns, sa) => S.serviceAccountToken(kube, ns, sa), { timeoutMs: Math.max(1_000, deadline - Date.now()), targets: proofs });
-    });
-  }
-  // Bound targets: the AKS token proxy's RBAC decision, asked of the cluster before any restart.
-  const bindingProofs = planMode ? [] : planBindingProof(settings.prove, { targets: manifest.targets, identities: ids.identities, items: [...ids.items, ...kubeItems] });
-  if (bindingProofs.length) {
-    await section('Proof of access (identity bindings: the token proxy check)', () => {
-      for (const p of bindingProofs) core.info(`proof: ${p.namespace}/${p.serviceAccount}: use-managed-identity ${p.clientId} (${p.why})`);
-      return S.proveBindingAccess(kube.kc, bindingProofs, { timeoutMs: Math.max(1_000, deadline - Date.now()) });
-    });
-  }
-  if (!proofs.length && !planMode && settings.prove !== 'never' && manifest.targets.some(provable)) {
-    core.info(`proof of access: skipped, no identity chain or mount changed in this run (prove-access: ${settings.prove}; the gate checks the pods)`);
-  }
-
+  if (!planMode) await prove(settings, run, granted, ids, kubeItems, deadline);
   const rotation = await section('Rotation', async () => {
     const r = await S.restartChangedWorkloads(kube, manifest, report.secrets, { mode: azureMode, changedAt });
     logPlan('workloads', r.items);
@@ -197,10 +175,54 @@ export async function runPipeline(settings: Settings, report: RunReport): Promis
   report.plan.push(...rotation.items);
   report.restarted = rotation.restarted.map((w) => ({ kind: w.kind, namespace: w.namespace, name: w.name, reason: w.reason }));
   report.warnings.push(...rotation.warnings);
-
   if (!planMode && settings.gate) await gate(S, settings, manifest, kube, report, deadline, { changedAt, issuer: issuer || undefined });
   else if (!planMode) report.verified = false;
-  if (planMode) await auditInPlan(S, settings, manifest, { session, vault: granted, kube, ledger, cloudName: cloud.csiCloudName }, report, issuer || undefined);
+  if (planMode) await auditInPlan(S, settings, manifest, { session: run.session, vault: granted, kube, ledger: run.ledger, cloudName: run.cloudName }, report, issuer || undefined);
+}
+
+async function syncStep(settings: Settings, run: Connected, report: RunReport, deadline: number): Promise<void> {
+  const sync = await section(`Key Vault ${run.vault.name}`, async () => {
+    const r = await withPlannedItems(report, () =>
+      run.S.syncSecrets(run.session, run.vault, run.manifest, {
+        mode: settings.mode === 'rotate' ? 'rotate' : settings.mode === 'plan' ? 'plan' : 'apply',
+        env: settings.env,
+        now: new Date(),
+        commit: settings.commit,
+        ledger: run.ledger,
+        leaseTimeoutMs: Math.max(1_000, deadline - Date.now()),
+      }),
+    );
+    logPlan('secrets', r.items);
+    return r;
+  });
+  report.plan.push(...sync.items);
+  report.secrets = sync.secrets;
+}
+
+type IdentityStep = Awaited<ReturnType<Steps['ensureIdentities']>>;
+
+/** Apply and rotate: what this run changed (the identity and Kubernetes steps' own items) decides what is proven. */
+async function prove(settings: Settings, run: Connected, granted: VaultInfo, ids: IdentityStep, kubeItems: PlanItem[], deadline: number): Promise<void> {
+  const { S, manifest, kube } = run;
+  const changed = [...ids.items, ...kubeItems];
+  const proofs = planProof(settings.prove, { targets: manifest.targets, identities: ids.identities, items: changed, cluster: manifest.cluster.name, vaultName: run.vault.name });
+  if (proofs.length) {
+    await section('Proof of access (as a pod would)', () => {
+      for (const p of proofs) core.info(`proof: ${p.target.namespace}/${p.target.serviceAccount}: ${p.objects.length} object(s) (${p.why})`);
+      return S.proveAccess(run.session, granted, manifest, ids.identities, (ns, sa) => S.serviceAccountToken(kube, ns, sa), { timeoutMs: Math.max(1_000, deadline - Date.now()), targets: proofs });
+    });
+  }
+  // Bound targets: the AKS token proxy's RBAC decision, asked of the cluster before any restart.
+  const bindingProofs = planBindingProof(settings.prove, { targets: manifest.targets, identities: ids.identities, items: changed });
+  if (bindingProofs.length) {
+    await section('Proof of access (identity bindings: the token proxy check)', () => {
+      for (const p of bindingProofs) core.info(`proof: ${p.namespace}/${p.serviceAccount}: use-managed-identity ${p.clientId} (${p.why})`);
+      return S.proveBindingAccess(kube.kc, bindingProofs, { timeoutMs: Math.max(1_000, deadline - Date.now()) });
+    });
+  }
+  if (!proofs.length && settings.prove !== 'never' && manifest.targets.some(provable)) {
+    core.info(`proof of access: skipped, no identity chain or mount changed in this run (prove-access: ${settings.prove}; the gate checks the pods)`);
+  }
 }
 
 /** `plan` shows the audit's findings too (read-only); they never fail the plan, nor does an audit that cannot run. */

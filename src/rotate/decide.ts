@@ -80,18 +80,14 @@ export function staleEvidence(obs: WorkloadObservation, versions: VersionsByName
   for (const c of obs.consumed) {
     if (c.target.rotation !== 'restart') continue;
     for (const pod of obs.pods) {
-      if (c.ways.includes('csi')) {
-        const mounted = pod.mounted.get(c.target.secretProviderClass);
-        if (mounted) {
-          for (const o of c.objects) {
-            const want = expectedVersion(o, versions);
-            const have = mounted.get(objectId(o));
-            if (want && have && have !== want) stale.add(o.secret);
-          }
-        }
-      }
-      if (needsNewPod(c) && pod.createdAt && pod.createdAt.getTime() < changeTime.getTime()) {
-        for (const o of c.objects) if (versions.get(o.secret.toLowerCase())?.changed && !o.version) stale.add(o.secret);
+      const mounted = c.ways.includes('csi') ? pod.mounted.get(c.target.secretProviderClass) : undefined;
+      // Env consumers read at start: a pod from before the change holds what changed.
+      const startedBefore = needsNewPod(c) && pod.createdAt !== undefined && pod.createdAt.getTime() < changeTime.getTime();
+      for (const o of c.objects) {
+        const want = expectedVersion(o, versions);
+        const have = mounted?.get(objectId(o));
+        if (want && have && have !== want) stale.add(o.secret);
+        if (startedBefore && versions.get(o.secret.toLowerCase())?.changed && !o.version) stale.add(o.secret);
       }
     }
   }

@@ -8,6 +8,7 @@ import type { PlanItem, SecretVersion } from '../plan/types.ts';
 import type { KubeSession } from '../kube/client.ts';
 import { errorSummary, kubeStatusOf } from '../kube/client.ts';
 import { listAcross } from '../kube/across.ts';
+import type { AcrossLists } from '../kube/across.ts';
 import { mountedVersions, spcpsFor, SPC_GROUP, SPC_VERSION, SPCPS_PLURAL } from '../kube/spcps.ts';
 import type { SpcPodStatus } from '../kube/spcps.ts';
 import type { Workload } from '../kube/workloads.ts';
@@ -15,7 +16,7 @@ import { currentPods, onDeleteStrategy, refOf, templateOf } from '../kube/worklo
 import { discoverConsumption, needsNewPod, workloadKey } from './discovery.ts';
 import type { ConsumedTarget } from './discovery.ts';
 import { decideRestart, indexVersions, mountedVersionsDigest } from './decide.ts';
-import type { PodEvidence, RestartDecision, WorkloadObservation } from './decide.ts';
+import type { PodEvidence, RestartDecision, VersionsByName, WorkloadObservation } from './decide.ts';
 import { DIGEST_ANNOTATION, FIELD_MANAGER, KUBE_CONCURRENCY } from '../names.ts';
 import { mapUntilError, semaphore } from '../util/concurrency.ts';
 
@@ -43,23 +44,29 @@ const direct: Run = (fn) => fn();
 type Listed<T> = Promise<{ items: T[]; metadata?: { _continue?: string } }>;
 
 /** One kind over the namespaces (src/kube/across.ts); a failed per-namespace list names its namespace. */
-function across<T extends { metadata?: { namespace?: string } }>(
-  namespaces: readonly string[],
-  run: Run,
-  cluster: (limit: number) => Listed<T>,
-  namespaced: (namespace: string) => Listed<T>,
-): Promise<Map<string, T[]>> {
+function across<T extends { metadata?: { namespace?: string } }>(namespaces: readonly string[], run: Run, lists: AcrossLists<T>): Promise<Map<string, T[]>> {
   return listAcross(
     namespaces,
     {
-      cluster,
+      cluster: lists.cluster,
       namespaced: (namespace) =>
-        namespaced(namespace).catch((err: unknown) => {
+        lists.namespaced(namespace).catch((err: unknown) => {
           throw new NamespaceListError(namespace, err);
         }),
     },
     run,
   );
+}
+
+/** Each kind's two lists: cluster-wide with a page limit, and one namespace's. */
+function kindLists(kube: KubeSession) {
+  return {
+    deployments: { cluster: (limit: number) => kube.apps.listDeploymentForAllNamespaces({ limit }), namespaced: (namespace: string) => kube.apps.listNamespacedDeployment({ namespace }) },
+    statefulSets: { cluster: (limit: number) => kube.apps.listStatefulSetForAllNamespaces({ limit }), namespaced: (namespace: string) => kube.apps.listNamespacedStatefulSet({ namespace }) },
+    daemonSets: { cluster: (limit: number) => kube.apps.listDaemonSetForAllNamespaces({ limit }), namespaced: (namespace: string) => kube.apps.listNamespacedDaemonSet({ namespace }) },
+    replicaSets: { cluster: (limit: number) => kube.apps.listReplicaSetForAllNamespaces({ limit }), namespaced: (namespace: string) => kube.apps.listNamespacedReplicaSet({ namespace }) },
+    pods: { cluster: (limit: number) => kube.core.listPodForAllNamespaces({ limit }), namespaced: (namespace: string) => kube.core.listNamespacedPod({ namespace }) },
+  };
 }
 
 /** A per-namespace list that failed, with the namespace it was for. */
@@ -76,26 +83,8 @@ export class NamespaceListError extends Error {
 
 /** The Deployments, StatefulSets and DaemonSets of each namespace (three lists, cluster-wide when allowed). */
 async function readWorkloads(kube: KubeSession, namespaces: readonly string[], run: Run = direct): Promise<Map<string, Workload[]>> {
-  const [deps, stss, dss] = await Promise.all([
-    across(
-      namespaces,
-      run,
-      (limit) => kube.apps.listDeploymentForAllNamespaces({ limit }),
-      (namespace) => kube.apps.listNamespacedDeployment({ namespace }),
-    ),
-    across(
-      namespaces,
-      run,
-      (limit) => kube.apps.listStatefulSetForAllNamespaces({ limit }),
-      (namespace) => kube.apps.listNamespacedStatefulSet({ namespace }),
-    ),
-    across(
-      namespaces,
-      run,
-      (limit) => kube.apps.listDaemonSetForAllNamespaces({ limit }),
-      (namespace) => kube.apps.listNamespacedDaemonSet({ namespace }),
-    ),
-  ]);
+  const lists = kindLists(kube);
+  const [deps, stss, dss] = await Promise.all([across(namespaces, run, lists.deployments), across(namespaces, run, lists.statefulSets), across(namespaces, run, lists.daemonSets)]);
   return new Map(
     namespaces.map((ns) => [
       ns,
@@ -132,12 +121,10 @@ async function readPods(kube: KubeSession, namespace: string, run: Run = direct)
 async function readSpcps(kube: KubeSession, namespaces: readonly string[], run: Run): Promise<Map<string, SpcPodStatus[]> | undefined> {
   const opts = { group: SPC_GROUP, version: SPC_VERSION, plural: SPCPS_PLURAL };
   try {
-    return await across<SpcPodStatus & { metadata?: { namespace?: string } }>(
-      namespaces,
-      run,
-      async (limit) => (await kube.custom.listClusterCustomObject({ ...opts, limit })) as Awaited<Listed<SpcPodStatus>>,
-      async (namespace) => (await kube.custom.listNamespacedCustomObject({ ...opts, namespace })) as Awaited<Listed<SpcPodStatus>>,
-    );
+    return await across<SpcPodStatus & { metadata?: { namespace?: string } }>(namespaces, run, {
+      cluster: async (limit) => (await kube.custom.listClusterCustomObject({ ...opts, limit })) as Awaited<Listed<SpcPodStatus>>,
+      namespaced: async (namespace) => (await kube.custom.listNamespacedCustomObject({ ...opts, namespace })) as Awaited<Listed<SpcPodStatus>>,
+    });
   } catch (err) {
     if (err instanceof NamespaceListError && kubeStatusOf(err.cause) === 404) return undefined;
     throw err;
@@ -146,20 +133,11 @@ async function readSpcps(kube: KubeSession, namespaces: readonly string[], run: 
 
 /** Snapshots of the namespaces from one listing of each kind (cluster-wide when allowed: six requests). */
 export async function readNamespaces(kube: KubeSession, namespaces: readonly string[], run: Run = direct): Promise<NamespaceSnapshot[]> {
+  const lists = kindLists(kube);
   const [workloads, rss, pods, spcps] = await Promise.all([
     readWorkloads(kube, namespaces, run),
-    across(
-      namespaces,
-      run,
-      (limit) => kube.apps.listReplicaSetForAllNamespaces({ limit }),
-      (namespace) => kube.apps.listNamespacedReplicaSet({ namespace }),
-    ),
-    across(
-      namespaces,
-      run,
-      (limit) => kube.core.listPodForAllNamespaces({ limit }),
-      (namespace) => kube.core.listNamespacedPod({ namespace }),
-    ),
+    across(namespaces, run, lists.replicaSets),
+    across(namespaces, run, lists.pods),
     readSpcps(kube, namespaces, run),
   ]);
   return namespaces.map((namespace) => ({
@@ -255,83 +233,88 @@ export function runStartedAt(): Date {
   return new Date(Date.now() - process.uptime() * 1000);
 }
 
-export async function restartChangedWorkloads(
-  kube: KubeSession,
-  manifest: Manifest,
-  secrets: SecretVersion[],
-  opts: { mode: 'plan' | 'apply'; changedAt?: Date },
-): Promise<{ items: PlanItem[]; restarted: RestartedWorkload[]; warnings: string[] }> {
-  const versions = indexVersions(secrets);
-  const changeTime = opts.changedAt ?? runStartedAt();
+/** What one rotation run decides with: the session, the versions and how far it may write. */
+interface Rotation {
+  kube: KubeSession;
+  manifest: Manifest;
+  versions: VersionsByName;
+  changeTime: Date;
+  mode: 'plan' | 'apply';
+  /** The shared request limiter. */
+  request: Run;
+}
+
+interface RotationOutcome {
+  items: PlanItem[];
+  restarted: RestartedWorkload[];
+  warnings: string[];
+}
+
+export async function restartChangedWorkloads(kube: KubeSession, manifest: Manifest, secrets: SecretVersion[], opts: { mode: 'plan' | 'apply'; changedAt?: Date }): Promise<RotationOutcome> {
   const namespaces = [...new Set(manifest.targets.map((t) => t.namespace))].sort();
-  const items: PlanItem[] = [];
-  const restarted: RestartedWorkload[] = [];
-  const warnings: string[] = [];
-  const request = semaphore(KUBE_CONCURRENCY);
-  interface Outcome {
-    items: PlanItem[];
-    restarted: RestartedWorkload[];
-    warnings: string[];
-  }
-  const listed = await readWorkloads(kube, namespaces, request).catch((err: unknown) => {
+  const r: Rotation = { kube, manifest, versions: indexVersions(secrets), changeTime: opts.changedAt ?? runStartedAt(), mode: opts.mode, request: semaphore(KUBE_CONCURRENCY) };
+  const listed = await readWorkloads(kube, namespaces, r.request).catch((err: unknown) => {
     if (err instanceof NamespaceListError) throw new Error(`cannot list workloads in namespace ${err.namespace}: ${errorSummary(err.cause)}`);
     throw err;
   });
   // Namespaces are independent: a few at a time, each outcome kept in namespace order.
-  const outcomes = await mapUntilError(namespaces, KUBE_CONCURRENCY, async (ns): Promise<Outcome> => {
-    const out: Outcome = { items: [], restarted: [], warnings: [] };
-    let snap: NamespaceSnapshot;
-    try {
-      const workloads = listed.get(ns) ?? [];
-      snap = { namespace: ns, workloads, replicaSets: [], pods: [], spcps: [], spcpsServed: true };
-      // Pods are evidence only for a consumer with no digest recorded yet (decideRestart's first
-      // deploy): when every consumer has one, the digests alone decide and the pods are not listed.
-      const needsPods = consumersIn(snap, manifest).some((wc) => {
-        const obs = { templateDigest: templateOf(wc.workload)?.metadata?.annotations?.[DIGEST_ANNOTATION], recordedDigest: wc.workload.obj.metadata?.annotations?.[DIGEST_ANNOTATION] };
-        return (obs.templateDigest ?? obs.recordedDigest) === undefined && mountedVersionsDigest(wc.consumed, versions) !== undefined;
-      });
-      if (needsPods) snap = { namespace: ns, workloads, ...(await readPods(kube, ns, request)) };
-    } catch (err) {
-      throw new Error(`cannot list workloads in namespace ${ns}: ${errorSummary(err)}`);
-    }
-    const seen = new Set<string>();
-    for (const wc of consumersIn(snap, manifest)) {
-      const ref = refOf(wc.workload);
-      const key = workloadKey(ref);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.warnings.push(...consumptionWarnings(wc));
-      const decision = decideRestart(observe(wc, snap), versions, changeTime);
-      const name = `${ref.namespace}/${ref.name}`;
-      const reason = `${ref.kind}: ${decision.reason}`;
-      if (decision.action === 'restart') {
-        out.items.push({ kind: 'workload', name, namespace: ref.namespace, action: 'restart', reason });
-      } else {
-        out.items.push({ kind: 'workload', name, namespace: ref.namespace, action: 'unchanged', reason });
-      }
-      if (opts.mode === 'plan' || decision.action === 'unchanged') {
-        core.debug(`rotation: ${ref.kind} ${name}: ${decision.action} (${decision.reason})`);
-        continue;
-      }
-      try {
-        await request(() => kube.objects.patch(patchBody(wc, decision), undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch));
-      } catch (err) {
-        throw new Error(`cannot ${decision.action === 'restart' ? 'restart' : 'annotate'} ${ref.kind} ${name}: ${errorSummary(err)}`);
-      }
-      if (decision.action === 'restart') {
-        out.restarted.push({ kind: ref.kind, namespace: ref.namespace, name: ref.name, reason: decision.reason });
-        core.info(`Restarted ${ref.kind} ${name}: ${decision.reason}`);
-      } else {
-        core.info(`Recorded mounted versions on ${ref.kind} ${name} (first deploy, no rollout)`);
-      }
-    }
-    return out;
-  });
-  for (const o of outcomes) {
-    items.push(...o.items);
-    restarted.push(...o.restarted);
-    warnings.push(...o.warnings);
-  }
+  const outcomes = await mapUntilError(namespaces, KUBE_CONCURRENCY, (ns) => rotateNamespace(r, ns, listed.get(ns) ?? []));
   // Warnings are returned for the caller to publish (annotations / summary), not printed twice here.
-  return { items, restarted, warnings };
+  return { items: outcomes.flatMap((o) => o.items), restarted: outcomes.flatMap((o) => o.restarted), warnings: outcomes.flatMap((o) => o.warnings) };
+}
+
+/**
+ * The namespace as rotation needs it. Pods are evidence only for a consumer with no digest recorded
+ * yet (decideRestart's first deploy): when every consumer has one, the digests alone decide and the
+ * pods are not listed.
+ */
+async function rotationSnapshot(r: Rotation, ns: string, workloads: Workload[]): Promise<NamespaceSnapshot> {
+  try {
+    const snap: NamespaceSnapshot = { namespace: ns, workloads, replicaSets: [], pods: [], spcps: [], spcpsServed: true };
+    const needsPods = consumersIn(snap, r.manifest).some((wc) => {
+      const obs = { templateDigest: templateOf(wc.workload)?.metadata?.annotations?.[DIGEST_ANNOTATION], recordedDigest: wc.workload.obj.metadata?.annotations?.[DIGEST_ANNOTATION] };
+      return (obs.templateDigest ?? obs.recordedDigest) === undefined && mountedVersionsDigest(wc.consumed, r.versions) !== undefined;
+    });
+    return needsPods ? { namespace: ns, workloads, ...(await readPods(r.kube, ns, r.request)) } : snap;
+  } catch (err) {
+    throw new Error(`cannot list workloads in namespace ${ns}: ${errorSummary(err)}`);
+  }
+}
+
+async function rotateNamespace(r: Rotation, ns: string, workloads: Workload[]): Promise<RotationOutcome> {
+  const out: RotationOutcome = { items: [], restarted: [], warnings: [] };
+  const snap = await rotationSnapshot(r, ns, workloads);
+  const seen = new Set<string>();
+  for (const wc of consumersIn(snap, r.manifest)) {
+    const key = workloadKey(refOf(wc.workload));
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.warnings.push(...consumptionWarnings(wc));
+    await rotateWorkload(r, wc, snap, out);
+  }
+  return out;
+}
+
+/** Decides one workload, and in apply mode restarts it or records its versions. */
+async function rotateWorkload(r: Rotation, wc: WorkloadConsumption, snap: NamespaceSnapshot, out: RotationOutcome): Promise<void> {
+  const ref = refOf(wc.workload);
+  const decision = decideRestart(observe(wc, snap), r.versions, r.changeTime);
+  const name = `${ref.namespace}/${ref.name}`;
+  const reason = `${ref.kind}: ${decision.reason}`;
+  out.items.push({ kind: 'workload', name, namespace: ref.namespace, action: decision.action === 'restart' ? 'restart' : 'unchanged', reason });
+  if (r.mode === 'plan' || decision.action === 'unchanged') {
+    core.debug(`rotation: ${ref.kind} ${name}: ${decision.action} (${decision.reason})`);
+    return;
+  }
+  try {
+    await r.request(() => r.kube.objects.patch(patchBody(wc, decision), undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch));
+  } catch (err) {
+    throw new Error(`cannot ${decision.action === 'restart' ? 'restart' : 'annotate'} ${ref.kind} ${name}: ${errorSummary(err)}`);
+  }
+  if (decision.action === 'restart') {
+    out.restarted.push({ kind: ref.kind, namespace: ref.namespace, name: ref.name, reason: decision.reason });
+    core.info(`Restarted ${ref.kind} ${name}: ${decision.reason}`);
+  } else {
+    core.info(`Recorded mounted versions on ${ref.kind} ${name} (first deploy, no rollout)`);
+  }
 }
