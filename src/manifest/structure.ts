@@ -84,81 +84,104 @@ function got(value: unknown): string {
   return typeof value === 'string' && SHOWABLE.test(value) ? ` (got ${JSON.stringify(value)})` : '';
 }
 
-function mapError(e: ErrorObject, data: unknown, suggest: Suggester): RawIssue | undefined {
-  const path = pointerToPath(e.instancePath, data);
-  const value = valueAt(data, path);
+/** What every mapping of one ajv error needs: the error, where it points, the value there. */
+interface ErrorSite {
+  e: ErrorObject;
+  path: FieldPath;
+  value: unknown;
+  params: Record<string, unknown>;
   // With `verbose`, ajv hands over the schema object holding the failed keyword (schemaPath is
   // relative to whichever $ref'd definition ajv compiled separately, so it cannot be resolved).
-  const parentSchema = (e.parentSchema ?? {}) as { properties?: Record<string, unknown>; patternErrorMessage?: string };
-  const params = e.params as Record<string, unknown>;
+  parentSchema: { properties?: Record<string, unknown>; patternErrorMessage?: string };
+}
+
+function unknownField({ path, params, parentSchema }: ErrorSite, suggest: Suggester): RawIssue {
+  const key = String(params.additionalProperty);
+  const known = Object.keys(parentSchema.properties ?? {});
+  const at: FieldPath = [...path, key];
+  if (POD_IDENTITY_KEYS.has(key)) return { path: at, at: 'key', message: POD_IDENTITY_MESSAGE };
+  const misplaced = MISPLACED.get(key);
+  if (misplaced && known.includes('generate')) return { path: at, at: 'key', message: misplaced };
+  if (!SHOWABLE.test(key)) return { path: at, at: 'key', message: `unknown field (its name is not shown: not a plain name)` };
+  return { path: at, at: 'key', message: `unknown field \`${key}\`${suggest.suggestion(key, known)}` };
+}
+
+function wrongType({ path, value, params }: ErrorSite): RawIssue {
+  const expected = String(params.type)
+    .split(',')
+    .map((t) => TYPE_NAMES[t] ?? t)
+    .join(' or ');
+  const last = path[path.length - 1];
+  const parent = path[path.length - 2];
+  if (typeof value === 'string' && typeof last === 'number' && parent === 'objects') {
+    return { path, at: 'value', message: `must be a mapping like \`{ secret: ${SHOWABLE.test(value) ? value : 'NAME'} }\`, not a string` };
+  }
+  return { path, at: 'value', message: `must be ${expected}, not ${describeType(value)}` };
+}
+
+function notAllowed({ e, path, value, params, parentSchema }: ErrorSite, suggest: Suggester): RawIssue {
+  if (e.keyword === 'enum') {
+    const allowed = (params.allowedValues as unknown[]).map(String);
+    const hint = typeof value === 'string' ? suggest.suggestion(value, allowed) : '';
+    return { path, at: 'value', message: `must be one of: ${allowed.join(', ')}${hint}` };
+  }
+  if (e.keyword === 'const') {
+    const allowed = params.allowedValue;
+    if (allowed === true) return { path, at: 'value', message: 'must be true (to use an existing identity, give its `name` instead)' };
+    return { path, at: 'value', message: `must be ${JSON.stringify(allowed)}` };
+  }
+  const rule = parentSchema.patternErrorMessage ?? `must match ${String(params.pattern)}`;
+  if (e.propertyName !== undefined) return { path: [...path, e.propertyName], at: 'key', message: rule };
+  return { path, at: 'value', message: `${rule}${got(value)}` };
+}
+
+/** minLength, maxLength, minimum, maximum, minItems, maxItems, minProperties, maxProperties. */
+function outOfBounds({ e, path, value, params }: ErrorSite): RawIssue | undefined {
+  const limit = String(params.limit);
+  const onKey = e.propertyName !== undefined ? [...path, e.propertyName] : undefined;
   switch (e.keyword) {
-    case 'additionalProperties': {
-      const key = String(params.additionalProperty);
-      const known = Object.keys(parentSchema.properties ?? {});
-      const at: FieldPath = [...path, key];
-      if (POD_IDENTITY_KEYS.has(key)) return { path: at, at: 'key', message: POD_IDENTITY_MESSAGE };
-      const misplaced = MISPLACED.get(key);
-      if (misplaced && known.includes('generate')) return { path: at, at: 'key', message: misplaced };
-      if (!SHOWABLE.test(key)) return { path: at, at: 'key', message: `unknown field (its name is not shown: not a plain name)` };
-      return { path: at, at: 'key', message: `unknown field \`${key}\`${suggest.suggestion(key, known)}` };
-    }
-    case 'required': {
-      const missing = String(params.missingProperty);
-      return { path: [...path, missing], at: 'key', message: `missing required field \`${missing}\`` };
-    }
-    case 'type': {
-      const expected = String(params.type)
-        .split(',')
-        .map((t) => TYPE_NAMES[t] ?? t)
-        .join(' or ');
-      const last = path[path.length - 1];
-      const parent = path[path.length - 2];
-      if (typeof value === 'string' && typeof last === 'number' && parent === 'objects') {
-        return { path, at: 'value', message: `must be a mapping like \`{ secret: ${SHOWABLE.test(value) ? value : 'NAME'} }\`, not a string` };
-      }
-      return { path, at: 'value', message: `must be ${expected}, not ${describeType(value)}` };
-    }
-    case 'enum': {
-      const allowed = (params.allowedValues as unknown[]).map(String);
-      const hint = typeof value === 'string' ? suggest.suggestion(value, allowed) : '';
-      return { path, at: 'value', message: `must be one of: ${allowed.join(', ')}${hint}` };
-    }
-    case 'const': {
-      const allowed = params.allowedValue;
-      if (allowed === true) return { path, at: 'value', message: 'must be true (to use an existing identity, give its `name` instead)' };
-      return { path, at: 'value', message: `must be ${JSON.stringify(allowed)}` };
-    }
-    case 'pattern': {
-      const holder = parentSchema;
-      if (e.propertyName !== undefined) {
-        return { path: [...path, e.propertyName], at: 'key', message: `${holder?.patternErrorMessage ?? `must match ${String(params.pattern)}`}` };
-      }
-      return { path, at: 'value', message: `${holder?.patternErrorMessage ?? `must match ${String(params.pattern)}`}${got(value)}` };
-    }
     case 'minLength':
-      if (e.propertyName !== undefined) return { path: [...path, e.propertyName], at: 'key', message: 'must not be empty' };
-      return { path, at: 'value', message: params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters long` };
+      if (onKey) return { path: onKey, at: 'key', message: 'must not be empty' };
+      return { path, at: 'value', message: params.limit === 1 ? 'must not be empty' : `must be at least ${limit} characters long` };
     case 'maxLength':
-      if (e.propertyName !== undefined) {
-        return { path: [...path, e.propertyName], at: 'key', message: `must be at most ${String(params.limit)} characters long` };
-      }
-      return { path, at: 'value', message: `must be at most ${String(params.limit)} characters long (got ${typeof value === 'string' ? value.length : '?'})` };
+      if (onKey) return { path: onKey, at: 'key', message: `must be at most ${limit} characters long` };
+      return { path, at: 'value', message: `must be at most ${limit} characters long (got ${typeof value === 'string' ? value.length : '?'})` };
     case 'minimum':
-      return { path, at: 'value', message: `must be at least ${String(params.limit)}` };
+      return { path, at: 'value', message: `must be at least ${limit}` };
     case 'maximum':
-      return { path, at: 'value', message: `must be at most ${String(params.limit)}` };
+      return { path, at: 'value', message: `must be at most ${limit}` };
     case 'minItems':
-      return { path, at: 'value', message: `must list at least ${String(params.limit)} item${params.limit === 1 ? '' : 's'}` };
+      return { path, at: 'value', message: `must list at least ${limit} item${params.limit === 1 ? '' : 's'}` };
     case 'maxItems':
-      return { path, at: 'value', message: `must list at most ${String(params.limit)} items (the bound for this list)` };
+      return { path, at: 'value', message: `must list at most ${limit} items (the bound for this list)` };
     case 'minProperties':
       return { path, at: 'value', message: 'must not be empty' };
     case 'maxProperties':
-      return { path, at: 'value', message: `must have at most ${String(params.limit)} entries` };
-    case 'propertyNames':
-      return undefined; // the failing name is reported by the nested keyword
+      return { path, at: 'value', message: `must have at most ${limit} entries` };
     default:
-      return { path, at: 'value', message: e.message ?? `fails ${e.keyword}` };
+      return undefined;
+  }
+}
+
+function mapError(e: ErrorObject, data: unknown, suggest: Suggester): RawIssue | undefined {
+  if (e.keyword === 'propertyNames') return undefined; // the failing name is reported by the nested keyword
+  const path = pointerToPath(e.instancePath, data);
+  const site: ErrorSite = { e, path, value: valueAt(data, path), params: e.params as Record<string, unknown>, parentSchema: (e.parentSchema ?? {}) as ErrorSite['parentSchema'] };
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return unknownField(site, suggest);
+    case 'required': {
+      const missing = String(site.params.missingProperty);
+      return { path: [...path, missing], at: 'key', message: `missing required field \`${missing}\`` };
+    }
+    case 'type':
+      return wrongType(site);
+    case 'enum':
+    case 'const':
+    case 'pattern':
+      return notAllowed(site, suggest);
+    default:
+      return outOfBounds(site) ?? { path, at: 'value', message: e.message ?? `fails ${e.keyword}` };
   }
 }
 
