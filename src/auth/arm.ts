@@ -10,24 +10,17 @@ import type { Cloud } from './cloud.ts';
 import { sdkClientOptions } from './http.ts';
 import type { AzureSession } from './login.ts';
 
+/** Options of the classic ARM clients (msi, authorization): the cloud's endpoint and token scope. */
+function armClientOptions(cloud: Cloud): { endpoint: string; $host: string; credentialScopes: string[] } & ReturnType<typeof sdkClientOptions> {
+  return { ...sdkClientOptions(), endpoint: cloud.armEndpoint, $host: cloud.armEndpoint, credentialScopes: [cloud.armScope] };
+}
+
 export function msiClient(session: AzureSession, subscriptionId = session.subscriptionId): ManagedServiceIdentityClient {
-  const { cloud } = session;
-  return new ManagedServiceIdentityClient(session.credential, subscriptionId, {
-    ...sdkClientOptions(),
-    endpoint: cloud.armEndpoint,
-    $host: cloud.armEndpoint,
-    credentialScopes: [cloud.armScope],
-  });
+  return new ManagedServiceIdentityClient(session.credential, subscriptionId, armClientOptions(session.cloud));
 }
 
 export function authorizationClient(session: AzureSession, subscriptionId = session.subscriptionId): AuthorizationManagementClient {
-  const { cloud } = session;
-  return new AuthorizationManagementClient(session.credential, subscriptionId, {
-    ...sdkClientOptions(),
-    endpoint: cloud.armEndpoint,
-    $host: cloud.armEndpoint,
-    credentialScopes: [cloud.armScope],
-  });
+  return new AuthorizationManagementClient(session.credential, subscriptionId, armClientOptions(session.cloud));
 }
 
 export function keyVaultManagementClient(session: AzureSession, subscriptionId = session.subscriptionId): KeyVaultManagementClient {
