@@ -4,7 +4,7 @@
 /** Largest manifest file read: 1 MiB. */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
 /** YAML tokens lexed before parsing: the parser's time and memory grow with this, not with bytes. */
-export const MAX_YAML_TOKENS = 50_000;
+export const MAX_YAML_TOKENS = 250_000;
 /** Alias expansions (yaml's maxAliasCount): room for merge keys used by every target of a large file. */
 export const MAX_ALIAS_COUNT = 1_000;
 /** Entries of one YAML mapping. */
@@ -16,7 +16,7 @@ export const MAX_REPORTED_ISSUES = 50;
  * Count limits of the manifest's lists: schema.json enforces them as maxItems.
  * @public stated here for docs/input-bounds.md; test/unit/manifest/hostile-bounds.test.ts keeps the schema equal
  */
-export const MAX_SECRETS = 1_000;
+export const MAX_SECRETS = 5_000;
 /** @public as MAX_SECRETS */
 export const MAX_TARGETS = 200;
 /** @public as MAX_SECRETS */
