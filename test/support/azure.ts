@@ -88,3 +88,10 @@ export async function createVault(az: AzureSide, prefix: string, port: ProxyPort
   await retryUntilOk(() => client.listPropertiesOfSecrets().byPage({ maxPageSize: 1 }).next());
   return { name: rec.name, id: rec.id, uri: rec.vaultUri, client, remove: async () => void (await control('DELETE', `/vault/vaults/${rec.name}`).catch(() => undefined)) };
 }
+
+/** Every version of `name` (metadata only), as the vault lists them. */
+export async function secretVersions(client: SecretClient, name: string): Promise<Array<{ version: string; createdOn?: Date; enabled?: boolean }>> {
+  const out: Array<{ version: string; createdOn?: Date; enabled?: boolean }> = [];
+  for await (const p of client.listPropertiesOfSecretVersions(name)) if (p.version) out.push({ version: p.version, createdOn: p.createdOn, enabled: p.enabled });
+  return out;
+}
