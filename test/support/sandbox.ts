@@ -69,6 +69,26 @@ export async function requestRecords(): Promise<RequestRecord[]> {
   return (await control<{ records: RequestRecord[] }>('GET', '/stats')).records;
 }
 
+/** ARM requests since `mark` (from recordMark) whose path mentions one of `needles` (case-insensitive). */
+export async function armRecords(mark: number, ...needles: string[]): Promise<RequestRecord[]> {
+  const lower = needles.map((n) => n.toLowerCase());
+  return (await requestRecords()).filter((r) => r.service === 'arm' && r.seq >= mark && lower.some((n) => r.path.toLowerCase().includes(n)));
+}
+
+/** What the sandbox's Azure world holds (GET /world), as far as tests read it. */
+export interface WorldDump {
+  principals: Array<{ clientId: string; objectId: string }>;
+  identities: Array<{ name: string; resourceGroup: string; clientId: string; principalId: string; tags?: Record<string, string> }>;
+  federatedCredentials: Array<{ identityName?: string; clientId?: string; name: string; issuer: string; subject: string; audiences?: string[] }>;
+  roleAssignments: Array<{ name?: string; id?: string; scope: string; principalId: string; roleDefinitionId: string }>;
+  vaults: Array<{ name: string; id: string; vaultUri: string; proxyPort?: number; accessPolicies?: unknown[] }>;
+  config: Record<string, unknown>;
+}
+
+export async function world(): Promise<WorldDump> {
+  return control<WorldDump>('GET', '/world');
+}
+
 export const isWriteMethod = (m: string): boolean => !['GET', 'HEAD'].includes(m.toUpperCase());
 
 export interface VaultProxyStats {
