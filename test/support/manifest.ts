@@ -45,13 +45,13 @@ export function testManifest(targets: TargetSpec[], over: Partial<Manifest> = {}
   };
 }
 
-/** A manifest of `secrets` mounted by `targets` on the suite's own vault `vault` (cluster `sandbox`). */
-export function vaultManifest(vault: string, secrets: SecretSpec[], targets: TargetSpec[], over: Partial<Manifest> = {}): Manifest {
+/** A manifest of `secrets` mounted by `targets` on the suite's own vault `vault`, for the cluster `cluster` (default `sandbox`). */
+export function vaultManifest(vault: string, secrets: SecretSpec[], targets: TargetSpec[], over: Partial<Manifest> = {}, cluster = 'sandbox'): Manifest {
   return {
     apiVersion: 'akv-aks/v1',
-    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: 'sandbox' }),
+    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster }),
     vault: { name: vault, resourceGroup: SHARED_VAULT_RG },
-    cluster: { name: 'sandbox' },
+    cluster: { name: cluster },
     identityDefaults: { resourceGroup: IDS_RG, location: 'westeurope', tags: {} },
     secrets,
     targets,

@@ -7,14 +7,14 @@ import { join, resolve } from 'node:path';
 import { CoreV1Api, KubeConfig, WellKnownApi } from '@kubernetes/client-node';
 import type { AzureSession } from '../../../src/auth/login.ts';
 import { ProofError, ensureIdentities, proveAccess } from '../../../src/identity/index.ts';
-import type { Manifest } from '../../../src/manifest/types.ts';
+import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import { captureStdout, visibleLog } from '../../support/leaks.ts';
 import { createCertificate, createKey, createTestVault, grantDeployer, sandboxSession, type SessionVault } from '../../support/session.ts';
 import { control, sandboxEnv } from '../../support/sandbox.ts';
 import { shortId } from '../../support/ids.ts';
+import { mounted, testTarget, vaultManifest } from '../../support/manifest.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
-import { manifestInstance } from '../../../src/manifest/instance.ts';
 import type { VaultInfo } from '../../../src/keyvault/model.ts';
 
 jest.setTimeout(180_000);
@@ -46,36 +46,14 @@ let vault: VaultInfo;
 let capture: ReturnType<typeof captureStdout>;
 
 function manifest(identityName: string, o: { role?: string; key?: boolean; cert?: boolean } = {}): Manifest {
-  return {
-    apiVersion: 'akv-aks/v1',
-    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: cluster }),
-    vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
-    cluster: { name: cluster },
-    identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
-    secrets: [
-      { name: 'db-password', source: { kind: 'env', env: 'DB_PASSWORD' }, tags: {}, adopt: false },
-      ...(o.key ? [{ name: 'signing', source: { kind: 'existing' as const, objectType: 'key' as const }, tags: {}, adopt: false }] : []),
-      ...(o.cert ? [{ name: 'tls', source: { kind: 'existing' as const, objectType: 'cert' as const }, tags: {}, adopt: false }] : []),
-    ],
-    targets: [
-      {
-        namespace: ns,
-        createNamespace: true,
-        serviceAccount: 'app',
-        identity: { mode: 'managed', name: identityName, resourceGroup: 'rg-ids', location: 'westeurope' },
-        access: { scope: 'vault', role: o.role ?? 'Key Vault Secrets User' },
-        secretProviderClass: 'app-secrets',
-        objects: [
-          { secret: 'db-password', objectType: 'secret' },
-          ...(o.key ? [{ secret: 'signing', objectType: 'key' as const }] : []),
-          ...(o.cert ? [{ secret: 'tls', objectType: 'cert' as const }] : []),
-        ],
-        rotation: 'restart',
-      },
-    ],
-    prune: false,
-    purge: false,
-  };
+  const secrets: SecretSpec[] = [
+    { name: 'db-password', source: { kind: 'env', env: 'DB_PASSWORD' }, tags: {}, adopt: false },
+    ...(o.key ? [{ name: 'signing', source: { kind: 'existing' as const, objectType: 'key' as const }, tags: {}, adopt: false }] : []),
+    ...(o.cert ? [{ name: 'tls', source: { kind: 'existing' as const, objectType: 'cert' as const }, tags: {}, adopt: false }] : []),
+  ];
+  const objects = [mounted('db-password'), ...(o.key ? [mounted('signing', { objectType: 'key' })] : []), ...(o.cert ? [mounted('tls', { objectType: 'cert' })] : [])];
+  const target = testTarget(ns, identityName, { serviceAccount: 'app', access: { scope: 'vault', role: o.role ?? 'Key Vault Secrets User' }, secretProviderClass: 'app-secrets', objects });
+  return vaultManifest(tv.name, secrets, [target], {}, cluster);
 }
 
 async function tokenRequest(namespace: string, serviceAccount: string): Promise<string> {

@@ -14,7 +14,7 @@ import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import type { KubeSession } from '../../../src/kube/client.ts';
 import { readServiceAccountIssuer, kubeStatusOf } from '../../../src/kube/client.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../../../src/kube/spcps.ts';
-import type { Manifest, TargetSpec } from '../../../src/manifest/types.ts';
+import type { Manifest, SecretSpec, TargetSpec } from '../../../src/manifest/types.ts';
 import type { PlanItem } from '../../../src/plan/types.ts';
 import { instanceId } from '../../../src/render/labels.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
@@ -22,6 +22,7 @@ import { armRecords, control, isWriteMethod, settledMark, vaultStats, world } fr
 import { captureStdout, visibleLog } from '../../support/leaks.ts';
 import { createTestVault, dataClient, sandboxSession, type SessionVault } from '../../support/session.ts';
 import { describeKube, sandboxKube } from '../../support/kube.ts';
+import { vaultManifest } from '../../support/manifest.ts';
 import { describeInstance, manifestInstance } from '../../../src/manifest/instance.ts';
 import { ACTION_NAME, MANAGED_BY_LABEL } from '../../../src/names.ts';
 import type { VaultInfo } from '../../../src/keyvault/model.ts';
@@ -61,26 +62,17 @@ function target(namespace: string, sa: string, identity: string, over: Partial<T
 }
 
 function manifest(over: Partial<Manifest> = {}): Manifest {
-  return {
-    apiVersion: 'akv-aks/v1',
-    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: cluster }),
-    vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
-    cluster: { name: cluster },
-    identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
-    secrets: [
-      { name: 'db-password', source: { kind: 'env', env: 'DB_PASSWORD' }, tags: {}, adopt: false },
-      { name: 'api-key', source: { kind: 'generate', length: 24, charset: 'hex' }, tags: {}, adopt: false },
-      { name: 'user-cert', source: { kind: 'existing', objectType: 'secret' }, tags: {}, adopt: false },
-    ],
-    targets: [
-      target(NS_A, 'api', ID_A),
-      target(NS_B, 'worker', ID_B, { access: { scope: 'secret', role: 'Key Vault Secrets User' }, objects: [{ secret: 'api-key', objectType: 'secret' }] }),
-      target(NS_C, 'reports', ID_C, { objects: [{ secret: 'user-cert', objectType: 'secret' }] }),
-    ],
-    prune: false,
-    purge: false,
-    ...over,
-  };
+  const secrets: SecretSpec[] = [
+    { name: 'db-password', source: { kind: 'env', env: 'DB_PASSWORD' }, tags: {}, adopt: false },
+    { name: 'api-key', source: { kind: 'generate', length: 24, charset: 'hex' }, tags: {}, adopt: false },
+    { name: 'user-cert', source: { kind: 'existing', objectType: 'secret' }, tags: {}, adopt: false },
+  ];
+  const targets = [
+    target(NS_A, 'api', ID_A),
+    target(NS_B, 'worker', ID_B, { access: { scope: 'secret', role: 'Key Vault Secrets User' }, objects: [{ secret: 'api-key', objectType: 'secret' }] }),
+    target(NS_C, 'reports', ID_C, { objects: [{ secret: 'user-cert', objectType: 'secret' }] }),
+  ];
+  return vaultManifest(tv.name, secrets, targets, over, cluster);
 }
 
 const summary = (items: PlanItem[]): string[] => items.map((i) => `${i.action} ${i.kind} ${i.name}`);
