@@ -17,7 +17,7 @@ export interface Kube {
 }
 
 /** The sandbox cluster's kubeconfig (the full sandbox's, or that of a cluster started next to its Azure part). */
-function sandboxKubeconfig(): string | undefined {
+export function sandboxKubeconfig(): string | undefined {
   try {
     return sandboxEnvWithKube().KUBECONFIG;
   } catch {

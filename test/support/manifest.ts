@@ -26,7 +26,7 @@ export function testTarget(namespace: string, identityName: string, over: Partia
  * unique, so label-scoped listing and pruning never reach objects other runs left in the shared
  * sandbox cluster.
  */
-export const TEST_CLUSTER = `it-${randomBytes(3).toString('hex')}`;
+const TEST_CLUSTER = `it-${randomBytes(3).toString('hex')}`;
 
 /** A manifest of `targets`, every mounted object declared as an existing secret. */
 export function testManifest(targets: TargetSpec[], over: Partial<Manifest> = {}): Manifest {
