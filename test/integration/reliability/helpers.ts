@@ -10,7 +10,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { runAction, type RunnerResult } from '../../support/runner.ts';
-import { control, recordMark, requestRecords, sandboxEnvWithKube, type RequestRecord } from '../../support/sandbox.ts';
+import { control, recordMark, sandboxEnvWithKube, type RequestRecord } from '../../support/sandbox.ts';
 import { secretValue, shortId } from '../../support/ids.ts';
 import { waitFor } from '../../support/wait.ts';
 import { createVault, DEPLOYER_CLIENT_ID, SUBSCRIPTION, type AzureSide, type TestVault } from '../../support/azure.ts';
