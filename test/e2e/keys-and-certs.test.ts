@@ -5,10 +5,9 @@
 import { beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { e2eScenario, expectExit, fixture, jsonOutput, podObject, type Step } from '../support/e2e.ts';
-import { DEPLOYER_CLIENT_ID, SUBSCRIPTION } from '../support/azure.ts';
+import { deployerObjectId, SUBSCRIPTION, vaultPost } from '../support/azure.ts';
 import { appDeployment, applyObject, deployment } from '../support/kube.ts';
 import { secretValue, shortId } from '../support/ids.ts';
-import { control } from '../support/sandbox.ts';
 
 jest.setTimeout(10 * 60_000);
 
@@ -34,24 +33,9 @@ const { runner } = sc;
 const apply = (label: string): Promise<Step> => runner.run({ label, mode: 'apply', workspace: sc.workspace, env });
 const verify = (label: string): Promise<Step> => runner.run({ label, entry: 'dist/verify/index.js', workspace: sc.workspace });
 
-/** A data-plane request as the deployer (waiting through its new role's propagation). */
-async function asDeployer(method: string, path: string, body: unknown, ok: number): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const token = await sc.az.credential.getToken('https://vault.azure.net/.default');
-    const res = await fetch(`${sc.vault.uri}${path}?api-version=7.6`, {
-      method,
-      headers: { authorization: `Bearer ${token?.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (res.status === ok) return JSON.parse(text) as Record<string, unknown>;
-    if (res.status !== 403 || Date.now() > deadline) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-const newKeyVersion = async (): Promise<string> => ((await asDeployer('POST', `keys/${KEY}/create`, { kty: 'RSA', key_size: 2048 }, 200)).key as { kid: string }).kid.split('/').pop()!;
+/** A new version of the key, as its owner would create it (waiting through the deployer's new role). */
+const newKeyVersion = async (): Promise<string> =>
+  ((await vaultPost(sc.az.credential, sc.vault.uri, `keys/${KEY}/create`, { kty: 'RSA', key_size: 2048 }, 200)).key as { kid: string }).kid.split('/').pop()!;
 
 async function generation(): Promise<number> {
   return (await deployment(sc.k, NS, 'api')).metadata?.generation ?? -1;
@@ -59,11 +43,15 @@ async function generation(): Promise<number> {
 
 beforeAll(async () => {
   // The deployer also manages keys and certificates here, so it can create them and read keys.
-  const deployer = (await control<{ principals: Array<{ clientId: string; objectId: string }> }>('GET', '/world')).principals.find((p) => p.clientId === DEPLOYER_CLIENT_ID)!;
   const admin = `/subscriptions/${SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/${KEY_VAULT_ADMINISTRATOR}`;
-  await sc.az.arm.authorization.roleAssignments.create(sc.vault.id.replace(/^\/+/, ''), randomUUID(), { roleDefinitionId: admin, principalId: deployer.objectId, principalType: 'ServicePrincipal' });
-  await asDeployer(
-    'POST',
+  await sc.az.arm.authorization.roleAssignments.create(sc.vault.id.replace(/^\/+/, ''), randomUUID(), {
+    roleDefinitionId: admin,
+    principalId: await deployerObjectId(),
+    principalType: 'ServicePrincipal',
+  });
+  await vaultPost(
+    sc.az.credential,
+    sc.vault.uri,
     `certificates/${CERT}/create`,
     { policy: { issuer: { name: 'Self' }, x509_props: { subject: 'CN=api.contoso.test' }, secret_props: { contentType: 'application/x-pem-file' } } },
     202,

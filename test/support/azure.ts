@@ -107,6 +107,30 @@ export async function createVault(az: AzureSide, prefix: string, port: ProxyPort
   return { name: rec.name, id: rec.id, uri: rec.vaultUri, client, remove: () => removeVault(rec.name) };
 }
 
+/**
+ * POSTs `path` of a vault's data plane (`keys/k/create`, `certificates/c/create`) with `credential`,
+ * waiting through a 403 while a new role propagates; the answer's JSON.
+ */
+export async function vaultPost(credential: TokenCredential, vaultUri: string, path: string, body: unknown, ok: number): Promise<Record<string, unknown>> {
+  return waitFor(
+    `POST ${path} (HTTP 403 while a role propagates)`,
+    async () => {
+      const token = await credential.getToken('https://vault.azure.net/.default');
+      const res = await fetch(`${vaultUri}${path}?api-version=7.6`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token?.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      if (res.status === ok) return (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+      if (res.status !== 403) throw new Error(`POST ${path}: HTTP ${res.status} ${text}`);
+      return undefined;
+    },
+    60_000,
+    500,
+  );
+}
+
 /** Every version of `name` (metadata only), as the vault lists them. */
 export async function secretVersions(client: SecretClient, name: string): Promise<Array<{ version: string; createdOn?: Date; enabled?: boolean }>> {
   const out: Array<{ version: string; createdOn?: Date; enabled?: boolean }> = [];

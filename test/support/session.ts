@@ -5,9 +5,9 @@ import { resolveCloud } from '../../src/auth/cloud.ts';
 import { login, type AzureSession } from '../../src/auth/login.ts';
 import { roleAssignmentName } from '../../src/identity/plan.ts';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import { addVault, deployerObjectId, DEPLOYER_CLIENT_ID, removeVault } from './azure.ts';
+import { addVault, deployerObjectId, DEPLOYER_CLIENT_ID, removeVault, vaultPost } from './azure.ts';
 import { sandboxEnv } from './sandbox.ts';
-import { retryUntilOk, waitFor } from './wait.ts';
+import { retryUntilOk } from './wait.ts';
 
 /** Exports the sandbox's variables to process.env (the action reads them there) and logs in. */
 export async function sandboxSession(): Promise<AzureSession> {
@@ -57,37 +57,16 @@ export async function createTestVault(session: AzureSession, opts: { rbac: boole
   return { name: rec.name, id: rec.id, uri: rec.vaultUri, rbac: opts.rbac, remove: () => removeVault(rec.name) };
 }
 
-/** POST `path` of the vault's data plane as the deployer, waiting through a 403 while a new role propagates. */
-async function postAsDeployer(session: AzureSession, tv: SessionVault, path: string, body: unknown, ok: number): Promise<string> {
-  return waitFor(
-    `the deployer's POST ${path} (HTTP 403 while its role propagates)`,
-    async () => {
-      const token = await session.credential.getToken('https://vault.azure.net/.default');
-      const res = await fetch(`${tv.uri}${path}?api-version=7.6`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token?.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const text = await res.text();
-      if (res.status === ok) return text;
-      if (res.status !== 403) throw new Error(`POST ${path}: HTTP ${res.status} ${text}`);
-      return undefined;
-    },
-    60_000,
-    500,
-  );
-}
-
 /** Creates a key version as a client of the vault would (POST /keys/{name}/create); returns its version. */
 export async function createKey(session: AzureSession, tv: SessionVault, name: string): Promise<string> {
-  const body = JSON.parse(await postAsDeployer(session, tv, `keys/${name}/create`, { kty: 'RSA', key_size: 2048 }, 200)) as { key: { kid: string } };
-  return body.key.kid.split('/').pop()!;
+  const answer = (await vaultPost(session.credential, tv.uri, `keys/${name}/create`, { kty: 'RSA', key_size: 2048 }, 200)) as { key: { kid: string } };
+  return answer.key.kid.split('/').pop()!;
 }
 
 /** Creates a self-signed certificate (POST /certificates/{name}/create). */
 export async function createCertificate(session: AzureSession, tv: SessionVault, name: string): Promise<void> {
   const policy = { issuer: { name: 'Self' }, x509_props: { subject: `CN=${name}.contoso.test` }, secret_props: { contentType: 'application/x-pem-file' } };
-  await postAsDeployer(session, tv, `certificates/${name}/create`, { policy }, 202);
+  await vaultPost(session.credential, tv.uri, `certificates/${name}/create`, { policy }, 202);
 }
 
 export function dataClient(session: AzureSession, vault: SessionVault): SecretClient {
