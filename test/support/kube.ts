@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectKube, kubeStatusOf, type KubeSession } from '../../src/kube/client.ts';
 import { describeUnless, sandboxLogTail } from './guard.ts';
-import { sandboxEnvWithKube } from './sandbox.ts';
+import { jsonRequest, sandboxEnvWithKube } from './sandbox.ts';
 
 export interface Kube {
   kc: KubeConfig;
@@ -78,14 +78,7 @@ export async function deleteNamespace(k: { core: CoreV1Api }, name: string): Pro
 export async function kubeletControl(method: string, path: string, body?: unknown): Promise<unknown> {
   const base = sandboxEnvWithKube().AKV_AKS_SANDBOX_KUBELET;
   if (!base) throw new Error('no kubelet control URL in the sandbox environment');
-  const res = await fetch(new URL(path, base), {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`kubelet ${method} ${path}: ${res.status} ${text.slice(0, 200)}`);
-  return text ? JSON.parse(text) : undefined;
+  return jsonRequest('kubelet', base, method, path, body);
 }
 
 export function appDeployment(o: { namespace: string; name: string; serviceAccount?: string; spc: string; replicas?: number; workloadIdentity?: boolean }): KubernetesObject & Record<string, unknown> {

@@ -12,18 +12,23 @@ export function sandboxEnv(): Record<string, string> {
   return JSON.parse(readFileSync(join(root, '.sandbox', 'env.json'), 'utf8')) as Record<string, string>;
 }
 
-/** Calls the sandbox control API (plain HTTP on loopback) and returns the parsed JSON answer. */
-export async function control<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-  const base = sandboxEnv().AKV_AKS_SANDBOX_CONTROL;
-  if (!base) throw new Error('sandbox control endpoint missing from .sandbox/env.json');
+/** A JSON request to one of the sandbox's plain-HTTP endpoints at `base` (`label` names it in errors); the parsed answer. */
+export async function jsonRequest<T = unknown>(label: string, base: string, method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(new URL(path, base), {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  if (!res.ok) throw new Error(`control ${method} ${path}: ${res.status} ${text}`);
+  if (!res.ok) throw new Error(`${label} ${method} ${path}: ${res.status} ${text}`);
   return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** Calls the sandbox control API (plain HTTP on loopback) and returns the parsed JSON answer. */
+export async function control<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  const base = sandboxEnv().AKV_AKS_SANDBOX_CONTROL;
+  if (!base) throw new Error('sandbox control endpoint missing from .sandbox/env.json');
+  return jsonRequest<T>('control', base, method, path, body);
 }
 
 /**
