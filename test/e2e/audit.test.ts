@@ -5,40 +5,17 @@
 // updated, closed when clean, reopened; exactly one per manifest instance. Every audit step is
 // checked to have written nothing: no Key Vault or ARM write in the sandbox's records, no write of
 // the action's user in the kube-apiserver's audit log, and no secret value in any artifact.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
-import type { SecretClient } from '@azure/keyvault-secrets';
 import { federatedCredentialName } from '../../src/identity/plan.ts';
-import {
-  Runner,
-  SUBSCRIPTION,
-  appDeployment,
-  applyObject,
-  azureSide,
-  createVault,
-  deleteNamespace,
-  errorLines,
-  expectExit,
-  fixture,
-  kube,
-  root,
-  secretValue,
-  secretVersions,
-  shortId,
-  stepRecords,
-  vaultClient,
-  vaultStats,
-  type AzureSide,
-  type Kube,
-  type TestVault,
-  type Step,
-} from './helpers.ts';
-import { control } from '../support/sandbox.ts';
+import { e2eScenario, errorLines, expectExit, fixture, root, stepRecords, type Step } from '../support/e2e.ts';
+import { KEY_VAULT_SECRETS_OFFICER, KEY_VAULT_SECRETS_USER, secretVersions, SUBSCRIPTION } from '../support/azure.ts';
+import { appDeployment, applyObject } from '../support/kube.ts';
+import { secretValue, shortId } from '../support/ids.ts';
+import { control, vaultStats } from '../support/sandbox.ts';
 
 jest.setTimeout(10 * 60_000);
 
@@ -48,8 +25,6 @@ const NS_B = `e2e-audit-jobs-${id}`;
 const P = `a${id}`;
 const ID_WEB = `id-sandbox-${NS}`;
 const ID_JOBS = `id-sandbox-${NS_B}`;
-const SECRETS_USER = '4633458b-17de-408a-b874-0445c86b69e6';
-const SECRETS_OFFICER = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7';
 const JOBS = `  - namespace: ${NS_B}
     createNamespace: true
     serviceAccount: jobs
@@ -59,15 +34,12 @@ const JOBS = `  - namespace: ${NS_B}
       - { secret: ${P}-spare, alias: SPARE }
     rotation: csi`;
 
-const runner = new Runner();
-let az: AzureSide;
-let k: Kube;
-let vault: TestVault;
-let secrets: SecretClient;
-let workspace: string;
 let githubToken: string;
 let issueNumber: number | undefined;
 const env: Record<string, string> = { DB_PASSWORD: secretValue('db') };
+
+const sc = e2eScenario({ tag: 'audit', vaultPrefix: 'kv-aud-', namespaces: [NS, NS_B], identities: [ID_WEB, ID_JOBS], env });
+const { runner } = sc;
 
 interface Finding {
   kind: string;
@@ -85,7 +57,7 @@ interface Audit {
 }
 
 function writeManifest(vars: { ROTATE_AFTER?: string; SCOPE?: string; JOBS?: string } = {}): void {
-  writeFileSync(join(workspace, 'akv-aks.yaml'), fixture('audit.yaml', { VAULT: vault.name, NS, P, ROTATE_AFTER: '30d', SCOPE: 'vault', JOBS, ...vars }));
+  writeFileSync(join(sc.workspace, 'akv-aks.yaml'), fixture('audit.yaml', { VAULT: sc.vault.name, NS, P, ROTATE_AFTER: '30d', SCOPE: 'vault', JOBS, ...vars }));
 }
 
 const AUDIT_LOG = join(root, '.sandbox', 'kube', 'logs', 'audit.log');
@@ -106,10 +78,10 @@ function kubeWritesDuring(s: Step, offset: number): string[] {
 
 /** Runs `mode: audit` and checks it wrote nothing: Key Vault, ARM, Kubernetes. */
 async function audit(label: string, inputs: Record<string, string> = {}): Promise<Step & { audit: Audit }> {
-  const before = await vaultStats(vault.name);
+  const before = await vaultStats(sc.vault.name);
   const offset = statSync(AUDIT_LOG).size;
-  const s = await runner.run({ label, workspace, env: {}, inputs: { mode: 'audit', 'fail-on': 'never', ...inputs } });
-  expect((await vaultStats(vault.name)).writes - before.writes).toBe(0);
+  const s = await runner.run({ label, workspace: sc.workspace, env: {}, inputs: { mode: 'audit', 'fail-on': 'never', ...inputs } });
+  expect((await vaultStats(sc.vault.name)).writes - before.writes).toBe(0);
   expect((await stepRecords(s)).filter((r) => (r.service === 'arm' || r.service === 'keyvault') && r.class === 'write').map((r) => `${r.method} ${r.path}`)).toEqual([]);
   expect(kubeWritesDuring(s, offset)).toEqual([]);
   if (!s.outputs.audit) throw new Error(`no audit output (exit ${s.exitCode}): ${s.report.error ?? s.log.slice(-2000)}`);
@@ -125,43 +97,31 @@ async function ourIssues(instance: string): Promise<Array<{ number: number; stat
 }
 
 async function currentVersionOf(name: string): Promise<string> {
-  const versions = await secretVersions(secrets, name);
+  const versions = await secretVersions(sc.secrets, name);
   return versions.sort((a, b) => (b.createdOn?.getTime() ?? 0) - (a.createdOn?.getTime() ?? 0))[0]!.version;
 }
 
 async function mergePatch(obj: KubernetesObject): Promise<void> {
-  await k.objects.patch(obj, undefined, undefined, 'akv-aks-e2e', undefined, PatchStrategy.MergePatch);
+  await sc.k.objects.patch(obj, undefined, undefined, 'akv-aks-e2e', undefined, PatchStrategy.MergePatch);
 }
 
 async function principalOf(name: string): Promise<string> {
-  return (await az.arm.msi.userAssignedIdentities.get('rg-ids', name)).principalId!;
+  return (await sc.az.arm.msi.userAssignedIdentities.get('rg-ids', name)).principalId!;
 }
 
 const roleId = (guid: string): string => `/subscriptions/${SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/${guid}`;
 
 beforeAll(async () => {
-  az = azureSide();
-  k = kube();
-  vault = await createVault(az, 'kv-aud-');
-  secrets = vaultClient(az, vault.uri);
-  workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-audit-'));
   writeManifest();
-  runner.leaks.addSecret('DB_PASSWORD', env.DB_PASSWORD!);
   githubToken = (await control<{ token: string }>('POST', '/github/rest/tokens', { repository: runner.repository, issues: 'write' })).token;
   runner.leaks.addSecret('github token', githubToken);
 });
 
-afterAll(async () => {
-  if (k) for (const ns of [NS, NS_B]) await deleteNamespace(k, ns);
-  for (const name of [ID_WEB, ID_JOBS]) await az?.arm.msi.userAssignedIdentities.delete('rg-ids', name).catch(() => undefined);
-  await vault?.remove();
-});
-
 describe('mode: audit', () => {
   it('a converged deployment: nothing to report, nothing written, no issue', async () => {
-    expectExit(await runner.run({ label: 'apply', mode: 'apply', workspace, env }), 0);
-    await applyObject(k, appDeployment({ namespace: NS, name: 'web', serviceAccount: 'web', spc: 'web-secrets' }));
-    expectExit(await runner.run({ label: 'verify', entry: 'dist/verify/index.js', workspace, env: {} }), 0);
+    expectExit(await runner.run({ label: 'apply', mode: 'apply', workspace: sc.workspace, env }), 0);
+    await applyObject(sc.k, appDeployment({ namespace: NS, name: 'web', serviceAccount: 'web', spc: 'web-secrets' }));
+    expectExit(await runner.run({ label: 'verify', entry: 'dist/verify/index.js', workspace: sc.workspace, env: {} }), 0);
     const s = await audit('audit (converged)', { 'fail-on': 'any', issue: 'true', 'github-token': githubToken });
     expectExit(s, 0);
     expect(s.audit.findings).toEqual([]);
@@ -171,7 +131,7 @@ describe('mode: audit', () => {
   });
 
   it('secret disabled: found, fails the step under fail-on any, and opens the issue', async () => {
-    await secrets.updateSecretProperties(`${P}-flag`, await currentVersionOf(`${P}-flag`), { enabled: false });
+    await sc.secrets.updateSecretProperties(`${P}-flag`, await currentVersionOf(`${P}-flag`), { enabled: false });
     const s = await audit('audit (disabled)', { 'fail-on': 'any', issue: 'true', 'github-token': githubToken });
     expectExit(s, 1);
     expect(found(s.audit, 'secret-disabled')).toEqual([`${P}-flag`]);
@@ -194,7 +154,7 @@ describe('mode: audit', () => {
   });
 
   it('clean again after apply: the issue is closed, still only one', async () => {
-    expectExit(await runner.run({ label: 'apply (heals)', mode: 'apply', workspace, env }), 0);
+    expectExit(await runner.run({ label: 'apply (heals)', mode: 'apply', workspace: sc.workspace, env }), 0);
     const s = await audit('audit (healed)', { issue: 'true', 'github-token': githubToken });
     expect(s.audit.findings).toEqual([]);
     expect(s.audit.issue).toMatchObject({ action: 'closed', number: issueNumber });
@@ -202,7 +162,7 @@ describe('mode: audit', () => {
   });
 
   it('secret missing: found, and the closed issue reopened', async () => {
-    await (await secrets.beginDeleteSecret(`${P}-spare`)).pollUntilDone();
+    await (await sc.secrets.beginDeleteSecret(`${P}-spare`)).pollUntilDone();
     const s = await audit('audit (missing)', { issue: 'true', 'github-token': githubToken });
     expectExit(s, 0); // fail-on: never
     expect(found(s.audit, 'secret-missing')).toEqual([`${P}-spare`]);
@@ -211,8 +171,8 @@ describe('mode: audit', () => {
   });
 
   it('secret expired, and expiring within audit.expiryWarning', async () => {
-    await secrets.updateSecretProperties(`${P}-clock`, await currentVersionOf(`${P}-clock`), { expiresOn: new Date(Date.now() - 3_600_000) });
-    await secrets.updateSecretProperties(`${P}-flag`, await currentVersionOf(`${P}-flag`), { expiresOn: new Date(Date.now() + 10 * 86_400_000) });
+    await sc.secrets.updateSecretProperties(`${P}-clock`, await currentVersionOf(`${P}-clock`), { expiresOn: new Date(Date.now() - 3_600_000) });
+    await sc.secrets.updateSecretProperties(`${P}-flag`, await currentVersionOf(`${P}-flag`), { expiresOn: new Date(Date.now() + 10 * 86_400_000) });
     const s = await audit('audit (expiry)', { 'fail-on': 'expiry' });
     expectExit(s, 1);
     expect(found(s.audit, 'secret-expired')).toEqual([`${P}-clock`]);
@@ -221,10 +181,10 @@ describe('mode: audit', () => {
   });
 
   it('plan shows the audit beside its changes, never failing on it, writing nothing', async () => {
-    const before = await vaultStats(vault.name);
-    const s = await runner.run({ label: 'plan (with the audit)', mode: 'plan', workspace, env });
+    const before = await vaultStats(sc.vault.name);
+    const s = await runner.run({ label: 'plan (with the audit)', mode: 'plan', workspace: sc.workspace, env });
     expectExit(s, 0);
-    expect((await vaultStats(vault.name)).writes - before.writes).toBe(0);
+    expect((await vaultStats(sc.vault.name)).writes - before.writes).toBe(0);
     const a = JSON.parse(s.outputs.audit ?? '{}') as Audit;
     expect(found(a, 'secret-expired')).toEqual([`${P}-clock`]);
     expect(a.failed).toBe(false);
@@ -237,7 +197,7 @@ describe('mode: audit', () => {
   it('secret changed outside the action: a version without its tags', async () => {
     const drift = secretValue('outside');
     runner.leaks.addSecret('db written outside', drift);
-    await secrets.setSecret(`${P}-db`, drift);
+    await sc.secrets.setSecret(`${P}-db`, drift);
     outside = await audit('audit (outside)');
     expect(found(outside.audit, 'secret-changed-outside')).toContain(`${P}-db`);
   });
@@ -274,43 +234,44 @@ describe('mode: audit', () => {
     d.spec.template.spec.containers[0]!.volumeMounts = [{ name: 'secrets', mountPath: '/etc/spare', subPath: 'SPARE', readOnly: true }];
     // No pod: the template decides, and a pod retrying its mount (the spare is gone) would write events meanwhile.
     (d.spec as { replicas?: number }).replicas = 0;
-    await applyObject(k, d);
+    await applyObject(sc.k, d);
     const s = await audit('audit (subPath)');
     expect(found(s.audit, 'subpath-mount')).toEqual([`Deployment ${NS_B}/jobs`]);
   });
 
   it('federated credential missing', async () => {
-    await az.arm.msi.federatedIdentityCredentials.delete('rg-ids', ID_WEB, federatedCredentialName('sandbox', NS, 'web'));
+    await sc.az.arm.msi.federatedIdentityCredentials.delete('rg-ids', ID_WEB, federatedCredentialName('sandbox', NS, 'web'));
     const s = await audit('audit (credential)');
     expect(found(s.audit, 'credential-missing')).toEqual([`${ID_WEB}/${federatedCredentialName('sandbox', NS, 'web')}`]);
   });
 
   it('role assignment wider than the manifest asks (a role that writes)', async () => {
-    await az.arm.authorization.roleAssignments.create(vault.id.replace(/^\/+/, ''), randomUUID(), {
-      roleDefinitionId: roleId(SECRETS_OFFICER),
+    await sc.az.arm.authorization.roleAssignments.create(sc.vault.id.replace(/^\/+/, ''), randomUUID(), {
+      roleDefinitionId: roleId(KEY_VAULT_SECRETS_OFFICER),
       principalId: await principalOf(ID_WEB),
       principalType: 'ServicePrincipal',
     });
     const s = await audit('audit (too wide)');
     const wide = s.audit.findings.filter((f) => f.kind === 'grant-too-wide');
-    expect(wide.map((f) => f.object)).toEqual([`Key Vault Secrets Officer for ${ID_WEB} at vaults/${vault.name}`]);
+    expect(wide.map((f) => f.object)).toEqual([`Key Vault Secrets Officer for ${ID_WEB} at vaults/${sc.vault.name}`]);
     expect(wide[0]!.message).toContain('allows more than reading');
   });
 
   it('role assignment extra: recorded by the manifest, no longer asked for (vault scope -> per secret)', async () => {
     writeManifest({ SCOPE: 'secret' });
     const s = await audit('audit (extra grant)');
-    expect(found(s.audit, 'grant-extra')).toEqual([`Key Vault Secrets User for ${ID_WEB} at vaults/${vault.name}`]);
+    expect(found(s.audit, 'grant-extra')).toEqual([`Key Vault Secrets User for ${ID_WEB} at vaults/${sc.vault.name}`]);
     writeManifest();
   });
 
   it('role assignment missing', async () => {
     const pid = await principalOf(ID_WEB);
-    for await (const a of az.arm.authorization.roleAssignments.listForScope(vault.id.replace(/^\/+/, ''), { filter: `principalId eq '${pid}'` })) {
-      if (a.roleDefinitionId?.endsWith(SECRETS_USER) && a.scope?.toLowerCase() === vault.id.toLowerCase()) await az.arm.authorization.roleAssignments.delete(a.scope.replace(/^\/+/, ''), a.name!);
+    for await (const a of sc.az.arm.authorization.roleAssignments.listForScope(sc.vault.id.replace(/^\/+/, ''), { filter: `principalId eq '${pid}'` })) {
+      if (a.roleDefinitionId?.endsWith(KEY_VAULT_SECRETS_USER) && a.scope?.toLowerCase() === sc.vault.id.toLowerCase())
+        await sc.az.arm.authorization.roleAssignments.delete(a.scope.replace(/^\/+/, ''), a.name!);
     }
     const s = await audit('audit (grant missing)');
-    expect(found(s.audit, 'grant-missing')).toEqual([`Key Vault Secrets User for ${ID_WEB} at vaults/${vault.name}`]);
+    expect(found(s.audit, 'grant-missing')).toEqual([`Key Vault Secrets User for ${ID_WEB} at vaults/${sc.vault.name}`]);
   });
 
   it('identity and federated credential extra: recorded by the manifest, no longer declared, still there', async () => {
@@ -322,7 +283,7 @@ describe('mode: audit', () => {
   });
 
   it('identity missing', async () => {
-    await az.arm.msi.userAssignedIdentities.delete('rg-ids', ID_WEB);
+    await sc.az.arm.msi.userAssignedIdentities.delete('rg-ids', ID_WEB);
     const s = await audit('audit (identity missing)', { issue: 'true', 'github-token': githubToken });
     expect(found(s.audit, 'identity-missing')).toEqual([ID_WEB]);
     // Still the one issue of this manifest, updated with every finding.

@@ -12,7 +12,8 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostileSuite } from '../fixtures/manifests/hostile/suite.ts';
-import { Runner, errorLines, logLines, requestRecords, root, type Step } from './helpers.ts';
+import { errorLines, logLines, root, Runner, type Step } from '../support/e2e.ts';
+import { requestRecords } from '../support/sandbox.ts';
 
 jest.setTimeout(5 * 60_000);
 

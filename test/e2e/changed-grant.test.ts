@@ -3,13 +3,13 @@
 // secret, then a second one; the second deploy creates the role assignment on the new secret, the
 // sandbox's RBAC makes it effective only after rbacPropagationMs, and the proof reads that object
 // (only that one) as the pod's identity, waiting out ForbiddenByRbac until it passes.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it, jest } from '@jest/globals';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Runner, azureSide, createVault, deleteNamespace, expectExit, kube, logLines, secretValue, shortId, stepRecords, type AzureSide, type Kube, type TestVault, type Step } from './helpers.ts';
-import { configSnapshot, restoreConfig } from '../sandbox/azure/test-hooks.ts';
+import { e2eScenario, expectExit, logLines, stepRecords, type Step } from '../support/e2e.ts';
+import { secretValue, shortId } from '../support/ids.ts';
 import { control } from '../support/sandbox.ts';
+import { configSnapshot, restoreConfig } from '../sandbox/azure/test-hooks.ts';
 
 jest.setTimeout(10 * 60_000);
 
@@ -19,17 +19,15 @@ const IDENTITY = `id-sandbox-${NS}`;
 const FIRST = `g${id}-first`;
 const ADDED = `g${id}-added`;
 
-const runner = new Runner();
-let az: AzureSide;
-let k: Kube;
-let vault: TestVault;
-let workspace: string;
 const env: Record<string, string> = { FIRST: secretValue('first'), ADDED: secretValue('added') };
+
+const sc = e2eScenario({ tag: 'grant', vaultPrefix: 'kv-e2g-', namespaces: [NS], identities: [IDENTITY], env });
+const { runner } = sc;
 
 function manifest(objects: string[]): string {
   return [
     'apiVersion: akv-aks/v1',
-    `vault: { name: ${vault.name}, resourceGroup: rg-sandbox }`,
+    `vault: { name: ${sc.vault.name}, resourceGroup: rg-sandbox }`,
     'cluster: { name: sandbox }',
     'identityDefaults: { resourceGroup: rg-ids, location: westeurope }',
     'secrets:',
@@ -48,28 +46,14 @@ function manifest(objects: string[]): string {
   ].join('\n');
 }
 
-const apply = (label: string): Promise<Step> => runner.run({ label, mode: 'apply', workspace, env, inputs: { timeout: '90s' } });
-
-beforeAll(async () => {
-  az = azureSide();
-  k = kube();
-  vault = await createVault(az, 'kv-e2g-');
-  workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-grant-'));
-  for (const [name, v] of Object.entries(env)) runner.leaks.addSecret(name, v);
-});
-
-afterAll(async () => {
-  if (k) await deleteNamespace(k, NS);
-  await az?.arm.msi.userAssignedIdentities.delete('rg-ids', IDENTITY).catch(() => undefined);
-  await vault?.remove();
-});
+const apply = (label: string): Promise<Step> => runner.run({ label, mode: 'apply', workspace: sc.workspace, env, inputs: { timeout: '90s' } });
 
 describe('a grant changed by a later deploy (prove-access: changed)', () => {
   it('is proven through the propagation of the new role assignment, reading only the newly granted object', async () => {
-    writeFileSync(join(workspace, 'akv-aks.yaml'), manifest([FIRST]));
+    writeFileSync(join(sc.workspace, 'akv-aks.yaml'), manifest([FIRST]));
     expectExit(await apply('first deploy'), 0);
 
-    writeFileSync(join(workspace, 'akv-aks.yaml'), manifest([FIRST, ADDED]));
+    writeFileSync(join(sc.workspace, 'akv-aks.yaml'), manifest([FIRST, ADDED]));
     const saved = await configSnapshot();
     let s: Step;
     try {

@@ -7,31 +7,11 @@
 // - missing role: the identity's Key Vault role assignment deleted through ARM after apply; a pod
 //   restarted then cannot mount; the release gate (verify) fails with the RBAC diagnosis; apply
 //   grants it again and the gate passes.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  KEY_VAULT_SECRETS_USER,
-  Runner,
-  SANDBOX_ISSUER,
-  appDeployment,
-  applyObject,
-  azureSide,
-  createVault,
-  deleteNamespace,
-  errorLines,
-  expectExit,
-  fixture,
-  kube,
-  rolloutRestart,
-  secretValue,
-  shortId,
-  type AzureSide,
-  type Kube,
-  type TestVault,
-  type Step,
-} from './helpers.ts';
+import { describe, expect, it, jest } from '@jest/globals';
+import { e2eScenario, errorLines, expectExit, fixture, SANDBOX_ISSUER, type Step } from '../support/e2e.ts';
+import { KEY_VAULT_SECRETS_USER } from '../support/azure.ts';
+import { appDeployment, applyObject, rolloutRestart } from '../support/kube.ts';
+import { secretValue, shortId } from '../support/ids.ts';
 import { control } from '../support/sandbox.ts';
 
 jest.setTimeout(10 * 60_000);
@@ -42,15 +22,22 @@ const P = `f${id}`;
 const IDENTITY = `id-sandbox-${NS}`;
 const WRONG_ISSUER = `${SANDBOX_ISSUER}/`;
 
-const runner = new Runner();
-let az: AzureSide;
-let k: Kube;
-let vault: TestVault;
-let workspace: string;
 const env = { APP_TOKEN: secretValue('app') };
 
+const sc = e2eScenario({
+  tag: 'fail',
+  vaultPrefix: 'kv-e2f-',
+  namespaces: [NS],
+  identities: [IDENTITY],
+  env,
+  manifest: (vault) => fixture('single-target.yaml', { VAULT: vault.name, NS, P }),
+});
+const { runner } = sc;
+
 const run = (label: string, mode: 'apply' | 'verify', inputs: Record<string, string> = {}): Promise<Step> =>
-  mode === 'verify' ? runner.run({ label, entry: 'dist/verify/index.js', workspace, inputs: { timeout: '90s', ...inputs } }) : runner.run({ label, mode, workspace, env, inputs });
+  mode === 'verify'
+    ? runner.run({ label, entry: 'dist/verify/index.js', workspace: sc.workspace, inputs: { timeout: '90s', ...inputs } })
+    : runner.run({ label, mode, workspace: sc.workspace, env, inputs });
 
 interface World {
   identities: Array<{ name: string; clientId: string; principalId: string }>;
@@ -58,21 +45,6 @@ interface World {
   roleAssignments: Array<{ id: string; name: string; scope: string; principalId: string; roleDefinitionId: string }>;
 }
 const world = (): Promise<World> => control<World>('GET', '/world');
-
-beforeAll(async () => {
-  az = azureSide();
-  k = kube();
-  vault = await createVault(az, 'kv-e2f-');
-  workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-fail-'));
-  writeFileSync(join(workspace, 'akv-aks.yaml'), fixture('single-target.yaml', { VAULT: vault.name, NS, P }));
-  runner.leaks.addSecret('APP_TOKEN', env.APP_TOKEN);
-});
-
-afterAll(async () => {
-  if (k) await deleteNamespace(k, NS);
-  await az?.arm.msi.userAssignedIdentities.delete('rg-ids', IDENTITY).catch(() => undefined);
-  await vault?.remove();
-});
 
 describe('broken federation', () => {
   it('a service-account issuer that is not byte-exact: the step fails with AADSTS70021 naming both issuers', async () => {
@@ -116,13 +88,13 @@ describe('broken federation', () => {
 
 describe('federated credential deleted through ARM', () => {
   it('a restarted pod cannot exchange its token: the gate fails with the federation diagnosis; apply writes it again', async () => {
-    await applyObject(k, appDeployment({ namespace: NS, name: 'fed', serviceAccount: 'app', spc: 'app-secrets' }));
+    await applyObject(sc.k, appDeployment({ namespace: NS, name: 'fed', serviceAccount: 'app', spc: 'app-secrets' }));
     const w = await world();
     const ident = w.identities.find((i) => i.name === IDENTITY)!;
     const fics = w.federatedCredentials.filter((f) => f.clientId === ident.clientId);
     expect(fics).toHaveLength(1);
-    await az.arm.msi.federatedIdentityCredentials.delete('rg-ids', IDENTITY, fics[0]!.name);
-    await rolloutRestart(k, NS, 'fed');
+    await sc.az.arm.msi.federatedIdentityCredentials.delete('rg-ids', IDENTITY, fics[0]!.name);
+    await rolloutRestart(sc.k, NS, 'fed');
 
     // Entra answers AADSTS70021 for a credential that has not propagated yet too: the gate waits its budget.
     const s = await run('verify (credential deleted)', 'verify', { timeout: '30s' });
@@ -146,19 +118,19 @@ describe('federated credential deleted through ARM', () => {
 
 describe('missing role', () => {
   it('the role assignment deleted through ARM: a restarted pod cannot mount and the gate fails with the RBAC diagnosis', async () => {
-    await applyObject(k, appDeployment({ namespace: NS, name: 'app', serviceAccount: 'app', spc: 'app-secrets' }));
+    await applyObject(sc.k, appDeployment({ namespace: NS, name: 'app', serviceAccount: 'app', spc: 'app-secrets' }));
     const ok = await run('verify (healthy)', 'verify');
     expectExit(ok, 0);
 
     const w = await world();
     const ident = w.identities.find((i) => i.name === IDENTITY)!;
-    const grants = w.roleAssignments.filter((r) => r.principalId === ident.principalId && r.scope.toLowerCase().startsWith(vault.id.toLowerCase()));
+    const grants = w.roleAssignments.filter((r) => r.principalId === ident.principalId && r.scope.toLowerCase().startsWith(sc.vault.id.toLowerCase()));
     expect(grants.length).toBeGreaterThan(0);
     for (const g of grants) {
       expect(g.roleDefinitionId.endsWith(KEY_VAULT_SECRETS_USER)).toBe(true);
-      await az.arm.authorization.roleAssignments.delete(g.scope.replace(/^\/+/, ''), g.name);
+      await sc.az.arm.authorization.roleAssignments.delete(g.scope.replace(/^\/+/, ''), g.name);
     }
-    await rolloutRestart(k, NS, 'app');
+    await rolloutRestart(sc.k, NS, 'app');
 
     // A 403 can be a propagation delay: the gate waits its whole budget before diagnosing it.
     const s = await run('verify (role deleted)', 'verify', { timeout: '30s' });
@@ -168,7 +140,7 @@ describe('missing role', () => {
     const rbac = diagnoses.find((d) => d.cause === 'missing-role');
     expect(rbac).toBeDefined();
     expect(rbac!.message).toMatch(/RBAC/);
-    expect(rbac!.message).toContain(vault.name);
+    expect(rbac!.message).toContain(sc.vault.name);
     expect(rbac!.fix).toContain('Key Vault Secrets User');
     expect(rbac!.namespace).toBe(NS);
     expect(errorLines(s).some((l) => l.includes('missing-role'))).toBe(true);

@@ -15,33 +15,15 @@
 // proof asks the cluster the proxy's RBAC question before any restart);
 // clean-up of one cluster removes its binding, RBAC and SecretProviderClasses and leaves the other two working.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { PatchStrategy } from '@kubernetes/client-node';
-import {
-  Runner,
-  appDeployment,
-  applyObject,
-  azureSide,
-  createVault,
-  deleteNamespace,
-  describeStep,
-  expectExit,
-  fixture,
-  kube,
-  podsOf,
-  rolloutRestart,
-  secretValue,
-  shortId,
-  waitFor,
-  type AzureSide,
-  type Kube,
-  type TestVault,
-  type Step,
-} from './helpers.ts';
+import { describeStep, e2eScenario, expectExit, fixture, type Step } from '../support/e2e.ts';
+import { appDeployment, applyObject, podsOf, rolloutRestart } from '../support/kube.ts';
+import { secretValue, shortId } from '../support/ids.ts';
 import { control } from '../support/sandbox.ts';
+import { waitFor } from '../support/wait.ts';
 
 jest.setTimeout(20 * 60_000);
 
@@ -60,18 +42,16 @@ const NAMESPACES: Record<Cluster, string[]> = {
 const ALL = Object.values(NAMESPACES).flat();
 const CSI_DRIVER = 'secrets-store.csi.k8s.io';
 
-const runner = new Runner();
-let az: AzureSide;
-let k: Kube;
-let vault: TestVault;
-let workspace: string;
 const env = { DB_PASSWORD: secretValue('fleet') };
+
+const sc = e2eScenario({ tag: 'ib', vaultPrefix: 'kv-ib-', namespaces: ALL, identities: [IDENTITY], env });
+const { runner } = sc;
 
 const file = (c: Cluster): string => `${c}.yaml`;
 const run = (label: string, c: Cluster, mode: 'apply' | 'cleanup' | 'verify', timeout = '3m'): Promise<Step> =>
   mode === 'verify'
-    ? runner.run({ label, entry: 'dist/verify/index.js', workspace, env: {}, inputs: { manifest: file(c), timeout } })
-    : runner.run({ label, mode: mode as 'apply', workspace, env, inputs: { manifest: file(c), mode } });
+    ? runner.run({ label, entry: 'dist/verify/index.js', workspace: sc.workspace, env: {}, inputs: { manifest: file(c), timeout } })
+    : runner.run({ label, mode: mode as 'apply', workspace: sc.workspace, env, inputs: { manifest: file(c), mode } });
 
 interface WorldDump {
   identities: Array<{ name: string; clientId: string }>;
@@ -83,8 +63,8 @@ interface ArmBinding {
 }
 
 async function armGet<T>(path: string): Promise<T> {
-  const token = await az.credential.getToken('https://management.azure.com/.default');
-  const res = await fetch(`${az.env.AKV_AKS_ARM_ENDPOINT}${path}${path.includes('?') ? '&' : '?'}api-version=2026-05-01`, { headers: { authorization: `Bearer ${token?.token ?? ''}` } });
+  const token = await sc.az.credential.getToken('https://management.azure.com/.default');
+  const res = await fetch(`${sc.az.env.AKV_AKS_ARM_ENDPOINT}${path}${path.includes('?') ? '&' : '?'}api-version=2026-05-01`, { headers: { authorization: `Bearer ${token?.token ?? ''}` } });
   if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -92,7 +72,7 @@ const clusterPath = (c: Cluster): string => `/subscriptions/00000000-0000-0000-0
 const bindingsOf = async (c: Cluster): Promise<ArmBinding[]> => (await armGet<{ value: ArmBinding[] }>(`${clusterPath(c)}/identityBindings`)).value;
 
 async function setTokenAudiences(audiences: string[]): Promise<void> {
-  await k.objects.patch(
+  await sc.k.objects.patch(
     { apiVersion: 'storage.k8s.io/v1', kind: 'CSIDriver', metadata: { name: CSI_DRIVER }, spec: { tokenRequests: audiences.map((audience) => ({ audience })) } } as KubernetesObject,
     undefined,
     undefined,
@@ -108,7 +88,7 @@ async function allMounted(namespaces: string[]): Promise<void> {
     `pods mounted in ${namespaces.length} namespaces`,
     async () => {
       for (const ns of namespaces) {
-        const pods = await podsOf(k, ns, 'app');
+        const pods = await podsOf(sc.k, ns, 'app');
         if (pods.length !== 1 || pods[0]!.status?.phase !== 'Running') return undefined;
       }
       return true;
@@ -118,26 +98,21 @@ async function allMounted(namespaces: string[]): Promise<void> {
 }
 
 beforeAll(async () => {
-  az = azureSide();
-  k = kube();
-  vault = await createVault(az, 'kv-ib-');
-  workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-ib-'));
   for (const c of CLUSTERS) {
     await control('POST', '/aks/clusters', { name: c, resourceGroup: CLUSTER_RG });
     const targets = NAMESPACES[c]
       .map((ns) => `  - { namespace: ${ns}, createNamespace: true, serviceAccount: app, identity: *fleet, secretProviderClass: kv, objects: [{ secret: ${P}-db, alias: DB_PASSWORD }] }`)
       .join('\n');
-    writeFileSync(join(workspace, file(c)), fixture('identity-bindings.yaml', { VAULT: vault.name, CLUSTER: c, CLUSTER_RG, NAMESPACES: NAMESPACES[c].join(', '), IDENTITY, P, TARGETS: targets }));
+    writeFileSync(
+      join(sc.workspace, file(c)),
+      fixture('identity-bindings.yaml', { VAULT: sc.vault.name, CLUSTER: c, CLUSTER_RG, NAMESPACES: NAMESPACES[c].join(', '), IDENTITY, P, TARGETS: targets }),
+    );
   }
-  runner.leaks.addSecret('DB_PASSWORD', env.DB_PASSWORD);
 });
 
 afterAll(async () => {
   // The cluster is shared by every suite: its CSIDriver goes back to the sandbox's default audience.
-  if (k) await setTokenAudiences(['api://AzureADTokenExchange']);
-  if (k) await Promise.all(ALL.map((ns) => deleteNamespace(k, ns)));
-  await az?.arm.msi.userAssignedIdentities.delete('rg-ids', IDENTITY).catch(() => undefined);
-  await vault?.remove();
+  await setTokenAudiences(['api://AzureADTokenExchange']);
 });
 
 describe('identity bindings: three clusters, one identity, 25 namespaces', () => {
@@ -148,7 +123,7 @@ describe('identity bindings: three clusters, one identity, 25 namespaces', () =>
     expect(s.report.error).toContain(`CSIDriver ${CSI_DRIVER} does not request service-account tokens for audience api://AKSIdentityBinding`);
     expect(s.report.error).toContain('token for audience api://AKSIdentityBinding not found');
     expect(s.report.error).toContain('kubectl patch csidriver');
-    expect((await az.arm.msi.userAssignedIdentities.get('rg-ids', IDENTITY).catch(() => undefined))?.id).toBeUndefined();
+    expect((await sc.az.arm.msi.userAssignedIdentities.get('rg-ids', IDENTITY).catch(() => undefined))?.id).toBeUndefined();
     await setTokenAudiences(['api://AzureADTokenExchange', 'api://AKSIdentityBinding']);
   });
 
@@ -175,13 +150,13 @@ describe('identity bindings: three clusters, one identity, 25 namespaces', () =>
       expect(bindings[0]!.properties.oidcIssuer.oidcIssuerUrl).toMatch(new RegExp(`/${identity.clientId}$`));
     }
     const roleBindings = (
-      await k.objects.list('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', undefined, undefined, undefined, undefined, undefined, 'app.kubernetes.io/managed-by=akv-aks-action')
+      await sc.k.objects.list('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', undefined, undefined, undefined, undefined, undefined, 'app.kubernetes.io/managed-by=akv-aks-action')
     ).items as Array<KubernetesObject & { subjects?: Array<{ namespace: string; name: string }>; roleRef: { name: string } }>;
     for (const c of CLUSTERS) {
       const mine = roleBindings.filter((b) => b.subjects?.some((s) => NAMESPACES[c].includes(s.namespace)));
       expect(mine).toHaveLength(1);
       expect(mine[0]!.subjects!.map((s) => `${s.namespace}/${s.name}`).sort()).toEqual(NAMESPACES[c].map((ns) => `${ns}/app`).sort());
-      const spc = (await k.custom.getNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: NAMESPACES[c][0]!, plural: 'secretproviderclasses', name: 'kv' })) as {
+      const spc = (await sc.k.custom.getNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: NAMESPACES[c][0]!, plural: 'secretproviderclasses', name: 'kv' })) as {
         spec: { parameters: Record<string, string> };
       };
       expect(spc.spec.parameters).toMatchObject({ useAzureTokenProxy: 'true', clientID: identity.clientId, tenantID: '72f988bf-86f1-41af-91ab-2d7cd011db47' });
@@ -189,7 +164,7 @@ describe('identity bindings: three clusters, one identity, 25 namespaces', () =>
   });
 
   it('every pod of the 25 namespaces mounts, and each cluster gate passes', async () => {
-    for (const ns of ALL) await applyObject(k, appDeployment({ namespace: ns, name: 'app', serviceAccount: 'app', spc: 'kv', workloadIdentity: false }));
+    for (const ns of ALL) await applyObject(sc.k, appDeployment({ namespace: ns, name: 'app', serviceAccount: 'app', spc: 'kv', workloadIdentity: false }));
     await allMounted(ALL);
     for (const c of CLUSTERS) {
       const s = await run(`verify ${c}`, c, 'verify');
@@ -200,11 +175,12 @@ describe('identity bindings: three clusters, one identity, 25 namespaces', () =>
 
   it('a missing ClusterRoleBinding fails the gate with the proxy words and the fix; apply repairs it', async () => {
     const ns = NAMESPACES['aks-b'][0]!;
-    const bindings = (await k.objects.list('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', undefined, undefined, undefined, undefined, undefined, 'app.kubernetes.io/managed-by=akv-aks-action'))
-      .items as Array<KubernetesObject & { subjects?: Array<{ namespace: string }> }>;
+    const bindings = (
+      await sc.k.objects.list('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', undefined, undefined, undefined, undefined, undefined, 'app.kubernetes.io/managed-by=akv-aks-action')
+    ).items as Array<KubernetesObject & { subjects?: Array<{ namespace: string }> }>;
     const b = bindings.find((x) => x.subjects?.some((s) => s.namespace === ns))!;
-    await k.objects.delete({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: b.metadata!.name } });
-    await rolloutRestart(k, ns, 'app');
+    await sc.k.objects.delete({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: b.metadata!.name } });
+    await rolloutRestart(sc.k, ns, 'app');
     const s = await run('verify aks-b without RBAC', 'aks-b', 'verify', '30s');
     expectExit(s, 1);
     const diagnosis = s.report.gate?.diagnoses.find((d) => d.cause === 'binding-not-allowed');
@@ -230,10 +206,12 @@ describe('identity bindings: three clusters, one identity, 25 namespaces', () =>
         .sort(),
     ).toEqual(['cluster-role delete', 'cluster-role-binding delete']);
     // Its SecretProviderClasses go; its namespaces stay while the team's Deployments live in them.
-    const spc = await k.custom.getNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: NAMESPACES['aks-a'][0]!, plural: 'secretproviderclasses', name: 'kv' }).then(
-      () => 'present',
-      (e: unknown) => String((e as { code?: number }).code),
-    );
+    const spc = await sc.k.custom
+      .getNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: NAMESPACES['aks-a'][0]!, plural: 'secretproviderclasses', name: 'kv' })
+      .then(
+        () => 'present',
+        (e: unknown) => String((e as { code?: number }).code),
+      );
     expect(spc).toBe('404');
     expect(await bindingsOf('aks-b')).toHaveLength(1);
     const w = await control<WorldDump>('GET', '/world');
@@ -241,7 +219,7 @@ describe('identity bindings: three clusters, one identity, 25 namespaces', () =>
     expect(w.federatedCredentials.filter((f) => f.clientId === identity.clientId).map((f) => f.name)).toEqual(['aks-identity-binding']);
     // A new pod on aks-c mounts through the remaining bindings.
     const ns = NAMESPACES['aks-c'][3]!;
-    await rolloutRestart(k, ns, 'app');
+    await rolloutRestart(sc.k, ns, 'app');
     await allMounted(NAMESPACES['aks-c']);
     for (const c of ['aks-b', 'aks-c'] as const) {
       const v = await run(`verify ${c} after aks-a clean-up`, c, 'verify');

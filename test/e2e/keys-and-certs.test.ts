@@ -2,36 +2,12 @@
 // to end through the bundle: the proof reads all three as the pod's identity would (keys and
 // certificates through their own APIs), the gate checks the key's and the certificate's versions as
 // well as the secret's, and a key rotated outside the action restarts exactly its consumer.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { SecretClient } from '@azure/keyvault-secrets';
-import {
-  DEPLOYER_CLIENT_ID,
-  Runner,
-  SUBSCRIPTION,
-  appDeployment,
-  applyObject,
-  azureSide,
-  createVault,
-  deleteNamespace,
-  deployment,
-  expectExit,
-  fixture,
-  jsonOutput,
-  kube,
-  podObject,
-  secretValue,
-  shortId,
-  vaultClient,
-  type AzureSide,
-  type Kube,
-  type TestVault,
-  type Step,
-} from './helpers.ts';
-import { control } from '../support/sandbox.ts';
+import { e2eScenario, expectExit, fixture, jsonOutput, podObject, type Step } from '../support/e2e.ts';
+import { deployerObjectId, SUBSCRIPTION, vaultPost } from '../support/azure.ts';
+import { appDeployment, applyObject, deployment } from '../support/kube.ts';
+import { secretValue, shortId } from '../support/ids.ts';
 
 jest.setTimeout(10 * 60_000);
 
@@ -42,64 +18,44 @@ const KEY = `${P}-signing`;
 const CERT = `${P}-tls`;
 const KEY_VAULT_ADMINISTRATOR = '00482a5a-887f-4fb3-b363-3b7fe8e74483';
 
-const runner = new Runner();
-let az: AzureSide;
-let k: Kube;
-let vault: TestVault;
-let secrets: SecretClient;
-let workspace: string;
 const env: Record<string, string> = { DB: secretValue('db') };
 
-const apply = (label: string): Promise<Step> => runner.run({ label, mode: 'apply', workspace, env });
-const verify = (label: string): Promise<Step> => runner.run({ label, entry: 'dist/verify/index.js', workspace });
+const sc = e2eScenario({
+  tag: 'keys',
+  vaultPrefix: 'kv-ekc-',
+  namespaces: [NS],
+  identities: [`id-sandbox-${NS}`],
+  env,
+  manifest: (vault) => fixture('keys-and-certs.yaml', { VAULT: vault.name, NS, P }),
+});
+const { runner } = sc;
 
-/** A data-plane request as the deployer (waiting through its new role's propagation). */
-async function asDeployer(method: string, path: string, body: unknown, ok: number): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const token = await az.credential.getToken('https://vault.azure.net/.default');
-    const res = await fetch(`${vault.uri}${path}?api-version=7.6`, {
-      method,
-      headers: { authorization: `Bearer ${token?.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (res.status === ok) return JSON.parse(text) as Record<string, unknown>;
-    if (res.status !== 403 || Date.now() > deadline) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+const apply = (label: string): Promise<Step> => runner.run({ label, mode: 'apply', workspace: sc.workspace, env });
+const verify = (label: string): Promise<Step> => runner.run({ label, entry: 'dist/verify/index.js', workspace: sc.workspace });
 
-const newKeyVersion = async (): Promise<string> => ((await asDeployer('POST', `keys/${KEY}/create`, { kty: 'RSA', key_size: 2048 }, 200)).key as { kid: string }).kid.split('/').pop()!;
+/** A new version of the key, as its owner would create it (waiting through the deployer's new role). */
+const newKeyVersion = async (): Promise<string> =>
+  ((await vaultPost(sc.az.credential, sc.vault.uri, `keys/${KEY}/create`, { kty: 'RSA', key_size: 2048 }, 200)).key as { kid: string }).kid.split('/').pop()!;
 
 async function generation(): Promise<number> {
-  return (await deployment(k, NS, 'api')).metadata?.generation ?? -1;
+  return (await deployment(sc.k, NS, 'api')).metadata?.generation ?? -1;
 }
 
 beforeAll(async () => {
-  az = azureSide();
-  k = kube();
-  vault = await createVault(az, 'kv-ekc-');
-  secrets = vaultClient(az, vault.uri);
   // The deployer also manages keys and certificates here, so it can create them and read keys.
-  const deployer = (await control<{ principals: Array<{ clientId: string; objectId: string }> }>('GET', '/world')).principals.find((p) => p.clientId === DEPLOYER_CLIENT_ID)!;
   const admin = `/subscriptions/${SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/${KEY_VAULT_ADMINISTRATOR}`;
-  await az.arm.authorization.roleAssignments.create(vault.id.replace(/^\/+/, ''), randomUUID(), { roleDefinitionId: admin, principalId: deployer.objectId, principalType: 'ServicePrincipal' });
-  await asDeployer(
-    'POST',
+  await sc.az.arm.authorization.roleAssignments.create(sc.vault.id.replace(/^\/+/, ''), randomUUID(), {
+    roleDefinitionId: admin,
+    principalId: await deployerObjectId(),
+    principalType: 'ServicePrincipal',
+  });
+  await vaultPost(
+    sc.az.credential,
+    sc.vault.uri,
     `certificates/${CERT}/create`,
     { policy: { issuer: { name: 'Self' }, x509_props: { subject: 'CN=api.contoso.test' }, secret_props: { contentType: 'application/x-pem-file' } } },
     202,
   );
-  workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-keys-'));
-  writeFileSync(join(workspace, 'akv-aks.yaml'), fixture('keys-and-certs.yaml', { VAULT: vault.name, NS, P }));
-  runner.leaks.addSecret('DB', env.DB!);
-});
-
-afterAll(async () => {
-  if (k) await deleteNamespace(k, NS);
-  await az?.arm.msi.userAssignedIdentities.delete('rg-ids', `id-sandbox-${NS}`).catch(() => undefined);
-  await vault?.remove();
 });
 
 describe('an existing key and certificate mounted next to a written secret', () => {
@@ -110,7 +66,7 @@ describe('an existing key and certificate mounted next to a written secret', () 
     expectExit(s, 1);
     expect(s.report.plan.find((p) => p.kind === 'secret' && p.name === KEY)).toMatchObject({ action: 'refuse', reason: 'declared existing key but missing from the vault' });
     expect(s.report.error).toContain(`${KEY}: declared existing key but missing from the vault`);
-    await expect(secrets.getSecret(`${P}-db`)).rejects.toMatchObject({ statusCode: 404 });
+    await expect(sc.secrets.getSecret(`${P}-db`)).rejects.toMatchObject({ statusCode: 404 });
   });
 
   it("first deploy: the proof reads the secret, the key and the certificate as the pod's identity; the report carries the key's version", async () => {
@@ -121,15 +77,15 @@ describe('an existing key and certificate mounted next to a written secret', () 
     expect(s.log).toContain(`proof: ${NS}/api read 3 object(s)`);
     expect(s.report.secrets.find((x) => x.name === KEY)).toEqual({ name: KEY, version: keyV1, changed: false });
     // No role in the manifest: the default for keys and certificates reads every kind mounted.
-    expect(s.report.plan.filter((p) => p.kind === 'role-assignment').map((p) => p.name)).toEqual([`Key Vault Certificate User for id-sandbox-${NS} at vaults/${vault.name}`]);
+    expect(s.report.plan.filter((p) => p.kind === 'role-assignment').map((p) => p.name)).toEqual([`Key Vault Certificate User for id-sandbox-${NS} at vaults/${sc.vault.name}`]);
     expect(s.report.warnings.filter((w) => w.includes('does not grant'))).toEqual([]);
-    await applyObject(k, appDeployment({ namespace: NS, name: 'api', serviceAccount: 'api', spc: 'api-secrets' }));
+    await applyObject(sc.k, appDeployment({ namespace: NS, name: 'api', serviceAccount: 'api', spc: 'api-secrets' }));
   });
 
   it("the release gate checks the mounted key and certificate versions against the vault's", async () => {
     const s = await verify('verify');
     expectExit(s, 0);
-    const certVersion = (await secrets.getSecret(CERT)).properties.version; // a certificate's version is its secret's
+    const certVersion = (await sc.secrets.getSecret(CERT)).properties.version; // a certificate's version is its secret's
     const pods = s.report.gate?.pods ?? [];
     expect(pods.length).toBeGreaterThan(0);
     for (const p of pods) {

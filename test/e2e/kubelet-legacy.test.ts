@@ -10,25 +10,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import {
-  Runner,
-  appDeployment,
-  applyObject,
-  armWritesDuring,
-  azureSide,
-  deleteNamespace,
-  expectExit,
-  fixture,
-  jsonOutput,
-  kube,
-  stepRecords,
-  secretValue,
-  shortId,
-  vaultClient,
-  type AzureSide,
-  type Kube,
-  type Step,
-} from './helpers.ts';
+import { armWritesDuring, expectExit, fixture, jsonOutput, Runner, stepRecords, type Step } from '../support/e2e.ts';
+import { azureSide, vaultClient, type AzureSide } from '../support/azure.ts';
+import { appDeployment, applyObject, deleteNamespace, kube, type Kube } from '../support/kube.ts';
+import { secretValue, shortId } from '../support/ids.ts';
 import { control, sandboxEnv } from '../support/sandbox.ts';
 
 jest.setTimeout(10 * 60_000);

@@ -4,42 +4,13 @@
 // gate, a no-op re-run, one value changed, a scheduled rotation, a secret changed behind the action's
 // back (the gate fails with a per-pod table), and the next apply healing it. Every artifact of every
 // step is scanned for every secret value used.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { SecretClient } from '@azure/keyvault-secrets';
-import {
-  SANDBOX_ISSUER,
-  Runner,
-  appDeployment,
-  applyObject,
-  armWritesDuring,
-  azureSide,
-  createVault,
-  deleteNamespace,
-  deployment,
-  errorLines,
-  expectExit,
-  fixture,
-  jsonOutput,
-  kube,
-  logLines,
-  podObject,
-  podsOf,
-  stepRecords,
-  secretValue,
-  secretVersions,
-  shortId,
-  vaultClient,
-  vaultStats,
-  type AzureSide,
-  type Kube,
-  type TestVault,
-  type Step,
-} from './helpers.ts';
+import { describe, expect, it, jest } from '@jest/globals';
+import { armWritesDuring, e2eScenario, errorLines, expectExit, fixture, jsonOutput, logLines, podObject, SANDBOX_ISSUER, stepRecords, type Step } from '../support/e2e.ts';
+import { secretVersions } from '../support/azure.ts';
+import { appDeployment, applyObject, deployment, podsOf } from '../support/kube.ts';
+import { secretValue, shortId } from '../support/ids.ts';
+import { control, vaultStats } from '../support/sandbox.ts';
 import { LeakScan } from '../support/leaks.ts';
-import { control } from '../support/sandbox.ts';
 import { kubeStatusOf } from '../../src/kube/client.ts';
 
 jest.setTimeout(10 * 60_000);
@@ -52,51 +23,39 @@ const API = `${P}-api-key`;
 const WORKER = `${P}-worker-token`;
 const IDENTITY = `id-sandbox-${NS}`;
 
-const runner = new Runner();
-let az: AzureSide;
-let k: Kube;
-let vault: TestVault;
-let secrets: SecretClient;
-let workspace: string;
 const env: Record<string, string> = { DB_PASSWORD: secretValue('db'), WORKER_TOKEN: secretValue('worker') };
 
+const sc = e2eScenario({
+  tag: 'main',
+  vaultPrefix: 'kv-e2e-',
+  namespaces: [NS],
+  identities: [IDENTITY],
+  env,
+  manifest: (vault) => fixture('main-job.yaml', { VAULT: vault.name, NS, P, ROTATE_AFTER: '1s' }),
+});
+const { runner } = sc;
+
 const run = (label: string, mode: 'plan' | 'apply' | 'rotate' | 'verify', extraEnv: Record<string, string> = env): Promise<Step> =>
-  mode === 'verify' ? runner.run({ label, entry: 'dist/verify/index.js', workspace, env: {} }) : runner.run({ label, mode, workspace, env: extraEnv });
+  mode === 'verify' ? runner.run({ label, entry: 'dist/verify/index.js', workspace: sc.workspace, env: {} }) : runner.run({ label, mode, workspace: sc.workspace, env: extraEnv });
 
 async function currentVersion(name: string): Promise<string> {
-  const s = await secrets.getSecret(name);
+  const s = await sc.secrets.getSecret(name);
   runner.leaks.addSecret(`${name}@${s.properties.version}`, s.value);
   return s.properties.version ?? '';
 }
 
 async function generation(name: string): Promise<number> {
-  return (await deployment(k, NS, name)).metadata?.generation ?? -1;
+  return (await deployment(sc.k, NS, name)).metadata?.generation ?? -1;
 }
-
-beforeAll(async () => {
-  az = azureSide();
-  k = kube();
-  vault = await createVault(az, 'kv-e2e-');
-  secrets = vaultClient(az, vault.uri);
-  workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-main-'));
-  writeFileSync(join(workspace, 'akv-aks.yaml'), fixture('main-job.yaml', { VAULT: vault.name, NS, P, ROTATE_AFTER: '1s' }));
-  for (const [k2, v] of Object.entries(env)) runner.leaks.addSecret(k2, v);
-});
-
-afterAll(async () => {
-  if (k) await deleteNamespace(k, NS);
-  await az?.arm.msi.userAssignedIdentities.delete('rg-ids', IDENTITY).catch(() => undefined);
-  await vault?.remove();
-});
 
 describe('main job end to end', () => {
   it('plan: shows every change, writes nothing', async () => {
-    const before = await vaultStats(vault.name);
+    const before = await vaultStats(sc.vault.name);
     const s = await run('plan', 'plan');
     expectExit(s, 0);
-    const after = await vaultStats(vault.name);
+    const after = await vaultStats(sc.vault.name);
     expect(after.writes - before.writes).toBe(0);
-    expect(await armWritesDuring(s, [IDENTITY, vault.name, NS])).toEqual([]);
+    expect(await armWritesDuring(s, [IDENTITY, sc.vault.name, NS])).toEqual([]);
     expect(jsonOutput(s, 'changed-secrets').sort()).toEqual([API, DB, WORKER].sort());
     expect(s.outputs.verified).toBe('false');
     const planned = s.report.plan.map((i) => `${i.kind}:${i.action}`);
@@ -104,7 +63,7 @@ describe('main job end to end', () => {
     expect(s.summary).toContain('plan');
     expect(s.summary).toContain('nothing was written');
     // Nothing in the cluster either.
-    expect(await k.core.readNamespace({ name: NS }).then(() => 200, kubeStatusOf)).toBe(404);
+    expect(await sc.k.core.readNamespace({ name: NS }).then(() => 200, kubeStatusOf)).toBe(404);
   });
 
   it('first deploy: secrets, identity, federation, role, ServiceAccounts and SecretProviderClasses', async () => {
@@ -117,10 +76,10 @@ describe('main job end to end', () => {
       const reported = s.report.secrets.find((x) => x.name === name);
       expect(reported?.changed).toBe(true);
       expect(reported?.version).toBe(await currentVersion(name));
-      expect(await secretVersions(secrets, name)).toHaveLength(1);
+      expect(await secretVersions(sc.secrets, name)).toHaveLength(1);
     }
-    expect((await secrets.getSecret(DB)).value === env.DB_PASSWORD).toBe(true);
-    const generated = (await secrets.getSecret(API)).value ?? '';
+    expect((await sc.secrets.getSecret(DB)).value === env.DB_PASSWORD).toBe(true);
+    const generated = (await sc.secrets.getSecret(API)).value ?? '';
     expect(generated).toMatch(/^[A-Za-z0-9]{40}$/);
 
     // Azure side, as the world sees it.
@@ -135,14 +94,14 @@ describe('main job end to end', () => {
     expect(fics.map((f) => f.subject).sort()).toEqual([`system:serviceaccount:${NS}:web`, `system:serviceaccount:${NS}:worker`]);
     for (const f of fics) expect(f.issuer).toBe(SANDBOX_ISSUER);
     const grants = w.roleAssignments.filter((r) => r.principalId === ident!.principalId);
-    expect(grants.some((r) => r.scope.toLowerCase() === vault.id.toLowerCase() && r.roleDefinitionId.endsWith('4633458b-17de-408a-b874-0445c86b69e6'))).toBe(true);
+    expect(grants.some((r) => r.scope.toLowerCase() === sc.vault.id.toLowerCase() && r.roleDefinitionId.endsWith('4633458b-17de-408a-b874-0445c86b69e6'))).toBe(true);
 
     // Cluster side.
     for (const sa of ['web', 'worker']) {
-      const obj = await k.core.readNamespacedServiceAccount({ namespace: NS, name: sa });
+      const obj = await sc.k.core.readNamespacedServiceAccount({ namespace: NS, name: sa });
       expect(obj.metadata?.annotations?.['azure.workload.identity/client-id']).toBe(ident!.clientId);
     }
-    const spc = (await k.custom.getNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: NS, plural: 'secretproviderclasses', name: 'web-secrets' })) as {
+    const spc = (await sc.k.custom.getNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: NS, plural: 'secretproviderclasses', name: 'web-secrets' })) as {
       spec: { parameters: Record<string, string> };
     };
     expect(spc.spec.parameters.clientID).toBe(ident!.clientId);
@@ -152,8 +111,8 @@ describe('main job end to end', () => {
     expect(logLines(s).some((l) => l.includes(`proof: ${NS}/web read 1 object(s)`))).toBe(true);
 
     // The app arrives between runs (its own deploy step), as in scripts/demo.ts.
-    await applyObject(k, appDeployment({ namespace: NS, name: 'web', serviceAccount: 'web', spc: 'web-secrets', replicas: 2 }));
-    await applyObject(k, appDeployment({ namespace: NS, name: 'worker', serviceAccount: 'worker', spc: 'worker-secrets' }));
+    await applyObject(sc.k, appDeployment({ namespace: NS, name: 'web', serviceAccount: 'web', spc: 'web-secrets', replicas: 2 }));
+    await applyObject(sc.k, appDeployment({ namespace: NS, name: 'worker', serviceAccount: 'worker', spc: 'worker-secrets' }));
   });
 
   it('verify: the release gate passes once pods mounted the versions now in the vault', async () => {
@@ -182,16 +141,16 @@ describe('main job end to end', () => {
     // on each Deployment (no rollout: the pod template is untouched, though Kubernetes bumps a
     // Deployment's generation on any annotation change); the apply after that changes nothing at all.
     for (const round of ['first after the app arrived', 'second']) {
-      const before = { web: await deployment(k, NS, 'web'), worker: await deployment(k, NS, 'worker') };
-      const pods = (await Promise.all([podsOf(k, NS, 'web'), podsOf(k, NS, 'worker')]))
+      const before = { web: await deployment(sc.k, NS, 'web'), worker: await deployment(sc.k, NS, 'worker') };
+      const pods = (await Promise.all([podsOf(sc.k, NS, 'web'), podsOf(sc.k, NS, 'worker')]))
         .flat()
         .map((p) => p.metadata?.uid)
         .sort();
-      const stats = await vaultStats(vault.name);
+      const stats = await vaultStats(sc.vault.name);
       const s = await run(`apply (no-op, ${round})`, 'apply');
       expectExit(s, 0);
-      expect((await vaultStats(vault.name)).writes - stats.writes).toBe(0);
-      expect(await armWritesDuring(s, [IDENTITY, vault.name, NS])).toEqual([]);
+      expect((await vaultStats(sc.vault.name)).writes - stats.writes).toBe(0);
+      expect(await armWritesDuring(s, [IDENTITY, sc.vault.name, NS])).toEqual([]);
       // Nor any Key Vault write naming our secrets (the vault's own count above covers the digest key).
       const kvWrites = (await stepRecords(s)).filter((r) => r.service === 'keyvault' && r.class === 'write' && r.path.includes(P));
       expect(kvWrites).toEqual([]);
@@ -199,13 +158,13 @@ describe('main job end to end', () => {
       expect(jsonOutput(s, 'restarted-workloads')).toEqual([]);
       expect(s.outputs.verified).toBe('true');
       expect(s.report.plan.filter((i) => i.action !== 'unchanged')).toEqual([]);
-      const after = { web: await deployment(k, NS, 'web'), worker: await deployment(k, NS, 'worker') };
+      const after = { web: await deployment(sc.k, NS, 'web'), worker: await deployment(sc.k, NS, 'worker') };
       for (const name of ['web', 'worker'] as const) {
         expect(after[name].spec?.template).toEqual(before[name].spec?.template);
         if (round === 'second') expect(after[name].metadata?.generation).toBe(before[name].metadata?.generation);
       }
       expect(
-        (await Promise.all([podsOf(k, NS, 'web'), podsOf(k, NS, 'worker')]))
+        (await Promise.all([podsOf(sc.k, NS, 'web'), podsOf(sc.k, NS, 'worker')]))
           .flat()
           .map((p) => p.metadata?.uid)
           .sort(),
@@ -216,24 +175,24 @@ describe('main job end to end', () => {
   it('one value changed: one new version, only its consumer restarts, the gate waits for it', async () => {
     const gens = { web: await generation('web'), worker: await generation('worker') };
     const oldWorker = await currentVersion(WORKER);
-    const versionsBefore = { db: (await secretVersions(secrets, DB)).length, api: (await secretVersions(secrets, API)).length };
+    const versionsBefore = { db: (await secretVersions(sc.secrets, DB)).length, api: (await secretVersions(sc.secrets, API)).length };
     env.WORKER_TOKEN = secretValue('worker2');
     runner.leaks.addSecret('WORKER_TOKEN (changed)', env.WORKER_TOKEN);
-    const before = await vaultStats(vault.name);
+    const before = await vaultStats(sc.vault.name);
     const s = await run('apply (worker token changed)', 'apply');
     expectExit(s, 0);
-    const after = await vaultStats(vault.name);
+    const after = await vaultStats(sc.vault.name);
     expect(jsonOutput(s, 'changed-secrets')).toEqual([WORKER]);
     expect(jsonOutput(s, 'restarted-workloads')).toEqual([`Deployment/${NS}/worker`]);
     // The vault's write lease (taken, released), the new version, and the version index recording it.
     expect(after.writes - before.writes).toBe(4);
-    const versions = await secretVersions(secrets, WORKER);
+    const versions = await secretVersions(sc.secrets, WORKER);
     expect(versions).toHaveLength(2);
     const newWorker = await currentVersion(WORKER);
     expect(newWorker).not.toBe(oldWorker);
     expect(s.report.secrets.find((x) => x.name === WORKER)?.version).toBe(newWorker);
-    expect((await secrets.getSecret(WORKER)).value === env.WORKER_TOKEN).toBe(true);
-    expect({ db: (await secretVersions(secrets, DB)).length, api: (await secretVersions(secrets, API)).length }).toEqual(versionsBefore);
+    expect((await sc.secrets.getSecret(WORKER)).value === env.WORKER_TOKEN).toBe(true);
+    expect({ db: (await secretVersions(sc.secrets, DB)).length, api: (await secretVersions(sc.secrets, API)).length }).toEqual(versionsBefore);
     expect(await generation('web')).toBe(gens.web);
     expect(await generation('worker')).toBeGreaterThan(gens.worker);
     expect(s.outputs.verified).toBe('true');
@@ -247,16 +206,16 @@ describe('main job end to end', () => {
   it('scheduled rotation: the generated secret older than rotateAfter gets a new value; only web restarts', async () => {
     const gens = { web: await generation('web'), worker: await generation('worker') };
     const oldApi = await currentVersion(API);
-    const oldValue = (await secrets.getSecret(API)).value;
+    const oldValue = (await sc.secrets.getSecret(API)).value;
     await new Promise((r) => setTimeout(r, 1_500)); // rotateAfter: 1s
     const s = await run('rotate', 'rotate');
     expectExit(s, 0);
     expect(jsonOutput(s, 'changed-secrets')).toEqual([API]);
     expect(jsonOutput(s, 'restarted-workloads')).toEqual([`Deployment/${NS}/web`]);
-    expect(await secretVersions(secrets, API)).toHaveLength(2);
+    expect(await secretVersions(sc.secrets, API)).toHaveLength(2);
     const newApi = await currentVersion(API);
     expect(newApi).not.toBe(oldApi);
-    expect((await secrets.getSecret(API)).value === oldValue).toBe(false);
+    expect((await sc.secrets.getSecret(API)).value === oldValue).toBe(false);
     expect(s.report.plan.find((i) => i.kind === 'secret' && i.name === API)).toMatchObject({ action: 'update', reason: 'rotateAfter 1s elapsed' });
     expect(await generation('web')).toBeGreaterThan(gens.web);
     expect(await generation('worker')).toBe(gens.worker);
@@ -267,7 +226,7 @@ describe('main job end to end', () => {
     const stale = await currentVersion(DB);
     const drift = secretValue('drift');
     runner.leaks.addSecret('drifted db password', drift);
-    const written = await secrets.setSecret(DB, drift);
+    const written = await sc.secrets.setSecret(DB, drift);
     const s = await run('verify (stale pods)', 'verify');
     expectExit(s, 1);
     expect(s.outputs.verified).toBe('false');
@@ -296,12 +255,12 @@ describe('main job end to end', () => {
   it('the next apply refuses to overwrite the secret now changed outside the action (its ownership tags are gone)', async () => {
     // `az keyvault secret set` (and the SDK call above) writes a version without the action's tags:
     // the action no longer owns the secret and must not overwrite it without `adopt: true`.
-    const before = await vaultStats(vault.name);
-    const versions = (await secretVersions(secrets, DB)).length;
+    const before = await vaultStats(sc.vault.name);
+    const versions = (await secretVersions(sc.secrets, DB)).length;
     const s = await run('apply (refuses the drifted secret)', 'apply');
     expectExit(s, 1);
-    expect((await vaultStats(vault.name)).writes - before.writes).toBe(0);
-    expect(await secretVersions(secrets, DB)).toHaveLength(versions);
+    expect((await vaultStats(sc.vault.name)).writes - before.writes).toBe(0);
+    expect(await secretVersions(sc.secrets, DB)).toHaveLength(versions);
     expect(logLines(s).some((l) => l.startsWith(`secret ${DB}: refuse`))).toBe(true);
     expect(s.report.error).toContain(DB);
     expect(s.report.error).toMatch(/adopt: true/);

@@ -3,31 +3,11 @@
 // same deploy again reads no secret value, by anyone, pods' identities included, and exchanges no
 // pod token at Entra; judged from the sandbox's own request records. `prove-access: always` on the
 // same unchanged deploy does read and exchange (the records would show it), so the check can fail.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  DEPLOYER_CLIENT_ID,
-  Runner,
-  SANDBOX_ISSUER,
-  azureSide,
-  createVault,
-  deleteNamespace,
-  expectExit,
-  fixture,
-  kube,
-  logLines,
-  secretValue,
-  shortId,
-  stepRecords,
-  type AzureSide,
-  type Kube,
-  type RequestRecord,
-  type TestVault,
-  type Step,
-} from './helpers.ts';
-import { control } from '../support/sandbox.ts';
+import { describe, expect, it, jest } from '@jest/globals';
+import { e2eScenario, expectExit, fixture, logLines, SANDBOX_ISSUER, stepRecords, type Step } from '../support/e2e.ts';
+import { DEPLOYER_CLIENT_ID } from '../support/azure.ts';
+import { secretValue, shortId } from '../support/ids.ts';
+import { control, type RequestRecord } from '../support/sandbox.ts';
 
 jest.setTimeout(10 * 60_000);
 
@@ -39,15 +19,20 @@ const ID_A = `id-sandbox-${NS_A}`;
 const ID_B = `id-e2e-noop-${id}`;
 const DECLARED = [`${P}-shared`, `${P}-a-only`, `${P}-b-only`];
 
-const runner = new Runner();
-let az: AzureSide;
-let k: Kube;
-let vault: TestVault;
-let workspace: string;
 let podClients: string[] = [];
 const env: Record<string, string> = { SHARED: secretValue('shared'), A_ONLY: secretValue('a') };
 
-const apply = (label: string, inputs: Record<string, string> = {}): Promise<Step> => runner.run({ label, mode: 'apply', workspace, env, inputs });
+const sc = e2eScenario({
+  tag: 'noop',
+  vaultPrefix: 'kv-e2o-',
+  namespaces: [NS_A, NS_B],
+  identities: [ID_A, ID_B],
+  env,
+  manifest: (vault) => fixture('two-namespaces.yaml', { VAULT: vault.name, NS_A, NS_B, P, ID_B }),
+});
+const { runner } = sc;
+
+const apply = (label: string, inputs: Record<string, string> = {}): Promise<Step> => runner.run({ label, mode: 'apply', workspace: sc.workspace, env, inputs });
 
 /** GET /secrets/{name} or /secrets/{name}/{version} of a declared secret, by anyone (`/versions` lists metadata, no value). */
 function valueReads(records: RequestRecord[]): string[] {
@@ -66,21 +51,6 @@ function podExchanges(records: RequestRecord[]): RequestRecord[] {
     (r) => r.service === 'entra' && r.method === 'POST' && /\/oauth2\/v2\.0\/token(\?|$)/.test(r.path) && r.assertionIssuer === SANDBOX_ISSUER && podClients.includes(r.clientId ?? ''),
   );
 }
-
-beforeAll(async () => {
-  az = azureSide();
-  k = kube();
-  vault = await createVault(az, 'kv-e2o-');
-  workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-noop-'));
-  writeFileSync(join(workspace, 'akv-aks.yaml'), fixture('two-namespaces.yaml', { VAULT: vault.name, NS_A, NS_B, P, ID_B }));
-  for (const [name, v] of Object.entries(env)) runner.leaks.addSecret(name, v);
-});
-
-afterAll(async () => {
-  if (k) await Promise.all([deleteNamespace(k, NS_A), deleteNamespace(k, NS_B)]);
-  for (const name of [ID_A, ID_B]) await az?.arm.msi.userAssignedIdentities.delete('rg-ids', name).catch(() => undefined);
-  await vault?.remove();
-});
 
 describe('a no-op deploy through the bundle (default inputs)', () => {
   it('first deploy: the proof reads once per grant scope (vault scope: one object; per secret: each new one)', async () => {

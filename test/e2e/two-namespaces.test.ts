@@ -4,35 +4,11 @@
 // SecretProviderClass names its own identity; pods in both namespaces pass the gate; a change to the
 // shared secret restarts the consumers in both namespaces, a change to one namespace's own secret
 // restarts only that namespace's consumer.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { SecretClient } from '@azure/keyvault-secrets';
-import {
-  KEY_VAULT_SECRETS_USER,
-  Runner,
-  SANDBOX_ISSUER,
-  appDeployment,
-  applyObject,
-  azureSide,
-  createVault,
-  deleteNamespace,
-  deployment,
-  expectExit,
-  fixture,
-  jsonOutput,
-  kube,
-  podObject,
-  secretValue,
-  secretVersions,
-  shortId,
-  vaultClient,
-  type AzureSide,
-  type Kube,
-  type TestVault,
-  type Step,
-} from './helpers.ts';
+import { describe, expect, it, jest } from '@jest/globals';
+import { e2eScenario, expectExit, fixture, jsonOutput, podObject, SANDBOX_ISSUER, type Step } from '../support/e2e.ts';
+import { KEY_VAULT_SECRETS_USER, secretVersions } from '../support/azure.ts';
+import { appDeployment, applyObject, deployment } from '../support/kube.ts';
+import { secretValue, shortId } from '../support/ids.ts';
 import { control } from '../support/sandbox.ts';
 
 jest.setTimeout(10 * 60_000);
@@ -47,15 +23,19 @@ const SHARED = `${P}-shared`;
 const A_ONLY = `${P}-a-only`;
 const B_ONLY = `${P}-b-only`;
 
-const runner = new Runner();
-let az: AzureSide;
-let k: Kube;
-let vault: TestVault;
-let secrets: SecretClient;
-let workspace: string;
 const env: Record<string, string> = { SHARED: secretValue('shared'), A_ONLY: secretValue('a') };
 
-const apply = (label: string): Promise<Step> => runner.run({ label, mode: 'apply', workspace, env });
+const sc = e2eScenario({
+  tag: 'ns',
+  vaultPrefix: 'kv-e2n-',
+  namespaces: [NS_A, NS_B],
+  identities: [ID_A, ID_B],
+  env,
+  manifest: (vault) => fixture('two-namespaces.yaml', { VAULT: vault.name, NS_A, NS_B, P, ID_B }),
+});
+const { runner } = sc;
+
+const apply = (label: string): Promise<Step> => runner.run({ label, mode: 'apply', workspace: sc.workspace, env });
 
 interface World {
   identities: Array<{ name: string; clientId: string; principalId: string }>;
@@ -64,31 +44,15 @@ interface World {
 }
 
 async function generation(ns: string, name: string): Promise<number> {
-  return (await deployment(k, ns, name)).metadata?.generation ?? -1;
+  return (await deployment(sc.k, ns, name)).metadata?.generation ?? -1;
 }
-
-beforeAll(async () => {
-  az = azureSide();
-  k = kube();
-  vault = await createVault(az, 'kv-e2n-');
-  secrets = vaultClient(az, vault.uri);
-  workspace = mkdtempSync(join(tmpdir(), 'akv-aks-e2e-ns-'));
-  writeFileSync(join(workspace, 'akv-aks.yaml'), fixture('two-namespaces.yaml', { VAULT: vault.name, NS_A, NS_B, P, ID_B }));
-  for (const [name, v] of Object.entries(env)) runner.leaks.addSecret(name, v);
-});
-
-afterAll(async () => {
-  if (k) await Promise.all([deleteNamespace(k, NS_A), deleteNamespace(k, NS_B)]);
-  for (const name of [ID_A, ID_B]) await az?.arm.msi.userAssignedIdentities.delete('rg-ids', name).catch(() => undefined);
-  await vault?.remove();
-});
 
 describe('two namespaces with different identities', () => {
   it('first deploy: one identity per namespace, each federated with its own service account and granted', async () => {
     const s = await apply('apply');
     expectExit(s, 0);
     expect(jsonOutput(s, 'changed-secrets').sort()).toEqual([A_ONLY, B_ONLY, SHARED].sort());
-    const generated = (await secrets.getSecret(B_ONLY)).value;
+    const generated = (await sc.secrets.getSecret(B_ONLY)).value;
     runner.leaks.addSecret(B_ONLY, generated);
     expect(generated).toMatch(/^[0-9a-f]{32}$/);
 
@@ -107,33 +71,33 @@ describe('two namespaces with different identities', () => {
         .filter((r) => r.principalId === principal && r.roleDefinitionId.endsWith(KEY_VAULT_SECRETS_USER))
         .map((r) => r.scope.toLowerCase())
         .sort();
-    expect(scopes(a!.principalId)).toEqual([vault.id.toLowerCase()]);
-    expect(scopes(b!.principalId)).toEqual([`${vault.id}/secrets/${B_ONLY}`.toLowerCase(), `${vault.id}/secrets/${SHARED}`.toLowerCase()].sort());
+    expect(scopes(a!.principalId)).toEqual([sc.vault.id.toLowerCase()]);
+    expect(scopes(b!.principalId)).toEqual([`${sc.vault.id}/secrets/${B_ONLY}`.toLowerCase(), `${sc.vault.id}/secrets/${SHARED}`.toLowerCase()].sort());
 
     for (const [ns, sa, ident, spcName] of [
       [NS_A, 'api', a!, 'api-secrets'],
       [NS_B, 'reports', b!, 'reports-secrets'],
     ] as const) {
-      const obj = await k.core.readNamespacedServiceAccount({ namespace: ns, name: sa });
+      const obj = await sc.k.core.readNamespacedServiceAccount({ namespace: ns, name: sa });
       expect(obj.metadata?.annotations?.['azure.workload.identity/client-id']).toBe(ident.clientId);
-      const spc = (await k.custom.getNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: ns, plural: 'secretproviderclasses', name: spcName })) as {
+      const spc = (await sc.k.custom.getNamespacedCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', namespace: ns, plural: 'secretproviderclasses', name: spcName })) as {
         spec: { parameters: Record<string, string> };
       };
       expect(spc.spec.parameters.clientID).toBe(ident.clientId);
       // One read per grant scope: A's vault-wide grant one object, B's two new per-secret grants each.
       expect(s.log).toContain(`proof: ${ns}/${sa} read ${ns === NS_A ? 1 : 2} object(s)`);
     }
-    await applyObject(k, appDeployment({ namespace: NS_A, name: 'api', serviceAccount: 'api', spc: 'api-secrets' }));
-    await applyObject(k, appDeployment({ namespace: NS_B, name: 'reports', serviceAccount: 'reports', spc: 'reports-secrets' }));
+    await applyObject(sc.k, appDeployment({ namespace: NS_A, name: 'api', serviceAccount: 'api', spc: 'api-secrets' }));
+    await applyObject(sc.k, appDeployment({ namespace: NS_B, name: 'reports', serviceAccount: 'reports', spc: 'reports-secrets' }));
   });
 
   it("the release gate passes with pods of both namespaces on the vault's current versions", async () => {
-    const s = await runner.run({ label: 'verify', entry: 'dist/verify/index.js', workspace });
+    const s = await runner.run({ label: 'verify', entry: 'dist/verify/index.js', workspace: sc.workspace });
     expectExit(s, 0);
     const pods = s.report.gate?.pods ?? [];
     expect(pods.filter((p) => p.namespace === NS_A).length).toBeGreaterThan(0);
     expect(pods.filter((p) => p.namespace === NS_B).length).toBeGreaterThan(0);
-    const shared = (await secrets.getSecret(SHARED)).properties.version;
+    const shared = (await sc.secrets.getSecret(SHARED)).properties.version;
     for (const p of pods) {
       expect(p.ok).toBe(true);
       expect(podObject(p, SHARED)?.mounted).toBe(shared);
@@ -148,7 +112,7 @@ describe('two namespaces with different identities', () => {
     expectExit(s, 0);
     expect(jsonOutput(s, 'changed-secrets')).toEqual([SHARED]);
     expect(jsonOutput(s, 'restarted-workloads').sort()).toEqual([`Deployment/${NS_A}/api`, `Deployment/${NS_B}/reports`].sort());
-    expect(await secretVersions(secrets, SHARED)).toHaveLength(2);
+    expect(await secretVersions(sc.secrets, SHARED)).toHaveLength(2);
     expect(await generation(NS_A, 'api')).toBeGreaterThan(gens.a);
     expect(await generation(NS_B, 'reports')).toBeGreaterThan(gens.b);
     expect(s.outputs.verified).toBe('true');

@@ -68,6 +68,22 @@ export function visibleLog(log: string): string {
     .join('\n');
 }
 
+/** Captures what @actions/core (and anything else) writes to stdout, for the no-secret-in-logs checks. */
+export function captureStdout(): { text(): string; stop(): void } {
+  const chunks: string[] = [];
+  const original = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    return (original as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stdout.write;
+  return {
+    text: () => chunks.join(''),
+    stop: () => {
+      process.stdout.write = original;
+    },
+  };
+}
+
 export class LeakScan {
   private readonly secrets: Array<{ label: string; value: string }> = [];
   private readonly artifacts: Array<{ label: string; text: string }> = [];

@@ -12,18 +12,23 @@ export function sandboxEnv(): Record<string, string> {
   return JSON.parse(readFileSync(join(root, '.sandbox', 'env.json'), 'utf8')) as Record<string, string>;
 }
 
-/** Calls the sandbox control API (plain HTTP on loopback) and returns the parsed JSON answer. */
-export async function control<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-  const base = sandboxEnv().AKV_AKS_SANDBOX_CONTROL;
-  if (!base) throw new Error('sandbox control endpoint missing from .sandbox/env.json');
+/** A JSON request to one of the sandbox's plain-HTTP endpoints at `base` (`label` names it in errors); the parsed answer. */
+export async function jsonRequest<T = unknown>(label: string, base: string, method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(new URL(path, base), {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  if (!res.ok) throw new Error(`control ${method} ${path}: ${res.status} ${text}`);
+  if (!res.ok) throw new Error(`${label} ${method} ${path}: ${res.status} ${text}`);
   return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** Calls the sandbox control API (plain HTTP on loopback) and returns the parsed JSON answer. */
+export async function control<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  const base = sandboxEnv().AKV_AKS_SANDBOX_CONTROL;
+  if (!base) throw new Error('sandbox control endpoint missing from .sandbox/env.json');
+  return jsonRequest<T>('control', base, method, path, body);
 }
 
 /**
@@ -67,6 +72,26 @@ export function sandboxEnvWithKube(): Record<string, string> {
 /** Every request the sandbox recorded so far. */
 export async function requestRecords(): Promise<RequestRecord[]> {
   return (await control<{ records: RequestRecord[] }>('GET', '/stats')).records;
+}
+
+/** ARM requests since `mark` (from recordMark) whose path mentions one of `needles` (case-insensitive). */
+export async function armRecords(mark: number, ...needles: string[]): Promise<RequestRecord[]> {
+  const lower = needles.map((n) => n.toLowerCase());
+  return (await requestRecords()).filter((r) => r.service === 'arm' && r.seq >= mark && lower.some((n) => r.path.toLowerCase().includes(n)));
+}
+
+/** What the sandbox's Azure world holds (GET /world), as far as tests read it. */
+export interface WorldDump {
+  principals: Array<{ clientId: string; objectId: string }>;
+  identities: Array<{ name: string; resourceGroup: string; clientId: string; principalId: string; tags?: Record<string, string> }>;
+  federatedCredentials: Array<{ identityName?: string; clientId?: string; name: string; issuer: string; subject: string; audiences?: string[] }>;
+  roleAssignments: Array<{ name?: string; id?: string; scope: string; principalId: string; roleDefinitionId: string }>;
+  vaults: Array<{ name: string; id: string; vaultUri: string; proxyPort?: number; accessPolicies?: unknown[] }>;
+  config: Record<string, unknown>;
+}
+
+export async function world(): Promise<WorldDump> {
+  return control<WorldDump>('GET', '/world');
 }
 
 export const isWriteMethod = (m: string): boolean => !['GET', 'HEAD'].includes(m.toUpperCase());

@@ -16,10 +16,9 @@ import { currentVersions, describeVault, syncSecrets } from '../../../src/vault/
 import { ledgerBook } from '../../../src/ledger/store.ts';
 import type { VaultInfo } from '../../../src/vault/index.ts';
 import { ACTION_NAME as OWNER, OWNER_TAG as TAG_OWNER, TAG_INSTANCE } from '../../../src/names.ts';
-import { control, recordMark } from '../../support/sandbox.ts';
 import type { RequestRecord } from '../../sandbox/azure/world-api.ts';
-import { createTestVault, dataClient, sandboxSession, vaultStats } from './helpers.ts';
-import type { TestVault } from './helpers.ts';
+import { createTestVault, dataClient, sandboxSession, type SessionVault } from '../../support/session.ts';
+import { control, recordMark, vaultStats } from '../../support/sandbox.ts';
 
 jest.setTimeout(600_000);
 
@@ -31,7 +30,7 @@ const value = (tag: string): string => `${tag}-${randomBytes(9).toString('base64
 const values = new Map<string, string>([...names, SHARED].map((n) => [n, value(n)]));
 const variable = (name: string): string => name.replace(/-/g, '_').toUpperCase();
 
-let tv: TestVault;
+let tv: SessionVault;
 let vault: VaultInfo;
 let client: SecretClient;
 

@@ -7,9 +7,10 @@ import { IdentityError, ProofError, ensureIdentities, proveAccess } from '../../
 import { federatedCredentialName, roleAssignmentName } from '../../../src/identity/plan.ts';
 import type { Manifest, TargetSpec } from '../../../src/manifest/types.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
-import { control, recordMark } from '../../support/sandbox.ts';
-import { armRequests, captureStdout, createTestVault, isWriteMethod, sandboxSession, uniqueName, visibleLog, world } from './helpers.ts';
-import type { TestVault } from './helpers.ts';
+import { armRecords, control, isWriteMethod, recordMark, world } from '../../support/sandbox.ts';
+import { captureStdout, visibleLog } from '../../support/leaks.ts';
+import { createTestVault, sandboxSession, type SessionVault } from '../../support/session.ts';
+import { shortId } from '../../support/ids.ts';
 import { startTestIssuer } from './sa-issuer.ts';
 import type { TestIssuer } from './sa-issuer.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
@@ -18,7 +19,7 @@ import type { VaultInfo } from '../../../src/keyvault/model.ts';
 jest.setTimeout(180_000);
 
 const SECRET_VALUE = `db-${Math.random().toString(36).slice(2)}-Qw8`;
-const run = uniqueName('t');
+const run = `t${shortId(4)}`;
 const cluster = `c${run}`;
 const NS = `pay-${run}`;
 const NS_SECRET_SCOPE = `ps-${run}`;
@@ -26,7 +27,7 @@ const ID = `id-${cluster}-${NS}`;
 const ID2 = `id-${cluster}-${NS_SECRET_SCOPE}`;
 
 let session: AzureSession;
-let tv: TestVault;
+let tv: SessionVault;
 let vault: VaultInfo;
 let issuer: TestIssuer;
 let capture: ReturnType<typeof captureStdout>;
@@ -99,7 +100,7 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
       [NS, ID, undefined],
       [NS_SECRET_SCOPE, ID2, undefined],
     ]);
-    const writes = (await armRequests(since, [ID, tv.name])).filter((x) => isWriteMethod(x.method));
+    const writes = (await armRecords(since, ID, tv.name)).filter((x) => isWriteMethod(x.method));
     expect(writes).toEqual([]);
   });
 
@@ -165,7 +166,7 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
     const r = await ensureIdentities(session, vault, manifest(tv.name, mainTargets()), { mode: 'apply', issuer: issuer.url });
     expect(r.items.filter((i) => i.action !== 'unchanged')).toEqual([]);
     expect(r.items).toHaveLength(7);
-    const writes = (await armRequests(since, [ID, tv.name])).filter((x) => isWriteMethod(x.method));
+    const writes = (await armRecords(since, ID, tv.name)).filter((x) => isWriteMethod(x.method));
     expect(writes).toEqual([]);
   });
 
@@ -202,7 +203,7 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
   });
 
   it('checks the 20-credential budget before writing', async () => {
-    const name = uniqueName('id-budget-');
+    const name = `id-budget-${shortId(4)}`;
     const msi = msiClient(session);
     const id = await msi.userAssignedIdentities.createOrUpdate('rg-ids', name, { location: 'westeurope' });
     for (let i = 0; i < 19; i++) {
@@ -224,13 +225,13 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
     expect(planned.warnings.filter((w) => /21 federated credentials/.test(w))).toHaveLength(1);
     expect(planned.warnings.join('\n')).toContain('set `federation: binding`');
     // (the sandbox stamps a record after answering, so the last set-up write may carry a later time)
-    const writes = (await armRequests(since, [name])).filter((x) => isWriteMethod(x.method) && !/federatedIdentityCredentials\/pre-\d+\?/.test(x.path));
+    const writes = (await armRecords(since, name)).filter((x) => isWriteMethod(x.method) && !/federatedIdentityCredentials\/pre-\d+\?/.test(x.path));
     expect(writes).toEqual([]);
     expect(id.clientId).toBeTruthy();
   });
 
   it('treats RoleAssignmentExists (by code) as success and honours ARM 429 Retry-After', async () => {
-    const name = uniqueName('id-ra-');
+    const name = `id-ra-${shortId(4)}`;
     const m = manifest(tv.name, [target('raexists', 'sa', name)]);
     await control('POST', '/faults', {
       service: 'arm',
@@ -258,7 +259,7 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
   });
 
   it('retries through eventual consistency: a new identity 404, a concurrent credential write 409, PrincipalNotFound', async () => {
-    const name = uniqueName('id-ec-');
+    const name = `id-ec-${shortId(4)}`;
     const m = manifest(tv.name, [target('eventual', 'sa', name)]);
     const fic = `${name}/federatedIdentityCredentials`;
     await control('POST', '/faults', {
@@ -294,8 +295,8 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
 
   it('kubelet mode: a grant for the kubelet identity (looked up by client id), no federation; external mode: grant only', async () => {
     const msi = msiClient(session);
-    const kubelet = await msi.userAssignedIdentities.createOrUpdate('rg-ids', uniqueName('id-kubelet-'), { location: 'westeurope' });
-    const ext = await msi.userAssignedIdentities.createOrUpdate('rg-ids', uniqueName('id-ext-'), { location: 'westeurope' });
+    const kubelet = await msi.userAssignedIdentities.createOrUpdate('rg-ids', `id-kubelet-${shortId(4)}`, { location: 'westeurope' });
+    const ext = await msi.userAssignedIdentities.createOrUpdate('rg-ids', `id-ext-${shortId(4)}`, { location: 'westeurope' });
     const m = manifest(tv.name, [
       target('kube', 'unused', 'unused', { serviceAccount: undefined, identity: { mode: 'kubelet', clientId: kubelet.clientId ?? '' } }),
       target('ext', 'app', 'unused', { identity: { mode: 'external', clientId: ext.clientId ?? '', principalId: ext.principalId ?? '' } }),
@@ -312,7 +313,7 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
 });
 
 describe('access-policy vault', () => {
-  let legacy: TestVault;
+  let legacy: SessionVault;
   let lv: VaultInfo;
   beforeAll(async () => {
     legacy = await createTestVault(session, { rbac: false, prefix: 'kv-ap-' });
@@ -325,7 +326,7 @@ describe('access-policy vault', () => {
 
   it('adds an access policy with get on secrets (certificates only when mounted), once; the proof passes', async () => {
     expect(lv.rbac).toBe(false);
-    const name = uniqueName('id-ap-');
+    const name = `id-ap-${shortId(4)}`;
     const m = manifest(legacy.name, [target('ap', 'app', name)]);
     const r = await ensureIdentities(session, lv, m, { mode: 'apply', issuer: issuer.url });
     expect(r.items.map((i) => `${i.kind}:${i.action}:${i.reason ?? ''}`)).toEqual([

@@ -6,15 +6,16 @@ import type { AzureSession } from '../../../src/auth/login.ts';
 import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
 import { VaultSyncError, currentVersions, describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import { objectReader } from '../../../src/keyvault/objects.ts';
-import { captureStdout, createCertificate, createKey, createTestVault, dataClient, grantDeployer, sandboxSession, vaultStats } from './helpers.ts';
-import type { TestVault } from './helpers.ts';
-import { manifestInstance } from '../../../src/manifest/instance.ts';
+import { captureStdout } from '../../support/leaks.ts';
+import { createCertificate, createKey, createTestVault, dataClient, grantDeployer, sandboxSession, type SessionVault } from '../../support/session.ts';
+import { vaultStats } from '../../support/sandbox.ts';
+import { mounted, testTarget, vaultManifest } from '../../support/manifest.ts';
 import type { VaultInfo } from '../../../src/keyvault/model.ts';
 
 jest.setTimeout(120_000);
 
 let session: AzureSession;
-let tv: TestVault;
+let tv: SessionVault;
 let vault: VaultInfo;
 let capture: ReturnType<typeof captureStdout>;
 
@@ -26,31 +27,14 @@ const secrets = (): SecretSpec[] => [
 ];
 
 function manifest(): Manifest {
-  return {
-    apiVersion: 'akv-aks/v1',
-    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: 'sandbox' }),
-    vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
-    cluster: { name: 'sandbox' },
-    identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
-    secrets: secrets(),
-    targets: [
-      {
-        namespace: 'payments',
-        createNamespace: true,
-        serviceAccount: 'payments-api',
-        identity: { mode: 'managed', name: 'id-sandbox-keys', resourceGroup: 'rg-ids', location: 'westeurope' },
-        access: { scope: 'vault', role: 'Key Vault Crypto User' },
-        secretProviderClass: 'payments-secrets',
-        objects: [
-          { secret: 'db-password', objectType: 'secret' },
-          { secret: 'signing', objectType: 'key' },
-        ],
-        rotation: 'restart',
-      },
-    ],
-    prune: false,
-    purge: false,
-  };
+  return vaultManifest(tv.name, secrets(), [
+    testTarget('payments', 'id-sandbox-keys', {
+      serviceAccount: 'payments-api',
+      access: { scope: 'vault', role: 'Key Vault Crypto User' },
+      secretProviderClass: 'payments-secrets',
+      objects: [mounted('db-password'), mounted('signing', { objectType: 'key' })],
+    }),
+  ]);
 }
 
 const run = (mode: 'plan' | 'apply') => syncSecrets(session, vault, manifest(), { mode, env, now: new Date() });

@@ -5,8 +5,8 @@ import * as core from '@actions/core';
 import { resolveCloud } from '../../../src/auth/cloud.ts';
 import { LoginError, login } from '../../../src/auth/login.ts';
 import { decodeJwtClaims } from '../../../src/auth/jwt.ts';
+import { captureStdout, visibleLog } from '../../support/leaks.ts';
 import { control, sandboxEnv } from '../../support/sandbox.ts';
-import { captureStdout, visibleLog } from './helpers.ts';
 
 jest.setTimeout(60_000);
 

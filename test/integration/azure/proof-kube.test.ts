@@ -7,13 +7,14 @@ import { join, resolve } from 'node:path';
 import { CoreV1Api, KubeConfig, WellKnownApi } from '@kubernetes/client-node';
 import type { AzureSession } from '../../../src/auth/login.ts';
 import { ProofError, ensureIdentities, proveAccess } from '../../../src/identity/index.ts';
-import type { Manifest } from '../../../src/manifest/types.ts';
+import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
+import { captureStdout, visibleLog } from '../../support/leaks.ts';
+import { createCertificate, createKey, createTestVault, grantDeployer, sandboxSession, type SessionVault } from '../../support/session.ts';
 import { control, sandboxEnv } from '../../support/sandbox.ts';
-import { captureStdout, createCertificate, createKey, createTestVault, grantDeployer, sandboxSession, uniqueName, visibleLog } from './helpers.ts';
-import type { TestVault } from './helpers.ts';
+import { shortId } from '../../support/ids.ts';
+import { mounted, testTarget, vaultManifest } from '../../support/manifest.ts';
 import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
-import { manifestInstance } from '../../../src/manifest/instance.ts';
 import type { VaultInfo } from '../../../src/keyvault/model.ts';
 
 jest.setTimeout(180_000);
@@ -34,47 +35,25 @@ const kubeconfig = kubeconfigPath();
 const suite = describeUnless(kubeconfig && existsSync(kubeconfig) ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 const SECRET_VALUE = `kube-proof-${Math.random().toString(36).slice(2)}`;
-const ns = uniqueName('proof-');
+const ns = `proof-${shortId(4)}`;
 const cluster = 'sandbox';
 
 let core: CoreV1Api;
 let issuer: string;
 let session: AzureSession;
-let tv: TestVault;
+let tv: SessionVault;
 let vault: VaultInfo;
 let capture: ReturnType<typeof captureStdout>;
 
 function manifest(identityName: string, o: { role?: string; key?: boolean; cert?: boolean } = {}): Manifest {
-  return {
-    apiVersion: 'akv-aks/v1',
-    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: cluster }),
-    vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
-    cluster: { name: cluster },
-    identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
-    secrets: [
-      { name: 'db-password', source: { kind: 'env', env: 'DB_PASSWORD' }, tags: {}, adopt: false },
-      ...(o.key ? [{ name: 'signing', source: { kind: 'existing' as const, objectType: 'key' as const }, tags: {}, adopt: false }] : []),
-      ...(o.cert ? [{ name: 'tls', source: { kind: 'existing' as const, objectType: 'cert' as const }, tags: {}, adopt: false }] : []),
-    ],
-    targets: [
-      {
-        namespace: ns,
-        createNamespace: true,
-        serviceAccount: 'app',
-        identity: { mode: 'managed', name: identityName, resourceGroup: 'rg-ids', location: 'westeurope' },
-        access: { scope: 'vault', role: o.role ?? 'Key Vault Secrets User' },
-        secretProviderClass: 'app-secrets',
-        objects: [
-          { secret: 'db-password', objectType: 'secret' },
-          ...(o.key ? [{ secret: 'signing', objectType: 'key' as const }] : []),
-          ...(o.cert ? [{ secret: 'tls', objectType: 'cert' as const }] : []),
-        ],
-        rotation: 'restart',
-      },
-    ],
-    prune: false,
-    purge: false,
-  };
+  const secrets: SecretSpec[] = [
+    { name: 'db-password', source: { kind: 'env', env: 'DB_PASSWORD' }, tags: {}, adopt: false },
+    ...(o.key ? [{ name: 'signing', source: { kind: 'existing' as const, objectType: 'key' as const }, tags: {}, adopt: false }] : []),
+    ...(o.cert ? [{ name: 'tls', source: { kind: 'existing' as const, objectType: 'cert' as const }, tags: {}, adopt: false }] : []),
+  ];
+  const objects = [mounted('db-password'), ...(o.key ? [mounted('signing', { objectType: 'key' })] : []), ...(o.cert ? [mounted('tls', { objectType: 'cert' })] : [])];
+  const target = testTarget(ns, identityName, { serviceAccount: 'app', access: { scope: 'vault', role: o.role ?? 'Key Vault Secrets User' }, secretProviderClass: 'app-secrets', objects });
+  return vaultManifest(tv.name, secrets, [target], {}, cluster);
 }
 
 async function tokenRequest(namespace: string, serviceAccount: string): Promise<string> {
@@ -115,7 +94,7 @@ suite('proveAccess with TokenRequest tokens from the sandbox cluster (skipped wh
   });
 
   it('waits through the propagation delays, then reads the mounted secret as the pod would', async () => {
-    const id = uniqueName(`id-${cluster}-`);
+    const id = `id-${cluster}-${shortId(4)}`;
     const before = (await control<{ config: Record<string, number> }>('GET', '/config')).config;
     await control('PATCH', '/config', { ficPropagationMs: 2_000, rbacPropagationMs: 3_000 });
     let r;
@@ -131,7 +110,7 @@ suite('proveAccess with TokenRequest tokens from the sandbox cluster (skipped wh
   });
 
   it('a credential federated on another issuer fails naming both issuers', async () => {
-    const id = uniqueName(`id-${cluster}-`);
+    const id = `id-${cluster}-${shortId(4)}`;
     const wrong = issuer.endsWith('/') ? issuer.slice(0, -1) : `${issuer}/`;
     const r = await ensureIdentities(session, vault, manifest(id), { mode: 'apply', issuer: wrong });
     const err = await proveAccess(session, vault, manifest(id), r.identities, tokenRequest, { timeoutMs: 3_000 }).catch((e: unknown) => e);
@@ -146,7 +125,7 @@ suite('proveAccess with TokenRequest tokens from the sandbox cluster (skipped wh
    * naming the object; with Key Vault Certificate User (which adds keys/read and certificates/read) it passes.
    */
   async function deniedThenAllowed(kind: 'key' | 'cert', word: string, name: string): Promise<void> {
-    const id = uniqueName(`id-${cluster}-`);
+    const id = `id-${cluster}-${shortId(4)}`;
     const denied = manifest(id, { [kind]: true });
     const r = await ensureIdentities(session, vault, denied, { mode: 'apply', issuer });
     const err = await proveAccess(session, vault, denied, r.identities, tokenRequest, { timeoutMs: 3_000 }).catch((e: unknown) => e);

@@ -8,14 +8,13 @@ import type { SecretClient } from '@azure/keyvault-secrets';
 import type { AzureSession } from '../../../src/auth/login.ts';
 import { runCleanup } from '../../../src/cleanup/index.ts';
 import type { KubeSession } from '../../../src/kube/client.ts';
-import { connectKube } from '../../../src/kube/client.ts';
 import { decodeLedger, ledgerName } from '../../../src/ledger/model.ts';
 import { manifestInstance } from '../../../src/manifest/instance.ts';
 import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
 import { VaultSyncError, describeVault, syncSecrets } from '../../../src/vault/index.ts';
-import { createTestVault, dataClient, sandboxSession, vaultStats } from './helpers.ts';
-import type { TestVault } from './helpers.ts';
-import { sandboxKubeconfig } from '../kube/helpers.ts';
+import { createTestVault, dataClient, sandboxSession, type SessionVault } from '../../support/session.ts';
+import { vaultStats } from '../../support/sandbox.ts';
+import { sandboxKube } from '../../support/kube.ts';
 import type { VaultInfo } from '../../../src/keyvault/model.ts';
 import { DIGEST_KEY_SECRET, TAG_INSTANCE } from '../../../src/names.ts';
 
@@ -24,7 +23,7 @@ jest.setTimeout(300_000);
 const run = randomBytes(3).toString('hex');
 const value = (tag: string): string => `${tag}-${randomBytes(9).toString('base64url')}`;
 
-let tv: TestVault;
+let tv: SessionVault;
 let vault: VaultInfo;
 let client: SecretClient;
 let kube: KubeSession;
@@ -80,7 +79,7 @@ beforeAll(async () => {
   tv = await createTestVault(session, { rbac: true, prefix: 'kv-sh-' });
   vault = await describeVault(session, manifest('contoso/x', 'c', []));
   client = dataClient(session, tv);
-  kube = connectKube({ kubeconfig: sandboxKubeconfig() });
+  kube = sandboxKube();
 });
 
 afterAll(async () => {

@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto';
 import type { AzureSession } from '../../../src/auth/login.ts';
 import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
-import { control, recordMark, requestRecords } from '../../support/sandbox.ts';
-import { captureStdout, createTestVault, sandboxSession, vaultStats } from './helpers.ts';
-import type { TestVault } from './helpers.ts';
-import { manifestInstance } from '../../../src/manifest/instance.ts';
+import { captureStdout } from '../../support/leaks.ts';
+import { createTestVault, sandboxSession, type SessionVault } from '../../support/session.ts';
+import { control, recordMark, requestRecords, vaultStats } from '../../support/sandbox.ts';
+import { mounted, testTarget, vaultManifest } from '../../support/manifest.ts';
 
 jest.setTimeout(180_000);
 
@@ -18,31 +18,15 @@ const env: Record<string, string> = {};
 for (let i = 0; i < N; i++) env[`S_${i}`] = randomBytes(18).toString('base64url');
 
 let session: AzureSession;
-let tv: TestVault;
+let tv: SessionVault;
 let capture: ReturnType<typeof captureStdout>;
 
 function manifest(): Manifest {
   const secrets: SecretSpec[] = Array.from({ length: N }, (_, i) => ({ name: `s-${String(i).padStart(4, '0')}`, source: { kind: 'env', env: `S_${i}` }, tags: {}, adopt: false }));
-  return {
-    apiVersion: 'akv-aks/v1',
-    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: 'sandbox' }),
-    vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
-    cluster: { name: 'sandbox' },
-    identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
-    secrets,
-    targets: Array.from({ length: 20 }, (_, t) => ({
-      namespace: `ns-${t}`,
-      createNamespace: true,
-      serviceAccount: 'app',
-      identity: { mode: 'managed' as const, name: `id-tp-${t}`, resourceGroup: 'rg-ids', location: 'westeurope' },
-      access: { scope: 'vault' as const, role: 'Key Vault Secrets User' },
-      secretProviderClass: 'app-secrets',
-      objects: secrets.filter((_, i) => i % 20 === t).map((s) => ({ secret: s.name, objectType: 'secret' as const })),
-      rotation: 'restart' as const,
-    })),
-    prune: false,
-    purge: false,
-  };
+  const targets = Array.from({ length: 20 }, (_, t) =>
+    testTarget(`ns-${t}`, `id-tp-${t}`, { serviceAccount: 'app', secretProviderClass: 'app-secrets', objects: secrets.filter((_, i) => i % 20 === t).map((s) => mounted(s.name)) }),
+  );
+  return vaultManifest(tv.name, secrets, targets);
 }
 
 beforeAll(async () => {

@@ -9,10 +9,10 @@ import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
 import { currentVersions, describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import { stateShardName } from '../../../src/vault/versions.ts';
-import { control } from '../../support/sandbox.ts';
-import { captureStdout, createTestVault, dataClient, sandboxSession, vaultStats, visibleLog } from './helpers.ts';
-import type { TestVault } from './helpers.ts';
-import { manifestInstance } from '../../../src/manifest/instance.ts';
+import { captureStdout, visibleLog } from '../../support/leaks.ts';
+import { createTestVault, dataClient, sandboxSession, type SessionVault } from '../../support/session.ts';
+import { control, vaultStats } from '../../support/sandbox.ts';
+import { mounted, testTarget, vaultManifest } from '../../support/manifest.ts';
 import type { VaultInfo } from '../../../src/keyvault/model.ts';
 import { pastSecondOf } from '../../support/wait.ts';
 
@@ -28,7 +28,7 @@ const EXISTING = 'platform-tls';
 const existingValues = [`tls-${randomBytes(9).toString('hex')}`, `tls-${randomBytes(9).toString('hex')}`];
 
 let session: AzureSession;
-let tv: TestVault;
+let tv: SessionVault;
 let vault: VaultInfo;
 let client: SecretClient;
 let capture: ReturnType<typeof captureStdout>;
@@ -36,26 +36,10 @@ let capture: ReturnType<typeof captureStdout>;
 function manifest(): Manifest {
   const secrets: SecretSpec[] = Array.from({ length: N }, (_, i) => ({ name: name(i), source: { kind: 'env', env: envName(i) }, tags: {}, adopt: false }));
   secrets.push({ name: EXISTING, source: { kind: 'existing', objectType: 'secret' }, tags: {}, adopt: false });
-  return {
-    apiVersion: 'akv-aks/v1',
-    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: 'sandbox' }),
-    vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
-    cluster: { name: 'sandbox' },
-    identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
-    secrets,
-    targets: Array.from({ length: NAMESPACES }, (_, t) => ({
-      namespace: `team-${t}`,
-      createNamespace: true,
-      serviceAccount: 'app',
-      identity: { mode: 'managed' as const, name: `id-versions-${t}`, resourceGroup: 'rg-ids', location: 'westeurope' },
-      access: { scope: 'vault' as const, role: 'Key Vault Secrets User' },
-      secretProviderClass: 'app-secrets',
-      objects: [...secrets.filter((_, i) => i % NAMESPACES === t).map((s) => ({ secret: s.name, objectType: 'secret' as const }))],
-      rotation: 'restart' as const,
-    })),
-    prune: false,
-    purge: false,
-  };
+  const targets = Array.from({ length: NAMESPACES }, (_, t) =>
+    testTarget(`team-${t}`, `id-versions-${t}`, { serviceAccount: 'app', secretProviderClass: 'app-secrets', objects: secrets.filter((_, i) => i % NAMESPACES === t).map((s) => mounted(s.name)) }),
+  );
+  return vaultManifest(tv.name, secrets, targets);
 }
 
 const apply = () => syncSecrets(session, vault, manifest(), { mode: 'apply', env, now: new Date(), commit: 'c0ffee' });

@@ -6,10 +6,10 @@ import type { AzureSession } from '../../../src/auth/login.ts';
 import type { Manifest, SecretSpec } from '../../../src/manifest/types.ts';
 import { VaultSyncError, currentVersions, describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import { stateShardName } from '../../../src/vault/versions.ts';
-import { control, recordMark } from '../../support/sandbox.ts';
-import { captureStdout, createTestVault, dataClient, sandboxSession, vaultStats, visibleLog } from './helpers.ts';
-import type { TestVault } from './helpers.ts';
-import { manifestInstance } from '../../../src/manifest/instance.ts';
+import { captureStdout, visibleLog } from '../../support/leaks.ts';
+import { createTestVault, dataClient, sandboxSession, type SessionVault } from '../../support/session.ts';
+import { control, recordMark, vaultStats } from '../../support/sandbox.ts';
+import { mounted, testTarget, vaultManifest } from '../../support/manifest.ts';
 import { ACTION_NAME, OWNER_TAG } from '../../../src/names.ts';
 import type { VaultInfo } from '../../../src/keyvault/model.ts';
 import { DIGEST_KEY_SECRET, TAG_DIGEST } from '../../../src/names.ts';
@@ -28,7 +28,7 @@ const knownValues = (): string[] => [DB_PASSWORD, DB_PASSWORD_2, MULTI, ...MULTI
 const generated: string[] = [];
 
 let session: AzureSession;
-let tv: TestVault;
+let tv: SessionVault;
 let vault: VaultInfo;
 let client: SecretClient;
 let capture: ReturnType<typeof captureStdout>;
@@ -36,32 +36,8 @@ let capture: ReturnType<typeof captureStdout>;
 const envSecret = (name: string, variable: string, over: Partial<SecretSpec> = {}): SecretSpec => ({ name, source: { kind: 'env', env: variable }, tags: {}, adopt: false, ...over });
 
 function manifestWith(secrets: SecretSpec[], over: Partial<Manifest> = {}): Manifest {
-  return {
-    apiVersion: 'akv-aks/v1',
-    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: 'sandbox' }),
-    vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
-    cluster: { name: 'sandbox' },
-    identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
-    secrets,
-    targets: [
-      {
-        namespace: 'payments',
-        createNamespace: true,
-        serviceAccount: 'payments-api',
-        identity: { mode: 'managed', name: 'id-sandbox-payments', resourceGroup: 'rg-ids', location: 'westeurope' },
-        access: { scope: 'vault', role: 'Key Vault Secrets User' },
-        secretProviderClass: 'payments-secrets',
-        objects: [
-          { secret: 'db-password', objectType: 'secret' },
-          { secret: 'api-key', objectType: 'secret' },
-        ],
-        rotation: 'restart',
-      },
-    ],
-    prune: false,
-    purge: false,
-    ...over,
-  };
+  const target = testTarget('payments', 'id-sandbox-payments', { serviceAccount: 'payments-api', secretProviderClass: 'payments-secrets', objects: [mounted('db-password'), mounted('api-key')] });
+  return vaultManifest(tv.name, secrets, [target], over);
 }
 
 const baseSecrets = (): SecretSpec[] => [

@@ -12,23 +12,22 @@ import { ensureIdentities } from '../../../src/identity/index.ts';
 import { federatedCredentialName, roleAssignmentName } from '../../../src/identity/plan.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import type { KubeSession } from '../../../src/kube/client.ts';
-import { connectKube, readServiceAccountIssuer, kubeStatusOf } from '../../../src/kube/client.ts';
+import { readServiceAccountIssuer, kubeStatusOf } from '../../../src/kube/client.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../../../src/kube/spcps.ts';
-import type { Manifest, TargetSpec } from '../../../src/manifest/types.ts';
+import type { Manifest, SecretSpec, TargetSpec } from '../../../src/manifest/types.ts';
 import type { PlanItem } from '../../../src/plan/types.ts';
 import { instanceId } from '../../../src/render/labels.ts';
 import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
-import { armRequests, captureStdout, createTestVault, dataClient, isWriteMethod, sandboxSession, vaultStats, visibleLog, world } from '../azure/helpers.ts';
-import type { TestVault } from '../azure/helpers.ts';
-import { control, settledMark } from '../../support/sandbox.ts';
-import { kubeAvailable, sandboxKubeconfig } from '../kube/helpers.ts';
-import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
+import { armRecords, control, isWriteMethod, settledMark, vaultStats, world } from '../../support/sandbox.ts';
+import { captureStdout, visibleLog } from '../../support/leaks.ts';
+import { createTestVault, dataClient, sandboxSession, type SessionVault } from '../../support/session.ts';
+import { describeKube, sandboxKube } from '../../support/kube.ts';
+import { vaultManifest } from '../../support/manifest.ts';
 import { describeInstance, manifestInstance } from '../../../src/manifest/instance.ts';
 import { ACTION_NAME, MANAGED_BY_LABEL } from '../../../src/names.ts';
 import type { VaultInfo } from '../../../src/keyvault/model.ts';
 
 jest.setTimeout(240_000);
-const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const SECRET_VALUE = `cu-${randomBytes(12).toString('base64url')}`;
@@ -42,7 +41,7 @@ const ID_B = `id-${cluster}-b`;
 const ID_C = `id-${cluster}-c`;
 
 let session: AzureSession;
-let tv: TestVault;
+let tv: SessionVault;
 let vault: VaultInfo;
 let kube: KubeSession;
 let issuer: string;
@@ -63,26 +62,17 @@ function target(namespace: string, sa: string, identity: string, over: Partial<T
 }
 
 function manifest(over: Partial<Manifest> = {}): Manifest {
-  return {
-    apiVersion: 'akv-aks/v1',
-    instance: manifestInstance({ repository: 'contoso/tests', path: 'akv-aks.yaml', cluster: cluster }),
-    vault: { name: tv.name, resourceGroup: 'rg-sandbox' },
-    cluster: { name: cluster },
-    identityDefaults: { resourceGroup: 'rg-ids', location: 'westeurope', tags: {} },
-    secrets: [
-      { name: 'db-password', source: { kind: 'env', env: 'DB_PASSWORD' }, tags: {}, adopt: false },
-      { name: 'api-key', source: { kind: 'generate', length: 24, charset: 'hex' }, tags: {}, adopt: false },
-      { name: 'user-cert', source: { kind: 'existing', objectType: 'secret' }, tags: {}, adopt: false },
-    ],
-    targets: [
-      target(NS_A, 'api', ID_A),
-      target(NS_B, 'worker', ID_B, { access: { scope: 'secret', role: 'Key Vault Secrets User' }, objects: [{ secret: 'api-key', objectType: 'secret' }] }),
-      target(NS_C, 'reports', ID_C, { objects: [{ secret: 'user-cert', objectType: 'secret' }] }),
-    ],
-    prune: false,
-    purge: false,
-    ...over,
-  };
+  const secrets: SecretSpec[] = [
+    { name: 'db-password', source: { kind: 'env', env: 'DB_PASSWORD' }, tags: {}, adopt: false },
+    { name: 'api-key', source: { kind: 'generate', length: 24, charset: 'hex' }, tags: {}, adopt: false },
+    { name: 'user-cert', source: { kind: 'existing', objectType: 'secret' }, tags: {}, adopt: false },
+  ];
+  const targets = [
+    target(NS_A, 'api', ID_A),
+    target(NS_B, 'worker', ID_B, { access: { scope: 'secret', role: 'Key Vault Secrets User' }, objects: [{ secret: 'api-key', objectType: 'secret' }] }),
+    target(NS_C, 'reports', ID_C, { objects: [{ secret: 'user-cert', objectType: 'secret' }] }),
+  ];
+  return vaultManifest(tv.name, secrets, targets, over, cluster);
 }
 
 const summary = (items: PlanItem[]): string[] => items.map((i) => `${i.action} ${i.kind} ${i.name}`);
@@ -111,7 +101,7 @@ async function namespaceGoneOrTerminating(name: string): Promise<boolean> {
 
 /** ARM writes since the mark `since` on this file's resources (identities carry the cluster name; grants sit on the test vaults). */
 const armSince = async (since: number, vaults: string[] = [tv.name]): Promise<{ method: string; path: string }[]> =>
-  (await armRequests(since, [cluster, ...vaults.map((v) => `/vaults/${v}/`)])).filter((r) => isWriteMethod(r.method));
+  (await armRecords(since, cluster, ...vaults.map((v) => `/vaults/${v}/`))).filter((r) => isWriteMethod(r.method));
 
 let userFicOnA: string;
 let foreignAssignmentOnA: string;
@@ -120,7 +110,7 @@ let userSecretVersion: string | undefined;
 beforeAll(async () => {
   capture = captureStdout();
   session = await sandboxSession();
-  kube = connectKube({ kubeconfig: sandboxKubeconfig() });
+  kube = sandboxKube();
   issuer = await readServiceAccountIssuer(kube);
   tv = await createTestVault(session, { rbac: true, prefix: 'kv-cu-' });
   const m0 = (): Manifest => manifest();
@@ -336,7 +326,7 @@ describeKube('clean-up mode against the sandbox', () => {
 });
 
 describeKube('clean-up on an access-policy vault', () => {
-  let apVault: TestVault;
+  let apVault: SessionVault;
   let info: VaultInfo;
   const ns = `cu-ap-${run}`;
   const idName = `id-${cluster}-ap`;
@@ -433,7 +423,7 @@ describeKube.each([
   ['an RBAC vault (one role assignment serves both)', true],
   ['an access-policy vault (one entry serves both)', false],
 ])('two manifests (two clusters) granting one external identity on %s', (_, rbac) => {
-  let shared: TestVault;
+  let shared: SessionVault;
   const principal = randomUUID();
   const client = randomUUID();
   const ns = `cu-sh-${run}-${rbac ? 'r' : 'p'}`;

@@ -3,19 +3,18 @@
 // still works, through one list per namespace. Against the sandbox's kube-apiserver (RBAC on); every
 // API call is counted at the client.
 import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import type { KubeSession } from '../../../src/kube/client.ts';
-import { connectKube } from '../../../src/kube/client.ts';
 import { readNamespaces, restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
-import { countingSession, csiPodSpec, deleteNamespace, deploymentOf, kubeAvailable, mounted, sandboxKube, shortId, testManifest, testTarget } from './helpers.ts';
-import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
+import { countingSession, csiPodSpec, deleteNamespace, deploymentOf, describeKube, sandboxKube, serviceAccountSession } from '../../support/kube.ts';
+import { mounted, testManifest, testTarget } from '../../support/manifest.ts';
+import { shortId } from '../../support/ids.ts';
 
 jest.setTimeout(90_000);
-const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 describeKube('reads across the target namespaces', () => {
   const id = shortId();
@@ -54,19 +53,7 @@ describeKube('reads across the target namespaces', () => {
         },
       });
     }
-    const token = (await raw.core.createNamespacedServiceAccountToken({ name: 'deployer', namespace: home, body: { spec: { audiences: [], expirationSeconds: 600 } } })).status?.token ?? '';
-    const cluster = raw.kc.getCurrentCluster()!;
-    const config = {
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: cluster.name, cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData, 'certificate-authority': cluster.caFile } }],
-      users: [{ name: 'deployer', user: { token } }],
-      contexts: [{ name: 'deployer', context: { cluster: cluster.name, user: 'deployer' } }],
-      'current-context': 'deployer',
-    };
-    const file = join(dir, 'deployer.kubeconfig');
-    writeFileSync(file, JSON.stringify(config));
-    return connectKube({ kubeconfig: file });
+    return serviceAccountSession(raw, home, 'deployer', dir);
   };
 
   beforeAll(async () => {

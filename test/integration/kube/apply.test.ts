@@ -4,11 +4,11 @@ import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import type { KubeSession } from '../../../src/kube/client.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../../../src/kube/spcps.ts';
-import { deleteNamespace, kubeAvailable, mounted, sandboxKube, shortId, testManifest, testTarget } from './helpers.ts';
-import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
+import { deleteNamespace, describeKube, sandboxKube } from '../../support/kube.ts';
+import { mounted, testManifest, testTarget } from '../../support/manifest.ts';
+import { shortId } from '../../support/ids.ts';
 
 jest.setTimeout(60_000);
-const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 describeKube('applyKubeObjects against the sandbox API server', () => {
   const id = shortId();

@@ -14,11 +14,11 @@ import { proveBindingAccess } from '../../../src/identity/prove-binding.ts';
 import { ProofError } from '../../../src/identity/prove.ts';
 import type { NamespaceIdentity } from '../../../src/identity/model.ts';
 import type { PlanItem } from '../../../src/plan/types.ts';
-import { deleteNamespace, kubeAvailable, mounted, sandboxKube, shortId, testManifest, testTarget } from './helpers.ts';
-import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
+import { deleteNamespace, describeKube, sandboxKube } from '../../support/kube.ts';
+import { mounted, testManifest, testTarget } from '../../support/manifest.ts';
+import { shortId } from '../../support/ids.ts';
 
 jest.setTimeout(120_000);
-const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 describeKube('proof of access for identity bindings (the token proxy check)', () => {
   const ns = `it-bproof-${shortId()}`;

@@ -1,76 +1,43 @@
 // The gate's failures against the sandbox cluster: a federated credential whose issuer does not match
 // (AADSTS70021), an identity without a Key Vault role (ForbiddenByRbac), and verify-only mode catching a
 // pod that still mounts an older version than the vault's current one.
-import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
+import { expect, it, jest } from '@jest/globals';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { KubeSession } from '../../../src/kube/client.ts';
-import { readServiceAccountIssuer } from '../../../src/kube/client.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import { runGate } from '../../../src/gate/index.ts';
 import type { Manifest } from '../../../src/manifest/types.ts';
-import type { AzureSide, TestIdentity } from './helpers.ts';
-import {
-  azureSide,
-  createIdentity,
-  csiPodSpec,
-  deleteNamespace,
-  deploymentOf,
-  federate,
-  grantSecretsUser,
-  kubeAvailable,
-  kubeletControl,
-  mounted,
-  sandboxKube,
-  shortId,
-  testManifest,
-  testTarget,
-  writeSecret,
-} from './helpers.ts';
-import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
+import { writeSecret, type TestIdentity } from '../../support/azure.ts';
+import { csiPodSpec, deploymentOf, describeKube, kubeletControl } from '../../support/kube.ts';
+import { mounted, testManifest, testTarget } from '../../support/manifest.ts';
+import { identityFacts, targetIdentity, targetSuite } from '../../support/targets.ts';
+import { shortId } from '../../support/ids.ts';
 
 jest.setTimeout(180_000);
-const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 describeKube('gate failures against the sandbox cluster', () => {
   const id = shortId();
-  let kube: KubeSession;
-  let az: AzureSide;
-  let issuer: string;
   const namespaces: string[] = [];
+  const suite = targetSuite(namespaces);
 
-  beforeAll(async () => {
-    kube = sandboxKube();
-    az = await azureSide();
-    issuer = await readServiceAccountIssuer(kube);
-  });
-
-  afterAll(async () => {
-    if (kube) for (const ns of namespaces) await deleteNamespace(kube, ns);
-  });
-
-  async function deployTarget(
-    suffix: string,
-    setup: (identity: TestIdentity, ns: string) => Promise<void>,
-  ): Promise<{ ns: string; manifest: Manifest; secret: string; version: string; identity: TestIdentity }> {
+  /** A namespace `it-<suffix>-…` with a secret, its identity (federated and granted as `access` says), the cluster objects and a consumer. */
+  async function deployTarget(suffix: string, access: { issuer?: string; grant?: boolean } = {}): Promise<{ ns: string; manifest: Manifest; secret: string; version: string; identity: TestIdentity }> {
+    const { kube, az } = suite;
     const ns = `it-${suffix}-${id}`;
     namespaces.push(ns);
     const secret = `it-${id}-${suffix}`;
     const version = await writeSecret(az, secret);
-    const identity = await createIdentity(az, `id-sandbox-${ns}`);
-    await setup(identity, ns);
+    const identity = await targetIdentity(suite, ns, access);
     const manifest = testManifest([testTarget(ns, identity.name, { secretProviderClass: 'app-secrets', objects: [mounted(secret)] })]);
-    await applyKubeObjects(kube, manifest, { tenantId: az.env.AKV_AKS_SANDBOX_TENANT_ID!, clientIds: { [ns]: identity.clientId } }, { mode: 'apply' });
+    await applyKubeObjects(kube, manifest, identityFacts(suite, { [ns]: identity }), { mode: 'apply' });
     await kube.apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'app', csiPodSpec('app-secrets')) });
     return { ns, manifest, secret, version, identity };
   }
 
   it('a federated credential with another issuer fails the gate with the AADSTS70021 diagnosis', async () => {
+    const { kube, issuer } = suite;
     // Trailing slash: the byte-exact comparison Entra makes.
-    const t = await deployTarget('fed', async (identity, ns) => {
-      await federate(az, identity, `${issuer}/`, ns, 'api');
-      await grantSecretsUser(az, identity);
-    });
+    const t = await deployTarget('fed', { issuer: `${issuer}/` });
     const gate = await runGate(kube, t.manifest, [{ name: t.secret, version: t.version, changed: true }], { timeoutMs: 15_000, issuer });
     expect(gate.passed).toBe(false);
     const fed = gate.diagnoses.find((d) => d.cause === 'federation-mismatch');
@@ -88,9 +55,8 @@ describeKube('gate failures against the sandbox cluster', () => {
   });
 
   it('an identity without a Key Vault role fails the gate with the RBAC diagnosis', async () => {
-    const t = await deployTarget('rbac', async (identity, ns) => {
-      await federate(az, identity, issuer, ns, 'api');
-    });
+    const { kube, issuer } = suite;
+    const t = await deployTarget('rbac', { grant: false });
     const gate = await runGate(kube, t.manifest, [{ name: t.secret, version: t.version, changed: true }], { timeoutMs: 15_000, issuer });
     expect(gate.passed).toBe(false);
     const rbac = gate.diagnoses.find((d) => d.cause === 'missing-role');
@@ -101,13 +67,11 @@ describeKube('gate failures against the sandbox cluster', () => {
   });
 
   it('a mounted secret missing from the vault fails the gate with the missing-secret diagnosis', async () => {
-    const t = await deployTarget('nosecret', async (identity, ns) => {
-      await federate(az, identity, issuer, ns, 'api');
-      await grantSecretsUser(az, identity);
-    });
+    const { kube } = suite;
+    const t = await deployTarget('nosecret');
     const absent = `${t.secret}-absent`;
     const manifest = testManifest([testTarget(t.ns, t.identity.name, { secretProviderClass: 'app-secrets', objects: [mounted(t.secret), mounted(absent)] })]);
-    await applyKubeObjects(kube, manifest, { tenantId: az.env.AKV_AKS_SANDBOX_TENANT_ID!, clientIds: { [t.ns]: t.identity.clientId } }, { mode: 'apply' });
+    await applyKubeObjects(kube, manifest, identityFacts(suite, { [t.ns]: t.identity }), { mode: 'apply' });
     // The SPC changed under a running pod; a new pod mounts the new list (one object is missing).
     await kube.apps.patchNamespacedDeployment(
       { namespace: t.ns, name: 'app', body: { spec: { template: { metadata: { annotations: { 'test/restart': '1' } } } } } },
@@ -128,10 +92,8 @@ describeKube('gate failures against the sandbox cluster', () => {
   });
 
   it('a crash-looping container is diagnosed as such', async () => {
-    const t = await deployTarget('crash', async (identity, ns) => {
-      await federate(az, identity, issuer, ns, 'api');
-      await grantSecretsUser(az, identity);
-    });
+    const { kube } = suite;
+    const t = await deployTarget('crash');
     const config = ((await kubeletControl('GET', '/status')) as { config: { crashLoop: Array<{ namespace?: string }> } }).config;
     const others = config.crashLoop.filter((r) => r.namespace !== t.ns);
     await kubeletControl('PATCH', '/config', { crashLoop: [...others, { namespace: t.ns, pod: 'app' }] });
@@ -152,10 +114,8 @@ describeKube('gate failures against the sandbox cluster', () => {
   });
 
   it('verify-only mode catches a pod still mounting an older version', async () => {
-    const t = await deployTarget('stale', async (identity, ns) => {
-      await federate(az, identity, issuer, ns, 'api');
-      await grantSecretsUser(az, identity);
-    });
+    const { kube, az } = suite;
+    const t = await deployTarget('stale');
     const first = await runGate(kube, t.manifest, [{ name: t.secret, version: t.version, changed: true }], { timeoutMs: 90_000 });
     expect(first.passed).toBe(true);
 

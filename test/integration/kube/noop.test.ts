@@ -9,12 +9,12 @@ import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../../../src/kube/spcps.ts';
 import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
-import { countingSession, csiPodSpec, deleteNamespace, deploymentOf, kubeAvailable, mounted, readDeployment, sandboxKube, shortId, testManifest, testTarget } from './helpers.ts';
-import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
+import { countingSession, csiPodSpec, deleteNamespace, deployment, deploymentOf, describeKube, sandboxKube } from '../../support/kube.ts';
+import { mounted, testManifest, testTarget } from '../../support/manifest.ts';
+import { shortId } from '../../support/ids.ts';
 import { DIGEST_ANNOTATION } from '../../../src/names.ts';
 
 jest.setTimeout(90_000);
-const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 describeKube('no-op re-runs of the Kubernetes steps', () => {
   const id = shortId();
@@ -35,7 +35,7 @@ describeKube('no-op re-runs of the Kubernetes steps', () => {
       out.push((await raw.core.readNamespacedServiceAccount({ namespace: ns, name: 'api' })).metadata?.resourceVersion ?? '');
       const spc = (await raw.custom.getNamespacedCustomObject({ group: SPC_GROUP, version: SPC_VERSION, namespace: ns, plural: SPC_PLURAL, name: 'app' })) as { metadata: { resourceVersion: string } };
       out.push(spc.metadata.resourceVersion);
-      out.push((await readDeployment(raw, ns, 'consumer')).metadata?.resourceVersion ?? '');
+      out.push((await deployment(raw, ns, 'consumer')).metadata?.resourceVersion ?? '');
     }
     return out;
   };
@@ -130,10 +130,10 @@ describeKube('no-op re-runs of the Kubernetes steps', () => {
 
   it('a new version restarts exactly its consumer', async () => {
     const [, b] = namespaces as [string, string, string];
-    const before = await readDeployment(raw, b, 'consumer');
+    const before = await deployment(raw, b, 'consumer');
     const rot = await restartChangedWorkloads(kube, manifest, versions('v2'), { mode: 'apply' });
     expect(rot.restarted.map((r) => `${r.namespace}/${r.name}`)).toEqual([`${b}/consumer`]);
-    const after = await readDeployment(raw, b, 'consumer');
+    const after = await deployment(raw, b, 'consumer');
     expect(after.spec?.template.metadata?.annotations?.[DIGEST_ANNOTATION]).toBeDefined();
     expect(after.spec?.template.metadata?.annotations?.[DIGEST_ANNOTATION]).not.toBe(before.spec?.template.metadata?.annotations?.[DIGEST_ANNOTATION]);
     calls = [];

@@ -1,58 +1,39 @@
 // Apply → first deploy → gate; no-op re-run; one secret changes → only its consumers restart and the
 // gate waits for their new pods. Against the sandbox's real kube-apiserver + controller-manager and
 // the kubelet/CSI stand-in mounting through the local Azure.
-import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
+import { beforeAll, expect, it, jest } from '@jest/globals';
 import type { KubeSession } from '../../../src/kube/client.ts';
-import { kubeStatusOf, readServiceAccountIssuer } from '../../../src/kube/client.ts';
+import { kubeStatusOf } from '../../../src/kube/client.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import { runGate } from '../../../src/gate/index.ts';
 import type { Manifest } from '../../../src/manifest/types.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
-import type { AzureSide, TestIdentity } from './helpers.ts';
-import {
-  azureSide,
-  createIdentity,
-  csiPodSpec,
-  deleteNamespace,
-  deploymentOf,
-  envPodSpec,
-  federate,
-  grantSecretsUser,
-  kubeAvailable,
-  mounted,
-  readDeployment,
-  sandboxKube,
-  shortId,
-  testManifest,
-  testTarget,
-  writeSecret,
-} from './helpers.ts';
-import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
+import { writeSecret, type SharedVaultSide, type TestIdentity } from '../../support/azure.ts';
+import { csiPodSpec, deployment, deploymentOf, describeKube, envPodSpec } from '../../support/kube.ts';
+import { mounted, testManifest, testTarget } from '../../support/manifest.ts';
+import { identityFacts, targetIdentity, targetSuite } from '../../support/targets.ts';
+import { shortId } from '../../support/ids.ts';
 import { DIGEST_ANNOTATION } from '../../../src/names.ts';
 
 jest.setTimeout(180_000);
-const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 describeKube('rotation and gate against the sandbox cluster', () => {
   const id = shortId();
   const ns = `it-rot-${id}`;
   const dbName = `it-${id}-db`;
   const keyName = `it-${id}-key`;
+  const suite = targetSuite([ns]);
   let kube: KubeSession;
-  let az: AzureSide;
+  let az: SharedVaultSide;
   let identity: TestIdentity;
   let manifest: Manifest;
   let versions: SecretVersion[];
-  const facts = (): { tenantId: string; clientIds: Record<string, string> } => ({ tenantId: az.env.AKV_AKS_SANDBOX_TENANT_ID!, clientIds: { [ns]: identity.clientId } });
+  const facts = (): { tenantId: string; clientIds: Record<string, string> } => identityFacts(suite, { [ns]: identity });
 
   beforeAll(async () => {
-    kube = sandboxKube();
-    az = await azureSide();
-    const issuer = await readServiceAccountIssuer(kube);
-    identity = await createIdentity(az, `id-sandbox-${ns}`);
-    await federate(az, identity, issuer, ns, 'api');
-    await grantSecretsUser(az, identity);
+    ({ kube, az } = suite);
+    identity = await targetIdentity(suite, ns);
     versions = [
       { name: dbName, version: await writeSecret(az, dbName), changed: true },
       { name: keyName, version: await writeSecret(az, keyName), changed: true },
@@ -65,10 +46,6 @@ describeKube('rotation and gate against the sandbox cluster', () => {
       }),
       testTarget(ns, identity.name, { secretProviderClass: 'key-secrets', objects: [mounted(keyName)] }),
     ]);
-  });
-
-  afterAll(async () => {
-    if (kube) await deleteNamespace(kube, ns);
   });
 
   it('plans, applies, and a first deploy passes the gate with the exact versions and no extra rollout', async () => {
@@ -105,7 +82,7 @@ describeKube('rotation and gate against the sandbox cluster', () => {
     // Recorded on the Deployments' metadata only (which bumps their generation but not their
     // template): still one ReplicaSet each, revision 1, no digest in the pod templates.
     for (const name of ['db-reader', 'key-reader', 'env-reader']) {
-      const d = await readDeployment(kube, ns, name);
+      const d = await deployment(kube, ns, name);
       expect(d.metadata?.annotations?.['deployment.kubernetes.io/revision']).toBe('1');
       expect(d.metadata?.annotations?.[DIGEST_ANNOTATION]).toMatch(/^[0-9a-f]{32}$/);
       expect(d.spec?.template.metadata?.annotations?.[DIGEST_ANNOTATION]).toBeUndefined();
@@ -115,14 +92,14 @@ describeKube('rotation and gate against the sandbox cluster', () => {
   });
 
   it('a no-op re-run changes and restarts nothing', async () => {
-    const before = await Promise.all(['db-reader', 'key-reader', 'env-reader'].map((n) => readDeployment(kube, ns, n)));
+    const before = await Promise.all(['db-reader', 'key-reader', 'env-reader'].map((n) => deployment(kube, ns, n)));
     const unchanged = versions.map((v) => ({ ...v, changed: false }));
     const applied = await applyKubeObjects(kube, manifest, facts(), { mode: 'apply' });
     expect(applied.map((i) => i.action)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged']);
     const rotation = await restartChangedWorkloads(kube, manifest, unchanged, { mode: 'apply' });
     expect(rotation.restarted).toEqual([]);
     expect(rotation.items.every((i) => i.action === 'unchanged')).toBe(true);
-    const after = await Promise.all(['db-reader', 'key-reader', 'env-reader'].map((n) => readDeployment(kube, ns, n)));
+    const after = await Promise.all(['db-reader', 'key-reader', 'env-reader'].map((n) => deployment(kube, ns, n)));
     const ours = (d: (typeof before)[number]): string | undefined => String(d.metadata?.managedFields?.find((f) => f.manager === 'akv-aks-action')?.time ?? '');
     for (let i = 0; i < before.length; i++) {
       expect(after[i]!.metadata?.generation).toBe(before[i]!.metadata?.generation);
@@ -151,11 +128,11 @@ describeKube('rotation and gate against the sandbox cluster', () => {
     const rotation = await restartChangedWorkloads(kube, manifest, versions, { mode: 'apply', changedAt });
     expect(rotation.restarted.map((w) => w.name)).toEqual(['key-reader']);
     expect(rotation.restarted[0]!.reason).toBe(`new version of ${keyName}`);
-    const keyReader = await readDeployment(kube, ns, 'key-reader');
+    const keyReader = await deployment(kube, ns, 'key-reader');
     expect(keyReader.metadata?.generation).toBe(before.get('key-reader')!.metadata!.generation! + 1);
     expect(keyReader.spec?.template.metadata?.annotations?.[DIGEST_ANNOTATION]).toBe(keyReader.metadata?.annotations?.[DIGEST_ANNOTATION]);
     for (const name of ['db-reader', 'env-reader']) {
-      expect((await readDeployment(kube, ns, name)).metadata?.resourceVersion).toBe(before.get(name)!.metadata!.resourceVersion);
+      expect((await deployment(kube, ns, name)).metadata?.resourceVersion).toBe(before.get(name)!.metadata!.resourceVersion);
     }
 
     const gate = await runGate(kube, manifest, versions, { timeoutMs: 90_000, changedAt });

@@ -1,42 +1,30 @@
 // A StatefulSet and a DaemonSet as consumers: discovered from their pod templates, restarted by a
 // template annotation under their own RollingUpdate strategy, and gated on their update revision.
-import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
+import { expect, it, jest } from '@jest/globals';
 import type { V1DaemonSet, V1StatefulSet } from '@kubernetes/client-node';
-import type { KubeSession } from '../../../src/kube/client.ts';
-import { readServiceAccountIssuer } from '../../../src/kube/client.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import { runGate } from '../../../src/gate/index.ts';
-import type { AzureSide } from './helpers.ts';
-import { azureSide, createIdentity, csiPodSpec, deleteNamespace, federate, grantSecretsUser, kubeAvailable, mounted, sandboxKube, shortId, testManifest, testTarget, writeSecret } from './helpers.ts';
-import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
+import { writeSecret } from '../../support/azure.ts';
+import { csiPodSpec, describeKube } from '../../support/kube.ts';
+import { mounted, testManifest, testTarget } from '../../support/manifest.ts';
+import { identityFacts, targetIdentity, targetSuite } from '../../support/targets.ts';
+import { shortId } from '../../support/ids.ts';
 
 jest.setTimeout(180_000);
-const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 describeKube('StatefulSet and DaemonSet consumers against the sandbox cluster', () => {
   const id = shortId();
   const ns = `it-sts-${id}`;
   const secret = `it-${id}-sts`;
-  let kube: KubeSession;
-  let az: AzureSide;
-
-  beforeAll(async () => {
-    kube = sandboxKube();
-    az = await azureSide();
-  });
-  afterAll(async () => {
-    if (kube) await deleteNamespace(kube, ns);
-  });
+  const suite = targetSuite([ns]);
 
   it('restarts both once on a new version and the gate waits for every replaced pod', async () => {
-    const issuer = await readServiceAccountIssuer(kube);
-    const identity = await createIdentity(az, `id-sandbox-${ns}`);
-    await federate(az, identity, issuer, ns, 'api');
-    await grantSecretsUser(az, identity);
+    const { kube, az } = suite;
+    const identity = await targetIdentity(suite, ns);
     const v1 = await writeSecret(az, secret);
     const manifest = testManifest([testTarget(ns, identity.name, { secretProviderClass: 'db-secrets', objects: [mounted(secret)] })]);
-    await applyKubeObjects(kube, manifest, { tenantId: az.env.AKV_AKS_SANDBOX_TENANT_ID!, clientIds: { [ns]: identity.clientId } }, { mode: 'apply' });
+    await applyKubeObjects(kube, manifest, identityFacts(suite, { [ns]: identity }), { mode: 'apply' });
     const sts: V1StatefulSet = {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',

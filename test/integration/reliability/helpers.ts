@@ -10,7 +10,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { runAction, type RunnerResult } from '../../support/runner.ts';
-import { control, recordMark, requestRecords, sandboxEnvWithKube, type RequestRecord } from '../../support/sandbox.ts';
+import { control, recordMark, sandboxEnvWithKube, type RequestRecord } from '../../support/sandbox.ts';
 import { secretValue, shortId } from '../../support/ids.ts';
 import { waitFor } from '../../support/wait.ts';
 import { createVault, DEPLOYER_CLIENT_ID, SUBSCRIPTION, type AzureSide, type TestVault } from '../../support/azure.ts';
@@ -23,7 +23,7 @@ export const IDS_RG = 'rg-ids';
 export { secretValue, shortId, waitFor };
 export { azureSide, createVault, type AzureSide, type TestVault } from '../../support/azure.ts';
 export { kube, kubeAvailable, type Kube } from '../../support/kube.ts';
-export { isWriteMethod, requestRecords, vaultStats } from '../../support/sandbox.ts';
+export { armRecords, isWriteMethod, requestRecords, vaultStats, world } from '../../support/sandbox.ts';
 
 let bundleCopy: string | undefined;
 
@@ -77,18 +77,6 @@ function bundleEntry(): string {
 // ---- requests and world ------------------------------------------------------------------------
 
 export type { RequestRecord };
-
-export interface WorldDump {
-  principals: Array<{ clientId: string; objectId: string }>;
-  identities: Array<{ name: string; resourceGroup: string; clientId: string; principalId: string; tags?: Record<string, string> }>;
-  federatedCredentials: Array<{ identityName?: string; clientId?: string; name: string; issuer: string; subject: string; audiences?: string[] }>;
-  roleAssignments: Array<{ name?: string; id?: string; scope: string; principalId: string; roleDefinitionId: string }>;
-  vaults: Array<{ name: string; id: string; vaultUri: string; accessPolicies?: unknown[] }>;
-}
-
-export async function world(): Promise<WorldDump> {
-  return control<WorldDump>('GET', '/world');
-}
 
 // ---- faults and knobs (always undone) -----------------------------------------------------------
 
@@ -487,12 +475,6 @@ export async function intactState(s: Scenario): Promise<Array<{ name: string; ve
 
 export function expectedIntact(s: Scenario, versions = 1): Array<{ name: string; versions: number; valueMatches: boolean }> {
   return s.names.map((name) => ({ name, versions, valueMatches: true }));
-}
-
-/** ARM records since `mark` (a Run's) whose path mentions `needle` (case-insensitive). */
-export async function armRecords(mark: number, needle: string): Promise<RequestRecord[]> {
-  const n = needle.toLowerCase();
-  return (await requestRecords()).filter((r) => r.service === 'arm' && r.seq >= mark && r.path.toLowerCase().includes(n));
 }
 
 /**

@@ -115,6 +115,8 @@ export interface RequestRecord {
   at: number;
   /** Position in the world's record stream (assigned by `record`; never reused, not reset by /stats/reset). */
   seq: number;
+  /** For the vault: which one served it (its name as the control API knows it). */
+  vault?: string;
   /** For the vault: 'read' | 'write' (secret writes count against the 300/10 s bucket). */
   class?: 'read' | 'write';
   /** Served, but the answer was never sent (a `drop-response` fault): the client saw a reset. */

@@ -327,7 +327,7 @@ export class VaultProxy {
     const finish = (a: KvAnswer): void => {
       this.send(res, a, vault, req.headers);
       this.count(st, o, a.status);
-      this.world.record({ service: 'keyvault', method, path: url.pathname, status: a.status, at: Date.now(), class: o?.write ? 'write' : 'read' });
+      this.world.record({ service: 'keyvault', vault: vaultName, method, path: url.pathname, status: a.status, at: Date.now(), class: o?.write ? 'write' : 'read' });
     };
     const body = await readBody(req);
     if (!vault) {
@@ -342,7 +342,7 @@ export class VaultProxy {
       if (fault.effect.kind === 'reset') {
         req.socket.destroy();
         this.count(st, undefined, 0);
-        this.world.record({ service: 'keyvault', method, path: url.pathname, status: 0, at: Date.now() });
+        this.world.record({ service: 'keyvault', vault: vaultName, method, path: url.pathname, status: 0, at: Date.now() });
         return;
       }
       if (fault.effect.kind === 'latency') await sleep(fault.effect.ms);
@@ -419,7 +419,7 @@ export class VaultProxy {
     const cid = req.headers['x-ms-client-request-id'];
     if (typeof cid === 'string') out['x-ms-client-request-id'] = cid;
     this.count(st, o, answer.status);
-    const record: Omit<RequestRecord, 'seq'> = { service: 'keyvault', method, path: url.pathname, status: answer.status, at: Date.now(), class: o.write ? 'write' : 'read' };
+    const record: Omit<RequestRecord, 'seq'> = { service: 'keyvault', vault: vaultName, method, path: url.pathname, status: answer.status, at: Date.now(), class: o.write ? 'write' : 'read' };
     if (dropResponse) {
       // The vault has done it; the client only sees its connection reset.
       req.socket.destroy();

@@ -1,30 +1,22 @@
-// End-to-end helpers: run the committed bundle as a runner does (test/support/runner.ts) against the
-// shared sandbox, with a unique runner job per step (so its GitHub ID-token requests are told apart
-// from other tests' in GET /stats), every artifact fed to a LeakScan, and the test-side views the
-// assertions need: the vault through the SDK, the cluster through @kubernetes/client-node, ARM and
-// Key Vault request records.
+// End-to-end scenarios: run the committed bundle as a runner does (runner.ts) against the shared
+// sandbox, with a unique runner job per step (so its GitHub ID-token requests are told apart from
+// other tests' in GET /stats) and every artifact fed to a LeakScan; `e2eScenario` sets up what
+// every scenario needs (clients, a vault of its own, a workspace with its manifest) and removes it.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll, beforeAll } from '@jest/globals';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import { PatchStrategy, type KubernetesObject, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
-import { LeakScan } from '../support/leaks.ts';
-import { runAction, type RunnerResult } from '../support/runner.ts';
-import { isWriteMethod, recordMark, requestRecords, sandboxEnvWithKube, type RequestRecord } from '../support/sandbox.ts';
-import { shortId } from '../support/ids.ts';
-import { waitFor } from '../support/wait.ts';
-import { DEPLOYER_CLIENT_ID, SUBSCRIPTION } from '../support/azure.ts';
-import type { Kube } from '../support/kube.ts';
+import { LeakScan } from './leaks.ts';
+import { runAction, type RunnerResult } from './runner.ts';
+import { isWriteMethod, recordMark, requestRecords, sandboxEnvWithKube, type RequestRecord } from './sandbox.ts';
+import { shortId } from './ids.ts';
+import { azureSide, createVault, vaultClient, DEPLOYER_CLIENT_ID, SUBSCRIPTION, type AzureSide, type TestVault } from './azure.ts';
+import { deleteNamespace, kube, type Kube } from './kube.ts';
 
 export const root = resolve(import.meta.dirname, '..', '..');
 export const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
-
-// The shared test-side pieces, re-exported so an e2e test imports from one place.
-export { secretValue, shortId } from '../support/ids.ts';
-export { waitFor };
-export { azureSide, createVault, vaultClient, DEPLOYER_CLIENT_ID, KEY_VAULT_SECRETS_USER, SUBSCRIPTION, type AzureSide, type TestVault } from '../support/azure.ts';
-export { deleteNamespace, kube, type Kube } from '../support/kube.ts';
-export { isWriteMethod, requestRecords, vaultStats, type RequestRecord } from '../support/sandbox.ts';
 
 /** The cluster's service-account issuer: the kube-apiserver URL (https://127.0.0.1:27643). */
 export const SANDBOX_ISSUER = ((): string => {
@@ -200,13 +192,7 @@ export function expectExit(s: Step, code: number): void {
   if (s.exitCode !== code) throw new Error(`expected exit ${code}, got ${describeStep(s)}`);
 }
 
-// ---- Azure, test side --------------------------------------------------------------------------
-
-export async function secretVersions(client: SecretClient, name: string): Promise<Array<{ version: string; createdOn?: Date; enabled?: boolean }>> {
-  const out: Array<{ version: string; createdOn?: Date; enabled?: boolean }> = [];
-  for await (const p of client.listPropertiesOfSecretVersions(name)) if (p.version) out.push({ version: p.version, createdOn: p.createdOn, enabled: p.enabled });
-  return out;
-}
+// ---- the sandbox records of a step ------------------------------------------------------------
 
 /** A step's own sandbox records (and any other client's made during it). */
 export async function stepRecords(s: Step): Promise<RequestRecord[]> {
@@ -219,61 +205,6 @@ export async function armWritesDuring(s: Step, needles: string[]): Promise<Reque
   return (await stepRecords(s)).filter((r) => r.service === 'arm' && isWriteMethod(r.method) && lower.some((n) => r.path.toLowerCase().includes(n)));
 }
 
-// ---- the cluster, test side ------------------------------------------------------------------
-
-export function appDeployment(o: { namespace: string; name: string; serviceAccount?: string; spc: string; replicas?: number; workloadIdentity?: boolean }): KubernetesObject & Record<string, unknown> {
-  const podLabels: Record<string, string> = { app: o.name };
-  if (o.workloadIdentity !== false) podLabels['azure.workload.identity/use'] = 'true';
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: o.name, namespace: o.namespace, labels: { app: o.name } },
-    spec: {
-      replicas: o.replicas ?? 1,
-      selector: { matchLabels: { app: o.name } },
-      template: {
-        metadata: { labels: podLabels },
-        spec: {
-          ...(o.serviceAccount ? { serviceAccountName: o.serviceAccount } : {}),
-          containers: [{ name: 'app', image: 'mcr.microsoft.com/oss/nginx/nginx:1.27.3', volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }] }],
-          volumes: [{ name: 'secrets', csi: { driver: 'secrets-store.csi.k8s.io', readOnly: true, volumeAttributes: { secretProviderClass: o.spc } } }],
-        },
-      },
-    },
-  };
-}
-
-/** Server-side apply, as `kubectl apply --server-side` (and scripts/demo.ts) does. */
-export async function applyObject(k: Kube, obj: KubernetesObject): Promise<void> {
-  await k.objects.patch(obj, undefined, undefined, 'akv-aks-e2e', true, PatchStrategy.ServerSideApply);
-}
-
-export async function deployment(k: Kube, namespace: string, name: string): Promise<V1Deployment> {
-  return k.apps.readNamespacedDeployment({ namespace, name });
-}
-
-export async function podsOf(k: Kube, namespace: string, app: string): Promise<V1Pod[]> {
-  const list = await k.core.listNamespacedPod({ namespace, labelSelector: `app=${app}` });
-  return list.items.filter((p) => !p.metadata?.deletionTimestamp);
-}
-
-/** `kubectl rollout restart`: a new pod-template annotation. */
-export async function rolloutRestart(k: Kube, namespace: string, name: string): Promise<void> {
-  await k.objects.patch(
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name, namespace },
-      spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } } },
-    } as KubernetesObject,
-    undefined,
-    undefined,
-    'akv-aks-e2e',
-    undefined,
-    PatchStrategy.MergePatch,
-  );
-}
-
 /** The manifests under test/fixtures/e2e, with `${NAME}` placeholders filled. */
 export function fixture(name: string, vars: Record<string, string>): string {
   const text = readFileSync(join(root, 'test', 'fixtures', 'e2e', name), 'utf8');
@@ -282,4 +213,83 @@ export function fixture(name: string, vars: Record<string, string>): string {
     if (v === undefined) throw new Error(`fixture ${name}: no value for ${m}`);
     return v;
   });
+}
+
+// ---- a scenario's set-up and tear-down ---------------------------------------------------------
+
+export interface ScenarioOptions {
+  /** Names the workspace directory (`akv-aks-e2e-<tag>-…`). */
+  tag: string;
+  /** Prefix of the vault of the scenario's own (its request counts are the scenario's alone). */
+  vaultPrefix: string;
+  /** The namespaces and the user-assigned identities (rg-ids) the scenario's runs create: deleted afterwards. */
+  namespaces: string[];
+  identities: string[];
+  /** Secret values the steps get as env: each one goes to the leak scan. */
+  env: Record<string, string>;
+  /** The manifest written to the workspace as akv-aks.yaml once the vault exists (absent: the test writes its own). */
+  manifest?: (vault: TestVault) => string;
+}
+
+export interface Scenario {
+  readonly runner: Runner;
+  readonly az: AzureSide;
+  readonly k: Kube;
+  readonly vault: TestVault;
+  /** The scenario's vault through the SDK, as the deployer. */
+  readonly secrets: SecretClient;
+  readonly workspace: string;
+}
+
+/**
+ * Registers the scenario's beforeAll (clients, vault, workspace with its manifest, env values in the
+ * leak scan) and afterAll (namespaces, identities and the vault removed); the fields are readable
+ * from the tests (and later hooks) on.
+ */
+export function e2eScenario(o: ScenarioOptions): Scenario {
+  const runner = new Runner();
+  type Ready = Omit<Scenario, 'runner'>;
+  let ready: Ready | undefined;
+  const get = <K extends keyof Ready>(key: K): Ready[K] => {
+    if (!ready) throw new Error(`e2e scenario ${o.tag}: read before its set-up ran (or the set-up failed)`);
+    return ready[key];
+  };
+  let az: AzureSide | undefined;
+  let k: Kube | undefined;
+  let vault: TestVault | undefined;
+
+  beforeAll(async () => {
+    az = azureSide();
+    k = kube();
+    vault = await createVault(az, o.vaultPrefix);
+    const workspace = mkdtempSync(join(tmpdir(), `akv-aks-e2e-${o.tag}-`));
+    if (o.manifest) writeFileSync(join(workspace, 'akv-aks.yaml'), o.manifest(vault));
+    for (const [name, value] of Object.entries(o.env)) runner.leaks.addSecret(name, value);
+    ready = { az, k, vault, secrets: vaultClient(az, vault.uri), workspace };
+  });
+
+  afterAll(async () => {
+    if (k) await Promise.all(o.namespaces.map((ns) => deleteNamespace(k!, ns)));
+    for (const name of o.identities) await az?.arm.msi.userAssignedIdentities.delete('rg-ids', name).catch(() => undefined);
+    await vault?.remove();
+  });
+
+  return {
+    runner,
+    get az() {
+      return get('az');
+    },
+    get k() {
+      return get('k');
+    },
+    get vault() {
+      return get('vault');
+    },
+    get secrets() {
+      return get('secrets');
+    },
+    get workspace() {
+      return get('workspace');
+    },
+  };
 }
