@@ -13,11 +13,10 @@ import type { V1ConfigMap } from '@kubernetes/client-node';
 import { connectKube } from '../../../src/kube/client.ts';
 import type { KubeSession } from '../../../src/kube/client.ts';
 import { Mirror } from '../../../src/kube/watch.ts';
-import { deleteNamespace, kubeAvailable, sandboxKube, sandboxKubeconfig, shortId } from './helpers.ts';
-import { describeUnless, sandboxLogTail } from '../../support/guard.ts';
+import { deleteNamespace, describeKube, sandboxKube, sandboxKubeconfig } from '../../support/kube.ts';
+import { shortId } from '../../support/ids.ts';
 
 jest.setTimeout(60_000);
-const describeKube = describeUnless(kubeAvailable() ? undefined : 'the sandbox runs without its cluster (started with --no-kube, or the control plane is not built)', sandboxLogTail);
 
 interface Forwarder {
   server: Server;
