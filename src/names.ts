@@ -54,6 +54,10 @@ export const LEASE_SECRET = 'akv-aks-lease';
 export const STATE_SECRET = 'akv-aks-state';
 /** A manifest instance's grant ledger (ledger/model.ts): `akv-aks-grants-<instance key>`. */
 export const LEDGER_PREFIX = 'akv-aks-grants-';
+/** Characters of one state value the action writes (Key Vault holds at most 25,600; a margin kept). */
+export const MAX_STATE_VALUE_CHARS = 24_000;
+/** Bytes a compressed state value may inflate to when read (a value written by anyone is not trusted). */
+export const MAX_STATE_INFLATED_BYTES = 4 * 1024 * 1024;
 
 /** Kubernetes label on the objects the action applied (value: ACTION_NAME). */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';

@@ -1,5 +1,6 @@
 import type { PolicyPermissions } from '../keyvault/model.ts';
-import { LEDGER_PREFIX } from '../names.ts';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { LEDGER_PREFIX, MAX_STATE_INFLATED_BYTES, MAX_STATE_VALUE_CHARS } from '../names.ts';
 // The manifest ledger: what each manifest instance (owner + cluster, manifest/instance.ts) declares
 // and relies on in a shared vault, kept in the vault itself, because neither an access-policy entry
 // nor a role assignment can carry an owner mark, and a secret several manifests declare has one set
@@ -105,15 +106,44 @@ const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isS
 const LISTS = ['secrets', 'identities', 'credentials', 'bindings'] as const;
 const strings = (x: unknown): string[] => (Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : []);
 
-export function encodeLedger(l: GrantLedger): string {
+/** A ledger too large for one Key Vault value even compressed (nothing is written). */
+export class LedgerTooLargeError extends Error {
+  constructor(l: GrantLedger, chars: number) {
+    super(
+      `the manifest ledger of ${l.manifest || l.instance} (${l.secrets?.length ?? 0} secrets, ${l.identities?.length ?? 0} identities) needs ${chars} characters compressed, ` +
+        `more than the ${MAX_STATE_VALUE_CHARS} one Key Vault value holds: split the manifest (each manifest has a ledger of its own)`,
+    );
+    this.name = 'LedgerTooLargeError';
+  }
+}
+
+/** A ledger value that would not fit as JSON is stored deflated: this prefix, then base64. */
+const PACKED_PREFIX = 'akv-aks-ledger:v1:';
+
+/** The canonical JSON of a ledger: equal content, equal text. */
+function ledgerText(l: GrantLedger): string {
   return JSON.stringify(normalizeLedger(l));
+}
+
+/** The value stored: the JSON itself while it fits (readable with `az keyvault secret show`), else deflated. */
+export function encodeLedger(l: GrantLedger): string {
+  const json = ledgerText(l);
+  if (json.length <= MAX_STATE_VALUE_CHARS) return json;
+  const packed = PACKED_PREFIX + deflateRawSync(json, { level: 9 }).toString('base64');
+  if (packed.length > MAX_STATE_VALUE_CHARS) throw new LedgerTooLargeError(l, packed.length);
+  return packed;
+}
+
+function unpack(text: string): string {
+  if (!text.startsWith(PACKED_PREFIX)) return text;
+  return inflateRawSync(Buffer.from(text.slice(PACKED_PREFIX.length), 'base64'), { maxOutputLength: MAX_STATE_INFLATED_BYTES }).toString('utf8');
 }
 
 /** The ledger in a secret's value, or undefined when it is not one (then it is ignored, never trusted). */
 export function decodeLedger(text: string | undefined): GrantLedger | undefined {
   if (!text) return undefined;
   try {
-    const raw = JSON.parse(text) as Partial<GrantLedger>;
+    const raw = JSON.parse(unpack(text)) as Partial<GrantLedger>;
     if (!raw || raw.v !== 1 || typeof raw.instance !== 'string') return undefined;
     return normalizeLedger({
       instance: raw.instance,
@@ -133,7 +163,7 @@ export function decodeLedger(text: string | undefined): GrantLedger | undefined 
 }
 
 export function sameLedger(a: GrantLedger | undefined, b: GrantLedger | undefined): boolean {
-  return a !== undefined && b !== undefined && encodeLedger(a) === encodeLedger(b);
+  return a !== undefined && b !== undefined && ledgerText(a) === ledgerText(b);
 }
 
 function intersect(a: PolicyPermissions | undefined, b: PolicyPermissions): PolicyPermissions {

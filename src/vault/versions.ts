@@ -3,12 +3,12 @@
 import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { LiveSecret } from '../keyvault/model.ts';
-import { STATE_SECRET } from '../names.ts';
+import { MAX_STATE_INFLATED_BYTES, MAX_STATE_VALUE_CHARS, STATE_SECRET } from '../names.ts';
 
 export const STATE_CONTENT_TYPE = 'application/vnd.akv-aks.version-index';
 export const STATE_PREFIX = 'akv-aks-index:v1:';
-/** Characters per shard value (Key Vault's limit is 25 KB; keep a margin). */
-export const MAX_SHARD_CHARS = 24_000;
+/** Characters per shard value. */
+export const MAX_SHARD_CHARS = MAX_STATE_VALUE_CHARS;
 export const MAX_SHARDS = 64;
 
 const LEGACY_SHARD_NAME = /^akv-aks-state(?:-([1-9][0-9]?))?$/i;
@@ -79,7 +79,7 @@ export function encodeShard(shard: number, shards: number, entries: Map<string, 
 export function decodeShard(value: string | undefined): Map<string, IndexEntry> | undefined {
   if (!value?.startsWith(STATE_PREFIX)) return undefined;
   try {
-    const doc = JSON.parse(inflateRawSync(Buffer.from(value.slice(STATE_PREFIX.length), 'base64')).toString('utf8')) as { v?: unknown; e?: unknown };
+    const doc = JSON.parse(inflateRawSync(Buffer.from(value.slice(STATE_PREFIX.length), 'base64'), { maxOutputLength: MAX_STATE_INFLATED_BYTES }).toString('utf8')) as { v?: unknown; e?: unknown };
     if (doc.v !== 1 || !doc.e || typeof doc.e !== 'object') return undefined;
     const out = new Map<string, IndexEntry>();
     for (const [name, raw] of Object.entries(doc.e as Record<string, unknown>)) {

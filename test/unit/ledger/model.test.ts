@@ -1,8 +1,25 @@
 // The grant ledger's pure rules: canonical form, what counts as added, who else relies on what.
 import { describe, expect, it } from '@jest/globals';
-import { claimsUnchanged, decodeLedger, encodeLedger, isLedgerName, ledgerName, nextLedger, normalizeLedger, otherClaims, permKey, withSecrets, withVaultSecrets } from '../../../src/ledger/model.ts';
+import {
+  LedgerTooLargeError,
+  claimsUnchanged,
+  decodeLedger,
+  encodeLedger,
+  isLedgerName,
+  sameLedger,
+  ledgerName,
+  nextLedger,
+  normalizeLedger,
+  otherClaims,
+  permKey,
+  withSecrets,
+  withVaultSecrets,
+} from '../../../src/ledger/model.ts';
 import type { LedgerClaims } from '../../../src/ledger/model.ts';
 import { isReservedSecretName } from '../../../src/vault/plan.ts';
+import { deflateRawSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
+import { MAX_STATE_VALUE_CHARS } from '../../../src/names.ts';
 
 const P = 'AAAAAAAA-0000-0000-0000-000000000001';
 const p = P.toLowerCase();
@@ -46,6 +63,37 @@ describe('encode / decode', () => {
   it('drops malformed parts instead of trusting them', () => {
     const l = decodeLedger(JSON.stringify({ v: 1, instance: 'x', assignments: [1, 'a'], policies: { [P]: { secrets: ['get', 7] } }, added: 'nope' }));
     expect(l).toEqual({ v: 1, instance: 'x', manifest: '', assignments: ['a'], policies: { [p]: perms(['get']) }, added: {} });
+  });
+});
+
+describe('a large ledger', () => {
+  const ledgerOf = (secrets: string[]) => normalizeLedger({ instance: 'kv-big--c1', manifest: 'big.yaml', assignments: [], policies: {}, added: {}, secrets });
+
+  it('5,000 declared secrets: stored deflated within one Key Vault value, read back equal', () => {
+    const l = ledgerOf(Array.from({ length: 5_000 }, (_, i) => `payments-db-password-${String(i).padStart(4, '0')}`));
+    const text = encodeLedger(l);
+    expect(JSON.stringify(l).length).toBeGreaterThan(MAX_STATE_VALUE_CHARS);
+    expect(text.startsWith('akv-aks-ledger:v1:')).toBe(true);
+    expect(text.length).toBeLessThanOrEqual(MAX_STATE_VALUE_CHARS);
+    expect(decodeLedger(text)).toEqual(l);
+    expect(sameLedger(decodeLedger(text), l)).toBe(true);
+  });
+
+  it('a small ledger stays plain JSON (readable as it was)', () => {
+    const text = encodeLedger(ledgerOf(['a', 'b']));
+    expect(JSON.parse(text)).toMatchObject({ v: 1, secrets: ['a', 'b'] });
+  });
+
+  it('one that does not fit even deflated is refused with the way out, before anything is written', () => {
+    const l = ledgerOf(Array.from({ length: 5_000 }, () => randomBytes(12).toString('hex')));
+    expect(() => encodeLedger(l)).toThrow(LedgerTooLargeError);
+    expect(() => encodeLedger(l)).toThrow(/big\.yaml \(5000 secrets, 0 identities\) needs \d+ characters compressed, more than the 24000 one Key Vault value holds: split the manifest/);
+  });
+
+  it('a deflate bomb in a ledger value is not trusted (read as no ledger)', () => {
+    const bomb = 'akv-aks-ledger:v1:' + deflateRawSync(Buffer.alloc(8 * 1024 * 1024, 32)).toString('base64');
+    expect(bomb.length).toBeLessThan(MAX_STATE_VALUE_CHARS);
+    expect(decodeLedger(bomb)).toBeUndefined();
   });
 });
 
