@@ -11,6 +11,7 @@ import { appDeployment, applyObject, deployment, podsOf } from '../support/kube.
 import { secretValue, shortId } from '../support/ids.ts';
 import { control, vaultStats } from '../support/sandbox.ts';
 import { LeakScan } from '../support/leaks.ts';
+import { waitFor } from '../support/wait.ts';
 import { kubeStatusOf } from '../../src/kube/client.ts';
 
 jest.setTimeout(10 * 60_000);
@@ -206,8 +207,11 @@ describe('main job end to end', () => {
   it('scheduled rotation: the generated secret older than rotateAfter gets a new value; only web restarts', async () => {
     const gens = { web: await generation('web'), worker: await generation('worker') };
     const oldApi = await currentVersion(API);
-    const oldValue = (await sc.secrets.getSecret(API)).value;
-    await new Promise((r) => setTimeout(r, 1_500)); // rotateAfter: 1s
+    const current = await sc.secrets.getSecret(API);
+    const oldValue = current.value;
+    // rotateAfter: 1s, counted from the version's creation time as the vault states it
+    const written = current.properties.createdOn?.getTime() ?? Date.now();
+    await waitFor('rotateAfter (1s) to elapse since the current version was written', () => Promise.resolve(Date.now() - written > 1_000), 10_000, 100);
     const s = await run('rotate', 'rotate');
     expectExit(s, 0);
     expect(jsonOutput(s, 'changed-secrets')).toEqual([API]);
