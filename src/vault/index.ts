@@ -520,7 +520,8 @@ async function applyPlan(
 ): Promise<{ items: PlanItem[]; secrets: SecretVersion[] }> {
   const { live, own, state, digestKey, plan, sizeRecord } = prepared;
   const items = plan.secrets.map((p) => p.item);
-  for (const it of items) core.info(`secret ${it.name}: ${it.action}${it.reason ? ` (${it.reason})` : ''}`);
+  // Unchanged secrets are counted in the step's summary line; one line each only in the debug log.
+  for (const it of items) (it.action === 'unchanged' ? core.debug : core.info)(`secret ${it.name}: ${it.action}${it.reason ? ` (${it.reason})` : ''}`);
 
   try {
     if (writing) {
