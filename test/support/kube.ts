@@ -81,7 +81,15 @@ export async function kubeletControl(method: string, path: string, body?: unknow
   return jsonRequest('kubelet', base, method, path, body);
 }
 
-export function appDeployment(o: { namespace: string; name: string; serviceAccount?: string; spc: string; replicas?: number; workloadIdentity?: boolean }): KubernetesObject & Record<string, unknown> {
+export function appDeployment(o: {
+  namespace: string;
+  name: string;
+  serviceAccount?: string;
+  spc: string;
+  replicas?: number;
+  workloadIdentity?: boolean;
+  progressDeadlineSeconds?: number;
+}): KubernetesObject & Record<string, unknown> {
   const podLabels: Record<string, string> = { app: o.name };
   if (o.workloadIdentity !== false) podLabels['azure.workload.identity/use'] = 'true';
   return {
@@ -90,6 +98,7 @@ export function appDeployment(o: { namespace: string; name: string; serviceAccou
     metadata: { name: o.name, namespace: o.namespace, labels: { app: o.name } },
     spec: {
       replicas: o.replicas ?? 1,
+      ...(o.progressDeadlineSeconds !== undefined ? { progressDeadlineSeconds: o.progressDeadlineSeconds } : {}),
       selector: { matchLabels: { app: o.name } },
       template: {
         metadata: { labels: podLabels },
@@ -103,9 +112,9 @@ export function appDeployment(o: { namespace: string; name: string; serviceAccou
   };
 }
 
-/** Server-side apply, as `kubectl apply --server-side` (and scripts/demo.ts) does. */
-export async function applyObject(k: Kube, obj: KubernetesObject): Promise<void> {
-  await k.objects.patch(obj, undefined, undefined, 'akv-aks-e2e', true, PatchStrategy.ServerSideApply);
+/** Server-side apply, as `kubectl apply --server-side` (and scripts/demo.ts) does; `manager` plays another tool (helm, kubectl edit). */
+export async function applyObject(k: Kube, obj: KubernetesObject, manager = 'akv-aks-e2e'): Promise<void> {
+  await k.objects.patch(obj, undefined, undefined, manager, true, PatchStrategy.ServerSideApply);
 }
 
 export async function deployment(k: { apps: AppsV1Api }, namespace: string, name: string): Promise<V1Deployment> {

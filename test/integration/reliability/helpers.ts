@@ -8,7 +8,6 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { runAction, type RunnerResult } from '../../support/runner.ts';
 import { control, recordMark, sandboxEnvWithKube, type RequestRecord } from '../../support/sandbox.ts';
 import { secretValue, shortId } from '../../support/ids.ts';
@@ -175,38 +174,8 @@ export async function valueIs(client: SecretClient, name: string, expected: stri
 
 // ---- the cluster, test side ---------------------------------------------------------------------
 
-/** A Deployment mounting one SecretProviderClass through the CSI driver (workload identity). */
-export function appDeployment(o: {
-  namespace: string;
-  name: string;
-  serviceAccount: string;
-  spc: string;
-  replicas?: number;
-  progressDeadlineSeconds?: number;
-}): KubernetesObject & Record<string, unknown> {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: o.name, namespace: o.namespace, labels: { app: o.name } },
-    spec: {
-      replicas: o.replicas ?? 1,
-      ...(o.progressDeadlineSeconds !== undefined ? { progressDeadlineSeconds: o.progressDeadlineSeconds } : {}),
-      selector: { matchLabels: { app: o.name } },
-      template: {
-        metadata: { labels: { app: o.name, 'azure.workload.identity/use': 'true' } },
-        spec: {
-          serviceAccountName: o.serviceAccount,
-          containers: [{ name: 'app', image: 'mcr.microsoft.com/oss/nginx/nginx:1.27.3', volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }] }],
-          volumes: [{ name: 'secrets', csi: { driver: 'secrets-store.csi.k8s.io', readOnly: true, volumeAttributes: { secretProviderClass: o.spc } } }],
-        },
-      },
-    },
-  };
-}
-
-export async function applyObject(k: Kube, obj: KubernetesObject, manager = 'akv-aks-reliability'): Promise<void> {
-  await k.objects.patch(obj, undefined, undefined, manager, true, PatchStrategy.ServerSideApply);
-}
+// The workloads the scenarios deploy: the shared test-side ones.
+export { appDeployment, applyObject } from '../../support/kube.ts';
 
 // ---- manifests --------------------------------------------------------------------------------
 
