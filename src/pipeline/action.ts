@@ -4,11 +4,13 @@ import { getSettings, type Mode } from '../context.ts';
 import { emptyReport } from '../report/model.ts';
 import { annotateDiagnoses, setOutputs, writeSummary } from '../report/publish.ts';
 import { logSafeLines } from '../util/escape.ts';
+import { keepYoungGenerationSmall } from '../util/heap.ts';
 import { runPipeline } from './run.ts';
 
 /** Runs the action; `forcedMode` is set by sub-actions (verify/). Never throws: failures go to setFailed. */
 export async function runAction(forcedMode?: Mode): Promise<void> {
   const started = Date.now();
+  keepYoungGenerationSmall();
   let report = emptyReport(forcedMode ?? 'apply', '');
   try {
     const settings = getSettings();
