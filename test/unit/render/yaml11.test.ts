@@ -3,7 +3,7 @@ import { describe, expect, test } from '@jest/globals';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseManifest } from '../../../src/manifest/load.ts';
 import { renderAll, toYaml } from '../../../src/render/render.ts';
-import { needsQuotes, stringifyForKube } from '../../../src/render/yaml.ts';
+import { needsQuotes, parsedAsOther, stringifyForKube } from '../../../src/render/yaml.ts';
 
 const TRICKY = [
   'yes',
@@ -76,6 +76,19 @@ describe('stringifyForKube', () => {
       expect(back.values).toEqual(TRICKY);
       expect(Object.keys(back.keys)).toEqual(TRICKY.filter((t) => t !== ''));
     }
+  });
+
+  test('the word fast path agrees with the full check (every case word of YAML 1.1, random names)', () => {
+    const words = ['y', 'Y', 'yes', 'Yes', 'YES', 'yEs', 'n', 'N', 'no', 'No', 'NO', 'true', 'True', 'TRUE', 'tRUE', 'false', 'False', 'FALSE'];
+    words.push('on', 'On', 'ON', 'oN', 'off', 'Off', 'OFF', 'null', 'Null', 'NULL', 'nULL', 'Inf', 'NaN', 'e1', 'E5', 'e-1', 'x0', 'b1', 'o7', 'a-1', 'A-b-c', 'z9', 'yes-no');
+    const alphabet = 'aeinotuyABEFLNOSTY0189-';
+    let seed = 7;
+    const next = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    for (let i = 0; i < 4000; i++) words.push(Array.from({ length: 1 + next(6) }, () => alphabet[next(alphabet.length)]).join(''));
+    // Many of them take the fast path (a letter other than e, then letters, digits, single hyphens).
+    expect(words.filter((w) => /^[A-DF-Za-df-z](?:-?[A-Za-z0-9])*$/.test(w)).length).toBeGreaterThan(1000);
+    for (const w of words) expect([w, needsQuotes(w)]).toEqual([w, parsedAsOther(w)]);
+    for (const w of ['yes', 'Off', 'NULL', 'n']) expect(needsQuotes(w)).toBe(true);
   });
 
   test('plain names stay plain', () => {
