@@ -10,7 +10,7 @@ import { fmtBytes, fmtMs, fmtRatio, speedup, verdict } from './format.ts';
 import type { Row } from './format.ts';
 import { createVault } from './sandbox.ts';
 import type { BenchVault } from './sandbox.ts';
-import { SERVICE_ACCOUNT, SPC } from './scenarios.ts';
+import { SERVICE_ACCOUNT, SPC, addVaultLatency, clearVaultLatency } from './scenarios.ts';
 
 export interface HeadlineCtx {
   session: AzureSession;
@@ -134,6 +134,38 @@ export async function mainNoop(
   if (proof) ctx.notes.push(`${scenario}: the proof step said: ${proof.trim()}`);
   ctx.notes.push(`${scenario}: baseline = the per-secret loop's no-op (GET then SET per secret, sequential) on its own vault, as in the in-process rows.`);
   return n;
+}
+
+/**
+ * The main no-op again with a round trip added to each of its vault's requests, against the loop
+ * measured with the same round trip (the first-sync latency row's baseline: GET then SET per secret).
+ * Context for the loopback row: only the vault is slowed, as in that baseline.
+ */
+export async function latencyNoop(
+  ctx: HeadlineCtx,
+  o: { vault: BenchVault; cluster: string; secretCount: number; values: Record<string, string>; namespaces: string[]; identity: (i: number) => string; latencyMs: number; baselineMs: number },
+): Promise<void> {
+  const secrets = Array.from({ length: o.secretCount }, (_, i) => ({ name: `bench-s-${String(i).padStart(4, '0')}`, env: `BENCH_S_${String(i).padStart(4, '0')}` }));
+  const scenario = `no-op, node dist/index.js, ${o.secretCount} secrets x ${o.namespaces.length} ns, +${o.latencyMs} ms per Key Vault request`;
+  ctx.progress(`${scenario}: no-op through node dist/index.js`);
+  await addVaultLatency(o.vault.name, o.latencyMs);
+  let r: BundleRun;
+  try {
+    r = await run(ctx, { vault: o.vault, cluster: o.cluster, secrets, values: o.values, namespaces: o.namespaces, identity: o.identity });
+  } finally {
+    await clearVaultLatency(o.vault.name);
+  }
+  if (r.exitCode !== 0) {
+    ctx.rows.push(row(scenario, 'whole run', 'n/a (failed, see notes)', '', undefined));
+    ctx.notes.push(`${scenario}: exit ${r.exitCode}: ${r.errors.slice(0, 3).join(' | ')}`);
+    return;
+  }
+  const ratio = speedup(o.baselineMs, r.wallMs);
+  ctx.rows.push(
+    row(scenario, 'wall time, spawn to exit', fmtMs(r.wallMs), '(>= 20x)', ratio >= 20, { baseline: fmtMs(o.baselineMs), ratio: fmtRatio(ratio) }),
+    row(scenario, 'Key Vault requests / writes', `${r.counts.keyvault} / ${r.counts.keyvaultWrites}`, '', undefined),
+  );
+  ctx.notes.push(`${scenario}: baseline = the per-secret loop (GET then SET per secret, sequential) with the same +${o.latencyMs} ms per request, from the first-sync latency row.`);
 }
 
 /** The scale no-op (its own vault, identities, namespaces) and a small manifest's no-op in that crowded vault. */

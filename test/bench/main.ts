@@ -18,7 +18,7 @@ import { addVaultLatency, baselineRun, benchManifest, describe, engineFullRun, e
 import type { GateRound, Layout } from './scenarios.ts';
 import { bareNodeMs, bundleSize, spawnOnce } from './startup.ts';
 import { hostileCpuRow } from './hostile.ts';
-import { mainNoop, scaleNoop } from './headline.ts';
+import { latencyNoop, mainNoop, scaleNoop } from './headline.ts';
 import type { HeadlineCtx } from './headline.ts';
 
 const out = process.stdout.write.bind(process.stdout);
@@ -326,6 +326,18 @@ export async function main(argv: string[]): Promise<number> {
         target: '<= 1',
         verdict: verdict(le1.phase.counters.throttled <= 1),
       });
+      if (kube && L === N) {
+        await latencyNoop(headline, {
+          vault: ve,
+          cluster: layout.cluster,
+          secretCount: N,
+          values,
+          namespaces: layout.namespaces,
+          identity: (i) => `id-${runId}-${i}`,
+          latencyMs: args.latencyMs,
+          baselineMs: lb1.ms,
+        });
+      }
     }
 
     // --- gate latency --------------------------------------------------------------------------------

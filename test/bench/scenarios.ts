@@ -128,6 +128,11 @@ export async function addVaultLatency(vault: string, ms: number): Promise<void> 
   await control('POST', '/vault/faults', { vault, effect: { kind: 'latency', ms }, times: 10_000_000 });
 }
 
+/** Takes addVaultLatency back (the vault's faults and settle windows cleared). */
+export async function clearVaultLatency(vault: string): Promise<void> {
+  await control('DELETE', '/vault/faults', { vault });
+}
+
 export interface FullRun {
   /** Wall time of each step, in pipeline order. */
   steps: { name: string; ms: number }[];
