@@ -142,7 +142,7 @@ async function listOnce(kube: KubeSession, manifest: Manifest, namespaces: strin
     const [snaps, events, secrets] = await Promise.all([
       readNamespaces(kube, namespaces),
       listAcross(namespaces, {
-        cluster: (limit) => kube.core.listEventForAllNamespaces({ fieldSelector: 'type=Warning', limit }),
+        cluster: (limit, _continue) => kube.core.listEventForAllNamespaces({ fieldSelector: 'type=Warning', limit, _continue }),
         namespaced: (namespace) => kube.core.listNamespacedEvent({ namespace, fieldSelector: 'type=Warning' }),
       }),
       mapUntilError(syncedSecretNames(manifest), KUBE_CONCURRENCY, ({ namespace, name }) => kube.core.listNamespacedSecret({ namespace, fieldSelector: `metadata.name=${name}` })),

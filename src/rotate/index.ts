@@ -41,7 +41,7 @@ export interface NamespaceSnapshot {
 type Run = <R>(fn: () => Promise<R>) => Promise<R>;
 const direct: Run = (fn) => fn();
 
-type Listed<T> = Promise<{ items: T[]; metadata?: { _continue?: string } }>;
+type Listed<T> = Promise<{ items: T[]; metadata?: { _continue?: string; continue?: string; remainingItemCount?: number } }>;
 
 /** One kind over the namespaces (src/kube/across.ts); a failed per-namespace list names its namespace. */
 function across<T extends { metadata?: { namespace?: string } }>(namespaces: readonly string[], run: Run, lists: AcrossLists<T>): Promise<Map<string, T[]>> {
@@ -61,11 +61,23 @@ function across<T extends { metadata?: { namespace?: string } }>(namespaces: rea
 /** Each kind's two lists: cluster-wide with a page limit, and one namespace's. */
 function kindLists(kube: KubeSession) {
   return {
-    deployments: { cluster: (limit: number) => kube.apps.listDeploymentForAllNamespaces({ limit }), namespaced: (namespace: string) => kube.apps.listNamespacedDeployment({ namespace }) },
-    statefulSets: { cluster: (limit: number) => kube.apps.listStatefulSetForAllNamespaces({ limit }), namespaced: (namespace: string) => kube.apps.listNamespacedStatefulSet({ namespace }) },
-    daemonSets: { cluster: (limit: number) => kube.apps.listDaemonSetForAllNamespaces({ limit }), namespaced: (namespace: string) => kube.apps.listNamespacedDaemonSet({ namespace }) },
-    replicaSets: { cluster: (limit: number) => kube.apps.listReplicaSetForAllNamespaces({ limit }), namespaced: (namespace: string) => kube.apps.listNamespacedReplicaSet({ namespace }) },
-    pods: { cluster: (limit: number) => kube.core.listPodForAllNamespaces({ limit }), namespaced: (namespace: string) => kube.core.listNamespacedPod({ namespace }) },
+    deployments: {
+      cluster: (limit: number, _continue?: string) => kube.apps.listDeploymentForAllNamespaces({ limit, _continue }),
+      namespaced: (namespace: string) => kube.apps.listNamespacedDeployment({ namespace }),
+    },
+    statefulSets: {
+      cluster: (limit: number, _continue?: string) => kube.apps.listStatefulSetForAllNamespaces({ limit, _continue }),
+      namespaced: (namespace: string) => kube.apps.listNamespacedStatefulSet({ namespace }),
+    },
+    daemonSets: {
+      cluster: (limit: number, _continue?: string) => kube.apps.listDaemonSetForAllNamespaces({ limit, _continue }),
+      namespaced: (namespace: string) => kube.apps.listNamespacedDaemonSet({ namespace }),
+    },
+    replicaSets: {
+      cluster: (limit: number, _continue?: string) => kube.apps.listReplicaSetForAllNamespaces({ limit, _continue }),
+      namespaced: (namespace: string) => kube.apps.listNamespacedReplicaSet({ namespace }),
+    },
+    pods: { cluster: (limit: number, _continue?: string) => kube.core.listPodForAllNamespaces({ limit, _continue }), namespaced: (namespace: string) => kube.core.listNamespacedPod({ namespace }) },
   };
 }
 
@@ -122,7 +134,7 @@ async function readSpcps(kube: KubeSession, namespaces: readonly string[], run: 
   const opts = { group: SPC_GROUP, version: SPC_VERSION, plural: SPCPS_PLURAL };
   try {
     return await across<SpcPodStatus & { metadata?: { namespace?: string } }>(namespaces, run, {
-      cluster: async (limit) => (await kube.custom.listClusterCustomObject({ ...opts, limit })) as Awaited<Listed<SpcPodStatus>>,
+      cluster: async (limit, _continue) => (await kube.custom.listClusterCustomObject({ ...opts, limit, _continue })) as Awaited<Listed<SpcPodStatus>>,
       namespaced: async (namespace) => (await kube.custom.listNamespacedCustomObject({ ...opts, namespace })) as Awaited<Listed<SpcPodStatus>>,
     });
   } catch (err) {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import type { KubeSession } from '../../../src/kube/client.ts';
+import { listAcross } from '../../../src/kube/across.ts';
 import { readNamespaces, restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
 import { countingSession, csiPodSpec, deleteNamespace, deploymentOf, describeKube, sandboxKube, serviceAccountSession } from '../../support/kube.ts';
@@ -85,6 +86,35 @@ describeKube('reads across the target namespaces', () => {
     // Six kinds for the gate's listing, three workload kinds for rotation: cluster-wide, whatever the namespaces.
     expect(perRun[0]).toHaveLength(9);
     expect(perRun[0]!.every((c) => /ForAllNamespaces|listClusterCustomObject/.test(c))).toBe(true);
+  });
+
+  it("a cluster holding more than a page: the apiserver's continue tokens while its count of items left is under the namespaces' lists", async () => {
+    const total = (await raw.apps.listDeploymentForAllNamespaces()).items.length;
+    expect(total).toBeGreaterThanOrEqual(namespaces.length);
+    const truth = Object.fromEntries(namespaces.map((ns) => [ns, [`${ns}/consumer`]]));
+    const read = async (nss: string[], pageSize: number): Promise<{ got: Record<string, string[]>; calls: string[] }> => {
+      const seen: string[] = [];
+      const got = await listAcross(
+        nss,
+        {
+          cluster: (limit, after) => (seen.push(after ? 'cluster page' : 'cluster first page'), raw.apps.listDeploymentForAllNamespaces({ limit, _continue: after })),
+          namespaced: (namespace) => (seen.push(`ns ${namespace}`), raw.apps.listNamespacedDeployment({ namespace })),
+        },
+        undefined,
+        pageSize,
+      );
+      return { got: Object.fromEntries([...got].map(([ns, items]) => [ns, items.map((d) => `${d.metadata?.namespace}/${d.metadata?.name}`)])), calls: seen };
+    };
+    // Pages of a quarter of the cluster: 3 or 4 more pages, fewer than the 5 namespaces' lists.
+    const quarter = Math.ceil(total / 4);
+    const paged = await read(namespaces, quarter);
+    expect(paged.got).toEqual(truth);
+    expect(paged.calls).toEqual(['cluster first page', ...Array.from({ length: Math.ceil(total / quarter) - 1 }, () => 'cluster page')]);
+    // Pages of one: as many pages left as items, more than 2 namespaces' lists.
+    const two = namespaces.slice(0, 2);
+    const listed = await read(two, 1);
+    expect(listed.got).toEqual(Object.fromEntries(two.map((ns) => [ns, truth[ns]])));
+    expect(listed.calls).toEqual(['cluster first page', ...two.map((ns) => `ns ${ns}`)]);
   });
 
   it('a deployer allowed only in its namespaces reads the same through one list per namespace', async () => {
