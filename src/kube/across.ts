@@ -37,14 +37,6 @@ export function listsClusterWide(namespaces: number): boolean {
   return namespaces > 1;
 }
 
-/** Pure: the page's items of each target namespace, or undefined when the page is not the whole list. */
-export function byNamespace<T extends Namespaced>(namespaces: readonly string[], page: ListPage<T>): Map<string, T[]> | undefined {
-  if (continueToken(page)) return undefined;
-  const out = new Map<string, T[]>(namespaces.map((ns) => [ns, []]));
-  addItems(out, page);
-  return out;
-}
-
 /** Keeps the page's items of the target namespaces only (a page of pods of other teams is dropped). */
 function addItems<T extends Namespaced>(out: Map<string, T[]>, page: ListPage<T>): void {
   for (const item of page.items ?? []) out.get(item.metadata?.namespace ?? '')?.push(item);

@@ -1,16 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { ACROSS_PAGE, byNamespace, listAcross, listsClusterWide, pagesWorthReading } from '../../../src/kube/across.ts';
+import { ACROSS_PAGE, listAcross, listsClusterWide, pagesWorthReading } from '../../../src/kube/across.ts';
 
 const obj = (namespace: string, name: string) => ({ metadata: { namespace, name } });
 
-describe('byNamespace', () => {
-  it("keeps the target namespaces' items, in page order, and an empty list for a namespace with none", () => {
+describe('one cluster-wide page', () => {
+  it("keeps the target namespaces' items, in page order, and an empty list for a namespace with none", async () => {
     const page = { items: [obj('a', '1'), obj('other', '2'), obj('b', '3'), obj('a', '4')] };
-    expect(Object.fromEntries(byNamespace(['a', 'b', 'c'], page)!)).toEqual({ a: [obj('a', '1'), obj('a', '4')], b: [obj('b', '3')], c: [] });
-  });
-  it('answers undefined for a page that is not the whole list (typed or custom-object continue token)', () => {
-    expect(byNamespace(['a'], { items: [], metadata: { _continue: 'x' } })).toBeUndefined();
-    expect(byNamespace(['a'], { items: [], metadata: { continue: 'x' } })).toBeUndefined();
+    const got = await listAcross(['a', 'b', 'c'], { cluster: async () => page, namespaced: async () => Promise.reject(new Error('not asked')) });
+    expect(Object.fromEntries(got)).toEqual({ a: [obj('a', '1'), obj('a', '4')], b: [obj('b', '3')], c: [] });
   });
 });
 
