@@ -105,6 +105,11 @@ function envSecrets(prefix: string, n: number): { secrets: Layout['secrets']; va
   return { secrets, values };
 }
 
+/** The main layout's secrets (names and variables of the in-process rows' benchManifest). */
+function mainSecrets(count: number): Layout['secrets'] {
+  return Array.from({ length: count }, (_, i) => ({ name: `bench-s-${String(i).padStart(4, '0')}`, env: `BENCH_S_${String(i).padStart(4, '0')}` }));
+}
+
 /**
  * The main no-op through the bundle, on the vault and objects of the in-process rows (same secret
  * names, values, identities, namespaces): its first run settles what the in-process steps left
@@ -114,7 +119,7 @@ export async function mainNoop(
   ctx: HeadlineCtx,
   o: { vault: BenchVault; cluster: string; secretCount: number; values: Record<string, string>; namespaces: string[]; identity: (i: number) => string; baselineMs: number },
 ): Promise<BundleRun | undefined> {
-  const secrets = Array.from({ length: o.secretCount }, (_, i) => ({ name: `bench-s-${String(i).padStart(4, '0')}`, env: `BENCH_S_${String(i).padStart(4, '0')}` }));
+  const secrets = mainSecrets(o.secretCount);
   const scenario = `no-op, node dist/index.js, ${o.secretCount} secrets x ${o.namespaces.length} ns`;
   const r = await deployThenNoop(ctx, { vault: o.vault, cluster: o.cluster, secrets, values: o.values, namespaces: o.namespaces, identity: o.identity }, scenario);
   if (!r) {
@@ -145,7 +150,7 @@ export async function latencyNoop(
   ctx: HeadlineCtx,
   o: { vault: BenchVault; cluster: string; secretCount: number; values: Record<string, string>; namespaces: string[]; identity: (i: number) => string; latencyMs: number; baselineMs: number },
 ): Promise<void> {
-  const secrets = Array.from({ length: o.secretCount }, (_, i) => ({ name: `bench-s-${String(i).padStart(4, '0')}`, env: `BENCH_S_${String(i).padStart(4, '0')}` }));
+  const secrets = mainSecrets(o.secretCount);
   const scenario = `no-op, node dist/index.js, ${o.secretCount} secrets x ${o.namespaces.length} ns, +${o.latencyMs} ms per Key Vault request`;
   ctx.progress(`${scenario}: no-op through node dist/index.js`);
   await addVaultLatency(o.vault.name, o.latencyMs);
