@@ -8,7 +8,7 @@ import type { PlanItem, SecretVersion } from '../plan/types.ts';
 import type { KubeSession } from '../kube/client.ts';
 import { errorSummary, kubeStatusOf } from '../kube/client.ts';
 import { listAcross } from '../kube/across.ts';
-import type { AcrossLists } from '../kube/across.ts';
+import type { AcrossLists, ListPage } from '../kube/across.ts';
 import { mountedVersions, spcpsFor, SPC_GROUP, SPC_VERSION, SPCPS_PLURAL } from '../kube/spcps.ts';
 import type { SpcPodStatus } from '../kube/spcps.ts';
 import type { Workload } from '../kube/workloads.ts';
@@ -40,8 +40,6 @@ export interface NamespaceSnapshot {
 
 type Run = <R>(fn: () => Promise<R>) => Promise<R>;
 const direct: Run = (fn) => fn();
-
-type Listed<T> = Promise<{ items: T[]; metadata?: { _continue?: string; continue?: string; remainingItemCount?: number } }>;
 
 /** One kind over the namespaces (src/kube/across.ts); a failed per-namespace list names its namespace. */
 function across<T extends { metadata?: { namespace?: string } }>(namespaces: readonly string[], run: Run, lists: AcrossLists<T>): Promise<Map<string, T[]>> {
@@ -134,8 +132,8 @@ async function readSpcps(kube: KubeSession, namespaces: readonly string[], run: 
   const opts = { group: SPC_GROUP, version: SPC_VERSION, plural: SPCPS_PLURAL };
   try {
     return await across<SpcPodStatus & { metadata?: { namespace?: string } }>(namespaces, run, {
-      cluster: async (limit, _continue) => (await kube.custom.listClusterCustomObject({ ...opts, limit, _continue })) as Awaited<Listed<SpcPodStatus>>,
-      namespaced: async (namespace) => (await kube.custom.listNamespacedCustomObject({ ...opts, namespace })) as Awaited<Listed<SpcPodStatus>>,
+      cluster: async (limit, _continue) => (await kube.custom.listClusterCustomObject({ ...opts, limit, _continue })) as ListPage<SpcPodStatus>,
+      namespaced: async (namespace) => (await kube.custom.listNamespacedCustomObject({ ...opts, namespace })) as ListPage<SpcPodStatus>,
     });
   } catch (err) {
     if (err instanceof NamespaceListError && kubeStatusOf(err.cause) === 404) return undefined;
