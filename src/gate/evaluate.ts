@@ -292,7 +292,7 @@ function checkNamespaceSetup(snap: NamespaceSnapshot, manifest: Manifest, consum
 /** The workload's rollout; returns its current pods. */
 function checkRollout(wc: Consumers[number], snap: NamespaceSnapshot, f: GateFindings): V1Pod[] {
   const ref = refOf(wc.workload);
-  const rollout = rolloutStatus(wc.workload);
+  const rollout = rolloutStatus(wc.workload, snap.pods, snap.replicaSets);
   if (!rollout.done) {
     f.pending.push(`${ref.kind} ${ref.namespace}/${ref.name}: ${rollout.message}`);
     f.unsettled++;

@@ -83,7 +83,7 @@ export function currentPods(w: Workload, pods: readonly V1Pod[], replicaSets: re
   if (w.kind === 'Deployment') {
     const rs = newestReplicaSet(w.obj, replicaSets);
     if (!rs) return all;
-    return all.filter((p) => controllerOf(p.metadata)?.uid === rs.metadata?.uid || controllerOf(p.metadata)?.name === rs.metadata?.name);
+    return all.filter((p) => controlledBy(p, rs));
   }
   if (w.kind === 'StatefulSet') {
     const rev = w.obj.status?.updateRevision;
@@ -106,8 +106,11 @@ export interface RolloutStatus {
   stuck?: string;
 }
 
-/** Same rules as `kubectl rollout status`. */
-export function rolloutStatus(w: Workload): RolloutStatus {
+/**
+ * Same rules as `kubectl rollout status`, on the workload's status; for a Deployment, also complete
+ * when its pods already show it (see rolledOutByPods), given the pods and ReplicaSets seen.
+ */
+export function rolloutStatus(w: Workload, pods: readonly V1Pod[] = [], replicaSets: readonly V1ReplicaSet[] = []): RolloutStatus {
   const gen = w.obj.metadata?.generation ?? 0;
   const observed = w.obj.status?.observedGeneration ?? 0;
   if (observed < gen) return { done: false, message: 'waiting for the controller to observe the new generation' };
@@ -118,14 +121,9 @@ export function rolloutStatus(w: Workload): RolloutStatus {
       return { done: false, message: `rollout exceeded its progress deadline`, stuck: cond.message ?? 'ProgressDeadlineExceeded' };
     }
     if (d.spec?.paused) return { done: false, message: 'deployment is paused' };
-    const want = d.spec?.replicas ?? 1;
-    const updated = d.status?.updatedReplicas ?? 0;
-    const total = d.status?.replicas ?? 0;
-    const available = d.status?.availableReplicas ?? 0;
-    if (updated < want) return { done: false, message: `${updated} of ${want} new replicas updated` };
-    if (total > updated) return { done: false, message: `${total - updated} old replicas pending termination` };
-    if (available < updated) return { done: false, message: `${available} of ${updated} updated replicas available` };
-    return { done: true, message: 'rolled out' };
+    const byStatus = deploymentStatusRollout(d);
+    if (!byStatus.done && rolledOutByPods(d, pods, replicaSets)) return { done: true, message: 'rolled out (every live pod is of the newest ReplicaSet and Ready)' };
+    return byStatus;
   }
   if (w.kind === 'StatefulSet') {
     const s = w.obj;
@@ -152,6 +150,37 @@ export function rolloutStatus(w: Workload): RolloutStatus {
   if (updated < desired) return { done: false, message: `${updated} of ${desired} pods updated` };
   if (available < desired) return { done: false, message: `${available} of ${desired} updated pods available` };
   return { done: true, message: 'rolled out' };
+}
+
+/** kubectl's reading of an observed Deployment's status counters. */
+function deploymentStatusRollout(d: V1Deployment): RolloutStatus {
+  const want = d.spec?.replicas ?? 1;
+  const updated = d.status?.updatedReplicas ?? 0;
+  const total = d.status?.replicas ?? 0;
+  const available = d.status?.availableReplicas ?? 0;
+  if (updated < want) return { done: false, message: `${updated} of ${want} new replicas updated` };
+  if (total > updated) return { done: false, message: `${total - updated} old replicas pending termination` };
+  if (available < updated) return { done: false, message: `${available} of ${updated} updated replicas available` };
+  return { done: true, message: 'rolled out' };
+}
+
+/**
+ * The same completion read from the pods of an observed Deployment: every live pod belongs to the
+ * newest ReplicaSet, there are at least spec.replicas of them, and each is Ready. The controller's
+ * status counters trail the pods on a busy cluster (its API client is rate-limited), by seconds at a
+ * few hundred pods. Only without minReadySeconds, where available means Ready.
+ */
+function rolledOutByPods(d: V1Deployment, pods: readonly V1Pod[], replicaSets: readonly V1ReplicaSet[]): boolean {
+  if ((d.spec?.minReadySeconds ?? 0) > 0) return false;
+  const rs = newestReplicaSet(d, replicaSets);
+  if (!rs) return false;
+  const live = podsOf({ kind: 'Deployment', namespace: d.metadata?.namespace ?? '', name: d.metadata?.name ?? '' }, pods, replicaSets);
+  return live.length >= (d.spec?.replicas ?? 1) && live.every((p) => controlledBy(p, rs) && isPodReady(p));
+}
+
+function controlledBy(pod: V1Pod, rs: V1ReplicaSet): boolean {
+  const owner = controllerOf(pod.metadata);
+  return owner?.uid === rs.metadata?.uid || owner?.name === rs.metadata?.name;
 }
 
 /** Update strategies under which a template change does not replace pods by itself. */

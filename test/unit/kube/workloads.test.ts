@@ -58,6 +58,28 @@ describe('rolloutStatus', () => {
     expect(rolloutStatus({ kind: 'Deployment', obj: d }).stuck).toBe('timed out');
   });
 
+  it("Deployment: complete from its pods when the controller's counters trail them", () => {
+    const d = deployment('ns', 'api', podSpec(), { annotations: { 'deployment.kubernetes.io/revision': '2' } });
+    d.spec!.replicas = 2;
+    d.status = { observedGeneration: 1, replicas: 3, updatedReplicas: 1, availableReplicas: 0 };
+    const oldRs = replicaSet(d, 'api-old', '1');
+    const newRs = replicaSet(d, 'api-new', '2');
+    const fresh = [pod(newRs, 'api-new-1'), pod(newRs, 'api-new-2')];
+    const leaving = pod(oldRs, 'api-old-1');
+    const rollout = (pods: V1Pod[]) => rolloutStatus({ kind: 'Deployment', obj: d }, pods, [oldRs, newRs]);
+    expect(rollout(fresh).done).toBe(true);
+    expect(rollout([...fresh, leaving])).toEqual({ done: false, message: '1 of 2 new replicas updated' });
+    leaving.metadata!.deletionTimestamp = new Date();
+    expect(rollout([...fresh, leaving]).done).toBe(true);
+    expect(rollout(fresh.slice(0, 1)).done).toBe(false);
+    expect(rollout([fresh[0]!, pod(newRs, 'api-new-3', { ready: false })]).done).toBe(false);
+    d.spec!.minReadySeconds = 10;
+    expect(rollout(fresh).done).toBe(false);
+    d.spec!.minReadySeconds = 0;
+    d.metadata!.generation = 2;
+    expect(rollout(fresh).message).toBe('waiting for the controller to observe the new generation');
+  });
+
   it('DaemonSet: every scheduled pod updated and available', () => {
     const ds: V1DaemonSet = {
       metadata: { name: 'agent', generation: 3 },
