@@ -176,6 +176,8 @@ export class Kubelet {
   private stopped = false;
   private nextIp = 10;
   private readonly events = new Map<string, { name: string; count: number }>();
+  /** Per pod UID: the tail of its queued events (recordInBackground). */
+  private readonly eventQueues = new Map<string, Promise<void>>();
   readonly stats = { binds: 0, mountAttempts: 0, mountFailures: 0, mountSuccesses: 0, tokenRequests: 0, rotations: 0, podsStarted: 0, eventsWritten: 0 };
 
   private readonly opts: KubeletOptions;
@@ -714,14 +716,15 @@ export class Kubelet {
         state: { running: { startedAt: now } },
       };
     });
-    // events first: the kubelet records container starts before its status update reaches the API
+    // Recorded before the status update, but not waited for: client-go's event recorder hands events to
+    // a broadcaster goroutine and the kubelet's status manager never blocks on them.
     for (const c of pod.spec?.containers ?? []) {
       if (crashing(c)) {
-        await this.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${s.name}_${s.namespace}(${s.uid})`);
+        this.recordInBackground(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${s.name}_${s.namespace}(${s.uid})`);
       } else {
-        await this.event(pod, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`);
-        await this.event(pod, 'Normal', 'Created', `Created container: ${c.name}`);
-        await this.event(pod, 'Normal', 'Started', `Started container ${c.name}`);
+        this.recordInBackground(pod, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`);
+        this.recordInBackground(pod, 'Normal', 'Created', `Created container: ${c.name}`);
+        this.recordInBackground(pod, 'Normal', 'Started', `Started container ${c.name}`);
       }
     }
     const allReady = containerStatuses.every((c) => c.ready);
@@ -768,6 +771,16 @@ export class Kubelet {
     } catch (err) {
       if (statusCode(err) !== 404) throw err;
     }
+  }
+
+  /** An event queued behind the pod's earlier ones (kept in order per pod), without waiting for it. */
+  private recordInBackground(pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    const uid = pod.metadata!.uid!;
+    const next = (this.eventQueues.get(uid) ?? Promise.resolve()).then(() => this.event(pod, type, reason, message));
+    this.eventQueues.set(uid, next);
+    void next.finally(() => {
+      if (this.eventQueues.get(uid) === next) this.eventQueues.delete(uid);
+    });
   }
 
   /** Records an event the way client-go's recorder does: repeats bump count and lastTimestamp. */
