@@ -351,13 +351,16 @@ export async function main(argv: string[]): Promise<number> {
         progress(`gate round ${r + 1}/${args.gateRounds}: a Deployment of ${replicas} pods in each of ${gateNs.length} namespace(s), runGate in-process`);
         const g = await gateRound(kube, me, expected, gateNs, r, replicas).catch((e: unknown): GateRound => ({
           latencyMs: NaN,
+          readyLatencyMs: NaN,
           waitedMs: NaN,
           passed: false,
           valid: false,
           pods: 0,
           failure: `gate round: ${(e as Error).message}`,
         }));
-        progress(`gate: ${g.passed ? 'passed' : `failed (${g.failure ?? ''})`}, ${g.pods} pods, latency ${fmtMs(g.latencyMs)}${g.valid ? '' : ' (not an update-to-pass measurement)'}`);
+        progress(
+          `gate: ${g.passed ? 'passed' : `failed (${g.failure ?? ''})`}, ${g.pods} pods, latency ${fmtMs(g.latencyMs)} (from the last pod Ready: ${fmtMs(g.readyLatencyMs)})${g.valid ? '' : ' (not an update-to-pass measurement)'}`,
+        );
         rounds.push(g);
         if (!g.passed) {
           progress('gate: not passing; the remaining rounds would fail the same way, skipped');
@@ -375,12 +378,26 @@ export async function main(argv: string[]): Promise<number> {
         target: '<= 1 s',
         verdict: verdict(valid.length ? worst <= 1000 : undefined),
       });
+      const fromReady = rounds.filter((g) => g.passed && g.valid).map((g) => g.readyLatencyMs);
+      if (fromReady.length)
+        rows.push({
+          scenario: `gate, ${gateNs.length * replicas} pods (${gateNs.length} ns x ${replicas})`,
+          metric: `context: last pod Ready -> pass (median / max of ${fromReady.length})`,
+          action: `${fmtMs(median(fromReady))} / ${fmtMs(Math.max(...fromReady))}`,
+          baseline: '',
+          ratio: '',
+          target: '',
+          verdict: '',
+        });
       const bad = rounds.filter((g) => !g.passed || !g.valid);
       if (bad.length)
         notes.push(
           `gate: ${bad.length} round(s) not counted: ${bad.map((g) => (g.passed ? 'SPCPS arrived before the gate started' : (g.failure ?? 'failed').split('; ')[0]?.slice(0, 300))).join('; ')}`,
         );
-      notes.push("gate latency: time the bench's own SPCPS watch saw the last new pod mounted, to the moment runGate resolved (same process, same apiserver).");
+      notes.push(
+        "gate latency: time the bench's own SPCPS watch saw the last new pod mounted, to the moment runGate resolved (same process, same apiserver). " +
+          "The gate counts a pod once it is also Ready; the sandbox's kubelet sets Ready one status update after the mount, so the context row shows the gate's own reaction.",
+      );
     } else {
       rows.push({ scenario: 'gate', metric: 'last SPCPS update -> pass', action: 'n/a', baseline: '', ratio: '', target: '<= 1 s', verdict: 'n/a' });
     }

@@ -191,6 +191,8 @@ export async function engineFullRun(
 export interface GateRound {
   /** From the last new pod's mounted SPCPS (as a watch in the bench saw it) to runGate's pass. */
   latencyMs: number;
+  /** From the last new pod seen Ready (the gate counts only Ready pods) to runGate's pass. */
+  readyLatencyMs: number;
   /** runGate's own waited time. */
   waitedMs: number;
   passed: boolean;
@@ -221,41 +223,58 @@ function deployment(namespace: string, name: string, replicas: number): V1Deploy
   };
 }
 
-interface SpcpsEvent {
+interface MountEvent {
   at: number;
   pod: string;
-  mounted: boolean;
+  /** An SPCPS saying mounted, or the pod's Ready condition turning True. */
+  kind: 'mounted' | 'ready';
 }
 
-async function watchSpcps(kube: KubeSession, namespaces: string[], sink: SpcpsEvent[]): Promise<() => void> {
+type WatchedObject = { metadata?: { name?: string }; status?: { podName?: string; mounted?: boolean; conditions?: Array<{ type?: string; status?: string }> } };
+
+/** The bench's own watches: each SPCPS that says mounted, and each pod seen Ready, with the time seen. */
+async function watchMounts(kube: KubeSession, namespaces: string[], sink: MountEvent[]): Promise<() => void> {
   const w = new Watch(kube.kc);
   const aborts: AbortController[] = [];
+  const record = (kind: MountEvent['kind'], pod: (o: WatchedObject) => string | undefined, seen: (o: WatchedObject) => boolean) => (type: string, obj: WatchedObject) => {
+    if ((type === 'ADDED' || type === 'MODIFIED') && seen(obj)) sink.push({ at: Date.now(), pod: pod(obj) ?? '', kind });
+  };
+  const mounted = record(
+    'mounted',
+    (o) => o.status?.podName,
+    (o) => o.status?.mounted === true,
+  );
+  const ready = record(
+    'ready',
+    (o) => o.metadata?.name,
+    (o) => o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
+  );
   for (const ns of namespaces) {
-    aborts.push(
-      await w.watch(
-        `/apis/secrets-store.csi.x-k8s.io/v1/namespaces/${ns}/secretproviderclasspodstatuses`,
-        {},
-        (type: string, obj: { status?: { podName?: string; mounted?: boolean } }) => {
-          if (type === 'ADDED' || type === 'MODIFIED') sink.push({ at: Date.now(), pod: obj.status?.podName ?? '', mounted: obj.status?.mounted === true });
-        },
-        () => undefined,
-      ),
-    );
+    aborts.push(await w.watch(`/apis/secrets-store.csi.x-k8s.io/v1/namespaces/${ns}/secretproviderclasspodstatuses`, {}, mounted, () => undefined));
+    aborts.push(await w.watch(`/api/v1/namespaces/${ns}/pods`, {}, ready, () => undefined));
   }
   return () => {
     for (const a of aborts) a.abort();
   };
 }
 
+/** When the last of the round's pods was first seen so (NaN when none was). */
+function lastFirstSeen(events: MountEvent[], kind: MountEvent['kind'], podPrefix: string): { last: number; pods: number } {
+  const firstPerPod = new Map<string, number>();
+  for (const e of events) if (e.kind === kind && e.pod.startsWith(podPrefix) && !firstPerPod.has(e.pod)) firstPerPod.set(e.pod, e.at);
+  return { last: firstPerPod.size ? Math.max(...firstPerPod.values()) : NaN, pods: firstPerPod.size };
+}
+
 /**
  * One round: a new Deployment (replicas pods mounting the SPC) per namespace, then runGate in-process.
- * The bench's own SPCPS watch timestamps each pod's mounted status; latency = pass - last of them.
+ * The bench's own watches timestamp each pod's mounted SPCPS and its Ready; latency = pass - the last
+ * mount (and, for context, pass - the last Ready: the gate counts a pod once it is Ready).
  */
 export async function gateRound(kube: KubeSession, manifest: Manifest, expected: SecretVersion[], namespaces: string[], round: number, replicas: number): Promise<GateRound> {
   const gateManifest: Manifest = { ...manifest, targets: manifest.targets.filter((t) => namespaces.includes(t.namespace)) };
   const name = `bench-app-${round}`;
-  const events: SpcpsEvent[] = [];
-  const stop = await watchSpcps(kube, namespaces, events);
+  const events: MountEvent[] = [];
+  const stop = await watchMounts(kube, namespaces, events);
   try {
     for (const ns of namespaces) await kube.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, name, replicas) });
     const gateStart = Date.now();
@@ -263,20 +282,19 @@ export async function gateRound(kube: KubeSession, manifest: Manifest, expected:
     try {
       result = await runGate(kube, gateManifest, expected, { timeoutMs: 60_000 });
     } catch (e) {
-      return { latencyMs: NaN, waitedMs: Date.now() - gateStart, passed: false, valid: false, pods: 0, failure: (e as Error).message };
+      return { latencyMs: NaN, readyLatencyMs: NaN, waitedMs: Date.now() - gateStart, passed: false, valid: false, pods: 0, failure: (e as Error).message };
     }
     const passedAt = Date.now();
-    const ours = events.filter((e) => e.mounted && e.pod.startsWith(`${name}-`));
-    const firstPerPod = new Map<string, number>();
-    for (const e of ours) if (!firstPerPod.has(e.pod)) firstPerPod.set(e.pod, e.at);
-    const last = Math.max(...firstPerPod.values());
+    const mounted = lastFirstSeen(events, 'mounted', `${name}-`);
+    const ready = lastFirstSeen(events, 'ready', `${name}-`);
     const failure = result.passed ? undefined : result.diagnoses.map((d) => `${d.cause}: ${d.message}`).join('; ') || 'did not pass';
     return {
-      latencyMs: firstPerPod.size ? passedAt - last : NaN,
+      latencyMs: passedAt - mounted.last,
+      readyLatencyMs: passedAt - ready.last,
       waitedMs: result.waitedMs,
       passed: result.passed,
-      valid: firstPerPod.size >= namespaces.length * replicas && last >= gateStart,
-      pods: firstPerPod.size,
+      valid: mounted.pods >= namespaces.length * replicas && mounted.last >= gateStart,
+      pods: mounted.pods,
       failure,
     };
   } finally {
