@@ -10,7 +10,7 @@ import { usesBinding } from '../manifest/types.ts';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem } from '../plan/types.ts';
 import { grantScopes, groupIdentities, missingPermissions, planFederation, planGrants, roleAssignmentName, unreadableObjects, wantedCredentials, wantedPermissions } from './plan.ts';
-import type { IdentityGroup, LiveAssignment, LiveCredential, RolePermission, WantedGrant } from './plan.ts';
+import type { IdentityGroup, RolePermission, WantedGrant } from './plan.ts';
 import type { LedgerClaims } from '../ledger/model.ts';
 import { ledgerBook, recordGrants } from '../ledger/store.ts';
 import type { LedgerBook } from '../ledger/store.ts';
@@ -20,6 +20,8 @@ import { mapAll } from '../util/concurrency.ts';
 import type { VaultAccessPolicy, VaultInfo } from '../keyvault/model.ts';
 import type { NamespaceIdentity } from './model.ts';
 
+import { identityReads, listCredentials } from './reads.ts';
+import type { IdentityReads, LiveIdentity } from './reads.ts';
 import { AKS_MANAGED_CREDENTIAL, BINDING_SUGGESTION, bindingRecord, managedClusterId, planBinding } from './bindings.ts';
 import { clusterBindings } from './binding-arm.ts';
 import type { BindingDeps } from './binding-arm.ts';
@@ -72,65 +74,10 @@ async function getIdentity(msi: ManagedServiceIdentityClient, rg: string, name: 
   }
 }
 
-type LiveIdentity = { id?: string; clientId?: string; principalId?: string };
-
-/**
- * The user-assigned identities of a resource group, listed once per run and resource group (one read
- * instead of one per namespace); undefined when the list is not allowed (then each is read by name).
- */
-function identityDirectory(session: AzureSession): (subscriptionId: string, rg: string) => Promise<Map<string, LiveIdentity> | undefined> {
-  const lists = new Map<string, Promise<Map<string, LiveIdentity> | undefined>>();
-  return (subscriptionId, rg) => {
-    const key = `${subscriptionId}|${rg}`.toLowerCase();
-    let p = lists.get(key);
-    if (!p) {
-      p = (async () => {
-        const out = new Map<string, LiveIdentity>();
-        try {
-          for await (const i of msiClient(session, subscriptionId).userAssignedIdentities.listByResourceGroup(rg)) {
-            if (i.name) out.set(i.name.toLowerCase(), { id: i.id, clientId: i.clientId, principalId: i.principalId });
-          }
-        } catch (e) {
-          if (azureStatusOf(e) === 403 || azureStatusOf(e) === 404) return undefined;
-          throw e;
-        }
-        return out;
-      })();
-      lists.set(key, p);
-    }
-    return p;
-  };
-}
-
 /** An identity by name: from its resource group's list, else (not listed yet, or no list right) read by name. */
 async function findIdentity(deps: GroupDeps, msi: ManagedServiceIdentityClient, sub: string, rg: string, name: string): Promise<LiveIdentity | undefined> {
-  const listed = (await deps.identitiesIn(sub, rg))?.get(name.toLowerCase());
+  const listed = (await deps.reads.identitiesIn(sub, rg))?.get(name.toLowerCase());
   return listed ?? getIdentity(msi, rg, name);
-}
-
-/**
- * The role assignments at the vault scope and above (and below, when a target grants per object),
- * listed once per run for every identity rather than once per identity.
- */
-function vaultAssignments(deps: Pick<GroupDeps, 'auth'>, vault: VaultInfo, manifest: Manifest): () => Promise<LiveAssignment[]> {
-  let p: Promise<LiveAssignment[]> | undefined;
-  const perObject = manifest.targets.some((t) => t.access.scope !== 'vault');
-  return () =>
-    (p ??= (async () => {
-      const live: LiveAssignment[] = [];
-      for await (const a of deps.auth.roleAssignments.listForScope(scopeParam(vault.id), perObject ? undefined : { filter: 'atScope()' })) {
-        if (a.scope && a.roleDefinitionId && a.principalId) live.push({ scope: a.scope, roleDefinitionId: a.roleDefinitionId, principalId: a.principalId });
-      }
-      return live;
-    })());
-}
-
-async function listCredentials(msi: ManagedServiceIdentityClient, rg: string, name: string): Promise<LiveCredential[]> {
-  const out: LiveCredential[] = [];
-  for await (const c of msi.federatedIdentityCredentials.list(rg, name)) {
-    out.push({ name: c.name ?? '', issuer: c.issuer, subject: c.subject, audiences: c.audiences });
-  }
-  return out;
 }
 
 /** Serialises async work per key (writes on one identity; the vault's access policies). */
@@ -158,22 +105,17 @@ function checkIssuer(groups: IdentityGroup[], issuer: string): void {
  * RBAC vaults: the role definitions the targets name, looked up once at the vault scope, and warnings
  * for a role that cannot read what a target mounts.
  */
-async function resolveRoles(auth: GroupDeps['auth'], vault: VaultInfo, manifest: Manifest): Promise<{ roleIds: Map<string, string>; warnings: string[] }> {
+async function resolveRoles(reads: IdentityReads, vault: VaultInfo, manifest: Manifest): Promise<{ roleIds: Map<string, string>; warnings: string[] }> {
   const roleIds = new Map<string, string>();
   const warnings: string[] = [];
   if (!vault.rbac) return { roleIds, warnings };
+  const defined = await reads.roles();
   const permissions = new Map<string, RolePermission[]>();
   for (const role of new Set(manifest.targets.map((t) => t.access.role))) {
-    let found: string | undefined;
-    const filter = `roleName eq '${role.replace(/'/g, "''")}'`;
-    for await (const d of auth.roleDefinitions.list(scopeParam(vault.id), { filter })) {
-      if (d.roleName?.toLowerCase() === role.toLowerCase() && d.id) {
-        found = d.id;
-        permissions.set(role, d.permissions ?? []);
-      }
-    }
+    const found = defined.get(role);
     if (!found) throw new IdentityError(`role definition ${JSON.stringify(role)} not found at ${vault.id}`);
-    roleIds.set(role, found);
+    roleIds.set(role, found.id);
+    permissions.set(role, found.permissions);
   }
   // A role that cannot read what a target mounts makes every mount fail; the identity may hold
   // other grants, so this warns rather than stops (the proof step, when on, tests the real access).
@@ -210,14 +152,15 @@ export async function ensureIdentities(
   session: AzureSession,
   vault: VaultInfo,
   manifest: Manifest,
-  opts: { mode: 'plan' | 'apply'; issuer: string; ledger?: LedgerBook; bindingTimeoutMs?: number },
+  opts: { mode: 'plan' | 'apply'; issuer: string; ledger?: LedgerBook; bindingTimeoutMs?: number; reads?: IdentityReads },
 ): Promise<IdentityStepResult> {
   const apply = opts.mode === 'apply';
   const groups = groupIdentities(manifest, session.subscriptionId);
   checkIssuer(groups, opts.issuer);
   const auth = authorizationClient(session);
   const kvm = vault.rbac ? undefined : keyVaultManagementClient(session, vault.subscriptionId ?? session.subscriptionId);
-  const { roleIds, warnings } = await resolveRoles(auth, vault, manifest);
+  const reads = opts.reads ?? identityReads(session, vault, manifest);
+  const { roleIds, warnings } = await resolveRoles(reads, vault, manifest);
   const deps: GroupDeps = {
     apply,
     issuer: opts.issuer,
@@ -225,8 +168,7 @@ export async function ensureIdentities(
     kvm,
     mutex: new KeyedMutex(),
     roleIds,
-    identitiesIn: identityDirectory(session),
-    assignments: vault.rbac ? vaultAssignments({ auth }, vault, manifest) : async () => [],
+    reads,
     bindings: clusterBindings(session, manifest.targets.some(usesBinding) ? managedClusterId(manifest.cluster, session.subscriptionId) : '', opts.bindingTimeoutMs ?? IDENTITY_PROPAGATION_MS),
   };
   const perGroup = await mapAll(groups, 4, (g) => ensureGroup(session, vault, manifest, g, deps));
@@ -263,10 +205,8 @@ interface GroupDeps {
   kvm?: ReturnType<typeof keyVaultManagementClient>;
   mutex: KeyedMutex;
   roleIds: Map<string, string>;
-  /** The identities of a resource group (listed once per run). */
-  identitiesIn: (subscriptionId: string, rg: string) => Promise<Map<string, LiveIdentity> | undefined>;
-  /** The role assignments at the vault (listed once per run). */
-  assignments: () => Promise<LiveAssignment[]>;
+  /** Identities per resource group, the vault's assignments, credentials per identity: each read once per run. */
+  reads: IdentityReads;
   /** The identity bindings of the manifest's cluster (listed once per run, only when used). */
   bindings: BindingDeps;
 }
@@ -360,13 +300,15 @@ async function federateGroup(manifest: Manifest, g: IdentityGroup, deps: GroupDe
   const rg = resolved.resourceGroup;
   const idName = resolved.name;
   out.claims.credentials = wanted.map((w) => credentialRecord(record, w.name));
-  const live = resolved.exists
-    ? await retryWhile(
-        () => listCredentials(msi, rg, idName),
-        (e) => resolved.createdNow && azureStatusOf(e) === 404,
-        { timeoutMs: IDENTITY_PROPAGATION_MS },
-      )
-    : [];
+  const live = !resolved.exists
+    ? []
+    : resolved.createdNow
+      ? await retryWhile(
+          () => listCredentials(msi, rg, idName),
+          (e) => azureStatusOf(e) === 404,
+          { timeoutMs: IDENTITY_PROPAGATION_MS },
+        )
+      : ((await deps.reads.credentials(resolved.subscriptionId, rg, idName)) ?? (await listCredentials(msi, rg, idName)));
   const fed = planFederation(idName, live, wanted);
   out.items.push(...fed.items);
   if (fed.budgetError) {
@@ -433,7 +375,7 @@ async function planRoleGrant({ vault, g, deps, resolved, out, label, ns0 }: Grou
   }
   const pid = resolved.principalId;
   const pidNow = pid?.toLowerCase();
-  const live = pidNow && !resolved.createdNow ? (await deps.assignments()).filter((a) => a.principalId.toLowerCase() === pidNow) : [];
+  const live = pidNow && !resolved.createdNow ? (await deps.reads.assignments()).filter((a) => a.principalId.toLowerCase() === pidNow) : [];
   const grants = planGrants(pid, label, wantedGrants, live, ns0);
   out.items.push(...grants.items);
   if (pid) out.claims.assignments = wantedGrants.map((w) => roleAssignmentName(w.scope, pid, w.roleDefinitionId));

@@ -405,7 +405,17 @@ async function deleteObject(kube: KubeSession, o: Obj, name: string): Promise<vo
   }
 }
 
-export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, facts: RenderFacts, opts: { mode: 'plan' | 'apply' }): Promise<PlanItem[]> {
+/**
+ * The labelled lists applyKubeObjects starts from, read now: they depend on the manifest only, so the
+ * pipeline starts them beside the secret sync. A failure surfaces where the step awaits them.
+ */
+export function startOwnedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[]> {
+  const owned = ownedObjects(kube, manifest);
+  void owned.catch(() => undefined);
+  return owned;
+}
+
+export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, facts: RenderFacts, opts: { mode: 'plan' | 'apply'; owned?: Promise<Obj[]> }): Promise<PlanItem[]> {
   // The renderer gives kubelet-mode targets no ServiceAccount and Namespaces only for createNamespace.
   const desired = renderAll(manifest, facts);
   const instance = instanceId(manifest);
@@ -413,7 +423,7 @@ export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, fa
   const toCreate = new Set(desired.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));
   // One labelled list per kind finds every object this manifest already applied (they carry its
   // labels): no read per object on a re-run. The same lists decide what to prune at the end.
-  const owned = await ownedObjects(kube, manifest);
+  const owned = await (opts.owned ?? ownedObjects(kube, manifest));
   const run: ApplyRun = {
     kube,
     plan,

@@ -145,12 +145,18 @@ async function deploy(settings: Settings, run: Connected, report: RunReport, dea
   }
   // Pods created before this instant cannot hold what this run writes (restart and gate evidence).
   const changedAt = new Date();
+  const ahead = readAhead(settings, run);
   await syncStep(settings, run, report, deadline);
-  const needsIssuer = manifest.targets.some((t) => (t.identity.mode === 'managed' || t.identity.mode === 'existing') && !usesBinding(t));
-  const issuer = needsIssuer ? (settings.oidcIssuer ?? manifest.cluster.oidcIssuer ?? (await S.readServiceAccountIssuer(kube))) : '';
+  const issuer = await ahead.issuer;
   report.cluster = { ...report.cluster, issuer: issuer || undefined };
   const ids = await section('Identities, federation and vault access', async () => {
-    const r = await S.ensureIdentities(run.session, run.vault, manifest, { mode: azureMode, issuer, ledger: run.ledger, bindingTimeoutMs: Math.max(1_000, deadline - Date.now()) });
+    const r = await S.ensureIdentities(run.session, run.vault, manifest, {
+      mode: azureMode,
+      issuer,
+      ledger: run.ledger,
+      bindingTimeoutMs: Math.max(1_000, deadline - Date.now()),
+      reads: ahead.identities,
+    });
     logPlan('identities', r.items);
     return r;
   });
@@ -161,7 +167,7 @@ async function deploy(settings: Settings, run: Connected, report: RunReport, dea
   const clientIds: Record<string, string> = {};
   for (const i of ids.identities) if (i.clientId) clientIds[i.namespace] = i.clientId;
   const kubeItems = await section('Kubernetes objects', async () => {
-    const items = await S.applyKubeObjects(kube, manifest, { tenantId: settings.tenantId, cloudName: run.cloudName, clientIds }, { mode: azureMode });
+    const items = await S.applyKubeObjects(kube, manifest, { tenantId: settings.tenantId, cloudName: run.cloudName, clientIds }, { mode: azureMode, owned: ahead.owned });
     logPlan('kubernetes', items);
     return items;
   });
@@ -178,6 +184,21 @@ async function deploy(settings: Settings, run: Connected, report: RunReport, dea
   if (!planMode && settings.gate) await gate(S, settings, manifest, kube, report, deadline, { changedAt, issuer: issuer || undefined });
   else if (!planMode) report.verified = false;
   if (planMode) await auditInPlan(S, settings, manifest, { session: run.session, vault: granted, kube, ledger: run.ledger, cloudName: run.cloudName }, report, issuer || undefined);
+}
+
+/**
+ * The later steps' reads that depend only on the manifest, the vault and the cluster (not on what the
+ * secret sync writes), started before it so that their round trips overlap it: the identity step's
+ * ARM reads, the cluster's issuer, the objects this manifest applied before. Each failure surfaces
+ * where its step awaits it, after the sync, as when read there.
+ */
+function readAhead(settings: Settings, run: Connected): { identities: ReturnType<Steps['startIdentityReads']>; owned: ReturnType<Steps['startOwnedObjects']>; issuer: Promise<string> } {
+  const { S, manifest, kube } = run;
+  const needsIssuer = manifest.targets.some((t) => (t.identity.mode === 'managed' || t.identity.mode === 'existing') && !usesBinding(t));
+  const given = settings.oidcIssuer ?? manifest.cluster.oidcIssuer;
+  const issuer = !needsIssuer ? Promise.resolve('') : given !== undefined ? Promise.resolve(given) : S.readServiceAccountIssuer(kube);
+  void issuer.catch(() => undefined);
+  return { identities: S.startIdentityReads(run.session, run.vault, manifest), owned: S.startOwnedObjects(kube, manifest), issuer };
 }
 
 async function syncStep(settings: Settings, run: Connected, report: RunReport, deadline: number): Promise<void> {
