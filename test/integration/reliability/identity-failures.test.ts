@@ -3,7 +3,8 @@
 // namespace and identity. Faults are scoped by path to the scenario's identity or vault, so other
 // tests sharing the sandbox never meet them; every fault is removed after its scenario.
 import { expect, it, jest } from '@jest/globals';
-import { armRecords, artifacts, expectExit, expectedIntact, intactState, isWriteMethod, leaks, requestRecords, runBundle, world, type RequestRecord, type Scenario } from './helpers.ts';
+import { armRecords, artifacts, expectExit, expectedIntact, intactState, isWriteMethod, leaks, requestRecords, runBundle, usedValues, world, type RequestRecord, type Scenario } from './helpers.ts';
+import { secretValue } from '../../support/ids.ts';
 import { reliabilitySuite } from './suite.ts';
 import { retryUntilOk } from '../../support/wait.ts';
 
@@ -172,6 +173,36 @@ d('ARM failures through the bundle', () => {
     const third = await runBundle('arm-ra-exists-third', { workspace: s.workspace, env: s.env, inputs: INPUTS });
     expectExit(third, 0);
     expect(writes(await armRecords(third.mark, grantPath(s)))).toEqual([]);
+  });
+
+  it("a read made ahead that fails (403 listing the identity's credentials) fails the identity step after the sync wrote, in ARM's words", async () => {
+    const s = await suite.scenario('readahead');
+    expectExit(await runBundle('read-ahead-first', { workspace: s.workspace, env: s.env, inputs: INPUTS }), 0);
+    // The credentials list starts beside the secret sync (src/pipeline/run.ts readAhead).
+    await restorer.worldFault({
+      service: 'arm',
+      method: 'GET',
+      pathPattern: `${identityPath(s)}/federatedIdentityCredentials`,
+      times: 1,
+      effect: {
+        kind: 'status',
+        status: 403,
+        code: 'AuthorizationFailed',
+        message: `The client does not have authorization to perform action 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/read' over scope '${identityPath(s)}' or the scope is invalid.`,
+      },
+    });
+    s.env.V_0 = secretValue('readahead-changed');
+    usedValues.set(`${s.names[0]!} (changed)`, s.env.V_0);
+    const r = await runBundle('read-ahead-403', { workspace: s.workspace, env: s.env, inputs: INPUTS });
+    expectExit(r, 1);
+    expect(r.report?.error ?? '').toMatch(/AuthorizationFailed|federatedIdentityCredentials\/read/);
+    expect(r.log).not.toMatch(/unhandled|UnhandledPromiseRejection/i);
+    // The failure surfaced where the identity step awaits the list: the sync had written the new value.
+    const [changed, ...rest] = await intactState(s);
+    expect(changed).toEqual({ name: s.names[0], versions: 2, valueMatches: true });
+    expect(rest).toEqual(expectedIntact(s).slice(1));
+    expect(writes(await armRecords(r.mark, identityPath(s)))).toEqual([]);
+    expect(await azureState(s)).toEqual(expectedAzure(s));
   });
 
   it('RoleAssignmentLimitExceeded fails precisely, with no retry loop and nothing half-granted', async () => {
