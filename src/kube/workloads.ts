@@ -107,53 +107,28 @@ export interface RolloutStatus {
 }
 
 /**
- * Same rules as `kubectl rollout status`, on the workload's status; for a Deployment, also complete
- * when its pods already show it (see rolledOutByPods), given the pods and ReplicaSets seen.
+ * Same rules as `kubectl rollout status`, on the workload's status; also complete when its pods
+ * already show it (see rolledOutByPods), given the pods and ReplicaSets seen.
  */
 export function rolloutStatus(w: Workload, pods: readonly V1Pod[] = [], replicaSets: readonly V1ReplicaSet[] = []): RolloutStatus {
   const gen = w.obj.metadata?.generation ?? 0;
   const observed = w.obj.status?.observedGeneration ?? 0;
   if (observed < gen) return { done: false, message: 'waiting for the controller to observe the new generation' };
-  if (w.kind === 'Deployment') {
-    const d = w.obj;
-    const cond = d.status?.conditions?.find((c) => c.type === 'Progressing');
-    if (cond?.reason === 'ProgressDeadlineExceeded') {
-      return { done: false, message: `rollout exceeded its progress deadline`, stuck: cond.message ?? 'ProgressDeadlineExceeded' };
-    }
-    if (d.spec?.paused) return { done: false, message: 'deployment is paused' };
-    const byStatus = deploymentStatusRollout(d);
-    if (!byStatus.done && rolledOutByPods(d, pods, replicaSets)) return { done: true, message: 'rolled out (every live pod is of the newest ReplicaSet and Ready)' };
-    return byStatus;
-  }
-  if (w.kind === 'StatefulSet') {
-    const s = w.obj;
-    if (s.spec?.updateStrategy?.type === 'OnDelete') return { done: true, message: 'OnDelete update strategy: not tracked' };
-    const want = s.spec?.replicas ?? 1;
-    const ready = s.status?.readyReplicas ?? 0;
-    if (ready < want) return { done: false, message: `${ready} of ${want} pods ready` };
-    const partition = s.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
-    if (partition > 0) {
-      const updated = s.status?.updatedReplicas ?? 0;
-      if (updated < want - partition) return { done: false, message: `${updated} of ${want - partition} pods updated` };
-      return { done: true, message: 'partitioned roll out complete' };
-    }
-    if (s.status?.updateRevision && s.status.currentRevision !== s.status.updateRevision) {
-      return { done: false, message: `${s.status.updatedReplicas ?? 0} of ${want} pods updated` };
-    }
-    return { done: true, message: 'rolled out' };
-  }
-  const ds = w.obj;
-  if (ds.spec?.updateStrategy?.type === 'OnDelete') return { done: true, message: 'OnDelete update strategy: not tracked' };
-  const desired = ds.status?.desiredNumberScheduled ?? 0;
-  const updated = ds.status?.updatedNumberScheduled ?? 0;
-  const available = ds.status?.numberAvailable ?? 0;
-  if (updated < desired) return { done: false, message: `${updated} of ${desired} pods updated` };
-  if (available < desired) return { done: false, message: `${available} of ${desired} updated pods available` };
-  return { done: true, message: 'rolled out' };
+  const byStatus = w.kind === 'Deployment' ? deploymentRollout(w.obj) : w.kind === 'StatefulSet' ? statefulSetRollout(w.obj) : daemonSetRollout(w.obj);
+  if (byStatus.done || byStatus.final) return { done: byStatus.done, message: byStatus.message, ...(byStatus.stuck ? { stuck: byStatus.stuck } : {}) };
+  if (rolledOutByPods(w, pods, replicaSets)) return { done: true, message: 'rolled out (every live pod is of the current revision and Ready)' };
+  return { done: false, message: byStatus.message };
 }
 
-/** kubectl's reading of an observed Deployment's status counters. */
-function deploymentStatusRollout(d: V1Deployment): RolloutStatus {
+/** A status reading; `final` when the pods cannot overrule it (paused, past its deadline, partitioned). */
+type StatusReading = RolloutStatus & { final?: boolean };
+
+function deploymentRollout(d: V1Deployment): StatusReading {
+  const cond = d.status?.conditions?.find((c) => c.type === 'Progressing');
+  if (cond?.reason === 'ProgressDeadlineExceeded') {
+    return { done: false, final: true, message: `rollout exceeded its progress deadline`, stuck: cond.message ?? 'ProgressDeadlineExceeded' };
+  }
+  if (d.spec?.paused) return { done: false, final: true, message: 'deployment is paused' };
   const want = d.spec?.replicas ?? 1;
   const updated = d.status?.updatedReplicas ?? 0;
   const total = d.status?.replicas ?? 0;
@@ -164,18 +139,60 @@ function deploymentStatusRollout(d: V1Deployment): RolloutStatus {
   return { done: true, message: 'rolled out' };
 }
 
+function statefulSetRollout(s: V1StatefulSet): StatusReading {
+  if (s.spec?.updateStrategy?.type === 'OnDelete') return { done: true, message: 'OnDelete update strategy: not tracked' };
+  const want = s.spec?.replicas ?? 1;
+  const ready = s.status?.readyReplicas ?? 0;
+  const partition = s.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
+  if (ready < want) return { done: false, final: partition > 0, message: `${ready} of ${want} pods ready` };
+  if (partition > 0) {
+    const updated = s.status?.updatedReplicas ?? 0;
+    if (updated < want - partition) return { done: false, final: true, message: `${updated} of ${want - partition} pods updated` };
+    return { done: true, message: 'partitioned roll out complete' };
+  }
+  if (s.status?.updateRevision && s.status.currentRevision !== s.status.updateRevision) {
+    return { done: false, message: `${s.status.updatedReplicas ?? 0} of ${want} pods updated` };
+  }
+  return { done: true, message: 'rolled out' };
+}
+
+function daemonSetRollout(ds: V1DaemonSet): StatusReading {
+  if (ds.spec?.updateStrategy?.type === 'OnDelete') return { done: true, message: 'OnDelete update strategy: not tracked' };
+  const desired = ds.status?.desiredNumberScheduled ?? 0;
+  const updated = ds.status?.updatedNumberScheduled ?? 0;
+  const available = ds.status?.numberAvailable ?? 0;
+  if (updated < desired) return { done: false, message: `${updated} of ${desired} pods updated` };
+  if (available < desired) return { done: false, message: `${available} of ${desired} updated pods available` };
+  return { done: true, message: 'rolled out' };
+}
+
+/** How many pods an observed workload wants, and which pods are of its current revision (undefined: not known yet). */
+function currentRevision(w: Workload, replicaSets: readonly V1ReplicaSet[]): { want: number; isCurrent: (p: V1Pod) => boolean } | undefined {
+  if (w.kind === 'Deployment') {
+    const rs = newestReplicaSet(w.obj, replicaSets);
+    return rs ? { want: w.obj.spec?.replicas ?? 1, isCurrent: (p) => controlledBy(p, rs) } : undefined;
+  }
+  if (w.kind === 'StatefulSet') {
+    const rev = w.obj.status?.updateRevision;
+    return rev ? { want: w.obj.spec?.replicas ?? 1, isCurrent: (p) => p.metadata?.labels?.['controller-revision-hash'] === rev } : undefined;
+  }
+  const gen = w.obj.metadata?.generation;
+  const desired = w.obj.status?.desiredNumberScheduled;
+  return gen !== undefined && desired !== undefined ? { want: desired, isCurrent: (p) => p.metadata?.labels?.['pod-template-generation'] === String(gen) } : undefined;
+}
+
 /**
- * The same completion read from the pods of an observed Deployment: every live pod belongs to the
- * newest ReplicaSet, there are at least spec.replicas of them, and each is Ready. The controller's
- * status counters trail the pods on a busy cluster (its API client is rate-limited), by seconds at a
- * few hundred pods. Only without minReadySeconds, where available means Ready.
+ * The same completion read from the pods of an observed workload: every live pod is of the current
+ * revision and Ready, and there are at least as many as it wants. The controller's status counters
+ * trail the pods on a busy cluster (its API client is rate-limited), by seconds at a few hundred
+ * pods. Only without minReadySeconds, where available means Ready.
  */
-function rolledOutByPods(d: V1Deployment, pods: readonly V1Pod[], replicaSets: readonly V1ReplicaSet[]): boolean {
-  if ((d.spec?.minReadySeconds ?? 0) > 0) return false;
-  const rs = newestReplicaSet(d, replicaSets);
-  if (!rs) return false;
-  const live = podsOf({ kind: 'Deployment', namespace: d.metadata?.namespace ?? '', name: d.metadata?.name ?? '' }, pods, replicaSets);
-  return live.length >= (d.spec?.replicas ?? 1) && live.every((p) => controlledBy(p, rs) && isPodReady(p));
+function rolledOutByPods(w: Workload, pods: readonly V1Pod[], replicaSets: readonly V1ReplicaSet[]): boolean {
+  if ((w.obj.spec?.minReadySeconds ?? 0) > 0) return false;
+  const current = currentRevision(w, replicaSets);
+  if (!current) return false;
+  const live = podsOf(refOf(w), pods, replicaSets);
+  return live.length >= current.want && live.every((p) => current.isCurrent(p) && isPodReady(p));
 }
 
 function controlledBy(pod: V1Pod, rs: V1ReplicaSet): boolean {

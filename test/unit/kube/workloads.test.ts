@@ -80,6 +80,35 @@ describe('rolloutStatus', () => {
     expect(rollout(fresh).message).toBe('waiting for the controller to observe the new generation');
   });
 
+  it('StatefulSet and DaemonSet: complete from their pods when the counters trail them, not when partitioned', () => {
+    const owned = (kind: 'StatefulSet' | 'DaemonSet', name: string, labels: Record<string, string>, ready = true): V1Pod => ({
+      metadata: { name, namespace: 'ns', uid: name, labels, ownerReferences: [{ apiVersion: 'apps/v1', kind, name: kind === 'StatefulSet' ? 'db' : 'agent', uid: 'x', controller: true }] },
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+    });
+    const s: V1StatefulSet = {
+      metadata: { name: 'db', namespace: 'ns', generation: 2 },
+      spec: { replicas: 2, selector: {}, serviceName: 'db', template: {} },
+      status: { replicas: 2, updateRevision: 'db-2', currentRevision: 'db-1', observedGeneration: 2, readyReplicas: 1, updatedReplicas: 1 },
+    };
+    const sts = (pods: V1Pod[]) => rolloutStatus({ kind: 'StatefulSet', obj: s }, pods, []);
+    const fresh = [owned('StatefulSet', 'db-0', { 'controller-revision-hash': 'db-2' }), owned('StatefulSet', 'db-1', { 'controller-revision-hash': 'db-2' })];
+    expect(sts(fresh).done).toBe(true);
+    expect(sts([fresh[0]!, owned('StatefulSet', 'db-1', { 'controller-revision-hash': 'db-1' })])).toEqual({ done: false, message: '1 of 2 pods ready' });
+    expect(sts([fresh[0]!, owned('StatefulSet', 'db-1', { 'controller-revision-hash': 'db-2' }, false)]).done).toBe(false);
+    s.spec!.updateStrategy = { type: 'RollingUpdate', rollingUpdate: { partition: 1 } };
+    expect(sts(fresh).done).toBe(false);
+
+    const ds: V1DaemonSet = {
+      metadata: { name: 'agent', namespace: 'ns', generation: 3 },
+      status: { observedGeneration: 3, desiredNumberScheduled: 2, updatedNumberScheduled: 1, numberAvailable: 1, currentNumberScheduled: 2, numberMisscheduled: 0, numberReady: 1 },
+    };
+    const dsp = (pods: V1Pod[]) => rolloutStatus({ kind: 'DaemonSet', obj: ds }, pods, []);
+    const agents = [owned('DaemonSet', 'agent-a', { 'pod-template-generation': '3' }), owned('DaemonSet', 'agent-b', { 'pod-template-generation': '3' })];
+    expect(dsp(agents).done).toBe(true);
+    expect(dsp([agents[0]!, owned('DaemonSet', 'agent-b', { 'pod-template-generation': '2' })]).done).toBe(false);
+    expect(dsp(agents.slice(0, 1)).done).toBe(false);
+  });
+
   it('DaemonSet: every scheduled pod updated and available', () => {
     const ds: V1DaemonSet = {
       metadata: { name: 'agent', generation: 3 },
