@@ -240,12 +240,17 @@ describe('looking for soft-deleted secrets on a first sync', () => {
   it('a listing longer than the GETs it replaces stops there, and the names not seen yet are probed one by one', async () => {
     const few = specs().slice(0, 30);
     // 1,000 deleted secrets that list before app-29 (the vault lists by name), seeded with the throttle off
+    // `enabled` is sandbox-wide (world config), not per vault: it is switched back on at once.
     await control('PUT', '/vault/throttle', { vault: tv.name, enabled: false });
-    await mapAll(
-      Array.from({ length: 1_000 }, (_, i) => `aa-old-${String(i).padStart(4, '0')}`),
-      32,
-      (name) => deleted(name, {}),
-    );
+    try {
+      await mapAll(
+        Array.from({ length: 1_000 }, (_, i) => `aa-old-${String(i).padStart(4, '0')}`),
+        32,
+        (name) => deleted(name, {}),
+      );
+    } finally {
+      await control('PUT', '/vault/throttle', { vault: tv.name, enabled: true });
+    }
     await deleted('app-29', OWNED); // last in the listing: not reached within the budget
     const { r, calls } = await plan(m(few));
     expect(listed(calls)).toBe(30);

@@ -289,7 +289,7 @@ describe('syncSecrets against the sandbox vault', () => {
     const many = Array.from({ length: 30 }, (_, i) => envSecret(`bulk-${String(i).padStart(2, '0')}`, `BULK_${i}`));
     for (let i = 0; i < 30; i++) env[`BULK_${i}`] = `bulk-value-${i}-${Math.random().toString(36).slice(2)}`;
     const m = manifestWith([...baseSecrets().filter((x) => x.name !== 'multi-line'), ...many]);
-    await control('PUT', '/vault/throttle', { vault: tv.name, create: 10, windowMs: 2_000 });
+    await control('PUT', '/vault/throttle', { vault: tv.name, enabled: true, create: 10, windowMs: 2_000 });
     try {
       const before = await vaultStats(tv.name);
       const r = await run(m);
