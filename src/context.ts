@@ -1,6 +1,6 @@
 // Every input of the action is read and checked here, once, into a typed Settings object;
-// the rest of the code takes Settings and never calls core.getInput.
-import * as core from '@actions/core';
+// the rest of the code takes Settings and never calls runner.getInput.
+import * as runner from './runner/index.ts';
 import { resolveCloud } from './auth/cloud.ts';
 import { FAIL_ON, type FailOn } from './audit/model.ts';
 import { PROVE_MODES, type ProveMode } from './identity/prove-plan.ts';
@@ -64,7 +64,7 @@ export const MAX_INPUT_LENGTH = 1_024;
  * invisible characters (a line break in it could forge a workflow command).
  */
 function textInput(name: string, fallback: string, pattern?: RegExp, rule?: string): string {
-  const value = core.getInput(name) || fallback;
+  const value = runner.getInput(name) || fallback;
   if (value.length > MAX_INPUT_LENGTH) throw new InputError(name, `is longer than ${MAX_INPUT_LENGTH} characters`);
   if (hasUnsafeChars(value)) throw new InputError(name, 'must not contain line breaks, control, bidirectional or invisible characters');
   if (value && pattern && !pattern.test(value)) throw new InputError(name, `${rule ?? 'is not valid'}; got '${logSafe(value, 100)}'`);
@@ -72,7 +72,7 @@ function textInput(name: string, fallback: string, pattern?: RegExp, rule?: stri
 }
 
 function guidInput(name: string, required: boolean, fallbackEnv: string | undefined): string {
-  const value = core.getInput(name) || fallbackEnv || '';
+  const value = runner.getInput(name) || fallbackEnv || '';
   if (!value) {
     if (required) throw new InputError(name, "is required (the same value as azure/login's input of that name)");
     return '';
@@ -84,7 +84,7 @@ function guidInput(name: string, required: boolean, fallbackEnv: string | undefi
 }
 
 function booleanInput(name: string, fallback: boolean): boolean {
-  const raw = core.getInput(name).trim().toLowerCase();
+  const raw = runner.getInput(name).trim().toLowerCase();
   if (!raw) return fallback;
   if (['true', 'yes', '1'].includes(raw)) return true;
   if (['false', 'no', '0'].includes(raw)) return false;
@@ -103,7 +103,7 @@ function cloudInput(): string {
 
 /** `prove-access`: always | changed | never; the former booleans still mean always (true) and never (false). */
 function proveInput(): ProveMode {
-  const raw = core.getInput(INPUT.proveAccess).trim().toLowerCase();
+  const raw = runner.getInput(INPUT.proveAccess).trim().toLowerCase();
   if (!raw) return 'changed';
   if ((PROVE_MODES as readonly string[]).includes(raw)) return raw as ProveMode;
   if (['true', 'yes', '1'].includes(raw)) return 'always';
@@ -113,7 +113,7 @@ function proveInput(): ProveMode {
 
 /** `fail-on`: never | drift | expiry | any (default any). */
 function failOnInput(): FailOn {
-  const raw = core.getInput(INPUT.failOn).trim().toLowerCase() || 'any';
+  const raw = runner.getInput(INPUT.failOn).trim().toLowerCase() || 'any';
   if ((FAIL_ON as readonly string[]).includes(raw)) return raw as FailOn;
   throw new InputError(INPUT.failOn, `expected ${FAIL_ON.join(', ')}; got '${logSafe(raw, 100)}'`);
 }
@@ -121,10 +121,10 @@ function failOnInput(): FailOn {
 /** The token for `issue: true`: required then, masked, never logged. */
 function githubTokenInput(issue: boolean, env: Record<string, string | undefined>): string | undefined {
   if (!issue) return undefined;
-  const token = core.getInput(INPUT.githubToken) || env.GITHUB_TOKEN || '';
+  const token = runner.getInput(INPUT.githubToken) || env.GITHUB_TOKEN || '';
   if (!token) throw new InputError(INPUT.githubToken, 'is required with `issue: true` (the default `${{ github.token }}` needs `permissions: issues: write`)');
   if (!/^[\x21-\x7e]{1,2048}$/.test(token)) throw new InputError(INPUT.githubToken, 'must be 1-2048 printable characters without spaces');
-  core.setSecret(token);
+  runner.setSecret(token);
   return token;
 }
 
@@ -135,13 +135,13 @@ function githubApiUrl(env: Record<string, string | undefined>): string {
 }
 
 export function getSettings(env: Record<string, string | undefined> = process.env): Settings {
-  const modeRaw = (core.getInput(INPUT.mode) || 'apply').trim().toLowerCase();
+  const modeRaw = (runner.getInput(INPUT.mode) || 'apply').trim().toLowerCase();
   if (!(MODES as readonly string[]).includes(modeRaw)) {
     throw new InputError(INPUT.mode, `must be one of ${MODES.join(', ')}; got '${logSafe(modeRaw, 100)}'`);
   }
   const mode = modeRaw as Mode;
   // verify only reads the vault and the cluster but still logs in; every mode needs the ids.
-  const timeoutRaw = core.getInput(INPUT.timeout) || '10m';
+  const timeoutRaw = runner.getInput(INPUT.timeout) || '10m';
   const timeoutMs = parseDurationMs(timeoutRaw);
   if (timeoutMs === undefined || timeoutMs <= 0) {
     throw new InputError(INPUT.timeout, `expected seconds or a duration such as 90s, 10m, 1h; got '${logSafe(timeoutRaw, 100)}'`);

@@ -1,7 +1,7 @@
 // `mode: audit`: reads what the manifest's chain looks like now (facts.ts, the vault gateway), finds
 // drift and expiry (evaluate.ts), and optionally keeps the instance's GitHub issue up to date
 // (issue.ts). It writes nothing to Key Vault, ARM or Kubernetes and reads no secret value.
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
 import { azureStatusOf as azureStatus, messageOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { KubeSession } from '../kube/client.ts';
@@ -45,7 +45,7 @@ async function unlessForbidden<T>(what: string, skipped: string[], read: () => P
 
 async function collect(session: AzureSession, vault: VaultInfo, kube: KubeSession, manifest: Manifest, opts: AuditOptions, skipped: string[]): Promise<AuditFacts> {
   const state = await readVaultForAudit(session, vault, manifest);
-  if (!state.index) core.info('version index: none readable for this manifest: changes outside the action are told by the tags alone');
+  if (!state.index) runner.info('version index: none readable for this manifest: changes outside the action are told by the tags alone');
   const ledger: GrantLedger | undefined = await unlessForbidden("this manifest's ledger (extra identities, credentials and grants)", skipped, () => opts.ledger.own());
   if (!opts.issuer) skipped.push("federated credentials (the cluster's issuer is unknown: set the `oidc-issuer` input)");
   const azure = await unlessForbidden('identities, federated credentials and role assignments (ARM)', skipped, () => readAzureFacts(session, vault, manifest, opts.issuer, ledger));
@@ -58,9 +58,9 @@ export async function runAudit(session: AzureSession, vault: VaultInfo, kube: Ku
   const skipped: string[] = [];
   const facts = await collect(session, vault, kube, manifest, opts, skipped);
   const section = auditSection(manifest.instance.key, facts.now, evaluateAudit(manifest, facts), opts.failOn, skipped);
-  core.info(`audit: ${auditCounts(section)}`);
-  if (section.findings.length) for (const line of textTable(AUDIT_HEADER, auditRows(section))) core.info(line);
-  for (const s of skipped) core.info(`not checked: ${logSafe(s, 300)}`);
+  runner.info(`audit: ${auditCounts(section)}`);
+  if (section.findings.length) for (const line of textTable(AUDIT_HEADER, auditRows(section))) runner.info(line);
+  for (const s of skipped) runner.info(`not checked: ${logSafe(s, 300)}`);
   return section;
 }
 
@@ -68,6 +68,6 @@ export async function runAudit(session: AzureSession, vault: VaultInfo, kube: Ku
 export async function auditIssue(target: GitHubTarget, manifest: Manifest, section: AuditSection, context: { manifest: string; vault: string }): Promise<IssueOutcome> {
   const want = { title: issueTitle(manifest.instance, section), body: issueBody(manifest.instance, section, context), clean: section.findings.length === 0 };
   const outcome = await syncIssue(target, manifest.instance.key, want);
-  core.info(`audit issue: ${outcome.action}${outcome.number ? ` #${outcome.number}` : ''}${outcome.url ? ` ${outcome.url}` : ''}`);
+  runner.info(`audit issue: ${outcome.action}${outcome.number ? ` #${outcome.number}` : ''}${outcome.url ? ` ${outcome.url}` : ''}`);
   return outcome;
 }

@@ -3,9 +3,7 @@
 // for it was the largest part of every run's start, and MSAL also fetched the authority's metadata
 // first. Why each choice is made: docs/architecture.md ("Login").
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
-import { request as httpRequest } from 'node:http';
-import type { IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { headerValue, httpSend, NetworkError } from '../util/http-send.ts';
 
 const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
@@ -104,14 +102,6 @@ interface TokenAnswer {
   body: TokenResponse;
 }
 
-/** The request never got an answer (refused, reset, DNS): worth a retry, unlike an error the assertion getter threw. */
-class TokenNetworkError extends Error {
-  constructor(cause: unknown) {
-    super(`token request failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.name = 'TokenNetworkError';
-  }
-}
-
 function parseAnswer(text: string): TokenResponse {
   try {
     const v: unknown = JSON.parse(text);
@@ -121,34 +111,11 @@ function parseAnswer(text: string): TokenResponse {
   }
 }
 
-/**
- * POSTs the form with node's own http(s) client, which the SDKs load anyway: the global fetch would
- * load a second HTTP stack (undici) at start for this one request, about 35 ms of every run.
- */
-function postForm(url: string, form: URLSearchParams, signal: AbortSignal | undefined): Promise<TokenAnswer> {
-  const body = form.toString();
-  const target = new URL(url);
-  const send = target.protocol === 'http:' ? httpRequest : httpsRequest;
-  const headers = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'content-length': String(Buffer.byteLength(body)) };
-  return new Promise((resolve, reject) => {
-    const onAnswer = (res: IncomingMessage): void => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_ANSWER_BYTES) req.destroy(new Error(`the token answer is longer than ${MAX_ANSWER_BYTES} bytes`));
-        else chunks.push(chunk);
-      });
-      res.on('end', () => {
-        const retryAfter = res.headers['retry-after'];
-        resolve({ status: res.statusCode ?? 0, retryAfter: typeof retryAfter === 'string' ? retryAfter : null, body: parseAnswer(Buffer.concat(chunks).toString('utf8')) });
-      });
-      res.on('error', (e) => reject(new TokenNetworkError(e)));
-    };
-    const req = send(target, { method: 'POST', headers, signal }, onAnswer);
-    req.on('error', (e) => reject(signal?.aborted ? e : new TokenNetworkError(e)));
-    req.end(body);
-  });
+/** POSTs the form (node's own client: src/util/http-send.ts says why). */
+async function postForm(url: string, form: URLSearchParams, signal: AbortSignal | undefined): Promise<TokenAnswer> {
+  const headers = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  const answer = await httpSend(url, { method: 'POST', headers, body: form.toString(), signal, maxBytes: MAX_ANSWER_BYTES }, 'token request');
+  return { status: answer.status, retryAfter: headerValue(answer.headers, 'retry-after'), body: parseAnswer(answer.text) };
 }
 
 /** One token request, retried on 408/429/5xx (Retry-After honoured) and network failures. */
@@ -161,7 +128,7 @@ async function requestToken(o: AssertionCredentialOptions, scopes: string[], opt
       const form = await requestBody(o, scopes, options?.claims);
       answer = await postForm(tokenEndpoint(o), form, options?.abortSignal as AbortSignal | undefined);
     } catch (e) {
-      if (attempt >= RETRIES || options?.abortSignal?.aborted || !(e instanceof TokenNetworkError)) throw e;
+      if (attempt >= RETRIES || options?.abortSignal?.aborted || !(e instanceof NetworkError)) throw e;
       await sleep(backoffMs(attempt, null));
       continue;
     }

@@ -1,6 +1,6 @@
 // Login with GitHub OIDC: a client-assertion credential whose assertion callback asks the runner for
 // a fresh ID token each time (so a long job never presents an expired assertion, AADSTS700024).
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
 import type { TokenCredential } from '@azure/core-auth';
 import type { Cloud } from './cloud.ts';
 import { clientAssertionCredential } from './entra-token.ts';
@@ -136,11 +136,11 @@ export interface GithubAssertion {
 
 export function githubAssertion(opts: OidcOptions): GithubAssertion {
   const audience = opts.audience ?? TOKEN_EXCHANGE_AUDIENCE;
-  const getIdToken = opts.getIdToken ?? ((aud: string) => core.getIDToken(aud));
+  const getIdToken = opts.getIdToken ?? ((aud: string) => runner.getIDToken(aud));
   let last: string | undefined;
   const fetchOnce = reuseRecentAssertion(async () => {
     const token = await getIdToken(audience);
-    core.setSecret(token);
+    runner.setSecret(token);
     return token;
   });
   const assertion = async (): Promise<string> => {
@@ -156,7 +156,7 @@ export function githubOidcCredential(opts: OidcOptions, source: GithubAssertion 
   return { credential, lastAssertion: source.lastAssertion };
 }
 
-/** Builds the client-assertion credential (fresh GitHub ID token per assertion via @actions/core getIDToken,
+/** Builds the client-assertion credential (fresh GitHub ID token per assertion via the runner's ID-token endpoint,
  * audience default api://AzureADTokenExchange) and proves it by fetching an ARM token; throws LoginError
  * with a diagnosis (missing id-token: write; AADSTS70021 naming the presented iss/sub/aud from the GitHub
  * token's claims and the exact federated credential to create). */
@@ -177,7 +177,7 @@ export async function login(opts: {
     if (!value) throw new LoginError('invalid-input', `input ${input} is required`);
     if (!GUID.test(value) && input !== 'tenant-id') throw new LoginError('invalid-input', `input ${input} must be a GUID, got ${JSON.stringify(value)}`);
   }
-  core.info(`Logging in to ${opts.cloud.name} as ${opts.clientId} (tenant ${opts.tenantId}) with a GitHub OIDC token (audience ${audience})`);
+  runner.info(`Logging in to ${opts.cloud.name} as ${opts.clientId} (tenant ${opts.tenantId}) with a GitHub OIDC token (audience ${audience})`);
   const source = githubAssertion({ ...opts, audience });
   const lastAssertion = source.lastAssertion;
   let credential: TokenCredential;
@@ -186,11 +186,11 @@ export async function login(opts: {
     credential = cachedCredential(githubOidcCredential({ ...opts, audience }, source).credential);
     const token = await credential.getToken(opts.cloud.armScope);
     if (!token?.token) throw new Error('Microsoft Entra returned no access token');
-    core.setSecret(token.token);
+    runner.setSecret(token.token);
   } catch (e) {
     throw diagnoseLoginError(e, { clientId: opts.clientId, tenantId: opts.tenantId, audience, lastAssertion: lastAssertion() });
   }
   const claims = lastAssertion() ? decodeJwtClaims(lastAssertion() ?? '') : undefined;
-  core.info(`Logged in (GitHub subject ${claims?.sub ?? 'unknown'})`);
+  runner.info(`Logged in (GitHub subject ${claims?.sub ?? 'unknown'})`);
   return { credential, cloud: opts.cloud, tenantId: opts.tenantId, subscriptionId: opts.subscriptionId, clientId: opts.clientId };
 }

@@ -8,7 +8,7 @@
 // is to `apply`. Neither needs secret values (load the manifest without the env check, as verify does)
 // nor runs proof, rotation or the gate. Key Vault secrets stay unless the manifest says
 // `cleanup: { deleteSecrets: true }` (soft delete), and are purged only with `purge: true` as well.
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
 import type { KubernetesObject, V1ManagedFieldsEntry } from '@kubernetes/client-node';
 import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam } from '../auth/arm.ts';
 import { ledgerBook, readLedgers } from '../ledger/store.ts';
@@ -260,7 +260,7 @@ async function nameOtherRoles(auth: Authorization, vault: VaultInfo, identities:
       const d = await auth.roleDefinitions.get(scopeParam(vault.id), guid);
       if (d.roleName) roleNames.set(guid, d.roleName);
     } catch (e) {
-      core.debug(`role definition ${guid}: ${messageOf(e).split('\n')[0] ?? ''}`);
+      runner.debug(`role definition ${guid}: ${messageOf(e).split('\n')[0] ?? ''}`);
     }
   }
 }
@@ -420,7 +420,7 @@ async function readBindingState(session: AzureSession, kube: KubeSession, manife
   const rbac = (await ownBindingRbac(kube, selector)).map((o) => ({ kind: o.kind as RbacKind, name: o.metadata?.name ?? '', labels: o.metadata?.labels ?? {} }));
   const bindings = await listBindings(new ArmRest(session), clusterId).catch((e: unknown) => {
     if (azureStatusOf(e) === 404) return [];
-    core.info(`warning: ${bindingFailure(e, clusterId, 'listing identity bindings').message}`);
+    runner.info(`warning: ${bindingFailure(e, clusterId, 'listing identity bindings').message}`);
     return undefined;
   });
   return { clusterId, rbac, bindings };
@@ -449,7 +449,7 @@ export async function runCleanup(session: AzureSession, vault: VaultInfo, kube: 
         e,
       );
     }
-    core.info(`deleted ${s.item.kind} ${s.item.name}${s.item.reason ? ` (${s.item.reason})` : ''}`);
+    runner.info(`deleted ${s.item.kind} ${s.item.name}${s.item.reason ? ` (${s.item.reason})` : ''}`);
   }
   return { items };
 }

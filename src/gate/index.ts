@@ -1,7 +1,7 @@
 // The deployment gate: watch the target namespaces (workloads, ReplicaSets, pods, SPC pod statuses,
 // warning events, synced Secrets) and re-evaluate on every change until every current pod of every
 // consuming workload mounted exactly the expected versions, or the deadline passes.
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
 import { createHash } from 'node:crypto';
 import type { CoreV1Event, KubernetesListObject, KubernetesObject, V1DaemonSet, V1Deployment, V1Pod, V1ReplicaSet, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
 import type { Manifest } from '../manifest/types.ts';
@@ -149,7 +149,7 @@ async function listOnce(kube: KubeSession, manifest: Manifest, namespaces: strin
     ]);
     return { namespaces: snaps, events: namespaces.flatMap((ns) => events.get(ns) ?? []), secrets: secrets.flatMap((l) => l.items.map(syncedState)) };
   } catch (err) {
-    core.debug(`gate: one-shot listing failed, watching instead (${err instanceof Error ? err.message.split('\n')[0] : 'error'})`);
+    runner.debug(`gate: one-shot listing failed, watching instead (${err instanceof Error ? err.message.split('\n')[0] : 'error'})`);
     return undefined;
   }
 }
@@ -187,7 +187,7 @@ export async function runGate(kube: KubeSession, manifest: Manifest, expected: S
 
 function gateResult(e: GateEvaluation, started: number): GateResult {
   const waitedMs = Date.now() - started;
-  for (const w of e.warnings) core.debug(`gate: ${w}`);
+  for (const w of e.warnings) runner.debug(`gate: ${w}`);
   return { passed: e.passed, pods: e.pods, diagnoses: e.diagnoses, waitedMs, warnings: e.warnings };
 }
 
@@ -267,7 +267,7 @@ class GateWatch {
 
   private onStarted(): void {
     for (const m of this.everyMirror()) {
-      if (m.lastError && !m.notServed) core.debug(`gate: ${m.path}: ${m.lastError}`);
+      if (m.lastError && !m.notServed) runner.debug(`gate: ${m.path}: ${m.lastError}`);
     }
     this.ready = true;
     this.check();
@@ -312,6 +312,6 @@ class GateWatch {
     const pending = items.join('; ');
     if (pending === this.lastPending) return;
     this.lastPending = pending;
-    core.info(`gate: waiting for ${items.length} item(s): ${logSafe(items.slice(0, 3).join('; '), 600)}${items.length > 3 ? '; …' : ''}`);
+    runner.info(`gate: waiting for ${items.length} item(s): ${logSafe(items.slice(0, 3).join('; '), 600)}${items.length > 3 ? '; …' : ''}`);
   }
 }

@@ -1,7 +1,7 @@
 // Identities per namespace (user-assigned managed identities), federated identity credentials for
 // service accounts, and the vault grant (RBAC role assignment or access policy), planned purely in
 // plan.ts and executed here exactly as planned.
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
 import type { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam } from '../auth/arm.ts';
 import { errorCodes, hasCode, messageOf, retryWhile, azureStatusOf } from '../auth/http.ts';
@@ -122,7 +122,7 @@ async function resolveRoles(reads: IdentityReads, vault: VaultInfo, manifest: Ma
   for (const t of manifest.targets) {
     for (const u of unreadableObjects(permissions.get(t.access.role) ?? [], t)) {
       const w = `${t.namespace}: role ${JSON.stringify(t.access.role)} does not grant ${u.action}, which the CSI provider needs to read ${u.type} object(s) ${u.objects.join(', ')}; unless the identity holds it from another grant, those mounts fail (a role that reads secrets, keys and certificates: "Key Vault Certificate User")`;
-      core.info(`warning: ${w}`); // the report turns it into an annotation
+      runner.info(`warning: ${w}`); // the report turns it into an annotation
       warnings.push(w);
     }
   }
@@ -279,7 +279,7 @@ async function resolveGroupIdentity(session: AzureSession, manifest: Manifest, g
   if (!deps.apply) return found;
   const tags = { ...manifest.identityDefaults.tags, ...OWNER_TAGS };
   const created = await deps.mutex.run(`uami:${g.key}`, () => msi.userAssignedIdentities.createOrUpdate(spec.resourceGroup, spec.name, { location: spec.location, tags }));
-  core.info(`identity ${itemName}: created (client id ${created.clientId})`);
+  runner.info(`identity ${itemName}: created (client id ${created.clientId})`);
   return { ...found, exists: true, clientId: created.clientId, principalId: created.principalId, resourceId: created.id, createdNow: true };
 }
 
@@ -314,7 +314,7 @@ async function federateGroup(manifest: Manifest, g: IdentityGroup, deps: GroupDe
   if (fed.budgetError) {
     const message = `${fed.budgetError}, or ${BINDING_SUGGESTION}`;
     if (deps.apply) throw new IdentityError(message);
-    core.info(`warning: ${message}`); // plan: the report turns it into an annotation
+    runner.info(`warning: ${message}`); // plan: the report turns it into an annotation
     out.warnings.push(message);
   }
   if (!deps.apply) return;
@@ -324,9 +324,9 @@ async function federateGroup(manifest: Manifest, g: IdentityGroup, deps: GroupDe
         () => msi.federatedIdentityCredentials.createOrUpdate(rg, idName, w.name, { issuer: w.issuer, subject: w.subject, audiences: [TOKEN_EXCHANGE_AUDIENCE] }),
         // 404: a just-created identity not yet visible to its child resources; 409: another write in flight
         (e) => (resolved.createdNow && azureStatusOf(e) === 404) || hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'),
-        { timeoutMs: IDENTITY_PROPAGATION_MS, onRetry: (e) => core.info(`federated credential ${idName}/${w.name}: retrying (${azureStatusOf(e) ?? ''} ${firstMessageLine(e)})`) },
+        { timeoutMs: IDENTITY_PROPAGATION_MS, onRetry: (e) => runner.info(`federated credential ${idName}/${w.name}: retrying (${azureStatusOf(e) ?? ''} ${firstMessageLine(e)})`) },
       );
-      core.info(`federated credential ${idName}/${w.name}: ${w.subject} on ${w.issuer}`);
+      runner.info(`federated credential ${idName}/${w.name}: ${w.subject} on ${w.issuer}`);
     }
   });
 }
@@ -348,7 +348,7 @@ async function planGroupBinding(manifest: Manifest, g: IdentityGroup, deps: Grou
   if (!resourceId) throw new IdentityError(`identity ${identityName} has no resource id to bind`);
   return async () => {
     await deps.bindings.put(write, resourceId);
-    core.info(`identity binding ${manifest.cluster.name}/${write}: ${identityName} bound (AKS keeps the shared credential ${AKS_MANAGED_CREDENTIAL} on it)`);
+    runner.info(`identity binding ${manifest.cluster.name}/${write}: ${identityName} bound (AKS keeps the shared credential ${AKS_MANAGED_CREDENTIAL} on it)`);
   };
 }
 
@@ -432,9 +432,9 @@ async function createAssignments(deps: GroupDeps, missing: WantedGrant[], pid: s
         }
       },
       (e) => hasCode(e, 'PrincipalNotFound'),
-      { timeoutMs: IDENTITY_PROPAGATION_MS, onRetry: () => core.info(`role assignment for ${label}: principal not visible yet, retrying`) },
+      { timeoutMs: IDENTITY_PROPAGATION_MS, onRetry: () => runner.info(`role assignment for ${label}: principal not visible yet, retrying`) },
     );
-    core.info(`role assignment: ${m.roleName} for ${label} at ${m.scope}`);
+    runner.info(`role assignment: ${m.roleName} for ${label} at ${m.scope}`);
   }
 }
 
@@ -447,7 +447,7 @@ async function addAccessPolicy(deps: GroupDeps, kvm: NonNullable<GroupDeps['kvm'
       { timeoutMs: IDENTITY_PROPAGATION_MS },
     ),
   );
-  core.info(`access policy on ${vault.name} for ${what}`);
+  runner.info(`access policy on ${vault.name} for ${what}`);
   return entry;
 }
 

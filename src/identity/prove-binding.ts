@@ -2,7 +2,7 @@
 // SubjectAccessReview (verb use-managed-identity, group cid.wi.aks.azure.com, resource = client id)
 // before it exchanges anything; the runner cannot reach the proxy, so it asks the cluster the same
 // question, waiting through RBAC propagation until the deadline. Nothing is asked of Entra or the vault.
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
 import { AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { sleep } from '../auth/http.ts';
 import { USE_MANAGED_IDENTITY_GROUP, USE_MANAGED_IDENTITY_VERB } from '../render/rbac.ts';
@@ -50,7 +50,7 @@ export async function proveBindingAccess(kc: KubeConfig, proofs: readonly Bindin
           throw new ProofError('other', p.namespace, p.serviceAccount, `proof failed for ${who}: cannot ask the cluster whether it may use-managed-identity ${p.clientId}: ${why}`, e);
         }
         if (review.allowed) {
-          core.info(`proof: ${who} may use-managed-identity ${p.clientId} (the AKS token proxy's check)${attempt > 1 ? ` after ${attempt} attempts` : ''}`);
+          runner.info(`proof: ${who} may use-managed-identity ${p.clientId} (the AKS token proxy's check)${attempt > 1 ? ` after ${attempt} attempts` : ''}`);
           return;
         }
         if (Date.now() + delay > deadline) {
@@ -61,7 +61,7 @@ export async function proveBindingAccess(kc: KubeConfig, proofs: readonly Bindin
             `proof failed for ${who}: the AKS token proxy would refuse service account ${who}: system:serviceaccount:${p.namespace}:${p.serviceAccount} is not allowed to use-managed-identity ${p.clientId} (${USE_MANAGED_IDENTITY_GROUP}): no RBAC rule grants it${review.reason ? ` (${review.reason})` : ''}; ${bindingNotAllowedFix(p.clientId)}`,
           );
         }
-        core.info(`proof: ${who}: not yet allowed to use-managed-identity ${p.clientId}; retrying in ${delay / 1000}s`);
+        runner.info(`proof: ${who}: not yet allowed to use-managed-identity ${p.clientId}; retrying in ${delay / 1000}s`);
         await sleep(delay);
         delay = Math.min(8_000, delay * 2);
       }

@@ -2,7 +2,7 @@
 // each mounted object from the vault with the resulting token. Propagation delays (a new federated
 // credential: AADSTS70021; a new role: ForbiddenByRbac) are waited through until the timeout; then
 // the failure is classified.
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
 import { msiClient, secretClient } from '../auth/arm.ts';
 import { errorCodes, messageOf, sleep, azureStatusOf } from '../auth/http.ts';
 import { decodeJwtClaims, audienceText } from '../auth/jwt.ts';
@@ -15,7 +15,7 @@ import { objectReader } from '../keyvault/objects.ts';
 import { serviceAccountSubject } from './plan.ts';
 import { identityOf, planProof, type ProofTarget } from './prove-plan.ts';
 import type { VaultInfo } from '../keyvault/model.ts';
-import { maskValue } from '../util/mask.ts';
+import { maskValue } from '../runner/mask.ts';
 import type { NamespaceIdentity } from './model.ts';
 
 export type ProofCause = 'binding-not-allowed' | 'federation-mismatch' | 'issuer-unreachable' | 'missing-role' | 'missing-secret' | 'unknown-identity' | 'other';
@@ -99,7 +99,7 @@ function podCredential(run: ProofRun, t: TargetSpec, sa: string, clientId: strin
   let lastToken: string | undefined;
   const saToken = reuseRecentAssertion(async () => {
     const token = await run.getToken(t.namespace, sa);
-    core.setSecret(token);
+    runner.setSecret(token);
     return token;
   });
   // Cached: the secret and object clients share one exchange of the pod's token.
@@ -158,12 +158,12 @@ async function proveTarget(run: ProofRun, { target: t, objects }: ProofTarget): 
   for (let attempt = 1; ; attempt++) {
     last = await readPending(readers, objects, pending, lastToken);
     if (last.ok) {
-      core.info(`proof: ${t.namespace}/${sa} read ${objects.length} object(s) from ${run.vault.name} as ${clientId}${attempt > 1 ? ` after ${attempt} attempts` : ''}`);
+      runner.info(`proof: ${t.namespace}/${sa} read ${objects.length} object(s) from ${run.vault.name} as ${clientId}${attempt > 1 ? ` after ${attempt} attempts` : ''}`);
       return;
     }
     const cause = classifyProofError(last.error);
     if (Date.now() + delay > run.deadline) break;
-    core.info(`proof: ${t.namespace}/${sa}: ${cause} (${errorCodes(last.error).join(', ') || azureStatusOf(last.error) || 'error'}); retrying in ${delay / 1000}s`);
+    runner.info(`proof: ${t.namespace}/${sa}: ${cause} (${errorCodes(last.error).join(', ') || azureStatusOf(last.error) || 'error'}); retrying in ${delay / 1000}s`);
     await sleep(delay);
     delay = Math.min(8_000, delay * 2);
   }

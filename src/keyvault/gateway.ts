@@ -2,7 +2,7 @@
 // lost-write guard) and one request limiter (one budget against the vault's throttle) per login
 // session and vault, shared by the secret sync, the manifest ledgers, verify and clean-up, with the
 // data-plane operations they all need (list, read, write with recover, delete and purge).
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
 import type { SecretClient, SecretProperties } from '@azure/keyvault-secrets';
 import { secretClient } from '../auth/arm.ts';
 import { hasCode, messageOf, retryWhile, azureStatusOf } from '../auth/http.ts';
@@ -13,7 +13,7 @@ import { VaultSyncError } from './model.ts';
 import type { VaultInfo } from './model.ts';
 import { ACTION_NAME, OWNER_TAG, VAULT_PROPAGATION_MS } from '../names.ts';
 import type { DeletedSecretInfo, DesiredProperties, LiveSecret } from './model.ts';
-import { maskValue } from '../util/mask.ts';
+import { maskValue } from '../runner/mask.ts';
 import { TAG_DIGEST } from '../names.ts';
 
 export interface VaultGateway {
@@ -57,7 +57,7 @@ export async function listLive(client: SecretClient, limiter: RateLimiter, vault
     n++;
     for (const p of page.value) live.set(p.name.toLowerCase(), toLive(p));
   }
-  core.debug(`listed ${live.size} secrets in ${n} page(s)`);
+  runner.debug(`listed ${live.size} secrets in ${n} page(s)`);
   return live;
 }
 
@@ -92,7 +92,7 @@ export async function recover(client: SecretClient, limiter: RateLimiter, name: 
       return poller.pollUntilDone();
     },
     (e) => hasCode(e, 'ObjectIsBeingDeleted') || azureStatusOf(e) === 409,
-    { timeoutMs: VAULT_PROPAGATION_MS, onRetry: () => core.info(`secret ${name}: deletion still in progress, waiting to recover it`) },
+    { timeoutMs: VAULT_PROPAGATION_MS, onRetry: () => runner.info(`secret ${name}: deletion still in progress, waiting to recover it`) },
   );
 }
 
@@ -113,7 +113,7 @@ export async function writeVersion(client: SecretClient, limiter: RateLimiter, n
         return s.properties;
       } catch (e) {
         if (hasCode(e, 'ObjectIsDeletedButRecoverable') && mayRecover) {
-          core.info(`secret ${name}: soft-deleted meanwhile, recovering`);
+          runner.info(`secret ${name}: soft-deleted meanwhile, recovering`);
           const recovered = await recover(client, limiter, name);
           // The recovered version may already hold this very value (same keyed digest): no second version.
           const wanted = props.tags[TAG_DIGEST];
@@ -124,7 +124,7 @@ export async function writeVersion(client: SecretClient, limiter: RateLimiter, n
       }
     },
     (e) => hasCode(e, 'ObjectIsBeingDeleted', 'AkvAksRetryAfterRecover'),
-    { timeoutMs: VAULT_PROPAGATION_MS, onRetry: () => core.info(`secret ${name}: waiting for a pending deletion to finish`) },
+    { timeoutMs: VAULT_PROPAGATION_MS, onRetry: () => runner.info(`secret ${name}: waiting for a pending deletion to finish`) },
   );
 }
 

@@ -3,7 +3,7 @@
 // sends it again and the vault would hold the same value twice. Before such a re-send, this per-retry
 // policy reads the secret's latest version; when that version already is exactly what the PUT carries
 // (value, content type, tags, dates), the read answers the PUT and nothing is written a second time.
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
 import { createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
 import type { PipelinePolicy, PipelineRequest, PipelineResponse, SendRequest } from '@azure/core-rest-pipeline';
 
@@ -80,7 +80,7 @@ export function lostWriteGuardPolicy(): PipelinePolicy {
         const sent = parse(request.body);
         const landed = sent ? await latestIfSame(request, sent, next) : undefined;
         if (landed) {
-          core.info(`secret ${name}: the answer to its write was lost, but the vault already holds that write; not writing it again`);
+          runner.info(`secret ${name}: the answer to its write was lost, but the vault already holds that write; not writing it again`);
           return landed;
         }
       }

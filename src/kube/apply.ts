@@ -2,7 +2,7 @@
 // ServiceAccounts, SecretProviderClasses, the ClusterRoles and bindings of identity bindings) by server-side apply with the action's field manager;
 // plan mode asks the API server for a dry run and diffs. Pruning touches only objects carrying the
 // action's managed-by + instance labels, only with `prune: true`, and never Namespaces.
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
 import { PatchStrategy } from '@kubernetes/client-node';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { usesBinding } from '../manifest/types.ts';
@@ -363,12 +363,12 @@ async function applyOne(run: ApplyRun, o: KubeObject): Promise<PlanItem> {
   if (!after) return item('refuse', 'owned by another field manager');
   if (!existing) {
     if (o.kind === 'Namespace') run.createdNamespaces.add(o.metadata.name);
-    if (!run.plan) core.info(`created ${o.kind} ${name}`);
+    if (!run.plan) runner.info(`created ${o.kind} ${name}`);
     return item('create');
   }
   const paths = changedPaths(applied, existing, after);
   const adopting = !ours;
-  if (!run.plan && paths.length) core.info(`${adopting ? 'adopted' : 'updated'} ${o.kind} ${name} (${paths.join(', ')})`);
+  if (!run.plan && paths.length) runner.info(`${adopting ? 'adopted' : 'updated'} ${o.kind} ${name} (${paths.join(', ')})`);
   if (paths.length === 0) return item('unchanged');
   return item(adopting ? 'adopt' : 'update', `changed: ${paths.join(', ')}`);
 }
@@ -399,7 +399,7 @@ async function pruneUndeclared(kube: KubeSession, manifest: Manifest, desired: K
 async function deleteObject(kube: KubeSession, o: Obj, name: string): Promise<void> {
   try {
     await kube.objects.delete({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace } });
-    core.info(`pruned ${o.kind} ${name}`);
+    runner.info(`pruned ${o.kind} ${name}`);
   } catch (err) {
     if (kubeStatusOf(err) !== 404) throw new Error(`cannot prune ${o.kind} ${name}: ${errorSummary(err)}`);
   }

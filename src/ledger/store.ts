@@ -1,7 +1,7 @@
 // Reading and writing the manifest ledgers (model.ts) in the vault, through the run's vault gateway.
 // One LedgerBook per run and vault: each ledger is read at most once, the others only when a step
 // needs to know who else relies on something (a prune, a conflict, a change of grants, clean-up).
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
 import { messageOf, azureStatusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import { describeInstance } from '../manifest/instance.ts';
@@ -106,12 +106,12 @@ export async function recordGrants(book: LedgerBook, claims: LedgerClaims): Prom
     let next = nextLedger(prev, claims);
     if (!claimsUnchanged(prev, next)) next = nextLedger(prev, claims, await book.others());
     if (!(await book.write(next))) return;
-    core.info(`manifest ledger ${book.name}: ${next.assignments.length} role assignment(s), ${Object.keys(next.policies).length} access-policy principal(s) recorded`);
+    runner.info(`manifest ledger ${book.name}: ${next.assignments.length} role assignment(s), ${Object.keys(next.policies).length} access-policy principal(s) recorded`);
   } catch (e) {
     // A workflow identity that may read but not write secrets (a manifest of `existing` secrets only)
     // still gets its grants; without the record, clean-up keeps what it cannot attribute.
     if (azureStatusOf(e) !== 403) throw e;
-    core.warning(
+    runner.warning(
       `grant ledger ${book.name} not written (${messageOf(e).split('\n')[0] ?? 'Forbidden'}): the grants are made, but clean-up will not know which of them the action added or shares with other manifests`,
     );
   }

@@ -1,16 +1,14 @@
 // The action's life cycle around the pipeline: settings, run, report, exit status.
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
 import { getSettings, type Mode } from '../context.ts';
 import { emptyReport } from '../report/model.ts';
 import { annotateDiagnoses, setOutputs, writeSummary } from '../report/publish.ts';
 import { logSafeLines } from '../util/escape.ts';
-import { keepYoungGenerationSmall } from '../util/heap.ts';
 import { runPipeline } from './run.ts';
 
 /** Runs the action; `forcedMode` is set by sub-actions (verify/). Never throws: failures go to setFailed. */
 export async function runAction(forcedMode?: Mode): Promise<void> {
   const started = Date.now();
-  keepYoungGenerationSmall();
   let report = emptyReport(forcedMode ?? 'apply', '');
   try {
     const settings = getSettings();
@@ -20,7 +18,7 @@ export async function runAction(forcedMode?: Mode): Promise<void> {
   } catch (e) {
     // The error may quote a file name or an input: made inert for the log, the report and the summary.
     report.error = logSafeLines(e instanceof Error ? e.message : String(e));
-    core.setFailed(report.error);
+    runner.setFailed(report.error);
   } finally {
     report.durationMs = Date.now() - started;
     try {
@@ -28,7 +26,7 @@ export async function runAction(forcedMode?: Mode): Promise<void> {
       annotateDiagnoses(report);
       await writeSummary(report);
     } catch (e) {
-      core.warning(`could not write the step summary: ${(e as Error).message}`);
+      runner.warning(`could not write the step summary: ${(e as Error).message}`);
     }
   }
 }

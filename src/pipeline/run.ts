@@ -1,6 +1,6 @@
 // The whole chain, in order, for one mode. Each step is a plain function of the settings and
 // what earlier steps found; this file only sequences them, logs sections and fills the report.
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { Settings } from '../context.ts';
 import { resolveCloud } from '../auth/cloud.ts';
@@ -19,12 +19,13 @@ import type { LedgerBook } from '../ledger/store.ts';
 import { formatDuration } from '../util/duration.ts';
 import { logSafe } from '../util/escape.ts';
 import type { VaultInfo } from '../keyvault/model.ts';
-import { maskValue } from '../util/mask.ts';
+import { maskValue } from '../runner/mask.ts';
+import { keepYoungGenerationSmallFor } from '../util/heap.ts';
 
 type Steps = typeof import('./steps.ts');
 
 async function section<T>(title: string, fn: () => Promise<T>): Promise<T> {
-  return core.group(title, fn);
+  return runner.group(title, fn);
 }
 
 /** Masks every env-sourced value (and each of its lines) before any step could print it. */
@@ -46,13 +47,14 @@ export function readManifest(file: string, shownAs: string, env: Record<string, 
     if (!(e instanceof ManifestReadError)) throw e;
     throw new Error(`${e.message}${e.code === 'ENOENT' ? ' (the `manifest` input is relative to the workspace)' : ''}`);
   }
+  keepYoungGenerationSmallFor(text.length);
   try {
     return parseManifest(text, shownAs, { env, repository });
   } catch (e) {
     if (e instanceof ManifestError) {
-      // The first issues only (the message counts the rest); text escaped, the file name by @actions/core.
+      // The first issues only (the message counts the rest); text escaped, the file name by the command's property escaping.
       for (const i of e.shown) {
-        core.error(logSafe(`${i.path ? `${i.path}: ` : ''}${i.message}`, 2_000), { title: 'akv-aks manifest', file: shownAs, startLine: i.line, startColumn: i.col });
+        runner.error(logSafe(`${i.path ? `${i.path}: ` : ''}${i.message}`, 2_000), { title: 'akv-aks manifest', file: shownAs, startLine: i.line, startColumn: i.col });
       }
     }
     throw e;
@@ -60,8 +62,8 @@ export function readManifest(file: string, shownAs: string, env: Record<string, 
 }
 
 function logPlan(title: string, items: PlanItem[]): void {
-  core.info(`${title}: ${countByAction(items)}`);
-  for (const line of planLogLines(items)) core.info(`  ${line}`);
+  runner.info(`${title}: ${countByAction(items)}`);
+  for (const line of planLogLines(items)) runner.info(`  ${line}`);
 }
 
 /** Runs the pipeline for `settings.mode`, filling `report` as it goes (also when it throws). */
@@ -98,7 +100,7 @@ async function manifestStep(settings: Settings, report: RunReport): Promise<Mani
   const doc = await section('Manifest', async () => {
     const d = readManifest(manifestFile, report.manifest, writes ? settings.env : undefined, settings.workspace, settings.repository);
     maskEnvValues(d.manifest, settings.env);
-    core.info(`${logSafe(report.manifest)}: ${d.manifest.secrets.length} secrets, ${d.manifest.targets.length} targets, vault ${d.manifest.vault.name}`);
+    runner.info(`${logSafe(report.manifest)}: ${d.manifest.secrets.length} secrets, ${d.manifest.targets.length} targets, vault ${d.manifest.vault.name}`);
     return d;
   });
   report.vault = { name: doc.manifest.vault.name };
@@ -119,7 +121,7 @@ async function connect(settings: Settings, manifest: Manifest, report: RunReport
     const pending = login({ clientId: settings.clientId, tenantId: settings.tenantId, subscriptionId: settings.subscriptionId, cloud, audience: settings.audience });
     loading = import('./steps.ts'); // parsed while the token exchange is on the wire
     const s = await pending;
-    core.info(`logged in as ${settings.clientId} in tenant ${settings.tenantId} (${cloud.name})`);
+    runner.info(`logged in as ${settings.clientId} in tenant ${settings.tenantId} (${cloud.name})`);
     return s;
   });
   const S = await (loading ?? import('./steps.ts'));
@@ -229,7 +231,7 @@ async function prove(settings: Settings, run: Connected, granted: VaultInfo, ids
   const proofs = planProof(settings.prove, { targets: manifest.targets, identities: ids.identities, items: changed, cluster: manifest.cluster.name, vaultName: run.vault.name });
   if (proofs.length) {
     await section('Proof of access (as a pod would)', () => {
-      for (const p of proofs) core.info(`proof: ${p.target.namespace}/${p.target.serviceAccount}: ${p.objects.length} object(s) (${p.why})`);
+      for (const p of proofs) runner.info(`proof: ${p.target.namespace}/${p.target.serviceAccount}: ${p.objects.length} object(s) (${p.why})`);
       return S.proveAccess(run.session, granted, manifest, ids.identities, (ns, sa) => S.serviceAccountToken(kube, ns, sa), { timeoutMs: Math.max(1_000, deadline - Date.now()), targets: proofs });
     });
   }
@@ -237,12 +239,12 @@ async function prove(settings: Settings, run: Connected, granted: VaultInfo, ids
   const bindingProofs = planBindingProof(settings.prove, { targets: manifest.targets, identities: ids.identities, items: changed });
   if (bindingProofs.length) {
     await section('Proof of access (identity bindings: the token proxy check)', () => {
-      for (const p of bindingProofs) core.info(`proof: ${p.namespace}/${p.serviceAccount}: use-managed-identity ${p.clientId} (${p.why})`);
+      for (const p of bindingProofs) runner.info(`proof: ${p.namespace}/${p.serviceAccount}: use-managed-identity ${p.clientId} (${p.why})`);
       return S.proveBindingAccess(kube.kc, bindingProofs, { timeoutMs: Math.max(1_000, deadline - Date.now()) });
     });
   }
   if (!proofs.length && settings.prove !== 'never' && manifest.targets.some(provable)) {
-    core.info(`proof of access: skipped, no identity chain or mount changed in this run (prove-access: ${settings.prove}; the gate checks the pods)`);
+    runner.info(`proof of access: skipped, no identity chain or mount changed in this run (prove-access: ${settings.prove}; the gate checks the pods)`);
   }
 }
 
@@ -312,8 +314,8 @@ async function gate(S: Steps, settings: Settings, manifest: Manifest, kube: Kube
   const result = await section('Gate: pods mounted the expected versions', async () => {
     const r = await S.runGate(kube, manifest, report.secrets, { timeoutMs: Math.max(1_000, deadline - Date.now()), ...hints });
     report.warnings.push(...(r.warnings ?? []));
-    for (const line of gateLogLines(r.pods)) core.info(line);
-    core.info(`gate ${r.passed ? 'passed' : 'failed'} after ${formatDuration(r.waitedMs)}`);
+    for (const line of gateLogLines(r.pods)) runner.info(line);
+    runner.info(`gate ${r.passed ? 'passed' : 'failed'} after ${formatDuration(r.waitedMs)}`);
     return r;
   });
   report.gate = { passed: result.passed, waitedMs: result.waitedMs, pods: result.pods, diagnoses: result.diagnoses };

@@ -1,6 +1,7 @@
 // Publishes a RunReport through the runner: step outputs, the step summary (tables) and
 // annotations for each diagnosis. Values never reach here: the report is value-free by type.
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
+import type { Summary } from '../runner/index.ts';
 import { formatDuration } from '../util/duration.ts';
 import { htmlEscape, htmlEscapeLines, logSafe, logSafeLines } from '../util/escape.ts';
 import { countByAction, GATE_HEADER, gateRows, headline, listedPods, PLAN_HEADER, planRows, shownItems, SUMMARY_MAX_ROWS, unchangedByKind } from './format.ts';
@@ -12,19 +13,19 @@ import { OUTPUT } from '../names.ts';
 
 export function setOutputs(r: RunReport): void {
   const changed = r.secrets.filter((s) => s.changed).map((s) => s.name);
-  core.setOutput(OUTPUT.changedSecrets, JSON.stringify(changed));
-  core.setOutput(OUTPUT.restartedWorkloads, JSON.stringify(r.restarted.map((w) => `${w.kind}/${w.namespace}/${w.name}`)));
-  core.setOutput(OUTPUT.verified, String(r.verified));
-  core.setOutput(OUTPUT.report, JSON.stringify(r));
-  if (r.audit) core.setOutput(OUTPUT.audit, JSON.stringify(r.audit));
+  runner.setOutput(OUTPUT.changedSecrets, JSON.stringify(changed));
+  runner.setOutput(OUTPUT.restartedWorkloads, JSON.stringify(r.restarted.map((w) => `${w.kind}/${w.namespace}/${w.name}`)));
+  runner.setOutput(OUTPUT.verified, String(r.verified));
+  runner.setOutput(OUTPUT.report, JSON.stringify(r));
+  if (r.audit) runner.setOutput(OUTPUT.audit, JSON.stringify(r.audit));
 }
 
 export function annotateDiagnoses(r: RunReport): void {
   for (const d of r.gate?.diagnoses ?? []) {
     const where = d.pod ? `${d.namespace}/${d.pod}` : (d.namespace ?? '');
-    core.error(logSafeLines(`${d.message}\nFix: ${d.fix}`), { title: logSafe(`akv-aks: ${d.cause}${where ? ` (${where})` : ''}`) });
+    runner.error(logSafeLines(`${d.message}\nFix: ${d.fix}`), { title: logSafe(`akv-aks: ${d.cause}${where ? ` (${where})` : ''}`) });
   }
-  for (const w of r.warnings) core.warning(logSafeLines(w), { title: 'akv-aks' });
+  for (const w of r.warnings) runner.warning(logSafeLines(w), { title: 'akv-aks' });
   annotateFindings(r);
 }
 
@@ -36,12 +37,12 @@ function annotateFindings(r: RunReport): void {
   if (!r.audit || r.mode !== 'audit') return;
   const failing = new Set(failingFindings(r.audit.findings, r.audit.failOn));
   for (const f of r.audit.findings.slice(0, MAX_FINDING_ANNOTATIONS)) {
-    const annotate = failing.has(f) ? core.error : core.warning;
+    const annotate = failing.has(f) ? runner.error : runner.warning;
     annotate(logSafeLines(`${f.message}\nFix: ${f.fix}`), { title: logSafe(`akv-aks audit: ${f.kind} (${f.object})`) });
   }
 }
 
-function writeAudit(s: typeof core.summary, a: AuditSection): void {
+function writeAudit(s: Summary, a: AuditSection): void {
   s.addHeading(`Audit: ${auditCounts(a)}`, 3);
   if (a.findings.length) s.addTable([header(AUDIT_HEADER), ...cells(auditRows(a).slice(0, SUMMARY_MAX_ROWS))]);
   if (a.findings.length > SUMMARY_MAX_ROWS) s.addRaw(`…and ${a.findings.length - SUMMARY_MAX_ROWS} more (the \`audit\` output lists every finding)`, true);
@@ -51,13 +52,13 @@ function writeAudit(s: typeof core.summary, a: AuditSection): void {
 }
 
 const header = (cells: string[]): Array<{ data: string; header: true }> => cells.map((data) => ({ data, header: true }));
-/** Table rows for the summary: every cell HTML-escaped (core.summary inserts cells as raw HTML). */
+/** Table rows for the summary: every cell HTML-escaped (runner.summary inserts cells as raw HTML). */
 const cells = (rows: string[][]): string[][] => rows.map((r) => r.map((c) => htmlEscape(c)));
 const code = (text: string): string => `<code>${htmlEscape(text)}</code>`;
 
 export async function writeSummary(r: RunReport): Promise<void> {
   if (!process.env.GITHUB_STEP_SUMMARY) return; // outside a runner
-  const s = core.summary.addHeading('Key Vault → AKS secrets', 2).addRaw(htmlEscape(headline(r)), true);
+  const s = runner.summary.addHeading('Key Vault → AKS secrets', 2).addRaw(htmlEscape(headline(r)), true);
   const facts: string[] = [`mode ${code(r.mode)}`, `manifest ${code(r.manifest)}`];
   if (r.vault) facts.push(`vault ${code(r.vault.name)}${r.vault.authorization ? ` (${r.vault.authorization})` : ''}`);
   if (r.cluster?.context) facts.push(`cluster context ${code(r.cluster.context)}`);

@@ -1,6 +1,6 @@
 // Targeted rotation: restart exactly the workloads whose mounted objects changed (see decide.ts for
 // the digest rules), one template write per workload, under the workload's own update strategy.
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
 import { PatchStrategy } from '@kubernetes/client-node';
 import type { KubernetesObject, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { Manifest } from '../manifest/types.ts';
@@ -313,7 +313,7 @@ async function rotateWorkload(r: Rotation, wc: WorkloadConsumption, snap: Namesp
   const reason = `${ref.kind}: ${decision.reason}`;
   out.items.push({ kind: 'workload', name, namespace: ref.namespace, action: decision.action === 'restart' ? 'restart' : 'unchanged', reason });
   if (r.mode === 'plan' || decision.action === 'unchanged') {
-    core.debug(`rotation: ${ref.kind} ${name}: ${decision.action} (${decision.reason})`);
+    runner.debug(`rotation: ${ref.kind} ${name}: ${decision.action} (${decision.reason})`);
     return;
   }
   try {
@@ -323,8 +323,8 @@ async function rotateWorkload(r: Rotation, wc: WorkloadConsumption, snap: Namesp
   }
   if (decision.action === 'restart') {
     out.restarted.push({ kind: ref.kind, namespace: ref.namespace, name: ref.name, reason: decision.reason });
-    core.info(`Restarted ${ref.kind} ${name}: ${decision.reason}`);
+    runner.info(`Restarted ${ref.kind} ${name}: ${decision.reason}`);
   } else {
-    core.info(`Recorded mounted versions on ${ref.kind} ${name} (first deploy, no rollout)`);
+    runner.info(`Recorded mounted versions on ${ref.kind} ${name} (first deploy, no rollout)`);
   }
 }

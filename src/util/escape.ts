@@ -27,7 +27,7 @@ export function hasUnsafeChars(text: string): boolean {
 /**
  * `text` as one inert log line: control, separator, bidi and invisible characters become `\uXXXX`
  * (`\n`, `\r`, `\t`), and `::` becomes `:\u003a` so no part of it can start a workflow command.
- * `%` is left as it is: it means nothing in a plain line, and @actions/core encodes it (with CR and
+ * `%` is left as it is: it means nothing in a plain line, and src/runner/commands.ts encodes it (with CR and
  * LF) in the data of the commands it writes. Cut at `max` characters with the rest counted.
  */
 export function logSafe(text: string, max = MAX_SHOWN_LENGTH): string {

@@ -1,5 +1,5 @@
 // Key Vault: describe the vault (ARM), sync the manifest's secrets (data plane), report versions.
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
 import { randomBytes } from 'node:crypto';
 import type { SecretClient, SecretProperties } from '@azure/keyvault-secrets';
 import { keyVaultManagementClient } from '../auth/arm.ts';
@@ -29,7 +29,7 @@ import type { IndexEntry } from './versions.ts';
 import { ACTION_NAME, OWNER_TAG } from '../names.ts';
 import { mapAll } from '../util/concurrency.ts';
 import type { DeletedSecretInfo, LiveSecret } from '../keyvault/model.ts';
-import { maskValue } from '../util/mask.ts';
+import { maskValue } from '../runner/mask.ts';
 import { DIGEST_KEY_SECRET } from '../names.ts';
 
 export type { VaultAccessPolicy, VaultInfo } from '../keyvault/model.ts';
@@ -86,7 +86,7 @@ export async function describeVault(session: AzureSession, manifest: Manifest): 
       },
     }));
   }
-  core.info(`Key Vault ${info.name}: ${info.rbac ? 'Azure RBAC' : 'access policies'}, ${info.uri}`);
+  runner.info(`Key Vault ${info.name}: ${info.rbac ? 'Azure RBAC' : 'access policies'}, ${info.uri}`);
   return info;
 }
 
@@ -122,7 +122,7 @@ async function currentVersion(client: SecretClient, limiter: RateLimiter, name: 
       if (v) return { version: v, entry: entryFor(v, toLive(s.properties)) };
     } catch (e) {
       // No permission to read values: the best guess below (the gate then shows any mismatch).
-      core.debug(`secret ${name}: several versions created in one second and no read of the current one (${azureStatusOf(e) ?? 'error'})`);
+      runner.debug(`secret ${name}: several versions created in one second and no read of the current one (${azureStatusOf(e) ?? 'error'})`);
     }
     tied.sort((a, b) => ((a.version ?? '') < (b.version ?? '') ? 1 : -1));
     return { version: tied[0]?.version };
@@ -141,7 +141,7 @@ async function readIndex(client: SecretClient, limiter: RateLimiter, live: Map<s
     const shard = stateShardOf(l.name, instanceKey);
     if (shard === undefined) continue;
     if (!isOwned(l.tags)) {
-      core.info(`secret ${l.name} is not managed by akv-aks-action: versions are looked up per secret`);
+      runner.info(`secret ${l.name} is not managed by akv-aks-action: versions are looked up per secret`);
       return undefined;
     }
     found.push({ shard, name: l.name });
@@ -154,7 +154,7 @@ async function readIndex(client: SecretClient, limiter: RateLimiter, live: Map<s
     } catch (e) {
       // Unreadable (no `get` permission, deleted meanwhile, throttled past the SDK's retries): the
       // index is only an optimisation, so this run looks versions up instead of failing.
-      core.info(`version index shard ${f.name} not read (${azureStatusOf(e) ?? 'error'}): versions are looked up per secret`);
+      runner.info(`version index shard ${f.name} not read (${azureStatusOf(e) ?? 'error'}): versions are looked up per secret`);
       shards.set(f.shard, undefined);
     }
   });
@@ -167,15 +167,15 @@ async function writeIndex(ctx: SyncContext, index: VersionIndex, live: Map<strin
   try {
     writes = index.shardWrites(live);
   } catch (e) {
-    core.info(`version index not updated: ${messageOf(e)}`);
+    runner.info(`version index not updated: ${messageOf(e)}`);
     return;
   }
   if (!writes.length) return;
   try {
     await mapAll(writes, VAULT_LIMITS.concurrency, (w) => writeVersion(ctx.client, ctx.limiter, w.name, w.value, { tags: { [OWNER_TAG]: ACTION_NAME }, contentType: STATE_CONTENT_TYPE }, true));
-    core.debug(`version index updated (${writes.length} shard(s))`);
+    runner.debug(`version index updated (${writes.length} shard(s))`);
   } catch (e) {
-    core.info(`version index not updated (the next run looks versions up per secret): ${messageOf(e)}`);
+    runner.info(`version index not updated (the next run looks versions up per secret): ${messageOf(e)}`);
   }
 }
 
@@ -234,7 +234,7 @@ async function loadDigestKey(ctx: SyncContext, writing: boolean): Promise<{ key:
   return {
     key: Buffer.from(fresh, 'utf8'),
     persist: async () => {
-      core.info(`creating the digest key secret ${DIGEST_KEY_SECRET} (change detection without reading values)`);
+      runner.info(`creating the digest key secret ${DIGEST_KEY_SECRET} (change detection without reading values)`);
       await writeVersion(ctx.client, ctx.limiter, DIGEST_KEY_SECRET, fresh, { tags: { [OWNER_TAG]: ACTION_NAME }, contentType: DIGEST_KEY_CONTENT_TYPE }, true);
     },
   };
@@ -259,7 +259,7 @@ async function lookupKeys(session: AzureSession, vault: VaultInfo, manifest: Man
     found.set(name.toLowerCase(), await limiter.run('read', () => reader.lookup('keys', name)));
   });
   const unreadable = [...found.values()].find((k) => k.state === 'unreadable');
-  if (unreadable) core.info(`keys: the deployer may not read keys in ${vault.name} (HTTP ${unreadable.status}); their existence and versions are not checked here`);
+  if (unreadable) runner.info(`keys: the deployer may not read keys in ${vault.name} (HTTP ${unreadable.status}); their existence and versions are not checked here`);
   return found;
 }
 
@@ -284,7 +284,7 @@ async function readState(ctx: SyncContext, vaultName: string, instanceKey: strin
       }
     }
   }
-  core.debug(`version index: ${known} of ${live.size} current version(s) known`);
+  runner.debug(`version index: ${known} of ${live.size} current version(s) known`);
   return live;
 }
 
@@ -337,10 +337,10 @@ async function recordSecrets(book: LedgerBook, prev: GrantLedger | undefined, se
   try {
     let next = withSecrets(prev, book.instance.key, book.described, secrets);
     if (size && (size.rewrite || !sameLedger(prev, next))) next = withVaultSecrets(next, size.record);
-    if (await book.write(next)) core.info(`manifest ledger ${book.name}: ${secrets.length} secret(s) recorded`);
+    if (await book.write(next)) runner.info(`manifest ledger ${book.name}: ${secrets.length} secret(s) recorded`);
   } catch (e) {
     if (azureStatusOf(e) !== 403) throw e;
-    core.warning(
+    runner.warning(
       `manifest ledger ${book.name} not written (${messageOf(e).split('\n')[0] ?? 'Forbidden'}): other manifests cannot see which secrets this one declares, and its own prune finds only what carries its tags`,
     );
   }
@@ -371,10 +371,10 @@ async function readVaultState(ctx: SyncContext, book: LedgerBook, vaultName: str
     const live = await readByName(ctx, vaultName, names);
     if (live) {
       ctx.index = undefined; // versions come with the reads: the index is neither needed nor written
-      core.info(`Key Vault ${vaultName}: read ${names.length} secret(s) by name rather than listing its ${own?.vaultSecrets} secrets`);
+      runner.info(`Key Vault ${vaultName}: read ${names.length} secret(s) by name rather than listing its ${own?.vaultSecrets} secrets`);
       return { live, own };
     }
-    core.info(`Key Vault ${vaultName}: a secret has several versions created in one second; listing the vault to tell its current one`);
+    runner.info(`Key Vault ${vaultName}: a secret has several versions created in one second; listing the vault to tell its current one`);
   }
   const live = await readState(ctx, vaultName, manifest.instance.key);
   book.sawNames([...live.values()].map((l) => l.name));
@@ -410,7 +410,7 @@ async function compareValues(ctx: SyncContext, manifest: Manifest, state: VaultS
     const current = await readValue(ctx.client, ctx.limiter, name);
     equals.set(name.toLowerCase(), current !== undefined && current === values.get(name.toLowerCase()));
   });
-  if (toRead.length) core.info(`compared ${toRead.length} value(s) without a matching digest tag`);
+  if (toRead.length) runner.info(`compared ${toRead.length} value(s) without a matching digest tag`);
   return equals;
 }
 
@@ -495,7 +495,7 @@ export async function syncSecrets(session: AzureSession, vault: VaultInfo, manif
     return await applyPlan(ctx, book, vault, manifest, values, prepared, writing);
   } finally {
     // A release that fails costs the next writer at most the lease's minute: never this run's result.
-    await lease?.release().catch((e: unknown) => core.info(`Key Vault ${vault.name}: write lease not released (${messageOf(e).split('\n')[0] ?? 'error'}); it runs out within a minute`));
+    await lease?.release().catch((e: unknown) => runner.info(`Key Vault ${vault.name}: write lease not released (${messageOf(e).split('\n')[0] ?? 'error'}); it runs out within a minute`));
   }
 }
 
@@ -521,7 +521,7 @@ async function applyPlan(
   const { live, own, state, digestKey, plan, sizeRecord } = prepared;
   const items = plan.secrets.map((p) => p.item);
   // Unchanged secrets are counted in the step's summary line; one line each only in the debug log.
-  for (const it of items) (it.action === 'unchanged' ? core.debug : core.info)(`secret ${it.name}: ${it.action}${it.reason ? ` (${it.reason})` : ''}`);
+  for (const it of items) (it.action === 'unchanged' ? runner.debug : runner.info)(`secret ${it.name}: ${it.action}${it.reason ? ` (${it.reason})` : ''}`);
 
   try {
     if (writing) {
@@ -589,16 +589,16 @@ async function execute(ctx: SyncContext, p: PlannedSecret, values: Map<string, s
         maskValue(value);
       } else return { wrote: false };
       if (p.op.recover) {
-        core.info(`secret ${p.name}: recovering the soft-deleted secret`);
+        runner.info(`secret ${p.name}: recovering the soft-deleted secret`);
         await recover(client, limiter, p.name);
       }
       const props = await writeVersion(client, limiter, p.name, value, p.op.properties, true);
       ctx.index?.learn(p.name, entryFor(props.version, toLive(props)));
-      core.info(`secret ${p.name}: wrote a new version`);
+      runner.info(`secret ${p.name}: wrote a new version`);
       return { wrote: true, version: props.version };
     }
     case 'recover': {
-      core.info(`secret ${p.name}: recovering the soft-deleted secret (its value is the wanted one: no new version)`);
+      runner.info(`secret ${p.name}: recovering the soft-deleted secret (its value is the wanted one: no new version)`);
       const props = await recover(client, limiter, p.name);
       if (props.version) ctx.index?.learn(p.name, entryFor(props.version, toLive(props)));
       return { wrote: true, version: props.version };
@@ -611,7 +611,7 @@ async function execute(ctx: SyncContext, p: PlannedSecret, values: Map<string, s
         client.updateSecretProperties(p.name, version, { tags: props.tags, contentType: props.contentType, expiresOn: props.expiresOn, notBefore: props.notBefore }),
       );
       ctx.index?.learn(p.name, entryFor(updated.version ?? version, toLive(updated)));
-      core.info(`secret ${p.name}: updated properties`);
+      runner.info(`secret ${p.name}: updated properties`);
       return { wrote: false };
     }
     case 'prune': {
@@ -622,7 +622,7 @@ async function execute(ctx: SyncContext, p: PlannedSecret, values: Map<string, s
       } catch (e) {
         throw new VaultSyncError(`secret ${p.name}: prune failed: ${messageOf(e)}`, [p.name], e);
       }
-      core.info(`secret ${p.name}: deleted${purge ? ' and purged' : ' (recoverable)'}`);
+      runner.info(`secret ${p.name}: deleted${purge ? ' and purged' : ' (recoverable)'}`);
       return { wrote: false };
     }
   }

@@ -1,6 +1,6 @@
 // The vault's write lease: runs that write to one vault take turns, so concurrent runs end as a
 // sequential order would (how, with no conditional write in Key Vault: docs/architecture.md#the-write-lease).
-import * as core from '@actions/core';
+import * as runner from '../runner/index.ts';
 import type { SecretProperties } from '@azure/keyvault-secrets';
 import { randomBytes } from 'node:crypto';
 import { sleep } from '../auth/http.ts';
@@ -141,16 +141,16 @@ export class VaultLease {
         await this.disable(mine).catch(() => undefined);
         throw new LeaseTimeoutError(this.vaultName, holder, Date.now() - started);
       }
-      if (!said) core.info(`Key Vault ${this.vaultName}: waiting for the write lease held by ${holder.holder ?? 'another run'}`);
+      if (!said) runner.info(`Key Vault ${this.vaultName}: waiting for the write lease held by ${holder.holder ?? 'another run'}`);
       said = true;
       await sleep(POLL_MS);
     }
     this.mine = mine;
     this.renewer = setInterval(() => {
-      this.renewing = this.extend(mine).catch((e: unknown) => core.info(`Key Vault ${this.vaultName}: lease renewal failed (${String(e)})`));
+      this.renewing = this.extend(mine).catch((e: unknown) => runner.info(`Key Vault ${this.vaultName}: lease renewal failed (${String(e)})`));
     }, RENEW_EVERY_MS);
     this.renewer.unref();
-    core.info(`Key Vault ${this.vaultName}: write lease taken${said ? ` after ${Math.round((Date.now() - started) / 1000)} s` : ''}`);
+    runner.info(`Key Vault ${this.vaultName}: write lease taken${said ? ` after ${Math.round((Date.now() - started) / 1000)} s` : ''}`);
   }
 
   /** Gives the lease up (its version disabled), so the next run need not wait for the deadline. */

@@ -1,7 +1,7 @@
-// GitHub OIDC → Microsoft Entra login through @actions/core getIDToken and @azure/identity against
+// GitHub OIDC → Microsoft Entra login through the action's getIDToken (src/runner/id-token.ts) against
 // the sandbox's GitHub issuer and Entra simulator.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import * as core from '@actions/core';
+import { getIDToken } from '../../../src/runner/index.ts';
 import { resolveCloud } from '../../../src/auth/cloud.ts';
 import { LoginError, login } from '../../../src/auth/login.ts';
 import { decodeJwtClaims } from '../../../src/auth/jwt.ts';
@@ -43,7 +43,7 @@ describe('login', () => {
     const session = await login({
       ...base(),
       getIdToken: async (aud) => {
-        const t = await core.getIDToken(aud);
+        const t = await getIDToken(aud);
         seen.push(t);
         return t;
       },

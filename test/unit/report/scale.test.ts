@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as core from '@actions/core';
+import { summary } from '../../../src/runner/index.ts';
 import type { PlanItem } from '../../../src/plan/types.ts';
 import { gateLogLines, planLogLines, SUMMARY_MAX_ROWS } from '../../../src/report/format.ts';
 import { emptyReport } from '../../../src/report/model.ts';
@@ -39,7 +39,7 @@ const pod = (i: number, ok: boolean): GatePodRow => ({
 });
 
 describe('the step summary and the log at 5,000 secrets x 100 namespaces', () => {
-  // @actions/core remembers the summary file's path once it has written to it: one file, emptied per test.
+  // One summary file, emptied per test, with the buffer.
   let dir: string;
   let saved: string | undefined;
   beforeAll(() => {
@@ -49,7 +49,7 @@ describe('the step summary and the log at 5,000 secrets x 100 namespaces', () =>
   });
   beforeEach(() => {
     writeFileSync(join(dir, 'summary.md'), '');
-    core.summary.emptyBuffer();
+    summary.emptyBuffer();
   });
   afterAll(() => {
     if (saved === undefined) delete process.env.GITHUB_STEP_SUMMARY;

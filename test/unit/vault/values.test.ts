@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { RateLimiter } from '../../../src/keyvault/limiter.ts';
 import { charsetAlphabet, generateValue, newDigestKey, valueDigest } from '../../../src/vault/values.ts';
 import { mapAll } from '../../../src/util/concurrency.ts';
-import { maskValue } from '../../../src/util/mask.ts';
+import { maskValue } from '../../../src/runner/mask.ts';
 
 describe('generateValue', () => {
   it.each(['alphanumeric', 'base64url', 'hex', 'ascii'] as const)('draws %s values of the requested length from the charset only', (charset) => {

@@ -1,5 +1,5 @@
 // Masking of secret values in the runner's log, before anything could print them.
-import * as core from '@actions/core';
+import { info, setSecret as addMask } from './commands.ts';
 
 /**
  * Shortest value (or line of a value) masked: the runner replaces every occurrence of a mask in every
@@ -12,7 +12,7 @@ export const MIN_MASKED_LENGTH = 3;
  * lines), before anything could log it. Parts shorter than MIN_MASKED_LENGTH (after trimming) are
  * not masked; one notice says so, without the value.
  */
-export function maskValue(value: string, setSecret: (v: string) => void = core.setSecret, notice: (text: string) => void = core.info): void {
+export function maskValue(value: string, setSecret: (v: string) => void = addMask, notice: (text: string) => void = info): void {
   if (!value) return;
   let short = 0;
   const masked = new Set<string>();
