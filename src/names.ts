@@ -74,6 +74,8 @@ export const FIELD_MANAGER = ACTION_NAME;
 
 /** Audience of the tokens exchanged at Microsoft Entra (GitHub's ID token, service-account tokens). */
 export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
+/** Audience of the service-account token the CSI provider presents to the AKS token proxy (identity bindings). */
+export const IDENTITY_BINDING_AUDIENCE = 'api://AKSIdentityBinding';
 /** Azure's limit of federated identity credentials on one user-assigned identity. */
 export const MAX_FEDERATED_CREDENTIALS = 20;
 

@@ -106,9 +106,9 @@ async function namespaceContent(kube: KubeSession, namespace: string): Promise<N
     try {
       let cont: string | undefined;
       do {
-        const list = await kube.objects.list(k.apiVersion, k.kind, namespace, undefined, undefined, undefined, undefined, undefined, 500, cont);
+        const list = await kube.objects.list(k.apiVersion, k.kind, namespace, { limit: 500, _continue: cont });
         for (const i of list.items) out.push({ kind: k.kind, name: i.metadata?.name ?? '' });
-        cont = list.metadata?._continue || undefined;
+        cont = list.metadata?.continue || undefined;
       } while (cont);
     } catch (err) {
       const s = kubeStatusOf(err);
@@ -303,15 +303,7 @@ type OpOf<K extends CleanupOp['kind']> = Extract<CleanupOp, { kind: K }>;
 async function deleteKubeObject(kube: KubeSession, op: OpOf<'kube'>): Promise<void> {
   const preconditions = op.uid ? { uid: op.uid, resourceVersion: op.resourceVersion } : undefined;
   try {
-    await kube.objects.delete(
-      { apiVersion: op.apiVersion, kind: op.objectKind, metadata: { name: op.name, namespace: op.namespace } },
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      'Background',
-      preconditions ? { preconditions } : undefined,
-    );
+    await kube.objects.delete({ apiVersion: op.apiVersion, kind: op.objectKind, metadata: { name: op.name, namespace: op.namespace } }, { propagationPolicy: 'Background', preconditions });
   } catch (err) {
     const s = kubeStatusOf(err);
     if (s === 404) return;

@@ -10,8 +10,6 @@ import type { PlanItem } from '../plan/types.ts';
 export const IDENTITY_BINDING_API_VERSION = '2026-05-01';
 /** The federated credential AKS creates on a bound identity and manages itself: never touched by the action. */
 export const AKS_MANAGED_CREDENTIAL = 'aks-identity-binding';
-/** Audience of the service-account token the CSI provider presents to the AKS token proxy. */
-export const IDENTITY_BINDING_AUDIENCE = 'api://AKSIdentityBinding';
 
 /**
  * The spec's name pattern: `^[a-z][a-z0-9]{0,63}$`, at most 63 characters (no hyphens).

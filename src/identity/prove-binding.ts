@@ -3,7 +3,7 @@
 // before it exchanges anything; the runner cannot reach the proxy, so it asks the cluster the same
 // question, waiting through RBAC propagation until the deadline. Nothing is asked of Entra or the vault.
 import * as runner from '../runner/index.ts';
-import { AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeSession } from '../kube/client.ts';
 import { sleep } from '../auth/http.ts';
 import { USE_MANAGED_IDENTITY_GROUP, USE_MANAGED_IDENTITY_VERB } from '../render/rbac.ts';
 import { bindingNotAllowedFix } from './bindings.ts';
@@ -16,8 +16,8 @@ interface Review {
 }
 
 /** The token proxy's question for one service account and identity. */
-async function reviewUse(api: AuthorizationV1Api, p: BindingProof): Promise<Review> {
-  const sar = await api.createSubjectAccessReview({
+async function reviewUse(kube: KubeSession, p: BindingProof): Promise<Review> {
+  const sar = await kube.authorization.createSubjectAccessReview({
     body: {
       apiVersion: 'authorization.k8s.io/v1',
       kind: 'SubjectAccessReview',
@@ -33,9 +33,8 @@ async function reviewUse(api: AuthorizationV1Api, p: BindingProof): Promise<Revi
 
 const statusOf = (e: unknown): number | undefined => (e as { code?: number }).code;
 
-/** `kc`: the run's kubeconfig (the deployer's credentials; it needs create on subjectaccessreviews). */
-export async function proveBindingAccess(kc: KubeConfig, proofs: readonly BindingProof[], opts: { timeoutMs: number }): Promise<void> {
-  const api = kc.makeApiClient(AuthorizationV1Api);
+/** `kube`: the run's session (the deployer's credentials; it needs create on subjectaccessreviews). */
+export async function proveBindingAccess(kube: KubeSession, proofs: readonly BindingProof[], opts: { timeoutMs: number }): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   await Promise.all(
     proofs.map(async (p) => {
@@ -44,7 +43,7 @@ export async function proveBindingAccess(kc: KubeConfig, proofs: readonly Bindin
       for (let attempt = 1; ; attempt++) {
         let review: Review;
         try {
-          review = await reviewUse(api, p);
+          review = await reviewUse(kube, p);
         } catch (e) {
           const why = statusOf(e) === 403 ? 'the deployer needs create on subjectaccessreviews (authorization.k8s.io)' : (e as Error).message.split('\n')[0];
           throw new ProofError('other', p.namespace, p.serviceAccount, `proof failed for ${who}: cannot ask the cluster whether it may use-managed-identity ${p.clientId}: ${why}`, e);

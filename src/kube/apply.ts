@@ -3,7 +3,6 @@
 // plan mode asks the API server for a dry run and diffs. Pruning touches only objects carrying the
 // action's managed-by + instance labels, only with `prune: true`, and never Namespaces.
 import * as runner from '../runner/index.ts';
-import { PatchStrategy } from '@kubernetes/client-node';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { usesBinding } from '../manifest/types.ts';
 import type { Manifest } from '../manifest/types.ts';
@@ -12,6 +11,7 @@ import { RBAC_API_VERSION, instanceId, legacyInstanceId, renderAll } from '../re
 import type { KubeObject, RenderFacts } from '../render/index.ts';
 import type { KubeSession } from './client.ts';
 import { errorSummary, kubeStatusOf } from './client.ts';
+import { PatchStrategy } from './api.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from './spcps.ts';
 import { ACTION_NAME, ADOPTED_ANNOTATION, FIELD_MANAGER, INSTANCE_LABEL, KUBE_CONCURRENCY, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../names.ts';
 import { mapUntilError, semaphore } from '../util/concurrency.ts';
@@ -131,7 +131,7 @@ async function namespaceExists(kube: KubeSession, name: string): Promise<boolean
 }
 
 async function serverSideApply(kube: KubeSession, o: KubeObject, dryRun: boolean, force: boolean): Promise<Obj> {
-  return (await kube.objects.patch(o as Obj, undefined, dryRun ? 'All' : undefined, FIELD_MANAGER, force, PatchStrategy.ServerSideApply)) as Obj;
+  return await kube.objects.patch<Obj>(o as Obj, { strategy: PatchStrategy.ServerSideApply, fieldManager: FIELD_MANAGER, force, dryRun });
 }
 
 /** Objects carrying this manifest's instance labels, found cluster-wide (or in the manifest's namespaces if not allowed). */
@@ -183,7 +183,7 @@ async function ownedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[
 export async function ownBindingRbac(kube: KubeSession, selector: string): Promise<Obj[]> {
   const lists = await Promise.all(
     (['ClusterRole', 'ClusterRoleBinding'] as const).map(async (kind) => {
-      const l = await kube.objects.list(RBAC_API_VERSION, kind, undefined, undefined, undefined, undefined, undefined, selector).catch((err: unknown) => {
+      const l = await kube.objects.list(RBAC_API_VERSION, kind, undefined, { labelSelector: selector }).catch((err: unknown) => {
         if (kubeStatusOf(err) === 403) return { items: [] };
         throw err;
       });

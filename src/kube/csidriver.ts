@@ -2,7 +2,7 @@
 // audience `api://AKSIdentityBinding`: the CSIDriver object must list it in spec.tokenRequests (the
 // driver's Helm chart does from v1.8.0; raw manifests and older charts do not). Checked before the
 // pods are asked to mount, so the run names the fix instead of a per-pod mount failure.
-import { IDENTITY_BINDING_AUDIENCE } from '../identity/bindings.ts';
+import { IDENTITY_BINDING_AUDIENCE } from '../names.ts';
 import type { KubeSession } from './client.ts';
 import { errorSummary, kubeStatusOf } from './client.ts';
 

@@ -1,17 +1,24 @@
-// A list+watch mirror of one namespaced collection (client-node's ListWatch), calling back on every
-// change. Used by the gate so it reacts to events instead of polling: no fixed sleeps anywhere;
-// the only timer is the reconnect backoff after a failed watch.
-import { ListWatch, Watch } from '@kubernetes/client-node';
-import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+// A list+watch mirror of one namespaced collection, calling back on every change. Used by the gate
+// so it reacts to events instead of polling: no fixed sleeps anywhere; the only timer is the
+// reconnect backoff after a failed watch.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { ListOf } from './api.ts';
 import type { KubeSession } from './client.ts';
 import { errorSummary, kubeStatusOf } from './client.ts';
 
 export interface MirrorSpec<T extends KubernetesObject> {
   /** API path of the collection, e.g. /api/v1/namespaces/ns/pods. */
   path: string;
-  list: () => Promise<KubernetesListObject<T>>;
+  list: () => Promise<ListOf<T>>;
   fieldSelector?: string;
 }
+
+interface WatchEvent {
+  type: string;
+  object: unknown;
+}
+
+const keyOf = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
 export class Mirror<T extends KubernetesObject> {
   readonly path: string;
@@ -21,57 +28,109 @@ export class Mirror<T extends KubernetesObject> {
   listed = false;
   /** Last error of the list or the watch, value-free. */
   lastError?: string;
-  private readonly lw: ListWatch<T>;
+  private readonly objects = new Map<string, T>();
+  private resourceVersion?: string;
   private stopped = false;
   private retryMs = 250;
   private retryTimer?: NodeJS.Timeout;
+  private abort?: AbortController;
+  private readonly kube: KubeSession;
+  private readonly spec: MirrorSpec<T>;
+  private readonly onChange: () => void;
 
   constructor(kube: KubeSession, spec: MirrorSpec<T>, onChange: () => void) {
+    this.kube = kube;
+    this.spec = spec;
+    this.onChange = onChange;
     this.path = spec.path;
-    const list = async (): Promise<KubernetesListObject<T>> => {
-      const result = await spec.list();
-      this.listed = true;
-      this.lastError = undefined;
-      // An empty list fires no add callback: tell the owner the mirror now knows its collection.
-      queueMicrotask(onChange);
-      return result;
-    };
-    this.lw = new ListWatch<T>(spec.path, new Watch(kube.kc), list, false, undefined, spec.fieldSelector);
-    const changed = (): void => {
-      this.retryMs = 250;
-      onChange();
-    };
-    this.lw.on('add', changed);
-    this.lw.on('update', changed);
-    this.lw.on('delete', changed);
-    this.lw.on('error', (err?: unknown) => {
-      if (this.stopped) return;
-      if (kubeStatusOf(err) === 404) {
-        this.notServed = true;
-        onChange();
-        return;
-      }
-      this.lastError = errorSummary(err);
-      // Reconnect with backoff; the cache stays as it was until the next list.
-      this.retryTimer = setTimeout(() => {
-        if (!this.stopped) void this.lw.start();
-      }, this.retryMs);
-      this.retryMs = Math.min(this.retryMs * 2, 5_000);
-    });
   }
 
   /** Lists, then watches; resolves once the first list is in (or failed). */
   async start(): Promise<void> {
-    await this.lw.start();
+    if (await this.relist()) this.watchFrom();
+  }
+
+  /** Replaces the mirror with a fresh list; whether it succeeded (else a retry is scheduled). */
+  private async relist(): Promise<boolean> {
+    try {
+      const list = await this.spec.list();
+      this.objects.clear();
+      for (const o of list.items ?? []) this.objects.set(keyOf(o), o);
+      this.resourceVersion = list.metadata?.resourceVersion;
+      this.listed = true;
+      this.lastError = undefined;
+      // An empty list changes nothing visible: tell the owner the mirror now knows its collection.
+      queueMicrotask(this.onChange);
+      return true;
+    } catch (err) {
+      this.failed(err, true);
+      return false;
+    }
+  }
+
+  private watchFrom(): void {
+    if (this.stopped) return;
+    const abort = new AbortController();
+    this.abort = abort;
+    let expired = false;
+    let statusError: { code?: number; body: string } | undefined;
+    const onEvent = (e: WatchEvent): void => {
+      if (e.type === 'ERROR') {
+        // 410 Gone: the resource version is too old (re-list); any other Status ends this watch too.
+        const status = e.object as { code?: number } | undefined;
+        expired = status?.code === 410;
+        if (!expired) statusError = { code: status?.code, body: JSON.stringify(status ?? {}) };
+        abort.abort();
+        return;
+      }
+      const o = e.object as T;
+      const rv = o.metadata?.resourceVersion;
+      if (rv) this.resourceVersion = rv;
+      if (e.type === 'BOOKMARK') return;
+      if (e.type === 'DELETED') this.objects.delete(keyOf(o));
+      else this.objects.set(keyOf(o), o);
+      this.retryMs = 250;
+      this.onChange();
+    };
+    const query = { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, fieldSelector: this.spec.fieldSelector };
+    const ended = (err?: unknown): void => {
+      if (this.stopped) return;
+      if (expired) void this.relist().then((ok) => ok && this.watchFrom());
+      else if (statusError || err !== undefined) this.failed(statusError ?? err, false);
+      // The server ended the watch (its timeout): continue from the last version seen.
+      else this.watchFrom();
+    };
+    this.kube.http.watch(this.spec.path, query, onEvent, abort.signal).then(
+      () => ended(),
+      (err: unknown) => ended(err),
+    );
+  }
+
+  private failed(err: unknown, listing: boolean): void {
+    if (this.stopped) return;
+    if (kubeStatusOf(err) === 404) {
+      this.notServed = true;
+      this.onChange();
+      return;
+    }
+    this.lastError = errorSummary(err);
+    // Reconnect with backoff; the mirror keeps what it had until the next list.
+    this.retryTimer = setTimeout(() => {
+      if (this.stopped) return;
+      if (listing || !this.listed) void this.relist().then((ok) => ok && this.watchFrom());
+      else this.watchFrom();
+    }, this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, 5_000);
   }
 
   items(): T[] {
-    return [...this.lw.list()];
+    return [...this.objects.values()];
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    await this.lw.stop();
+    this.abort?.abort();
+    return Promise.resolve();
   }
 }

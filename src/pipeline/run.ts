@@ -240,7 +240,7 @@ async function prove(settings: Settings, run: Connected, granted: VaultInfo, ids
   if (bindingProofs.length) {
     await section('Proof of access (identity bindings: the token proxy check)', () => {
       for (const p of bindingProofs) runner.info(`proof: ${p.namespace}/${p.serviceAccount}: use-managed-identity ${p.clientId} (${p.why})`);
-      return S.proveBindingAccess(kube.kc, bindingProofs, { timeoutMs: Math.max(1_000, deadline - Date.now()) });
+      return S.proveBindingAccess(kube, bindingProofs, { timeoutMs: Math.max(1_000, deadline - Date.now()) });
     });
   }
   if (!proofs.length && settings.prove !== 'never' && manifest.targets.some(provable)) {

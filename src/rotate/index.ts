@@ -1,12 +1,12 @@
 // Targeted rotation: restart exactly the workloads whose mounted objects changed (see decide.ts for
 // the digest rules), one template write per workload, under the workload's own update strategy.
 import * as runner from '../runner/index.ts';
-import { PatchStrategy } from '@kubernetes/client-node';
 import type { KubernetesObject, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { Manifest } from '../manifest/types.ts';
 import type { PlanItem, SecretVersion } from '../plan/types.ts';
 import type { KubeSession } from '../kube/client.ts';
 import { errorSummary, kubeStatusOf } from '../kube/client.ts';
+import { PatchStrategy } from '../kube/api.ts';
 import { listAcross } from '../kube/across.ts';
 import type { AcrossLists, ListPage } from '../kube/across.ts';
 import { mountedVersions, spcpsFor, SPC_GROUP, SPC_VERSION, SPCPS_PLURAL } from '../kube/spcps.ts';
@@ -317,7 +317,7 @@ async function rotateWorkload(r: Rotation, wc: WorkloadConsumption, snap: Namesp
     return;
   }
   try {
-    await r.request(() => r.kube.objects.patch(patchBody(wc, decision), undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch));
+    await r.request(() => r.kube.objects.patch(patchBody(wc, decision), { strategy: PatchStrategy.MergePatch, fieldManager: FIELD_MANAGER }));
   } catch (err) {
     throw new Error(`cannot ${decision.action === 'restart' ? 'restart' : 'annotate'} ${ref.kind} ${name}: ${errorSummary(err)}`);
   }

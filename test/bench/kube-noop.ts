@@ -23,7 +23,7 @@ if (process.env.NODE_EXTRA_CA_CERTS !== ca) {
 const { connectKube } = await import('../../src/kube/client.ts');
 const { applyKubeObjects } = await import('../../src/kube/apply.ts');
 const { restartChangedWorkloads } = await import('../../src/rotate/index.ts');
-const { kubeconfigPath } = await import('./sandbox.ts');
+const { adminKube, kubeconfigPath } = await import('./sandbox.ts');
 type KubeSession = import('../../src/kube/client.ts').KubeSession;
 type Manifest = import('../../src/manifest/types.ts').Manifest;
 
@@ -76,6 +76,7 @@ function summary(list: Call[]): string {
 const kubeconfig = kubeconfigPath();
 if (!kubeconfig) throw new Error('no sandbox cluster: npm run sandbox -- up --detach');
 const raw = connectKube({ kubeconfig });
+const admin = adminKube();
 const kube: KubeSession = {
   ...raw,
   core: counted(raw.core, 'core'),
@@ -138,7 +139,7 @@ try {
   let restore = quiet();
   await applyKubeObjects(kube, manifest, facts, { mode: 'apply' });
   for (const ns of namespaces) {
-    await raw.apps.createNamespacedDeployment({
+    await admin.apps.createNamespacedDeployment({
       namespace: ns,
       body: {
         apiVersion: 'apps/v1',
@@ -184,12 +185,12 @@ try {
   );
 } finally {
   if (!keep) {
-    for (const name of namespaces) await raw.core.deleteNamespace({ name }).catch(() => undefined);
+    for (const name of namespaces) await admin.core.deleteNamespace({ name }).catch(() => undefined);
     // Wait until they are gone, so the namespace controller's work does not load the next run.
     const deadline = Date.now() + 120_000;
     for (const name of namespaces) {
       while (Date.now() < deadline) {
-        const gone = await raw.core.readNamespace({ name }).then(
+        const gone = await admin.core.readNamespace({ name }).then(
           () => false,
           () => true,
         );

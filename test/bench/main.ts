@@ -12,7 +12,7 @@ import { VAULT_LIMITS } from '../../src/keyvault/limiter.ts';
 import type { KubeSession } from '../../src/kube/client.ts';
 import { burstFloorMs, fmtBytes, fmtMs, fmtRatio, machineLine, markdownTable, median, parseArgs, rowsTable, speedup, verdict, writeFloorMs } from './format.ts';
 import type { BenchArgs, Row } from './format.ts';
-import { control, createVault, deployerSession, ensureSandbox, root, stopSandbox, kubeconfigPath, removeVault, sandboxEnv, throttleOf, waitWindowEmpty } from './sandbox.ts';
+import { adminKube, control, createVault, deployerSession, ensureSandbox, root, stopSandbox, kubeconfigPath, removeVault, sandboxEnv, throttleOf, waitWindowEmpty } from './sandbox.ts';
 
 import { addVaultLatency, baselineRun, benchManifest, describe, engineFullRun, engineSync, gateRound, secretValues } from './scenarios.ts';
 import type { GateRound, Layout } from './scenarios.ts';
@@ -80,7 +80,10 @@ async function cleanup(session: AzureSession, kube: KubeSession | undefined, c: 
     for (const id of ids) await auth.roleAssignments.deleteById(scopeParam(id)).catch((e: unknown) => progress(`cleanup: ${(e as Error).message}`));
     await removeVault(v.name);
   }
-  if (kube) for (const name of c.namespaces) await kube.core.deleteNamespace({ name }).catch(() => undefined);
+  if (kube) {
+    const admin = adminKube();
+    for (const name of c.namespaces) await admin.core.deleteNamespace({ name }).catch(() => undefined);
+  }
   const msi = msiClient(session);
   for (const name of c.identities) await msi.userAssignedIdentities.delete('rg-ids', name).catch(() => undefined);
 }

@@ -1,5 +1,6 @@
 // The benchmark's access to the sandbox: start or reuse it (as jest's global setup does), its
 // environment, the control API, fresh vaults the deployer can write, and per-vault counters.
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -50,6 +51,15 @@ export function kubeconfigPath(): string | undefined {
   if (!existsSync(dev)) return undefined;
   const k = (JSON.parse(readFileSync(dev, 'utf8')) as Record<string, string>).KUBECONFIG;
   return k && existsSync(k) ? k : undefined;
+}
+
+/** A plain client-node client on the sandbox cluster, for the bench's own set-up and watches (not the action's session). */
+export function adminKube(): { kc: KubeConfig; core: CoreV1Api; apps: AppsV1Api } {
+  const path = kubeconfigPath();
+  if (!path) throw new Error('no cluster in the sandbox');
+  const kc = new KubeConfig();
+  kc.loadFromFile(path);
+  return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
 }
 
 export async function control<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {

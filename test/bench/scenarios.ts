@@ -17,7 +17,7 @@ import { restartChangedWorkloads } from '../../src/rotate/index.ts';
 import { describeVault, syncSecrets } from '../../src/vault/index.ts';
 import { diffCounters } from './format.ts';
 import type { VaultCounters } from './format.ts';
-import { BENCH_REPOSITORY, control, vaultCounters } from './sandbox.ts';
+import { adminKube, BENCH_REPOSITORY, control, vaultCounters } from './sandbox.ts';
 import type { BenchVault } from './sandbox.ts';
 import { manifestInstance } from '../../src/manifest/instance.ts';
 import type { VaultInfo } from '../../src/keyvault/model.ts';
@@ -233,8 +233,8 @@ interface MountEvent {
 type WatchedObject = { metadata?: { name?: string }; status?: { podName?: string; mounted?: boolean; conditions?: Array<{ type?: string; status?: string }> } };
 
 /** The bench's own watches: each SPCPS that says mounted, and each pod seen Ready, with the time seen. */
-async function watchMounts(kube: KubeSession, namespaces: string[], sink: MountEvent[]): Promise<() => void> {
-  const w = new Watch(kube.kc);
+async function watchMounts(namespaces: string[], sink: MountEvent[]): Promise<() => void> {
+  const w = new Watch(adminKube().kc);
   const aborts: AbortController[] = [];
   const record = (kind: MountEvent['kind'], pod: (o: WatchedObject) => string | undefined, seen: (o: WatchedObject) => boolean) => (type: string, obj: WatchedObject) => {
     if ((type === 'ADDED' || type === 'MODIFIED') && seen(obj)) sink.push({ at: Date.now(), pod: pod(obj) ?? '', kind });
@@ -274,9 +274,10 @@ export async function gateRound(kube: KubeSession, manifest: Manifest, expected:
   const gateManifest: Manifest = { ...manifest, targets: manifest.targets.filter((t) => namespaces.includes(t.namespace)) };
   const name = `bench-app-${round}`;
   const events: MountEvent[] = [];
-  const stop = await watchMounts(kube, namespaces, events);
+  const stop = await watchMounts(namespaces, events);
+  const admin = adminKube();
   try {
-    for (const ns of namespaces) await kube.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, name, replicas) });
+    for (const ns of namespaces) await admin.apps.createNamespacedDeployment({ namespace: ns, body: deployment(ns, name, replicas) });
     const gateStart = Date.now();
     let result: GateResult;
     try {

@@ -40,6 +40,17 @@ export function kube(): Kube {
   return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), custom: kc.makeApiClient(CustomObjectsApi), objects: KubernetesObjectApi.makeApiClient(kc) };
 }
 
+let plainClient: Kube | undefined;
+
+/**
+ * The plain client (memoised) for a test's own set-up and checks: creating workloads, reading what
+ * the action wrote. The action's session only has the calls the action makes.
+ */
+export function admin(): Kube {
+  plainClient ??= kube();
+  return plainClient;
+}
+
 /** The action's own cluster session (src/kube/client.ts) on the sandbox cluster. */
 export function sandboxKube(): KubeSession {
   return connectKube({ kubeconfig: sandboxKubeconfig() });
@@ -51,7 +62,7 @@ export function sandboxKube(): KubeSession {
  */
 export async function serviceAccountSession(k: KubeSession, namespace: string, name: string, dir: string): Promise<KubeSession> {
   const token = (await k.core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 600 } } })).status?.token ?? '';
-  const cluster = k.kc.getCurrentCluster()!;
+  const cluster = kube().kc.getCurrentCluster()!;
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
@@ -66,9 +77,10 @@ export async function serviceAccountSession(k: KubeSession, namespace: string, n
 }
 
 /** Deletes a namespace a test made; one already gone is fine. */
-export async function deleteNamespace(k: { core: CoreV1Api }, name: string): Promise<void> {
+export async function deleteNamespace(k: KubeSession | { core: CoreV1Api }, name: string): Promise<void> {
   try {
-    await k.core.deleteNamespace({ name });
+    if ('http' in k) await k.http.json({ method: 'DELETE', path: `/api/v1/namespaces/${encodeURIComponent(name)}` });
+    else await k.core.deleteNamespace({ name });
   } catch (err) {
     if (kubeStatusOf(err) !== 404) throw err;
   }
@@ -117,7 +129,8 @@ export async function applyObject(k: Kube, obj: KubernetesObject, manager = 'akv
   await k.objects.patch(obj, undefined, undefined, manager, true, PatchStrategy.ServerSideApply);
 }
 
-export async function deployment(k: { apps: AppsV1Api }, namespace: string, name: string): Promise<V1Deployment> {
+export async function deployment(k: KubeSession | { apps: AppsV1Api }, namespace: string, name: string): Promise<V1Deployment> {
+  if ('http' in k) return k.objects.read<V1Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { namespace, name } });
   return k.apps.readNamespacedDeployment({ namespace, name });
 }
 

@@ -21,7 +21,7 @@ import { describeVault, syncSecrets } from '../../../src/vault/index.ts';
 import { armRecords, control, isWriteMethod, settledMark, vaultStats, world } from '../../support/sandbox.ts';
 import { captureStdout, visibleLog } from '../../support/leaks.ts';
 import { createTestVault, dataClient, sandboxSession, type SessionVault } from '../../support/session.ts';
-import { describeKube, sandboxKube } from '../../support/kube.ts';
+import { admin, describeKube, sandboxKube } from '../../support/kube.ts';
 import { vaultManifest } from '../../support/manifest.ts';
 import { describeInstance, manifestInstance } from '../../../src/manifest/instance.ts';
 import { ACTION_NAME, MANAGED_BY_LABEL } from '../../../src/names.ts';
@@ -131,16 +131,16 @@ beforeAll(async () => {
   await applyKubeObjects(kube, m, { tenantId: TENANT, clientIds }, { mode: 'apply' });
 
   // Look-alikes the action does not own (in NS_B, which therefore stays).
-  await kube.core.createNamespacedServiceAccount({ namespace: NS_B, body: { metadata: { name: 'user-sa' } } });
-  await kube.core.createNamespacedServiceAccount({ namespace: NS_B, body: { metadata: { name: 'half-labelled', labels: { [MANAGED_BY_LABEL]: ACTION_NAME } } } });
-  await kube.custom.createNamespacedCustomObject({
+  await admin().core.createNamespacedServiceAccount({ namespace: NS_B, body: { metadata: { name: 'user-sa' } } });
+  await admin().core.createNamespacedServiceAccount({ namespace: NS_B, body: { metadata: { name: 'half-labelled', labels: { [MANAGED_BY_LABEL]: ACTION_NAME } } } });
+  await admin().custom.createNamespacedCustomObject({
     group: SPC_GROUP,
     version: SPC_VERSION,
     namespace: NS_B,
     plural: SPC_PLURAL,
     body: { apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass', metadata: { name: 'user-spc' }, spec: { provider: 'azure', parameters: {} } },
   });
-  await kube.core.createNamespacedConfigMap({ namespace: NS_B, body: { metadata: { name: 'app-config' }, data: { mode: 'blue' } } });
+  await admin().core.createNamespacedConfigMap({ namespace: NS_B, body: { metadata: { name: 'app-config' }, data: { mode: 'blue' } } });
   // On identity A: a credential and a role assignment someone else added.
   userFicOnA = `deploy-${run}`;
   await msiClient(session).federatedIdentityCredentials.createOrUpdate('rg-ids', ID_A, userFicOnA, {
@@ -160,7 +160,10 @@ beforeAll(async () => {
 afterAll(async () => {
   capture?.stop();
   if (kube) {
-    for (const ns of [NS_A, NS_B, NS_C]) await kube.core.deleteNamespace({ name: ns }).catch(() => undefined);
+    for (const ns of [NS_A, NS_B, NS_C])
+      await admin()
+        .core.deleteNamespace({ name: ns })
+        .catch(() => undefined);
   }
   if (session) {
     const msi = msiClient(session);
@@ -259,7 +262,7 @@ describeKube('clean-up mode against the sandbox', () => {
     expect(await spcExists(NS_B, 'user-spc')).toBe(true);
     expect(await saExists(NS_B, 'user-sa')).toBe(true);
     expect(await saExists(NS_B, 'half-labelled')).toBe(true);
-    expect((await kube.core.readNamespacedConfigMap({ namespace: NS_B, name: 'app-config' })).data).toEqual({ mode: 'blue' });
+    expect((await admin().core.readNamespacedConfigMap({ namespace: NS_B, name: 'app-config' })).data).toEqual({ mode: 'blue' });
 
     // Azure: in reverse order of creation (grants, then credentials, then identities), look-alikes kept.
     const writes = await armSince(since);

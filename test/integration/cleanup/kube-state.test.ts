@@ -15,7 +15,7 @@ import type { Manifest } from '../../../src/manifest/types.ts';
 import { ACTION_NAME, INSTANCE_LABEL, MANAGED_BY_LABEL } from '../../../src/names.ts';
 import { instanceId } from '../../../src/render/labels.ts';
 import { shortId } from '../../support/ids.ts';
-import { deleteNamespace, describeKube, sandboxKube, serviceAccountSession } from '../../support/kube.ts';
+import { admin, deleteNamespace, describeKube, sandboxKube, serviceAccountSession } from '../../support/kube.ts';
 import { mounted, testManifest, testTarget } from '../../support/manifest.ts';
 import { waitFor } from '../../support/wait.ts';
 
@@ -44,7 +44,7 @@ describeKube('readKubeState against the sandbox cluster', () => {
   let dir = '';
 
   /** Server-side apply as the action's field manager. */
-  const applyAsAction = (obj: KubernetesObject): Promise<unknown> => kube.objects.patch(obj, undefined, undefined, ACTION_NAME, true, PatchStrategy.ServerSideApply);
+  const applyAsAction = (obj: KubernetesObject): Promise<unknown> => admin().objects.patch(obj, undefined, undefined, ACTION_NAME, true, PatchStrategy.ServerSideApply);
 
   /** What an untouched apply leaves in `namespace` (its labels `nsLabels`), once the cluster added its default ServiceAccount and CA ConfigMap. */
   async function applied(namespace: string, nsLabels: Record<string, string> = owned(namespace)): Promise<void> {
@@ -59,7 +59,7 @@ describeKube('readKubeState against the sandbox cluster', () => {
     } as KubernetesObject);
     await waitFor(`the default ServiceAccount and kube-root-ca.crt in ${namespace}`, async () => {
       const sas = await kube.core.listNamespacedServiceAccount({ namespace });
-      const cms = await kube.core.listNamespacedConfigMap({ namespace });
+      const cms = await admin().core.listNamespacedConfigMap({ namespace });
       return sas.items.some((s) => s.metadata?.name === 'default') && cms.items.some((c) => c.metadata?.name === 'kube-root-ca.crt');
     });
   }
@@ -95,7 +95,7 @@ describeKube('readKubeState against the sandbox cluster', () => {
   afterAll(async () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
     if (!kube) return;
-    const rbac = kube.kc.makeApiClient(RbacAuthorizationV1Api);
+    const rbac = admin().kc.makeApiClient(RbacAuthorizationV1Api);
     await rbac.deleteClusterRoleBinding({ name: READER }).catch(() => undefined);
     await rbac.deleteClusterRole({ name: READER }).catch(() => undefined);
     for (const namespace of [...created, RBAC_NS]) await deleteNamespace(kube, namespace);
@@ -105,7 +105,7 @@ describeKube('readKubeState against the sandbox cluster', () => {
     const a = ns('a');
     await applied(a);
     // Another manager writes the namespace's status (as a controller would): a status entry only.
-    await kube.core.patchNamespaceStatus(
+    await admin().core.patchNamespaceStatus(
       { name: a, fieldManager: 'kube-controller-manager', body: { status: { conditions: [{ type: 'TestCondition', status: 'True', reason: 'Test', message: 'written through /status' }] } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
@@ -129,9 +129,9 @@ describeKube('readKubeState against the sandbox cluster', () => {
     expect(kubeLines(b, skipped)).toContain(`delete namespace ${b}`);
 
     // A deployer that may read and list everything clean-up reads, Secrets aside (RBAC of the cluster).
-    await kube.core.createNamespace({ body: { metadata: { name: RBAC_NS } } });
-    await kube.core.createNamespacedServiceAccount({ namespace: RBAC_NS, body: { metadata: { name: 'reader' } } });
-    const rbac = kube.kc.makeApiClient(RbacAuthorizationV1Api);
+    await admin().core.createNamespace({ body: { metadata: { name: RBAC_NS } } });
+    await admin().core.createNamespacedServiceAccount({ namespace: RBAC_NS, body: { metadata: { name: 'reader' } } });
+    const rbac = admin().kc.makeApiClient(RbacAuthorizationV1Api);
     await rbac.createClusterRole({
       body: {
         metadata: { name: READER },

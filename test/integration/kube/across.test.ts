@@ -11,7 +11,7 @@ import type { KubeSession } from '../../../src/kube/client.ts';
 import { listAcross } from '../../../src/kube/across.ts';
 import { readNamespaces, restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
-import { countingSession, csiPodSpec, deleteNamespace, deploymentOf, describeKube, sandboxKube, serviceAccountSession } from '../../support/kube.ts';
+import { admin, countingSession, csiPodSpec, deleteNamespace, deploymentOf, describeKube, sandboxKube, serviceAccountSession } from '../../support/kube.ts';
 import { mounted, testManifest, testTarget } from '../../support/manifest.ts';
 import { shortId } from '../../support/ids.ts';
 
@@ -31,8 +31,8 @@ describeKube('reads across the target namespaces', () => {
   /** A session as a ServiceAccount allowed to list the gate's kinds in the given namespaces only. */
   const namespaceScoped = async (nss: string[]): Promise<KubeSession> => {
     const home = nss[0]!;
-    await raw.core.createNamespacedServiceAccount({ namespace: home, body: { metadata: { name: 'deployer' } } });
-    const rbac = raw.kc.makeApiClient(RbacAuthorizationV1Api);
+    await admin().core.createNamespacedServiceAccount({ namespace: home, body: { metadata: { name: 'deployer' } } });
+    const rbac = admin().kc.makeApiClient(RbacAuthorizationV1Api);
     for (const namespace of nss) {
       await rbac.createNamespacedRole({
         namespace,
@@ -61,8 +61,8 @@ describeKube('reads across the target namespaces', () => {
     raw = sandboxKube();
     dir = mkdtempSync(join(tmpdir(), 'across-'));
     for (const ns of namespaces) {
-      await raw.core.createNamespace({ body: { metadata: { name: ns } } });
-      await raw.apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'consumer', csiPodSpec('app'), 0) });
+      await admin().core.createNamespace({ body: { metadata: { name: ns } } });
+      await admin().apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'consumer', csiPodSpec('app'), 0) });
     }
     // A first deploy records the mounted versions: a re-run's rotation then decides on the workloads alone.
     await restartChangedWorkloads(raw, manifestOf(namespaces), versions(namespaces), { mode: 'apply' });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import type { KubeSession } from '../../../src/kube/client.ts';
 import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../../../src/kube/spcps.ts';
-import { deleteNamespace, describeKube, sandboxKube } from '../../support/kube.ts';
+import { admin, deleteNamespace, describeKube, sandboxKube } from '../../support/kube.ts';
 import { mounted, testManifest, testTarget } from '../../support/manifest.ts';
 import { shortId } from '../../support/ids.ts';
 
@@ -46,7 +46,7 @@ describeKube('applyKubeObjects against the sandbox API server', () => {
 
   it('keeps dropped objects without prune, prunes only its own with prune: true', async () => {
     // Someone else's SPC in the same namespace, without the action's labels.
-    await kube.custom.createNamespacedCustomObject({
+    await admin().custom.createNamespacedCustomObject({
       group: SPC_GROUP,
       version: SPC_VERSION,
       namespace: ns,
@@ -76,8 +76,8 @@ describeKube('applyKubeObjects against the sandbox API server', () => {
     // What the first tests left in the other namespace is not declared here: kept, never pruned without prune.
     expect(plan.filter((i) => i.namespace === ns).every((i) => i.action === 'keep')).toBe(true);
 
-    await kube.core.createNamespace({ body: { metadata: { name: existingNs } } });
-    await kube.core.createNamespacedServiceAccount({
+    await admin().core.createNamespace({ body: { metadata: { name: existingNs } } });
+    await admin().core.createNamespacedServiceAccount({
       namespace: existingNs,
       fieldManager: 'helm',
       body: { metadata: { name: 'api', annotations: { 'azure.workload.identity/client-id': 'someone-elses' } } },
@@ -88,7 +88,7 @@ describeKube('applyKubeObjects against the sandbox API server', () => {
   });
 
   it('adopts a pre-existing object without conflicts, and never prunes it', async () => {
-    await kube.core.createNamespacedServiceAccount({ namespace: existingNs, fieldManager: 'helm', body: { metadata: { name: 'worker', labels: { team: 'a' } } } });
+    await admin().core.createNamespacedServiceAccount({ namespace: existingNs, fieldManager: 'helm', body: { metadata: { name: 'worker', labels: { team: 'a' } } } });
     const withWorker = testManifest([testTarget(existingNs, 'id-y', { createNamespace: false, serviceAccount: 'worker', secretProviderClass: 'w', objects: [mounted('s')] })]);
     const items = await applyKubeObjects(kube, withWorker, facts, { mode: 'apply' });
     expect(items.find((i) => i.name === `${existingNs}/worker`)).toMatchObject({ kind: 'service-account', action: 'adopt' });

@@ -14,7 +14,7 @@ import { proveBindingAccess } from '../../../src/identity/prove-binding.ts';
 import { ProofError } from '../../../src/identity/prove.ts';
 import type { NamespaceIdentity } from '../../../src/identity/model.ts';
 import type { PlanItem } from '../../../src/plan/types.ts';
-import { deleteNamespace, describeKube, sandboxKube } from '../../support/kube.ts';
+import { admin, deleteNamespace, describeKube, sandboxKube } from '../../support/kube.ts';
 import { mounted, testManifest, testTarget } from '../../support/manifest.ts';
 import { shortId } from '../../support/ids.ts';
 
@@ -30,7 +30,7 @@ describeKube('proof of access for identity bindings (the token proxy check)', ()
   let items: PlanItem[];
   let roleBinding: KubernetesObject & { subjects?: Array<{ kind: string; name: string; namespace?: string }>; roleRef?: unknown };
 
-  const prove = (timeoutMs: number): Promise<void> => proveBindingAccess(kube.kc, planBindingProof('changed', { targets: manifest.targets, identities, items }), { timeoutMs });
+  const prove = (timeoutMs: number): Promise<void> => proveBindingAccess(kube, planBindingProof('changed', { targets: manifest.targets, identities, items }), { timeoutMs });
   const refusal = async (timeoutMs: number): Promise<ProofError> => {
     const e = await prove(timeoutMs).then(
       () => undefined,
@@ -74,7 +74,7 @@ describeKube('proof of access for identity bindings (the token proxy check)', ()
   });
 
   it('refuses a ClusterRoleBinding altered to another service account', async () => {
-    await kube.objects.create({
+    await admin().objects.create({
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRoleBinding',
       metadata: { name: roleBinding.metadata!.name },

@@ -13,7 +13,7 @@ import type { V1ConfigMap } from '@kubernetes/client-node';
 import { connectKube } from '../../../src/kube/client.ts';
 import type { KubeSession } from '../../../src/kube/client.ts';
 import { Mirror } from '../../../src/kube/watch.ts';
-import { deleteNamespace, describeKube, sandboxKube, sandboxKubeconfig } from '../../support/kube.ts';
+import { admin, deleteNamespace, describeKube, sandboxKube, sandboxKubeconfig } from '../../support/kube.ts';
 import { shortId } from '../../support/ids.ts';
 
 jest.setTimeout(60_000);
@@ -61,21 +61,21 @@ describeKube('connections to the API server', () => {
   let forwarder: Forwarder;
   let dir = '';
   let kubeconfig = '';
-  let admin: KubeSession;
+  let session: KubeSession;
 
   beforeAll(async () => {
-    admin = sandboxKube();
-    forwarder = await countingForwarder(new URL(admin.server));
+    session = sandboxKube();
+    forwarder = await countingForwarder(new URL(session.server));
     // The sandbox kubeconfig (certificate data inline) with the forwarder as the server.
     const config = parse(readFileSync(sandboxKubeconfig()!, 'utf8')) as { clusters: { cluster: { server: string } }[] };
     for (const c of config.clusters) c.cluster.server = forwarder.url;
     dir = mkdtempSync(join(tmpdir(), 'conn-'));
     kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, stringify(config));
-    await admin.core.createNamespace({ body: { metadata: { name: namespace } } });
+    await admin().core.createNamespace({ body: { metadata: { name: namespace } } });
   });
   afterAll(async () => {
-    if (admin) await deleteNamespace(admin, namespace);
+    if (session) await deleteNamespace(session, namespace);
     if (forwarder) await forwarder.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -88,14 +88,14 @@ describeKube('connections to the API server', () => {
 
     let seen: () => void = () => undefined;
     const probeSeen = new Promise<void>((resolve) => (seen = resolve));
-    const mirror: Mirror<V1ConfigMap> = new Mirror<V1ConfigMap>(kube, { path: `/api/v1/namespaces/${namespace}/configmaps`, list: () => kube.core.listNamespacedConfigMap({ namespace }) }, () => {
+    const mirror: Mirror<V1ConfigMap> = new Mirror<V1ConfigMap>(kube, { path: `/api/v1/namespaces/${namespace}/configmaps`, list: () => admin().core.listNamespacedConfigMap({ namespace }) }, () => {
       if (mirror.items().some((c) => c.metadata?.name === 'probe')) seen();
     });
     await mirror.start();
-    await kube.core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'probe' }, data: { a: '1' } } });
+    await admin().core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'probe' }, data: { a: '1' } } });
     await probeSeen;
     await mirror.stop();
-    for (let i = 0; i < 5; i++) await kube.core.readNamespacedConfigMap({ namespace, name: 'probe' });
+    for (let i = 0; i < 5; i++) await admin().core.readNamespacedConfigMap({ namespace, name: 'probe' });
     // 17 requests and a watch; one connection per request would be 18.
     expect(forwarder.accepted() - before).toBeLessThanOrEqual(2);
   });

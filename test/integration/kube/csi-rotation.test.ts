@@ -6,7 +6,7 @@ import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import { runGate } from '../../../src/gate/index.ts';
 import { writeSecret } from '../../support/azure.ts';
-import { csiPodSpec, deployment, deploymentOf, describeKube, kubeletControl } from '../../support/kube.ts';
+import { admin, csiPodSpec, deployment, deploymentOf, describeKube, kubeletControl } from '../../support/kube.ts';
 import { mounted, testManifest, testTarget } from '../../support/manifest.ts';
 import { identityFacts, targetIdentity, targetSuite } from '../../support/targets.ts';
 import { shortId } from '../../support/ids.ts';
@@ -25,7 +25,7 @@ describeKube('rotation: csi against the sandbox cluster', () => {
     const v1 = await writeSecret(az, secret);
     const manifest = testManifest([testTarget(ns, identity.name, { secretProviderClass: 'app-secrets', objects: [mounted(secret)], rotation: 'csi' })]);
     await applyKubeObjects(kube, manifest, identityFacts(suite, { [ns]: identity }), { mode: 'apply' });
-    await kube.apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'app', csiPodSpec('app-secrets')) });
+    await admin().apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'app', csiPodSpec('app-secrets')) });
     const first = await runGate(kube, manifest, [{ name: secret, version: v1, changed: true }], { timeoutMs: 90_000 });
     expect(first.passed).toBe(true);
     const pod = first.pods[0]!.pod;

@@ -8,7 +8,7 @@ import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import { runGate } from '../../../src/gate/index.ts';
 import type { Manifest } from '../../../src/manifest/types.ts';
 import { writeSecret, type TestIdentity } from '../../support/azure.ts';
-import { csiPodSpec, deploymentOf, describeKube, kubeletControl } from '../../support/kube.ts';
+import { admin, csiPodSpec, deploymentOf, describeKube, kubeletControl } from '../../support/kube.ts';
 import { mounted, testManifest, testTarget } from '../../support/manifest.ts';
 import { identityFacts, targetIdentity, targetSuite } from '../../support/targets.ts';
 import { shortId } from '../../support/ids.ts';
@@ -30,7 +30,7 @@ describeKube('gate failures against the sandbox cluster', () => {
     const identity = await targetIdentity(suite, ns, access);
     const manifest = testManifest([testTarget(ns, identity.name, { secretProviderClass: 'app-secrets', objects: [mounted(secret)] })]);
     await applyKubeObjects(kube, manifest, identityFacts(suite, { [ns]: identity }), { mode: 'apply' });
-    await kube.apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'app', csiPodSpec('app-secrets')) });
+    await admin().apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'app', csiPodSpec('app-secrets')) });
     return { ns, manifest, secret, version, identity };
   }
 
@@ -73,7 +73,7 @@ describeKube('gate failures against the sandbox cluster', () => {
     const manifest = testManifest([testTarget(t.ns, t.identity.name, { secretProviderClass: 'app-secrets', objects: [mounted(t.secret), mounted(absent)] })]);
     await applyKubeObjects(kube, manifest, identityFacts(suite, { [t.ns]: t.identity }), { mode: 'apply' });
     // The SPC changed under a running pod; a new pod mounts the new list (one object is missing).
-    await kube.apps.patchNamespacedDeployment(
+    await admin().apps.patchNamespacedDeployment(
       { namespace: t.ns, name: 'app', body: { spec: { template: { metadata: { annotations: { 'test/restart': '1' } } } } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
@@ -98,7 +98,7 @@ describeKube('gate failures against the sandbox cluster', () => {
     const others = config.crashLoop.filter((r) => r.namespace !== t.ns);
     await kubeletControl('PATCH', '/config', { crashLoop: [...others, { namespace: t.ns, pod: 'app' }] });
     try {
-      await kube.apps.patchNamespacedDeployment(
+      await admin().apps.patchNamespacedDeployment(
         { namespace: t.ns, name: 'app', body: { spec: { template: { metadata: { annotations: { 'test/restart': '1' } } } } } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );

@@ -9,7 +9,7 @@ import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from '../../../src/kube/spcps.ts';
 import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
-import { countingSession, csiPodSpec, deleteNamespace, deployment, deploymentOf, describeKube, sandboxKube } from '../../support/kube.ts';
+import { admin, countingSession, csiPodSpec, deleteNamespace, deployment, deploymentOf, describeKube, sandboxKube } from '../../support/kube.ts';
 import { mounted, testManifest, testTarget } from '../../support/manifest.ts';
 import { shortId } from '../../support/ids.ts';
 import { DIGEST_ANNOTATION } from '../../../src/names.ts';
@@ -47,7 +47,7 @@ describeKube('no-op re-runs of the Kubernetes steps', () => {
     raw = sandboxKube();
     kube = countingSession(raw, () => calls);
     await applyKubeObjects(raw, manifest, { tenantId, clientIds }, { mode: 'apply' });
-    for (const ns of namespaces) await raw.apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'consumer', csiPodSpec('app'), 0) });
+    for (const ns of namespaces) await admin().apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'consumer', csiPodSpec('app'), 0) });
     const first = await restartChangedWorkloads(raw, manifest, versions('v1'), { mode: 'apply' });
     expect(first.items.map((i) => i.reason)).toEqual(namespaces.map(() => 'Deployment: first deploy: versions recorded without a rollout'));
   });
@@ -78,7 +78,7 @@ describeKube('no-op re-runs of the Kubernetes steps', () => {
   it("sees another manager's edit, a removed label and a new client id, and applies them back", async () => {
     const [a, b, c] = namespaces as [string, string, string];
     // kubectl edit of an SPC parameter (another field manager takes the field over).
-    await raw.objects.patch(
+    await admin().objects.patch(
       { apiVersion: `${SPC_GROUP}/${SPC_VERSION}`, kind: 'SecretProviderClass', metadata: { name: 'app', namespace: a }, spec: { parameters: { keyvaultName: 'edited' } } } as never,
       undefined,
       undefined,
@@ -87,7 +87,7 @@ describeKube('no-op re-runs of the Kubernetes steps', () => {
       PatchStrategy.MergePatch,
     );
     // A label of the ServiceAccount removed by someone else.
-    await raw.objects.patch(
+    await admin().objects.patch(
       { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'api', namespace: b, labels: { 'azure.workload.identity/use': null } } } as never,
       undefined,
       undefined,

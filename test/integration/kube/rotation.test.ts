@@ -10,7 +10,7 @@ import { runGate } from '../../../src/gate/index.ts';
 import type { Manifest } from '../../../src/manifest/types.ts';
 import type { SecretVersion } from '../../../src/plan/types.ts';
 import { writeSecret, type SharedVaultSide, type TestIdentity } from '../../support/azure.ts';
-import { csiPodSpec, deployment, deploymentOf, describeKube, envPodSpec } from '../../support/kube.ts';
+import { admin, csiPodSpec, deployment, deploymentOf, describeKube, envPodSpec } from '../../support/kube.ts';
 import { mounted, testManifest, testTarget } from '../../support/manifest.ts';
 import { identityFacts, targetIdentity, targetSuite } from '../../support/targets.ts';
 import { shortId } from '../../support/ids.ts';
@@ -65,9 +65,9 @@ describeKube('rotation and gate against the sandbox cluster', () => {
     expect(sa.metadata?.managedFields?.some((f) => f.manager === 'akv-aks-action' && f.operation === 'Apply')).toBe(true);
 
     // The workloads are deployed by the user's own step, after the action.
-    await kube.apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'db-reader', csiPodSpec('db-secrets')) });
-    await kube.apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'key-reader', csiPodSpec('key-secrets')) });
-    await kube.apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'env-reader', envPodSpec('db-env')) });
+    await admin().apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'db-reader', csiPodSpec('db-secrets')) });
+    await admin().apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'key-reader', csiPodSpec('key-secrets')) });
+    await admin().apps.createNamespacedDeployment({ namespace: ns, body: deploymentOf(ns, 'env-reader', envPodSpec('db-env')) });
 
     const rotation = await restartChangedWorkloads(kube, manifest, versions, { mode: 'apply' });
     expect(rotation.restarted).toEqual([]);

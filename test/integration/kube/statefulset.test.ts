@@ -6,7 +6,7 @@ import { applyKubeObjects } from '../../../src/kube/apply.ts';
 import { restartChangedWorkloads } from '../../../src/rotate/index.ts';
 import { runGate } from '../../../src/gate/index.ts';
 import { writeSecret } from '../../support/azure.ts';
-import { csiPodSpec, describeKube } from '../../support/kube.ts';
+import { admin, csiPodSpec, describeKube } from '../../support/kube.ts';
 import { mounted, testManifest, testTarget } from '../../support/manifest.ts';
 import { identityFacts, targetIdentity, targetSuite } from '../../support/targets.ts';
 import { shortId } from '../../support/ids.ts';
@@ -45,8 +45,8 @@ describeKube('StatefulSet and DaemonSet consumers against the sandbox cluster', 
         },
       },
     };
-    await kube.apps.createNamespacedStatefulSet({ namespace: ns, body: sts });
-    await kube.apps.createNamespacedDaemonSet({ namespace: ns, body: ds });
+    await admin().apps.createNamespacedStatefulSet({ namespace: ns, body: sts });
+    await admin().apps.createNamespacedDaemonSet({ namespace: ns, body: ds });
 
     const first = await runGate(kube, manifest, [{ name: secret, version: v1, changed: true }], { timeoutMs: 90_000 });
     expect(first.diagnoses).toEqual([]);

@@ -145,8 +145,8 @@ export function fakeRotateKube(deps: V1Deployment[], rss: V1ReplicaSet[], pods: 
     core: { listNamespacedPod: list('pods', pods) },
     custom: { listNamespacedCustomObject: list('spcps', statuses) },
     objects: {
-      patch: async (body: Record<string, unknown>, _p: unknown, _d: unknown, fieldManager: unknown, _f: unknown, strategy: unknown) => {
-        patches.push({ body, strategy, fieldManager });
+      patch: async (body: Record<string, unknown>, opts: { strategy: unknown; fieldManager?: unknown }) => {
+        patches.push({ body, strategy: opts.strategy, fieldManager: opts.fieldManager });
         return body;
       },
     },
