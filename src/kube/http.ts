@@ -2,6 +2,7 @@
 // and out, the apiserver's Status as the error, and watches as line-delimited JSON streams.
 import { Agent, request } from 'node:https';
 import type { IncomingMessage } from 'node:http';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ExecCredentialSource } from './exec-credential.ts';
 import type { ClusterAccess } from './kubeconfig.ts';
@@ -85,7 +86,7 @@ export class KubeHttp {
 
   /** The agent for this TLS material (a rotated client certificate gets its own). */
   private agentFor(cert: Buffer | undefined, key: Buffer | undefined): Agent {
-    const id = cert ? cert.toString('base64').slice(-64) : '';
+    const id = cert ? createHash('sha256').update(cert).digest('hex') : '';
     let agent = this.agents.get(id);
     if (!agent) {
       agent = new Agent({
@@ -101,7 +102,7 @@ export class KubeHttp {
     return agent;
   }
 
-  private async open(r: KubeRequest, accept: string, signal?: AbortSignal): Promise<IncomingMessage> {
+  private async open(r: KubeRequest, signal?: AbortSignal): Promise<IncomingMessage> {
     const { headers, cert, key } = await this.credentials();
     const path = `${this.server.pathname.replace(/\/+$/, '')}${withQuery(r.path, r.query)}`;
     const body = r.body === undefined ? undefined : typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
@@ -109,10 +110,11 @@ export class KubeHttp {
       headers['content-type'] = r.contentType ?? 'application/json';
       headers['content-length'] = String(Buffer.byteLength(body));
     }
-    headers.accept = accept;
+    headers.accept = 'application/json';
     headers['user-agent'] = 'akv-aks-action';
     return new Promise((resolve, reject) => {
-      const req = request({ host: this.server.hostname, port: this.server.port || 443, path, method: r.method, headers, agent: this.agentFor(cert, key), signal }, resolve);
+      // An IPv6 literal comes bracketed in the URL, not in the socket's host.
+      const req = request({ host: this.server.hostname.replace(/^\[(.*)\]$/, '$1'), port: this.server.port || 443, path, method: r.method, headers, agent: this.agentFor(cert, key), signal }, resolve);
       req.on('error', reject);
       req.end(body);
     });
@@ -120,7 +122,7 @@ export class KubeHttp {
 
   /** One request; the parsed JSON answer, or KubeApiError. */
   async json<T>(r: KubeRequest): Promise<T> {
-    const res = await this.open(r, 'application/json');
+    const res = await this.open(r);
     const text = await readAll(res);
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw new KubeApiError(r.method, r.path, status, text);
@@ -132,7 +134,7 @@ export class KubeHttp {
    * (rejects, KubeApiError for an error answer). `signal` ends it from this side.
    */
   async watch(path: string, query: Query, onEvent: (e: { type: string; object: unknown }) => void, signal: AbortSignal): Promise<void> {
-    const res = await this.open({ method: 'GET', path, query: { ...query, watch: true } }, 'application/json', signal);
+    const res = await this.open({ method: 'GET', path, query: { ...query, watch: true } }, signal);
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw new KubeApiError('GET', path, status, await readAll(res));
     res.setEncoding('utf8');
