@@ -1,4 +1,5 @@
 // Entry of the action (`uses: org/akv-aks-action@v1`): the mode comes from the `mode` input.
-import { runAction } from './lib/index.js';
+import { dropFormDataGlobal, runAction } from './lib/index.js';
 
+dropFormDataGlobal();
 await runAction();

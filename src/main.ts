@@ -1,4 +1,5 @@
 // Entry of the action (`uses: org/akv-aks-action@v1`): the mode comes from the `mode` input.
-import { runAction } from './pipeline/action.ts';
+import { dropFormDataGlobal, runAction } from './pipeline/action.ts';
 
+dropFormDataGlobal();
 await runAction();

@@ -1,4 +1,5 @@
 // Entry of the release-gate sub-action (`uses: org/akv-aks-action/verify@v1`): verify mode only.
-import { runAction } from './pipeline/action.ts';
+import { dropFormDataGlobal, runAction } from './pipeline/action.ts';
 
+dropFormDataGlobal();
 await runAction('verify');

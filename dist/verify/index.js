@@ -1,4 +1,5 @@
 // Entry of the release-gate sub-action (`uses: org/akv-aks-action/verify@v1`): verify mode only.
-import { runAction } from '../lib/index.js';
+import { dropFormDataGlobal, runAction } from '../lib/index.js';
 
+dropFormDataGlobal();
 await runAction('verify');

@@ -5,6 +5,7 @@ import { emptyReport } from '../report/model.ts';
 import { annotateDiagnoses, setOutputs, writeSummary } from '../report/publish.ts';
 import { logSafeLines } from '../util/escape.ts';
 import { runPipeline } from './run.ts';
+export { dropFormDataGlobal } from '../util/web-globals.ts';
 
 /** Runs the action; `forcedMode` is set by sub-actions (verify/). Never throws: failures go to setFailed. */
 export async function runAction(forcedMode?: Mode): Promise<void> {
