@@ -1,8 +1,9 @@
 // Reads, validates and normalises a manifest. Every problem is collected and thrown at once as a
 // ManifestError whose issues carry the exact position and field path of the offending key or value.
-import { Lexer, LineCounter, isScalar, parseDocument, visit } from 'yaml';
+import { Composer, Lexer, LineCounter, Parser, YAMLParseError, isScalar, visit } from 'yaml';
 import { SHOWABLE, logSafe } from '../util/escape.ts';
-import type { Document, YAMLError } from 'yaml';
+import type { Document, ParseOptions, DocumentOptions, SchemaOptions, YAMLError } from 'yaml';
+import type { CST } from 'yaml';
 import { MAX_ALIAS_COUNT, MAX_MAPPING_ENTRIES, MAX_MANIFEST_BYTES, MAX_YAML_TOKENS } from './limits.ts';
 import { SourceMap, formatPath } from './paths.ts';
 import type { FieldPath } from './paths.ts';
@@ -30,10 +31,9 @@ function byPosition(a: ManifestIssue, b: ManifestIssue): number {
 
 /** Parses and validates manifest text; `file` is used in messages only. Throws ManifestError. */
 export function parseManifest(text: string, file: string, opts: LoadOptions = {}): ManifestDocument {
-  checkBounds(text, file);
+  checkSize(text, file);
   const lineCounter = new LineCounter();
-  // Duplicate keys are found by mappingIssues, one set per mapping (yaml's own check compares every pair).
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, strict: true, merge: true });
+  const doc = boundedDocument(text, file, lineCounter);
   if (doc.errors.length > 0) throw new ManifestError(dedupe(doc.errors.map((e) => syntaxIssue(e, text, lineCounter, file))).sort(byPosition));
   const mappingProblems = mappingIssues(doc, lineCounter, file);
   if (mappingProblems.length > 0) throw new ManifestError(mappingProblems);
@@ -51,18 +51,66 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
   };
 }
 
-/** The size and YAML token bounds, checked before parsing. */
-function checkBounds(text: string, file: string): void {
+/** The size bound, checked before parsing. */
+function checkSize(text: string, file: string): void {
   if (text.length > MAX_MANIFEST_BYTES) {
     throw new ManifestError([{ file, line: 1, col: 1, path: '', message: `the manifest is larger than ${MAX_MANIFEST_BYTES} bytes (1 MiB), the bound for a manifest` }]);
   }
-  const tooComplex = tokenBoundOffset(text);
-  if (tooComplex !== undefined) {
-    const at = positionOf(text, tooComplex);
+}
+
+/** Duplicate keys are found by mappingIssues, one set per mapping (yaml's own check compares every pair). */
+const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = { prettyErrors: false, uniqueKeys: false, strict: true, merge: true };
+
+/** Thrown from inside the parse when the lexer passes MAX_YAML_TOKENS, at that offset. */
+class TokenBoundReached extends Error {
+  readonly offset: number;
+  constructor(offset: number) {
+    super('token bound reached');
+    this.offset = offset;
+  }
+}
+
+const LEXER_MARKERS = new Set(['\x02', '\x18', '\x1f']);
+
+/** The parser's tokens, lexing `text` once and stopping at MAX_YAML_TOKENS (yaml's Parser.parse, counted). */
+function* boundedTokens(text: string, parser: Parser, lineCounter: LineCounter): Generator<CST.Token> {
+  lineCounter.addNewLine(0);
+  let tokens = 0;
+  let offset = 0;
+  for (const lexeme of new Lexer().lex(text)) {
+    if (++tokens > MAX_YAML_TOKENS) throw new TokenBoundReached(offset);
+    // The lexer's one-character markers (document, flow end, scalar) are not source text.
+    if (!LEXER_MARKERS.has(lexeme)) offset += lexeme.length;
+    yield* parser.next(lexeme);
+  }
+  yield* parser.end();
+}
+
+/**
+ * The one document of `text`, as yaml's parseDocument composes it, with the token bound counted on
+ * the way: the text is lexed once (a separate bounding pass lexed it twice, about 40 ms of a 500 x 20
+ * manifest's start). A second document is reported as parseDocument reports it (MULTIPLE_DOCS).
+ */
+function boundedDocument(text: string, file: string, lineCounter: LineCounter): Document {
+  const composer = new Composer(YAML_OPTIONS);
+  let doc: Document | undefined;
+  try {
+    for (const next of composer.compose(boundedTokens(text, new Parser(lineCounter.addNewLine), lineCounter), true, text.length)) {
+      if (!doc) doc = next;
+      else {
+        doc.errors.push(new YAMLParseError([next.range[0], next.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents; please use YAML.parseAllDocuments()'));
+        break;
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof TokenBoundReached)) throw e;
+    const at = positionOf(text, e.offset);
     throw new ManifestError([
       { file, line: at.line, col: at.col, path: '', message: `the manifest has more than ${MAX_YAML_TOKENS} YAML tokens (the bound for a manifest); the bound is reached here` },
     ]);
   }
+  if (!doc) throw new Error('yaml composed no document'); // compose(…, forceDoc = true) always yields one
+  return doc;
 }
 
 /** One yaml parse error as a one-line issue. */
@@ -138,20 +186,6 @@ function validate(data: object, map: SourceMap, file: string, opts: LoadOptions)
 export function loadManifest(file: string, opts: LoadOptions & ReadOptions = {}): ManifestDocument {
   const text = readManifestText(file, opts);
   return parseManifest(text, opts.shownAs ?? file, opts);
-}
-
-const LEXER_MARKERS = new Set(['\x02', '\x18', '\x1f']);
-
-/** Offset at which the lexer passed MAX_YAML_TOKENS, or undefined when the text stays within it. */
-function tokenBoundOffset(text: string): number | undefined {
-  let tokens = 0;
-  let offset = 0;
-  for (const token of new Lexer().lex(text)) {
-    if (++tokens > MAX_YAML_TOKENS) return offset;
-    // The lexer's one-character markers (document, flow end, scalar) are not source text.
-    if (!LEXER_MARKERS.has(token)) offset += token.length;
-  }
-  return undefined;
 }
 
 /** 1-based line and column of an offset. */
