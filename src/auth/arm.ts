@@ -15,21 +15,42 @@ function armClientOptions(cloud: Cloud): { endpoint: string; $host: string; cred
   return { ...sdkClientOptions(), endpoint: cloud.armEndpoint, $host: cloud.armEndpoint, credentialScopes: [cloud.armScope] };
 }
 
+/**
+ * Each kind of ARM client is built once per session and subscription: a client is only its request
+ * pipeline, and the identity step would otherwise build one per identity and read.
+ */
+const armClients = new WeakMap<AzureSession, Map<string, unknown>>();
+
+function sharedClient<T>(session: AzureSession, kind: string, subscriptionId: string, build: () => T): T {
+  let clients = armClients.get(session);
+  if (!clients) armClients.set(session, (clients = new Map()));
+  const key = `${kind}/${subscriptionId}`;
+  let client = clients.get(key) as T | undefined;
+  if (!client) clients.set(key, (client = build()));
+  return client;
+}
+
 export function msiClient(session: AzureSession, subscriptionId = session.subscriptionId): ManagedServiceIdentityClient {
-  return new ManagedServiceIdentityClient(session.credential, subscriptionId, armClientOptions(session.cloud));
+  return sharedClient(session, 'msi', subscriptionId, () => new ManagedServiceIdentityClient(session.credential, subscriptionId, armClientOptions(session.cloud)));
 }
 
 export function authorizationClient(session: AzureSession, subscriptionId = session.subscriptionId): AuthorizationManagementClient {
-  return new AuthorizationManagementClient(session.credential, subscriptionId, armClientOptions(session.cloud));
+  return sharedClient(session, 'authorization', subscriptionId, () => new AuthorizationManagementClient(session.credential, subscriptionId, armClientOptions(session.cloud)));
 }
 
 export function keyVaultManagementClient(session: AzureSession, subscriptionId = session.subscriptionId): KeyVaultManagementClient {
   const { cloud } = session;
-  return new KeyVaultManagementClient(session.credential, subscriptionId, {
-    ...sdkClientOptions(),
-    endpoint: cloud.armEndpoint,
-    credentials: { scopes: [cloud.armScope] },
-  });
+  return sharedClient(
+    session,
+    'keyvault',
+    subscriptionId,
+    () =>
+      new KeyVaultManagementClient(session.credential, subscriptionId, {
+        ...sdkClientOptions(),
+        endpoint: cloud.armEndpoint,
+        credentials: { scopes: [cloud.armScope] },
+      }),
+  );
 }
 
 /**
