@@ -9,7 +9,7 @@ import type { AzureSession } from '../auth/login.ts';
 import type { VaultInfo } from '../keyvault/model.ts';
 import { usesBinding } from '../manifest/types.ts';
 import type { Manifest } from '../manifest/types.ts';
-import { semaphore } from '../util/concurrency.ts';
+import { semaphore, startedEarly } from '../util/concurrency.ts';
 import { groupIdentities } from './plan.ts';
 import type { LiveAssignment, LiveCredential, RolePermission } from './plan.ts';
 
@@ -120,15 +120,14 @@ export function identityReads(session: AzureSession, vault: VaultInfo, manifest:
  */
 export function startIdentityReads(session: AzureSession, vault: VaultInfo, manifest: Manifest): IdentityReads {
   const reads = identityReads(session, vault, manifest, semaphore(READ_CONCURRENCY));
-  const quiet = (p: Promise<unknown>): void => void p.catch(() => undefined);
-  quiet(reads.roles());
-  quiet(reads.assignments());
+  void startedEarly(reads.roles());
+  void startedEarly(reads.assignments());
   for (const g of groupIdentities(manifest, session.subscriptionId)) {
     const spec = g.spec;
     if (spec.mode !== 'managed' && spec.mode !== 'existing') continue;
     const sub = spec.subscriptionId ?? session.subscriptionId;
-    quiet(reads.identitiesIn(sub, spec.resourceGroup));
-    if (!g.targets.some(usesBinding)) quiet(reads.credentials(sub, spec.resourceGroup, spec.name));
+    void startedEarly(reads.identitiesIn(sub, spec.resourceGroup));
+    if (!g.targets.some(usesBinding)) void startedEarly(reads.credentials(sub, spec.resourceGroup, spec.name));
   }
   return reads;
 }

@@ -14,7 +14,7 @@ import { errorSummary, kubeStatusOf } from './client.ts';
 import { PatchStrategy } from './api.ts';
 import { SPC_GROUP, SPC_PLURAL, SPC_VERSION } from './spcps.ts';
 import { ACTION_NAME, ADOPTED_ANNOTATION, FIELD_MANAGER, INSTANCE_LABEL, KUBE_CONCURRENCY, MANAGED_BY_LABEL, OWNER_ANNOTATION } from '../names.ts';
-import { mapUntilError, semaphore } from '../util/concurrency.ts';
+import { mapUntilError, semaphore, startedEarly } from '../util/concurrency.ts';
 
 export type { RenderFacts } from '../render/index.ts';
 
@@ -410,9 +410,7 @@ async function deleteObject(kube: KubeSession, o: Obj, name: string): Promise<vo
  * pipeline starts them beside the secret sync. A failure surfaces where the step awaits them.
  */
 export function startOwnedObjects(kube: KubeSession, manifest: Manifest): Promise<Obj[]> {
-  const owned = ownedObjects(kube, manifest);
-  void owned.catch(() => undefined);
-  return owned;
+  return startedEarly(ownedObjects(kube, manifest));
 }
 
 export async function applyKubeObjects(kube: KubeSession, manifest: Manifest, facts: RenderFacts, opts: { mode: 'plan' | 'apply'; owned?: Promise<Obj[]> }): Promise<PlanItem[]> {

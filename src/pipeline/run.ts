@@ -20,6 +20,7 @@ import { formatDuration } from '../util/duration.ts';
 import { logSafe } from '../util/escape.ts';
 import type { VaultInfo } from '../keyvault/model.ts';
 import { maskValue } from '../runner/mask.ts';
+import { startedEarly } from '../util/concurrency.ts';
 import { keepYoungGenerationSmallFor } from '../util/heap.ts';
 
 type Steps = typeof import('./steps.ts');
@@ -198,8 +199,7 @@ function readAhead(settings: Settings, run: Connected): { identities: ReturnType
   const { S, manifest, kube } = run;
   const needsIssuer = manifest.targets.some((t) => (t.identity.mode === 'managed' || t.identity.mode === 'existing') && !usesBinding(t));
   const given = settings.oidcIssuer ?? manifest.cluster.oidcIssuer;
-  const issuer = !needsIssuer ? Promise.resolve('') : given !== undefined ? Promise.resolve(given) : S.readServiceAccountIssuer(kube);
-  void issuer.catch(() => undefined);
+  const issuer = startedEarly(!needsIssuer ? Promise.resolve('') : given !== undefined ? Promise.resolve(given) : S.readServiceAccountIssuer(kube));
   return { identities: S.startIdentityReads(run.session, run.vault, manifest), owned: S.startOwnedObjects(kube, manifest), issuer };
 }
 

@@ -63,3 +63,12 @@ export function semaphore(limit: number): <R>(fn: () => Promise<R>) => Promise<R
     }
   };
 }
+
+/**
+ * A promise started now and awaited later (read ahead): marked handled so a failure before the await
+ * is not an unhandled rejection; the awaiting step still sees the failure. Returns the same promise.
+ */
+export function startedEarly<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
