@@ -80,22 +80,11 @@ export function newestReplicaSet(d: V1Deployment, replicaSets: readonly V1Replic
 /** Pods of the workload's current revision (a Deployment's newest ReplicaSet, a StatefulSet's update revision). */
 export function currentPods(w: Workload, pods: readonly V1Pod[], replicaSets: readonly V1ReplicaSet[]): V1Pod[] {
   const all = podsOf(refOf(w), pods, replicaSets);
-  if (w.kind === 'Deployment') {
-    const rs = newestReplicaSet(w.obj, replicaSets);
-    if (!rs) return all;
-    return all.filter((p) => controlledBy(p, rs));
-  }
-  if (w.kind === 'StatefulSet') {
-    const rev = w.obj.status?.updateRevision;
-    if (!rev) return all;
-    return all.filter((p) => p.metadata?.labels?.['controller-revision-hash'] === rev);
-  }
-  const gen = w.obj.metadata?.generation;
-  // DaemonSet pods carry pod-template-generation; keep the ones of the current template.
-  return all.filter((p) => {
-    const g = p.metadata?.labels?.['pod-template-generation'];
-    return g === undefined || gen === undefined || g === String(gen);
-  });
+  const isCurrent = revisionTest(w, replicaSets);
+  if (!isCurrent) return all;
+  // A DaemonSet pod without pod-template-generation cannot be told old: kept.
+  if (w.kind === 'DaemonSet') return all.filter((p) => p.metadata?.labels?.['pod-template-generation'] === undefined || isCurrent(p));
+  return all.filter(isCurrent);
 }
 
 export interface RolloutStatus {
@@ -167,18 +156,30 @@ function daemonSetRollout(ds: V1DaemonSet): StatusReading {
 }
 
 /** How many pods an observed workload wants, and which pods are of its current revision (undefined: not known yet). */
-function currentRevision(w: Workload, replicaSets: readonly V1ReplicaSet[]): { want: number; isCurrent: (p: V1Pod) => boolean } | undefined {
+/**
+ * Whether a pod is of the workload's current revision (a Deployment's newest ReplicaSet, a
+ * StatefulSet's update revision, a DaemonSet's template generation); undefined while the workload
+ * does not say which that is.
+ */
+function revisionTest(w: Workload, replicaSets: readonly V1ReplicaSet[]): ((p: V1Pod) => boolean) | undefined {
   if (w.kind === 'Deployment') {
     const rs = newestReplicaSet(w.obj, replicaSets);
-    return rs ? { want: w.obj.spec?.replicas ?? 1, isCurrent: (p) => controlledBy(p, rs) } : undefined;
+    return rs ? (p) => controlledBy(p, rs) : undefined;
   }
   if (w.kind === 'StatefulSet') {
     const rev = w.obj.status?.updateRevision;
-    return rev ? { want: w.obj.spec?.replicas ?? 1, isCurrent: (p) => p.metadata?.labels?.['controller-revision-hash'] === rev } : undefined;
+    return rev ? (p) => p.metadata?.labels?.['controller-revision-hash'] === rev : undefined;
   }
   const gen = w.obj.metadata?.generation;
+  return gen !== undefined ? (p) => p.metadata?.labels?.['pod-template-generation'] === String(gen) : undefined;
+}
+
+function currentRevision(w: Workload, replicaSets: readonly V1ReplicaSet[]): { want: number; isCurrent: (p: V1Pod) => boolean } | undefined {
+  const isCurrent = revisionTest(w, replicaSets);
+  if (!isCurrent) return undefined;
+  if (w.kind !== 'DaemonSet') return { want: w.obj.spec?.replicas ?? 1, isCurrent };
   const desired = w.obj.status?.desiredNumberScheduled;
-  return gen !== undefined && desired !== undefined ? { want: desired, isCurrent: (p) => p.metadata?.labels?.['pod-template-generation'] === String(gen) } : undefined;
+  return desired !== undefined ? { want: desired, isCurrent } : undefined;
 }
 
 /**
