@@ -143,7 +143,18 @@ export class KubeHttp {
       res.on('data', (chunk: string) => {
         const lines = (partial + chunk).split('\n');
         partial = lines.pop() ?? '';
-        for (const line of lines) if (line.trim()) onEvent(JSON.parse(line) as { type: string; object: unknown });
+        for (const line of lines) {
+          if (!line.trim()) continue;
+          let event: { type: string; object: unknown };
+          try {
+            event = JSON.parse(line) as { type: string; object: unknown };
+          } catch {
+            // Not the apiserver's (a proxy's page, a cut line): this watch ends as failed, never the process.
+            res.destroy(new Error(`the watch of ${path} sent a line that is not JSON`));
+            return;
+          }
+          onEvent(event);
+        }
       });
       res.on('end', resolve);
       res.on('error', (e) => (signal.aborted ? resolve() : reject(e)));

@@ -18,6 +18,9 @@ interface WatchEvent {
   object: unknown;
 }
 
+/** A watch that ends this soon without an event is treated as failed (backoff), not as the server's timeout. */
+const QUICK_END_MS = 1_000;
+
 const keyOf = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
 export class Mirror<T extends KubernetesObject> {
@@ -74,7 +77,10 @@ export class Mirror<T extends KubernetesObject> {
     this.abort = abort;
     let expired = false;
     let statusError: { code?: number; body: string } | undefined;
+    const opened = Date.now();
+    let events = 0;
     const onEvent = (e: WatchEvent): void => {
+      events++;
       if (e.type === 'ERROR') {
         // 410 Gone: the resource version is too old (re-list); any other Status ends this watch too.
         const status = e.object as { code?: number } | undefined;
@@ -97,6 +103,8 @@ export class Mirror<T extends KubernetesObject> {
       if (this.stopped) return;
       if (expired) void this.relist().then((ok) => ok && this.watchFrom());
       else if (statusError || err !== undefined) this.failed(statusError ?? err, false);
+      // Ended at once with nothing said (a proxy closing it): backed off, not reopened in a loop.
+      else if (events === 0 && Date.now() - opened < QUICK_END_MS) this.failed(new Error(`the watch of ${this.spec.path} ended at once`), false);
       // The server ended the watch (its timeout): continue from the last version seen.
       else this.watchFrom();
     };

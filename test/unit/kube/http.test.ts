@@ -124,6 +124,17 @@ describe('KubeHttp', () => {
     expect(seen[0]?.url).toBe('/api/v1/namespaces/a/pods?resourceVersion=5&watch=true');
   });
 
+  it('ends a watch whose stream is not JSON as failed, without throwing out of the stream', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'a' } } }) + '\n');
+      setTimeout(() => res.end('<html>proxy error</html>\n'), 10);
+    };
+    const events: string[] = [];
+    await expect(new KubeHttp(access()).watch('/api/v1/pods', {}, (e) => events.push(e.type), new AbortController().signal)).rejects.toThrow('the watch of /api/v1/pods sent a line that is not JSON');
+    expect(events).toEqual(['ADDED']);
+  });
+
   it('builds queries without empty values, after an existing one', () => {
     expect(withQuery('/api/v1/pods', { labelSelector: 'a=b,c in (d)', limit: 500, continue: undefined, fieldSelector: '' })).toBe('/api/v1/pods?labelSelector=a%3Db%2Cc+in+%28d%29&limit=500');
     expect(withQuery('/x?y=1', { z: 2 })).toBe('/x?y=1&z=2');
