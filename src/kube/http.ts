@@ -19,12 +19,13 @@ export class KubeApiError extends Error {
   }
 }
 
+/** The Status message of an error answer; nothing of a body that is not the apiserver's JSON. */
 function statusMessage(body: string): string | undefined {
   try {
     const m = (JSON.parse(body) as { message?: unknown }).message;
     return typeof m === 'string' ? m : undefined;
   } catch {
-    return body ? body.slice(0, 200) : undefined;
+    return body ? `an answer of ${Buffer.byteLength(body)} bytes that is not JSON` : undefined;
   }
 }
 
@@ -126,7 +127,13 @@ export class KubeHttp {
     const text = await readAll(res);
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw new KubeApiError(r.method, r.path, status, text);
-    return (text ? JSON.parse(text) : {}) as T;
+    if (!text) return {} as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      // JSON.parse quotes the text it failed on, and a list of Secrets carries their values.
+      throw new Error(`the answer to ${r.method} ${r.path.split('?')[0]} is not JSON (${Buffer.byteLength(text)} bytes)`);
+    }
   }
 
   /**

@@ -135,6 +135,21 @@ describe('KubeHttp', () => {
     expect(events).toEqual(['ADDED']);
   });
 
+  it('never quotes an answer that is not JSON: a cut list of Secrets carries their values', async () => {
+    const value = 'c2VjcmV0LXZhbHVlLW5vdC10by1sZWFr';
+    handler = (req, res) => {
+      res.writeHead(req.url?.includes('broken') ? 502 : 200, { 'content-type': 'application/json' });
+      res.end(`{"kind":"SecretList","items":[{"data":{"password":"${value}"`);
+    };
+    const http = new KubeHttp(access());
+    const cut = await http.json({ method: 'GET', path: '/api/v1/namespaces/a/secrets' }).catch((e: Error) => e);
+    expect((cut as Error).message).toMatch(/^the answer to GET \/api\/v1\/namespaces\/a\/secrets is not JSON \(\d+ bytes\)$/);
+    const failed = await http.json({ method: 'GET', path: '/broken' }).catch((e: unknown) => e);
+    expect(errorSummary(failed)).toMatch(/^HTTP 502: /);
+    for (const e of [cut, failed]) expect(`${(e as Error).message} ${errorSummary(e)}`).not.toContain(value);
+    http.close();
+  });
+
   it('builds queries without empty values, after an existing one', () => {
     expect(withQuery('/api/v1/pods', { labelSelector: 'a=b,c in (d)', limit: 500, continue: undefined, fieldSelector: '' })).toBe('/api/v1/pods?labelSelector=a%3Db%2Cc+in+%28d%29&limit=500');
     expect(withQuery('/x?y=1', { z: 2 })).toBe('/x?y=1&z=2');
