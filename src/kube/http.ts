@@ -4,6 +4,7 @@ import { Agent, request } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { readBounded } from '../util/http-send.ts';
 import { ExecCredentialSource } from './exec-credential.ts';
 import type { ClusterAccess } from './kubeconfig.ts';
 
@@ -124,7 +125,7 @@ export class KubeHttp {
   /** One request; the parsed JSON answer, or KubeApiError. */
   async json<T>(r: KubeRequest): Promise<T> {
     const res = await this.open(r);
-    const text = await readAll(res);
+    const text = await readBounded(res, MAX_ANSWER_BYTES);
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw new KubeApiError(r.method, r.path, status, text);
     if (!text) return {} as T;
@@ -143,7 +144,7 @@ export class KubeHttp {
   async watch(path: string, query: Query, onEvent: (e: { type: string; object: unknown }) => void, signal: AbortSignal): Promise<void> {
     const res = await this.open({ method: 'GET', path, query: { ...query, watch: true } }, signal);
     const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw new KubeApiError('GET', path, status, await readAll(res));
+    if (status < 200 || status >= 300) throw new KubeApiError('GET', path, status, await readBounded(res, MAX_ANSWER_BYTES));
     res.setEncoding('utf8');
     let partial = '';
     await new Promise<void>((resolve, reject) => {
@@ -174,18 +175,4 @@ export class KubeHttp {
     for (const a of this.agents.values()) a.destroy();
     this.agents.clear();
   }
-}
-
-function readAll(res: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_ANSWER_BYTES) res.destroy(new Error(`the apiserver's answer is longer than ${MAX_ANSWER_BYTES} bytes`));
-      else chunks.push(c);
-    });
-    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    res.on('error', reject);
-  });
 }

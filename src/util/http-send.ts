@@ -35,19 +35,29 @@ export function httpSend(url: string, o: HttpSendOptions, what: string): Promise
   const headers = o.body === undefined ? o.headers : { ...o.headers, 'content-length': String(Buffer.byteLength(o.body)) };
   return new Promise((resolve, reject) => {
     const onAnswer = (res: IncomingMessage): void => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > o.maxBytes) req.destroy(new Error(`the answer is longer than ${o.maxBytes} bytes`));
-        else chunks.push(chunk);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', (e) => reject(new NetworkError(what, e)));
+      readBounded(res, o.maxBytes).then(
+        (text) => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }),
+        (e: unknown) => reject(new NetworkError(what, e)),
+      );
     };
     const req = send(target, { method: o.method, headers, signal: o.signal }, onAnswer);
     req.on('error', (e) => reject(o.signal?.aborted ? e : new NetworkError(what, e)));
     req.end(o.body);
+  });
+}
+
+/** A whole answer as UTF-8; one longer than `maxBytes` is dropped (the response fails). */
+export function readBounded(res: IncomingMessage, maxBytes: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) res.destroy(new Error(`the answer is longer than ${maxBytes} bytes`));
+      else chunks.push(chunk);
+    });
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
   });
 }
 
