@@ -4,6 +4,7 @@
 // first. Why each choice is made: docs/architecture.md ("Login").
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { headerValue, httpSend, NetworkError } from '../util/http-send.ts';
+import { sleep } from '../util/concurrency.ts';
 
 const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
@@ -47,8 +48,6 @@ interface TokenResponse {
 }
 
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-
-const sleepMs = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Seconds of a Retry-After header (delta form), else the exponential backoff of this attempt. */
 function backoffMs(attempt: number, retryAfter: string | null): number {
@@ -120,7 +119,7 @@ async function postForm(url: string, form: URLSearchParams, signal: AbortSignal 
 
 /** One token request, retried on 408/429/5xx (Retry-After honoured) and network failures. */
 async function requestToken(o: AssertionCredentialOptions, scopes: string[], options: GetTokenOptions | undefined): Promise<AccessToken> {
-  const sleep = o.sleep ?? sleepMs;
+  const wait = o.sleep ?? sleep;
   for (let attempt = 0; ; attempt++) {
     let answer: TokenAnswer;
     try {
@@ -129,12 +128,12 @@ async function requestToken(o: AssertionCredentialOptions, scopes: string[], opt
       answer = await postForm(tokenEndpoint(o), form, options?.abortSignal as AbortSignal | undefined);
     } catch (e) {
       if (attempt >= RETRIES || options?.abortSignal?.aborted || !(e instanceof NetworkError)) throw e;
-      await sleep(backoffMs(attempt, null));
+      await wait(backoffMs(attempt, null));
       continue;
     }
     if (answer.status >= 200 && answer.status < 300) return accessToken(answer.body, Date.now());
     if (attempt >= RETRIES || !RETRYABLE_STATUS.has(answer.status)) throw tokenError(answer.status, answer.body);
-    await sleep(backoffMs(attempt, answer.retryAfter));
+    await wait(backoffMs(attempt, answer.retryAfter));
   }
 }
 

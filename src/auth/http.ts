@@ -7,6 +7,7 @@
 // SDK's own retry loop, with the count configured here, handles every throttle the same way.
 import type { PipelinePolicy, PipelineRequest, PipelineResponse } from '@azure/core-rest-pipeline';
 import { ACTION_NAME } from '../names.ts';
+import { sleep } from '../util/concurrency.ts';
 
 export const RETRY_OPTIONS = { maxRetries: 6, retryDelayInMs: 500, maxRetryDelayInMs: 30_000 } as const;
 
@@ -116,8 +117,6 @@ export function azureStatusOf(e: unknown): number | undefined {
 export function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Retries `fn` while `retryable(error)` holds, with exponential backoff, until `timeoutMs` elapsed.

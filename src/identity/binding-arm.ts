@@ -5,7 +5,8 @@
 import { RestError, bearerTokenAuthenticationPolicy, createDefaultHttpClient, createHttpHeaders, createPipelineFromOptions, createPipelineRequest } from '@azure/core-rest-pipeline';
 import type { HttpClient, Pipeline } from '@azure/core-rest-pipeline';
 import type { AzureSession } from '../auth/login.ts';
-import { sdkClientOptions, sleep } from '../auth/http.ts';
+import { sdkClientOptions } from '../auth/http.ts';
+import { sleep } from '../util/concurrency.ts';
 import { IDENTITY_BINDING_API_VERSION } from './bindings.ts';
 import type { LiveBinding } from './bindings.ts';
 

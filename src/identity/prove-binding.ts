@@ -4,7 +4,7 @@
 // question, waiting through RBAC propagation until the deadline. Nothing is asked of Entra or the vault.
 import * as runner from '../runner/index.ts';
 import type { KubeSession } from '../kube/client.ts';
-import { sleep } from '../auth/http.ts';
+import { sleep } from '../util/concurrency.ts';
 import { USE_MANAGED_IDENTITY_GROUP, USE_MANAGED_IDENTITY_VERB } from '../render/rbac.ts';
 import { bindingNotAllowedFix } from './bindings.ts';
 import type { BindingProof } from './prove-binding-plan.ts';

@@ -4,7 +4,8 @@
 // the failure is classified.
 import * as runner from '../runner/index.ts';
 import { msiClient, secretClient } from '../auth/arm.ts';
-import { errorCodes, messageOf, sleep, azureStatusOf } from '../auth/http.ts';
+import { errorCodes, messageOf, azureStatusOf } from '../auth/http.ts';
+import { sleep } from '../util/concurrency.ts';
 import { decodeJwtClaims, audienceText } from '../auth/jwt.ts';
 import { clientAssertionCredential } from '../auth/entra-token.ts';
 import { cachedCredential, reuseRecentAssertion } from '../auth/token-cache.ts';

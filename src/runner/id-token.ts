@@ -1,6 +1,7 @@
 // The job's GitHub OIDC ID token, from the runner's endpoint (ACTIONS_ID_TOKEN_REQUEST_URL with the
 // request token as bearer; present only with `permissions: id-token: write`). Masked before use.
 import { httpSend } from '../util/http-send.ts';
+import { sleep } from '../util/concurrency.ts';
 import { setSecret } from './commands.ts';
 
 /** The runner's endpoint answers 5xx while busy: retried like GitHub's own client (502, 503, 504). */
@@ -34,10 +35,8 @@ function tokenOf(text: string): string {
   return value;
 }
 
-const sleepMs = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Requests an ID token for `audience`; the token is masked in the log before it is returned. */
-export async function getIDToken(audience?: string, sleep: (ms: number) => Promise<void> = sleepMs): Promise<string> {
+export async function getIDToken(audience?: string, wait: (ms: number) => Promise<void> = sleep): Promise<string> {
   try {
     const url = idTokenUrl(requiredEnv('ACTIONS_ID_TOKEN_REQUEST_URL'), audience);
     const headers = { authorization: `Bearer ${requiredEnv('ACTIONS_ID_TOKEN_REQUEST_TOKEN')}`, accept: 'application/json' };
@@ -55,7 +54,7 @@ export async function getIDToken(audience?: string, sleep: (ms: number) => Promi
         return token;
       }
       if (!RETRY_STATUS.has(status) || attempt >= RETRIES) throw new Error(`Failed to get ID Token. Error Code : ${status}`);
-      await sleep(BACKOFF_SLICE_MS * 2 ** Math.min(attempt + 1, MAX_BACKOFF_EXPONENT));
+      await wait(BACKOFF_SLICE_MS * 2 ** Math.min(attempt + 1, MAX_BACKOFF_EXPONENT));
     }
   } catch (e) {
     throw new Error(`Error message: ${(e as Error).message}`);

@@ -46,6 +46,9 @@ export async function mapUntilError<T, R>(items: readonly T[], limit: number, fn
   return results;
 }
 
+/** Resolves after `ms` milliseconds (a backoff's wait). */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** A semaphore: `run(fn)` starts fn once fewer than `limit` runs are pending. */
 export function semaphore(limit: number): <R>(fn: () => Promise<R>) => Promise<R> {
   let active = 0;

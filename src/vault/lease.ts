@@ -3,7 +3,7 @@
 import * as runner from '../runner/index.ts';
 import type { SecretProperties } from '@azure/keyvault-secrets';
 import { randomBytes } from 'node:crypto';
-import { sleep } from '../auth/http.ts';
+import { sleep } from '../util/concurrency.ts';
 import type { VaultGateway } from '../keyvault/gateway.ts';
 import { writeVersion } from '../keyvault/gateway.ts';
 import { ACTION_NAME, OWNER_TAG } from '../names.ts';
