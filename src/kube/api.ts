@@ -33,6 +33,18 @@ interface Selectors {
 const selectorQuery = (s: Selectors): Query => ({ labelSelector: s.labelSelector, fieldSelector: s.fieldSelector, limit: s.limit, continue: s._continue });
 const seg = encodeURIComponent;
 
+/** The API base of an apiVersion: `/api/v1` for the core group, `/apis/{group}/{version}` otherwise. */
+const apiBase = (apiVersion: string): string => (apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`);
+
+/** A collection's path under its API base (`/api/v1`, `/apis/apps/v1`): in one namespace, or across all. */
+function collectionPath(base: string, resource: string, namespace: string | undefined): string {
+  return namespace === undefined ? `${base}/${resource}` : `${base}/namespaces/${seg(namespace)}/${resource}`;
+}
+
+function listAt<T>(http: KubeHttp, base: string, resource: string, namespace: string | undefined, s: Selectors): Promise<ListOf<T>> {
+  return http.json<ListOf<T>>({ method: 'GET', path: collectionPath(base, resource, namespace), query: selectorQuery(s) });
+}
+
 /** The core/v1 calls. Types are client-node's (type-only: nothing of it is loaded). */
 export class CoreApi {
   private readonly http: KubeHttp;
@@ -41,7 +53,7 @@ export class CoreApi {
   }
 
   private list<T>(resource: string, namespace: string | undefined, s: Selectors): Promise<ListOf<T>> {
-    return this.http.json<ListOf<T>>({ method: 'GET', path: namespace === undefined ? `/api/v1/${resource}` : `/api/v1/namespaces/${seg(namespace)}/${resource}`, query: selectorQuery(s) });
+    return listAt<T>(this.http, '/api/v1', resource, namespace, s);
   }
 
   listNamespace = (s: Selectors = {}) => this.list<V1Namespace>('namespaces', undefined, s);
@@ -71,11 +83,7 @@ export class AppsApi {
   }
 
   private list<T>(resource: string, namespace: string | undefined, s: Selectors): Promise<ListOf<T>> {
-    return this.http.json<ListOf<T>>({
-      method: 'GET',
-      path: namespace === undefined ? `/apis/apps/v1/${resource}` : `/apis/apps/v1/namespaces/${seg(namespace)}/${resource}`,
-      query: selectorQuery(s),
-    });
+    return listAt<T>(this.http, '/apis/apps/v1', resource, namespace, s);
   }
 
   listNamespacedDeployment = (p: { namespace: string } & Selectors) => this.list<V1Deployment>('deployments', p.namespace, p);
@@ -112,11 +120,10 @@ export class CustomApi {
     this.http = http;
   }
 
-  listNamespacedCustomObject = (p: CustomResource & { namespace: string } & Selectors) =>
-    this.http.json<ListOf<unknown>>({ method: 'GET', path: `/apis/${p.group}/${p.version}/namespaces/${seg(p.namespace)}/${p.plural}`, query: selectorQuery(p) });
-  listClusterCustomObject = (p: CustomResource & Selectors) => this.http.json<ListOf<unknown>>({ method: 'GET', path: `/apis/${p.group}/${p.version}/${p.plural}`, query: selectorQuery(p) });
+  listNamespacedCustomObject = (p: CustomResource & { namespace: string } & Selectors) => listAt<unknown>(this.http, apiBase(`${p.group}/${p.version}`), p.plural, p.namespace, p);
+  listClusterCustomObject = (p: CustomResource & Selectors) => listAt<unknown>(this.http, apiBase(`${p.group}/${p.version}`), p.plural, undefined, p);
   getNamespacedCustomObject = (p: CustomResource & { namespace: string; name: string }) =>
-    this.http.json<unknown>({ method: 'GET', path: `/apis/${p.group}/${p.version}/namespaces/${seg(p.namespace)}/${p.plural}/${seg(p.name)}` });
+    this.http.json<unknown>({ method: 'GET', path: `${collectionPath(apiBase(`${p.group}/${p.version}`), p.plural, p.namespace)}/${seg(p.name)}` });
 }
 
 /** How a PATCH body is read (client-node's PatchStrategy values, the content types themselves). */
@@ -168,13 +175,11 @@ export class ObjectsApi {
     if (known) return known;
     let kinds = this.discovered.get(apiVersion);
     if (!kinds) {
-      kinds = this.http
-        .json<{ resources?: Array<{ name: string; kind: string; namespaced: boolean }> }>({ method: 'GET', path: apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}` })
-        .then((d) => {
-          const m = new Map<string, Resource>();
-          for (const r of d.resources ?? []) if (!r.name.includes('/')) m.set(r.kind, { plural: r.name, namespaced: r.namespaced });
-          return m;
-        });
+      kinds = this.http.json<{ resources?: Array<{ name: string; kind: string; namespaced: boolean }> }>({ method: 'GET', path: apiBase(apiVersion) }).then((d) => {
+        const m = new Map<string, Resource>();
+        for (const r of d.resources ?? []) if (!r.name.includes('/')) m.set(r.kind, { plural: r.name, namespaced: r.namespaced });
+        return m;
+      });
       this.discovered.set(apiVersion, kinds);
       kinds.catch(() => this.discovered.delete(apiVersion));
     }
@@ -185,8 +190,7 @@ export class ObjectsApi {
 
   private async collection(apiVersion: string, kind: string, namespace: string | undefined): Promise<string> {
     const r = await this.resource(apiVersion, kind);
-    const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-    return r.namespaced && namespace ? `${base}/namespaces/${seg(namespace)}/${r.plural}` : `${base}/${r.plural}`;
+    return collectionPath(apiBase(apiVersion), r.plural, r.namespaced && namespace ? namespace : undefined);
   }
 
   private async path(o: KubernetesObject): Promise<string> {
