@@ -13,9 +13,21 @@ export interface LimiterOptions {
 /** Just under Key Vault's limits: 282 of 300 writes, 3,500 of 4,000 reads per 10 s, 16 in flight (why these: docs/architecture.md#key-vault-request-limits). */
 export const VAULT_LIMITS: LimiterOptions = { concurrency: 16, windowMs: 10_000, writesPerWindow: 282, readsPerWindow: 3_500 };
 
+/** While nothing of a full class has finished yet, how often to look again. */
+const FULL_POLL_MS = 50;
+
+type RequestClass = 'read' | 'write';
+
+/**
+ * The service counts a request when it arrives, somewhere between its start and its answer here. So
+ * a request counts against the window from its start until a window after it finished: a slow or
+ * queued request can never let the service see more in one window than the limit.
+ */
 export class RateLimiter {
   private readonly opts: Required<LimiterOptions>;
-  private readonly starts: Record<'read' | 'write', number[]> = { read: [], write: [] };
+  private readonly inFlight: Record<RequestClass, number> = { read: 0, write: 0 };
+  /** Finish times (ascending) of the class' requests still in the window, with those handed over. */
+  private readonly finished: Record<RequestClass, number[]> = { read: [], write: [] };
   private active = 0;
   private readonly waiters: (() => void)[] = [];
   constructor(opts: LimiterOptions) {
@@ -27,35 +39,41 @@ export class RateLimiter {
   }
 
   /** Runs `fn` once a slot is free and the class' window has room. */
-  async run<T>(cls: 'read' | 'write', fn: () => Promise<T>): Promise<T> {
+  async run<T>(cls: RequestClass, fn: () => Promise<T>): Promise<T> {
     await this.acquireSlot();
     try {
       await this.acquireRate(cls);
-      return await fn();
+      try {
+        return await fn();
+      } finally {
+        this.inFlight[cls]--;
+        this.finished[cls].push(this.opts.now());
+      }
     } finally {
       this.active--;
       this.waiters.shift()?.();
     }
   }
 
-  /** Start times of the class' requests still in the current window (for the lease hand-over). */
-  recent(cls: 'read' | 'write'): number[] {
+  /** When the class' requests in the window finished (for the lease hand-over; in-flight ones as now). */
+  recent(cls: RequestClass): number[] {
     this.prune(cls);
-    return [...this.starts[cls]];
+    const now = this.opts.now();
+    return [...this.finished[cls], ...Array.from({ length: this.inFlight[cls] }, () => now)];
   }
 
-  /** Counts requests another client started at `times` against this window (a lease hand-over). */
-  seed(cls: 'read' | 'write', times: number[]): void {
-    const list = this.starts[cls];
+  /** Counts requests another client made at `times` against this window (a lease hand-over). */
+  seed(cls: RequestClass, times: number[]): void {
+    const list = this.finished[cls];
     list.push(...times);
     list.sort((a, b) => a - b);
     this.prune(cls);
   }
 
-  /** Requests started in the current window, per class (for tests and logs). */
-  inWindow(cls: 'read' | 'write'): number {
+  /** Requests counted in the current window, per class (for tests and logs). */
+  inWindow(cls: RequestClass): number {
     this.prune(cls);
-    return this.starts[cls].length;
+    return this.finished[cls].length + this.inFlight[cls];
   }
 
   private async acquireSlot(): Promise<void> {
@@ -63,23 +81,23 @@ export class RateLimiter {
     this.active++;
   }
 
-  private prune(cls: 'read' | 'write'): void {
+  private prune(cls: RequestClass): void {
     const since = this.opts.now() - this.opts.windowMs;
-    const list = this.starts[cls];
-    while (list.length && (list[0] ?? 0) <= since) list.shift();
+    const list = this.finished[cls];
+    let n = 0;
+    while (n < list.length && (list[n] as number) <= since) n++;
+    if (n) list.splice(0, n);
   }
 
-  private async acquireRate(cls: 'read' | 'write'): Promise<void> {
+  private async acquireRate(cls: RequestClass): Promise<void> {
     const limit = cls === 'write' ? this.opts.writesPerWindow : this.opts.readsPerWindow;
     for (;;) {
-      this.prune(cls);
-      const list = this.starts[cls];
-      if (list.length < limit) {
-        list.push(this.opts.now());
+      if (this.inWindow(cls) < limit) {
+        this.inFlight[cls]++;
         return;
       }
-      const oldest = list[0] ?? this.opts.now();
-      await this.opts.sleep(Math.max(1, oldest + this.opts.windowMs - this.opts.now() + 1));
+      const oldest = this.finished[cls][0];
+      await this.opts.sleep(oldest === undefined ? FULL_POLL_MS : Math.max(1, oldest + this.opts.windowMs - this.opts.now() + 1));
     }
   }
 }

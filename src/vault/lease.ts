@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { sleep } from '../util/concurrency.ts';
 import type { VaultGateway } from '../keyvault/gateway.ts';
 import { writeVersion } from '../keyvault/gateway.ts';
+import { VAULT_LIMITS } from '../keyvault/limiter.ts';
 import { ACTION_NAME, OWNER_TAG } from '../names.ts';
 import { LEASE_SECRET } from '../names.ts';
 
@@ -54,6 +55,32 @@ export function decodeWrites(text: string | undefined): number[] {
     for (let i = 0; i < Math.min(n ?? 0, 1000); i++) out.push(at - (ago ?? 0));
   }
   return out;
+}
+
+/**
+ * The writes of the vault's last throttle window a new holder must count, from the lease's versions:
+ * - those the last holder handed over in its tag: its own and those handed to it. Released
+ *   versions' `updated` has whole seconds, so two short holds can tie; the tag counting the most
+ *   writes still in the window is the last;
+ * - the lease's own traffic no tag holds: each other contender's version (one write) and each
+ *   release (one write), at the end of the service's second. A holder's own version may be
+ *   counted twice: erring that way costs a moment's wait, the other way a throttled write.
+ */
+export function handedOverWrites(versions: LeaseVersion[], mine: string, now: number, windowMs = VAULT_LIMITS.windowMs): number[] {
+  const since = now - windowMs;
+  let tagged: number[] = [];
+  for (const v of versions) {
+    if (v.enabled || !v.writes) continue;
+    const inWindow = decodeWrites(v.writes).filter((t) => t > since);
+    if (inWindow.length > tagged.length) tagged = inWindow;
+  }
+  const secondEnd = (t: number): number => Math.min(now, Math.floor(t / 1000) * 1000 + 999);
+  const lease: number[] = [];
+  for (const v of versions) {
+    if (v.version !== mine) lease.push(secondEnd(v.createdOn));
+    if (!v.enabled && v.updatedOn !== undefined) lease.push(secondEnd(v.updatedOn));
+  }
+  return [...tagged, ...lease.filter((t) => t > since)];
 }
 
 /** The live version that holds the lease now (pure: the ordering rule above). */
@@ -129,12 +156,8 @@ export class VaultLease {
       const versions = await this.versions();
       const holder = leaseHolder(versions, Date.now());
       if (!holder || holder.version === mine) {
-        // The writes the previous holder made in the throttle window still count at the vault.
-        const previous = versions.filter((v) => !v.enabled && v.writes).sort((a, b) => (b.updatedOn ?? 0) - (a.updatedOn ?? 0))[0];
-        this.gw.limiter.seed(
-          'write',
-          decodeWrites(previous?.writes).filter((t) => t > Date.now() - 10_000),
-        );
+        // The writes the previous holders made in the throttle window still count at the vault.
+        this.gw.limiter.seed('write', handedOverWrites(versions, mine, Date.now()));
         break;
       }
       if (Date.now() - started > timeoutMs) {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from '@jest/globals';
-import { RateLimiter } from '../../../src/keyvault/limiter.ts';
 import { charsetAlphabet, generateValue, newDigestKey, valueDigest } from '../../../src/vault/values.ts';
 import { mapAll } from '../../../src/util/concurrency.ts';
 import { maskValue } from '../../../src/runner/mask.ts';
@@ -83,48 +82,6 @@ describe('maskValue', () => {
     expect(notices).toHaveLength(1);
     expect(notices[0]).toContain('has a line that is shorter than 3 characters');
     expect(notices[0]).not.toContain('ab');
-  });
-});
-
-describe('RateLimiter', () => {
-  it('never starts more than the window allows, per class', async () => {
-    let t = 0;
-    const limiter = new RateLimiter({
-      concurrency: 50,
-      windowMs: 10_000,
-      writesPerWindow: 3,
-      readsPerWindow: 5,
-      now: () => t,
-      sleep: async (ms) => {
-        t += ms;
-      },
-    });
-    const inWindow: number[] = [];
-    await Promise.all(Array.from({ length: 7 }, () => limiter.run('write', async () => inWindow.push(limiter.inWindow('write')))));
-    expect(inWindow).toHaveLength(7);
-    expect(Math.max(...inWindow)).toBeLessThanOrEqual(3);
-    // 7 writes at 3 per 10 s need a third window
-    expect(t).toBeGreaterThanOrEqual(20_000);
-    expect(t).toBeLessThan(30_000);
-    // writes do not consume the read budget
-    expect(limiter.inWindow('read')).toBe(0);
-  });
-
-  it('bounds the requests in flight', async () => {
-    const limiter = new RateLimiter({ concurrency: 2, windowMs: 10_000, writesPerWindow: 100, readsPerWindow: 100 });
-    let active = 0;
-    let peak = 0;
-    await Promise.all(
-      Array.from({ length: 8 }, () =>
-        limiter.run('read', async () => {
-          active++;
-          peak = Math.max(peak, active);
-          await new Promise((r) => setTimeout(r, 5));
-          active--;
-        }),
-      ),
-    );
-    expect(peak).toBe(2);
   });
 });
 
