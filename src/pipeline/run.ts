@@ -19,7 +19,7 @@ import type { LedgerBook } from '../ledger/store.ts';
 import { formatDuration } from '../util/duration.ts';
 import { logSafe } from '../util/escape.ts';
 import type { VaultInfo } from '../keyvault/model.ts';
-import { maskValue } from '../runner/mask.ts';
+import { maskValues } from '../runner/mask.ts';
 import { startedEarly } from '../util/concurrency.ts';
 import { keepYoungGenerationSmallFor } from '../util/heap.ts';
 
@@ -31,9 +31,7 @@ async function section<T>(title: string, fn: () => Promise<T>): Promise<T> {
 
 /** Masks every env-sourced value (and each of its lines) before any step could print it. */
 export function maskEnvValues(manifest: Manifest, env: Record<string, string | undefined>): void {
-  for (const s of manifest.secrets) {
-    if (s.source.kind === 'env') maskValue(env[s.source.env] ?? '');
-  }
+  maskValues(manifest.secrets.flatMap((s) => (s.source.kind === 'env' ? [env[s.source.env] ?? ''] : [])));
 }
 
 /**

@@ -66,6 +66,11 @@ export function setSecret(secret: string): void {
   issue('add-mask', {}, secret);
 }
 
+/** setSecret for many texts in one write: one pipe write instead of one per value of a large manifest. */
+export function setSecrets(secrets: readonly string[]): void {
+  if (secrets.length) process.stdout.write(secrets.map((s) => commandLine('add-mask', {}, s) + EOL).join(''));
+}
+
 /** Marks the step failed (exit code 1) with an error annotation. */
 export function setFailed(message: string): void {
   process.exitCode = 1;

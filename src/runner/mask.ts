@@ -1,5 +1,5 @@
 // Masking of secret values in the runner's log, before anything could print them.
-import { info, setSecret as addMask } from './commands.ts';
+import { info, setSecret as addMask, setSecrets as addMasks } from './commands.ts';
 
 /**
  * Shortest value (or line of a value) masked: the runner replaces every occurrence of a mask in every
@@ -30,4 +30,11 @@ export function maskValue(value: string, setSecret: (v: string) => void = addMas
       `a secret value${masked.size > 0 ? ' has a line that is' : ' is'} shorter than ${MIN_MASKED_LENGTH} characters (or blank): not masked, since that mask would hide those characters in every log line`,
     );
   }
+}
+
+/** maskValue for many values, their masks issued in one write (every env value of a manifest, before any step). */
+export function maskValues(values: Iterable<string>, setSecrets: (parts: string[]) => void = addMasks, notice: (text: string) => void = info): void {
+  const parts: string[] = [];
+  for (const value of values) maskValue(value, (part) => parts.push(part), notice);
+  setSecrets(parts);
 }

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as runner from '../../../src/runner/index.ts';
-import { commandLine, escapeData, escapeProperty } from '../../../src/runner/commands.ts';
+import { commandLine, escapeData, escapeProperty, setSecrets } from '../../../src/runner/commands.ts';
 import { Summary } from '../../../src/runner/summary.ts';
 
 const HOSTILE = ['plain', 'a%b', 'line1\nline2', 'cr\rlf\r\n', '::error::injected', 'key=v,alt:x', '%0A', '', ' spaced ', 'ünïcödé ✓'];
@@ -37,6 +37,23 @@ describe('workflow commands', () => {
     expect(stdoutOf(() => runner.debug(text))).toBe(stdoutOf(() => reference.debug(text)));
     expect(stdoutOf(() => runner.setSecret(text))).toBe(stdoutOf(() => reference.setSecret(text)));
     expect(stdoutOf(() => runner.info(text))).toBe(stdoutOf(() => reference.info(text)));
+  });
+
+  it('many masks in one write print what setSecret prints for each, in order', () => {
+    const texts = HOSTILE.filter(Boolean);
+    let writes = 0;
+    const batched = stdoutOf(() => {
+      const counting = process.stdout.write;
+      process.stdout.write = ((chunk: string) => (writes++, counting(chunk))) as typeof process.stdout.write;
+      try {
+        setSecrets(texts);
+        setSecrets([]);
+      } finally {
+        process.stdout.write = counting;
+      }
+    });
+    expect(writes).toBe(1);
+    expect(batched).toBe(texts.map((t) => stdoutOf(() => reference.setSecret(t))).join(''));
   });
 
   it('no data or property can end its command line or start another', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { charsetAlphabet, generateValue, newDigestKey, valueDigest } from '../../../src/vault/values.ts';
 import { mapAll } from '../../../src/util/concurrency.ts';
-import { maskValue } from '../../../src/runner/mask.ts';
+import { maskValue, maskValues } from '../../../src/runner/mask.ts';
 
 describe('generateValue', () => {
   it.each(['alphanumeric', 'base64url', 'hex', 'ascii'] as const)('draws %s values of the requested length from the charset only', (charset) => {
@@ -82,6 +82,28 @@ describe('maskValue', () => {
     expect(notices).toHaveLength(1);
     expect(notices[0]).toContain('has a line that is shorter than 3 characters');
     expect(notices[0]).not.toContain('ab');
+  });
+});
+
+describe('maskValues', () => {
+  it('masks what maskValue masks for each value, handed over at once', () => {
+    const values = ['first-value', 'two\nlines', 'x', ''];
+    const one: string[] = [];
+    for (const v of values)
+      maskValue(
+        v,
+        (p) => one.push(p),
+        () => undefined,
+      );
+    const calls: string[][] = [];
+    const notices: string[] = [];
+    maskValues(
+      values,
+      (parts) => calls.push(parts),
+      (n) => notices.push(n),
+    );
+    expect(calls).toEqual([one]);
+    expect(notices).toHaveLength(1);
   });
 });
 
