@@ -14,7 +14,7 @@ import {
   managedLabels,
 } from './labels.ts';
 import { renderBindingRbac } from './rbac.ts';
-import { stringifyForKube } from './yaml.ts';
+import { literalList, plainWordMap, stringifyForKube } from './yaml.ts';
 
 export interface RenderFacts {
   /** Entra tenant of the vault and identities. Placeholder `<tenant-id>` when absent. */
@@ -66,9 +66,10 @@ export function renderObjectsParameter(objects: readonly MountedObject[]): strin
     if (o.version !== undefined) entry.objectVersion = o.version;
     if (o.format !== undefined) entry.objectFormat = o.format;
     if (o.encoding !== undefined) entry.objectEncoding = o.encoding;
-    return stringifyForKube(entry);
+    // Names that are plain words are written directly: the same text, without a YAML document each.
+    return plainWordMap(entry) ?? stringifyForKube(entry);
   });
-  return stringifyForKube({ array: entries });
+  return literalList('array', entries) ?? stringifyForKube({ array: entries });
 }
 
 function namespaceObject(manifest: Manifest, name: string): KubeObject {

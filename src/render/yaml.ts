@@ -45,3 +45,36 @@ export function stringifyForKube(value: unknown, opts: { sortMapEntries?: boolea
   // The only raw U+0085/U+2028/U+2029 left are inside the double-quoted scalars forced above.
   return doc.toString({ lineWidth: 0 }).replace(/[\u0085\u2028\u2029]/g, (c) => BREAK_ESCAPES[c]!);
 }
+
+/** True when the yaml library writes `text` plain and every reader reads it back as this string. */
+function plainAsIs(text: string): boolean {
+  return PLAIN_WORD.test(text) && !RESOLVED_WORDS.test(text);
+}
+
+/**
+ * What stringifyForKube writes for a flat map of strings, without building a document, when every
+ * key and value is a plain word (the common case of names); undefined otherwise. A mounted object
+ * is such a map, and a large manifest has thousands of them.
+ */
+export function plainWordMap(map: Readonly<Record<string, string>>): string | undefined {
+  let out = '';
+  for (const [k, v] of Object.entries(map)) {
+    if (!plainAsIs(k) || !plainAsIs(v)) return undefined;
+    out += `${k}: ${v}\n`;
+  }
+  return out || undefined;
+}
+
+/**
+ * What stringifyForKube writes for `{ [key]: texts }` when each text is plainWordMap's output:
+ * a sequence of literal block scalars; undefined otherwise.
+ */
+export function literalList(key: string, texts: readonly string[]): string | undefined {
+  if (!plainAsIs(key) || texts.length === 0) return undefined;
+  let out = `${key}:\n`;
+  for (const t of texts) {
+    if (!/^(?:[A-Za-z][A-Za-z0-9-]*: [A-Za-z][A-Za-z0-9-]*\n)+$/.test(t)) return undefined;
+    out += `  - |\n${t.replace(/^(?=.)/gm, '    ')}`;
+  }
+  return out;
+}

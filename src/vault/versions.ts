@@ -1,6 +1,6 @@
 // The version index: a value-free record, in the vault, of the version ids the action wrote or looked up,
 // so a re-run learns versions from LIST pages plus one read (layout, trust, size: docs/architecture.md#the-version-index).
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { LiveSecret } from '../keyvault/model.ts';
 import { MAX_STATE_INFLATED_BYTES, MAX_STATE_VALUE_CHARS, STATE_SECRET } from '../names.ts';
@@ -51,7 +51,7 @@ const seconds = (d: Date | undefined): number | null => (d ? Math.floor(d.getTim
 export function attributesFingerprint(p: Pick<LiveSecret, 'createdOn' | 'enabled' | 'contentType' | 'expiresOn' | 'notBefore' | 'managed' | 'tags'>): string {
   const tags = Object.entries(p.tags ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const canonical = JSON.stringify([seconds(p.createdOn), p.enabled !== false, p.contentType ?? '', seconds(p.expiresOn), seconds(p.notBefore), p.managed === true, tags]);
-  return createHash('sha256').update(canonical).digest('base64url').slice(0, 11);
+  return hash('sha256', canonical, 'base64url').slice(0, 11);
 }
 
 /** The index entry describing `p` as version `version` (undefined without an `updated` time). */
@@ -94,7 +94,7 @@ export function decodeShard(value: string | undefined): Map<string, IndexEntry> 
 }
 
 function shardOf(name: string, shards: number): number {
-  return createHash('sha256').update(name.toLowerCase()).digest().readUInt32BE(0) % shards;
+  return hash('sha256', name.toLowerCase(), 'buffer').readUInt32BE(0) % shards;
 }
 
 function sameEntries(a: Map<string, IndexEntry> | undefined, b: Map<string, IndexEntry>): boolean {

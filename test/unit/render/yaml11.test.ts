@@ -2,8 +2,9 @@
 import { describe, expect, test } from '@jest/globals';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseManifest } from '../../../src/manifest/load.ts';
-import { renderAll, toYaml } from '../../../src/render/render.ts';
-import { needsQuotes, parsedAsOther, stringifyForKube } from '../../../src/render/yaml.ts';
+import { renderAll, renderObjectsParameter, toYaml } from '../../../src/render/render.ts';
+import { literalList, needsQuotes, parsedAsOther, plainWordMap, stringifyForKube } from '../../../src/render/yaml.ts';
+import type { MountedObject, ObjectType } from '../../../src/manifest/types.ts';
 
 const TRICKY = [
   'yes',
@@ -94,6 +95,45 @@ describe('stringifyForKube', () => {
   test('plain names stay plain', () => {
     for (const s of ['plain', 'db-password', 'tls.crt', 'api://AzureADTokenExchange', 'kv-sandbox--sandbox']) expect(needsQuotes(s)).toBe(false);
     expect(stringifyForKube({ a: 'plain' })).toBe('a: plain\n');
+  });
+});
+
+describe('the objects parameter written without a document per object', () => {
+  /** What the parameter was before the direct path: one yaml document per object, then the list. */
+  function viaDocuments(objects: readonly MountedObject[]): string {
+    const entries = objects.map((o) => {
+      const entry: Record<string, string> = { objectName: o.secret, objectType: o.objectType };
+      if (o.alias !== undefined) entry.objectAlias = o.alias;
+      if (o.version !== undefined) entry.objectVersion = o.version;
+      if (o.format !== undefined) entry.objectFormat = o.format;
+      if (o.encoding !== undefined) entry.objectEncoding = o.encoding;
+      return stringifyForKube(entry);
+    });
+    return stringifyForKube({ array: entries });
+  }
+
+  test('is the same text as one document per object, for plain names and for every look-alike', () => {
+    const names = ['db-password', 'a', 'Z9', 'e1', 'eabc', '1abc', 'yes', 'No', 'on', 'tls.crt', 'a--b', 'x_y', 'null', ...TRICKY.filter(Boolean)];
+    const types: ObjectType[] = ['secret', 'key', 'cert'];
+    let seed = 11;
+    const pick = <T>(xs: readonly T[]): T => xs[(seed = (seed * 1103515245 + 12345) % 2147483648) % xs.length] as T;
+    for (let i = 0; i < 300; i++) {
+      const objects = Array.from({ length: 1 + (i % 4) }, (): MountedObject => {
+        const o: MountedObject = { secret: pick(names), objectType: pick(types) };
+        if (i % 3 === 0) o.alias = pick(names);
+        if (i % 5 === 0) o.version = pick(['0123456789abcdef0123456789abcdef', 'abcdef0123456789abcdef0123456789', 'v2']);
+        if (i % 7 === 0) Object.assign(o, { format: pick(['pem', 'pfx']), encoding: pick(['utf-8', 'base64', 'hex']) });
+        return o;
+      });
+      expect(renderObjectsParameter(objects)).toBe(viaDocuments(objects));
+    }
+  });
+
+  test('takes the direct path only for plain words', () => {
+    expect(plainWordMap({ objectName: 'db-password', objectType: 'secret' })).toBe('objectName: db-password\nobjectType: secret\n');
+    for (const v of ['yes', 'e1', '1abc', 'tls.crt', 'a--b', '']) expect(plainWordMap({ objectName: v })).toBeUndefined();
+    expect(literalList('array', ['objectName: a\n', 'objectName: "yes"\n'])).toBeUndefined();
+    expect(literalList('array', [])).toBeUndefined();
   });
 });
 
