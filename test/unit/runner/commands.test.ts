@@ -34,9 +34,24 @@ describe('workflow commands', () => {
     // With only empty properties @actions/core leaves a space after the name (`::warning ::`); both parse alike.
     const theirs = stdoutOf(() => reference.warning(text, { title: text }));
     expect(stdoutOf(() => runner.warning(text, { title: text }))).toBe(text ? theirs : theirs.replace('::warning ::', '::warning::'));
-    expect(stdoutOf(() => runner.debug(text))).toBe(stdoutOf(() => reference.debug(text)));
+    process.env.RUNNER_DEBUG = '1';
+    try {
+      expect(stdoutOf(() => runner.debug(text))).toBe(stdoutOf(() => reference.debug(text)));
+    } finally {
+      delete process.env.RUNNER_DEBUG;
+    }
     expect(stdoutOf(() => runner.setSecret(text))).toBe(stdoutOf(() => reference.setSecret(text)));
     expect(stdoutOf(() => runner.info(text))).toBe(stdoutOf(() => reference.info(text)));
+  });
+
+  it('debug lines are written only when the runner shows them (RUNNER_DEBUG=1)', () => {
+    delete process.env.RUNNER_DEBUG;
+    expect(stdoutOf(() => runner.debug('hidden'))).toBe('');
+    process.env.RUNNER_DEBUG = '0';
+    expect(stdoutOf(() => runner.debug('hidden'))).toBe('');
+    process.env.RUNNER_DEBUG = '1';
+    expect(stdoutOf(() => runner.debug('shown'))).toBe('::debug::shown\n');
+    delete process.env.RUNNER_DEBUG;
   });
 
   it('many masks in one write print what setSecret prints for each, in order', () => {
