@@ -58,14 +58,20 @@ export function clientIdFor(target: Pick<TargetSpec, 'namespace' | 'identity'>, 
   }
 }
 
+/** One mounted object as the Azure provider reads it from the `objects` parameter. */
+export function objectParameterEntry(o: MountedObject): Record<string, string> {
+  const entry: Record<string, string> = { objectName: o.secret, objectType: o.objectType };
+  if (o.alias !== undefined) entry.objectAlias = o.alias;
+  if (o.version !== undefined) entry.objectVersion = o.version;
+  if (o.format !== undefined) entry.objectFormat = o.format;
+  if (o.encoding !== undefined) entry.objectEncoding = o.encoding;
+  return entry;
+}
+
 /** The `objects` parameter: YAML `array:` of YAML strings, one per object, built by the serializer. */
 export function renderObjectsParameter(objects: readonly MountedObject[]): string {
   const entries = objects.map((o) => {
-    const entry: Record<string, string> = { objectName: o.secret, objectType: o.objectType };
-    if (o.alias !== undefined) entry.objectAlias = o.alias;
-    if (o.version !== undefined) entry.objectVersion = o.version;
-    if (o.format !== undefined) entry.objectFormat = o.format;
-    if (o.encoding !== undefined) entry.objectEncoding = o.encoding;
+    const entry = objectParameterEntry(o);
     // Names that are plain words are written directly: the same text, without a YAML document each.
     return plainWordMap(entry) ?? stringifyForKube(entry);
   });

@@ -3,26 +3,31 @@
 import { describe, expect, it } from '@jest/globals';
 import { RateLimiter } from '../../../src/keyvault/limiter.ts';
 
+/** A limiter on a clock of the test's own: its sleeps move the clock (and are recorded), nothing waits. */
+function onTestClock(limits: { concurrency: number; writesPerWindow: number; readsPerWindow: number }, start = 0) {
+  const clock = { t: start, sleeps: [] as number[] };
+  const limiter = new RateLimiter({
+    ...limits,
+    windowMs: 10_000,
+    now: () => clock.t,
+    sleep: async (ms) => {
+      clock.sleeps.push(ms);
+      clock.t += ms;
+    },
+  });
+  return { limiter, clock };
+}
+
 describe('RateLimiter', () => {
   it('never starts more than the window allows, per class', async () => {
-    let t = 0;
-    const limiter = new RateLimiter({
-      concurrency: 50,
-      windowMs: 10_000,
-      writesPerWindow: 3,
-      readsPerWindow: 5,
-      now: () => t,
-      sleep: async (ms) => {
-        t += ms;
-      },
-    });
+    const { limiter, clock } = onTestClock({ concurrency: 50, writesPerWindow: 3, readsPerWindow: 5 });
     const inWindow: number[] = [];
     await Promise.all(Array.from({ length: 7 }, () => limiter.run('write', async () => inWindow.push(limiter.inWindow('write')))));
     expect(inWindow).toHaveLength(7);
     expect(Math.max(...inWindow)).toBeLessThanOrEqual(3);
     // 7 writes at 3 per 10 s need a third window
-    expect(t).toBeGreaterThanOrEqual(20_000);
-    expect(t).toBeLessThan(30_000);
+    expect(clock.t).toBeGreaterThanOrEqual(20_000);
+    expect(clock.t).toBeLessThan(30_000);
     // writes do not consume the read budget
     expect(limiter.inWindow('read')).toBe(0);
   });
@@ -45,33 +50,20 @@ describe('RateLimiter', () => {
   });
 
   it('counts a request until a window after it finished, so a slow one cannot make room early', async () => {
-    let t = 0;
-    const sleeps: number[] = [];
-    const limiter = new RateLimiter({
-      concurrency: 10,
-      windowMs: 10_000,
-      writesPerWindow: 2,
-      readsPerWindow: 2,
-      now: () => t,
-      sleep: async (ms) => {
-        sleeps.push(ms);
-        t += ms;
-      },
-    });
+    const { limiter, clock } = onTestClock({ concurrency: 10, writesPerWindow: 2, readsPerWindow: 2 });
     // The first write starts at 0 and is answered at 4 s: it may have reached the vault at 4 s.
     await limiter.run('write', async () => {
-      t = 4_000;
+      clock.t = 4_000;
     });
     await limiter.run('write', async () => undefined);
     const started: number[] = [];
-    await limiter.run('write', async () => started.push(t));
+    await limiter.run('write', async () => started.push(clock.t));
     expect(started).toEqual([14_001]);
-    expect(sleeps).toEqual([10_001]);
+    expect(clock.sleeps).toEqual([10_001]);
   });
 
   it('hands over, and takes over, the requests of the window (in-flight ones count as now)', async () => {
-    let t = 1_000;
-    const limiter = new RateLimiter({ concurrency: 10, windowMs: 10_000, writesPerWindow: 5, readsPerWindow: 5, now: () => t, sleep: async (ms) => void (t += ms) });
+    const { limiter, clock } = onTestClock({ concurrency: 10, writesPerWindow: 5, readsPerWindow: 5 }, 1_000);
     limiter.seed('write', [0, 500, 900]);
     expect(limiter.inWindow('write')).toBe(3);
     let release = (): void => undefined;
@@ -79,7 +71,7 @@ describe('RateLimiter', () => {
       void limiter.run('write', () => new Promise<void>((r) => ((release = r), began())));
     });
     await started;
-    t = 10_600;
+    clock.t = 10_600;
     // 0 and 500 left the window; 900 and the pending write remain.
     expect(limiter.recent('write')).toEqual([900, 10_600]);
     release();

@@ -2,7 +2,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseManifest } from '../../../src/manifest/load.ts';
-import { renderAll, renderObjectsParameter, toYaml } from '../../../src/render/render.ts';
+import { objectParameterEntry, renderAll, renderObjectsParameter, toYaml } from '../../../src/render/render.ts';
 import { literalList, needsQuotes, parsedAsOther, plainWordMap, stringifyForKube } from '../../../src/render/yaml.ts';
 import type { MountedObject, ObjectType } from '../../../src/manifest/types.ts';
 
@@ -101,15 +101,7 @@ describe('stringifyForKube', () => {
 describe('the objects parameter written without a document per object', () => {
   /** What the parameter was before the direct path: one yaml document per object, then the list. */
   function viaDocuments(objects: readonly MountedObject[]): string {
-    const entries = objects.map((o) => {
-      const entry: Record<string, string> = { objectName: o.secret, objectType: o.objectType };
-      if (o.alias !== undefined) entry.objectAlias = o.alias;
-      if (o.version !== undefined) entry.objectVersion = o.version;
-      if (o.format !== undefined) entry.objectFormat = o.format;
-      if (o.encoding !== undefined) entry.objectEncoding = o.encoding;
-      return stringifyForKube(entry);
-    });
-    return stringifyForKube({ array: entries });
+    return stringifyForKube({ array: objects.map((o) => stringifyForKube(objectParameterEntry(o))) });
   }
 
   test('is the same text as one document per object, for plain names and for every look-alike', () => {
