@@ -1,34 +1,10 @@
 // The token request against a real local HTTP server: the form it posts, the retry on throttling
 // (Retry-After honoured) and on a refused connection, and Entra's error body surfaced as EntraTokenError.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { EntraTokenError, clientAssertionCredential } from '../../../src/auth/entra-token.ts';
+import { closeServers, json, serve } from '../../support/local-http.ts';
 
-type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
-
-let server: Server | undefined;
-
-async function serve(handler: Handler): Promise<string> {
-  server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
-    req.on('end', () => handler(req, body, res));
-  });
-  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server!.address() as AddressInfo).port}`;
-}
-
-afterEach(async () => {
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  server = undefined;
-});
-
-const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
-};
+afterEach(closeServers);
 
 describe('clientAssertionCredential', () => {
   it('posts the client-assertion form to the tenant endpoint and returns the token', async () => {
@@ -93,8 +69,7 @@ describe('clientAssertionCredential', () => {
 
   it('retries a refused connection, then fails with the network error', async () => {
     const host = await serve(() => undefined);
-    await new Promise<void>((resolve) => server!.close(() => resolve()));
-    server = undefined;
+    await closeServers(); // nothing listens there any more
     const waits: number[] = [];
     let asked = 0;
     const cred = clientAssertionCredential({

@@ -1,20 +1,17 @@
 // The job's ID-token request against a real local HTTP server, as the runner's endpoint answers it:
 // the URL and bearer sent, the token masked before it is returned, 5xx retried, other failures named.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getIDToken, idTokenUrl } from '../../../src/runner/id-token.ts';
+import { closeServers, serve as serveLocal } from '../../support/local-http.ts';
 
-let server: Server | undefined;
 const saved = { ...process.env };
 let stdout = '';
 const write = process.stdout.write.bind(process.stdout);
 
+/** The runner's ID-token endpoint, played by a local server. */
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  server = createServer(handler);
-  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server!.address() as AddressInfo).port}/_apis/distributedtask/hubs/build/plans/p/jobs/j/idtoken?api-version=2.0`;
+  return `${await serveLocal((req, _body, res) => handler(req, res))}/_apis/distributedtask/hubs/build/plans/p/jobs/j/idtoken?api-version=2.0`;
 }
 
 beforeEach(() => {
@@ -28,8 +25,7 @@ beforeEach(() => {
 afterEach(async () => {
   process.stdout.write = write;
   process.env = { ...saved };
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  server = undefined;
+  await closeServers();
 });
 
 const noWait = async (): Promise<void> => undefined;
