@@ -24,7 +24,7 @@ const guidOf = (id: string): string => lower(id.split('/').pop() ?? id);
 async function readRoles(session: AzureSession, vault: VaultInfo, manifest: Manifest, identities: IdentityFound[]): Promise<RoleFacts> {
   const roles: RoleFacts = { byGuid: new Map(), idByName: new Map() };
   if (!vault.rbac) return roles;
-  const auth = authorizationClient(session, vault.subscriptionId ?? session.subscriptionId);
+  const auth = await authorizationClient(session, vault.subscriptionId ?? session.subscriptionId);
   const keep = (d: { id?: string; roleName?: string; permissions?: RoleRights[] }): void => {
     if (d.id && d.roleName) roles.byGuid.set(guidOf(d.id), { name: d.roleName, permissions: d.permissions ?? [] });
   };
@@ -47,7 +47,7 @@ async function recordExists(session: AzureSession, record: string): Promise<bool
   const m = RECORD.exec(record);
   if (!m) return false;
   const [, sub, rg, name, credential] = m as unknown as [string, string, string, string, string | undefined];
-  const msi = msiClient(session, sub);
+  const msi = await msiClient(session, sub);
   try {
     if (credential) await msi.federatedIdentityCredentials.get(rg, name, credential);
     else await msi.userAssignedIdentities.get(rg, name);

@@ -1,4 +1,5 @@
-// Shared HTTP behaviour of every Azure SDK client the action builds, and error classification.
+// Shared HTTP behaviour of every Azure SDK client the action builds (and the retry options its own
+// reads share, src/auth/rest.ts), and error classification of both.
 //
 // The SDKs' default retry policy already retries 429/503 that carry Retry-After (throttlingRetryStrategy,
 // honouring the header) and 408/5xx/connection errors (exponentialRetryStrategy, with jitter), but it

@@ -1,5 +1,5 @@
-// One token per audience for the run. Every SDK client the action builds asks its credential for a
-// token, and each ask of the bare credential is a client-assertion fetch (a GitHub ID-token request)
+// One token per audience for the run. Every SDK client and reader the action builds asks its
+// credential for a token, and each ask of the bare credential is a client-assertion fetch (a GitHub ID-token request)
 // plus a token request; concurrent first asks would each go to Entra. This wrapper keeps each token
 // until shortly before it expires and shares an acquisition in flight, so a run asks GitHub and Entra
 // once per audience (CAE and non-CAE asks share the entry).

@@ -181,12 +181,12 @@ export async function readKubeState(kube: KubeSession, manifest: Manifest): Prom
   return { objects: [...found.values()], content };
 }
 
-type Authorization = ReturnType<typeof authorizationClient>;
+type Authorization = Awaited<ReturnType<typeof authorizationClient>>;
 
 /** Identities of the manifest with their federated credentials and role assignments. */
 export async function readIdentities(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<{ identities: IdentityFound[]; roleNames: Map<string, string> }> {
   const vaultSub = vault.subscriptionId ?? session.subscriptionId;
-  const auth = vault.rbac ? authorizationClient(session, vaultSub) : undefined;
+  const auth = vault.rbac ? await authorizationClient(session, vaultSub) : undefined;
   const roleNames = auth ? await manifestRoleNames(auth, vault, manifest) : new Map<string, string>();
   const identities: IdentityFound[] = [];
   for (const g of groupIdentities(manifest, session.subscriptionId)) {
@@ -224,7 +224,7 @@ async function findGroupIdentity(session: AzureSession, g: IdentityGroup): Promi
   }
   const sub = spec.subscriptionId ?? session.subscriptionId;
   found.subscriptionId = sub;
-  const msi = msiClient(session, sub);
+  const msi = await msiClient(session, sub);
   let live;
   try {
     live = await msi.userAssignedIdentities.get(spec.resourceGroup, spec.name);
@@ -267,7 +267,7 @@ async function nameOtherRoles(auth: Authorization, vault: VaultInfo, identities:
 
 /** The principal id of a kubelet identity given by client id (undefined when not visible). */
 async function kubeletPrincipal(session: AzureSession, clientId: string): Promise<string | undefined> {
-  const msi = msiClient(session);
+  const msi = await msiClient(session);
   for await (const i of msi.userAssignedIdentities.listBySubscription()) {
     if (i.clientId?.toLowerCase() === clientId.toLowerCase() && i.principalId) return i.principalId;
   }
@@ -314,7 +314,7 @@ async function deleteKubeObject(kube: KubeSession, op: OpOf<'kube'>): Promise<vo
 
 async function removeAccessPolicy(session: AzureSession, vault: VaultInfo, op: OpOf<'access-policy'>): Promise<void> {
   if (!vault.resourceGroup) throw new Error(`the resource group of ${vault.name} is unknown`);
-  const kvm = keyVaultManagementClient(session, vault.subscriptionId ?? session.subscriptionId);
+  const kvm = await keyVaultManagementClient(session, vault.subscriptionId ?? session.subscriptionId);
   await retryWhile(
     () =>
       kvm.vaults.updateAccessPolicy(vault.resourceGroup!, vault.name, 'remove', {
@@ -326,7 +326,7 @@ async function removeAccessPolicy(session: AzureSession, vault: VaultInfo, op: O
 }
 
 async function deleteCredential(session: AzureSession, op: OpOf<'federated-credential'>): Promise<void> {
-  const msi = msiClient(session, op.subscriptionId);
+  const msi = await msiClient(session, op.subscriptionId);
   await retryWhile(
     async () => {
       try {
@@ -369,13 +369,13 @@ async function execute(x: Executors, op: CleanupOp): Promise<void> {
     case 'kube':
       return deleteKubeObject(x.kube, op);
     case 'role-assignment':
-      return ignoreNotFound(() => authorizationClient(session, vault.subscriptionId ?? session.subscriptionId).roleAssignments.delete(scopeParam(op.scope), op.name));
+      return ignoreNotFound(async () => (await authorizationClient(session, vault.subscriptionId ?? session.subscriptionId)).roleAssignments.delete(scopeParam(op.scope), op.name));
     case 'access-policy':
       return removeAccessPolicy(session, vault, op);
     case 'federated-credential':
       return deleteCredential(session, op);
     case 'identity':
-      return ignoreNotFound(() => msiClient(session, op.subscriptionId).userAssignedIdentities.delete(op.resourceGroup, op.name));
+      return ignoreNotFound(async () => (await msiClient(session, op.subscriptionId)).userAssignedIdentities.delete(op.resourceGroup, op.name));
     case 'secret':
       return removeSecret(x.gw, op);
   }

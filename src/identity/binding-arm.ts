@@ -2,10 +2,9 @@
 // calls through the same pipeline options as the SDK clients, bearer token for the session's cloud).
 // Shapes: azure-rest-api-specs specification/containerservice/resource-manager/Microsoft.ContainerService/
 // aks/stable/2026-05-01 (managedClusters.json, examples/IdentityBindings_Create_Or_Update.json @ 1fb9409a).
-import { RestError, bearerTokenAuthenticationPolicy, createDefaultHttpClient, createHttpHeaders, createPipelineFromOptions, createPipelineRequest } from '@azure/core-rest-pipeline';
 import type { HttpClient, Pipeline } from '@azure/core-rest-pipeline';
 import type { AzureSession } from '../auth/login.ts';
-import { sdkClientOptions } from '../auth/http.ts';
+import { azureStatusOf, sdkClientOptions } from '../auth/http.ts';
 import { sleep } from '../util/concurrency.ts';
 import { IDENTITY_BINDING_API_VERSION } from './bindings.ts';
 import type { LiveBinding } from './bindings.ts';
@@ -15,31 +14,43 @@ interface ArmBinding {
   properties?: { managedIdentity?: { resourceId?: string; clientId?: string }; oidcIssuer?: { oidcIssuerUrl?: string }; provisioningState?: string };
 }
 
-/** A minimal ARM client: JSON in, JSON out, a RestError (status, body) on a refusal. */
+type RestPipeline = typeof import('@azure/core-rest-pipeline');
+
+/**
+ * A minimal ARM client: JSON in, JSON out, a RestError (status, body) on a refusal. Its pipeline
+ * (core-rest-pipeline) loads on the first call: a run without bindings never loads it.
+ */
 export class ArmRest {
-  private readonly pipeline: Pipeline;
-  private readonly http: HttpClient = createDefaultHttpClient();
+  private ready?: Promise<{ rp: RestPipeline; pipeline: Pipeline; http: HttpClient }>;
   private readonly session: AzureSession;
   constructor(session: AzureSession) {
     this.session = session;
-    const options = sdkClientOptions();
-    this.pipeline = createPipelineFromOptions({ retryOptions: options.retryOptions, userAgentOptions: options.userAgentOptions });
-    // As core-client places `perRetry` policies: after signing, so they see every attempt's answer.
-    for (const p of options.additionalPolicies) this.pipeline.addPolicy(p.policy, { afterPhase: 'Sign' });
-    this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: session.credential, scopes: [session.cloud.armScope] }));
+  }
+
+  private connect(): Promise<{ rp: RestPipeline; pipeline: Pipeline; http: HttpClient }> {
+    this.ready ??= import('@azure/core-rest-pipeline').then((rp) => {
+      const options = sdkClientOptions();
+      const pipeline = rp.createPipelineFromOptions({ retryOptions: options.retryOptions, userAgentOptions: options.userAgentOptions });
+      // As core-client places `perRetry` policies: after signing, so they see every attempt's answer.
+      for (const p of options.additionalPolicies) pipeline.addPolicy(p.policy, { afterPhase: 'Sign' });
+      pipeline.addPolicy(rp.bearerTokenAuthenticationPolicy({ credential: this.session.credential, scopes: [this.session.cloud.armScope] }));
+      return { rp, pipeline, http: rp.createDefaultHttpClient() };
+    });
+    return this.ready;
   }
 
   async send(method: 'GET' | 'PUT' | 'DELETE', pathOrUrl: string, body?: unknown): Promise<{ status: number; body: unknown; retryAfterMs?: number }> {
     const url = /^https:/.test(pathOrUrl)
       ? pathOrUrl
       : `${this.session.cloud.armEndpoint.replace(/\/$/, '')}${pathOrUrl}${pathOrUrl.includes('?') ? '&' : '?'}api-version=${IDENTITY_BINDING_API_VERSION}`;
-    const request = createPipelineRequest({
+    const { rp, pipeline, http } = await this.connect();
+    const request = rp.createPipelineRequest({
       url,
       method,
-      headers: createHttpHeaders({ accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) }),
+      headers: rp.createHttpHeaders({ accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) }),
       body: body ? JSON.stringify(body) : undefined,
     });
-    const res = await this.pipeline.sendRequest(this.http, request);
+    const res = await pipeline.sendRequest(http, request);
     const text = res.bodyAsText ?? '';
     let parsed: unknown;
     try {
@@ -49,7 +60,7 @@ export class ArmRest {
     }
     if (res.status >= 400) {
       const err = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new RestError(`${err?.code ?? res.status}: ${err?.message ?? text.slice(0, 300)}`, { statusCode: res.status, code: err?.code, request, response: res });
+      throw new rp.RestError(`${err?.code ?? res.status}: ${err?.message ?? text.slice(0, 300)}`, { statusCode: res.status, code: err?.code, request, response: res });
     }
     const after = Number(res.headers.get('retry-after'));
     return { status: res.status, body: parsed, ...(Number.isFinite(after) && after > 0 ? { retryAfterMs: after * 1000 } : {}) };
@@ -99,7 +110,7 @@ export async function deleteBinding(arm: ArmRest, clusterId: string, name: strin
   try {
     await arm.send('DELETE', `${clusterId}/identityBindings/${name}`);
   } catch (e) {
-    if ((e as RestError).statusCode !== 404) throw e;
+    if (azureStatusOf(e) !== 404) throw e;
   }
 }
 
@@ -113,7 +124,7 @@ export interface BindingDeps {
 
 /** What ARM's refusal of a binding call means, and its fix. */
 export function bindingFailure(e: unknown, clusterId: string, what: string): Error {
-  const status = (e as RestError).statusCode;
+  const status = azureStatusOf(e);
   const why = e instanceof Error ? e.message : String(e);
   const fix =
     status === 404

@@ -2,6 +2,8 @@
 // service accounts, and the vault grant (RBAC role assignment or access policy), planned purely in
 // plan.ts and executed here exactly as planned.
 import * as runner from '../runner/index.ts';
+import type { AuthorizationManagementClient } from '@azure/arm-authorization';
+import type { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import type { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { authorizationClient, keyVaultManagementClient, msiClient, scopeParam } from '../auth/arm.ts';
 import { errorCodes, hasCode, messageOf, retryWhile, azureStatusOf } from '../auth/http.ts';
@@ -20,7 +22,7 @@ import { mapAll } from '../util/concurrency.ts';
 import type { VaultAccessPolicy, VaultInfo } from '../keyvault/model.ts';
 import type { NamespaceIdentity } from './model.ts';
 
-import { identityReads, listCredentials } from './reads.ts';
+import { getIdentity, identityReads, listCredentials } from './reads.ts';
 import type { IdentityReads, LiveIdentity } from './reads.ts';
 import { AKS_MANAGED_CREDENTIAL, BINDING_SUGGESTION, bindingRecord, managedClusterId, planBinding } from './bindings.ts';
 import { clusterBindings } from './binding-arm.ts';
@@ -64,20 +66,10 @@ interface ResolvedIdentity {
   resourceGroup?: string;
 }
 
-async function getIdentity(msi: ManagedServiceIdentityClient, rg: string, name: string): Promise<{ id?: string; clientId?: string; principalId?: string } | undefined> {
-  try {
-    const i = await msi.userAssignedIdentities.get(rg, name);
-    return { id: i.id, clientId: i.clientId, principalId: i.principalId };
-  } catch (e) {
-    if (azureStatusOf(e) === 404) return undefined;
-    throw e;
-  }
-}
-
 /** An identity by name: from its resource group's list, else (not listed yet, or no list right) read by name. */
-async function findIdentity(deps: GroupDeps, msi: ManagedServiceIdentityClient, sub: string, rg: string, name: string): Promise<LiveIdentity | undefined> {
+async function findIdentity(deps: GroupDeps, sub: string, rg: string, name: string): Promise<LiveIdentity | undefined> {
   const listed = (await deps.reads.identitiesIn(sub, rg))?.get(name.toLowerCase());
-  return listed ?? getIdentity(msi, rg, name);
+  return listed ?? getIdentity(deps.session, sub, rg, name);
 }
 
 /** Serialises async work per key (writes on one identity; the vault's access policies). */
@@ -157,15 +149,15 @@ export async function ensureIdentities(
   const apply = opts.mode === 'apply';
   const groups = groupIdentities(manifest, session.subscriptionId);
   checkIssuer(groups, opts.issuer);
-  const auth = authorizationClient(session);
-  const kvm = vault.rbac ? undefined : keyVaultManagementClient(session, vault.subscriptionId ?? session.subscriptionId);
   const reads = opts.reads ?? identityReads(session, vault, manifest);
   const { roleIds, warnings } = await resolveRoles(reads, vault, manifest);
   const deps: GroupDeps = {
     apply,
     issuer: opts.issuer,
-    auth,
-    kvm,
+    session,
+    msi: (subscriptionId) => msiClient(session, subscriptionId),
+    auth: () => authorizationClient(session),
+    kvm: vault.rbac ? undefined : () => keyVaultManagementClient(session, vault.subscriptionId ?? session.subscriptionId),
     mutex: new KeyedMutex(),
     roleIds,
     reads,
@@ -201,8 +193,11 @@ interface GroupResult {
 interface GroupDeps {
   apply: boolean;
   issuer: string;
-  auth: ReturnType<typeof authorizationClient>;
-  kvm?: ReturnType<typeof keyVaultManagementClient>;
+  session: AzureSession;
+  /** The SDK clients, for writes only (each loads its SDK on first use). */
+  msi: (subscriptionId: string) => Promise<ManagedServiceIdentityClient>;
+  auth: () => Promise<AuthorizationManagementClient>;
+  kvm?: () => Promise<KeyVaultManagementClient>;
   mutex: KeyedMutex;
   roleIds: Map<string, string>;
   /** Identities per resource group, the vault's assignments, credentials per identity: each read once per run. */
@@ -213,7 +208,6 @@ interface GroupDeps {
 
 /** The identity of a group as found (or created) in Azure, with what federation needs. */
 interface GroupIdentity extends ResolvedIdentity {
-  msi?: ManagedServiceIdentityClient;
   createdNow: boolean;
 }
 
@@ -254,9 +248,8 @@ async function resolveGroupIdentity(session: AzureSession, manifest: Manifest, g
     return { exists: true, clientId: spec.clientId, principalId, subscriptionId: session.subscriptionId, createdNow: false };
   }
   const sub = spec.subscriptionId ?? session.subscriptionId;
-  const msi = msiClient(session, sub);
   const itemName = `${spec.resourceGroup}/${spec.name}`;
-  const live = await findIdentity(deps, msi, sub, spec.resourceGroup, spec.name);
+  const live = await findIdentity(deps, sub, spec.resourceGroup, spec.name);
   const found: GroupIdentity = {
     exists: !!live,
     name: spec.name,
@@ -265,7 +258,6 @@ async function resolveGroupIdentity(session: AzureSession, manifest: Manifest, g
     resourceId: live?.id,
     subscriptionId: sub,
     resourceGroup: spec.resourceGroup,
-    msi,
     createdNow: false,
   };
   if (live) {
@@ -278,7 +270,7 @@ async function resolveGroupIdentity(session: AzureSession, manifest: Manifest, g
   out.items.push({ kind: 'identity', name: itemName, namespace: ns0, action: 'create', reason: `in ${spec.location}` });
   if (!deps.apply) return found;
   const tags = { ...manifest.identityDefaults.tags, ...OWNER_TAGS };
-  const created = await deps.mutex.run(`uami:${g.key}`, () => msi.userAssignedIdentities.createOrUpdate(spec.resourceGroup, spec.name, { location: spec.location, tags }));
+  const created = await deps.mutex.run(`uami:${g.key}`, async () => (await deps.msi(sub)).userAssignedIdentities.createOrUpdate(spec.resourceGroup, spec.name, { location: spec.location, tags }));
   runner.info(`identity ${itemName}: created (client id ${created.clientId})`);
   return { ...found, exists: true, clientId: created.clientId, principalId: created.principalId, resourceId: created.id, createdNow: true };
 }
@@ -293,9 +285,9 @@ function identityClaims(g: IdentityGroup, resolved: GroupIdentity, out: GroupRes
 
 /** One federated credential per service account (managed / existing identities; writes serialised per identity). */
 async function federateGroup(manifest: Manifest, g: IdentityGroup, deps: GroupDeps, resolved: GroupIdentity, out: GroupResult): Promise<void> {
-  const msi = resolved.msi;
   const record = identityClaims(g, resolved, out);
-  if (!msi || !record || !resolved.resourceGroup || !resolved.name) return;
+  if (!record || !resolved.resourceGroup || !resolved.name) return;
+  const sub = resolved.subscriptionId;
   const wanted = wantedCredentials(manifest, g, deps.issuer);
   const rg = resolved.resourceGroup;
   const idName = resolved.name;
@@ -304,11 +296,11 @@ async function federateGroup(manifest: Manifest, g: IdentityGroup, deps: GroupDe
     ? []
     : resolved.createdNow
       ? await retryWhile(
-          () => listCredentials(msi, rg, idName),
+          () => listCredentials(deps.session, sub, rg, idName),
           (e) => azureStatusOf(e) === 404,
           { timeoutMs: IDENTITY_PROPAGATION_MS },
         )
-      : ((await deps.reads.credentials(resolved.subscriptionId, rg, idName)) ?? (await listCredentials(msi, rg, idName)));
+      : ((await deps.reads.credentials(sub, rg, idName)) ?? (await listCredentials(deps.session, sub, rg, idName)));
   const fed = planFederation(idName, live, wanted);
   out.items.push(...fed.items);
   if (fed.budgetError) {
@@ -321,7 +313,7 @@ async function federateGroup(manifest: Manifest, g: IdentityGroup, deps: GroupDe
   await deps.mutex.run(`uami:${g.key}`, async () => {
     for (const w of fed.writes) {
       await retryWhile(
-        () => msi.federatedIdentityCredentials.createOrUpdate(rg, idName, w.name, { issuer: w.issuer, subject: w.subject, audiences: [TOKEN_EXCHANGE_AUDIENCE] }),
+        async () => (await deps.msi(sub)).federatedIdentityCredentials.createOrUpdate(rg, idName, w.name, { issuer: w.issuer, subject: w.subject, audiences: [TOKEN_EXCHANGE_AUDIENCE] }),
         // 404: a just-created identity not yet visible to its child resources; 409: another write in flight
         (e) => (resolved.createdNow && azureStatusOf(e) === 404) || hasCode(e, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity'),
         { timeoutMs: IDENTITY_PROPAGATION_MS, onRetry: (e) => runner.info(`federated credential ${idName}/${w.name}: retrying (${azureStatusOf(e) ?? ''} ${firstMessageLine(e)})`) },
@@ -424,7 +416,7 @@ async function createAssignments(deps: GroupDeps, missing: WantedGrant[], pid: s
     await retryWhile(
       async () => {
         try {
-          await deps.auth.roleAssignments.create(scopeParam(m.scope), name, { roleDefinitionId: m.roleDefinitionId, principalId: pid, principalType: 'ServicePrincipal' });
+          await (await deps.auth()).roleAssignments.create(scopeParam(m.scope), name, { roleDefinitionId: m.roleDefinitionId, principalId: pid, principalType: 'ServicePrincipal' });
         } catch (e) {
           if (hasCode(e, 'RoleAssignmentExists')) return;
           if (hasCode(e, 'PrincipalNotFound')) throw e; // retried below while the principal propagates
@@ -442,7 +434,7 @@ async function createAssignments(deps: GroupDeps, missing: WantedGrant[], pid: s
 async function addAccessPolicy(deps: GroupDeps, kvm: NonNullable<GroupDeps['kvm']>, vault: VaultInfo, entry: VaultAccessPolicy, what: string): Promise<VaultAccessPolicy> {
   await deps.mutex.run(`vault:${vault.id}`, () =>
     retryWhile(
-      () => kvm.vaults.updateAccessPolicy(vault.resourceGroup!, vault.name, 'add', { properties: { accessPolicies: [entry] } }),
+      async () => (await kvm()).vaults.updateAccessPolicy(vault.resourceGroup!, vault.name, 'add', { properties: { accessPolicies: [entry] } }),
       (e) => azureStatusOf(e) === 409 || hasCode(e, 'PrincipalNotFound'),
       { timeoutMs: IDENTITY_PROPAGATION_MS },
     ),
@@ -457,7 +449,7 @@ function firstMessageLine(e: unknown): string {
 
 /** The principal (object) id of a kubelet identity given by client id: the UAMI with that client id. */
 async function kubeletPrincipal(session: AzureSession, clientId: string): Promise<string> {
-  const msi = msiClient(session);
+  const msi = await msiClient(session);
   for await (const i of msi.userAssignedIdentities.listBySubscription()) {
     if (i.clientId?.toLowerCase() === clientId.toLowerCase() && i.principalId) return i.principalId;
   }

@@ -3,7 +3,7 @@
 // credential: AADSTS70021; a new role: ForbiddenByRbac) are waited through until the timeout; then
 // the failure is classified.
 import * as runner from '../runner/index.ts';
-import { msiClient, secretClient } from '../auth/arm.ts';
+import { msiClient } from '../auth/arm.ts';
 import { errorCodes, messageOf, azureStatusOf } from '../auth/http.ts';
 import { sleep } from '../util/concurrency.ts';
 import { decodeJwtClaims, audienceText } from '../auth/jwt.ts';
@@ -13,6 +13,7 @@ import { FEDERATION_CODES } from '../auth/login.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { Manifest, MountedObject, TargetSpec } from '../manifest/types.ts';
 import { objectReader } from '../keyvault/objects.ts';
+import { VaultSecrets } from '../keyvault/secrets.ts';
 import { serviceAccountSubject } from './plan.ts';
 import { identityOf, planProof, type ProofTarget } from './prove-plan.ts';
 import type { VaultInfo } from '../keyvault/model.ts';
@@ -59,7 +60,7 @@ export function classifyProofError(e: unknown): ProofCause {
 async function describeFederation(session: AzureSession, t: TargetSpec): Promise<string> {
   if (t.identity.mode !== 'managed' && t.identity.mode !== 'existing') return 'the identity is external: check its federated credentials where it is managed';
   try {
-    const msi = msiClient(session, t.identity.subscriptionId ?? session.subscriptionId);
+    const msi = await msiClient(session, t.identity.subscriptionId ?? session.subscriptionId);
     const lines: string[] = [];
     for await (const c of msi.federatedIdentityCredentials.list(t.identity.resourceGroup, t.identity.name)) {
       lines.push(`${c.name}: issuer ${JSON.stringify(c.issuer)}, subject ${JSON.stringify(c.subject)}, audiences ${JSON.stringify(c.audiences)}`);
@@ -120,7 +121,7 @@ function podCredential(run: ProofRun, t: TargetSpec, sa: string, clientId: strin
 
 /** The vault's readers, both as the pod's credential. */
 interface PodReaders {
-  client: ReturnType<typeof secretClient>;
+  client: VaultSecrets;
   objectsApi: ReturnType<typeof objectReader>;
 }
 
@@ -152,7 +153,7 @@ async function proveTarget(run: ProofRun, { target: t, objects }: ProofTarget): 
   const clientId = ident?.clientId ?? (t.identity.mode === 'external' ? t.identity.clientId : undefined);
   if (!clientId) throw new ProofError('unknown-identity', t.namespace, sa, `no client id known for the identity of ${t.namespace}/${sa}`);
   const { credential, lastToken } = podCredential(run, t, sa, clientId);
-  const readers: PodReaders = { client: secretClient(credential, run.session.cloud, run.vault.uri), objectsApi: objectReader(credential, run.session.cloud, run.vault.uri) };
+  const readers: PodReaders = { client: new VaultSecrets(credential, run.session.cloud, run.vault.uri), objectsApi: objectReader(credential, run.session.cloud, run.vault.uri) };
   const pending = new Set(objects.map((o) => `${o.secret}@${o.version ?? ''}`));
   let delay = 1_000;
   let last: Attempt = { ok: false };

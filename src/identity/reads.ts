@@ -2,8 +2,7 @@
 // resource group's identities, the vault's role assignments and each identity's federated
 // credentials. They depend on the manifest and the described vault only, so the pipeline starts them
 // beside the secret sync (startIdentityReads) and the identity step finds them answered.
-import type { ManagedServiceIdentityClient } from '@azure/arm-msi';
-import { authorizationClient, msiClient, scopeParam } from '../auth/arm.ts';
+import { ARM_API_VERSIONS, armReads } from '../auth/arm.ts';
 import { azureStatusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { VaultInfo } from '../keyvault/model.ts';
@@ -34,12 +33,45 @@ export interface IdentityReads {
   credentials(subscriptionId: string, rg: string, name: string): Promise<LiveCredential[] | undefined>;
 }
 
-export async function listCredentials(msi: ManagedServiceIdentityClient, rg: string, name: string): Promise<LiveCredential[]> {
-  const out: LiveCredential[] = [];
-  for await (const c of msi.federatedIdentityCredentials.list(rg, name)) {
-    out.push({ name: c.name ?? '', issuer: c.issuer, subject: c.subject, audiences: c.audiences });
+/** ARM's path of a resource group's user-assigned identities, or of one of them. */
+function identityPath(subscriptionId: string, rg: string, name?: string): string {
+  const list = `/subscriptions/${encodeURIComponent(subscriptionId)}/resourceGroups/${encodeURIComponent(rg)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities`;
+  return name === undefined ? list : `${list}/${encodeURIComponent(name)}`;
+}
+
+/** What the reads use of ARM's UserAssignedIdentity, FederatedIdentityCredential, RoleDefinition and RoleAssignment. */
+interface IdentityJson {
+  id?: string;
+  name?: string;
+  properties?: { clientId?: string; principalId?: string };
+}
+interface CredentialJson {
+  name?: string;
+  properties?: { issuer?: string; subject?: string; audiences?: string[] };
+}
+interface RoleDefinitionJson {
+  id?: string;
+  properties?: { roleName?: string; permissions?: RolePermission[] };
+}
+interface RoleAssignmentJson {
+  properties?: { scope?: string; roleDefinitionId?: string; principalId?: string };
+}
+
+/** An identity's federated credentials (ARM FederatedIdentityCredentials_List); throws on 404. */
+export async function listCredentials(session: AzureSession, subscriptionId: string, rg: string, name: string): Promise<LiveCredential[]> {
+  const list = await armReads(session).list<CredentialJson>(`${identityPath(subscriptionId, rg, name)}/federatedIdentityCredentials`, ARM_API_VERSIONS.managedIdentity);
+  return list.map((c) => ({ name: c.name ?? '', issuer: c.properties?.issuer, subject: c.properties?.subject, audiences: c.properties?.audiences }));
+}
+
+/** One identity by name (UserAssignedIdentities_Get); undefined when it does not exist. */
+export async function getIdentity(session: AzureSession, subscriptionId: string, rg: string, name: string): Promise<LiveIdentity | undefined> {
+  try {
+    const i = await armReads(session).get<IdentityJson>(identityPath(subscriptionId, rg, name), ARM_API_VERSIONS.managedIdentity);
+    return { id: i.id, clientId: i.properties?.clientId, principalId: i.properties?.principalId };
+  } catch (e) {
+    if (azureStatusOf(e) === 404) return undefined;
+    throw e;
   }
-  return out;
 }
 
 /** One promise per argument list (ARM names compare without case). */
@@ -59,11 +91,10 @@ function memo<A extends string[], T>(load: (...args: A) => Promise<T>): (...args
 async function roleDefinitions(session: AzureSession, vault: VaultInfo, manifest: Manifest): Promise<Map<string, RoleDefinition>> {
   const found = new Map<string, RoleDefinition>();
   if (!vault.rbac) return found;
-  const auth = authorizationClient(session);
   for (const role of new Set(manifest.targets.map((t) => t.access.role))) {
-    const filter = `roleName eq '${role.replace(/'/g, "''")}'`;
-    for await (const d of auth.roleDefinitions.list(scopeParam(vault.id), { filter })) {
-      if (d.roleName?.toLowerCase() === role.toLowerCase() && d.id) found.set(role, { id: d.id, permissions: d.permissions ?? [] });
+    const $filter = `roleName eq '${role.replace(/'/g, "''")}'`;
+    for (const d of await armReads(session).list<RoleDefinitionJson>(`${vault.id}/providers/Microsoft.Authorization/roleDefinitions`, ARM_API_VERSIONS.authorization, { $filter })) {
+      if (d.properties?.roleName?.toLowerCase() === role.toLowerCase() && d.id) found.set(role, { id: d.id, permissions: d.properties.permissions ?? [] });
     }
   }
   return found;
@@ -73,8 +104,11 @@ async function vaultAssignments(session: AzureSession, vault: VaultInfo, manifes
   if (!vault.rbac) return [];
   const perObject = manifest.targets.some((t) => t.access.scope !== 'vault');
   const live: LiveAssignment[] = [];
-  for await (const a of authorizationClient(session).roleAssignments.listForScope(scopeParam(vault.id), perObject ? undefined : { filter: 'atScope()' })) {
-    if (a.scope && a.roleDefinitionId && a.principalId) live.push({ scope: a.scope, roleDefinitionId: a.roleDefinitionId, principalId: a.principalId });
+  const list = await armReads(session).list<RoleAssignmentJson>(`${vault.id}/providers/Microsoft.Authorization/roleAssignments`, ARM_API_VERSIONS.authorization, {
+    $filter: perObject ? undefined : 'atScope()',
+  });
+  for (const { properties: a } of list) {
+    if (a?.scope && a.roleDefinitionId && a.principalId) live.push({ scope: a.scope, roleDefinitionId: a.roleDefinitionId, principalId: a.principalId });
   }
   return live;
 }
@@ -82,8 +116,8 @@ async function vaultAssignments(session: AzureSession, vault: VaultInfo, manifes
 async function groupIdentityList(session: AzureSession, subscriptionId: string, rg: string): Promise<Map<string, LiveIdentity> | undefined> {
   const out = new Map<string, LiveIdentity>();
   try {
-    for await (const i of msiClient(session, subscriptionId).userAssignedIdentities.listByResourceGroup(rg)) {
-      if (i.name) out.set(i.name.toLowerCase(), { id: i.id, clientId: i.clientId, principalId: i.principalId });
+    for (const i of await armReads(session).list<IdentityJson>(identityPath(subscriptionId, rg), ARM_API_VERSIONS.managedIdentity)) {
+      if (i.name) out.set(i.name.toLowerCase(), { id: i.id, clientId: i.properties?.clientId, principalId: i.properties?.principalId });
     }
   } catch (e) {
     if (azureStatusOf(e) === 403 || azureStatusOf(e) === 404) return undefined;
@@ -94,7 +128,7 @@ async function groupIdentityList(session: AzureSession, subscriptionId: string, 
 
 async function credentialsOrMissing(session: AzureSession, subscriptionId: string, rg: string, name: string): Promise<LiveCredential[] | undefined> {
   try {
-    return await listCredentials(msiClient(session, subscriptionId), rg, name);
+    return await listCredentials(session, subscriptionId, rg, name);
   } catch (e) {
     if (azureStatusOf(e) === 404) return undefined;
     throw e;

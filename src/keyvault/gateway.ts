@@ -1,14 +1,13 @@
-// The deployer's one way to a vault's secrets for a run: one SecretClient (one auth challenge, the
+// The deployer's one way to a vault's secrets for a run: one VaultSecrets (one auth challenge, the
 // lost-write guard) and one request limiter (one budget against the vault's throttle) per login
 // session and vault, shared by the secret sync, the manifest ledgers, verify and clean-up, with the
 // data-plane operations they all need (list, read, write with recover, delete and purge).
 import * as runner from '../runner/index.ts';
-import type { SecretClient, SecretProperties } from '@azure/keyvault-secrets';
-import { secretClient } from '../auth/arm.ts';
+import type { SecretProperties } from '@azure/keyvault-secrets';
 import { hasCode, messageOf, retryWhile, azureStatusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import { RateLimiter, VAULT_LIMITS } from './limiter.ts';
-import { lostWriteGuardPolicy } from './lost-write.ts';
+import { VaultSecrets } from './secrets.ts';
 import { VaultSyncError } from './model.ts';
 import type { VaultInfo } from './model.ts';
 import { ACTION_NAME, OWNER_TAG, VAULT_PROPAGATION_MS } from '../names.ts';
@@ -17,7 +16,7 @@ import { maskValue } from '../runner/mask.ts';
 import { TAG_DIGEST } from '../names.ts';
 
 export interface VaultGateway {
-  client: SecretClient;
+  client: VaultSecrets;
   limiter: RateLimiter;
 }
 
@@ -38,12 +37,12 @@ export function toLive(p: SecretProperties): LiveSecret {
 
 /**
  * The vault's secrets (metadata of their current versions) in LIST pages of 25. A page that still
- * fails after the SDK's retries stops the run (never "the secret is missing"), naming the vault,
+ * fails after the retries (src/auth/rest.ts) stops the run (never "the secret is missing"), naming the vault,
  * the page and the service's answer.
  */
-export async function listLive(client: SecretClient, limiter: RateLimiter, vaultName: string): Promise<Map<string, LiveSecret>> {
+export async function listLive(client: VaultSecrets, limiter: RateLimiter, vaultName: string): Promise<Map<string, LiveSecret>> {
   const live = new Map<string, LiveSecret>();
-  const pages = client.listPropertiesOfSecrets().byPage({ maxPageSize: 25 });
+  const pages = client.secretPages();
   let n = 0;
   for (;;) {
     let page;
@@ -61,7 +60,7 @@ export async function listLive(client: SecretClient, limiter: RateLimiter, vault
   return live;
 }
 
-export async function getDeleted(client: SecretClient, limiter: RateLimiter, name: string): Promise<DeletedSecretInfo | undefined> {
+export async function getDeleted(client: VaultSecrets, limiter: RateLimiter, name: string): Promise<DeletedSecretInfo | undefined> {
   try {
     const d = await limiter.run('read', () => client.getDeletedSecret(name));
     return { name: d.name, tags: { ...(d.properties.tags ?? {}) } };
@@ -73,7 +72,7 @@ export async function getDeleted(client: SecretClient, limiter: RateLimiter, nam
   }
 }
 
-export async function readValue(client: SecretClient, limiter: RateLimiter, name: string): Promise<string | undefined> {
+export async function readValue(client: VaultSecrets, limiter: RateLimiter, name: string): Promise<string | undefined> {
   try {
     const s = await limiter.run('read', () => client.getSecret(name));
     if (s.value !== undefined) maskValue(s.value);
@@ -85,7 +84,7 @@ export async function readValue(client: SecretClient, limiter: RateLimiter, name
 }
 
 /** Recovers a soft-deleted secret and waits until it can be read again (404s for a while after). */
-export async function recover(client: SecretClient, limiter: RateLimiter, name: string): Promise<SecretProperties> {
+export async function recover(client: VaultSecrets, limiter: RateLimiter, name: string): Promise<SecretProperties> {
   return retryWhile(
     async () => {
       const poller = await limiter.run('write', () => client.beginRecoverDeletedSecret(name, { intervalInMs: 1_000 }));
@@ -97,7 +96,7 @@ export async function recover(client: SecretClient, limiter: RateLimiter, name: 
 }
 
 /** setSecret that waits through ObjectIsBeingDeleted and recovers on ObjectIsDeletedButRecoverable. */
-export async function writeVersion(client: SecretClient, limiter: RateLimiter, name: string, value: string, props: DesiredProperties, mayRecover: boolean): Promise<SecretProperties> {
+export async function writeVersion(client: VaultSecrets, limiter: RateLimiter, name: string, value: string, props: DesiredProperties, mayRecover: boolean): Promise<SecretProperties> {
   return retryWhile(
     async () => {
       try {
@@ -131,7 +130,7 @@ export async function writeVersion(client: SecretClient, limiter: RateLimiter, n
 /**
  * The deployer's client and limiter for a vault, one per login session: one auth challenge and one
  * request budget for the secret sync, the verify read and the state secrets (grant ledgers) alike.
- * The client carries the lost-write guard, which only acts on secret PUTs.
+ * The SDK client of its writes carries the lost-write guard, which only acts on secret PUTs.
  */
 const deployerClients = new WeakMap<AzureSession, Map<string, VaultGateway>>();
 
@@ -139,7 +138,11 @@ export function vaultGateway(session: AzureSession, vault: Pick<VaultInfo, 'uri'
   let perVault = deployerClients.get(session);
   if (!perVault) deployerClients.set(session, (perVault = new Map()));
   let shared = perVault.get(vault.uri);
-  if (!shared) perVault.set(vault.uri, (shared = { client: secretClient(session.credential, session.cloud, vault.uri, [lostWriteGuardPolicy()]), limiter: new RateLimiter(VAULT_LIMITS) }));
+  if (!shared) {
+    const guard = async () => [(await import('./lost-write.ts')).lostWriteGuardPolicy()];
+    shared = { client: new VaultSecrets(session.credential, session.cloud, vault.uri, guard), limiter: new RateLimiter(VAULT_LIMITS) };
+    perVault.set(vault.uri, shared);
+  }
   return shared;
 }
 

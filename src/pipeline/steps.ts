@@ -1,6 +1,7 @@
-// The heavy steps of the pipeline (Azure management and data-plane SDKs, the Kubernetes client),
-// loaded with a dynamic import once the login request is on the wire, so that the process reaches
-// its first request without parsing them first. The bundler emits this as a separate chunk.
+// The heavy steps of the pipeline (the Azure and Kubernetes steps), loaded with a dynamic import once
+// the login request is on the wire, so that the process reaches its first request without parsing
+// them first. The bundler emits this as a separate chunk; the Azure SDKs are chunks of their own,
+// loaded by the first write (src/auth/arm.ts).
 export { auditIssue, runAudit } from '../audit/index.ts';
 export { runCleanup } from '../cleanup/index.ts';
 export { runGate } from '../gate/index.ts';

@@ -1,6 +1,6 @@
-// One HTTP(S) request with node's own client, for the few calls the action makes outside the SDKs
-// (the Entra token request, the runner's ID-token endpoint). The global fetch would load a second
-// HTTP stack (undici) at start for them, about 35 ms of every run.
+// One HTTP(S) request with node's own client, for the calls the action makes outside the SDKs (the
+// Entra token request, the runner's ID-token endpoint, the ARM and Key Vault reads). The global fetch
+// would load a second HTTP stack (undici) at start for them, about 35 ms of every run.
 import { request as httpRequest } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';

@@ -13,7 +13,7 @@ import type { LiveSecret } from '../keyvault/model.ts';
 /** Every version of a secret (empty when the secret does not exist or is soft-deleted). */
 async function versionsOf(gw: VaultGateway, vaultName: string, name: string): Promise<LiveSecret[]> {
   const out: LiveSecret[] = [];
-  const pages = gw.client.listPropertiesOfSecretVersions(name).byPage({ maxPageSize: 25 });
+  const pages = gw.client.versionPages(name);
   for (;;) {
     let page;
     try {

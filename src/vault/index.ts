@@ -1,8 +1,9 @@
 // Key Vault: describe the vault (ARM), sync the manifest's secrets (data plane), report versions.
 import * as runner from '../runner/index.ts';
 import { randomBytes } from 'node:crypto';
-import type { SecretClient, SecretProperties } from '@azure/keyvault-secrets';
-import { keyVaultManagementClient } from '../auth/arm.ts';
+import type { SecretProperties } from '@azure/keyvault-secrets';
+import type { VaultSecrets } from '../keyvault/secrets.ts';
+import { ARM_API_VERSIONS, armReads } from '../auth/arm.ts';
 import { hasCode, messageOf, azureStatusOf } from '../auth/http.ts';
 import type { AzureSession } from '../auth/login.ts';
 import type { Manifest } from '../manifest/types.ts';
@@ -46,13 +47,25 @@ function withItems(e: unknown, items: PlanItem[]): unknown {
   return new VaultSyncError(messageOf(e), [], e, items);
 }
 
+/** What the action reads of ARM's Vault resource (Vaults_Get). */
+interface VaultJson {
+  id?: string;
+  name?: string;
+  properties?: {
+    vaultUri?: string;
+    enableRbacAuthorization?: boolean;
+    tenantId: string;
+    accessPolicies?: Array<{ tenantId: string; objectId: string; applicationId?: string; permissions?: { secrets?: string[]; keys?: string[]; certificates?: string[] } }>;
+  };
+}
+
 /** ARM Vaults_Get: the data-plane URI (properties.vaultUri), the permission model, access policies. */
 export async function describeVault(session: AzureSession, manifest: Manifest): Promise<VaultInfo> {
   const subscriptionId = manifest.vault.subscriptionId ?? session.subscriptionId;
-  const client = keyVaultManagementClient(session, subscriptionId);
-  let v;
+  const path = `/subscriptions/${encodeURIComponent(subscriptionId)}/resourceGroups/${encodeURIComponent(manifest.vault.resourceGroup)}/providers/Microsoft.KeyVault/vaults/${encodeURIComponent(manifest.vault.name)}`;
+  let v: VaultJson;
   try {
-    v = await client.vaults.get(manifest.vault.resourceGroup, manifest.vault.name);
+    v = await armReads(session).get<VaultJson>(path, ARM_API_VERSIONS.keyVault);
   } catch (e) {
     const status = azureStatusOf(e);
     if (status === 404) {
@@ -80,9 +93,9 @@ export async function describeVault(session: AzureSession, manifest: Manifest): 
       objectId: a.objectId,
       applicationId: a.applicationId,
       permissions: {
-        secrets: a.permissions.secrets?.map(String),
-        keys: a.permissions.keys?.map(String),
-        certificates: a.permissions.certificates?.map(String),
+        secrets: a.permissions?.secrets?.map(String),
+        keys: a.permissions?.keys?.map(String),
+        certificates: a.permissions?.certificates?.map(String),
       },
     }));
   }
@@ -97,9 +110,9 @@ export async function describeVault(session: AzureSession, manifest: Manifest): 
  * current one are kept, and if that still leaves several, one GET of the secret (its value masked
  * and dropped) names the current version. Also returns the index entry for the answer.
  */
-async function currentVersion(client: SecretClient, limiter: RateLimiter, name: string, live?: LiveSecret, mayReadValue = true): Promise<{ version?: string; entry?: IndexEntry }> {
+async function currentVersion(client: VaultSecrets, limiter: RateLimiter, name: string, live?: LiveSecret, mayReadValue = true): Promise<{ version?: string; entry?: IndexEntry }> {
   const all: SecretProperties[] = [];
-  const pages = client.listPropertiesOfSecretVersions(name).byPage({ maxPageSize: 25 });
+  const pages = client.versionPages(name);
   for (;;) {
     const page = await limiter.run('read', () => pages.next());
     if (page.done) break;
@@ -135,7 +148,7 @@ async function currentVersion(client: SecretClient, limiter: RateLimiter, name: 
  * The version index shards the LIST shows (owned by the action), read in parallel. Undefined when
  * a shard name is held by a secret the action does not own: the index is then neither used nor written.
  */
-async function readIndex(client: SecretClient, limiter: RateLimiter, live: Map<string, LiveSecret>, instanceKey: string): Promise<VersionIndex | undefined> {
+async function readIndex(client: VaultSecrets, limiter: RateLimiter, live: Map<string, LiveSecret>, instanceKey: string): Promise<VersionIndex | undefined> {
   const found: { shard: number; name: string }[] = [];
   for (const l of live.values()) {
     const shard = stateShardOf(l.name, instanceKey);
@@ -152,7 +165,7 @@ async function readIndex(client: SecretClient, limiter: RateLimiter, live: Map<s
       const s = await limiter.run('read', () => client.getSecret(f.name));
       shards.set(f.shard, decodeShard(s.value));
     } catch (e) {
-      // Unreadable (no `get` permission, deleted meanwhile, throttled past the SDK's retries): the
+      // Unreadable (no `get` permission, deleted meanwhile, throttled past the retries): the
       // index is only an optimisation, so this run looks versions up instead of failing.
       runner.info(`version index shard ${f.name} not read (${azureStatusOf(e) ?? 'error'}): versions are looked up per secret`);
       shards.set(f.shard, undefined);
@@ -184,12 +197,12 @@ async function writeIndex(ctx: SyncContext, index: VersionIndex, live: Map<strin
  * deleted secrets in pages of 25 instead, unless that listing turns out longer than the GETs it
  * replaces (a vault full of deleted secrets); then the names not seen yet are probed one by one.
  */
-async function findDeleted(client: SecretClient, limiter: RateLimiter, names: string[]): Promise<DeletedSecretInfo[]> {
+async function findDeleted(client: VaultSecrets, limiter: RateLimiter, names: string[]): Promise<DeletedSecretInfo[]> {
   const probe = (list: string[]): Promise<(DeletedSecretInfo | undefined)[]> => mapAll(list, VAULT_LIMITS.concurrency, (n) => getDeleted(client, limiter, n));
   if (names.length <= 25) return (await probe(names)).filter((d): d is DeletedSecretInfo => d !== undefined);
   const wanted = new Set(names.map((n) => n.toLowerCase()));
   const found: DeletedSecretInfo[] = [];
-  const pages = client.listDeletedSecrets().byPage({ maxPageSize: 25 });
+  const pages = client.deletedPages();
   try {
     for (let read = 0; ; read++) {
       if (read >= names.length) {

@@ -188,7 +188,7 @@ export class VaultLease {
 
   private async versions(): Promise<LeaseVersion[]> {
     const out: LeaseVersion[] = [];
-    const pages = this.gw.client.listPropertiesOfSecretVersions(LEASE_SECRET).byPage({ maxPageSize: 25 });
+    const pages = this.gw.client.versionPages(LEASE_SECRET);
     for (;;) {
       const page = await this.gw.limiter.run('read', () => pages.next());
       if (page.done) return out;

@@ -67,7 +67,7 @@ interface Cleanup {
 }
 
 async function cleanup(session: AzureSession, kube: KubeSession | undefined, c: Cleanup): Promise<void> {
-  const auth = authorizationClient(session);
+  const auth = await authorizationClient(session);
   for (const v of c.vaults) {
     const ids: string[] = [];
     try {
@@ -84,7 +84,7 @@ async function cleanup(session: AzureSession, kube: KubeSession | undefined, c: 
     const admin = adminKube();
     for (const name of c.namespaces) await admin.core.deleteNamespace({ name }).catch(() => undefined);
   }
-  const msi = msiClient(session);
+  const msi = await msiClient(session);
   for (const name of c.identities) await msi.userAssignedIdentities.delete('rg-ids', name).catch(() => undefined);
 }
 

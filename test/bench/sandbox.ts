@@ -132,12 +132,12 @@ export async function createVault(session: AzureSession, prefix: string): Promis
   const who = await control<{ principals: { clientId: string; objectId: string }[] }>('GET', '/world');
   const oid = who.principals.find((p) => p.clientId === session.clientId)?.objectId;
   if (!oid) throw new Error('the deployer principal is missing from the sandbox world');
-  const auth = authorizationClient(session);
+  const auth = await authorizationClient(session);
   let officer: string | undefined;
   for await (const d of auth.roleDefinitions.list(scopeParam(rec.id), { filter: "roleName eq 'Key Vault Secrets Officer'" })) officer = d.id;
   if (!officer) throw new Error('Key Vault Secrets Officer role definition missing');
   await auth.roleAssignments.create(scopeParam(rec.id), roleAssignmentName(rec.id, oid, officer), { roleDefinitionId: officer, principalId: oid, principalType: 'ServicePrincipal' });
-  const client = secretClient(session.credential, session.cloud, rec.vaultUri);
+  const client = await secretClient(session.credential, session.cloud, rec.vaultUri);
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {

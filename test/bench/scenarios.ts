@@ -115,7 +115,7 @@ export async function engineSync(session: AzureSession, vault: VaultInfo, manife
 }
 
 export async function baselineRun(session: AzureSession, vault: BenchVault, manifest: Manifest, env: Record<string, string>): Promise<Phase> {
-  const client = secretClient(session.credential, session.cloud, vault.uri);
+  const client = await secretClient(session.credential, session.cloud, vault.uri);
   return measure(vault.name, () => baselineSync(client, manifest, env));
 }
 

@@ -36,7 +36,7 @@ export interface SessionVault {
 /** Assigns the deployer a built-in role at `scope` (the data plane may take the sandbox's propagation delay to follow). */
 export async function grantDeployer(session: AzureSession, scope: string, roleName: string): Promise<void> {
   const oid = await deployerObjectId();
-  const auth = authorizationClient(session);
+  const auth = await authorizationClient(session);
   let role: string | undefined;
   for await (const d of auth.roleDefinitions.list(scopeParam(scope), { filter: `roleName eq '${roleName}'` })) role = d.id;
   if (!role) throw new Error(`${roleName} role definition missing`);
@@ -52,7 +52,7 @@ export async function createTestVault(session: AzureSession, opts: { rbac: boole
   const rec = await addVault(opts.prefix ?? 'kv-d-', { rbac: opts.rbac, accessPolicies });
   if (opts.rbac) await grantDeployer(session, rec.id, 'Key Vault Secrets Officer');
   // Wait until the data plane lets the deployer in (RBAC propagation delay of the sandbox, if set).
-  const client = secretClient(session.credential, session.cloud, rec.vaultUri);
+  const client = await secretClient(session.credential, session.cloud, rec.vaultUri);
   await retryUntilOk(() => client.listPropertiesOfSecrets().byPage({ maxPageSize: 1 }).next());
   return { name: rec.name, id: rec.id, uri: rec.vaultUri, rbac: opts.rbac, remove: () => removeVault(rec.name) };
 }
@@ -69,6 +69,6 @@ export async function createCertificate(session: AzureSession, tv: SessionVault,
   await vaultPost(session.credential, tv.uri, `certificates/${name}/create`, { policy }, 202);
 }
 
-export function dataClient(session: AzureSession, vault: SessionVault): SecretClient {
+export function dataClient(session: AzureSession, vault: SessionVault): Promise<SecretClient> {
   return secretClient(session.credential, session.cloud, vault.uri);
 }

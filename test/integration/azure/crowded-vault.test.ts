@@ -101,7 +101,7 @@ beforeAll(async () => {
   const session = await sandboxSession();
   tv = await createTestVault(session, { rbac: true, prefix: 'kv-cr-' });
   vault = await describeVault(session, M());
-  client = dataClient(session, tv);
+  client = await dataClient(session, tv);
   // Other manifests' secrets, seeded fast with the throttle off; the runs below have it on.
   await control('PUT', '/vault/throttle', { vault: tv.name, enabled: false });
   const tags = { [TAG_OWNER]: OWNER, [TAG_INSTANCE]: '0123456789abcdef' };

@@ -204,7 +204,7 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
 
   it('checks the 20-credential budget before writing', async () => {
     const name = `id-budget-${shortId(4)}`;
-    const msi = msiClient(session);
+    const msi = await msiClient(session);
     const id = await msi.userAssignedIdentities.createOrUpdate('rg-ids', name, { location: 'westeurope' });
     for (let i = 0; i < 19; i++) {
       await msi.federatedIdentityCredentials.createOrUpdate('rg-ids', name, `pre-${i}`, {
@@ -294,7 +294,7 @@ describe('ensureIdentities + proveAccess (RBAC vault)', () => {
   });
 
   it('kubelet mode: a grant for the kubelet identity (looked up by client id), no federation; external mode: grant only', async () => {
-    const msi = msiClient(session);
+    const msi = await msiClient(session);
     const kubelet = await msi.userAssignedIdentities.createOrUpdate('rg-ids', `id-kubelet-${shortId(4)}`, { location: 'westeurope' });
     const ext = await msi.userAssignedIdentities.createOrUpdate('rg-ids', `id-ext-${shortId(4)}`, { location: 'westeurope' });
     const m = manifest(tv.name, [

@@ -110,7 +110,7 @@ describe('existing keys against the sandbox vault', () => {
     await createCertificate(session, tv, 'tls');
     const reader = objectReader(session.credential, session.cloud, tv.uri);
     const version = await reader.version('certificates', 'tls');
-    expect((await dataClient(session, tv).getSecret('tls')).properties.version).toBe(version);
+    expect((await (await dataClient(session, tv)).getSecret('tls')).properties.version).toBe(version);
     expect(await reader.lookup('certificates', 'no-such-cert')).toEqual({ state: 'missing' });
   });
 });

@@ -78,7 +78,7 @@ beforeAll(async () => {
   const session = await sandboxSession();
   tv = await createTestVault(session, { rbac: true, prefix: 'kv-sh-' });
   vault = await describeVault(session, manifest('contoso/x', 'c', []));
-  client = dataClient(session, tv);
+  client = await dataClient(session, tv);
   kube = sandboxKube();
 });
 

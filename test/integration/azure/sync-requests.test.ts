@@ -102,7 +102,7 @@ beforeAll(async () => {
 beforeEach(async () => {
   tv = await createTestVault(session, { rbac: true, prefix: 'kv-req-' });
   vault = await describeVault(session, m());
-  client = dataClient(session, tv);
+  client = await dataClient(session, tv);
 });
 
 afterEach(async () => {

@@ -62,7 +62,7 @@ beforeAll(async () => {
   capture = captureStdout();
   session = await sandboxSession();
   tv = await createTestVault(session, { rbac: true, prefix: 'kv-ver-' });
-  client = dataClient(session, tv);
+  client = await dataClient(session, tv);
   await control('PUT', '/vault/throttle', { vault: tv.name, create: 300, other: 4_000, windowMs: 10_000 });
   await client.setSecret(EXISTING, existingValues[0] as string, { tags: { owner: 'platform-team' } });
   vault = await describeVault(session, manifest());

@@ -61,7 +61,7 @@ beforeAll(async () => {
   capture = captureStdout();
   session = await sandboxSession();
   tv = await createTestVault(session, { rbac: true });
-  client = dataClient(session, tv);
+  client = await dataClient(session, tv);
   await client.setSecret('tls-cert', TLS_VALUE, { tags: { owner: 'platform-team' } });
   vault = await describeVault(session, manifestWith([]));
 });

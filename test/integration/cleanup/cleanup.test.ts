@@ -117,10 +117,10 @@ beforeAll(async () => {
   vault = await describeVault(session, m0());
 
   // What exists before the action: an `existing` secret, an undeclared secret, the untagged identity of NS_C.
-  const data = dataClient(session, tv);
+  const data = await dataClient(session, tv);
   userSecretVersion = (await data.setSecret('user-cert', randomBytes(16).toString('hex'))).properties.version;
   await data.setSecret('unrelated', randomBytes(16).toString('hex'));
-  await msiClient(session).userAssignedIdentities.createOrUpdate('rg-ids', ID_C, { location: 'westeurope', tags: { team: 'reports' } });
+  await (await msiClient(session)).userAssignedIdentities.createOrUpdate('rg-ids', ID_C, { location: 'westeurope', tags: { team: 'reports' } });
 
   // The action's apply, step by step as the pipeline runs it.
   const m = m0();
@@ -143,12 +143,14 @@ beforeAll(async () => {
   await admin().core.createNamespacedConfigMap({ namespace: NS_B, body: { metadata: { name: 'app-config' }, data: { mode: 'blue' } } });
   // On identity A: a credential and a role assignment someone else added.
   userFicOnA = `deploy-${run}`;
-  await msiClient(session).federatedIdentityCredentials.createOrUpdate('rg-ids', ID_A, userFicOnA, {
+  await (
+    await msiClient(session)
+  ).federatedIdentityCredentials.createOrUpdate('rg-ids', ID_A, userFicOnA, {
     issuer: 'https://token.actions.githubusercontent.com',
     subject: `repo:contoso/other-${run}:ref:refs/heads/main`,
     audiences: ['api://AzureADTokenExchange'],
   });
-  const auth = authorizationClient(session);
+  const auth = await authorizationClient(session);
   let reader: string | undefined;
   for await (const d of auth.roleDefinitions.list(scopeParam(tv.id), { filter: "roleName eq 'Key Vault Reader'" })) reader = d.id;
   if (!reader) throw new Error('Key Vault Reader role definition missing');
@@ -166,7 +168,7 @@ afterAll(async () => {
         .catch(() => undefined);
   }
   if (session) {
-    const msi = msiClient(session);
+    const msi = await msiClient(session);
     for (const id of [ID_A, ID_B, ID_C]) await msi.userAssignedIdentities.delete('rg-ids', id).catch(() => undefined);
   }
   await tv?.remove();
@@ -287,7 +289,7 @@ describeKube('clean-up mode against the sandbox', () => {
 
     // Key Vault: only the grant ledger deleted.
     expect((await vaultStats(tv.name)).writes).toBe(vaultBefore.writes + 1);
-    const data = dataClient(session, tv);
+    const data = await dataClient(session, tv);
     await expect(data.getSecret(`akv-aks-grants-${instanceId(manifest())}`)).rejects.toMatchObject({ statusCode: 404 });
     for (const name of ['db-password', 'api-key', 'user-cert', 'unrelated']) expect((await data.getSecret(name)).properties.enabled).toBe(true);
     expect(visibleLog(capture.text())).not.toContain(SECRET_VALUE);
@@ -303,7 +305,7 @@ describeKube('clean-up mode against the sandbox', () => {
   });
 
   it('deletes the secrets it wrote only when the manifest asks, purges only with purge; never the others', async () => {
-    const data = dataClient(session, tv);
+    const data = await dataClient(session, tv);
     const softly = await runCleanup(session, vault, kube, manifest({ cleanup: { deleteSecrets: true, purge: false } }), { mode: 'apply', issuer });
     expect(softly.items.filter((i) => i.kind === 'secret').map((i) => `${i.action} ${i.name}`)).toEqual(['delete db-password', 'delete api-key', 'keep user-cert']);
     for (const name of ['db-password', 'api-key']) {
@@ -354,16 +356,16 @@ describeKube('clean-up on an access-policy vault', () => {
   beforeAll(async () => {
     apVault = await createTestVault(session ?? (await sandboxSession()), { rbac: false, prefix: 'kv-cuap-' });
     manifestAp = m();
-    await keyVaultManagementClient(session).vaults.updateAccessPolicy('rg-sandbox', apVault.name, 'add', {
+    await (
+      await keyVaultManagementClient(session)
+    ).vaults.updateAccessPolicy('rg-sandbox', apVault.name, 'add', {
       properties: { accessPolicies: [{ tenantId: session.tenantId, objectId: handPrincipal, permissions: { secrets: ['get'] } }] },
     });
     info = await describeVault(session, manifestAp);
     await ensureIdentities(session, info, manifestAp, { mode: 'apply', issuer: issuer ?? 'https://127.0.0.1:27643' });
   });
   afterAll(async () => {
-    await msiClient(session)
-      .userAssignedIdentities.delete('rg-ids', idName)
-      .catch(() => undefined);
+    await (await msiClient(session)).userAssignedIdentities.delete('rg-ids', idName).catch(() => undefined);
     await apVault?.remove();
   });
 
@@ -372,7 +374,7 @@ describeKube('clean-up on an access-policy vault', () => {
     const principal = (await world()).identities.find((i) => i.name === idName)!.principalId;
     expect(fresh.accessPolicies?.map((p) => p.objectId)).toEqual(expect.arrayContaining([principal, externalPrincipal, handPrincipal]));
     // The ledger apply wrote: what each principal relies on, and which of it the action added.
-    const recorded = JSON.parse((await dataClient(session, apVault).getSecret(ledger())).value ?? '{}') as { manifest: string; added: Record<string, unknown> };
+    const recorded = JSON.parse((await (await dataClient(session, apVault)).getSecret(ledger())).value ?? '{}') as { manifest: string; added: Record<string, unknown> };
     // Ledgers name their manifest instance: owner (repository:path) @ cluster.
     expect(recorded.manifest).toBe(describeInstance(manifestAp.instance));
     expect(Object.keys(recorded.added).sort()).toEqual([principal, externalPrincipal].map((x) => x.toLowerCase()).sort());
@@ -418,7 +420,7 @@ describeKube('clean-up on an access-policy vault', () => {
     expect(objectIds).not.toContain(externalPrincipal);
     expect(objectIds).toContain(handPrincipal);
     expect((await world()).identities.map((i) => i.name)).not.toContain(idName);
-    await expect(dataClient(session, apVault).getSecret(ledger())).rejects.toMatchObject({ statusCode: 404 });
+    await expect((await dataClient(session, apVault)).getSecret(ledger())).rejects.toMatchObject({ statusCode: 404 });
   });
 });
 
@@ -469,6 +471,6 @@ describeKube.each([
     expect(last.items.find((i) => i.kind === (rbac ? 'role-assignment' : 'access-policy'))?.action).toBe('delete');
     expect(await granted()).toBe(false);
     // Both ledgers are gone with their manifests.
-    for (const c of [a, b]) await expect(dataClient(session, shared).getSecret(`akv-aks-grants-${instanceId(c)}`)).rejects.toMatchObject({ statusCode: 404 });
+    for (const c of [a, b]) await expect((await dataClient(session, shared)).getSecret(`akv-aks-grants-${instanceId(c)}`)).rejects.toMatchObject({ statusCode: 404 });
   });
 });

@@ -13,14 +13,14 @@ const session = (): AzureSession => ({
 });
 
 describe('ARM clients', () => {
-  it('one client of each kind per session and subscription', () => {
+  it('one client of each kind per session and subscription', async () => {
     const a = session();
     const b = session();
-    expect(msiClient(a)).toBe(msiClient(a, a.subscriptionId));
-    expect(authorizationClient(a)).toBe(authorizationClient(a));
-    expect(keyVaultManagementClient(a)).toBe(keyVaultManagementClient(a));
-    expect(msiClient(a, '00000000-0000-0000-0000-000000000002')).not.toBe(msiClient(a));
-    expect(msiClient(a, '00000000-0000-0000-0000-000000000002').subscriptionId).toBe('00000000-0000-0000-0000-000000000002');
-    expect(msiClient(b)).not.toBe(msiClient(a));
+    expect(await msiClient(a)).toBe(await msiClient(a, a.subscriptionId));
+    expect(await authorizationClient(a)).toBe(await authorizationClient(a));
+    expect(await keyVaultManagementClient(a)).toBe(await keyVaultManagementClient(a));
+    expect(await msiClient(a, '00000000-0000-0000-0000-000000000002')).not.toBe(await msiClient(a));
+    expect((await msiClient(a, '00000000-0000-0000-0000-000000000002')).subscriptionId).toBe('00000000-0000-0000-0000-000000000002');
+    expect(await msiClient(b)).not.toBe(await msiClient(a));
   });
 });
