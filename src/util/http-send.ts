@@ -1,9 +1,9 @@
 // One HTTP(S) request with node's own client, for the calls the action makes outside the SDKs (the
 // Entra token request, the runner's ID-token endpoint, the ARM and Key Vault reads). The global fetch
 // would load a second HTTP stack (undici) at start for them, about 35 ms of every run.
-import { request as httpRequest } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
 export interface HttpAnswer {
   status: number;
@@ -28,10 +28,25 @@ export class NetworkError extends Error {
   }
 }
 
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
+let proxyAgents: { http: HttpAgent; https: HttpsAgent } | undefined;
+
+/**
+ * When the environment names a proxy, keep-alive agents that use it (and NO_PROXY), as the Azure
+ * SDKs' clients do: node's built-in proxy support (`proxyEnv`, Node 24.5+). Otherwise node's
+ * global agents.
+ */
+function agentFor(protocol: string): HttpAgent | undefined {
+  if (!PROXY_VARIABLES.some((v) => process.env[v])) return undefined;
+  proxyAgents ??= { http: new HttpAgent({ keepAlive: true, proxyEnv: process.env }), https: new HttpsAgent({ keepAlive: true, proxyEnv: process.env }) };
+  return protocol === 'http:' ? proxyAgents.http : proxyAgents.https;
+}
+
 /** Sends one request and reads the whole answer as UTF-8; `what` names the call in a NetworkError. */
 export function httpSend(url: string, o: HttpSendOptions, what: string): Promise<HttpAnswer> {
   const target = new URL(url);
   const send = target.protocol === 'http:' ? httpRequest : httpsRequest;
+  const agent = agentFor(target.protocol);
   const headers = o.body === undefined ? o.headers : { ...o.headers, 'content-length': String(Buffer.byteLength(o.body)) };
   return new Promise((resolve, reject) => {
     const onAnswer = (res: IncomingMessage): void => {
@@ -40,7 +55,7 @@ export function httpSend(url: string, o: HttpSendOptions, what: string): Promise
         (e: unknown) => reject(new NetworkError(what, e)),
       );
     };
-    const req = send(target, { method: o.method, headers, signal: o.signal }, onAnswer);
+    const req = send(target, { method: o.method, headers, signal: o.signal, ...(agent ? { agent } : {}) }, onAnswer);
     req.on('error', (e) => reject(o.signal?.aborted ? e : new NetworkError(what, e)));
     req.end(o.body);
   });
