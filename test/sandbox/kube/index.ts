@@ -16,6 +16,7 @@ import { managedIdentityTokenSource } from './imds.ts';
 import { tokenProxySource } from './token-proxy.ts';
 import type { World } from '../azure/world.ts';
 import { Kubelet } from './kubelet.ts';
+import { pooledConnections } from './pooled.ts';
 
 export { NODE_NAME } from './bootstrap.ts';
 export { APISERVER_URL, CLUSTER_NAME } from './controlplane.ts';
@@ -65,7 +66,7 @@ export async function startKube(ctx: SandboxContext): Promise<RunningPart> {
     await plane.stop();
   };
   try {
-    const kc = new KubeConfig();
+    const kc = pooledConnections(new KubeConfig());
     kc.loadFromFile(plane.kubeconfig);
     await bootstrapCluster(kc, { crdDir: CRD_DIR, log });
 
