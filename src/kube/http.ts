@@ -1,6 +1,7 @@
 // The Kubernetes API over node's https: one keep-alive agent per cluster and TLS material, JSON in
 // and out, the apiserver's Status as the error, and watches as line-delimited JSON streams.
 import { Agent, request } from 'node:https';
+import { createSecureContext } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -93,9 +94,8 @@ export class KubeHttp {
     if (!agent) {
       agent = new Agent({
         keepAlive: true,
-        ca: this.access.ca,
-        cert,
-        key,
+        // One TLS context for the agent's connections (node would build one per connection).
+        secureContext: createSecureContext({ ca: this.access.ca, cert, key }),
         rejectUnauthorized: !this.access.insecureSkipTlsVerify,
         servername: this.access.tlsServerName,
       });
