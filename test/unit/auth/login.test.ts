@@ -1,21 +1,18 @@
 // The login starts before the manifest is parsed (its round trips overlap the parse) and says
 // nothing until the pipeline's Login section finishes it: a local server plays Entra's token endpoint.
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { resolveCloud } from '../../../src/auth/cloud.ts';
 import { LoginError, login, startLogin } from '../../../src/auth/login.ts';
 import type { LoginOptions } from '../../../src/auth/login.ts';
+import { captureStdout } from '../../support/leaks.ts';
 import { closeServers, json, serve } from '../../support/local-http.ts';
 
-let out: string[];
+let capture: ReturnType<typeof captureStdout>;
 beforeEach(() => {
-  out = [];
-  jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
+  capture = captureStdout();
 });
 afterEach(async () => {
-  jest.restoreAllMocks();
+  capture.stop();
   await closeServers();
 });
 
@@ -32,7 +29,12 @@ function options(authorityHost: string, getIdToken: () => Promise<string>): Logi
   };
 }
 
-const shown = (): string[] => out.filter((l) => !l.startsWith('::add-mask::'));
+/** What the runner would show: every line but the mask commands. */
+const shown = (): string[] =>
+  capture
+    .text()
+    .split('\n')
+    .filter((l) => l && !l.startsWith('::add-mask::'));
 
 describe('startLogin, then login', () => {
   it('exchanges the GitHub token before login is called, writes nothing shown meanwhile, and login uses that exchange', async () => {
