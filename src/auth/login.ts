@@ -1,14 +1,13 @@
 // Login with GitHub OIDC: a client-assertion credential whose assertion callback asks the runner for
 // a fresh ID token each time (so a long job never presents an expired assertion, AADSTS700024).
 import * as runner from '../runner/index.ts';
-import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import type { TokenCredential } from '@azure/core-auth';
 import type { Cloud } from './cloud.ts';
 import { clientAssertionCredential } from './entra-token.ts';
 import { errorCodes, messageOf } from './http.ts';
 import { audienceText, decodeJwtClaims } from './jwt.ts';
 import { cachedCredential, reuseRecentAssertion } from './token-cache.ts';
 import { TOKEN_EXCHANGE_AUDIENCE } from '../names.ts';
-import { startedEarly } from '../util/concurrency.ts';
 
 export interface AzureSession {
   credential: TokenCredential;
@@ -157,64 +156,35 @@ export function githubOidcCredential(opts: OidcOptions, source: GithubAssertion 
   return { credential, lastAssertion: source.lastAssertion };
 }
 
-export interface LoginOptions {
+/** Builds the client-assertion credential (fresh GitHub ID token per assertion via the runner's ID-token endpoint,
+ * audience default api://AzureADTokenExchange) and proves it by fetching an ARM token; throws LoginError
+ * with a diagnosis (missing id-token: write; AADSTS70021 naming the presented iss/sub/aud from the GitHub
+ * token's claims and the exact federated credential to create). */
+export async function login(opts: {
   clientId: string;
   tenantId: string;
   subscriptionId: string;
   cloud: Cloud;
   audience?: string;
   getIdToken?: (audience: string) => Promise<string>;
-}
-
-/** A login whose token exchange is under way (startLogin), or the input that stops it; `login` finishes it. */
-export type StartedLogin =
-  | { invalid: LoginError }
-  | {
-      invalid?: undefined;
-      audience: string;
-      credential: TokenCredential;
-      /** The ARM token: the proof that the credential works (a failure is handled until `login` awaits it). */
-      token: Promise<AccessToken | null>;
-      lastAssertion: () => string | undefined;
-    };
-
-/**
- * Starts the token exchange without writing anything to the log: the GitHub ID token, then an ARM
- * token. The pipeline starts it before it parses the manifest, so that the two round trips overlap
- * the parse; `login` reports the outcome in its place.
- */
-export function startLogin(opts: LoginOptions): StartedLogin {
-  const invalid = invalidInput(opts);
-  if (invalid) return { invalid };
+}): Promise<AzureSession> {
   const audience = opts.audience ?? TOKEN_EXCHANGE_AUDIENCE;
-  const source = githubAssertion({ ...opts, audience });
-  // One credential for the whole run, its tokens cached per audience (one GitHub ID token each).
-  const credential = cachedCredential(githubOidcCredential({ ...opts, audience }, source).credential);
-  return { audience, credential, token: startedEarly(credential.getToken(opts.cloud.armScope)), lastAssertion: source.lastAssertion };
-}
-
-function invalidInput(opts: LoginOptions): LoginError | undefined {
   for (const [input, value] of [
     ['client-id', opts.clientId],
     ['tenant-id', opts.tenantId],
     ['subscription-id', opts.subscriptionId],
   ] as const) {
-    if (!value) return new LoginError('invalid-input', `input ${input} is required`);
-    if (!GUID.test(value) && input !== 'tenant-id') return new LoginError('invalid-input', `input ${input} must be a GUID, got ${JSON.stringify(value)}`);
+    if (!value) throw new LoginError('invalid-input', `input ${input} is required`);
+    if (!GUID.test(value) && input !== 'tenant-id') throw new LoginError('invalid-input', `input ${input} must be a GUID, got ${JSON.stringify(value)}`);
   }
-  return undefined;
-}
-
-/** Builds the client-assertion credential (fresh GitHub ID token per assertion via the runner's ID-token endpoint,
- * audience default api://AzureADTokenExchange) and proves it by fetching an ARM token; throws LoginError
- * with a diagnosis (missing id-token: write; AADSTS70021 naming the presented iss/sub/aud from the GitHub
- * token's claims and the exact federated credential to create). `started`: the exchange startLogin began. */
-export async function login(opts: LoginOptions, started: StartedLogin = startLogin(opts)): Promise<AzureSession> {
-  if (started.invalid) throw started.invalid;
-  const { audience, credential, lastAssertion } = started;
   runner.info(`Logging in to ${opts.cloud.name} as ${opts.clientId} (tenant ${opts.tenantId}) with a GitHub OIDC token (audience ${audience})`);
+  const source = githubAssertion({ ...opts, audience });
+  const lastAssertion = source.lastAssertion;
+  let credential: TokenCredential;
   try {
-    const token = await started.token;
+    // One credential for the whole run, its tokens cached per audience (one GitHub ID token each).
+    credential = cachedCredential(githubOidcCredential({ ...opts, audience }, source).credential);
+    const token = await credential.getToken(opts.cloud.armScope);
     if (!token?.token) throw new Error('Microsoft Entra returned no access token');
     runner.setSecret(token.token);
   } catch (e) {

@@ -4,7 +4,7 @@ import * as runner from '../runner/index.ts';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { Settings } from '../context.ts';
 import { resolveCloud } from '../auth/cloud.ts';
-import { login, startLogin, type AzureSession, type LoginOptions, type StartedLogin } from '../auth/login.ts';
+import { login, type AzureSession } from '../auth/login.ts';
 import type { KubeSession } from '../kube/client.ts';
 import { parseManifest } from '../manifest/load.ts';
 import { ManifestReadError, readManifestText } from '../manifest/read.ts';
@@ -69,10 +69,8 @@ function logPlan(title: string, items: PlanItem[]): void {
 export async function runPipeline(settings: Settings, report: RunReport): Promise<void> {
   const started = Date.now();
   const deadline = started + settings.timeoutMs;
-  // The token exchange starts first: its round trips overlap the manifest's parse (CPU).
-  const signIn = startSignIn(settings);
   const manifest = await manifestStep(settings, report);
-  const run = await connect(settings, manifest, report, signIn);
+  const run = await connect(settings, manifest, report);
   const { S, session, vault, kube, ledger } = run;
   if (settings.mode === 'cleanup' || settings.mode === 'plan-cleanup') {
     await cleanup(S, settings, manifest, session, vault, kube, report, ledger);
@@ -115,27 +113,11 @@ interface Connected extends AuditIo {
   cloudName: string;
 }
 
-function loginOptions(settings: Settings): LoginOptions {
+async function connect(settings: Settings, manifest: Manifest, report: RunReport): Promise<Connected> {
   const cloud = resolveCloud(settings.environment, settings.env);
-  return { clientId: settings.clientId, tenantId: settings.tenantId, subscriptionId: settings.subscriptionId, cloud, audience: settings.audience };
-}
-
-/** The login started before the manifest is read; none when the cloud's settings are wrong (connect reports that). */
-function startSignIn(settings: Settings): { opts: LoginOptions; started: StartedLogin } | undefined {
-  try {
-    const opts = loginOptions(settings);
-    return { opts, started: startLogin(opts) };
-  } catch {
-    return undefined;
-  }
-}
-
-async function connect(settings: Settings, manifest: Manifest, report: RunReport, signIn: ReturnType<typeof startSignIn>): Promise<Connected> {
-  const opts = signIn?.opts ?? loginOptions(settings);
-  const cloud = opts.cloud;
   let loading: Promise<Steps> | undefined;
   const session = await section('Login (GitHub OIDC → Microsoft Entra)', async () => {
-    const pending = login(opts, signIn?.started);
+    const pending = login({ clientId: settings.clientId, tenantId: settings.tenantId, subscriptionId: settings.subscriptionId, cloud, audience: settings.audience });
     loading = import('./steps.ts'); // parsed while the token exchange is on the wire
     const s = await pending;
     runner.info(`logged in as ${settings.clientId} in tenant ${settings.tenantId} (${cloud.name})`);
