@@ -1,6 +1,6 @@
 // ARM and Key Vault reads of the action's own, over node's https (util/http-send). A run that
 // changes nothing makes only reads, and loading the Azure SDKs for them (about half a megabyte of
-// code, and a pipeline per request) was a tenth of a no-op's time; the SDKs now load for writes only.
+// code, and a pipeline per request) was about a fifth of a no-op's CPU; the SDKs now load for writes only.
 // The behaviour the SDK clients had is kept: the same retries (src/auth/http.ts), Key Vault's
 // challenge authentication with its resource check, bounded answers, and errors that carry the
 // status, the service's code and body as the SDKs' RestError does, so the classifiers in http.ts
@@ -36,6 +36,19 @@ export class AzureRestError extends Error {
     this.code = code;
     this.details = body;
     this.response = { status: answer.status, bodyAsText: answer.text };
+  }
+}
+
+/**
+ * The JSON of a 200 answer, else an AzureRestError. An answer that is not JSON is named by its size
+ * only: JSON.parse's message quotes the text, and a secret's answer carries its value.
+ */
+function jsonOf<T>(answer: HttpAnswer, what: string): T {
+  if (answer.status !== 200) throw new AzureRestError(what, answer);
+  try {
+    return JSON.parse(answer.text) as T;
+  } catch {
+    throw new Error(`${what}: the answer is not JSON (${Buffer.byteLength(answer.text)} bytes)`);
   }
 }
 
@@ -144,11 +157,7 @@ export interface ArmReader {
 export function armReader(credential: TokenCredential, armEndpoint: string, armScope: string): ArmReader {
   const origin = new URL(armEndpoint).origin;
   const authorization = async (): Promise<string> => bearer(await credential.getToken(armScope), armScope);
-  const getJson = async <T>(url: string, what: string): Promise<T> => {
-    const answer = await getWithRetries(url, authorization, what);
-    if (answer.status !== 200) throw new AzureRestError(what, answer);
-    return JSON.parse(answer.text) as T;
-  };
+  const getJson = async <T>(url: string, what: string): Promise<T> => jsonOf<T>(await getWithRetries(url, authorization, what), what);
   return {
     get: <T>(path: string, apiVersion: string) => getJson<T>(withQuery(`${origin}${path}`, { 'api-version': apiVersion }), `GET ${path}`),
     async list<T>(path: string, apiVersion: string, query: Record<string, string | undefined> = {}): Promise<T[]> {
@@ -172,7 +181,7 @@ interface Challenge {
 }
 
 /** The parameters of a `WWW-Authenticate: Bearer k="v", ...` header. */
-export function challengeParameters(header: string): Record<string, string> {
+function challengeParameters(header: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const m of header.matchAll(/([A-Za-z_]+)="([^"]*)"/g)) out[m[1]!] = m[2]!;
   return out;
@@ -230,7 +239,7 @@ export function vaultReader(credential: TokenCredential, vaultUri: string, apiVe
   const tokenFor = async (c: Challenge): Promise<string> => bearer(await credential.getToken(c.scope, { tenantId: c.tenantId }), c.scope);
 
   const send = async (url: string, what: string): Promise<HttpAnswer> => {
-    if (!challenge && opening) await opening.catch(() => undefined);
+    if (!challenge && opening) await opening; // resolves, whatever the first request's outcome
     if (challenge) {
       const c = challenge;
       return getWithRetries(url, () => tokenFor(c), what);
@@ -250,11 +259,7 @@ export function vaultReader(credential: TokenCredential, vaultUri: string, apiVe
     }
   };
 
-  const getJson = async <T>(url: string, what: string): Promise<T> => {
-    const answer = await send(url, what);
-    if (answer.status !== 200) throw new AzureRestError(what, answer);
-    return JSON.parse(answer.text) as T;
-  };
+  const getJson = async <T>(url: string, what: string): Promise<T> => jsonOf<T>(await send(url, what), what);
 
   return {
     get: <T>(path: string) => getJson<T>(withQuery(`${root}${path}`, { 'api-version': apiVersion }), `GET ${path}`),

@@ -117,6 +117,17 @@ describe('vaultReader', () => {
     expect((e as AzureRestError).message).toBe('Caller is not authorized to perform action on resource.');
     expect(errorCodes(e)).toEqual(expect.arrayContaining(['Forbidden', 'ForbiddenByRbac']));
   });
+  it("names an answer that is not JSON by its size only, never by its text (a secret's answer holds its value)", async () => {
+    const host = await serve((req, _body, res) => {
+      if (!req.headers.authorization) return json(res, 401, {}, { 'www-authenticate': CHALLENGE });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('value=s3cr3t-value-123'); // JSON.parse's own message quotes such a text
+    });
+    const reader = vaultReader(recordingCredential().credential, host, '2025-07-01', false);
+    const e = (await reader.get('/secrets/x/').catch((err: unknown) => err)) as Error;
+    expect(e.message).toBe('GET /secrets/x/: the answer is not JSON (22 bytes)');
+    expect(String(e.stack)).not.toContain('s3cr3t');
+  });
 });
 
 describe('armReader', () => {
