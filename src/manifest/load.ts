@@ -6,9 +6,10 @@ import type { Document, ParseOptions, DocumentOptions, SchemaOptions, YAMLError 
 import type { CST } from 'yaml';
 import { MAX_ALIAS_COUNT, MAX_MAPPING_ENTRIES, MAX_MANIFEST_BYTES, MAX_YAML_TOKENS } from './limits.ts';
 import { SourceMap, formatPath } from './paths.ts';
-import type { FieldPath } from './paths.ts';
+import type { FieldLocator, FieldPath } from './paths.ts';
 import { readManifestText } from './read.ts';
 import type { ReadOptions } from './read.ts';
+import { readBlockYaml } from './block-yaml.ts';
 import { normalise } from './semantic.ts';
 import { checkStructure } from './structure.ts';
 import { Suggester } from './suggest.ts';
@@ -32,13 +33,7 @@ function byPosition(a: ManifestIssue, b: ManifestIssue): number {
 /** Parses and validates manifest text; `file` is used in messages only. Throws ManifestError. */
 export function parseManifest(text: string, file: string, opts: LoadOptions = {}): ManifestDocument {
   checkSize(text, file);
-  const lineCounter = new LineCounter();
-  const doc = boundedDocument(text, file, lineCounter);
-  if (doc.errors.length > 0) throw new ManifestError(dedupe(doc.errors.map((e) => syntaxIssue(e, text, lineCounter, file))).sort(byPosition));
-  const mappingProblems = mappingIssues(doc, lineCounter, file);
-  if (mappingProblems.length > 0) throw new ManifestError(mappingProblems);
-  const map = new SourceMap(doc, lineCounter);
-  const data = mappingData(doc, lineCounter, file);
+  const { data, map } = readBlockYaml(text) ?? parseYaml(text, file);
   const { manifest, issues } = validate(data, map, file, opts);
   if (issues.length > 0 || !manifest) {
     if (issues.length === 0) issues.push({ file, line: 1, col: 1, path: '', message: 'invalid manifest' });
@@ -49,6 +44,19 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
     manifest,
     locate: (path) => (map.has(path) ? map.locate(path, 'value') : undefined),
   };
+}
+
+/**
+ * Any YAML, with yaml's document: its syntax errors, duplicate keys and oversized mappings are
+ * issues here. readBlockYaml declines every text that has one of them.
+ */
+function parseYaml(text: string, file: string): { data: object; map: FieldLocator } {
+  const lineCounter = new LineCounter();
+  const doc = boundedDocument(text, file, lineCounter);
+  if (doc.errors.length > 0) throw new ManifestError(dedupe(doc.errors.map((e) => syntaxIssue(e, text, lineCounter, file))).sort(byPosition));
+  const mappingProblems = mappingIssues(doc, lineCounter, file);
+  if (mappingProblems.length > 0) throw new ManifestError(mappingProblems);
+  return { data: mappingData(doc, lineCounter, file), map: new SourceMap(doc, lineCounter) };
 }
 
 /** The size bound, checked before parsing. */
@@ -151,7 +159,7 @@ function mappingData(doc: Document, lineCounter: LineCounter, file: string): obj
 }
 
 /** The structure check, then the semantic one; a field the structure check reported is not reported twice. */
-function validate(data: object, map: SourceMap, file: string, opts: LoadOptions): { manifest: ReturnType<typeof normalise>; issues: ManifestIssue[] } {
+function validate(data: object, map: FieldLocator, file: string, opts: LoadOptions): { manifest: ReturnType<typeof normalise>; issues: ManifestIssue[] } {
   const issues: ManifestIssue[] = [];
   const issueAt = (path: FieldPath, message: string, at: 'key' | 'value' = 'value'): ManifestIssue => {
     const pos = map.locate(path, at);

@@ -28,8 +28,15 @@ interface Located {
   depth: number;
 }
 
+/** Where the fields of one manifest are: SourceMap over yaml's document, or block-yaml.ts's own. */
+export interface FieldLocator {
+  locate(path: FieldPath, at?: 'key' | 'value'): Position;
+  /** Whether the path exists in the source. */
+  has(path: FieldPath): boolean;
+}
+
 /** Maps field paths to positions in one YAML document. */
-export class SourceMap {
+export class SourceMap implements FieldLocator {
   readonly #doc: Document;
   readonly #lines: LineCounter;
 
@@ -88,11 +95,6 @@ export class SourceMap {
     return { line, col };
   }
 
-  /**
-   * Position of a field. `value`: the value node (falls back to its key when the value is empty);
-   * `key`: the mapping key naming the field (falls back to the value, e.g. for list items).
-   * A path that does not exist resolves to its nearest existing ancestor.
-   */
   locate(path: FieldPath, at: 'key' | 'value' = 'value'): Position {
     const found = this.#walk(path);
     const exact = found.depth === path.length;
