@@ -68,12 +68,14 @@ const INDICATOR_START = /^[-?:,[\]{}#&*!|>'"%@`]/;
 /** What may follow a quoted scalar or an empty flow collection on its line: spaces, then a comment. */
 const LINE_REST = /^(?: +(?:#.*)?)?$/;
 /**
- * Lexer tokens a line of the subset makes at most: 14 for block content (indentation, `-`, key, `:`,
- * value, comment, spaces, line feed); a flow collection makes a few per entry, and no more than two
- * per character (each token but a scalar's zero-width marker takes one).
+ * Lexer tokens a content line of the subset makes at most (yaml's Lexer): the line feed and the
+ * indentation 2, a list item's `-` and spaces 2, a key's scalar marker, name, `:` and spaces 4, a
+ * value's marker and scalar 2, a comment and the spaces before it 2. A flow collection makes a few
+ * per entry, never more than two per character (each token but a scalar's zero-width marker takes one).
  */
 function tokensOfLine(content: string): number {
-  return content.includes('{') || content.includes('[') ? 2 * content.length + 2 : 14;
+  if (content.includes('{') || content.includes('[')) return 2 * content.length + 2;
+  return 8 + (isSequenceItem(content) ? 2 : 0) + (content.includes('#') ? 2 : 0);
 }
 
 // YAML 1.2 core schema (the spec's 10.3.2, as yaml 2 applies it): plain scalars that are not strings.
@@ -121,7 +123,7 @@ export function readBlockYaml(text: string): BlockYaml | undefined {
 function contentLines(text: string): Line[] | undefined {
   const out: Line[] = [];
   let no = 0;
-  let tokens = 0;
+  let tokens = 1; // the lexer's document-start marker
   let start = 0;
   let marker = false;
   while (start <= text.length) {
