@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
+import { readBlockYaml } from '../util/block-yaml.ts';
 
 export class KubeConfigError extends Error {
   constructor(message: string) {
@@ -73,10 +74,15 @@ function addNamed(into: Map<string, Named<Entry>>, list: unknown, field: string,
   }
 }
 
+/** A kubeconfig is read as kubectl reads it, without the manifest's bounds. */
+const UNBOUNDED = { maxTokens: Infinity, maxMappingEntries: Infinity };
+
+/** One kubeconfig file merged into `into` (the first file naming a cluster, user or context wins). */
 function readConfigFile(file: string, into: Merged): void {
   let doc: unknown;
   try {
-    doc = parse(readFileSync(file, 'utf8'));
+    const text = readFileSync(file, 'utf8');
+    doc = readBlockYaml(text, UNBOUNDED)?.data ?? parse(text);
   } catch (e) {
     throw new KubeConfigError(`cannot load kubeconfig ${file}: ${(e as Error).message.split('\n')[0]}`);
   }

@@ -1,15 +1,16 @@
 // Reads, validates and normalises a manifest. Every problem is collected and thrown at once as a
 // ManifestError whose issues carry the exact position and field path of the offending key or value.
 import { Composer, Lexer, LineCounter, Parser, YAMLParseError, isScalar, visit } from 'yaml';
+import { readBlockYaml } from '../util/block-yaml.ts';
+import type { YamlLocator } from '../util/block-yaml.ts';
 import { SHOWABLE, logSafe } from '../util/escape.ts';
 import type { Document, ParseOptions, DocumentOptions, SchemaOptions, YAMLError } from 'yaml';
 import type { CST } from 'yaml';
 import { MAX_ALIAS_COUNT, MAX_MAPPING_ENTRIES, MAX_MANIFEST_BYTES, MAX_YAML_TOKENS } from './limits.ts';
 import { SourceMap, formatPath } from './paths.ts';
-import type { FieldLocator, FieldPath } from './paths.ts';
+import type { FieldPath } from './paths.ts';
 import { readManifestText } from './read.ts';
 import type { ReadOptions } from './read.ts';
-import { readBlockYaml } from './block-yaml.ts';
 import { normalise } from './semantic.ts';
 import { checkStructure } from './structure.ts';
 import { Suggester } from './suggest.ts';
@@ -33,7 +34,7 @@ function byPosition(a: ManifestIssue, b: ManifestIssue): number {
 /** Parses and validates manifest text; `file` is used in messages only. Throws ManifestError. */
 export function parseManifest(text: string, file: string, opts: LoadOptions = {}): ManifestDocument {
   checkSize(text, file);
-  const { data, map } = readBlockYaml(text) ?? parseYaml(text, file);
+  const { data, map } = readBlockYaml(text, YAML_BOUNDS) ?? parseYaml(text, file);
   const { manifest, issues } = validate(data, map, file, opts);
   if (issues.length > 0 || !manifest) {
     if (issues.length === 0) issues.push({ file, line: 1, col: 1, path: '', message: 'invalid manifest' });
@@ -50,7 +51,7 @@ export function parseManifest(text: string, file: string, opts: LoadOptions = {}
  * Any YAML, with yaml's document: its syntax errors, duplicate keys and oversized mappings are
  * issues here. readBlockYaml declines every text that has one of them.
  */
-function parseYaml(text: string, file: string): { data: object; map: FieldLocator } {
+function parseYaml(text: string, file: string): { data: object; map: YamlLocator } {
   const lineCounter = new LineCounter();
   const doc = boundedDocument(text, file, lineCounter);
   if (doc.errors.length > 0) throw new ManifestError(dedupe(doc.errors.map((e) => syntaxIssue(e, text, lineCounter, file))).sort(byPosition));
@@ -65,6 +66,9 @@ function checkSize(text: string, file: string): void {
     throw new ManifestError([{ file, line: 1, col: 1, path: '', message: `the manifest is larger than ${MAX_MANIFEST_BYTES} bytes (1 MiB), the bound for a manifest` }]);
   }
 }
+
+/** The bounds parseYaml enforces beyond YAML: the one-pass reader leaves a text that could pass them to it. */
+const YAML_BOUNDS = { maxTokens: MAX_YAML_TOKENS, maxMappingEntries: MAX_MAPPING_ENTRIES };
 
 /** Duplicate keys are found by mappingIssues, one set per mapping (yaml's own check compares every pair). */
 const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = { prettyErrors: false, uniqueKeys: false, strict: true, merge: true };
@@ -159,7 +163,7 @@ function mappingData(doc: Document, lineCounter: LineCounter, file: string): obj
 }
 
 /** The structure check, then the semantic one; a field the structure check reported is not reported twice. */
-function validate(data: object, map: FieldLocator, file: string, opts: LoadOptions): { manifest: ReturnType<typeof normalise>; issues: ManifestIssue[] } {
+function validate(data: object, map: YamlLocator, file: string, opts: LoadOptions): { manifest: ReturnType<typeof normalise>; issues: ManifestIssue[] } {
   const issues: ManifestIssue[] = [];
   const issueAt = (path: FieldPath, message: string, at: 'key' | 'value' = 'value'): ManifestIssue => {
     const pos = map.locate(path, at);

@@ -1,10 +1,12 @@
 // Field paths and their source positions in the parsed YAML document.
 import { isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
 import type { Document, LineCounter, Node, Pair } from 'yaml';
+import type { YamlLocator, YamlPath } from '../util/block-yaml.ts';
 import { SHOWABLE } from '../util/escape.ts';
 import type { Position } from './types.ts';
 
-export type FieldPath = ReadonlyArray<string | number>;
+/** A field of the manifest: keys and list indexes from the root. */
+export type FieldPath = YamlPath;
 
 const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
@@ -28,15 +30,8 @@ interface Located {
   depth: number;
 }
 
-/** Where the fields of one manifest are: SourceMap over yaml's document, or block-yaml.ts's own. */
-export interface FieldLocator {
-  locate(path: FieldPath, at?: 'key' | 'value'): Position;
-  /** Whether the path exists in the source. */
-  has(path: FieldPath): boolean;
-}
-
 /** Maps field paths to positions in one YAML document. */
-export class SourceMap implements FieldLocator {
+export class SourceMap implements YamlLocator {
   readonly #doc: Document;
   readonly #lines: LineCounter;
 
@@ -95,6 +90,7 @@ export class SourceMap implements FieldLocator {
     return { line, col };
   }
 
+  /** As YamlLocator.locate. */
   locate(path: FieldPath, at: 'key' | 'value' = 'value'): Position {
     const found = this.#walk(path);
     const exact = found.depth === path.length;

@@ -1,6 +1,7 @@
 // The validated, normalised form of an akv-aks manifest (apiVersion akv-aks/v1).
 // Everything downstream (planning, Azure, Kubernetes, rendering) reads these types only,
 // never the raw YAML, so defaults are applied once, here, by the loader.
+import type { SourcePosition } from '../util/block-yaml.ts';
 import { logSafe } from '../util/escape.ts';
 import { MAX_REPORTED_ISSUES } from './limits.ts';
 
@@ -9,10 +10,8 @@ import type { ManifestInstance } from './instance.ts';
 export type ObjectType = 'secret' | 'key' | 'cert';
 export type RotationMode = 'restart' | 'csi' | 'none';
 
-export interface Position {
-  line: number; // 1-based
-  col: number; // 1-based
-}
+/** 1-based line and column in the manifest. */
+export type Position = SourcePosition;
 
 export interface VaultRef {
   name: string;

@@ -1,4 +1,4 @@
-// readBlockYaml against the yaml library it stands in for: every text it accepts must give the data
+// readBlockYaml against the yaml library it stands in for (for manifests and kubeconfigs): every text it accepts must give the data
 // and the positions (SourceMap over yaml's document) that yaml gives, and yaml must find nothing
 // wrong with it. Texts come from the fixtures and from a seeded generator that mixes the subset with
 // what it must decline (anchors, tags, flow collections, escapes, bad indentation, tabs, ...).
@@ -7,10 +7,16 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lexer, LineCounter, parseDocument, stringify } from 'yaml';
-import { readBlockYaml } from '../../../src/manifest/block-yaml.ts';
-import { MAX_MAPPING_ENTRIES } from '../../../src/manifest/limits.ts';
+import { readBlockYaml as readWithin } from '../../../src/util/block-yaml.ts';
+import type { BlockYaml } from '../../../src/util/block-yaml.ts';
+import { MAX_MAPPING_ENTRIES, MAX_YAML_TOKENS } from '../../../src/manifest/limits.ts';
 import { SourceMap } from '../../../src/manifest/paths.ts';
 import type { FieldPath } from '../../../src/manifest/paths.ts';
+
+/** The reader with the manifest's bounds, as src/manifest/load.ts calls it. */
+function readBlockYaml(text: string): BlockYaml | undefined {
+  return readWithin(text, { maxTokens: MAX_YAML_TOKENS, maxMappingEntries: MAX_MAPPING_ENTRIES });
+}
 
 /** yaml's reading of a text, with the options of src/manifest/load.ts. */
 function reference(text: string): { ok: boolean; data?: unknown; map?: SourceMap } {
@@ -75,7 +81,7 @@ const SCALARS = [
   '{ name: kv, resourceGroup: rg }', '[a, b]', "[ 'x', \"y\" ]", "{ a: 'x', b: \"y z\" }", '{ a: 1,b: 2 }', '{a:1}', '[a,b]',
   '{ a: b c }', '{ a: b #c }', '[a] #c', '{ a: true, b: null, c: ~, d: 0x1F, e: .5 }', '{ a: }', '{ a }', '{ : a }', '[a, [b]]',
   '{ a: -1 }', "{ a: 'x' , b: y}", '{ "a": 1 }', '{ a: b, a: c }', '[ ]', '{ }', '[a,]', "['it''s']", '[a b, c]', '{ a: [] }',
-  ',x', 'a,b', 'a]b', 'ü', 'a\u00A0#b', '\u00A0a', 'x  ', 'http://e.x/p?q=1#f', '#', 'a\tb', 'x\r', '\uFEFFa', '😀',
+  '--login', '-x-', '?x', ':x', '-.5', '-0x1', '- ', '-', '?', ':', '--', '-#', ',x', 'a,b', 'a]b', 'ü', 'a\u00A0#b', '\u00A0a', 'x  ', 'http://e.x/p?q=1#f', '#', 'a\tb', 'x\r', '\uFEFFa', '😀',
 ];
 /** Values of the subset, picked more often so that many documents are accepted and compared. */
 // prettier-ignore
@@ -182,6 +188,49 @@ describe('readBlockYaml reads what yaml reads', () => {
   });
 });
 
+describe('kubeconfigs', () => {
+  // The shape `az aks get-credentials` and `kubectl config view --raw` write (values shortened).
+  const kubeconfig = `apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUU2RENDQXRDZ0F3SUJBZ0lRT
+    server: https://aks-prod-dns-4f2b1c3d.hcp.westeurope.azmk8s.io:443
+  name: aks-prod
+contexts:
+- context:
+    cluster: aks-prod
+    namespace: payments
+    user: clusterUser_rg-prod_aks-prod
+  name: aks-prod
+current-context: aks-prod
+kind: Config
+preferences: {}
+users:
+- name: clusterUser_rg-prod_aks-prod
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      args:
+      - get-token
+      - --login
+      - azurecli
+      - --server-id
+      - 6dae42f8-4368-4678-94ff-3960e28e3630
+      command: kubelogin
+      env: null
+      interactiveMode: IfAvailable
+      provideClusterInfo: false
+`;
+
+  test('the usual kubeconfig is read, as yaml reads it', () => {
+    expect(agreesWithYaml(kubeconfig)).toBe(true);
+  });
+
+  test('an install hint in a block scalar is left to yaml', () => {
+    expect(readBlockYaml(kubeconfig.replace('      provideClusterInfo: false\n', '      installHint: |\n        install kubelogin\n'))).toBeUndefined();
+  });
+});
+
 describe('readBlockYaml leaves to yaml', () => {
   const base = 'apiVersion: akv-aks/v1\nvault:\n  name: kv\n';
   test.each([
@@ -218,6 +267,7 @@ describe('readBlockYaml leaves to yaml', () => {
         .slice(2) + ' v\n',
     ],
     ['a mapping larger than the bound', `${base}${Array.from({ length: MAX_MAPPING_ENTRIES + 1 }, (_, i) => `k${i}: v`).join('\n')}\n`],
+    ['a flow mapping larger than the bound', `${base}a: { ${Array.from({ length: MAX_MAPPING_ENTRIES + 1 }, (_, i) => `k${i}: v`).join(', ')} }\n`],
   ])('%s', (_what, text) => {
     expect(readBlockYaml(text)).toBeUndefined();
   });
@@ -226,6 +276,8 @@ describe('readBlockYaml leaves to yaml', () => {
     const group = (g: number, size: number): string => `g${g}:\n${Array.from({ length: size }, (_, i) => `  k${i}: v`).join('\n')}\n`;
     const within = Array.from({ length: 10 }, (_, g) => group(g, 1000)).join('');
     expect(readBlockYaml(within)).toBeDefined();
+    const flowAtBound = `${base}a: { ${Array.from({ length: MAX_MAPPING_ENTRIES }, (_, i) => `k${i}: v`).join(', ')} }\n`;
+    expect(agreesWithYaml(flowAtBound)).toBe(true);
     const beyond = Array.from({ length: 40 }, (_, g) => group(g, 1000)).join('');
     expect(readBlockYaml(beyond)).toBeUndefined();
   });

@@ -1,19 +1,45 @@
-// The shape nearly every manifest has, read in one pass over its lines: block mappings and sequences
-// whose values each fit on one line (scalars, and flow collections of scalars such as
-// `vault: { name: kv, resourceGroup: rg }`). Anything else (anchors, tags, nested flow collections,
-// multi-line or escaped scalars, tabs, duplicate keys, ...) is declined, and the caller parses the
-// text with the `yaml` library as before, which then also words the errors. Accepted text gives the data and the
-// positions yaml would give (test/unit/manifest/block-yaml.test.ts compares both, text by text).
-// Why it exists: yaml's lexer, parser, composer and toJS took about 90 ms of a 500 x 20 no-op's
-// CPU (docs/performance.md, "The manifest's parse").
-import { MAX_MAPPING_ENTRIES, MAX_YAML_TOKENS } from './limits.ts';
-import type { FieldLocator, FieldPath } from './paths.ts';
-import type { Position } from './types.ts';
+// The shape nearly every manifest and kubeconfig has, read in one pass over its lines: block
+// mappings and sequences whose values each fit on one line (scalars, and flow collections of scalars
+// such as `vault: { name: kv, resourceGroup: rg }`). Anything else (anchors, tags, nested flow
+// collections, multi-line or escaped scalars, tabs, duplicate keys, ...) is declined, and the caller
+// parses the text with the `yaml` library as before, which then also words the errors. Accepted text
+// gives the data and the positions yaml would give (test/unit/util/block-yaml.test.ts compares both,
+// text by text). Why it exists: yaml runs cold in each run's new process, and its lexer, parser,
+// composer and toJS took about 90 ms of a 500 x 20 no-op's CPU (docs/performance.md, "The manifest's parse").
 
-/** The manifest as data, with where each field is. */
+/** 1-based line and column of a node's first character. */
+export interface SourcePosition {
+  line: number;
+  col: number;
+}
+
+/** Keys and list indexes from the root, e.g. `['targets', 0, 'objects', 1, 'alias']`. */
+export type YamlPath = ReadonlyArray<string | number>;
+
+/** Where the nodes of one YAML text are (the manifest's SourceMap over yaml's document, or this reader's). */
+export interface YamlLocator {
+  /**
+   * SourcePosition of a node. `value`: the value node (falls back to its key when the value is empty);
+   * `key`: the mapping key naming it (falls back to the value, e.g. for list items).
+   * A path that does not exist resolves to its nearest existing ancestor.
+   */
+  locate(path: YamlPath, at?: 'key' | 'value'): SourcePosition;
+  /** Whether the path exists in the source. */
+  has(path: YamlPath): boolean;
+}
+
+/** What the caller's yaml parse would refuse beyond YAML itself: the reader declines such a text. */
+export interface BlockYamlBounds {
+  /** yaml lexer tokens (the reader declines a text that could have more). */
+  maxTokens: number;
+  /** Entries of one mapping. */
+  maxMappingEntries: number;
+}
+
+/** A text as data, with where each node is. */
 export interface BlockYaml {
   data: Record<string, unknown>;
-  map: FieldLocator;
+  map: YamlLocator;
 }
 
 /** Where a node and, for a mapping entry, its key are (as yaml's ranges: the first character). */
@@ -21,19 +47,19 @@ type Located = LocatedMap | LocatedSeq | LocatedScalar;
 
 interface LocatedMap {
   kind: 'map';
-  at: Position;
-  entries: Map<string, { key: Position; value: Located }>;
+  at: SourcePosition;
+  entries: Map<string, { key: SourcePosition; value: Located }>;
 }
 
 interface LocatedSeq {
   kind: 'seq';
-  at: Position;
+  at: SourcePosition;
   items: Located[];
 }
 
 interface LocatedScalar {
   kind: 'scalar';
-  at: Position;
+  at: SourcePosition;
   /** Nothing written (`key:`): positions then fall back to the key, as for yaml's empty scalar. */
   empty: boolean;
 }
@@ -46,7 +72,7 @@ interface Line {
   text: string;
 }
 
-/** Nesting read here; a manifest needs about six levels, and yaml takes anything deeper. */
+/** Nesting read here; a manifest or kubeconfig needs about six levels, and yaml takes anything deeper. */
 const MAX_DEPTH = 64;
 
 /** Thrown inside the reader when the text leaves the subset; never escapes it. */
@@ -59,12 +85,15 @@ class Declined extends Error {}
 const OUTSIDE_SUBSET = /[^\n\x20-\x7E\u00A0-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD]/;
 /** A mapping key the subset reads as a string: a name, followed by `:` and a space or the line's end. */
 const KEY = /^([A-Za-z_][A-Za-z0-9_./-]{0,199}):(?: +|$)/;
-/** A key inside a flow mapping: a name, then `:` and a space. */
-const FLOW_KEY = /^([A-Za-z_][A-Za-z0-9_./-]{0,199}): +/;
+/** A key inside a flow mapping, matched where the entry starts (sticky): a name, then `:` and a space. */
+const FLOW_KEY = /([A-Za-z_][A-Za-z0-9_./-]{0,199}): +/y;
 /** Plain keys yaml's core schema reads as something other than a string, or that toJS treats apart. */
 const NOT_STRING_KEYS = new Set(['null', 'Null', 'NULL', 'true', 'True', 'TRUE', 'false', 'False', 'FALSE', '__proto__']);
-/** First characters that make a plain scalar something else (indicators), or that yaml refuses. */
-const INDICATOR_START = /^[-?:,[\]{}#&*!|>'"%@`]/;
+/**
+ * Starts that make a scalar something other than plain (indicators), or that yaml refuses. `-`, `?`
+ * and `:` are indicators only before a space: `--login` is a plain scalar.
+ */
+const INDICATOR_START = /^(?:[,[\]{}#&*!|>'"%@`]|[-?:](?: |$))/;
 /** What may follow a quoted scalar or an empty flow collection on its line: spaces, then a comment. */
 const LINE_REST = /^(?: +(?:#.*)?)?$/;
 /**
@@ -104,12 +133,12 @@ function isSequenceItem(text: string): boolean {
 }
 
 /** The text's data and positions when it is in the subset, else undefined (parse it with yaml). */
-export function readBlockYaml(text: string): BlockYaml | undefined {
+export function readBlockYaml(text: string, bounds: BlockYamlBounds): BlockYaml | undefined {
   if (OUTSIDE_SUBSET.test(text)) return undefined;
-  const lines = contentLines(text);
+  const lines = contentLines(text, bounds.maxTokens);
   if (lines === undefined || lines.length === 0 || lines[0]!.indent !== 0) return undefined;
   try {
-    const reader = new Reader(lines);
+    const reader = new Reader(lines, bounds.maxMappingEntries);
     const { value, at } = reader.block(0);
     if (reader.next !== undefined || at.kind !== 'map') return undefined;
     return { data: value as Record<string, unknown>, map: new BlockSourceMap(at) };
@@ -120,7 +149,7 @@ export function readBlockYaml(text: string): BlockYaml | undefined {
 }
 
 /** Lines with content (not blank, not a comment); undefined for what the subset leaves to yaml. */
-function contentLines(text: string): Line[] | undefined {
+function contentLines(text: string, maxTokens: number): Line[] | undefined {
   const out: Line[] = [];
   let no = 0;
   let tokens = 1; // the lexer's document-start marker
@@ -145,7 +174,7 @@ function contentLines(text: string): Line[] | undefined {
     } else {
       tokens += 3;
     }
-    if (tokens > MAX_YAML_TOKENS) return undefined; // yaml states the bound, at its place
+    if (tokens > maxTokens) return undefined; // yaml states the bound, at its place
     start = end + 1;
   }
   return out;
@@ -154,11 +183,13 @@ function contentLines(text: string): Line[] | undefined {
 /** A recursive reader over the content lines; each method starts at `lines[i]`. */
 class Reader {
   readonly #lines: Line[];
+  readonly #maxEntries: number;
   #i = 0;
   #depth = 0;
 
-  constructor(lines: Line[]) {
+  constructor(lines: Line[], maxEntries: number) {
     this.#lines = lines;
+    this.#maxEntries = maxEntries;
   }
 
   get next(): Line | undefined {
@@ -177,18 +208,18 @@ class Reader {
   #mapping(indent: number): { value: unknown; at: Located } {
     this.#enter();
     const value: Record<string, unknown> = {};
-    const entries = new Map<string, { key: Position; value: Located }>();
+    const entries = new Map<string, { key: SourcePosition; value: Located }>();
     const first = this.next!;
     for (let line = this.next; line !== undefined && line.indent >= indent; line = this.next) {
       if (line.indent > indent || isSequenceItem(line.text)) throw new Declined();
       const m = KEY.exec(line.text);
-      if (!m || NOT_STRING_KEYS.has(m[1]!) || entries.has(m[1]!) || entries.size >= MAX_MAPPING_ENTRIES) throw new Declined();
+      if (!m || NOT_STRING_KEYS.has(m[1]!) || entries.has(m[1]!) || entries.size >= this.#maxEntries) throw new Declined();
       const name = m[1]!;
       const key = { line: line.no, col: indent + 1 };
       const rest = line.text.slice(m[0].length);
       this.#i++;
       let entry: { value: unknown; at: Located };
-      if (rest !== '' && rest[0] !== '#') entry = scalar(rest, line.no, indent + m[0].length);
+      if (rest !== '' && rest[0] !== '#') entry = scalar(rest, line.no, indent + m[0].length, this.#maxEntries);
       else {
         const below = this.next;
         if (below !== undefined && below.indent > indent) entry = this.block(below.indent);
@@ -221,7 +252,7 @@ class Reader {
         this.#lines[this.#i] = { no: line.no, indent: indent + j, text: rest };
         item = this.#mapping(indent + j);
       } else {
-        item = scalar(rest, line.no, indent + j);
+        item = scalar(rest, line.no, indent + j, this.#maxEntries);
         this.#i++;
       }
       value.push(item.value);
@@ -236,9 +267,9 @@ class Reader {
  * A value that fits on its line, starting at `col` (0-based): a plain or quoted scalar, or a flow
  * mapping or sequence of such scalars (`{ name: kv, resourceGroup: rg }`, `[a, b]`).
  */
-function scalar(text: string, no: number, col: number): { value: unknown; at: Located } {
+function scalar(text: string, no: number, col: number, maxEntries: number): { value: unknown; at: Located } {
   if (text[0] === '{' || text[0] === '[') {
-    const { value, at, end } = flowCollection(text, no, col);
+    const { value, at, end } = flowCollection(text, no, col, maxEntries);
     if (!LINE_REST.test(text.slice(end))) throw new Declined();
     return { value, at };
   }
@@ -267,19 +298,20 @@ function quoted(text: string, from: number): { value: string; end: number } {
 }
 
 /** A flow collection on one line whose values are scalars; `end` is past its closing bracket. */
-function flowCollection(text: string, no: number, col: number): { value: unknown; at: Located; end: number } {
+function flowCollection(text: string, no: number, col: number, maxEntries: number): { value: unknown; at: Located; end: number } {
   const isMap = text[0] === '{';
   const close = isMap ? '}' : ']';
   const map: Record<string, unknown> = {};
-  const entries = new Map<string, { key: Position; value: Located }>();
+  const entries = new Map<string, { key: SourcePosition; value: Located }>();
   const seq: unknown[] = [];
   const items: Located[] = [];
   let i = skipSpaces(text, 1);
   while (text[i] !== close) {
-    let key: { name: string; at: Position } | undefined;
+    let key: { name: string; at: SourcePosition } | undefined;
     if (isMap) {
-      const m = FLOW_KEY.exec(text.slice(i));
-      if (!m || NOT_STRING_KEYS.has(m[1]!) || entries.has(m[1]!)) throw new Declined();
+      FLOW_KEY.lastIndex = i;
+      const m = FLOW_KEY.exec(text);
+      if (!m || NOT_STRING_KEYS.has(m[1]!) || entries.has(m[1]!) || entries.size >= maxEntries) throw new Declined();
       key = { name: m[1]!, at: { line: no, col: col + i + 1 } };
       i += m[0].length;
     }
@@ -324,17 +356,17 @@ function skipSpaces(text: string, i: number): number {
   return i;
 }
 
-/** FieldLocator over the positions the reader kept; answers as SourceMap does over yaml's nodes. */
-class BlockSourceMap implements FieldLocator {
+/** YamlLocator over the positions the reader kept; answers as manifest/paths.ts's SourceMap does over yaml's nodes. */
+class BlockSourceMap implements YamlLocator {
   readonly #root: Located;
 
   constructor(root: Located) {
     this.#root = root;
   }
 
-  #walk(path: FieldPath): { node?: Located; key?: Position; depth: number } {
+  #walk(path: YamlPath): { node?: Located; key?: SourcePosition; depth: number } {
     let node: Located | undefined = this.#root;
-    let key: Position | undefined;
+    let key: SourcePosition | undefined;
     let depth = 0;
     for (const seg of path) {
       if (typeof seg === 'string' && node?.kind === 'map') {
@@ -355,7 +387,7 @@ class BlockSourceMap implements FieldLocator {
     return { node, key, depth };
   }
 
-  locate(path: FieldPath, at: 'key' | 'value' = 'value'): Position {
+  locate(path: YamlPath, at: 'key' | 'value' = 'value'): SourcePosition {
     const found = this.#walk(path);
     const preferKey = at === 'key' || found.depth !== path.length;
     const empty = found.node === undefined || (found.node.kind === 'scalar' && found.node.empty);
@@ -364,7 +396,7 @@ class BlockSourceMap implements FieldLocator {
     return found.key ?? { line: 1, col: 1 };
   }
 
-  has(path: FieldPath): boolean {
+  has(path: YamlPath): boolean {
     return this.#walk(path).depth === path.length;
   }
 }
