@@ -136,11 +136,12 @@ export interface GithubAssertion {
 
 export function githubAssertion(opts: OidcOptions): GithubAssertion {
   const audience = opts.audience ?? TOKEN_EXCHANGE_AUDIENCE;
-  const getIdToken = opts.getIdToken ?? ((aud: string) => runner.getIDToken(aud));
+  const injected = opts.getIdToken;
+  const getIdToken = injected ?? ((aud: string) => runner.getIDToken(aud));
   let last: string | undefined;
   const fetchOnce = reuseRecentAssertion(async () => {
     const token = await getIdToken(audience);
-    runner.setSecret(token);
+    if (injected) runner.setSecret(token); // runner.getIDToken masks what it fetches itself
     return token;
   });
   const assertion = async (): Promise<string> => {

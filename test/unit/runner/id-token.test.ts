@@ -2,6 +2,8 @@
 // the URL and bearer sent, the token masked before it is returned, 5xx retried, other failures named.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { resolveCloud } from '../../../src/auth/cloud.ts';
+import { githubAssertion } from '../../../src/auth/login.ts';
 import { getIDToken, idTokenUrl } from '../../../src/runner/id-token.ts';
 import { closeServers, serve as serveLocal } from '../../support/local-http.ts';
 
@@ -94,5 +96,22 @@ describe('getIDToken', () => {
   it('adds the audience to the runner URL, which already has a query', () => {
     expect(idTokenUrl('https://r/x?api-version=2.0', 'a b')).toBe('https://r/x?api-version=2.0&audience=a%20b');
     expect(idTokenUrl('https://r/x?api-version=2.0', undefined)).toBe('https://r/x?api-version=2.0');
+  });
+});
+
+describe("login's GitHub assertion", () => {
+  it('masks the ID token once: the runner getter masks what it fetches, login masks what an injected getter returns', async () => {
+    process.env.ACTIONS_ID_TOKEN_REQUEST_URL = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ count: 1, value: 'eyJ.fetched.token' }));
+    });
+    process.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN = 'request-token';
+    const opts = { clientId: 'client', tenantId: 'tenant', cloud: resolveCloud('AzureCloud', {}) };
+    await expect(githubAssertion(opts).assertion()).resolves.toBe('eyJ.fetched.token');
+    expect(stdout).toBe('::add-mask::eyJ.fetched.token\n');
+
+    stdout = '';
+    await expect(githubAssertion({ ...opts, getIdToken: async () => 'eyJ.injected.token' }).assertion()).resolves.toBe('eyJ.injected.token');
+    expect(stdout).toBe('::add-mask::eyJ.injected.token\n');
   });
 });
