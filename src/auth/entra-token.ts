@@ -5,6 +5,7 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { headerValue, httpSend, NetworkError } from '../util/http-send.ts';
 import { sleep } from '../util/concurrency.ts';
+import { RETRY_AFTER_HEADER } from './http.ts';
 
 const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
@@ -114,7 +115,7 @@ function parseAnswer(text: string): TokenResponse {
 async function postForm(url: string, form: URLSearchParams, signal: AbortSignal | undefined): Promise<TokenAnswer> {
   const headers = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   const answer = await httpSend(url, { method: 'POST', headers, body: form.toString(), signal, maxBytes: MAX_ANSWER_BYTES }, 'token request');
-  return { status: answer.status, retryAfter: headerValue(answer.headers, 'retry-after'), body: parseAnswer(answer.text) };
+  return { status: answer.status, retryAfter: headerValue(answer.headers, RETRY_AFTER_HEADER), body: parseAnswer(answer.text) };
 }
 
 /** One token request, retried on 408/429/5xx (Retry-After honoured) and network failures. */

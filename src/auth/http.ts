@@ -12,7 +12,10 @@ import { sleep } from '../util/concurrency.ts';
 
 export const RETRY_OPTIONS = { maxRetries: 6, retryDelayInMs: 500, maxRetryDelayInMs: 30_000 } as const;
 
-const RETRY_AFTER_HEADERS = ['retry-after', 'retry-after-ms', 'x-ms-retry-after-ms'];
+/** How Azure asks a client to wait: `retry-after` in seconds or as an HTTP date, the others in milliseconds. */
+export const RETRY_AFTER_HEADER = 'retry-after';
+export const RETRY_AFTER_MS_HEADERS = ['retry-after-ms', 'x-ms-retry-after-ms'] as const;
+const RETRY_AFTER_HEADERS = [RETRY_AFTER_HEADER, ...RETRY_AFTER_MS_HEADERS];
 
 /** Backoff for the n-th throttled attempt (0-based): 1 s, 2 s, 4 s ... capped at 30 s, plus up to 20% jitter. */
 export function throttleBackoffMs(attempt: number, random: () => number = Math.random): number {

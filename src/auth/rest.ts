@@ -11,7 +11,7 @@ import { ACTION_NAME } from '../names.ts';
 import { sleep } from '../util/concurrency.ts';
 import { headerValue, httpSend, NetworkError } from '../util/http-send.ts';
 import type { HttpAnswer } from '../util/http-send.ts';
-import { RETRY_OPTIONS, throttleBackoffMs } from './http.ts';
+import { RETRY_AFTER_HEADER, RETRY_AFTER_MS_HEADERS, RETRY_OPTIONS, throttleBackoffMs } from './http.ts';
 
 /** An ARM or Key Vault answer longer than this is not one the action asked for. */
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
@@ -62,11 +62,11 @@ function parseJson(text: string): unknown {
 
 /** Milliseconds a throttled or busy answer asks to wait (Retry-After in seconds or as a date, or the -ms headers). */
 function retryAfterMs(answer: HttpAnswer, now: number): number | undefined {
-  for (const h of ['retry-after-ms', 'x-ms-retry-after-ms']) {
+  for (const h of RETRY_AFTER_MS_HEADERS) {
     const v = headerValue(answer.headers, h);
     if (v && /^\d+$/.test(v.trim())) return Number(v);
   }
-  const v = headerValue(answer.headers, 'retry-after')?.trim();
+  const v = headerValue(answer.headers, RETRY_AFTER_HEADER)?.trim();
   if (!v) return undefined;
   if (/^\d+$/.test(v)) return Number(v) * 1000;
   const at = Date.parse(v);
