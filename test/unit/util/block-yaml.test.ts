@@ -1,6 +1,6 @@
-// readBlockYaml against the yaml library it stands in for (for manifests and kubeconfigs): every text it accepts must give the data
-// and the positions (SourceMap over yaml's document) that yaml gives, and yaml must find nothing
-// wrong with it. Texts come from the fixtures and from a seeded generator that mixes the subset with
+// readBlockYaml against the yaml library it stands in for (manifests and kubeconfigs): every text
+// it accepts must give the data and the positions (SourceMap over yaml's document) that yaml gives,
+// and yaml must find nothing wrong with it. Texts come from the fixtures and from a seeded generator that mixes the subset with
 // what it must decline (anchors, tags, flow collections, escapes, bad indentation, tabs, ...).
 import { describe, expect, test } from '@jest/globals';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -40,7 +40,7 @@ function agreesWithYaml(text: string): boolean {
   if (fast === undefined) return false;
   const ref = reference(text);
   if (!ref.ok) throw new Error(`accepted a text yaml refuses:\n${text}`);
-  expect(fast.data).toEqual(ref.data);
+  expect(fast.data).toStrictEqual(ref.data);
   for (const p of paths(ref.data)) {
     for (const at of ['key', 'value'] as const) {
       const mine = fast.map.locate(p, at);
