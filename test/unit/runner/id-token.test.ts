@@ -1,5 +1,6 @@
 // The job's ID-token request against a real local HTTP server, as the runner's endpoint answers it:
-// the URL and bearer sent, the token masked before it is returned, 5xx retried, other failures named.
+// the URL and bearer sent, the token masked before it is returned, 5xx retried, other failures named;
+// and login's assertion over it masks the token once.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveCloud } from '../../../src/auth/cloud.ts';
