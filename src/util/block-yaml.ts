@@ -322,8 +322,9 @@ function flowCollection(text: string, no: number, col: number, maxEntries: numbe
       let j = i;
       while (j < text.length && text[j] !== ',' && text[j] !== close) j++;
       const plain = trimEndSpaces(text.slice(i, j));
-      // Conservative: no indicator first, and no `:` or `#` anywhere (key or comment in yaml's eyes).
-      if (plain === '' || INDICATOR_START.test(plain) || /[:#[\]{}]/.test(plain)) throw new Declined();
+      // Conservative: no indicator first (not even `-`, `?`, `:` before a non-space, which flow
+      // context treats apart), and no `:` or `#` anywhere (key or comment in yaml's eyes).
+      if (plain === '' || INDICATOR_START.test(plain) || /^[-?:]|[:#[\]{}]/.test(plain)) throw new Declined();
       value = coreValue(plain);
       i += plain.length;
     }

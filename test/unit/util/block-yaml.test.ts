@@ -81,7 +81,7 @@ const SCALARS = [
   '{ name: kv, resourceGroup: rg }', '[a, b]', "[ 'x', \"y\" ]", "{ a: 'x', b: \"y z\" }", '{ a: 1,b: 2 }', '{a:1}', '[a,b]',
   '{ a: b c }', '{ a: b #c }', '[a] #c', '{ a: true, b: null, c: ~, d: 0x1F, e: .5 }', '{ a: }', '{ a }', '{ : a }', '[a, [b]]',
   '{ a: -1 }', "{ a: 'x' , b: y}", '{ "a": 1 }', '{ a: b, a: c }', '[ ]', '{ }', '[a,]', "['it''s']", '[a b, c]', '{ a: [] }',
-  '--login', '-x-', '?x', ':x', '-.5', '-0x1', '- ', '-', '?', ':', '--', '-#', ',x', 'a,b', 'a]b', 'ü', 'a\u00A0#b', '\u00A0a', 'x  ', 'http://e.x/p?q=1#f', '#', 'a\tb', 'x\r', '\uFEFFa', '😀',
+  '[?x, -y]', '{ a: ?x }', '[:x]', '[-1, +1]', '{ a: --b }', '--login', '-x-', '?x', ':x', '-.5', '-0x1', '- ', '-', '?', ':', '--', '-#', ',x', 'a,b', 'a]b', 'ü', 'a\u00A0#b', '\u00A0a', 'x  ', 'http://e.x/p?q=1#f', '#', 'a\tb', 'x\r', '\uFEFFa', '😀',
 ];
 /** Values of the subset, picked more often so that many documents are accepted and compared. */
 // prettier-ignore
