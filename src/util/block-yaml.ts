@@ -83,10 +83,12 @@ class Declined extends Error {}
  * byte-order mark. Tabs, carriage returns, control characters and astral characters go to yaml.
  */
 const OUTSIDE_SUBSET = /[^\n\x20-\x7E\u00A0-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD]/;
-/** A mapping key the subset reads as a string: a name, followed by `:` and a space or the line's end. */
-const KEY = /^([A-Za-z_][A-Za-z0-9_./-]{0,199}):(?: +|$)/;
-/** A key inside a flow mapping, matched where the entry starts (sticky): a name, then `:` and a space. */
-const FLOW_KEY = /([A-Za-z_][A-Za-z0-9_./-]{0,199}): +/y;
+/** A key the subset reads as a string: a name of letters, digits and `_./-`, up to 200 characters. */
+const KEY_NAME = '[A-Za-z_][A-Za-z0-9_./-]{0,199}';
+/** A block mapping's key: the name, followed by `:` and a space or the line's end. */
+const KEY = new RegExp(`^(${KEY_NAME}):(?: +|$)`);
+/** A key inside a flow mapping, matched where the entry starts (sticky): the name, then `:` and a space. */
+const FLOW_KEY = new RegExp(`(${KEY_NAME}): +`, 'y');
 /** Plain keys yaml's core schema reads as something other than a string, or that toJS treats apart. */
 const NOT_STRING_KEYS = new Set(['null', 'Null', 'NULL', 'true', 'True', 'TRUE', 'false', 'False', 'FALSE', '__proto__']);
 /**
@@ -126,6 +128,12 @@ function coreValue(s: string): unknown {
   if (CORE_FLOAT.test(s)) return parseFloat(s);
   if (CORE_INF_NAN.test(s)) return s.slice(-3).toLowerCase() === 'nan' ? NaN : s[0] === '-' ? -Infinity : Infinity;
   return s;
+}
+
+/** The key's name if the mapping may take it: a string key, not there yet, within the entry bound. */
+function admitKey(name: string, entries: ReadonlyMap<string, unknown>, maxEntries: number): string {
+  if (NOT_STRING_KEYS.has(name) || entries.has(name) || entries.size >= maxEntries) throw new Declined();
+  return name;
 }
 
 function isSequenceItem(text: string): boolean {
@@ -213,8 +221,8 @@ class Reader {
     for (let line = this.next; line !== undefined && line.indent >= indent; line = this.next) {
       if (line.indent > indent || isSequenceItem(line.text)) throw new Declined();
       const m = KEY.exec(line.text);
-      if (!m || NOT_STRING_KEYS.has(m[1]!) || entries.has(m[1]!) || entries.size >= this.#maxEntries) throw new Declined();
-      const name = m[1]!;
+      if (!m) throw new Declined();
+      const name = admitKey(m[1]!, entries, this.#maxEntries);
       const key = { line: line.no, col: indent + 1 };
       const rest = line.text.slice(m[0].length);
       this.#i++;
@@ -311,8 +319,8 @@ function flowCollection(text: string, no: number, col: number, maxEntries: numbe
     if (isMap) {
       FLOW_KEY.lastIndex = i;
       const m = FLOW_KEY.exec(text);
-      if (!m || NOT_STRING_KEYS.has(m[1]!) || entries.has(m[1]!) || entries.size >= maxEntries) throw new Declined();
-      key = { name: m[1]!, at: { line: no, col: col + i + 1 } };
+      if (!m) throw new Declined();
+      key = { name: admitKey(m[1]!, entries, maxEntries), at: { line: no, col: col + i + 1 } };
       i += m[0].length;
     }
     const at: Located = { kind: 'scalar', at: { line: no, col: col + i + 1 }, empty: false };
